@@ -1,0 +1,53 @@
+# SOC-in-a-Box: every target installs what it needs into .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+comma := ,
+EXTRAS ?= redis,agent,integrations,gate,webex,ops,dev
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+
+.PHONY: demo test test-redis test-model test-chaos test-browser test-all lint bench screenshots clean install
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]" --config-settings editable_mode=compat
+	@touch $@
+
+install: $(STAMP)
+
+## The main job: the whole SOC on the embedded defaults (in-process bus, canned model).
+demo: $(STAMP)
+	$(VENV)/bin/aisoc demo $(ARGS)
+
+## The default test suite (fast; Redis tests use 127.0.0.1:6379 or their own redis-server).
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-model:
+	$(MAKE) EXTRAS=redis,agent,integrations,gate,webex,ops,dev,local install
+	$(PY) -m pytest -m model $(PYTEST_ARGS)
+
+test-chaos: $(STAMP)
+	$(PY) -m pytest -m chaos $(PYTEST_ARGS)
+
+test-browser: $(STAMP)
+	scripts/ensure-chromium
+	$(PY) -m pytest -m browser $(PYTEST_ARGS)
+
+test-all: test test-chaos test-browser test-model
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+bench: $(STAMP)
+	$(PY) bench/bus.py
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,7 @@
+"""``python -m aisoc``: the same as the ``aisoc`` command."""
+
+import sys
+
+from aisoc.cli import main
+
+sys.exit(main())

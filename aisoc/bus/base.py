@@ -1,0 +1,645 @@
+"""What every bus backend shares: the public API, delivery filtering, dead-lettering and drain().
+
+A backend implements a handful of primitives (``_append``, ``_read``, ``_ack``, ``_requeue``,
+``_dead``...) and inherits identical semantics; the contract suite in ``tests/aisoc/bus_contract.py``
+holds every backend to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from aisoc.errors import BusError, ContractError
+from aisoc.events import WORK_STREAMS, Event, class_for, from_json
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_DELIVERIES = 5
+"""Deliveries of one entry to one group before it is dead-lettered."""
+DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000
+"""How long a delivery may stay unacked before another consumer of the group takes it over."""
+DEFAULT_MARK_TTL_S = 30 * 24 * 3600
+"""How long an idempotency mark is kept (far longer than any redelivery can happen)."""
+
+
+def id_key(entry_id: str) -> tuple[int, int]:
+    """Order entry ids of any backend: ``"17"`` (embedded) and ``"1700000000000-3"`` (Redis)."""
+    head, _, tail = entry_id.partition("-")
+    return int(head), int(tail or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    """An entry as a backend read it, before the base class decodes and filters it."""
+
+    stream: str
+    entry_id: str
+    event_type: str
+    payload: Event | str
+    target: str | None
+    delivery_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit-log entry: its id (the cursor) and the event."""
+
+    id: str
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An entry that could not be handled, with the reason."""
+
+    id: str
+    stream: str
+    group: str
+    entry_id: str
+    event_type: str | None
+    event_id: str | None
+    reason: str
+    payload: str
+    delivery_count: int
+    failed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStats:
+    """One consumer group on one stream."""
+
+    name: str
+    pending: int
+    lag: int | None
+    consumers: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStats:
+    """One stream: its length and its groups."""
+
+    name: str
+    length: int
+    groups: list[GroupStats]
+
+
+@dataclass(frozen=True, slots=True)
+class BusStats:
+    """``bus.stats()``: every stream and the dead-letter count."""
+
+    streams: list[StreamStats]
+    dead_letters: int
+
+
+class Delivery:
+    """One event delivered to one consumer of a group; ack it, fail it or release it exactly once."""
+
+    __slots__ = (
+        "_bus",
+        "consumer",
+        "delivery_count",
+        "done",
+        "entry_id",
+        "event",
+        "group",
+        "stream",
+    )
+
+    def __init__(
+        self,
+        bus: Bus,
+        event: Event,
+        stream: str,
+        entry_id: str,
+        group: str,
+        consumer: str,
+        delivery_count: int,
+    ) -> None:
+        self._bus = bus
+        self.event = event
+        self.stream = stream
+        self.entry_id = entry_id
+        self.group = group
+        self.consumer = consumer
+        self.delivery_count = delivery_count
+        self.done = False
+
+    def ack(self) -> None:
+        """Mark the event handled for this group."""
+        if not self.done:
+            self._bus._ack(self.stream, self.group, [self.entry_id])
+            self.done = True
+
+    def fail(self, reason: str) -> None:
+        """Record a failed attempt: redelivered at once, or dead-lettered after ``max_deliveries``."""
+        if self.done:
+            return
+        self.done = True
+        if self.delivery_count >= self._bus.max_deliveries:
+            self._bus._dead_letter_delivery(
+                self, f"failed {self.delivery_count} deliveries; last error: {reason}"
+            )
+        else:
+            self._bus._requeue(
+                self.stream, self.group, self.consumer, self.entry_id, self.delivery_count, reason
+            )
+            self._bus._claim_soon(self.group)
+
+    def release(self) -> None:
+        """Give the event back without counting a failure (shutdown): another consumer takes it."""
+        if not self.done:
+            self.done = True
+            self._bus._requeue(
+                self.stream,
+                self.group,
+                self.consumer,
+                self.entry_id,
+                max(0, self.delivery_count - 1),
+                None,
+            )
+            self._bus._claim_soon(self.group)
+
+    def __repr__(self) -> str:
+        return (
+            f"Delivery({self.event.type} {self.event.event_id} from {self.stream}#{self.entry_id} "
+            f"to {self.group}/{self.consumer}, n={self.delivery_count})"
+        )
+
+
+Handler = Callable[[Delivery], None]
+
+
+@dataclass
+class Subscription:
+    """An in-process handler registered with ``bus.subscribe`` (used by ``drain`` and workers)."""
+
+    group: str
+    consumer: str
+    handler: Handler
+    types: frozenset[str] | None
+    streams: tuple[str, ...]
+    count: int = 100
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class AuditLog(ABC):
+    """Every event in publish order. Ids are strings, monotonic per backend (compare with ``id_key``)."""
+
+    @abstractmethod
+    def entries(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry]:
+        """Yield entries after ``since`` (exclusive), oldest first."""
+
+    @abstractmethod
+    def for_case(self, case_id: str) -> list[Event]:
+        """Return every event of one case, in publish order."""
+
+    @abstractmethod
+    def last_id(self) -> str | None:
+        """Return the newest entry id, or None when the log is empty."""
+
+    @abstractmethod
+    def first_id(self) -> str | None:
+        """Return the oldest entry id still in the log, or None when it is empty."""
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def epoch(self) -> str:
+        """An id of this log's generation: it changes when the log is wiped (Redis restarted empty)."""
+
+    def since(self, cursor: str | None) -> Iterator[AuditEntry]:
+        """Yield entries after ``cursor`` (an audit entry id); ``None`` means from the start."""
+        return self.entries(since=cursor)
+
+    def __iter__(self) -> Iterator[Event]:
+        for entry in self.entries():
+            yield entry.event
+
+
+class Bus:
+    """The event bus. ``Bus()`` is in-memory, ``Bus("sqlite:///soc.db")`` durable and embedded,
+    ``Bus("redis://host:6379/0")`` Redis Streams.
+
+    Args:
+        url: backend URL (None or ``memory://`` for the in-memory bus).
+        namespace: key prefix; every key of one SOC shares the ``{namespace}`` hash tag.
+        max_deliveries: deliveries of one entry to one group before it is dead-lettered.
+        visibility_timeout_ms: how long a delivery may stay unacked before it is redelivered.
+        mark_ttl_s: how long idempotency marks are kept.
+    """
+
+    scheme: ClassVar[str] = ""
+    """URL scheme the backend answers to."""
+
+    def __new__(cls, url: str | None = None, **options: Any) -> Bus:
+        if cls is Bus:
+            cls = _backend_for(url)
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        namespace: str = "soc",
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+        visibility_timeout_ms: int = DEFAULT_VISIBILITY_TIMEOUT_MS,
+        mark_ttl_s: int = DEFAULT_MARK_TTL_S,
+    ) -> None:
+        if not namespace or any(c in namespace for c in "{}: "):
+            raise BusError(f"namespace {namespace!r}: use letters, digits, '-' or '_'")
+        if max_deliveries < 1:
+            raise BusError("max_deliveries must be at least 1")
+        self.url = url or "memory://"
+        self.namespace = namespace
+        self.max_deliveries = max_deliveries
+        self.visibility_timeout_ms = visibility_timeout_ms
+        self.mark_ttl_s = mark_ttl_s
+        self._subs: list[Subscription] = []
+        self._claim_at: dict[tuple[str, str], float] = {}
+        self._claim_lock = threading.Lock()
+
+    # --- publishing -----------------------------------------------------------------------------
+
+    def publish(self, event: Event) -> str:
+        """Append ``event`` to its stream and, atomically, to the audit log.
+
+        Returns:
+            The entry id on the event's work stream.
+        """
+        ids = self._append([event], None)
+        assert ids is not None
+        return ids[0]
+
+    def publish_many(self, events: Sequence[Event], once: tuple[str, str] | None = None) -> bool:
+        """Publish ``events`` all-or-nothing; with ``once=(role, event_id)`` also write that mark.
+
+        Returns:
+            False (and publishes nothing) when the mark already exists, True otherwise.
+        """
+        if once is not None and (not once[0] or not once[1]):
+            raise BusError(f"once= needs (role, event_id), got {once!r}")
+        if not events and once is None:
+            return True
+        return self._append(list(events), once) is not None
+
+    def seen(self, role: str, event_id: str) -> bool:
+        """Return whether ``role`` already recorded the effects of ``event_id``."""
+        return self._has_mark(role, event_id)
+
+    # --- consuming ------------------------------------------------------------------------------
+
+    def consume(
+        self,
+        group: str,
+        consumer: str,
+        types: Iterable[str] | None = None,
+        count: int = 10,
+        block_ms: int = 0,
+        streams: Iterable[str] | None = None,
+    ) -> list[Delivery]:
+        """Read up to ``count`` deliveries for ``consumer`` of ``group``.
+
+        The group reads whole streams (``streams``, or the streams of ``types``); entries of other
+        types, and dead letters replayed for other groups, are acked for this group silently.
+        Redeliveries (unacked past the visibility timeout, or failed) come first.
+
+        Raises:
+            BusError: neither ``types`` nor ``streams`` names anything to read.
+        """
+        wanted = frozenset(types) if types is not None else None
+        names = self._streams_for(wanted, streams)
+        deadline = time.monotonic() + block_ms / 1000
+        while True:
+            raw = self._claim_due(group, consumer, names, count)
+            if len(raw) < count:
+                wait = 0 if raw else max(0, int((deadline - time.monotonic()) * 1000))
+                raw += self._read(group, consumer, names, count - len(raw), wait)
+            out = self._filter(group, consumer, raw, wanted)
+            if out or not raw or time.monotonic() >= deadline:
+                return out
+
+    def ack_many(self, deliveries: Iterable[Delivery]) -> None:
+        """Ack several deliveries with as few round trips as the backend allows."""
+        by_key: dict[tuple[str, str], list[str]] = {}
+        for d in deliveries:
+            if not d.done:
+                by_key.setdefault((d.stream, d.group), []).append(d.entry_id)
+                d.done = True
+        for (stream, group), ids in by_key.items():
+            self._ack(stream, group, ids)
+
+    def subscribe(
+        self,
+        group: str,
+        handler: Handler,
+        *,
+        types: Iterable[str] | None = None,
+        streams: Iterable[str] | None = None,
+        consumer: str | None = None,
+        count: int = 100,
+    ) -> Subscription:
+        """Register an in-process handler for ``drain()`` (and for workers that run subscriptions)."""
+        wanted = frozenset(types) if types is not None else None
+        sub = Subscription(
+            group=group,
+            consumer=consumer or f"{group}-local",
+            handler=handler,
+            types=wanted,
+            streams=self._streams_for(wanted, streams),
+            count=count,
+        )
+        self._subs.append(sub)
+        return sub
+
+    def run_once(self, sub: Subscription, block_ms: int = 0) -> int:
+        """Deliver one batch to one subscription; a handler that raises fails its delivery."""
+        batch = self.consume(
+            sub.group,
+            sub.consumer,
+            types=sub.types,
+            count=sub.count,
+            block_ms=block_ms,
+            streams=sub.streams,
+        )
+        for d in batch:
+            try:
+                sub.handler(d)
+            except Exception as e:  # a handler bug must not kill the loop: count it, retry, DLQ
+                log.exception("handler of %s failed on %s", sub.group, d.event.event_id)
+                d.fail(f"{type(e).__name__}: {e}")
+        return len(batch)
+
+    def drain(self, max_rounds: int = 1_000_000) -> int:
+        """Deliver to every subscription until a whole round delivers nothing (deterministic tests).
+
+        Returns:
+            How many deliveries were made.
+        """
+        total = 0
+        for _ in range(max_rounds):
+            delivered = sum(self.run_once(sub) for sub in list(self._subs))
+            total += delivered
+            if not delivered:
+                return total
+        raise BusError(f"drain() did not settle after {max_rounds} rounds (a handler loops?)")
+
+    # --- dead letters ---------------------------------------------------------------------------
+
+    def dead_letter(
+        self,
+        reason: str,
+        payload: str,
+        *,
+        stream: str = "alerts",
+        group: str = "ingest",
+        event_type: str | None = None,
+        event_id: str | None = None,
+    ) -> str:
+        """Record a bad input that never became an event (a record that cannot be normalized)."""
+        return self._dead(stream, group, "-", event_type, event_id, reason, payload, 0)
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Return dead letters, oldest first."""
+        raise NotImplementedError
+
+    def replay_dead_letter(self, dlq_id: str) -> str:
+        """Put a dead letter back on its stream for its group only, clearing the group's mark.
+
+        Returns:
+            The new entry id.
+
+        Raises:
+            BusError: no dead letter has that id, or it has no stream to go back to.
+        """
+        raise NotImplementedError
+
+    def inject(self, stream: str, payload: str, event_type: str = "unknown") -> str:
+        """Append an undecoded payload to a work stream (bridges, and tests of bad input)."""
+        if stream not in WORK_STREAMS:
+            raise BusError(f"unknown stream {stream!r}; expected one of {', '.join(WORK_STREAMS)}")
+        return self._inject(stream, payload, event_type)
+
+    # --- coordination ---------------------------------------------------------------------------
+
+    def claim(self, key: str, ttl_s: float) -> bool:
+        """Atomically take ``key`` for ``ttl_s`` seconds; False if someone holds it (locks, dedupe)."""
+        raise NotImplementedError
+
+    def heartbeat(self, name: str, info: dict[str, str], ttl_s: float = 30.0) -> None:
+        """Record that process ``name`` is alive (not an event: a keyed record with a TTL)."""
+        raise NotImplementedError
+
+    def heartbeats(self) -> dict[str, dict[str, str]]:
+        """Return the live heartbeats by process name."""
+        raise NotImplementedError
+
+    # --- maintenance ----------------------------------------------------------------------------
+
+    def trim(self, stream: str | None = None) -> int:
+        """Drop work-stream entries every group has acked; never the audit log.
+
+        Returns:
+            How many entries were removed.
+        """
+        raise NotImplementedError
+
+    def stats(self) -> BusStats:
+        """Return per-stream length, per-group pending and lag, and the dead-letter count."""
+        raise NotImplementedError
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log: every event in publish order."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections."""
+
+    def __enter__(self) -> Bus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r}, namespace={self.namespace!r})"
+
+    # --- backend primitives ---------------------------------------------------------------------
+
+    def _append(self, events: list[Event], mark: tuple[str, str] | None) -> list[str] | None:
+        """Append events (+ audit copies, + mark) atomically; None when the mark existed."""
+        raise NotImplementedError
+
+    def _has_mark(self, role: str, event_id: str) -> bool:
+        raise NotImplementedError
+
+    def _read(
+        self, group: str, consumer: str, streams: tuple[str, ...], count: int, block_ms: int
+    ) -> list[RawEntry]:
+        """Read never-delivered entries for the group (creating it at the stream start if new)."""
+        raise NotImplementedError
+
+    def _claim(
+        self, group: str, consumer: str, streams: tuple[str, ...], count: int, min_idle_ms: int
+    ) -> list[RawEntry]:
+        """Take over entries pending longer than ``min_idle_ms`` (delivery count incremented)."""
+        raise NotImplementedError
+
+    def _ack(self, stream: str, group: str, entry_ids: list[str]) -> None:
+        raise NotImplementedError
+
+    def _requeue(
+        self,
+        stream: str,
+        group: str,
+        consumer: str,
+        entry_id: str,
+        delivery_count: int,
+        reason: str | None,
+    ) -> None:
+        """Make a pending entry due for redelivery now, remembering ``reason``."""
+        raise NotImplementedError
+
+    def _last_error(self, stream: str, group: str, entry_id: str) -> str | None:
+        raise NotImplementedError
+
+    def _dead(
+        self,
+        stream: str,
+        group: str,
+        entry_id: str,
+        event_type: str | None,
+        event_id: str | None,
+        reason: str,
+        payload: str,
+        delivery_count: int,
+    ) -> str:
+        """Write one dead letter (and ack the entry for the group when it has one)."""
+        raise NotImplementedError
+
+    def _inject(self, stream: str, payload: str, event_type: str) -> str:
+        raise NotImplementedError
+
+    # --- shared machinery -----------------------------------------------------------------------
+
+    def _streams_for(self, types: frozenset[str] | None, streams: Iterable[str] | None) -> tuple[str, ...]:
+        names = list(streams or ())
+        for t in sorted(types or ()):
+            s = class_for(t).STREAM
+            if s not in names:
+                names.append(s)
+        if not names:
+            raise BusError("consume() needs types= or streams= to know what to read")
+        for s in names:
+            if s not in WORK_STREAMS:
+                raise BusError(f"cannot consume {s!r}; work streams are {', '.join(WORK_STREAMS)}")
+        return tuple(names)
+
+    def _claim_due(self, group: str, consumer: str, streams: tuple[str, ...], count: int) -> list[RawEntry]:
+        # Scanning for stale deliveries on every poll would cost a round trip each time: do it at
+        # most every quarter visibility timeout, or at once after a local fail()/release().
+        key = (group, ",".join(streams))
+        now = time.monotonic()
+        with self._claim_lock:
+            if now < self._claim_at.get(key, 0.0):
+                return []
+            self._claim_at[key] = now + max(0.05, self.visibility_timeout_ms / 4000)
+        return self._claim(group, consumer, streams, count, self.visibility_timeout_ms)
+
+    def _claim_soon(self, group: str) -> None:
+        with self._claim_lock:
+            for key in list(self._claim_at):
+                if key[0] == group:
+                    self._claim_at[key] = 0.0
+
+    def _filter(
+        self, group: str, consumer: str, raw: list[RawEntry], wanted: frozenset[str] | None
+    ) -> list[Delivery]:
+        out: list[Delivery] = []
+        skip: dict[str, list[str]] = {}
+        for entry in raw:
+            if (entry.target is not None and entry.target != group) or (
+                wanted is not None and entry.event_type not in wanted
+            ):
+                skip.setdefault(entry.stream, []).append(entry.entry_id)
+                continue
+            if entry.delivery_count > self.max_deliveries:
+                last = self._last_error(entry.stream, group, entry.entry_id)
+                self._dead_raw(
+                    group,
+                    entry,
+                    f"delivered {entry.delivery_count - 1} times without an ack; last error: "
+                    f"{last or 'consumer died or timed out'}",
+                )
+                continue
+            event = entry.payload
+            if not isinstance(event, Event):
+                try:
+                    event = from_json(event, entry.event_type)
+                except ContractError as e:
+                    self._dead_raw(group, entry, f"cannot decode: {e}")
+                    continue
+            out.append(
+                Delivery(self, event, entry.stream, entry.entry_id, group, consumer, entry.delivery_count)
+            )
+        for stream, ids in skip.items():
+            self._ack(stream, group, ids)
+        return out
+
+    def _dead_raw(self, group: str, entry: RawEntry, reason: str) -> None:
+        payload = entry.payload
+        event_id = payload.event_id if isinstance(payload, Event) else None
+        text = payload.to_json() if isinstance(payload, Event) else payload
+        log.warning("dead letter %s#%s for %s: %s", entry.stream, entry.entry_id, group, reason)
+        self._dead(
+            entry.stream,
+            group,
+            entry.entry_id,
+            entry.event_type,
+            event_id,
+            reason,
+            text,
+            entry.delivery_count,
+        )
+
+    def _dead_letter_delivery(self, d: Delivery, reason: str) -> None:
+        log.warning("dead letter %s (%s) for %s: %s", d.event.event_id, d.event.type, d.group, reason)
+        self._dead(
+            d.stream,
+            d.group,
+            d.entry_id,
+            d.event.type,
+            d.event.event_id,
+            reason,
+            d.event.to_json(),
+            d.delivery_count,
+        )
+
+
+def _backend_for(url: str | None) -> type[Bus]:
+    scheme = (url or "memory://").split(":", 1)[0].lower()
+    if scheme == "memory":
+        from aisoc.bus.memory import MemoryBus
+
+        return MemoryBus
+    if scheme == "sqlite":
+        from aisoc.bus.sqlite import SqliteBus
+
+        return SqliteBus
+    if scheme in ("redis", "rediss", "unix"):
+        from aisoc.bus.redis import RedisBus
+
+        return RedisBus
+    raise BusError(
+        f"bus URL {url!r}: unknown scheme {scheme!r}; expected memory://, sqlite:///PATH or "
+        "redis://HOST:PORT/DB"
+    )

@@ -1,0 +1,332 @@
+"""The in-memory bus: the embedded default, same semantics as Redis, thread-safe, with drain()."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aisoc.bus.base import (
+    AuditEntry,
+    AuditLog,
+    Bus,
+    BusStats,
+    DeadLetter,
+    GroupStats,
+    RawEntry,
+    StreamStats,
+    id_key,
+)
+from aisoc.errors import BusError
+from aisoc.events import WORK_STREAMS, Event, utcnow
+
+
+@dataclass(slots=True)
+class _Entry:
+    seq: int
+    event_type: str
+    payload: Event | str
+    target: str | None
+
+
+@dataclass(slots=True)
+class _Pending:
+    pos: int
+    consumer: str
+    delivered_at: float
+    count: int
+    error: str | None = None
+
+
+@dataclass
+class _Group:
+    next_pos: int = 0
+    pending: dict[int, _Pending] = field(default_factory=dict)  # keyed by seq, in delivery order
+
+
+@dataclass
+class _Stream:
+    entries: list[_Entry] = field(default_factory=list)
+    base: int = 0  # absolute position of entries[0]
+    groups: dict[str, _Group] = field(default_factory=dict)
+
+    def end(self) -> int:
+        return self.base + len(self.entries)
+
+
+class _MemoryAudit(AuditLog):
+    def __init__(self, bus: MemoryBus) -> None:
+        self._bus = bus
+        self._seqs: list[int] = []
+        self._events: list[Event] = []
+        self._by_case: dict[str, list[int]] = {}
+        self._epoch = uuid.uuid4().hex
+
+    def _add(self, seq: int, event: Event) -> None:
+        self._seqs.append(seq)
+        self._events.append(event)
+        if event.case_id is not None:
+            self._by_case.setdefault(event.case_id, []).append(len(self._events) - 1)
+
+    def entries(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry]:
+        with self._bus._lock:
+            start = 0 if since is None else bisect.bisect_right(self._seqs, id_key(since)[0])
+            stop = len(self._seqs) if limit is None else min(len(self._seqs), start + limit)
+            chunk = [AuditEntry(str(self._seqs[i]), self._events[i]) for i in range(start, stop)]
+        yield from chunk
+
+    def for_case(self, case_id: str) -> list[Event]:
+        with self._bus._lock:
+            return [self._events[i] for i in self._by_case.get(case_id, ())]
+
+    def last_id(self) -> str | None:
+        with self._bus._lock:
+            return str(self._seqs[-1]) if self._seqs else None
+
+    def first_id(self) -> str | None:
+        with self._bus._lock:
+            return str(self._seqs[0]) if self._seqs else None
+
+    def __len__(self) -> int:
+        return len(self._seqs)
+
+    @property
+    def epoch(self) -> str:
+        return self._epoch
+
+
+class MemoryBus(Bus):
+    """In-process bus (``Bus()`` / ``Bus("memory://")``); everything is lost when the process exits."""
+
+    scheme = "memory"
+
+    def __init__(self, url: str | None = None, **options: Any) -> None:
+        super().__init__(url, **options)
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._seq = 0
+        self._streams: dict[str, _Stream] = {s: _Stream() for s in WORK_STREAMS}
+        self._audit = _MemoryAudit(self)
+        self._marks: set[tuple[str, str]] = set()
+        self._dlq: dict[int, DeadLetter] = {}
+        self._keys: dict[str, float] = {}
+        self._beats: dict[str, tuple[float, dict[str, str]]] = {}
+
+    @property
+    def audit(self) -> AuditLog:
+        return self._audit
+
+    # --- primitives -----------------------------------------------------------------------------
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _append(self, events: list[Event], mark: tuple[str, str] | None) -> list[str] | None:
+        with self._cond:
+            if mark is not None:
+                if mark in self._marks:
+                    return None
+                self._marks.add(mark)
+            ids = []
+            for event in events:
+                seq = self._next()
+                self._streams[event.STREAM].entries.append(_Entry(seq, event.type, event, None))
+                self._audit._add(seq, event)
+                ids.append(str(seq))
+            self._cond.notify_all()
+            return ids
+
+    def _inject(self, stream: str, payload: str, event_type: str) -> str:
+        with self._cond:
+            seq = self._next()
+            self._streams[stream].entries.append(_Entry(seq, event_type, payload, None))
+            self._cond.notify_all()
+            return str(seq)
+
+    def _has_mark(self, role: str, event_id: str) -> bool:
+        with self._lock:
+            return (role, event_id) in self._marks
+
+    def _read(
+        self, group: str, consumer: str, streams: tuple[str, ...], count: int, block_ms: int
+    ) -> list[RawEntry]:
+        deadline = time.monotonic() + block_ms / 1000
+        with self._cond:
+            while True:
+                out: list[RawEntry] = []
+                for name in streams:
+                    st = self._streams[name]
+                    g = st.groups.setdefault(group, _Group(next_pos=st.base))
+                    now = time.monotonic()
+                    while g.next_pos < st.end() and len(out) < count:
+                        e = st.entries[g.next_pos - st.base]
+                        g.pending[e.seq] = _Pending(g.next_pos, consumer, now, 1)
+                        g.next_pos += 1
+                        out.append(RawEntry(name, str(e.seq), e.event_type, e.payload, e.target, 1))
+                remaining = deadline - time.monotonic()
+                if out or remaining <= 0:
+                    return out
+                self._cond.wait(remaining)
+
+    def _claim(
+        self, group: str, consumer: str, streams: tuple[str, ...], count: int, min_idle_ms: int
+    ) -> list[RawEntry]:
+        out: list[RawEntry] = []
+        with self._lock:
+            now = time.monotonic()
+            cutoff = now - min_idle_ms / 1000
+            for name in streams:
+                st = self._streams[name]
+                g = st.groups.get(group)
+                if g is None:
+                    continue
+                for seq, p in list(g.pending.items()):
+                    if len(out) >= count:
+                        return out
+                    if p.delivered_at > cutoff:
+                        continue
+                    p.consumer, p.delivered_at, p.count = consumer, now, p.count + 1
+                    g.pending[seq] = g.pending.pop(seq)  # keep delivery order: move to the end
+                    e = st.entries[p.pos - st.base]
+                    out.append(RawEntry(name, str(seq), e.event_type, e.payload, e.target, p.count))
+        return out
+
+    def _ack(self, stream: str, group: str, entry_ids: list[str]) -> None:
+        with self._lock:
+            g = self._streams[stream].groups.get(group)
+            if g is not None:
+                for eid in entry_ids:
+                    g.pending.pop(int(eid), None)
+
+    def _requeue(
+        self,
+        stream: str,
+        group: str,
+        consumer: str,
+        entry_id: str,
+        delivery_count: int,
+        reason: str | None,
+    ) -> None:
+        with self._cond:
+            g = self._streams[stream].groups.get(group)
+            p = g.pending.get(int(entry_id)) if g else None
+            if p is not None:
+                p.delivered_at, p.count = float("-inf"), delivery_count
+                if reason is not None:
+                    p.error = reason
+            self._cond.notify_all()
+
+    def _last_error(self, stream: str, group: str, entry_id: str) -> str | None:
+        with self._lock:
+            g = self._streams[stream].groups.get(group)
+            p = g.pending.get(int(entry_id)) if g else None
+            return p.error if p else None
+
+    def _dead(
+        self,
+        stream: str,
+        group: str,
+        entry_id: str,
+        event_type: str | None,
+        event_id: str | None,
+        reason: str,
+        payload: str,
+        delivery_count: int,
+    ) -> str:
+        with self._lock:
+            seq = self._next()
+            self._dlq[seq] = DeadLetter(
+                str(seq),
+                stream,
+                group,
+                entry_id,
+                event_type,
+                event_id,
+                reason,
+                payload,
+                delivery_count,
+                utcnow(),
+            )
+            if entry_id != "-":
+                self._ack(stream, group, [entry_id])
+            return str(seq)
+
+    # --- public backend-specific API ------------------------------------------------------------
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        with self._lock:
+            return list(self._dlq.values())[:limit]
+
+    def replay_dead_letter(self, dlq_id: str) -> str:
+        with self._cond:
+            dl = self._dlq.get(int(dlq_id)) if dlq_id.isdigit() else None
+            if dl is None:
+                raise BusError(f"no dead letter with id {dlq_id!r}")
+            if dl.stream not in self._streams:
+                raise BusError(f"dead letter {dlq_id} has no stream to go back to")
+            del self._dlq[int(dlq_id)]
+            if dl.event_id:
+                self._marks.discard((dl.group, dl.event_id))
+            seq = self._next()
+            self._streams[dl.stream].entries.append(
+                _Entry(seq, dl.event_type or "unknown", dl.payload, dl.group)
+            )
+            self._cond.notify_all()
+            return str(seq)
+
+    def claim(self, key: str, ttl_s: float) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if self._keys.get(key, 0.0) > now:
+                return False
+            self._keys[key] = now + ttl_s
+            return True
+
+    def heartbeat(self, name: str, info: dict[str, str], ttl_s: float = 30.0) -> None:
+        with self._lock:
+            self._beats[name] = (time.monotonic() + ttl_s, dict(info))
+
+    def heartbeats(self) -> dict[str, dict[str, str]]:
+        with self._lock:
+            now = time.monotonic()
+            return {n: dict(i) for n, (exp, i) in self._beats.items() if exp > now}
+
+    def trim(self, stream: str | None = None) -> int:
+        removed = 0
+        with self._lock:
+            for name in [stream] if stream else WORK_STREAMS:
+                st = self._streams[name]
+                if not st.groups:
+                    continue
+                keep = min(
+                    min([g.next_pos, *(p.pos for p in g.pending.values())]) for g in st.groups.values()
+                )
+                drop = keep - st.base
+                if drop > 0:
+                    del st.entries[:drop]
+                    st.base = keep
+                    removed += drop
+        return removed
+
+    def stats(self) -> BusStats:
+        with self._lock:
+            streams = []
+            for name in WORK_STREAMS:
+                st = self._streams[name]
+                groups = [
+                    GroupStats(
+                        gname,
+                        len(g.pending),
+                        st.end() - g.next_pos,
+                        len({p.consumer for p in g.pending.values()}),
+                    )
+                    for gname, g in sorted(st.groups.items())
+                ]
+                streams.append(StreamStats(name, len(st.entries), groups))
+            streams.append(StreamStats("audit", len(self._audit), []))
+            return BusStats(streams, len(self._dlq))

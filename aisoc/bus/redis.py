@@ -1,0 +1,447 @@
+"""The Redis Streams bus: durable, multi-process, the production path.
+
+Every key of one SOC starts with the ``{namespace}`` hash tag, so publish + audit mirror + mark run
+in one Lua script even on Redis Cluster. A Redis that restarts empty answers ``NOGROUP``: groups are
+recreated and consumers carry on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from aisoc.bus.base import (
+    AuditEntry,
+    AuditLog,
+    Bus,
+    BusStats,
+    DeadLetter,
+    GroupStats,
+    RawEntry,
+    StreamStats,
+    id_key,
+)
+from aisoc.errors import BusError
+from aisoc.events import WORK_STREAMS, Event, from_json
+
+T = TypeVar("T")
+
+# KEYS: audit, mark, then per event: its stream key and its case-index key.
+# ARGV: has_mark, mark_ttl, n, then per event: type, payload, stream name, case id ("" = none).
+_PUBLISH = """
+local has_mark = ARGV[1] == '1'
+if has_mark and redis.call('EXISTS', KEYS[2]) == 1 then return false end
+local n = tonumber(ARGV[3])
+local ids = {}
+for i = 1, n do
+  local a = 3 + (i - 1) * 4
+  local t, d, s, c = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  ids[i] = redis.call('XADD', KEYS[1 + 2 * i], '*', 't', t, 'd', d)
+  local aid = redis.call('XADD', KEYS[1], '*', 't', t, 'd', d, 's', s)
+  if c ~= '' then redis.call('RPUSH', KEYS[2 + 2 * i], aid) end
+end
+if has_mark then redis.call('SET', KEYS[2], '1', 'EX', tonumber(ARGV[2])) end
+return ids
+"""
+
+
+def _successor(entry_id: str) -> str:
+    ms, _, seq = entry_id.partition("-")
+    return f"{ms}-{int(seq or 0) + 1}"
+
+
+def _f(fields: dict[Any, Any], key: str) -> str | None:
+    value = fields.get(key)
+    return None if value is None else str(value)
+
+
+class _RedisAudit(AuditLog):
+    def __init__(self, bus: RedisBus) -> None:
+        self._bus = bus
+
+    def entries(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry]:
+        r, key = self._bus._r, self._bus._key("audit")
+        start = "-" if since is None else f"({since}"
+        remaining = limit
+        while remaining is None or remaining > 0:
+            page = 1000 if remaining is None else min(1000, remaining)
+            rows = self._bus._call(r.xrange, key, start, "+", count=page)
+            for entry_id, fields in rows:
+                yield AuditEntry(entry_id, from_json(fields["d"], fields["t"]))
+            if len(rows) < page:
+                return
+            start = f"({rows[-1][0]}"
+            if remaining is not None:
+                remaining -= len(rows)
+
+    def for_case(self, case_id: str) -> list[Event]:
+        r, key = self._bus._r, self._bus._key("audit")
+        ids = self._bus._call(r.lrange, self._bus._key(f"case:{case_id}"), 0, -1)
+        pipe = r.pipeline(transaction=False)
+        for entry_id in ids:
+            pipe.xrange(key, entry_id, entry_id, count=1)
+        rows = self._bus._call(pipe.execute) if ids else []
+        return [from_json(found[0][1]["d"], found[0][1]["t"]) for found in rows if found]
+
+    def last_id(self) -> str | None:
+        rows = self._bus._call(self._bus._r.xrevrange, self._bus._key("audit"), count=1)
+        return str(rows[0][0]) if rows else None
+
+    def first_id(self) -> str | None:
+        rows = self._bus._call(self._bus._r.xrange, self._bus._key("audit"), count=1)
+        return str(rows[0][0]) if rows else None
+
+    def __len__(self) -> int:
+        return int(self._bus._call(self._bus._r.xlen, self._bus._key("audit")))
+
+    @property
+    def epoch(self) -> str:
+        r, key = self._bus._r, self._bus._key("epoch")
+        self._bus._call(r.set, key, uuid.uuid4().hex, nx=True)
+        return str(self._bus._call(r.get, key))
+
+
+class RedisBus(Bus):
+    """Redis Streams bus (``Bus("redis://host:6379/0")``); needs the ``redis`` extra."""
+
+    scheme = "redis"
+
+    def __init__(self, url: str | None = None, **options: Any) -> None:
+        super().__init__(url, **options)
+        # redis-py types every reply as a union with Awaitable; treat the client as untyped.
+        self._r: Any = redis.Redis.from_url(
+            self.url,
+            decode_responses=True,
+            protocol=2,
+            socket_timeout=30,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+        )
+        self._publish_script = self._r.register_script(_PUBLISH)
+        self._groups: set[tuple[str, str]] = set()
+        self._audit = _RedisAudit(self)
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client (for components that keep their own state next to the bus)."""
+        return self._r
+
+    def key(self, name: str) -> str:
+        """Return the namespaced key ``{namespace}:name`` (same hash slot as the streams)."""
+        return self._key(name)
+
+    def _key(self, name: str) -> str:
+        return f"{{{self.namespace}}}:{name}"
+
+    @property
+    def audit(self) -> AuditLog:
+        return self._audit
+
+    def close(self) -> None:
+        self._r.close()
+
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as e:
+            raise BusError(f"Redis at {self._safe_url()} is unreachable: {e}") from e
+
+    def _safe_url(self) -> str:
+        head, sep, tail = self.url.rpartition("@")
+        return f"{self.url.split('://')[0]}://***@{tail}" if sep else self.url
+
+    # --- groups ---------------------------------------------------------------------------------
+
+    def _ensure_groups(self, group: str, streams: tuple[str, ...]) -> None:
+        for name in streams:
+            if (name, group) in self._groups:
+                continue
+            try:
+                self._call(self._r.xgroup_create, self._key(name), group, "0", mkstream=True)
+            except ResponseError as e:
+                if "BUSYGROUP" not in str(e):
+                    raise
+            self._groups.add((name, group))
+
+    def _with_groups(
+        self, group: str, streams: tuple[str, ...], fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
+        self._ensure_groups(group, streams)
+        try:
+            return self._call(fn, *args, **kwargs)
+        except ResponseError as e:
+            if "NOGROUP" not in str(e):
+                raise
+            # Redis came back empty (it keeps nothing on disk here): recreate and carry on.
+            self._groups = {g for g in self._groups if g[1] != group}
+            self._ensure_groups(group, streams)
+            return self._call(fn, *args, **kwargs)
+
+    # --- primitives -----------------------------------------------------------------------------
+
+    def _append(self, events: list[Event], mark: tuple[str, str] | None) -> list[str] | None:
+        keys = [self._key("audit"), self._key(f"mark:{mark[0]}:{mark[1]}") if mark else ""]
+        args: list[Any] = ["1" if mark else "0", self.mark_ttl_s, len(events)]
+        for e in events:
+            keys.append(self._key(e.STREAM))
+            keys.append(self._key(f"case:{e.case_id}") if e.case_id else self._key("audit"))
+            args.extend((e.type, e.to_json(), e.STREAM, e.case_id or ""))
+        if not mark:
+            keys[1] = self._key("audit")
+        ids = self._call(self._publish_script, keys=keys, args=args)
+        return None if ids is None else [str(i) for i in ids]
+
+    def _inject(self, stream: str, payload: str, event_type: str) -> str:
+        return str(self._call(self._r.xadd, self._key(stream), {"t": event_type, "d": payload}))
+
+    def _has_mark(self, role: str, event_id: str) -> bool:
+        return bool(self._call(self._r.exists, self._key(f"mark:{role}:{event_id}")))
+
+    def _to_raw(self, key: str, entries: list[Any], counts: dict[str, int] | None) -> list[RawEntry]:
+        name = key.rsplit(":", 1)[1]
+        out = []
+        for entry_id, fields in entries:
+            if not fields:
+                continue
+            count = counts.get(entry_id, 1) if counts is not None else 1
+            out.append(
+                RawEntry(
+                    name,
+                    entry_id,
+                    fields.get("t", "unknown"),
+                    fields.get("d", ""),
+                    _f(fields, "g"),
+                    count,
+                )
+            )
+        return out
+
+    def _read(
+        self, group: str, consumer: str, streams: tuple[str, ...], count: int, block_ms: int
+    ) -> list[RawEntry]:
+        keys = {self._key(s): ">" for s in streams}
+        resp = self._with_groups(
+            group,
+            streams,
+            self._r.xreadgroup,
+            group,
+            consumer,
+            keys,
+            count=count,
+            block=block_ms or None,
+        )
+        out: list[RawEntry] = []
+        for key, entries in resp or []:
+            out.extend(self._to_raw(key, entries, None))
+        return out
+
+    def _claim(
+        self, group: str, consumer: str, streams: tuple[str, ...], count: int, min_idle_ms: int
+    ) -> list[RawEntry]:
+        out: list[RawEntry] = []
+        for name in streams:
+            if len(out) >= count:
+                break
+            key = self._key(name)
+            want = count - len(out)
+            resp = self._with_groups(
+                group,
+                streams,
+                self._r.xautoclaim,
+                key,
+                group,
+                consumer,
+                min_idle_ms,
+                "0-0",
+                count=want,
+            )
+            claimed, deleted = resp[1], (resp[2] if len(resp) > 2 else [])
+            if deleted:
+                self._call(self._r.xack, key, group, *deleted)
+            claimed = [c for c in claimed if c[1]]
+            if not claimed:
+                continue
+            pipe = self._r.pipeline(transaction=False)
+            for entry_id, _ in claimed:
+                pipe.xpending_range(key, group, min=entry_id, max=entry_id, count=1)
+            counts = {
+                str(rows[0]["message_id"]): int(rows[0]["times_delivered"])
+                for rows in self._call(pipe.execute)
+                if rows
+            }
+            out.extend(self._to_raw(key, claimed, counts))
+        return out
+
+    def _ack(self, stream: str, group: str, entry_ids: list[str]) -> None:
+        if entry_ids:
+            self._call(self._r.xack, self._key(stream), group, *entry_ids)
+
+    def _requeue(
+        self,
+        stream: str,
+        group: str,
+        consumer: str,
+        entry_id: str,
+        delivery_count: int,
+        reason: str | None,
+    ) -> None:
+        pipe = self._r.pipeline(transaction=True)
+        pipe.xclaim(
+            self._key(stream),
+            group,
+            consumer,
+            0,
+            [entry_id],
+            idle=self.visibility_timeout_ms + 1000,
+            retrycount=delivery_count,
+            justid=True,
+        )
+        if reason is not None:
+            pipe.set(self._key(f"err:{stream}:{group}:{entry_id}"), reason[:2000], ex=7 * 86400)
+        self._call(pipe.execute)
+
+    def _last_error(self, stream: str, group: str, entry_id: str) -> str | None:
+        value = self._call(self._r.get, self._key(f"err:{stream}:{group}:{entry_id}"))
+        return None if value is None else str(value)
+
+    def _dead(
+        self,
+        stream: str,
+        group: str,
+        entry_id: str,
+        event_type: str | None,
+        event_id: str | None,
+        reason: str,
+        payload: str,
+        delivery_count: int,
+    ) -> str:
+        fields = {
+            "stream": stream,
+            "group": group,
+            "entry_id": entry_id,
+            "t": event_type or "",
+            "event_id": event_id or "",
+            "reason": reason,
+            "d": payload,
+            "count": delivery_count,
+            "at": datetime.now(UTC).isoformat(),
+        }
+        pipe = self._r.pipeline(transaction=True)
+        pipe.xadd(self._key("dlq"), fields)
+        if entry_id != "-":
+            pipe.xack(self._key(stream), group, entry_id)
+            pipe.delete(self._key(f"err:{stream}:{group}:{entry_id}"))
+        return str(self._call(pipe.execute)[0])
+
+    # --- public backend-specific API ------------------------------------------------------------
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = self._call(self._r.xrange, self._key("dlq"), count=limit)
+        return [
+            DeadLetter(
+                str(i),
+                f["stream"],
+                f["group"],
+                f["entry_id"],
+                f.get("t") or None,
+                f.get("event_id") or None,
+                f["reason"],
+                f["d"],
+                int(f.get("count") or 0),
+                datetime.fromisoformat(f["at"]),
+            )
+            for i, f in rows
+        ]
+
+    def replay_dead_letter(self, dlq_id: str) -> str:
+        rows = self._call(self._r.xrange, self._key("dlq"), dlq_id, dlq_id, count=1)
+        if not rows:
+            raise BusError(f"no dead letter with id {dlq_id!r}")
+        f = rows[0][1]
+        if f["stream"] not in WORK_STREAMS:
+            raise BusError(f"dead letter {dlq_id} has no stream to go back to")
+        pipe = self._r.pipeline(transaction=True)
+        pipe.xadd(self._key(f["stream"]), {"t": f.get("t") or "unknown", "d": f["d"], "g": f["group"]})
+        if f.get("event_id"):
+            pipe.delete(self._key(f"mark:{f['group']}:{f['event_id']}"))
+        pipe.xdel(self._key("dlq"), dlq_id)
+        return str(self._call(pipe.execute)[0])
+
+    def claim(self, key: str, ttl_s: float) -> bool:
+        ttl_ms = max(1, int(ttl_s * 1000))
+        return bool(self._call(self._r.set, self._key(f"lock:{key}"), "1", nx=True, px=ttl_ms))
+
+    def heartbeat(self, name: str, info: dict[str, str], ttl_s: float = 30.0) -> None:
+        value = json.dumps({"expires": time.time() + ttl_s, "info": info})
+        self._call(self._r.hset, self._key("heartbeats"), name, value)
+
+    def heartbeats(self) -> dict[str, dict[str, str]]:
+        raw = self._call(self._r.hgetall, self._key("heartbeats"))
+        now, live, stale = time.time(), {}, []
+        for name, value in raw.items():
+            record = json.loads(value)
+            if record["expires"] > now:
+                live[name] = record["info"]
+            else:
+                stale.append(name)
+        if stale:
+            self._call(self._r.hdel, self._key("heartbeats"), *stale)
+        return live
+
+    def trim(self, stream: str | None = None) -> int:
+        removed = 0
+        for name in [stream] if stream else WORK_STREAMS:
+            key = self._key(name)
+            try:
+                groups = self._call(self._r.xinfo_groups, key)
+            except ResponseError:
+                continue  # no such stream yet
+            if not groups:
+                continue
+            keep: str | None = None
+            for g in groups:
+                candidates = [_successor(str(g["last-delivered-id"]))]
+                if int(g["pending"]):
+                    summary = self._call(self._r.xpending, key, g["name"])
+                    candidates.append(str(summary["min"]))
+                for c in candidates:
+                    if keep is None or id_key(c) < id_key(keep):
+                        keep = c
+            if keep is not None:
+                removed += int(self._call(self._r.xtrim, key, minid=keep, approximate=False))
+        return removed
+
+    def stats(self) -> BusStats:
+        streams = []
+        for name in WORK_STREAMS:
+            key = self._key(name)
+            length = int(self._call(self._r.xlen, key))
+            groups: list[GroupStats] = []
+            if length or self._call(self._r.exists, key):
+                try:
+                    info = self._call(self._r.xinfo_groups, key)
+                except ResponseError:
+                    info = []
+                for g in sorted(info, key=lambda g: str(g["name"])):
+                    lag = g.get("lag")
+                    groups.append(
+                        GroupStats(
+                            str(g["name"]),
+                            int(g["pending"]),
+                            None if lag is None else int(lag),
+                            int(g["consumers"]),
+                        )
+                    )
+            streams.append(StreamStats(name, length, groups))
+        streams.append(StreamStats("audit", len(self._audit), []))
+        dead = int(self._call(self._r.xlen, self._key("dlq")))
+        return BusStats(streams, dead)

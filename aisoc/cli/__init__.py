@@ -1,0 +1,67 @@
+"""The ``aisoc`` command line: kernel commands, plus commands that app packages register through
+the ``aisoc.commands`` entry-point group (each entry is ``register(subparsers)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+
+from aisoc.cli import _bus, _demo, _events
+from aisoc.cli._common import CommandError, configure_logging
+from aisoc.errors import AisocError
+
+log = logging.getLogger(__name__)
+
+KERNEL_COMMANDS = (_demo, _events, _bus)
+"""Modules with a ``register(subparsers)`` for the kernel's own commands."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the full parser: kernel commands and every installed app's commands."""
+    parser = argparse.ArgumentParser(
+        prog="aisoc",
+        description="SOC-in-a-Box: one local LLM plays every analyst role; agents propose, a human executes.",
+    )
+    parser.add_argument("--config", help="settings file (default: $AISOC_CONFIG or ./aisoc.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in KERNEL_COMMANDS:
+        module.register(sub)
+    for ep in sorted(entry_points(group="aisoc.commands"), key=lambda e: e.name):
+        try:
+            ep.load()(sub)
+        except Exception as e:
+            log.warning("command plugin %s (%s) not loaded: %s", ep.name, ep.value, e)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit status (2 for usage and settings errors)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging("DEBUG" if args.verbose else "INFO", json_lines=False)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CommandError as e:
+        print(f"aisoc {args.command}: {e}", file=sys.stderr)
+        return e.status
+    except AisocError as e:
+        print(f"aisoc {args.command}: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into head(1) and friends
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print(f"aisoc {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from aisoc.cli import main
+
+sys.exit(main())

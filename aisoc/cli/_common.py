@@ -1,0 +1,80 @@
+"""Helpers shared by CLI commands: settings, the bus, logging, errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from aisoc.bus import Bus
+from aisoc.errors import AisocError
+from aisoc.settings import KernelSettings, load_settings
+
+
+class CommandError(AisocError):
+    """Raised by a command for an expected failure: the message is printed, nothing more."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with case_id, event_id and role when the record carries them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("case_id", "event_id", "role", "process"):
+            value = getattr(record, key, None)
+            if value is not None:
+                out[key] = value
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
+    """Configure the root logger once, for an entry point (library code never does this)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("httpx", "httpcore", "urllib3", "werkzeug"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def add_bus_option(parser: argparse.ArgumentParser) -> None:
+    """``--bus URL`` and ``--namespace`` (defaults from settings)."""
+    parser.add_argument(
+        "--bus",
+        help="bus URL: memory://, sqlite:///PATH, redis://HOST:PORT/DB (default: setting 'bus')",
+    )
+    parser.add_argument("--namespace", help="key prefix of this SOC (default: setting 'namespace')")
+
+
+def kernel_settings(args: argparse.Namespace, **overrides: Any) -> KernelSettings:
+    """Settings of a kernel process, with the command's flags on top."""
+    return load_settings(
+        KernelSettings,
+        getattr(args, "config", None),
+        bus=getattr(args, "bus", None),
+        namespace=getattr(args, "namespace", None),
+        **overrides,
+    )
+
+
+def open_bus(settings: KernelSettings) -> Bus:
+    """Connect to the bus the settings name."""
+    return Bus(settings.bus, namespace=settings.namespace)

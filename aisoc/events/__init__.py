@@ -1,0 +1,202 @@
+"""The event contract: envelope, alert, trace, every event type and the stream it lives on.
+
+Example:
+    >>> from aisoc import events
+    >>> e = events.ControlPaused(scope="sentinel", by="alice", produced_by={"role": "human"})
+    >>> events.from_dict(e.to_dict()) == e
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aisoc.errors import ContractError
+from aisoc.events._base import (
+    ROLE_TITLES,
+    Blob,
+    Component,
+    Event,
+    Line,
+    ProducedBy,
+    Role,
+    Short,
+    Text,
+    UtcDatetime,
+    alias,
+    class_for,
+    event_types,
+    from_dict,
+    from_json,
+    new_event_id,
+    register,
+    upcaster,
+    utcnow,
+)
+from aisoc.events.alert import (
+    GENERIC_RAW_EXCLUDE,
+    SEVERITY_NAMES,
+    STRONG_TYPES,
+    Alert,
+    Indicator,
+    IndicatorType,
+    TechniqueId,
+    case_id_for,
+)
+from aisoc.events.catalogue import (
+    ActionDecided,
+    ActionEscalated,
+    ActionExecuted,
+    ActionKind,
+    ActionProposed,
+    ActionReminded,
+    AlertReceived,
+    CampaignDetected,
+    CaseClosed,
+    ClosedBy,
+    ControlPaused,
+    ControlResumed,
+    Decision,
+    DetectionTuning,
+    Disposition,
+    HuntFinding,
+    HuntProposal,
+    IntelAttribution,
+    IocRating,
+    IrPlan,
+    NotableCase,
+    OpenApproval,
+    Phase,
+    PlanStep,
+    Reputation,
+    ReviewRequested,
+    Risk,
+    RuleStat,
+    Sev,
+    ShiftSummary,
+    Tier2Decided,
+    Tier2Decision,
+    TriageVerdict,
+    TruthLabeled,
+    Verdict,
+    plan_digest,
+)
+from aisoc.events.trace import (
+    ModelCall,
+    PrecedentRef,
+    TokenUsage,
+    ToolCallRecord,
+    Trace,
+    TraceMessage,
+    truncate,
+)
+
+WORK_STREAMS = ("alerts", "cases", "actions", "reports", "control")
+"""Streams that consumer groups read (the audit stream mirrors all of them)."""
+AUDIT_STREAM = "audit"
+"""Every event, in publish order; never trimmed by default."""
+DLQ_STREAM = "dlq"
+"""Dead letters, each with its reason."""
+STREAMS = (*WORK_STREAMS, AUDIT_STREAM, DLQ_STREAM)
+"""Every stream the bus keeps."""
+
+
+def stream_for(event_type: str) -> str:
+    """Return the work stream an event type is routed to.
+
+    Raises:
+        ContractError: the type is unknown.
+    """
+    return class_for(event_type).STREAM
+
+
+def types_in(stream: str) -> list[str]:
+    """Return the event types routed to ``stream``, sorted."""
+    return sorted(t for t, cls in event_types().items() if cls.STREAM == stream)
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """Return the JSON Schema of every event type, keyed by type (for integrators)."""
+    return {t: cls.model_json_schema() for t, cls in sorted(event_types().items())}
+
+
+__all__ = [
+    "AUDIT_STREAM",
+    "DLQ_STREAM",
+    "GENERIC_RAW_EXCLUDE",
+    "ROLE_TITLES",
+    "SEVERITY_NAMES",
+    "STREAMS",
+    "STRONG_TYPES",
+    "WORK_STREAMS",
+    "ActionDecided",
+    "ActionEscalated",
+    "ActionExecuted",
+    "ActionKind",
+    "ActionProposed",
+    "ActionReminded",
+    "Alert",
+    "AlertReceived",
+    "Blob",
+    "CampaignDetected",
+    "CaseClosed",
+    "ClosedBy",
+    "Component",
+    "ContractError",
+    "ControlPaused",
+    "ControlResumed",
+    "Decision",
+    "DetectionTuning",
+    "Disposition",
+    "Event",
+    "HuntFinding",
+    "HuntProposal",
+    "Indicator",
+    "IndicatorType",
+    "IntelAttribution",
+    "IocRating",
+    "IrPlan",
+    "Line",
+    "ModelCall",
+    "NotableCase",
+    "OpenApproval",
+    "Phase",
+    "PlanStep",
+    "PrecedentRef",
+    "ProducedBy",
+    "Reputation",
+    "ReviewRequested",
+    "Risk",
+    "Role",
+    "RuleStat",
+    "Sev",
+    "Short",
+    "ShiftSummary",
+    "TechniqueId",
+    "Text",
+    "Tier2Decided",
+    "Tier2Decision",
+    "TokenUsage",
+    "ToolCallRecord",
+    "Trace",
+    "TraceMessage",
+    "TriageVerdict",
+    "TruthLabeled",
+    "UtcDatetime",
+    "Verdict",
+    "alias",
+    "case_id_for",
+    "class_for",
+    "event_types",
+    "from_dict",
+    "from_json",
+    "json_schemas",
+    "new_event_id",
+    "plan_digest",
+    "register",
+    "stream_for",
+    "truncate",
+    "types_in",
+    "upcaster",
+    "utcnow",
+]

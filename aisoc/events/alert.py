@@ -1,0 +1,177 @@
+"""The normalized alert every source fills, and the only view of it a model ever sees."""
+
+from __future__ import annotations
+
+import copy
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from aisoc.events._base import Line, Short, Text, UtcDatetime
+
+SourceSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+"""A source name: lowercase, no colon (the colon separates source and source id in a case id)."""
+TechniqueId = Annotated[str, StringConstraints(pattern=r"^T\d{4}(\.\d{3})?$")]
+"""A MITRE ATT&CK technique id in its documented format (``T1059`` or ``T1059.001``)."""
+
+SEVERITY_NAMES = ("info", "low", "medium", "high", "critical")
+"""Names of the normalized severities 0-4."""
+
+GENERIC_RAW_EXCLUDE = ("label", "truth", "disposition", "verdict", "_index", "_version")
+"""Raw keys no source may show a model: analyst labels and export envelopes (sources add their own)."""
+
+
+def case_id_for(source: str, source_id: str) -> str:
+    """Return the case id of an alert: the same alert seen twice is the same case."""
+    return f"{source}:{source_id}"
+
+
+class IndicatorType(StrEnum):
+    """Kinds of indicators; the first block are "strong" (they link cases), the rest weigh less."""
+
+    ACTOR = "actor"
+    SHA256 = "sha256"
+    SHA1 = "sha1"
+    MD5 = "md5"
+    DOMAIN = "domain"
+    IP = "ip"
+    URL = "url"
+    CVE = "cve"
+    EMAIL = "email"
+    REGISTRY_KEY = "registry_key"
+    HOST = "host"
+    USER = "user"
+    FILE = "file"
+    PROCESS = "process"
+    DEVICE_ID = "device_id"
+    ACCOUNT_ID = "account_id"
+    APP_ID = "app_id"
+    OTHER = "other"
+
+
+class Indicator(BaseModel):
+    """A typed indicator found in an alert (``private`` flags RFC 1918 / reserved addresses)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: IndicatorType
+    value: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    private: bool = False
+    field: Short | None = None
+
+    @property
+    def key(self) -> str:
+        """``type:value``, the key used by indexes and traces."""
+        return f"{self.type.value}:{self.value}"
+
+
+class Alert(BaseModel):
+    """One alert as every source normalizes it; ``raw`` keeps the verbatim record.
+
+    ``raw_exclude`` lists dotted paths into ``raw`` that ``model_view()`` leaves out: whatever an
+    analyst wrote or that betrays the outcome. A path segment applies to every element of a list.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: SourceSlug
+    source_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    tenant: Short | None = None
+    title: Annotated[str, StringConstraints(max_length=512)]
+    description: Text | None = None
+    rule: Short | None = None
+    severity: int = Field(ge=0, le=4)
+    severity_original: Short | None = None
+    created_at: UtcDatetime
+    hosts: list[Short] = Field(default_factory=list, max_length=100)
+    users: list[Short] = Field(default_factory=list, max_length=100)
+    indicators: list[Indicator] = Field(default_factory=list, max_length=500)
+    techniques: list[TechniqueId] = Field(default_factory=list, max_length=100)
+    link: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    raw: dict[str, Any] = Field(default_factory=dict)
+    raw_exclude: list[Line] = Field(default_factory=list, max_length=200)
+
+    @field_validator("hosts", "users", "techniques")
+    @classmethod
+    def _dedupe(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(v for v in values if v))
+
+    @property
+    def case_id(self) -> str:
+        """The case this alert belongs to (``source:source_id``)."""
+        return case_id_for(self.source, self.source_id)
+
+    @property
+    def severity_name(self) -> str:
+        """``info``, ``low``, ``medium``, ``high`` or ``critical``."""
+        return SEVERITY_NAMES[self.severity]
+
+    def strong_indicators(self) -> list[Indicator]:
+        """Indicators that can link cases (hashes, domains, IPs, URLs, CVEs, actors, emails, keys)."""
+        return [i for i in self.indicators if i.type in STRONG_TYPES]
+
+    def model_view(self) -> dict[str, Any]:
+        """Return the ONLY thing a model may see of this alert.
+
+        The normalized fields, plus ``raw`` without the generic exclusions (labels, dispositions,
+        export envelopes) and without the source's own ``raw_exclude`` paths.
+        """
+        raw = copy.deepcopy(self.raw)
+        for key in GENERIC_RAW_EXCLUDE:
+            _drop_path(raw, [key])
+        for path in self.raw_exclude:
+            _drop_path(raw, path.split("."))
+        return {
+            "case_id": self.case_id,
+            "source": self.source,
+            "tenant": self.tenant,
+            "title": self.title,
+            "description": self.description,
+            "rule": self.rule,
+            "severity": self.severity_name,
+            "severity_original": self.severity_original,
+            "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
+            "hosts": list(self.hosts),
+            "users": list(self.users),
+            "indicators": [
+                {"type": i.type.value, "value": i.value, **({"private": True} if i.private else {})}
+                for i in self.indicators
+            ],
+            "techniques": list(self.techniques),
+            "link": self.link,
+            "raw": raw,
+        }
+
+
+STRONG_TYPES = frozenset(
+    {
+        IndicatorType.ACTOR,
+        IndicatorType.SHA256,
+        IndicatorType.SHA1,
+        IndicatorType.MD5,
+        IndicatorType.DOMAIN,
+        IndicatorType.IP,
+        IndicatorType.URL,
+        IndicatorType.CVE,
+        IndicatorType.EMAIL,
+        IndicatorType.REGISTRY_KEY,
+    }
+)
+"""Indicator types that identify infrastructure or tooling, not just the victim."""
+
+
+def _drop_path(node: Any, parts: list[str]) -> None:
+    if not parts:
+        return
+    if isinstance(node, list):
+        for item in node:
+            _drop_path(item, parts)
+        return
+    if not isinstance(node, dict):
+        return
+    head, rest = parts[0], parts[1:]
+    if not rest:
+        node.pop(head, None)
+    elif head in node:
+        _drop_path(node[head], rest)

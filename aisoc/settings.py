@@ -1,0 +1,146 @@
+"""Settings, read at the edge only: entry points build them and pass them down.
+
+One pydantic-settings class per deployable (kernel processes here; the gate and the bot have their
+own), each filled from, in order of precedence: explicit overrides (CLI flags), ``AISOC_*``
+environment variables, its table in the settings file (``aisoc.toml`` or ``$AISOC_CONFIG``), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from aisoc.errors import ConfigError
+
+DEFAULT_CONFIG = "aisoc.toml"
+"""The settings file looked for in the working directory when ``$AISOC_CONFIG`` is not set."""
+
+S = TypeVar("S", bound="SocSettings")
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """Return the settings file in use: ``explicit``, ``$AISOC_CONFIG``, or ./aisoc.toml if present.
+
+    Raises:
+        ConfigError: a file was named but does not exist.
+    """
+    named = explicit or os.environ.get("AISOC_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"settings file {path} (from --config or AISOC_CONFIG) does not exist")
+        return path
+    default = Path(DEFAULT_CONFIG)
+    return default if default.is_file() else None
+
+
+def read_table(path: Path | None, table: str) -> dict[str, Any]:
+    """Return one table (``a.b`` for nested) of a TOML settings file, or {} when absent.
+
+    Raises:
+        ConfigError: the file is not valid TOML, or the table is not a table.
+    """
+    if path is None:
+        return {}
+    try:
+        data: Any = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"settings file {path}: not valid TOML: {e}") from e
+    for part in table.split(".") if table else []:
+        data = data.get(part, {}) if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"settings file {path}: [{table}] must be a table")
+    return data
+
+
+class _TomlTable(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+class SocSettings(BaseSettings):
+    """Base of every deployable's settings; ``TABLE`` names its table in the settings file."""
+
+    model_config = SettingsConfigDict(env_prefix="AISOC_", env_nested_delimiter="__", extra="forbid")
+    TABLE: ClassVar[str] = "aisoc"
+    _toml: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _TomlTable(settings_cls, cls._toml)
+
+
+def load_settings(cls: type[S], config: str | os.PathLike[str] | None = None, **overrides: Any) -> S:
+    """Build ``cls`` from overrides, environment and its table in the settings file.
+
+    Raises:
+        ConfigError: a setting is wrong; the message names it and says what was expected.
+    """
+    path = config_path(config)
+    table = read_table(path, cls.TABLE)
+    bound = type(cls.__name__, (cls,), {"_toml": table, "__module__": cls.__module__})
+    try:
+        return bound(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[no-any-return]
+    except ValidationError as e:
+        raise ConfigError(describe_settings_error(e, cls, path)) from e
+
+
+def describe_settings_error(e: ValidationError, cls: type[SocSettings], path: Path | None) -> str:
+    """Name each wrong setting, where it can be set, and what was expected."""
+    lines = []
+    for err in e.errors():
+        name = ".".join(str(p) for p in err["loc"])
+        env = f"AISOC_{name.upper().replace('.', '__')}"
+        where = f"[{cls.TABLE}] {name} in {path} or {env}" if path else env
+        lines.append(f"setting {name!r} ({where}): {err['msg']}; got {err.get('input')!r}")
+    return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+class KernelSettings(SocSettings):
+    """Settings of the kernel's processes: workers, scheduler, ingest, replay, the demo."""
+
+    TABLE: ClassVar[str] = "aisoc"
+
+    bus: str = "memory://"
+    """Bus URL: memory://, sqlite:///PATH or redis://HOST:PORT/DB."""
+    namespace: str = "soc"
+    """Key prefix (Redis hash tag) shared by every process of one SOC."""
+    model: str = "stub"
+    """Chat model spec: stub, local, or openai+http://HOST:PORT/v1."""
+    model_backup: str | None = None
+    """Backup model spec served by failover when the primary is unreachable."""
+    recall: Literal["on", "off"] = "on"
+    """Inject precedent from case memory into Sentinel, Tier 2 and IR Lead prompts."""
+    timezone: str = "UTC"
+    """Time zone of the scheduled reports (06:00, 14:00, 22:00 ...)."""
+    state_dir: Path = Path(".aisoc")
+    """Where this host keeps snapshots, cursors and other local state."""
+    team: str = "roles:STANDARD_TEAM"
+    """Import string of the role team the workers run."""
+    demo_source: str = "integrations.samples:demo_source"
+    """Import string of a callable returning the alert source ``aisoc demo`` runs."""
+    tools: str | None = None
+    """Import string of a callable ``(settings) -> tools`` offering configured vendor tools."""
+    log_level: str = "INFO"
+    log_json: bool = False
+    """Structured JSON logs (one object per line) instead of text."""

@@ -1,0 +1,109 @@
+"""The alert-source seam: ``poll()`` yields normalized alerts (or rejected records), and
+:func:`ingest` turns them into ``alert.received`` events exactly once per case.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from aisoc.bus import Bus
+from aisoc.events import Alert, AlertReceived, ProducedBy
+
+log = logging.getLogger(__name__)
+
+DEDUPE_TTL_S = 90 * 24 * 3600
+"""How long a case id is remembered by ingest: the same alert polled again within it is dropped."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record a source could not normalize; it goes to the dead-letter stream with ``reason``."""
+
+    reason: str
+    payload: str
+    source: str = "unknown"
+
+
+@runtime_checkable
+class AlertSource(Protocol):
+    """What ingest needs of a source. Sources that resume keep a cursor (see :class:`CursorStore`)."""
+
+    name: str
+
+    def poll(self) -> Iterable[Alert | Rejected]:
+        """Yield what is new since the last poll; an exhausted file source yields nothing more."""
+
+
+class CursorStore:
+    """Durable cursors of alert sources: one small JSON file, replaced atomically on each write."""
+
+    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        self.path = Path(path) if path else None
+        self._lock = threading.Lock()
+        self._data: dict[str, str] = {}
+        if self.path and self.path.exists():
+            self._data = json.loads(self.path.read_text() or "{}")
+
+    def get(self, source: str) -> str | None:
+        """The saved cursor of ``source``, or None."""
+        return self._data.get(source)
+
+    def set(self, source: str, cursor: str) -> None:
+        """Save ``cursor``; it survives restarts when the store has a path."""
+        with self._lock:
+            self._data[source] = cursor
+            if self.path is None:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cursor-")
+            with os.fdopen(fd, "w") as f:
+                json.dump(self._data, f, sort_keys=True)
+            os.replace(tmp, self.path)
+
+
+@dataclass
+class IngestStats:
+    """What one :func:`ingest` pass did."""
+
+    published: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    case_ids: list[str] = field(default_factory=list)
+
+
+def ingest(
+    source: AlertSource, bus: Bus, *, limit: int | None = None, dedupe_ttl_s: float = DEDUPE_TTL_S
+) -> IngestStats:
+    """Publish one ``alert.received`` per new case from one poll of ``source``.
+
+    The same (source, source id) seen again — polled twice, or updated upstream — is the same
+    case and is not published again. Rejected records are dead-lettered with their reason.
+
+    Returns:
+        Counts of what was published, dropped as duplicate, and rejected.
+    """
+    stats = IngestStats()
+    producer = ProducedBy(role="ingest")
+    for item in source.poll():
+        if isinstance(item, Rejected):
+            stats.rejected += 1
+            bus.dead_letter(f"{item.source}: {item.reason}", item.payload, stream="alerts", group="ingest")
+            continue
+        if not bus.claim(f"alert-seen:{item.case_id}", dedupe_ttl_s):
+            stats.duplicates += 1
+            log.debug("duplicate alert %s dropped", item.case_id)
+            continue
+        bus.publish(AlertReceived(alert=item, case_id=item.case_id, produced_by=producer))
+        stats.published += 1
+        stats.case_ids.append(item.case_id)
+        if limit is not None and stats.published >= limit:
+            break
+    return stats

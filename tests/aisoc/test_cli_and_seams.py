@@ -1,0 +1,120 @@
+"""The kernel CLI, settings errors, ingest (dedupe, rejects) and the tools seam."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aisoc import Bus, events
+from aisoc.cli import main
+from aisoc.errors import ConfigError
+from aisoc.settings import KernelSettings, load_settings
+from aisoc.sources import CursorStore, Rejected, ingest
+from aisoc.tools import ToolError, ToolSet, tool
+from tests.aisoc.bus_contract import alert_event
+
+
+def test_events_schema_prints_every_type(capsys: pytest.CaptureFixture[str]) -> None:
+    """`aisoc events schema` prints a JSON Schema per event type; one type can be asked for."""
+    assert main(["events", "schema"]) == 0
+    schemas = json.loads(capsys.readouterr().out)
+    assert "ir.plan" in schemas and "properties" in schemas["ir.plan"]
+    assert main(["events", "schema", "action.decided"]) == 0
+    assert list(json.loads(capsys.readouterr().out)) == ["action.decided"]
+    assert main(["events", "schema", "no.such"]) == 2
+    assert "unknown event type" in capsys.readouterr().err
+
+
+def test_bus_dlq_list_and_replay_from_the_cli(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Dead letters are listed with their reasons and replayed by id; a bad id is an error."""
+    url = f"sqlite:///{tmp_path}/soc.db"
+    bus = Bus(url, max_deliveries=1)
+    bus.publish(alert_event(1))
+    (d,) = bus.consume("sentinel", "s", types=["alert.received"])
+    d.fail("model unreachable")
+    dl_id = bus.dead_letters()[0].id
+    assert main(["bus", "dlq", "list", "--bus", url]) == 0
+    out = capsys.readouterr().out
+    assert "model unreachable" in out and "alerts/sentinel" in out
+    assert main(["bus", "dlq", "replay", dl_id, "--bus", url]) == 0
+    assert main(["bus", "dlq", "replay", dl_id, "--bus", url]) == 1
+    assert "no dead letter" in capsys.readouterr().out
+    assert main(["bus", "stats", "--bus", url, "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["dead_letters"] == 0
+    (alerts,) = [s for s in stats["streams"] if s["name"] == "alerts"]
+    assert alerts["groups"][0]["lag"] == 1  # the replayed entry waits for its group
+
+
+def test_wrong_settings_name_the_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad setting is refused with its name, where it comes from and what was expected."""
+    cfg = tmp_path / "aisoc.toml"
+    cfg.write_text('[aisoc]\nrecall = "maybe"\n')
+    with pytest.raises(ConfigError) as e:
+        load_settings(KernelSettings, cfg)
+    assert "'recall'" in str(e.value) and "'on' or 'off'" in str(e.value) and "aisoc.toml" in str(e.value)
+    monkeypatch.setenv("AISOC_CONFIG", str(tmp_path / "missing.toml"))
+    assert main(["bus", "stats"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_settings_precedence_flags_over_env_over_file(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    """Flags beat environment variables, which beat the settings file, which beats defaults."""
+    cfg = tmp_path / "aisoc.toml"
+    cfg.write_text('[aisoc]\nnamespace = "from-file"\nmodel = "local"\n')
+    monkeypatch.setenv("AISOC_NAMESPACE", "from-env")
+    s = load_settings(KernelSettings, cfg)
+    assert (s.namespace, s.model, s.bus) == ("from-env", "local", "memory://")
+    assert load_settings(KernelSettings, cfg, namespace="from-flag").namespace == "from-flag"
+
+
+class _Source:
+    name = "test"
+
+    def __init__(self, items: list[events.Alert | Rejected]) -> None:
+        self.items = items
+
+    def poll(self) -> Iterator[events.Alert | Rejected]:
+        yield from self.items
+
+
+def test_ingest_publishes_each_case_once_and_dead_letters_rejects() -> None:
+    """The same alert polled twice is one case; an unparseable record lands in the DLQ."""
+    bus = Bus()
+    a = alert_event(1).alert
+    updated = a.model_copy(update={"title": "updated upstream"})
+    stats = ingest(_Source([a, Rejected("no timestamp", '{"x":1}', "test"), updated]), bus)
+    assert (stats.published, stats.duplicates, stats.rejected) == (1, 1, 1)
+    assert [e.case_id for e in bus.audit] == [a.case_id]
+    again = ingest(_Source([a]), bus)
+    assert again.published == 0 and again.duplicates == 1
+    (dl,) = bus.dead_letters()
+    assert dl.reason == "test: no timestamp" and dl.payload == '{"x":1}'
+
+
+def test_cursor_store_survives_a_restart(tmp_path: Path) -> None:
+    """A saved cursor is there for the next process."""
+    CursorStore(tmp_path / "cursors.json").set("xsoar", "2026-01-01T00:00:00Z")
+    assert CursorStore(tmp_path / "cursors.json").get("xsoar") == "2026-01-01T00:00:00Z"
+
+
+def test_tools_are_offered_by_whitelist_and_validate_arguments() -> None:
+    """A tool built from a function validates its arguments; a ToolSet offers whitelisted tools."""
+
+    @tool()
+    def lookup(ip: str, limit: int = 5) -> dict[str, object]:
+        """Reputation of an IP address."""
+        return {"ip": ip, "limit": limit}
+
+    assert lookup.description == "Reputation of an IP address."
+    assert lookup.invoke({"ip": "1.2.3.4"}) == {"ip": "1.2.3.4", "limit": 5}
+    with pytest.raises(ToolError, match="bad arguments"):
+        lookup.invoke({"ip": "1.2.3.4", "limit": "many"})
+    tools = ToolSet([lookup])
+    assert [t.name for t in tools.allowed(["nope", "lookup"])] == ["lookup"]

@@ -1,0 +1,71 @@
+"""Fixtures for every package's tests: Redis (shared or private) and the bundled data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.redis_server import RedisServer
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+"""Under CI a missing Redis (or Chromium) is a failure, not a skip."""
+SHARED_REDIS = os.environ.get("AISOC_TEST_REDIS", "redis://127.0.0.1:6379/15")
+"""The machine's Redis; tests use their own database and namespace and clean up after."""
+DATA = Path(__file__).resolve().parents[1] / "data"
+"""The real alert data, vendored byte for byte from the shared data folder (see data/README.md)."""
+
+
+def _redis_or_skip(url: str) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception as e:
+        if IN_CI:
+            pytest.fail(f"Redis is required under CI but {url} does not answer: {e}")
+        pytest.skip(f"no Redis at {url}: {e}")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The shared Redis, with a fresh namespace; its keys are deleted afterwards."""
+    _redis_or_skip(SHARED_REDIS)
+    yield SHARED_REDIS
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A unique bus namespace; every Redis key under it is removed after the test."""
+    ns = f"t{uuid.uuid4().hex[:10]}"
+    yield ns
+    if "redis_url" in request.fixturenames:
+        import redis
+
+        client = redis.Redis.from_url(SHARED_REDIS)
+        keys = list(client.scan_iter(match=f"{{{ns}}}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private redis-server with AOF (fsync always) on a free port, stopped afterwards."""
+    try:
+        server = RedisServer(tmp_path / "redis", appendonly=True).start()
+    except RuntimeError as e:
+        if IN_CI:
+            pytest.fail(str(e))
+        pytest.skip(str(e))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The repository's ``data/`` folder: real Wazuh and GUIDE alerts and the Adaptive Cards schema."""
+    assert DATA.is_dir(), f"the data folder is missing: {DATA}"
+    return DATA
