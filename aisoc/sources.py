@@ -11,11 +11,13 @@ import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from aisoc.bus import Bus
-from aisoc.events import Alert, AlertReceived, ProducedBy
+from aisoc.errors import ConfigError
+from aisoc.events import Alert, AlertReceived, Disposition, ProducedBy
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,52 @@ class AlertSource(Protocol):
 
     def poll(self) -> Iterable[Alert | Rejected]:
         """Yield what is new since the last poll; an exhausted file source yields nothing more."""
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What the human analyst decided about a recorded ticket (never shown to a model).
+
+    ``escalated`` is what replay scores against; ``label`` the disposition; ``field`` names the
+    source field it came from (``label``, ``IncidentGrade``, ``closeReason``...).
+    """
+
+    escalated: bool
+    label: Disposition
+    field: str
+    note: str | None = None
+
+
+@runtime_checkable
+class RecordedSource(Protocol):
+    """A source of recorded tickets with the human's decision, for replay and truth import."""
+
+    name: str
+
+    def records(self) -> Iterable[tuple[Alert | Rejected, Truth | None]]:
+        """Yield each ticket (or the reason it could not be read) with its truth when known."""
+
+
+SOURCES_GROUP = "aisoc.sources"
+"""Entry-point group naming alert-source factories ``(path, **options) -> AlertSource``."""
+
+
+def source_names() -> list[str]:
+    """Names of the installed alert sources."""
+    return sorted(ep.name for ep in entry_points(group=SOURCES_GROUP))
+
+
+def open_source(name: str, path: str | None = None, **options: Any) -> AlertSource:
+    """Build the installed source ``name`` for ``path`` (a file, ``-`` for stdin, or None).
+
+    Raises:
+        ConfigError: no source has that name.
+    """
+    for ep in entry_points(group=SOURCES_GROUP):
+        if ep.name == name:
+            source: AlertSource = ep.load()(path, **options)
+            return source
+    raise ConfigError(f"unknown alert source {name!r}; installed: {', '.join(source_names())}")
 
 
 class CursorStore:

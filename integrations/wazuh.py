@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aisoc.events import Alert, Indicator
-from aisoc.sources import Rejected
+from aisoc.events import Alert, Disposition, Indicator
+from aisoc.sources import Rejected, Truth
 
 SOURCE = "wazuh"
 RAW_EXCLUDE = [
@@ -92,11 +92,35 @@ class WazuhFileSource:
         self.path = Path(path)
 
     def poll(self) -> Iterator[Alert | Rejected]:
+        for item, _ in self.records():
+            yield item
+
+    def records(self) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
+        """Each record with the analyst's label (``TP`` = escalated, ``FP`` = closed)."""
         with self.path.open(encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
                 if not line.strip():
                     continue
                 try:
-                    yield normalize(json.loads(line))
+                    record = json.loads(line)
+                    yield normalize(record), truth_of(record)
                 except (KeyError, TypeError, ValueError, ValidationError) as e:
-                    yield Rejected(f"line {n}: {type(e).__name__}: {e}"[:1000], line.strip(), SOURCE)
+                    reason = f"line {n}: {type(e).__name__}: {e}"[:1000]
+                    yield Rejected(reason, line.strip(), SOURCE), None
+
+
+def truth_of(record: dict[str, Any]) -> Truth | None:
+    """The analyst's label: ``TP`` escalated (true positive), ``FP`` closed (false positive)."""
+    label = record.get("label")
+    if label == "TP":
+        return Truth(escalated=True, label=Disposition.TRUE_POSITIVE, field="label")
+    if label == "FP":
+        return Truth(escalated=False, label=Disposition.FALSE_POSITIVE, field="label")
+    return None
+
+
+def open_source(path: str | None, **options: Any) -> WazuhFileSource:
+    """Entry point ``wazuh``: a JSON Lines export of Wazuh alerts."""
+    if not path:
+        raise ValueError("the wazuh source needs a file: aisoc ingest wazuh PATH")
+    return WazuhFileSource(path)

@@ -5,19 +5,22 @@ the ``aisoc.commands`` entry-point group (each entry is ``register(subparsers)``
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import pkgutil
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
-from aisoc.cli import _bus, _demo, _events
 from aisoc.cli._common import CommandError, configure_logging
 from aisoc.errors import AisocError
 
 log = logging.getLogger(__name__)
 
-KERNEL_COMMANDS = (_demo, _events, _bus)
-"""Modules with a ``register(subparsers)`` for the kernel's own commands."""
+
+def kernel_command_modules() -> list[str]:
+    """The kernel's own commands: every ``aisoc/cli/cmd_*.py`` module with ``register(subparsers)``."""
+    return sorted(f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if m.name.startswith("cmd_"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="settings file (default: $AISOC_CONFIG or ./aisoc.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in KERNEL_COMMANDS:
-        module.register(sub)
+    for name in kernel_command_modules():
+        importlib.import_module(name).register(sub)
     for ep in sorted(entry_points(group="aisoc.commands"), key=lambda e: e.name):
         try:
             ep.load()(sub)

@@ -28,8 +28,7 @@ def test_events_schema_prints_every_type(capsys: pytest.CaptureFixture[str]) -> 
     assert "unknown event type" in capsys.readouterr().err
 
 
-def test_bus_dlq_list_and_replay_from_the_cli(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_bus_dlq_list_and_replay_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Dead letters are listed with their reasons and replayed by id; a bad id is an error."""
     url = f"sqlite:///{tmp_path}/soc.db"
     bus = Bus(url, max_deliveries=1)
@@ -50,8 +49,9 @@ def test_bus_dlq_list_and_replay_from_the_cli(tmp_path: Path,
     assert alerts["groups"][0]["lag"] == 1  # the replayed entry waits for its group
 
 
-def test_wrong_settings_name_the_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_wrong_settings_name_the_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A bad setting is refused with its name, where it comes from and what was expected."""
     cfg = tmp_path / "aisoc.toml"
     cfg.write_text('[aisoc]\nrecall = "maybe"\n')
@@ -63,8 +63,9 @@ def test_wrong_settings_name_the_setting(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_settings_precedence_flags_over_env_over_file(monkeypatch: pytest.MonkeyPatch,
-                                                      tmp_path: Path) -> None:
+def test_settings_precedence_flags_over_env_over_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """Flags beat environment variables, which beat the settings file, which beats defaults."""
     cfg = tmp_path / "aisoc.toml"
     cfg.write_text('[aisoc]\nnamespace = "from-file"\nmodel = "local"\n')
