@@ -29,9 +29,17 @@ class ToolError(AisocError):
 class Tool(Protocol):
     """What the runtime needs of a tool."""
 
-    name: str
-    description: str
-    args_schema: type[BaseModel]
+    @property
+    def name(self) -> str:
+        """Unique name the model calls the tool by."""
+
+    @property
+    def description(self) -> str:
+        """What the tool looks up, for the model."""
+
+    @property
+    def args_schema(self) -> type[BaseModel]:
+        """The arguments, as a pydantic model (its JSON Schema is offered to the model)."""
 
     def invoke(self, args: dict[str, Any]) -> Any:
         """Run the lookup with validated ``args``; return something JSON-serializable."""

@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     for ep in sorted(entry_points(group="aisoc.commands"), key=lambda e: e.name):
         try:
             ep.load()(sub)
-        except Exception as e:
+        except ModuleNotFoundError as e:  # that app package is not installed: no such commands
+            log.debug("command plugin %s (%s) not installed: %s", ep.name, ep.value, e)
+        except Exception as e:  # a broken plugin must not take the whole CLI down
             log.warning("command plugin %s (%s) not loaded: %s", ep.name, ep.value, e)
     return parser
 

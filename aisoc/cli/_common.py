@@ -65,14 +65,10 @@ def add_bus_option(parser: argparse.ArgumentParser) -> None:
 
 
 def kernel_settings(args: argparse.Namespace, **overrides: Any) -> KernelSettings:
-    """Settings of a kernel process, with the command's flags on top."""
-    return load_settings(
-        KernelSettings,
-        getattr(args, "config", None),
-        bus=getattr(args, "bus", None),
-        namespace=getattr(args, "namespace", None),
-        **overrides,
-    )
+    """Settings of a kernel process: the command's ``--bus``/``--namespace`` flags, then ``overrides``."""
+    values = {"bus": getattr(args, "bus", None), "namespace": getattr(args, "namespace", None)}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return load_settings(KernelSettings, getattr(args, "config", None), **values)
 
 
 def open_bus(settings: KernelSettings) -> Bus:

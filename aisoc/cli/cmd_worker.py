@@ -1,0 +1,69 @@
+"""``aisoc worker ROLE``: one agent role per process; ``aisoc scheduler``: the periodic roles."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from aisoc import __version__
+from aisoc.cli._common import add_bus_option, configure_logging, kernel_settings, open_bus
+from aisoc.cli._team import build_team
+from aisoc.runtime.scheduler import DEFAULT_GRACE_S, Scheduler
+from aisoc.runtime.worker import Worker
+
+
+def register(sub: Any) -> None:
+    w = sub.add_parser(
+        "worker",
+        help="run one agent role as a process (sentinel, tier2, ir_lead, ...)",
+        description="Consumes the role's events from the bus until SIGTERM, which "
+        "finishes the current event first.",
+    )
+    w.add_argument("role", help="role slug: sentinel, tier2, ir_lead, threat_intel")
+    add_bus_option(w)
+    w.add_argument("--instance", type=int, default=0, help="replica number (stable consumer name)")
+    w.add_argument("--model", help="model spec (default: setting 'model')")
+    w.add_argument("--dry-run", action="store_true", help="use the canned stub model")
+    w.set_defaults(func=_worker)
+
+    s = sub.add_parser(
+        "scheduler",
+        help="run the periodic roles (shift summary, tuning, hunting)",
+        description="Fires SOC Manager (06:00, 14:00, 22:00), Detection Engineer "
+        "(09:00 Mon-Fri) and Threat Hunter (06:00, 18:00) in the configured time zone.",
+    )
+    add_bus_option(s)
+    s.add_argument("--grace", type=int, default=DEFAULT_GRACE_S, help="misfire grace time in seconds")
+    s.add_argument("--run", metavar="ROLE", help="fire ROLE's latest scheduled window now and exit")
+    s.set_defaults(func=_scheduler)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    settings = kernel_settings(args, model=args.model)
+    configure_logging(settings.log_level, settings.log_json)
+    team = build_team(settings, open_bus(settings), config=args.config, dry_run=args.dry_run)
+    worker = Worker(team, args.role, instance=args.instance, version=__version__)
+    worker.install_signal_handlers()
+    worker.run()
+    return 0
+
+
+def _scheduler(args: argparse.Namespace) -> int:
+    settings = kernel_settings(args)
+    configure_logging(settings.log_level, settings.log_json)
+    bus = open_bus(settings)
+    team = build_team(settings, bus, config=args.config, dry_run=True, tools=[])
+    sched = Scheduler(bus, team.scheduled.values(), settings.timezone, grace_s=args.grace)
+    if args.run:
+        matches = [(r, t) for r, _, t in sched.triggers if r.name == args.run]
+        if not matches:
+            raise SystemExit(
+                f"aisoc scheduler: no scheduled role {args.run!r}; "
+                f"scheduled: {', '.join(sorted(team.scheduled))}"
+            )
+        for role, trig in matches[:1]:
+            sched.run_due(role, trig)
+        return 0
+    sched.catch_up()
+    sched.blocking().start()
+    return 0

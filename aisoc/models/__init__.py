@@ -1,0 +1,120 @@
+"""The model seam: one chat model serves every role.
+
+    models.from_spec("stub")                                  # canned, deterministic (--dry-run)
+    models.from_spec("local")                                 # the bundled small GGUF on the CPU
+    models.from_spec("openai+http://127.0.0.1:8080/v1")       # any OpenAI-compatible server
+    models.from_spec(primary, backup="openai+http://...")     # failover with a cooldown
+
+Spec options go in the query string: ``?model=NAME`` (the served model id), ``?mode=tools|json``
+(``json``: no tool calling, answers constrained to the role's JSON Schema, as llama.cpp's server
+does), ``?timeout=SECONDS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from langchain_core.language_models import BaseChatModel
+
+from aisoc.errors import ModelError
+from aisoc.models.failover import DEFAULT_COOLDOWN_S, CooldownFailoverChatModel
+from aisoc.models.stub import StubAnswer, StubChatModel
+
+__all__ = [
+    "Capabilities",
+    "CooldownFailoverChatModel",
+    "StubAnswer",
+    "StubChatModel",
+    "capabilities",
+    "from_spec",
+]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the runtime may ask of a model."""
+
+    tools: bool
+    """It can call tools (OpenAI-style function calling)."""
+    json_schema: bool
+    """Its answers can be constrained to a JSON Schema (``response_format``)."""
+    leg: str
+    """Name of the leg when the model does not tag its answers."""
+
+
+def _openai(spec: str, timeout: float) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    parts = urlsplit(spec.removeprefix("openai+"))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ModelError(f"model spec {spec!r}: expected openai+http://HOST:PORT/v1")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    mode = query.get("mode", "tools")
+    if mode not in ("tools", "json"):
+        raise ModelError(f"model spec {spec!r}: mode must be 'tools' or 'json', got {mode!r}")
+    base_url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    model = ChatOpenAI(
+        base_url=base_url,
+        api_key="not-needed",  # local servers ignore it
+        model=query.get("model", "local"),
+        temperature=0.0,
+        timeout=float(query.get("timeout", timeout)),
+        max_retries=0,  # failover decides what happens next, not the client
+        max_tokens=int(query.get("max_tokens", 512)),
+    )
+    model.metadata = {"aisoc_mode": mode, "aisoc_leg": parts.netloc}
+    return model
+
+
+def _one(spec: str, timeout: float) -> BaseChatModel:
+    if spec == "stub":
+        return StubChatModel()
+    if spec == "local" or spec.startswith("local:"):
+        from aisoc.models.local import LlamaCppChatModel, bundled_model_path
+
+        path = spec.partition(":")[2] or str(bundled_model_path())
+        model = LlamaCppChatModel(model_path=path)
+        model.metadata = {"aisoc_mode": "json", "aisoc_leg": "local"}
+        return model
+    if spec.startswith("openai+"):
+        return _openai(spec, timeout)
+    raise ModelError(f"model spec {spec!r}: expected 'stub', 'local' or 'openai+http://HOST:PORT/v1'")
+
+
+def from_spec(
+    spec: str,
+    backup: str | None = None,
+    *,
+    timeout: float = 60.0,
+    cooldown_s: float = DEFAULT_COOLDOWN_S,
+) -> BaseChatModel:
+    """Build the chat model a spec names; with ``backup``, wrap both in failover with a cooldown.
+
+    Raises:
+        ModelError: the spec is malformed or its extra is not installed.
+    """
+    primary = _one(spec, timeout)
+    if backup is None:
+        return primary
+    model = CooldownFailoverChatModel(primary=primary, secondary=_one(backup, timeout), cooldown_s=cooldown_s)
+    model.metadata = dict(primary.metadata or {})
+    return model
+
+
+def capabilities(model: Any) -> Capabilities:
+    """Tell what the runtime may ask of ``model`` (any LangChain chat model works)."""
+    if isinstance(model, StubChatModel):
+        return Capabilities(tools=False, json_schema=False, leg="stub")
+    meta = getattr(model, "metadata", None) or {}
+    mode: Literal["tools", "json"] | None = meta.get("aisoc_mode")
+    leg = str(meta.get("aisoc_leg") or getattr(model, "model_name", None) or type(model).__name__)
+    if mode is not None:
+        return Capabilities(tools=mode == "tools", json_schema=mode == "json", leg=leg)
+    try:
+        model.bind_tools([])
+        tools = True
+    except (NotImplementedError, AttributeError):
+        tools = False
+    return Capabilities(tools=tools, json_schema=False, leg=leg)

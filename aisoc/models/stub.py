@@ -1,0 +1,68 @@
+"""The canned model: deterministic JSON per role, derived from the alert's own fields.
+
+Roles register an answer function per role slug; the runtime marks each prompt with the role
+(``ROLE: slug/version``) and wraps the data the role is shown in a delimited JSON block, which is
+all the stub reads. It never calls tools. ``--dry-run`` anywhere means this model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, Field
+
+StubAnswer = Callable[[dict[str, Any]], dict[str, Any]]
+"""A role's canned answer: the data block the role was shown -> its output as a dict."""
+
+ROLE_MARK = re.compile(r"^ROLE: ([a-z0-9_]+)/", re.M)
+DATA_BLOCK = re.compile(r"<<<DATA-([0-9a-f]+)\n(.*?)\nDATA-\1>>>", re.S)
+
+
+class StubChatModel(BaseChatModel):
+    """A chat model that answers every role from its registered :data:`StubAnswer`."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    answers: dict[str, StubAnswer] = Field(default_factory=dict)
+
+    @property
+    def _llm_type(self) -> str:
+        return "aisoc-stub"
+
+    def register(self, role: str, answer: StubAnswer) -> None:
+        """Answer prompts of ``role`` with ``answer``."""
+        self.answers[role] = answer
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> StubChatModel:
+        """Tools are accepted and never called."""
+        return self
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self.answer(messages))])
+
+    def answer(self, messages: list[BaseMessage]) -> AIMessage:
+        """Return the canned answer for ``messages`` (``{}`` when the role has none)."""
+        role = data = None
+        for m in messages:
+            text = m.content if isinstance(m.content, str) else ""
+            if role is None and (found := ROLE_MARK.search(text)):
+                role = found.group(1)
+            if data is None and (block := DATA_BLOCK.search(text)):
+                data = block.group(2)
+        fn = self.answers.get(role or "")
+        body: dict[str, Any] = {}
+        if fn is not None and data is not None:
+            body = fn(json.loads(data))
+        return AIMessage(content=json.dumps(body), response_metadata={"aisoc_leg": "stub"})

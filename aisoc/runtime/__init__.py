@@ -1,0 +1,23 @@
+"""The role runtime: each role invocation is a LangGraph tool-loop; the team runs them over the bus."""
+
+from __future__ import annotations
+
+from aisoc.runtime.loop import BUDGET_EXHAUSTED, TIMEOUT, ModelUnavailable, ToolLoop
+from aisoc.runtime.role import AgentRole, Outcome, RoleContext, ScheduledRole
+from aisoc.runtime.team import DEFAULT_TEAM, ContextHook, Invocation, Observer, RoleTeam
+
+__all__ = [
+    "BUDGET_EXHAUSTED",
+    "DEFAULT_TEAM",
+    "TIMEOUT",
+    "AgentRole",
+    "ContextHook",
+    "Invocation",
+    "ModelUnavailable",
+    "Observer",
+    "Outcome",
+    "RoleContext",
+    "RoleTeam",
+    "ScheduledRole",
+    "ToolLoop",
+]

@@ -1,0 +1,271 @@
+"""One role invocation: a LangGraph tool-loop (model node <-> tool node) with the rules enforced.
+
+Enforced here: the tool whitelist (other calls are refused and recorded), the hard tool-call budget,
+a recursion limit and a per-event deadline. The final answer is validated against the role's schema;
+invalid output gets exactly one repair attempt with the validation error. Every step is recorded
+for the trace.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypedDict, cast
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel, ValidationError
+
+from aisoc.events import ModelCall, TokenUsage, ToolCallRecord, Trace, TraceMessage, truncate
+from aisoc.events.trace import TOOL_RESULT_LIMIT
+from aisoc.models import Capabilities
+from aisoc.runtime.prompt import extract_json
+from aisoc.tools import Tool, ToolError, result_text
+
+BUDGET_EXHAUSTED = "budget exhausted"
+TIMEOUT = "timeout"
+
+
+class LoopState(TypedDict):
+    messages: Annotated[list[AnyMessage], operator.add]
+
+
+@dataclass
+class Run:
+    """Per-invocation record the graph nodes write into (the graph itself is shared)."""
+
+    deadline: float
+    model_calls: list[ModelCall] = field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    used: int = 0
+    stop: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    repairs: int = 0
+
+
+class ModelUnavailable(Exception):
+    """The model could not be reached at all (after failover): retry the event later."""
+
+
+def _openai_tool(t: Tool) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": t.name,
+            "description": t.description,
+            "parameters": t.args_schema.model_json_schema(),
+        },
+    }
+
+
+class ToolLoop:
+    """The compiled graph of one role, built once and invoked per event."""
+
+    def __init__(
+        self,
+        *,
+        role: str,
+        model: BaseChatModel,
+        caps: Capabilities,
+        tools: list[Tool],
+        budget: int,
+        schema: type[BaseModel],
+    ) -> None:
+        self.role, self.caps, self.budget, self.schema = role, caps, budget, schema
+        self.tools = {t.name: t for t in tools}
+        answer = model
+        if caps.json_schema:
+            answer = model.bind(  # type: ignore[assignment]
+                response_format={"type": "json_object", "schema": schema.model_json_schema()}
+            )
+        self.answer_model = answer
+        self.model = model.bind_tools([_openai_tool(t) for t in tools]) if (caps.tools and tools) else answer
+        self.recursion_limit = 2 * budget + 6
+        graph = StateGraph(LoopState)
+        graph.add_node("model", self._model_node)
+        graph.add_node("tools", self._tool_node)
+        graph.add_edge(START, "model")
+        graph.add_conditional_edges("model", self._after_model, ["tools", END])
+        graph.add_conditional_edges("tools", self._after_tools, ["model", END])
+        self.graph = graph.compile()
+
+    # --- nodes ------------------------------------------------------------------------------------
+
+    def _call(self, model: Any, messages: Sequence[BaseMessage], run: Run) -> AIMessage:
+        t0 = time.perf_counter()
+        try:
+            ai = model.invoke(messages)
+        except Exception as e:
+            from langchain_failover import is_connection_error
+
+            run.model_calls.append(
+                ModelCall(
+                    leg=self.caps.leg, duration_ms=_ms(t0), error=truncate(f"{type(e).__name__}: {e}", 1000)
+                )
+            )
+            if is_connection_error(e):
+                raise ModelUnavailable(f"{type(e).__name__}: {e}") from e
+            raise
+        usage = getattr(ai, "usage_metadata", None) or {}
+        run.input_tokens += int(usage.get("input_tokens", 0) or 0)
+        run.output_tokens += int(usage.get("output_tokens", 0) or 0)
+        run.model_calls.append(
+            ModelCall(
+                leg=str(ai.response_metadata.get("aisoc_leg") or self.caps.leg),
+                duration_ms=_ms(t0),
+                input_tokens=usage.get("input_tokens"),
+                output_tokens=usage.get("output_tokens"),
+            )
+        )
+        return ai  # type: ignore[no-any-return]
+
+    def _model_node(self, state: LoopState, config: RunnableConfig) -> dict[str, Any]:
+        run: Run = config["configurable"]["run"]
+        if time.monotonic() > run.deadline:
+            run.stop = TIMEOUT
+            return {}
+        return {"messages": [self._call(self.model, state["messages"], run)]}
+
+    def _after_model(self, state: LoopState, config: RunnableConfig) -> str:
+        run: Run = config["configurable"]["run"]
+        last = state["messages"][-1]
+        if run.stop is None and isinstance(last, AIMessage) and last.tool_calls:
+            return "tools"
+        return END
+
+    def _tool_node(self, state: LoopState, config: RunnableConfig) -> dict[str, Any]:
+        run: Run = config["configurable"]["run"]
+        last = state["messages"][-1]
+        assert isinstance(last, AIMessage)
+        out: list[AnyMessage] = []
+        for call in last.tool_calls:
+            if run.used >= self.budget:
+                run.stop = BUDGET_EXHAUSTED
+                break
+            run.used += 1
+            name, args, call_id = call["name"], call.get("args") or {}, call.get("id") or ""
+            tool = self.tools.get(name)
+            if tool is None:
+                text = f"refused: {name!r} is not a tool this role may use"
+                run.tool_calls.append(ToolCallRecord(name=name, arguments=args, result=text, refused=True))
+                out.append(ToolMessage(content=text, tool_call_id=call_id))
+                continue
+            t0 = time.perf_counter()
+            error = None
+            try:
+                text = truncate(result_text(tool.invoke(args)), TOOL_RESULT_LIMIT)
+            except ToolError as e:
+                text = error = str(e)
+            except Exception as e:  # a tool bug must not take the role down: the model is told
+                text = error = f"tool failed: {type(e).__name__}: {e}"
+            run.tool_calls.append(
+                ToolCallRecord(
+                    name=name,
+                    arguments=args,
+                    result=text,
+                    duration_ms=_ms(t0),
+                    error=truncate(error, 1000) if error else None,
+                )
+            )
+            out.append(ToolMessage(content=text, tool_call_id=call_id))
+            if time.monotonic() > run.deadline:
+                run.stop = TIMEOUT
+                break
+        return {"messages": out}
+
+    def _after_tools(self, state: LoopState, config: RunnableConfig) -> str:
+        return END if config["configurable"]["run"].stop else "model"
+
+    # --- invocation -------------------------------------------------------------------------------
+
+    def run(
+        self, messages: list[BaseMessage], timeout_s: float
+    ) -> tuple[BaseModel | None, str | None, Run, list[BaseMessage]]:
+        """Run the loop: (validated output or None, failure reason or None, the record, transcript).
+
+        Raises:
+            ModelUnavailable: no leg of the model could be reached.
+        """
+        run = Run(deadline=time.monotonic() + timeout_s)
+        state = self.graph.invoke(
+            cast(LoopState, {"messages": list(messages)}),
+            {"configurable": {"run": run}, "recursion_limit": self.recursion_limit},
+        )
+        transcript: list[BaseMessage] = state["messages"]
+        last = transcript[-1]
+        if run.stop is not None:
+            return None, run.stop, run, transcript
+        if not isinstance(last, AIMessage) or last.tool_calls:
+            return None, "the model ended without an answer", run, transcript
+        output, error = self.validate(last.content)
+        if error is not None and time.monotonic() <= run.deadline:
+            repair = HumanMessage(
+                content=(f"Your answer was not valid: {error}\nReply with only the corrected JSON object.")
+            )
+            fixed = self._call(self.answer_model, [*transcript, repair], run)
+            transcript = [*transcript, repair, fixed]
+            output, error = self.validate(fixed.content)
+            run.repairs = 1
+        if error is not None:
+            return None, f"invalid output after one repair: {error}", run, transcript
+        return output, None, run, transcript
+
+    def validate(self, content: Any) -> tuple[BaseModel | None, str | None]:
+        """Parse and validate a final answer; the error text is what the repair prompt shows."""
+        text = content if isinstance(content, str) else json.dumps(content)
+        try:
+            return self.schema.model_validate(extract_json(text)), None
+        except ValueError as e:
+            if isinstance(e, ValidationError):
+                parts = [f"{'.'.join(map(str, x['loc'])) or '(root)'}: {x['msg']}" for x in e.errors()[:5]]
+                return None, "; ".join(parts)
+            return None, str(e)
+
+
+def build_trace(
+    *,
+    role: str,
+    prompt_version: str,
+    run: Run,
+    transcript: list[BaseMessage],
+    precedent: list[Any],
+    output: BaseModel | None,
+    note: str | None = None,
+) -> Trace:
+    """Assemble the trace of one invocation (messages, calls, precedent, usage, outputs)."""
+    raw = transcript[-1].content if transcript and isinstance(transcript[-1], AIMessage) else ""
+    usage = (
+        TokenUsage(input_tokens=run.input_tokens, output_tokens=run.output_tokens)
+        if run.input_tokens or run.output_tokens
+        else None
+    )
+    return Trace(
+        role=role,
+        prompt_version=prompt_version,
+        model_calls=run.model_calls[-200:],
+        messages=[TraceMessage(role=m.type, content=_text(m)) for m in transcript[-200:]],
+        tool_calls=run.tool_calls[-200:],
+        precedent=precedent[:50],
+        usage=usage,
+        raw_output=raw if isinstance(raw, str) else json.dumps(raw),
+        validated_output=output.model_dump_json() if output is not None else None,
+        repairs=run.repairs,
+        note=note,
+    )
+
+
+def _text(m: BaseMessage) -> str:
+    if isinstance(m, AIMessage) and m.tool_calls:
+        calls = [{"name": c["name"], "args": c.get("args")} for c in m.tool_calls]
+        return json.dumps({"content": m.content, "tool_calls": calls}, default=str)
+    return m.content if isinstance(m.content, str) else json.dumps(m.content, default=str)
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 3)

@@ -1,0 +1,149 @@
+"""What a role is: metadata as class attributes, a prompt, and a handler that returns events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel
+
+from aisoc.events import (
+    Alert,
+    AlertReceived,
+    Event,
+    PrecedentRef,
+    ProducedBy,
+    Role,
+)
+
+E = TypeVar("E", bound=Event)
+
+
+@dataclass
+class RoleContext:
+    """Everything one role invocation may use: the trigger, the case so far, the precedent shown."""
+
+    role: str
+    prompt_version: str
+    event: Event
+    history: Sequence[Event] = ()
+    precedent: Sequence[PrecedentRef] = ()
+    now: datetime | None = None
+    model_leg: str | None = None
+
+    @property
+    def case_id(self) -> str | None:
+        return self.event.case_id
+
+    @property
+    def alert(self) -> Alert | None:
+        """The case's alert (the trigger itself for Sentinel)."""
+        if isinstance(self.event, AlertReceived):
+            return self.event.alert
+        found = self.latest(AlertReceived)
+        return found.alert if found else None
+
+    def latest(self, cls: type[E]) -> E | None:
+        """The newest event of ``cls`` in the case so far (the trigger included)."""
+        if isinstance(self.event, cls):
+            return self.event
+        for e in reversed(self.history):
+            if isinstance(e, cls):
+                return e
+        return None
+
+    def make(self, cls: type[E], **fields: Any) -> E:
+        """Build a result event with the envelope filled: case, cause, producer."""
+        return cls.model_validate(
+            {
+                "case_id": self.case_id,
+                "causation_id": self.event.event_id,
+                "produced_by": ProducedBy(
+                    role=Role(self.role), model_leg=self.model_leg, prompt_version=self.prompt_version
+                ),
+                **fields,
+            }
+        )
+
+
+class AgentRole:
+    """Base of the model-driven roles (Sentinel, Tier 2, IR Lead, Threat Intel).
+
+    Subclasses set the class attributes and implement ``data``, ``handle`` and ``stub_answer``.
+    """
+
+    name: ClassVar[str]
+    """Role slug: consumer group, worker name, metrics key."""
+    subscribes: ClassVar[tuple[str, ...]]
+    """Event types that trigger the role (it reads their whole streams)."""
+    emits: ClassVar[tuple[str, ...]]
+    """Event types the handler may return."""
+    budget: ClassVar[int]
+    """Hard limit of tool calls per invocation."""
+    tools: ClassVar[tuple[str, ...]] = ()
+    """Tool whitelist: only these are offered; a call to any other is refused and recorded."""
+    schema: ClassVar[type[BaseModel]]
+    """The final answer is validated against this model."""
+    prompt_version: ClassVar[str]
+    system_prompt: ClassVar[str]
+    uses_precedent: ClassVar[bool] = False
+    """Whether memory's precedent is injected into the prompt (when recall is on)."""
+    review_duty: ClassVar[Role] = Role.TIER2
+    """Who is asked to look when the role cannot decide."""
+    timeout_s: ClassVar[float] = 300.0
+    """Per-event time limit."""
+
+    def accepts(self, event: Event) -> bool:
+        """Whether this trigger needs the role at all (e.g. Tier 2 only for routed verdicts)."""
+        return True
+
+    def data(self, ctx: RoleContext) -> dict[str, Any]:
+        """What the role is shown, as data (never as instructions)."""
+        raise NotImplementedError
+
+    def task(self, ctx: RoleContext) -> str:
+        """The instruction that follows the data."""
+        return "Decide and answer with the JSON object."
+
+    def handle(self, ctx: RoleContext, output: Any) -> list[Event]:
+        """Turn the validated answer into events (the runtime adds the trace and publishes)."""
+        raise NotImplementedError
+
+    def stub_answer(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The canned model's deterministic answer, derived from the data the role is shown."""
+        raise NotImplementedError
+
+
+class ScheduledRole:
+    """Base of the periodic roles (SOC Manager, Detection Engineer, Threat Hunter).
+
+    ``schedule`` holds cron expressions in the configured time zone; ``report`` reads the window
+    ``[start, end)`` of the audit log and returns events. Reports are computed, not generated.
+    """
+
+    name: ClassVar[str]
+    schedule: ClassVar[tuple[str, ...]]
+    emits: ClassVar[tuple[str, ...]]
+    prompt_version: ClassVar[str] = "report/1"
+
+    def report(
+        self, events: Iterable[Event], start: datetime, end: datetime, tz: str, memory: Any = None
+    ) -> list[Event]:
+        raise NotImplementedError
+
+    def producer(self) -> ProducedBy:
+        return ProducedBy(role=Role(self.name), prompt_version=self.prompt_version)
+
+
+@dataclass
+class Outcome:
+    """What one invocation produced: the validated answer, or why there is none."""
+
+    output: BaseModel | None
+    failure: str | None = None
+    details: str | None = None
+    retry: bool = False
+    """True when the model was unreachable: the delivery is retried, not turned into a review."""
+    extra: dict[str, Any] = field(default_factory=dict)

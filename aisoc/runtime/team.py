@@ -1,0 +1,292 @@
+"""RoleTeam: the same model wearing every hat, over the bus.
+
+team = RoleTeam(model=my_llm, tools=my_tools, bus=bus)
+team.consume(alert_source)                  # Sentinel -> Tier 2 -> IR Lead -> Threat Intel
+team.on_action_proposed(gate=my_hitl_gate)  # in-process; in production the gate is a process
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from aisoc.bus import Bus, Delivery
+from aisoc.events import Alert, Event, PrecedentRef, ReviewRequested, Role, utcnow
+from aisoc.models import StubChatModel, capabilities
+from aisoc.resolve import resolve
+from aisoc.runtime.builtin_tools import case_lookup_tool
+from aisoc.runtime.loop import ModelUnavailable, ToolLoop, build_trace
+from aisoc.runtime.prompt import system_message, user_message
+from aisoc.runtime.role import AgentRole, RoleContext, ScheduledRole
+from aisoc.sources import AlertSource, IngestStats, ingest
+from aisoc.tools import Tool, ToolSet
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TEAM = "roles:STANDARD_TEAM"
+"""Import string of the standard team (resolved at the edge, the way gunicorn loads apps)."""
+
+
+class ContextHook(Protocol):
+    """Precedent for a role's prompt: memory plugs in here; with nothing plugged in, nothing is added."""
+
+    def __call__(self, role: str, alert: Alert, case_id: str) -> Sequence[PrecedentRef]: ...
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What the team observed of one role invocation (for metrics and replay scoring)."""
+
+    role: str
+    event: Event
+    results: tuple[Event, ...]
+    duration_ms: float
+    tool_calls: int
+    input_tokens: int
+    output_tokens: int
+    failure: str | None
+    leg: str | None
+
+
+Observer = Callable[[Invocation], None]
+
+
+class RoleTeam:
+    """The agent roles over one bus, all served by one chat model.
+
+    Args:
+        model: any LangChain chat model (``aisoc.models.from_spec`` builds the usual ones).
+        tools: read-only tools offered to roles by their whitelists (plus the built-in
+            ``case_lookup``); a tool whose vendor is not configured should simply be absent.
+        bus: the bus (in-memory when omitted).
+        roles: role classes or instances, or an import string naming them.
+        context: precedent hook (memory); None adds nothing to prompts.
+        timeout_s: overrides every role's per-event time limit.
+    """
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        tools: Iterable[Tool] = (),
+        bus: Bus | None = None,
+        *,
+        roles: str | Iterable[Any] = DEFAULT_TEAM,
+        context: ContextHook | None = None,
+        timeout_s: float | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        self.bus = bus if bus is not None else Bus()
+        self.model = model
+        self.caps = capabilities(model)
+        self.context = context
+        self.timeout_s = timeout_s
+        self.observers: list[Observer] = [observer] if observer else []
+        self.tools = ToolSet(tools)
+        if "case_lookup" not in self.tools:
+            self.tools.add(case_lookup_tool(self.bus))
+        listed = resolve(roles) if isinstance(roles, str) else roles
+        instances = [r() if isinstance(r, type) else r for r in listed]
+        self.agents: dict[str, AgentRole] = {r.name: r for r in instances if isinstance(r, AgentRole)}
+        self.scheduled: dict[str, ScheduledRole] = {
+            r.name: r for r in instances if isinstance(r, ScheduledRole)
+        }
+        if isinstance(model, StubChatModel):
+            for role in self.agents.values():
+                model.register(role.name, role.stub_answer)
+        self.loops = {
+            name: ToolLoop(
+                role=name,
+                model=model,
+                caps=self.caps,
+                tools=self.tools.allowed(r.tools),
+                budget=r.budget,
+                schema=r.schema,
+            )
+            for name, r in self.agents.items()
+        }
+        self.paused: set[str] = set()
+
+    # --- wiring -----------------------------------------------------------------------------------
+
+    def subscribe(self, roles: Iterable[str] | None = None) -> None:
+        """Register the agent roles as in-process subscribers of the bus (for ``bus.drain()``)."""
+        for name in roles or self.agents:
+            role = self.agents[name]
+            self.bus.subscribe(
+                name,
+                functools.partial(self.process, name),
+                types=role.subscribes,
+                consumer=f"{name}-local",
+                count=50,
+            )
+
+    def consume(self, source: AlertSource, *, drain: bool = True) -> IngestStats:
+        """Ingest one poll of ``source``; with ``drain`` run every role in-process until idle."""
+        stats = ingest(source, self.bus)
+        if drain:
+            if not any(s.group in self.agents for s in self.bus._subs):
+                self.subscribe()
+            self.bus.drain()
+        return stats
+
+    def on_action_proposed(self, gate: Any) -> None:
+        """Hand every ``action.proposed`` (and the events that cancel requests) to an in-process gate.
+
+        ``gate`` is an object with ``handle(event)`` or a plain callable.
+        """
+        handler = gate.handle if hasattr(gate, "handle") else gate
+
+        def deliver(d: Delivery) -> None:
+            handler(d.event)
+            d.ack()
+
+        self.bus.subscribe(
+            "gate", deliver, types=["action.proposed", "case.closed", "ir.plan"], consumer="gate-local"
+        )
+
+    # --- one delivery -----------------------------------------------------------------------------
+
+    def process(self, name: str, d: Delivery) -> None:
+        """Handle one delivery for role ``name``: run it once, publish its events with the mark, ack.
+
+        A redelivered event whose mark exists is acked without running again; a model that cannot
+        be reached fails the delivery (it is retried, then dead-lettered with the reason).
+        """
+        role, event = self.agents[name], d.event
+        if not role.accepts(event):
+            d.ack()
+            return
+        if self.bus.seen(name, event.event_id):
+            log.info(
+                "%s: %s already handled, acking redelivery",
+                name,
+                event.event_id,
+                extra={"role": name, "event_id": event.event_id, "case_id": event.case_id},
+            )
+            d.ack()
+            return
+        if name in self.paused or "all" in self.paused:
+            d.release()
+            return
+        try:
+            results = self.run_role(name, event)
+        except ModelUnavailable as e:
+            d.fail(f"model unreachable: {e}")
+            return
+        self.bus.publish_many(results, once=(name, event.event_id))
+        d.ack()
+
+    def run_role(self, name: str, event: Event) -> list[Event]:
+        """Run role ``name`` on ``event`` and return the events to publish (never raises on output).
+
+        Raises:
+            ModelUnavailable: no leg of the model answered; the caller retries later.
+        """
+        role = self.agents[name]
+        t0 = time.perf_counter()
+        ctx = self.context_for(role, event)
+        nonce = event.event_id[:8]
+        messages = [
+            SystemMessage(
+                content=system_message(
+                    name,
+                    role.prompt_version,
+                    role.system_prompt,
+                    role.schema,
+                    [t.name for t in self.tools.allowed(role.tools)],
+                    nonce,
+                )
+            ),
+            HumanMessage(content=user_message(role.data(ctx), role.task(ctx), nonce, list(ctx.precedent))),
+        ]
+        loop = self.loops[name]
+        try:
+            output, failure, run, transcript = loop.run(messages, self.timeout_s or role.timeout_s)
+        except ModelUnavailable:
+            raise
+        except Exception as e:  # the model answered with an error (bad request, context overflow)
+            log.exception("%s: model call failed on %s", name, event.event_id)
+            output, failure = None, f"model error: {type(e).__name__}: {e}"
+            from aisoc.runtime.loop import Run
+
+            run, transcript = Run(deadline=0.0), messages
+        ctx.model_leg = run.model_calls[-1].leg if run.model_calls else self.caps.leg
+        trace = build_trace(
+            role=name,
+            prompt_version=role.prompt_version,
+            run=run,
+            transcript=transcript,
+            precedent=list(ctx.precedent),
+            output=output,
+        )
+        results: list[Event]
+        if output is not None:
+            try:
+                results = [_with_trace(e, trace) for e in role.handle(ctx, output)]
+            except Exception as e:  # a handler bug on valid output: a person looks, nothing is lost
+                log.exception("%s: handler failed on %s", name, event.event_id)
+                failure, output = f"handler error: {type(e).__name__}: {e}", None
+        if output is None:
+            results = [
+                ctx.make(
+                    ReviewRequested,
+                    role=Role(name),
+                    reason=(failure or "no answer")[:1024],
+                    details=_details(failure, run.tool_calls),
+                    duty=role.review_duty,
+                    trace=trace,
+                )
+            ]
+        self._observe(
+            Invocation(
+                name,
+                event,
+                tuple(results),
+                (time.perf_counter() - t0) * 1000,
+                len(run.tool_calls),
+                run.input_tokens,
+                run.output_tokens,
+                failure if output is None else None,
+                ctx.model_leg,
+            )
+        )
+        return results
+
+    def context_for(self, role: AgentRole, event: Event) -> RoleContext:
+        """The case so far (from the audit log) and, when recall is plugged in, the precedent."""
+        history = self.bus.audit.for_case(event.case_id) if event.case_id else []
+        ctx = RoleContext(
+            role=role.name,
+            prompt_version=role.prompt_version,
+            event=event,
+            history=[e for e in history if e.event_id != event.event_id],
+            now=utcnow(),
+        )
+        if self.context is not None and role.uses_precedent and ctx.alert is not None and event.case_id:
+            ctx.precedent = list(self.context(role.name, ctx.alert, event.case_id))
+        return ctx
+
+    def _observe(self, inv: Invocation) -> None:
+        for fn in self.observers:
+            try:
+                fn(inv)
+            except Exception:  # observers are metrics; they never break the pipeline
+                log.exception("observer failed")
+
+
+def _with_trace(event: Event, trace: Any) -> Event:
+    return event.model_copy(update={"trace": trace}) if "trace" in type(event).model_fields else event
+
+
+def _details(failure: str | None, calls: Sequence[Any]) -> str | None:
+    if not calls:
+        return None
+    names = ", ".join(c.name + (" (refused)" if c.refused else "") for c in calls[-10:])
+    return f"{len(calls)} tool calls before it stopped: {names}"[:8000]

@@ -1,0 +1,114 @@
+"""One role per process: consume, handle, ack; heartbeat; finish the current event on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from types import FrameType
+
+from aisoc.bus import Bus
+from aisoc.errors import BusError
+from aisoc.events import utcnow
+from aisoc.runtime.team import Invocation, RoleTeam
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 5.0
+"""Seconds between heartbeats; a process is stale after three missed ones."""
+
+
+def consumer_name(role: str, instance: int = 0) -> str:
+    """A stable, unique consumer name: the same process restarted takes back its own name."""
+    return f"{role}@{socket.gethostname()}#{instance}"
+
+
+class Worker:
+    """Runs one agent role of ``team`` until ``stop`` is set (SIGTERM/SIGINT set it too)."""
+
+    def __init__(
+        self,
+        team: RoleTeam,
+        role: str,
+        *,
+        instance: int = 0,
+        block_ms: int = 1000,
+        version: str = "",
+        stop: threading.Event | None = None,
+    ) -> None:
+        if role not in team.agents:
+            raise BusError(f"unknown role {role!r}; this team runs {', '.join(sorted(team.agents))}")
+        self.team, self.role, self.block_ms, self.version = team, role, block_ms, version
+        self.consumer = consumer_name(role, instance)
+        self.stop = stop or threading.Event()
+        self.handled = 0
+        self.last: Invocation | None = None
+        self._beat_at = 0.0
+        team.observers.append(self._seen)
+
+    def _seen(self, inv: Invocation) -> None:
+        if inv.role == self.role:
+            self.last = inv
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT finish the current event, then the loop exits."""
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            log.info("%s: signal %d, finishing the current event and stopping", self.consumer, signum)
+            self.stop.set()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def heartbeat(self, bus: Bus, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._beat_at < HEARTBEAT_S:
+            return
+        self._beat_at = now
+        info = {
+            "role": self.role,
+            "pid": str(os.getpid()),
+            "version": self.version,
+            "handled": str(self.handled),
+            "at": utcnow().isoformat(),
+            "model_leg": (self.last.leg if self.last else None) or self.team.caps.leg,
+            "last_event": self.last.event.event_id if self.last else "",
+            "last_case": (self.last.event.case_id or "") if self.last else "",
+        }
+        try:
+            bus.heartbeat(self.consumer, info, ttl_s=3 * HEARTBEAT_S)
+        except BusError as e:
+            log.warning("%s: heartbeat failed: %s", self.consumer, e)
+
+    def run(self) -> int:
+        """Consume until stopped; returns the number of deliveries handled."""
+        bus, role = self.team.bus, self.team.agents[self.role]
+        backoff = 0.5
+        log.info("%s: consuming %s", self.consumer, ", ".join(role.subscribes))
+        while not self.stop.is_set():
+            self.heartbeat(bus)
+            try:
+                batch = bus.consume(
+                    self.role, self.consumer, types=role.subscribes, count=1, block_ms=self.block_ms
+                )
+            except BusError as e:
+                log.warning("%s: bus unavailable (%s); retrying in %.1fs", self.consumer, e, backoff)
+                self.stop.wait(backoff)
+                backoff = min(10.0, backoff * 2)
+                continue
+            backoff = 0.5
+            for d in batch:
+                if self.stop.is_set():
+                    d.release()
+                    continue
+                try:
+                    self.team.process(self.role, d)
+                except BusError as e:  # the bus went away mid-event: redelivered later, exactly once
+                    log.warning("%s: bus error while handling %s: %s", self.consumer, d.event.event_id, e)
+                self.handled += 1
+        self.heartbeat(bus, force=True)
+        log.info("%s: stopped after %d deliveries", self.consumer, self.handled)
+        return self.handled

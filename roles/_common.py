@@ -1,0 +1,64 @@
+"""Helpers the roles share: the alert as the model sees it, and precedent arithmetic for the stub."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aisoc.events import Alert
+from aisoc.runtime.prompt import cap_raw
+
+SEVERITY_POINTS = {"info": 1, "low": 2, "medium": 4, "high": 6, "critical": 8}
+ATTACK_WORDS = (
+    "attack",
+    "exploit",
+    "shellshock",
+    "malware",
+    "mimikatz",
+    "ransom",
+    "injection",
+    "brute",
+    "credential",
+    "lateral",
+    "suspicious",
+    "powershell",
+    "cmd shell",
+    "privilege",
+    "remote logon",
+    "winrm",
+    "ldap",
+    "webshell",
+    "beacon",
+    "command and control",
+    "c2",
+    "trojan",
+    "phish",
+    "exfiltrat",
+    "persistence",
+    "defense evasion",
+    "execution",
+)
+QUIET_WORDS = ("average number of logs", "unavailable to handle", "sessionenv", "stats")
+
+
+def alert_view(alert: Alert | None) -> dict[str, Any]:
+    """The alert's model view with the raw record bounded (what every role is shown)."""
+    return cap_raw(alert.model_view()) if alert is not None else {}
+
+
+def precedent_lean(data: dict[str, Any]) -> int:
+    """+1 when precedent mostly ended escalated/true positive, -1 when mostly benign, else 0."""
+    bad = good = 0
+    for p in data.get("precedent") or []:
+        verdict = str(p.get("verdict") or "")
+        if verdict in ("true_positive", "malicious", "escalate", "escalated"):
+            bad += 1
+        elif verdict in ("benign", "false_positive", "close", "closed"):
+            good += 1
+    if bad == good:
+        return 0
+    return 1 if bad > good else -1
+
+
+def alert_text(view: dict[str, Any]) -> str:
+    """Title, description and rule of a model view, lowercased (for keyword heuristics)."""
+    return " ".join(str(view.get(k) or "") for k in ("title", "description", "rule")).lower()

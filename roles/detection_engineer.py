@@ -1,0 +1,79 @@
+"""Detection Engineer: noisy-rule tuning at 09:00 on weekdays ("fired 47 times, 41 closed benign")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from aisoc.events import DetectionTuning, Disposition, Event, RuleStat
+from aisoc.runtime import ScheduledRole
+from roles._window import fold, within
+
+NOISY_MIN_FIRES = 5
+"""A rule needs at least this many fires in the window before tuning is suggested."""
+NOISY_BENIGN_RATE = 0.8
+"""Benign-closure rate at or above which a rule is called noisy."""
+
+
+class DetectionEngineer(ScheduledRole):
+    name = "detection_engineer"
+    schedule = ("0 9 * * mon-fri",)
+    emits = ("detection.tuning",)
+    prompt_version = "detection_engineer/1"
+
+    def report(
+        self, events: Iterable[Event], start: datetime, end: datetime, tz: str, memory: Any = None
+    ) -> list[Event]:
+        stats: dict[str, dict[str, Any]] = {}
+        for c in fold(events, end).values():
+            if not within(c.received, start, end) or c.received is None:
+                continue
+            alert = c.received.alert
+            key = f"{alert.source}:{alert.rule or alert.title}"
+            s = stats.setdefault(key, {"title": alert.title, "fired": 0, "benign": 0, "escalated": 0})
+            s["fired"] += 1
+            if c.closed is not None and c.closed.disposition in (
+                Disposition.BENIGN,
+                Disposition.FALSE_POSITIVE,
+            ):
+                s["benign"] += 1
+            if c.plan is not None:
+                s["escalated"] += 1
+        rules = []
+        for key, s in sorted(stats.items(), key=lambda kv: (-kv[1]["fired"], kv[0])):
+            rate = s["benign"] / s["fired"]
+            suggestion = None
+            if s["fired"] >= NOISY_MIN_FIRES and rate >= NOISY_BENIGN_RATE:
+                suggestion = (
+                    f"fired {s['fired']} times, {s['benign']} closed benign: tune the rule or "
+                    "suppress the known-good pattern"
+                )
+            rules.append(
+                RuleStat(
+                    rule=key[:256],
+                    title=str(s["title"])[:1024],
+                    fired=s["fired"],
+                    closed_benign=s["benign"],
+                    escalated=s["escalated"],
+                    benign_rate=round(rate, 4),
+                    suggestion=suggestion,
+                )
+            )
+        noisy = [r for r in rules if r.suggestion]
+        summary = (
+            f"{len(rules)} rules fired; {len(noisy)} noisy: "
+            + "; ".join(f"{r.rule} ({r.suggestion})" for r in noisy[:5])
+            if noisy
+            else f"{len(rules)} rules fired; none noisy enough to tune."
+        )
+        return [
+            DetectionTuning(
+                window_start=start,
+                window_end=end,
+                timezone=tz,
+                rules=rules[:200],
+                summary=summary[:8000],
+                produced_by=self.producer(),
+            )
+        ]

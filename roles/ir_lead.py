@@ -1,0 +1,249 @@
+"""IR Lead: SEV and a containment / eradication / recovery plan; each real-system step is proposed
+to a person as its own ``action.proposed`` — the AI never executes."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aisoc.events import (
+    ActionKind,
+    ActionProposed,
+    Event,
+    IrPlan,
+    Phase,
+    PlanStep,
+    Risk,
+    Role,
+    Sev,
+    Tier2Decided,
+    Tier2Decision,
+    TriageVerdict,
+    plan_digest,
+    utcnow,
+)
+from aisoc.runtime import AgentRole, RoleContext
+from roles._common import SEVERITY_POINTS, alert_view
+
+APPROVAL_WINDOW = {
+    Sev.SEV1: timedelta(minutes=30),
+    Sev.SEV2: timedelta(hours=2),
+    Sev.SEV3: timedelta(hours=8),
+    Sev.SEV4: timedelta(hours=24),
+}
+"""How long an approval request stays open before it expires with no action taken."""
+HOST_ACTIONS = {
+    ActionKind.ISOLATE_HOST,
+    ActionKind.COLLECT_FORENSICS,
+    ActionKind.KILL_PROCESS,
+    ActionKind.PATCH_SYSTEM,
+    ActionKind.RESTORE_SYSTEM,
+    ActionKind.QUARANTINE_FILE,
+}
+ACCOUNT_ACTIONS = {ActionKind.DISABLE_ACCOUNT, ActionKind.RESET_CREDENTIALS, ActionKind.REVOKE_SESSIONS}
+
+
+class StepAnswer(BaseModel):
+    """One plan step as the model writes it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    phase: Phase
+    description: str = Field(min_length=1, max_length=1000)
+    action: ActionKind | None = None
+    target: str | None = Field(default=None, max_length=256)
+    approver: Literal["ir_lead", "soc_manager"] | None = None
+    risk: Risk = Risk.MEDIUM
+
+
+class IrAnswer(BaseModel):
+    """IR Lead's answer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sev: Sev
+    sev_rationale: str = Field(min_length=1, max_length=1000)
+    summary: str = Field(min_length=1, max_length=2000)
+    steps: list[StepAnswer] = Field(min_length=1, max_length=20)
+    notifications: list[str] = Field(default_factory=list, max_length=10)
+
+
+class IrLead(AgentRole):
+    name = "ir_lead"
+    subscribes = ("tier2.decision",)
+    emits = ("ir.plan", "action.proposed", "case.review_requested")
+    budget = 15
+    tools = ("case_lookup", "falcon_host_details", "falcon_host_alerts", "tanium_question")
+    schema = IrAnswer
+    prompt_version = "ir_lead/1"
+    uses_precedent = True
+    review_duty = Role.IR_LEAD
+    system_prompt = """\
+You are the Incident Response Lead. Tier 2 escalated this case. Assign a severity and write the
+response plan.
+Severity criteria:
+- SEV-1: active compromise spreading or likely to, ransomware, data exfiltration, or a crown-jewel
+  system (domain controller, payment, production database) involved;
+- SEV-2: confirmed malicious activity on a host or account, scope still contained;
+- SEV-3: likely malicious, limited impact, no sign of spread;
+- SEV-4: low impact or policy violation.
+The plan has containment, eradication and recovery steps. Every step that would touch a real system
+(isolate a host, disable or reset an account, revoke sessions, block an indicator, kill a process,
+quarantine a file, collect forensics, patch, restore) names the `action`, the exact `target` (a
+host, account or indicator from the case), its `risk`, and who must approve it ("ir_lead", or
+"soc_manager" for actions with business impact). You only propose: a person decides and carries
+it out. List who must be notified."""
+
+    def accepts(self, event: Event) -> bool:
+        return isinstance(event, Tier2Decided) and event.decision == Tier2Decision.ESCALATE
+
+    def data(self, ctx: RoleContext) -> dict[str, Any]:
+        t2, v = ctx.latest(Tier2Decided), ctx.latest(TriageVerdict)
+        return {
+            "alert": alert_view(ctx.alert),
+            "sentinel": {"verdict": v.verdict, "priority": v.priority, "summary": v.summary} if v else None,
+            "tier2": {"summary": t2.summary, "findings": t2.findings, "evidence": t2.evidence}
+            if t2
+            else None,
+        }
+
+    def task(self, ctx: RoleContext) -> str:
+        return "Assign the SEV and write the response plan as one JSON object."
+
+    def handle(self, ctx: RoleContext, output: Any) -> list[Event]:
+        a: IrAnswer = output
+        alert = ctx.alert
+        hosts = list(alert.hosts) if alert else []
+        users = list(alert.users) if alert else []
+        known = {*hosts, *users, *(i.value for i in alert.indicators)} if alert else set()
+        steps: list[PlanStep] = []
+        approvers: dict[int, Role] = {}
+        risks: dict[int, Risk] = {}
+        for n, s in enumerate(a.steps):
+            kind, target = s.action, s.target or _default_target(s.action, hosts, users)
+            description = s.description
+            if kind is not None and (not target or target not in known):
+                description += f" (not proposed: target {target or 'missing'} is not in the case evidence)"
+                kind, target = None, None
+            action_id = None
+            if kind is not None:
+                action_id = "act-" + hashlib.sha256(f"{ctx.event.event_id}:{n}".encode()).hexdigest()[:12]
+                approvers[n] = Role(s.approver or "ir_lead")
+                risks[n] = s.risk
+            steps.append(
+                PlanStep(
+                    phase=s.phase,
+                    description=description[:1024],
+                    kind=kind,
+                    target=target,
+                    action_id=action_id,
+                )
+            )
+        digest = plan_digest(a.sev.value, steps)
+        plan = ctx.make(
+            IrPlan,
+            sev=a.sev,
+            sev_rationale=a.sev_rationale[:1024],
+            summary=a.summary[:8000],
+            steps=steps,
+            notifications=[x[:1024] for x in a.notifications],
+            plan_digest=digest,
+        )
+        expires = (ctx.now or utcnow()) + APPROVAL_WINDOW[a.sev]
+        proposals: list[Event] = [
+            ctx.make(
+                ActionProposed,
+                action_id=s.action_id,
+                kind=s.kind,
+                target=s.target,
+                phase=s.phase,
+                rationale=s.description[:1024],
+                approver_role=approvers[n],
+                risk=risks[n],
+                sev=a.sev,
+                expires_at=expires,
+                plan_event_id=plan.event_id,
+                plan_digest=digest,
+            )
+            for n, s in enumerate(steps)
+            if s.action_id
+        ]
+        return [plan, *proposals]
+
+    def stub_answer(self, data: dict[str, Any]) -> dict[str, Any]:
+        view, sentinel = data.get("alert") or {}, data.get("sentinel") or {}
+        points = SEVERITY_POINTS.get(str(view.get("severity")), 2) + int(sentinel.get("priority") or 5)
+        sev = "SEV-1" if points >= 16 else "SEV-2" if points >= 12 else "SEV-3" if points >= 9 else "SEV-4"
+        hosts, users = view.get("hosts") or [], view.get("users") or []
+        bad = [
+            i
+            for i in view.get("indicators") or []
+            if not i.get("private") and i.get("type") in ("ip", "domain", "url", "sha256", "md5")
+        ]
+        steps: list[dict[str, Any]] = []
+        for host in hosts[:2]:
+            steps.append(
+                {
+                    "phase": "containment",
+                    "description": f"Isolate {host} from the network.",
+                    "action": "isolate_host",
+                    "target": host,
+                    "risk": "high",
+                }
+            )
+        for user in users[:1]:
+            steps.append(
+                {
+                    "phase": "containment",
+                    "description": f"Reset the credentials of {user}.",
+                    "action": "reset_credentials",
+                    "target": user,
+                    "risk": "medium",
+                }
+            )
+        for ind in bad[:2]:
+            steps.append(
+                {
+                    "phase": "containment",
+                    "description": f"Block {ind['type']} {ind['value']}.",
+                    "action": "block_indicator",
+                    "target": ind["value"],
+                    "risk": "low",
+                }
+            )
+        for host in hosts[:1]:
+            steps.append(
+                {
+                    "phase": "eradication",
+                    "description": f"Collect forensics on {host}, then remove what the alert found.",
+                    "action": "collect_forensics",
+                    "target": host,
+                    "risk": "low",
+                }
+            )
+        steps.append(
+            {
+                "phase": "recovery",
+                "description": "Return hosts to service after a clean scan and watch them for 72 hours.",
+            }
+        )
+        return {
+            "sev": sev,
+            "sev_rationale": f"{view.get('severity')} alert that Tier 2 confirmed; "
+            f"Sentinel priority {sentinel.get('priority')}.",
+            "summary": f"Contain {', '.join(hosts[:2]) or 'the affected systems'} and investigate "
+            f"{view.get('title')}.",
+            "steps": steps,
+            "notifications": ["SOC Manager On-Call"] + (["CISO"] if sev in ("SEV-1", "SEV-2") else []),
+        }
+
+
+def _default_target(kind: ActionKind | None, hosts: list[str], users: list[str]) -> str | None:
+    if kind in HOST_ACTIONS and hosts:
+        return hosts[0]
+    if kind in ACCOUNT_ACTIONS and users:
+        return users[0]
+    return None

@@ -1,0 +1,95 @@
+"""Threat Hunter: cross-case patterns at 06:00 and 18:00 — repeated hosts, shared indicators,
+verdicts that never got a follow-up, and campaigns from case memory."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from aisoc.events import STRONG_TYPES, Event, HuntFinding, HuntProposal
+from aisoc.runtime import ScheduledRole
+from roles._window import fold, within
+
+REPEATED_HOST = 3
+"""A host in at least this many cases of the window is worth a hunt."""
+
+
+class ThreatHunter(ScheduledRole):
+    name = "threat_hunter"
+    schedule = ("0 6,18 * * *",)
+    emits = ("hunt.proposal", "campaign.detected")
+    prompt_version = "threat_hunter/1"
+
+    def report(
+        self, events: Iterable[Event], start: datetime, end: datetime, tz: str, memory: Any = None
+    ) -> list[Event]:
+        cases = fold(events, end)
+        hosts: dict[str, list[str]] = defaultdict(list)
+        shared: dict[str, list[str]] = defaultdict(list)
+        findings: list[HuntFinding] = []
+        for c in cases.values():
+            if not within(c.received, start, end) or c.received is None:
+                continue
+            alert = c.received.alert
+            for h in alert.hosts:
+                hosts[h].append(c.case_id)
+            for i in alert.indicators:
+                if i.type in STRONG_TYPES and not i.private:
+                    shared[i.key].append(c.case_id)
+            if c.verdict is not None and c.verdict.routed_to == "tier2" and c.tier2 is None:
+                findings.append(
+                    HuntFinding(
+                        kind="no_follow_up",
+                        case_ids=[c.case_id],
+                        summary=f"Sentinel routed {c.case_id} to Tier 2; no decision yet.",
+                    )
+                )
+            elif c.tier2 is not None and c.tier2.decision == "escalate" and c.plan is None:
+                findings.append(
+                    HuntFinding(
+                        kind="no_follow_up",
+                        case_ids=[c.case_id],
+                        summary=f"Tier 2 escalated {c.case_id}; IR Lead has no plan yet.",
+                    )
+                )
+        for host, ids in sorted(hosts.items(), key=lambda kv: -len(kv[1])):
+            if len(ids) >= REPEATED_HOST:
+                findings.append(
+                    HuntFinding(
+                        kind="repeated_host",
+                        case_ids=ids[:500],
+                        indicators=[f"host:{host}"],
+                        summary=f"{host} appears in {len(ids)} cases this window.",
+                        hypothesis=f"One intrusion on {host} seen by several rules; hunt its process tree.",
+                    )
+                )
+        for key, ids in sorted(shared.items(), key=lambda kv: -len(kv[1])):
+            if len(set(ids)) >= 2:
+                findings.append(
+                    HuntFinding(
+                        kind="shared_indicator",
+                        case_ids=sorted(set(ids))[:500],
+                        indicators=[key[:256]],
+                        summary=f"{key} is shared by {len(set(ids))} cases.",
+                        hypothesis="Shared infrastructure: look for other hosts talking to it.",
+                    )
+                )
+        events_out: list[Event] = []
+        if memory is not None and hasattr(memory, "campaign_events"):
+            events_out.extend(memory.campaign_events(start, end, producer=self.producer()))
+        seen = sum(1 for c in cases.values() if within(c.received, start, end))
+        summary = f"{len(findings)} hunt leads from {seen} cases."
+        events_out.insert(
+            0,
+            HuntProposal(
+                window_start=start,
+                window_end=end,
+                timezone=tz,
+                findings=findings[:100],
+                summary=summary,
+                produced_by=self.producer(),
+            ),
+        )
+        return events_out

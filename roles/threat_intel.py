@@ -1,0 +1,132 @@
+"""Threat Intel: actor attribution (only with corroborating evidence), ATT&CK mapping, IOC ratings.
+
+Kept out of IR Lead's prompt: it runs on the plan, after the response is already decided.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aisoc.events import (
+    Event,
+    IndicatorType,
+    IntelAttribution,
+    IrPlan,
+    Reputation,
+    Role,
+    Tier2Decided,
+)
+from aisoc.runtime import AgentRole, RoleContext
+from roles._common import alert_view
+
+TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
+
+
+class IocAnswer(BaseModel):
+    """One indicator's rating."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: IndicatorType
+    value: str = Field(min_length=1, max_length=2048)
+    reputation: Reputation
+    source: str | None = Field(default=None, max_length=256)
+
+
+class IntelAnswer(BaseModel):
+    """Threat Intel's answer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    actor: str | None = Field(default=None, max_length=256)
+    actor_evidence: list[str] = Field(default_factory=list, max_length=20)
+    techniques: list[str] = Field(default_factory=list, max_length=50)
+    iocs: list[IocAnswer] = Field(default_factory=list, max_length=100)
+    confidence: float = Field(ge=0, le=1)
+    summary: str = Field(min_length=1, max_length=2000)
+
+
+class ThreatIntel(AgentRole):
+    name = "threat_intel"
+    subscribes = ("ir.plan",)
+    emits = ("intel.attribution", "case.review_requested")
+    budget = 12
+    tools = (
+        "case_lookup",
+        "ioc_reputation",
+        "attack_lookup",
+        "falcon_ioc_lookup",
+        "zscaler_url_lookup",
+        "zscaler_sandbox_report",
+    )
+    schema = IntelAnswer
+    prompt_version = "threat_intel/1"
+    review_duty = Role.IR_LEAD
+    system_prompt = """\
+You are the Threat Intelligence analyst. For this escalated case: map the activity to MITRE ATT&CK
+technique ids (format T1234 or T1234.001; check them with attack_lookup), rate each indicator of the
+case (malicious, suspicious, unknown, benign) with its source, and attribute a threat actor ONLY
+when the evidence corroborates it — name the evidence. No evidence, no actor: leave it null.
+Unknown is an honest rating."""
+
+    def accepts(self, event: Event) -> bool:
+        return isinstance(event, IrPlan)
+
+    def data(self, ctx: RoleContext) -> dict[str, Any]:
+        plan, t2 = ctx.latest(IrPlan), ctx.latest(Tier2Decided)
+        return {
+            "alert": alert_view(ctx.alert),
+            "tier2_findings": t2.findings if t2 else [],
+            "plan": {"sev": plan.sev, "summary": plan.summary} if plan else None,
+        }
+
+    def task(self, ctx: RoleContext) -> str:
+        return "Attribute, map and rate, as one JSON object."
+
+    def handle(self, ctx: RoleContext, output: Any) -> list[Event]:
+        a: IntelAnswer = output
+        seen = json.dumps(alert_view(ctx.alert), default=str).lower()
+        techniques = [t for t in dict.fromkeys(a.techniques) if TECHNIQUE.match(t)]
+        iocs = [i for i in a.iocs if i.value.lower() in seen]
+        notes = []
+        if len(techniques) < len(set(a.techniques)):
+            notes.append(f"dropped {len(set(a.techniques)) - len(techniques)} malformed technique id(s)")
+        if len(iocs) < len(a.iocs):
+            notes.append(f"dropped {len(a.iocs) - len(iocs)} indicator(s) not found in the case")
+        actor = a.actor if a.actor and a.actor_evidence else None
+        if a.actor and actor is None:
+            notes.append(f"actor {a.actor!r} dropped: no corroborating evidence")
+        summary = a.summary + (f" [{'; '.join(notes)}]" if notes else "")
+        return [
+            ctx.make(
+                IntelAttribution,
+                actor=actor,
+                actor_evidence=[e[:1024] for e in a.actor_evidence],
+                techniques=techniques,
+                iocs=[i.model_dump() for i in iocs],
+                confidence=a.confidence,
+                summary=summary[:8000],
+            )
+        ]
+
+    def stub_answer(self, data: dict[str, Any]) -> dict[str, Any]:
+        view = data.get("alert") or {}
+        iocs = [
+            {"type": i["type"], "value": i["value"], "reputation": "unknown", "source": "no feed"}
+            for i in (view.get("indicators") or [])[:10]
+            if i.get("type") in ("ip", "domain", "url", "sha256", "sha1", "md5", "email")
+        ]
+        techniques = list(view.get("techniques") or [])
+        return {
+            "actor": None,
+            "actor_evidence": [],
+            "techniques": techniques,
+            "iocs": iocs,
+            "confidence": 0.4,
+            "summary": f"{len(techniques)} technique(s) from the detection; {len(iocs)} indicator(s) "
+            "rated unknown; no corroborated actor.",
+        }

@@ -1,0 +1,142 @@
+"""Tier 2 Analyst: investigates what Sentinel routed — escalate to IR Lead, close, or ask a human."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aisoc.events import (
+    CaseClosed,
+    Disposition,
+    Event,
+    ReviewRequested,
+    Role,
+    Tier2Decided,
+    Tier2Decision,
+    TriageVerdict,
+)
+from aisoc.runtime import AgentRole, RoleContext
+from roles._common import alert_view, precedent_lean
+
+
+class Tier2Answer(BaseModel):
+    """Tier 2's answer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    decision: Tier2Decision
+    confidence: float = Field(ge=0, le=1)
+    summary: str = Field(min_length=1, max_length=2000)
+    findings: list[str] = Field(default_factory=list, max_length=20)
+    evidence: list[str] = Field(default_factory=list, max_length=20)
+    disposition: Literal["benign", "false_positive"] | None = None
+
+
+class Tier2(AgentRole):
+    name = "tier2"
+    subscribes = ("triage.verdict",)
+    emits = ("tier2.decision", "case.closed", "case.review_requested")
+    budget = 30
+    tools = (
+        "case_lookup",
+        "ioc_reputation",
+        "attack_lookup",
+        "falcon_host_details",
+        "falcon_host_alerts",
+        "falcon_ioc_lookup",
+        "tanium_question",
+        "zscaler_url_lookup",
+    )
+    schema = Tier2Answer
+    prompt_version = "tier2/1"
+    uses_precedent = True
+    review_duty = Role.TIER2
+    system_prompt = """\
+You are a Tier 2 SOC analyst. Sentinel routed this alert to you. Investigate with the read-only
+tools (host details, the host's recent alerts, indicator lookups) and decide:
+- "escalate": a real incident the IR Lead must plan a response to;
+- "close": not an incident (say whether it is "benign" or a "false_positive" in `disposition`);
+- "human_review": you cannot decide from the evidence you have; say exactly what is missing.
+List your findings (what you established) and the evidence behind each (tool results, alert
+fields). Do not escalate on severity alone, and do not close what you cannot explain."""
+
+    def accepts(self, event: Event) -> bool:
+        return isinstance(event, TriageVerdict) and event.routed_to == "tier2"
+
+    def data(self, ctx: RoleContext) -> dict[str, Any]:
+        v = ctx.latest(TriageVerdict)
+        sentinel = (
+            {"verdict": v.verdict, "confidence": v.confidence, "priority": v.priority, "summary": v.summary}
+            if v
+            else None
+        )
+        return {"alert": alert_view(ctx.alert), "sentinel": sentinel}
+
+    def task(self, ctx: RoleContext) -> str:
+        return "Investigate and decide: escalate, close or human_review, as one JSON object."
+
+    def handle(self, ctx: RoleContext, output: Any) -> list[Event]:
+        a: Tier2Answer = output
+        events: list[Event] = [
+            ctx.make(
+                Tier2Decided,
+                decision=a.decision,
+                confidence=a.confidence,
+                summary=a.summary[:8000],
+                findings=[f[:1024] for f in a.findings],
+                evidence=[e[:1024] for e in a.evidence],
+            )
+        ]
+        if a.decision == Tier2Decision.CLOSE:
+            disposition = Disposition(a.disposition or "false_positive")
+            events.append(
+                ctx.make(
+                    CaseClosed,
+                    disposition=disposition,
+                    reason=f"Tier 2 closed it: {a.summary}"[:1024],
+                    closed_by={"role": "tier2"},
+                )
+            )
+        elif a.decision == Tier2Decision.HUMAN_REVIEW:
+            events.append(
+                ctx.make(
+                    ReviewRequested,
+                    role=Role.TIER2,
+                    reason=f"Tier 2 could not decide: {a.summary}"[:1024],
+                    details="\n".join(a.findings)[:8000] or None,
+                    duty=Role.TIER2,
+                )
+            )
+        return events
+
+    def stub_answer(self, data: dict[str, Any]) -> dict[str, Any]:
+        view, sentinel = data.get("alert") or {}, data.get("sentinel") or {}
+        priority, verdict = int(sentinel.get("priority") or 5), str(sentinel.get("verdict"))
+        lean = precedent_lean(data)
+        hosts = view.get("hosts") or []
+        findings = [f"Sentinel rated it {verdict} at priority {priority}."]
+        if view.get("techniques"):
+            findings.append("Mapped to ATT&CK " + ", ".join(view["techniques"][:4]) + ".")
+        if hosts:
+            findings.append(f"Activity on {', '.join(hosts[:3])}.")
+        evidence = [f"alert rule {view.get('rule')}: {view.get('title')}"]
+        if lean < 0 or (priority < 8 and verdict != "malicious"):
+            decision, disposition = "close", "benign"
+            summary = "Activity is consistent with expected behaviour for this host; closing."
+        elif not hosts and not view.get("indicators") and lean == 0:
+            decision, disposition = "human_review", None
+            summary = "No host or indicator to investigate; a person must look at the source."
+        else:
+            decision, disposition = "escalate", None
+            summary = (
+                f"Confirmed suspicious activity on {', '.join(hosts[:2]) or 'the environment'}; escalating."
+            )
+        return {
+            "decision": decision,
+            "confidence": 0.8 if decision == "escalate" else 0.7,
+            "summary": summary,
+            "findings": findings,
+            "evidence": evidence,
+            "disposition": disposition,
+        }

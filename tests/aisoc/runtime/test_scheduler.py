@@ -1,0 +1,137 @@
+"""The periodic roles: exact windows across DST, one fire across replicas, missed fires, reports."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from aisoc import Bus, events, models
+from aisoc.runtime import RoleTeam
+from aisoc.runtime.scheduler import Scheduler, fires_between, trigger, window
+from integrations.samples import demo_source
+from roles import DetectionEngineer, SocManager, ThreatHunter
+from tests.aisoc.runtime.test_loop import real_alert
+
+BERLIN = "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "odd_hours"),
+    [
+        (datetime(2026, 10, 22, tzinfo=UTC), datetime(2026, 10, 29, tzinfo=UTC), 9),  # clocks go back
+        (datetime(2026, 3, 26, tzinfo=UTC), datetime(2026, 4, 2, tzinfo=UTC), 7),  # clocks go forward
+    ],
+)
+def test_shift_windows_chain_without_gap_or_overlap_across_dst(
+    start: datetime, end: datetime, odd_hours: int
+) -> None:
+    """Consecutive SOC Manager windows in Berlin tile time exactly; the one across the change is one
+    hour longer (autumn) or shorter (spring), every other one is 8 hours, all fires at local 6/14/22."""
+    trig = trigger(SocManager.schedule[0], BERLIN)
+    fires = fires_between(trig, start, end)
+    windows = [window(trig, f) for f in fires]
+    for (s1, e1), (s2, _) in zip(windows, windows[1:], strict=False):
+        assert e1 == s2 and s1 < e1
+    lengths = Counter((e - s) / timedelta(hours=1) for s, e in windows)
+    assert lengths[odd_hours] == 1 and set(lengths) == {8, odd_hours}
+    assert {f.astimezone(ZoneInfo(BERLIN)).hour for f in fires} == {6, 14, 22}
+
+
+def test_monday_tuning_window_starts_on_friday() -> None:
+    """Detection Engineer fires 09:00 Monday to Friday; Monday's window covers the weekend."""
+    trig = trigger(DetectionEngineer.schedule[0], "UTC")
+    start, end = window(trig, datetime(2026, 11, 23, 9, tzinfo=UTC))  # a Monday
+    assert start == datetime(2026, 11, 20, 9, tzinfo=UTC) and end.weekday() == 0
+
+
+def test_two_replicas_fire_once() -> None:
+    """Two schedulers on one bus both reach the same fire time: one report is published."""
+    bus = Bus()
+    a, b = Scheduler(bus, [SocManager()]), Scheduler(bus, [SocManager()])
+    (role, _, trig) = a.triggers[0]
+    fire = datetime(2026, 11, 25, 14, tzinfo=UTC)
+    results = [a.fire(role, trig, fire), b.fire(role, trig, fire)]
+    assert sum(r is not None for r in results) == 1
+    assert [e.type for e in bus.audit] == ["shift.summary"]
+
+
+def test_a_restart_shortly_after_a_fire_time_still_runs_it_once() -> None:
+    """Catch-up runs a fire missed within the grace time (once, however often it is called) and
+    leaves older ones alone."""
+    bus = Bus()
+    now = datetime(2026, 11, 25, 14, 20, tzinfo=UTC)
+    sched = Scheduler(bus, [SocManager()], grace_s=1800, clock=lambda: now)
+    assert sched.catch_up() == 1 and sched.catch_up() == 0
+    (summary,) = bus.audit
+    assert summary.window_end == datetime(2026, 11, 25, 14, tzinfo=UTC)
+    late = Scheduler(Bus(), [SocManager()], grace_s=600, clock=lambda: now)
+    assert late.catch_up() == 0
+
+
+def test_apscheduler_jobs_have_misfire_grace_and_coalesce() -> None:
+    """The APScheduler 3 jobs do not keep its 1-second default grace."""
+    sched = Scheduler(Bus(), [SocManager(), DetectionEngineer(), ThreatHunter()], BERLIN, grace_s=900)
+    jobs = sched.blocking().get_jobs()
+    assert len(jobs) == 3
+    assert all(j.misfire_grace_time == 900 and j.coalesce for j in jobs)
+
+
+def demo_bus() -> Bus:
+    bus = Bus()
+    RoleTeam(model=models.from_spec("stub"), bus=bus).consume(demo_source())
+    return bus
+
+
+def test_shift_summary_counts_what_happened_in_the_window() -> None:
+    """The shift summary counts alerts, verdicts, SEVs, closures, MTTA/MTTR and open approvals of
+    the window, and nothing outside it."""
+    bus = demo_bus()
+    times = [e.occurred_at for e in bus.audit]
+    start, end = min(times) - timedelta(seconds=1), max(times) + timedelta(seconds=1)
+    (s,) = SocManager().report(list(bus.audit), start, end, "UTC")
+    counts = Counter(e.type for e in bus.audit)
+    assert s.alerts_received == 12 and sum(s.counts_by_verdict.values()) == counts["triage.verdict"]
+    assert sum(s.counts_by_sev.values()) == counts["ir.plan"] and s.cases_closed == counts["case.closed"]
+    assert len(s.open_approvals) == counts["action.proposed"] and s.mtta_s is not None
+    (empty,) = SocManager().report(list(bus.audit), end, end + timedelta(hours=8), "UTC")
+    assert empty.alerts_received == 0 and empty.counts_by_verdict == {}
+
+
+def test_detection_tuning_flags_a_noisy_rule() -> None:
+    """A rule that fired six times with five benign closures is reported as noisy, with numbers."""
+    bus = Bus()
+    base = real_alert(1).alert
+    for n in range(6):
+        a = base.model_copy(update={"source_id": f"{base.source_id}-{n}"})
+        bus.publish(events.AlertReceived(alert=a, case_id=a.case_id, produced_by={"role": "ingest"}))
+        if n < 5:
+            bus.publish(
+                events.CaseClosed(
+                    disposition="benign",
+                    reason="expected admin tooling",
+                    closed_by={"role": "human", "person": "ana"},
+                    case_id=a.case_id,
+                    produced_by={"role": "human"},
+                )
+            )
+    now = datetime.now(UTC)
+    (t,) = DetectionEngineer().report(
+        list(bus.audit), now - timedelta(hours=1), now + timedelta(hours=1), "UTC"
+    )
+    (rule,) = t.rules
+    assert (rule.fired, rule.closed_benign, rule.escalated) == (6, 5, 0)
+    assert rule.suggestion and rule.suggestion.startswith("fired 6 times, 5 closed benign")
+
+
+def test_hunt_proposal_finds_repeated_hosts_and_shared_indicators() -> None:
+    """The Threat Hunter links the sample's cases that share a host or an indicator."""
+    bus = demo_bus()
+    now = datetime.now(UTC)
+    (h,) = ThreatHunter().report(list(bus.audit), now - timedelta(hours=1), now + timedelta(hours=1), "UTC")
+    kinds = Counter(f.kind for f in h.findings)
+    repeated = next(f for f in h.findings if f.kind == "repeated_host")
+    assert repeated.indicators == ["host:Win11Client"] and len(repeated.case_ids) >= 3
+    assert kinds["shared_indicator"] >= 1
