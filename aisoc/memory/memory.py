@@ -1,0 +1,395 @@
+"""``Memory(bus.audit)``: the case memory, a local projection of the audit log.
+
+Each process that needs recall keeps its own: it folds the audit log from its cursor, persists the
+projection with the cursor and the log's epoch in a SQLite snapshot, and rebuilds from the log when
+the snapshot is missing, the log was wiped (another epoch) or the cursor is past the log's end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from aisoc.bus.base import AuditLog, id_key
+from aisoc.events import Alert, AlertReceived, Indicator, PrecedentRef, utcnow
+from aisoc.memory.campaigns import CampaignCluster, find_clusters
+from aisoc.memory.explain import Explanation, Narrator, UnknownCase, explain_case, explain_host, narrate
+from aisoc.memory.index import scoped
+from aisoc.memory.keys import normalize
+from aisoc.memory.projection import Projection
+from aisoc.memory.recall import Precedent, Query, RuleHistory, query_of, recall, rule_history, rule_stats
+from aisoc.memory.records import CaseRecord
+from aisoc.memory.scoring import CaseOutcome, Scorecard, outcome_of, score
+from aisoc.memory.snapshot import Snapshot
+from aisoc.memory.stoplist import Stoplist, no_stoplist
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_INDICATOR_CASES = 50
+"""An indicator shared by more of a tenant's cases than this is infrastructure: it stops linking."""
+DEFAULT_HALF_LIFE_DAYS = 30.0
+"""Recency half-life of recall's ranking."""
+BATCH = 5000
+"""Audit entries read per page while folding."""
+
+CaseOrAlert = str | CaseRecord | Alert | AlertReceived
+"""What recall accepts: a case id, a case record, an alert or its ``alert.received``."""
+
+
+def _ts(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+class Memory:
+    """The case memory: recall, interrogation, campaigns and proof over the audit log.
+
+    Args:
+        audit: the audit log to fold (``bus.audit``).
+        snapshot_path: this process's SQLite snapshot (None: in memory only, rebuilt on start).
+        stoplist: ``(Indicator) -> bool``; indicators it answers True for never link cases.
+        max_indicator_cases: an indicator in more of a tenant's cases than this stops linking.
+        recency_half_life_days: recall's recency half-life.
+        auto_refresh: fold new audit entries before each query (off: call :meth:`refresh`).
+        batch_size: audit entries read per page.
+
+    Example:
+        >>> from aisoc import Bus
+        >>> mem = Memory(Bus().audit)
+        >>> mem.refresh()
+        0
+    """
+
+    def __init__(
+        self,
+        audit: AuditLog,
+        *,
+        snapshot_path: str | os.PathLike[str] | None = None,
+        stoplist: Stoplist | None = None,
+        max_indicator_cases: int = DEFAULT_MAX_INDICATOR_CASES,
+        recency_half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
+        auto_refresh: bool = True,
+        batch_size: int = BATCH,
+    ) -> None:
+        if max_indicator_cases < 1 or recency_half_life_days <= 0 or batch_size < 1:
+            raise ValueError("max_indicator_cases, recency_half_life_days and batch_size must be positive")
+        self.audit = audit
+        self.stoplist: Stoplist = stoplist or no_stoplist
+        self.max_indicator_cases = max_indicator_cases
+        self.half_life_s = recency_half_life_days * 86400.0
+        self.auto_refresh = auto_refresh
+        self.batch_size = batch_size
+        self._lock = threading.RLock()
+        self._proj = Projection()
+        self._cursor: str | None = None
+        self._epoch: str | None = None
+        self._full_save = False
+        self._snap = Snapshot(snapshot_path) if snapshot_path is not None else None
+        if self._snap is not None:
+            self._restore(self._snap)
+
+    # --- folding --------------------------------------------------------------------------------
+
+    @property
+    def cursor(self) -> str | None:
+        """The id of the last audit entry folded (None: nothing yet)."""
+        return self._cursor
+
+    @property
+    def epoch(self) -> str | None:
+        """The epoch of the log the projection was folded from."""
+        return self._epoch
+
+    def _restore(self, snap: Snapshot) -> None:
+        loaded = snap.load()
+        if loaded is None:
+            self._full_save = True
+            return
+        self._proj.restore(loaded.records, loaded.campaigns)
+        self._cursor, self._epoch = loaded.cursor, loaded.epoch
+        log.info("memory snapshot %s: %d cases at cursor %s", snap.path, len(self._proj), self._cursor)
+
+    def _reset(self, reason: str) -> None:
+        log.warning("memory rebuilds from the audit log: %s", reason)
+        self._proj = Projection()
+        self._cursor = None
+        self._full_save = True
+
+    def refresh(self, limit: int | None = None) -> int:
+        """Fold the audit entries after the cursor (at most ``limit``) and save the snapshot.
+
+        Rebuilds from the start when the log's epoch changed or the cursor is past the log's end.
+
+        Returns:
+            How many entries were folded.
+        """
+        with self._lock:
+            epoch = self.audit.epoch
+            if self._epoch is not None and epoch != self._epoch:
+                self._reset(f"the log was wiped (epoch {self._epoch} -> {epoch})")
+            if self._cursor is not None:
+                last = self.audit.last_id()
+                if last is None or id_key(self._cursor) > id_key(last):
+                    self._reset(f"cursor {self._cursor} is past the log's end ({last})")
+            self._epoch = epoch
+            folded = 0
+            while limit is None or folded < limit:
+                page = self.batch_size if limit is None else min(self.batch_size, limit - folded)
+                n = 0
+                for entry in self.audit.entries(since=self._cursor, limit=page):
+                    self._proj.apply(entry.event)
+                    self._cursor = entry.id
+                    n += 1
+                folded += n
+                if n < page:
+                    break
+            if folded or self._full_save:
+                self.save()
+            return folded
+
+    def rebuild(self) -> int:
+        """Drop the projection and fold the whole log again.
+
+        Returns:
+            How many entries were folded.
+        """
+        with self._lock:
+            self._reset("rebuild requested")
+            return self.refresh()
+
+    def save(self) -> None:
+        """Write the snapshot now (records changed since the last save, cursor, epoch)."""
+        with self._lock:
+            if self._snap is None or self._epoch is None:
+                return
+            written = self._snap.save(self._proj, self._cursor, self._epoch, full=self._full_save)
+            self._full_save = False
+            log.debug("memory snapshot: %d cases written at cursor %s", written, self._cursor)
+
+    def close(self) -> None:
+        """Save and close the snapshot."""
+        with self._lock:
+            if self._snap is not None:
+                self.save()
+                self._snap.close()
+                self._snap = None
+
+    def _fresh(self) -> Projection:
+        if self.auto_refresh:
+            self.refresh()
+        return self._proj
+
+    # --- cases ----------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._proj)
+
+    def case(self, case_id: str) -> CaseRecord | None:
+        """The record of ``case_id`` (None when memory knows nothing about it)."""
+        with self._lock:
+            return self._fresh().record(case_id)
+
+    def cases(self) -> Iterator[CaseRecord]:
+        """Every case record, in the order memory first saw them."""
+        with self._lock:
+            return iter(list(self._fresh()))
+
+    def cases_with(self, indicator: Indicator | str, tenant: str | None = None) -> list[str]:
+        """Case ids of ``tenant`` whose alert has ``indicator`` (or a ``type:value`` key), oldest first."""
+        if isinstance(indicator, Indicator):
+            key = normalize(indicator.type.value, indicator.value)
+        else:
+            key = normalize(*indicator.split(":", 1)) if ":" in indicator else indicator
+        with self._lock:
+            proj = self._fresh()
+            return [proj.timeline.ids[ix] for ix in proj.index.cases_for(scoped(tenant, key))]
+
+    # --- recall ---------------------------------------------------------------------------------
+
+    def _query(self, proj: Projection, case_or_alert: CaseOrAlert) -> Query:
+        target: CaseRecord | Alert | AlertReceived | None
+        target = proj.record(case_or_alert) if isinstance(case_or_alert, str) else case_or_alert
+        q = None if target is None else query_of(target)
+        if q is None:
+            raise UnknownCase(f"memory has no alert for case {case_or_alert!r}")
+        return q
+
+    def recall_similar(
+        self, case_or_alert: CaseOrAlert, k: int = 5, *, before: datetime | None = None
+    ) -> list[Precedent]:
+        """Prior cases of the same tenant sharing indicators or the rule, best first.
+
+        Args:
+            case_or_alert: a case id, record, alert or ``alert.received``; only its alert is used.
+            k: how many to return.
+            before: only cases whose alert was created strictly before this count (replay passes
+                the query alert's ``created_at``).
+
+        Returns:
+            At most ``k`` precedents, ranked by weighted overlap and recency.
+
+        Raises:
+            UnknownCase: a case id or record whose alert memory does not know.
+        """
+        with self._lock:
+            proj = self._fresh()
+            return recall(
+                proj,
+                self._query(proj, case_or_alert),
+                k=k,
+                before=_ts(before),
+                stoplist=self.stoplist,
+                max_cases=self.max_indicator_cases,
+                half_life_s=self.half_life_s,
+            )
+
+    def precedent_for(
+        self, alert: CaseOrAlert, k: int = 5, *, before: datetime | None = None
+    ) -> list[PrecedentRef]:
+        """The precedent a role is shown: :meth:`recall_similar` as ``PrecedentRef`` s.
+
+        The first same-rule reference also carries the rule's history ("rule R fired 47 times
+        before in this tenant: 41 closed benign ...").
+
+        Raises:
+            UnknownCase: a case id or record whose alert memory does not know.
+        """
+        with self._lock:
+            proj = self._fresh()
+            q = self._query(proj, alert)
+            found = self.recall_similar(alert, k, before=before)
+            refs = []
+            history_told = False
+            for p in found:
+                note = None
+                if p.same_rule and not history_told and q.rule is not None:
+                    note = rule_history(proj, q.tenant, q.rule, _ts(before) or q.created_at).text()
+                    history_told = True
+                refs.append(p.to_ref(note))
+            return refs
+
+    def rule_history(self, tenant: str | None, rule: str, *, before: datetime | None = None) -> RuleHistory:
+        """How the tenant's earlier cases of ``rule`` ended (all of them when ``before`` is None)."""
+        with self._lock:
+            return rule_history(self._fresh(), tenant, rule, _ts(before))
+
+    def rule_stats(
+        self,
+        tenant: str | None = None,
+        *,
+        all_tenants: bool | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[RuleHistory]:
+        """Per-rule/detector statistics, most fired first, for alerts created in ``[since, until)``.
+
+        Args:
+            tenant: one tenant (None with ``all_tenants`` false: alerts without a tenant).
+            all_tenants: every tenant, each rule per tenant (default: when ``tenant`` is None).
+            since: window start.
+            until: window end (exclusive).
+        """
+        every = tenant is None if all_tenants is None else all_tenants
+        with self._lock:
+            return rule_stats(self._fresh(), tenant, every_tenant=every, since=_ts(since), until=_ts(until))
+
+    # --- interrogation --------------------------------------------------------------------------
+
+    def explain(self, case_id: str, *, narrator: Narrator | None = None) -> Explanation:
+        """Why the team did what it did on one case, from the recorded trace and decisions only.
+
+        Args:
+            case_id: the case.
+            narrator: optional ``text -> prose``; its answer is kept only if its citations check out.
+
+        Raises:
+            UnknownCase: the audit log holds nothing about the case.
+        """
+        return narrate(explain_case(case_id, self.audit.for_case(case_id)), narrator)
+
+    def explain_host(
+        self, hostname: str, *, tenant: str | None = None, limit: int = 5, narrator: Narrator | None = None
+    ) -> Explanation:
+        """What was done to ``hostname`` and why, across the cases that touched it.
+
+        Cases that proposed an action on the host come first, then the most recent ones.
+
+        Args:
+            hostname: the host (case-insensitive).
+            tenant: only this tenant's cases.
+            limit: at most this many cases.
+            narrator: optional ``text -> prose``, checked as in :meth:`explain`.
+
+        Raises:
+            UnknownCase: no case touched the host.
+        """
+        with self._lock:
+            proj = self._fresh()
+            ixs = proj.index.hosts.get(hostname.lower(), set())
+            recs = [proj.records[ix] for ix in ixs]
+        ranked = []
+        for rec in recs:
+            if tenant is not None and rec.tenant != tenant:
+                continue
+            targeted = any(a.target.lower() == hostname.lower() for a in rec.actions.values())
+            ranked.append((not targeted, -rec.last_activity(), rec.case_id))
+        ranked.sort()
+        cases = [(cid, self.audit.for_case(cid)) for _, _, cid in ranked[:limit]]
+        return narrate(explain_host(hostname, [c for c in cases if c[1]]), narrator)
+
+    # --- campaigns and proof --------------------------------------------------------------------
+
+    def find_campaign_clusters(
+        self,
+        window: timedelta | None = None,
+        *,
+        end: datetime | None = None,
+        min_cases: int = 2,
+        tenant: str | None = None,
+    ) -> list[CampaignCluster]:
+        """Clusters of cases linked by shared strong infrastructure, with stable campaign ids.
+
+        Args:
+            window: only alerts created in ``[end - window, end)`` (None: all time).
+            end: the window's end (default: now when ``window`` is given, else no end).
+            min_cases: the smallest cluster returned.
+            tenant: only this tenant (None: every tenant, each on its own).
+
+        Returns:
+            Clusters oldest first; ``status`` says new / grown / unchanged against the
+            ``campaign.detected`` events already in the log.
+        """
+        if window is not None and end is None:
+            end = utcnow()
+        since = None if window is None or end is None else end - window
+        with self._lock:
+            return find_clusters(
+                self._fresh(),
+                since=_ts(since),
+                until=_ts(end),
+                stoplist=self.stoplist,
+                max_cases=self.max_indicator_cases,
+                min_cases=min_cases,
+                tenant=tenant,
+                every_tenant=tenant is None,
+            )
+
+    def outcomes(self) -> list[CaseOutcome]:
+        """Every case as scoring sees it (the team's route, each role's answer, the ground truth)."""
+        with self._lock:
+            return [outcome_of(r) for r in self._fresh()]
+
+    def scorecard(self) -> Scorecard:
+        """Score every case in memory (see :mod:`aisoc.memory.scoring`)."""
+        return score(self.outcomes())
+
+    def dump(self) -> dict[str, Any]:
+        """A canonical picture of the projection (equal for equal folds; tests and debugging)."""
+        with self._lock:
+            return self._proj.dump()
+
+    def __repr__(self) -> str:
+        return f"Memory({len(self._proj)} cases, cursor={self._cursor!r})"

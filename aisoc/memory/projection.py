@@ -1,0 +1,166 @@
+"""The projection: case records, their indexes and the campaigns already reported, folded from events.
+
+Everything derived (postings, rule statistics, hosts) is recomputed from a record whenever the record
+changes, so the projection is a pure function of the set of events folded, whatever the batching.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from aisoc.events import (
+    ActionDecided,
+    ActionExecuted,
+    ActionKind,
+    ActionProposed,
+    CampaignDetected,
+    Event,
+)
+from aisoc.memory.codec import record_to_obj
+from aisoc.memory.fold import CASE_TYPES, fold
+from aisoc.memory.index import Indexes, Timeline
+from aisoc.memory.records import CaseRecord, KnownCampaign
+
+log = logging.getLogger(__name__)
+
+_HOST_ACTIONS = frozenset({ActionKind.ISOLATE_HOST.value, ActionKind.COLLECT_FORENSICS.value})
+
+
+class Projection:
+    """Case records plus indexes, and the campaigns reported so far."""
+
+    def __init__(self) -> None:
+        self.timeline = Timeline()
+        self.index = Indexes(self.timeline)
+        self.records: list[CaseRecord] = []
+        self.by_id: dict[str, int] = {}
+        self.codes = bytearray()
+        self.action_case: dict[str, int] = {}
+        self.campaigns: dict[str, KnownCampaign] = {}
+        self.dirty: set[int] = set()
+        self.campaigns_dirty = False
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def record(self, case_id: str) -> CaseRecord | None:
+        """The record of ``case_id``, or None."""
+        ix = self.by_id.get(case_id)
+        return None if ix is None else self.records[ix]
+
+    def __iter__(self) -> Iterator[CaseRecord]:
+        return iter(self.records)
+
+    def _ix(self, case_id: str) -> int:
+        ix = self.by_id.get(case_id)
+        if ix is None:
+            ix = self.timeline.add(case_id)
+            self.by_id[case_id] = ix
+            self.records.append(CaseRecord(case_id))
+            self.codes.append(0)
+        return ix
+
+    # --- folding --------------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> bool:
+        """Fold one event; returns whether anything changed."""
+        if isinstance(event, CampaignDetected):
+            return self._campaign(event)
+        if event.type not in CASE_TYPES:
+            return False
+        case_id = event.case_id
+        if case_id is None and isinstance(event, ActionDecided | ActionExecuted):
+            known = self.action_case.get(event.action_id)
+            case_id = None if known is None else self.records[known].case_id
+        if case_id is None:
+            log.debug("event %s (%s) has no case; not folded", event.event_id, event.type)
+            return False
+        ix = self._ix(case_id)
+        rec = self.records[ix]
+        before = rec.alert
+        if not fold(rec, event):
+            return False
+        self.dirty.add(ix)
+        if isinstance(event, ActionProposed):
+            self.action_case[event.action_id] = ix
+            if event.kind.value in _HOST_ACTIONS:
+                self.index.add_host(event.target, ix)
+        self._reindex(ix, rec, before)
+        return True
+
+    def _reindex(self, ix: int, rec: CaseRecord, before: Any) -> None:
+        code = rec.outcome_code()
+        a = rec.alert
+        if a is not before:
+            if before is not None:
+                self.index.remove(ix, before.tenant, before.rule, before.keys)
+            if a is not None:
+                self.timeline.times[ix] = a.created_at
+                self.index.add(ix, a.tenant, a.rule, a.keys, code)
+            self.codes[ix] = code
+        elif code != self.codes[ix]:
+            self.codes[ix] = code
+            if a is not None:
+                self.index.set_code(ix, a.tenant, a.rule, code)
+
+    def _campaign(self, event: CampaignDetected) -> bool:
+        old = self.campaigns.get(event.campaign_id)
+        cases = frozenset(event.case_ids)
+        if old is not None:
+            merged = old.case_ids | cases
+            if merged == old.case_ids:
+                return False
+            first = min((old.at, old.event_id), (event.occurred_at.timestamp(), event.event_id))
+            new = KnownCampaign(event.campaign_id, old.tenant, merged, first[1], first[0])
+        else:
+            new = KnownCampaign(
+                event.campaign_id, event.tenant, cases, event.event_id, event.occurred_at.timestamp()
+            )
+        self.campaigns[event.campaign_id] = new
+        self.campaigns_dirty = True
+        return True
+
+    # --- restoring ------------------------------------------------------------------------------
+
+    def restore(self, records: list[CaseRecord], campaigns: list[KnownCampaign]) -> None:
+        """Load records (in case-number order) and campaigns from a snapshot, rebuilding indexes."""
+        for rec in records:
+            ix = self._ix(rec.case_id)
+            self.records[ix] = rec
+            for action_id, act in rec.actions.items():
+                self.action_case[action_id] = ix
+                if act.kind in _HOST_ACTIONS and act.target:
+                    self.index.add_host(act.target, ix)
+            self._reindex(ix, rec, None)
+        for c in campaigns:
+            self.campaigns[c.campaign_id] = c
+        self.dirty.clear()
+        self.campaigns_dirty = False
+
+    def dump(self) -> dict[str, Any]:
+        """A canonical, comparable picture of everything folded (tests and debugging)."""
+        rules = {
+            f"{g.tenant}/{g.rule}": [[self.timeline.ids[i] for i in g.cases], list(g.codes)]
+            for g in self.index.rules.values()
+            if len(g.cases)
+        }
+        postings = {
+            k: sorted(self.timeline.ids[i] for i in self.index.cases_for(k)) for k in self.index.postings
+        }
+        return {
+            "cases": {r.case_id: record_to_obj(r) for r in self.records},
+            "states": {r.case_id: r.state.value for r in self.records},
+            "rules": dict(sorted(rules.items())),
+            "postings": dict(sorted(postings.items())),
+            "hosts": {
+                h: sorted(self.timeline.ids[i] for i in ixs)
+                for h, ixs in sorted(self.index.hosts.items())
+                if ixs
+            },
+            "campaigns": {
+                c.campaign_id: [c.tenant, sorted(c.case_ids), c.event_id, c.at]
+                for c in sorted(self.campaigns.values(), key=lambda c: c.campaign_id)
+            },
+        }

@@ -1,0 +1,119 @@
+"""The projection's SQLite snapshot: case records, reported campaigns, the audit cursor and the epoch.
+
+One file per process (memory is local). Records, cursor and epoch are written in one transaction, so
+a snapshot never claims a cursor its records do not reflect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from aisoc.memory.codec import record_from_obj, record_to_obj
+from aisoc.memory.projection import Projection
+from aisoc.memory.records import CaseRecord, KnownCampaign
+
+log = logging.getLogger(__name__)
+
+FORMAT = "aisoc-memory/1"
+"""Snapshot format; a snapshot of another format is ignored and rebuilt from the log."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cases (ix INTEGER PRIMARY KEY, case_id TEXT NOT NULL UNIQUE, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS campaigns (campaign_id TEXT PRIMARY KEY, data TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What a snapshot held."""
+
+    cursor: str | None
+    epoch: str
+    records: list[CaseRecord]
+    campaigns: list[KnownCampaign]
+
+
+def _dumps(obj: object) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+class Snapshot:
+    """A SQLite file holding one projection.
+
+    Args:
+        path: the file (its folder is created).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def _meta(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+
+    def load(self) -> Loaded | None:
+        """Return what the snapshot holds, or None when it is empty or of another format."""
+        meta = self._meta()
+        if meta.get("format") != FORMAT or "epoch" not in meta:
+            if meta:
+                log.info("memory snapshot %s has format %s; rebuilding", self.path, meta.get("format"))
+            return None
+        rows = self._db.execute("SELECT data FROM cases ORDER BY ix").fetchall()
+        records = [record_from_obj(json.loads(r[0])) for r in rows]
+        campaigns = []
+        for (data,) in self._db.execute("SELECT data FROM campaigns ORDER BY campaign_id"):
+            c = json.loads(data)
+            campaigns.append(KnownCampaign(c[0], c[1], frozenset(c[2]), c[3], c[4]))
+        return Loaded(meta.get("cursor") or None, meta["epoch"], records, campaigns)
+
+    def save(self, proj: Projection, cursor: str | None, epoch: str, *, full: bool = False) -> int:
+        """Write the records changed since the last save (all when ``full``), cursor and epoch.
+
+        Returns:
+            How many case records were written.
+        """
+        ixs = range(len(proj.records)) if full else sorted(proj.dirty)
+        rows = [(ix, proj.records[ix].case_id, _dumps(record_to_obj(proj.records[ix]))) for ix in ixs]
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if full:
+                db.execute("DELETE FROM cases")
+                db.execute("DELETE FROM campaigns")
+            db.executemany("INSERT OR REPLACE INTO cases (ix, case_id, data) VALUES (?, ?, ?)", rows)
+            if full or proj.campaigns_dirty:
+                db.executemany(
+                    "INSERT OR REPLACE INTO campaigns (campaign_id, data) VALUES (?, ?)",
+                    [
+                        (
+                            c.campaign_id,
+                            _dumps([c.campaign_id, c.tenant, sorted(c.case_ids), c.event_id, c.at]),
+                        )
+                        for c in proj.campaigns.values()
+                    ],
+                )
+            db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [("format", FORMAT), ("cursor", cursor or ""), ("epoch", epoch)],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        proj.dirty.clear()
+        proj.campaigns_dirty = False
+        return len(rows)
+
+    def close(self) -> None:
+        """Close the file."""
+        self._db.close()
