@@ -27,10 +27,15 @@ _STRONG_KEYS = (
     r"pass(?:word|wd|phrase)?|pwd|secret(?:[_-]?(?:access[_-]?)?key)?|client[_-]?secret|api[_-]?key"
     r"|access[_-]?key|private[_-]?key|account[_-]?key|shared[_-]?access[_-]?key|credentials?"
 )
-_WEAK_KEYS = r"(?:access|auth|refresh|id|session|bearer|csrf|api)?[_-]?token|sig|signature|auth"
+_WEAK_KEYS = r"(?:access|auth|refresh|id|session|bearer|csrf|api)?[_-]?token|sig|auth"
 # A weak key ("token", "sig") also names harmless things ("Elevated Token: Yes"), so its value must
 # look like a secret: at least eight characters, one of them a digit.
-_TOKENISH = rf"""(?!\[REDACTED)(?:"[^"\n]{{8,}}"|'[^'\n]{{8,}}'|(?={_BARE}*\d){_BARE}{{8,}})"""
+# Quoted or bare, a weak key's value also needs a digit: "signature": "Microsoft Windows" is no secret.
+_TOKENISH = (
+    rf"""(?!\[REDACTED)(?:"(?=[^"\n]*\d)[^"\n]{{8,}}"|'(?=[^'\n]*\d)[^'\n]{{8,}}'"""
+    rf"""|(?={_BARE}*\d){_BARE}{{8,}})"""
+)
+_SCHEMES = r"(?i:bearer|basic|token|digest|negotiate|ntlm|apikey)"
 _KEY_PREFIX = r"(?:[A-Za-z0-9]*[_.-])?"
 
 
@@ -46,6 +51,8 @@ class Rule:
 def _keep_key(m: re.Match[str]) -> str:
     """Keep everything up to the separator, replace the value, keep its quotes."""
     value = m.group("value")
+    if m.group("key").lstrip("\"'").lower().startswith("pwd") and value.strip("\"'").startswith("/"):
+        return m.group(0)  # sudo and shell logs: PWD=/home/user is the working directory
     quote = value[0] if value[:1] in ("'", '"') and value[-1:] == value[:1] and len(value) > 1 else ""
     return f"{m.group('key')}{quote}{REDACTED}{quote}"
 
@@ -86,7 +93,7 @@ RULES: tuple[Rule, ...] = (
         "authorization_header",
         re.compile(
             r"(?P<key>(?i:\b(?:proxy-)?authorization)[\"']?\s*[:=]\s*[\"']?"
-            r"(?:(?i:bearer|basic|token|digest|negotiate|ntlm|apikey)\s+)?)(?P<value>(?!\[REDACTED)[^\s\"',;]+)"
+            rf"(?:{_SCHEMES}\s+)?)(?P<value>(?!\[REDACTED|{_SCHEMES}\s)[^\s\"',;]+)"
         ),
         _keep_key,
     ),
@@ -122,8 +129,17 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "net_user_password",
         re.compile(
-            r"(?P<key>(?i:\bnet1?(?:\.exe)?[ \t]+user[ \t]+)(?:\"[^\"\n]+\"|\S+)[ \t]+)"
-            r"(?P<value>(?![/*]|\[REDACTED)\S+)"
+            r"(?P<key>(?i:\bnet1?(?:\.exe)?[ \t]+user[ \t]+)"
+            r"(?:\"[^\"\n,]+\"|(?:[^\s\"',;\\]|\\(?![rnt]))+)[ \t]+)"
+            r"(?P<value>(?![/*]|\[REDACTED)[^\s\"',;]+)"
+        ),
+        _keep_key,
+    ),
+    Rule(
+        "psexec_password",
+        re.compile(
+            r"(?P<key>(?i:\bpsexec(?:64)?(?:\.exe)?)\b[^\n]*?[ \t]-p[ \t]+)"
+            r"(?P<value>(?!\[REDACTED)(?:\"[^\"\n]*\"|[^\s\"]+))"
         ),
         _keep_key,
     ),
@@ -156,7 +172,8 @@ def secret_kinds(text: str) -> list[str]:
     """Return the names of the rules that would redact something in ``text`` (for logs and tests)."""
     found: list[str] = []
     for rule in RULES:
-        if rule.pattern.search(text):
+        redacted = rule.pattern.sub(rule.replace, text)
+        if redacted != text:
             found.append(rule.name)
-            text = rule.pattern.sub(rule.replace, text)
+            text = redacted
     return found
