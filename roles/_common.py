@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aisoc.events import Alert
-from aisoc.runtime.prompt import cap_raw
+from aisoc.runtime import RoleContext
+from aisoc.runtime.prompt import RawJson
 
 SEVERITY_POINTS = {"info": 1, "low": 2, "medium": 4, "high": 6, "critical": 8}
 ATTACK_WORDS = (
@@ -40,9 +40,9 @@ ATTACK_WORDS = (
 QUIET_WORDS = ("average number of logs", "unavailable to handle", "sessionenv", "stats")
 
 
-def alert_view(alert: Alert | None) -> dict[str, Any]:
+def alert_view(ctx: RoleContext) -> RawJson:
     """The alert's model view with the raw record bounded (what every role is shown)."""
-    return cap_raw(alert.model_view()) if alert is not None else {}
+    return ctx.alert_json()
 
 
 def precedent_lean(data: dict[str, Any]) -> int:

@@ -103,7 +103,7 @@ it out. List who must be notified."""
     def data(self, ctx: RoleContext) -> dict[str, Any]:
         t2, v = ctx.latest(Tier2Decided), ctx.latest(TriageVerdict)
         return {
-            "alert": alert_view(ctx.alert),
+            "alert": alert_view(ctx),
             "sentinel": {"verdict": v.verdict, "priority": v.priority, "summary": v.summary} if v else None,
             "tier2": {"summary": t2.summary, "findings": t2.findings, "evidence": t2.evidence}
             if t2

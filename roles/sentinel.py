@@ -50,7 +50,7 @@ closed by you, so do not close what you cannot explain. Use the lookup tools whe
 technique needs checking; never invent facts that are not in the data or in a tool result."""
 
     def data(self, ctx: RoleContext) -> dict[str, Any]:
-        return {"alert": alert_view(ctx.alert)}
+        return {"alert": alert_view(ctx)}
 
     def task(self, ctx: RoleContext) -> str:
         return "Triage this alert: verdict, confidence, priority and summary as one JSON object."

@@ -79,7 +79,7 @@ Unknown is an honest rating."""
     def data(self, ctx: RoleContext) -> dict[str, Any]:
         plan, t2 = ctx.latest(IrPlan), ctx.latest(Tier2Decided)
         return {
-            "alert": alert_view(ctx.alert),
+            "alert": alert_view(ctx),
             "tier2_findings": t2.findings if t2 else [],
             "plan": {"sev": plan.sev, "summary": plan.summary} if plan else None,
         }
@@ -89,9 +89,15 @@ Unknown is an honest rating."""
 
     def handle(self, ctx: RoleContext, output: Any) -> list[Event]:
         a: IntelAnswer = output
-        seen = json.dumps(alert_view(ctx.alert), default=str).lower()
+        alert = ctx.alert
+        known = (
+            {v.lower() for v in (*alert.hosts, *alert.users, *(i.value for i in alert.indicators))}
+            if alert
+            else set()
+        )
+        text = str(alert_view(ctx)).lower()
         techniques = [t for t in dict.fromkeys(a.techniques) if TECHNIQUE.match(t)]
-        iocs = [i for i in a.iocs if i.value.lower() in seen]
+        iocs = [i for i in a.iocs if i.value.lower() in known or json.dumps(i.value.lower())[1:-1] in text]
         notes = []
         if len(techniques) < len(set(a.techniques)):
             notes.append(f"dropped {len(set(a.techniques)) - len(techniques)} malformed technique id(s)")

@@ -71,7 +71,7 @@ fields). Do not escalate on severity alone, and do not close what you cannot exp
             if v
             else None
         )
-        return {"alert": alert_view(ctx.alert), "sentinel": sentinel}
+        return {"alert": alert_view(ctx), "sentinel": sentinel}
 
     def task(self, ctx: RoleContext) -> str:
         return "Investigate and decide: escalate, close or human_review, as one JSON object."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -115,13 +114,14 @@ class Alert(BaseModel):
         """Return the ONLY thing a model may see of this alert.
 
         The normalized fields, plus ``raw`` without the generic exclusions (labels, dispositions,
-        export envelopes) and without the source's own ``raw_exclude`` paths.
+        export envelopes) and without the source's own ``raw_exclude`` paths. Parts of ``raw`` that
+        nothing was removed from are shared with the alert, not copied: treat the view as read-only.
         """
-        raw = copy.deepcopy(self.raw)
+        raw: Any = self.raw
         for key in GENERIC_RAW_EXCLUDE:
-            _drop_path(raw, [key])
+            raw = _without(raw, [key])
         for path in self.raw_exclude:
-            _drop_path(raw, path.split("."))
+            raw = _without(raw, path.split("."))
         return {
             "case_id": self.case_id,
             "source": self.source,
@@ -161,17 +161,18 @@ STRONG_TYPES = frozenset(
 """Indicator types that identify infrastructure or tooling, not just the victim."""
 
 
-def _drop_path(node: Any, parts: list[str]) -> None:
-    if not parts:
-        return
+def _without(node: Any, parts: list[str]) -> Any:
+    """``node`` without the key at ``parts`` (applied to every element of lists on the way).
+
+    Copy-on-write: containers are copied only when something under them is removed.
+    """
     if isinstance(node, list):
-        for item in node:
-            _drop_path(item, parts)
-        return
-    if not isinstance(node, dict):
-        return
+        items = [_without(item, parts) for item in node]
+        return node if all(a is b for a, b in zip(items, node, strict=True)) else items
+    if not isinstance(node, dict) or parts[0] not in node:
+        return node
     head, rest = parts[0], parts[1:]
     if not rest:
-        node.pop(head, None)
-    elif head in node:
-        _drop_path(node[head], rest)
+        return {k: v for k, v in node.items() if k != head}
+    inner = _without(node[head], rest)
+    return node if inner is node[head] else {**node, head: inner}

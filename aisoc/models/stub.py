@@ -8,7 +8,6 @@ all the stub reads. It never calls tools. ``--dry-run`` anywhere means this mode
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,9 +18,6 @@ from pydantic import ConfigDict, Field
 
 StubAnswer = Callable[[dict[str, Any]], dict[str, Any]]
 """A role's canned answer: the data block the role was shown -> its output as a dict."""
-
-ROLE_MARK = re.compile(r"^ROLE: ([a-z0-9_]+)/", re.M)
-DATA_BLOCK = re.compile(r"<<<DATA-([0-9a-f]+)\n(.*?)\nDATA-\1>>>", re.S)
 
 
 class StubChatModel(BaseChatModel):
@@ -43,6 +39,12 @@ class StubChatModel(BaseChatModel):
         """Tools are accepted and never called."""
         return self
 
+    def invoke(self, input: Any, config: Any = None, **kwargs: Any) -> AIMessage:
+        """Answer directly: the canned model has nothing to trace, so LangChain's callback
+        machinery (most of a call's cost) is skipped."""
+        messages = input if isinstance(input, list) else self._convert_input(input).to_messages()
+        return self.answer(messages)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -57,10 +59,13 @@ class StubChatModel(BaseChatModel):
         role = data = None
         for m in messages:
             text = m.content if isinstance(m.content, str) else ""
-            if role is None and (found := ROLE_MARK.search(text)):
-                role = found.group(1)
-            if data is None and (block := DATA_BLOCK.search(text)):
-                data = block.group(2)
+            if role is None and text.startswith("ROLE: "):
+                role = text[6 : text.find("/")]
+            if data is None and (start := text.find("<<<DATA-")) >= 0:
+                head = text.find("\n", start)
+                nonce = text[start + 8 : head]
+                end = text.find(f"\nDATA-{nonce}>>>", head)
+                data = text[head + 1 : end] if end >= 0 else None
         fn = self.answers.get(role or "")
         body: dict[str, Any] = {}
         if fn is not None and data is not None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -17,6 +18,7 @@ from aisoc.events import (
     ProducedBy,
     Role,
 )
+from aisoc.runtime.prompt import RawJson, cap_raw
 
 E = TypeVar("E", bound=Event)
 
@@ -32,6 +34,8 @@ class RoleContext:
     precedent: Sequence[PrecedentRef] = ()
     now: datetime | None = None
     model_leg: str | None = None
+    views: MutableMapping[str, str] | None = None
+    """Cache of rendered alert views shared by the team's roles (keyed by the alert event id)."""
 
     @property
     def case_id(self) -> str | None:
@@ -44,6 +48,21 @@ class RoleContext:
             return self.event.alert
         found = self.latest(AlertReceived)
         return found.alert if found else None
+
+    def alert_json(self) -> RawJson:
+        """The alert's model view (raw record bounded) as JSON text, rendered once per alert."""
+        received = self.event if isinstance(self.event, AlertReceived) else self.latest(AlertReceived)
+        if received is None:
+            return RawJson("null")
+        key = received.event_id
+        if self.views is not None and key in self.views:
+            return RawJson(self.views[key])
+        text = json.dumps(
+            cap_raw(received.alert.model_view()), separators=(",", ":"), default=str, ensure_ascii=False
+        )
+        if self.views is not None:
+            self.views[key] = text
+        return RawJson(text)
 
     def latest(self, cls: type[E]) -> E | None:
         """The newest event of ``cls`` in the case so far (the trigger included)."""

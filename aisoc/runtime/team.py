@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,7 +24,7 @@ from aisoc.models import StubChatModel, capabilities
 from aisoc.resolve import resolve
 from aisoc.runtime.builtin_tools import case_lookup_tool
 from aisoc.runtime.loop import ModelUnavailable, ToolLoop, build_trace
-from aisoc.runtime.prompt import system_message, user_message
+from aisoc.runtime.prompt import NONCE, system_message, user_message
 from aisoc.runtime.role import AgentRole, RoleContext, ScheduledRole
 from aisoc.sources import AlertSource, IngestStats, ingest
 from aisoc.tools import Tool, ToolSet
@@ -111,7 +112,20 @@ class RoleTeam:
             )
             for name, r in self.agents.items()
         }
+        # The system message only changes with the nonce: render the schema once per role.
+        self.system_templates = {
+            name: system_message(
+                name,
+                r.prompt_version,
+                r.system_prompt,
+                r.schema,
+                [t.name for t in self.tools.allowed(r.tools)],
+                NONCE,
+            )
+            for name, r in self.agents.items()
+        }
         self.paused: set[str] = set()
+        self._views: _Lru = _Lru(2048)
 
     # --- wiring -----------------------------------------------------------------------------------
 
@@ -194,16 +208,7 @@ class RoleTeam:
         ctx = self.context_for(role, event)
         nonce = event.event_id[:8]
         messages = [
-            SystemMessage(
-                content=system_message(
-                    name,
-                    role.prompt_version,
-                    role.system_prompt,
-                    role.schema,
-                    [t.name for t in self.tools.allowed(role.tools)],
-                    nonce,
-                )
-            ),
+            SystemMessage(content=self.system_templates[name].replace(NONCE, nonce)),
             HumanMessage(content=user_message(role.data(ctx), role.task(ctx), nonce, list(ctx.precedent))),
         ]
         loop = self.loops[name]
@@ -267,6 +272,7 @@ class RoleTeam:
             prompt_version=role.prompt_version,
             event=event,
             history=[e for e in history if e.event_id != event.event_id],
+            views=self._views,
             now=utcnow(),
         )
         if self.context is not None and role.uses_precedent and ctx.alert is not None and event.case_id:
@@ -279,6 +285,23 @@ class RoleTeam:
                 fn(inv)
             except Exception:  # observers are metrics; they never break the pipeline
                 log.exception("observer failed")
+
+
+class _Lru(OrderedDict[str, str]):
+    """A small least-recently-used cache (rendered alert views)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def __getitem__(self, key: str) -> str:
+        self.move_to_end(key)
+        return super().__getitem__(key)
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key, value)
+        if len(self) > self.size:
+            self.popitem(last=False)
 
 
 def _with_trace(event: Event, trace: Any) -> Event:

@@ -1,0 +1,209 @@
+"""End-to-end pipeline: alerts through Sentinel -> Tier 2 -> IR Lead -> Threat Intel -> proposals.
+
+    python bench/pipeline.py [--alerts 1000] [--redis URL] [--model stub|local] [--local-alerts 3]
+
+The alerts are real Wazuh alerts (``data/wazuh/alerts.jsonl``), each copy with its own source id.
+The mix is chosen so that about three quarters go the whole way (the target's mix): the stub model
+is deterministic, so each real alert's path is known from one run. Reported: ms/alert and alerts/s
+in-process (target <= 3 ms/alert), the same on Redis with one worker process per role, the floor
+(one invocation of a compiled one-node LangGraph graph), and with ``--model local`` seconds and
+tokens per alert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any, TypedDict
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aisoc import Bus, events, models  # noqa: E402
+from aisoc.runtime import Invocation, RoleTeam  # noqa: E402
+from aisoc.sources import ingest  # noqa: E402
+from integrations.wazuh import WazuhFileSource  # noqa: E402
+
+
+def real_alerts() -> list[events.Alert]:
+    return [
+        a for a in WazuhFileSource(ROOT / "data/wazuh/alerts.jsonl").poll() if isinstance(a, events.Alert)
+    ]
+
+
+def whole_way(alerts: list[events.Alert]) -> set[str]:
+    """Case ids the stub sends all the way to proposals."""
+    bus = Bus()
+    team = RoleTeam(model=models.from_spec("stub"), bus=bus)
+    team.consume(_Source(alerts))
+    return {e.case_id for e in bus.audit if e.type == "intel.attribution" and e.case_id}
+
+
+class _Source:
+    name = "bench"
+
+    def __init__(self, alerts: list[events.Alert]) -> None:
+        self.alerts = alerts
+
+    def poll(self) -> Any:
+        yield from self.alerts
+
+
+def mix(n: int, full_share: float = 0.75) -> list[events.Alert]:
+    base = real_alerts()
+    full = whole_way(base)
+    deep = [a for a in base if a.case_id in full]
+    shallow = [a for a in base if a.case_id not in full]
+    out = []
+    for i in range(n):
+        pool = deep if (i % 4) < round(full_share * 4) else shallow
+        a = pool[i % len(pool)]
+        out.append(a.model_copy(update={"source_id": f"{a.source_id}-{i}"}))
+    return out
+
+
+def floor_us(n: int = 2000) -> float:
+    """One invocation of a compiled one-node graph: LangGraph's own cost."""
+    from langgraph.graph import END, START, StateGraph
+
+    class S(TypedDict):
+        n: int
+
+    g = StateGraph(S)
+    g.add_node("a", lambda s: {"n": s["n"] + 1})
+    g.add_edge(START, "a")
+    g.add_edge("a", END)
+    c = g.compile()
+    for _ in range(200):
+        c.invoke({"n": 0})
+    t = time.perf_counter()
+    for _ in range(n):
+        c.invoke({"n": 0})
+    return (time.perf_counter() - t) / n * 1e6
+
+
+def in_process(alerts: list[events.Alert]) -> dict[str, Any]:
+    bus = Bus()
+    team = RoleTeam(model=models.from_spec("stub"), bus=bus)
+    t = time.perf_counter()
+    team.consume(_Source(alerts))
+    elapsed = time.perf_counter() - t
+    counts = Counter(e.type for e in bus.audit)
+    return {
+        "alerts": len(alerts),
+        "seconds": elapsed,
+        "ms_per_alert": elapsed / len(alerts) * 1000,
+        "alerts_per_s": len(alerts) / elapsed,
+        "whole_way_share": counts["intel.attribution"] / len(alerts),
+        "events": dict(counts),
+    }
+
+
+def on_redis(url: str, alerts: list[events.Alert], timeout_s: float = 600) -> dict[str, Any]:
+    ns = f"bench{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, "AISOC_BUS": url, "AISOC_NAMESPACE": ns, "AISOC_LOG_LEVEL": "WARNING"}
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "aisoc", "worker", role, "--dry-run"], env=env, cwd=ROOT)
+        for role in ("sentinel", "tier2", "ir_lead", "threat_intel")
+    ]
+    bus = Bus(url, namespace=ns)
+    try:
+        time.sleep(2)  # workers connect and create their groups
+        expected = in_process(alerts)["events"]
+        t = time.perf_counter()
+        ingest(_Source(alerts), bus)
+        done = 0
+        while time.perf_counter() - t < timeout_s:
+            stats = {s.name: s.length for s in bus.stats().streams}
+            done = stats["audit"]
+            if done >= sum(expected.values()):
+                break
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - t
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(30)
+        keys = list(bus.client.scan_iter(match=f"{{{ns}}}:*"))
+        if keys:
+            bus.client.delete(*keys)
+    return {
+        "alerts": len(alerts),
+        "seconds": elapsed,
+        "ms_per_alert": elapsed / len(alerts) * 1000,
+        "alerts_per_s": len(alerts) / elapsed,
+        "complete": done >= sum(expected.values()),
+        "worker_exit_codes": [p.returncode for p in procs],
+    }
+
+
+def local_model(alerts: list[events.Alert]) -> dict[str, Any]:
+    seen: list[Invocation] = []
+    bus = Bus()
+    team = RoleTeam(model=models.from_spec("local"), bus=bus, observer=seen.append)
+    t = time.perf_counter()
+    team.consume(_Source(alerts))
+    elapsed = time.perf_counter() - t
+    tokens = sum(i.input_tokens + i.output_tokens for i in seen)
+    return {
+        "alerts": len(alerts),
+        "seconds_per_alert": elapsed / len(alerts),
+        "tokens_per_alert": tokens / len(alerts),
+        "invocations": len(seen),
+        "review_requests": sum(1 for i in seen if i.failure),
+        "events": dict(Counter(e.type for e in bus.audit)),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--alerts", type=int, default=1000)
+    p.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="'' to skip the Redis run")
+    p.add_argument("--model", default="stub", choices=["stub", "local"])
+    p.add_argument("--local-alerts", type=int, default=3)
+    p.add_argument("--out", default=str(ROOT / "build/bench/pipeline.json"))
+    a = p.parse_args()
+    out: dict[str, Any] = {"floor_one_node_graph_us": floor_us()}
+    print(f"floor: one compiled one-node LangGraph invocation = {out['floor_one_node_graph_us']:.0f} µs")
+    if a.model == "local":
+        out["local"] = r = local_model(mix(a.local_alerts))
+        print(
+            f"local model: {r['seconds_per_alert']:.1f} s/alert, {r['tokens_per_alert']:.0f} tokens/alert "
+            f"over {r['alerts']} alerts ({r['invocations']} role invocations, "
+            f"{r['review_requests']} review requests)"
+        )
+    else:
+        alerts = mix(a.alerts)
+        in_process(alerts[:100])  # warm-up: imports, compiled graphs, caches
+        out["in_process"] = r = in_process(alerts)
+        print(
+            f"in-process (memory bus, stub): {r['ms_per_alert']:.2f} ms/alert, "
+            f"{r['alerts_per_s']:.0f} alerts/s, "
+            f"{r['whole_way_share']:.0%} went the whole way (target <= 3 ms/alert"
+            f"{' OK' if r['ms_per_alert'] <= 3 else ' BELOW'})"
+        )
+        if a.redis:
+            out["redis"] = r = on_redis(a.redis, alerts)
+            print(
+                f"redis, one worker process per role: {r['ms_per_alert']:.2f} ms/alert, "
+                f"{r['alerts_per_s']:.0f} alerts/s, complete={r['complete']}"
+            )
+    path = Path(a.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2, default=str))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    tempfile.tempdir = None
+    main()
