@@ -1,0 +1,54 @@
+"""``aisoc explain CASE_ID|HOST``: why the team did what it did, from the recorded trace only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, open_bus
+from aisoc.memory import Memory, UnknownCase
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="why a case went the way it did, or why a host was contained (from the record only)",
+        description="Answer from the recorded traces and the human decision events: which role decided "
+        "what, on which evidence and tool results, with which model leg, prompt version and "
+        "precedent, and who approved and carried out what. Every line cites its event id.",
+    )
+    p.add_argument("subject", metavar="CASE_ID|HOST", help="a case id (source:id) or a host name")
+    add_bus_option(p)
+    p.add_argument("--tenant", help="for a host: only this tenant's cases")
+    p.add_argument("--limit", type=int, default=5, help="for a host: at most this many cases (default 5)")
+    p.add_argument(
+        "--snapshot",
+        help="memory snapshot file used to find a host's cases (default: STATE_DIR/memory/explain.sqlite; "
+        "'none' to fold the log in memory)",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_explain)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    settings = kernel_settings(args)
+    bus = open_bus(settings)
+    try:
+        if bus.audit.for_case(args.subject):
+            expl = Memory(bus.audit, auto_refresh=False).explain(args.subject)
+        else:
+            snapshot: Any = args.snapshot
+            if snapshot is None and not settings.bus.startswith("memory"):
+                snapshot = settings.state_dir / "memory" / "explain.sqlite"
+            mem = Memory(bus.audit, snapshot_path=None if snapshot in (None, "none") else snapshot)
+            try:
+                expl = mem.explain_host(args.subject, tenant=args.tenant, limit=args.limit)
+            finally:
+                mem.close()
+    except UnknownCase as e:
+        raise CommandError(f"{e}; nothing to explain") from e
+    finally:
+        bus.close()
+    print(json.dumps(expl.to_dict(), indent=2) if args.json else expl.text())
+    return 0

@@ -1,0 +1,101 @@
+"""``aisoc truth import FILE --source NAME``: analyst dispositions become ``truth.labeled`` events."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, open_bus
+from aisoc.events import Event, ProducedBy, Role, TruthLabeled
+from aisoc.memory import Memory
+from aisoc.sources import RecordedSource, Rejected, open_source, source_names
+
+log = logging.getLogger(__name__)
+
+CHUNK = 500
+"""Labels published per atomic batch."""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("truth", help="ground truth: import analyst dispositions as truth.labeled events")
+    inner = p.add_subparsers(dest="truth_command", metavar="SUBCOMMAND", required=True)
+    imp = inner.add_parser(
+        "import",
+        help="publish truth.labeled for every recorded ticket whose outcome is known",
+        description="Read recorded tickets with the analyst's decision and publish one truth.labeled per "
+        "case. A case whose latest label already says the same is skipped; a different label "
+        "supersedes the old one (both stay in the log).",
+    )
+    imp.add_argument("file", help="the recorded tickets (a file, or - for stdin)")
+    imp.add_argument("--source", required=True, help="alert source name (see 'aisoc ingest --help')")
+    imp.add_argument("--labeled-by", default="analyst", help="who the labels are attributed to")
+    imp.add_argument("--dry-run", action="store_true", help="count what would be published; publish nothing")
+    add_bus_option(imp)
+    imp.set_defaults(func=_import)
+
+
+@dataclass
+class ImportStats:
+    """What one import did."""
+
+    published: int = 0
+    unchanged: int = 0
+    no_truth: int = 0
+    rejected: int = 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    source = open_source(args.source, args.file)
+    if not isinstance(source, RecordedSource):
+        raise CommandError(
+            f"source {args.source!r} does not carry the analyst's decisions (no records()); "
+            f"installed sources: {', '.join(source_names())}"
+        )
+    bus = open_bus(kernel_settings(args))
+    mem = Memory(bus.audit, auto_refresh=False)
+    mem.refresh()
+    stats = ImportStats()
+    batch: list[Event] = []
+    producer = ProducedBy(role=Role.HUMAN)
+    for item, truth in source.records():
+        if isinstance(item, Rejected):
+            stats.rejected += 1
+            continue
+        if truth is None:
+            stats.no_truth += 1
+            continue
+        rec = mem.case(item.case_id)
+        known = rec.truth if rec is not None else None
+        if (
+            known is not None
+            and known.label == truth.label.value
+            and known.escalated == truth.escalated
+            and known.source == args.source
+        ):
+            stats.unchanged += 1
+            continue
+        batch.append(
+            TruthLabeled(
+                label=truth.label,
+                escalated=truth.escalated,
+                labeled_by=args.labeled_by,
+                source=args.source,
+                note=(truth.note or f"from field {truth.field}")[:1024],
+                case_id=item.case_id,
+                produced_by=producer,
+            )
+        )
+        stats.published += 1
+        if len(batch) >= CHUNK and not args.dry_run:
+            bus.publish_many(batch)
+            batch = []
+    if batch and not args.dry_run:
+        bus.publish_many(batch)
+    verb = "would publish" if args.dry_run else "published"
+    print(
+        f"{verb} {stats.published} labels from {args.source}; {stats.unchanged} unchanged, "
+        f"{stats.no_truth} without a known outcome, {stats.rejected} unreadable records"
+    )
+    return 0
