@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from cards.model import CARD_SCHEMA, CARD_VERSION, MAX_ACTIONS, Approver, Budget, Card, CardError
-from cards.text import Markup, clean, join_capped, more
+from cards.text import Markup, cap, clean, join_capped, more
 
 TRIMMED_NOTICE = (
     "Trimmed to fit Webex's size limits: long text and lists are cut. `explain` shows everything."
 )
 """Said on every card whose lists or text were cut harder than usual."""
+T = TypeVar("T")
 _EMAIL = re.compile(r"^[^\s<>|@]{1,64}@[^\s<>|@]{1,255}$")
 
 
@@ -66,6 +67,10 @@ class Draft:
         """Clean each value and join them, capped with "and N more"."""
         cleaned = [self.short(v) for v in values if v not in (None, "")]
         return Markup(join_capped(cleaned, self.budget.items if limit is None else limit))
+
+    def shown(self, items: Sequence[T]) -> tuple[list[T], int]:
+        """The items a list shows under this budget and how many it leaves out (pass that as ``hidden``)."""
+        return cap(items, self.budget.items)
 
     def _add(self, element: dict[str, Any], line: str | None, essential: bool = False) -> None:
         self._body.append((element, essential))
@@ -134,6 +139,7 @@ class Draft:
         heading: str | None = None,
         limit: int | None = None,
         overflow: str | None = None,
+        hidden: int = 0,
     ) -> None:
         """A bulleted list capped at the budget ("and N more" says how many were left out).
 
@@ -142,15 +148,16 @@ class Draft:
             heading: a section heading above the list.
             limit: show at most this many (default: the budget's ``items``).
             overflow: what to add after "and N more" (e.g. "— open the case").
+            hidden: entries the caller already left out of ``items`` (see ``shown``).
         """
-        entries = [self.short(i) for i in items if i not in (None, "")]
-        entries = [e for e in entries if e]
-        if not entries:
+        present = [i for i in items if i not in (None, "")]
+        if not present and not hidden:
             return
+        n = self.budget.items if limit is None else limit
+        shown = [e for e in (self.short(i) for i in present[:n]) if e]
+        rest = len(present) - min(n, len(present)) + hidden
         if heading:
             self.heading(heading)
-        n = self.budget.items if limit is None else limit
-        shown, rest = entries[:n], len(entries) - min(n, len(entries))
         lines = [f"- {e}" for e in shown]
         if rest:
             lines.append(f"- {more(rest)}{f' {overflow}' if overflow else ''}")

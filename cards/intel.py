@@ -17,7 +17,7 @@ from cards.cases import provenance
 from cards.common import case_alert, case_link, case_title, fit, open_case
 from cards.draft import Draft
 from cards.model import MAX_CARD_BYTES, Budget, Card, CardContext
-from cards.text import Markup, clean, duration, indicator, join_capped, label, pct, span, when
+from cards.text import Markup, cap, clean, duration, indicator, join_capped, label, pct, span, when
 
 REPUTATION_ORDER = (Reputation.MALICIOUS, Reputation.SUSPICIOUS, Reputation.UNKNOWN, Reputation.BENIGN)
 """IOC ratings are listed worst first."""
@@ -80,7 +80,8 @@ def attribution_card(
             links = [technique_link(t) for t in event.techniques]
             d.heading("ATT&CK techniques")
             d.paragraph(Markup(join_capped(links, b.items * 2)))
-        d.bullets([ioc_line(i) for i in iocs], heading="IOC reputation")
+        worst, hidden = d.shown(iocs)
+        d.bullets([ioc_line(i) for i in worst], heading="IOC reputation", hidden=hidden)
         d.note(provenance(event, ctx))
         d.explain()
         open_case(d, ctx)
@@ -115,7 +116,10 @@ def campaign_card(
                 ("Active for", duration((event.last_seen - event.first_seen).total_seconds())),
             ]
         )
-        d.bullets([Markup(indicator_key(k, b.short)) for k in event.indicators], heading="Shared indicators")
+        keys, hidden = d.shown(event.indicators)
+        d.bullets(
+            [Markup(indicator_key(k, b.short)) for k in keys], heading="Shared indicators", hidden=hidden
+        )
         d.bullets(event.case_ids, heading="Cases")
         d.note(provenance(event, ctx))
         d.explain()
@@ -146,11 +150,13 @@ def hunt_card(
             if finding.hypothesis:
                 lines.append(f"Hypothesis: {clean(finding.hypothesis, b.short, oneline=True)}")
             if finding.case_ids:
-                cases = [clean(c, 80, oneline=True) for c in finding.case_ids]
-                lines.append(f"Cases: {join_capped(cases, b.items)}")
+                cases, rest = cap(finding.case_ids, b.items)
+                shown = [clean(c, 80, oneline=True) for c in cases]
+                lines.append(f"Cases: {join_capped(shown + [''] * rest, b.items)}")
             if finding.indicators:
-                keys = [indicator_key(k, 80) for k in finding.indicators]
-                lines.append(f"Indicators: {join_capped(keys, b.items)}")
+                keys, rest = cap(finding.indicators, b.items)
+                shown = [indicator_key(k, 80) for k in keys]
+                lines.append(f"Indicators: {join_capped(shown + [''] * rest, b.items)}")
             d.paragraph(Markup("\n\n".join(lines)))
         if n > b.items:
             d.note(f"and {n - b.items} more finding(s): `explain` or the audit log has them all.")

@@ -158,9 +158,11 @@ def plan_card(event: IrPlan, ctx: CardContext | None = None, *, max_bytes: int =
         )
         d.paragraph(event.summary, heading="Summary")
         for phase in Phase:
-            d.bullets([_step_line(s, b) for s in event.phase(phase)], heading=label(phase.value))
+            steps, hidden = d.shown(event.phase(phase))
+            d.bullets([_step_line(s, b) for s in steps], heading=label(phase.value), hidden=hidden)
         d.bullets(event.notifications, heading="Notifications")
-        d.bullets([_precedent_line(p, b) for p in precedent], heading="Precedent cases")
+        shown, hidden = d.shown(precedent)
+        d.bullets([_precedent_line(p, b) for p in shown], heading="Precedent cases", hidden=hidden)
         for step, url in linked[:buttons]:
             d.open_url(approve_title(step.kind, step.target, 48), url, style="positive")
         more_links = [

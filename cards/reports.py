@@ -65,6 +65,7 @@ def shift_card(
                 ("Open approvals", str(len(event.open_approvals))),
             ]
         )
+        oldest, hidden = d.shown(waiting)
         d.bullets(
             [
                 Markup(
@@ -72,10 +73,12 @@ def shift_card(
                     f"{clean(a.case_id, 80, oneline=True)} · waiting {duration(a.age_s)} for "
                     f"{ROLE_TITLES[a.approver_role]}"
                 )
-                for a in waiting
+                for a in oldest
             ],
             heading="Open approvals (oldest first)",
+            hidden=hidden,
         )
+        notable, hidden = d.shown(event.notable_cases)
         d.bullets(
             [
                 Markup(
@@ -83,9 +86,10 @@ def shift_card(
                     + f"{clean(c.title, b.short, oneline=True)} · {clean(c.status, 40, oneline=True)}"
                     + f" · {clean(c.case_id, 80, oneline=True)}"
                 )
-                for c in event.notable_cases
+                for c in notable
             ],
             heading="Notable cases",
+            hidden=hidden,
         )
         d.paragraph(event.summary, heading="Summary")
         d.note(provenance(event, ctx))
@@ -119,7 +123,8 @@ def tuning_card(
             subtitle=span(event.window_start, event.window_end, ctx.tz),
         )
         d.paragraph(event.summary, heading="Summary")
-        d.bullets([rule_line(b, r) for r in event.rules], heading="Rules")
+        rules, hidden = d.shown(event.rules)
+        d.bullets([rule_line(b, r) for r in rules], heading="Rules", hidden=hidden)
         d.note(provenance(event, ctx))
         return d
 
@@ -196,22 +201,25 @@ def digest_card(
             ]
         )
         lines = []
-        for title, members in ordered:
+        top, hidden = d.shown(ordered)
+        for title, members in top:
             tally = _tally(dict(Counter(o for _, o in members)))
             cases = join_capped([clean(c, 80, oneline=True) for c, _ in members], 3)
             lines.append(
                 Markup(f"**{clean(title, b.short, oneline=True)}** × {len(members)} ({tally}) · {cases}")
             )
-        d.bullets(lines, heading="By alert")
+        d.bullets(lines, heading="By alert", hidden=hidden)
+        least, hidden = d.shown(unsure)
         d.bullets(
             [
                 Markup(
                     f"{clean(cid, 80, oneline=True)} · {label(o)} at {pct(c)} confidence"
                     + (f" · {clean(alerts[cid].title, b.short, oneline=True)}" if cid in alerts else "")
                 )
-                for cid, o, c in unsure
+                for cid, o, c in least
             ],
             heading="Least confident closures",
+            hidden=hidden,
         )
         d.note(
             "Closures are rolled up here, not posted one by one: `case ID` shows one, `reopen ID` undoes one."

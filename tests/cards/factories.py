@@ -189,7 +189,7 @@ def proposal(p: IrPlan, step: PlanStep, **kw: Any) -> ActionProposed:
         "kind": step.kind,
         "target": step.target,
         "phase": step.phase,
-        "rationale": f"{step.description}: stops the payload from spreading.",
+        "rationale": f"{step.description[:900]}: stops the payload from spreading.",
         "approver_role": "ir_lead",
         "risk": "high" if step.kind == "isolate_host" else "medium",
         "sev": p.sev,
