@@ -37,6 +37,7 @@ _INVISIBLE = re.compile(
 _MD_LINK = re.compile(r"\]\s*\(")
 _SCHEME = re.compile(r"\b(h)(?:tt|xx)(ps?)(://)", re.IGNORECASE)
 _AUTOLINK = re.compile(r"<(?=[A-Za-z][A-Za-z0-9+.-]{1,31}:)")
+_URL = re.compile(r"\b[hH](?:tt|xx)[pP][sS]?://(?:[^\s<>()\[\]\"']|\[\.\])+")
 _WWW = re.compile(r"\b(www)\.", re.IGNORECASE)
 _MENTION = re.compile(r"<\s*@")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
@@ -54,12 +55,12 @@ def clip(text: str, limit: int) -> str:
 def neutralize(text: str) -> str:
     """Make markdown in untrusted text inert: no links, no clickable URLs, no Webex mentions.
 
-    ``[label](url)`` loses its link syntax, ``<scheme:...>`` is no autolink any more, ``http://`` becomes
-    ``hxxp://`` (the SOC convention for a URL nobody should click), ``www.`` becomes ``www[.]`` and
-    ``<@...>`` can no longer mention anyone.
+    ``[label](url)`` loses its link syntax, ``<scheme:...>`` is no autolink any more, a URL is defanged
+    (``hxxps://evil[.]example/x``, the SOC convention for a URL nobody should click), ``www.`` becomes
+    ``www[.]`` and ``<@...>`` can no longer mention anyone.
     """
     text = _MD_LINK.sub("] (", text)
-    text = _SCHEME.sub(lambda m: f"{m.group(1)}xx{m.group(2)}{m.group(3)}", text)
+    text = _URL.sub(lambda m: defang(m.group(0)), text)
     text = _AUTOLINK.sub("< ", text)
     text = _WWW.sub(r"\1[.]", text)
     return _MENTION.sub("< @", text)

@@ -23,7 +23,7 @@ def test_markdown_links_lose_their_link_syntax() -> None:
     """Given a markdown link in untrusted text, when cleaned, then no `](` remains and the URL is defanged."""
     out = clean("Click [Approve](https://evil.example/approve) now", 200)
     assert "](" not in out
-    assert "hxxps://evil.example/approve" in out
+    assert "hxxps://evil[.]example/approve" in out
 
 
 def test_autolinks_urls_and_www_are_not_clickable() -> None:
