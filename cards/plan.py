@@ -248,7 +248,11 @@ def decided_card(
             _what(event.action_id, ctx, b.short),
             tag=decision,
             style=DECISION_STYLE[event.decision],
-            subtitle=f"{decision} by {d.short(by)} · {when(event.occurred_at, ctx.tz)}",
+            subtitle=(
+                f"{decision} by {d.short(event.decided_by)} · {when(event.occurred_at, ctx.tz)}"
+                if event.decided_by
+                else f"{decision} · {when(event.occurred_at, ctx.tz)}"
+            ),
         )
         d.facts(
             [

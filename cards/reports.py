@@ -50,7 +50,7 @@ def shift_card(
             style="emphasis",
             subtitle=(
                 f"{event.alerts_received} alerts · {event.escalations} escalated · "
-                f"{event.cases_closed} closed · {len(event.open_approvals)} approvals open"
+                f"{event.cases_closed} closed · {len(event.open_approvals)} approval(s) open"
             ),
         )
         d.facts(
