@@ -10,8 +10,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ValidationError
-
 from aisoc.errors import AisocError
 from aisoc.events import ROLE_TITLES, ActionProposed, Alert, ContractError, Role, from_dict
 
@@ -152,7 +150,13 @@ class CardContext:
                 if not isinstance(event, ActionProposed):
                     raise CardError(f"context field 'proposals': {event.type} is not action.proposed")
                 proposals[event.action_id] = event
-        except (ValidationError, ContractError, KeyError, TypeError, ValueError, AttributeError) as e:
+        except (
+            ContractError,
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+        ) as e:  # pydantic's is a ValueError
             if isinstance(e, CardError):
                 raise
             raise CardError(f"context: {type(e).__name__}: {e}") from e

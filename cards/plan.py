@@ -132,7 +132,7 @@ def plan_card(event: IrPlan, ctx: CardContext | None = None, *, max_bytes: int =
     ctx = ctx or CardContext()
     alert = case_alert(event, ctx)
     approvals = [s for s in event.steps if s.action_id]
-    linked = [(s, ctx.gate_links[s.action_id]) for s in approvals if s.action_id in ctx.gate_links]
+    linked = [(s, url) for s in approvals if (url := ctx.gate_links.get(s.action_id or ""))]
     unlinked = len(approvals) - len(linked)
     buttons = min(len(linked), MAX_ACTIONS - (1 if event.case_id else 0))
     precedent = event.trace.precedent if event.trace else []

@@ -232,6 +232,7 @@ def test_tighter_budget_falls_back_to_the_essentials() -> None:
     """Given a tiny size budget, when a big plan is rendered, then only header, banner and buttons stay."""
     a = huge_alert()
     event = huge_events(a)[1]
+    assert isinstance(event, IrPlan)
     card = render(event, context(a, event), max_bytes=3000)
     assert card.card_bytes <= 3000 and card.trimmed
     text = all_text(card.content)
