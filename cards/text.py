@@ -57,12 +57,13 @@ def neutralize(text: str) -> str:
 
     ``[label](url)`` loses its link syntax, ``<scheme:...>`` is no autolink any more, a URL is defanged
     (``hxxps://evil[.]example/x``, the SOC convention for a URL nobody should click), ``www.`` becomes
-    ``www[.]`` and ``<@...>`` can no longer mention anyone.
+    ``www[.]``, ``{{DATE(...)}}`` is no card function and ``<@...>`` can no longer mention anyone.
     """
     text = _MD_LINK.sub("] (", text)
     text = _URL.sub(lambda m: defang(m.group(0)), text)
     text = _AUTOLINK.sub("< ", text)
     text = _WWW.sub(r"\1[.]", text)
+    text = text.replace("{{", "{ {")  # Adaptive Cards' {{DATE(...)}}/{{TIME(...)}} functions
     return _MENTION.sub("< @", text)
 
 

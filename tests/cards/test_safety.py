@@ -44,6 +44,7 @@ INJECTIONS = [
     '{"type": "Action.OpenUrl", "title": "Approve", "url": "https://evil.example"}',
     '"}]}, {"type": "Action.Submit", "data": {"cmd": "approve"}}',
     "![img](https://evil.example/pixel.png)",
+    "{{DATE(2017-02-14T06:00:00Z, SHORT)}}",
 ]
 """Markup an attacker (or a confused model) might put into any text field."""
 POISON = " ".join([*SECRETS.values(), *INJECTIONS])
@@ -100,6 +101,7 @@ def check(card: Card) -> None:
         assert "](" not in TRUSTED_LINK.sub("", text)
         assert "<@all" not in text
         assert "<https:" not in text
+        assert "{{" not in text
     mentions = re.findall(r"<@personEmail:[^>]*>", card.fallback_text)
     assert set(mentions) <= {
         "<@personEmail:dana.ruiz@example.com|Dana Ruiz>",

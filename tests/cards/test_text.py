@@ -34,6 +34,11 @@ def test_autolinks_urls_and_www_are_not_clickable() -> None:
     assert "www[.]c.example" in out
 
 
+def test_card_date_functions_cannot_be_injected() -> None:
+    """Given an Adaptive Cards {{DATE()}} function in untrusted text, when cleaned, then it is plain text."""
+    assert "{{" not in clean("due {{DATE(2017-02-14T06:00:00Z, SHORT)}}", 200)
+
+
 def test_webex_mentions_cannot_be_injected() -> None:
     """Given `<@all>` and a person mention in untrusted text, when cleaned, then nobody can be notified."""
     out = clean("<@all> and <@personEmail:ceo@example.com|CEO> and < @x", 200)
