@@ -69,16 +69,17 @@ def short_digest(digest: str) -> str:
     return clean(digest[:12], 12, oneline=True)
 
 
-def approve_title(kind: str | None, target: str | None, limit: int) -> str:
-    """A button or link title: ``"Approve isolate host Win11Client"`` (cleaned)."""
+def approve_title(kind: str | None, target: str | None, limit: int, number: int | None = None) -> str:
+    """A button or link title: ``"Approve isolate host Win11Client"``, ``"Approve #2: ..."`` (cleaned)."""
     what = kind.replace("_", " ") if kind else "action"
-    return clean(f"Approve {what} {target or ''}", limit, oneline=True)
+    head = f"Approve #{number}: " if number else "Approve "
+    return clean(f"{head}{what} {target or ''}", limit, oneline=True)
 
 
-def _step_line(step: PlanStep, b: Budget) -> Markup:
+def _step_line(step: PlanStep, b: Budget, number: int | None) -> Markup:
     text = clean(step.description, min(b.text, 300), oneline=True)
     if step.action_id:
-        text += f" — **needs approval** ({action_title(step.kind, step.target, 80)})"
+        text += f" — **approval #{number}** ({action_title(step.kind, step.target, 80)})"
     elif step.kind or step.target:
         text += f" ({action_title(step.kind, step.target, 80)})"
     return Markup(text)
@@ -132,6 +133,8 @@ def plan_card(event: IrPlan, ctx: CardContext | None = None, *, max_bytes: int =
     ctx = ctx or CardContext()
     alert = case_alert(event, ctx)
     approvals = [s for s in event.steps if s.action_id]
+    # Approvals are numbered in plan order; with several buttons side by side, "Approve #2" is what fits.
+    number = {id(s): n for n, s in enumerate(approvals, 1)}
     linked = [(s, url) for s in approvals if (url := ctx.gate_links.get(s.action_id or ""))]
     unlinked = len(approvals) - len(linked)
     buttons = min(len(linked), MAX_ACTIONS - (1 if event.case_id else 0))
@@ -159,14 +162,18 @@ def plan_card(event: IrPlan, ctx: CardContext | None = None, *, max_bytes: int =
         d.paragraph(event.summary, heading="Summary")
         for phase in Phase:
             steps, hidden = d.shown(event.phase(phase))
-            d.bullets([_step_line(s, b) for s in steps], heading=label(phase.value), hidden=hidden)
+            lines = [_step_line(s, b, number.get(id(s))) for s in steps]
+            d.bullets(lines, heading=label(phase.value), hidden=hidden)
         d.bullets(event.notifications, heading="Notifications")
         shown, hidden = d.shown(precedent)
         d.bullets([_precedent_line(p, b) for p in shown], heading="Precedent cases", hidden=hidden)
         for step, url in linked[:buttons]:
-            d.open_url(approve_title(step.kind, step.target, 48), url, style="positive")
+            title = (
+                approve_title(step.kind, step.target, 48) if buttons == 1 else f"Approve #{number[id(step)]}"
+            )
+            d.open_url(title, url, style="positive")
         more_links = [
-            Markup(f"[{link_text(approve_title(s.kind, s.target, 80))}]({url})")
+            Markup(f"[{link_text(approve_title(s.kind, s.target, 80, number[id(s)]))}]({url})")
             for s, url in linked[buttons:]
         ]
         d.bullets(more_links, heading="More approvals", overflow="— open the case for the rest")

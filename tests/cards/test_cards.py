@@ -116,6 +116,8 @@ def test_plan_approval_buttons_open_the_gate_and_nothing_else_decides() -> None:
         f"{GATE}/act-1?sig=signed-act-1",
         f"{GATE}/act-2?sig=signed-act-2",
     ]
+    assert [x["title"] for x in actions[:2]] == ["Approve #1", "Approve #2"]  # short enough side by side
+    assert "— **approval #2** (Disable account: Win11Client-1)" in all_text(card.content)
     assert actions[2]["data"] == {"cmd": "explain", "case_id": a.case_id}
     assert all("approve" not in str(x.get("data", "")).lower() for x in actions)
     assert "executes nothing" in all_text(card.content)
