@@ -1,0 +1,68 @@
+"""The human gate: agents propose, a person decides, nothing executes.
+
+    from gate import Gate, create_app, load_gate_settings
+    settings = load_gate_settings()            # [gate] and [roster] of aisoc.toml
+    gate = Gate(bus, settings)                 # approval requests, reminders, escalation, expiry
+    app = create_app(settings, gate=gate)      # the two-step confirmation pages
+    from gate.links import approval_url        # the signed link a card opens
+
+Flask is imported only when ``create_app`` is first used, so the roster and ``aisoc oncall`` work
+without the web extras.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gate.errors import (
+    AlreadyDecided,
+    ApprovalError,
+    GateError,
+    LinkError,
+    NotAuthorized,
+    RosterError,
+    UnknownRequest,
+)
+from gate.roster import Authorization, OnCall, Person, Roster, duty_title, mention
+from gate.service import GATE_EVENT_TYPES, Gate, TickReport
+from gate.settings import GateSettings, RosterSettings, load_gate_settings
+from gate.store import ApprovalRequest, RequestStore, State, open_store
+
+if TYPE_CHECKING:
+    from gate.app import create_app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from gate.app import create_app
+
+        return create_app
+    raise AttributeError(f"module 'gate' has no attribute {name!r}")
+
+
+__all__ = [
+    "GATE_EVENT_TYPES",
+    "AlreadyDecided",
+    "ApprovalError",
+    "ApprovalRequest",
+    "Authorization",
+    "Gate",
+    "GateError",
+    "GateSettings",
+    "LinkError",
+    "NotAuthorized",
+    "OnCall",
+    "Person",
+    "RequestStore",
+    "Roster",
+    "RosterError",
+    "RosterSettings",
+    "State",
+    "TickReport",
+    "UnknownRequest",
+    "create_app",
+    "duty_title",
+    "load_gate_settings",
+    "mention",
+    "open_store",
+]

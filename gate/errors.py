@@ -1,0 +1,51 @@
+"""The gate's exception tree (expected refusals are outcomes the pages explain, not bugs)."""
+
+from __future__ import annotations
+
+from aisoc.errors import AisocError
+
+
+class GateError(AisocError):
+    """Base class of every error the gate raises on purpose."""
+
+
+class RosterError(GateError):
+    """Raised when the on-call roster is inconsistent: an unknown person, duty or time zone."""
+
+
+class ApprovalError(GateError):
+    """Raised when an approval request cannot move as asked; ``code`` names the refusal for pages."""
+
+    def __init__(self, message: str, code: str = "refused") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class UnknownRequest(ApprovalError):
+    """Raised when no approval request has the given id."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"no approval request {request_id!r}", "unknown")
+        self.request_id = request_id
+
+
+class AlreadyDecided(ApprovalError):
+    """Raised when a request already left ``pending``: the first decision won."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "decided")
+
+
+class NotAuthorized(ApprovalError):
+    """Raised when a person may not decide (not on call, not in the approver group, not escalated to)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "forbidden")
+
+
+class LinkError(GateError):
+    """Raised when a signed link is expired, altered or foreign; ``code`` says which."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code

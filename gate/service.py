@@ -1,0 +1,482 @@
+"""The Gate: every ``action.proposed`` becomes one approval request that only a person can decide.
+
+    gate = Gate(bus, settings)                  # in-process (demo) or inside the gate process
+    team.on_action_proposed(gate=gate)          # the runtime calls gate.handle(event)
+    gate.tick()                                 # reminders, escalations, expiry (the process loops it)
+    gate.decide(request_id, person_id="alice", decision="approved", reason="...", identity_source="sso")
+
+Transitions are compare-and-set on the stored record, and the events they emit go through the
+store's outbox, so the first decision wins and every transition is published exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aisoc.bus import Bus
+from aisoc.events import (
+    ActionDecided,
+    ActionEscalated,
+    ActionExecuted,
+    ActionProposed,
+    ActionReminded,
+    CaseClosed,
+    Component,
+    Decision,
+    Event,
+    IrPlan,
+    ProducedBy,
+    Role,
+    utcnow,
+)
+from gate.errors import AlreadyDecided, ApprovalError, NotAuthorized, UnknownRequest
+from gate.roster import Authorization, Person, Roster
+from gate.settings import GateSettings
+from gate.store import ApprovalRequest, RequestStore, State, open_store
+
+log = logging.getLogger(__name__)
+
+GATE_EVENT_TYPES = ("action.proposed", "case.closed", "ir.plan")
+"""What the gate consumes (consumer group ``gate``)."""
+OUTBOX_MARK = "gate"
+"""Idempotency-mark role under which the gate publishes its outbox (``(role, event_id)``)."""
+HUMAN = ProducedBy(role=Role.HUMAN)
+"""A person's decision or report."""
+GATE = ProducedBy(role=Component.GATE)
+"""The gate's own transitions: reminders, escalations, expiry, cancellation."""
+_CAS_RETRIES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one ``tick`` did."""
+
+    reminded: int = 0
+    escalated: int = 0
+    expired: int = 0
+    published: int = 0
+
+
+def _fmt(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC") if at else "an unknown time"
+
+
+def _ctx(req: ApprovalRequest) -> dict[str, Any]:
+    return {"case_id": req.case_id, "action_id": req.action_id, "event_id": req.request_id}
+
+
+class Gate:
+    """Approval requests over one bus, one store and one roster.
+
+    Args:
+        bus: where proposals come from and decisions go.
+        settings: the gate's settings (timings, roster); demo defaults when omitted.
+        roster: overrides ``settings.roster``.
+        store: overrides the store picked for the bus.
+        clock: the current time (injected by tests).
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        settings: GateSettings | None = None,
+        *,
+        roster: Roster | None = None,
+        store: RequestStore | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.bus = bus
+        self.settings = settings or GateSettings(demo=True)
+        self.roster = roster or Roster(self.settings.roster)
+        self.store = store or open_store(bus, self.settings)
+        self.clock = clock
+
+    # --- intake -----------------------------------------------------------------------------------
+
+    def handle(self, event: Event) -> list[ApprovalRequest]:
+        """Apply one consumed event: a proposal opens a request; a closed case or a newer plan
+        cancels the case's pending requests. Other events are ignored. Idempotent.
+
+        Returns:
+            The requests created or changed.
+        """
+        if isinstance(event, ActionProposed):
+            return [self.submit(event)]
+        if isinstance(event, CaseClosed):
+            who = event.closed_by.person or event.closed_by.role.value
+            reason = f"case closed ({event.disposition.value}) by {who}: {event.reason}"
+            return self._cancel_before(event, reason)
+        if isinstance(event, IrPlan):
+            return self._cancel_before(event, f"plan superseded by a newer IR plan ({event.event_id})")
+        return []
+
+    def submit(self, proposal: ActionProposed) -> ApprovalRequest:
+        """Open the approval request of a proposal (the same proposal twice is one request).
+
+        The approver is whoever is on call for ``proposal.approver_role`` now. A proposal whose case
+        was already closed, or whose plan was already superseded, is cancelled at once.
+        """
+        now = self.clock()
+        held = self.roster.on_call(proposal.approver_role, now)
+        cap = now + timedelta(seconds=self.settings.max_open_s) if self.settings.max_open_s else None
+        req = ApprovalRequest.from_proposal(
+            proposal, created_at=now, approver=held.person.id if held else None, expires_at=cap
+        )
+        if not self.store.create(req):
+            return self.get(req.request_id)
+        log.info(
+            "approval request %s (%s %s) needs %s; on call: %s",
+            req.request_id,
+            req.kind.value,
+            req.target,
+            req.required_role.value,
+            req.approver or "nobody",
+            extra=_ctx(req),
+        )
+        if req.case_id:
+            later = self._after(req.case_id, req.proposal_event_id)
+            for e in later:
+                if isinstance(e, CaseClosed) or (isinstance(e, IrPlan) and e.event_id != req.plan_event_id):
+                    self.handle(e)
+                    return self.get(req.request_id)
+        return req
+
+    def _after(self, case_id: str, event_id: str) -> list[Event]:
+        history = self.bus.audit.for_case(case_id)
+        ids = [e.event_id for e in history]
+        return history[ids.index(event_id) + 1 :] if event_id in ids else []
+
+    def _cancel_before(self, event: Event, reason: str) -> list[ApprovalRequest]:
+        if event.case_id is None:
+            return []
+        history = [e.event_id for e in self.bus.audit.for_case(event.case_id)]
+        at = history.index(event.event_id) if event.event_id in history else len(history)
+        changed = []
+        for req in self.store.for_case(event.case_id):
+            if not req.is_pending or (isinstance(event, IrPlan) and req.plan_event_id == event.event_id):
+                continue
+            pos = history.index(req.proposal_event_id) if req.proposal_event_id in history else -1
+            if pos < at:
+                done = self._end(req, Decision.CANCELLED, reason, causation_id=event.event_id)
+                changed += [done] if done else []
+        return changed
+
+    # --- people's decisions -----------------------------------------------------------------------
+
+    def get(self, request_id: str) -> ApprovalRequest:
+        """Return a request.
+
+        Raises:
+            UnknownRequest: no request has that id.
+        """
+        req = self.store.get(request_id)
+        if req is None:
+            raise UnknownRequest(request_id)
+        return req
+
+    def authorize(self, req: ApprovalRequest, person_id: str, at: datetime | None = None) -> Authorization:
+        """Whether a person may decide ``req`` now: on call for its role (checked again now), in the
+        role's approver group, or the person it was escalated to."""
+        assignee = req.assignee if req.level > 0 else None
+        auth = self.roster.authorize(person_id, req.required_role, at or self.clock(), assignee=assignee)
+        if not auth.allowed and req.approver == person_id:
+            held = self.roster.on_call(req.required_role, at or self.clock())
+            now_on = (
+                f"{held.person.name} is on call since {_fmt(held.since)}" if held else "nobody is on call"
+            )
+            return Authorization(
+                False,
+                "",
+                f"You were on call for {self.roster.title(req.required_role)} when this was proposed, "
+                f"but you are no longer ({now_on}). {auth.reason}",
+            )
+        return auth
+
+    def describe(self, req: ApprovalRequest) -> str:
+        """One sentence on how a request ended ("approved by Alice Ng at ...")."""
+        if req.state == State.PENDING:
+            return f"pending, expires at {_fmt(req.expires_at)}"
+        if req.decided_by_name:
+            return f"{req.state.value} by {req.decided_by_name} at {_fmt(req.decided_at)}"
+        return f"{req.state.value} at {_fmt(req.decided_at)}: {req.reason}"
+
+    def decide(
+        self,
+        request_id: str,
+        *,
+        person_id: str,
+        decision: Decision | str,
+        reason: str,
+        identity_source: str,
+        channel: str = "gate",
+        nonce: str | None = None,
+        plan_digest: str | None = None,
+        typed_target: str | None = None,
+    ) -> ApprovalRequest:
+        """Record a person's decision (approved or rejected); the first decision wins.
+
+        Args:
+            typed_target: what the person typed to confirm an approval; must equal the target.
+            plan_digest: the digest the person was shown; must equal the request's.
+            nonce: the confirming link's nonce (a replayed confirmation is recognised by it).
+
+        Raises:
+            AlreadyDecided: the request is no longer pending (it says by whom and when).
+            NotAuthorized: the person may not decide it now (it says why).
+            ApprovalError: bad decision, wrong digest or typed target.
+        """
+        outcome = Decision(decision)
+        if outcome not in (Decision.APPROVED, Decision.REJECTED):
+            raise ApprovalError(f"a person approves or rejects; {outcome.value!r} is the gate's", "decision")
+        for _ in range(_CAS_RETRIES):
+            now, req = self.clock(), self.get(request_id)
+            if plan_digest is not None and plan_digest != req.plan_digest:
+                raise ApprovalError("the plan changed since this link was made; nothing was decided", "plan")
+            if not req.is_pending:
+                raise AlreadyDecided(f"This request was already {self.describe(req)}.")
+            if now >= req.expires_at:
+                self._end(req, Decision.EXPIRED, self._expiry_reason(req))
+                continue
+            auth = self.authorize(req, person_id, now)
+            if not auth.allowed:
+                raise NotAuthorized(auth.reason)
+            if (
+                outcome == Decision.APPROVED
+                and typed_target is not None
+                and typed_target.strip() != req.target
+            ):
+                raise ApprovalError(f"the typed target does not match {req.target!r}", "target")
+            person = self.roster.person(person_id)
+            event = ActionDecided(
+                case_id=req.case_id,
+                causation_id=req.proposal_event_id,
+                produced_by=HUMAN,
+                occurred_at=now,
+                action_id=req.action_id,
+                decision=outcome,
+                decided_by=person.email,
+                identity_source=identity_source,
+                reason=reason[:1024],
+                channel=channel,
+                plan_digest=req.plan_digest,
+            )
+            new = self._transition(
+                req,
+                [event],
+                state=State(outcome.value),
+                decided_at=now,
+                decided_by=person.id,
+                decided_by_name=person.name,
+                decided_by_email=person.email,
+                identity_source=identity_source,
+                authorized_as=auth.basis,
+                reason=reason,
+                channel=channel,
+                decision_nonce=nonce,
+                decision_event_id=event.event_id,
+            )
+            if new is not None:
+                log.info(
+                    "request %s %s by %s (%s)",
+                    request_id,
+                    outcome.value,
+                    person.id,
+                    auth.basis,
+                    extra=_ctx(new),
+                )
+                return new
+        raise ApprovalError("the request kept changing while deciding; try again", "contention")
+
+    def record_executed(
+        self, request_id: str, *, person_id: str, identity_source: str, note: str | None = None
+    ) -> ApprovalRequest:
+        """Record that a person carried out an approved action in their own console.
+
+        Raises:
+            ApprovalError: the request is not approved, or its execution was already recorded.
+            NotAuthorized: the person is not in the roster.
+        """
+        person = self.roster.find(person_id)
+        if person is None:
+            raise NotAuthorized(f"{person_id} is not in the on-call roster.")
+        for _ in range(_CAS_RETRIES):
+            now, req = self.clock(), self.get(request_id)
+            if req.state != State.APPROVED:
+                raise ApprovalError(
+                    f"only an approved request can be done; this one is {req.state.value}", "state"
+                )
+            if req.executed_at is not None:
+                raise AlreadyDecided(
+                    f"Already recorded as done by {req.executed_by_name} at {_fmt(req.executed_at)}."
+                )
+            event = ActionExecuted(
+                case_id=req.case_id,
+                causation_id=req.decision_event_id,
+                produced_by=HUMAN,
+                occurred_at=now,
+                action_id=req.action_id,
+                executed_by=person.email,
+                identity_source=identity_source,
+                note=note[:1024] if note else None,
+            )
+            new = self._transition(
+                req,
+                [event],
+                executed_at=now,
+                executed_by=person.id,
+                executed_by_name=person.name,
+                executed_note=note,
+                execution_event_id=event.event_id,
+            )
+            if new is not None:
+                log.info("request %s executed by %s", request_id, person.id, extra=_ctx(new))
+                return new
+        raise ApprovalError("the request kept changing; try again", "contention")
+
+    # --- time -------------------------------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """Remind, escalate and expire pending requests as of ``now``; publish anything queued."""
+        now = now or self.clock()
+        published = self.flush()
+        reminded = escalated = expired = 0
+        every = timedelta(seconds=self.settings.remind_after_s)
+        for req in self.store.pending():
+            if now >= req.expires_at:
+                expired += self._end(req, Decision.EXPIRED, self._expiry_reason(req), at=now) is not None
+                continue
+            ladder = self._ladder(req, now)
+            current = ladder[req.level] if req.level < len(ladder) else None
+            due = now >= (req.last_nudge_at or req.created_at) + every
+            has_next = req.level + 1 < len(ladder)
+            if has_next and (current is None or (due and req.reminders >= self.settings.max_reminders)):
+                escalated += self._escalate(req, current, ladder[req.level + 1], now) is not None
+            elif due and current is not None and req.reminders < self.settings.max_reminders:
+                reminded += self._remind(req, current, now) is not None
+        return TickReport(reminded, escalated, expired, published)
+
+    def _ladder(self, req: ApprovalRequest, now: datetime) -> list[Person | None]:
+        """Who to ask at each escalation level: whoever is on call now, then the escalation chain."""
+        chain = self.roster.chain(req.required_role, now)
+        held = self.roster.on_call(req.required_role, now)
+        first: Person | None = held.person if held else None
+        rest = chain[1:] if held else chain
+        return [first, *[p for p in rest if p != first]]
+
+    def _remind(self, req: ApprovalRequest, person: Person, now: datetime) -> ApprovalRequest | None:
+        event = ActionReminded(
+            case_id=req.case_id,
+            causation_id=req.proposal_event_id,
+            produced_by=GATE,
+            occurred_at=now,
+            action_id=req.action_id,
+            person=person.email,
+            reminder=req.reminders + 1,
+        )
+        log.info(
+            "request %s: reminding %s (%d)", req.request_id, person.id, req.reminders + 1, extra=_ctx(req)
+        )
+        return self._transition(
+            req, [event], reminders=req.reminders + 1, last_nudge_at=now, assignee=person.id
+        )
+
+    def _escalate(
+        self, req: ApprovalRequest, current: Person | None, nxt: Person | None, now: datetime
+    ) -> ApprovalRequest | None:
+        title = self.roster.title(req.required_role)
+        why = (
+            f"no answer from {current.name} after {req.reminders} reminder(s)"
+            if current
+            else f"nobody is on call for {title}"
+        )
+        event = ActionEscalated(
+            case_id=req.case_id,
+            causation_id=req.proposal_event_id,
+            produced_by=GATE,
+            occurred_at=now,
+            action_id=req.action_id,
+            from_person=current.email if current else None,
+            to_person=nxt.email if nxt else None,
+            level=req.level + 1,
+            reason=f"{why}; asking {nxt.name if nxt else 'nobody'} (level {req.level + 1} for {title})",
+        )
+        log.info("request %s escalated to %s", req.request_id, nxt.id if nxt else None, extra=_ctx(req))
+        return self._transition(
+            req,
+            [event],
+            level=req.level + 1,
+            reminders=0,
+            last_nudge_at=now,
+            assignee=nxt.id if nxt else None,
+        )
+
+    def _expiry_reason(self, req: ApprovalRequest) -> str:
+        return f"no decision by {_fmt(req.expires_at)}; expired with no action taken"
+
+    def _end(
+        self,
+        req: ApprovalRequest,
+        outcome: Decision,
+        reason: str,
+        *,
+        causation_id: str | None = None,
+        at: datetime | None = None,
+    ) -> ApprovalRequest | None:
+        """Expire or cancel a pending request (the gate's own decisions)."""
+        now = at or self.clock()
+        event = ActionDecided(
+            case_id=req.case_id,
+            causation_id=causation_id or req.proposal_event_id,
+            produced_by=GATE,
+            occurred_at=now,
+            action_id=req.action_id,
+            decision=outcome,
+            reason=reason[:1024],
+            channel="gate",
+            plan_digest=req.plan_digest,
+        )
+        new = self._transition(
+            req,
+            [event],
+            state=State(outcome.value),
+            decided_at=now,
+            reason=reason,
+            channel="gate",
+            decision_event_id=event.event_id,
+        )
+        if new is not None:
+            log.info("request %s %s: %s", req.request_id, outcome.value, reason, extra=_ctx(req))
+        return new
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def _transition(
+        self, req: ApprovalRequest, events: Sequence[Event], **changes: Any
+    ) -> ApprovalRequest | None:
+        new = req.evolve(**changes)
+        if not self.store.replace(new, events):
+            return None
+        self.flush()
+        return new
+
+    def flush(self, limit: int = 500) -> int:
+        """Publish up to ``limit`` queued events (each once, under its idempotency mark) and clear them.
+
+        Returns:
+            How many were newly published (an event already on the bus is only cleared).
+        """
+        batch = self.store.outbox(limit)
+        published = 0
+        for event in batch:
+            published += self.bus.publish_many([event], once=(OUTBOX_MARK, event.event_id))
+        if batch:
+            self.store.clear_outbox([e.event_id for e in batch])
+        return published
+
+    def close(self) -> None:
+        """Release the store."""
+        self.store.close()

@@ -1,0 +1,258 @@
+"""The gate's settings (``[gate]``) and the on-call roster (``[roster]``), read at the edge only.
+
+settings = load_gate_settings()          # [gate] + [roster] of aisoc.toml / $AISOC_CONFIG
+app = gate.create_app(settings)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from aisoc.events import Role
+from aisoc.settings import KernelSettings, SocSettings, load_settings
+
+AuthMethod = Literal["proxy", "webex", "dev"]
+"""How a person proves who they are: SSO reverse-proxy header, Webex OAuth, or the demo-only dev login."""
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/London)") from e
+    return name
+
+
+class _Cfg(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PersonConfig(_Cfg):
+    """A person the roster can name: display name, email (the bot mentions them by it), other logins."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    aliases: list[str] = Field(default_factory=list)
+    """Other identities that mean this person (an SSO user name, a Webex person id)."""
+
+
+class RotationConfig(_Cfg):
+    """People taking turns: from ``start`` (a local date), handing over at ``handover`` in ``timezone``."""
+
+    people: list[str] = Field(min_length=1)
+    start: date
+    handover: time = time(9, 0)
+    timezone: str = "UTC"
+    period: Literal["daily", "weekly"] | int = "weekly"
+    """``daily``, ``weekly`` or a number of days per turn."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _zone(value)
+
+    @field_validator("period")
+    @classmethod
+    def _positive(cls, value: str | int) -> str | int:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("period must be daily, weekly or a positive number of days")
+        return value
+
+    @property
+    def days(self) -> int:
+        """Days per turn."""
+        if isinstance(self.period, int):
+            return self.period
+        return 1 if self.period == "daily" else 7
+
+
+class OverrideConfig(_Cfg):
+    """``person`` covers the duty from ``start`` until ``end`` (naive times are in ``timezone``)."""
+
+    person: str
+    start: datetime
+    end: datetime
+    timezone: str = "UTC"
+    reason: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _zone(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OverrideConfig:
+        if self.start_at >= self.end_at:
+            raise ValueError(f"override for {self.person}: start must be before end")
+        return self
+
+    def _aware(self, value: datetime) -> datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(self.timezone))
+
+    @property
+    def start_at(self) -> datetime:
+        """The start as an aware datetime."""
+        return self._aware(self.start)
+
+    @property
+    def end_at(self) -> datetime:
+        """The end as an aware datetime."""
+        return self._aware(self.end)
+
+
+class DutyConfig(_Cfg):
+    """One on-call duty (keyed by role slug): rotations, overrides, escalation chain, approver group."""
+
+    name: str | None = None
+    """Display name; defaults to "IR Lead On-Call", "SOC Manager On-Call", "Tier 2 On-Call" ..."""
+    rotations: list[RotationConfig] = Field(default_factory=list)
+    overrides: list[OverrideConfig] = Field(default_factory=list)
+    escalation: list[str] = Field(default_factory=list)
+    """Who comes next when the on-call person does not answer: person ids or duty slugs, in order."""
+    approvers: list[str] = Field(default_factory=list)
+    """Who else may decide requests that need this duty (person ids)."""
+
+
+class RosterSettings(SocSettings):
+    """The ``[roster]`` table: people, duties by role slug, and who may read the decision audit."""
+
+    TABLE: ClassVar[str] = "roster"
+
+    people: dict[str, PersonConfig] = Field(default_factory=dict)
+    duties: dict[Role, DutyConfig] = Field(default_factory=dict)
+    auditors: list[str] = Field(default_factory=list)
+    """People who may read the audit page besides everyone named in a duty."""
+
+    @model_validator(mode="after")
+    def _references(self) -> RosterSettings:
+        known = set(self.people)
+        problems = []
+        for role, duty in self.duties.items():
+            names = [p for r in duty.rotations for p in r.people] + [o.person for o in duty.overrides]
+            names += duty.approvers + [e for e in duty.escalation if e not in {r.value for r in Role}]
+            problems += [f"duty {role.value}: unknown person {n!r}" for n in names if n not in known]
+        problems += [f"auditors: unknown person {n!r}" for n in self.auditors if n not in known]
+        if problems:
+            raise ValueError("; ".join(sorted(set(problems))) + f" (people are: {', '.join(sorted(known))})")
+        return self
+
+
+class GateSettings(SocSettings):
+    """Settings of the gate process (``[gate]``); the roster comes from ``[roster]``."""
+
+    TABLE: ClassVar[str] = "gate"
+
+    bus: str | None = None
+    """Bus URL; defaults to the kernel's ``[aisoc] bus``."""
+    namespace: str | None = None
+    """Key prefix of this SOC; defaults to the kernel's ``[aisoc] namespace``."""
+    store: str | None = None
+    """Where requests live: None picks by bus (Redis on Redis, a SQLite file next to the SQLite bus,
+    in-memory SQLite on the memory bus); or ``sqlite:///PATH`` / ``memory://``."""
+    base_url: str = "http://127.0.0.1:8700"
+    """The gate's public URL, used in the signed links on cards."""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8700, ge=0, le=65535)
+    demo: bool = False
+    """Demo mode: enables the bannered dev login and allows cookies without Secure over http."""
+    secret_keys: list[SecretStr] = Field(default_factory=list)
+    """Signing keys, NEWEST FIRST: the first signs links and sessions, all verify (key rotation)."""
+    link_ttl_s: int = Field(default=48 * 3600, ge=60)
+    """How long a signed approval link stays valid."""
+    auth: list[AuthMethod] = Field(default_factory=lambda: ["proxy"])
+    proxy_header: str = "X-Forwarded-Email"
+    """Header an SSO reverse proxy sets to the person's email or user name."""
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    """Addresses or networks the identity header is trusted from (anything else is ignored)."""
+    webex_client_id: str | None = None
+    webex_client_secret: SecretStr | None = None
+    webex_authorize_url: str = "https://webexapis.com/v1/authorize"
+    webex_token_url: str = "https://webexapis.com/v1/access_token"
+    webex_people_url: str = "https://webexapis.com/v1/people/me"
+    webex_scope: str = "spark:people_read"
+    secure_cookies: bool | None = None
+    """Cookies carry Secure; None means True except in demo mode over http."""
+    session_hours: float = Field(default=12, gt=0)
+    rate_limit: str = "10 per minute"
+    """Limit on the confirmation POSTs, per client address (flask-limiter notation)."""
+    rate_limit_storage: str = "memory://"
+    remind_after_s: int = Field(default=300, ge=1)
+    """An unanswered request reminds its approver this often."""
+    max_reminders: int = Field(default=2, ge=0)
+    """Reminders per escalation level before the next person in the chain is asked."""
+    max_open_s: int | None = Field(default=None, ge=1)
+    """Cap on how long a request stays open (it also expires at the proposal's ``expires_at``)."""
+    tick_s: float = Field(default=15, gt=0)
+    """How often the gate process checks for reminders, escalations and expiry."""
+    roster: RosterSettings = Field(default_factory=RosterSettings)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for v in values:
+            ipaddress.ip_network(v, strict=False)
+        return values
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GateSettings:
+        if "dev" in self.auth and not self.demo:
+            raise ValueError("auth 'dev' (the dev login) is only allowed with demo = true")
+        if self.secure_cookies is False and not self.demo:
+            raise ValueError("secure_cookies = false is only allowed with demo = true (http on a laptop)")
+        if "webex" in self.auth and not (self.webex_client_id and self.webex_client_secret):
+            raise ValueError("auth 'webex' needs webex_client_id and webex_client_secret")
+        if not self.secret_keys:
+            if not self.demo:
+                raise ValueError("secret_keys is empty: set at least one (`aisoc gate new-secret` makes one)")
+            self.secret_keys.append(SecretStr(secrets.token_urlsafe(32)))  # demo: per-process key
+        return self
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Whether cookies carry the Secure flag."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return not (self.demo and self.base_url.startswith("http://"))
+
+    def keys(self) -> list[str]:
+        """The signing keys as plain strings, newest first."""
+        return [k.get_secret_value() for k in self.secret_keys]
+
+
+def load_gate_settings(config: str | os.PathLike[str] | None = None, **overrides: Any) -> GateSettings:
+    """Build the gate's settings from ``[gate]``, ``[roster]``, ``[aisoc]`` (bus fallback) and overrides.
+
+    Raises:
+        ConfigError: a setting is wrong; the message names it.
+    """
+    roster = load_settings(RosterSettings, config)
+    settings = load_settings(GateSettings, config, roster=roster, **overrides)
+    if settings.bus is None or settings.namespace is None:
+        kernel = load_settings(KernelSettings, config)
+        settings = settings.model_copy(
+            update={"bus": settings.bus or kernel.bus, "namespace": settings.namespace or kernel.namespace}
+        )
+    return settings
+
+
+def default_store_path(bus_path: str) -> str:
+    """The gate's SQLite file next to a SQLite bus file (``soc.db`` -> ``soc.gate.db``)."""
+    if bus_path == ":memory:":
+        return bus_path
+    p = Path(bus_path)
+    return str(p.with_name(p.stem + ".gate" + (p.suffix or ".db")))

@@ -1,0 +1,182 @@
+"""Approval requests and where they live: one ``RequestStore`` Protocol, a SQLite and a Redis backend.
+
+Every change is a compare-and-set on the record's ``version``, and the events a transition emits are
+queued in the store's outbox in the same atomic step; the gate then publishes them with an
+idempotency mark and clears them, so a crash between the two publishes them later, exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from aisoc.bus import Bus
+from aisoc.events import ActionKind, ActionProposed, Event, Phase, Risk, Role, Sev, UtcDatetime
+from gate.settings import GateSettings, default_store_path
+
+
+class State(StrEnum):
+    """Where an approval request is: pending, or how it ended."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class ApprovalRequest(BaseModel):
+    """One ``action.proposed`` waiting for (or past) a human decision."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    request_id: str
+    """The proposal's event id: the same proposal delivered twice is the same request."""
+    action_id: str
+    case_id: str | None = None
+    proposal_event_id: str
+    plan_event_id: str
+    plan_digest: str
+    kind: ActionKind
+    target: str
+    phase: Phase
+    rationale: str
+    risk: Risk = Risk.MEDIUM
+    sev: Sev | None = None
+    required_role: Role
+    approver: str | None = None
+    """Who was on call for ``required_role`` when the request was created (a roster person id)."""
+    assignee: str | None = None
+    """Who is being asked now: the approver, or whoever the request was escalated to."""
+    level: int = 0
+    """Escalation level: 0 is the on-call person, n the n-th person after them in the chain."""
+    created_at: UtcDatetime
+    expires_at: UtcDatetime
+    state: State = State.PENDING
+    version: int = 1
+    reminders: int = 0
+    """Reminders sent at the current escalation level."""
+    last_nudge_at: UtcDatetime | None = None
+    """When the approver was last reminded or the request last escalated."""
+    decided_at: UtcDatetime | None = None
+    decided_by: str | None = None
+    decided_by_name: str | None = None
+    decided_by_email: str | None = None
+    identity_source: str | None = None
+    authorized_as: str | None = None
+    reason: str | None = None
+    channel: str | None = None
+    decision_nonce: str | None = None
+    decision_event_id: str | None = None
+    executed_at: UtcDatetime | None = None
+    executed_by: str | None = None
+    executed_by_name: str | None = None
+    executed_note: str | None = None
+    execution_event_id: str | None = None
+
+    @property
+    def is_pending(self) -> bool:
+        """Whether nobody has decided yet (and it has neither expired nor been cancelled)."""
+        return self.state == State.PENDING
+
+    def evolve(self, **changes: Any) -> ApprovalRequest:
+        """Return the next version of this record with ``changes`` applied."""
+        return self.model_copy(update={**changes, "version": self.version + 1})
+
+    @classmethod
+    def from_proposal(
+        cls,
+        proposal: ActionProposed,
+        *,
+        created_at: datetime,
+        approver: str | None,
+        expires_at: datetime | None = None,
+    ) -> ApprovalRequest:
+        """Build the pending request for a proposal (``expires_at`` caps the proposal's own)."""
+        deadline = proposal.expires_at if expires_at is None else min(expires_at, proposal.expires_at)
+        return cls(
+            request_id=proposal.event_id,
+            action_id=proposal.action_id,
+            case_id=proposal.case_id,
+            proposal_event_id=proposal.event_id,
+            plan_event_id=proposal.plan_event_id,
+            plan_digest=proposal.plan_digest,
+            kind=proposal.kind,
+            target=proposal.target,
+            phase=proposal.phase,
+            rationale=proposal.rationale,
+            risk=proposal.risk,
+            sev=proposal.sev,
+            required_role=proposal.approver_role,
+            approver=approver,
+            assignee=approver,
+            created_at=created_at,
+            expires_at=deadline,
+        )
+
+
+@runtime_checkable
+class RequestStore(Protocol):
+    """Durable approval requests with compare-and-set updates and a transactional outbox."""
+
+    def create(self, request: ApprovalRequest) -> bool:
+        """Store a new request; False (and nothing changes) when its id already exists."""
+        ...
+
+    def get(self, request_id: str) -> ApprovalRequest | None:
+        """Return the request, or None."""
+        ...
+
+    def replace(self, request: ApprovalRequest, events: Sequence[Event] = ()) -> bool:
+        """Store ``request`` only if the stored version is ``request.version - 1``, queueing ``events``
+        in the outbox in the same atomic step. Returns False when someone else changed it first."""
+        ...
+
+    def pending(self) -> list[ApprovalRequest]:
+        """Return every pending request, oldest first."""
+        ...
+
+    def for_case(self, case_id: str) -> list[ApprovalRequest]:
+        """Return every request of one case, oldest first."""
+        ...
+
+    def recent(self, limit: int = 100) -> list[ApprovalRequest]:
+        """Return the newest requests, newest first."""
+        ...
+
+    def outbox(self, limit: int = 100) -> list[Event]:
+        """Return queued events not yet confirmed published, oldest first."""
+        ...
+
+    def clear_outbox(self, event_ids: Sequence[str]) -> None:
+        """Forget queued events once they are on the bus."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def open_store(bus: Bus, settings: GateSettings | None = None) -> RequestStore:
+    """Return the store that fits the bus: Redis next to a Redis bus, a SQLite file next to a SQLite
+    bus, in-memory SQLite next to the in-memory bus; ``settings.store`` overrides the choice."""
+    from gate.store_sqlite import SqliteRequestStore
+
+    explicit = settings.store if settings is not None else None
+    if explicit:
+        if explicit.startswith("memory:"):
+            return SqliteRequestStore(":memory:")
+        if explicit.startswith("sqlite:///"):
+            return SqliteRequestStore(explicit.removeprefix("sqlite:///"))
+        raise ValueError(f"store {explicit!r}: expected memory:// or sqlite:///PATH (Redis follows the bus)")
+    if getattr(bus, "scheme", "") == "redis":
+        from gate.store_redis import RedisRequestStore
+
+        return RedisRequestStore(bus.client, bus.key)  # type: ignore[attr-defined]
+    if getattr(bus, "scheme", "") == "sqlite":
+        return SqliteRequestStore(default_store_path(bus.path))  # type: ignore[attr-defined]
+    return SqliteRequestStore(":memory:")

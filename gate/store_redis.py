@@ -1,0 +1,136 @@
+"""Approval requests in Redis, next to the Redis bus (same client, keys under the bus's hash tag).
+
+Keys (all ``{ns}:gate:...``): ``req:<id>`` a hash (``v`` version, ``d`` JSON), ``pending`` and ``all``
+sorted sets by creation time, ``case:<case_id>`` a set, ``outbox`` a hash of queued events and
+``outbox:order`` their order. Creation and compare-and-set run as Lua scripts, so they are atomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aisoc.events import Event, from_json
+from gate.store import ApprovalRequest, State
+
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+if ARGV[5] == 'pending' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
+if ARGV[6] == '1' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1]) end
+return 1
+"""
+
+_REPLACE = """
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v or tonumber(v) ~= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[3], 'd', ARGV[4])
+if ARGV[5] ~= 'pending' then redis.call('ZREM', KEYS[2], ARGV[1]) end
+local n = tonumber(ARGV[6])
+for i = 0, n - 1 do
+  local id = ARGV[7 + 2 * i]
+  if redis.call('HSETNX', KEYS[3], id, ARGV[8 + 2 * i]) == 1 then
+    redis.call('ZADD', KEYS[4], redis.call('INCR', KEYS[5]), id)
+  end
+end
+return 1
+"""
+
+
+class RedisRequestStore:
+    """``RequestStore`` on Redis.
+
+    Args:
+        client: a redis-py client with ``decode_responses=True`` (``RedisBus.client``).
+        key: ``name -> "{ns}:name"`` (``RedisBus.key``), so every key shares the bus's hash slot.
+    """
+
+    def __init__(self, client: Any, key: Callable[[str], str]) -> None:
+        self._r = client
+        self._key = key
+        self._create = client.register_script(_CREATE)
+        self._replace = client.register_script(_REPLACE)
+
+    def _req(self, request_id: str) -> str:
+        return self._key(f"gate:req:{request_id}")
+
+    def _load(self, ids: Sequence[str]) -> list[ApprovalRequest]:
+        if not ids:
+            return []
+        pipe = self._r.pipeline(transaction=False)
+        for rid in ids:
+            pipe.hget(self._req(rid), "d")
+        return [ApprovalRequest.model_validate_json(d) for d in pipe.execute() if d]
+
+    def create(self, request: ApprovalRequest) -> bool:
+        case_key = self._key(f"gate:case:{request.case_id}") if request.case_id else self._key("gate:all")
+        created = self._create(
+            keys=[self._req(request.request_id), self._key("gate:pending"), self._key("gate:all"), case_key],
+            args=[
+                request.request_id,
+                request.version,
+                request.model_dump_json(),
+                request.created_at.timestamp(),
+                request.state.value,
+                "1" if request.case_id else "0",
+            ],
+        )
+        return bool(created)
+
+    def get(self, request_id: str) -> ApprovalRequest | None:
+        data = self._r.hget(self._req(request_id), "d")
+        return ApprovalRequest.model_validate_json(data) if data else None
+
+    def replace(self, request: ApprovalRequest, events: Sequence[Event] = ()) -> bool:
+        args: list[Any] = [
+            request.request_id,
+            request.version - 1,
+            request.version,
+            request.model_dump_json(),
+            request.state.value,
+            len(events),
+        ]
+        for e in events:
+            args += [e.event_id, e.to_json()]
+        done = self._replace(
+            keys=[
+                self._req(request.request_id),
+                self._key("gate:pending"),
+                self._key("gate:outbox"),
+                self._key("gate:outbox:order"),
+                self._key("gate:outbox:seq"),
+            ],
+            args=args,
+        )
+        return bool(done)
+
+    def pending(self) -> list[ApprovalRequest]:
+        found = self._load(self._r.zrange(self._key("gate:pending"), 0, -1))
+        return [r for r in found if r.state == State.PENDING]
+
+    def for_case(self, case_id: str) -> list[ApprovalRequest]:
+        return self._load(self._r.zrange(self._key(f"gate:case:{case_id}"), 0, -1))
+
+    def recent(self, limit: int = 100) -> list[ApprovalRequest]:
+        return self._load(self._r.zrevrange(self._key("gate:all"), 0, max(0, limit - 1)))
+
+    def outbox(self, limit: int = 100) -> list[Event]:
+        ids = self._r.zrange(self._key("gate:outbox:order"), 0, max(0, limit - 1))
+        if not ids:
+            return []
+        payloads = self._r.hmget(self._key("gate:outbox"), ids)
+        return [from_json(p) for p in payloads if p]
+
+    def clear_outbox(self, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            pipe = self._r.pipeline(transaction=True)
+            pipe.hdel(self._key("gate:outbox"), *event_ids)
+            pipe.zrem(self._key("gate:outbox:order"), *event_ids)
+            pipe.execute()
+
+    def close(self) -> None:
+        """The client belongs to the bus; nothing to release here."""
+
+    def __repr__(self) -> str:
+        return f"RedisRequestStore({self._key('gate')!r})"

@@ -1,0 +1,136 @@
+"""Approval requests in SQLite: a file next to the SQLite bus, or in memory next to the memory bus.
+
+Writes run in ``BEGIN IMMEDIATE`` transactions and updates compare the version in their ``WHERE``
+clause, so several gate processes on one host may share the file.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from aisoc.events import Event, from_json
+from gate.store import ApprovalRequest, State
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS gate_requests (
+    request_id TEXT PRIMARY KEY, case_id TEXT, state TEXT NOT NULL, version INTEGER NOT NULL,
+    created_at REAL NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS gate_requests_state ON gate_requests (state, created_at);
+CREATE INDEX IF NOT EXISTS gate_requests_case ON gate_requests (case_id, created_at);
+CREATE INDEX IF NOT EXISTS gate_requests_created ON gate_requests (created_at);
+CREATE TABLE IF NOT EXISTS gate_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+    payload TEXT NOT NULL);
+"""
+
+
+class SqliteRequestStore:
+    """``RequestStore`` in one SQLite database (``":memory:"`` for the embedded in-memory bus).
+
+    Args:
+        path: database file (created with its directory), or ``":memory:"``.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path if path == ":memory:" else os.path.abspath(path)
+        if self.path != ":memory:":
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _rows(self, sql: str, args: tuple[object, ...] = ()) -> list[ApprovalRequest]:
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [ApprovalRequest.model_validate_json(r[0]) for r in rows]
+
+    def create(self, request: ApprovalRequest) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO gate_requests VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    request.request_id,
+                    request.case_id,
+                    request.state.value,
+                    request.version,
+                    request.created_at.timestamp(),
+                    request.model_dump_json(),
+                ),
+            )
+        return cur.rowcount == 1
+
+    def get(self, request_id: str) -> ApprovalRequest | None:
+        found = self._rows("SELECT data FROM gate_requests WHERE request_id = ?", (request_id,))
+        return found[0] if found else None
+
+    def replace(self, request: ApprovalRequest, events: Sequence[Event] = ()) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE gate_requests SET state = ?, version = ?, data = ? "
+                "WHERE request_id = ? AND version = ?",
+                (
+                    request.state.value,
+                    request.version,
+                    request.model_dump_json(),
+                    request.request_id,
+                    request.version - 1,
+                ),
+            )
+            if cur.rowcount != 1:
+                return False
+            db.executemany(
+                "INSERT OR IGNORE INTO gate_outbox (event_id, type, payload) VALUES (?, ?, ?)",
+                [(e.event_id, e.type, e.to_json()) for e in events],
+            )
+        return True
+
+    def pending(self) -> list[ApprovalRequest]:
+        return self._rows(
+            "SELECT data FROM gate_requests WHERE state = ? ORDER BY created_at, request_id",
+            (State.PENDING.value,),
+        )
+
+    def for_case(self, case_id: str) -> list[ApprovalRequest]:
+        return self._rows(
+            "SELECT data FROM gate_requests WHERE case_id = ? ORDER BY created_at, request_id", (case_id,)
+        )
+
+    def recent(self, limit: int = 100) -> list[ApprovalRequest]:
+        return self._rows(
+            "SELECT data FROM gate_requests ORDER BY created_at DESC, request_id DESC LIMIT ?", (limit,)
+        )
+
+    def outbox(self, limit: int = 100) -> list[Event]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT type, payload FROM gate_outbox ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+        return [from_json(payload, etype) for etype, payload in rows]
+
+    def clear_outbox(self, event_ids: Sequence[str]) -> None:
+        with self._tx() as db:
+            db.executemany("DELETE FROM gate_outbox WHERE event_id = ?", [(i,) for i in event_ids])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteRequestStore({self.path!r})"

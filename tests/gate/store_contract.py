@@ -1,0 +1,99 @@
+"""The approval-store contract, run against every backend (SQLite in memory, SQLite file, Redis)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from aisoc.bus import Bus
+from aisoc.events import ActionReminded, Component, ProducedBy
+from gate.store import ApprovalRequest, RequestStore, State
+from tests.gate.factory import T0, publish_case
+
+
+def make_request(n: int = 1, *, case: str | None = None, minutes: int = 0) -> ApprovalRequest:
+    """A pending request built from a real proposal."""
+    proposal = publish_case(Bus(), n).proposal
+    if case is not None:
+        proposal = proposal.model_copy(update={"case_id": case})
+    return ApprovalRequest.from_proposal(
+        proposal, created_at=T0 + timedelta(minutes=minutes), approver="alice"
+    )
+
+
+def reminder(req: ApprovalRequest) -> ActionReminded:
+    return ActionReminded(
+        case_id=req.case_id, produced_by=ProducedBy(role=Component.GATE), action_id=req.action_id, reminder=1
+    )
+
+
+class StoreContract:
+    """Subclasses provide ``create_store()``; every backend must pass every test."""
+
+    def create_store(self) -> RequestStore:
+        raise NotImplementedError
+
+    def test_create_is_idempotent_and_get_returns_what_was_stored(self) -> None:
+        """Given a new request, when created twice, then the second is refused and the record round-trips."""
+        store, req = self.create_store(), make_request()
+        assert store.create(req) and not store.create(req.evolve(target="other"))
+        assert store.get(req.request_id) == req and store.get("nope") is None
+        assert isinstance(store, RequestStore)
+
+    def test_replace_is_compare_and_set_on_the_version(self) -> None:
+        """Given a stored request, when two writers replace version 1, then only the first succeeds."""
+        store, req = self.create_store(), make_request()
+        store.create(req)
+        first, second = req.evolve(reminders=1), req.evolve(state=State.APPROVED)
+        assert store.replace(first) and not store.replace(second)
+        assert store.get(req.request_id) == first
+        assert store.replace(first.evolve(state=State.REJECTED))
+        assert store.get(req.request_id).state == State.REJECTED  # type: ignore[union-attr]
+
+    def test_pending_case_and_recent_listings(self) -> None:
+        """Given requests in two cases, when listed, then pending, per-case and newest-first views agree."""
+        store = self.create_store()
+        a, b, c = (
+            make_request(1, case="x:1"),
+            make_request(2, case="x:1", minutes=1),
+            make_request(3, minutes=2),
+        )
+        for r in (a, b, c):
+            store.create(r)
+        store.replace(b.evolve(state=State.EXPIRED))
+        assert [r.request_id for r in store.pending()] == [a.request_id, c.request_id]
+        assert [r.request_id for r in store.for_case("x:1")] == [a.request_id, b.request_id]
+        assert [r.request_id for r in store.recent(2)] == [c.request_id, b.request_id]
+
+    def test_outbox_is_written_with_the_transition_and_cleared_after(self) -> None:
+        """Given a transition with an event, when it succeeds, then the event waits in the outbox."""
+        store, req = self.create_store(), make_request()
+        store.create(req)
+        event = reminder(req)
+        assert not store.replace(
+            req.model_copy(update={"version": 5}), [reminder(req)]
+        )  # lost CAS: nothing queued
+        assert store.replace(req.evolve(reminders=1), [event])
+        assert store.outbox() == [event]
+        store.clear_outbox([event.event_id])
+        assert store.outbox() == []
+
+    def test_concurrent_compare_and_set_has_exactly_one_winner(self) -> None:
+        """Given 50 threads replacing the same version, when they race, then exactly one succeeds."""
+        store, req = self.create_store(), make_request()
+        store.create(req)
+        wins: list[int] = []
+        barrier = threading.Barrier(50)
+
+        def race(i: int) -> None:
+            barrier.wait()
+            if store.replace(req.evolve(state=State.APPROVED, decided_by=f"p{i}"), [reminder(req)]):
+                wins.append(i)
+
+        threads = [threading.Thread(target=race, args=(i,)) for i in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(wins) == 1 and len(store.outbox()) == 1
+        assert store.get(req.request_id).decided_by == f"p{wins[0]}"  # type: ignore[union-attr]

@@ -1,0 +1,299 @@
+"""The Gate: one request per proposal, cancellation, reminders/escalation/expiry, first decision wins."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from aisoc.bus import Bus
+from aisoc.events import (
+    ActionDecided,
+    ActionEscalated,
+    ActionExecuted,
+    ActionReminded,
+    Component,
+    Decision,
+    Role,
+)
+from gate import AlreadyDecided, ApprovalError, Gate, NotAuthorized, State
+from gate.server import GateWorker
+from tests.gate.factory import T0, Clock, close_case, gate_events, gate_settings, publish_case, publish_plan
+
+
+def test_each_proposal_becomes_exactly_one_request(bus: Bus, gate: Gate) -> None:
+    """Given a plan with two proposals, when each is handled twice, then there are two pending requests."""
+    case = publish_case(bus, steps=2)
+    for p in case.proposals * 2:
+        gate.handle(p)
+    pending = gate.store.pending()
+    assert sorted(r.request_id for r in pending) == sorted(p.event_id for p in case.proposals)
+    assert {(r.approver, r.required_role, r.plan_digest) for r in pending} == {
+        ("alice", Role.IR_LEAD, case.plan.plan_digest)
+    }
+    assert gate_events(bus, case.case_id, ActionDecided) == []
+
+
+def test_gate_process_consumes_proposals_as_group_gate(bus: Bus, gate: Gate) -> None:
+    """Given proposals on the bus, when the gate worker consumes, then requests open, once each."""
+    publish_case(bus, steps=2)
+    worker = GateWorker(gate, consumer="gate-test", block_ms=0)
+    assert worker.run_once() == 3  # the plan and two proposals
+    assert worker.run_once() == 0
+    assert len(gate.store.pending()) == 2
+    assert {g.name for s in bus.stats().streams for g in s.groups} == {"gate"}
+
+
+def test_runtime_hook_feeds_the_gate_in_process(bus: Bus, gate: Gate) -> None:
+    """Given a RoleTeam with the gate hooked in, when the bus drains, then the proposal is a request."""
+    from aisoc.models import StubChatModel
+    from aisoc.runtime import RoleTeam
+
+    team = RoleTeam(model=StubChatModel(), bus=bus, roles=[])
+    team.on_action_proposed(gate=gate)
+    case = publish_case(bus)
+    bus.drain()
+    assert gate.get(case.proposal.event_id).is_pending
+
+
+def test_closing_the_case_cancels_its_pending_requests_only(bus: Bus, gate: Gate) -> None:
+    """Given two requests, one approved, when the case closes, then only the pending one is cancelled."""
+    case = publish_case(bus, steps=2)
+    first, second = (gate.submit(p) for p in case.proposals)
+    gate.decide(first.request_id, person_id="alice", decision="approved", reason="go", identity_source="test")
+    closed = close_case(bus, case.case_id)
+    gate.handle(closed)
+    assert gate.get(first.request_id).state == State.APPROVED
+    assert gate.get(second.request_id).state == State.CANCELLED
+    cancelled = [e for e in gate_events(bus, case.case_id, ActionDecided) if e.decision == Decision.CANCELLED]
+    assert len(cancelled) == 1 and cancelled[0].causation_id == closed.event_id
+    assert cancelled[0].produced_by.role == Component.GATE and "authorized pentest" in cancelled[0].reason
+
+
+def test_a_newer_plan_supersedes_the_old_plans_requests(bus: Bus, gate: Gate) -> None:
+    """Given requests of plan 1, when plan 2 of the case arrives, then plan 1's requests are cancelled."""
+    case = publish_case(bus)
+    old = gate.submit(case.proposal)
+    newer = publish_plan(
+        bus, case.case_id, None, case.plan.event_id, [], expires_at=T0 + timedelta(hours=2), salt="v2"
+    )
+    for e in (newer.plan, *newer.proposals):
+        gate.handle(e)
+    assert gate.get(old.request_id).state == State.CANCELLED
+    assert gate.get(newer.proposal.event_id).is_pending
+    (cancelled,) = gate_events(bus, case.case_id, ActionDecided)
+    assert cancelled.causation_id == newer.plan.event_id and "superseded" in cancelled.reason
+
+
+def test_late_deliveries_respect_audit_order(bus: Bus, gate: Gate) -> None:
+    """Given a close and a newer plan already in the log, when old events arrive late, then order decides."""
+    closed_first = publish_case(bus, 1)
+    close_case(bus, closed_first.case_id)
+    assert gate.submit(closed_first.proposal).state == State.CANCELLED
+    case = publish_case(bus, 2)
+    newer = publish_plan(
+        bus, case.case_id, None, case.plan.event_id, [], expires_at=T0 + timedelta(hours=2), salt="v2"
+    )
+    gate.submit(newer.proposal)
+    assert gate.submit(case.proposal).state == State.CANCELLED  # its plan was superseded before it arrived
+    gate.handle(case.plan)  # the old plan, redelivered, cancels nothing newer
+    assert gate.get(newer.proposal.event_id).is_pending
+
+
+def test_unanswered_requests_remind_escalate_and_expire_with_no_action(
+    bus: Bus, gate: Gate, clock: Clock
+) -> None:
+    """Given a pending request, when time passes, then it reminds, escalates along the chain, then expires."""
+    case = publish_case(bus, expires_in=timedelta(minutes=50))
+    gate.submit(case.proposal)
+    steps: list[tuple[int, int, int]] = []
+    for minute in (4, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55):
+        clock.now = T0 + timedelta(minutes=minute)
+        r = gate.tick()
+        steps.append((r.reminded, r.escalated, r.expired))
+    assert steps == [
+        (0, 0, 0),
+        (1, 0, 0),
+        (1, 0, 0),
+        (0, 1, 0),
+        (1, 0, 0),
+        (1, 0, 0),
+        (0, 1, 0),
+        (1, 0, 0),
+        (1, 0, 0),
+        (0, 0, 0),
+        (0, 0, 1),
+        (0, 0, 0),
+    ]
+    reminded = [(e.person, e.reminder) for e in gate_events(bus, case.case_id, ActionReminded)]
+    assert reminded == [
+        ("alice@example.com", 1),
+        ("alice@example.com", 2),
+        ("carol@example.com", 1),
+        ("carol@example.com", 2),
+        ("dave@example.com", 1),
+        ("dave@example.com", 2),
+    ]
+    escalated = [
+        (e.from_person, e.to_person, e.level) for e in gate_events(bus, case.case_id, ActionEscalated)
+    ]
+    assert escalated == [
+        ("alice@example.com", "carol@example.com", 1),
+        ("carol@example.com", "dave@example.com", 2),
+    ]
+    (expired,) = gate_events(bus, case.case_id, ActionDecided)
+    assert (
+        expired.decision == Decision.EXPIRED
+        and expired.decided_by is None
+        and "no action taken" in expired.reason
+    )
+    assert gate.get(case.proposal.event_id).state == State.EXPIRED
+
+
+def test_nobody_on_call_escalates_at_once(bus: Bus) -> None:
+    """Given nobody on call for the duty, when the gate ticks, then it escalates to the chain immediately."""
+    clock = Clock(datetime.fromisoformat("2026-03-01T12:00:00+00:00"))  # before the rotation starts
+    gate = Gate(bus, gate_settings(), clock=clock)
+    case = publish_case(bus, at=clock.now)
+    assert gate.submit(case.proposal).approver is None
+    assert gate.tick().escalated == 1
+    (e,) = gate_events(bus, case.case_id, ActionEscalated)
+    assert e.from_person is None and e.to_person == "carol@example.com" and "nobody is on call" in e.reason
+
+
+def test_first_decision_wins_and_is_recorded_as_a_human_event(bus: Bus, gate: Gate) -> None:
+    """Given a pending request, when Alice approves and Carol then rejects, then Alice's decision stands."""
+    case = publish_case(bus)
+    req = gate.submit(case.proposal)
+    done = gate.decide(
+        req.request_id,
+        person_id="alice",
+        decision="approved",
+        reason="contain now",
+        identity_source="sso-proxy",
+        typed_target="WS-042",
+    )
+    with pytest.raises(AlreadyDecided, match="approved by Alice Ng at 2026-03-16 10:00 UTC"):
+        gate.decide(req.request_id, person_id="carol", decision="rejected", reason="no", identity_source="x")
+    (e,) = gate_events(bus, case.case_id, ActionDecided)
+    assert (e.decision, e.decided_by, e.identity_source, e.channel, e.plan_digest, e.produced_by.role) == (
+        Decision.APPROVED,
+        "alice@example.com",
+        "sso-proxy",
+        "gate",
+        case.plan.plan_digest,
+        Role.HUMAN,
+    )
+    assert e.causation_id == case.proposal.event_id and done.authorized_as == "on call"
+
+
+def test_decisions_are_checked_against_the_roster_at_decision_time(
+    bus: Bus, gate: Gate, clock: Clock
+) -> None:
+    """Given Alice on call at creation, when Bob takes over first, then she is refused and he may decide."""
+    case = publish_case(bus, expires_in=timedelta(days=10))
+    req = gate.submit(case.proposal)
+    assert req.approver == "alice"
+    clock.now = datetime.fromisoformat("2026-03-23T09:00:00+00:00")  # Monday 09:00 GMT: Bob's week
+    with pytest.raises(NotAuthorized, match="no longer.*Bob Ray is on call"):
+        gate.decide(req.request_id, person_id="alice", decision="approved", reason="x", identity_source="t")
+    with pytest.raises(NotAuthorized, match="Mallory Stone is not on call"):
+        gate.decide(req.request_id, person_id="mallory", decision="approved", reason="x", identity_source="t")
+    assert (
+        gate.decide(
+            req.request_id, person_id="bob", decision="rejected", reason="false alarm", identity_source="t"
+        ).state
+        == State.REJECTED
+    )
+
+
+def test_bad_decisions_are_refused_without_any_event(bus: Bus, gate: Gate, clock: Clock) -> None:
+    """Given a pending request, when target, digest or outcome is wrong or it lapsed, then no decision."""
+    case = publish_case(bus)
+    req = gate.submit(case.proposal)
+    kw = {"person_id": "alice", "reason": "x", "identity_source": "t"}
+    with pytest.raises(ApprovalError, match="typed target"):
+        gate.decide(req.request_id, decision="approved", typed_target="WS-043", **kw)
+    with pytest.raises(ApprovalError, match="plan changed"):
+        gate.decide(req.request_id, decision="approved", plan_digest="0" * 64, **kw)
+    with pytest.raises(ApprovalError, match="gate's"):
+        gate.decide(req.request_id, decision="expired", **kw)
+    assert gate_events(bus, case.case_id, ActionDecided) == []
+    clock.advance(hours=3)
+    with pytest.raises(AlreadyDecided, match="expired"):
+        gate.decide(req.request_id, decision="approved", **kw)
+    assert [e.decision for e in gate_events(bus, case.case_id, ActionDecided)] == [Decision.EXPIRED]
+
+
+def test_the_person_it_was_escalated_to_may_decide(bus: Bus, gate: Gate, clock: Clock) -> None:
+    """Given a request escalated to Dave (not on call, not an approver), when Dave decides, then it counts."""
+    case = publish_case(bus)
+    req = gate.submit(case.proposal)
+    for minute in range(5, 31, 5):
+        clock.now = T0 + timedelta(minutes=minute)
+        gate.tick()
+    assert gate.get(req.request_id).assignee == "dave"
+    done = gate.decide(
+        req.request_id, person_id="dave", decision="approved", reason="ok", identity_source="t"
+    )
+    assert done.authorized_as == "escalated to"
+
+
+def test_executed_is_recorded_once_after_approval(bus: Bus, gate: Gate) -> None:
+    """Given an approved request, when someone records it done, then action.executed is published once."""
+    case = publish_case(bus)
+    req = gate.submit(case.proposal)
+    with pytest.raises(ApprovalError, match="only an approved request"):
+        gate.record_executed(req.request_id, person_id="bob", identity_source="t")
+    approved = gate.decide(
+        req.request_id, person_id="carol", decision="approved", reason="ok", identity_source="t"
+    )
+    gate.record_executed(
+        req.request_id, person_id="bob", identity_source="sso-proxy", note="isolated in Falcon"
+    )
+    with pytest.raises(AlreadyDecided, match="Already recorded as done by Bob Ray"):
+        gate.record_executed(req.request_id, person_id="alice", identity_source="t")
+    (e,) = gate_events(bus, case.case_id, ActionExecuted)
+    assert (e.executed_by, e.note, e.causation_id, e.produced_by.role) == (
+        "bob@example.com",
+        "isolated in Falcon",
+        approved.decision_event_id,
+        Role.HUMAN,
+    )
+
+
+def test_a_crash_before_publishing_is_repaired_exactly_once(
+    bus: Bus, gate: Gate, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a decision stored but not yet published (crash), when a gate ticks, then it is published once."""
+    case = publish_case(bus)
+    req = gate.submit(case.proposal)
+    monkeypatch.setattr(gate, "flush", lambda: 0)
+    gate.decide(req.request_id, person_id="alice", decision="rejected", reason="x", identity_source="t")
+    assert gate_events(bus, case.case_id, ActionDecided) == []
+    restarted = Gate(bus, gate.settings, store=gate.store, clock=clock)
+    assert restarted.tick().published == 1
+    assert restarted.tick().published == 0 and restarted.flush() == 0
+    (e,) = gate_events(bus, case.case_id, ActionDecided)
+    assert e.decision == Decision.REJECTED and gate.store.outbox() == []
+
+
+def test_max_open_caps_how_long_a_request_stays_open(bus: Bus, clock: Clock) -> None:
+    """Given max_open_s of 10 minutes, when a 2-hour proposal arrives, then it expires after 10 minutes."""
+    gate = Gate(bus, gate_settings(max_open_s=600), clock=clock)
+    req = gate.submit(publish_case(bus).proposal)
+    assert req.expires_at == T0 + timedelta(minutes=10)
+
+
+def test_an_event_published_but_not_cleared_is_not_published_again(
+    bus: Bus, gate: Gate, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a crash after publishing but before clearing, when a gate flushes, then no duplicate."""
+    case = publish_case(bus)
+    req = gate.submit(case.proposal)
+    with monkeypatch.context() as m:
+        m.setattr(gate.store, "clear_outbox", lambda ids: None)
+        gate.decide(req.request_id, person_id="alice", decision="approved", reason="x", identity_source="t")
+    assert len(gate.store.outbox()) == 1
+    assert Gate(bus, gate.settings, store=gate.store, clock=clock).flush() == 0
+    assert len(gate_events(bus, case.case_id, ActionDecided)) == 1 and gate.store.outbox() == []

@@ -1,0 +1,91 @@
+"""The store contract on SQLite (memory and file) and Redis, plus durability across processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aisoc.bus import Bus
+from gate.settings import default_store_path
+from gate.store import RequestStore, State, open_store
+from gate.store_redis import RedisRequestStore
+from gate.store_sqlite import SqliteRequestStore
+from tests.gate.factory import gate_settings
+from tests.gate.store_contract import StoreContract, make_request
+
+
+class TestSqliteMemoryStore(StoreContract):
+    def create_store(self) -> RequestStore:
+        return SqliteRequestStore(":memory:")
+
+
+class TestSqliteFileStore(StoreContract):
+    @pytest.fixture(autouse=True)
+    def _dir(self, tmp_path: Path) -> None:
+        self.path = tmp_path / "soc.gate.db"
+
+    def create_store(self) -> RequestStore:
+        return SqliteRequestStore(str(self.path))
+
+    def test_requests_survive_a_new_process(self) -> None:
+        """Given a request stored in a file, when another process opens it, then it reads the request."""
+        store, req = self.create_store(), make_request()
+        store.create(req)
+        store.replace(req.evolve(state=State.APPROVED, decided_by="alice"))
+        store.close()
+        code = (
+            "import sys; from gate.store_sqlite import SqliteRequestStore; "
+            "r = SqliteRequestStore(sys.argv[1]).get(sys.argv[2]); print(r.state.value, r.decided_by)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(self.path), req.request_id],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert out.split() == ["approved", "alice"]
+
+
+@pytest.mark.redis
+class TestRedisStore(StoreContract):
+    @pytest.fixture(autouse=True)
+    def _redis(self, redis_url: str, namespace: str) -> None:
+        self.bus = Bus(redis_url, namespace=namespace)
+
+    def create_store(self) -> RequestStore:
+        return RedisRequestStore(self.bus.client, self.bus.key)  # type: ignore[attr-defined]
+
+    def test_requests_survive_a_new_process(self) -> None:
+        """Given a request on Redis, when a new process connects, then it sees the request and its outbox."""
+        store, req = self.create_store(), make_request()
+        store.create(req)
+        store.replace(req.evolve(state=State.REJECTED, decided_by="carol"))
+        code = (
+            "import sys; from aisoc import Bus; from gate.store import open_store; "
+            "bus = Bus(sys.argv[1], namespace=sys.argv[2]); r = open_store(bus).get(sys.argv[3]); "
+            "print(type(open_store(bus)).__name__, r.state.value, r.decided_by)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code, self.bus.url, self.bus.namespace, req.request_id],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert out.split() == ["RedisRequestStore", "rejected", "carol"]
+
+
+def test_open_store_follows_the_bus(tmp_path: Path) -> None:
+    """Given each bus, when the gate opens its store, then it picks SQLite next to the file or in memory."""
+    sqlite_bus = Bus(f"sqlite:///{tmp_path}/soc.db")
+    store = open_store(sqlite_bus, gate_settings())
+    assert isinstance(store, SqliteRequestStore) and store.path == str(tmp_path / "soc.gate.db")
+    assert default_store_path(str(tmp_path / "x.db")) == str(tmp_path / "x.gate.db")
+    memory = open_store(Bus(), gate_settings())
+    assert isinstance(memory, SqliteRequestStore) and memory.path == ":memory:"
+    explicit = open_store(Bus(), gate_settings(store=f"sqlite:///{tmp_path}/mine.db"))
+    assert isinstance(explicit, SqliteRequestStore) and explicit.path.endswith("mine.db")
+    with pytest.raises(ValueError, match="expected memory://"):
+        open_store(Bus(), gate_settings(store="postgres://x"))
