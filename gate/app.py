@@ -1,0 +1,120 @@
+"""The Flask app factory: ``create_app(settings)`` wires the pages, CSRF, rate limits, cookies and
+security headers around one Gate."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.wrappers import Response
+
+from aisoc.bus import Bus
+from gate import auth, views
+from gate.context import EXTENSION, GateContext
+from gate.links import link_signer
+from gate.service import Gate
+from gate.settings import GateSettings
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+"""No scripts at all, styles only from the gate itself, forms only to the gate."""
+
+_RATE_LIMITED = ("gate.confirm", "gate.done", "auth.dev_login")
+
+
+def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | None = None) -> Flask:
+    """Build the gate's web app.
+
+    Args:
+        settings: the gate's settings (``load_gate_settings()`` at the edge).
+        bus: the bus to use when ``gate`` is not given (else ``Bus(settings.bus)``).
+        gate: an existing Gate (the embedded demo shares the one its team feeds).
+
+    Returns:
+        The Flask app; ``app.extensions["aisoc_gate"].gate`` is its Gate.
+    """
+    if gate is None:
+        bus = bus if bus is not None else Bus(settings.bus, namespace=settings.namespace or "soc")
+        gate = Gate(bus, settings)
+    app = Flask(__name__)
+    keys = settings.keys()
+    app.config.update(
+        SECRET_KEY=keys[0],
+        SECRET_KEY_FALLBACKS=keys[1:],
+        SESSION_COOKIE_NAME="aisoc_gate",
+        SESSION_COOKIE_SECURE=settings.cookies_secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        WTF_CSRF_TIME_LIMIT=int(settings.session_hours * 3600),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        PREFERRED_URL_SCHEME="https" if settings.base_url.startswith("https") else "http",
+    )
+    CSRFProtect(app)
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=settings.rate_limit_storage,
+        default_limits=[],
+        headers_enabled=True,
+    )
+    app.register_blueprint(views.bp)
+    app.register_blueprint(auth.bp)
+    for endpoint in _RATE_LIMITED:
+        app.view_functions[endpoint] = limiter.limit(settings.rate_limit, methods=["POST"])(
+            app.view_functions[endpoint]
+        )
+    app.extensions[EXTENSION] = GateContext(gate, settings, link_signer(settings), limiter)
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {"demo": settings.demo, "base_url": settings.base_url}
+
+    @app.errorhandler(CSRFError)
+    def _csrf(e: CSRFError) -> Any:
+        log.info("CSRF refused on %s: %s", request.path, e.description)
+        return auth.refused(
+            "Form expired or forged",
+            "The form's security token is missing, expired or from another site. Nothing was decided: "
+            "reload the page and try again.",
+            400,
+        )
+
+    @app.errorhandler(429)
+    def _too_many(e: Exception) -> Any:
+        return auth.refused(
+            "Too many attempts",
+            "Too many confirmations from your address. Wait a minute; nothing was decided.",
+            429,
+        )
+
+    @app.errorhandler(404)
+    def _not_found(e: Exception) -> Any:
+        return auth.refused("Not found", "There is no page here.", 404)
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        h = resp.headers
+        h.setdefault("Content-Security-Policy", CSP)
+        h["X-Frame-Options"] = "DENY"
+        h["X-Content-Type-Options"] = "nosniff"
+        h["Referrer-Policy"] = "no-referrer"  # links carry tokens: never leak them to another site
+        h["Cross-Origin-Opener-Policy"] = "same-origin"
+        h["Cross-Origin-Resource-Policy"] = "same-origin"
+        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+        if not request.path.startswith("/static/"):
+            h["Cache-Control"] = "no-store"
+        if settings.base_url.startswith("https://"):
+            h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        return resp
+
+    return app

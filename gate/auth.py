@@ -1,0 +1,220 @@
+"""Who is at the keyboard: pluggable authentication for the gate's pages.
+
+- ``proxy``: an SSO reverse proxy sets an identity header (email or user name); it is trusted ONLY
+  when the request comes from one of ``trusted_proxies`` and ignored (and logged) otherwise.
+- ``webex``: Webex OAuth login (authorization-code flow) against configurable endpoints; the person
+  is whoever ``people/me`` says, matched to the roster by email.
+- ``dev``: demo mode only, a bannered "log in as" list of the roster's people.
+
+Only people in the roster count: an authenticated stranger is told so and can decide nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from gate.context import gate_context
+from gate.forms import DevLoginForm, LogoutForm
+from gate.roster import Person
+
+log = logging.getLogger(__name__)
+
+SOURCES = {"proxy": "sso-proxy", "webex": "webex-oauth", "dev": "dev-login"}
+"""The ``identity_source`` recorded with decisions, by auth method."""
+_TIMEOUT_S = 10
+
+bp = Blueprint("auth", __name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """An authenticated person of the roster and how they proved it."""
+
+    person: Person
+    source: str
+
+
+def _trusted(addr: str | None) -> bool:
+    if not addr:
+        return False
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(n, strict=False) for n in gate_context().settings.trusted_proxies)
+
+
+def current_identity() -> Identity | None:
+    """Return who is making this request, or None; ``g.auth_problem`` says why when someone
+    authenticated but does not count (not in the roster, header from an untrusted address)."""
+    if "identity" in g:
+        found: Identity | None = g.identity
+        return found
+    ctx = gate_context()
+    g.auth_problem = None
+    found = None
+    if "proxy" in ctx.settings.auth:
+        claimed = request.headers.get(ctx.settings.proxy_header, "").strip()
+        if claimed and not _trusted(request.remote_addr):
+            log.warning(
+                "ignoring %s header from untrusted address %s", ctx.settings.proxy_header, request.remote_addr
+            )
+            g.auth_problem = (
+                f"An identity header came from {request.remote_addr}, which is not a trusted proxy."
+            )
+        elif claimed:
+            person = ctx.gate.roster.find(claimed)
+            if person is None:
+                g.auth_problem = f"You are signed in as {claimed}, who is not in the on-call roster."
+            else:
+                found = Identity(person, SOURCES["proxy"])
+    if found is None and session.get("pid") and session.get("src") in {SOURCES[m] for m in ctx.settings.auth}:
+        person = ctx.gate.roster.find(session["pid"])
+        if person is not None:
+            found = Identity(person, session["src"])
+    g.identity = found
+    return found
+
+
+def _login(person: Person, source: str) -> None:
+    session.clear()
+    session.permanent = True
+    session["pid"], session["src"] = person.id, source
+    log.info("%s logged in via %s", person.id, source)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never an absolute URL (an open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("gate.index")
+
+
+@bp.get("/login")
+def login() -> Any:
+    """The login page: the methods this gate allows."""
+    ctx = gate_context()
+    form = DevLoginForm()
+    form.person.choices = [(p.id, f"{p.name} <{p.email}>") for p in ctx.gate.roster.people.values()]
+    current_identity()
+    return render_template(
+        "login.html",
+        form=form,
+        next=_safe_next(request.args.get("next")),
+        methods=ctx.settings.auth,
+        problem=g.get("auth_problem"),
+        logout=LogoutForm(),
+    )
+
+
+@bp.post("/login/dev")
+def dev_login() -> Response:
+    """Demo only: log in as anyone in the roster."""
+    ctx = gate_context()
+    if not (ctx.settings.demo and "dev" in ctx.settings.auth):
+        abort(404)
+    form = DevLoginForm()
+    form.person.choices = [(p.id, p.name) for p in ctx.gate.roster.people.values()]
+    if not form.validate_on_submit():
+        abort(400)
+    _login(ctx.gate.roster.person(form.person.data), SOURCES["dev"])
+    return redirect(_safe_next(request.args.get("next")), 303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Forget the session."""
+    LogoutForm().validate_on_submit()
+    session.clear()
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.get("/login/webex")
+def webex_start() -> Response:
+    """Send the browser to Webex's authorize endpoint with a one-time state."""
+    s = gate_context().settings
+    if "webex" not in s.auth:
+        abort(404)
+    state = secrets.token_urlsafe(24)
+    session["oauth_state"], session["oauth_next"] = state, _safe_next(request.args.get("next"))
+    query = urllib.parse.urlencode(
+        {
+            "client_id": s.webex_client_id,
+            "response_type": "code",
+            "redirect_uri": s.base_url + url_for("auth.webex_callback"),
+            "scope": s.webex_scope,
+            "state": state,
+        }
+    )
+    return redirect(f"{s.webex_authorize_url}?{query}", 302)
+
+
+def _call(url: str, *, data: dict[str, str] | None = None, token: str | None = None) -> dict[str, Any]:
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    req = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET")
+    req.add_header("Accept", "application/json")
+    if body is not None:
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=_TIMEOUT_S) as resp:
+        payload = json.loads(resp.read().decode() or "{}")
+    if not isinstance(payload, dict):
+        raise ValueError(f"{url} answered with {type(payload).__name__}, not an object")
+    return payload
+
+
+@bp.get("/auth/webex/callback")
+def webex_callback() -> Any:
+    """Finish the authorization-code flow: check the state, swap the code, ask who this is."""
+    s = gate_context().settings
+    if "webex" not in s.auth:
+        abort(404)
+    expected = session.pop("oauth_state", None)
+    got = request.args.get("state", "")
+    if not expected or not hmac.compare_digest(expected, got):
+        return refused("Login failed", "The login answer did not match a login this browser started.", 400)
+    if request.args.get("error"):
+        return refused("Login failed", f"Webex said: {request.args.get('error')}", 400)
+    try:
+        tokens = _call(
+            s.webex_token_url,
+            data={
+                "grant_type": "authorization_code",
+                "client_id": s.webex_client_id or "",
+                "client_secret": s.webex_client_secret.get_secret_value() if s.webex_client_secret else "",
+                "code": request.args.get("code", ""),
+                "redirect_uri": s.base_url + url_for("auth.webex_callback"),
+            },
+        )
+        me = _call(s.webex_people_url, token=str(tokens.get("access_token", "")))
+    except (urllib.error.URLError, ValueError, OSError) as e:
+        log.warning("Webex login failed: %s", e)
+        return refused("Login failed", "Webex did not confirm who you are; try again.", 502)
+    emails = [str(x) for x in me.get("emails", []) if isinstance(x, str)]
+    person = next((p for p in map(gate_context().gate.roster.find, emails) if p is not None), None)
+    if person is None:
+        shown = ", ".join(emails) or str(me.get("displayName", "this account"))
+        return refused(
+            "Not in the roster", f"You logged in as {shown}, who is not in the on-call roster.", 403
+        )
+    target = _safe_next(session.pop("oauth_next", None))
+    _login(person, SOURCES["webex"])
+    return redirect(target, 303)
+
+
+def refused(title: str, message: str, status: int, **extra: Any) -> tuple[str, int]:
+    """Render the clear refusal page every refused request gets."""
+    return render_template("refused.html", title=title, message=message, status=status, **extra), status

@@ -1,0 +1,38 @@
+"""The gate's forms (Flask-WTF: every POST carries a CSRF token)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+
+class DecisionForm(FlaskForm):
+    """Step two: type the target exactly, give a reason, approve or reject."""
+
+    target = StringField("Type the target exactly to approve", validators=[Length(max=256)])
+    reason = TextAreaField(
+        "Reason (recorded with your decision)", validators=[DataRequired(), Length(3, 1000)]
+    )
+    approve = SubmitField("Approve")
+    reject = SubmitField("Reject")
+
+
+class DoneForm(FlaskForm):
+    """After approval: the person who carried the action out records it."""
+
+    note = TextAreaField("Note (ticket, console, what you did)", validators=[Length(max=1000)])
+    done = SubmitField("Record as done")
+
+
+class DevLoginForm(FlaskForm):
+    """Demo-mode login as anyone in the roster."""
+
+    person = SelectField("Log in as", choices=[])
+    login = SubmitField("Log in (demo only)")
+
+
+class LogoutForm(FlaskForm):
+    """Log out (a POST, so a prefetching scanner cannot log anyone out)."""
+
+    logout = SubmitField("Log out")

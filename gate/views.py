@@ -1,0 +1,274 @@
+"""The gate's pages: step one (GET, changes nothing), step two (POST, CSRF, typed target, reason,
+post/redirect/get), the request's state page with "done", the decision audit and ``/healthz``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from gate.auth import Identity, current_identity, refused
+from gate.context import gate_context
+from gate.errors import AlreadyDecided, ApprovalError, LinkError, NotAuthorized
+from gate.evidence import case_view
+from gate.forms import DecisionForm, DoneForm, LogoutForm
+from gate.store import ApprovalRequest, State
+from gate.tokens import LinkClaims
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("gate", __name__)
+
+_LINK_STATUS = {"expired": 410, "invalid": 400, "foreign": 400}
+_LINK_TITLE = {
+    "expired": "This link has expired",
+    "invalid": "This link is not valid",
+    "foreign": "Wrong link",
+}
+
+
+def _login_redirect() -> Response:
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")), 303)
+
+
+def _not_known() -> tuple[str, int]:
+    problem = g.get("auth_problem") or "You are not logged in."
+    return refused("Not allowed", problem, 403)
+
+
+def _claims(rid: str) -> LinkClaims | tuple[str, int]:
+    try:
+        return gate_context().signer.verify(request.args.get("t", ""), request_id=rid)
+    except LinkError as e:
+        log.info("refused link for %s: %s", rid, e.code, extra={"event_id": rid})
+        return refused(_LINK_TITLE[e.code], str(e), _LINK_STATUS[e.code])
+
+
+def _request(rid: str) -> ApprovalRequest | tuple[str, int]:
+    req = gate_context().gate.store.get(rid)
+    if req is None:
+        return refused("Unknown request", "No approval request has this id. Nothing was decided.", 404)
+    return req
+
+
+def _deciders(req: ApprovalRequest) -> dict[str, Any]:
+    ctx = gate_context()
+    roster, now = ctx.gate.roster, ctx.gate.clock()
+    held = roster.on_call(req.required_role, now)
+    assignee = roster.people.get(req.assignee) if req.assignee and req.level > 0 else None
+    return {
+        "duty_title": roster.title(req.required_role),
+        "on_call": held,
+        "approvers": roster.approvers(req.required_role),
+        "assignee": assignee,
+        "approver_at_creation": roster.people.get(req.approver) if req.approver else None,
+    }
+
+
+def _step_page(
+    req: ApprovalRequest, ident: Identity, form: DecisionForm, token: str, status: int = 200
+) -> Any:
+    ctx = gate_context()
+    auth = ctx.gate.authorize(req, ident.person.id)
+    page = render_template(
+        "step.html",
+        req=req,
+        view=case_view(ctx.gate.bus, req),
+        auth=auth,
+        form=form,
+        token=token,
+        ident=ident,
+        outcome=ctx.gate.describe(req),
+        logout=LogoutForm(),
+        **_deciders(req),
+    )
+    return page, status
+
+
+@bp.get("/")
+def index() -> Any:
+    """Pending requests for people in the roster; everyone else is sent to log in."""
+    ident = current_identity()
+    if ident is None:
+        return _login_redirect()
+    gate = gate_context().gate
+    return render_template(
+        "index.html",
+        ident=ident,
+        pending=gate.store.pending(),
+        recent=gate.store.recent(20),
+        logout=LogoutForm(),
+    )
+
+
+@bp.get("/a/<rid>")
+def step_one(rid: str) -> Any:
+    """Step one: the case, the action, evidence, reasoning, risk, who decides. Changes nothing."""
+    claims = _claims(rid)
+    if not isinstance(claims, LinkClaims):
+        return claims
+    req = _request(rid)
+    if not isinstance(req, ApprovalRequest):
+        return req
+    if claims.plan_digest != req.plan_digest:
+        return refused("The plan changed", "This link was made for another version of the plan.", 409)
+    ident = current_identity()
+    if ident is None:
+        return _not_known() if _has_problem() else _login_redirect()
+    return _step_page(req, ident, DecisionForm(), request.args["t"])
+
+
+def _has_problem() -> bool:
+    return bool(g.get("auth_problem"))
+
+
+@bp.post("/a/<rid>")
+def confirm(rid: str) -> Any:
+    """Step two: the person confirms (typed target + reason); the first decision wins."""
+    ctx = gate_context()
+    claims = _claims(rid)
+    if not isinstance(claims, LinkClaims):
+        return claims
+    req = _request(rid)
+    if not isinstance(req, ApprovalRequest):
+        return req
+    ident = current_identity()
+    if ident is None:
+        return (
+            _not_known()
+            if _has_problem()
+            else refused("Log in first", "Log in, then open the link again.", 401)
+        )
+    outcome = ctx.gate.describe(req)
+    if req.decision_nonce and req.decision_nonce == claims.nonce:
+        return refused(
+            "This confirmation was already used",
+            f"This link already confirmed a decision: {outcome}. A replay decides nothing.",
+            409,
+        )
+    if not req.is_pending:
+        return refused("Already decided", f"This request was already {outcome}.", 409)
+    if claims.plan_digest != req.plan_digest:
+        return refused("The plan changed", "This link was made for another version of the plan.", 409)
+    auth = ctx.gate.authorize(req, ident.person.id)
+    if not auth.allowed:
+        log.info(
+            "%s may not decide %s", ident.person.id, rid, extra={"case_id": req.case_id, "event_id": rid}
+        )
+        return refused("You may not decide this request", auth.reason, 403, **_deciders(req))
+    form = DecisionForm()
+    if not form.validate_on_submit() or not (form.approve.data or form.reject.data):
+        return _step_page(req, ident, form, request.args["t"], 422)
+    approve = bool(form.approve.data)
+    if approve and (form.target.data or "").strip() != req.target:
+        form.target.errors = [f"Type the target exactly as shown ({req.target}) to approve."]
+        return _step_page(req, ident, form, request.args["t"], 422)
+    try:
+        done = ctx.gate.decide(
+            rid,
+            person_id=ident.person.id,
+            decision=State.APPROVED.value if approve else State.REJECTED.value,
+            reason=form.reason.data or "",
+            identity_source=ident.source,
+            nonce=claims.nonce,
+            plan_digest=claims.plan_digest,
+            typed_target=form.target.data if approve else None,
+        )
+    except AlreadyDecided as e:
+        return refused("Already decided", str(e), 409)
+    except NotAuthorized as e:
+        return refused("You may not decide this request", str(e), 403, **_deciders(req))
+    except ApprovalError as e:
+        return refused("Nothing was decided", str(e), 409)
+    if done.state == State.APPROVED:
+        flash(
+            f"Approved. Nothing has been executed: carry out {done.kind.value.replace('_', ' ')} on "
+            f"{done.target} in your own console, then record it here as done."
+        )
+    else:
+        flash("Rejected. Nothing will be done.")
+    return redirect(url_for("gate.state", rid=rid), 303)
+
+
+@bp.get("/r/<rid>")
+def state(rid: str) -> Any:
+    """The request's state: who decided and when, and whether it was carried out."""
+    ident = current_identity()
+    if ident is None:
+        return _not_known() if _has_problem() else _login_redirect()
+    req = _request(rid)
+    if not isinstance(req, ApprovalRequest):
+        return req
+    ctx = gate_context()
+    return render_template(
+        "state.html",
+        req=req,
+        ident=ident,
+        outcome=ctx.gate.describe(req),
+        auth=ctx.gate.authorize(req, ident.person.id),
+        form=DoneForm(),
+        logout=LogoutForm(),
+        **_deciders(req),
+    )
+
+
+@bp.get("/r/<rid>/link")
+def fresh_link(rid: str) -> Any:
+    """Send an authorized person to a freshly signed step-one link (signing changes no state)."""
+    ident = current_identity()
+    if ident is None:
+        return _not_known() if _has_problem() else _login_redirect()
+    req = _request(rid)
+    if not isinstance(req, ApprovalRequest):
+        return req
+    ctx = gate_context()
+    auth = ctx.gate.authorize(req, ident.person.id)
+    if not auth.allowed:
+        return refused("You may not decide this request", auth.reason, 403, **_deciders(req))
+    token = ctx.signer.sign(req.request_id, req.plan_digest)
+    return redirect(url_for("gate.step_one", rid=rid, t=token), 303)
+
+
+@bp.post("/r/<rid>/done")
+def done(rid: str) -> Any:
+    """Record that the approved action was carried out (publishes ``action.executed``)."""
+    ident = current_identity()
+    if ident is None:
+        return _not_known() if _has_problem() else refused("Log in first", "Log in, then try again.", 401)
+    form = DoneForm()
+    if not form.validate_on_submit():
+        return refused("Nothing was recorded", "The note is too long (1000 characters at most).", 422)
+    try:
+        gate_context().gate.record_executed(
+            rid, person_id=ident.person.id, identity_source=ident.source, note=form.note.data or None
+        )
+    except ApprovalError as e:
+        return refused("Nothing was recorded", str(e), 409)
+    flash("Recorded as done.")
+    return redirect(url_for("gate.state", rid=rid), 303)
+
+
+@bp.get("/audit")
+def audit() -> Any:
+    """Every decision, newest first, for auditors and people named in a duty only."""
+    ident = current_identity()
+    if ident is None:
+        return _not_known() if _has_problem() else _login_redirect()
+    gate = gate_context().gate
+    if not gate.roster.may_audit(ident.person.id):
+        return refused("Not allowed", f"{ident.person.name} may not read the decision audit.", 403)
+    decided = [r for r in gate.store.recent(500) if r.state != State.PENDING]
+    return render_template("audit.html", ident=ident, decided=decided, logout=LogoutForm())
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    """Liveness and store reachability (no details about requests)."""
+    try:
+        gate_context().gate.store.get("healthz")
+    except Exception as e:  # the store is down: say so, but never the details
+        log.warning("healthz: store unavailable: %s", e)
+        return {"status": "unavailable"}, 503
+    return {"status": "ok"}

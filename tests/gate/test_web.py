@@ -1,0 +1,391 @@
+"""The two-step pages: step one changes nothing, step two decides once, and every refusal is clear."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import time_machine
+from flask import Flask
+
+from aisoc.bus import Bus
+from aisoc.events import ActionDecided, ActionExecuted, Decision
+from gate import Gate, State, create_app
+from gate.links import approval_url, request_url
+from gate.store import ApprovalRequest
+from gate.tokens import LinkSigner
+from tests.gate.factory import KEYS, Case, Clock, csrf, gate_events, gate_settings, publish_case
+
+
+def path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+@pytest.fixture
+def case(bus: Bus, gate: Gate) -> Case:
+    """A case with one pending request to isolate WS-042 (IR Lead On-Call: Alice; approver group: Carol)."""
+    c = publish_case(bus)
+    gate.submit(c.proposal)
+    return c
+
+
+@pytest.fixture
+def req(gate: Gate, case: Case) -> ApprovalRequest:
+    return gate.get(case.proposal.event_id)
+
+
+@pytest.fixture
+def link(settings: Any, req: ApprovalRequest) -> str:
+    """The signed step-one link a card would carry (as a path)."""
+    return path(approval_url(settings, req))
+
+
+def confirm(
+    client: Any, link: str, *, target: str = "WS-042", reason: str = "contain", button: str = "approve"
+) -> Any:
+    page = client.get(link)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    data = {
+        "csrf_token": csrf(page.get_data(as_text=True)),
+        "target": target,
+        "reason": reason,
+        button: button,
+    }
+    return client.post(link, data)
+
+
+def decisions(bus: Bus, case: Case) -> list[ActionDecided]:
+    return gate_events(bus, case.case_id, ActionDecided)
+
+
+def text(resp: Any) -> str:
+    return " ".join(resp.get_data(as_text=True).split())
+
+
+def test_step_one_shows_everything_and_changes_nothing(
+    person: Any, bus: Bus, case: Case, link: str, gate: Gate
+) -> None:
+    """Given the card link, when opened (even repeatedly), then it shows the case and decides nothing."""
+    alice = person("alice@example.com")
+    for _ in range(3):
+        page = alice.get(link)
+    html = text(page)
+    assert page.status_code == 200
+    for expected in (
+        "Isolate host",
+        "WS-042",
+        "Mimikatz credential dumping",
+        "risk-high",
+        "IR Lead On-Call",
+        "Alice Ng",
+        "Carol Diaz",
+        "LSASS memory read",
+        "falcon: WS-042 wrote lsass.dmp",
+        "Reasoning trace",
+        "falcon_host_details",
+        "Approving executes nothing",
+        "Step 2",
+    ):
+        assert expected in html, expected
+    assert decisions(bus, case) == [] and gate.get(case.proposal.event_id).is_pending
+    anonymous = person(None).get(link)
+    assert anonymous.status_code == 303 and "/login?next=" in anonymous.headers["Location"]
+
+
+def test_step_two_approves_with_post_redirect_get(person: Any, bus: Bus, case: Case, link: str) -> None:
+    """Given Alice on call, when she types target and reason, then one approval is recorded and shown."""
+    alice = person("alice@example.com")
+    resp = confirm(alice, link, reason="active credential theft")
+    assert resp.status_code == 303 and resp.headers["Location"] == f"/r/{case.proposal.event_id}"
+    state = alice.get(resp.headers["Location"])
+    assert "Approved by Alice Ng at 2026-03-16 10:00 UTC" in text(state)
+    assert "Nothing has been executed" in text(state)
+    (d,) = decisions(bus, case)
+    assert (d.decision, d.decided_by, d.identity_source, d.channel, d.reason, d.plan_digest) == (
+        Decision.APPROVED,
+        "alice@example.com",
+        "sso-proxy",
+        "gate",
+        "active credential theft",
+        case.plan.plan_digest,
+    )
+
+
+def test_rejecting_needs_no_typed_target(person: Any, bus: Bus, case: Case, link: str) -> None:
+    """Given Carol in the approver group, when she rejects without typing the target, then it is rejected."""
+    resp = confirm(person("carol@example.com"), link, target="", reason="pentest window", button="reject")
+    assert resp.status_code == 303
+    assert [d.decision for d in decisions(bus, case)] == [Decision.REJECTED]
+
+
+def test_missing_csrf_token_is_refused(person: Any, bus: Bus, case: Case, link: str) -> None:
+    """Given a forged POST without a CSRF token, when submitted, then it is refused and nothing is decided."""
+    resp = person("alice@example.com").post(link, {"target": "WS-042", "reason": "x", "approve": "Approve"})
+    assert resp.status_code == 400 and "Form expired or forged" in text(resp)
+    assert decisions(bus, case) == []
+
+
+def test_expired_link_is_refused(person: Any, bus: Bus, case: Case, link: str, settings: Any) -> None:
+    """Given a link older than link_ttl_s, when opened or posted, then it is refused as expired."""
+    alice = person("alice@example.com")
+    token = csrf(alice.get(link).get_data(as_text=True))
+    with time_machine.travel(datetime.now() + timedelta(seconds=settings.link_ttl_s + 60)):
+        page = alice.get(link)
+        post = alice.post(
+            link, {"csrf_token": token, "target": "WS-042", "reason": "x", "approve": "Approve"}
+        )
+    assert page.status_code == 410 and "This link has expired" in text(page)
+    assert post.status_code == 410 and decisions(bus, case) == []
+
+
+def test_tampered_and_foreign_links_are_refused(
+    person: Any, bus: Bus, case: Case, link: str, req: ApprovalRequest, settings: Any
+) -> None:
+    """Given altered, unknown-key and other-request tokens, when opened, then each is refused clearly."""
+    alice = person("alice@example.com")
+    head, token = link.split("?t=")
+    flipped = token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
+    assert (
+        "not valid" in text(alice.get(f"{head}?t={flipped}"))
+        and alice.get(f"{head}?t={flipped}").status_code == 400
+    )
+    stranger = LinkSigner(["someone-elses-key"], 3600).sign(req.request_id, req.plan_digest)
+    assert "not made by this gate" in text(alice.get(f"{head}?t={stranger}"))
+    other = LinkSigner(KEYS, 3600).sign("another-request", req.plan_digest)
+    resp = alice.get(f"{head}?t={other}")
+    assert resp.status_code == 400 and "belongs to a different approval request" in text(resp)
+    assert alice.get(head).status_code == 400  # no token at all
+    assert decisions(bus, case) == []
+
+
+def test_replayed_confirmation_is_refused(person: Any, bus: Bus, case: Case, link: str) -> None:
+    """Given a confirmation that decided, when the same POST is replayed, then it is refused as a replay."""
+    alice = person("alice@example.com")
+    page = alice.get(link)
+    data = {
+        "csrf_token": csrf(page.get_data(as_text=True)),
+        "target": "WS-042",
+        "reason": "contain",
+        "approve": "Approve",
+    }
+    assert alice.post(link, data).status_code == 303
+    replay = alice.post(link, data)
+    assert replay.status_code == 409 and "already confirmed a decision" in text(replay)
+    assert len(decisions(bus, case)) == 1
+
+
+def test_wrong_person_is_refused_and_told_who_may(person: Any, bus: Bus, case: Case, link: str) -> None:
+    """Given Mallory (not on call, no approver), when she confirms, then she is refused with the reason."""
+    mallory = person("mallory@example.com")
+    page = mallory.get(link)
+    assert "You cannot decide this request" in text(page) and 'id="approve"' not in page.get_data(
+        as_text=True
+    )
+    data = {
+        "csrf_token": csrf(page.get_data(as_text=True)),
+        "target": "WS-042",
+        "reason": "x",
+        "approve": "Approve",
+    }
+    resp = mallory.post(link, data)
+    assert resp.status_code == 403
+    assert "Mallory Stone is not on call for IR Lead On-Call (Alice Ng is right now)" in text(resp)
+    assert "Approver group: Carol Diaz" in text(resp) and decisions(bus, case) == []
+
+
+def test_person_no_longer_on_call_is_refused(
+    person: Any, bus: Bus, gate: Gate, clock: Clock, settings: Any
+) -> None:
+    """Given Alice on call at creation, when Bob's week starts before she confirms, then she is refused."""
+    case = publish_case(bus, 7, expires_in=timedelta(days=10))
+    req = gate.submit(case.proposal)
+    link = path(approval_url(settings, req))
+    alice = person("alice@example.com")
+    page = alice.get(link)
+    clock.now = datetime.fromisoformat("2026-03-23T09:00:00+00:00")  # Monday 09:00 London: Bob's turn
+    data = {
+        "csrf_token": csrf(page.get_data(as_text=True)),
+        "target": "WS-042",
+        "reason": "contain",
+        "approve": "Approve",
+    }
+    resp = alice.post(link, data)
+    assert resp.status_code == 403 and "no longer" in text(resp) and "Bob Ray is on call" in text(resp)
+    assert decisions(bus, case) == [] and gate.get(req.request_id).approver == "alice"
+
+
+def test_decided_request_says_who_decided_and_when(
+    person: Any, bus: Bus, case: Case, link: str, gate: Gate, settings: Any, req: ApprovalRequest
+) -> None:
+    """Given Carol already approved, when Alice clicks the card later, then she sees who decided and when."""
+    alice = person("alice@example.com")
+    page = alice.get(link)
+    gate.decide(
+        req.request_id, person_id="carol", decision="approved", reason="ok", identity_source="sso-proxy"
+    )
+    later = alice.get(link)
+    assert "Already decided: approved by Carol Diaz at 2026-03-16 10:00 UTC" in text(later)
+    data = {
+        "csrf_token": csrf(page.get_data(as_text=True)),
+        "target": "WS-042",
+        "reason": "x",
+        "reject": "Reject",
+    }
+    resp = alice.post(path(approval_url(settings, req)), data)
+    assert resp.status_code == 409 and "already approved by Carol Diaz" in text(resp)
+    assert len(decisions(bus, case)) == 1
+
+
+def test_a_link_for_another_plan_version_is_refused(
+    person: Any, case: Case, req: ApprovalRequest, bus: Bus
+) -> None:
+    """Given a token bound to another plan digest, when opened or posted, then the plan change is named."""
+    alice = person("alice@example.com")
+    token = LinkSigner(KEYS, 3600).sign(req.request_id, "f" * 64)
+    resp = alice.get(f"/a/{req.request_id}?t={token}")
+    assert resp.status_code == 409 and "another version of the plan" in text(resp)
+
+
+def test_wrong_typed_target_and_missing_reason_redisplay_the_form(
+    person: Any, bus: Bus, case: Case, link: str
+) -> None:
+    """Given a mistyped hostname or no reason, when confirming, then the form returns, nothing decided."""
+    alice = person("alice@example.com")
+    wrong = confirm(alice, link, target="WS-043")
+    assert wrong.status_code == 422 and "Type the target exactly as shown (WS-042)" in text(wrong)
+    assert confirm(alice, link, reason="").status_code == 422
+    assert decisions(bus, case) == []
+
+
+def test_keys_rotate_newest_signs_all_verify(person: Any, req: ApprovalRequest, settings: Any) -> None:
+    """Given keys [new, old], when links are signed with either, then both verify; new links use new."""
+    alice = person("alice@example.com")
+    old = LinkSigner([KEYS[1]], 3600).sign(req.request_id, req.plan_digest)
+    assert alice.get(f"/a/{req.request_id}?t={old}").status_code == 200
+    token = approval_url(settings, req).split("?t=")[1]
+    LinkSigner([KEYS[0]], 3600).verify(token, request_id=req.request_id)
+    retired = gate_settings(secret_keys=["key-2026-06-newer", KEYS[0]])
+    LinkSigner(retired.keys(), 3600).verify(token)
+    with pytest.raises(Exception, match="not made by this gate"):
+        LinkSigner(["key-2026-06-newer"], 3600).verify(token)
+
+
+def test_identity_header_is_trusted_only_from_configured_proxies(person: Any, link: str) -> None:
+    """Given the identity header from an untrusted address or for a stranger, then it is refused."""
+    spoofed = person("alice@example.com", remote_addr="10.9.8.7").get(link)
+    assert spoofed.status_code == 403 and "not a trusted proxy" in text(spoofed)
+    stranger = person("zed@example.com").get(link)
+    assert stranger.status_code == 403 and "zed@example.com, who is not in the on-call roster" in text(
+        stranger
+    )
+
+
+def test_done_publishes_action_executed(person: Any, bus: Bus, case: Case, link: str) -> None:
+    """Given an approved request, when Bob records it done with a note, then action.executed names him."""
+    resp = confirm(person("alice@example.com"), link)
+    bob = person("bob@example.com")
+    state = bob.get(resp.headers["Location"])
+    form = {"csrf_token": csrf(state.get_data(as_text=True)), "note": "isolated in Falcon, INC-42"}
+    done = bob.post(f"/r/{case.proposal.event_id}/done", form)
+    assert done.status_code == 303
+    assert "Carried out by Bob Ray" in text(bob.get(done.headers["Location"]))
+    (e,) = gate_events(bus, case.case_id, ActionExecuted)
+    assert (e.executed_by, e.identity_source, e.note) == (
+        "bob@example.com",
+        "sso-proxy",
+        "isolated in Falcon, INC-42",
+    )
+    again = bob.post(f"/r/{case.proposal.event_id}/done", form)
+    assert again.status_code == 409 and len(gate_events(bus, case.case_id, ActionExecuted)) == 1
+
+
+def test_audit_page_is_for_authorized_users_only(person: Any, case: Case, link: str) -> None:
+    """Given a decision, when an auditor, a stranger and nobody open /audit, then only the auditor reads."""
+    confirm(person("alice@example.com"), link)
+    page = person("frank@example.com").get("/audit")
+    assert page.status_code == 200 and "Alice Ng" in text(page) and "approved" in text(page)
+    assert person("mallory@example.com").get("/audit").status_code == 403
+    assert person(None).get("/audit").status_code == 303
+
+
+def test_pages_carry_security_headers_and_strict_cookies(person: Any, link: str) -> None:
+    """Given any page, when served, then CSP forbids scripts and framing and the session cookie is strict."""
+    resp = person("alice@example.com").get(link)
+    csp = resp.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp and "unsafe-inline" not in csp
+    assert resp.headers["X-Frame-Options"] == "DENY" and resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff" and resp.headers["Cache-Control"] == "no-store"
+    cookie = resp.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "<script" not in resp.get_data(as_text=True)
+
+
+def test_confirmations_are_rate_limited(bus: Bus, clock: Clock) -> None:
+    """Given a limit of 3 POSTs a minute, when a client posts 4 times, then the 4th is refused with 429."""
+    settings = gate_settings(rate_limit="3 per minute")
+    gate = Gate(bus, settings, clock=clock)
+    case = publish_case(bus)
+    gate.submit(case.proposal)
+    client = create_app(settings, gate=gate).test_client()
+    url = path(approval_url(settings, gate.get(case.proposal.event_id)))
+    headers = {"X-Forwarded-Email": "mallory@example.com"}
+    token = csrf(client.get(url, headers=headers).get_data(as_text=True))
+    codes = [
+        client.post(
+            url, data={"csrf_token": token, "reason": "x", "approve": "1"}, headers=headers
+        ).status_code
+        for _ in range(4)
+    ]
+    assert codes == [403, 403, 403, 429]
+
+
+def test_healthz_and_index(person: Any, case: Case, app: Flask) -> None:
+    """Given a running gate, when probed and when a roster person opens /, then both answer."""
+    assert app.test_client().get("/healthz").get_json() == {"status": "ok"}
+    index = person("carol@example.com").get("/")
+    assert index.status_code == 200 and "WS-042" in text(index)
+
+
+def test_fresh_link_for_authorized_people_only(person: Any, req: ApprovalRequest, settings: Any) -> None:
+    """Given the state page, when Carol asks for a decide link, then she gets one; Mallory is refused."""
+    resp = person("carol@example.com").get(f"/r/{req.request_id}/link")
+    assert resp.status_code == 303 and resp.headers["Location"].startswith(f"/a/{req.request_id}?t=")
+    assert person("mallory@example.com").get(f"/r/{req.request_id}/link").status_code == 403
+    assert request_url(settings, req.request_id) == f"http://gate.test/r/{req.request_id}"
+
+
+def test_dev_login_exists_only_in_demo_mode(bus: Bus, clock: Clock) -> None:
+    """Given demo mode, when someone uses the dev login, then pages are bannered and say dev-login."""
+    with pytest.raises(ValueError, match="only allowed with demo = true"):
+        gate_settings(auth=["dev"])
+    with pytest.raises(ValueError, match="secure_cookies = false"):
+        gate_settings(secure_cookies=False)
+    prod = create_app(gate_settings(), gate=Gate(bus, gate_settings(), clock=clock)).test_client()
+    token = csrf(prod.get("/", headers={"X-Forwarded-Email": "alice@example.com"}).get_data(as_text=True))
+    assert prod.post("/login/dev", data={"csrf_token": token, "person": "alice"}).status_code == 404
+    settings = gate_settings(demo=True, auth=["dev"])
+    gate = Gate(bus, settings, clock=clock)
+    case = publish_case(bus)
+    gate.submit(case.proposal)
+    client = create_app(settings, gate=gate).test_client()
+    url = path(approval_url(settings, gate.get(case.proposal.event_id)))
+    login = client.get(url, follow_redirects=True)
+    assert "DEMO MODE" in text(login) and "Dev login" in text(login)
+    nxt = client.post(
+        f"/login/dev?next={url}", data={"csrf_token": csrf(login.get_data(as_text=True)), "person": "alice"}
+    )
+    assert nxt.status_code == 303 and nxt.headers["Location"] == url
+    page = client.get(url)
+    assert "Alice Ng <small>(dev-login)</small>" in text(page)
+    data = {
+        "csrf_token": csrf(page.get_data(as_text=True)),
+        "target": "WS-042",
+        "reason": "demo",
+        "approve": "1",
+    }
+    assert client.post(url, data=data).status_code == 303
+    (d,) = gate_events(bus, case.case_id, ActionDecided)
+    assert d.identity_source == "dev-login" and gate.get(case.proposal.event_id).state == State.APPROVED
