@@ -1,31 +1,23 @@
-"""Deterministic events built around real Wazuh alerts (fixed ids and times), and the card schema check."""
+"""Deterministic case and action events built around real Wazuh alerts (fixed ids and times)."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-import jsonschema
 
 from aisoc.events import (
     ActionDecided,
     ActionExecuted,
     ActionProposed,
     Alert,
-    CampaignDetected,
     CaseClosed,
-    DetectionTuning,
-    Event,
-    HuntProposal,
     IntelAttribution,
     IrPlan,
     PlanStep,
     PrecedentRef,
     ReviewRequested,
-    ShiftSummary,
     Tier2Decided,
     Trace,
     TriageVerdict,
@@ -36,7 +28,6 @@ from cards import Approver, CardContext
 from integrations.wazuh import WazuhFileSource
 
 DATA = Path(__file__).resolve().parents[2] / "data"
-SCHEMA_PATH = DATA / "schemas" / "adaptive-card-1.3.json"
 T0 = datetime(2025, 7, 5, 8, 0, tzinfo=UTC)
 """Every event happens at a fixed time after T0, so cards are byte-for-byte repeatable."""
 
@@ -314,199 +305,3 @@ def closed(a: Alert, **kw: Any) -> CaseClosed:
         "closed_by": {"role": "human", "person": "dana.ruiz@example.com"},
     }
     return CaseClosed(**{**fields, **kw})
-
-
-def shift(**kw: Any) -> ShiftSummary:
-    """SOC Manager's summary of the real data set's shift (counts from the labels)."""
-    recs = wazuh_records()
-    esc = sum(1 for _, e in recs if e)
-    curl = alert(CURL)
-    fields: dict[str, Any] = {
-        "event_id": "evt-shift-1",
-        "occurred_at": at(360),
-        "produced_by": by("soc_manager"),
-        "window_start": T0 - timedelta(hours=2),
-        "window_end": T0 + timedelta(hours=6),
-        "alerts_received": len(recs),
-        "counts_by_verdict": {"malicious": 20, "suspicious": esc - 20, "false_positive": len(recs) - esc},
-        "counts_by_sev": {"SEV-2": 1, "SEV-3": 2},
-        "escalations": esc,
-        "cases_closed": len(recs) - esc,
-        "mtta_s": 252.0,
-        "mttr_s": 7500.0,
-        "open_approvals": [
-            {
-                "action_id": "act-1",
-                "case_id": curl.case_id,
-                "kind": "isolate_host",
-                "target": curl.hosts[0],
-                "approver_role": "ir_lead",
-                "age_s": 1500.0,
-            }
-        ],
-        "notable_cases": [
-            {"case_id": curl.case_id, "title": curl.title, "status": "contained", "sev": "SEV-2"}
-        ],
-        "summary": "Quiet shift apart from the curl download on Win11Client.",
-    }
-    return ShiftSummary(**{**fields, **kw})
-
-
-def tuning(**kw: Any) -> DetectionTuning:
-    """Detection Engineer's report: the real rules that closed most often as false positives."""
-    stats: dict[str, dict[str, Any]] = {}
-    for a, escalated in wazuh_records():
-        s = stats.setdefault(a.rule or "?", {"rule": a.rule or "?", "title": a.title, "fired": 0, "fp": 0})
-        s["fired"] += 1
-        s["fp"] += 0 if escalated else 1
-    noisy = sorted((s for s in stats.values() if s["fp"]), key=lambda s: (-s["fp"], s["rule"]))
-    rules = [
-        {
-            "rule": s["rule"],
-            "title": s["title"],
-            "fired": s["fired"],
-            "closed_benign": s["fp"],
-            "escalated": s["fired"] - s["fp"],
-            "benign_rate": s["fp"] / s["fired"],
-            "suggestion": "Add an exclusion for the lab's admin tooling." if s["fp"] > 2 else None,
-        }
-        for s in noisy
-    ]
-    fields: dict[str, Any] = {
-        "event_id": "evt-tuning-1",
-        "occurred_at": at(60),
-        "produced_by": by("detection_engineer"),
-        "window_start": T0 - timedelta(days=7),
-        "window_end": T0,
-        "rules": rules,
-        "summary": f"{len(rules)} rules closed as false positive at least once this week.",
-    }
-    return DetectionTuning(**{**fields, **kw})
-
-
-def hunt(**kw: Any) -> HuntProposal:
-    """Threat Hunter's proposal: the hosts that 10.0.2.8 hit."""
-    cases = [a.case_id for a, _ in wazuh_records() if any(i.value == "10.0.2.8" for i in a.indicators)]
-    fields: dict[str, Any] = {
-        "event_id": "evt-hunt-1",
-        "occurred_at": at(600),
-        "produced_by": by("threat_hunter"),
-        "window_start": T0 - timedelta(hours=12),
-        "window_end": T0,
-        "findings": [
-            {
-                "kind": "shared_indicator",
-                "summary": "10.0.2.8 appears in several cases on different hosts",
-                "case_ids": cases,
-                "indicators": ["ip:10.0.2.8"],
-                "hypothesis": "One internal host is scanning and attacking the lab",
-            }
-        ],
-        "summary": "One internal source explains most of the week's escalations.",
-    }
-    return HuntProposal(**{**fields, **kw})
-
-
-def campaign(**kw: Any) -> CampaignDetected:
-    """A campaign linked by 10.0.2.8 over the real cases."""
-    cases = [a.case_id for a, _ in wazuh_records() if any(i.value == "10.0.2.8" for i in a.indicators)]
-    fields: dict[str, Any] = {
-        "event_id": "evt-campaign-1",
-        "occurred_at": at(600),
-        "produced_by": by("threat_hunter"),
-        "campaign_id": "camp-10-0-2-8",
-        "status": "new",
-        "case_ids": cases,
-        "indicators": ["ip:10.0.2.8", "url:http://10.0.2.8/payload.exe"],
-        "first_seen": T0 - timedelta(days=3),
-        "last_seen": T0,
-        "summary": "Cases linked by attacker host 10.0.2.8",
-    }
-    return CampaignDetected(**{**fields, **kw})
-
-
-def closures() -> tuple[list[TriageVerdict], dict[str, Alert]]:
-    """Sentinel's closures of every real alert the analysts closed as FP, with their alerts."""
-    events, alerts = [], {}
-    for n, (a, escalated) in enumerate(wazuh_records()):
-        if escalated:
-            continue
-        alerts[a.case_id] = a
-        events.append(
-            triage(
-                a,
-                routed="closed",
-                verdict="false_positive" if n % 3 else "benign",
-                n=n,
-                occurred_at=at(n),
-                confidence=round(0.55 + (n % 9) * 0.05, 2),
-                priority=2,
-            )
-        )
-    return events, alerts
-
-
-@cache
-def _validator() -> jsonschema.Draft6Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return jsonschema.Draft6Validator(schema, format_checker=jsonschema.Draft6Validator.FORMAT_CHECKER)
-
-
-def schema_errors(content: dict[str, Any]) -> list[str]:
-    """Messages of every way ``content`` breaks the official Adaptive Cards 1.3 schema."""
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in _validator().iter_errors(content)]
-
-
-def all_actions(node: Any) -> list[dict[str, Any]]:
-    """Every action anywhere in a card (top-level, ``ActionSet``s, ``selectAction``s)."""
-    found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        if str(node.get("type", "")).startswith("Action."):
-            found.append(node)
-        for value in node.values():
-            found += all_actions(value)
-    elif isinstance(node, list):
-        for value in node:
-            found += all_actions(value)
-    return found
-
-
-def all_text(node: Any) -> str:
-    """Every string in a card, joined (what a person could read)."""
-    if isinstance(node, dict):
-        return "\n".join(all_text(v) for v in node.values())
-    if isinstance(node, list):
-        return "\n".join(all_text(v) for v in node)
-    return node if isinstance(node, str) else ""
-
-
-def sample_events() -> list[tuple[str, Event, CardContext]]:
-    """One named event per card kind, with the context the bot would pass (for schema and snapshot tests)."""
-    curl, sqli, shock = alert(CURL), alert(SQLI), alert(SHELLSHOCK)
-    p = plan(curl)
-    ctx = context(curl, p)
-    prop = ctx.proposals["act-1"]
-    shock_plan = plan(shock, sev="SEV-1", actions=7)
-    return [
-        ("triage_malicious", triage(curl), context(curl)),
-        (
-            "triage_closed_sqli",
-            triage(sqli, routed="closed", verdict="benign", summary=sqli.description),
-            context(sqli),
-        ),
-        ("tier2_escalate", tier2(curl), context(curl)),
-        ("tier2_human_review", tier2(sqli, decision="human_review"), context(sqli)),
-        ("plan_sev2", p, ctx),
-        ("plan_sev1_overflow", shock_plan, context(shock, shock_plan)),
-        ("plan_sev4_no_actions", plan(curl, sev="SEV-4", actions=0), context(curl)),
-        ("action_proposed", prop, ctx),
-        *[(f"action_{d}", decided(prop, d), ctx) for d in ("approved", "rejected", "expired", "cancelled")],
-        ("action_executed", executed(prop), ctx),
-        ("intel_attribution", attribution(curl), context(curl)),
-        ("review_requested", review(curl), context(curl)),
-        ("case_closed", closed(curl), context(curl)),
-        ("shift_summary", shift(), CardContext()),
-        ("detection_tuning", tuning(), CardContext()),
-        ("hunt_proposal", hunt(), CardContext()),
-        ("campaign_detected", campaign(), CardContext()),
-    ]

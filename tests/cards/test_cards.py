@@ -21,6 +21,7 @@ from cards import (
     render,
     supported_types,
 )
+from tests.cards.checks import all_actions, all_text, schema_errors
 from tests.cards.factories import (
     CURL,
     DANA,
@@ -28,18 +29,15 @@ from tests.cards.factories import (
     SHELLSHOCK,
     SQLI,
     alert,
-    all_actions,
-    all_text,
-    closures,
     context,
     decided,
     executed,
     plan,
     review,
-    sample_events,
-    schema_errors,
     triage,
 )
+from tests.cards.report_factories import closures
+from tests.cards.samples import sample_events
 
 SAMPLES = sample_events()
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from aisoc.cli import main
-from tests.cards.factories import CURL, GATE, alert, plan, schema_errors, triage
+from tests.cards.checks import schema_errors
+from tests.cards.factories import CURL, GATE, alert, plan, triage
 
 
 def write(tmp_path: Path, name: str, data: object) -> str:

@@ -35,20 +35,9 @@ from cards import (
 )
 from cards.draft import TRIMMED_NOTICE, Draft
 from cards.model import LADDER
-from tests.cards.factories import (
-    CURL,
-    alert,
-    all_actions,
-    all_text,
-    at,
-    by,
-    closures,
-    context,
-    plan,
-    schema_errors,
-    triage,
-    wazuh_records,
-)
+from tests.cards.checks import all_actions, all_text, schema_errors
+from tests.cards.factories import CURL, alert, at, by, context, plan, triage, wazuh_records
+from tests.cards.report_factories import closures
 
 LONG = "Ж" * 1020 + "end"  # non-ASCII doubles and triples in escaped JSON: the worst case for size
 SHORT = "x" * 250

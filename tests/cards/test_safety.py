@@ -9,13 +9,13 @@ import pytest
 
 from aisoc.events import Event, Tier2Decided
 from cards import Card, CardContext, render
+from tests.cards.checks import all_actions, schema_errors
 from tests.cards.factories import (
     CASE_URL,
     CURL,
     GATE,
     SQLI,
     alert,
-    all_actions,
     attribution,
     by,
     closed,
@@ -23,7 +23,6 @@ from tests.cards.factories import (
     decided,
     plan,
     review,
-    schema_errors,
     tier2,
     triage,
 )

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from cards import Card, digest_card, render
-from tests.cards.factories import closures, sample_events
+from tests.cards.report_factories import closures
+from tests.cards.samples import sample_events
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS", "") == "1"
