@@ -18,7 +18,7 @@ from aisoc.events import (
 )
 from cards.common import alert_facts, case_alert, case_link, case_title, fit, open_case
 from cards.draft import Draft
-from cards.model import MAX_CARD_BYTES, Budget, Card, CardContext
+from cards.model import MAX_CARD_BYTES, Budget, Card, CardContext, duty_title
 from cards.text import Markup, clean, clock, label, pct, when
 
 VERDICT_STYLE: dict[Verdict, str] = {
@@ -132,7 +132,7 @@ def review_card(
     ctx = ctx or CardContext()
     alert = case_alert(event, ctx)
     who = ctx.approver(event.duty)
-    duty_title = f"{ROLE_TITLES[event.duty]} On-Call"
+    duty_name = duty_title(event.duty)
     raised = (
         "A person asked for a review"
         if event.role == Role.HUMAN
@@ -148,7 +148,7 @@ def review_card(
             d.banner("Review needed from", style="warning", who=who)
         else:
             d.banner(
-                f"Review needed from: {duty_title} — nobody resolved; check `oncall {event.duty.value}`",
+                f"Review needed from: {duty_name} — nobody resolved; check `oncall {event.duty.value}`",
                 style="warning",
             )
         d.facts(

@@ -35,6 +35,19 @@ class CardError(AisocError, ValueError):
     """Raised when no card exists for an event type, the context is malformed, or a card cannot fit."""
 
 
+DUTY_TITLES: dict[Role, str] = {
+    Role.IR_LEAD: "IR Lead On-Call",
+    Role.SOC_MANAGER: "SOC Manager On-Call",
+    Role.TIER2: "Tier 2 On-Call",
+}
+"""Default display names of on-call duties, as the gate's roster names them; others are "<role> On-Call"."""
+
+
+def duty_title(duty: Role) -> str:
+    """The display name of an on-call duty: ``"IR Lead On-Call"`` for ``ir_lead``."""
+    return DUTY_TITLES.get(Role(duty), f"{ROLE_TITLES[Role(duty)]} On-Call")
+
+
 def _check_url(url: str, what: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
@@ -49,6 +62,8 @@ class Approver:
     duty: Role
     name: str
     email: str | None = None
+    title: str | None = None
+    """The duty's display name when the roster has its own (default: ``duty_title(duty)``)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "duty", Role(self.duty))
@@ -56,7 +71,7 @@ class Approver:
     @property
     def duty_title(self) -> str:
         """``"IR Lead On-Call"``."""
-        return f"{ROLE_TITLES[self.duty]} On-Call"
+        return self.title or duty_title(self.duty)
 
     @property
     def label(self) -> str:
@@ -118,8 +133,8 @@ class CardContext:
     def from_dict(cls, data: Mapping[str, Any]) -> CardContext:
         """Build a context from JSON-style data (what ``aisoc card --context FILE`` reads).
 
-        ``approvers`` maps a duty slug to ``{"name": ..., "email": ...}``; ``proposals`` is a list of
-        ``action.proposed`` events; ``alert`` is an ``Alert`` as JSON.
+        ``approvers`` maps a duty slug to ``{"name": ..., "email": ..., "title": ...}``; ``proposals`` is
+        a list of ``action.proposed`` events; ``alert`` is an ``Alert`` as JSON.
 
         Raises:
             CardError: an unknown key, duty or zone, a bad URL, or an invalid alert or proposal.
@@ -141,7 +156,7 @@ class CardContext:
         try:
             alert = Alert.model_validate(data["alert"]) if data.get("alert") is not None else None
             approvers = {
-                Role(duty): Approver(Role(duty), str(who["name"]), who.get("email"))
+                Role(duty): Approver(Role(duty), str(who["name"]), who.get("email"), who.get("title"))
                 for duty, who in (data.get("approvers") or {}).items()
             }
             proposals: dict[str, ActionProposed] = {}

@@ -7,7 +7,6 @@ a decision always takes the gate's two steps, and an approval executes nothing.
 from __future__ import annotations
 
 from aisoc.events import (
-    ROLE_TITLES,
     ActionDecided,
     ActionExecuted,
     ActionProposed,
@@ -23,7 +22,7 @@ from aisoc.events import (
 from cards.cases import provenance
 from cards.common import alert_facts, case_alert, case_link, case_title, fit, open_case
 from cards.draft import Draft
-from cards.model import MAX_ACTIONS, MAX_CARD_BYTES, Budget, Card, CardContext
+from cards.model import MAX_ACTIONS, MAX_CARD_BYTES, Budget, Card, CardContext, duty_title
 from cards.text import Markup, clean, indicator, label, link_text, pct, when
 
 SEV_STYLE: dict[Sev, str] = {
@@ -120,10 +119,7 @@ def _ask(d: Draft, duty: Role, ctx: CardContext) -> None:
     if who is not None:
         d.banner("Action required from", who=who)
     else:
-        d.banner(
-            f"Action required from: {ROLE_TITLES[duty]} On-Call — "
-            f"nobody resolved; check `oncall {duty.value}`"
-        )
+        d.banner(f"Action required from: {duty_title(duty)} — nobody resolved; check `oncall {duty.value}`")
 
 
 def plan_card(event: IrPlan, ctx: CardContext | None = None, *, max_bytes: int = MAX_CARD_BYTES) -> Card:

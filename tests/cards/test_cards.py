@@ -18,6 +18,7 @@ from cards import (
     CardContext,
     CardError,
     digest_card,
+    duty_title,
     render,
     supported_types,
 )
@@ -211,7 +212,7 @@ def test_review_card_names_the_duty_person_and_the_sla_and_can_be_acknowledged()
     a = alert(CURL)
     card = render(review(a), context(a))
     text = all_text(card.content)
-    assert "Review needed from: Tier 2 Analyst On-Call — Sam Lee" in text
+    assert "Review needed from: Tier 2 On-Call — Sam Lee" in text
     assert "30 min (by 08:37 UTC)" in text and "Tier 2 Analyst could not decide" in text
     assert card.content["actions"][0] == {
         "type": "Action.Submit",
@@ -297,3 +298,13 @@ def test_cards_import_only_the_kernel_and_the_standard_library() -> None:
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names = [node.module]
             assert {n.split(".")[0] for n in names} <= allowed, f"{path.name} imports {names}"
+
+
+def test_duties_are_named_as_the_roster_names_them() -> None:
+    """Given duties with and without a roster title, when named, then the gate's default or the roster's."""
+    assert duty_title(Role.TIER2) == "Tier 2 On-Call"
+    assert duty_title(Role.THREAT_INTEL) == "Threat Intel On-Call"
+    a = alert(CURL)
+    night = Approver(Role.TIER2, "Sam Lee", "sam.lee@example.com", title="Night Shift Tier 2")
+    text = all_text(render(review(a), context(a, approvers={Role.TIER2: night})).content)
+    assert "Review needed from: Night Shift Tier 2 — Sam Lee" in text
