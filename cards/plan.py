@@ -105,13 +105,13 @@ def _precedent_line(p: PrecedentRef, b: Budget) -> Markup:
 
 
 def _required_duties(event: IrPlan, ctx: CardContext) -> list[Role]:
-    """Who must approve: from the proposals when known, else the resolved approvers, else IR Lead."""
+    """Who must approve: the proposals' ``approver_role`` when the context has them, else IR Lead."""
     duties: list[Role] = []
     for step in event.steps:
         proposal = ctx.proposals.get(step.action_id or "")
         if proposal is not None and proposal.approver_role not in duties:
             duties.append(proposal.approver_role)
-    return duties or list(ctx.approvers) or [Role.IR_LEAD]
+    return duties or [Role.IR_LEAD]
 
 
 def _ask(d: Draft, duty: Role, ctx: CardContext) -> None:

@@ -96,6 +96,20 @@ def test_plan_names_the_role_and_the_person_who_must_act() -> None:
     assert "<@personEmail" not in all_text(card.content)  # card text notifies nobody; only the message does
 
 
+def test_plan_asks_each_duty_its_proposals_name_and_ir_lead_without_them() -> None:
+    """Given proposals for two duties, or none, when rendered, then one banner per duty, else IR Lead."""
+    a = alert(CURL)
+    p = plan(a)
+    ctx = context(a, p)
+    manager = ctx.proposals["act-2"].model_copy(update={"approver_role": Role.SOC_MANAGER})
+    both = context(a, p, proposals={**ctx.proposals, "act-2": manager})
+    text = all_text(render(p, both).content)
+    assert "Action required from: IR Lead On-Call — Dana Ruiz" in text
+    assert "Action required from: SOC Manager On-Call — nobody resolved" in text
+    alone = all_text(render(p, context(a, p, proposals={})).content)
+    assert alone.count("Action required from") == 1 and "Sam Lee" not in alone
+
+
 def test_plan_without_a_resolved_approver_says_so() -> None:
     """Given nobody on call, when a plan is rendered, then the banner says to check the roster."""
     a = alert(CURL)
