@@ -38,6 +38,12 @@ test-browser: $(STAMP)
 	scripts/ensure-chromium
 	$(PY) -m pytest -m browser $(PYTEST_ARGS)
 
+## Refresh the gate screenshots the README shows (docs/images/gate-*.png) from the browser test.
+screenshots: $(STAMP)
+	scripts/ensure-chromium
+	$(PY) -m pytest -m browser tests/gate/test_browser.py $(PYTEST_ARGS)
+	mkdir -p docs/images && cp build/screenshots/gate-*.png docs/images/
+
 test-all: test test-chaos test-browser test-model
 
 lint: $(STAMP)
