@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import Flask, request
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
 
@@ -61,7 +60,7 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
     )
     CSRFProtect(app)
     limiter = Limiter(
-        get_remote_address,
+        auth.rate_limit_key,
         app=app,
         storage_uri=settings.rate_limit_storage,
         default_limits=[],

@@ -56,6 +56,18 @@ def _trusted(addr: str | None) -> bool:
     return any(ip in ipaddress.ip_network(n, strict=False) for n in gate_context().settings.trusted_proxies)
 
 
+def rate_limit_key() -> str:
+    """Rate-limit per person when the proxy names them (everyone shares the proxy's address), else per
+    logged-in session person, else per client address."""
+    s = gate_context().settings
+    claimed = request.headers.get(s.proxy_header, "").strip().lower() if "proxy" in s.auth else ""
+    if claimed and _trusted(request.remote_addr):
+        return f"id:{claimed}"
+    if session.get("pid"):
+        return f"pid:{session['pid']}"
+    return f"ip:{request.remote_addr or '-'}"
+
+
 def current_identity() -> Identity | None:
     """Return who is making this request, or None; ``g.auth_problem`` says why when someone
     authenticated but does not count (not in the roster, header from an untrusted address)."""

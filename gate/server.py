@@ -30,10 +30,14 @@ class GateWorker:
         gate: the Gate to feed.
         consumer: this process's consumer name (host and pid by default).
         block_ms: how long one read waits for new events.
+        consume: False only ticks (the embedded demo feeds the gate through ``team.on_action_proposed``).
     """
 
-    def __init__(self, gate: Gate, *, consumer: str | None = None, block_ms: int = 1000) -> None:
+    def __init__(
+        self, gate: Gate, *, consumer: str | None = None, block_ms: int = 1000, consume: bool = True
+    ) -> None:
         self.gate = gate
+        self.consume = consume
         self.consumer = consumer or f"gate-{socket.gethostname()}-{os.getpid()}"
         self.block_ms = block_ms
         self.stopping = threading.Event()
@@ -63,7 +67,10 @@ class GateWorker:
         next_tick = 0.0
         while not self.stopping.is_set():
             try:
-                self.run_once()
+                if self.consume:
+                    self.run_once()
+                else:
+                    self.stopping.wait(min(1.0, self.gate.settings.tick_s))
                 if time.monotonic() >= next_tick:
                     report = self.gate.tick()
                     self.gate.bus.heartbeat(

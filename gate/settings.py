@@ -182,7 +182,7 @@ class GateSettings(SocSettings):
     """Cookies carry Secure; None means True except in demo mode over http."""
     session_hours: float = Field(default=12, gt=0)
     rate_limit: str = "10 per minute"
-    """Limit on the confirmation POSTs, per client address (flask-limiter notation)."""
+    """Limit on the confirmation POSTs per person (per address when unknown), flask-limiter notation."""
     rate_limit_storage: str = "memory://"
     remind_after_s: int = Field(default=300, ge=1)
     """An unanswered request reminds its approver this often."""

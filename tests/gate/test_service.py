@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -297,3 +299,38 @@ def test_an_event_published_but_not_cleared_is_not_published_again(
     assert len(gate.store.outbox()) == 1
     assert Gate(bus, gate.settings, store=gate.store, clock=clock).flush() == 0
     assert len(gate_events(bus, case.case_id, ActionDecided)) == 1 and gate.store.outbox() == []
+
+
+def _eventually(check: Any) -> bool:
+    for _ in range(500):
+        if check():
+            return True
+        threading.Event().wait(0.01)
+    return False
+
+
+def test_gate_worker_thread_consumes_ticks_and_beats(bus: Bus, clock: Clock) -> None:
+    """Given the gate loop in a thread, when proposals arrive, then it opens, expires and heartbeats."""
+    gate = Gate(bus, gate_settings(tick_s=0.01), clock=clock)
+    worker = GateWorker(gate, consumer="gate-thread", block_ms=10).start()
+    try:
+        case = publish_case(bus, expires_in=timedelta(minutes=1))
+        assert _eventually(lambda: gate.store.get(case.proposal.event_id) is not None)
+        clock.advance(minutes=2)
+        assert _eventually(lambda: gate.get(case.proposal.event_id).state == State.EXPIRED)
+        assert "gate-thread" in bus.heartbeats()
+    finally:
+        worker.stop()
+
+
+def test_tick_only_worker_for_the_embedded_demo(bus: Bus, clock: Clock) -> None:
+    """Given a tick-only worker (the demo feeds the gate in-process), when time passes, then it reminds."""
+    gate = Gate(bus, gate_settings(tick_s=0.01), clock=clock)
+    gate.submit(publish_case(bus).proposal)
+    worker = GateWorker(gate, consume=False).start()
+    try:
+        clock.advance(minutes=5)
+        assert _eventually(lambda: gate.store.pending()[0].reminders == 1)
+        assert bus.stats().streams[0].groups == []  # it never joined a consumer group
+    finally:
+        worker.stop()

@@ -340,6 +340,10 @@ def test_confirmations_are_rate_limited(bus: Bus, clock: Clock) -> None:
         for _ in range(4)
     ]
     assert codes == [403, 403, 403, 429]
+    carol = {"X-Forwarded-Email": "carol@example.com"}  # the same proxy address, another person
+    token = csrf(client.get(url, headers=carol).get_data(as_text=True))
+    data = {"csrf_token": token, "target": "WS-042", "reason": "contain", "approve": "1"}
+    assert client.post(url, data=data, headers=carol).status_code == 303
 
 
 def test_healthz_and_index(person: Any, case: Case, app: Flask) -> None:
