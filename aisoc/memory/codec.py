@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import astuple
 from typing import Any, TypeVar
 
 from aisoc.memory.records import (
@@ -20,7 +19,8 @@ D = TypeVar("D", AlertFacts, RoleOutput, Review, Closure, Label, Step)
 
 
 def _flat(value: Any) -> Any:
-    return None if value is None else list(astuple(value))
+    # Not dataclasses.astuple: it deep-copies every field and dominated snapshot writes.
+    return None if value is None else [getattr(value, name) for name in value.__slots__]
 
 
 def _build(cls: type[D], row: list[Any] | None) -> D | None:

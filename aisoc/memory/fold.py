@@ -57,6 +57,11 @@ CASE_TYPES = frozenset(
 """Event types that change a case record."""
 
 
+_SENTINEL, _TIER2, _IR_LEAD, _INTEL = (
+    r.value for r in (Role.SENTINEL, Role.TIER2, Role.IR_LEAD, Role.THREAT_INTEL)
+)
+
+
 def _newer(new: Any, old: Any) -> bool:
     return old is None or (new.at, new.event_id) > (old.at, old.event_id)
 
@@ -91,7 +96,7 @@ def _output(event: TriageVerdict | Tier2Decided | IrPlan | IntelAttribution) -> 
     common: dict[str, Any] = {"event_id": event.event_id, "at": at, "prompt_version": pv, "legs": legs}
     if isinstance(event, TriageVerdict):
         return RoleOutput(
-            Role.SENTINEL.value,
+            _SENTINEL,
             outcome=event.verdict.value,
             confidence=event.confidence,
             summary=_cut(event.summary),
@@ -100,16 +105,16 @@ def _output(event: TriageVerdict | Tier2Decided | IrPlan | IntelAttribution) -> 
         )
     if isinstance(event, Tier2Decided):
         return RoleOutput(
-            Role.TIER2.value,
+            _TIER2,
             outcome=event.decision.value,
             confidence=event.confidence,
             summary=_cut(event.summary),
             **common,
         )
     if isinstance(event, IrPlan):
-        return RoleOutput(Role.IR_LEAD.value, outcome=event.sev.value, summary=_cut(event.summary), **common)
+        return RoleOutput(_IR_LEAD, outcome=event.sev.value, summary=_cut(event.summary), **common)
     return RoleOutput(
-        Role.THREAT_INTEL.value,
+        _INTEL,
         outcome=event.actor or "",
         confidence=event.confidence,
         summary=_cut(event.summary),

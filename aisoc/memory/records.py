@@ -150,7 +150,11 @@ _SENTINEL = {
     Verdict.FALSE_POSITIVE.value: False,
 }
 _TIER2 = {Tier2Decision.ESCALATE.value: True, Tier2Decision.CLOSE.value: False}
-_AUTHORITY = {Role.HUMAN.value: 3, Role.SENTINEL.value: 1}
+_HUMAN, _SENTINEL_ROLE, _TIER2_ROLE, _IR_LEAD = (
+    r.value for r in (Role.HUMAN, Role.SENTINEL, Role.TIER2, Role.IR_LEAD)
+)
+_ESCALATE, _CLOSE = Tier2Decision.ESCALATE.value, Tier2Decision.CLOSE.value
+_AUTHORITY = {_HUMAN: 3, _SENTINEL_ROLE: 1}
 """Closure authority by role; every other role closes with Tier 2's authority."""
 
 
@@ -202,59 +206,57 @@ class CaseRecord:
         if self.actions:
             pending = any(a.proposed is not None and a.decided is None for a in self.actions.values())
             return CaseState.AWAITING_HUMAN if pending else CaseState.DECIDED
-        tier2 = self.outputs.get(Role.TIER2.value)
-        if Role.IR_LEAD.value in self.outputs:
+        tier2 = self.outputs.get(_TIER2_ROLE)
+        if _IR_LEAD in self.outputs:
             return CaseState.PLANNED
         if tier2 is not None:
-            return {
-                Tier2Decision.ESCALATE.value: CaseState.ESCALATED,
-                Tier2Decision.CLOSE.value: CaseState.CLOSED,
-            }.get(tier2.outcome, CaseState.AWAITING_HUMAN)
-        sentinel = self.outputs.get(Role.SENTINEL.value)
+            if tier2.outcome == _ESCALATE:
+                return CaseState.ESCALATED
+            return CaseState.CLOSED if tier2.outcome == _CLOSE else CaseState.AWAITING_HUMAN
+        sentinel = self.outputs.get(_SENTINEL_ROLE)
         if sentinel is not None:
             return CaseState.CLOSED if sentinel.route == "closed" else CaseState.TRIAGED
         return CaseState.RECEIVED
 
+    def _best(self) -> tuple[tuple[int, float, str], str, bool | None, str] | None:
+        """``((tier, at, event_id), verdict, malicious, decided_by)`` of the authoritative output."""
+        best: tuple[tuple[int, float, str], str, bool | None, str] | None = None
+        t = self.truth
+        if t is not None:
+            best = ((3, t.at, t.event_id), t.label, _MALICIOUS.get(t.label), "human:" + t.labeled_by)
+        c = self.closed
+        if c is not None:
+            key = (_AUTHORITY.get(c.role, 2), c.at, c.event_id)
+            if best is None or key > best[0]:
+                who = f"{c.role}:{c.person}" if c.person else c.role
+                best = (key, c.disposition, _MALICIOUS.get(c.disposition), who)
+        o = self.outputs.get(_TIER2_ROLE)
+        if o is not None:
+            key = (2, o.at, o.event_id)
+            if best is None or key > best[0]:
+                best = (key, o.outcome, _TIER2.get(o.outcome), _TIER2_ROLE)
+        o = self.outputs.get(_SENTINEL_ROLE)
+        if o is not None:
+            key = (1, o.at, o.event_id)
+            if best is None or key > best[0]:
+                best = (key, o.outcome, _SENTINEL.get(o.outcome), _SENTINEL_ROLE)
+        return best
+
     def final(self) -> FinalVerdict | None:
-        """The latest authoritative verdict: a human over Tier 2 over Sentinel; None when none."""
-        best: tuple[int, float, str] | None = None
-        out: FinalVerdict | None = None
+        """The latest authoritative verdict: a human over Tier 2 over Sentinel; None when none.
 
-        def offer(tier: int, fv: FinalVerdict) -> None:
-            nonlocal best, out
-            key = (tier, fv.at, fv.event_id)
-            if best is None or key > best:
-                best, out = key, fv
-
-        if self.truth is not None:
-            t = self.truth
-            offer(
-                3, FinalVerdict(t.label, _MALICIOUS.get(t.label), f"human:{t.labeled_by}", t.event_id, t.at)
-            )
-        if self.closed is not None:
-            c = self.closed
-            who = f"{c.role}:{c.person}" if c.person else c.role
-            fv = FinalVerdict(c.disposition, _MALICIOUS.get(c.disposition), who, c.event_id, c.at)
-            offer(_AUTHORITY.get(c.role, 2), fv)
-        tier2 = self.outputs.get(Role.TIER2.value)
-        if tier2 is not None:
-            offer(
-                2, FinalVerdict(tier2.outcome, _TIER2.get(tier2.outcome), "tier2", tier2.event_id, tier2.at)
-            )
-        sentinel = self.outputs.get(Role.SENTINEL.value)
-        if sentinel is not None:
-            fv = FinalVerdict(
-                sentinel.outcome, _SENTINEL.get(sentinel.outcome), "sentinel", sentinel.event_id, sentinel.at
-            )
-            offer(1, fv)
-        return out
+        A person's ground-truth label or closure outranks every role; a closure by Sentinel ranks
+        with Sentinel, a closure by any other role with Tier 2. Within a rank the latest wins.
+        """
+        b = self._best()
+        return None if b is None else FinalVerdict(b[1], b[2], b[3], b[0][2], b[0][1])
 
     def outcome_code(self) -> int:
         """``THREAT``, ``BENIGN`` or ``OPEN``, from the final verdict (for the rule statistics)."""
-        fv = self.final()
-        if fv is None or fv.malicious is None:
+        b = self._best()
+        if b is None or b[2] is None:
             return OPEN
-        return THREAT if fv.malicious else BENIGN
+        return THREAT if b[2] else BENIGN
 
     def summary(self) -> str:
         """One line: the authoritative output's summary, or how the case ended."""

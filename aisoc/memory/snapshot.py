@@ -39,8 +39,10 @@ class Loaded:
     campaigns: list[KnownCampaign]
 
 
-def _dumps(obj: object) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""Compact JSON; one encoder for every row (``json.dumps`` builds a new one per call)."""
+LOAD_CHUNK = 20_000
+"""Rows decoded per ``json.loads`` call while loading (one call per row costs twice as much)."""
 
 
 class Snapshot:
@@ -68,8 +70,10 @@ class Snapshot:
             if meta:
                 log.info("memory snapshot %s has format %s; rebuilding", self.path, meta.get("format"))
             return None
-        rows = self._db.execute("SELECT data FROM cases ORDER BY ix").fetchall()
-        records = [record_from_obj(json.loads(r[0])) for r in rows]
+        records: list[CaseRecord] = []
+        cur = self._db.execute("SELECT data FROM cases ORDER BY ix")
+        while rows := cur.fetchmany(LOAD_CHUNK):
+            records += map(record_from_obj, json.loads("[" + ",".join(r[0] for r in rows) + "]"))
         campaigns = []
         for (data,) in self._db.execute("SELECT data FROM campaigns ORDER BY campaign_id"):
             c = json.loads(data)
