@@ -24,9 +24,10 @@ from gate.errors import (
     UnknownRequest,
 )
 from gate.roster import Authorization, OnCall, Person, Roster, duty_title, mention
-from gate.service import GATE_EVENT_TYPES, Gate, TickReport
+from gate.service import GATE_EVENT_TYPES, Gate
 from gate.settings import GateSettings, RosterSettings, load_gate_settings
 from gate.store import ApprovalRequest, RequestStore, State, open_store
+from gate.timers import TickReport
 
 if TYPE_CHECKING:
     from gate.app import create_app

@@ -69,9 +69,8 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
     for endpoint in _RATE_LIMITED:
-        app.view_functions[endpoint] = limiter.limit(settings.rate_limit, methods=["POST"])(
-            app.view_functions[endpoint]
-        )
+        limited = limiter.limit(settings.rate_limit, methods=["POST"])(app.view_functions[endpoint])
+        app.view_functions[endpoint] = limited  # type: ignore[assignment]
     app.extensions[EXTENSION] = GateContext(gate, settings, link_signer(settings), limiter)
 
     @app.context_processor

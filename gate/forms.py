@@ -7,7 +7,7 @@ from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no types
     """Step two: type the target exactly, give a reason, approve or reject."""
 
     target = StringField("Type the target exactly to approve", validators=[Length(max=256)])
@@ -18,21 +18,21 @@ class DecisionForm(FlaskForm):
     reject = SubmitField("Reject")
 
 
-class DoneForm(FlaskForm):
+class DoneForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no types
     """After approval: the person who carried the action out records it."""
 
     note = TextAreaField("Note (ticket, console, what you did)", validators=[Length(max=1000)])
     done = SubmitField("Record as done")
 
 
-class DevLoginForm(FlaskForm):
+class DevLoginForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no types
     """Demo-mode login as anyone in the roster."""
 
     person = SelectField("Log in as", choices=[])
     login = SubmitField("Log in (demo only)")
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no types
     """Log out (a POST, so a prefetching scanner cannot log anyone out)."""
 
     logout = SubmitField("Log out")

@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from aisoc.bus import Bus
 from aisoc.events import (
     ActionDecided,
-    ActionEscalated,
     ActionExecuted,
     ActionProposed,
-    ActionReminded,
     CaseClosed,
-    Component,
     Decision,
     Event,
     IrPlan,
@@ -34,9 +30,10 @@ from aisoc.events import (
     utcnow,
 )
 from gate.errors import AlreadyDecided, ApprovalError, NotAuthorized, UnknownRequest
-from gate.roster import Authorization, Person, Roster
+from gate.roster import Authorization, Roster
 from gate.settings import GateSettings
 from gate.store import ApprovalRequest, RequestStore, State, open_store
+from gate.timers import GATE, Timers, log_context
 
 log = logging.getLogger(__name__)
 
@@ -46,30 +43,14 @@ OUTBOX_MARK = "gate"
 """Idempotency-mark role under which the gate publishes its outbox (``(role, event_id)``)."""
 HUMAN = ProducedBy(role=Role.HUMAN)
 """A person's decision or report."""
-GATE = ProducedBy(role=Component.GATE)
-"""The gate's own transitions: reminders, escalations, expiry, cancellation."""
 _CAS_RETRIES = 20
-
-
-@dataclass(frozen=True, slots=True)
-class TickReport:
-    """What one ``tick`` did."""
-
-    reminded: int = 0
-    escalated: int = 0
-    expired: int = 0
-    published: int = 0
 
 
 def _fmt(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC") if at else "an unknown time"
 
 
-def _ctx(req: ApprovalRequest) -> dict[str, Any]:
-    return {"case_id": req.case_id, "action_id": req.action_id, "event_id": req.request_id}
-
-
-class Gate:
+class Gate(Timers):
     """Approval requests over one bus, one store and one roster.
 
     Args:
@@ -135,7 +116,7 @@ class Gate:
             req.target,
             req.required_role.value,
             req.approver or "nobody",
-            extra=_ctx(req),
+            extra=log_context(req),
         )
         if req.case_id:
             later = self._after(req.case_id, req.proposal_event_id)
@@ -286,7 +267,7 @@ class Gate:
                     outcome.value,
                     person.id,
                     auth.basis,
-                    extra=_ctx(new),
+                    extra=log_context(new),
                 )
                 return new
         raise ApprovalError("the request kept changing while deciding; try again", "contention")
@@ -333,89 +314,9 @@ class Gate:
                 execution_event_id=event.event_id,
             )
             if new is not None:
-                log.info("request %s executed by %s", request_id, person.id, extra=_ctx(new))
+                log.info("request %s executed by %s", request_id, person.id, extra=log_context(new))
                 return new
         raise ApprovalError("the request kept changing; try again", "contention")
-
-    # --- time -------------------------------------------------------------------------------------
-
-    def tick(self, now: datetime | None = None) -> TickReport:
-        """Remind, escalate and expire pending requests as of ``now``; publish anything queued."""
-        now = now or self.clock()
-        published = self.flush()
-        reminded = escalated = expired = 0
-        every = timedelta(seconds=self.settings.remind_after_s)
-        for req in self.store.pending():
-            if now >= req.expires_at:
-                expired += self._end(req, Decision.EXPIRED, self._expiry_reason(req), at=now) is not None
-                continue
-            ladder = self._ladder(req, now)
-            current = ladder[req.level] if req.level < len(ladder) else None
-            due = now >= (req.last_nudge_at or req.created_at) + every
-            has_next = req.level + 1 < len(ladder)
-            if has_next and (current is None or (due and req.reminders >= self.settings.max_reminders)):
-                escalated += self._escalate(req, current, ladder[req.level + 1], now) is not None
-            elif due and current is not None and req.reminders < self.settings.max_reminders:
-                reminded += self._remind(req, current, now) is not None
-        return TickReport(reminded, escalated, expired, published)
-
-    def _ladder(self, req: ApprovalRequest, now: datetime) -> list[Person | None]:
-        """Who to ask at each escalation level: whoever is on call now, then the escalation chain."""
-        chain = self.roster.chain(req.required_role, now)
-        held = self.roster.on_call(req.required_role, now)
-        first: Person | None = held.person if held else None
-        rest = chain[1:] if held else chain
-        return [first, *[p for p in rest if p != first]]
-
-    def _remind(self, req: ApprovalRequest, person: Person, now: datetime) -> ApprovalRequest | None:
-        event = ActionReminded(
-            case_id=req.case_id,
-            causation_id=req.proposal_event_id,
-            produced_by=GATE,
-            occurred_at=now,
-            action_id=req.action_id,
-            person=person.email,
-            reminder=req.reminders + 1,
-        )
-        log.info(
-            "request %s: reminding %s (%d)", req.request_id, person.id, req.reminders + 1, extra=_ctx(req)
-        )
-        return self._transition(
-            req, [event], reminders=req.reminders + 1, last_nudge_at=now, assignee=person.id
-        )
-
-    def _escalate(
-        self, req: ApprovalRequest, current: Person | None, nxt: Person | None, now: datetime
-    ) -> ApprovalRequest | None:
-        title = self.roster.title(req.required_role)
-        why = (
-            f"no answer from {current.name} after {req.reminders} reminder(s)"
-            if current
-            else f"nobody is on call for {title}"
-        )
-        event = ActionEscalated(
-            case_id=req.case_id,
-            causation_id=req.proposal_event_id,
-            produced_by=GATE,
-            occurred_at=now,
-            action_id=req.action_id,
-            from_person=current.email if current else None,
-            to_person=nxt.email if nxt else None,
-            level=req.level + 1,
-            reason=f"{why}; asking {nxt.name if nxt else 'nobody'} (level {req.level + 1} for {title})",
-        )
-        log.info("request %s escalated to %s", req.request_id, nxt.id if nxt else None, extra=_ctx(req))
-        return self._transition(
-            req,
-            [event],
-            level=req.level + 1,
-            reminders=0,
-            last_nudge_at=now,
-            assignee=nxt.id if nxt else None,
-        )
-
-    def _expiry_reason(self, req: ApprovalRequest) -> str:
-        return f"no decision by {_fmt(req.expires_at)}; expired with no action taken"
 
     def _end(
         self,
@@ -449,7 +350,7 @@ class Gate:
             decision_event_id=event.event_id,
         )
         if new is not None:
-            log.info("request %s %s: %s", req.request_id, outcome.value, reason, extra=_ctx(req))
+            log.info("request %s %s: %s", req.request_id, outcome.value, reason, extra=log_context(req))
         return new
 
     # --- plumbing ---------------------------------------------------------------------------------

@@ -167,7 +167,7 @@ class GateSettings(SocSettings):
     """Signing keys, NEWEST FIRST: the first signs links and sessions, all verify (key rotation)."""
     link_ttl_s: int = Field(default=48 * 3600, ge=60)
     """How long a signed approval link stays valid."""
-    auth: list[AuthMethod] = Field(default_factory=lambda: ["proxy"])
+    auth: list[AuthMethod] = Field(default_factory=lambda: list[AuthMethod](["proxy"]))
     proxy_header: str = "X-Forwarded-Email"
     """Header an SSO reverse proxy sets to the person's email or user name."""
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
