@@ -109,6 +109,13 @@ class Gate(Timers):
         )
         if not self.store.create(req):
             return self.get(req.request_id)
+        if held is None:
+            log.warning(
+                "nobody is on call for %s; request %s goes straight to the escalation chain",
+                proposal.approver_role.value,
+                req.request_id,
+                extra=log_context(req),
+            )
         log.info(
             "approval request %s (%s %s) needs %s; on call: %s",
             req.request_id,

@@ -64,3 +64,13 @@ def test_gate_settings_without_keys_are_refused(tmp_path: Path, capsys: pytest.C
     path.write_text('[gate]\nbase_url = "https://gate.example.com"\n')
     assert main(["--config", str(path), "gate", "requests"]) == 2
     assert "secret_keys is empty" in capsys.readouterr().err
+
+
+def test_wsgi_application_reads_the_settings_file(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given AISOC_CONFIG, when a WSGI server builds the app, then it serves with the file's settings."""
+    from gate.wsgi import application
+
+    monkeypatch.setenv("AISOC_CONFIG", str(config))
+    app = application()
+    resp = app.test_client().get("/healthz")
+    assert resp.get_json() == {"status": "ok"} and "max-age" in resp.headers["Strict-Transport-Security"]
