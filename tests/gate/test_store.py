@@ -15,6 +15,7 @@ from gate.store_redis import RedisRequestStore
 from gate.store_sqlite import SqliteRequestStore
 from tests.gate.factory import gate_settings
 from tests.gate.store_contract import StoreContract, make_request
+from tests.support.redis_server import RedisServer
 
 
 class TestSqliteMemoryStore(StoreContract):
@@ -89,3 +90,23 @@ def test_open_store_follows_the_bus(tmp_path: Path) -> None:
     assert isinstance(explicit, SqliteRequestStore) and explicit.path.endswith("mine.db")
     with pytest.raises(ValueError, match="expected memory://"):
         open_store(Bus(), gate_settings(store="postgres://x"))
+
+
+@pytest.mark.redis
+def test_redis_requests_survive_a_redis_crash(redis_server: RedisServer) -> None:
+    """Given a decided request on Redis with AOF, when Redis is killed and restarted, then it is kept."""
+    bus = Bus(redis_server.url, namespace="gate-durable")
+    store = open_store(bus, gate_settings())
+    req = make_request()
+    store.create(req)
+    store.replace(req.evolve(state=State.APPROVED, decided_by="alice"))
+    bus.close()
+    redis_server.restart(kill=True)
+    again = open_store(Bus(redis_server.url, namespace="gate-durable"), gate_settings())
+    stored = again.get(req.request_id)
+    assert stored is not None and (stored.state, stored.decided_by, stored.version) == (
+        State.APPROVED,
+        "alice",
+        2,
+    )
+    assert again.pending() == [] and [r.request_id for r in again.recent()] == [req.request_id]
