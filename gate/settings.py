@@ -39,7 +39,7 @@ class PersonConfig(_Cfg):
     """A person the roster can name: display name, email (the bot mentions them by it), other logins."""
 
     name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     aliases: list[str] = Field(default_factory=list)
     """Other identities that mean this person (an SSO user name, a Webex person id)."""
 
