@@ -31,6 +31,7 @@ from gate.timers import TickReport
 
 if TYPE_CHECKING:
     from gate.app import create_app
+    from gate.demo import demo_gate
 
 
 def __getattr__(name: str) -> Any:
@@ -38,6 +39,10 @@ def __getattr__(name: str) -> Any:
         from gate.app import create_app
 
         return create_app
+    if name == "demo_gate":
+        from gate.demo import demo_gate
+
+        return demo_gate
     raise AttributeError(f"module 'gate' has no attribute {name!r}")
 
 
@@ -62,6 +67,7 @@ __all__ = [
     "TickReport",
     "UnknownRequest",
     "create_app",
+    "demo_gate",
     "duty_title",
     "load_gate_settings",
     "mention",

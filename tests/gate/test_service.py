@@ -334,3 +334,19 @@ def test_tick_only_worker_for_the_embedded_demo(bus: Bus, clock: Clock) -> None:
         assert bus.stats().streams[0].groups == []  # it never joined a consumer group
     finally:
         worker.stop()
+
+
+def test_demo_gate_resolves_and_names_an_approver(
+    bus: Bus, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given `aisoc demo` resolving gate:demo_gate with no settings file, when proposed, then Dana decides."""
+    from aisoc.resolve import resolve
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AISOC_CONFIG", raising=False)
+    gate = resolve("gate:demo_gate")(bus)
+    gate.clock = Clock(datetime.fromisoformat("2026-01-05T10:00:00+00:00"))  # Dana's first week
+    case = publish_case(bus, at=gate.clock())
+    gate.handle(case.proposal)
+    req = gate.get(case.proposal.event_id)
+    assert req.approver == "dana" and gate.settings.demo and gate.roster.title("ir_lead") == "IR Lead On-Call"
