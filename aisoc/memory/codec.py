@@ -15,7 +15,7 @@ from aisoc.memory.records import (
     Step,
 )
 
-D = TypeVar("D", AlertFacts, RoleOutput, Review, Closure, Label, Step)
+D = TypeVar("D", Review, Closure, Label)
 
 
 def _flat(value: Any) -> Any:
@@ -24,14 +24,24 @@ def _flat(value: Any) -> Any:
 
 
 def _build(cls: type[D], row: list[Any] | None) -> D | None:
-    if row is None:
-        return None
-    args: list[Any] = [tuple(v) if isinstance(v, list) else v for v in row]
-    return cls(*args)
+    # Only Step, Review, Closure and Label come here: none has a tuple field.
+    return None if row is None else cls(*row)
 
 
 def _step(row: list[Any] | None) -> Step | None:
-    return _build(Step, row)
+    return None if row is None else Step(*row)
+
+
+def _alert(row: list[Any] | None) -> AlertFacts | None:
+    if row is None:
+        return None
+    r = row
+    return AlertFacts(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(r[7]), tuple(r[8]), tuple(r[9]))
+
+
+def _output(row: list[Any]) -> RoleOutput:
+    r = row
+    return RoleOutput(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(r[8]))
 
 
 def record_to_obj(rec: CaseRecord) -> dict[str, Any]:
@@ -52,11 +62,10 @@ def record_to_obj(rec: CaseRecord) -> dict[str, Any]:
 
 def record_from_obj(obj: dict[str, Any]) -> CaseRecord:
     """Rebuild a record from :func:`record_to_obj`'s output."""
-    outputs = {k: _build(RoleOutput, v) for k, v in obj["outputs"].items()}
     return CaseRecord(
         case_id=obj["id"],
-        alert=_build(AlertFacts, obj["alert"]),
-        outputs={k: v for k, v in outputs.items() if v is not None},
+        alert=_alert(obj["alert"]),
+        outputs={k: _output(v) for k, v in obj["outputs"].items()},
         review=_build(Review, obj["review"]),
         closed=_build(Closure, obj["closed"]),
         truth=_build(Label, obj["truth"]),

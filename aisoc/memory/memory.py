@@ -1,42 +1,32 @@
-"""``Memory(bus.audit)``: the case memory, a local projection of the audit log.
+"""``Memory(bus.audit)``: the case memory's queries over its local projection of the audit log.
 
-Each process that needs recall keeps its own: it folds the audit log from its cursor, persists the
-projection with the cursor and the log's epoch in a SQLite snapshot, and rebuilds from the log when
-the snapshot is missing, the log was wiped (another epoch) or the cursor is past the log's end.
+Folding, the cursor and the snapshot live in :mod:`aisoc.memory.local`; this module answers:
+recall and precedent, rule history, interrogation, campaigns and the scoring view.
 """
 
 from __future__ import annotations
 
-import gc
-import logging
 import os
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
 
-from aisoc.bus.base import AuditLog, id_key
+from aisoc.bus.base import AuditLog
 from aisoc.events import Alert, AlertReceived, Indicator, PrecedentRef, utcnow
 from aisoc.memory.campaigns import CampaignCluster, find_clusters
 from aisoc.memory.explain import Explanation, Narrator, UnknownCase, explain_case, explain_host, narrate
 from aisoc.memory.index import scoped
 from aisoc.memory.keys import normalize
+from aisoc.memory.local import BATCH, LocalProjection
 from aisoc.memory.projection import Projection
 from aisoc.memory.recall import Precedent, Query, RuleHistory, query_of, recall, rule_history, rule_stats
 from aisoc.memory.records import CaseRecord
 from aisoc.memory.scoring import CaseOutcome, Scorecard, outcome_of, score
-from aisoc.memory.snapshot import Snapshot
 from aisoc.memory.stoplist import Stoplist, no_stoplist
-
-log = logging.getLogger(__name__)
 
 DEFAULT_MAX_INDICATOR_CASES = 50
 """An indicator shared by more of a tenant's cases than this is infrastructure: it stops linking."""
 DEFAULT_HALF_LIFE_DAYS = 30.0
 """Recency half-life of recall's ranking."""
-BATCH = 5000
-"""Audit entries read per page while folding."""
 
 CaseOrAlert = str | CaseRecord | Alert | AlertReceived
 """What recall accepts: a case id, a case record, an alert or its ``alert.received``."""
@@ -46,24 +36,7 @@ def _ts(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
 
 
-@contextmanager
-def _bulk() -> Iterator[None]:
-    """Pause the cyclic garbage collector while folding or loading in bulk.
-
-    The projection allocates many small objects that never form cycles; the collector would re-walk
-    the growing heap again and again (half the time of a large rebuild). Reference counting still
-    frees everything, and the collector is switched back on afterwards.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
-class Memory:
+class Memory(LocalProjection):
     """The case memory: recall, interrogation, campaigns and proof over the audit log.
 
     Args:
@@ -93,120 +66,14 @@ class Memory:
         auto_refresh: bool = True,
         batch_size: int = BATCH,
     ) -> None:
-        if max_indicator_cases < 1 or recency_half_life_days <= 0 or batch_size < 1:
-            raise ValueError("max_indicator_cases, recency_half_life_days and batch_size must be positive")
-        self.audit = audit
+        if max_indicator_cases < 1 or recency_half_life_days <= 0:
+            raise ValueError("max_indicator_cases and recency_half_life_days must be positive")
         self.stoplist: Stoplist = stoplist or no_stoplist
         self.max_indicator_cases = max_indicator_cases
         self.half_life_s = recency_half_life_days * 86400.0
-        self.auto_refresh = auto_refresh
-        self.batch_size = batch_size
-        self._lock = threading.RLock()
-        self._proj = Projection()
-        self._cursor: str | None = None
-        self._epoch: str | None = None
-        self._full_save = False
-        self._snap = Snapshot(snapshot_path) if snapshot_path is not None else None
-        if self._snap is not None:
-            with _bulk():
-                self._restore(self._snap)
-
-    # --- folding --------------------------------------------------------------------------------
-
-    @property
-    def cursor(self) -> str | None:
-        """The id of the last audit entry folded (None: nothing yet)."""
-        return self._cursor
-
-    @property
-    def epoch(self) -> str | None:
-        """The epoch of the log the projection was folded from."""
-        return self._epoch
-
-    def _restore(self, snap: Snapshot) -> None:
-        loaded = snap.load()
-        if loaded is None:
-            self._full_save = True
-            return
-        self._proj.restore(loaded.records, loaded.campaigns)
-        self._cursor, self._epoch = loaded.cursor, loaded.epoch
-        log.info("memory snapshot %s: %d cases at cursor %s", snap.path, len(self._proj), self._cursor)
-
-    def _reset(self, reason: str) -> None:
-        log.warning("memory rebuilds from the audit log: %s", reason)
-        self._proj = Projection()
-        self._cursor = None
-        self._full_save = True
-
-    def refresh(self, limit: int | None = None) -> int:
-        """Fold the audit entries after the cursor (at most ``limit``) and save the snapshot.
-
-        Rebuilds from the start when the log's epoch changed or the cursor is past the log's end.
-
-        Returns:
-            How many entries were folded.
-        """
-        with self._lock:
-            epoch = self.audit.epoch
-            if self._epoch is not None and epoch != self._epoch:
-                self._reset(f"the log was wiped (epoch {self._epoch} -> {epoch})")
-            if self._cursor is not None:
-                last = self.audit.last_id()
-                if last is None or id_key(self._cursor) > id_key(last):
-                    self._reset(f"cursor {self._cursor} is past the log's end ({last})")
-            self._epoch = epoch
-            folded = 0
-            with _bulk():
-                while limit is None or folded < limit:
-                    page = self.batch_size if limit is None else min(self.batch_size, limit - folded)
-                    n = 0
-                    for entry in self.audit.entries(since=self._cursor, limit=page):
-                        self._proj.apply(entry.event)
-                        self._cursor = entry.id
-                        n += 1
-                    folded += n
-                    if n < page:
-                        break
-                if folded or self._full_save:
-                    self.save()
-            return folded
-
-    def rebuild(self) -> int:
-        """Drop the projection and fold the whole log again.
-
-        Returns:
-            How many entries were folded.
-        """
-        with self._lock:
-            self._reset("rebuild requested")
-            return self.refresh()
-
-    def save(self) -> None:
-        """Write the snapshot now (records changed since the last save, cursor, epoch)."""
-        with self._lock:
-            if self._snap is None or self._epoch is None:
-                return
-            written = self._snap.save(self._proj, self._cursor, self._epoch, full=self._full_save)
-            self._full_save = False
-            log.debug("memory snapshot: %d cases written at cursor %s", written, self._cursor)
-
-    def close(self) -> None:
-        """Save and close the snapshot."""
-        with self._lock:
-            if self._snap is not None:
-                self.save()
-                self._snap.close()
-                self._snap = None
-
-    def _fresh(self) -> Projection:
-        if self.auto_refresh:
-            self.refresh()
-        return self._proj
+        super().__init__(audit, snapshot_path=snapshot_path, auto_refresh=auto_refresh, batch_size=batch_size)
 
     # --- cases ----------------------------------------------------------------------------------
-
-    def __len__(self) -> int:
-        return len(self._proj)
 
     def case(self, case_id: str) -> CaseRecord | None:
         """The record of ``case_id`` (None when memory knows nothing about it)."""
@@ -238,16 +105,30 @@ class Memory:
             raise UnknownCase(f"memory has no alert for case {case_or_alert!r}")
         return q
 
+    def _recall(self, proj: Projection, q: Query, k: int, before: datetime | None) -> list[Precedent]:
+        return recall(
+            proj,
+            q,
+            k=k,
+            before=_ts(before),
+            stoplist=self.stoplist,
+            max_cases=self.max_indicator_cases,
+            half_life_s=self.half_life_s,
+        )
+
     def recall_similar(
         self, case_or_alert: CaseOrAlert, k: int = 5, *, before: datetime | None = None
     ) -> list[Precedent]:
         """Prior cases of the same tenant sharing indicators or the rule, best first.
 
+        Only the alert's own facts are used (tenant, rule, indicators, hosts, users, creation
+        time): never anything about how the case itself went, and never the case itself.
+
         Args:
-            case_or_alert: a case id, record, alert or ``alert.received``; only its alert is used.
+            case_or_alert: a case id, record, alert or ``alert.received``.
             k: how many to return.
             before: only cases whose alert was created strictly before this count (replay passes
-                the query alert's ``created_at``).
+                the query alert's ``created_at`` for chronological honesty).
 
         Returns:
             At most ``k`` precedents, ranked by weighted overlap and recency.
@@ -257,23 +138,24 @@ class Memory:
         """
         with self._lock:
             proj = self._fresh()
-            return recall(
-                proj,
-                self._query(proj, case_or_alert),
-                k=k,
-                before=_ts(before),
-                stoplist=self.stoplist,
-                max_cases=self.max_indicator_cases,
-                half_life_s=self.half_life_s,
-            )
+            return self._recall(proj, self._query(proj, case_or_alert), k, before)
 
     def precedent_for(
         self, alert: CaseOrAlert, k: int = 5, *, before: datetime | None = None
     ) -> list[PrecedentRef]:
         """The precedent a role is shown: :meth:`recall_similar` as ``PrecedentRef`` s.
 
-        The first same-rule reference also carries the rule's history ("rule R fired 47 times
-        before in this tenant: 41 closed benign ...").
+        The first same-rule reference also carries the rule's history in its summary ("rule R
+        fired 47 times before in this tenant: 41 closed benign ..."), counted over the cases
+        created before ``before`` or, without it, before the alert itself.
+
+        Args:
+            alert: the alert being worked on (or its case id / record / ``alert.received``).
+            k: how many references to return.
+            before: as in :meth:`recall_similar`.
+
+        Returns:
+            At most ``k`` references, best first (empty when nothing relevant is known).
 
         Raises:
             UnknownCase: a case id or record whose alert memory does not know.
@@ -281,10 +163,9 @@ class Memory:
         with self._lock:
             proj = self._fresh()
             q = self._query(proj, alert)
-            found = self.recall_similar(alert, k, before=before)
             refs = []
             history_told = False
-            for p in found:
+            for p in self._recall(proj, q, k, before):
                 note = None
                 if p.same_rule and not history_told and q.rule is not None:
                     note = rule_history(proj, q.tenant, q.rule, _ts(before) or q.created_at).text()
@@ -293,7 +174,16 @@ class Memory:
             return refs
 
     def rule_history(self, tenant: str | None, rule: str, *, before: datetime | None = None) -> RuleHistory:
-        """How the tenant's earlier cases of ``rule`` ended (all of them when ``before`` is None)."""
+        """How the tenant's cases of ``rule`` ended: fired, closed benign, escalated, undecided.
+
+        Args:
+            tenant: the tenant (None: alerts without one).
+            rule: the rule/detector.
+            before: only cases created strictly before this (None: all of them).
+
+        Returns:
+            The counts, with the first and last time the rule fired.
+        """
         with self._lock:
             return rule_history(self._fresh(), tenant, rule, _ts(before))
 
@@ -312,6 +202,9 @@ class Memory:
             all_tenants: every tenant, each rule per tenant (default: when ``tenant`` is None).
             since: window start.
             until: window end (exclusive).
+
+        Returns:
+            One entry per (tenant, rule) that fired in the window, the most fired first.
         """
         every = tenant is None if all_tenants is None else all_tenants
         with self._lock:
@@ -325,6 +218,9 @@ class Memory:
         Args:
             case_id: the case.
             narrator: optional ``text -> prose``; its answer is kept only if its citations check out.
+
+        Returns:
+            The explanation; ``.text()`` is the narrator's accepted prose or the deterministic one.
 
         Raises:
             UnknownCase: the audit log holds nothing about the case.
@@ -343,6 +239,9 @@ class Memory:
             tenant: only this tenant's cases.
             limit: at most this many cases.
             narrator: optional ``text -> prose``, checked as in :meth:`explain`.
+
+        Returns:
+            The explanation across those cases, the actions on the host first in its answer.
 
         Raises:
             UnknownCase: no case touched the host.
@@ -406,11 +305,3 @@ class Memory:
     def scorecard(self) -> Scorecard:
         """Score every case in memory (see :mod:`aisoc.memory.scoring`)."""
         return score(self.outcomes())
-
-    def dump(self) -> dict[str, Any]:
-        """A canonical picture of the projection (equal for equal folds; tests and debugging)."""
-        with self._lock:
-            return self._proj.dump()
-
-    def __repr__(self) -> str:
-        return f"Memory({len(self._proj)} cases, cursor={self._cursor!r})"

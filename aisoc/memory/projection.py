@@ -106,18 +106,18 @@ class Projection:
                 self.index.set_code(ix, a.tenant, a.rule, code)
 
     def _campaign(self, event: CampaignDetected) -> bool:
+        # Cases accumulate (set union); the campaign is stamped by its earliest report.
         old = self.campaigns.get(event.campaign_id)
-        cases = frozenset(event.case_ids)
+        stamp = (event.occurred_at.timestamp(), event.event_id)
+        new = KnownCampaign(
+            event.campaign_id, event.tenant, frozenset(event.case_ids), event.event_id, stamp[0]
+        )
         if old is not None:
-            merged = old.case_ids | cases
-            if merged == old.case_ids:
+            first = min((old.at, old.event_id), stamp)
+            tenant = old.tenant if first[1] == old.event_id else event.tenant
+            new = KnownCampaign(event.campaign_id, tenant, old.case_ids | new.case_ids, first[1], first[0])
+            if new == old:
                 return False
-            first = min((old.at, old.event_id), (event.occurred_at.timestamp(), event.event_id))
-            new = KnownCampaign(event.campaign_id, old.tenant, merged, first[1], first[0])
-        else:
-            new = KnownCampaign(
-                event.campaign_id, event.tenant, cases, event.event_id, event.occurred_at.timestamp()
-            )
         self.campaigns[event.campaign_id] = new
         self.campaigns_dirty = True
         return True
