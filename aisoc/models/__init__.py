@@ -7,7 +7,8 @@
 
 Spec options go in the query string: ``?model=NAME`` (the served model id), ``?mode=tools|json``
 (``json``: no tool calling, answers constrained to the role's JSON Schema, as llama.cpp's server
-does), ``?timeout=SECONDS``.
+does), ``?timeout=SECONDS``, ``?max_tokens=N``, ``?raw_limit=CHARS`` (how much of an alert's raw
+record prompts show; small context windows want less).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Capabilities:
     """Its answers can be constrained to a JSON Schema (``response_format``)."""
     leg: str
     """Name of the leg when the model does not tag its answers."""
+    raw_limit: int = 6000
+    """Characters of an alert's raw record shown in prompts (small context windows get less)."""
 
 
 def _openai(spec: str, timeout: float) -> BaseChatModel:
@@ -64,7 +67,11 @@ def _openai(spec: str, timeout: float) -> BaseChatModel:
         max_retries=0,  # failover decides what happens next, not the client
         max_tokens=int(query.get("max_tokens", 512)),
     )
-    model.metadata = {"aisoc_mode": mode, "aisoc_leg": parts.netloc}
+    model.metadata = {
+        "aisoc_mode": mode,
+        "aisoc_leg": parts.netloc,
+        "aisoc_raw_limit": int(query.get("raw_limit", 6000)),
+    }
     return model
 
 
@@ -76,7 +83,7 @@ def _one(spec: str, timeout: float) -> BaseChatModel:
 
         path = spec.partition(":")[2] or str(bundled_model_path())
         model = LlamaCppChatModel(model_path=path)
-        model.metadata = {"aisoc_mode": "json", "aisoc_leg": "local"}
+        model.metadata = {"aisoc_mode": "json", "aisoc_leg": "local", "aisoc_raw_limit": 1200}
         return model
     if spec.startswith("openai+"):
         return _openai(spec, timeout)
@@ -110,11 +117,12 @@ def capabilities(model: Any) -> Capabilities:
     meta = getattr(model, "metadata", None) or {}
     mode: Literal["tools", "json"] | None = meta.get("aisoc_mode")
     leg = str(meta.get("aisoc_leg") or getattr(model, "model_name", None) or type(model).__name__)
+    raw_limit = int(meta.get("aisoc_raw_limit", 6000))
     if mode is not None:
-        return Capabilities(tools=mode == "tools", json_schema=mode == "json", leg=leg)
+        return Capabilities(tools=mode == "tools", json_schema=mode == "json", leg=leg, raw_limit=raw_limit)
     try:
         model.bind_tools([])
         tools = True
     except (NotImplementedError, AttributeError):
         tools = False
-    return Capabilities(tools=tools, json_schema=False, leg=leg)
+    return Capabilities(tools=tools, json_schema=False, leg=leg, raw_limit=raw_limit)

@@ -41,7 +41,7 @@ class LlamaCppChatModel(BaseChatModel):
     model_path: str
     n_ctx: int = 4096
     n_threads: int = max(1, min(4, os.cpu_count() or 1))
-    max_tokens: int = 384
+    max_tokens: int = 320
     temperature: float = 0.0
     _llm: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)

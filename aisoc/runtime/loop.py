@@ -82,7 +82,7 @@ class ToolLoop:
         answer = model
         if caps.json_schema:
             answer = model.bind(  # type: ignore[assignment]
-                response_format={"type": "json_object", "schema": schema.model_json_schema()}
+                response_format={"type": "json_object", "schema": grammar_schema(schema.model_json_schema())}
             )
         self.answer_model = answer
         self.model = model.bind_tools([_openai_tool(t) for t in tools]) if (caps.tools and tools) else answer
@@ -226,6 +226,38 @@ class ToolLoop:
                 parts = [f"{'.'.join(map(str, x['loc'])) or '(root)'}: {x['msg']}" for x in e.errors()[:5]]
                 return None, "; ".join(parts)
             return None, str(e)
+
+
+GRAMMAR_MAX_STRING = 160
+"""Longest string a constrained decoder may write (a 2,000-character bound would be 2,000 nested
+grammar rules); any answer within it also satisfies the role's own, looser schema."""
+GRAMMAR_MAX_ITEMS = 4
+"""Most items per list a constrained decoder may write."""
+
+
+def grammar_schema(schema: Any) -> Any:
+    """The JSON Schema handed to a constrained decoder: the role's schema with tighter bounds.
+
+    Long strings and lists are capped (small models ramble until they run out of tokens), and small
+    integer ranges become enums (decoders enforce enums, not minimum/maximum). Whatever fits this
+    schema also fits the role's schema, which still validates the answer.
+    """
+    if isinstance(schema, list):
+        return [grammar_schema(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: grammar_schema(v) for k, v in schema.items()}
+    if out.get("type") == "string" and "enum" not in out:
+        out["maxLength"] = min(int(out.get("maxLength", GRAMMAR_MAX_STRING)), GRAMMAR_MAX_STRING)
+    if out.get("type") == "array":
+        out["maxItems"] = min(int(out.get("maxItems", GRAMMAR_MAX_ITEMS)), GRAMMAR_MAX_ITEMS)
+        out["minItems"] = min(int(out.get("minItems", 0)), out["maxItems"])
+    low, high = out.get("minimum"), out.get("maximum")
+    if out.get("type") == "integer" and isinstance(low, int) and isinstance(high, int) and high - low <= 20:
+        out = {"enum": list(range(low, high + 1))}
+    elif out.get("type") == "number" and (low, high) == (0, 1):
+        out = {"enum": [n / 10 for n in range(11)]}  # a probability, to one decimal
+    return out
 
 
 def build_trace(

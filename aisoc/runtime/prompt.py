@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel
@@ -21,18 +22,41 @@ RAW_LIMIT = 6000
 
 
 def system_message(
-    role: str, version: str, prompt: str, schema: type[BaseModel] | None, tool_names: list[str], nonce: str
+    role: str,
+    version: str,
+    prompt: str,
+    schema: type[BaseModel] | None,
+    tool_names: list[str],
+    nonce: str,
+    *,
+    constrained: bool = False,
 ) -> str:
-    """The role's system message: who it is, the rules about data, tools, and the answer format."""
+    """The role's system message: who it is, the rules about data, tools, and the answer format.
+
+    With ``constrained`` (the decoder enforces the schema) the answer format is a one-line field list
+    instead of the whole JSON Schema: small models have small context windows.
+    """
     parts = [f"ROLE: {role}/{version.rsplit('/', 1)[-1]}", prompt.strip(), DATA_RULES.format(nonce=nonce)]
     if tool_names:
         parts.append("Tools you may call (read-only lookups): " + ", ".join(tool_names) + ".")
-    if schema is not None:
+    if schema is not None and constrained:
+        parts.append("Answer with ONE JSON object with these fields: " + field_list(schema) + ".")
+    elif schema is not None:
         parts.append(
             "Answer with ONE JSON object and nothing else, matching this JSON Schema:\n"
             + json.dumps(schema.model_json_schema(), separators=(",", ":"))
         )
     return "\n\n".join(parts)
+
+
+def field_list(schema: type[BaseModel]) -> str:
+    """``name (what)`` for each field of an answer schema, enums spelled out."""
+    out = []
+    for name, f in schema.model_fields.items():
+        ann = f.annotation
+        choices = [m.value for m in ann] if isinstance(ann, type) and issubclass(ann, Enum) else None
+        out.append(f"{name} ({' | '.join(map(str, choices))})" if choices else name)
+    return ", ".join(out)
 
 
 def user_message(

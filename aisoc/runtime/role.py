@@ -18,7 +18,7 @@ from aisoc.events import (
     ProducedBy,
     Role,
 )
-from aisoc.runtime.prompt import RawJson, cap_raw
+from aisoc.runtime.prompt import RAW_LIMIT, RawJson, cap_raw
 
 E = TypeVar("E", bound=Event)
 
@@ -34,6 +34,8 @@ class RoleContext:
     precedent: Sequence[PrecedentRef] = ()
     now: datetime | None = None
     model_leg: str | None = None
+    raw_limit: int = RAW_LIMIT
+    """Characters of the alert's raw record this model is shown."""
     views: MutableMapping[str, str] | None = None
     """Cache of rendered alert views shared by the team's roles (keyed by the alert event id)."""
 
@@ -58,7 +60,10 @@ class RoleContext:
         if self.views is not None and key in self.views:
             return RawJson(self.views[key])
         text = json.dumps(
-            cap_raw(received.alert.model_view()), separators=(",", ":"), default=str, ensure_ascii=False
+            cap_raw(received.alert.model_view(), self.raw_limit),
+            separators=(",", ":"),
+            default=str,
+            ensure_ascii=False,
         )
         if self.views is not None:
             self.views[key] = text

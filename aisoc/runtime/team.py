@@ -119,8 +119,9 @@ class RoleTeam:
                 r.prompt_version,
                 r.system_prompt,
                 r.schema,
-                [t.name for t in self.tools.allowed(r.tools)],
+                [t.name for t in self.tools.allowed(r.tools)] if self.caps.tools else [],
                 NONCE,
+                constrained=self.caps.json_schema,
             )
             for name, r in self.agents.items()
         }
@@ -273,6 +274,7 @@ class RoleTeam:
             event=event,
             history=[e for e in history if e.event_id != event.event_id],
             views=self._views,
+            raw_limit=self.caps.raw_limit,
             now=utcnow(),
         )
         if self.context is not None and role.uses_precedent and ctx.alert is not None and event.case_id:

@@ -1,0 +1,53 @@
+"""``aisoc status``: is every role alive, and how far behind is it?"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from aisoc.cli._common import add_bus_option, kernel_settings, open_bus
+from aisoc.health import status
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("status", help="each role: alive/stale, version, last event, lag, pending, model leg")
+    add_bus_option(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_status)
+
+
+def _status(args: argparse.Namespace) -> int:
+    s = status(open_bus(kernel_settings(args)))
+    if args.json:
+        print(json.dumps(asdict(s), indent=2, default=str))
+        return 0
+    table = Table(title="SOC status")
+    for col in ("role", "process", "state", "version", "model leg", "last case", "handled", "lag", "pending"):
+        table.add_column(col)
+    for r in s.roles:
+        rows = r.processes or [None]
+        for i, p in enumerate(rows):
+            table.add_row(
+                r.role if i == 0 else "",
+                p.name if p else "-",
+                ("[green]alive[/]" if p.alive else "[red]stale[/]") if p else "[red]no process[/]",
+                p.version if p else "",
+                p.model_leg if p else "",
+                p.last_case if p else "",
+                str(p.handled) if p else "",
+                ("?" if r.lag is None else str(r.lag)) if i == 0 else "",
+                str(r.pending) if i == 0 else "",
+            )
+    console = Console(soft_wrap=True)
+    console.print(table)
+    for p in s.others:
+        console.print(f"{p.name} ({p.role}): {'alive' if p.alive else 'stale'}")
+    console.print(
+        f"dead letters: {s.dead_letters}" + ("  (see 'aisoc bus dlq list')" if s.dead_letters else "")
+    )
+    return 0 if all(r.alive for r in s.roles) else 1

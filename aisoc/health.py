@@ -1,0 +1,106 @@
+"""Health of a running SOC, read from the bus: heartbeats, lag, pending, dead letters.
+
+Used by ``aisoc status`` and the bot's ``status`` command; heartbeats are not events, they are
+keyed records with a TTL that each process refreshes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aisoc.bus import Bus
+from aisoc.events import Role
+
+AGENT_ROLES = (Role.SENTINEL, Role.TIER2, Role.IR_LEAD, Role.THREAT_INTEL)
+"""Roles that run as worker processes consuming the bus."""
+STALE_AFTER_S = 20.0
+"""A heartbeat older than this means the process is stale (it beats every 5 s)."""
+
+
+@dataclass(frozen=True)
+class ProcessHealth:
+    """One process's last heartbeat."""
+
+    name: str
+    role: str
+    alive: bool
+    age_s: float | None
+    version: str
+    model_leg: str
+    last_event: str
+    last_case: str
+    handled: int
+
+
+@dataclass(frozen=True)
+class RoleHealth:
+    """One role: its processes and its consumer group's backlog."""
+
+    role: str
+    processes: list[ProcessHealth]
+    lag: int | None
+    pending: int
+
+    @property
+    def alive(self) -> bool:
+        return any(p.alive for p in self.processes)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``aisoc status`` shows."""
+
+    roles: list[RoleHealth]
+    dead_letters: int
+    others: list[ProcessHealth] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Plain text, one line per role (what the bot posts)."""
+        out = []
+        for r in self.roles:
+            state = "alive" if r.alive else ("stale" if r.processes else "no process")
+            legs = ", ".join(sorted({p.model_leg for p in r.processes if p.model_leg})) or "-"
+            last = max((p.last_case for p in r.processes if p.last_case), default="-")
+            out.append(
+                f"{r.role}: {state} ({len(r.processes)} proc), lag {r.lag if r.lag is not None else '?'}, "
+                f"pending {r.pending}, model {legs}, last case {last}"
+            )
+        for p in self.others:
+            out.append(f"{p.name}: {'alive' if p.alive else 'stale'}")
+        out.append(f"dead letters: {self.dead_letters}")
+        return out
+
+
+def status(bus: Bus, roles: tuple[str, ...] = tuple(r.value for r in AGENT_ROLES)) -> Status:
+    """Collect the health of every role from ``bus``."""
+    now = datetime.now(UTC)
+    procs: list[ProcessHealth] = []
+    for name, info in sorted(bus.heartbeats().items()):
+        at = info.get("at")
+        age = (now - datetime.fromisoformat(at)).total_seconds() if at else None
+        procs.append(
+            ProcessHealth(
+                name=name,
+                role=info.get("role", ""),
+                alive=age is not None and age <= STALE_AFTER_S,
+                age_s=age,
+                version=info.get("version", ""),
+                model_leg=info.get("model_leg", ""),
+                last_event=info.get("last_event", ""),
+                last_case=info.get("last_case", ""),
+                handled=int(info.get("handled", "0") or 0),
+            )
+        )
+    stats = bus.stats()
+    groups: dict[str, tuple[int | None, int]] = {}
+    for stream in stats.streams:
+        for g in stream.groups:
+            lag, pending = groups.get(g.name, (0, 0))
+            groups[g.name] = (None if lag is None or g.lag is None else lag + g.lag, pending + g.pending)
+    out = []
+    for role in roles:
+        lag, pending = groups.get(role, (None, 0))
+        out.append(RoleHealth(role, [p for p in procs if p.role == role], lag, pending))
+    others = [p for p in procs if p.role not in roles]
+    return Status(out, stats.dead_letters, others)
