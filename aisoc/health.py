@@ -14,6 +14,7 @@ from aisoc.events import Role
 
 AGENT_ROLES = (Role.SENTINEL, Role.TIER2, Role.IR_LEAD, Role.THREAT_INTEL)
 """Roles that run as worker processes consuming the bus."""
+AGENT_SLUGS = tuple(role.value for role in AGENT_ROLES)
 STALE_AFTER_S = 20.0
 """A heartbeat older than this means the process is stale (it beats every 5 s)."""
 
@@ -72,7 +73,7 @@ class Status:
         return out
 
 
-def status(bus: Bus, roles: tuple[str, ...] = tuple(r.value for r in AGENT_ROLES)) -> Status:
+def status(bus: Bus, roles: tuple[str, ...] = AGENT_SLUGS) -> Status:
     """Collect the health of every role from ``bus``."""
     now = datetime.now(UTC)
     procs: list[ProcessHealth] = []

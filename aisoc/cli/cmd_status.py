@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aisoc.cli._common import add_bus_option, kernel_settings, open_bus
-from aisoc.health import status
+from aisoc.health import ProcessHealth, status
 
 
 def register(sub: Any) -> None:
@@ -30,7 +30,7 @@ def _status(args: argparse.Namespace) -> int:
     for col in ("role", "process", "state", "version", "model leg", "last case", "handled", "lag", "pending"):
         table.add_column(col)
     for r in s.roles:
-        rows = r.processes or [None]
+        rows: list[ProcessHealth | None] = [*r.processes] or [None]
         for i, p in enumerate(rows):
             table.add_row(
                 r.role if i == 0 else "",
