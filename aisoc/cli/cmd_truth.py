@@ -29,7 +29,11 @@ def register(sub: Any) -> None:
         "supersedes the old one (both stay in the log).",
     )
     imp.add_argument("file", help="the recorded tickets (a file, or - for stdin)")
-    imp.add_argument("--source", required=True, help="alert source name (see 'aisoc ingest --help')")
+    imp.add_argument(
+        "--source",
+        required=True,
+        help=f"recorded source name (installed: {', '.join(source_names()) or 'none'})",
+    )
     imp.add_argument("--labeled-by", default="analyst", help="who the labels are attributed to")
     imp.add_argument("--dry-run", action="store_true", help="count what would be published; publish nothing")
     add_bus_option(imp)

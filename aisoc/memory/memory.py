@@ -248,14 +248,13 @@ class Memory(LocalProjection):
         """
         with self._lock:
             proj = self._fresh()
-            ixs = proj.index.hosts.get(hostname.lower(), set())
-            recs = [proj.records[ix] for ix in ixs]
-        ranked = []
-        for rec in recs:
-            if tenant is not None and rec.tenant != tenant:
-                continue
-            targeted = any(a.target.lower() == hostname.lower() for a in rec.actions.values())
-            ranked.append((not targeted, -rec.last_activity(), rec.case_id))
+            name = hostname.lower()
+            ranked = []
+            for ix in proj.index.hosts.get(name, set()):
+                rec = proj.records[ix]
+                if tenant is None or rec.tenant == tenant:
+                    targeted = any(a.target.lower() == name for a in rec.actions.values())
+                    ranked.append((not targeted, -rec.last_activity(), rec.case_id))
         ranked.sort()
         cases = [(cid, self.audit.for_case(cid)) for _, _, cid in ranked[:limit]]
         return narrate(explain_host(hostname, [c for c in cases if c[1]]), narrator)
