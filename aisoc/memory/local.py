@@ -116,8 +116,11 @@ class LocalProjection:
             if self._epoch is not None and epoch != self._epoch:
                 self._reset(f"the log was wiped (epoch {self._epoch} -> {epoch})")
             if self._cursor is not None:
+                # Ids never go back within an epoch, so a log that ends before the cursor was
+                # replaced (a restored backup). An empty log of the same epoch was only trimmed by
+                # retention: keep what was folded from it.
                 last = self.audit.last_id()
-                if last is None or id_key(self._cursor) > id_key(last):
+                if last is not None and id_key(self._cursor) > id_key(last):
                     self._reset(f"cursor {self._cursor} is past the log's end ({last})")
             self._epoch = epoch
             folded = 0

@@ -129,6 +129,52 @@ class TestRedis(MemoryContract):
         return Bus(bus.url, namespace=bus.namespace)
 
 
+class _Trimmed(AuditLog):
+    """The same log generation as ``inner`` without its entries up to ``through`` (retention)."""
+
+    def __init__(self, inner: AuditLog, through: str) -> None:
+        self.inner, self.through = inner, int(through)
+
+    def entries(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry]:
+        after = max(self.through, int(since or 0))
+        return self.inner.entries(since=str(after), limit=limit)
+
+    def for_case(self, case_id: str) -> list[Event]:
+        return [e.event for e in self.entries() if e.event.case_id == case_id]
+
+    def last_id(self) -> str | None:
+        last = self.inner.last_id()
+        return last if last is not None and int(last) > self.through else None
+
+    def first_id(self) -> str | None:
+        return next((e.id for e in self.entries(limit=1)), None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.entries())
+
+    @property
+    def epoch(self) -> str:
+        return self.inner.epoch
+
+
+def test_a_log_trimmed_by_retention_keeps_what_was_folded(tmp_path: Path) -> None:
+    """Given a folded log whose entries were all trimmed, when more arrive, then memory keeps every case."""
+    bus = Bus()
+    for e in stories(2):
+        bus.publish(e)
+    snap = tmp_path / "mem.sqlite"
+    mem = Memory(bus.audit, snapshot_path=snap)
+    mem.refresh()
+    mem.close()
+    trimmed = _Trimmed(bus.audit, through=bus.audit.last_id() or "0")
+    again = Memory(trimmed, snapshot_path=snap, auto_refresh=False)
+    assert again.refresh() == 0 and len(again) == 2
+    for e in stories(1, start=5):
+        bus.publish(e)
+    assert again.refresh() == 8
+    assert [r.case_id for r in again.cases()] == ["test:0", "test:1", "test:5"]
+
+
 class _Shorter(AuditLog):
     """The same log generation as ``inner`` but cut short (the cursor ends up past its end)."""
 
