@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -141,6 +141,17 @@ class KernelSettings(SocSettings):
     """Import string of a callable returning the alert source ``aisoc demo`` runs."""
     tools: str | None = None
     """Import string of a callable ``(settings) -> tools`` offering configured vendor tools."""
+    paused: list[str] = []
+    """Roles paused from the start (a slug, "proposals" or "all"); the bot's pause/resume and
+    ``aisoc pause``/``aisoc resume`` change it at run time, recorded on the bus."""
+    redact_patterns: list[str] = []
+    """Regular expressions whose matches are replaced before any event is stored."""
+    redact_presets: list[str] = []
+    """Named pattern sets: "secrets", "emails", "card_numbers"."""
+    audit_retention_days: int = Field(default=0, ge=0)
+    """Archive and trim audit entries older than this many days (0: keep everything, the default)."""
+    audit_archive_dir: Path = Path(".aisoc/archive")
+    """Where retention writes its compressed archives before trimming."""
     log_level: str = "INFO"
     log_json: bool = False
     """Structured JSON logs (one object per line) instead of text."""

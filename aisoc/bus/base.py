@@ -21,6 +21,8 @@ from aisoc.events import WORK_STREAMS, Event, class_for, from_json
 
 log = logging.getLogger(__name__)
 
+TRIMMED_STREAMS = tuple(s for s in WORK_STREAMS if s != "control")
+"""Work streams ``trim()`` may shorten (the control stream keeps the kill switch's history)."""
 DEFAULT_MAX_DELIVERIES = 5
 """Deliveries of one entry to one group before it is dead-lettered."""
 DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000
@@ -235,6 +237,7 @@ class Bus:
         max_deliveries: deliveries of one entry to one group before it is dead-lettered.
         visibility_timeout_ms: how long a delivery may stay unacked before it is redelivered.
         mark_ttl_s: how long idempotency marks are kept.
+        redactor: applied to every event before it is stored (configured secret/PII patterns).
     """
 
     scheme: ClassVar[str] = ""
@@ -253,6 +256,7 @@ class Bus:
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
         visibility_timeout_ms: int = DEFAULT_VISIBILITY_TIMEOUT_MS,
         mark_ttl_s: int = DEFAULT_MARK_TTL_S,
+        redactor: Callable[[Event], Event] | None = None,
     ) -> None:
         if not namespace or any(c in namespace for c in "{}: "):
             raise BusError(f"namespace {namespace!r}: use letters, digits, '-' or '_'")
@@ -263,6 +267,7 @@ class Bus:
         self.max_deliveries = max_deliveries
         self.visibility_timeout_ms = visibility_timeout_ms
         self.mark_ttl_s = mark_ttl_s
+        self.redactor = redactor
         self._subs: list[Subscription] = []
         self._claim_at: dict[tuple[str, str], float] = {}
         self._claim_lock = threading.Lock()
@@ -275,7 +280,7 @@ class Bus:
         Returns:
             The entry id on the event's work stream.
         """
-        ids = self._append([event], None)
+        ids = self._append([self.redactor(event) if self.redactor else event], None)
         assert ids is not None
         return ids[0]
 
@@ -289,7 +294,8 @@ class Bus:
             raise BusError(f"once= needs (role, event_id), got {once!r}")
         if not events and once is None:
             return True
-        return self._append(list(events), once) is not None
+        batch = [self.redactor(e) for e in events] if self.redactor else list(events)
+        return self._append(batch, once) is not None
 
     def seen(self, role: str, event_id: str) -> bool:
         """Return whether ``role`` already recorded the effects of ``event_id``."""
@@ -445,12 +451,57 @@ class Bus:
     # --- maintenance ----------------------------------------------------------------------------
 
     def trim(self, stream: str | None = None) -> int:
-        """Drop work-stream entries every group has acked; never the audit log.
+        """Drop work-stream entries every group has acked; never the audit log, never ``control``
+        (processes fold the kill-switch history from it when they start).
 
         Returns:
             How many entries were removed.
         """
         raise NotImplementedError
+
+    def read(self, stream: str, after: str | None = None, count: int = 1000) -> list[AuditEntry]:
+        """Read a work stream's entries after ``after`` without a consumer group (tailing, folding
+        small streams such as ``control``); undecodable entries are skipped."""
+        if stream not in WORK_STREAMS:
+            raise BusError(f"unknown stream {stream!r}; expected one of {', '.join(WORK_STREAMS)}")
+        out = []
+        for entry_id, event_type, payload in self._range(stream, after, count):
+            try:
+                event = payload if isinstance(payload, Event) else from_json(payload, event_type)
+            except ContractError:
+                log.warning("read(%s): entry %s does not decode; skipped", stream, entry_id)
+                continue
+            out.append(AuditEntry(entry_id, event))
+        return out
+
+    def restore_audit(self, events: Iterable[Event]) -> int:
+        """Append events to an EMPTY audit log only (a restore from an export): work streams are not
+        touched, so nothing is handled again.
+
+        Raises:
+            BusError: the audit log is not empty.
+        """
+        if len(self.audit):
+            raise BusError(
+                f"the audit log of {self!r} is not empty ({len(self.audit)} entries): "
+                "restore only into an empty bus"
+            )
+        batch: list[Event] = []
+        count = 0
+        for e in events:
+            batch.append(e)
+            if len(batch) >= 500:
+                count += self._restore(batch)
+                batch = []
+        return count + (self._restore(batch) if batch else 0)
+
+    def trim_audit(self, through: str) -> int:
+        """Drop audit entries up to and including ``through`` (retention; archive them first).
+
+        Returns:
+            How many entries were removed.
+        """
+        return self._trim_audit(through)
 
     def stats(self) -> BusStats:
         """Return per-stream length, per-group pending and lag, and the dead-letter count."""
@@ -527,6 +578,17 @@ class Bus:
         raise NotImplementedError
 
     def _inject(self, stream: str, payload: str, event_type: str) -> str:
+        raise NotImplementedError
+
+    def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Event | str]]:
+        """Entries of a work stream after ``after``: (id, type, payload)."""
+        raise NotImplementedError
+
+    def _restore(self, events: list[Event]) -> int:
+        """Append events to the audit log only."""
+        raise NotImplementedError
+
+    def _trim_audit(self, through: str) -> int:
         raise NotImplementedError
 
     # --- shared machinery -----------------------------------------------------------------------

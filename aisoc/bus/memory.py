@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aisoc.bus.base import (
+    TRIMMED_STREAMS,
     AuditEntry,
     AuditLog,
     Bus,
@@ -71,6 +72,16 @@ class _MemoryAudit(AuditLog):
         self._events.append(event)
         if event.case_id is not None:
             self._by_case.setdefault(event.case_id, []).append(len(self._events) - 1)
+
+    def _drop_through(self, seq: int) -> int:
+        cut = bisect.bisect_right(self._seqs, seq)
+        if cut:
+            self._seqs, self._events = self._seqs[cut:], self._events[cut:]
+            self._by_case = {}
+            for i, event in enumerate(self._events):
+                if event.case_id is not None:
+                    self._by_case.setdefault(event.case_id, []).append(i)
+        return cut
 
     def entries(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry]:
         with self._bus._lock:
@@ -256,6 +267,22 @@ class MemoryBus(Bus):
                 self._ack(stream, group, [entry_id])
             return str(seq)
 
+    def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Event | str]]:
+        with self._lock:
+            floor = id_key(after)[0] if after else 0
+            entries = [e for e in self._streams[stream].entries if e.seq > floor][:count]
+            return [(str(e.seq), e.event_type, e.payload) for e in entries]
+
+    def _restore(self, events: list[Event]) -> int:
+        with self._lock:
+            for event in events:
+                self._audit._add(self._next(), event)
+            return len(events)
+
+    def _trim_audit(self, through: str) -> int:
+        with self._lock:
+            return self._audit._drop_through(id_key(through)[0])
+
     # --- public backend-specific API ------------------------------------------------------------
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
@@ -299,7 +326,7 @@ class MemoryBus(Bus):
     def trim(self, stream: str | None = None) -> int:
         removed = 0
         with self._lock:
-            for name in [stream] if stream else WORK_STREAMS:
+            for name in [stream] if stream in TRIMMED_STREAMS else [] if stream else TRIMMED_STREAMS:
                 st = self._streams[name]
                 if not st.groups:
                     continue

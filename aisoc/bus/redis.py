@@ -20,6 +20,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from aisoc.bus.base import (
+    TRIMMED_STREAMS,
     AuditEntry,
     AuditLog,
     Bus,
@@ -342,6 +343,31 @@ class RedisBus(Bus):
             pipe.delete(self._key(f"err:{stream}:{group}:{entry_id}"))
         return str(self._call(pipe.execute)[0])
 
+    def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Event | str]]:
+        start = f"({after}" if after else "-"
+        rows = self._call(self._r.xrange, self._key(stream), start, "+", count=count)
+        return [(str(i), f.get("t", "unknown"), f.get("d", "")) for i, f in rows if f]
+
+    def _restore(self, events: list[Event]) -> int:
+        pipe = self._r.pipeline(transaction=True)
+        for e in events:
+            pipe.xadd(self._key("audit"), {"t": e.type, "d": e.to_json(), "s": e.STREAM})
+        ids = self._call(pipe.execute)
+        pipe = self._r.pipeline(transaction=False)
+        for e, audit_id in zip(events, ids, strict=True):
+            if e.case_id:
+                pipe.rpush(self._key(f"case:{e.case_id}"), audit_id)
+        self._call(pipe.execute)
+        return len(events)
+
+    def _trim_audit(self, through: str) -> int:
+        ms, _, seq = through.partition("-")
+        return int(
+            self._call(
+                self._r.xtrim, self._key("audit"), minid=f"{ms}-{int(seq or 0) + 1}", approximate=False
+            )
+        )
+
     # --- public backend-specific API ------------------------------------------------------------
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
@@ -399,7 +425,7 @@ class RedisBus(Bus):
 
     def trim(self, stream: str | None = None) -> int:
         removed = 0
-        for name in [stream] if stream else WORK_STREAMS:
+        for name in [stream] if stream in TRIMMED_STREAMS else [] if stream else TRIMMED_STREAMS:
             key = self._key(name)
             try:
                 groups = self._call(self._r.xinfo_groups, key)

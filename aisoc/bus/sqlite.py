@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aisoc.bus.base import (
+    TRIMMED_STREAMS,
     AuditEntry,
     AuditLog,
     Bus,
@@ -349,6 +350,35 @@ class SqliteBus(Bus):
                 )
         return str(cur.lastrowid)
 
+    def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Event | str]]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT e.id, e.type, {_PAYLOAD} FROM entries e {_JOIN} WHERE e.stream = ? AND e.id > ? "
+                "ORDER BY e.id LIMIT ?",
+                (stream, id_key(after)[0] if after else 0, count),
+            ).fetchall()
+        return [(str(r[0]), r[1], r[2]) for r in rows]
+
+    def _restore(self, events: list[Event]) -> int:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO audit (type, case_id, payload) VALUES (?, ?, ?)",
+                [(e.type, e.case_id, e.to_json()) for e in events],
+            )
+        return len(events)
+
+    def _trim_audit(self, through: str) -> int:
+        last = id_key(through)[0]
+        with self._tx() as db:
+            # Work entries that still point at these rows keep their payload.
+            db.execute(
+                "UPDATE entries SET payload = (SELECT a.payload FROM audit a WHERE a.id = entries.audit_id), "
+                "audit_id = NULL WHERE audit_id IS NOT NULL AND audit_id <= ?",
+                (last,),
+            )
+            cur = db.execute("DELETE FROM audit WHERE id <= ?", (last,))
+        return cur.rowcount
+
     # --- public backend-specific API ------------------------------------------------------------
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
@@ -419,7 +449,7 @@ class SqliteBus(Bus):
     def trim(self, stream: str | None = None) -> int:
         removed = 0
         with self._tx() as db:
-            for name in [stream] if stream else WORK_STREAMS:
+            for name in [stream] if stream in TRIMMED_STREAMS else [] if stream else TRIMMED_STREAMS:
                 groups = db.execute("SELECT grp, last_id FROM groups WHERE stream = ?", (name,)).fetchall()
                 if not groups:
                     continue

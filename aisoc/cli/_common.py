@@ -72,5 +72,8 @@ def kernel_settings(args: argparse.Namespace, **overrides: Any) -> KernelSetting
 
 
 def open_bus(settings: KernelSettings) -> Bus:
-    """Connect to the bus the settings name."""
-    return Bus(settings.bus, namespace=settings.namespace)
+    """Connect to the bus the settings name, with the configured redaction."""
+    from aisoc.redact import Redactor
+
+    redactor = Redactor(settings.redact_patterns, settings.redact_presets)
+    return Bus(settings.bus, namespace=settings.namespace, redactor=redactor or None)

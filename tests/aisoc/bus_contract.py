@@ -349,3 +349,39 @@ class BusContract:
         assert bus.heartbeats()["sentinel-1"]["role"] == "sentinel"
         time.sleep(0.4)
         assert "sentinel-1" not in bus.heartbeats()
+
+    # --- restore, retention, tailing --------------------------------------------------------------
+
+    def test_restore_audit_fills_an_empty_log_only_and_touches_no_work_stream(self, bus: Bus) -> None:
+        """An export restored into an empty bus is its audit log again (order, ids of events, cases);
+        no group receives anything, and a second restore is refused."""
+        source = [alert_event(i) for i in range(3)] + [paused()]
+        assert bus.restore_audit(source) == 4
+        assert [e.to_dict() for e in bus.audit] == [e.to_dict() for e in source]
+        assert [e.event_id for e in bus.audit.for_case(source[1].case_id or "")] == [source[1].event_id]
+        assert bus.consume("sentinel", "s", types=["alert.received"]) == []
+        with pytest.raises(BusError, match="not empty"):
+            bus.restore_audit(source)
+
+    def test_trim_audit_drops_old_entries_and_keeps_pending_work_readable(self, bus: Bus) -> None:
+        """Retention removes audit entries through an id; an event still pending in a work stream
+        is still delivered whole."""
+        evs = [alert_event(i) for i in range(5)]
+        for e in evs:
+            bus.publish(e)
+        ids = [x.id for x in bus.audit.entries()]
+        assert bus.trim_audit(ids[2]) == 3
+        assert [e.event_id for e in bus.audit] == [e.event_id for e in evs[3:]]
+        got = bus.consume("late", "l", types=["alert.received"], count=10)
+        assert [d.event for d in got] == evs
+
+    def test_control_history_survives_trim_and_can_be_read_without_a_group(self, bus: Bus) -> None:
+        """The kill switch's stream is never trimmed; read() tails it from any point."""
+        first, second = paused("sentinel"), paused("all")
+        bus.publish(first)
+        bus.publish(second)
+        bus.ack_many(bus.consume("bot", "b", streams=["control"], count=10))
+        bus.trim()
+        entries = bus.read("control")
+        assert [x.event for x in entries] == [first, second]
+        assert [x.event for x in bus.read("control", after=entries[0].id)] == [second]

@@ -1,0 +1,146 @@
+"""Keeping the log: export, restore, retention. The audit log is the SOC's memory and its evidence.
+
+An export is gzip-compressed JSON Lines: a header line, then one ``{"id", "event"}`` line per audit
+entry in publish order. A restore validates the whole file first and writes nothing if any line is
+bad, then fills an empty bus's audit log (work streams untouched: nothing is handled twice).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from aisoc.bus import AuditEntry, Bus
+from aisoc.errors import AisocError, ContractError
+from aisoc.events import Event, from_dict, utcnow
+
+log = logging.getLogger(__name__)
+
+FORMAT = "aisoc-audit-export/1"
+"""The header's ``format`` value; importers refuse anything else."""
+
+
+class AuditFileError(AisocError):
+    """Raised when an export file is unreadable or invalid; the message names the line."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote."""
+
+    path: Path
+    count: int
+    first_id: str | None
+    last_id: str | None
+
+
+def export(
+    bus: Bus,
+    path: str | os.PathLike[str],
+    *,
+    since: datetime | None = None,
+    case_id: str | None = None,
+    until_id: str | None = None,
+) -> ExportResult:
+    """Write audit entries to ``path`` (gzip JSONL), optionally only one case, or those that occurred
+    at or after ``since``, or those up to ``until_id`` (retention). The file appears atomically."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.partial")
+    count, first, last = 0, None, None
+    with gzip.open(tmp, "wt", encoding="utf-8") as f:
+        header = {
+            "format": FORMAT,
+            "exported_at": utcnow().isoformat(),
+            "case_id": case_id,
+            "since": since.isoformat() if since else None,
+            "epoch": bus.audit.epoch,
+        }
+        f.write(json.dumps(header) + "\n")
+        for entry in _select(bus, since, case_id, until_id):
+            f.write(json.dumps({"id": entry.id, "event": entry.event.to_dict()}, ensure_ascii=False) + "\n")
+            count += 1
+            first = first or entry.id
+            last = entry.id
+    os.replace(tmp, target)
+    return ExportResult(target, count, first, last)
+
+
+def _select(
+    bus: Bus, since: datetime | None, case_id: str | None, until_id: str | None
+) -> Iterator[AuditEntry]:
+    from aisoc.bus import id_key
+
+    for entry in bus.audit.entries():
+        if until_id is not None and id_key(entry.id) > id_key(until_id):
+            return
+        if case_id is not None and entry.event.case_id != case_id:
+            continue
+        if since is not None and entry.event.occurred_at < since:
+            continue
+        yield entry
+
+
+def read_export(path: str | os.PathLike[str]) -> Iterator[Event]:
+    """Yield the events of an export, validating as it goes.
+
+    Raises:
+        AuditFileError: not an export, or a line that is not a valid event (named by number).
+    """
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            header = json.loads(f.readline() or "{}")
+            if header.get("format") != FORMAT:
+                raise AuditFileError(f"{path}: not an aisoc audit export (format {header.get('format')!r})")
+            for n, line in enumerate(f, 2):
+                if not line.strip():
+                    continue
+                try:
+                    yield from_dict(json.loads(line)["event"])
+                except (ValueError, KeyError, TypeError, ContractError) as e:
+                    raise AuditFileError(f"{path}: line {n}: {e}") from e
+    except (OSError, EOFError) as e:
+        raise AuditFileError(f"{path}: cannot read: {e}") from e
+
+
+def restore(bus: Bus, path: str | os.PathLike[str]) -> int:
+    """Validate the whole export, then restore it into ``bus``'s empty audit log.
+
+    Raises:
+        AuditFileError: the file is invalid (nothing was written).
+        BusError: the bus's audit log is not empty.
+    """
+    count = sum(1 for _ in read_export(path))
+    restored = bus.restore_audit(read_export(path))
+    if restored != count:
+        raise AuditFileError(f"{path}: restored {restored} of {count} events")
+    return restored
+
+
+def retain(bus: Bus, older_than: datetime, archive_dir: str | os.PathLike[str]) -> ExportResult | None:
+    """Archive audit entries that occurred before ``older_than`` to a file, then trim them.
+
+    The archive is written and read back before anything is trimmed; entries are taken from the
+    start of the log up to the first one that is not old enough (the log is in publish order).
+    """
+    last = None
+    for entry in bus.audit.entries():
+        if entry.event.occurred_at >= older_than:
+            break
+        last = entry.id
+    if last is None:
+        return None
+    first = bus.audit.first_id()
+    name = f"audit-{(first or 'start').replace(':', '_')}-{last.replace(':', '_')}.jsonl.gz"
+    result = export(bus, Path(archive_dir) / name, until_id=last)
+    if sum(1 for _ in read_export(result.path)) != result.count:
+        raise AuditFileError(f"{result.path}: the archive does not read back; nothing trimmed")
+    removed = bus.trim_audit(last)
+    log.info("retention: archived %d audit entries to %s, trimmed %d", result.count, result.path, removed)
+    return result

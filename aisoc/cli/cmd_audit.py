@@ -1,0 +1,76 @@
+"""``aisoc audit``: export, import (restore) and retention of the audit log."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aisoc import audit
+from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, open_bus
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("audit", help="export, restore and retain the audit log (the SOC's evidence)")
+    inner = p.add_subparsers(dest="audit_command", metavar="SUBCOMMAND", required=True)
+
+    ex = inner.add_parser("export", help="write the audit log as compressed JSON Lines")
+    add_bus_option(ex)
+    ex.add_argument("-o", "--out", required=True, help="file to write (.jsonl.gz)")
+    ex.add_argument("--since", type=_when, help="only events that occurred at or after (ISO time)")
+    ex.add_argument("--case", help="only this case's events")
+    ex.set_defaults(func=_export)
+
+    im = inner.add_parser("import", help="restore an export into an EMPTY bus (validated first)")
+    add_bus_option(im)
+    im.add_argument("file", help="an 'aisoc audit export' file")
+    im.set_defaults(func=_import)
+
+    rt = inner.add_parser("retain", help="archive entries older than N days to a file, then trim them")
+    add_bus_option(rt)
+    rt.add_argument(
+        "--older-than",
+        type=int,
+        metavar="DAYS",
+        help="default: setting 'audit_retention_days' (0 = keep everything)",
+    )
+    rt.add_argument("--archive-dir", help="default: setting 'audit_archive_dir'")
+    rt.set_defaults(func=_retain)
+
+
+def _when(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not an ISO time: {text!r}") from e
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _export(args: argparse.Namespace) -> int:
+    result = audit.export(open_bus(kernel_settings(args)), args.out, since=args.since, case_id=args.case)
+    print(f"exported {result.count} audit entries to {result.path}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    count = audit.restore(open_bus(kernel_settings(args)), args.file)
+    print(f"restored {count} events into the audit log (work streams untouched)")
+    return 0
+
+
+def _retain(args: argparse.Namespace) -> int:
+    settings = kernel_settings(args)
+    days = args.older_than if args.older_than is not None else settings.audit_retention_days
+    if days <= 0:
+        raise CommandError("retention is off: pass --older-than DAYS or set 'audit_retention_days'", 2)
+    result = audit.retain(
+        open_bus(settings),
+        datetime.now(UTC) - timedelta(days=days),
+        args.archive_dir or settings.audit_archive_dir,
+    )
+    print(
+        "nothing older than that"
+        if result is None
+        else f"archived {result.count} entries to {result.path} and trimmed them from the audit log"
+    )
+    return 0

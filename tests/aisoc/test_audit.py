@@ -1,0 +1,137 @@
+"""Keeping the log: export, restore, retention, and redaction before storage."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from aisoc import Bus, audit, events, models
+from aisoc.cli import main
+from aisoc.errors import BusError, ConfigError
+from aisoc.redact import Redactor
+from aisoc.runtime import RoleTeam
+from integrations.samples import demo_source
+from integrations.wazuh import WazuhFileSource
+
+
+def demo_bus(url: str | None = None, **kw: object) -> Bus:
+    bus = Bus(url, **kw)  # type: ignore[arg-type]
+    RoleTeam(model=models.from_spec("stub"), bus=bus).consume(demo_source())
+    return bus
+
+
+@pytest.mark.parametrize("target", ["memory", "sqlite", "redis"])
+def test_backup_and_restore_round_trip(target: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """A SOC's whole audit log exported and restored into an empty bus of any kind is the same log,
+    case by case, and restoring starts no work."""
+    source = demo_bus()
+    result = audit.export(source, tmp_path / "backup.jsonl.gz")
+    assert result.count == len(source.audit) > 12
+    if target == "redis":
+        url = request.getfixturevalue("redis_url")
+        empty = Bus(url, namespace=request.getfixturevalue("namespace"))
+    else:
+        empty = Bus(f"sqlite:///{tmp_path}/restored.db" if target == "sqlite" else None)
+    assert audit.restore(empty, result.path) == result.count
+    assert [e.to_dict() for e in empty.audit] == [e.to_dict() for e in source.audit]
+    case = next(e.case_id for e in source.audit if e.type == "ir.plan")
+    assert empty.audit.for_case(case) == source.audit.for_case(case)
+    assert empty.consume("sentinel", "s", types=["alert.received"]) == []
+    with pytest.raises(BusError, match="not empty"):
+        audit.restore(empty, result.path)
+
+
+def test_an_invalid_export_restores_nothing_and_names_the_line(tmp_path: Path) -> None:
+    """One bad line anywhere: nothing is written, the error names the line."""
+    result = audit.export(demo_bus(), tmp_path / "b.jsonl.gz")
+    lines = gzip.open(result.path, "rt").read().splitlines()
+    bad = json.loads(lines[5])
+    bad["event"]["priority"] = 99
+    lines[5] = json.dumps(bad)
+    broken = tmp_path / "broken.jsonl.gz"
+    with gzip.open(broken, "wt") as f:
+        f.write("\n".join(lines) + "\n")
+    empty = Bus()
+    with pytest.raises(audit.AuditFileError, match="line 6"):
+        audit.restore(empty, broken)
+    assert len(empty.audit) == 0
+
+
+def test_export_one_case_and_from_a_time(tmp_path: Path) -> None:
+    """--case keeps one case's events; --since keeps what occurred at or after the time."""
+    bus = demo_bus()
+    case = next(e.case_id for e in bus.audit if e.type == "ir.plan")
+    one = audit.export(bus, tmp_path / "c.jsonl.gz", case_id=case)
+    assert [e.event_id for e in audit.read_export(one.path)] == [e.event_id for e in bus.audit.for_case(case)]
+    later = audit.export(bus, tmp_path / "s.jsonl.gz", since=datetime.now(UTC) + timedelta(days=1))
+    assert later.count == 0
+
+
+def test_retention_archives_before_it_trims(tmp_path: Path) -> None:
+    """Entries older than the cut-off are written to an archive that reads back, then trimmed."""
+    bus = Bus()
+    old = [
+        events.ControlPaused(
+            scope="sentinel",
+            by="a",
+            produced_by={"role": "human"},
+            occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        for _ in range(3)
+    ]
+    new = [events.ControlResumed(scope="sentinel", by="a", produced_by={"role": "human"})]
+    for e in [*old, *new]:
+        bus.publish(e)
+    result = audit.retain(bus, datetime(2026, 6, 1, tzinfo=UTC), tmp_path / "archive")
+    assert result is not None and result.count == 3
+    assert [e.event_id for e in audit.read_export(result.path)] == [e.event_id for e in old]
+    assert [e.event_id for e in bus.audit] == [new[0].event_id]
+    assert audit.retain(bus, datetime(2026, 6, 1, tzinfo=UTC), tmp_path / "archive") is None
+
+
+def test_audit_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """aisoc audit export / import work from the command line between SQLite files."""
+    src = f"sqlite:///{tmp_path}/src.db"
+    demo_bus(src)
+    assert main(["audit", "export", "--bus", src, "-o", str(tmp_path / "x.jsonl.gz")]) == 0
+    assert (
+        main(["audit", "import", "--bus", f"sqlite:///{tmp_path}/dst.db", str(tmp_path / "x.jsonl.gz")]) == 0
+    )
+    assert "restored" in capsys.readouterr().out
+    assert main(["audit", "retain", "--bus", src]) == 2
+    assert "retention is off" in capsys.readouterr().err
+
+
+def test_configured_secrets_are_redacted_before_events_are_stored() -> None:
+    """A real Wazuh alert carrying a password on its command line is stored without it; ids and
+    the case id are untouched."""
+    alerts = [
+        a
+        for a in WazuhFileSource(Path(__file__).parents[2] / "data/wazuh/alerts.jsonl").poll()
+        if isinstance(a, events.Alert)
+    ]
+    leaky = next(a for a in alerts if "P@ssword1" in json.dumps(a.raw))
+    bus = Bus(redactor=Redactor(presets=["secrets"]))
+    e = events.AlertReceived(alert=leaky, case_id=leaky.case_id, produced_by={"role": "ingest"})
+    bus.publish(e)
+    (stored,) = bus.audit
+    assert "P@ssword1" not in stored.to_json() and "[REDACTED]" in stored.to_json()
+    assert (stored.event_id, stored.case_id, stored.alert.source_id) == (
+        e.event_id,
+        e.case_id,
+        leaky.source_id,
+    )
+    clean = events.ControlPaused(scope="all", by="ana", produced_by={"role": "human"})
+    assert Redactor(presets=["secrets"])(clean) is clean
+
+
+def test_bad_redaction_settings_are_named() -> None:
+    """An unknown preset or a broken pattern stops the process with the setting's name."""
+    with pytest.raises(ConfigError, match="redact_presets"):
+        Redactor(presets=["everything"])
+    with pytest.raises(ConfigError, match="redact_patterns"):
+        Redactor(patterns=["(unclosed"])
