@@ -45,10 +45,21 @@ def alert_view(ctx: RoleContext) -> RawJson:
     return ctx.alert_json()
 
 
+WEAK_KEYS = ("host:", "user:", "file:", "process:", "device_id:", "account_id:")
+"""Shared indicators that say little on their own (the same host or user shows up everywhere)."""
+
+
 def precedent_lean(data: dict[str, Any]) -> int:
-    """+1 when precedent mostly ended escalated/true positive, -1 when mostly benign, else 0."""
+    """+1 when telling precedent mostly ended escalated/true positive, -1 when mostly benign, else 0.
+
+    Only precedent linked by the same rule or by a strong indicator counts: sharing a host or a
+    user with an unrelated case is not evidence about this alert.
+    """
     bad = good = 0
     for p in data.get("precedent") or []:
+        strong = any(not str(s).startswith(WEAK_KEYS) for s in p.get("shared_indicators") or [])
+        if not (p.get("same_rule") or strong):
+            continue
         verdict = str(p.get("verdict") or "")
         if verdict in ("true_positive", "malicious", "escalate", "escalated"):
             bad += 1

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aisoc.events import STRONG_TYPES, Event, HuntFinding, HuntProposal
 from aisoc.runtime import ScheduledRole
 from roles._window import fold, within
 
+CAMPAIGN_WINDOW = timedelta(days=7)
+"""Cases linked by shared infrastructure within this window form a campaign."""
 REPEATED_HOST = 3
 """A host in at least this many cases of the window is worth a hunt."""
 
@@ -77,8 +79,10 @@ class ThreatHunter(ScheduledRole):
                     )
                 )
         events_out: list[Event] = []
-        if memory is not None and hasattr(memory, "campaign_events"):
-            events_out.extend(memory.campaign_events(start, end, producer=self.producer()))
+        if memory is not None:
+            for cluster in memory.find_campaign_clusters(CAMPAIGN_WINDOW, end=end):
+                if cluster.is_news:
+                    events_out.append(cluster.to_event(self.producer()))
         seen = sum(1 for c in cases.values() if within(c.received, start, end))
         summary = f"{len(findings)} hunt leads from {seen} cases."
         events_out.insert(

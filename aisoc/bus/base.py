@@ -12,7 +12,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -188,7 +188,8 @@ class Subscription:
     types: frozenset[str] | None
     streams: tuple[str, ...]
     count: int = 100
-    extra: dict[str, Any] = field(default_factory=dict)
+    active: Callable[[], bool] | None = None
+    """When it returns False the subscription takes no work (a paused role)."""
 
 
 class AuditLog(ABC):
@@ -352,6 +353,7 @@ class Bus:
         streams: Iterable[str] | None = None,
         consumer: str | None = None,
         count: int = 100,
+        active: Callable[[], bool] | None = None,
     ) -> Subscription:
         """Register an in-process handler for ``drain()`` (and for workers that run subscriptions)."""
         wanted = frozenset(types) if types is not None else None
@@ -362,12 +364,15 @@ class Bus:
             types=wanted,
             streams=self._streams_for(wanted, streams),
             count=count,
+            active=active,
         )
         self._subs.append(sub)
         return sub
 
     def run_once(self, sub: Subscription, block_ms: int = 0) -> int:
         """Deliver one batch to one subscription; a handler that raises fails its delivery."""
+        if sub.active is not None and not sub.active():
+            return 0
         batch = self.consume(
             sub.group,
             sub.consumer,

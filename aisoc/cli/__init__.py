@@ -48,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit status (2 for usage and settings errors)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging("DEBUG" if args.verbose else "INFO", json_lines=False)
+    # Commands print their own output; long-running processes reconfigure from their settings.
+    configure_logging("DEBUG" if args.verbose else "WARNING", json_lines=False)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -11,6 +12,8 @@ from langchain_core.language_models import BaseChatModel
 from aisoc import models
 from aisoc.bus import Bus
 from aisoc.errors import AisocError, ConfigError
+from aisoc.events import Alert, PrecedentRef
+from aisoc.memory import Memory
 from aisoc.resolve import resolve
 from aisoc.runtime import RoleTeam
 from aisoc.settings import KernelSettings
@@ -40,6 +43,21 @@ def build_tools(settings: KernelSettings, config: str | None) -> list[Tool]:
         raise ConfigError(f"setting 'tools' ({settings.tools}): could not build the tools: {e}") from e
 
 
+def open_memory(settings: KernelSettings, bus: Bus, process: str) -> Memory:
+    """This process's own projection of the audit log, with its snapshot under the state dir."""
+    path = Path(settings.state_dir) / "memory" / f"{settings.namespace}-{process}.sqlite"
+    return Memory(bus.audit, snapshot_path=path if bus.url != "memory://" else None)
+
+
+def recall_hook(memory: Memory, k: int = 5) -> Callable[[str, Alert, str], list[PrecedentRef]]:
+    """The runtime's context hook: precedent from cases created before the alert (never its own)."""
+
+    def hook(role: str, alert: Alert, case_id: str) -> list[PrecedentRef]:
+        return memory.precedent_for(alert, k, before=alert.created_at)
+
+    return hook
+
+
 def build_team(
     settings: KernelSettings,
     bus: Bus,
@@ -47,15 +65,18 @@ def build_team(
     config: str | None = None,
     dry_run: bool = False,
     tools: list[Tool] | None = None,
-    context: Any = None,
+    process: str = "team",
     **kwargs: Any,
 ) -> RoleTeam:
-    """The team as the settings describe it."""
+    """The team as the settings describe it; with ``recall = "on"`` memory's precedent is injected
+    into Sentinel, Tier 2 and IR Lead prompts."""
+    if "context" not in kwargs and settings.recall == "on":
+        kwargs["context"] = recall_hook(open_memory(settings, bus, process))
     return RoleTeam(
         model=build_model(settings, dry_run),
         tools=build_tools(settings, config) if tools is None else tools,
         bus=bus,
         roles=settings.team,
-        context=context,
+        paused=settings.paused,
         **kwargs,
     )

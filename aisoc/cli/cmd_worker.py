@@ -7,7 +7,7 @@ from typing import Any
 
 from aisoc import __version__
 from aisoc.cli._common import add_bus_option, configure_logging, kernel_settings, open_bus
-from aisoc.cli._team import build_team
+from aisoc.cli._team import build_team, open_memory
 from aisoc.runtime.scheduler import DEFAULT_GRACE_S, Scheduler
 from aisoc.runtime.worker import Worker
 
@@ -41,7 +41,13 @@ def register(sub: Any) -> None:
 def _worker(args: argparse.Namespace) -> int:
     settings = kernel_settings(args, model=args.model)
     configure_logging(settings.log_level, settings.log_json)
-    team = build_team(settings, open_bus(settings), config=args.config, dry_run=args.dry_run)
+    team = build_team(
+        settings,
+        open_bus(settings),
+        config=args.config,
+        dry_run=args.dry_run,
+        process=f"{args.role}-{args.instance}",
+    )
     worker = Worker(team, args.role, instance=args.instance, version=__version__)
     worker.install_signal_handlers()
     worker.run()
@@ -52,8 +58,9 @@ def _scheduler(args: argparse.Namespace) -> int:
     settings = kernel_settings(args)
     configure_logging(settings.log_level, settings.log_json)
     bus = open_bus(settings)
-    team = build_team(settings, bus, config=args.config, dry_run=True, tools=[])
-    sched = Scheduler(bus, team.scheduled.values(), settings.timezone, grace_s=args.grace)
+    team = build_team(settings, bus, config=args.config, dry_run=True, tools=[], context=None)
+    memory = open_memory(settings, bus, "scheduler")
+    sched = Scheduler(bus, team.scheduled.values(), settings.timezone, grace_s=args.grace, memory=memory)
     if args.run:
         matches = [(r, t) for r, _, t in sched.triggers if r.name == args.run]
         if not matches:

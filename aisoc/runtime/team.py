@@ -19,10 +19,20 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from aisoc.bus import Bus, Delivery
-from aisoc.events import Alert, Event, PrecedentRef, ReviewRequested, Role, utcnow
+from aisoc.events import (
+    ActionProposed,
+    Alert,
+    ControlPaused,
+    Event,
+    PrecedentRef,
+    ReviewRequested,
+    Role,
+    utcnow,
+)
 from aisoc.models import StubChatModel, capabilities
 from aisoc.resolve import resolve
 from aisoc.runtime.builtin_tools import case_lookup_tool
+from aisoc.runtime.control import Controls
 from aisoc.runtime.loop import ModelUnavailable, ToolLoop, build_trace
 from aisoc.runtime.prompt import NONCE, system_message, user_message
 from aisoc.runtime.role import AgentRole, RoleContext, ScheduledRole
@@ -82,6 +92,7 @@ class RoleTeam:
         context: ContextHook | None = None,
         timeout_s: float | None = None,
         observer: Observer | None = None,
+        paused: Iterable[str] = (),
     ) -> None:
         self.bus = bus if bus is not None else Bus()
         self.model = model
@@ -125,7 +136,7 @@ class RoleTeam:
             )
             for name, r in self.agents.items()
         }
-        self.paused: set[str] = set()
+        self.controls = Controls(self.bus, paused)
         self._views: _Lru = _Lru(2048)
 
     # --- wiring -----------------------------------------------------------------------------------
@@ -140,6 +151,7 @@ class RoleTeam:
                 types=role.subscribes,
                 consumer=f"{name}-local",
                 count=50,
+                active=functools.partial(self.active, name),
             )
 
     def consume(self, source: AlertSource, *, drain: bool = True) -> IngestStats:
@@ -187,7 +199,7 @@ class RoleTeam:
             )
             d.ack()
             return
-        if name in self.paused or "all" in self.paused:
+        if not self.active(name):
             d.release()
             return
         try:
@@ -197,6 +209,11 @@ class RoleTeam:
             return
         self.bus.publish_many(results, once=(name, event.event_id))
         d.ack()
+
+    def active(self, name: str) -> bool:
+        """Whether role ``name`` may take work now (the kill switch is not on for it)."""
+        self.controls.refresh()
+        return not self.controls.is_paused(name)
 
     def run_role(self, name: str, event: Event) -> list[Event]:
         """Run role ``name`` on ``event`` and return the events to publish (never raises on output).
@@ -250,6 +267,7 @@ class RoleTeam:
                     trace=trace,
                 )
             ]
+        results = self._hold_proposals(ctx, results)
         self._observe(
             Invocation(
                 name,
@@ -264,6 +282,23 @@ class RoleTeam:
             )
         )
         return results
+
+    def _hold_proposals(self, ctx: RoleContext, results: list[Event]) -> list[Event]:
+        """With proposals paused, no action reaches a person: a review asks for the plan instead."""
+        held = [e for e in results if isinstance(e, ActionProposed)]
+        pause = self.controls.proposals_paused() if held else None
+        if not held or pause is None:
+            return results
+        who = f"by {pause.by}" if isinstance(pause, ControlPaused) else "by the settings"
+        review = ctx.make(
+            ReviewRequested,
+            role=Role(ctx.role) if ctx.role in Role.__members__.values() else Role.IR_LEAD,
+            reason=f"proposals are paused ({who}): {len(held)} action(s) of this "
+            "plan were not proposed; review the plan and act by hand",
+            duty=Role.IR_LEAD,
+            details="\n".join(f"{p.kind.value} {p.target}: {p.rationale}" for p in held)[:8000],
+        )
+        return [e for e in results if not isinstance(e, ActionProposed)] + [review]
 
     def context_for(self, role: AgentRole, event: Event) -> RoleContext:
         """The case so far (from the audit log) and, when recall is plugged in, the precedent."""

@@ -77,6 +77,7 @@ class Worker:
             "model_leg": (self.last.leg if self.last else None) or self.team.caps.leg,
             "last_event": self.last.event.event_id if self.last else "",
             "last_case": (self.last.event.case_id or "") if self.last else "",
+            "paused": "yes" if self.team.controls.is_paused(self.role) else "",
         }
         try:
             bus.heartbeat(self.consumer, info, ttl_s=3 * HEARTBEAT_S)
@@ -91,6 +92,9 @@ class Worker:
         while not self.stop.is_set():
             self.heartbeat(bus)
             try:
+                if not self.team.active(self.role):
+                    self.stop.wait(self.block_ms / 1000)
+                    continue
                 batch = bus.consume(
                     self.role, self.consumer, types=role.subscribes, count=1, block_ms=self.block_ms
                 )

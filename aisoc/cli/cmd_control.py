@@ -1,0 +1,45 @@
+"""``aisoc pause`` / ``aisoc resume``: the kill switch, recorded on the bus."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from typing import Any
+
+from aisoc.cli._common import add_bus_option, kernel_settings, open_bus
+from aisoc.events import ControlPaused, ControlResumed, ProducedBy
+from aisoc.runtime.control import Controls, check_scope
+
+
+def register(sub: Any) -> None:
+    for name, verb in (("pause", "stop"), ("resume", "restart")):
+        p = sub.add_parser(
+            name,
+            help=f"{verb} a role, all action proposals, or everything (kill switch)",
+            description="SCOPE is a role slug (sentinel, tier2, ir_lead, threat_intel...), "
+            "'proposals' (IR Lead plans, nothing is proposed to a person) or 'all'.",
+        )
+        p.add_argument("scope", nargs="?", help="role slug, 'proposals' or 'all' (omit to list)")
+        p.add_argument("--reason", help="why (recorded on the bus)")
+        p.add_argument("--by", default=None, help="who (default: the login name)")
+        add_bus_option(p)
+        p.set_defaults(func=_control, paused=name == "pause")
+
+
+def _control(args: argparse.Namespace) -> int:
+    settings = kernel_settings(args)
+    bus = open_bus(settings)
+    controls = Controls(bus, settings.paused)
+    if args.scope is None:
+        controls.refresh(force=True)
+        scopes = sorted(controls.scopes())
+        print("paused: " + (", ".join(scopes) if scopes else "nothing"))
+        return 0
+    scope = check_scope(args.scope)
+    cls = ControlPaused if args.paused else ControlResumed
+    by = args.by or getpass.getuser()
+    bus.publish(cls(scope=scope, by=by, reason=args.reason, produced_by=ProducedBy(role="human")))
+    print(f"{scope} {'paused' if args.paused else 'resumed'} by {by} (recorded on the bus)")
+    if not args.paused and scope in settings.paused:
+        print(f"note: {scope} is also paused in the settings ('paused'); remove it there too")
+    return 0
