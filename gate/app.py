@@ -30,6 +30,19 @@ CSP = (
 _RATE_LIMITED = ("gate.confirm", "gate.done", "auth.dev_login")
 
 
+def _mount_metrics(app: Flask, gate: Gate) -> None:
+    """``/metrics`` for Prometheus: approvals pending, time to decision, the bus's backlog."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from aisoc.metrics import registry_for
+
+    registry, _ = registry_for(gate.bus, approvals=True)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
 def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | None = None) -> Flask:
     """Build the gate's web app.
 
@@ -72,6 +85,9 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
         limited = limiter.limit(settings.rate_limit, methods=["POST"])(app.view_functions[endpoint])
         app.view_functions[endpoint] = limited  # type: ignore[assignment]
     app.extensions[EXTENSION] = GateContext(gate, settings, link_signer(settings), limiter)
+
+    if settings.metrics:
+        _mount_metrics(app, gate)
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

@@ -190,6 +190,8 @@ class GateSettings(SocSettings):
     """Reminders per escalation level before the next person in the chain is asked."""
     max_open_s: int | None = Field(default=None, ge=1)
     """Cap on how long a request stays open (it also expires at the proposal's ``expires_at``)."""
+    metrics: bool = True
+    """Serve Prometheus metrics at ``/metrics`` (approvals pending, time to decision, bus backlog)."""
     tick_s: float = Field(default=15, gt=0)
     """How often the gate process checks for reminders, escalations and expiry."""
     roster: RosterSettings = Field(default_factory=RosterSettings)

@@ -10,6 +10,7 @@ from typing import Any
 
 from aisoc.bus import Bus
 from aisoc.errors import AisocError
+from aisoc.logcontext import ContextFilter
 from aisoc.settings import KernelSettings, load_settings
 
 
@@ -33,7 +34,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key in ("case_id", "event_id", "role", "process"):
             value = getattr(record, key, None)
-            if value is not None:
+            if value not in (None, "-"):
                 out[key] = value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
@@ -43,10 +44,13 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
     """Configure the root logger once, for an entry point (library code never does this)."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ContextFilter())
     handler.setFormatter(
         JsonFormatter()
         if json_lines
-        else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+        else logging.Formatter(
+            "%(asctime)s %(levelname)-7s %(name)s [%(role)s %(case_id)s]: %(message)s", "%H:%M:%S"
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -24,7 +24,16 @@ def register(sub: Any) -> None:
     w.add_argument("--instance", type=int, default=0, help="replica number (stable consumer name)")
     w.add_argument("--model", help="model spec (default: setting 'model')")
     w.add_argument("--dry-run", action="store_true", help="use the canned stub model")
+    w.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     w.set_defaults(func=_worker)
+
+    m = sub.add_parser(
+        "metrics", help="a Prometheus exporter for the bus: lag, pending, dead letters, approvals"
+    )
+    add_bus_option(m)
+    m.add_argument("--port", type=int, default=9464)
+    m.add_argument("--host", default="0.0.0.0")
+    m.set_defaults(func=_metrics)
 
     s = sub.add_parser(
         "scheduler",
@@ -48,9 +57,36 @@ def _worker(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         process=f"{args.role}-{args.instance}",
     )
+    if args.metrics_port:
+        from aisoc.metrics import registry_for, serve
+
+        registry, roles = registry_for(team.bus)
+        team.observers.append(roles.observe)
+        serve(registry, args.metrics_port)
     worker = Worker(team, args.role, instance=args.instance, version=__version__)
     worker.install_signal_handlers()
     worker.run()
+    return 0
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    import threading
+
+    from aisoc.metrics import registry_for, serve
+
+    settings = kernel_settings(args)
+    configure_logging(settings.log_level, settings.log_json)
+    registry, _ = registry_for(open_bus(settings), approvals=True)
+    serve(registry, args.port, args.host)
+    print(f"serving metrics on http://{args.host}:{args.port}/metrics")
+    stop = threading.Event()
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

@@ -113,7 +113,7 @@ def extract_json(text: str) -> Any:
     start = text.find("{")
     if start < 0:
         raise ValueError("no JSON object in the answer")
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)  # raw newlines or tabs inside strings: models write them
     while start >= 0:
         try:
             value, _ = decoder.raw_decode(text, start)

@@ -29,6 +29,7 @@ from aisoc.events import (
     Role,
     utcnow,
 )
+from aisoc.logcontext import bind
 from aisoc.models import StubChatModel, capabilities
 from aisoc.resolve import resolve
 from aisoc.runtime.builtin_tools import case_lookup_tool
@@ -186,6 +187,10 @@ class RoleTeam:
         A redelivered event whose mark exists is acked without running again; a model that cannot
         be reached fails the delivery (it is retried, then dead-lettered with the reason).
         """
+        with bind(role=name, event_id=d.event.event_id, case_id=d.event.case_id):
+            self._process(name, d)
+
+    def _process(self, name: str, d: Delivery) -> None:
         role, event = self.agents[name], d.event
         if not role.accepts(event):
             d.ack()

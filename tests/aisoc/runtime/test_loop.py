@@ -200,3 +200,17 @@ def test_tier2_ignores_verdicts_sentinel_closed() -> None:
     bus.drain()
     assert [e.type for e in bus.audit] == ["alert.received", "triage.verdict", "case.closed"]
     assert model.calls_of("tier2") == []
+
+
+def test_raw_control_characters_inside_strings_are_accepted() -> None:
+    """A model (llama.cpp's JSON grammar allows it) that writes a raw tab or newline inside a string
+    still gets its answer read."""
+    model = ScriptedChatModel(
+        scripts={
+            "sentinel": [
+                '{"verdict": "benign", "confidence": 0.5, "priority": 2, "summary": "line one\nline\ttwo"}'
+            ]
+        }
+    )
+    (verdict, _closed) = results(team_with(model), real_alert())
+    assert verdict.summary == "line one\nline\ttwo" and verdict.trace.repairs == 0
