@@ -57,7 +57,7 @@ def step(e: Event) -> tuple[str, str] | None:
             f"[magenta]{ROLE_TITLES[Role(e.duty)]} On-Call asked to look[/]: {escape(e.reason[:90])}",
         )
     if isinstance(e, CaseClosed):
-        who = e.closed_by.person or e.closed_by.role.value
+        who = e.closed_by.person or str(e.closed_by.role)
         return "closed", f"{e.disposition.value} by {who}"
     return None
 

@@ -82,6 +82,14 @@ ROLE_TITLES: dict[Role, str] = {
 """Display names of the roles ("IR Lead On-Call" is the duty ``ir_lead``)."""
 
 
+def role_title(role: str) -> str:
+    """Display name of a role slug ("IR Lead"); an added role's slug is title-cased."""
+    try:
+        return ROLE_TITLES[Role(role)]
+    except ValueError:
+        return role.replace("_", " ").title()
+
+
 class Component(StrEnum):
     """Producers that are not analyst roles: the plumbing that turns the outside world into events."""
 
@@ -92,12 +100,18 @@ class Component(StrEnum):
     SYSTEM = "system"
 
 
+RoleSlug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
+"""A role added to ``roles/`` with a slug of its own (the standard slugs decode as :class:`Role`)."""
+AnyRole = Annotated[Role | RoleSlug, Field(union_mode="left_to_right")]
+"""A standard role (decoded as :class:`Role`), or one a SOC added (kept as its slug)."""
+
+
 class ProducedBy(BaseModel):
     """Who produced an event: role slug (or component), the model leg that served it, the prompt version."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    role: Role | Component
+    role: Annotated[Role | Component | RoleSlug, Field(union_mode="left_to_right")]
     model_leg: Short | None = None
     prompt_version: Short | None = None
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from aisoc.events._base import Event, Line, Role, Short, Text, UtcDatetime
+from aisoc.events._base import AnyRole, Event, Line, Role, Short, Text, UtcDatetime
 from aisoc.events.alert import Alert, IndicatorType, TechniqueId
 from aisoc.events.trace import Trace
 
@@ -222,7 +222,7 @@ class ReviewRequested(Event):
     TYPE = "case.review_requested"
     STREAM = "cases"
 
-    role: Role
+    role: AnyRole
     reason: Line
     details: Text | None = None
     duty: Role = Role.TIER2
@@ -233,7 +233,7 @@ class ReviewRequested(Event):
 class ClosedBy(_Part):
     """Who closed a case: a role, or a person (role ``human``)."""
 
-    role: Role
+    role: AnyRole
     person: Short | None = None
 
 

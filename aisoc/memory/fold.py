@@ -170,14 +170,14 @@ def fold(rec: CaseRecord, event: Event) -> bool:
             return True
         return False
     if isinstance(event, ReviewRequested):
-        review = Review(event.event_id, at, event.role.value, event.reason, event.duty.value)
+        review = Review(event.event_id, at, str(event.role), event.reason, event.duty.value)
         if _newer(review, rec.review):
             rec.review = review
             return True
         return False
     if isinstance(event, CaseClosed):
         c = event.closed_by
-        closure = Closure(event.event_id, at, event.disposition.value, c.role.value, c.person, event.reason)
+        closure = Closure(event.event_id, at, event.disposition.value, str(c.role), c.person, event.reason)
         if _newer(closure, rec.closed):
             rec.closed = closure
             return True

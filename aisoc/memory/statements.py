@@ -28,6 +28,7 @@ from aisoc.events import (
     Trace,
     TriageVerdict,
     TruthLabeled,
+    role_title,
 )
 
 ARG_CHARS = 200
@@ -60,7 +61,7 @@ def _clip(text: str, limit: int) -> str:
 
 def _actor(event: Event) -> str:
     role = event.produced_by.role
-    return ROLE_TITLES[role] if isinstance(role, Role) else str(role.value)
+    return role_title(str(role))
 
 
 def _person(name: str | None, fallback: str = "someone") -> str:
@@ -167,7 +168,7 @@ def statements(events: Iterable[Event]) -> list[Statement]:
                 )
             b.trace(e.trace)
         elif isinstance(e, ReviewRequested):
-            b.actor = ROLE_TITLES[e.role]
+            b.actor = role_title(str(e.role))
             who = f" (assigned to {e.assignee})" if e.assignee else ""
             b.say("review", f"asked {ROLE_TITLES[e.duty]} to review{who}: {_clip(e.reason, 300)}")
             if e.trace is not None:
@@ -213,7 +214,7 @@ def statements(events: Iterable[Event]) -> list[Statement]:
             b.say("execution", f"reported carrying out action {e.action_id}{what}{note}", e.action_id)
         elif isinstance(e, CaseClosed):
             c = e.closed_by
-            b.actor = _person(c.person) if c.role == Role.HUMAN else ROLE_TITLES[c.role]
+            b.actor = _person(c.person) if c.role == Role.HUMAN else role_title(str(c.role))
             b.say("closure", f"closed the case as {e.disposition.value}: {_clip(e.reason, 300)}")
         elif isinstance(e, TruthLabeled):
             b.actor = _person(e.labeled_by)

@@ -85,7 +85,7 @@ class RoleContext:
                 "case_id": self.case_id,
                 "causation_id": self.event.event_id,
                 "produced_by": ProducedBy(
-                    role=Role(self.role), model_leg=self.model_leg, prompt_version=self.prompt_version
+                    role=self.role, model_leg=self.model_leg, prompt_version=self.prompt_version
                 ),
                 **fields,
             }

@@ -265,7 +265,7 @@ class RoleTeam:
             results = [
                 ctx.make(
                     ReviewRequested,
-                    role=Role(name),
+                    role=name,
                     reason=(failure or "no answer")[:1024],
                     details=_details(failure, run.tool_calls),
                     duty=role.review_duty,
@@ -297,7 +297,7 @@ class RoleTeam:
         who = f"by {pause.by}" if isinstance(pause, ControlPaused) else "by the settings"
         review = ctx.make(
             ReviewRequested,
-            role=Role(ctx.role) if ctx.role in Role.__members__.values() else Role.IR_LEAD,
+            role=ctx.role,
             reason=f"proposals are paused ({who}): {len(held)} action(s) of this "
             "plan were not proposed; review the plan and act by hand",
             duty=Role.IR_LEAD,
