@@ -7,15 +7,20 @@ comma := ,
 EXTRAS ?= redis,agent,integrations,gate,webex,ops,dev
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: demo test test-redis test-model test-chaos test-browser test-all lint bench screenshots clean install
+.PHONY: demo test test-redis test-model test-chaos test-browser test-all lint bench screenshots clean install vendor
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 
-$(STAMP): pyproject.toml | $(VENV)/bin/python
+$(STAMP): pyproject.toml bot/web/package-lock.json | $(VENV)/bin/python
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]" --config-settings editable_mode=compat
+	bot/web/build.sh
 	@touch $@
+
+## The bot preview's card renderer (npm package adaptivecards), bundled into bot/static/vendor/ at build time.
+vendor:
+	bot/web/build.sh
 
 install: $(STAMP)
 
@@ -38,11 +43,11 @@ test-browser: $(STAMP)
 	scripts/ensure-chromium
 	$(PY) -m pytest -m browser $(PYTEST_ARGS)
 
-## Refresh the gate screenshots the README shows (docs/images/gate-*.png) from the browser test.
+## Refresh the screenshots the docs show (docs/images/gate-*.png, bot-*.png) from the browser tests.
 screenshots: $(STAMP)
 	scripts/ensure-chromium
-	$(PY) -m pytest -m browser tests/gate/test_browser.py $(PYTEST_ARGS)
-	mkdir -p docs/images && cp build/screenshots/gate-*.png docs/images/
+	$(PY) -m pytest -m browser tests/gate/test_browser.py tests/bot/test_browser.py $(PYTEST_ARGS)
+	mkdir -p docs/images && cp build/screenshots/gate-*.png build/screenshots/bot-*.png docs/images/
 
 test-all: test test-chaos test-browser test-model
 

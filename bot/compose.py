@@ -1,0 +1,386 @@
+"""From bus events to posts: which card, in which room and thread, with which links and mentions.
+
+The composer is pure with respect to Webex: it reads the audit log (the case's alert, proposals and
+decisions), the roster and the gate's link signer, and returns a :class:`~bot.store.Plan` that the
+store writes in one transaction. Post ids derive from event ids, so composing an event twice queues
+nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from aisoc.bus import Bus
+from aisoc.events import (
+    ActionDecided,
+    ActionEscalated,
+    ActionProposed,
+    ActionReminded,
+    Alert,
+    AlertReceived,
+    CaseClosed,
+    Event,
+    IrPlan,
+    ReviewRequested,
+    Role,
+    TriageVerdict,
+    from_json,
+)
+from bot.directory import Directory
+from bot.policy import REPORT_TYPES, classify
+from bot.settings import BotSettings
+from bot.store import BotStore, Plan, Post, StoredPost
+from cards import MAX_CARD_BYTES, MAX_TEXT_BYTES, Approver, CardContext, digest_card, render
+from cards.plan import decided_card, proposed_card
+from cards.text import clean, utf8_clip, when
+
+log = logging.getLogger(__name__)
+
+BOT_TYPES = (
+    "triage.verdict",
+    "tier2.decision",
+    "ir.plan",
+    "intel.attribution",
+    "case.review_requested",
+    "case.closed",
+    "action.proposed",
+    "action.decided",
+    "action.executed",
+    "action.reminded",
+    "action.escalated",
+    "shift.summary",
+    "detection.tuning",
+    "hunt.proposal",
+    "campaign.detected",
+)
+"""What the bot's consumer group reads."""
+DECISIONS_SHOWN = 8
+"""Decisions listed on an edited plan card before "and N more"."""
+_DECISIONS_BYTES = 3000
+"""Card budget kept free for the decisions an edited plan card lists."""
+
+
+def _with_decisions(content: dict[str, Any], lines: list[str]) -> dict[str, Any]:
+    """The card with a "Decisions" container after its header (still Adaptive Cards 1.3)."""
+    if not lines:
+        return content
+    box = {
+        "type": "Container",
+        "style": "emphasis",
+        "items": [
+            {"type": "TextBlock", "text": "Decisions", "wrap": True, "weight": "Bolder"},
+            *({"type": "TextBlock", "text": line, "wrap": True, "spacing": "Small"} for line in lines),
+        ],
+    }
+    body = list(content.get("body", []))
+    return {**content, "body": [*body[:1], box, *body[1:]]}
+
+
+class Composer:
+    """Turns one event (or the digest buffer) into posts.
+
+    Args:
+        settings: rooms, noise policy, SLA, time zone, case links.
+        bus: for the audit log (alerts, proposals, decisions of a case).
+        directory: roster and approval links.
+        store: where posted cards and their buttons are recorded (decisions edit those cards).
+    """
+
+    def __init__(self, settings: BotSettings, bus: Bus, directory: Directory, store: BotStore) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.directory = directory
+        self.store = store
+
+    # --- context ----------------------------------------------------------------------------------
+
+    def history(self, case_id: str | None) -> list[Event]:
+        """Every event of a case so far."""
+        return self.bus.audit.for_case(case_id) if case_id else []
+
+    def alert(self, history: Sequence[Event]) -> Alert | None:
+        """The case's alert."""
+        return next((e.alert for e in history if isinstance(e, AlertReceived)), None)
+
+    def context(
+        self,
+        event: Event,
+        history: Sequence[Event],
+        *,
+        duties: Sequence[Role] = (),
+        links: Mapping[str, str] | None = None,
+        approvers: Mapping[Role, Approver] | None = None,
+    ) -> CardContext:
+        """A card's context: the alert, the on-call people for ``duties``, links, proposals, SLA."""
+        proposals = {e.action_id: e for e in history if isinstance(e, ActionProposed)}
+        if isinstance(event, ActionProposed):
+            proposals.setdefault(event.action_id, event)
+        found = dict(approvers or {})
+        for duty in duties:
+            who = self.directory.approver(duty)
+            if who is not None and duty not in found:
+                found[duty] = who
+        return CardContext(
+            alert=self.alert(history),
+            approvers=found,
+            gate_links=dict(links or {}),
+            case_url=self.settings.case_link(event.case_id) if event.case_id else None,
+            review_sla_minutes=self.settings.review_sla_minutes,
+            proposals=proposals,
+            timezone=self.settings.timezone,
+        )
+
+    def links(self, proposals: Sequence[ActionProposed], decided: Collection[str] = ()) -> dict[str, str]:
+        """Signed gate links of the proposals still undecided."""
+        out = {}
+        for p in proposals:
+            url = self.directory.approval_url(p) if p.action_id not in decided else None
+            if url:
+                out[p.action_id] = url
+        return out
+
+    # --- planning ---------------------------------------------------------------------------------
+
+    def plan(self, event: Event) -> Plan:
+        """The posts (or digest items) one event causes under the noise policy."""
+        level = classify(event, self.settings.noise)
+        if isinstance(event, ActionDecided):
+            return self._decided(event, level)
+        if isinstance(event, ActionProposed):
+            return self._proposed(event, level)
+        if level == "off":
+            return Plan()
+        if level == "digest":
+            return Plan(digest=[(event.event_id, event.case_id, event.to_json())])
+        if event.type in REPORT_TYPES or event.case_id is None:
+            card = render(event, self.context(event, []))
+            return Plan(posts=[self._post(event, card.message(), room=self.settings.soc_room, thread="none")])
+        history = self.history(event.case_id)
+        thread = "case" if level == "card" else "case-reply"
+        if isinstance(event, ReviewRequested) and event.role == Role.HUMAN and event.assignee:
+            return Plan(posts=[self._post(event, {"markdown": self._assigned(event)}, thread="case")])
+        if isinstance(event, IrPlan):
+            return Plan(posts=[self._plan_card(event, history, thread)])
+        if isinstance(event, ActionReminded | ActionEscalated):
+            return Plan(posts=[self._post(event, {"markdown": self._nudge(event, history)}, thread=thread)])
+        duties = [event.duty] if isinstance(event, ReviewRequested) else []
+        card = render(event, self.context(event, history, duties=duties))
+        return Plan(posts=[self._post(event, card.message(), thread=thread)])
+
+    def _post(
+        self,
+        event: Event,
+        body: dict[str, Any],
+        *,
+        room: str | None = None,
+        thread: Any = "case",
+        suffix: str = "",
+        **extra: Any,
+    ) -> Post:
+        return Post(
+            post_id=event.event_id + suffix,
+            room_id=room or self.settings.case_room,
+            body=body,
+            case_id=event.case_id,
+            thread=thread,
+            source_event_id=event.event_id,
+            kind=extra.pop("kind", event.type),
+            **extra,
+        )
+
+    def _plan_card(self, plan: IrPlan, history: Sequence[Event], thread: Any) -> Post:
+        body, actions = self.plan_body(plan, history)
+        return self._post(plan, body, thread=thread, action_ids=actions)
+
+    def plan_body(
+        self, plan: IrPlan, history: Sequence[Event], extra: Event | None = None
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """A plan card as it stands: approval links for undecided actions, the decisions so far listed.
+
+        Returns:
+            The message body, and the action ids the card carries (its approvals with a proposal).
+        """
+        proposals = {
+            e.action_id: e
+            for e in history
+            if isinstance(e, ActionProposed) and e.plan_event_id == plan.event_id
+        }
+        if isinstance(extra, ActionProposed) and extra.plan_event_id == plan.event_id:
+            proposals.setdefault(extra.action_id, extra)
+        order = [s.action_id for s in plan.steps if s.action_id]
+        decisions = {
+            e.action_id: e for e in [*history, extra] if isinstance(e, ActionDecided) and e.action_id in order
+        }
+        links = self.links(list(proposals.values()), set(decisions))
+        duties = list(dict.fromkeys(p.approver_role for p in proposals.values())) or [Role.IR_LEAD]
+        ctx = self.context(plan, history, duties=duties, links=links)
+        if not decisions:
+            return render(plan, ctx).message(), tuple(a for a in order if a in proposals)
+        card = render(plan, ctx, max_bytes=MAX_CARD_BYTES - _DECISIONS_BYTES)
+        lines = self._decision_lines(order, decisions, ctx)
+        body = {
+            "markdown": utf8_clip("\n".join([*lines, card.fallback_text]), MAX_TEXT_BYTES),
+            "attachments": [{**card.attachment(), "content": _with_decisions(card.content, lines)}],
+        }
+        return body, tuple(a for a in order if a in proposals)
+
+    def _assigned(self, event: ReviewRequested) -> str:
+        person = self.directory.person(event.assignee)
+        who = person.mention if person else clean(event.assignee, 120, oneline=True)
+        return (
+            f"**Case {clean(event.case_id, 120, oneline=True)}**: {clean(event.reason, 300, oneline=True)}. "
+            f"Now with {who}."
+        )
+
+    def _who(self, identity: str | None) -> str:
+        person = self.directory.person(identity)
+        return person.mention if person else clean(identity or "nobody", 120, oneline=True)
+
+    def _nudge(self, event: ActionReminded | ActionEscalated, history: Sequence[Event]) -> str:
+        """The gate's reminder or escalation of an approval, mentioning whom it now asks."""
+        proposal = next(
+            (e for e in history if isinstance(e, ActionProposed) and e.action_id == event.action_id), None
+        )
+        what = (
+            clean(f"{proposal.kind.value.replace('_', ' ')} {proposal.target}", 160, oneline=True)
+            if proposal
+            else ""
+        )
+        action = f"`{clean(event.action_id, 80, oneline=True)}` {what}".strip()
+        link = self.directory.approval_url(proposal) if proposal else None
+        go = (
+            f" [Approve or reject in the gate]({link})."
+            if link
+            else " Use the Approve button on the plan's card."
+        )
+        if isinstance(event, ActionReminded):
+            who = self._who(event.person)
+            return f"⏰ Reminder {event.reminder}: {who}, approval of {action} is waiting for you.{go}"
+        return (
+            f"⏫ Approval of {action} escalated (level {event.level}) to {self._who(event.to_person)}: "
+            f"{clean(event.reason, 300, oneline=True)}.{go}"
+        )
+
+    def _carded(self, plan_event_id: str, case_id: str | None) -> IrPlan | None:
+        """The plan, when its card is (or will be) posted: it carries the action, which needs no card."""
+        for e in self.history(case_id):
+            if e.event_id == plan_event_id and isinstance(e, IrPlan):
+                return e if classify(e, self.settings.noise) == "card" else None
+        return None
+
+    def _proposed(self, event: ActionProposed, level: str) -> Plan:
+        """A proposal is an approval button on its plan's card (edited in when the card came first);
+        only a proposal whose plan has no card gets its own."""
+        if self.store.button(event.action_id) is not None:
+            return Plan()
+        plan_post = self.store.get(event.plan_event_id)
+        if plan_post is not None:
+            return Plan(posts=[self.edit(plan_post, event)])
+        if self._carded(event.plan_event_id, event.case_id) is not None or level == "off":
+            return Plan()
+        history = self.history(event.case_id)
+        links = self.links([event])
+        ctx = self.context(event, history, duties=[event.approver_role], links=links)
+        card = proposed_card(event, ctx)
+        thread = "case" if level == "card" else "case-reply"
+        return Plan(posts=[self._post(event, card.message(), thread=thread, action_ids=(event.action_id,))])
+
+    def _decided(self, event: ActionDecided, level: str) -> Plan:
+        """A decision edits the card that asked for it (a threaded reply says it when Webex refuses)."""
+        button = self.store.button(event.action_id)
+        history = self.history(event.case_id)
+        reply = decided_card(event, self.context(event, history)).message()
+        posts = []
+        if button is not None:
+            posts.append(self.edit(button, event))
+        else:
+            proposal = next(
+                (e for e in history if isinstance(e, ActionProposed) and e.action_id == event.action_id), None
+            )
+            carded = self._carded(proposal.plan_event_id, event.case_id) if proposal else None
+            if carded is not None and not self.store.has_post(carded.event_id):
+                return Plan()  # the plan's card is still to come, and it will show this decision
+            if level == "reply":
+                posts.append(self._post(event, reply, thread="case-reply"))
+        if level == "card":
+            posts.append(self._post(event, reply, thread="case", suffix=":card"))
+        return Plan(posts=posts)
+
+    def edit(self, button: StoredPost, cause: Event) -> Post:
+        """An edit of the card carrying an action: a plan re-drawn as it stands, a proposal's card
+        replaced by its decision. Its fallback (when Webex refuses the edit) is a threaded reply."""
+        history = self.history(button.case_id)
+        source = next((e for e in history if e.event_id == button.source_event_id), None)
+        fallback: dict[str, Any] | None = None
+        if isinstance(cause, ActionDecided):
+            fallback = decided_card(cause, self.context(cause, history)).message()
+        elif isinstance(cause, ActionProposed):
+            fallback = proposed_card(cause, self.context(cause, history, links=self.links([cause]))).message()
+        actions: tuple[str, ...] = ()
+        if isinstance(source, IrPlan):
+            body, actions = self.plan_body(source, history, cause)
+        elif fallback is not None:
+            body = fallback
+        else:
+            body = dict(button.body)
+        return Post(
+            post_id=f"{cause.event_id}:edit",
+            room_id=button.room_id,
+            body=body,
+            op="update",
+            case_id=button.case_id,
+            thread="none",
+            target_post_id=button.post_id,
+            fallback=fallback,
+            action_ids=actions,
+            source_event_id=cause.event_id,
+            kind=f"{button.kind}:edit",
+        )
+
+    def _decision_lines(
+        self, order: list[str], decisions: Mapping[str, ActionDecided], ctx: CardContext
+    ) -> list[str]:
+        lines = []
+        for n, action_id in enumerate(order, 1):
+            d = decisions.get(action_id)
+            if d is None:
+                continue
+            p = ctx.proposals.get(action_id)
+            what = clean(
+                f"{p.kind.value.replace('_', ' ')} {p.target}" if p else action_id, 120, oneline=True
+            )
+            who = f" by {clean(d.decided_by, 120, oneline=True)}" if d.decided_by else ""
+            lines.append(
+                f"#{n} {what}: **{d.decision.value}**{who} at {when(d.occurred_at, ctx.tz)} — "
+                f"{clean(d.reason, 200, oneline=True)}"
+            )
+        if len(lines) > DECISIONS_SHOWN:
+            lines = [*lines[:DECISIONS_SHOWN], f"and {len(lines) - DECISIONS_SHOWN} more"]
+        return lines
+
+    # --- digest -----------------------------------------------------------------------------------
+
+    def digest(self, items: Sequence[tuple[str, str | None, str, float]]) -> Post | None:
+        """The digest card rolling up buffered Sentinel closures (None when nothing is buffered)."""
+        closures: list[TriageVerdict | CaseClosed] = []
+        alerts: dict[str, Alert] = {}
+        for _, case_id, payload, _ in items:
+            event = from_json(payload)
+            if isinstance(event, TriageVerdict | CaseClosed):
+                closures.append(event)
+            if case_id and case_id not in alerts:
+                alert = self.alert(self.history(case_id))
+                if alert is not None:
+                    alerts[case_id] = alert
+        if not closures:
+            return None
+        card = digest_card(closures, alerts=alerts, ctx=CardContext(timezone=self.settings.timezone))
+        return Post(
+            post_id=f"digest:{items[0][0]}",
+            room_id=self.settings.soc_room,
+            body=card.message(),
+            thread="none",
+            kind=card.kind,
+        )

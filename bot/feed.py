@@ -1,0 +1,144 @@
+"""The bot's consumer group on the bus: every event worth a post becomes queued posts, durably.
+
+A delivery is acked only after the posts it causes are in the store (one transaction, keyed by
+event id), so a crash loses nothing and a redelivery queues nothing twice. Sending is the
+:class:`~bot.sender.Sender`'s job; this loop never waits on Webex, and no role ever waits on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from aisoc.bus import Bus, Delivery
+from bot.compose import BOT_TYPES, Composer
+from bot.settings import BotSettings
+from bot.store import BotStore, Plan
+
+log = logging.getLogger(__name__)
+
+GROUP = "bot"
+"""The bot's consumer group."""
+STREAMS = ("cases", "actions", "reports")
+"""Read in this order each round, so a case's plan is seen before its proposals and decisions."""
+HEARTBEAT_S = 5.0
+"""How often the bot tells ``status`` it is alive."""
+
+
+class Feed:
+    """Consumes group ``bot`` and queues posts; rolls Sentinel's closures into the digest on schedule.
+
+    Args:
+        bus: the bus.
+        composer: event -> posts.
+        store: the outbox.
+        settings: digest interval and size.
+        on_queued: called after new posts are queued (wakes the sender).
+        consumer: this process's consumer name.
+        clock: wall-clock seconds (injected by tests).
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        composer: Composer,
+        store: BotStore,
+        settings: BotSettings,
+        *,
+        on_queued: Callable[[], None] = lambda: None,
+        consumer: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.bus = bus
+        self.composer = composer
+        self.store = store
+        self.settings = settings
+        self.on_queued = on_queued
+        self.consumer = consumer or f"bot-{socket.gethostname()}-{os.getpid()}"
+        self.clock = clock
+        self.stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.handled = 0
+
+    def run_once(self, block_ms: int = 0) -> int:
+        """Consume one batch per stream (cases, then actions, then reports: a plan is seen before its
+        proposals and decisions), queue the posts, flush the digest when due; returns deliveries."""
+        handled, queued = 0, False
+        for stream in STREAMS:
+            batch = self.bus.consume(GROUP, self.consumer, streams=[stream], count=50)
+            handled += len(batch)
+            for d in batch:
+                queued = self._handle(d) or queued
+        queued = self.flush_digest() or queued
+        if queued:
+            self.on_queued()
+        if not handled and block_ms:
+            self.stopping.wait(block_ms / 1000)
+        return handled
+
+    def _handle(self, d: Delivery) -> bool:
+        ctx = {"case_id": d.event.case_id, "event_id": d.event.event_id}
+        if d.event.type not in BOT_TYPES:
+            d.ack()
+            return False
+        try:
+            plan = self.composer.plan(d.event)
+            queued = bool(self.store.apply(plan)) if plan else False
+        except Exception as e:  # a bad event must not stop the bot: retried, then dead-lettered
+            log.exception("bot could not plan posts for %s (%s)", d.event.event_id, d.event.type, extra=ctx)
+            d.fail(f"{type(e).__name__}: {e}")
+            return False
+        d.ack()
+        self.handled += 1
+        return queued
+
+    def drain(self) -> int:
+        """Consume until nothing is left (tests and the demo)."""
+        total = 0
+        while n := self.run_once():
+            total += n
+        return total
+
+    def flush_digest(self, *, force: bool = False) -> bool:
+        """Queue the digest card when the oldest buffered closure is ``digest_interval_s`` old, when
+        ``digest_max`` closures wait, or when forced; returns whether a digest was queued."""
+        items = self.store.digest_items()
+        if not items:
+            return False
+        due = self.clock() - items[0][3] >= self.settings.digest_interval_s
+        if not (force or due or len(items) >= self.settings.digest_max):
+            return False
+        post = self.composer.digest(items)
+        queued = self.store.apply(Plan(posts=[post] if post else []), drop_digest=[i[0] for i in items])
+        log.info("digest of %d closure(s) queued", len(items))
+        return bool(queued)
+
+    def run(self) -> None:
+        """Loop until ``stop()``: consume, flush the digest, beat."""
+        next_beat = 0.0
+        while not self.stopping.is_set():
+            try:
+                self.run_once(block_ms=500)
+                if time.monotonic() >= next_beat:
+                    info = {"role": "bot", "pid": str(os.getpid()), "handled": str(self.handled)}
+                    self.bus.heartbeat(self.consumer, info, ttl_s=30.0)
+                    next_beat = time.monotonic() + HEARTBEAT_S
+            except Exception:  # the bus is down: keep trying, slowly
+                log.exception("bot feed error; retrying")
+                self.stopping.wait(2.0)
+
+    def start(self) -> Feed:
+        """Run the loop in a daemon thread."""
+        self._thread = threading.Thread(target=self.run, name="bot-feed", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the loop and wait for it."""
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)

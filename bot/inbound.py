@@ -1,0 +1,222 @@
+"""What people send the bot, however it arrives (webhook, websocket, the preview), and who may.
+
+Every way in builds an :class:`Inbound` and calls :meth:`Receiver.receive`, so the room and person
+allowlists, the bot's own messages and the deduplication (``bus.claim`` on the message or card-action
+id, which a webhook retry and a websocket redelivery share) are the same for all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aisoc.bus import Bus
+from bot.directory import Directory
+from bot.settings import BotSettings
+from bot.store import BotStore, Plan, Post
+from bot.webex import Space, primary_email
+
+log = logging.getLogger(__name__)
+
+Via = Literal["webhook", "websocket", "preview"]
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message or card submit addressed to the bot."""
+
+    kind: Literal["message", "action"]
+    id: str
+    """The message id or the attachment-action id (the deduplication key)."""
+    room_id: str
+    person_id: str
+    person_email: str | None
+    via: Via
+    room_type: str | None = None
+    text: str = ""
+    parent_id: str | None = None
+    """The thread the message is in (its parent), if any."""
+    message_id: str | None = None
+    """For a card submit: the card's message."""
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    mentioned: tuple[str, ...] = ()
+    """Person ids mentioned in the message (the bot's own included)."""
+
+    @classmethod
+    def from_message(cls, msg: Mapping[str, Any], via: Via) -> Inbound:
+        """From a Webex message record (``GET /messages/{id}``)."""
+        return cls(
+            kind="message",
+            id=str(msg["id"]),
+            room_id=str(msg.get("roomId") or ""),
+            person_id=str(msg.get("personId") or ""),
+            person_email=(msg.get("personEmail") or "").lower() or None,
+            via=via,
+            room_type=msg.get("roomType"),
+            text=str(msg.get("text") or ""),
+            parent_id=msg.get("parentId"),
+            mentioned=tuple(msg.get("mentionedPeople") or ()),
+        )
+
+    @classmethod
+    def from_action(cls, action: Mapping[str, Any], person: Mapping[str, Any] | None, via: Via) -> Inbound:
+        """From a card submit (``GET /attachment/actions/{id}``) and its person (``GET /people/{id}``)."""
+        inputs = action.get("inputs") or {}
+        return cls(
+            kind="action",
+            id=str(action["id"]),
+            room_id=str(action.get("roomId") or ""),
+            person_id=str(action.get("personId") or ""),
+            person_email=primary_email(dict(person)) if person else None,
+            via=via,
+            message_id=action.get("messageId"),
+            inputs=dict(inputs) if isinstance(inputs, Mapping) else {},
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the bot did with an inbound: ``answered``, ``ignored``, ``refused`` or ``duplicate``."""
+
+    status: str
+    reason: str = ""
+    post_id: str | None = None
+
+
+Answerer = Callable[[Inbound], dict[str, Any] | None]
+"""``inbound -> message body`` (markdown, maybe a card) or None for no answer; never raises."""
+
+
+class Receiver:
+    """Checks who and where, deduplicates, runs the command and queues the answer.
+
+    Args:
+        settings: rooms and people allowed, dedupe TTL.
+        bus: for ``claim`` (deduplication shared by every bot process).
+        space: to fetch messages, card submits and people, and to know the bot itself.
+        directory: the roster (everyone in it may talk to the bot when ``allow_roster``).
+        store: where answers are queued.
+        answer: the command handler.
+        on_queued: wakes the sender.
+    """
+
+    def __init__(
+        self,
+        settings: BotSettings,
+        bus: Bus,
+        space: Space,
+        directory: Directory,
+        store: BotStore,
+        answer: Answerer,
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.space = space
+        self.directory = directory
+        self.store = store
+        self.answer = answer
+        self.on_queued = on_queued
+        self._me: dict[str, Any] | None = None
+
+    @property
+    def me(self) -> dict[str, Any]:
+        """The bot's own person record."""
+        if self._me is None:
+            self._me = self.space.me()
+        return self._me
+
+    # --- who may ----------------------------------------------------------------------------------
+
+    def room_allowed(self, room_id: str, room_type: str | None) -> bool:
+        """Configured rooms, and 1:1 spaces when ``allow_direct``."""
+        return room_id in self.settings.answer_rooms() or (
+            room_type == "direct" and self.settings.allow_direct
+        )
+
+    def person_allowed(self, email: str | None, via: Via) -> bool:
+        """Allowed people and domains, and the roster when ``allow_roster``."""
+        if via == "preview":
+            return True
+        if not email:
+            return False
+        email = email.lower()
+        if email in self.settings.allowed_people:
+            return True
+        if email.rpartition("@")[2] in self.settings.allowed_domains:
+            return True
+        return self.settings.allow_roster and email in self.directory.emails()
+
+    # --- ways in ----------------------------------------------------------------------------------
+
+    def from_webhook(self, envelope: Mapping[str, Any]) -> Outcome:
+        """Handle one verified webhook delivery (``messages`` or ``attachmentActions``, ``created``).
+
+        Raises:
+            WebexError: the message or card submit could not be fetched (the delivery may be retried).
+        """
+        resource, event = envelope.get("resource"), envelope.get("event")
+        data = envelope.get("data") or {}
+        if event != "created" or resource not in ("messages", "attachmentActions") or not data.get("id"):
+            return Outcome("ignored", f"{resource}/{event} is not handled")
+        if data.get("personId") and data.get("personId") == self.me.get("id"):
+            return Outcome("ignored", "the bot's own message")
+        if data.get("roomId") and not self.room_allowed(data["roomId"], data.get("roomType")):
+            return self._refuse(str(data.get("roomId")), data.get("personEmail"), "room not allowed")
+        if resource == "messages":
+            return self.receive(Inbound.from_message(self.space.get_message(str(data["id"])), "webhook"))
+        action = self.space.get_action(str(data["id"]))
+        person = self.space.get_person(str(action.get("personId"))) if action.get("personId") else None
+        return self.receive(Inbound.from_action(action, person, "webhook"))
+
+    def receive(self, inbound: Inbound) -> Outcome:
+        """Check, deduplicate and answer one inbound (the same for every transport)."""
+        if inbound.person_id and inbound.person_id == self.me.get("id"):
+            return Outcome("ignored", "the bot's own message")
+        if inbound.person_email and inbound.person_email in {e.lower() for e in self.me.get("emails", [])}:
+            return Outcome("ignored", "the bot's own message")
+        if not self.room_allowed(inbound.room_id, inbound.room_type):
+            return self._refuse(inbound.room_id, inbound.person_email, "room not allowed")
+        if not self.person_allowed(inbound.person_email, inbound.via):
+            return self._refuse(inbound.room_id, inbound.person_email, "person not allowed")
+        if not self.bus.claim(f"bot:in:{inbound.id}", self.settings.dedupe_ttl_s):
+            log.info("duplicate delivery of %s %s ignored", inbound.kind, inbound.id)
+            return Outcome("duplicate", "already handled")
+        body = self.answer(inbound)
+        if body is None:
+            return Outcome("answered", "nothing to say")
+        post = Post(
+            post_id=f"reply:{inbound.id}",
+            room_id=inbound.room_id,
+            body=body,
+            thread="parent",
+            parent_message_id=self.thread_of(inbound),
+            kind="reply",
+        )
+        self.store.apply(Plan(posts=[post]))
+        self.on_queued()
+        return Outcome("answered", post_id=post.post_id)
+
+    def thread_of(self, inbound: Inbound) -> str | None:
+        """The root message an answer goes under: the asker's thread, or the card's thread."""
+        if inbound.kind == "message":
+            return inbound.parent_id or inbound.id
+        if not inbound.message_id:
+            return None
+        post = self.store.by_message(inbound.message_id)
+        if post is not None and post.thread == "reply" and post.case_id:
+            root = self.store.thread_root(post.case_id)
+            return root.message_id if root is not None and root.message_id else inbound.message_id
+        if post is not None:
+            return inbound.message_id
+        try:
+            return str(self.space.get_message(inbound.message_id).get("parentId") or inbound.message_id)
+        except Exception:  # an unknown card: answer in its room, not in a thread
+            return None
+
+    def _refuse(self, room_id: str, email: str | None, why: str) -> Outcome:
+        # Never answered: a stranger learns nothing, and the bot cannot be made to spam a room.
+        log.warning("refused a message from %s in room %s: %s", email or "unknown", room_id, why)
+        return Outcome("refused", why)

@@ -1,0 +1,140 @@
+"""The Bot: everything wired over one bus — the feed, the outbox and its sender, the receiver and the
+commands, the space (Webex or the local preview).
+
+    bot = Bot(load_bot_settings(), gate_settings=load_gate_settings())
+    bot.start()                       # feed + sender threads (and the websocket, in that mode)
+    app = bot.create_app()            # the webhook receiver and the preview
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aisoc.bus import Bus
+from aisoc.memory import Memory
+from bot.commands import Commands
+from bot.compose import Composer
+from bot.directory import Directory
+from bot.feed import Feed
+from bot.inbound import Receiver
+from bot.preview import PreviewSpace
+from bot.sender import Sender
+from bot.settings import BotSettings
+from bot.store import BotStore, store_path
+from bot.webex import Space, WebexSpace
+from gate.service import Gate
+from gate.settings import GateSettings
+
+log = logging.getLogger(__name__)
+
+
+class Bot:
+    """One bot over one bus.
+
+    Args:
+        settings: the bot's settings (``load_bot_settings()`` at the edge).
+        bus: the bus (default: ``Bus(settings.bus)``).
+        gate_settings: the gate's settings, for approval links and the roster (None: no links).
+        gate: an in-process Gate (the embedded demo); else one over the shared store, on first ``done``.
+        space: where posts go (default: Webex with a token, else the local preview).
+        store: the bot's store (default: next to the bus).
+        clock: wall-clock seconds (injected by tests).
+    """
+
+    def __init__(
+        self,
+        settings: BotSettings,
+        *,
+        bus: Bus | None = None,
+        gate_settings: GateSettings | None = None,
+        gate: Gate | None = None,
+        space: Space | None = None,
+        store: BotStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.bus = bus if bus is not None else Bus(settings.bus, namespace=settings.namespace or "soc")
+        self.store = store or BotStore(store_path(self.bus, settings.store, settings.state_dir), clock=clock)
+        self.directory = Directory(
+            gate_settings if gate_settings is not None else (gate.settings if gate is not None else None),
+            gate=gate,
+            bus=self.bus,
+            links=settings.approval_links,
+        )
+        self.preview: PreviewSpace | None = None
+        if settings.serves_preview:
+            person = self._preview_person()
+            self.preview = PreviewSpace(settings.bot_name, person[0], person[1])
+        if space is None:
+            space = WebexSpace(settings) if settings.token is not None else self.preview
+        assert space is not None
+        self.space: Space = space
+        self.composer = Composer(settings, self.bus, self.directory, self.store)
+        self.sender = Sender(self.store, self.space, settings, clock=clock)
+        self.feed = Feed(
+            self.bus, self.composer, self.store, settings, on_queued=self.sender.poke, clock=clock
+        )
+        self.commands = Commands(settings, self.bus, self.directory, self.store, self.space, self._memory)
+        self.receiver = Receiver(
+            settings, self.bus, self.space, self.directory, self.store, self.commands, self.sender.poke
+        )
+        self.transport: Any = None
+
+    def _preview_person(self) -> tuple[str, str]:
+        wanted = self.settings.preview_person
+        person = self.directory.person(wanted) if wanted else None
+        if person is None and not wanted:
+            people = list(self.directory.roster.people.values())
+            person = people[0] if people else None
+        if person is not None:
+            return person.email, person.name
+        return (wanted or "you@example.com"), (wanted or "You")
+
+    def _memory(self) -> Memory:
+        snapshot = None
+        if self.settings.state_dir is not None and not self.bus.url.startswith("memory"):
+            snapshot = self.settings.state_dir / "memory" / "bot.sqlite"
+        return Memory(self.bus.audit, snapshot_path=snapshot)
+
+    # --- running ----------------------------------------------------------------------------------
+
+    def start(self, *, feed: bool = True, sender: bool = True, transport: Any = None) -> Bot:
+        """Start the threads: the feed (consumer group ``bot``), the sender, and a transport (websocket)."""
+        if feed:
+            self.feed.start()
+        if sender:
+            self.sender.start()
+        if transport is not None:
+            self.transport = transport
+            transport.start(self.receiver)
+        return self
+
+    def stop(self) -> None:
+        """Stop every thread (what is queued stays queued for the next start)."""
+        if self.transport is not None:
+            self.transport.stop()
+        self.feed.stop()
+        self.sender.stop()
+
+    def settle(self, rounds: int = 100) -> int:
+        """Consume the bus and send everything due, until both are idle (tests and the demo)."""
+        total = 0
+        for _ in range(rounds):
+            n = self.feed.drain() + len(self.sender.pump())
+            total += n
+            if not n:
+                break
+        return total
+
+    def create_app(self) -> Any:
+        """The Flask app around this bot (webhook receiver, health, preview)."""
+        from bot.app import create_app
+
+        return create_app(self.settings, bot=self)
+
+    def close(self) -> None:
+        """Release the store."""
+        self.store.close()

@@ -1,0 +1,238 @@
+"""The bot's settings (``[bot]`` and ``[bot.noise]``), read at the edge only.
+
+settings = load_bot_settings()            # [bot] of aisoc.toml / $AISOC_CONFIG, AISOC_* environment
+app = bot.create_app(settings)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from aisoc.settings import KernelSettings, SocSettings, load_settings
+
+Mode = Literal["webhook", "websocket"]
+"""How Webex reaches the bot: signed webhooks to ``public_url``, or the bot's own device websocket."""
+
+DEFAULT_BASE_URL = "https://webexapis.com/v1/"
+"""The Webex REST API."""
+TOKEN_ENV = "WEBEX_ACCESS_TOKEN"
+"""The Webex SDK's own environment variable, honoured when ``[bot] token`` is not set."""
+
+DEFAULT_CARDS = [
+    "tier2.decision:escalate",
+    "tier2.decision:human_review",
+    "tier2.decision:close",
+    "ir.plan",
+    "intel.attribution",
+    "case.review_requested",
+    "case.closed:human",
+    "action.executed",
+    "action.reminded",
+    "action.escalated",
+    "shift.summary",
+    "detection.tuning",
+    "hunt.proposal",
+    "campaign.detected",
+]
+"""Events posted on their own (opening the case's thread when it has none); reminders and escalations of
+an approval are a markdown line that mentions the person asked."""
+DEFAULT_REPLIES = ["action.proposed", "action.decided", "case.closed:ir_lead"]
+"""Events posted only into a case thread that already exists (never opening one)."""
+DEFAULT_DIGEST = ["triage.verdict:closed", "case.closed:sentinel"]
+"""Events rolled into the periodic digest card instead of one card each (Sentinel's closures)."""
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/London)") from e
+    return name
+
+
+class NoiseSettings(BaseModel):
+    """``[bot.noise]``: which events get a card, which only a thread reply, which the digest.
+
+    Selectors are an event type (``ir.plan``) or a type and its variant (``tier2.decision:close``,
+    ``triage.verdict:closed``, ``case.closed:sentinel`` — the closing role, ``human`` for people). The
+    most specific selector wins; between lists at the same level, card beats digest beats reply.
+    Anything not listed is not posted (``action.decided`` always updates the card that asked for it).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    card: list[str] = Field(default_factory=lambda: list(DEFAULT_CARDS))
+    reply: list[str] = Field(default_factory=lambda: list(DEFAULT_REPLIES))
+    digest: list[str] = Field(default_factory=lambda: list(DEFAULT_DIGEST))
+
+
+class BotSettings(SocSettings):
+    """Settings of the Webex bot process (``[bot]``); links and roster come from ``[gate]``/``[roster]``."""
+
+    TABLE: ClassVar[str] = "bot"
+
+    token: SecretStr | None = None
+    """The bot's access token (default: $WEBEX_ACCESS_TOKEN). Without one the local preview is the space."""
+    base_url: str = DEFAULT_BASE_URL
+    """The Webex REST API (point it at a local fake in tests)."""
+    mode: Mode = "webhook"
+    """``webhook`` (Webex POSTs to ``public_url``) or ``websocket`` (for bots behind a firewall)."""
+    public_url: str | None = None
+    """Where Webex reaches this process (``aisoc bot setup`` registers ``{public_url}/webex/webhook``)."""
+    webhook_secret: SecretStr | None = None
+    """Shared secret of the webhooks: every delivery must carry its HMAC-SHA1 in X-Spark-Signature."""
+    webhook_name: str = "aisoc"
+    """Name prefix of the bot's webhooks (``aisoc messages``, ``aisoc attachmentActions``)."""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8710, ge=0, le=65535)
+    soc_room_id: str | None = None
+    """The SOC space: reports, the digest, notices, and case threads unless ``case_room_id`` is set."""
+    case_room_id: str | None = None
+    """Where case threads go (default: ``soc_room_id``)."""
+    rooms: list[str] = Field(default_factory=list)
+    """Other rooms where the bot answers commands."""
+    allow_direct: bool = True
+    """Answer allowed people in 1:1 spaces with the bot."""
+    allowed_people: list[str] = Field(default_factory=list)
+    """Emails of people the bot answers (besides ``allowed_domains`` and the roster)."""
+    allowed_domains: list[str] = Field(default_factory=list)
+    """Email domains whose people the bot answers (``example.com`` matches ``a@example.com`` only)."""
+    allow_roster: bool = True
+    """Everyone in the gate's ``[roster]`` may talk to the bot."""
+    bus: str | None = None
+    """Bus URL; defaults to the kernel's ``[aisoc] bus``."""
+    namespace: str | None = None
+    state_dir: Path | None = None
+    """Where the bot keeps its store for a Redis bus and its memory snapshot (default: the kernel's)."""
+    store: str | None = None
+    """``sqlite:///PATH`` or ``memory://``; default: next to a SQLite bus, in ``state_dir`` otherwise."""
+    noise: NoiseSettings = Field(default_factory=NoiseSettings)
+    digest_interval_s: float = Field(default=3600, gt=0)
+    """Sentinel's closures are rolled into one digest card this often."""
+    digest_max: int = Field(default=200, ge=1)
+    """A digest is posted early once this many closures wait."""
+    room_interval_s: float = Field(default=1.0, ge=0)
+    """Least time between two posts to the same room (on top of Webex's 429 Retry-After)."""
+    max_attempts: int = Field(default=8, ge=1)
+    """Failed sends (5xx, timeouts) of one post before it is given up and a notice is posted."""
+    error_notice_interval_s: float = Field(default=900, ge=0)
+    """At most one "could not post" notice per this many seconds: the bot never floods with its errors."""
+    review_sla_minutes: int = Field(default=30, ge=1)
+    """How soon the on-call Tier 2 analyst should pick up a review (shown on the card)."""
+    case_url: str | None = None
+    """Link to a case on its cards, with ``{case_id}`` (e.g. your case tool's URL)."""
+    timezone: str = "UTC"
+    """Zone of the times shown on cards."""
+    approval_links: bool = True
+    """Put the gate's signed links on cards (needs the gate's ``secret_keys`` and ``base_url``)."""
+    dedupe_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    """How long a received message or card action id is remembered (redeliveries are ignored)."""
+    preview: bool = True
+    """Without a token, serve the local preview of the space at /preview (with one, Webex is the space)."""
+    preview_person: str | None = None
+    """Who the person at the preview page is (email; default: the first person of the roster)."""
+    bot_name: str = "aisoc"
+    """The bot's display name (what people type before a command in group spaces)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _zone(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value.rstrip("/") + "/"
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("public_url must start with https:// (or http:// for a local test)")
+        return value.rstrip("/") if value else value
+
+    @field_validator("allowed_people", "allowed_domains")
+    @classmethod
+    def _lower(cls, values: list[str]) -> list[str]:
+        return [v.strip().lower().lstrip("@") for v in values if v.strip()]
+
+    @field_validator("case_url")
+    @classmethod
+    def _case_url(cls, value: str | None) -> str | None:
+        if value is not None and "{case_id}" not in value:
+            raise ValueError("case_url must contain {case_id}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BotSettings:
+        if self.token is not None:
+            if not self.soc_room_id:
+                raise ValueError("a token needs soc_room_id: the space the bot posts to")
+            if self.mode == "webhook" and self.webhook_secret is None:
+                raise ValueError(
+                    "mode = webhook needs webhook_secret (every delivery is checked against it); "
+                    "or use mode = websocket"
+                )
+        if self.mode == "websocket" and self.token is None:
+            raise ValueError("mode = websocket needs a token")
+        return self
+
+    @property
+    def offline(self) -> bool:
+        """No token: the local preview is the space."""
+        return self.token is None
+
+    @property
+    def serves_preview(self) -> bool:
+        """Whether /preview is served."""
+        return self.offline and self.preview
+
+    @property
+    def case_room(self) -> str:
+        """The room of case threads."""
+        return self.case_room_id or self.soc_room_id or "preview"
+
+    @property
+    def soc_room(self) -> str:
+        """The SOC space."""
+        return self.soc_room_id or "preview"
+
+    def answer_rooms(self) -> set[str]:
+        """Every room where the bot answers commands."""
+        return {r for r in (self.soc_room_id, self.case_room_id, *self.rooms) if r} | (
+            {"preview"} if self.serves_preview else set()
+        )
+
+    def case_link(self, case_id: str) -> str | None:
+        """The case's URL from ``case_url``, if set."""
+        from urllib.parse import quote
+
+        return self.case_url.replace("{case_id}", quote(case_id, safe="")) if self.case_url else None
+
+
+def load_bot_settings(config: str | os.PathLike[str] | None = None, **overrides: Any) -> BotSettings:
+    """Build the bot's settings from ``[bot]``, ``[aisoc]`` (bus and state fallbacks), the environment.
+
+    Raises:
+        ConfigError: a setting is wrong; the message names it.
+    """
+    if overrides.get("token") is None and os.environ.get(TOKEN_ENV) and "AISOC_TOKEN" not in os.environ:
+        overrides["token"] = os.environ[TOKEN_ENV]
+    settings = load_settings(BotSettings, config, **overrides)
+    if settings.bus is None or settings.namespace is None or settings.state_dir is None:
+        kernel = load_settings(KernelSettings, config)
+        settings = settings.model_copy(
+            update={
+                "bus": settings.bus or kernel.bus,
+                "namespace": settings.namespace or kernel.namespace,
+                "state_dir": settings.state_dir or kernel.state_dir,
+            }
+        )
+    return settings
