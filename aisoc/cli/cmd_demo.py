@@ -1,16 +1,23 @@
-"""``aisoc demo``: the whole SOC in one process on the embedded defaults, with real alerts."""
+"""``aisoc demo``: the whole SOC in one process on the embedded defaults, with real alerts.
+
+``aisoc demo --serve`` also runs the human gate and the bot in this process and keeps serving the
+local preview of the Webex space until Ctrl-C. The kernel reaches both only through import strings
+(``gate:demo_gate``, ``bot.demo:demo_server``); it never imports an app package.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import threading
 import time
 from collections import Counter
 from typing import Any
 
 from rich.console import Console
 
-from aisoc.cli._common import kernel_settings, open_bus
+from aisoc.cli._common import CommandError, kernel_settings, open_bus
 from aisoc.cli._paths import print_paths
 from aisoc.cli._team import build_team
 from aisoc.errors import ResolveError
@@ -18,6 +25,12 @@ from aisoc.resolve import resolve
 from aisoc.sources import ingest
 
 log = logging.getLogger(__name__)
+
+DEMO_GATE = "gate:demo_gate"
+"""``(bus) -> gate``: the in-process gate of the plain demo."""
+DEMO_SERVER = "bot.demo:demo_server"
+"""``(bus, host=, port=, gate_port=) -> server`` with ``.gate``, ``.start_bot()``, ``.preview_url``,
+``.gate_url`` and ``.stop()``: the gate's pages and the bot with its local preview (``--serve``)."""
 
 
 def register(sub: Any) -> None:
@@ -32,6 +45,18 @@ def register(sub: Any) -> None:
     p.add_argument("--model", help="stub (default) | local | openai+http://HOST:PORT/v1")
     p.add_argument("--dry-run", action="store_true", help="use the canned stub model")
     p.add_argument("--limit", type=int, help="run only the first N alerts")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="also run the gate and the bot here and serve the local preview of the Webex space "
+        "(cards, explain, approval links) until Ctrl-C",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="with --serve: address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8710, help="with --serve: the preview's port (default 8710)")
+    p.add_argument("--gate-port", type=int, default=8700, help="with --serve: the gate's port (default 8700)")
+    p.add_argument(
+        "--serve-for", type=float, metavar="SECONDS", help="with --serve: stop after SECONDS (smoke tests)"
+    )
     p.set_defaults(func=_demo)
 
 
@@ -42,8 +67,9 @@ def _demo(args: argparse.Namespace) -> int:
     source = resolve(settings.demo_source)()
     team = build_team(settings, bus, config=args.config, dry_run=args.dry_run)
     gate = None
+    server = _serve(args, bus) if args.serve else None
     try:
-        gate = resolve("gate:demo_gate")(bus)
+        gate = server.gate if server is not None else resolve(DEMO_GATE)(bus)
         team.on_action_proposed(gate=gate)
     except ResolveError as e:
         log.debug("no in-process gate: %s", e)
@@ -66,4 +92,39 @@ def _demo(args: argparse.Namespace) -> int:
     )
     if stats.rejected:
         console.print(f"[red]{stats.rejected} records could not be read; see 'aisoc bus dlq list'[/]")
+    if server is not None:
+        server.start_bot()
+        console.print(
+            f"\n[bold]Open {server.preview_url}[/] — the SOC space as the bot posts it (cards, explain, "
+            f"commands); approval buttons open the gate at {server.gate_url} (demo login). Ctrl-C stops."
+        )
+        try:
+            _wait(args.serve_for)
+        finally:
+            server.stop()
     return 0
+
+
+def _serve(args: argparse.Namespace, bus: Any) -> Any:
+    """Start the in-process gate and bot (the bot's posts wait until the team has run)."""
+    try:
+        factory = resolve(DEMO_SERVER)
+    except ResolveError as e:
+        raise CommandError(
+            f"--serve needs the bot and the gate (pip install 'aisoc[gate,webex]'): {e}", status=2
+        ) from e
+    try:
+        return factory(bus, host=args.host, port=args.port, gate_port=args.gate_port)
+    except OSError as e:
+        raise CommandError(
+            f"cannot serve on {args.host} ports {args.port}/{args.gate_port}: {e} "
+            "(choose others with --port and --gate-port)"
+        ) from e
+
+
+def _wait(seconds: float | None) -> None:
+    """Block until Ctrl-C / SIGTERM, or for ``seconds``."""
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait(seconds)
