@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def build_model(settings: KernelSettings, dry_run: bool = False) -> BaseChatModel:
     """The chat model the settings name (``--dry-run`` means the canned stub)."""
-    if dry_run or settings.model == "stub":
+    if dry_run:
         return models.from_spec("stub")
     return models.from_spec(settings.model, backup=settings.model_backup)
 

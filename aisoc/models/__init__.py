@@ -1,6 +1,7 @@
 """The model seam: one chat model serves every role.
 
     models.from_spec("stub")                                  # canned, deterministic (--dry-run)
+    models.from_spec("stub?garbage=0.05")                     # ... answering 5% of prompts with garbage
     models.from_spec("local")                                 # the bundled small GGUF on the CPU
     models.from_spec("openai+http://127.0.0.1:8080/v1")       # any OpenAI-compatible server
     models.from_spec(primary, backup="openai+http://...")     # failover with a cooldown
@@ -76,8 +77,12 @@ def _openai(spec: str, timeout: float) -> BaseChatModel:
 
 
 def _one(spec: str, timeout: float) -> BaseChatModel:
-    if spec == "stub":
-        return StubChatModel()
+    if spec == "stub" or spec.startswith("stub?"):
+        query = {k: v[-1] for k, v in parse_qs(spec.partition("?")[2]).items()}
+        try:
+            return StubChatModel(garbage=float(query.get("garbage", 0)))
+        except ValueError as e:
+            raise ModelError(f"model spec {spec!r}: garbage must be a share between 0 and 1") from e
     if spec == "local" or spec.startswith("local:"):
         from aisoc.models.local import LlamaCppChatModel, bundled_model_path
 

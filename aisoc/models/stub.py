@@ -1,5 +1,6 @@
 """The canned model: deterministic JSON per role, derived from the alert's own fields.
 
+
 Roles register an answer function per role slug; the runtime marks each prompt with the role
 (``ROLE: slug/version``) and wraps the data the role is shown in a delimited JSON block, which is
 all the stub reads. It never calls tools. ``--dry-run`` anywhere means this model.
@@ -7,6 +8,7 @@ all the stub reads. It never calls tools. ``--dry-run`` anywhere means this mode
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +28,8 @@ class StubChatModel(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     answers: dict[str, StubAnswer] = Field(default_factory=dict)
+    garbage: float = Field(default=0.0, ge=0, le=1)
+    """Share of prompts answered with garbage instead (deterministic per prompt): fault injection."""
 
     @property
     def _llm_type(self) -> str:
@@ -66,8 +70,17 @@ class StubChatModel(BaseChatModel):
                 nonce = text[start + 8 : head]
                 end = text.find(f"\nDATA-{nonce}>>>", head)
                 data = text[head + 1 : end] if end >= 0 else None
+        if self.garbage and data is not None and _share(f"{role}:{data}") < self.garbage:
+            return AIMessage(
+                content='{"verdict": "evil", "confidence": "high"', response_metadata={"aisoc_leg": "stub"}
+            )
         fn = self.answers.get(role or "")
         body: dict[str, Any] = {}
         if fn is not None and data is not None:
             body = fn(json.loads(data))
         return AIMessage(content=json.dumps(body), response_metadata={"aisoc_leg": "stub"})
+
+
+def _share(text: str) -> float:
+    """A stable number in [0, 1) for ``text`` (the same prompt always gets the same fate)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64

@@ -234,3 +234,18 @@ def test_drain_handler_contract_for_gate_hook() -> None:
     counts = Counter(e.type for e in bus.audit)
     assert seen.count("action.proposed") == counts["action.proposed"] > 0
     assert seen.count("case.closed") == counts["case.closed"]
+
+
+def test_model_garbage_is_deterministic_and_ends_in_reviews() -> None:
+    """The canned model's fault injection answers a stable share of prompts with garbage; each of
+    those ends in a review request, never in an invented verdict."""
+    def run(spec: str) -> Counter[str]:
+        bus = Bus()
+        RoleTeam(model=models.from_spec(spec), bus=bus).consume(demo_source())
+        return Counter(e.type for e in bus.audit)
+
+    everything = run("stub?garbage=1")
+    assert everything["triage.verdict"] == 0 and everything["case.review_requested"] == 12
+    assert run("stub?garbage=0.3") == run("stub?garbage=0.3") != run("stub")
+    with pytest.raises(ModelError, match="garbage"):
+        models.from_spec("stub?garbage=lots")
