@@ -118,7 +118,6 @@ def create_app(settings: BotSettings, *, bot: Bot | None = None, **bot_options: 
 def _preview_routes(app: Flask, bot: Bot) -> None:
     space = bot.preview
     assert space is not None
-    static = Path(app.static_folder or "")
 
     def _json_body() -> dict[str, Any]:
         # Only the page's own scripts send this header with JSON: a form on another site cannot.
@@ -132,6 +131,7 @@ def _preview_routes(app: Flask, bot: Bot) -> None:
     @app.get("/")
     @app.get("/preview")
     def preview() -> Any:
+        static = Path(app.static_folder or "")
         missing = missing_vendor(static)
         if missing:
             log.error("preview: %s missing from %s/vendor; run `make install`", ", ".join(missing), static)

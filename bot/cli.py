@@ -91,11 +91,16 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from bot.demo import check_port
     from bot.service import Bot
     from bot.transport import WebsocketTransport
     from gate.server import ServerThread
 
     settings = _settings(args, host=args.host, port=args.port)
+    try:
+        check_port(settings.host, settings.port)
+    except OSError as e:
+        raise CommandError(f"cannot listen on {settings.host}:{settings.port}: {e}") from e
     bot = Bot(settings, gate_settings=_gate_settings(args, settings))
     transport = None
     if settings.mode == "websocket" and settings.token is not None:

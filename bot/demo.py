@@ -14,6 +14,7 @@ bot or the gate). The demo never posts to Webex, whatever the settings file says
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,15 @@ DEMO_DIGEST_S = 5.0
 """The demo rolls Sentinel's closures up within seconds, not hourly."""
 DEMO_PACE_S = 0.05
 """The preview needs no pacing; a little keeps the feed readable as it fills."""
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise OSError when ``host:port`` is taken (werkzeug would print and ``sys.exit`` instead)."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
 
 
 class _Late:
@@ -59,6 +69,8 @@ class DemoServer:
     def __init__(self, bus: Bus, *, host: str = "127.0.0.1", port: int = 8710, gate_port: int = 8700) -> None:
         self.bus = bus
         late_gate, late_bot = _Late(), _Late()
+        check_port(host, gate_port)
+        check_port(host, port)
         self.gate_server = ServerThread(late_gate, host, gate_port)
         try:
             self.bot_server = ServerThread(late_bot, host, port)

@@ -125,6 +125,9 @@ def _serve(args: argparse.Namespace, bus: Any) -> Any:
 def _wait(seconds: float | None) -> None:
     """Block until Ctrl-C / SIGTERM, or for ``seconds``."""
     done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    done.wait(seconds)
+    previous = {sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        done.wait(seconds)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,219 @@
+"""Every chat command, asked through a delivered Webex message and answered in the thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aisoc.bus import Bus
+from aisoc.events import (
+    ActionExecuted,
+    CaseClosed,
+    Disposition,
+    Event,
+    ReviewRequested,
+    Role,
+    TruthLabeled,
+)
+from bot.service import Bot
+from gate.service import Gate
+from gate.store import State
+from tests.bot.conftest import Space
+from tests.bot.factory import WallClock, settle
+from tests.gate.factory import Case, publish_case
+
+
+def ask(bot: Bot, space: Space, clock: WallClock, text: str, who: str = "alice") -> str:
+    """Alice (or another person) asks the bot in the SOC room; returns the bot's answer."""
+    person: dict[str, Any] = getattr(space, who)
+    msg = space.fake.person_says(person, space.soc, text)
+    outcome = bot.receiver.from_webhook(space.fake.envelope("messages", msg))
+    assert outcome.status == "answered", outcome
+    settle(bot, clock)
+    answers = [m for m in space.fake.posted(space.soc) if m.get("parentId") == msg["id"]]
+    return str(answers[-1]["markdown"]) if answers else ""
+
+
+def events(bus: Bus, case_id: str, kind: type[Event]) -> list[Any]:
+    """A case's events of one type."""
+    return [e for e in bus.audit.for_case(case_id) if isinstance(e, kind)]
+
+
+@pytest.fixture
+def case(bus: Bus) -> Case:
+    """An escalated case with a plan of one isolation, on WS-042."""
+    return publish_case(bus)
+
+
+def test_help_and_anything_unknown_get_the_command_list(bot: Bot, space: Space, clock: WallClock) -> None:
+    """Given help, gibberish and an empty mention, when asked, then each answer lists the commands."""
+    for text in ("help", "frobnicate the SIEM", ""):
+        assert "What I can do" in ask(bot, space, clock, text)
+
+
+def test_explain_a_case_answers_from_the_recorded_trace(
+    bot: Bot, space: Space, clock: WallClock, case: Case
+) -> None:
+    """Given a case, when Alice asks to explain it, then the answer is the record, citing event ids."""
+    answer = ask(bot, space, clock, f"explain {case.case_id}")
+    assert answer.startswith(f"**Why: {case.case_id}**") and f"ev:{case.plan.event_id}" in answer
+
+
+def test_explain_a_host_and_the_free_text_why_answer_about_the_host(
+    bot: Bot, space: Space, clock: WallClock, case: Case
+) -> None:
+    """Given a plan to isolate WS-042, when asked about the host both ways, then both explain WS-042."""
+    for text in ("explain WS-042", "why did it contain WS-042?", "Why did it isolate the host ws-042"):
+        answer = ask(bot, space, clock, text)
+        assert "Why: WS-042" in answer or "Why: ws-042" in answer
+        assert case.proposal.action_id in answer
+
+
+def test_explain_something_never_recorded_says_so(bot: Bot, space: Space, clock: WallClock) -> None:
+    """Given nothing about NOPE-1, when explained, then the answer says nothing is recorded (no trace)."""
+    assert "Nothing is recorded about `NOPE-1`" in ask(bot, space, clock, "explain NOPE-1")
+
+
+def test_case_shows_the_path_and_open_approvals(bot: Bot, space: Space, clock: WallClock, case: Case) -> None:
+    """Given an escalated case, when Alice asks for it, then its path and open approvals are listed."""
+    answer = ask(bot, space, clock, f"case {case.case_id}")
+    assert "State: open" in answer and "Approvals: 1 waiting, 0 decided" in answer
+    assert "Tier 2: escalate" in answer and "IR Lead: SEV-2 plan" in answer
+
+
+def test_status_shows_roles_and_the_outbox(bot: Bot, space: Space, clock: WallClock) -> None:
+    """Given a quiet SOC, when Alice asks for status, then roles, dead letters and the outbox show."""
+    answer = ask(bot, space, clock, "status")
+    assert "sentinel:" in answer and "dead letters: 0" in answer and "bot outbox:" in answer
+
+
+def test_oncall_names_people_without_notifying_them(bot: Bot, space: Space, clock: WallClock) -> None:
+    """Given the roster, when asked who is on call, then names show without mentions; bad duties are named."""
+    answer = ask(bot, space, clock, "oncall")
+    assert "IR Lead On-Call: Alice Ng" in answer and "Tier 2 On-Call: Erin Fox" in answer
+    assert "<@" not in answer
+    assert "Tier 2 On-Call: Erin Fox" in ask(bot, space, clock, "oncall tier2")
+    assert "unknown duty 'wizard'" in ask(bot, space, clock, "oncall wizard")
+
+
+def test_close_publishes_the_label_and_the_closure_by_the_person(
+    bot: Bot, space: Space, clock: WallClock, bus: Bus, case: Case
+) -> None:
+    """Given a case, when Bob closes it as tp, then truth.labeled and case.closed are published by Bob."""
+    answer = ask(bot, space, clock, f"close {case.case_id} tp confirmed by EDR", who="bob")
+    assert "as true positive" in answer
+    (label,) = events(bus, case.case_id, TruthLabeled)
+    (closed,) = events(bus, case.case_id, CaseClosed)
+    assert (label.label, label.escalated, label.labeled_by, label.source) == (
+        Disposition.TRUE_POSITIVE,
+        True,
+        "bob@example.com",
+        "webex",
+    )
+    assert (closed.closed_by.role, closed.closed_by.person, closed.reason) == (
+        Role.HUMAN,
+        "bob@example.com",
+        "confirmed by EDR",
+    )
+
+
+def test_close_with_a_bad_label_or_an_unknown_case_publishes_nothing(
+    bot: Bot, space: Space, clock: WallClock, bus: Bus, case: Case
+) -> None:
+    """Given a bad label or an unknown case, when closing, then the answer says why; nothing is published."""
+    before = len(bus.audit)
+    assert "is not a label" in ask(bot, space, clock, f"close {case.case_id} maybe")
+    assert "No case `jsonl:nope`" in ask(bot, space, clock, "close jsonl:nope fp")
+    assert len(bus.audit) == before
+
+
+def test_reopen_asks_tier2_again_and_the_review_card_mentions_them(
+    bot: Bot, space: Space, clock: WallClock, bus: Bus, case: Case
+) -> None:
+    """Given a case, when Bob reopens it, then a human review request is published and Erin is mentioned."""
+    assert "Tier 2 On-Call (Erin Fox)" in ask(
+        bot, space, clock, f"reopen {case.case_id} new evidence", who="bob"
+    )
+    (req,) = events(bus, case.case_id, ReviewRequested)
+    assert (req.role, req.reason, req.assignee) == (
+        Role.HUMAN,
+        "reopened by bob@example.com: new evidence",
+        None,
+    )
+    settle(bot, clock)
+    assert any(
+        "<@personEmail:erin@example.com|Erin Fox>" in m["markdown"] for m in space.fake.posted(space.soc)
+    )
+
+
+def test_assign_by_mention_sets_the_assignee_and_mentions_them(
+    bot: Bot, space: Space, clock: WallClock, bus: Bus, case: Case
+) -> None:
+    """Given a case, when Alice assigns it mentioning Bob, then Bob is the assignee and is mentioned."""
+    msg = space.fake.person_says(space.alice, space.soc, f"assign {case.case_id} Bob Ray")
+    msg["mentionedPeople"] = [space.fake.bot["id"], space.bob["id"]]
+    assert bot.receiver.from_webhook(space.fake.envelope("messages", msg)).status == "answered"
+    settle(bot, clock)
+    (req,) = events(bus, case.case_id, ReviewRequested)
+    assert (req.assignee, req.reason) == ("bob@example.com", "assigned by alice@example.com")
+    assert any(
+        "Now with <@personEmail:bob@example.com|Bob Ray>" in m["markdown"] for m in space.fake.posted()
+    )
+    assert "Assigned" in ask(bot, space, clock, f"assign {case.case_id} erin")
+
+
+def test_done_records_the_execution_through_the_gate(
+    bot: Bot, space: Space, clock: WallClock, bus: Bus, gate: Gate, case: Case
+) -> None:
+    """Given an approved isolation, when Bob says done, then the gate records action.executed by Bob."""
+    gate.submit(case.proposal)
+    gate.decide(
+        case.proposal.event_id, person_id="alice", decision="approved", reason="go", identity_source="sso"
+    )
+    answer = ask(bot, space, clock, f"done {case.proposal.action_id} isolated in Falcon", who="bob")
+    assert "carried out by bob@example.com" in answer
+    (executed,) = events(bus, case.case_id, ActionExecuted)
+    assert (executed.executed_by, executed.identity_source, executed.note) == (
+        "bob@example.com",
+        "webex",
+        "isolated in Falcon",
+    )
+    req = gate.get(case.proposal.event_id)
+    assert req.state == State.APPROVED and req.executed_by == "bob"
+
+
+def test_done_before_approval_or_by_a_stranger_is_refused_with_the_reason(
+    bot: Bot, space: Space, clock: WallClock, bus: Bus, gate: Gate, case: Case
+) -> None:
+    """Given a pending request, when Bob says done, then he is told it is not approved; nothing published."""
+    gate.submit(case.proposal)
+    assert "only an approved request can be done" in ask(
+        bot, space, clock, f"done {case.proposal.action_id}", who="bob"
+    )
+    assert "No proposed action `act-nope`" in ask(bot, space, clock, "done act-nope")
+    assert events(bus, case.case_id, ActionExecuted) == []
+
+
+def test_approve_in_chat_decides_nothing_and_points_to_the_gate(
+    bot: Bot, space: Space, clock: WallClock, bus: Bus, gate: Gate, case: Case
+) -> None:
+    """Given a pending request, when Alice types approve, then she gets the gate link; nothing is decided."""
+    gate.submit(case.proposal)
+    answer = ask(bot, space, clock, f"approve {case.proposal.action_id}")
+    assert "never decided in chat" in answer and f"http://gate.test/a/{case.proposal.event_id}?t=" in answer
+    assert gate.get(case.proposal.event_id).state == State.PENDING
+
+
+def test_a_failing_command_answers_sorry_never_a_stack_trace(
+    bot: Bot, space: Space, clock: WallClock, monkeypatch: pytest.MonkeyPatch, case: Case
+) -> None:
+    """Given the memory failing, when Alice asks to explain, then she gets an apology with a reference."""
+
+    def broken() -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(bot.commands, "_memory_factory", broken)
+    answer = ask(bot, space, clock, f"explain {case.case_id}")
+    assert answer.startswith("Sorry, that failed inside the bot (ref `") and "Traceback" not in answer
+    assert "disk on fire" not in answer
