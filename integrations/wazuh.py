@@ -1,18 +1,24 @@
-"""Wazuh alerts (OpenSearch hits, as exported in ``data/wazuh/alerts.jsonl``) -> kernel ``Alert``."""
+"""Wazuh alerts (OpenSearch hits, as exported in ``data/wazuh/alerts.jsonl``) -> kernel ``Alert``.
+
+Record keys relied on (Wazuh 4.x alert document, https://documentation.wazuh.com/current/
+user-manual/ruleset/ruleset-xml-syntax/rules.html and the exported sample): ``id``,
+``description``, ``label``, ``rule_level``, ``rule_priority`` and ``alert`` = the hit
+(``_index``, ``_id``, ``_version``, ``_score``, ``sort``, ``fields``, ``_source``); in ``_source``:
+``timestamp``, ``agent.name``/``agent.ip``, ``rule.id``/``level``/``description``/``mitre.id``,
+``full_log``, ``data.srcip``/``srcuser``/``dstuser``, ``data.win.eventdata.*``.
+"""
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from pydantic import ValidationError
-
-from aisoc.events import Alert, Disposition, Indicator
-from aisoc.sources import Rejected, Truth
+from aisoc.events import Alert, Disposition, Indicator, IndicatorType
+from aisoc.sources import Truth
+from integrations._files import LineFileSource
+from integrations.indicators import extract_fields, extract_text, indicator, merge, valid_techniques
 
 SOURCE = "wazuh"
 RAW_EXCLUDE = [
@@ -25,8 +31,8 @@ RAW_EXCLUDE = [
     "alert.fields",
 ]
 """The analyst's label and the Elasticsearch export envelope (``_version`` leaks the label)."""
-
-_HASH = re.compile(r"\b(SHA256|SHA1|MD5)=([0-9A-Fa-f]{32,64})\b")
+NOT_EVIDENCE = ("rule", "decoder", "manager", "input", "timestamp", "id", "location", "agent")
+"""``_source`` keys that describe the rule, the pipeline or the reporting host itself (not searched)."""
 
 
 def severity_of(level: int) -> int:
@@ -34,37 +40,44 @@ def severity_of(level: int) -> int:
     return 0 if level < 3 else 1 if level < 7 else 2 if level < 12 else 3 if level < 15 else 4
 
 
+def _structured(data: dict[str, Any], win: dict[str, Any]) -> list[Indicator]:
+    """Indicators from the fields whose meaning is known (source and destination IPs); the rest,
+    Sysmon's ``hashes`` included, comes from the extractor."""
+    found: list[Indicator | None] = []
+    for field in ("srcip", "src_ip", "dstip", "dest_ip"):
+        if data.get(field):
+            found.append(indicator(IndicatorType.IP, data[field], f"alert._source.data.{field}"))
+    for field in ("sourceIp", "destinationIp"):
+        if win.get(field):
+            found.append(indicator(IndicatorType.IP, win[field], f"alert._source.data.win.eventdata.{field}"))
+    return [i for i in found if i is not None]
+
+
 def normalize(record: dict[str, Any]) -> Alert:
-    """Normalize one exported record; raises KeyError/ValueError/ValidationError when it can't."""
+    """Normalize one exported record.
+
+    Raises:
+        KeyError, TypeError, ValueError, ValidationError: the record is not a Wazuh alert.
+    """
     hit = record["alert"]
     src = hit["_source"]
-    rule = src.get("rule", {})
-    data = src.get("data", {}) or {}
+    rule = src.get("rule") or {}
+    data = src.get("data") or {}
     win = (data.get("win") or {}).get("eventdata") or {}
-    agent = src.get("agent", {})
+    agent = src.get("agent") or {}
     level = int(record.get("rule_level") or rule.get("level") or 0)
     title = record.get("description") or rule.get("description") or f"Wazuh rule {rule.get('id')}"
     if title == "MISSING":
         title = rule.get("description") or f"Wazuh rule {rule.get('id')}"
     users = [
-        u
-        for u in (
-            win.get("user"),
-            win.get("targetUserName"),
-            data.get("srcuser"),
-            data.get("dstuser"),
-        )
-        if u
+        u for u in (win.get("user"), win.get("targetUserName"), data.get("srcuser"), data.get("dstuser")) if u
     ]
-    indicators: list[Indicator] = []
-    for field in ("hashes", "hash"):
-        for kind, value in _HASH.findall(str(win.get(field, ""))):
-            indicators.append(
-                Indicator(type=kind.lower(), value=value.lower(), field=f"data.win.eventdata.{field}")
-            )
-    for field in ("srcip", "src_ip", "dest_ip"):
-        if data.get(field):
-            indicators.append(Indicator(type="ip", value=str(data[field]), field=f"data.{field}"))
+    evidence = {k: v for k, v in src.items() if k not in NOT_EVIDENCE}
+    indicators = merge(
+        _structured(data, win),
+        extract_fields(evidence, prefix="alert._source"),
+        extract_text(str(title), "description"),
+    )
     return Alert(
         source=SOURCE,
         source_id=str(record.get("id") or hit["_id"]),
@@ -73,40 +86,14 @@ def normalize(record: dict[str, Any]) -> Alert:
         rule=str(rule.get("id")) if rule.get("id") is not None else None,
         severity=severity_of(level),
         severity_original=f"level {level} ({record.get('rule_priority', '?')})",
-        created_at=datetime.fromisoformat(src["timestamp"].replace("+0000", "+00:00")),
+        created_at=datetime.fromisoformat(str(src["timestamp"]).replace("+0000", "+00:00")),
         hosts=[agent["name"]] if agent.get("name") else [],
-        users=users,
-        indicators=indicators,
-        techniques=list((rule.get("mitre") or {}).get("id") or []),
+        users=[re.sub(r"\\{2,}", r"\\", str(u))[:256] for u in users],
+        indicators=indicators[:500],
+        techniques=valid_techniques((rule.get("mitre") or {}).get("id") or []),
         raw=record,
         raw_exclude=RAW_EXCLUDE,
     )
-
-
-class WazuhFileSource:
-    """Wazuh alerts from a JSON Lines export; each line is one record."""
-
-    name = SOURCE
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    def poll(self) -> Iterator[Alert | Rejected]:
-        for item, _ in self.records():
-            yield item
-
-    def records(self) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
-        """Each record with the analyst's label (``TP`` = escalated, ``FP`` = closed)."""
-        with self.path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    yield normalize(record), truth_of(record)
-                except (KeyError, TypeError, ValueError, ValidationError) as e:
-                    reason = f"line {n}: {type(e).__name__}: {e}"[:1000]
-                    yield Rejected(reason, line.strip(), SOURCE), None
 
 
 def truth_of(record: dict[str, Any]) -> Truth | None:
@@ -119,8 +106,28 @@ def truth_of(record: dict[str, Any]) -> Truth | None:
     return None
 
 
+def _pair(record: Any) -> tuple[Alert, Truth | None]:
+    if not isinstance(record, dict):
+        raise TypeError(f"a Wazuh record is a JSON object, got {type(record).__name__}")
+    return normalize(record), truth_of(record)
+
+
+class WazuhFileSource(LineFileSource):
+    """Wazuh alerts from a JSON Lines export (or stdin); each line is one record.
+
+    Args:
+        path: the export, or ``-`` for stdin.
+        stdin: the stream read for ``-``.
+    """
+
+    def __init__(self, path: str | Path, *, stdin: BinaryIO | None = None) -> None:
+        super().__init__(path, SOURCE, _pair, stdin=stdin)
+
+
 def open_source(path: str | None, **options: Any) -> WazuhFileSource:
-    """Entry point ``wazuh``: a JSON Lines export of Wazuh alerts."""
-    if not path:
-        raise ValueError("the wazuh source needs a file: aisoc ingest wazuh PATH")
-    return WazuhFileSource(path)
+    """Entry point ``wazuh``: a JSON Lines export of Wazuh alerts (``-`` for stdin).
+
+    Raises:
+        SourceError: no file was given or it does not exist.
+    """
+    return WazuhFileSource(path or "", stdin=options.get("stdin"))

@@ -1,0 +1,260 @@
+"""Plumbing shared by the file sources: JSON Lines with a byte-offset cursor, JSON exports, stdin.
+
+A file source keeps a ``cursor`` (a string) that says how far ``poll()`` got; ``aisoc ingest``
+persists it between runs and hands it back with ``restore()``. ``records()`` always reads the
+whole file (replay and truth import want every ticket).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol, runtime_checkable
+
+from pydantic import ValidationError
+
+from aisoc.events import Alert
+from aisoc.sources import Rejected, Truth
+from integrations.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+Normalizer = Callable[[Any], tuple[Alert, "Truth | None"]]
+"""Turns one decoded record into an alert and the analyst's decision (raises when it cannot)."""
+NORMALIZE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, ValidationError)
+"""What a normalizer may raise for a record it cannot read (the record becomes a Rejected)."""
+MAX_REASON = 1000
+
+
+@runtime_checkable
+class Resumable(Protocol):
+    """A source whose progress survives restarts: ``cursor`` is saved, ``restore()`` resumes."""
+
+    name: str
+    cursor: str | None
+
+    @property
+    def cursor_key(self) -> str:
+        """What the cursor belongs to (the source and its file or URL), the key it is saved under."""
+
+    def restore(self, cursor: str) -> None:
+        """Resume after ``cursor``."""
+
+
+def reject(reason: str, payload: Any, source: str) -> Rejected:
+    """A Rejected with a bounded reason and the payload as text (nothing is lost)."""
+    text = payload if isinstance(payload, str) else json.dumps(payload, default=str, ensure_ascii=False)
+    return Rejected(reason[:MAX_REASON], text, source)
+
+
+def describe(e: BaseException) -> str:
+    """A one-line reason for a normalization failure."""
+    if isinstance(e, ValidationError):
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "record"
+        return f"invalid alert field {where}: {first['msg']}"
+    if isinstance(e, KeyError):
+        return f"missing field {e}"
+    return f"{type(e).__name__}: {e}"
+
+
+def open_path(path: str | Path | None, source: str) -> Path | None:
+    """The file a source reads (None for ``-``, stdin).
+
+    Raises:
+        SourceError: no path was given, or the file does not exist.
+    """
+    if path is None or str(path) == "":
+        raise SourceError(f"the {source} source needs a file: aisoc ingest {source} PATH (or - for stdin)")
+    if str(path) == "-":
+        return None
+    p = Path(path)
+    if not p.is_file():
+        raise SourceError(f"{source}: {p} does not exist or is not a file")
+    return p
+
+
+class LineFileSource:
+    """Records from a JSON Lines file (or stdin), one per line, resuming at a byte offset.
+
+    Args:
+        path: the file, or ``-`` for stdin.
+        name: the source name.
+        normalize: turns one decoded line into ``(alert, truth)``.
+        stdin: the stream read for ``-`` (tests pass their own).
+    """
+
+    def __init__(
+        self, path: str | Path | None, name: str, normalize: Normalizer, *, stdin: BinaryIO | None = None
+    ) -> None:
+        self.name = name
+        self.path = open_path(path, name)
+        self._normalize = normalize
+        self._stdin = stdin
+        self.cursor: str | None = None
+        self.pending_bytes = 0
+
+    @property
+    def cursor_key(self) -> str:
+        """``name:absolute path`` (stdin has no cursor)."""
+        return f"{self.name}:{self.path.resolve() if self.path else '-'}"
+
+    def restore(self, cursor: str) -> None:
+        """Resume ``poll()`` at byte offset ``cursor`` (a file that shrank is read from the start)."""
+        if self.path is None:
+            return
+        offset = int(cursor)
+        self.cursor = str(offset if offset <= self.path.stat().st_size else 0)
+
+    def poll(self) -> Iterator[Alert | Rejected]:
+        """Alerts of the lines added since the cursor; an incomplete last line waits for its end."""
+        for item, _ in self._read(resume=True):
+            yield item
+
+    def records(self) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
+        """Every line of the file with the analyst's decision when the record carries one."""
+        return self._read(resume=False)
+
+    def _read(self, resume: bool) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
+        if self.path is None:
+            stream = self._stdin or sys.stdin.buffer
+            for n, raw in enumerate(iter(stream.readline, b""), 1):
+                yield from self._line(f"line {n}", raw)
+            return
+        start = int(self.cursor or 0) if resume else 0
+        with self.path.open("rb") as f:
+            f.seek(start)
+            n = 0
+            while True:
+                raw = f.readline()
+                if not raw:
+                    break
+                n += 1
+                complete = raw.endswith(b"\n")
+                if resume and not complete and not _parses(raw):
+                    self.pending_bytes = len(raw)  # being written: read it next time
+                    log.debug(
+                        "%s: %d bytes of an incomplete last line left for the next poll", self.name, len(raw)
+                    )
+                    break
+                if resume:
+                    self.cursor = str(f.tell())  # set before yielding: a consumer may stop here
+                    self.pending_bytes = 0
+                yield from self._line(f"line {n}" if not start else f"line {n} after byte {start}", raw)
+
+    def _line(self, where: str, raw: bytes) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            yield reject(f"{where}: not UTF-8: {e}", raw.decode("utf-8", "replace"), self.name), None
+            return
+        if not text.strip():
+            return
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as e:
+            yield reject(f"{where}: not JSON: {e}", text.strip(), self.name), None
+            return
+        try:
+            alert, truth = self._normalize(record)
+        except NORMALIZE_ERRORS as e:
+            yield reject(f"{where}: {describe(e)}", text.strip(), self.name), None
+            return
+        yield alert, truth
+
+
+def _parses(raw: bytes) -> bool:
+    try:
+        json.loads(raw)
+    except ValueError:
+        return False
+    return True
+
+
+def read_export(path: Path, list_keys: tuple[str, ...]) -> Iterator[tuple[int, Any]]:
+    """Records of a recorded export: a JSON array, an object holding one under ``list_keys``, or JSONL.
+
+    Yields ``(n, record)``; a JSON Lines line that is not JSON yields ``(n, JSONDecodeError)``.
+
+    Raises:
+        SourceError: the file is neither JSON nor JSON Lines.
+    """
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict):
+        for key in list_keys:
+            if isinstance(doc.get(key), list):
+                doc = doc[key]
+                break
+        else:
+            doc = [doc]
+    if isinstance(doc, list):
+        yield from enumerate(doc, 1)
+        return
+    if doc is not None:
+        raise SourceError(f"{path}: expected a JSON array or object, got {type(doc).__name__}")
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as e:
+            yield n, e
+
+
+class ExportFileSource:
+    """Recorded tickets from a vendor export file; the cursor is how many records were read.
+
+    Args:
+        path: the export file.
+        name: the source name.
+        normalize: turns one record into ``(alert, truth)``.
+        list_keys: keys of a wrapper object that hold the records (``data``, ``resources``...).
+    """
+
+    def __init__(self, path: str | Path | None, name: str, normalize: Normalizer, list_keys: tuple[str, ...]):
+        self.name = name
+        found = open_path(path, name)
+        if found is None:
+            raise SourceError(f"{name}: a recorded export must be a file, not stdin")
+        self.path = found
+        self._normalize = normalize
+        self._keys = list_keys
+        self.cursor: str | None = None
+
+    @property
+    def cursor_key(self) -> str:
+        """``name:absolute path``."""
+        return f"{self.name}:{self.path.resolve()}"
+
+    def restore(self, cursor: str) -> None:
+        """Skip the first ``cursor`` records on the next poll."""
+        self.cursor = str(int(cursor))
+
+    def poll(self) -> Iterator[Alert | Rejected]:
+        """Records after the cursor."""
+        skip = int(self.cursor or 0)
+        for n, (item, _) in enumerate(self.records(), 1):
+            if n <= skip:
+                continue
+            self.cursor = str(n)
+            yield item
+
+    def records(self) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
+        """Every record with the analyst's decision."""
+        for n, record in read_export(self.path, self._keys):
+            if isinstance(record, Exception):
+                yield reject(f"record {n}: not JSON: {record}", record.doc.splitlines()[0], self.name), None
+                continue
+            try:
+                alert, truth = self._normalize(record)
+            except NORMALIZE_ERRORS as e:
+                yield reject(f"record {n}: {describe(e)}", record, self.name), None
+                continue
+            yield alert, truth

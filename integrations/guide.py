@@ -1,0 +1,372 @@
+"""Microsoft GUIDE (Defender XDR incidents graded by SOC analysts) -> kernel ``Alert``.
+
+Two shapes (see ``data/guide/SOURCE.md``):
+
+- ``guide``: the raw evidence CSV (46 columns, one evidence entity per row). Rows are grouped into
+  one incident per (``OrgId``, ``IncidentId``); incidents come out in the order of their first
+  ``Timestamp``. Entity columns hold anonymised integers; each column's most frequent value is a
+  placeholder for "no entity" and is ignored.
+- ``guide-incidents``: the aggregated table (one row per incident, counts and one-hot columns).
+
+``IncidentGrade`` is the analyst's label (TruePositive = escalated; BenignPositive and
+FalsePositive = closed). ``ActionGrouped``/``ActionGranular``/``LastVerdict`` record what happened
+after triage and ``Usage`` is Kaggle bookkeeping: none of them reaches a model.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aisoc.events import Alert, Disposition, Indicator, IndicatorType
+from aisoc.sources import Rejected, Truth
+from integrations._files import NORMALIZE_ERRORS, describe, open_path, reject
+from integrations.errors import SourceError
+from integrations.indicators import merge, valid_techniques
+
+T = IndicatorType
+EVIDENCE_SOURCE = "guide"
+INCIDENTS_SOURCE = "guide-incidents"
+LABEL = "IncidentGrade"
+LEAKING = ("ActionGrouped", "ActionGranular", "LastVerdict", "Usage")
+"""Columns that record the outcome or bookkeeping (kept in ``raw``, never in ``model_view``)."""
+EVIDENCE_RAW_EXCLUDE = [f"rows.{c}" for c in (LABEL, *LEAKING)]
+PLACEHOLDERS: dict[str, str] = {
+    "DeviceId": "98799",
+    "Sha256": "138268",
+    "IpAddress": "360606",
+    "Url": "160396",
+    "AccountSid": "441377",
+    "AccountUpn": "673934",
+    "AccountObjectId": "425863",
+    "AccountName": "453297",
+    "DeviceName": "153085",
+    "NetworkMessageId": "529644",
+    "EmailClusterId": "",
+    "RegistryKey": "1631",
+    "RegistryValueName": "635",
+    "RegistryValueData": "860",
+    "ApplicationId": "2251",
+    "ApplicationName": "3421",
+    "OAuthApplicationId": "881",
+    "FileName": "289573",
+    "FolderPath": "117668",
+    "ResourceIdName": "3586",
+}
+"""Per entity column, the mode that stands for "no entity" (SOURCE.md, verified on 6,707 rows)."""
+ENTITY_COLUMNS: dict[str, tuple[IndicatorType, str]] = {
+    "DeviceId": (T.DEVICE_ID, ""),
+    "Sha256": (T.SHA256, ""),
+    "IpAddress": (T.IP, ""),
+    "Url": (T.URL, ""),
+    "AccountSid": (T.ACCOUNT_ID, "sid:"),
+    "AccountObjectId": (T.ACCOUNT_ID, "oid:"),
+    "RegistryKey": (T.REGISTRY_KEY, ""),
+    "ApplicationId": (T.APP_ID, ""),
+    "OAuthApplicationId": (T.APP_ID, "oauth:"),
+    "FileName": (T.FILE, ""),
+    "FolderPath": (T.FILE, "folder:"),
+    "NetworkMessageId": (T.OTHER, "message:"),
+    "EmailClusterId": (T.OTHER, "email-cluster:"),
+    "ResourceIdName": (T.OTHER, "resource:"),
+    "ThreatFamily": (T.OTHER, "threat-family:"),
+}
+"""Entity column -> (indicator type, value prefix). The anonymised integers of different columns
+share one number space, so columns mapped to the same type carry a prefix to keep them apart."""
+USER_COLUMNS = {"AccountUpn": "upn:", "AccountName": "name:"}
+REQUIRED = ("OrgId", "IncidentId", "Timestamp", LABEL)
+GRADES = {
+    "TruePositive": Truth(escalated=True, label=Disposition.TRUE_POSITIVE, field=LABEL),
+    "BenignPositive": Truth(escalated=False, label=Disposition.BENIGN, field=LABEL),
+    "FalsePositive": Truth(escalated=False, label=Disposition.FALSE_POSITIVE, field=LABEL),
+}
+"""The analyst's grade -> what replay scores against."""
+GUIDE_SEVERITY = 2
+"""GUIDE records no severity: every incident is "medium" and says so in ``severity_original``."""
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    with path.open("rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    if gz:
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", newline="")
+
+
+def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str] | Rejected]]:
+    """``(line, row)`` of a CSV, or ``(line, Rejected)`` for a row with the wrong number of fields.
+
+    Raises:
+        SourceError: a required column is missing from the header.
+    """
+    with _open_text(path) as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise SourceError(f"{path}: not a GUIDE file: missing column(s) {', '.join(missing)}")
+        for row in reader:
+            line = reader.line_num
+            if None in row or any(v is None for v in row.values()):
+                payload = ",".join(str(v) for v in row.values() if not isinstance(v, list))
+                yield line, reject(f"line {line}: expected {len(header)} fields", payload, path.name)
+                continue
+            yield line, row
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _truth(grade: str | None) -> Truth | None:
+    return GRADES.get(grade or "")
+
+
+class GuideEvidenceSource:
+    """GUIDE evidence rows grouped into incidents, oldest first; the cursor is the last incident read.
+
+    Args:
+        path: the evidence CSV (plain or gzip).
+
+    Raises:
+        SourceError: the file is missing.
+    """
+
+    name = EVIDENCE_SOURCE
+
+    def __init__(self, path: str | Path | None) -> None:
+        found = open_path(path, EVIDENCE_SOURCE)
+        if found is None:
+            raise SourceError("guide: the evidence CSV must be a file, not stdin")
+        self.path = found
+        self.cursor: str | None = None
+
+    @property
+    def cursor_key(self) -> str:
+        """``guide:absolute path``."""
+        return f"{self.name}:{self.path.resolve()}"
+
+    def restore(self, cursor: str) -> None:
+        """Resume after the incident whose order key is ``cursor``."""
+        self.cursor = cursor
+
+    def poll(self) -> Iterator[Alert | Rejected]:
+        """Incidents after the cursor, oldest first (rejected rows come first)."""
+        for item, _, key in self._incidents():
+            if key is not None and self.cursor is not None and key <= self.cursor:
+                continue
+            if key is not None:
+                self.cursor = key
+            yield item
+
+    def records(self) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
+        """Every incident with the analyst's grade."""
+        for item, truth, _ in self._incidents():
+            yield item, truth
+
+    def _incidents(self) -> Iterator[tuple[Alert | Rejected, Truth | None, str | None]]:
+        groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+        for line, row in _rows(self.path, REQUIRED):
+            if isinstance(row, Rejected):
+                yield Rejected(row.reason, row.payload, EVIDENCE_SOURCE), None, None
+                continue
+            try:
+                _time(row["Timestamp"])
+                if not row["OrgId"] or not row["IncidentId"]:
+                    raise ValueError("empty OrgId or IncidentId")
+            except ValueError as e:
+                yield reject(f"line {line}: {describe(e)}", row, EVIDENCE_SOURCE), None, None
+                continue
+            groups.setdefault((row["OrgId"], row["IncidentId"]), []).append(row)
+        ordered = sorted(
+            groups.items(), key=lambda kv: (min(_time(r["Timestamp"]) for r in kv[1]), int_or(kv[0]))
+        )
+        for (org, incident), rows in ordered:
+            first = min(_time(r["Timestamp"]) for r in rows)
+            key = f"{first.isoformat()}|{org:>12}|{incident:>12}"
+            try:
+                alert = normalize_incident(org, incident, rows)
+            except NORMALIZE_ERRORS as e:
+                raw = {"OrgId": org, "IncidentId": incident, "rows": rows}
+                yield reject(f"incident {org}-{incident}: {describe(e)}", raw, EVIDENCE_SOURCE), None, key
+                continue
+            yield alert, _truth(rows[0].get(LABEL)), key
+
+
+def int_or(key: tuple[str, str]) -> tuple[int | str, ...]:
+    """Numeric order of (OrgId, IncidentId) when they are numbers."""
+    return tuple(int(k) if k.isdigit() else k for k in key)
+
+
+def normalize_incident(org: str, incident: str, rows: list[dict[str, str]]) -> Alert:
+    """One GUIDE incident (its evidence rows) as an alert.
+
+    Raises:
+        KeyError, ValueError, ValidationError: a row lacks a column or holds a bad value.
+    """
+    by_time = sorted(rows, key=lambda r: _time(r["Timestamp"]))
+    first = by_time[0]
+    alerts: dict[str, dict[str, str]] = {}
+    for r in by_time:
+        alerts.setdefault(r.get("AlertId", ""), r)
+    indicators: list[Indicator] = []
+    hosts: list[str] = []
+    users: list[str] = []
+    for r in by_time:
+        for column, (kind, prefix) in ENTITY_COLUMNS.items():
+            value = (r.get(column) or "").strip()
+            if value and value != PLACEHOLDERS.get(column):
+                indicators.append(Indicator(type=kind, value=f"{prefix}{value}", field=f"rows.{column}"))
+        if (r.get("DeviceName") or "") not in ("", PLACEHOLDERS["DeviceName"]):
+            hosts.append(r["DeviceName"])
+        for column, prefix in USER_COLUMNS.items():
+            if (r.get(column) or "") not in ("", PLACEHOLDERS[column]):
+                users.append(f"{prefix}{r[column]}")
+    techniques = valid_techniques(
+        t for r in by_time for t in (r.get("MitreTechniques") or "").split(";") if t
+    )
+    categories = list(dict.fromkeys(r.get("Category") or "Unknown" for r in by_time))
+    more = f" and {len(alerts) - 1} more alert(s)" if len(alerts) > 1 else ""
+    title = f"{first.get('Category') or 'Unknown'} alert (GUIDE title {first.get('AlertTitle')}){more}"
+    entity_types = sorted({r.get("EntityType") or "?" for r in by_time})
+    description = (
+        f"{len(rows)} evidence row(s) on {len(alerts)} alert(s); categories: {', '.join(categories)}; "
+        f"detectors: {', '.join(dict.fromkeys(a.get('DetectorId', '?') for a in alerts.values()))}; "
+        f"entity types: {', '.join(entity_types)}"
+    )
+    return Alert(
+        source=EVIDENCE_SOURCE,
+        source_id=f"{org}-{incident}",
+        tenant=org,
+        title=title[:512],
+        description=description,
+        rule=first.get("DetectorId") or None,
+        severity=GUIDE_SEVERITY,
+        severity_original="not recorded by GUIDE",
+        created_at=_time(first["Timestamp"]),
+        hosts=list(dict.fromkeys(hosts))[:100],
+        users=list(dict.fromkeys(users))[:100],
+        indicators=merge(indicators)[:500],
+        techniques=techniques[:100],
+        raw={"OrgId": org, "IncidentId": incident, "Id": first.get("Id"), "rows": rows},
+        raw_exclude=EVIDENCE_RAW_EXCLUDE,
+    )
+
+
+INCIDENT_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+"""A Monday. The aggregated table keeps only ``day_of_week`` (0 = Monday) and ``hour_of_day``, so
+``created_at`` is placed in this week: the weekday and hour are real, the date is not."""
+
+
+def normalize_aggregated(row: dict[str, str]) -> Alert:
+    """One row of the aggregated incidents table as an alert.
+
+    Raises:
+        KeyError, ValueError, ValidationError: the row lacks a column or holds a bad value.
+    """
+    incident = row["IncidentId"]
+    day, hour = int(float(row.get("day_of_week") or 0)), int(float(row.get("hour_of_day") or 0))
+    if not (0 <= day <= 6 and 0 <= hour <= 23):
+        raise ValueError(f"day_of_week {day} / hour_of_day {hour} out of range")
+
+    def active(prefix: str) -> list[tuple[str, float]]:
+        out = [(k[len(prefix) :], float(v or 0)) for k, v in row.items() if k.startswith(prefix)]
+        return sorted(((k, v) for k, v in out if v > 0), key=lambda kv: -kv[1])
+
+    categories = [c for c, _ in active("Category_")]
+    techniques = valid_techniques(t for combo, _ in active("MitreTechniques_") for t in combo.split(";"))
+    families = [f for f, _ in active("ThreatFamily_") if f != "Other"]
+    indicators = [
+        Indicator(type=T.OTHER, value=f"threat-family:{f}", field="ThreatFamily_*") for f in families
+    ]
+    entities = ", ".join(f"{k} {int(v)}" for k, v in active("EntityType_")[:8])
+    description = (
+        f"{row.get('evidence_count', '?')} evidence row(s) on {row.get('AlertId_nunique', '?')} alert(s) "
+        f"over {row.get('duration_seconds', '?')} s; categories: {', '.join(categories) or 'none'}; "
+        f"entity types: {entities or 'none'}"
+    )
+    return Alert(
+        source=INCIDENTS_SOURCE,
+        source_id=incident,
+        title=f"GUIDE incident {incident}: {', '.join(categories[:3]) or 'uncategorised'}"[:512],
+        description=description,
+        severity=GUIDE_SEVERITY,
+        severity_original="not recorded by GUIDE",
+        created_at=INCIDENT_EPOCH + timedelta(days=day, hours=hour),
+        indicators=indicators[:500],
+        techniques=techniques[:100],
+        raw=dict(row),
+        raw_exclude=[LABEL],
+    )
+
+
+class GuideIncidentsSource:
+    """The aggregated GUIDE incidents table (plain or gzip CSV), in file order; cursor = rows read.
+
+    Args:
+        path: the CSV file.
+
+    Raises:
+        SourceError: the file is missing.
+    """
+
+    name = INCIDENTS_SOURCE
+
+    def __init__(self, path: str | Path | None) -> None:
+        found = open_path(path, INCIDENTS_SOURCE)
+        if found is None:
+            raise SourceError("guide-incidents: the incidents CSV must be a file, not stdin")
+        self.path = found
+        self.cursor: str | None = None
+
+    @property
+    def cursor_key(self) -> str:
+        """``guide-incidents:absolute path``."""
+        return f"{self.name}:{self.path.resolve()}"
+
+    def restore(self, cursor: str) -> None:
+        """Skip the first ``cursor`` rows on the next poll."""
+        self.cursor = str(int(cursor))
+
+    def poll(self) -> Iterator[Alert | Rejected]:
+        """Incidents after the cursor."""
+        skip = int(self.cursor or 0)
+        for n, (item, _) in enumerate(self.records(), 1):
+            if n <= skip:
+                continue
+            self.cursor = str(n)
+            yield item
+
+    def records(self) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
+        """Every incident with the analyst's grade."""
+        for line, row in _rows(self.path, ("IncidentId", LABEL)):
+            if isinstance(row, Rejected):
+                yield Rejected(row.reason, row.payload, INCIDENTS_SOURCE), None
+                continue
+            try:
+                yield normalize_aggregated(row), _truth(row.get(LABEL))
+            except NORMALIZE_ERRORS as e:
+                yield reject(f"line {line}: {describe(e)}", row, INCIDENTS_SOURCE), None
+
+
+def open_evidence_source(path: str | None, **options: Any) -> GuideEvidenceSource:
+    """Entry point ``guide``: the GUIDE evidence CSV, one incident per (OrgId, IncidentId).
+
+    Raises:
+        SourceError: no file was given or it does not exist.
+    """
+    return GuideEvidenceSource(path)
+
+
+def open_incidents_source(path: str | None, **options: Any) -> GuideIncidentsSource:
+    """Entry point ``guide-incidents``: the aggregated GUIDE incidents table.
+
+    Raises:
+        SourceError: no file was given or it does not exist.
+    """
+    return GuideIncidentsSource(path)

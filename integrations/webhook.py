@@ -1,0 +1,204 @@
+"""Inbound alert webhook: any SIEM can POST alerts, signed with an HMAC-SHA256 of the raw body.
+
+``POST {prefix}/alerts`` with header ``X-Aisoc-Signature: sha256=<hex>`` where ``<hex>`` is
+``HMAC-SHA256(secret, raw body)``. The body is one JSON alert object, a JSON array of them, or JSON
+Lines (``Content-Type: application/x-ndjson``); each is read like a line of the ``jsonl`` source
+(kernel Alert record or generic SIEM object) and published through the kernel's ``ingest`` (one
+case per (source, source id); duplicates dropped; unreadable alerts dead-lettered with the reason).
+
+Answers: 202 with counts; 401 missing or wrong signature; 400 not JSON / not alerts; 413 body too
+large; 422 when no alert of the request could be read (they are in the dead-letter stream).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, request
+
+from aisoc.bus import Bus
+from aisoc.errors import ConfigError
+from aisoc.events import Alert
+from aisoc.sources import Rejected, ingest
+from integrations._files import NORMALIZE_ERRORS, describe, reject
+from integrations.jsonl import normalize_generic
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Aisoc-Signature"
+MAX_ITEMS = 1000
+"""Alerts accepted per request."""
+
+
+def sign(secret: str | bytes, body: bytes) -> str:
+    """The signature header value of ``body``: ``sha256=<hex HMAC-SHA256>`` (what senders compute)."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+class _Batch:
+    """A one-shot alert source over the alerts of one request."""
+
+    def __init__(self, name: str, items: Iterable[Alert | Rejected]) -> None:
+        self.name = name
+        self._items = list(items)
+
+    def poll(self) -> Iterator[Alert | Rejected]:
+        yield from self._items
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": message}), status
+
+
+def create_webhook_blueprint(
+    bus: Bus,
+    secret: str | bytes,
+    *,
+    source: str = "webhook",
+    max_body_bytes: int = 1_000_000,
+    name: str = "aisoc_webhook",
+    now: Callable[[], datetime] | None = None,
+) -> Blueprint:
+    """A Flask blueprint receiving signed alerts and publishing them on ``bus``.
+
+    Args:
+        bus: where ``alert.received`` events (and dead letters) go.
+        secret: the shared HMAC secret (at least 16 characters).
+        source: source name of alerts that do not name their own.
+        max_body_bytes: larger requests are refused with 413.
+        name: the blueprint name (mount several with different names).
+        now: clock for alerts without a timestamp (their receipt time).
+
+    Raises:
+        ConfigError: the secret is missing or shorter than 16 characters.
+    """
+    key = secret.encode() if isinstance(secret, str) else secret
+    if len(key) < 16:
+        raise ConfigError("webhook: the HMAC secret ([integrations.webhook] secret) must have 16+ characters")
+    clock = now or (lambda: datetime.now(UTC))
+    bp = Blueprint(name, __name__)
+
+    @bp.post("/alerts")
+    def receive() -> tuple[Response, int]:
+        length = request.content_length
+        if length is not None and length > max_body_bytes:
+            return _error(413, f"body of {length} bytes exceeds the limit of {max_body_bytes}")
+        body = request.stream.read(max_body_bytes + 1)
+        if len(body) > max_body_bytes:
+            return _error(413, f"body exceeds the limit of {max_body_bytes} bytes")
+        given = request.headers.get(SIGNATURE_HEADER, "")
+        if not given:
+            return _error(401, f"missing {SIGNATURE_HEADER} header: sha256=<hex HMAC-SHA256 of the raw body>")
+        if not given.startswith("sha256="):
+            return _error(401, f"{SIGNATURE_HEADER} must look like sha256=<hex>")
+        if not hmac.compare_digest(given.encode(), sign(key, body).encode()):
+            log.warning("webhook: signature mismatch from %s", request.remote_addr)
+            return _error(401, "signature does not match the body (HMAC-SHA256 with the shared secret)")
+        try:
+            items = _decode(body, request.mimetype)
+        except ValueError as e:
+            return _error(400, str(e))
+        received = clock()
+        batch: list[Alert | Rejected] = []
+        for n, item in enumerate(items, 1):
+            try:
+                alert, _ = normalize_generic(item, source, now=lambda: received)
+            except NORMALIZE_ERRORS as e:
+                batch.append(reject(f"webhook item {n}: {describe(e)}", item, source))
+                continue
+            batch.append(alert)
+        stats = ingest(_Batch(source, batch), bus)
+        reasons = [r.reason for r in batch if isinstance(r, Rejected)]
+        answer = {
+            "published": stats.published,
+            "duplicates": stats.duplicates,
+            "rejected": stats.rejected,
+            "case_ids": stats.case_ids,
+            "errors": reasons[:20],
+        }
+        log.info(
+            "webhook: %d published, %d duplicate, %d rejected",
+            stats.published,
+            stats.duplicates,
+            stats.rejected,
+        )
+        status = 422 if stats.rejected and not (stats.published or stats.duplicates) else 202
+        return jsonify(answer), status
+
+    return bp
+
+
+def _decode(body: bytes, mimetype: str) -> list[Any]:
+    """The alert objects of a request body.
+
+    Raises:
+        ValueError: the body is not JSON, holds no alert, or too many.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"body is not UTF-8: {e}") from e
+    if mimetype in ("application/x-ndjson", "application/jsonl", "application/x-jsonlines"):
+        items: list[Any] = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    items.append(json.loads(line))
+                except ValueError as e:
+                    raise ValueError(f"line {n} is not JSON: {e}") from e
+    else:
+        try:
+            doc = json.loads(text)
+        except ValueError as e:
+            raise ValueError(f"body is not JSON: {e}") from e
+        items = doc if isinstance(doc, list) else [doc]
+    if not items:
+        raise ValueError("no alert in the body")
+    if len(items) > MAX_ITEMS:
+        raise ValueError(f"{len(items)} alerts in one request; at most {MAX_ITEMS}")
+    bad = [n for n, item in enumerate(items, 1) if not isinstance(item, dict)]
+    if bad:
+        raise ValueError(f"item(s) {', '.join(map(str, bad[:10]))} are not JSON objects")
+    return items
+
+
+def create_app(config: str | None = None, bus: Bus | None = None) -> Flask:
+    """A WSGI app serving the webhook at ``/webhook/alerts``.
+
+    Run it with ``gunicorn 'integrations.webhook:create_app()'``.
+
+    Args:
+        config: the settings file (default: ``$AISOC_CONFIG`` or ``./aisoc.toml``).
+        bus: the bus (default: the one the kernel settings name).
+
+    Raises:
+        ConfigError: the webhook secret is not configured.
+    """
+    from aisoc.redact import Redactor
+    from aisoc.settings import KernelSettings, load_settings
+    from integrations.settings import load_integrations_settings
+
+    settings = load_integrations_settings(config)
+    if settings.webhook.secret is None:
+        raise ConfigError("webhook: set [integrations.webhook] secret (or AISOC_WEBHOOK__SECRET)")
+    if bus is None:
+        kernel = load_settings(KernelSettings, config)
+        redactor = Redactor(kernel.redact_patterns, kernel.redact_presets)
+        bus = Bus(kernel.bus, namespace=kernel.namespace, redactor=redactor or None)
+    app = Flask("aisoc-webhook")
+    app.config["MAX_CONTENT_LENGTH"] = settings.webhook.max_body_bytes
+    blueprint = create_webhook_blueprint(
+        bus,
+        settings.webhook.secret.get_secret_value(),
+        source=settings.webhook.source,
+        max_body_bytes=settings.webhook.max_body_bytes,
+    )
+    app.register_blueprint(blueprint, url_prefix="/webhook")
+    return app

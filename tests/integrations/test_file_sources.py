@@ -1,0 +1,207 @@
+"""File sources: the real Wazuh and GUIDE records round-trip; bad input is rejected, never lost; cursors resume."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from aisoc.bus import Bus
+from aisoc.events import Alert, Disposition
+from aisoc.sources import RecordedSource, Rejected, ingest, open_source
+from integrations.errors import SourceError
+from integrations.guide import PLACEHOLDERS, normalize_incident
+from integrations.samples import demo_source
+from integrations.wazuh import WazuhFileSource
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+WAZUH = DATA / "wazuh" / "alerts.jsonl"
+
+
+def test_every_real_wazuh_record_normalizes_with_its_label() -> None:
+    """Given the 89 real Wazuh records, when read, then all normalize with 52 TP escalated and 37 FP closed."""
+    source = open_source("wazuh", str(WAZUH))
+    assert isinstance(source, RecordedSource)
+    pairs = list(source.records())
+    assert not [a for a, _ in pairs if isinstance(a, Rejected)]
+    labels = Counter((t.label, t.escalated) for _, t in pairs if t)
+    assert labels == {(Disposition.TRUE_POSITIVE, True): 52, (Disposition.FALSE_POSITIVE, False): 37}
+
+
+def test_wazuh_model_view_hides_the_label_and_export_envelope() -> None:
+    """Given the real Wazuh records, when viewed by a model, then no label, _version or _index is visible."""
+    for alert, _ in WazuhFileSource(WAZUH).records():
+        assert isinstance(alert, Alert)
+        text = json.dumps(alert.model_view())
+        assert '"label"' not in text and '"_version"' not in text and '"_index"' not in text
+        assert alert.raw["alert"]["_source"] == alert.model_view()["raw"]["alert"]["_source"]
+
+
+def test_wazuh_bad_lines_are_rejected_with_reason_and_payload(tmp_path: Path) -> None:
+    """Given a file mixing a good record, garbage, a non-object and a broken alert, when read, then each bad
+    line becomes a Rejected naming its line and carrying the line verbatim."""
+    good = WAZUH.read_text(encoding="utf-8").splitlines()[0]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join([good, "{not json", "[1, 2]", '{"alert": {"_source": {}}}', ""]) + "\n")
+    items = [a for a, _ in WazuhFileSource(path).records()]
+    rejected = [i for i in items if isinstance(i, Rejected)]
+    assert len(items) == 4 and len(rejected) == 3
+    assert [r.payload for r in rejected] == ["{not json", "[1, 2]", '{"alert": {"_source": {}}}']
+    assert rejected[0].reason.startswith("line 2: not JSON")
+    assert rejected[2].reason == "line 4: missing field '_id'"
+
+
+def test_wazuh_cursor_resumes_and_waits_for_an_incomplete_line(tmp_path: Path) -> None:
+    """Given a file whose last line is half written, when polled twice around its completion, then each
+    alert comes out once and the cursor only passes complete lines."""
+    lines = WAZUH.read_text(encoding="utf-8").splitlines(keepends=True)
+    path = tmp_path / "growing.jsonl"
+    path.write_text(lines[0] + lines[1][:50])
+    source = WazuhFileSource(path)
+    first = list(source.poll())
+    assert (
+        len(first) == 1 and int(source.cursor or 0) == len(lines[0].encode()) and source.pending_bytes == 50
+    )
+    path.write_text(lines[0] + lines[1] + lines[2])
+    resumed = WazuhFileSource(path)
+    resumed.restore(source.cursor or "0")
+    second = [a.source_id for a in resumed.poll() if isinstance(a, Alert)]
+    assert second == [json.loads(lines[1])["id"], json.loads(lines[2])["id"]]
+
+
+def test_wazuh_reads_stdin() -> None:
+    """Given records on stdin, when the source reads '-', then they normalize like a file's."""
+    data = b"".join(WAZUH.read_bytes().splitlines(keepends=True)[:3])
+    source = open_source("wazuh", "-", stdin=io.BytesIO(data))
+    assert len([a for a in source.poll() if isinstance(a, Alert)]) == 3
+
+
+def test_missing_file_is_a_clear_error() -> None:
+    """Given a path that does not exist or none at all, when opened, then a SourceError names the problem."""
+    with pytest.raises(SourceError, match="does not exist"):
+        open_source("wazuh", "/nonexistent/alerts.jsonl")
+    with pytest.raises(SourceError, match="needs a file"):
+        open_source("wazuh", None)
+
+
+def test_demo_source_still_feeds_the_demo() -> None:
+    """Given the bundled sample, when ingested, then its 12 alerts are published once each."""
+    bus = Bus()
+    stats = ingest(demo_source(), bus)
+    again = ingest(demo_source(), bus)
+    assert (stats.published, again.published, again.duplicates) == (12, 0, 12)
+
+
+def test_every_real_guide_incident_normalizes_in_time_order() -> None:
+    """Given the real GUIDE evidence, when read, then 2,346 incidents come out oldest first with their grades."""
+    pairs = list(open_source("guide", str(DATA / "guide" / "evidence.csv")).records())
+    alerts = [a for a, _ in pairs if isinstance(a, Alert)]
+    assert len(alerts) == len(pairs) == 2346
+    assert [a.created_at for a in alerts] == sorted(a.created_at for a in alerts)
+    grades = Counter(t.label for _, t in pairs if t)
+    assert grades == {
+        Disposition.BENIGN: 1213,
+        Disposition.TRUE_POSITIVE: 585,
+        Disposition.FALSE_POSITIVE: 548,
+    }
+    assert all(t.escalated == (t.label is Disposition.TRUE_POSITIVE) for _, t in pairs if t)
+
+
+def test_guide_leaking_columns_and_placeholders_never_reach_a_model() -> None:
+    """Given the real GUIDE incidents, when viewed by a model, then no grade, action, verdict or usage column
+    shows and no placeholder value is an indicator."""
+    placeholders = {(col, v) for col, v in PLACEHOLDERS.items()}
+    for alert, _ in open_source("guide", str(DATA / "guide" / "evidence.csv")).records():
+        assert isinstance(alert, Alert)
+        rows = alert.model_view()["raw"]["rows"]
+        assert all(
+            not {"IncidentGrade", "ActionGrouped", "ActionGranular", "LastVerdict", "Usage"} & set(r)
+            for r in rows
+        )
+        for i in alert.indicators:
+            column = (i.field or "").removeprefix("rows.")
+            assert (column, i.value.split(":")[-1]) not in placeholders
+        assert alert.raw["rows"][0]["IncidentGrade"]  # the raw record keeps everything
+
+
+def test_hand_checked_guide_incident() -> None:
+    """Given GUIDE incident 0-509 (evidence.csv lines 590, 1227, 3501: three alerts of detector 0, all
+    InitialAccess with T1078;T1078.004, graded TruePositive; line 3501 at 00:54:56 is the first, a User with
+    AccountSid 975, AccountUpn 1353, AccountObjectId 973, AccountName 1035; line 590 an Ip row with IpAddress
+    37; line 1227 a CloudLogonSession whose entity columns are all placeholders), when read, then exactly
+    those entities come out, timed at the first row."""
+    by_id = {
+        a.source_id: (a, t) for a, t in open_source("guide", str(DATA / "guide" / "evidence.csv")).records()
+    }
+    alert, truth = by_id["0-509"]
+    assert isinstance(alert, Alert) and truth is not None and truth.escalated
+    assert (alert.tenant, alert.rule, alert.techniques) == ("0", "0", ["T1078", "T1078.004"])
+    assert alert.created_at.isoformat() == "2024-06-09T00:54:56+00:00"
+    assert {(i.type.value, i.value) for i in alert.indicators} == {
+        ("account_id", "sid:975"),
+        ("account_id", "oid:973"),
+        ("ip", "37"),
+    }
+    assert alert.users == ["upn:1353", "name:1035"] and alert.hosts == []
+    assert alert.title == "InitialAccess alert (GUIDE title 0) and 2 more alert(s)"
+
+
+def test_guide_bad_rows_are_rejected_and_missing_columns_refused(tmp_path: Path) -> None:
+    """Given a GUIDE file with a short row and a bad timestamp, when read, then both are rejected with their
+    line, the good incident still comes out; a file without the GUIDE columns is refused."""
+    lines = (DATA / "guide" / "evidence.csv").read_text(encoding="utf-8").splitlines()
+    bad_time = lines[1].replace("2024-06-04T22:56:27.000Z", "yesterday")
+    path = tmp_path / "evidence.csv"
+    path.write_text("\n".join([lines[0], lines[2], "1,2,3", bad_time]) + "\n")
+    items = [a for a, _ in open_source("guide", str(path)).records()]
+    reasons = sorted(i.reason for i in items if isinstance(i, Rejected))
+    assert len([i for i in items if isinstance(i, Alert)]) == 1
+    assert reasons[0].startswith("line 3: expected 46 fields") and reasons[1].startswith("line 4:")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(SourceError, match="missing column"):
+        list(open_source("guide", str(tmp_path / "other.csv")).records())
+
+
+def test_guide_cursor_resumes_after_the_last_incident() -> None:
+    """Given a GUIDE source polled for 10 incidents, when a new one resumes from its cursor, then it starts
+    with the 11th incident."""
+    path = str(DATA / "guide" / "evidence.csv")
+    first = open_source("guide", path)
+    bus = Bus()
+    ingest(first, bus, limit=10)
+    resumed = open_source("guide", path)
+    resumed.restore(first.cursor)
+    nxt = next(iter(resumed.poll()))
+    everything = [a.source_id for a, _ in open_source("guide", path).records()]
+    assert isinstance(nxt, Alert) and nxt.source_id == everything[10]
+
+
+def test_guide_entity_columns_share_numbers_but_not_keys() -> None:
+    """Given one row whose AccountSid and AccountObjectId hold the same integer, when normalized, then they
+    stay two distinct indicators."""
+    row = dict.fromkeys(PLACEHOLDERS, "") | {k: v for k, v in PLACEHOLDERS.items()}
+    row |= {
+        "Timestamp": "2024-01-01T00:00:00Z",
+        "AccountSid": "7",
+        "AccountObjectId": "7",
+        "IncidentGrade": "x",
+    }
+    alert = normalize_incident("1", "2", [row])
+    assert {i.value for i in alert.indicators} == {"sid:7", "oid:7"}
+
+
+def test_every_aggregated_guide_incident_normalizes() -> None:
+    """Given the 22,446 aggregated GUIDE incidents, when read, then all normalize with their grades hidden."""
+    pairs = list(open_source("guide-incidents", str(DATA / "guide" / "incidents.csv.gz")).records())
+    assert len(pairs) == 22446 and not [a for a, _ in pairs if isinstance(a, Rejected)]
+    assert Counter(t.label for _, t in pairs if t) == {
+        Disposition.BENIGN: 10984,
+        Disposition.FALSE_POSITIVE: 6763,
+        Disposition.TRUE_POSITIVE: 4699,
+    }
+    first = pairs[0][0]
+    assert isinstance(first, Alert) and "IncidentGrade" not in first.model_view()["raw"]
+    assert first.source_id == "54" and "T1078.004" in first.techniques
