@@ -1,4 +1,4 @@
-"""File sources: the real Wazuh and GUIDE records round-trip; bad input is rejected, never lost; cursors resume."""
+"""File sources: real Wazuh and GUIDE records round-trip; bad input is rejected, never lost; cursors resume."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ WAZUH = DATA / "wazuh" / "alerts.jsonl"
 
 
 def test_every_real_wazuh_record_normalizes_with_its_label() -> None:
-    """Given the 89 real Wazuh records, when read, then all normalize with 52 TP escalated and 37 FP closed."""
+    """Given the 89 real Wazuh records, when read, then all normalize: 52 TP escalated, 37 FP closed."""
     source = open_source("wazuh", str(WAZUH))
     assert isinstance(source, RecordedSource)
     pairs = list(source.records())
@@ -96,7 +96,7 @@ def test_demo_source_still_feeds_the_demo() -> None:
 
 
 def test_every_real_guide_incident_normalizes_in_time_order() -> None:
-    """Given the real GUIDE evidence, when read, then 2,346 incidents come out oldest first with their grades."""
+    """Given the real GUIDE evidence, when read, then 2,346 incidents come out oldest first, with grades."""
     pairs = list(open_source("guide", str(DATA / "guide" / "evidence.csv")).records())
     alerts = [a for a, _ in pairs if isinstance(a, Alert)]
     assert len(alerts) == len(pairs) == 2346

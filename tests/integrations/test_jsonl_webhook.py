@@ -1,4 +1,4 @@
-"""JSON Lines alerts and the signed inbound webhook: both forms read, truth hidden, bad input dead-lettered."""
+"""JSON Lines alerts and the signed webhook: both forms read, truth hidden, bad input dead-lettered."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ def test_webhook_accepts_json_lines(webhook: tuple[Flask, Bus]) -> None:
 def test_webhook_refuses_unsigned_or_badly_signed_bodies(
     webhook: tuple[Flask, Bus], signature: str, message: str
 ) -> None:
-    """Given a missing, malformed or wrong signature, when posted, then 401 says why and nothing is published."""
+    """Given a missing, malformed or wrong signature, when posted, then 401 says why; nothing is published."""
     app, bus = webhook
     status, answer = post(app, json.dumps(GENERIC).encode(), signature=signature)
     assert status == 401 and message in answer["error"]
