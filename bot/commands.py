@@ -221,7 +221,16 @@ class Commands:
                 "case touched a host by that name."
             ) from e
         head = f"**Why: {clean(subject, 200, oneline=True)}** — from the recorded trace and decisions only"
-        return f"{head}\n{code_block(expl.text())}"
+        if expl.narrative is not None or not expl.answer:
+            return f"{head}\n{code_block(expl.text())}"
+        shown = "\n".join(f"- {s.render()}" for s in expl.answer)
+        more = len(expl.statements) - len(expl.answer)
+        tail = (
+            f"\n{more} more recorded statement(s): `aisoc explain {clean(subject, 200, oneline=True)}`"
+            if more > 0
+            else ""
+        )
+        return f"{head}\n{code_block(shown)}{tail}"
 
     def why(self, args: Sequence[str]) -> str:
         """ "why did it contain HOST?": the last host-like word is the subject."""

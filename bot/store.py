@@ -235,10 +235,6 @@ class BotStore:
         """Whether a post with this id was ever queued."""
         return bool(self._query("SELECT 1 FROM posts WHERE post_id = ?", (post_id,)))
 
-    def has_thread(self, case_id: str) -> bool:
-        """Whether the case has a thread (queued or posted)."""
-        return bool(self._query("SELECT 1 FROM threads WHERE case_id = ?", (case_id,)))
-
     # --- reading ----------------------------------------------------------------------------------
 
     def get(self, post_id: str) -> StoredPost | None:
@@ -311,11 +307,6 @@ class BotStore:
                 (room_id, until, reason),
             )
 
-    def room_block(self, room_id: str) -> tuple[float, str | None]:
-        """Until when a room is held, and why (0 when it is not)."""
-        rows = self._query("SELECT not_before, reason FROM rooms WHERE room_id = ?", (room_id,))
-        return (float(rows[0][0]), rows[0][1]) if rows else (0.0, None)
-
     def mark_sent(self, post_id: str, message_id: str, *, note: str | None = None) -> None:
         """Record that Webex accepted a post (the edit of an update, or its fallback reply)."""
         with self._tx() as db:
@@ -342,12 +333,10 @@ class BotStore:
                 "UPDATE posts SET state = 'dead', last_error = ? WHERE post_id = ?", (error[:2000], post_id)
             )
 
-    def degrade(self, post_id: str, body: dict[str, Any], *, thread: str | None = None) -> None:
-        """Replace a post's body (and thread) before another try (a text-only retry, a new root)."""
+    def degrade(self, post_id: str, body: dict[str, Any]) -> None:
+        """Replace a post's body before another try (a text-only retry, a retry outside its thread)."""
         with self._tx() as db:
             db.execute("UPDATE posts SET body = ? WHERE post_id = ?", (json.dumps(body), post_id))
-            if thread is not None:
-                db.execute("UPDATE posts SET thread = ? WHERE post_id = ?", (thread, post_id))
 
     def reroot(self, case_id: str, post_id: str) -> None:
         """Make ``post_id`` the root of the case's thread (its old root could not be posted)."""

@@ -1,0 +1,104 @@
+"""The local preview in a real browser: Playwright drives Debian's Chromium over the demo's own servers.
+
+Run with ``make test-browser`` (or ``pytest -m browser``); ``make screenshots`` copies the pictures this
+writes to build/screenshots/ into docs/images/. Playwright never downloads a browser here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aisoc.bus import Bus
+from aisoc.cli._team import build_team
+from aisoc.resolve import resolve
+from aisoc.settings import KernelSettings
+from aisoc.sources import ingest
+from bot.demo import DemoServer
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium (scripts/ensure-chromium installs it)."""
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+"""Where the screenshots go (ignored by git; `make screenshots` copies them to docs/images/)."""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium launched by Playwright from its Debian path."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (make test-browser does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def demo() -> Iterator[DemoServer]:
+    """What `aisoc demo --serve` runs: the real demo alerts through the team, gate and bot on free ports."""
+    settings = KernelSettings()
+    bus = Bus()
+    server = DemoServer(bus, port=0, gate_port=0)
+    team = build_team(settings, bus, config=None, dry_run=True)
+    team.on_action_proposed(gate=server.gate)
+    ingest(resolve(settings.demo_source)(), bus, limit=6)
+    team.subscribe()
+    bus.drain()
+    server.start_bot()
+    yield server
+    server.stop()
+    bus.close()
+
+
+def test_cards_render_and_a_card_action_reaches_the_bot(browser: Any, demo: DemoServer) -> None:
+    """Given the demo's cards in the preview, when Explain is clicked and a command typed, then the bot answers both."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1000, "height": 1400})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(demo.preview_url)
+    cards = page.locator("article.msg[data-author=bot] .ac-adaptiveCard")
+    cards.first.wait_for(timeout=20_000)
+    page.wait_for_function("() => document.querySelectorAll('.ac-adaptiveCard').length >= 4", timeout=20_000)
+    assert "TIER 2" in cards.first.inner_text()
+    page.screenshot(path=str(SHOTS / "bot-preview.png"), full_page=False)
+
+    root = page.locator("#feed > article.msg").first
+    root.locator(".ac-adaptiveCard button", has_text="Explain").first.click()
+    answer = root.locator(".replies article.msg", has_text="from the recorded trace")
+    answer.first.wait_for(timeout=20_000)
+    assert "Tier 2 Analyst: decided to escalate" in answer.first.inner_text()
+    answer.first.screenshot(path=str(SHOTS / "bot-explain.png"))
+
+    page.fill("#say", "oncall")
+    page.click("#send")
+    page.locator("#feed > article.msg", has_text="On call now").first.wait_for(timeout=20_000)
+    assert errors == []
+    page.close()
+
+
+def test_the_approve_button_opens_the_gates_step_one_page(browser: Any, demo: DemoServer) -> None:
+    """Given a SEV plan card, when Approve is clicked, then the gate's signed page opens and nothing is decided."""
+    page = browser.new_page(viewport={"width": 1000, "height": 1400})
+    page.goto(demo.preview_url)
+    plan = page.locator(".replies > article.msg", has_text="IR PLAN").first
+    plan.wait_for(timeout=20_000)
+    page.locator("#composer").evaluate("e => { e.style.display = 'none'; }")  # fixed bar: keep it off the shot
+    plan.locator(".ac-adaptiveCard").first.screenshot(path=str(SHOTS / "bot-plan.png"))
+    page.locator("#composer").evaluate("e => { e.style.display = ''; }")
+    with page.expect_popup() as popup:
+        plan.locator(".ac-adaptiveCard button", has_text="Approve").first.click()
+    gate_page = popup.value
+    gate_page.wait_for_load_state()
+    assert gate_page.url.startswith(f"{demo.gate_url}/")
+    assert "action.decided" not in [e.type for e in demo.bus.audit]
+    page.close()
