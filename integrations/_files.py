@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
@@ -258,3 +259,39 @@ class ExportFileSource:
                 yield reject(f"record {n}: {describe(e)}", record, self.name), None
                 continue
             yield alert, truth
+
+
+class TimeCursor:
+    """An API source's cursor: the newest creation time read and the ids read at that exact time.
+
+    Searches are inclusive (``>= time``), so the ids at the boundary are remembered and skipped, or
+    the last record would be read again on every poll. Text form: ``ISO-TIME|id1,id2``.
+    """
+
+    def __init__(self, text: str | None = None) -> None:
+        self.time: str | None = None
+        self.ids: set[str] = set()
+        if text:
+            when, _, ids = text.partition("|")
+            self.time = when or None
+            self.ids = {i for i in ids.split(",") if i}
+
+    @property
+    def text(self) -> str | None:
+        """The persisted form, or None before anything was read."""
+        if self.time is None:
+            return None
+        return f"{self.time}|{','.join(sorted(self.ids))}" if self.ids else self.time
+
+    def seen(self, when: datetime, record_id: str) -> bool:
+        """Whether the record created at ``when`` was already read (older, or at the boundary)."""
+        iso = when.astimezone(UTC).isoformat()
+        return self.time is not None and (iso < self.time or (iso == self.time and record_id in self.ids))
+
+    def advance(self, when: datetime, record_id: str) -> None:
+        """Record that this record was read."""
+        iso = when.astimezone(UTC).isoformat()
+        if self.time is None or iso > self.time:
+            self.time, self.ids = iso, {record_id}
+        elif iso == self.time:
+            self.ids.add(record_id)

@@ -1,4 +1,4 @@
-"""File sources: real Wazuh and GUIDE records round-trip; bad input is rejected, never lost; cursors resume."""
+"""File sources: real Wazuh and GUIDE records round-trip; bad input is rejected, not lost; cursors resume."""
 
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ def test_wazuh_bad_lines_are_rejected_with_reason_and_payload(tmp_path: Path) ->
 
 
 def test_wazuh_cursor_resumes_and_waits_for_an_incomplete_line(tmp_path: Path) -> None:
-    """Given a file whose last line is half written, when polled twice around its completion, then each
-    alert comes out once and the cursor only passes complete lines."""
+    """Given a file whose last line is half written, when polled twice around its completion, then each alert
+    comes out once and the cursor only passes complete lines."""
     lines = WAZUH.read_text(encoding="utf-8").splitlines(keepends=True)
     path = tmp_path / "growing.jsonl"
     path.write_text(lines[0] + lines[1][:50])
@@ -129,10 +129,10 @@ def test_guide_leaking_columns_and_placeholders_never_reach_a_model() -> None:
 
 def test_hand_checked_guide_incident() -> None:
     """Given GUIDE incident 0-509 (evidence.csv lines 590, 1227, 3501: three alerts of detector 0, all
-    InitialAccess with T1078;T1078.004, graded TruePositive; line 3501 at 00:54:56 is the first, a User with
-    AccountSid 975, AccountUpn 1353, AccountObjectId 973, AccountName 1035; line 590 an Ip row with IpAddress
-    37; line 1227 a CloudLogonSession whose entity columns are all placeholders), when read, then exactly
-    those entities come out, timed at the first row."""
+    InitialAccess with T1078;T1078.004, graded TruePositive; line 3501 at 00:54:56 is the first, a User
+    with AccountSid 975, AccountUpn 1353, AccountObjectId 973, AccountName 1035; line 590 an Ip row with
+    IpAddress 37; line 1227 a CloudLogonSession whose entity columns are all placeholders), when read, then
+    exactly those entities come out, timed at the first row."""
     by_id = {
         a.source_id: (a, t) for a, t in open_source("guide", str(DATA / "guide" / "evidence.csv")).records()
     }

@@ -189,11 +189,11 @@ def test_stoplist_from_settings_and_bad_entries() -> None:
 
 
 def test_hand_checked_sysmon_record() -> None:
-    """Given Wazuh record lxca15cB1Hp-jZ7fRKyv (data/wazuh line 56, Sysmon event 1: cmd.exe running
-    IEX DownloadString of PowerSploit's Invoke-Mimikatz.ps1 from raw.githubusercontent.com), when
-    normalized, then exactly the three image hashes of data.win.eventdata.hashes, the download URL and
-    its host come out; NOT the IMPHASH ED7992..., the commit id f650520... inside the URL, the
-    fileVersion 10.0.26100.4202 or the process GUIDs; technique T1059.003 from rule.mitre.id."""
+    """Given Wazuh record lxca15cB1Hp-jZ7fRKyv (data/wazuh line 56, Sysmon event 1: cmd.exe running IEX
+    DownloadString of PowerSploit's Invoke-Mimikatz.ps1 from raw.githubusercontent.com), when normalized,
+    then exactly the three image hashes of data.win.eventdata.hashes, the download URL and its host come
+    out; NOT the IMPHASH ED7992..., the commit id f650520... inside the URL, the fileVersion
+    10.0.26100.4202 or the process GUIDs; technique T1059.003 from rule.mitre.id."""
     alert = normalize(wazuh_record("lxca15cB1Hp-jZ7fRKyv"))
     assert {(i.type.value, i.value) for i in alert.indicators} == {
         ("sha1", "09c438b2b740e73b9bcba70af4b8cc10a31b4eee"),
@@ -211,9 +211,9 @@ def test_hand_checked_sysmon_record() -> None:
 
 
 def test_hand_checked_shellshock_and_sqli_records() -> None:
-    """Given record eV5665cBARIQcDql-GZ3 (line 3: Apache log of a Shellshock probe from 10.0.2.8) and the
-    DVWA SQL injection records (relative URL with a user_token), when normalized, then the source IP is the
-    only indicator, flagged private, and the CSRF tokens are not taken for md5 hashes."""
+    """Given record eV5665cBARIQcDql-GZ3 (line 3: Apache log of a Shellshock probe from 10.0.2.8) and the DVWA
+    SQL injection records (relative URL with a user_token), when normalized, then the source IP is the only
+    indicator, flagged private, and the CSRF tokens are not taken for md5 hashes."""
     shellshock = normalize(wazuh_record("eV5665cBARIQcDql-GZ3"))
     assert [(i.type.value, i.value, i.private, i.field) for i in shellshock.indicators] == [
         ("ip", "10.0.2.8", True, "alert._source.data.srcip")

@@ -41,8 +41,8 @@ KERNEL = {
 
 
 def test_generic_alert_fields_are_found_and_truth_hidden() -> None:
-    """Given a generic SIEM object with a truth and an analyst note, when normalized, then the fields map,
-    the indicators come from evidence only, and neither truth nor note reach the model."""
+    """Given a generic SIEM object with a truth and an analyst note, when normalized, then the fields map, the
+    indicators come from evidence only, and neither truth nor note reach the model."""
     alert, truth = normalize_generic(dict(GENERIC))
     assert (alert.case_id, alert.severity, alert.hosts, alert.users) == ("jsonl:evt-1", 3, ["WS-7"], ["bob"])
     assert alert.techniques == ["T1071.001"]
@@ -84,8 +84,8 @@ def test_severity_scales(value: object, expected: int) -> None:
 
 
 def test_jsonl_file_rejects_bad_lines_and_keeps_them(tmp_path: Path) -> None:
-    """Given JSON Lines with good records, garbage, no timestamp and an unknown truth, when read, then the
-    bad lines are Rejected with a reason and their exact text."""
+    """Given JSON Lines with good records, garbage, no timestamp and an unknown truth, when read, then the bad
+    lines are Rejected with a reason and their exact text."""
     lines = [
         json.dumps(GENERIC),
         "garbage",

@@ -1,0 +1,308 @@
+"""Read-only by construction: an allowlist of read operations enforced in each adapter's HTTP layer.
+
+Every vendor adapter sends its requests through a guard (an httpx transport, a requests session, or
+the SDK's own send hook) that checks the operation before any byte leaves:
+
+- REST operations are keyed by HTTP method AND path template (many vendor reads are POSTs, such as
+  Falcon's alert entities or ZIA's URL lookup, so the method alone proves nothing);
+- GraphQL operations are keyed by operation name, and only the exact registered documents (queries,
+  never mutations) may be sent.
+
+The guard also retries 429/5xx with exponential backoff (honouring ``Retry-After``), and the
+helpers here cut results down for prompts and scrub secrets from text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import requests
+
+from integrations.errors import ReadOnlyViolation
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""Responses worth retrying: rate limited or the vendor's side failed."""
+MAX_RETRY_AFTER_S = 30.0
+"""A longer Retry-After is capped: a tool call must not hang a role for minutes."""
+_GRAPHQL_OP = re.compile(r"^\s*(query|mutation|subscription)\b\s*([_A-Za-z][_0-9A-Za-z]*)?", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One allowed read: HTTP method + path template (``{name}`` matches one path segment).
+
+    ``graphql`` maps operation names to the only documents that may be posted to this path.
+    """
+
+    method: str
+    path: str
+    name: str = ""
+    graphql: Mapping[str, str] = field(default_factory=dict)
+
+    def matches(self, method: str, path: str) -> bool:
+        """Whether ``method path`` is this operation."""
+        if method.upper() != self.method.upper():
+            return False
+        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", r"[^/]+", re.escape(self.path.rstrip("/"))) + "/?$"
+        return re.match(pattern, path) is not None
+
+
+class Allowlist:
+    """The read operations one vendor adapter may perform.
+
+    Args:
+        vendor: name used in refusals and logs.
+        operations: the allowed operations.
+        base_path: path prefix of the API (``/xsoar/public/v1``) stripped before matching.
+    """
+
+    def __init__(self, vendor: str, operations: Iterable[Operation], base_path: str = "") -> None:
+        self.vendor = vendor
+        self.operations = tuple(operations)
+        self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
+
+    def check(self, method: str, url: str, body: bytes | str | Mapping[str, Any] | None = None) -> Operation:
+        """Return the operation ``method url`` performs, or refuse it.
+
+        Raises:
+            ReadOnlyViolation: the operation is not an allowed read (nothing was sent).
+        """
+        path = urlsplit(url).path if "://" in url else url.split("?", 1)[0]
+        if self.base_path and path.startswith(self.base_path):
+            path = path[len(self.base_path) :] or "/"
+        for op in self.operations:
+            if op.matches(method, path):
+                if op.graphql:
+                    self._check_graphql(op, body)
+                return op
+        log.warning("%s: refused %s %s (not an allowed read operation)", self.vendor, method.upper(), path)
+        raise ReadOnlyViolation(
+            f"{self.vendor}: {method.upper()} {path} is not on the read-only allowlist: refused, nothing sent"
+        )
+
+    def _check_graphql(self, op: Operation, body: bytes | str | Mapping[str, Any] | None) -> None:
+        try:
+            doc = body if isinstance(body, Mapping) else json.loads(body or b"{}")
+        except ValueError as e:
+            raise ReadOnlyViolation(f"{self.vendor}: GraphQL body is not JSON; refused") from e
+        name = doc.get("operationName")
+        query = doc.get("query")
+        ops = _GRAPHQL_OP.findall(query or "")
+        if name not in op.graphql or query != op.graphql[name] or len(ops) != 1 or ops[0] != ("query", name):
+            log.warning("%s: refused GraphQL operation %r", self.vendor, name)
+            raise ReadOnlyViolation(
+                f"{self.vendor}: GraphQL operation {name!r} is not a registered read-only query; refused"
+            )
+
+
+@dataclass
+class RetryPolicy:
+    """How many times and how long to wait before retrying a 429/5xx or a connection failure."""
+
+    retries: int = 3
+    backoff_s: float = 0.5
+    sleep: Callable[[float], None] = time.sleep
+
+    def delay(self, attempt: int, retry_after: str | None) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based)."""
+        wait = self.backoff_s * (2**attempt)
+        if retry_after:
+            try:
+                wait = float(retry_after.split()[0])
+            except ValueError:
+                try:
+                    wait = parsedate_to_datetime(retry_after).timestamp() - time.time()
+                except (TypeError, ValueError):
+                    pass
+        return max(0.0, min(wait, MAX_RETRY_AFTER_S))
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """An httpx transport that refuses non-allowlisted operations and retries 429/5xx.
+
+    Args:
+        allowlist: the allowed read operations.
+        policy: retry policy.
+        inner: the real transport (tests may pass an ``httpx.MockTransport``).
+    """
+
+    def __init__(
+        self,
+        allowlist: Allowlist,
+        policy: RetryPolicy | None = None,
+        inner: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.allowlist = allowlist
+        self.policy = policy or RetryPolicy()
+        self.inner = inner or httpx.HTTPTransport()
+        self.refused = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            self.allowlist.check(request.method, request.url.path, request.read())
+        except ReadOnlyViolation:
+            self.refused += 1
+            raise
+        attempt = 0
+        while True:
+            try:
+                response = self.inner.handle_request(request)
+            except (httpx.ConnectError, httpx.ReadTimeout, httpx.ConnectTimeout) as e:
+                if attempt >= self.policy.retries:
+                    raise
+                log.info("%s: %s; retry %d", self.allowlist.vendor, type(e).__name__, attempt + 1)
+                self.policy.sleep(self.policy.delay(attempt, None))
+                attempt += 1
+                continue
+            if response.status_code not in RETRY_STATUSES or attempt >= self.policy.retries:
+                return response
+            wait = self.policy.delay(attempt, response.headers.get("Retry-After"))
+            log.info(
+                "%s: HTTP %d; retry %d in %.1fs",
+                self.allowlist.vendor,
+                response.status_code,
+                attempt + 1,
+                wait,
+            )
+            response.close()
+            self.policy.sleep(wait)
+            attempt += 1
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class GuardedSession(requests.Session):
+    """A requests session (for SDKs such as falconpy) with the same allowlist and retries.
+
+    Args:
+        allowlist: the allowed read operations.
+        policy: retry policy.
+    """
+
+    def __init__(self, allowlist: Allowlist, policy: RetryPolicy | None = None) -> None:
+        super().__init__()
+        self.allowlist = allowlist
+        self.policy = policy or RetryPolicy()
+        self.refused: list[ReadOnlyViolation] = []
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        method_s = method.decode() if isinstance(method, bytes) else method
+        url_s = url.decode() if isinstance(url, bytes) else url
+        body = kwargs.get("json") if kwargs.get("json") is not None else kwargs.get("data")
+        try:
+            self.allowlist.check(method_s, url_s, body if isinstance(body, Mapping | str | bytes) else None)
+        except ReadOnlyViolation as e:
+            self.refused.append(e)
+            raise
+        attempt = 0
+        while True:
+            try:
+                response = super().request(method_s, url_s, *args, **kwargs)
+            except requests.ConnectionError:
+                if attempt >= self.policy.retries:
+                    raise
+                self.policy.sleep(self.policy.delay(attempt, None))
+                attempt += 1
+                continue
+            if response.status_code not in RETRY_STATUSES or attempt >= self.policy.retries:
+                return response
+            wait = self.policy.delay(attempt, response.headers.get("Retry-After"))
+            log.info(
+                "%s: HTTP %d; retry %d in %.1fs",
+                self.allowlist.vendor,
+                response.status_code,
+                attempt + 1,
+                wait,
+            )
+            self.policy.sleep(wait)
+            attempt += 1
+
+
+class Redactor:
+    """Replaces configured secret values (and bearer/session tokens) in text and nested results."""
+
+    _TOKENS = re.compile(r"(?i)\b(bearer\s+|session[\"':= ]+|authorization[\"':= ]+)[A-Za-z0-9._~+/=-]{8,}")
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        """``value`` with every secret replaced by ``[REDACTED]``."""
+        for secret in self.secrets:
+            value = value.replace(secret, "[REDACTED]")
+        return self._TOKENS.sub(lambda m: m.group(1) + "[REDACTED]", value)
+
+    def __call__(self, value: Any) -> Any:
+        """A copy of ``value`` (str, dict, list) with secrets redacted everywhere."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {k: self(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self(v) for v in value]
+        return value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts secrets from a record's message (for vendor SDK loggers)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor.text(record.getMessage())
+        record.args = None
+        return True
+
+
+SDK_LOGGERS = ("zscaler-sdk-python", "falconpy", "integrations")
+"""Loggers whose records may carry credentials (the Zscaler SDK logs its login payload at debug)."""
+
+
+def install_log_redaction(redactor: Redactor, loggers: Iterable[str] = SDK_LOGGERS) -> None:
+    """Attach one redacting filter per logger (idempotent: an earlier one is replaced)."""
+    for name in loggers:
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, RedactingFilter)]:
+            logger.removeFilter(old)
+        logger.addFilter(RedactingFilter(redactor))
+
+
+def clip(result: Any, max_chars: int) -> Any:
+    """``result`` cut down until its JSON is at most ``max_chars`` (lists first, then strings).
+
+    A cut result says so: lists end with ``"... N more"`` and a final fallback is a prefix of the
+    JSON text with ``"[truncated]"``.
+    """
+    if len(json.dumps(result, default=str)) <= max_chars:
+        return result
+    for keep in (50, 20, 10, 5, 2, 1):
+        trimmed = _trim(result, keep, max_chars // 4)
+        if len(json.dumps(trimmed, default=str)) <= max_chars:
+            return trimmed
+    text = json.dumps(result, default=str)
+    return {"truncated": True, "text": text[: max(0, max_chars - 60)] + " [truncated]"}
+
+
+def _trim(value: Any, keep: int, max_str: int) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= max_str else value[:max_str] + " [truncated]"
+    if isinstance(value, Mapping):
+        return {k: _trim(v, keep, max_str) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        items = [_trim(v, keep, max_str) for v in value[:keep]]
+        return items + ([f"... {len(value) - keep} more"] if len(value) > keep else [])
+    return value
