@@ -120,6 +120,7 @@ class Receiver:
         self.answer = answer
         self.on_queued = on_queued
         self._me: dict[str, Any] | None = None
+        self._room_types: dict[str, str] = {}
 
     @property
     def me(self) -> dict[str, Any]:
@@ -131,10 +132,21 @@ class Receiver:
     # --- who may ----------------------------------------------------------------------------------
 
     def room_allowed(self, room_id: str, room_type: str | None) -> bool:
-        """Configured rooms, and 1:1 spaces when ``allow_direct``."""
-        return room_id in self.settings.answer_rooms() or (
-            room_type == "direct" and self.settings.allow_direct
-        )
+        """Configured rooms, and 1:1 spaces when ``allow_direct`` (a card submit does not say which
+        kind its room is: then Webex is asked)."""
+        if room_id in self.settings.answer_rooms():
+            return True
+        if not self.settings.allow_direct or not room_id:
+            return False
+        if room_type is None:
+            if room_id not in self._room_types:
+                try:
+                    self._room_types[room_id] = str(self.space.get_room(room_id).get("type") or "")
+                except Exception:  # an unknown room is not allowed
+                    log.warning("room %s could not be looked up", room_id)
+                    return False
+            room_type = self._room_types[room_id]
+        return room_type == "direct"
 
     def person_allowed(self, email: str | None, via: Via) -> bool:
         """Allowed people and domains, and the roster when ``allow_roster``."""

@@ -134,6 +134,12 @@ class PreviewSpace:
                 return dict(who)
         raise Refused("no such person", 404)
 
+    def get_room(self, room_id: str) -> dict[str, Any]:
+        """The preview's one room."""
+        if room_id != ROOM:
+            raise Refused("no such room", 404)
+        return {"id": ROOM, "title": "SOC (local preview)", "type": "group"}
+
     # --- the person at the page -------------------------------------------------------------------
 
     def say(self, text: str, parent_id: str | None = None) -> dict[str, Any]:

@@ -68,6 +68,12 @@ class Bot:
         if settings.serves_preview:
             person = self._preview_person()
             self.preview = PreviewSpace(settings.bot_name, person[0], person[1])
+            if settings.host not in ("127.0.0.1", "localhost", "::1"):
+                log.warning(
+                    "the local preview listens on %s: anyone who reaches it acts as %s; keep it on 127.0.0.1",
+                    settings.host,
+                    person[0],
+                )
         if space is None:
             space = WebexSpace(settings) if settings.token is not None else self.preview
         assert space is not None

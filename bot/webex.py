@@ -50,6 +50,10 @@ class Space(Protocol):
         """``GET /people/{id}``."""
         ...
 
+    def get_room(self, room_id: str) -> dict[str, Any]:
+        """``GET /rooms/{id}`` (its ``type``: ``direct`` or ``group``)."""
+        ...
+
 
 def _json(obj: Any) -> dict[str, Any]:
     data = getattr(obj, "_json_data", None)
@@ -127,6 +131,10 @@ class WebexSpace:
     def get_person(self, person_id: str) -> dict[str, Any]:
         """Fetch a person by id."""
         return _json(self._call("get person", lambda: self.api.people.get(person_id)))
+
+    def get_room(self, room_id: str) -> dict[str, Any]:
+        """Fetch a room by id."""
+        return _json(self._call("get room", lambda: self.api.rooms.get(room_id)))
 
     # --- webhooks (``aisoc bot setup``) -----------------------------------------------------------
 

@@ -60,7 +60,7 @@ def demo() -> Iterator[DemoServer]:
 
 
 def test_cards_render_and_a_card_action_reaches_the_bot(browser: Any, demo: DemoServer) -> None:
-    """Given the demo's cards in the preview, when Explain is clicked and a command typed, then the bot answers both."""
+    """Given the demo's cards, when Explain is clicked and a command typed, then both are answered."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1000, "height": 1400})
     errors: list[str] = []
@@ -87,12 +87,14 @@ def test_cards_render_and_a_card_action_reaches_the_bot(browser: Any, demo: Demo
 
 
 def test_the_approve_button_opens_the_gates_step_one_page(browser: Any, demo: DemoServer) -> None:
-    """Given a SEV plan card, when Approve is clicked, then the gate's signed page opens and nothing is decided."""
+    """Given a SEV plan card, when Approve is clicked, then the gate's page opens; nothing is decided."""
     page = browser.new_page(viewport={"width": 1000, "height": 1400})
     page.goto(demo.preview_url)
     plan = page.locator(".replies > article.msg", has_text="IR PLAN").first
     plan.wait_for(timeout=20_000)
-    page.locator("#composer").evaluate("e => { e.style.display = 'none'; }")  # fixed bar: keep it off the shot
+    page.locator("#composer").evaluate(
+        "e => { e.style.display = 'none'; }"
+    )  # fixed bar: keep it off the shot
     plan.locator(".ac-adaptiveCard").first.screenshot(path=str(SHOTS / "bot-plan.png"))
     page.locator("#composer").evaluate("e => { e.style.display = ''; }")
     with page.expect_popup() as popup:

@@ -154,3 +154,18 @@ def test_a_malformed_body_with_a_good_signature_is_a_bad_request(client: FlaskCl
     body = b"not json"
     resp = client.post("/webex/webhook", data=body, headers={"X-Spark-Signature": sign(body, SECRET)})
     assert resp.status_code == 400
+
+
+def test_a_card_submit_in_a_direct_space_is_answered_after_asking_webex_the_rooms_kind(
+    bot: Bot, client: FlaskClient, space: Space, clock: WallClock
+) -> None:
+    """Given a card in Alice's 1:1 space, when clicked, then the room kind is looked up; she is answered."""
+    direct = space.fake.add_room("1:1 Alice", space.alice, kind="direct")
+    card = space.fake._message(space.fake.bot, direct["id"], {"markdown": "a card"})
+    action = space.fake.person_submits(space.alice, card["id"], {"cmd": "explain", "case_id": "jsonl:none"})
+    assert (
+        deliver(client, space.fake.envelope("attachmentActions", action)).get_json()["status"] == "answered"
+    )
+    assert ("GET", f"/v1/rooms/{direct['id']}", None) in space.fake.log
+    settle(bot, clock)
+    assert "Nothing is recorded about `jsonl:none`" in str(replies(space, direct)[-1]["markdown"])
