@@ -107,3 +107,17 @@ def test_aisoc_bot_setup_reads_the_settings_file(
     out = capsys.readouterr().out
     assert "webhooks -> https://bot.example/webex/webhook" in out and "created aisoc messages" in out
     assert len(space.fake.webhooks) == 2
+
+
+def test_the_fake_lists_and_deletes_messages_and_knows_rooms_through_the_sdk(
+    webex: WebexSpace, space: Space
+) -> None:
+    """Given two posts, when listed, one deleted and the room fetched, then the SDK sees what Webex shows."""
+    first = webex.create_message({"roomId": space.soc["id"], "markdown": "one"})
+    webex.create_message({"roomId": space.soc["id"], "markdown": "two"})
+    listed = [m.markdown for m in webex.api.messages.list(roomId=space.soc["id"])]
+    assert listed == ["two", "one"]
+    webex.api.messages.delete(first["id"])
+    assert [m.markdown for m in webex.api.messages.list(roomId=space.soc["id"])] == ["two"]
+    assert webex.get_room(space.soc["id"])["type"] == "group" and webex.me()["type"] == "bot"
+    assert [r.title for r in webex.api.rooms.list()] == ["SOC", "Watercooler"]
