@@ -250,7 +250,7 @@ class ExportFileSource:
     def records(self) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
         """Every record with the analyst's decision."""
         for n, record in read_export(self.path, self._keys):
-            if isinstance(record, Exception):
+            if isinstance(record, json.JSONDecodeError):
                 yield reject(f"record {n}: not JSON: {record}", record.doc.splitlines()[0], self.name), None
                 continue
             try:

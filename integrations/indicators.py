@@ -142,6 +142,7 @@ def indicator(type_: IndicatorType | str, value: Any, field: str | None = None) 
         host = _url_host(text)
         if host is None:
             return None
+        text = scrub_url(text)
         parsed = _ip(host)
         private = parsed[1] if parsed else False
     elif kind is T.EMAIL:
@@ -166,6 +167,33 @@ def _url_host(url: str) -> str | None:
     return host if _ip(host) or registrable(host) else None
 
 
+_USERINFO = re.compile(r"(?<=[a-zA-Z])://[^/@\s\[\]]+@")
+"""The ``user:password@`` part of a URL."""
+_SECRET_PARAM = re.compile(
+    r"(?i)(?:^|[_.-])(?:token|session(?:id)?|sid|sig(?:nature)?|auth|key|api_?key|pass(?:word|wd)?|pwd"
+    r"|secret|code|jwt|credentials?)$"
+)
+"""Query parameter names whose values are credentials (session ids, CSRF/API tokens, signatures)."""
+
+
+def scrub_url(url: str) -> str:
+    """``url`` without credentials: no password in the user-info, secret query parameters emptied.
+
+    The value of ``?user_token=...`` identifies a session, not infrastructure; dropping it keeps
+    secrets out of events and lets the same URL link cases.
+    """
+    url = re.sub(r"^([a-zA-Z][\w+.-]*://[^/@:\s]+):[^/@\s]*@", r"\1@", url)
+    head, sep, query = url.partition("?")
+    if not sep:
+        return url
+    query, hash_sep, fragment = query.partition("#")
+    parts = []
+    for part in query.split("&"):
+        name, eq, value = part.partition("=")
+        parts.append(f"{name}=" if eq and value and _SECRET_PARAM.search(name) else part)
+    return f"{head}?{'&'.join(parts)}{hash_sep}{fragment}"
+
+
 def merge(*groups: Iterable[Indicator]) -> list[Indicator]:
     """Indicators of every group, in order, one per ``type:value`` (the first field named wins)."""
     seen: dict[tuple[str, str], Indicator] = {}
@@ -188,7 +216,7 @@ class IndicatorExtractor:
         """
         if not text or not _MAYBE_IOC.search(text):
             return []
-        text = text[:MAX_TEXT]
+        text = _USERINFO.sub("://", text[:MAX_TEXT])  # credentials in URLs are neither hosts nor e-mails
         found = find_iocs(
             text,
             parse_from_url_path=False,

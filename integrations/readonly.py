@@ -96,7 +96,7 @@ class Allowlist:
             doc = body if isinstance(body, Mapping) else json.loads(body or b"{}")
         except ValueError as e:
             raise ReadOnlyViolation(f"{self.vendor}: GraphQL body is not JSON; refused") from e
-        name = doc.get("operationName")
+        name = str(doc.get("operationName") or "")
         query = doc.get("query")
         ops = _GRAPHQL_OP.findall(query or "")
         if name not in op.graphql or query != op.graphql[name] or len(ops) != 1 or ops[0] != ("query", name):
@@ -116,7 +116,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: str | None) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
-        wait = self.backoff_s * (2**attempt)
+        wait = float(self.backoff_s * (2**attempt))
         if retry_after:
             try:
                 wait = float(retry_after.split()[0])
@@ -197,7 +197,7 @@ class GuardedSession(requests.Session):
         self.policy = policy or RetryPolicy()
         self.refused: list[ReadOnlyViolation] = []
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         method_s = method.decode() if isinstance(method, bytes) else method
         url_s = url.decode() if isinstance(url, bytes) else url
         body = kwargs.get("json") if kwargs.get("json") is not None else kwargs.get("data")
