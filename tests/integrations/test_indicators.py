@@ -241,8 +241,8 @@ def test_real_wazuh_records_yield_no_fake_domains_or_version_ips() -> None:
 
 
 def test_urls_lose_their_credentials() -> None:
-    """Given URLs with a password, a CSRF token and a signature, when extracted, then the host and path stay and
-    the secrets are gone (no password taken for an e-mail either)."""
+    """Given URLs with a password, a CSRF token and a signature, when extracted, then the host and path stay
+    and the secrets are gone (no password taken for an e-mail either)."""
     got = found("GET https://bob:hunter2@evil.com/login?user_token=abc123def456&q=1&X-Amz-Signature=f00d#top")
     assert got == {
         ("url", "https://evil.com/login?user_token=&q=1&X-Amz-Signature=#top"),
