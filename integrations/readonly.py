@@ -149,6 +149,11 @@ class GuardedTransport(httpx.BaseTransport):
         self.refused = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Check the operation, then send it, retrying 429/5xx and connection failures.
+
+        Raises:
+            ReadOnlyViolation: the operation is not an allowed read (nothing was sent).
+        """
         try:
             self.allowlist.check(request.method, request.url.path, request.read())
         except ReadOnlyViolation:
@@ -180,6 +185,7 @@ class GuardedTransport(httpx.BaseTransport):
             attempt += 1
 
     def close(self) -> None:
+        """Close the inner transport."""
         self.inner.close()
 
 
@@ -197,19 +203,24 @@ class GuardedSession(requests.Session):
         self.policy = policy or RetryPolicy()
         self.refused: list[ReadOnlyViolation] = []
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        method_s = method.decode() if isinstance(method, bytes) else method
-        url_s = url.decode() if isinstance(url, bytes) else url
-        body = kwargs.get("json") if kwargs.get("json") is not None else kwargs.get("data")
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        """Check the operation, then send it, retrying 429/5xx and connection failures.
+
+        Every request goes through here, redirect hops included, so nothing skips the check.
+
+        Raises:
+            ReadOnlyViolation: the operation is not an allowed read (nothing was sent).
+        """
         try:
-            self.allowlist.check(method_s, url_s, body if isinstance(body, Mapping | str | bytes) else None)
+            body = request.body if isinstance(request.body, bytes | str) else None
+            self.allowlist.check(str(request.method), str(request.url), body)
         except ReadOnlyViolation as e:
             self.refused.append(e)
             raise
         attempt = 0
         while True:
             try:
-                response = super().request(method_s, url_s, *args, **kwargs)
+                response = super().send(request, **kwargs)
             except requests.ConnectionError:
                 if attempt >= self.policy.retries:
                     raise
@@ -226,6 +237,7 @@ class GuardedSession(requests.Session):
                 attempt + 1,
                 wait,
             )
+            response.close()
             self.policy.sleep(wait)
             attempt += 1
 
@@ -263,6 +275,7 @@ class RedactingFilter(logging.Filter):
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's message in place; never drops a record."""
         record.msg = self.redactor.text(record.getMessage())
         record.args = None
         return True

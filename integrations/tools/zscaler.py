@@ -51,18 +51,26 @@ class GuardedZiaHelper(LegacyZIAClientHelper):  # type: ignore[misc]
     allowlist = ALLOWLIST
 
     def authenticate(self) -> None:
+        """Log in (``POST /authenticatedSession``), after the allowlist check."""
         self.allowlist.check("POST", "/api/v1/authenticatedSession")
         super().authenticate()
 
     def validate_session_status(self) -> bool:
+        """Check the session (``GET /authenticatedSession``), after the allowlist check."""
         self.allowlist.check("GET", "/api/v1/authenticatedSession")
         return bool(super().validate_session_status())
 
     def deauthenticate(self) -> Any:
+        """Log out (``DELETE /authenticatedSession``), after the allowlist check."""
         self.allowlist.check("DELETE", "/api/v1/authenticatedSession")
         return super().deauthenticate()
 
     def send(self, method: str, path: str, json: Any = None, params: Any = None, **rest: Any) -> Any:
+        """Send one API request, refused unless it is on the allowlist.
+
+        Raises:
+            ReadOnlyViolation: the operation is not an allowed read (nothing was sent).
+        """
         self.allowlist.check(method, path, json if isinstance(json, dict) else None)
         return super().send(method, path, json=json, params=params, **rest)
 
