@@ -175,3 +175,12 @@ class Stoplist:
     def _domain_blocked(self, value: str) -> bool:
         labels = value.lower().strip(".").split(".")
         return any(".".join(labels[i:]) in self.domains for i in range(len(labels)))
+
+
+def configured_stoplist(config: str | os.PathLike[str] | None = None) -> Stoplist:
+    """The stoplist of the settings file (import string ``integrations.stoplist:configured_stoplist``).
+
+    Raises:
+        ConfigError: the settings are invalid.
+    """
+    return Stoplist.from_settings(config)

@@ -10,7 +10,7 @@ import pytest
 from aisoc.events import Indicator, IndicatorType
 from integrations.attack import catalogue, valid_techniques
 from integrations.indicators import extract_fields, extract_text, indicator, merge, techniques_in
-from integrations.stoplist import Stoplist
+from integrations.stoplist import Stoplist, configured_stoplist
 from integrations.wazuh import normalize
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -186,6 +186,16 @@ def test_stoplist_from_settings_and_bad_entries() -> None:
     assert not stop.blocks(Indicator(type="ip", value="8.8.8.8"))
     with pytest.raises(ValueError, match="not an IP address"):
         Stoplist(ips=["10.0.0.0/33"])
+
+
+def test_configured_stoplist_reads_the_settings_file(tmp_path: Path) -> None:
+    """Given a settings file with the org's domain, when the factory loads it, then that domain is skipped."""
+    config = tmp_path / "aisoc.toml"
+    config.write_text('[integrations.stoplist]\ndomains = ["corp.example"]\nips = ["192.0.2.53"]\n')
+    stop = configured_stoplist(str(config))
+    assert stop(Indicator(type="domain", value="dc1.corp.example")) and stop(
+        Indicator(type="ip", value="192.0.2.53")
+    )
 
 
 def test_hand_checked_sysmon_record() -> None:
