@@ -1,52 +1,207 @@
-"""``aisoc replay FILE``: recorded tickets through the team with every side effect neutered."""
+"""``aisoc replay FILE``: recorded tickets through the team with every side effect neutered, scored
+against what the human analyst did (the engine is :mod:`aisoc.replay`)."""
 
 from __future__ import annotations
 
 import argparse
-from collections import Counter
+import logging
+import time
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
 
-from aisoc.bus import Bus
-from aisoc.cli._common import kernel_settings
+from aisoc.cli._common import CommandError, kernel_settings
 from aisoc.cli._paths import print_paths
-from aisoc.cli._team import build_team
-from aisoc.sources import ingest, open_source, source_names
+from aisoc.cli._team import build_model
+from aisoc.replay import Replay, ReplayResult, ResumeMismatch, RunFiles, TicketResult, read_records, select
+from aisoc.sources import open_source, source_names
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "replay",
-        help="replay recorded tickets through the team, side effects neutered",
-        description="Runs every ticket through the team on an isolated in-process bus: "
-        "no vendor tools, no gate, no Webex; nothing leaves the process.",
+        help="replay recorded tickets through the team and score it against the analysts",
+        description="Runs every ticket through the team on an isolated in-process bus: no gate, no Webex, "
+        "no vendor tools, no outbound connection except to the model's own server. Scores the "
+        "team's escalations against what the human analyst did (the source's ground truth).",
     )
-    p.add_argument("file", help="recorded tickets (a file, or - for stdin)")
-    p.add_argument("--source", default="jsonl", help=f"format: {', '.join(source_names())}")
-    p.add_argument("--model", help="stub | local | openai+http://HOST:PORT/v1")
-    p.add_argument("--dry-run", action="store_true", help="use the canned stub model")
-    p.add_argument("--limit", type=int, help="replay only the first N tickets")
+    p.add_argument("file", help="recorded tickets (a file, or - for stdin where the source allows it)")
+    p.add_argument("--source", default="jsonl", help=f"format: {', '.join(source_names())} (default jsonl)")
+    p.add_argument("--model", help="stub | local | openai+http://HOST:PORT/v1 (default: setting 'model')")
+    p.add_argument("--dry-run", action="store_true", help="use the canned stub model (= --model stub)")
+    p.add_argument(
+        "--recall",
+        choices=["off", "on", "ab"],
+        help="precedent from memory: off, on, or ab = both, off then on, with the delta "
+        "(default: setting 'recall')",
+    )
+    p.add_argument("--limit", type=int, help="replay only the first N tickets (chronologically)")
+    p.add_argument("--sample", type=int, help="replay N tickets drawn at random")
+    p.add_argument("--stratify", action="store_true", help="keep the label mix in the sample")
+    p.add_argument("--seed", type=int, default=0, help="the sample's random seed (default 0)")
+    p.add_argument("--k", type=int, default=5, help="precedent references per prompt (default 5)")
+    p.add_argument("--out", type=Path, help="metrics JSON file (per-ticket JSONL and journal beside it)")
+    p.add_argument("--resume", action="store_true", help="continue the run whose files are beside --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--paths", action="store_true", help="print each case's path through the roles")
     p.set_defaults(func=_replay)
 
 
+class RateColumn(ProgressColumn):
+    """Tickets per second (or seconds per ticket when slower than one a second)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if not speed:
+            return Text("-- t/s", style="progress.data.speed")
+        shown = f"{speed:.1f} t/s" if speed >= 1 else f"{1 / speed:.1f} s/t"
+        return Text(shown, style="progress.data.speed")
+
+
+class BarProgress:
+    """The engine's progress sink as a rich progress bar with rate and ETA."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: Any = None
+
+    def arm(self, arm: str, total: int, done: int) -> None:
+        if self.task is not None:
+            self.progress.stop_task(self.task)
+        self.task = self.progress.add_task(f"recall {arm}", total=total, completed=done)
+
+    def ticket(self, result: TicketResult) -> None:
+        self.progress.advance(self.task)
+
+
 def _replay(args: argparse.Namespace) -> int:
-    settings = kernel_settings(args, model=args.model, bus="memory://")
-    bus = Bus()  # isolated: replay never touches the production bus
-    team = build_team(settings, bus, config=args.config, dry_run=args.dry_run, tools=[])
+    if args.resume and args.out is None:
+        raise CommandError("--resume needs --out (the metrics file whose tickets file it continues)", 2)
+    started = time.perf_counter()
+    settings = kernel_settings(args, model="stub" if args.dry_run else args.model)
+    recall = args.recall or settings.recall
     source = open_source(args.source, args.file)
-    stats = ingest(source, bus, limit=args.limit)
-    team.subscribe()
-    bus.drain()
-    console = Console(soft_wrap=True)
-    if args.paths:
-        print_paths(bus, stats.case_ids, console)
-    counts = Counter(e.type for e in bus.audit)
-    console.print(
-        f"replayed {stats.published} tickets ({stats.rejected} unreadable, "
-        f"{stats.duplicates} duplicates) with model {team.caps.leg}: "
-        f"{counts['triage.verdict']} triaged, {counts['ir.plan']} escalated to IR Lead, "
-        f"{counts['case.closed']} closed, {counts['case.review_requested']} sent to human review"
+    try:
+        selection = select(
+            read_records(source), limit=args.limit, sample=args.sample, stratify=args.stratify, seed=args.seed
+        )
+    except ValueError as e:
+        raise CommandError(str(e), 2) from e
+    if not selection.tickets:
+        raise CommandError(
+            f"{args.file}: no ticket to replay ({len(selection.unreadable)} unreadable records)"
+        )
+    console = Console(stderr=True, soft_wrap=True)
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=args.no_progress,
+        transient=False,
     )
+    replay = Replay(
+        build_model(settings, args.dry_run),
+        selection,
+        source=args.source,
+        model_spec=settings.model,
+        recall=recall,
+        out=args.out,
+        resume=args.resume,
+        identity={
+            "file": str(Path(args.file).resolve()) if args.file != "-" else "-",
+            "selection": {
+                "limit": args.limit,
+                "sample": args.sample,
+                "stratify": args.stratify,
+                "seed": args.seed,
+            },
+            "roles": settings.team,
+            "k": args.k,
+        },
+        roles=settings.team,
+        k=args.k,
+        progress=BarProgress(bar),
+    )
+    try:
+        with bar:
+            result = replay.run(started=started)
+    except ResumeMismatch as e:
+        raise CommandError(str(e), 2) from e
+    out = Console(soft_wrap=True)
+    if args.paths:
+        print_paths(result.buses[list(result.buses)[-1]], [t.ticket_id for t in selection.tickets], out)
+    summary(result, out)
+    if args.out is not None:
+        files = RunFiles(args.out)
+        out.print(f"metrics: {files.metrics}\nper-ticket outcomes: {files.tickets}")
+    if result.interrupted:
+        out.print("[yellow]interrupted[/]: what was done is kept; run again with --resume to continue")
+        return 130
     return 0
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+def summary(result: ReplayResult, console: Console) -> None:
+    """Print the scores, the per-role figures and the recall A/B of a replay."""
+    m = result.metrics
+    c = m["confusion"]
+    console.print(
+        f"[bold]{m['tickets']}[/] tickets from {m['source']} with model {m['model']} "
+        f"({m['with_truth']} with ground truth, {m['human_review']} sent to human review), "
+        f"{m['wall_s']:.1f} s"
+    )
+    console.print(
+        f"TP {c['tp']}  FP {c['fp']}  TN {c['tn']}  FN {c['fn']}   precision {_pct(m['precision'])}  "
+        f"recall {_pct(m['recall'])}  F1 {_pct(m['f1'])}  accuracy {_pct(m['accuracy'])}"
+    )
+    table = Table("role", "n", "accuracy", "p50 ms", "p95 ms", "tools/ticket", "tokens/ticket", box=None)
+    for role, r in m["per_role"].items():
+        table.add_row(
+            role,
+            str(r["n"]),
+            _pct(r["accuracy"]),
+            _pct(r["p50_ms"]),
+            _pct(r["p95_ms"]),
+            _pct(r["tool_calls_per_ticket"]),
+            _pct(r["tokens_per_ticket"]),
+        )
+    console.print(table)
+    ab = m["recall_ab"]
+    if ab is not None:
+        d = ab["delta"]
+        console.print(
+            f"recall A/B (on minus off): precision {_signed(d['precision'])}, recall {_signed(d['recall'])}, "
+            f"F1 {_signed(d['f1'])} — {ab['verdict']}"
+        )
+    if m["errors"]:
+        stages: dict[str, int] = {}
+        for e in m["errors"]:
+            stages[e["stage"]] = stages.get(e["stage"], 0) + 1
+        console.print("errors: " + ", ".join(f"{n} {s}" for s, n in sorted(stages.items())))
+
+
+def _signed(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:+.3f}"

@@ -1,0 +1,176 @@
+"""The metrics file: scores from the per-ticket results, with :mod:`aisoc.memory.scoring`'s definitions.
+
+Everything here is a pure function of :class:`~aisoc.replay.journal.TicketResult` lists, so the
+engine and :func:`recompute` (which reads ``*.tickets.jsonl``) give the same figures. The confusion
+matrix, precision, recall, F1, accuracy and per-role accuracy are scoring's own (``confusion``,
+``role_accuracy``, ``ab_delta``): tickets sent to human review, unfinished tickets and tickets
+without ground truth sit outside every denominator, and a metric with an empty denominator is
+null, never 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from aisoc.memory import ab_delta, confusion, role_accuracy, score
+from aisoc.replay.journal import TicketResult, read_results
+
+SCHEMA_VERSION = 1
+"""Version of the metrics file's layout (``schema_version``); bumped on incompatible changes."""
+MAX_ERRORS = 1000
+"""Errors listed one by one in a metrics file; the rest are summed up in one last entry."""
+SCORE_KEYS = ("tickets", "with_truth", "human_review", "confusion", "precision", "recall", "f1", "accuracy")
+"""The scores of one arm (top level, and each side of ``recall_ab``)."""
+
+
+def metrics_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the metrics file."""
+    text = resources.files("aisoc.replay").joinpath("metrics.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def scores(results: Sequence[TicketResult]) -> dict[str, Any]:
+    """The escalation scores of one arm: counts, the confusion matrix and the four metrics.
+
+    ``human_review`` counts tickets with ground truth that the team sent to a person; like tickets
+    the team never finished, they are outside the matrix (``with_truth`` = tp + fp + tn + fn +
+    human_review + unfinished).
+    """
+    c = confusion(r.outcome() for r in results)
+    return {
+        "tickets": len(results),
+        "with_truth": sum(1 for r in results if r.human_escalated is not None),
+        "human_review": c.human_review,
+        "confusion": {"tp": c.tp, "fp": c.fp, "tn": c.tn, "fn": c.fn},
+        "precision": c.precision,
+        "recall": c.recall,
+        "f1": c.f1,
+        "accuracy": c.accuracy,
+    }
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The nearest-rank percentile ``p`` (0-100) of ``values``; None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def per_role(results: Sequence[TicketResult], roles: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+    """Per role: tickets worked (``n``), accuracy against the truth (null where no label can judge
+    the role), latency percentiles over its invocations, tool calls and tokens (total and per
+    ticket worked).
+
+    Args:
+        results: one arm's ticket results.
+        roles: role slugs to report even when they never ran (n = 0).
+    """
+    accuracy = role_accuracy(r.outcome() for r in results)
+    ms: dict[str, list[float]] = {r: [] for r in roles}
+    tickets: dict[str, set[str]] = {r: set() for r in roles}
+    tools: dict[str, int] = dict.fromkeys(roles, 0)
+    tokens: dict[str, int] = dict.fromkeys(roles, 0)
+    for r in results:
+        for c in r.calls:
+            ms.setdefault(c.role, []).append(c.ms)
+            tickets.setdefault(c.role, set()).add(r.ticket_id)
+            tools[c.role] = tools.get(c.role, 0) + c.tool_calls
+            tokens[c.role] = tokens.get(c.role, 0) + c.input_tokens + c.output_tokens
+    out: dict[str, dict[str, Any]] = {}
+    for role in ms:  # the team's roles in case order, then any other role that ran
+        n = len(tickets[role])
+        acc = accuracy.get(role)
+        p50, p95 = percentile(ms[role], 50), percentile(ms[role], 95)
+        out[role] = {
+            "n": n,
+            "accuracy": None if acc is None or acc.no_ground_truth else acc.accuracy,
+            "p50_ms": None if p50 is None else round(p50, 3),
+            "p95_ms": None if p95 is None else round(p95, 3),
+            "tool_calls": tools[role],
+            "tool_calls_per_ticket": tools[role] / n if n else None,
+            "tokens": tokens[role],
+            "tokens_per_ticket": tokens[role] / n if n else None,
+        }
+    return out
+
+
+def recall_ab(off: Sequence[TicketResult], on: Sequence[TicketResult]) -> dict[str, Any]:
+    """The recall A/B block: both arms' scores, the deltas (on minus off) and scoring's verdict."""
+    ab = ab_delta(score(r.outcome() for r in off), score(r.outcome() for r in on))
+    return {
+        "off": scores(off),
+        "on": scores(on),
+        "delta": {m: ab.deltas[m] for m in ("precision", "recall", "f1")},
+        "verdict": ab.verdict,
+    }
+
+
+def build_metrics(
+    *,
+    run_id: str,
+    generated_at: str,
+    source: str,
+    model: str,
+    arms: Mapping[str, Sequence[TicketResult]],
+    roles: Iterable[str],
+    wall_s: float,
+    errors: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Assemble the metrics file (the keys docs/replay.md documents, in that order).
+
+    The top-level scores and ``per_role`` are the recall-on arm's when there is one (what the SOC
+    runs by default), else the recall-off arm's; ``recall_ab`` is filled when both arms ran.
+    """
+    main = arms.get("on", arms.get("off", []))
+    listed = [dict(e) for e in errors[:MAX_ERRORS]]
+    if len(errors) > MAX_ERRORS:
+        listed.append(
+            {
+                "ticket_id": None,
+                "stage": "errors",
+                "message": f"{len(errors) - MAX_ERRORS} more errors not listed",
+            }
+        )
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "generated_at": generated_at,
+        "source": source,
+        "model": model,
+        **scores(main),
+        "per_role": per_role(main, roles),
+        "recall_ab": recall_ab(arms["off"], arms["on"]) if "off" in arms and "on" in arms else None,
+        "wall_s": round(wall_s, 3),
+        "errors": listed,
+    }
+
+
+def split_arms(results: Iterable[TicketResult]) -> dict[str, list[TicketResult]]:
+    """Group ticket results by arm (``off`` / ``on``), each in replay order, the last line per
+    ticket winning (a resumed run never writes a ticket twice, but a hand-merged file might)."""
+    arms: dict[str, dict[str, TicketResult]] = {}
+    for r in results:
+        arms.setdefault(r.arm, {})[r.ticket_id] = r
+    return {arm: sorted(by_id.values(), key=lambda r: r.seq) for arm, by_id in arms.items()}
+
+
+def recompute(tickets_jsonl: str | Path, roles: Iterable[str] = ()) -> dict[str, Any]:
+    """Recompute every figure of a metrics file from its ``*.tickets.jsonl``.
+
+    Returns:
+        ``{SCORE_KEYS..., "per_role", "recall_ab"}`` as :func:`build_metrics` computes them.
+    """
+    arms = split_arms(read_results(Path(tickets_jsonl)))
+    main = arms.get("on", arms.get("off", []))
+    return {
+        **scores(main),
+        "per_role": per_role(main, roles),
+        "recall_ab": recall_ab(arms["off"], arms["on"]) if "off" in arms and "on" in arms else None,
+    }
