@@ -48,6 +48,7 @@ screenshots: $(STAMP)
 	scripts/ensure-chromium
 	$(PY) -m pytest -m browser tests/gate/test_browser.py tests/bot/test_browser.py $(PYTEST_ARGS)
 	mkdir -p docs/images && cp build/screenshots/gate-*.png build/screenshots/bot-*.png docs/images/
+	$(PY) -m pytest -m browser tests/gate/test_dashboard_browser.py $(PYTEST_ARGS) && cp build/screenshots/dashboard*.png docs/images/
 
 test-all: test test-chaos test-browser test-model
 

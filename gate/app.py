@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
 
 from aisoc.bus import Bus
-from gate import auth, views
+from gate import auth, dashboard, views
 from gate.context import EXTENSION, GateContext
 from gate.links import link_signer
 from gate.service import Gate
@@ -81,6 +81,7 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
     )
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
+    dashboard.init_app(app)
     for endpoint in _RATE_LIMITED:
         limited = limiter.limit(settings.rate_limit, methods=["POST"])(app.view_functions[endpoint])
         app.view_functions[endpoint] = limited  # type: ignore[assignment]
