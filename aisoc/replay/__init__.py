@@ -15,12 +15,13 @@ the per-ticket outcomes beside it recompute every figure (:func:`recompute`).
 
 from __future__ import annotations
 
-from aisoc.replay.engine import ARMS, Progress, RecallMode, Replay, ReplayResult, ResumeMismatch, cell_of
+from aisoc.replay.engine import ARMS, Progress, RecallMode, Replay, ReplayResult, ResumeMismatch
 from aisoc.replay.isolation import Attempt, EgressBlocked, EgressGuard, model_endpoints
 from aisoc.replay.journal import RoleCall, RunFiles, TicketResult, read_results
 from aisoc.replay.metrics import (
     SCHEMA_VERSION,
     build_metrics,
+    cell_of,
     metrics_schema,
     per_role,
     percentile,

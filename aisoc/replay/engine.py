@@ -19,7 +19,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,10 +29,19 @@ from langchain_core.language_models import BaseChatModel
 
 from aisoc.bus import Bus
 from aisoc.events import Alert, AlertReceived, Event, PrecedentRef, ProducedBy, Role, TruthLabeled
-from aisoc.memory import CaseOutcome, Memory, Stoplist, confusion, outcome_of
+from aisoc.memory import Memory, Stoplist, outcome_of
 from aisoc.replay.isolation import Attempt, EgressGuard, model_endpoints
-from aisoc.replay.journal import Journal, RoleCall, RunFiles, TicketResult, Writer, read_results, restorable
-from aisoc.replay.metrics import build_metrics, split_arms
+from aisoc.replay.journal import (
+    Journal,
+    RoleCall,
+    RunFiles,
+    TicketResult,
+    Writer,
+    read_results,
+    restorable,
+    write_json,
+)
+from aisoc.replay.metrics import build_metrics, cell_of, split_arms
 from aisoc.replay.tickets import Selection, Ticket
 from aisoc.runtime import DEFAULT_TEAM, Invocation, RoleTeam
 
@@ -61,6 +70,8 @@ class Progress(Protocol):
 
 
 class _Quiet:
+    """No bar: arms are logged."""
+
     def arm(self, arm: str, total: int, done: int) -> None:
         log.info("replay arm recall=%s: %d tickets (%d done before)", arm, total, done)
 
@@ -178,7 +189,7 @@ class Replay:
         result = ReplayResult(metrics={}, arms={})
         guard = EgressGuard(allow=model_endpoints(self.model)) if self.isolate else None
         try:
-            with _quiet_gc(), guard or _nothing():
+            with _quiet_gc(), guard if guard is not None else nullcontext():
                 for arm in ARMS[self.recall]:
                     prior = done.get(arm, [])
                     results = list(prior)
@@ -211,7 +222,7 @@ class Replay:
             errors=self.errors,
         )
         if self.files is not None:
-            _write_json(self.files.metrics, result.metrics)
+            write_json(self.files.metrics, result.metrics)
         return result
 
     def _open(self) -> tuple[str, dict[str, list[TicketResult]], Journal]:
@@ -356,15 +367,6 @@ class Replay:
         self.errors.append({"ticket_id": ticket_id, "stage": stage, "message": message[:1000]})
 
 
-def cell_of(outcome: CaseOutcome) -> str:
-    """The confusion cell of one ticket, by scoring's own definition (``tp``... ``unlabeled``)."""
-    c = confusion([outcome])
-    for name in ("tp", "fp", "tn", "fn", "human_review", "open", "unlabeled"):
-        if getattr(c, name):
-            return name
-    raise AssertionError(f"scoring counted {outcome.case_id} nowhere")
-
-
 def _label(ticket: Ticket) -> TruthLabeled:
     truth = ticket.truth
     assert truth is not None
@@ -389,20 +391,6 @@ def _dead_letter_reason(bus: Bus, case_id: str) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    import json
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 @contextmanager

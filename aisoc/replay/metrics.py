@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from aisoc.memory import ab_delta, confusion, role_accuracy, score
+from aisoc.memory import CaseOutcome, ab_delta, confusion, role_accuracy, score
 from aisoc.replay.journal import TicketResult, read_results
 
 SCHEMA_VERSION = 1
@@ -53,6 +53,15 @@ def scores(results: Sequence[TicketResult]) -> dict[str, Any]:
         "f1": c.f1,
         "accuracy": c.accuracy,
     }
+
+
+def cell_of(outcome: CaseOutcome) -> str:
+    """The confusion cell of one ticket, by scoring's own definition (``tp``... ``unlabeled``)."""
+    c = confusion([outcome])
+    for name in ("tp", "fp", "tn", "fn", "human_review", "open", "unlabeled"):
+        if getattr(c, name):
+            return name
+    raise AssertionError(f"scoring counted {outcome.case_id} nowhere")
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
