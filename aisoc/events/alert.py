@@ -164,7 +164,9 @@ STRONG_TYPES = frozenset(
 def _without(node: Any, parts: list[str]) -> Any:
     """``node`` without the key at ``parts`` (applied to every element of lists on the way).
 
-    Copy-on-write: containers are copied only when something under them is removed.
+    Copy-on-write: containers are copied only when something under them is removed. An empty
+    container on the path goes too, however it got empty: ``{"CustomFields": {}}`` after removing
+    the only custom field would otherwise tell a record that had it from one that did not.
     """
     if isinstance(node, list):
         items = [_without(item, parts) for item in node]
@@ -175,4 +177,6 @@ def _without(node: Any, parts: list[str]) -> Any:
     if not rest:
         return {k: v for k, v in node.items() if k != head}
     inner = _without(node[head], rest)
+    if isinstance(inner, dict | list) and not inner:
+        return {k: v for k, v in node.items() if k != head}
     return node if inner is node[head] else {**node, head: inner}
