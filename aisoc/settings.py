@@ -139,8 +139,12 @@ class KernelSettings(SocSettings):
     """Import string of the role team the workers run."""
     demo_source: str = "integrations.samples:demo_source"
     """Import string of a callable returning the alert source ``aisoc demo`` runs."""
-    tools: str | None = None
-    """Import string of a callable ``(settings) -> tools`` offering configured vendor tools."""
+    tools: str | None = "integrations.tools:configured_tools"
+    """Import string of a callable ``(config_path) -> tools``: the read-only tools offered to roles
+    (vendor tools only when their vendor is configured); empty for none."""
+    stoplist: str | None = "integrations.stoplist:configured_stoplist"
+    """Import string of a callable ``(config_path) -> (Indicator) -> bool``: shared infrastructure
+    that never links cases in memory; empty for none."""
     paused: list[str] = []
     """Roles paused from the start (a slug, "proposals" or "all"); the bot's pause/resume and
     ``aisoc pause``/``aisoc resume`` change it at run time, recorded on the bus."""

@@ -43,10 +43,26 @@ def build_tools(settings: KernelSettings, config: str | None) -> list[Tool]:
         raise ConfigError(f"setting 'tools' ({settings.tools}): could not build the tools: {e}") from e
 
 
-def open_memory(settings: KernelSettings, bus: Bus, process: str) -> Memory:
+def build_stoplist(settings: KernelSettings, config: str | None) -> Any:
+    """The configured stoplist (``settings.stoplist`` names a ``(config_path) -> stoplist``)."""
+    if not settings.stoplist:
+        return None
+    try:
+        return resolve(settings.stoplist)(config)
+    except AisocError:
+        raise
+    except Exception as e:
+        raise ConfigError(f"setting 'stoplist' ({settings.stoplist}): could not build it: {e}") from e
+
+
+def open_memory(settings: KernelSettings, bus: Bus, process: str, config: str | None = None) -> Memory:
     """This process's own projection of the audit log, with its snapshot under the state dir."""
     path = Path(settings.state_dir) / "memory" / f"{settings.namespace}-{process}.sqlite"
-    return Memory(bus.audit, snapshot_path=path if bus.url != "memory://" else None)
+    return Memory(
+        bus.audit,
+        snapshot_path=path if bus.url != "memory://" else None,
+        stoplist=build_stoplist(settings, config),
+    )
 
 
 def recall_hook(memory: Memory, k: int = 5) -> Callable[[str, Alert, str], list[PrecedentRef]]:
@@ -71,7 +87,7 @@ def build_team(
     """The team as the settings describe it; with ``recall = "on"`` memory's precedent is injected
     into Sentinel, Tier 2 and IR Lead prompts."""
     if "context" not in kwargs and settings.recall == "on":
-        kwargs["context"] = recall_hook(open_memory(settings, bus, process))
+        kwargs["context"] = recall_hook(open_memory(settings, bus, process, config))
     return RoleTeam(
         model=build_model(settings, dry_run),
         tools=build_tools(settings, config) if tools is None else tools,

@@ -25,7 +25,7 @@ from rich.text import Text
 
 from aisoc.cli._common import CommandError, kernel_settings
 from aisoc.cli._paths import print_paths
-from aisoc.cli._team import build_model
+from aisoc.cli._team import build_model, build_stoplist
 from aisoc.replay import Replay, ReplayResult, ResumeMismatch, RunFiles, TicketResult, read_records, select
 from aisoc.sources import open_source, source_names
 
@@ -125,6 +125,7 @@ def _replay(args: argparse.Namespace) -> int:
         source=args.source,
         model_spec=settings.model,
         recall=recall,
+        stoplist=build_stoplist(settings, args.config),
         out=args.out,
         resume=args.resume,
         identity={

@@ -95,7 +95,7 @@ def _scheduler(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_json)
     bus = open_bus(settings)
     team = build_team(settings, bus, config=args.config, dry_run=True, tools=[], context=None)
-    memory = open_memory(settings, bus, "scheduler")
+    memory = open_memory(settings, bus, "scheduler", args.config)
     sched = Scheduler(bus, team.scheduled.values(), settings.timezone, grace_s=args.grace, memory=memory)
     if args.run:
         matches = [(r, t) for r, _, t in sched.triggers if r.name == args.run]
