@@ -21,8 +21,8 @@ from aisoc.events import Alert, AlertReceived, Disposition, ProducedBy
 
 log = logging.getLogger(__name__)
 
-DEDUPE_TTL_S = 90 * 24 * 3600
-"""How long a case id is remembered by ingest: the same alert polled again within it is dropped."""
+INGEST_MARK = "ingest"
+"""The idempotency-mark role of ingest: ``(ingest, case_id)`` is written with the alert, atomically."""
 
 
 @dataclass(frozen=True)
@@ -127,13 +127,13 @@ class IngestStats:
     case_ids: list[str] = field(default_factory=list)
 
 
-def ingest(
-    source: AlertSource, bus: Bus, *, limit: int | None = None, dedupe_ttl_s: float = DEDUPE_TTL_S
-) -> IngestStats:
+def ingest(source: AlertSource, bus: Bus, *, limit: int | None = None) -> IngestStats:
     """Publish one ``alert.received`` per new case from one poll of ``source``.
 
     The same (source, source id) seen again — polled twice, or updated upstream — is the same
-    case and is not published again. Rejected records are dead-lettered with their reason.
+    case and is not published again (for as long as the bus keeps idempotency marks, 30 days by
+    default). Rejected records are dead-lettered with their reason. When the bus fails mid-way the
+    exception propagates; what was published stays published, and the rest can be retried.
 
     Returns:
         Counts of what was published, dropped as duplicate, and rejected.
@@ -145,11 +145,13 @@ def ingest(
             stats.rejected += 1
             bus.dead_letter(f"{item.source}: {item.reason}", item.payload, stream="alerts", group="ingest")
             continue
-        if not bus.claim(f"alert-seen:{item.case_id}", dedupe_ttl_s):
+        # The mark and the alert are written in one atomic step: a bus that fails in between can
+        # neither lose the alert (marked but never published) nor publish it twice.
+        event = AlertReceived(alert=item, case_id=item.case_id, produced_by=producer)
+        if not bus.publish_many([event], once=(INGEST_MARK, item.case_id)):
             stats.duplicates += 1
             log.debug("duplicate alert %s dropped", item.case_id)
             continue
-        bus.publish(AlertReceived(alert=item, case_id=item.case_id, produced_by=producer))
         stats.published += 1
         stats.case_ids.append(item.case_id)
         if limit is not None and stats.published >= limit:

@@ -17,6 +17,7 @@ from types import FrameType
 from typing import Any
 
 from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, open_bus
+from aisoc.errors import BusError
 from aisoc.events import Alert
 from aisoc.sources import AlertSource, CursorStore, IngestStats, Rejected, ingest, open_source, source_names
 from integrations._files import Resumable
@@ -51,16 +52,20 @@ def register(sub: Any) -> None:
 
 
 class _Stoppable:
-    """A source wrapper that stops between two alerts once ``stop`` is set (the cursor stays exact)."""
+    """A source wrapper that stops between two alerts once ``stop`` is set, and knows the cursor up to
+    which every alert was handled (``safe``): a source sets its cursor past an item before yielding it,
+    so when publishing that item fails, the cursor to keep is the one before it."""
 
     def __init__(self, source: AlertSource, stop: threading.Event) -> None:
         self.name = source.name
         self._source = source
         self._stop = stop
+        self.safe: str | None = getattr(source, "cursor", None)
 
     def poll(self) -> Iterator[Alert | Rejected]:
         for item in self._source.poll():
             yield item
+            self.safe = getattr(self._source, "cursor", None)  # control is back: the item was handled
             if self._stop.is_set():
                 return
 
@@ -97,8 +102,18 @@ def _ingest(args: argparse.Namespace) -> int:
     try:
         while not stop.is_set():
             remaining = None if args.limit is None else args.limit - total.published
+            wrapper = _Stoppable(source, stop)
             try:
-                stats = ingest(_Stoppable(source, stop), bus, limit=remaining)
+                stats = ingest(wrapper, bus, limit=remaining)
+            except BusError as e:
+                # The bus went away mid-pass (a Redis restart): resume at the last alert published.
+                if resumable is not None and wrapper.safe is not None:
+                    resumable.restore(wrapper.safe)
+                if not follow:
+                    raise CommandError(f"the bus failed: {e}") from e
+                log.error("%s: bus unavailable: %s (retrying in %.0fs)", args.source, e, min(interval, 2.0))
+                stop.wait(min(interval, 2.0))
+                continue
             except IntegrationError as e:
                 if not follow:
                     raise CommandError(str(e)) from e
@@ -106,8 +121,8 @@ def _ingest(args: argparse.Namespace) -> int:
                 stop.wait(interval)
                 continue
             finally:
-                if resumable is not None and resumable.cursor is not None:
-                    store.set(resumable.cursor_key, resumable.cursor)
+                if resumable is not None and wrapper.safe is not None:
+                    store.set(resumable.cursor_key, wrapper.safe)
             passes += 1
             total.published += stats.published
             total.duplicates += stats.duplicates
