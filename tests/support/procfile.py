@@ -74,6 +74,13 @@ class Supervisor:
         p.restarts += 1
         self._spawn(p)
 
+    def revive(self) -> list[str]:
+        """Restart every process that exited on its own (systemd's Restart=always)."""
+        dead = [n for n, p in self.processes.items() if p.proc is not None and p.proc.poll() is not None]
+        for name in dead:
+            self.restart(name)
+        return dead
+
     def alive(self, name: str) -> bool:
         p = self.processes[name]
         return p.proc is not None and p.proc.poll() is None
