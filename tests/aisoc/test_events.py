@@ -390,8 +390,14 @@ def test_plan_digest_changes_when_the_plan_changes() -> None:
 def test_model_view_does_not_reveal_that_an_excluded_field_existed() -> None:
     """When the excluded field was its parent's only member, the parent goes too: a record with the
     field and one without it have the same view."""
-    base = {"source": "xsoar", "source_id": "1", "title": "t", "severity": 1, "created_at": T0,
-            "raw_exclude": ["CustomFields.escalated"]}
+    base = {
+        "source": "xsoar",
+        "source_id": "1",
+        "title": "t",
+        "severity": 1,
+        "created_at": T0,
+        "raw_exclude": ["CustomFields.escalated"],
+    }
     flagged = events.Alert(**base, raw={"id": 1, "CustomFields": {"escalated": True}})
     plain = events.Alert(**base, raw={"id": 1})
     empty = events.Alert(**base, raw={"id": 1, "CustomFields": {}})

@@ -239,6 +239,7 @@ def test_drain_handler_contract_for_gate_hook() -> None:
 def test_model_garbage_is_deterministic_and_ends_in_reviews() -> None:
     """The canned model's fault injection answers a stable share of prompts with garbage; each of
     those ends in a review request, never in an invented verdict."""
+
     def run(spec: str) -> Counter[str]:
         bus = Bus()
         RoleTeam(model=models.from_spec(spec), bus=bus).consume(demo_source())
