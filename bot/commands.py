@@ -53,6 +53,7 @@ HELP = """**What I can do** (type it, or mention me first in a group space)
 - `reopen CASE [reason]` — ask Tier 2 On-Call to look again
 - `assign CASE @person` — hand the case to someone
 - `done ACTION [note]` — you carried out an approved action in your own console
+- `pause ROLE|proposals|all [reason]` — the kill switch; `resume ...` (SOC Manager / IR Lead On-Call)
 - `help` — this
 
 Approvals are never decided in chat: the card's Approve button opens the gate, where you confirm
@@ -202,6 +203,8 @@ class Commands:
             return self.lifecycle.ack(args[0], who, inbound.id)
         if verb == "done" and args:
             return self.lifecycle.done(args[0], " ".join(args[1:]), who, inbound.id)
+        if verb in ("pause", "resume") and args:
+            return self.lifecycle.control(args[0], " ".join(args[1:]), who, inbound.id, pause=verb == "pause")
         if verb in ("approve", "reject", "deny") and args:
             return self.lifecycle.approve_hint(args[0])
         return f"I did not understand that.\n\n{HELP}"

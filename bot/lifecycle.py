@@ -13,12 +13,15 @@ import logging
 from collections.abc import Sequence
 
 from aisoc.bus import Bus
+from aisoc.errors import ConfigError
 from aisoc.events import (
     ActionDecided,
     ActionExecuted,
     ActionProposed,
     CaseClosed,
     ClosedBy,
+    ControlPaused,
+    ControlResumed,
     Decision,
     Disposition,
     Event,
@@ -27,6 +30,7 @@ from aisoc.events import (
     Role,
     TruthLabeled,
 )
+from aisoc.runtime.control import check_scope
 from bot.directory import Directory
 from bot.errors import CommandError
 from bot.inbound import Inbound
@@ -40,6 +44,8 @@ log = logging.getLogger(__name__)
 HUMAN = ProducedBy(role=Role.HUMAN)
 """Everything a person does through the bot is theirs."""
 MARK = "bot"
+RESUMERS = (Role.SOC_MANAGER, Role.IR_LEAD)
+"""Duties whose on-call people (and approvers) may release the kill switch."""
 """Idempotency-mark role of what the bot publishes for people: ``("bot", inbound id)``."""
 LABELS: dict[str, Disposition] = {
     "tp": Disposition.TRUE_POSITIVE,
@@ -115,6 +121,39 @@ class Lifecycle:
         self._publish(events, inbound_id)
         label = disposition.value.replace("_", " ")
         return f"Closed **{_c(case_id)}** as {label}; the label is recorded as ground truth."
+
+    def control(self, scope: str, reason: str, who: str, inbound_id: str, *, pause: bool) -> str:
+        """The kill switch from chat: ``pause`` is open to everyone the bot answers (stopping is always
+        safe); ``resume`` needs the SOC Manager or IR Lead on call, or their approver groups."""
+        try:
+            scope = check_scope(scope.lower())
+        except ConfigError as e:
+            raise CommandError(
+                f"`{_c(scope, 40)}`: name a role (sentinel, tier2, ir_lead, threat_intel), "
+                "`proposals` or `all`."
+            ) from e
+        if not pause:
+            person = self.directory.person(who)
+            allowed = person is not None and any(
+                self.directory.roster.authorize(person.id, duty).allowed for duty in RESUMERS
+            )
+            if not allowed:
+                raise CommandError(
+                    "Only the SOC Manager or IR Lead on call (or their approvers) may resume; "
+                    "`oncall soc_manager` says who that is."
+                )
+        cls = ControlPaused if pause else ControlResumed
+        self._publish(
+            [cls(scope=scope, by=who[:256], reason=reason.strip()[:1000] or None, produced_by=HUMAN)],
+            inbound_id,
+        )
+        if pause:
+            what = {
+                "proposals": "No action will be proposed to a person; IR Lead still plans",
+                "all": "Every role stops taking work",
+            }.get(scope, f"{scope} stops taking work")
+            return f"Paused **{scope}** ({what}). `resume {scope}` restarts it; recorded on the bus."
+        return f"Resumed **{scope}**; recorded on the bus."
 
     def reopen(self, case_id: str, reason: str, who: str, inbound_id: str) -> str:
         """Ask Tier 2 On-Call to look at a case again."""

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
+from aisoc.bus import Bus
 from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, open_bus
 from aisoc.errors import BusError
-from aisoc.events import Alert
+from aisoc.events import Alert, utcnow
 from aisoc.sources import AlertSource, CursorStore, IngestStats, Rejected, ingest, open_source, source_names
 from integrations._files import Resumable
 from integrations.errors import IntegrationError
@@ -68,6 +71,24 @@ class _Stoppable:
             self.safe = getattr(self._source, "cursor", None)  # control is back: the item was handled
             if self._stop.is_set():
                 return
+
+
+def _beat(bus: Bus, source: str, published: int) -> None:
+    """The process's heartbeat (``aisoc status`` lists it beside the roles)."""
+    try:
+        bus.heartbeat(
+            f"ingest-{source}@{socket.gethostname()}",
+            {
+                "role": "ingest",
+                "source": source,
+                "pid": str(os.getpid()),
+                "handled": str(published),
+                "at": utcnow().isoformat(),
+            },
+            ttl_s=max(30.0, 3 * DEFAULT_INTERVAL_S),
+        )
+    except BusError as e:
+        log.warning("ingest heartbeat failed: %s", e)
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -124,6 +145,7 @@ def _ingest(args: argparse.Namespace) -> int:
                 if resumable is not None and wrapper.safe is not None:
                     store.set(resumable.cursor_key, wrapper.safe)
             passes += 1
+            _beat(bus, args.source, total.published + stats.published)
             total.published += stats.published
             total.duplicates += stats.duplicates
             total.rejected += stats.rejected

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import signal
+import socket
 from typing import Any
 
 from aisoc import __version__
 from aisoc.cli._common import add_bus_option, configure_logging, kernel_settings, open_bus
 from aisoc.cli._team import build_team, open_memory
+from aisoc.errors import BusError
+from aisoc.events import utcnow
 from aisoc.runtime.scheduler import DEFAULT_GRACE_S, Scheduler
 from aisoc.runtime.worker import Worker
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
@@ -108,5 +116,31 @@ def _scheduler(args: argparse.Namespace) -> int:
             sched.run_due(role, trig)
         return 0
     sched.catch_up()
-    sched.blocking().start()
+    blocking = sched.blocking()
+    name = f"scheduler@{socket.gethostname()}"
+
+    def beat() -> None:
+        try:
+            bus.heartbeat(
+                name,
+                {
+                    "role": "scheduler",
+                    "pid": str(os.getpid()),
+                    "version": __version__,
+                    "at": utcnow().isoformat(),
+                    "timezone": settings.timezone,
+                },
+                ttl_s=15,
+            )
+        except BusError as e:
+            log.warning("scheduler heartbeat failed: %s", e)
+
+    beat()
+    blocking.add_job(beat, "interval", seconds=5, id="heartbeat", coalesce=True, max_instances=1)
+    # SIGTERM: stop taking new fires; a report being written finishes first.
+    signal.signal(signal.SIGTERM, lambda signum, frame: blocking.shutdown(wait=True))
+    try:
+        blocking.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
     return 0

@@ -217,3 +217,23 @@ def test_a_failing_command_answers_sorry_never_a_stack_trace(
     answer = ask(bot, space, clock, f"explain {case.case_id}")
     assert answer.startswith("Sorry, that failed inside the bot (ref `") and "Traceback" not in answer
     assert "disk on fire" not in answer
+
+
+def test_pause_from_chat_and_only_an_on_call_lead_resumes(
+    bot: Bot, space: Space, clock: WallClock, bus: Bus
+) -> None:
+    """Given the kill switch in chat, when Erin pauses Sentinel, then control.paused is recorded by her;
+    Bob (not on call now) may not resume; Alice (IR Lead On-Call) may; a bad scope publishes nothing."""
+    from aisoc.events import ControlPaused, ControlResumed
+
+    assert "Paused **sentinel**" in ask(bot, space, clock, "pause sentinel model looping", who="erin")
+    assert "Only the SOC Manager or IR Lead on call" in ask(bot, space, clock, "resume sentinel", who="bob")
+    assert "Resumed **sentinel**" in ask(bot, space, clock, "resume sentinel")
+    before = len(bus.audit)
+    assert "name a role" in ask(bot, space, clock, "pause everything!", who="erin")
+    assert len(bus.audit) == before
+    controls = [e for e in bus.audit if isinstance(e, ControlPaused | ControlResumed)]
+    assert [(e.type, e.scope, e.by, e.reason) for e in controls] == [
+        ("control.paused", "sentinel", "erin@example.com", "model looping"),
+        ("control.resumed", "sentinel", "alice@example.com", None),
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -135,3 +136,28 @@ def test_hunt_proposal_finds_repeated_hosts_and_shared_indicators() -> None:
     repeated = next(f for f in h.findings if f.kind == "repeated_host")
     assert repeated.indicators == ["host:Win11Client"] and len(repeated.case_ids) >= 3
     assert kinds["shared_indicator"] >= 1
+
+
+def test_the_scheduler_process_beats_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """`aisoc scheduler` publishes a heartbeat that `aisoc status` lists, and exits 0 on SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from aisoc.health import status
+
+    url = f"sqlite:///{tmp_path}/soc.db"
+    env = {**os.environ, "AISOC_STATE_DIR": str(tmp_path / "state"), "AISOC_RECALL": "off"}
+    proc = subprocess.Popen([sys.executable, "-m", "aisoc", "scheduler", "--bus", url], env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not status(Bus(url)).others:
+            time.sleep(0.2)
+        (beat,) = status(Bus(url)).others
+        assert beat.role == "scheduler" and beat.alive
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        proc.kill()
