@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from rich.console import Console
 from rich.markup import escape
@@ -24,8 +24,11 @@ from aisoc.events import (
     TriageVerdict,
 )
 
+Approver = Callable[[ActionProposed], "str | None"]
+"""Who was asked to decide a proposal (the in-process gate knows), or None."""
 
-def step(e: Event) -> tuple[str, str] | None:
+
+def step(e: Event, approver: Approver | None = None) -> tuple[str, str] | None:
     """One line of a case's path: (who, what), or None for events not worth a line."""
     if isinstance(e, TriageVerdict):
         route = "→ Tier 2" if e.routed_to == "tier2" else "→ closed"
@@ -40,6 +43,8 @@ def step(e: Event) -> tuple[str, str] | None:
         return "threat_intel", f"{techs} · actor: {e.actor or 'none'} · {len(e.iocs)} IOCs rated"
     if isinstance(e, ActionProposed):
         duty = f"{ROLE_TITLES[Role(e.approver_role)]} On-Call"
+        person = approver(e) if approver is not None else None
+        duty += f" ({escape(person)})" if person else ""
         return "human gate", (
             f"[yellow]{e.kind.value} {escape(e.target)}[/] awaits {duty} "
             f"(expires {e.expires_at:%H:%M} UTC) {e.action_id}"
@@ -62,7 +67,9 @@ def step(e: Event) -> tuple[str, str] | None:
     return None
 
 
-def print_paths(bus: Bus, case_ids: Iterable[str], console: Console | None = None) -> None:
+def print_paths(
+    bus: Bus, case_ids: Iterable[str], console: Console | None = None, approver: Approver | None = None
+) -> None:
     """Print every case's path, alert first, ending at the human gate (or the closure)."""
     console = console or Console(soft_wrap=True)
     for case_id in case_ids:
@@ -71,6 +78,6 @@ def print_paths(bus: Bus, case_ids: Iterable[str], console: Console | None = Non
         host = f" [{escape(', '.join(alert.hosts[:2]))}]" if alert and alert.hosts else ""
         console.print(f"[bold]● {escape(case_id)}[/]  {escape(alert.title if alert else '')}{host}")
         for e in events:
-            line = step(e)
+            line = step(e, approver)
             if line:
                 console.print(f"    {line[0]:<13} {line[1]}")

@@ -82,7 +82,7 @@ def _demo(args: argparse.Namespace) -> int:
     team.subscribe()
     bus.drain()
     elapsed = time.perf_counter() - t0
-    print_paths(bus, stats.case_ids, console)
+    print_paths(bus, stats.case_ids, console, approver=_approver(gate))
     counts = Counter(e.type for e in bus.audit)
     console.print(
         f"\n[bold]{stats.published}[/] alerts in {elapsed:.2f}s: {counts['case.closed']} closed, "
@@ -131,3 +131,18 @@ def _wait(seconds: float | None) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _approver(gate: Any) -> Any:
+    """The name of the person the in-process gate asked to decide a proposal."""
+    if gate is None:
+        return None
+
+    def name(proposal: Any) -> str | None:
+        try:
+            request = gate.get(proposal.event_id)
+            return str(gate.roster.person(request.approver).name) if request.approver else None
+        except Exception:  # the demo still prints the path without a name
+            return None
+
+    return name

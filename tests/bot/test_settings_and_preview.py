@@ -126,6 +126,7 @@ def test_aisoc_demo_without_serve_keeps_its_output(capsys: pytest.CaptureFixture
     assert main(["demo", "--limit", "3"]) == 0
     out = capsys.readouterr().out
     assert "SOC-in-a-Box demo" in out and "Nothing was executed" in out and "Open http" not in out
+    assert "awaits IR Lead On-Call (Dana Ruiz)" in out  # the path ends at the gate, naming the person
 
 
 def test_aisoc_demo_serve_posts_to_the_preview_and_stops_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
