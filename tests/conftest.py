@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,20 @@ def shared_data() -> Path:
     """The repository's ``data/`` folder: real Wazuh and GUIDE alerts and the Adaptive Cards schema."""
     assert DATA.is_dir(), f"the data folder is missing: {DATA}"
     return DATA
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium launched by Playwright from its path (never a downloaded browser)."""
+    import os
+
+    from tests.support.browser import ARGS, CHROMIUM
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (make test-browser does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()

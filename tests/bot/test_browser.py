@@ -6,9 +6,7 @@ writes to build/screenshots/ into docs/images/. Playwright never downloads a bro
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,27 +17,9 @@ from aisoc.resolve import resolve
 from aisoc.settings import KernelSettings
 from aisoc.sources import ingest
 from bot.demo import DemoServer
+from tests.support.browser import SHOTS
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-"""Debian's Chromium (scripts/ensure-chromium installs it)."""
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-"""Where the screenshots go (ignored by git; `make screenshots` copies them to docs/images/)."""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Chromium launched by Playwright from its Debian path."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (make test-browser does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ to build/screenshots/ into docs/images/ (dashboard.png is the one the README sho
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,31 +21,14 @@ from gate.dashboard import EXTENSION, DashboardSettings
 from gate.server import ServerThread
 from tests.aisoc.replay.support import WAZUH, guide_with_grades, same
 from tests.gate.factory import Clock, gate_settings
+from tests.support.browser import SHOTS
 from tests.support.redis_server import free_port
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-"""Debian's Chromium (scripts/ensure-chromium installs it)."""
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-"""Where the screenshots go (ignored by git; `make screenshots` copies them to docs/images/)."""
 CHARTS = ("accuracy-chart", "confusion-chart", "trend-chart", "ab-chart", "latency-chart")
 RED = "rgb(180, 35, 24)"
 """The dashboard's "below the bar" colour (--bad)."""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Chromium launched by Playwright from its Debian path."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (make test-browser does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
