@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from aisoc.bus import Bus
+from aisoc.sqlitedb import Database
 
 Op = Literal["create", "update"]
 Thread = Literal["none", "case", "case-reply", "parent", "root", "reply"]
@@ -141,29 +139,10 @@ class BotStore:
     def __init__(self, path: str | os.PathLike[str], *, clock: Any = time.time) -> None:
         raw = str(path)
         self.path = raw if raw == ":memory:" else os.path.abspath(raw)
-        if self.path != ":memory:":
-            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         self.clock = clock
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        self._sql = Database(self.path, _SCHEMA)
+        self._lock, self._db = self._sql.lock, self._sql.db
+        self._tx, self._query = self._sql.tx, self._sql.query
 
     # --- planning ---------------------------------------------------------------------------------
 

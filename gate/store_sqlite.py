@@ -7,12 +7,10 @@ clause, so several gate processes on one host may share the file.
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from aisoc.events import Event, from_json
+from aisoc.sqlitedb import Database
 from gate.store import ApprovalRequest, State
 
 _SCHEMA = """
@@ -37,24 +35,8 @@ class SqliteRequestStore:
 
     def __init__(self, path: str) -> None:
         self.path = path if path == ":memory:" else os.path.abspath(path)
-        if self.path != ":memory:":
-            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._sql = Database(self.path, _SCHEMA)
+        self._lock, self._db, self._tx = self._sql.lock, self._sql.db, self._sql.tx
 
     def _rows(self, sql: str, args: tuple[object, ...] = ()) -> list[ApprovalRequest]:
         with self._lock:

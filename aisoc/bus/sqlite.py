@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +30,7 @@ from aisoc.bus.base import (
 )
 from aisoc.errors import BusError
 from aisoc.events import WORK_STREAMS, Event, from_json
+from aisoc.sqlitedb import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -129,32 +129,19 @@ class SqliteBus(Bus):
         if not path:
             raise BusError(f"bus URL {url!r}: expected sqlite:///relative.db or sqlite:////abs.db")
         self.path = path if path == ":memory:" else os.path.abspath(path)
-        if self.path != ":memory:":
-            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-        self._lock = threading.RLock()
+        self._sql = Database(self.path)
+        self._lock, self._db = self._sql.lock, self._sql.db
         self._wake = threading.Condition(threading.Lock())
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         # Checkpoint (copy the WAL into the database, with an fsync) every ~40 MB, not every 4 MB:
         # on a busy bus the default checkpoints cost a quarter of the publish time.
         self._db.execute("PRAGMA wal_autocheckpoint=10000")
         self._db.executescript(_SCHEMA)
+        self._tx = self._sql.tx
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('epoch', ?)", (uuid.uuid4().hex,))
             self._epoch: str = str(db.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0])
         self._audit = _SqliteAudit(self)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
 
     def _notify(self) -> None:
         with self._wake:

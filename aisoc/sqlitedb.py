@@ -1,0 +1,55 @@
+"""One SQLite file shared by the threads of a process: WAL journal, writes in ``BEGIN IMMEDIATE``.
+
+The SQLite bus keeps its log this way; app packages (the gate's and the bot's stores) use it for
+the state they keep next to an embedded bus.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+class Database:
+    """A SQLite connection guarded by one re-entrant lock.
+
+    Args:
+        path: the file (its folder is created), or ``:memory:``.
+        schema: SQL run once when opening (``CREATE TABLE IF NOT EXISTS ...``).
+    """
+
+    def __init__(self, path: str, schema: str = "") -> None:
+        self.path = path
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self.lock = threading.RLock()
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        if path != ":memory:":
+            self.db.execute("PRAGMA journal_mode=WAL")
+        if schema:
+            self.db.executescript(schema)
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: all of it commits, or none of it (other processes wait for the lock)."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        """Rows of a read."""
+        with self.lock:
+            return self.db.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
