@@ -147,11 +147,19 @@ class Drill:
         return routes
 
     def _settle(self, good: int, deadline: float) -> bool:
+        """Wait until every good alert has its outcome, nothing is pending and the log is quiet.
+
+        Facts, not lag counters: Redis's own lag can come back stale from an AOF reload.
+        """
+        quiet, size = 0, -1
         while time.monotonic() < deadline:
             self.sup.revive()
             stats = self.bus.stats()
-            busy = any(g.pending or (g.lag or 0) for s in stats.streams for g in s.groups)
-            if len(self._routes()) >= good and not busy:
+            pending = sum(g.pending for s in stats.streams for g in s.groups)
+            length = next(s.length for s in stats.streams if s.name == "audit")
+            quiet = quiet + 1 if length == size else 0
+            size = length
+            if pending == 0 and quiet >= 6 and len(self._routes()) >= good:
                 return True
             time.sleep(0.5)
         return False
