@@ -131,8 +131,9 @@ def test_redelivered_event_after_effects_is_acked_without_rerunning(redis_url: s
     assert effects(bus)[cause.event_id] == 1
 
 
-def test_a_caught_up_group_shows_no_lag_even_when_redis_counters_are_stale(redis_url: str,
-                                                                         namespace: str) -> None:
+def test_a_caught_up_group_shows_no_lag_even_when_redis_counters_are_stale(
+    redis_url: str, namespace: str
+) -> None:
     """Given a group that has read everything but whose Redis entries-read counter is stale (as a
     restart from the AOF left it in the chaos drill: 985 "behind" with nothing to read), stats()
     reports lag 0; a group that really is behind still shows its lag."""
