@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 
 from aisoc.cli._common import CommandError, configure_logging
 from aisoc.errors import AisocError
+from aisoc.tuning import tune_gc
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Commands print their own output; long-running processes reconfigure from their settings.
     configure_logging("DEBUG" if args.verbose else "WARNING", json_lines=False)
+    tune_gc()
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -195,7 +195,8 @@ class ToolLoop:
         run = Run(deadline=time.monotonic() + timeout_s)
         state = self.graph.invoke(
             cast(LoopState, {"messages": list(messages)}),
-            {"configurable": {"run": run}, "recursion_limit": self.recursion_limit},
+            # One node runs per step, so no thread pool is needed (and sizing one costs a syscall).
+            {"configurable": {"run": run}, "recursion_limit": self.recursion_limit, "max_concurrency": 1},
         )
         transcript: list[BaseMessage] = state["messages"]
         last = transcript[-1]

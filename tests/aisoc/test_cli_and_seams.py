@@ -119,3 +119,31 @@ def test_tools_are_offered_by_whitelist_and_validate_arguments() -> None:
         lookup.invoke({"ip": "1.2.3.4", "limit": "many"})
     tools = ToolSet([lookup])
     assert [t.name for t in tools.allowed(["nope", "lookup"])] == ["lookup"]
+
+
+def test_every_aisoc_process_raises_the_young_gc_threshold_and_freezes_its_start_up_heap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Given CPython's default collector thresholds, when the CLI starts a command, then the
+    young-generation threshold is raised (and never lowered by a second call) and the start-up heap
+    is frozen out of the collector's scans."""
+    import gc
+
+    from aisoc import tuning
+    from aisoc.cli import main
+    from aisoc.tuning import GC_THRESHOLD0, tune_gc
+
+    monkeypatch.setattr(tuning, "_frozen", False)
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        gc.unfreeze()
+        assert main(["events", "list"]) == 0
+        assert gc.get_threshold() == (GC_THRESHOLD0, 10, 10)
+        assert gc.get_freeze_count() > 0
+        gc.set_threshold(50_000, 10, 10)
+        assert tune_gc() == (50_000, 10, 10)
+        assert gc.get_threshold()[0] == 50_000
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)
