@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -33,8 +34,9 @@ def main() -> int:
     p.add_argument("--settle-s", type=float, default=1800.0)
     p.add_argument("--out", default=str(ROOT / "build/bench/chaos.json"))
     a = p.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="aisoc-chaos-"))
     drill = Drill(
-        Path(tempfile.mkdtemp(prefix="aisoc-chaos-")),
+        workdir,
         alerts=a.alerts,
         seed=a.seed,
         kills=a.kills,
@@ -71,7 +73,11 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({**report, "problems": problems, "seed": a.seed}, indent=2, default=str))
     print(f"wrote {out}")
-    return 0 if not problems else 1
+    if problems:
+        print(f"kept the drill's Redis data, logs and settings for inspection in {workdir}")
+        return 1
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":
