@@ -209,24 +209,22 @@ def read_export(path: Path, list_keys: tuple[str, ...]) -> Iterator[tuple[int, A
             yield n, e
 
 
-class ExportFileSource:
-    """Recorded tickets from a vendor export file; the cursor is how many records were read.
+class RecordedFile:
+    """A recorded file read in order; by default the cursor is how many records were read.
 
-    Args:
-        path: the export file.
-        name: the source name.
-        normalize: turns one record into ``(alert, truth)``.
-        list_keys: keys of a wrapper object that hold the records (``data``, ``resources``...).
+    Subclasses yield ``records()``; a file whose records have their own order key overrides
+    ``restore`` and ``poll``.
+
+    Raises:
+        SourceError: the path is missing or is stdin.
     """
 
-    def __init__(self, path: str | Path | None, name: str, normalize: Normalizer, list_keys: tuple[str, ...]):
+    def __init__(self, path: str | Path | None, name: str, what: str = "a recorded export") -> None:
         self.name = name
         found = open_path(path, name)
         if found is None:
-            raise SourceError(f"{name}: a recorded export must be a file, not stdin")
+            raise SourceError(f"{name}: {what} must be a file, not stdin")
         self.path = found
-        self._normalize = normalize
-        self._keys = list_keys
         self.cursor: str | None = None
 
     @property
@@ -246,6 +244,26 @@ class ExportFileSource:
                 continue
             self.cursor = str(n)
             yield item
+
+    def records(self) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
+        """Every record with the analyst's decision."""
+        raise NotImplementedError
+
+
+class ExportFileSource(RecordedFile):
+    """Recorded tickets from a vendor export file; the cursor is how many records were read.
+
+    Args:
+        path: the export file.
+        name: the source name.
+        normalize: turns one record into ``(alert, truth)``.
+        list_keys: keys of a wrapper object that hold the records (``data``, ``resources``...).
+    """
+
+    def __init__(self, path: str | Path | None, name: str, normalize: Normalizer, list_keys: tuple[str, ...]):
+        super().__init__(path, name)
+        self._normalize = normalize
+        self._keys = list_keys
 
     def records(self) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
         """Every record with the analyst's decision."""

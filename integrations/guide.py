@@ -25,7 +25,7 @@ from typing import Any
 
 from aisoc.events import Alert, Disposition, Indicator, IndicatorType
 from aisoc.sources import Rejected, Truth
-from integrations._files import NORMALIZE_ERRORS, describe, open_path, reject
+from integrations._files import NORMALIZE_ERRORS, RecordedFile, describe, reject
 from integrations.errors import SourceError
 from integrations.indicators import merge, valid_techniques
 
@@ -127,7 +127,7 @@ def _truth(grade: str | None) -> Truth | None:
     return GRADES.get(grade or "")
 
 
-class GuideEvidenceSource:
+class GuideEvidenceSource(RecordedFile):
     """GUIDE evidence rows grouped into incidents, oldest first; the cursor is the last incident read.
 
     Args:
@@ -140,16 +140,7 @@ class GuideEvidenceSource:
     name = EVIDENCE_SOURCE
 
     def __init__(self, path: str | Path | None) -> None:
-        found = open_path(path, EVIDENCE_SOURCE)
-        if found is None:
-            raise SourceError("guide: the evidence CSV must be a file, not stdin")
-        self.path = found
-        self.cursor: str | None = None
-
-    @property
-    def cursor_key(self) -> str:
-        """``guide:absolute path``."""
-        return f"{self.name}:{self.path.resolve()}"
+        super().__init__(path, EVIDENCE_SOURCE, "the evidence CSV")
 
     def restore(self, cursor: str) -> None:
         """Resume after the incident whose order key is ``cursor``."""
@@ -305,7 +296,7 @@ def normalize_aggregated(row: dict[str, str]) -> Alert:
     )
 
 
-class GuideIncidentsSource:
+class GuideIncidentsSource(RecordedFile):
     """The aggregated GUIDE incidents table (plain or gzip CSV), in file order; cursor = rows read.
 
     Args:
@@ -318,29 +309,7 @@ class GuideIncidentsSource:
     name = INCIDENTS_SOURCE
 
     def __init__(self, path: str | Path | None) -> None:
-        found = open_path(path, INCIDENTS_SOURCE)
-        if found is None:
-            raise SourceError("guide-incidents: the incidents CSV must be a file, not stdin")
-        self.path = found
-        self.cursor: str | None = None
-
-    @property
-    def cursor_key(self) -> str:
-        """``guide-incidents:absolute path``."""
-        return f"{self.name}:{self.path.resolve()}"
-
-    def restore(self, cursor: str) -> None:
-        """Skip the first ``cursor`` rows on the next poll."""
-        self.cursor = str(int(cursor))
-
-    def poll(self) -> Iterator[Alert | Rejected]:
-        """Incidents after the cursor."""
-        skip = int(self.cursor or 0)
-        for n, (item, _) in enumerate(self.records(), 1):
-            if n <= skip:
-                continue
-            self.cursor = str(n)
-            yield item
+        super().__init__(path, INCIDENTS_SOURCE, "the incidents CSV")
 
     def records(self) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
         """Every incident with the analyst's grade."""
