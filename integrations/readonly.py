@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -36,6 +36,21 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 30.0
 """A longer Retry-After is capped: a tool call must not hang a role for minutes."""
 _GRAPHQL_OP = re.compile(r"^\s*(query|mutation|subscription)\b\s*([_A-Za-z][_0-9A-Za-z]*)?", re.MULTILINE)
+
+
+class _HttpResponse(Protocol):
+    """What the retry loop reads of an httpx or a requests response."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+_Response = TypeVar("_Response", bound=_HttpResponse)
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,30 @@ class RetryPolicy:
                     pass
         return max(0.0, min(wait, MAX_RETRY_AFTER_S))
 
+    def send(
+        self, vendor: str, send: Callable[[], _Response], errors: tuple[type[Exception], ...]
+    ) -> _Response:
+        """Call ``send`` until it answers with neither 429/5xx nor one of ``errors``, or the retries
+        run out (the last answer is returned, the last error raised)."""
+        attempt = 0
+        while True:
+            try:
+                response = send()
+            except errors as e:
+                if attempt >= self.retries:
+                    raise
+                log.info("%s: %s; retry %d", vendor, type(e).__name__, attempt + 1)
+                self.sleep(self.delay(attempt, None))
+                attempt += 1
+                continue
+            if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
+                return response
+            wait = self.delay(attempt, response.headers.get("Retry-After"))
+            log.info("%s: HTTP %d; retry %d in %.1fs", vendor, response.status_code, attempt + 1, wait)
+            response.close()
+            self.sleep(wait)
+            attempt += 1
+
 
 class GuardedTransport(httpx.BaseTransport):
     """An httpx transport that refuses non-allowlisted operations and retries 429/5xx.
@@ -159,30 +198,11 @@ class GuardedTransport(httpx.BaseTransport):
         except ReadOnlyViolation:
             self.refused += 1
             raise
-        attempt = 0
-        while True:
-            try:
-                response = self.inner.handle_request(request)
-            except (httpx.ConnectError, httpx.ReadTimeout, httpx.ConnectTimeout) as e:
-                if attempt >= self.policy.retries:
-                    raise
-                log.info("%s: %s; retry %d", self.allowlist.vendor, type(e).__name__, attempt + 1)
-                self.policy.sleep(self.policy.delay(attempt, None))
-                attempt += 1
-                continue
-            if response.status_code not in RETRY_STATUSES or attempt >= self.policy.retries:
-                return response
-            wait = self.policy.delay(attempt, response.headers.get("Retry-After"))
-            log.info(
-                "%s: HTTP %d; retry %d in %.1fs",
-                self.allowlist.vendor,
-                response.status_code,
-                attempt + 1,
-                wait,
-            )
-            response.close()
-            self.policy.sleep(wait)
-            attempt += 1
+        return self.policy.send(
+            self.allowlist.vendor,
+            lambda: self.inner.handle_request(request),
+            (httpx.ConnectError, httpx.ReadTimeout, httpx.ConnectTimeout),
+        )
 
     def close(self) -> None:
         """Close the inner transport."""
@@ -217,29 +237,11 @@ class GuardedSession(requests.Session):
         except ReadOnlyViolation as e:
             self.refused.append(e)
             raise
-        attempt = 0
-        while True:
-            try:
-                response = super().send(request, **kwargs)
-            except requests.ConnectionError:
-                if attempt >= self.policy.retries:
-                    raise
-                self.policy.sleep(self.policy.delay(attempt, None))
-                attempt += 1
-                continue
-            if response.status_code not in RETRY_STATUSES or attempt >= self.policy.retries:
-                return response
-            wait = self.policy.delay(attempt, response.headers.get("Retry-After"))
-            log.info(
-                "%s: HTTP %d; retry %d in %.1fs",
-                self.allowlist.vendor,
-                response.status_code,
-                attempt + 1,
-                wait,
-            )
-            response.close()
-            self.policy.sleep(wait)
-            attempt += 1
+        return self.policy.send(
+            self.allowlist.vendor,
+            lambda: super(GuardedSession, self).send(request, **kwargs),
+            (requests.ConnectionError,),
+        )
 
 
 class Redactor:
