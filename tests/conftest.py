@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from aisoc.bus import Bus
 from tests.support.redis_server import RedisServer
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -63,6 +64,14 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         pytest.skip(str(e))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def bus() -> Iterator[Bus]:
+    """A fresh in-memory bus."""
+    b = Bus()
+    yield b
+    b.close()
 
 
 @pytest.fixture(scope="session")

@@ -57,14 +57,6 @@ def clock() -> WallClock:
 
 
 @pytest.fixture
-def bus() -> Iterator[Bus]:
-    """A fresh in-memory bus."""
-    b = Bus()
-    yield b
-    b.close()
-
-
-@pytest.fixture
 def gate(bus: Bus) -> Iterator[Gate]:
     """The gate over the bus, at the factory's T0 (proposals expire two hours later)."""
     g = Gate(bus, gate_settings(), clock=Clock())

@@ -22,14 +22,6 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def bus() -> Iterator[Bus]:
-    """A fresh in-memory bus."""
-    b = Bus()
-    yield b
-    b.close()
-
-
-@pytest.fixture
 def settings() -> GateSettings:
     """Production-like gate settings with the test roster."""
     return gate_settings()
