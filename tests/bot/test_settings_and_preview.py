@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from flask.testing import FlaskClient
 
 from aisoc.bus import Bus
@@ -123,7 +125,9 @@ def test_the_person_at_the_preview_talks_to_the_same_receiver(
 
 def test_aisoc_demo_without_serve_keeps_its_output(capsys: pytest.CaptureFixture[str]) -> None:
     """Given the plain demo, when it runs, then it prints the paths and the summary and serves nothing."""
-    assert main(["demo", "--limit", "3"]) == 0
+    # The demo roster rotates Dana and Lee weekly from 2026-01-05: freeze a Dana week, not the calendar.
+    with time_machine.travel(datetime(2026, 1, 6, 12, 0, tzinfo=UTC), tick=True):
+        assert main(["demo", "--limit", "3"]) == 0
     out = capsys.readouterr().out
     assert "SOC-in-a-Box demo" in out and "Nothing was executed" in out and "Open http" not in out
     assert "awaits IR Lead On-Call (Dana Ruiz)" in out  # the path ends at the gate, naming the person
