@@ -112,8 +112,15 @@ def describe_settings_error(e: ValidationError, cls: type[SocSettings], path: Pa
         name = ".".join(str(p) for p in err["loc"])
         env = f"AISOC_{name.upper().replace('.', '__')}"
         where = f"[{cls.TABLE}] {name} in {path} or {env}" if path else env
-        lines.append(f"setting {name!r} ({where}): {err['msg']}; got {err.get('input')!r}")
+        got = "a value not shown (a secret)" if _secret(cls, err["loc"]) else repr(err.get("input"))
+        lines.append(f"setting {name!r} ({where}): {err['msg']}; got {got}")
     return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def _secret(cls: type[SocSettings], loc: tuple[int | str, ...]) -> bool:
+    """Whether an error is about a secret field (its input must never reach a log or a terminal)."""
+    field = cls.model_fields.get(str(loc[0])) if loc else None
+    return field is not None and "SecretStr" in str(field.annotation)
 
 
 class KernelSettings(SocSettings):

@@ -56,23 +56,44 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def _gate_settings(args: argparse.Namespace, settings: Any) -> Any:
-    """The gate's settings for links and the roster (offline without them: no approval links)."""
+    """The gate's settings for links and the roster, as the bot may hold them (link keys, never the
+    session keys); offline without them: no approval links.
+
+    Raises:
+        ConfigError: against Webex, the gate's settings are unusable, have no link keys, or hold the
+            gate's session keys (which the bot must never have).
+    """
     import logging
 
+    from bot.directory import links_only
     from gate.settings import load_gate_settings
 
+    log = logging.getLogger(__name__)
     if not settings.approval_links:
         return None
     try:
-        return load_gate_settings(getattr(args, "config", None))
+        gate = load_gate_settings(getattr(args, "config", None))
+        gate.require("link_keys")
     except ConfigError as e:
         if not settings.offline:
             raise ConfigError(
-                f"approval links need the gate's settings ([gate] secret_keys and base_url): {e}; "
+                f"approval links need the gate's settings ([gate] link_keys and base_url): {e}; "
                 "or set [bot] approval_links = false"
             ) from e
-        logging.getLogger(__name__).warning("preview without approval links: gate settings unusable: %s", e)
+        log.warning("preview without approval links: gate settings unusable: %s", e)
         return None
+    if gate.session_keys:
+        held = (
+            "setting 'session_keys' ([gate] session_keys or AISOC_SESSION_KEYS) is in the bot's "
+            "configuration: it signs gate sessions, so whoever holds it can approve as anyone"
+        )
+        if not settings.offline:
+            raise ConfigError(
+                f"{held}. Give it to the gate only (its own environment file) and keep [gate] "
+                "link_keys for the bot: see docs/gate.md, 'Deploying behind TLS and SSO'"
+            )
+        log.warning("%s; the local preview drops it (never do this with a Webex token)", held)
+    return links_only(gate)
 
 
 def _setup(args: argparse.Namespace) -> int:

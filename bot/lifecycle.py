@@ -234,7 +234,8 @@ class Lifecycle:
         return found
 
     def done(self, action_id: str, note: str, who: str, inbound_id: str) -> str:
-        """Record that the person carried out an approved action (through the gate's own path)."""
+        """Record that the person carried out an approved action (through the gate's own path): only
+        whoever decided it, the duty's approver group or its executor group may."""
         proposal = self._proposal(action_id)
         gate = self.directory.gate
         try:
@@ -261,8 +262,15 @@ class Lifecycle:
             )
         if any(isinstance(e, ActionExecuted) and e.action_id == proposal.action_id for e in history):
             raise CommandError(f"`{_c(proposal.action_id, 80)}` is already recorded as done.")
-        if self.directory.person(who) is None:
+        person = self.directory.person(who)
+        if person is None:
             raise CommandError(f"{_c(who)} is not in the on-call roster.")
+        decider = self.directory.person(decided[-1].decided_by)
+        auth = self.directory.roster.authorize_done(
+            person.id, proposal.approver_role, decider.id if decider else None
+        )
+        if not auth.allowed:
+            raise CommandError(auth.reason)
         event = ActionExecuted(
             case_id=proposal.case_id,
             causation_id=decided[-1].event_id,

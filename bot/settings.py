@@ -129,7 +129,8 @@ class BotSettings(SocSettings):
     timezone: str = "UTC"
     """Zone of the times shown on cards."""
     approval_links: bool = True
-    """Put the gate's signed links on cards (needs the gate's ``secret_keys`` and ``base_url``)."""
+    """Put the gate's signed links on cards (needs the gate's ``link_keys`` and ``base_url``; the bot
+    refuses to start with the gate's ``session_keys`` in its configuration)."""
     dedupe_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     """How long a received message or card action id is remembered (redeliveries are ignored)."""
     preview: bool = True

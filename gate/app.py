@@ -3,18 +3,21 @@ security headers around one Gate."""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, abort, request
 from flask_limiter import Limiter
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from aisoc.bus import Bus
-from gate import auth, dashboard, views
+from gate import auth, csrf, dashboard, views
 from gate.context import EXTENSION, GateContext
+from gate.keys import plain
 from gate.links import link_signer
 from gate.service import Gate
 from gate.settings import GateSettings
@@ -30,17 +33,41 @@ CSP = (
 _RATE_LIMITED = ("gate.confirm", "gate.done", "auth.dev_login")
 
 
-def _mount_metrics(app: Flask, gate: Gate) -> None:
-    """``/metrics`` for Prometheus: approvals pending, time to decision, the bus's backlog."""
+def _mount_metrics(app: Flask, gate: Gate, settings: GateSettings) -> None:
+    """``/metrics`` for Prometheus (approvals pending, time to decision, the bus's backlog), only to
+    requests bearing one of ``metrics_tokens``; without tokens only the demo serves it, to loopback."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     from aisoc.metrics import registry_for
 
+    tokens = [t.encode() for t in plain(settings.metrics_tokens)]
+    if not tokens and not settings.demo:
+        log.info("/metrics is not served: set metrics_tokens (Prometheus sends one as a bearer token)")
+        return
     registry, _ = registry_for(gate.bus, approvals=True)
 
     @app.get("/metrics")
     def metrics() -> Response:
+        if tokens:
+            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+            offered = given.strip().encode("utf-8", "replace")
+            if scheme.lower() != "bearer" or not any(hmac.compare_digest(offered, t) for t in tokens):
+                return Response(
+                    "a metrics token is required\n",
+                    401,
+                    {"WWW-Authenticate": 'Bearer realm="aisoc-gate-metrics"'},
+                    mimetype="text/plain",
+                )
+        elif not _loopback(request.remote_addr):
+            abort(404)
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _loopback(addr: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(addr or "").is_loopback
+    except ValueError:
+        return False
 
 
 def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | None = None) -> Flask:
@@ -53,16 +80,23 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
 
     Returns:
         The Flask app; ``app.extensions["aisoc_gate"].gate`` is its Gate.
+
+    Raises:
+        ConfigError: ``session_keys`` or ``link_keys`` is empty (outside demo mode).
     """
+    settings.require("session_keys", "link_keys")
     if gate is None:
         bus = bus if bus is not None else Bus(settings.bus, namespace=settings.namespace or "soc")
         gate = Gate(bus, settings)
     app = Flask(__name__)
-    keys = settings.keys()
+    keys = plain(settings.session_keys)
     app.config.update(
         SECRET_KEY=keys[0],
         SECRET_KEY_FALLBACKS=keys[1:],
-        SESSION_COOKIE_NAME="aisoc_gate",
+        # __Host-: only this origin over TLS may set it (no sibling domain can plant one); Path=/, no Domain.
+        SESSION_COOKIE_NAME=("__Host-" if settings.cookies_secure else "") + "aisoc_gate",
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=None,
         SESSION_COOKIE_SECURE=settings.cookies_secure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -71,7 +105,7 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
         MAX_CONTENT_LENGTH=64 * 1024,
         PREFERRED_URL_SCHEME="https" if settings.base_url.startswith("https") else "http",
     )
-    CSRFProtect(app)
+    csrf.init_app(app, settings, auth.binding)
     limiter = Limiter(
         auth.rate_limit_key,
         app=app,
@@ -88,7 +122,7 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
     app.extensions[EXTENSION] = GateContext(gate, settings, link_signer(settings), limiter)
 
     if settings.metrics:
-        _mount_metrics(app, gate)
+        _mount_metrics(app, gate, settings)
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
@@ -122,7 +156,8 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
         h.setdefault("Content-Security-Policy", CSP)
         h["X-Frame-Options"] = "DENY"
         h["X-Content-Type-Options"] = "nosniff"
-        h["Referrer-Policy"] = "no-referrer"  # links carry tokens: never leak them to another site
+        # Links carry tokens: never send them to another site; the gate's own forms need a Referer/Origin.
+        h["Referrer-Policy"] = "same-origin"
         h["Cross-Origin-Opener-Policy"] = "same-origin"
         h["Cross-Origin-Resource-Policy"] = "same-origin"
         h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"

@@ -1,12 +1,15 @@
 """Who is at the keyboard: pluggable authentication for the gate's pages.
 
-- ``proxy``: an SSO reverse proxy sets an identity header (email or user name); it is trusted ONLY
-  when the request comes from one of ``trusted_proxies`` and ignored (and logged) otherwise.
+- ``proxy``: an SSO reverse proxy sets an identity header (email or user name) on every request; it is
+  believed ONLY when the request comes from one of ``trusted_proxies``. The proxy never makes a
+  session: its word counts for the request that carries it, and a request that carries the header is
+  decided by it alone (refused when untrusted or a stranger), never by a session stored in the browser.
 - ``webex``: Webex OAuth login (authorization-code flow) against configurable endpoints; the person
-  is whoever ``people/me`` says, matched to the roster by email.
-- ``dev``: demo mode only, a bannered "log in as" list of the roster's people.
+  is whoever ``people/me`` says, matched to the roster by email. It makes a session.
+- ``dev``: demo mode only, a bannered "log in as" list of the roster's people. It makes a session.
 
-Only people in the roster count: an authenticated stranger is told so and can decide nothing.
+A session records the method that made it and counts only while that method is enabled. Only people
+in the roster count: an authenticated stranger is told so and can decide nothing.
 """
 
 from __future__ import annotations
@@ -27,12 +30,15 @@ from werkzeug.wrappers import Response
 
 from gate.context import gate_context
 from gate.forms import DevLoginForm, LogoutForm
+from gate.redirects import safe_next
 from gate.roster import Person
 
 log = logging.getLogger(__name__)
 
 SOURCES = {"proxy": "sso-proxy", "webex": "webex-oauth", "dev": "dev-login"}
 """The ``identity_source`` recorded with decisions, by auth method."""
+SESSION_METHODS = {SOURCES["webex"]: "webex", SOURCES["dev"]: "dev"}
+"""Login methods that make sessions, by the source a session records (the proxy makes none)."""
 _TIMEOUT_S = 10
 
 bp = Blueprint("auth", __name__)
@@ -74,30 +80,48 @@ def current_identity() -> Identity | None:
     if "identity" in g:
         found: Identity | None = g.identity
         return found
-    ctx = gate_context()
+    s = gate_context().settings
     g.auth_problem = None
-    found = None
-    if "proxy" in ctx.settings.auth:
-        claimed = request.headers.get(ctx.settings.proxy_header, "").strip()
-        if claimed and not _trusted(request.remote_addr):
-            log.warning(
-                "ignoring %s header from untrusted address %s", ctx.settings.proxy_header, request.remote_addr
-            )
-            g.auth_problem = (
-                f"An identity header came from {request.remote_addr}, which is not a trusted proxy."
-            )
-        elif claimed:
-            person = ctx.gate.roster.find(claimed)
-            if person is None:
-                g.auth_problem = f"You are signed in as {claimed}, who is not in the on-call roster."
-            else:
-                found = Identity(person, SOURCES["proxy"])
-    if found is None and session.get("pid") and session.get("src") in {SOURCES[m] for m in ctx.settings.auth}:
-        person = ctx.gate.roster.find(session["pid"])
-        if person is not None:
-            found = Identity(person, session["src"])
+    claimed = request.headers.get(s.proxy_header, "").strip() if "proxy" in s.auth else ""
+    found = _proxied(claimed) if claimed else _from_session()
     g.identity = found
     return found
+
+
+def binding() -> str:
+    """Who the current request is from, as CSRF tokens are bound to it (``source:person``, or empty)."""
+    ident = current_identity()
+    return f"{ident.source}:{ident.person.id}" if ident is not None else ""
+
+
+def _proxied(claimed: str) -> Identity | None:
+    """The SSO proxy's identity header on this request: believed only from a trusted proxy."""
+    ctx = gate_context()
+    if not _trusted(request.remote_addr):
+        log.warning(
+            "ignoring %s header from untrusted address %s", ctx.settings.proxy_header, request.remote_addr
+        )
+        g.auth_problem = f"An identity header came from {request.remote_addr}, which is not a trusted proxy."
+        return None
+    person = ctx.gate.roster.find(claimed)
+    if person is None:
+        g.auth_problem = f"You are signed in as {claimed}, who is not in the on-call roster."
+        return None
+    return Identity(person, SOURCES["proxy"])
+
+
+def _from_session() -> Identity | None:
+    """The session's person, if the login method that made the session is enabled now."""
+    s = gate_context().settings
+    pid, source = session.get("pid"), session.get("src")
+    if not pid:
+        return None
+    method = SESSION_METHODS.get(str(source))
+    if method is None or method not in s.auth or (method == "dev" and not s.demo):
+        log.warning("ignoring a session made by %r: not a login method this gate accepts", source)
+        return None
+    person = gate_context().gate.roster.find(str(pid))
+    return Identity(person, SOURCES[method]) if person is not None else None
 
 
 def _login(person: Person, source: str) -> None:
@@ -108,10 +132,8 @@ def _login(person: Person, source: str) -> None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never an absolute URL (an open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("gate.index")
+    """Only the gate's own pages (see :mod:`gate.redirects`); anything else means the gate's home."""
+    return safe_next(target) or url_for("gate.index")
 
 
 @bp.get("/login")

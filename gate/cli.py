@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import secrets
 import signal
 import threading
 from datetime import UTC, datetime
@@ -57,12 +56,19 @@ def register(sub: Any) -> None:
     tick = inner.add_parser("tick", help="remind, escalate and expire once, now")
     _bus_opts(tick)
     tick.set_defaults(func=_tick)
-    new = inner.add_parser("new-secret", help="print a fresh signing key for [gate] secret_keys")
+    new = inner.add_parser(
+        "new-secret",
+        help="print a fresh random key for session_keys, link_keys or metrics_tokens (one per run)",
+        description="Prints 32 random bytes, URL-safe: a key that passes the gate's start-up checks. "
+        "Run it once per key: session keys, link keys and metrics tokens must all differ.",
+    )
     new.set_defaults(func=_new_secret)
 
 
 def _new_secret(args: argparse.Namespace) -> int:
-    print(secrets.token_urlsafe(32))
+    from gate.keys import new_secret
+
+    print(new_secret())
     return 0
 
 
@@ -224,6 +230,7 @@ def _link(args: argparse.Namespace) -> int:
     from gate.links import approval_url
 
     gate = _gate(args)
+    gate.settings.require("link_keys")
     req = gate.store.get(args.request_id)
     if req is None:
         raise CommandError(f"no approval request {args.request_id!r}", 1)

@@ -9,14 +9,20 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from aisoc.events import ActionProposed
+from gate.keys import plain
 from gate.settings import GateSettings
 from gate.store import ApprovalRequest
 from gate.tokens import LinkSigner
 
 
 def link_signer(settings: GateSettings) -> LinkSigner:
-    """The signer for the gate's approval links (keys newest first, ``link_ttl_s``)."""
-    return LinkSigner(settings.keys(), settings.link_ttl_s)
+    """The signer for the gate's approval links (``link_keys`` newest first, ``link_ttl_s``).
+
+    Raises:
+        ConfigError: ``link_keys`` is empty.
+    """
+    settings.require("link_keys")
+    return LinkSigner(plain(settings.link_keys), settings.link_ttl_s)
 
 
 def approval_token(settings: GateSettings, request_or_proposal: ApprovalRequest | ActionProposed) -> str:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from aisoc.events import ROLE_TITLES, Role, utcnow
 from gate.errors import RosterError
-from gate.settings import DutyConfig, RosterSettings, RotationConfig
+from gate.settings import DutyConfig, RosterSettings, RotationConfig, identity_key
 
 DUTY_TITLES: dict[Role, str] = {
     Role.IR_LEAD: "IR Lead On-Call",
@@ -105,10 +105,12 @@ class Roster:
         self.people: dict[str, Person] = {
             pid: Person(pid, p.name, p.email, tuple(p.aliases)) for pid, p in self.settings.people.items()
         }
-        self._index: dict[str, str] = {}
-        for pid, person in self.people.items():
-            for key in (pid, person.email, *person.aliases):
-                self._index.setdefault(key.strip().lower(), pid)
+        # RosterSettings refuses an identity that names two people, so each key has one owner.
+        self._index: dict[str, str] = {
+            identity_key(key): pid
+            for pid, person in self.people.items()
+            for key in (pid, person.email, *person.aliases)
+        }
 
     # --- people and duties ------------------------------------------------------------------------
 
@@ -127,7 +129,7 @@ class Roster:
         """Return the person an identity (roster id, email or alias, any case) names, or None."""
         if not identity:
             return None
-        pid = self._index.get(identity.strip().lower())
+        pid = self._index.get(identity_key(identity))
         return self.people[pid] if pid else None
 
     def duties(self) -> list[Role]:
@@ -213,6 +215,10 @@ class Roster:
         """Return the duty's approver group (people who may decide besides whoever is on call)."""
         return [self.person(p) for p in self.duty(role).approvers]
 
+    def executors(self, role: Role | str) -> list[Person]:
+        """Return the duty's executor group (people who carry out its approved actions)."""
+        return [self.person(p) for p in self.duty(role).executors]
+
     # --- authorization ----------------------------------------------------------------------------
 
     def authorize(
@@ -251,13 +257,45 @@ class Roster:
             f"({group}).",
         )
 
+    def authorize_done(self, person_id: str, role: Role | str, decided_by: str | None) -> Authorization:
+        """Decide whether ``person_id`` may record an approved action of duty ``role`` as carried out.
+
+        Allowed: whoever decided it (``decided_by``, a roster id), the duty's approver group, or its
+        executor group. Otherwise the reason names who may.
+        """
+        person = self.people.get(person_id)
+        if person is None:
+            return Authorization(False, "", f"{person_id} is not in the on-call roster.")
+        title = self.title(role)
+        if decided_by is not None and person.id == decided_by:
+            return Authorization(True, "decided", f"{person.name} decided this request.")
+        if person.id in self.duty(role).approvers:
+            return Authorization(
+                True, "approver group", f"{person.name} is in the approver group of {title}."
+            )
+        if person.id in self.duty(role).executors:
+            return Authorization(
+                True, "executor group", f"{person.name} is in the executor group of {title}."
+            )
+        decider = self.people.get(decided_by) if decided_by else None
+        who = [f"{decider.name} (who decided it)"] if decider else []
+        who += [
+            f"the approver group of {title} ({', '.join(p.name for p in self.approvers(role)) or 'nobody'})"
+        ]
+        who += [f"its executor group ({', '.join(p.name for p in self.executors(role)) or 'nobody'})"]
+        return Authorization(
+            False,
+            "",
+            f"{person.name} may not record this as done: only {', '.join(who[:-1])} or {who[-1]} may.",
+        )
+
     def may_audit(self, person_id: str) -> bool:
         """Whether a person may read the decision audit: an auditor or anyone named in a duty."""
         if person_id in self.settings.auditors:
             return True
         for duty in self.settings.duties.values():
             named = {p for r in duty.rotations for p in r.people} | {o.person for o in duty.overrides}
-            if person_id in named | set(duty.approvers) | set(duty.escalation):
+            if person_id in named | set(duty.approvers) | set(duty.executors) | set(duty.escalation):
                 return True
         return False
 

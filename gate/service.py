@@ -184,6 +184,11 @@ class Gate(Timers):
             )
         return auth
 
+    def may_record_done(self, req: ApprovalRequest, person_id: str) -> Authorization:
+        """Whether a person may record ``req`` as carried out: its decider, the duty's approver group
+        or its executor group."""
+        return self.roster.authorize_done(person_id, req.required_role, req.decided_by)
+
     def describe(self, req: ApprovalRequest) -> str:
         """One sentence on how a request ended ("approved by Alice Ng at ...")."""
         if req.state == State.PENDING:
@@ -284,9 +289,15 @@ class Gate(Timers):
     ) -> ApprovalRequest:
         """Record that a person carried out an approved action in their own console.
 
+        Only whoever decided it, the duty's approver group or its executor group may (the roster's
+        :meth:`~gate.roster.Roster.authorize_done`).
+
+        Args:
+            person_id: a roster id, email or alias.
+
         Raises:
             ApprovalError: the request is not approved, or its execution was already recorded.
-            NotAuthorized: the person is not in the roster.
+            NotAuthorized: the person is not in the roster, or may not record it (it says who may).
         """
         person = self.roster.find(person_id)
         if person is None:
@@ -301,6 +312,9 @@ class Gate(Timers):
                 raise AlreadyDecided(
                     f"Already recorded as done by {req.executed_by_name} at {_fmt(req.executed_at)}."
                 )
+            auth = self.may_record_done(req, person.id)
+            if not auth.allowed:
+                raise NotAuthorized(auth.reason)
             event = ActionExecuted(
                 case_id=req.case_id,
                 causation_id=req.decision_event_id,

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import secrets
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from aisoc.errors import ConfigError
 from aisoc.events import Role
 from aisoc.settings import KernelSettings, SocSettings, load_settings
+from gate.keys import HOW, new_secret, plain, strong
 
 AuthMethod = Literal["proxy", "webex", "dev"]
 """How a person proves who they are: SSO reverse-proxy header, Webex OAuth, or the demo-only dev login."""
+Secret = Annotated[SecretStr, AfterValidator(strong)]
+"""A key or token checked at start: at least 32 bytes, not blank, not padded, not a placeholder."""
 
 
 def _zone(name: str) -> str:
@@ -119,6 +122,9 @@ class DutyConfig(_Cfg):
     """Who comes next when the on-call person does not answer: person ids or duty slugs, in order."""
     approvers: list[str] = Field(default_factory=list)
     """Who else may decide requests that need this duty (person ids)."""
+    executors: list[str] = Field(default_factory=list)
+    """Who carries out this duty's approved actions and may record them "done" (person ids), besides
+    whoever decided and the approver group."""
 
 
 class RosterSettings(SocSettings):
@@ -137,12 +143,33 @@ class RosterSettings(SocSettings):
         problems = []
         for role, duty in self.duties.items():
             names = [p for r in duty.rotations for p in r.people] + [o.person for o in duty.overrides]
-            names += duty.approvers + [e for e in duty.escalation if e not in {r.value for r in Role}]
+            names += duty.approvers + duty.executors
+            names += [e for e in duty.escalation if e not in {r.value for r in Role}]
             problems += [f"duty {role.value}: unknown person {n!r}" for n in names if n not in known]
         problems += [f"auditors: unknown person {n!r}" for n in self.auditors if n not in known]
         if problems:
             raise ValueError("; ".join(sorted(set(problems))) + f" (people are: {', '.join(sorted(known))})")
+        clashes = identity_clashes(self.people)
+        if clashes:
+            raise ValueError("; ".join(clashes) + ": each id, email and alias must name one person")
         return self
+
+
+def identity_key(identity: str) -> str:
+    """How identities compare: case-insensitive, surrounding spaces ignored."""
+    return identity.strip().lower()
+
+
+def identity_clashes(people: dict[str, PersonConfig]) -> list[str]:
+    """Every identity (roster id, email, alias) that names two people, said with both of them."""
+    owner: dict[str, str] = {}
+    clashes = []
+    for pid, person in people.items():
+        for identity in {identity_key(i) for i in (pid, person.email, *person.aliases)}:
+            first = owner.setdefault(identity, pid)
+            if first != pid:
+                clashes.append(f"{identity!r} names both {first} and {pid}")
+    return clashes
 
 
 class GateSettings(SocSettings):
@@ -163,8 +190,14 @@ class GateSettings(SocSettings):
     port: int = Field(default=8700, ge=0, le=65535)
     demo: bool = False
     """Demo mode: enables the bannered dev login and allows cookies without Secure over http."""
-    secret_keys: list[SecretStr] = Field(default_factory=list)
-    """Signing keys, NEWEST FIRST: the first signs links and sessions, all verify (key rotation)."""
+    session_keys: list[Secret] = Field(default_factory=list)
+    """Keys of the gate's login sessions and CSRF tokens, NEWEST FIRST (the first signs, all verify).
+    Only the gate holds them: put them in the gate's own environment (``AISOC_SESSION_KEYS``)."""
+    link_keys: list[Secret] = Field(default_factory=list)
+    """Keys of the approval links, NEWEST FIRST: the gate verifies, whoever makes links (the bot) signs
+    with the first. They cannot sign a session."""
+    secret_keys: list[SecretStr] | None = Field(default=None, exclude=True)
+    """Replaced by ``session_keys`` and ``link_keys``; refused with a message saying so."""
     link_ttl_s: int = Field(default=48 * 3600, ge=60)
     """How long a signed approval link stays valid."""
     auth: list[AuthMethod] = Field(default_factory=lambda: list[AuthMethod](["proxy"]))
@@ -191,10 +224,23 @@ class GateSettings(SocSettings):
     max_open_s: int | None = Field(default=None, ge=1)
     """Cap on how long a request stays open (it also expires at the proposal's ``expires_at``)."""
     metrics: bool = True
-    """Serve Prometheus metrics at ``/metrics`` (approvals pending, time to decision, bus backlog)."""
+    """Serve Prometheus metrics at ``/metrics`` (approvals pending, time to decision, bus backlog) to
+    requests bearing one of ``metrics_tokens``; without tokens, only the demo serves them, to loopback."""
+    metrics_tokens: list[Secret] = Field(default_factory=list)
+    """Bearer tokens Prometheus sends to ``/metrics`` (``authorization: credentials``), newest first."""
     tick_s: float = Field(default=15, gt=0)
     """How often the gate process checks for reminders, escalations and expiry."""
     roster: RosterSettings = Field(default_factory=RosterSettings)
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _split(cls, value: list[SecretStr] | None) -> None:
+        if value is not None:
+            raise ValueError(
+                "secret_keys was split in two: session_keys (sessions and CSRF; the gate only) and "
+                f"link_keys (approval links; the gate and the bot). Use a different key for each ({HOW})"
+            )
+        return None
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -218,10 +264,17 @@ class GateSettings(SocSettings):
             raise ValueError("secure_cookies = false is only allowed with demo = true (http on a laptop)")
         if "webex" in self.auth and not (self.webex_client_id and self.webex_client_secret):
             raise ValueError("auth 'webex' needs webex_client_id and webex_client_secret")
-        if not self.secret_keys:
-            if not self.demo:
-                raise ValueError("secret_keys is empty: set at least one (`aisoc gate new-secret` makes one)")
-            self.secret_keys.append(SecretStr(secrets.token_urlsafe(32)))  # demo: per-process key
+        shared = set(plain(self.session_keys)) & set(plain(self.link_keys) + plain(self.metrics_tokens))
+        if shared or set(plain(self.link_keys)) & set(plain(self.metrics_tokens)):
+            raise ValueError(
+                "a key is listed in two of session_keys, link_keys and metrics_tokens: whoever holds "
+                "link keys (the bot) or a metrics token could then sign gate sessions; use a "
+                f"different key for each ({HOW})"
+            )
+        if self.demo:  # per-process keys, so the demo runs without configuration
+            for keys in (self.session_keys, self.link_keys):
+                if not keys:
+                    keys.append(SecretStr(new_secret()))
         return self
 
     @property
@@ -231,9 +284,24 @@ class GateSettings(SocSettings):
             return self.secure_cookies
         return not (self.demo and self.base_url.startswith("http://"))
 
-    def keys(self) -> list[str]:
-        """The signing keys as plain strings, newest first."""
-        return [k.get_secret_value() for k in self.secret_keys]
+    def require(self, *names: str) -> None:
+        """Refuse to go on without the named key settings (``session_keys``, ``link_keys``).
+
+        Raises:
+            ConfigError: a named setting is empty; the message says where to set it.
+        """
+        for name in names:
+            if not getattr(self, name):
+                raise ConfigError(
+                    f"setting {name!r} ([gate] {name} or AISOC_{name.upper()}) is empty: "
+                    f"{_NEEDED_FOR.get(name, 'the gate needs it')}; {HOW}"
+                )
+
+
+_NEEDED_FOR = {
+    "session_keys": "the gate's pages sign sessions and CSRF tokens with it (keep it to the gate)",
+    "link_keys": "approval links are signed with it (the gate and the bot hold it)",
+}
 
 
 def load_gate_settings(config: str | os.PathLike[str] | None = None, **overrides: Any) -> GateSettings:

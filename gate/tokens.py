@@ -1,7 +1,9 @@
 """Signed approval links: bound to one request and the plan digest it was shown, with key rotation.
 
-Keys are given newest first: the newest signs, every key verifies, so a key can be rotated in by
-putting it first and rotated out (after ``link_ttl_s``) by removing it.
+Link keys (``[gate] link_keys``) are given newest first: the newest signs, every key verifies, so a key
+can be rotated in by putting it first and rotated out (after ``link_ttl_s``) by removing it. They are
+never session keys: the bot holds them, and a link grants nothing by itself (the person opening it
+must still log in and be allowed to decide).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from gate.errors import LinkError
 
 SALT = "aisoc.gate.approval-link.v1"
-"""Separates approval-link signatures from every other use of the same keys (sessions, CSRF)."""
+"""The purpose of a link signature: a token signed for anything else never verifies as a link."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,6 +208,7 @@ def state(rid: str) -> Any:
         ident=ident,
         outcome=ctx.gate.describe(req),
         auth=ctx.gate.authorize(req, ident.person.id),
+        done_auth=ctx.gate.may_record_done(req, ident.person.id),
         form=DoneForm(),
         logout=LogoutForm(),
         **_deciders(req),
@@ -233,7 +234,8 @@ def fresh_link(rid: str) -> Any:
 
 @bp.post("/r/<rid>/done")
 def done(rid: str) -> Any:
-    """Record that the approved action was carried out (publishes ``action.executed``)."""
+    """Record that the approved action was carried out (publishes ``action.executed``): its decider,
+    the duty's approver group or its executor group only."""
     ident = current_identity()
     if ident is None:
         return _not_known() if _has_problem() else refused("Log in first", "Log in, then try again.", 401)
@@ -244,6 +246,9 @@ def done(rid: str) -> Any:
         gate_context().gate.record_executed(
             rid, person_id=ident.person.id, identity_source=ident.source, note=form.note.data or None
         )
+    except NotAuthorized as e:
+        log.info("%s may not record %s as done", ident.person.id, rid, extra={"event_id": rid})
+        return refused("You may not record this as done", str(e), 403)
     except ApprovalError as e:
         return refused("Nothing was recorded", str(e), 409)
     flash("Recorded as done.")

@@ -25,7 +25,7 @@ from bot.service import Bot
 from bot.settings import BotSettings
 from gate.settings import GateSettings, RosterSettings
 from tests.bot.fake_webex import TOKEN, FakeWebex
-from tests.gate.factory import KEYS, T0
+from tests.gate.factory import LINK_KEYS, T0
 
 SECRET = "webhook-secret-for-tests"
 """The webhook secret the fake signs deliveries with."""
@@ -37,17 +37,21 @@ ROSTER: dict[str, Any] = {
         "erin": {"name": "Erin Fox", "email": "erin@example.com"},
     },
     "duties": {
-        "ir_lead": {"rotations": [{"people": ["alice"], "start": "2020-01-06", "period": "weekly"}]},
+        "ir_lead": {
+            "rotations": [{"people": ["alice"], "start": "2020-01-06", "period": "weekly"}],
+            "executors": ["bob"],
+        },
         "tier2": {"rotations": [{"people": ["erin"], "start": "2020-01-06", "period": "daily"}]},
     },
 }
-"""One person per duty, from 2020 on: whoever "now" is, Alice holds IR Lead and Erin Tier 2."""
+"""One person per duty, from 2020 on: whoever "now" is, Alice holds IR Lead and Erin Tier 2; Bob carries
+out IR Lead's approved actions."""
 
 
 def gate_settings(**overrides: Any) -> GateSettings:
     """The gate's settings the bot signs links with."""
     values: dict[str, Any] = {
-        "secret_keys": KEYS,
+        "link_keys": LINK_KEYS,
         "base_url": "http://gate.test",
         "auth": ["proxy"],
         "roster": RosterSettings(**ROSTER),

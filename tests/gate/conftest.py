@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,23 @@ from tests.gate.factory import Clock, gate_settings
 def clock() -> Clock:
     """The gate's clock, starting Monday 2026-03-16 10:00 UTC (Alice on call for IR Lead)."""
     return Clock()
+
+
+STORES = ["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+"""The gate's store backends (the one next to each bus): in-memory SQLite, a SQLite file, Redis."""
+
+
+@pytest.fixture(params=STORES)
+def store_bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
+    """A bus whose gate store is each backend in turn (attacks are checked on every store)."""
+    if request.param == "memory":
+        b = Bus()
+    elif request.param == "sqlite":
+        b = Bus(f"sqlite:///{tmp_path}/soc.db")
+    else:
+        b = Bus(request.getfixturevalue("redis_url"), namespace=request.getfixturevalue("namespace"))
+    yield b
+    b.close()
 
 
 @pytest.fixture

@@ -30,8 +30,10 @@ from gate.settings import GateSettings, RosterSettings
 
 T0 = datetime(2026, 3, 16, 10, 0, tzinfo=UTC)
 """A Monday, 10:00 UTC: Alice holds IR Lead On-Call (her turn began 09:00 London time)."""
-KEYS = ["key-2026-03-new", "key-2026-01-old"]
-"""Signing keys, newest first."""
+SESSION_KEYS = ["session-2026-03-new-9f1c2a7be04d85e3", "session-2026-01-old-3e8b5d0c61fa42b9"]
+"""The gate's session (and CSRF) keys, newest first: only the gate holds them."""
+LINK_KEYS = ["link-2026-03-new-7d2e9a41c8b0f36a1e", "link-2026-01-old-5a6c1e0f92d4b7c03d"]
+"""The approval-link keys, newest first: the gate verifies, the bot signs."""
 
 ROSTER: dict[str, Any] = {
     "people": {
@@ -64,6 +66,7 @@ ROSTER: dict[str, Any] = {
                 }
             ],
             "approvers": ["carol"],
+            "executors": ["bob"],
             "escalation": ["carol", "soc_manager"],
         },
         "soc_manager": {
@@ -93,9 +96,10 @@ def roster_settings(**changes: Any) -> RosterSettings:
 
 
 def gate_settings(**overrides: Any) -> GateSettings:
-    """Production-like settings: proxy auth from localhost, Secure cookies, two signing keys."""
+    """Production-like settings: proxy auth from localhost, Secure cookies, two keys of each kind."""
     values: dict[str, Any] = {
-        "secret_keys": KEYS,
+        "session_keys": SESSION_KEYS,
+        "link_keys": LINK_KEYS,
         "base_url": "http://gate.test",
         "auth": ["proxy"],
         "rate_limit": "10000 per minute",
@@ -300,3 +304,14 @@ def csrf(html: str) -> str:
     m = CSRF_RE.search(html)
     assert m, "no CSRF token on the page"
     return m.group(1)
+
+
+def forge_session(key: str, data: dict[str, Any]) -> str:
+    """A Flask session cookie value holding ``data``, signed with ``key`` the way Flask signs sessions."""
+    from flask import Flask
+
+    app = Flask("forger")
+    app.secret_key = key
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    assert serializer is not None
+    return str(serializer.dumps(data))

@@ -12,7 +12,7 @@ from aisoc.bus import Bus
 from aisoc.cli import main
 from gate import Gate, load_gate_settings
 from gate.links import link_signer
-from tests.gate.factory import publish_case
+from tests.gate.factory import LINK_KEYS, SESSION_KEYS, publish_case
 from tests.gate.test_roster import ROSTER_TOML
 
 
@@ -21,8 +21,8 @@ def config(tmp_path: Path) -> Path:
     path = tmp_path / "aisoc.toml"
     path.write_text(
         f'[aisoc]\nbus = "sqlite:///{tmp_path}/soc.db"\n\n'
-        '[gate]\nsecret_keys = ["cli-key-new", "cli-key-old"]\nbase_url = "https://gate.example.com"\n'
-        + ROSTER_TOML
+        f"[gate]\nlink_keys = {json.dumps(LINK_KEYS)}\nsession_keys = {json.dumps(SESSION_KEYS)}\n"
+        'base_url = "https://gate.example.com"\n' + ROSTER_TOML
     )
     return path
 
@@ -58,12 +58,17 @@ def test_gate_commands_list_show_link_and_tick(
     assert len(capsys.readouterr().out.strip()) >= 40
 
 
-def test_gate_settings_without_keys_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Given [gate] without secret_keys outside demo mode, when a command runs, then it says what to set."""
+def test_commands_that_need_a_key_say_which(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Given [gate] without keys outside demo mode, when a link is asked for, then the refusal names
+    link_keys; listing requests needs no key at all."""
     path = tmp_path / "aisoc.toml"
-    path.write_text('[gate]\nbase_url = "https://gate.example.com"\n')
-    assert main(["--config", str(path), "gate", "requests"]) == 2
-    assert "secret_keys is empty" in capsys.readouterr().err
+    path.write_text(
+        f'[aisoc]\nbus = "sqlite:///{tmp_path}/soc.db"\n[gate]\nbase_url = "https://gate.example.com"\n'
+    )
+    assert main(["--config", str(path), "gate", "requests"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(path), "gate", "link", "nope"]) == 2
+    assert "setting 'link_keys'" in capsys.readouterr().err
 
 
 def test_wsgi_application_reads_the_settings_file(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:

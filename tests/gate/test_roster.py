@@ -123,6 +123,45 @@ def test_roster_with_an_unknown_person_is_a_settings_error(tmp_path: Path) -> No
         load_settings(RosterSettings, path)
 
 
+@pytest.mark.parametrize(
+    ("alice", "bob", "shared"),
+    [
+        ({"aliases": ["ang"]}, {"aliases": ["ANG "]}, "ang"),
+        ({}, {"aliases": ["alice@example.com"]}, "alice@example.com"),
+        ({"aliases": ["bob"]}, {}, "bob"),
+        ({}, {"email": "Alice@Example.com"}, "alice@example.com"),
+    ],
+)
+def test_roster_refuses_one_identity_naming_two_people(
+    tmp_path: Path, alice: dict[str, object], bob: dict[str, object], shared: str
+) -> None:
+    """Given an alias, id or email that names two people (any case, any spacing), when the roster is
+    loaded, then it is refused with a message naming the identity and both people."""
+    people = {
+        "alice": {"name": "Alice Ng", "email": "alice@example.com", **alice},
+        "bob": {"name": "Bob Ray", "email": "bob@example.com", **bob},
+    }
+    path = tmp_path / "aisoc.toml"
+    path.write_text(
+        "".join(
+            f"[roster.people.{pid}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in p.items())
+            for pid, p in people.items()
+        )
+    )
+    with pytest.raises(ConfigError) as e:
+        load_settings(RosterSettings, path)
+    message = str(e.value)
+    assert repr(shared) in message and "alice" in message and "bob" in message
+
+
+def test_a_person_may_repeat_their_own_identity_as_an_alias() -> None:
+    """Given Alice listing her own email and id among her aliases, then the roster loads and finds her."""
+    r = Roster(
+        RosterSettings(people={"alice": {"name": "A", "email": "a@x.org", "aliases": ["A@x.org", "alice"]}})
+    )
+    assert r.find("A@X.ORG") == r.find("alice") == r.people["alice"]
+
+
 ROSTER_TOML = """
 [roster]
 auditors = ["frank"]

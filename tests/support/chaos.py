@@ -69,7 +69,6 @@ class Drill:
             f'[aisoc]\nbus = "{self.redis.url}"\nmodel = "stub?garbage={self.garbage}"\n'
             f'state_dir = "{self.workdir / "state"}"\nrecall = "on"\n'
             f'[gate]\ndemo = true\nport = {gate_port}\nbase_url = "http://127.0.0.1:{gate_port}"\n'
-            f'secret_keys = ["chaos-drill-signing-key-0123456789"]\n'
         )
         procs = read_procfile(ROOT / "Procfile")
         lines = [f"{name}: {procs[name]}" for name in (*REACTIVE, "gate")]
