@@ -62,6 +62,7 @@ def _deciders(req: ApprovalRequest) -> dict[str, Any]:
         "duty_title": roster.title(req.required_role),
         "on_call": held,
         "approvers": roster.approvers(req.required_role),
+        "executors": roster.executors(req.required_role),
         "assignee": assignee,
         "approver_at_creation": roster.people.get(req.approver) if req.approver else None,
     }

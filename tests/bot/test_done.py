@@ -22,7 +22,9 @@ def approved(bus: Bus, gate: Gate) -> Case:
     """An isolation Alice (IR Lead On-Call) approved in the gate."""
     case = publish_case(bus)
     gate.submit(case.proposal)
-    gate.decide(case.proposal.event_id, person_id="alice", decision="approved", reason="go", identity_source="t")
+    gate.decide(
+        case.proposal.event_id, person_id="alice", decision="approved", reason="go", identity_source="t"
+    )
     return case
 
 

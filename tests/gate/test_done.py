@@ -4,6 +4,7 @@ on every store, on the page and through the service."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import pytest
 
 from aisoc.bus import Bus

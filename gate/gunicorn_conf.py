@@ -1,0 +1,35 @@
+"""gunicorn's settings for the gate, read from the gate's own settings (one place to set them):
+
+    gunicorn -c python:gate.gunicorn_conf 'gate.wsgi:application()'
+
+- ``bind``: ``[gate] host`` and ``port`` (127.0.0.1:8700): the gate listens behind its TLS/SSO proxy.
+- ``forwarded_allow_ips``: ``[gate] trusted_proxies``. gunicorn believes ``X-Forwarded-Proto: https``
+  (so the gate knows the browser used TLS) only from these addresses, exactly as the gate believes the
+  identity header only from them. Nothing rewrites the client address: it is the proxy's.
+- ``worker_class`` gthread, 2 workers of 4 threads; decisions are compare-and-set on the shared store,
+  so any number of workers and hosts is safe. Command-line flags win (``--workers 4``).
+
+The demo makes per-process keys, so it runs one worker. No access log (URLs carry link tokens): the
+proxy in front keeps one.
+"""
+
+from __future__ import annotations
+
+from aisoc.errors import ConfigError
+from gate.settings import load_gate_settings
+
+try:
+    _settings = load_gate_settings()
+    _settings.require("session_keys", "link_keys")
+except ConfigError as e:  # say it plainly instead of a traceback from gunicorn's config loader
+    raise SystemExit(f"gate: {e}") from e
+
+_host = f"[{_settings.host}]" if ":" in _settings.host else _settings.host
+bind = [f"{_host}:{_settings.port}"]
+forwarded_allow_ips = ",".join(_settings.trusted_proxies)
+worker_class = "gthread"
+workers = 1 if _settings.demo else 2
+threads = 4
+proc_name = "aisoc-gate"
+control_socket_disable = True
+"""No control socket in $HOME (gunicorn 24+): two gates on one host would share its path."""
