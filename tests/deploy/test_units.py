@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from aisoc.cli import main
+from tests.gate.production import GUNICORN
 from tests.support.procfile import read_procfile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +24,14 @@ def argv_of(command: str) -> list[str]:
     argv = shlex.split(command.replace("%i", "sentinel").replace("$AISOC_INGEST_ARGS", ""))
     assert Path(argv[0]).name == "aisoc", command
     return argv[1:]
+
+
+def is_gate_pages(command: str) -> bool:
+    """Whether a command line is the gate's documented gunicorn command (from any install path)."""
+    argv = shlex.split(command)
+    return Path(argv[0]).name == "gunicorn" and shlex.join(["gunicorn", *argv[1:]]) == shlex.join(
+        shlex.split(GUNICORN)
+    )
 
 
 def help_works(argv: list[str]) -> None:
@@ -42,7 +51,8 @@ def test_each_systemd_unit_runs_an_existing_command_and_restarts(
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     parser.read(unit)
     service = parser["Service"]
-    help_works(argv_of(service["ExecStart"]))
+    if not is_gate_pages(service["ExecStart"]):
+        help_works(argv_of(service["ExecStart"]))
     assert service["Restart"] == "always" and service["KillSignal"] == "SIGTERM"
     assert "aisoc.target" in parser["Install"]["WantedBy"]
 
@@ -115,3 +125,17 @@ def test_systemd_analyze_rates_every_unit_at_most_4(tmp_path: Path) -> None:
         assert found, (name, done.stdout[-500:], done.stderr[-500:])
         assert float(found.group(1)) <= MAX_EXPOSURE, (name, found.group(0))
         assert "Unknown key" not in done.stderr, (name, done.stderr)
+
+
+def test_the_gate_pages_run_the_documented_gunicorn_command_with_their_own_keys() -> None:
+    """The gate's unit runs exactly the gunicorn command docs/gate.md documents (the one the HTTPS
+    browser test runs), as its own user, with the session-key environment file no other unit reads."""
+    units = {u.name: u.read_text() for u in UNITS}
+    gate = units["aisoc-gate.service"]
+    (exec_start,) = [line for line in gate.splitlines() if line.startswith("ExecStart=")]
+    assert is_gate_pages(exec_start.removeprefix("ExecStart="))
+    assert "User=aisoc-gate" in gate and "EnvironmentFile=-/etc/aisoc/gate.env" in gate
+    assert GUNICORN in (ROOT / "docs/gate.md").read_text()
+    others = [text for name, text in units.items() if name != "aisoc-gate.service"]
+    assert others and not any("EnvironmentFile=-/etc/aisoc/gate.env" in text for text in others)
+    assert "aisoc-gate-worker.service" in (ROOT / "deploy/systemd/aisoc.target").read_text()
