@@ -128,6 +128,8 @@ def _oncall(args: argparse.Namespace) -> int:
             print(f"  escalation: {' -> '.join(row['escalation'])}")
         if row["approvers"]:
             print(f"  approvers:  {', '.join(row['approvers'])}")
+        if row["executors"]:
+            print(f"  executors:  {', '.join(row['executors'])}")
     return 0 if all(r["person"] for r in rows) else 1
 
 
@@ -149,6 +151,7 @@ def _duty_row(roster: Roster, duty: Role, at: datetime) -> dict[str, Any]:
         "until_local": held.local(held.until).strftime(fmt) if held and held.until else "?",
         "escalation": [p.name for p in (chain[1:] if held else chain)],
         "approvers": [p.name for p in roster.approvers(duty)],
+        "executors": [p.name for p in roster.executors(duty)],
     }
 
 

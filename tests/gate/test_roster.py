@@ -184,6 +184,7 @@ email = "frank@example.com"
 
 [roster.duties.ir_lead]
 approvers = ["carol"]
+executors = ["frank"]
 escalation = ["carol", "soc_manager"]
 [[roster.duties.ir_lead.rotations]]
 people = ["alice", "bob"]
@@ -209,13 +210,15 @@ period = "daily"
 def test_oncall_command_prints_who_holds_a_duty_at_a_time(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Given a roster file, when `aisoc oncall --at` runs, then it prints holder, chain and approvers."""
+    """Given a roster file, when `aisoc oncall --at` runs, then it prints holder, chain, approvers and
+    executors."""
     path = tmp_path / "aisoc.toml"
     path.write_text(ROSTER_TOML)
     assert main(["--config", str(path), "oncall", "IR Lead On-Call", "--at", "2026-03-30T08:30+01:00"]) == 0
     out = capsys.readouterr().out
     assert "IR Lead On-Call (ir_lead): Bob Ray <bob@example.com>" in out
     assert "until Mon 2026-03-30 09:00 BST" in out and "escalation: Carol Diaz -> Dave Kim" in out
+    assert "executors:  Frank Auditor" in out
     assert main(["--config", str(path), "oncall", "--at", "2026-04-01T10:00:00+01:00", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["duty"], r["person"], r["source"]) for r in rows] == [
