@@ -26,31 +26,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from tests.gate.factory import LINK_KEYS, SESSION_KEYS
+from tests.gate.factory import LINK_KEYS, ROSTER, SESSION_KEYS
 from tests.support.redis_server import free_port
 
 GUNICORN = "gunicorn -c python:gate.gunicorn_conf 'gate.wsgi:application()'"
 """The documented command that serves the gate's pages (docs/gate.md, deploy/systemd/aisoc-gate.service)."""
 ROOT = Path(__file__).resolve().parents[2]
 
-ROSTER_TOML = """
-[roster]
-auditors = ["frank"]
-[roster.people.alice]
-name = "Alice Ng"
-email = "alice@example.com"
-[roster.people.bob]
-name = "Bob Ray"
-email = "bob@example.com"
-[roster.people.carol]
-name = "Carol Diaz"
-email = "carol@example.com"
-[roster.people.mallory]
-name = "Mallory Stone"
-email = "mallory@example.com"
-[roster.people.frank]
-name = "Frank Auditor"
-email = "frank@example.com"
+DUTY_TOML = """
 [roster.duties.ir_lead]
 approvers = ["carol"]
 executors = ["bob"]
@@ -62,6 +45,14 @@ period = "weekly"
 """Alice holds IR Lead On-Call whatever the date (the gate's processes run on the real clock)."""
 
 
+def roster_toml() -> str:
+    """The test roster's people (tests.gate.factory) with :data:`DUTY_TOML`, as a settings file has them."""
+    lines = ["[roster]", 'auditors = ["frank"]']
+    for pid, person in ROSTER["people"].items():
+        lines += [f"[roster.people.{pid}]", *(f"{k} = {json.dumps(v)}" for k, v in person.items())]
+    return "\n".join(lines) + "\n" + DUTY_TOML
+
+
 def write_config(
     directory: Path, *, bus: str, base_url: str, namespace: str = "soc", extra: str = ""
 ) -> Path:
@@ -70,7 +61,7 @@ def write_config(
     path.write_text(
         f'[aisoc]\nbus = "{bus}"\nnamespace = "{namespace}"\nstate_dir = "{directory / "state"}"\n\n'
         f'[gate]\nbase_url = "{base_url}"\nlink_keys = {json.dumps(LINK_KEYS)}\n'
-        f'rate_limit = "10000 per minute"\n{extra}\n{ROSTER_TOML}'
+        f'rate_limit = "10000 per minute"\n{extra}\n{roster_toml()}'
     )
     return path
 
