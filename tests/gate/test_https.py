@@ -51,29 +51,30 @@ class Browser:
 
 
 @pytest.fixture
-def browser(store_bus: Bus) -> Browser:
+def https_gate(store_bus: Bus) -> Browser:
+    """A production gate at ``BASE`` with one pending request, over each store."""
     return Browser(store_bus)
 
 
-def test_pages_ask_for_same_origin_referrers_only(browser: Browser) -> None:
+def test_pages_ask_for_same_origin_referrers_only(https_gate: Browser) -> None:
     """Given any page, when served, then Referrer-Policy (header and meta) is same-origin: the gate's
     own forms send a Referer, other sites never see a link's token."""
-    for resp in (browser.get(browser.link), browser.get("/r/nope"), browser.get("/login")):
+    for resp in (https_gate.get(https_gate.link), https_gate.get("/r/nope"), https_gate.get("/login")):
         assert resp.headers["Referrer-Policy"] == "same-origin"
         assert 'content="no-referrer"' not in resp.get_data(as_text=True)
 
 
-def test_https_confirmation_passes_with_what_a_browser_sends(browser: Browser) -> None:
+def test_https_confirmation_passes_with_what_a_browser_sends(https_gate: Browser) -> None:
     """Given step two over HTTPS, when the POST carries the gate's Origin (and a same-origin Referer, as
     Chromium sends under same-origin), then the decision is made."""
-    resp = browser.confirm(Origin=BASE, Referer=f"{BASE}{browser.link}")
+    resp = https_gate.confirm(Origin=BASE, Referer=f"{BASE}{https_gate.link}")
     assert resp.status_code == 303, resp.get_data(as_text=True)
-    assert len(browser.decided()) == 1
+    assert len(https_gate.decided()) == 1
 
 
-def test_https_confirmation_with_origin_only_passes(browser: Browser) -> None:
+def test_https_confirmation_with_origin_only_passes(https_gate: Browser) -> None:
     """Given a browser that sends Origin but no Referer, when it posts over HTTPS, then Origin suffices."""
-    assert browser.confirm(Origin=BASE).status_code == 303
+    assert https_gate.confirm(Origin=BASE).status_code == 303
 
 
 @pytest.mark.parametrize(
@@ -89,13 +90,13 @@ def test_https_confirmation_with_origin_only_passes(browser: Browser) -> None:
     ],
 )
 def test_cross_site_posts_are_refused_even_with_a_valid_token(
-    browser: Browser, headers: dict[str, str]
+    https_gate: Browser, headers: dict[str, str]
 ) -> None:
     """Given a valid token, when the POST comes from another origin (or an opaque one), then it is
     refused with the clear "form expired or forged" page and nothing is decided."""
-    resp = browser.confirm(**headers)
+    resp = https_gate.confirm(**headers)
     assert resp.status_code == 400 and "Form expired or forged" in resp.get_data(as_text=True)
-    assert browser.decided() == []
+    assert https_gate.decided() == []
 
 
 @pytest.mark.parametrize(
@@ -109,11 +110,11 @@ def test_cross_site_posts_are_refused_even_with_a_valid_token(
     ],
 )
 def test_malformed_origin_or_referer_is_a_clear_refusal_not_a_500(
-    browser: Browser, headers: dict[str, str]
+    https_gate: Browser, headers: dict[str, str]
 ) -> None:
     """Given a malformed Origin or Referer, when posting, then the answer is the 400 page, never a 500."""
-    resp = browser.confirm(**headers)
-    assert resp.status_code == 400 and browser.decided() == []
+    resp = https_gate.confirm(**headers)
+    assert resp.status_code == 400 and https_gate.decided() == []
 
 
 def test_plain_http_demo_posts_without_origin_headers(bus: Bus) -> None:

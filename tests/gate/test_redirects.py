@@ -135,7 +135,7 @@ ROUTES = [
     ("POST", "/logout"),
     ("GET", "/healthz"),
 ]
-HEADERS = ["X-Forwarded-Email", "Referer", "Origin", "Authorization", "Cookie", "X-Forwarded-Proto"]
+HEADERS = ["X-Forwarded-Email", "Referer", "Origin", "Authorization", "Cookie", "X-Forwarded-Proto", "Host"]
 
 
 def fuzz_app(bus: Bus, **overrides: Any) -> Flask:
