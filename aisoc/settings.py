@@ -112,6 +112,9 @@ def describe_settings_error(e: ValidationError, cls: type[SocSettings], path: Pa
         name = ".".join(str(p) for p in err["loc"])
         env = f"AISOC_{name.upper().replace('.', '__')}"
         where = f"[{cls.TABLE}] {name} in {path} or {env}" if path else env
+        if not name:  # a rule across settings: its input is the whole table, secrets included
+            lines.append(f"[{cls.TABLE}]{f' in {path}' if path else ''}: {err['msg']}")
+            continue
         got = "a value not shown (a secret)" if _secret(cls, err["loc"]) else repr(err.get("input"))
         lines.append(f"setting {name!r} ({where}): {err['msg']}; got {got}")
     return "invalid settings:\n  " + "\n  ".join(lines)

@@ -102,12 +102,17 @@ def test_a_strong_key_passes_and_new_secret_prints_one_that_does(capsys: pytest.
     assert s.session_keys[0].get_secret_value() == printed[0]
 
 
-def test_session_and_link_keys_must_differ() -> None:
-    """Given one key listed both as a session key and a link key, then the settings are refused: the bot
-    holds link keys, so a shared key would let it sign sessions."""
-    with pytest.raises(ValueError, match="link_keys") as e:
-        GateSettings(session_keys=[GOOD, SESSION_KEYS[0]], link_keys=[LINK_KEYS[0], GOOD])
-    assert GOOD not in str(e.value)
+def test_session_and_link_keys_must_differ(tmp_path: Path) -> None:
+    """Given one key listed both as a session key and a link key, then the settings are refused (the bot
+    holds link keys, so a shared key would let it sign sessions), and no key is repeated in the refusal."""
+    path = tmp_path / "aisoc.toml"
+    keys = {"session_keys": [GOOD, SESSION_KEYS[0]], "link_keys": [LINK_KEYS[0], GOOD]}
+    path.write_text("[gate]\n" + "".join(f"{name} = {json.dumps(ks)}\n" for name, ks in keys.items()))
+    with pytest.raises(ConfigError, match="link_keys") as e:
+        load_gate_settings(path)
+    assert not any(k in str(e.value) for k in (GOOD, SESSION_KEYS[0], LINK_KEYS[0]))
+    with pytest.raises(ValueError, match="metrics_tokens"):
+        GateSettings(link_keys=[LINK_KEYS[0]], metrics_tokens=[LINK_KEYS[0]])
 
 
 def test_the_old_single_key_setting_is_refused_with_how_to_split_it(tmp_path: Path) -> None:
