@@ -227,6 +227,11 @@ class _ProxyServer(ThreadingHTTPServer):
     identity_header: str
     seen: list[dict[str, Any]]
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that refuses the certificate or hangs up is no error of the proxy's."""
+        if not isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
 
 class SsoProxy:
     """A TLS-terminating SSO reverse proxy in front of the gate, as an operator runs one.

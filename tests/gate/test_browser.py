@@ -68,19 +68,13 @@ def deployed(tmp_path: Path) -> Iterator[Deployed]:
 
 
 @pytest.fixture
-def chromium(deployed: Deployed) -> Iterator[Any]:
-    """Debian's Chromium that accepts the proxy's throw-away certificate (by its key pin) and no other."""
-    import os
-
-    from playwright.sync_api import sync_playwright
-
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium (make test-browser does)")
+def chromium(browser: Any, deployed: Deployed) -> Iterator[Any]:
+    """Debian's Chromium that accepts the proxy's throw-away certificate (by its key pin) and no other,
+    launched by the session's Playwright (one Playwright per process)."""
     pin = f"--ignore-certificate-errors-spki-list={deployed.proxy.spki()}"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, pin], headless=True)
-        yield browser
-        browser.close()
+    pinned = browser.browser_type.launch(executable_path=CHROMIUM, args=[*ARGS, pin], headless=True)
+    yield pinned
+    pinned.close()
 
 
 def signed_in(chromium: Any, deployed: Deployed, email: str) -> Any:
