@@ -1,7 +1,7 @@
 """What people send the bot, however it arrives (webhook, websocket, the preview), and who may.
 
 Every way in builds an :class:`Inbound` and calls :meth:`Receiver.receive`, so the room and person
-allowlists, the bot's own messages and the deduplication (``bus.claim`` on the message or card-action
+allowlists, the bot's own messages and the deduplication (``bus.lock`` on the message or card-action
 id, which a webhook retry and a websocket redelivery share) are the same for all of them.
 """
 
@@ -94,7 +94,7 @@ class Receiver:
 
     Args:
         settings: rooms and people allowed, dedupe TTL.
-        bus: for ``claim`` (deduplication shared by every bot process).
+        bus: for ``lock`` (deduplication shared by every bot process).
         space: to fetch messages, card submits and people, and to know the bot itself.
         directory: the roster (everyone in it may talk to the bot when ``allow_roster``).
         store: where answers are queued.
@@ -193,7 +193,7 @@ class Receiver:
             return self._refuse(inbound.room_id, inbound.person_email, "room not allowed")
         if not self.person_allowed(inbound.person_email, inbound.via):
             return self._refuse(inbound.room_id, inbound.person_email, "person not allowed")
-        if not self.bus.claim(f"bot:in:{inbound.id}", self.settings.dedupe_ttl_s):
+        if not self.bus.lock(f"bot:in:{inbound.id}", self.settings.dedupe_ttl_s):
             log.info("duplicate delivery of %s %s ignored", inbound.kind, inbound.id)
             return Outcome("duplicate", "already handled")
         body = self.answer(inbound)

@@ -3,24 +3,32 @@
 bus = Bus()                          # in-memory
 bus = Bus("sqlite:///path/soc.db")   # durable, single host
 bus = Bus("redis://host:6379/0")     # Redis Streams: durable, multi-process
+
+The package reads in one sitting: ``records`` (plain records), ``audit`` (the audit log's reading
+side), ``delivery`` (a delivery and the in-process runner), ``coordination`` (locks, heartbeats),
+``base`` (the abstract bus and its scheme registry), then one module per backend.
 """
 
 from __future__ import annotations
 
+from aisoc.bus.audit import AuditLog
 from aisoc.bus.base import (
     DEFAULT_MARK_TTL_S,
     DEFAULT_MAX_DELIVERIES,
     DEFAULT_VISIBILITY_TIMEOUT_MS,
-    AuditEntry,
-    AuditLog,
     Bus,
+    backend_for,
+    register_scheme,
+)
+from aisoc.bus.coordination import Coordination
+from aisoc.bus.delivery import Delivery, Handler, Subscription
+from aisoc.bus.records import (
+    AuditEntry,
     BusStats,
     DeadLetter,
-    Delivery,
     GroupStats,
-    Handler,
     StreamStats,
-    Subscription,
+    Undeliverable,
     id_key,
 )
 
@@ -32,11 +40,15 @@ __all__ = [
     "AuditLog",
     "Bus",
     "BusStats",
+    "Coordination",
     "DeadLetter",
     "Delivery",
     "GroupStats",
     "Handler",
     "StreamStats",
     "Subscription",
+    "Undeliverable",
+    "backend_for",
     "id_key",
+    "register_scheme",
 ]

@@ -1,21 +1,31 @@
-"""What every bus backend shares: the public API, delivery filtering, dead-lettering and drain().
+"""The abstract bus: the public API, delivery filtering, dead-lettering, and the scheme registry.
 
-A backend implements a handful of primitives (``_append``, ``_read``, ``_ack``, ``_requeue``,
-``_dead``...) and inherits identical semantics; the contract suite in ``tests/aisoc/bus_contract.py``
-holds every backend to them.
+A backend implements a handful of primitives (``_append``, ``_read``, ``_take_over``, ``_ack``,
+``_make_due``, ``_dead``...) and inherits identical semantics; the contract suite in
+``tests/aisoc/bus_contract.py`` holds every backend to them. A backend answers to the URL schemes it
+lists in ``schemes`` (built-in ones are registered lazily, by import string, below).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
+from aisoc.bus.audit import AuditLog
+from aisoc.bus.coordination import Coordination
+from aisoc.bus.delivery import Delivery, Handler, Runner, Subscription, batch_by_group
+from aisoc.bus.records import (
+    AuditEntry,
+    BusStats,
+    DeadLetter,
+    RawEntry,
+    ReadRequest,
+    Undeliverable,
+)
 from aisoc.errors import BusError, ContractError
 from aisoc.events import WORK_STREAMS, Event, class_for, from_json
 
@@ -31,204 +41,7 @@ DEFAULT_MARK_TTL_S = 30 * 24 * 3600
 """How long an idempotency mark is kept (far longer than any redelivery can happen)."""
 
 
-def id_key(entry_id: str) -> tuple[int, int]:
-    """Order entry ids of any backend: ``"17"`` (embedded) and ``"1700000000000-3"`` (Redis)."""
-    head, _, tail = entry_id.partition("-")
-    return int(head), int(tail or 0)
-
-
-@dataclass(frozen=True, slots=True)
-class RawEntry:
-    """An entry as a backend read it, before the base class decodes and filters it."""
-
-    stream: str
-    entry_id: str
-    event_type: str
-    payload: Event | str
-    target: str | None
-    delivery_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One audit-log entry: its id (the cursor) and the event."""
-
-    id: str
-    event: Event
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """An entry that could not be handled, with the reason."""
-
-    id: str
-    stream: str
-    group: str
-    entry_id: str
-    event_type: str | None
-    event_id: str | None
-    reason: str
-    payload: str
-    delivery_count: int
-    failed_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class GroupStats:
-    """One consumer group on one stream."""
-
-    name: str
-    pending: int
-    lag: int | None
-    consumers: int
-
-
-@dataclass(frozen=True, slots=True)
-class StreamStats:
-    """One stream: its length and its groups."""
-
-    name: str
-    length: int
-    groups: list[GroupStats]
-
-
-@dataclass(frozen=True, slots=True)
-class BusStats:
-    """``bus.stats()``: every stream and the dead-letter count."""
-
-    streams: list[StreamStats]
-    dead_letters: int
-
-
-class Delivery:
-    """One event delivered to one consumer of a group; ack it, fail it or release it exactly once."""
-
-    __slots__ = (
-        "_bus",
-        "consumer",
-        "delivery_count",
-        "done",
-        "entry_id",
-        "event",
-        "group",
-        "stream",
-    )
-
-    def __init__(
-        self,
-        bus: Bus,
-        event: Event,
-        stream: str,
-        entry_id: str,
-        group: str,
-        consumer: str,
-        delivery_count: int,
-    ) -> None:
-        self._bus = bus
-        self.event = event
-        self.stream = stream
-        self.entry_id = entry_id
-        self.group = group
-        self.consumer = consumer
-        self.delivery_count = delivery_count
-        self.done = False
-
-    def ack(self) -> None:
-        """Mark the event handled for this group."""
-        if not self.done:
-            self._bus._ack(self.stream, self.group, [self.entry_id])
-            self.done = True
-
-    def fail(self, reason: str) -> None:
-        """Record a failed attempt: redelivered at once, or dead-lettered after ``max_deliveries``."""
-        if self.done:
-            return
-        self.done = True
-        if self.delivery_count >= self._bus.max_deliveries:
-            self._bus._dead_letter_delivery(
-                self, f"failed {self.delivery_count} deliveries; last error: {reason}"
-            )
-        else:
-            self._bus._requeue(
-                self.stream, self.group, self.consumer, self.entry_id, self.delivery_count, reason
-            )
-            self._bus._claim_soon(self.group)
-
-    def release(self) -> None:
-        """Give the event back without counting a failure (shutdown): another consumer takes it."""
-        if not self.done:
-            self.done = True
-            self._bus._requeue(
-                self.stream,
-                self.group,
-                self.consumer,
-                self.entry_id,
-                max(0, self.delivery_count - 1),
-                None,
-            )
-            self._bus._claim_soon(self.group)
-
-    def __repr__(self) -> str:
-        return (
-            f"Delivery({self.event.type} {self.event.event_id} from {self.stream}#{self.entry_id} "
-            f"to {self.group}/{self.consumer}, n={self.delivery_count})"
-        )
-
-
-Handler = Callable[[Delivery], None]
-
-
-@dataclass
-class Subscription:
-    """An in-process handler registered with ``bus.subscribe`` (used by ``drain`` and workers)."""
-
-    group: str
-    consumer: str
-    handler: Handler
-    types: frozenset[str] | None
-    streams: tuple[str, ...]
-    count: int = 100
-    active: Callable[[], bool] | None = None
-    """When it returns False the subscription takes no work (a paused role)."""
-
-
-class AuditLog(ABC):
-    """Every event in publish order. Ids are strings, monotonic per backend (compare with ``id_key``)."""
-
-    @abstractmethod
-    def entries(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry]:
-        """Yield entries after ``since`` (exclusive), oldest first."""
-
-    @abstractmethod
-    def for_case(self, case_id: str) -> list[Event]:
-        """Return every event of one case, in publish order."""
-
-    @abstractmethod
-    def last_id(self) -> str | None:
-        """Return the newest entry id, or None when the log is empty."""
-
-    @abstractmethod
-    def first_id(self) -> str | None:
-        """Return the oldest entry id still in the log, or None when it is empty."""
-
-    @abstractmethod
-    def __len__(self) -> int: ...
-
-    @property
-    @abstractmethod
-    def epoch(self) -> str:
-        """An id of this log's generation: it changes when the log is wiped (Redis restarted empty)."""
-
-    def since(self, cursor: str | None) -> Iterator[AuditEntry]:
-        """Yield entries after ``cursor`` (an audit entry id); ``None`` means from the start."""
-        return self.entries(since=cursor)
-
-    def __iter__(self) -> Iterator[Event]:
-        for entry in self.entries():
-            yield entry.event
-
-
-class Bus:
+class Bus(Coordination):
     """The event bus. ``Bus()`` is in-memory, ``Bus("sqlite:///soc.db")`` durable and embedded,
     ``Bus("redis://host:6379/0")`` Redis Streams.
 
@@ -241,12 +54,17 @@ class Bus:
         redactor: applied to every event before it is stored (configured secret/PII patterns).
     """
 
-    scheme: ClassVar[str] = ""
-    """URL scheme the backend answers to."""
+    schemes: ClassVar[tuple[str, ...]] = ()
+    """URL schemes the backend answers to (registered when the class is defined)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for scheme in cls.__dict__.get("schemes", ()):
+            _SCHEMES[scheme] = cls
 
     def __new__(cls, url: str | None = None, **options: Any) -> Bus:
         if cls is Bus:
-            cls = _backend_for(url)
+            cls = backend_for(url)
         return super().__new__(cls)
 
     def __init__(
@@ -269,9 +87,9 @@ class Bus:
         self.visibility_timeout_ms = visibility_timeout_ms
         self.mark_ttl_s = mark_ttl_s
         self.redactor = redactor
-        self._subs: list[Subscription] = []
-        self._claim_at: dict[tuple[str, str], float] = {}
-        self._claim_lock = threading.Lock()
+        self._runner = Runner(self)
+        self._take_over_at: dict[tuple[str, str], float] = {}
+        self._take_over_lock = threading.Lock()
 
     # --- publishing -----------------------------------------------------------------------------
 
@@ -326,22 +144,17 @@ class Bus:
         names = self._streams_for(wanted, streams)
         deadline = time.monotonic() + block_ms / 1000
         while True:
-            raw = self._claim_due(group, consumer, names, count)
+            raw = self._take_over_due(ReadRequest(group, consumer, names, count))
             if len(raw) < count:
                 wait = 0 if raw else max(0, int((deadline - time.monotonic()) * 1000))
-                raw += self._read(group, consumer, names, count - len(raw), wait)
+                raw += self._read(ReadRequest(group, consumer, names, count - len(raw)), wait)
             out = self._filter(group, consumer, raw, wanted)
             if out or not raw or time.monotonic() >= deadline:
                 return out
 
     def ack_many(self, deliveries: Iterable[Delivery]) -> None:
         """Ack several deliveries with as few round trips as the backend allows."""
-        by_key: dict[tuple[str, str], list[str]] = {}
-        for d in deliveries:
-            if not d.done:
-                by_key.setdefault((d.stream, d.group), []).append(d.entry_id)
-                d.done = True
-        for (stream, group), ids in by_key.items():
+        for (stream, group), ids in batch_by_group(deliveries).items():
             self._ack(stream, group, ids)
 
     def subscribe(
@@ -366,28 +179,16 @@ class Bus:
             count=count,
             active=active,
         )
-        self._subs.append(sub)
-        return sub
+        return self._runner.add(sub)
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """The in-process subscriptions ``drain()`` delivers to."""
+        return tuple(self._runner.subscriptions)
 
     def run_once(self, sub: Subscription, block_ms: int = 0) -> int:
         """Deliver one batch to one subscription; a handler that raises fails its delivery."""
-        if sub.active is not None and not sub.active():
-            return 0
-        batch = self.consume(
-            sub.group,
-            sub.consumer,
-            types=sub.types,
-            count=sub.count,
-            block_ms=block_ms,
-            streams=sub.streams,
-        )
-        for d in batch:
-            try:
-                sub.handler(d)
-            except Exception as e:  # a handler bug must not kill the loop: count it, retry, DLQ
-                log.exception("handler of %s failed on %s", sub.group, d.event.event_id)
-                d.fail(f"{type(e).__name__}: {e}")
-        return len(batch)
+        return self._runner.run_once(sub, block_ms)
 
     def drain(self, max_rounds: int = 1_000_000) -> int:
         """Deliver to every subscription until a whole round delivers nothing (deterministic tests).
@@ -395,13 +196,7 @@ class Bus:
         Returns:
             How many deliveries were made.
         """
-        total = 0
-        for _ in range(max_rounds):
-            delivered = sum(self.run_once(sub) for sub in list(self._subs))
-            total += delivered
-            if not delivered:
-                return total
-        raise BusError(f"drain() did not settle after {max_rounds} rounds (a handler loops?)")
+        return self._runner.drain(max_rounds)
 
     # --- dead letters ---------------------------------------------------------------------------
 
@@ -416,7 +211,7 @@ class Bus:
         event_id: str | None = None,
     ) -> str:
         """Record a bad input that never became an event (a record that cannot be normalized)."""
-        return self._dead(stream, group, "-", event_type, event_id, reason, payload, 0)
+        return self._dead(Undeliverable(stream, group, "-", event_type, event_id, reason, payload, 0))
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """Return dead letters, oldest first."""
@@ -438,20 +233,6 @@ class Bus:
         if stream not in WORK_STREAMS:
             raise BusError(f"unknown stream {stream!r}; expected one of {', '.join(WORK_STREAMS)}")
         return self._inject(stream, payload, event_type)
-
-    # --- coordination ---------------------------------------------------------------------------
-
-    def claim(self, key: str, ttl_s: float) -> bool:
-        """Atomically take ``key`` for ``ttl_s`` seconds; False if someone holds it (locks, dedupe)."""
-        raise NotImplementedError
-
-    def heartbeat(self, name: str, info: dict[str, str], ttl_s: float = 30.0) -> None:
-        """Record that process ``name`` is alive (not an event: a keyed record with a TTL)."""
-        raise NotImplementedError
-
-    def heartbeats(self) -> dict[str, dict[str, str]]:
-        """Return the live heartbeats by process name."""
-        raise NotImplementedError
 
     # --- maintenance ----------------------------------------------------------------------------
 
@@ -538,48 +319,27 @@ class Bus:
     def _has_mark(self, role: str, event_id: str) -> bool:
         raise NotImplementedError
 
-    def _read(
-        self, group: str, consumer: str, streams: tuple[str, ...], count: int, block_ms: int
-    ) -> list[RawEntry]:
+    def _read(self, req: ReadRequest, block_ms: int) -> list[RawEntry]:
         """Read never-delivered entries for the group (creating it at the stream start if new)."""
         raise NotImplementedError
 
-    def _claim(
-        self, group: str, consumer: str, streams: tuple[str, ...], count: int, min_idle_ms: int
-    ) -> list[RawEntry]:
-        """Take over entries pending longer than ``min_idle_ms`` (delivery count incremented)."""
+    def _take_over(self, req: ReadRequest, min_idle_ms: int) -> list[RawEntry]:
+        """Take over entries of the group pending longer than ``min_idle_ms`` (redelivery: the
+        delivery count is incremented and the entries now belong to ``req.consumer``)."""
         raise NotImplementedError
 
     def _ack(self, stream: str, group: str, entry_ids: list[str]) -> None:
         raise NotImplementedError
 
-    def _requeue(
-        self,
-        stream: str,
-        group: str,
-        consumer: str,
-        entry_id: str,
-        delivery_count: int,
-        reason: str | None,
-    ) -> None:
-        """Make a pending entry due for redelivery now, remembering ``reason``."""
+    def _make_due(self, d: Delivery, delivery_count: int, reason: str | None) -> None:
+        """Make a pending delivery due for redelivery now with ``delivery_count``, remembering ``reason``."""
         raise NotImplementedError
 
     def _last_error(self, stream: str, group: str, entry_id: str) -> str | None:
         raise NotImplementedError
 
-    def _dead(
-        self,
-        stream: str,
-        group: str,
-        entry_id: str,
-        event_type: str | None,
-        event_id: str | None,
-        reason: str,
-        payload: str,
-        delivery_count: int,
-    ) -> str:
-        """Write one dead letter (and ack the entry for the group when it has one)."""
+    def _dead(self, letter: Undeliverable) -> str:
+        """File one dead letter (and ack its entry for its group when it has one)."""
         raise NotImplementedError
 
     def _inject(self, stream: str, payload: str, event_type: str) -> str:
@@ -611,22 +371,24 @@ class Bus:
                 raise BusError(f"cannot consume {s!r}; work streams are {', '.join(WORK_STREAMS)}")
         return tuple(names)
 
-    def _claim_due(self, group: str, consumer: str, streams: tuple[str, ...], count: int) -> list[RawEntry]:
+    def _take_over_due(self, req: ReadRequest) -> list[RawEntry]:
         # Scanning for stale deliveries on every poll would cost a round trip each time: do it at
         # most every quarter visibility timeout, or at once after a local fail()/release().
-        key = (group, ",".join(streams))
+        key = (req.group, ",".join(req.streams))
         now = time.monotonic()
-        with self._claim_lock:
-            if now < self._claim_at.get(key, 0.0):
+        with self._take_over_lock:
+            if now < self._take_over_at.get(key, 0.0):
                 return []
-            self._claim_at[key] = now + max(0.05, self.visibility_timeout_ms / 4000)
-        return self._claim(group, consumer, streams, count, self.visibility_timeout_ms)
+            self._take_over_at[key] = now + max(0.05, self.visibility_timeout_ms / 4000)
+        return self._take_over(req, self.visibility_timeout_ms)
 
-    def _claim_soon(self, group: str) -> None:
-        with self._claim_lock:
-            for key in list(self._claim_at):
-                if key[0] == group:
-                    self._claim_at[key] = 0.0
+    def _requeue(self, d: Delivery, delivery_count: int, reason: str | None) -> None:
+        """Give a delivery back for redelivery (failed or released) and look for it on the next poll."""
+        self._make_due(d, delivery_count, reason)
+        with self._take_over_lock:
+            for key in list(self._take_over_at):
+                if key[0] == d.group:
+                    self._take_over_at[key] = 0.0
 
     def _filter(
         self, group: str, consumer: str, raw: list[RawEntry], wanted: frozenset[str] | None
@@ -668,45 +430,75 @@ class Bus:
         text = payload.to_json() if isinstance(payload, Event) else payload
         log.warning("dead letter %s#%s for %s: %s", entry.stream, entry.entry_id, group, reason)
         self._dead(
-            entry.stream,
-            group,
-            entry.entry_id,
-            entry.event_type,
-            event_id,
-            reason,
-            text,
-            entry.delivery_count,
+            Undeliverable(
+                entry.stream,
+                group,
+                entry.entry_id,
+                entry.event_type,
+                event_id,
+                reason,
+                text,
+                entry.delivery_count,
+            )
         )
 
     def _dead_letter_delivery(self, d: Delivery, reason: str) -> None:
         log.warning("dead letter %s (%s) for %s: %s", d.event.event_id, d.event.type, d.group, reason)
         self._dead(
-            d.stream,
-            d.group,
-            d.entry_id,
-            d.event.type,
-            d.event.event_id,
-            reason,
-            d.event.to_json(),
-            d.delivery_count,
+            Undeliverable(
+                d.stream,
+                d.group,
+                d.entry_id,
+                d.event.type,
+                d.event.event_id,
+                reason,
+                d.event.to_json(),
+                d.delivery_count,
+            )
         )
 
 
-def _backend_for(url: str | None) -> type[Bus]:
+_SCHEMES: dict[str, type[Bus] | str] = {}
+"""URL scheme -> backend class, or the ``module:Class`` import string of a built-in not loaded yet."""
+_FORMS: dict[str, str] = {}
+"""URL scheme -> the form an error message shows."""
+
+
+def register_scheme(scheme: str, backend: type[Bus] | str, form: str = "") -> None:
+    """Make ``Bus(url)`` choose ``backend`` for URLs of ``scheme``.
+
+    Args:
+        scheme: the URL scheme, lowercase (``redis``).
+        backend: the class, or ``"module:Class"`` imported on first use (keeps extras optional).
+        form: how the URL looks, for error messages (``redis://HOST:PORT/DB``).
+    """
+    _SCHEMES[scheme] = backend
+    if form:
+        _FORMS[scheme] = form
+
+
+def backend_for(url: str | None) -> type[Bus]:
+    """Return the backend class for ``url`` (None means in-memory).
+
+    Raises:
+        BusError: no backend answers to the URL's scheme.
+    """
     scheme = (url or "memory://").split(":", 1)[0].lower()
-    if scheme == "memory":
-        from aisoc.bus.memory import MemoryBus
+    backend = _SCHEMES.get(scheme)
+    if backend is None:
+        forms = list(dict.fromkeys(_FORMS.values()))
+        expected = ", ".join(forms[:-1]) + f" or {forms[-1]}" if len(forms) > 1 else "".join(forms)
+        raise BusError(f"bus URL {url!r}: unknown scheme {scheme!r}; expected {expected}")
+    if isinstance(backend, str):
+        module, _, name = backend.partition(":")
+        loaded = getattr(importlib.import_module(module), name)
+        if not (isinstance(loaded, type) and issubclass(loaded, Bus)):
+            raise BusError(f"bus backend {backend!r} is not a Bus subclass")
+        _SCHEMES[scheme] = backend = loaded
+    return backend
 
-        return MemoryBus
-    if scheme == "sqlite":
-        from aisoc.bus.sqlite import SqliteBus
 
-        return SqliteBus
-    if scheme in ("redis", "rediss", "unix"):
-        from aisoc.bus.redis import RedisBus
-
-        return RedisBus
-    raise BusError(
-        f"bus URL {url!r}: unknown scheme {scheme!r}; expected memory://, sqlite:///PATH or "
-        "redis://HOST:PORT/DB"
-    )
+register_scheme("memory", "aisoc.bus.memory:MemoryBus", "memory://")
+register_scheme("sqlite", "aisoc.bus.sqlite:SqliteBus", "sqlite:///PATH")
+for _scheme in ("redis", "rediss", "unix"):
+    register_scheme(_scheme, "aisoc.bus.redis:RedisBus", "redis://HOST:PORT/DB")

@@ -10,16 +10,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aisoc.bus.base import (
-    TRIMMED_STREAMS,
+from aisoc.bus.audit import AuditLog
+from aisoc.bus.base import TRIMMED_STREAMS, Bus
+from aisoc.bus.delivery import Delivery
+from aisoc.bus.records import (
     AuditEntry,
-    AuditLog,
-    Bus,
     BusStats,
     DeadLetter,
     GroupStats,
     RawEntry,
+    ReadRequest,
     StreamStats,
+    Undeliverable,
     id_key,
 )
 from aisoc.errors import BusError
@@ -113,7 +115,7 @@ class _MemoryAudit(AuditLog):
 class MemoryBus(Bus):
     """In-process bus (``Bus()`` / ``Bus("memory://")``); everything is lost when the process exits."""
 
-    scheme = "memory"
+    schemes = ("memory",)
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         super().__init__(url, **options)
@@ -163,9 +165,8 @@ class MemoryBus(Bus):
         with self._lock:
             return (role, event_id) in self._marks
 
-    def _read(
-        self, group: str, consumer: str, streams: tuple[str, ...], count: int, block_ms: int
-    ) -> list[RawEntry]:
+    def _read(self, req: ReadRequest, block_ms: int) -> list[RawEntry]:
+        group, consumer, streams, count = req.group, req.consumer, req.streams, req.count
         deadline = time.monotonic() + block_ms / 1000
         with self._cond:
             while True:
@@ -184,9 +185,8 @@ class MemoryBus(Bus):
                     return out
                 self._cond.wait(remaining)
 
-    def _claim(
-        self, group: str, consumer: str, streams: tuple[str, ...], count: int, min_idle_ms: int
-    ) -> list[RawEntry]:
+    def _take_over(self, req: ReadRequest, min_idle_ms: int) -> list[RawEntry]:
+        group, consumer, streams, count = req.group, req.consumer, req.streams, req.count
         out: list[RawEntry] = []
         with self._lock:
             now = time.monotonic()
@@ -214,18 +214,10 @@ class MemoryBus(Bus):
                 for eid in entry_ids:
                     g.pending.pop(int(eid), None)
 
-    def _requeue(
-        self,
-        stream: str,
-        group: str,
-        consumer: str,
-        entry_id: str,
-        delivery_count: int,
-        reason: str | None,
-    ) -> None:
+    def _make_due(self, d: Delivery, delivery_count: int, reason: str | None) -> None:
         with self._cond:
-            g = self._streams[stream].groups.get(group)
-            p = g.pending.get(int(entry_id)) if g else None
+            g = self._streams[d.stream].groups.get(d.group)
+            p = g.pending.get(int(d.entry_id)) if g else None
             if p is not None:
                 p.delivered_at, p.count = float("-inf"), delivery_count
                 if reason is not None:
@@ -238,33 +230,12 @@ class MemoryBus(Bus):
             p = g.pending.get(int(entry_id)) if g else None
             return p.error if p else None
 
-    def _dead(
-        self,
-        stream: str,
-        group: str,
-        entry_id: str,
-        event_type: str | None,
-        event_id: str | None,
-        reason: str,
-        payload: str,
-        delivery_count: int,
-    ) -> str:
+    def _dead(self, letter: Undeliverable) -> str:
         with self._lock:
             seq = self._next()
-            self._dlq[seq] = DeadLetter(
-                str(seq),
-                stream,
-                group,
-                entry_id,
-                event_type,
-                event_id,
-                reason,
-                payload,
-                delivery_count,
-                utcnow(),
-            )
-            if entry_id != "-":
-                self._ack(stream, group, [entry_id])
+            self._dlq[seq] = DeadLetter.filed(letter, str(seq), utcnow())
+            if letter.entry_id != "-":
+                self._ack(letter.stream, letter.group, [letter.entry_id])
             return str(seq)
 
     def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Event | str]]:
@@ -306,7 +277,7 @@ class MemoryBus(Bus):
             self._cond.notify_all()
             return str(seq)
 
-    def claim(self, key: str, ttl_s: float) -> bool:
+    def lock(self, key: str, ttl_s: float) -> bool:
         with self._lock:
             now = time.monotonic()
             if self._keys.get(key, 0.0) > now:

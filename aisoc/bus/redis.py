@@ -19,16 +19,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from aisoc.bus.base import (
-    TRIMMED_STREAMS,
+from aisoc.bus.audit import AuditLog
+from aisoc.bus.base import TRIMMED_STREAMS, Bus
+from aisoc.bus.delivery import Delivery
+from aisoc.bus.records import (
     AuditEntry,
-    AuditLog,
-    Bus,
     BusStats,
     DeadLetter,
     GroupStats,
     RawEntry,
+    ReadRequest,
     StreamStats,
+    Undeliverable,
     id_key,
 )
 from aisoc.errors import BusError
@@ -114,7 +116,7 @@ class _RedisAudit(AuditLog):
 class RedisBus(Bus):
     """Redis Streams bus (``Bus("redis://host:6379/0")``); needs the ``redis`` extra."""
 
-    scheme = "redis"
+    schemes = ("redis", "rediss", "unix")
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         super().__init__(url, **options)
@@ -226,18 +228,16 @@ class RedisBus(Bus):
             )
         return out
 
-    def _read(
-        self, group: str, consumer: str, streams: tuple[str, ...], count: int, block_ms: int
-    ) -> list[RawEntry]:
-        keys = {self._key(s): ">" for s in streams}
+    def _read(self, req: ReadRequest, block_ms: int) -> list[RawEntry]:
+        keys = {self._key(s): ">" for s in req.streams}
         resp = self._with_groups(
-            group,
-            streams,
+            req.group,
+            req.streams,
             self._r.xreadgroup,
-            group,
-            consumer,
+            req.group,
+            req.consumer,
             keys,
-            count=count,
+            count=req.count,
             block=block_ms or None,
         )
         out: list[RawEntry] = []
@@ -245,9 +245,8 @@ class RedisBus(Bus):
             out.extend(self._to_raw(key, entries, None))
         return out
 
-    def _claim(
-        self, group: str, consumer: str, streams: tuple[str, ...], count: int, min_idle_ms: int
-    ) -> list[RawEntry]:
+    def _take_over(self, req: ReadRequest, min_idle_ms: int) -> list[RawEntry]:
+        group, consumer, streams, count = req.group, req.consumer, req.streams, req.count
         out: list[RawEntry] = []
         for name in streams:
             if len(out) >= count:
@@ -286,61 +285,43 @@ class RedisBus(Bus):
         if entry_ids:
             self._call(self._r.xack, self._key(stream), group, *entry_ids)
 
-    def _requeue(
-        self,
-        stream: str,
-        group: str,
-        consumer: str,
-        entry_id: str,
-        delivery_count: int,
-        reason: str | None,
-    ) -> None:
+    def _make_due(self, d: Delivery, delivery_count: int, reason: str | None) -> None:
         pipe = self._r.pipeline(transaction=True)
         pipe.xclaim(
-            self._key(stream),
-            group,
-            consumer,
+            self._key(d.stream),
+            d.group,
+            d.consumer,
             0,
-            [entry_id],
+            [d.entry_id],
             idle=self.visibility_timeout_ms + 1000,
             retrycount=delivery_count,
             justid=True,
         )
         if reason is not None:
-            pipe.set(self._key(f"err:{stream}:{group}:{entry_id}"), reason[:2000], ex=7 * 86400)
+            pipe.set(self._key(f"err:{d.stream}:{d.group}:{d.entry_id}"), reason[:2000], ex=7 * 86400)
         self._call(pipe.execute)
 
     def _last_error(self, stream: str, group: str, entry_id: str) -> str | None:
         value = self._call(self._r.get, self._key(f"err:{stream}:{group}:{entry_id}"))
         return None if value is None else str(value)
 
-    def _dead(
-        self,
-        stream: str,
-        group: str,
-        entry_id: str,
-        event_type: str | None,
-        event_id: str | None,
-        reason: str,
-        payload: str,
-        delivery_count: int,
-    ) -> str:
+    def _dead(self, letter: Undeliverable) -> str:
         fields = {
-            "stream": stream,
-            "group": group,
-            "entry_id": entry_id,
-            "t": event_type or "",
-            "event_id": event_id or "",
-            "reason": reason,
-            "d": payload,
-            "count": delivery_count,
+            "stream": letter.stream,
+            "group": letter.group,
+            "entry_id": letter.entry_id,
+            "t": letter.event_type or "",
+            "event_id": letter.event_id or "",
+            "reason": letter.reason,
+            "d": letter.payload,
+            "count": letter.delivery_count,
             "at": datetime.now(UTC).isoformat(),
         }
         pipe = self._r.pipeline(transaction=True)
         pipe.xadd(self._key("dlq"), fields)
-        if entry_id != "-":
-            pipe.xack(self._key(stream), group, entry_id)
-            pipe.delete(self._key(f"err:{stream}:{group}:{entry_id}"))
+        if letter.entry_id != "-":
+            pipe.xack(self._key(letter.stream), letter.group, letter.entry_id)
+            pipe.delete(self._key(f"err:{letter.stream}:{letter.group}:{letter.entry_id}"))
         return str(self._call(pipe.execute)[0])
 
     def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Event | str]]:
@@ -374,7 +355,6 @@ class RedisBus(Bus):
         rows = self._call(self._r.xrange, self._key("dlq"), count=limit)
         return [
             DeadLetter(
-                str(i),
                 f["stream"],
                 f["group"],
                 f["entry_id"],
@@ -383,7 +363,8 @@ class RedisBus(Bus):
                 f["reason"],
                 f["d"],
                 int(f.get("count") or 0),
-                datetime.fromisoformat(f["at"]),
+                id=str(i),
+                failed_at=datetime.fromisoformat(f["at"]),
             )
             for i, f in rows
         ]
@@ -402,7 +383,7 @@ class RedisBus(Bus):
         pipe.xdel(self._key("dlq"), dlq_id)
         return str(self._call(pipe.execute)[0])
 
-    def claim(self, key: str, ttl_s: float) -> bool:
+    def lock(self, key: str, ttl_s: float) -> bool:
         ttl_ms = max(1, int(ttl_s * 1000))
         return bool(self._call(self._r.set, self._key(f"lock:{key}"), "1", nx=True, px=ttl_ms))
 

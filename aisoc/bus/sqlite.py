@@ -13,19 +13,22 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import astuple
 from datetime import UTC, datetime
 from typing import Any
 
-from aisoc.bus.base import (
-    TRIMMED_STREAMS,
+from aisoc.bus.audit import AuditLog
+from aisoc.bus.base import TRIMMED_STREAMS, Bus
+from aisoc.bus.delivery import Delivery
+from aisoc.bus.records import (
     AuditEntry,
-    AuditLog,
-    Bus,
     BusStats,
     DeadLetter,
     GroupStats,
     RawEntry,
+    ReadRequest,
     StreamStats,
+    Undeliverable,
     id_key,
 )
 from aisoc.errors import BusError
@@ -119,7 +122,7 @@ class _SqliteAudit(AuditLog):
 class SqliteBus(Bus):
     """Durable embedded bus in one SQLite file (``Bus("sqlite:///path/soc.db")``)."""
 
-    scheme = "sqlite"
+    schemes = ("sqlite",)
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         super().__init__(url, **options)
@@ -199,12 +202,10 @@ class SqliteBus(Bus):
             ).fetchone()
         return row is not None
 
-    def _read(
-        self, group: str, consumer: str, streams: tuple[str, ...], count: int, block_ms: int
-    ) -> list[RawEntry]:
+    def _read(self, req: ReadRequest, block_ms: int) -> list[RawEntry]:
         deadline = time.monotonic() + block_ms / 1000
         while True:
-            out = self._read_now(group, consumer, streams, count)
+            out = self._read_now(req)
             remaining = deadline - time.monotonic()
             if out or remaining <= 0:
                 return out
@@ -212,7 +213,8 @@ class SqliteBus(Bus):
             with self._wake:
                 self._wake.wait(min(remaining, 0.05))
 
-    def _read_now(self, group: str, consumer: str, streams: tuple[str, ...], count: int) -> list[RawEntry]:
+    def _read_now(self, req: ReadRequest) -> list[RawEntry]:
+        group, consumer, streams, count = req.group, req.consumer, req.streams, req.count
         out: list[RawEntry] = []
         now = _ms()
         with self._tx() as db:
@@ -251,9 +253,8 @@ class SqliteBus(Bus):
         row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'entries'").fetchone()
         return int(row[0]) if row else 0
 
-    def _claim(
-        self, group: str, consumer: str, streams: tuple[str, ...], count: int, min_idle_ms: int
-    ) -> list[RawEntry]:
+    def _take_over(self, req: ReadRequest, min_idle_ms: int) -> list[RawEntry]:
+        group, consumer, streams, count = req.group, req.consumer, req.streams, req.count
         now = _ms()
         marks = ",".join("?" * len(streams))
         with self._tx() as db:
@@ -278,20 +279,12 @@ class SqliteBus(Bus):
                 [(group, stream, int(i)) for i in entry_ids],
             )
 
-    def _requeue(
-        self,
-        stream: str,
-        group: str,
-        consumer: str,
-        entry_id: str,
-        delivery_count: int,
-        reason: str | None,
-    ) -> None:
+    def _make_due(self, d: Delivery, delivery_count: int, reason: str | None) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE pending SET delivered_ms = 0, count = ?, error = COALESCE(?, error) "
                 "WHERE grp = ? AND stream = ? AND entry_id = ?",
-                (delivery_count, reason, group, stream, int(entry_id)),
+                (delivery_count, reason, d.group, d.stream, int(d.entry_id)),
             )
         self._notify()
 
@@ -303,37 +296,17 @@ class SqliteBus(Bus):
             ).fetchone()
         return row[0] if row else None
 
-    def _dead(
-        self,
-        stream: str,
-        group: str,
-        entry_id: str,
-        event_type: str | None,
-        event_id: str | None,
-        reason: str,
-        payload: str,
-        delivery_count: int,
-    ) -> str:
+    def _dead(self, letter: Undeliverable) -> str:
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO dlq (stream, grp, entry_id, type, event_id, reason, payload, count, "
                 "failed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    stream,
-                    group,
-                    entry_id,
-                    event_type,
-                    event_id,
-                    reason,
-                    payload,
-                    delivery_count,
-                    datetime.now(UTC).isoformat(),
-                ),
+                (*astuple(letter), datetime.now(UTC).isoformat()),
             )
-            if entry_id != "-":
+            if letter.entry_id != "-":
                 db.execute(
                     "DELETE FROM pending WHERE grp = ? AND stream = ? AND entry_id = ?",
-                    (group, stream, int(entry_id)),
+                    (letter.group, letter.stream, int(letter.entry_id)),
                 )
         return str(cur.lastrowid)
 
@@ -377,16 +350,16 @@ class SqliteBus(Bus):
             ).fetchall()
         return [
             DeadLetter(
-                str(r[0]),
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                r[6],
-                r[7],
-                r[8] or 0,
-                datetime.fromisoformat(r[9]),
+                stream=r[1],
+                group=r[2],
+                entry_id=r[3],
+                event_type=r[4],
+                event_id=r[5],
+                reason=r[6],
+                payload=r[7],
+                delivery_count=r[8] or 0,
+                id=str(r[0]),
+                failed_at=datetime.fromisoformat(r[9]),
             )
             for r in rows
         ]
@@ -412,7 +385,7 @@ class SqliteBus(Bus):
         self._notify()
         return str(cur.lastrowid)
 
-    def claim(self, key: str, ttl_s: float) -> bool:
+    def lock(self, key: str, ttl_s: float) -> bool:
         now = time.time()
         with self._tx() as db:
             db.execute("DELETE FROM keys WHERE key = ? AND expires <= ?", (key, now))

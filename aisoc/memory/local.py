@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from aisoc.bus.base import AuditLog, id_key
+from aisoc.bus import AuditLog, id_key
 from aisoc.memory.projection import Projection
 from aisoc.memory.snapshot import Snapshot
 

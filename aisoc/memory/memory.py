@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from aisoc.bus.base import AuditLog
+from aisoc.bus import AuditLog
 from aisoc.events import Alert, AlertReceived, Indicator, PrecedentRef, utcnow
 from aisoc.memory.campaigns import CampaignCluster, find_clusters
 from aisoc.memory.explain import Explanation, Narrator, UnknownCase, explain_case, explain_host, narrate

@@ -3,7 +3,7 @@
 A window is ``[previous scheduled fire, this scheduled fire)`` of the same cron expression in the
 configured time zone, computed from the trigger itself, so consecutive windows never overlap or
 leave a gap, across DST changes too. Each fire takes a lock keyed on the role and the fire time
-(``bus.claim``: a Redis key on the Redis bus), so two scheduler replicas fire once; a restart within
+(``bus.lock``: a Redis key on the Redis bus), so two scheduler replicas fire once; a restart within
 the grace time after a fire time still runs the missed job.
 """
 
@@ -98,7 +98,7 @@ class Scheduler:
         """Run one scheduled fire; None when another replica (or an earlier run) already did."""
         start, end = window(trig, fire_time)
         key = f"schedule:{role.name}:{end.isoformat()}"
-        if not self.bus.claim(key, LOCK_TTL_S):
+        if not self.bus.lock(key, LOCK_TTL_S):
             log.info("%s: the %s fire already ran elsewhere", role.name, end.isoformat())
             return None
         if self.memory is not None and hasattr(self.memory, "refresh"):

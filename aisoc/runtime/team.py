@@ -159,7 +159,7 @@ class RoleTeam:
         """Ingest one poll of ``source``; with ``drain`` run every role in-process until idle."""
         stats = ingest(source, self.bus)
         if drain:
-            if not any(s.group in self.agents for s in self.bus._subs):
+            if not any(s.group in self.agents for s in self.bus.subscriptions):
                 self.subscribe()
             self.bus.drain()
         return stats

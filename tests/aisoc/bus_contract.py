@@ -336,12 +336,12 @@ class BusContract:
 
     # --- coordination ---------------------------------------------------------------------------
 
-    def test_claim_is_exclusive_until_it_expires(self, bus: Bus) -> None:
-        """claim(key) succeeds once; after its TTL it can be taken again."""
-        assert bus.claim("sched:soc_manager:2026-01-01T06:00", 0.3) is True
-        assert bus.claim("sched:soc_manager:2026-01-01T06:00", 0.3) is False
+    def test_lock_is_exclusive_until_it_expires(self, bus: Bus) -> None:
+        """lock(key) succeeds once; after its TTL it can be taken again."""
+        assert bus.lock("sched:soc_manager:2026-01-01T06:00", 0.3) is True
+        assert bus.lock("sched:soc_manager:2026-01-01T06:00", 0.3) is False
         time.sleep(0.4)
-        assert bus.claim("sched:soc_manager:2026-01-01T06:00", 0.3) is True
+        assert bus.lock("sched:soc_manager:2026-01-01T06:00", 0.3) is True
 
     def test_heartbeats_expire(self, bus: Bus) -> None:
         """A heartbeat is visible until its TTL passes."""

@@ -60,3 +60,22 @@ def test_bus_factory_picks_the_backend_from_the_url(tmp_path: Path) -> None:
         Bus("kafka://localhost")
     with pytest.raises(BusError, match="namespace"):
         Bus(namespace="a:b")
+
+
+def test_a_backend_registers_its_schemes_by_subclassing() -> None:
+    """Given a Bus subclass that lists a scheme, Bus(url) of that scheme builds it; the built-in
+    schemes stay lazily imported and the error lists every registered form."""
+    from aisoc.bus import backend_for, register_scheme
+    from aisoc.bus.base import _FORMS, _SCHEMES
+
+    class EchoBus(MemoryBus):
+        schemes = ("echo-test",)
+
+    try:
+        register_scheme("echo-test", EchoBus, "echo-test://")
+        assert type(Bus("echo-test://x")) is EchoBus and backend_for("memory://") is MemoryBus
+        with pytest.raises(BusError, match="echo-test://"):
+            Bus("nope://")
+    finally:
+        _SCHEMES.pop("echo-test", None)
+        _FORMS.pop("echo-test", None)

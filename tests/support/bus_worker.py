@@ -32,8 +32,11 @@ def main() -> None:
         if batch:
             idle_since = time.monotonic()
         for d in batch:
-            if not bus.seen("sentinel", d.event.event_id):
-                bus.publish_many([verdict_for(d.event)], once=("sentinel", d.event.event_id))
+            # A slow batch can outlive the visibility timeout: another worker may have taken the
+            # event over meanwhile, so count only the effects this worker really published.
+            if not bus.seen("sentinel", d.event.event_id) and bus.publish_many(
+                [verdict_for(d.event)], once=("sentinel", d.event.event_id)
+            ):
                 handled += 1
                 if a.die_after and handled >= a.die_after:
                     os.kill(os.getpid(), signal.SIGKILL)

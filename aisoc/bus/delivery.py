@@ -1,0 +1,157 @@
+"""Delivery of one entry to one consumer, and the in-process runner behind ``subscribe``/``drain``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aisoc.errors import BusError
+from aisoc.events import Event
+
+if TYPE_CHECKING:
+    from aisoc.bus.base import Bus
+
+log = logging.getLogger(__name__)
+
+
+class Delivery:
+    """One event delivered to one consumer of a group; ack it, fail it or release it exactly once."""
+
+    __slots__ = (
+        "_bus",
+        "consumer",
+        "delivery_count",
+        "done",
+        "entry_id",
+        "event",
+        "group",
+        "stream",
+    )
+
+    def __init__(
+        self,
+        bus: Bus,
+        event: Event,
+        stream: str,
+        entry_id: str,
+        group: str,
+        consumer: str,
+        delivery_count: int,
+    ) -> None:
+        self._bus = bus
+        self.event = event
+        self.stream = stream
+        self.entry_id = entry_id
+        self.group = group
+        self.consumer = consumer
+        self.delivery_count = delivery_count
+        self.done = False
+
+    def ack(self) -> None:
+        """Mark the event handled for this group."""
+        if not self.done:
+            self._bus._ack(self.stream, self.group, [self.entry_id])
+            self.done = True
+
+    def fail(self, reason: str) -> None:
+        """Record a failed attempt: redelivered at once, or dead-lettered after ``max_deliveries``."""
+        if self.done:
+            return
+        self.done = True
+        if self.delivery_count >= self._bus.max_deliveries:
+            self._bus._dead_letter_delivery(
+                self, f"failed {self.delivery_count} deliveries; last error: {reason}"
+            )
+        else:
+            self._bus._requeue(self, self.delivery_count, reason)
+
+    def release(self) -> None:
+        """Give the event back without counting a failure (shutdown): another consumer takes it."""
+        if not self.done:
+            self.done = True
+            self._bus._requeue(self, max(0, self.delivery_count - 1), None)
+
+    def __repr__(self) -> str:
+        return (
+            f"Delivery({self.event.type} {self.event.event_id} from {self.stream}#{self.entry_id} "
+            f"to {self.group}/{self.consumer}, n={self.delivery_count})"
+        )
+
+
+Handler = Callable[[Delivery], None]
+
+
+@dataclass
+class Subscription:
+    """An in-process handler registered with ``bus.subscribe`` (used by ``drain`` and workers)."""
+
+    group: str
+    consumer: str
+    handler: Handler
+    types: frozenset[str] | None
+    streams: tuple[str, ...]
+    count: int = 100
+    active: Callable[[], bool] | None = None
+    """When it returns False the subscription takes no work (a paused role)."""
+
+
+class Runner:
+    """Runs in-process subscriptions against one bus: one batch at a time, or until quiet (``drain``)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.subscriptions: list[Subscription] = []
+
+    def add(self, sub: Subscription) -> Subscription:
+        """Register ``sub``; ``drain`` delivers to it from now on."""
+        self.subscriptions.append(sub)
+        return sub
+
+    def run_once(self, sub: Subscription, block_ms: int = 0) -> int:
+        """Deliver one batch to one subscription; a handler that raises fails its delivery."""
+        if sub.active is not None and not sub.active():
+            return 0
+        batch = self.bus.consume(
+            sub.group,
+            sub.consumer,
+            types=sub.types,
+            count=sub.count,
+            block_ms=block_ms,
+            streams=sub.streams,
+        )
+        for d in batch:
+            try:
+                sub.handler(d)
+            except Exception as e:  # a handler bug must not kill the loop: count it, retry, DLQ
+                log.exception("handler of %s failed on %s", sub.group, d.event.event_id)
+                d.fail(f"{type(e).__name__}: {e}")
+        return len(batch)
+
+    def drain(self, max_rounds: int = 1_000_000) -> int:
+        """Deliver to every subscription until a whole round delivers nothing.
+
+        Returns:
+            How many deliveries were made.
+
+        Raises:
+            BusError: it did not settle within ``max_rounds`` rounds.
+        """
+        total = 0
+        for _ in range(max_rounds):
+            delivered = sum(self.run_once(sub) for sub in list(self.subscriptions))
+            total += delivered
+            if not delivered:
+                return total
+        raise BusError(f"drain() did not settle after {max_rounds} rounds (a handler loops?)")
+
+
+def batch_by_group(deliveries: Iterable[Delivery]) -> dict[tuple[str, str], list[str]]:
+    """Group open deliveries' entry ids by (stream, group), marking each done (``ack_many``)."""
+    by_key: dict[tuple[str, str], list[str]] = {}
+    for d in deliveries:
+        if not d.done:
+            by_key.setdefault((d.stream, d.group), []).append(d.entry_id)
+            d.done = True
+    return by_key

@@ -1,0 +1,101 @@
+"""The bus's plain records: what backends hand the base class and what the public API returns."""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass
+from datetime import datetime
+
+from aisoc.events import Event
+
+
+def id_key(entry_id: str) -> tuple[int, int]:
+    """Order entry ids of any backend: ``"17"`` (embedded) and ``"1700000000000-3"`` (Redis)."""
+    head, _, tail = entry_id.partition("-")
+    return int(head), int(tail or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """Who reads what: one consumer of one group over some work streams, at most ``count`` entries."""
+
+    group: str
+    consumer: str
+    streams: tuple[str, ...]
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    """An entry as a backend read it, before the base class decodes and filters it."""
+
+    stream: str
+    entry_id: str
+    event_type: str
+    payload: Event | str
+    target: str | None
+    delivery_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit-log entry: its id (the cursor) and the event."""
+
+    id: str
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class Undeliverable:
+    """An entry (or a bad input that never became one) to file as a dead letter, with the reason.
+
+    ``entry_id`` is ``"-"`` for an input that never reached a stream.
+    """
+
+    stream: str
+    group: str
+    entry_id: str
+    event_type: str | None
+    event_id: str | None
+    reason: str
+    payload: str
+    delivery_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter(Undeliverable):
+    """A filed :class:`Undeliverable`: its id in the dead-letter store and when it was filed."""
+
+    id: str = ""
+    failed_at: datetime = datetime.min
+
+    @classmethod
+    def filed(cls, letter: Undeliverable, dlq_id: str, failed_at: datetime) -> DeadLetter:
+        """The dead letter ``letter`` became once stored under ``dlq_id``."""
+        return cls(*astuple(letter), id=dlq_id, failed_at=failed_at)  # type: ignore[misc]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStats:
+    """One consumer group on one stream."""
+
+    name: str
+    pending: int
+    lag: int | None
+    consumers: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStats:
+    """One stream: its length and its groups."""
+
+    name: str
+    length: int
+    groups: list[GroupStats]
+
+
+@dataclass(frozen=True, slots=True)
+class BusStats:
+    """``bus.stats()``: every stream and the dead-letter count."""
+
+    streams: list[StreamStats]
+    dead_letters: int
