@@ -8,6 +8,7 @@ lists in ``schemes`` (built-in ones are registered lazily, by import string, bel
 
 from __future__ import annotations
 
+import base64
 import importlib
 import logging
 import threading
@@ -22,12 +23,13 @@ from aisoc.bus.records import (
     AuditEntry,
     BusStats,
     DeadLetter,
+    Payload,
     RawEntry,
     ReadRequest,
     Undeliverable,
 )
 from aisoc.errors import BusError, ContractError
-from aisoc.events import WORK_STREAMS, Event, class_for, from_json
+from aisoc.events import WORK_STREAMS, Event, class_for, from_json, revalidate
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +52,25 @@ class Bus(Coordination):
         namespace: key prefix; every key of one SOC shares the ``{namespace}`` hash tag.
         max_deliveries: deliveries of one entry to one group before it is dead-lettered.
         visibility_timeout_ms: how long a delivery may stay unacked before it is redelivered.
-        mark_ttl_s: how long idempotency marks are kept.
+        mark_ttl_s: how long idempotency marks are kept (the one retention of every mark: a role's
+            ``(role, event_id)`` and the event id of a publish).
         redactor: applied to every event before it is stored (configured secret/PII patterns).
+        durability: ``fast`` (acknowledged once the backend has it) or ``fsync`` (acknowledged once
+            it is on disk; see ``aisoc.bus.redis_durability`` for Redis). The in-memory bus keeps
+            nothing and refuses ``fsync``.
     """
 
     schemes: ClassVar[tuple[str, ...]] = ()
     """URL schemes the backend answers to (registered when the class is defined)."""
+    scheme: ClassVar[str] = ""
+    """The backend's family, its first scheme (stores that live next to the bus choose by it)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for scheme in cls.__dict__.get("schemes", ()):
+        own = cls.__dict__.get("schemes", ())
+        if own:
+            cls.scheme = own[0]
+        for scheme in own:
             _SCHEMES[scheme] = cls
 
     def __new__(cls, url: str | None = None, **options: Any) -> Bus:
@@ -76,7 +87,10 @@ class Bus(Coordination):
         visibility_timeout_ms: int = DEFAULT_VISIBILITY_TIMEOUT_MS,
         mark_ttl_s: int = DEFAULT_MARK_TTL_S,
         redactor: Callable[[Event], Event] | None = None,
+        durability: str = "fast",
     ) -> None:
+        if durability not in ("fast", "fsync"):
+            raise BusError(f"durability {durability!r}: expected 'fast' or 'fsync'")
         if not namespace or any(c in namespace for c in "{}: "):
             raise BusError(f"namespace {namespace!r}: use letters, digits, '-' or '_'")
         if max_deliveries < 1:
@@ -87,6 +101,7 @@ class Bus(Coordination):
         self.visibility_timeout_ms = visibility_timeout_ms
         self.mark_ttl_s = mark_ttl_s
         self.redactor = redactor
+        self.durability = durability
         self._runner = Runner(self)
         self._take_over_at: dict[tuple[str, str], float] = {}
         self._take_over_lock = threading.Lock()
@@ -96,25 +111,45 @@ class Bus(Coordination):
     def publish(self, event: Event) -> str:
         """Append ``event`` to its stream and, atomically, to the audit log.
 
+        Publishing is idempotent on the event id: publishing the same event again (a retry after a
+        lost reply, an ingest run repeated) within the mark retention writes nothing and returns the
+        first entry id.
+
         Returns:
             The entry id on the event's work stream.
+
+        Raises:
+            ContractError: ``event`` is not a valid event (the message names the field); nothing is
+                written.
         """
-        ids = self._append([self.redactor(event) if self.redactor else event], None)
+        ids = self._append(self._at_the_door([event], "event"), None)
         assert ids is not None
         return ids[0]
 
     def publish_many(self, events: Sequence[Event], once: tuple[str, str] | None = None) -> bool:
         """Publish ``events`` all-or-nothing; with ``once=(role, event_id)`` also write that mark.
 
+        Without ``once`` the call is idempotent on its first event's id, as ``publish`` is.
+
         Returns:
             False (and publishes nothing) when the mark already exists, True otherwise.
+
+        Raises:
+            ContractError: one of ``events`` is not a valid event (the message names its index and
+                the field); nothing is written.
         """
         if once is not None and (not once[0] or not once[1]):
             raise BusError(f"once= needs (role, event_id), got {once!r}")
         if not events and once is None:
             return True
-        batch = [self.redactor(e) for e in events] if self.redactor else list(events)
-        return self._append(batch, once) is not None
+        return self._append(self._at_the_door(events, "events[{}]"), once) is not None
+
+    def _at_the_door(self, events: Sequence[object], where: str) -> list[Event]:
+        """Validate every event again (however it was built), then redact it: what is stored decodes."""
+        if isinstance(events, str | bytes) or not isinstance(events, Sequence):
+            raise ContractError(f"events: expected a list of events, got {type(events).__name__}")
+        checked = [revalidate(e, where.format(i)) for i, e in enumerate(events)]
+        return [self.redactor(e) for e in checked] if self.redactor else checked
 
     def seen(self, role: str, event_id: str) -> bool:
         """Return whether ``role`` already recorded the effects of ``event_id``."""
@@ -149,7 +184,9 @@ class Bus(Coordination):
                 wait = 0 if raw else max(0, int((deadline - time.monotonic()) * 1000))
                 raw += self._read(ReadRequest(group, consumer, names, count - len(raw)), wait)
             out = self._filter(group, consumer, raw, wanted)
-            if out or not raw or time.monotonic() >= deadline:
+            # Entries of other types were acked and skipped: read on (they are gone for this group,
+            # so this ends), or a wanted event behind ``count`` others would never be returned.
+            if out or not raw:
                 return out
 
     def ack_many(self, deliveries: Iterable[Delivery]) -> None:
@@ -228,6 +265,17 @@ class Bus(Coordination):
         """
         raise NotImplementedError
 
+    @staticmethod
+    def _replayable(letter: DeadLetter) -> None:
+        """Refuse to replay a dead letter that has no stream or no text to put back."""
+        if letter.stream not in WORK_STREAMS:
+            raise BusError(f"dead letter {letter.id} has no stream to go back to")
+        if letter.payload is None or letter.encoding != "utf-8":
+            raise BusError(
+                f"dead letter {letter.id} has no text payload to replay ({letter.reason}); "
+                "read it with dead_letters() and publish a corrected event instead"
+            )
+
     def inject(self, stream: str, payload: str, event_type: str = "unknown") -> str:
         """Append an undecoded payload to a work stream (bridges, and tests of bad input)."""
         if stream not in WORK_STREAMS:
@@ -253,6 +301,8 @@ class Bus(Coordination):
         out = []
         for entry_id, event_type, payload in self._range(stream, after, count):
             try:
+                if not isinstance(payload, Event | str):
+                    raise ContractError("no payload, or not UTF-8 text")
                 event = payload if isinstance(payload, Event) else from_json(payload, event_type)
             except ContractError:
                 log.warning("read(%s): entry %s does not decode; skipped", stream, entry_id)
@@ -288,6 +338,14 @@ class Bus(Coordination):
             How many entries were removed.
         """
         return self._trim_audit(through)
+
+    def forget_idle_consumers(self, idle_s: float) -> int:
+        """Remove consumers idle longer than ``idle_s`` that hold no pending entry.
+
+        Returns:
+            How many were removed (the embedded backends keep no consumer records: 0).
+        """
+        return 0
 
     def stats(self) -> BusStats:
         """Return per-stream length, per-group pending and lag, and the dead-letter count."""
@@ -345,7 +403,7 @@ class Bus(Coordination):
     def _inject(self, stream: str, payload: str, event_type: str) -> str:
         raise NotImplementedError
 
-    def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Event | str]]:
+    def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Payload]]:
         """Entries of a work stream after ``after``: (id, type, payload)."""
         raise NotImplementedError
 
@@ -410,13 +468,9 @@ class Bus(Coordination):
                     f"{last or 'consumer died or timed out'}",
                 )
                 continue
-            event = entry.payload
-            if not isinstance(event, Event):
-                try:
-                    event = from_json(event, entry.event_type)
-                except ContractError as e:
-                    self._dead_raw(group, entry, f"cannot decode: {e}")
-                    continue
+            event = self._decode(group, entry)
+            if event is None:
+                continue
             out.append(
                 Delivery(self, event, entry.stream, entry.entry_id, group, consumer, entry.delivery_count)
             )
@@ -424,10 +478,34 @@ class Bus(Coordination):
             self._ack(stream, group, ids)
         return out
 
+    def _decode(self, group: str, entry: RawEntry) -> Event | None:
+        """Decode a stored payload, or dead-letter it with the reason (poison never blocks a group)."""
+        payload = entry.payload
+        if isinstance(payload, Event):
+            return payload
+        if payload is None:
+            reason = "cannot decode: the entry has no payload"
+        elif isinstance(payload, bytes):
+            reason = "cannot decode: the payload is not UTF-8 text"
+        else:
+            try:
+                event = from_json(payload, entry.event_type)
+            except ContractError as e:
+                reason = f"cannot decode: {e}"
+            else:
+                if class_for(entry.event_type) is type(event):
+                    return event
+                reason = f"cannot decode: stored as {entry.event_type!r} but the payload is {event.type!r}"
+        self._dead_raw(group, entry, reason)
+        return None
+
     def _dead_raw(self, group: str, entry: RawEntry, reason: str) -> None:
         payload = entry.payload
         event_id = payload.event_id if isinstance(payload, Event) else None
         text = payload.to_json() if isinstance(payload, Event) else payload
+        encoding = "utf-8"
+        if isinstance(text, bytes):
+            text, encoding = base64.b64encode(text).decode("ascii"), "base64"
         log.warning("dead letter %s#%s for %s: %s", entry.stream, entry.entry_id, group, reason)
         self._dead(
             Undeliverable(
@@ -439,6 +517,7 @@ class Bus(Coordination):
                 reason,
                 text,
                 entry.delivery_count,
+                encoding,
             )
         )
 

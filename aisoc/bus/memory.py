@@ -18,6 +18,7 @@ from aisoc.bus.records import (
     BusStats,
     DeadLetter,
     GroupStats,
+    Payload,
     RawEntry,
     ReadRequest,
     StreamStats,
@@ -32,7 +33,7 @@ from aisoc.events import WORK_STREAMS, Event, utcnow
 class _Entry:
     seq: int
     event_type: str
-    payload: Event | str
+    payload: Event | str | bytes | None
     target: str | None
 
 
@@ -119,12 +120,16 @@ class MemoryBus(Bus):
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         super().__init__(url, **options)
+        if self.durability == "fsync":
+            raise BusError("durability=fsync: the in-memory bus keeps nothing; use sqlite:// or redis://")
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._seq = 0
         self._streams: dict[str, _Stream] = {s: _Stream() for s in WORK_STREAMS}
         self._audit = _MemoryAudit(self)
-        self._marks: set[tuple[str, str]] = set()
+        self._marks: dict[tuple[str, str], float] = {}  # (role, event id) -> expiry (time.time)
+        self._published: dict[str, tuple[float, list[str]]] = {}  # first event id -> expiry, ids
+        self._sweep_at = 0.0
         self._dlq: dict[int, DeadLetter] = {}
         self._keys: dict[str, float] = {}
         self._beats: dict[str, tuple[float, dict[str, str]]] = {}
@@ -141,18 +146,34 @@ class MemoryBus(Bus):
 
     def _append(self, events: list[Event], mark: tuple[str, str] | None) -> list[str] | None:
         with self._cond:
+            now = time.time()
+            self._sweep(now)
             if mark is not None:
-                if mark in self._marks:
+                if self._marks.get(mark, 0.0) > now:
                     return None
-                self._marks.add(mark)
+                self._marks[mark] = now + self.mark_ttl_s
+            elif events:
+                done = self._published.get(events[0].event_id)
+                if done is not None and done[0] > now:
+                    return list(done[1])
             ids = []
             for event in events:
                 seq = self._next()
                 self._streams[event.STREAM].entries.append(_Entry(seq, event.type, event, None))
                 self._audit._add(seq, event)
                 ids.append(str(seq))
+            if mark is None and events:
+                self._published[events[0].event_id] = (now + self.mark_ttl_s, ids)
             self._cond.notify_all()
             return ids
+
+    def _sweep(self, now: float) -> None:
+        """Forget expired marks, at most once a minute (called under the lock)."""
+        if now < self._sweep_at:
+            return
+        self._sweep_at = now + 60
+        self._marks = {k: exp for k, exp in self._marks.items() if exp > now}
+        self._published = {k: v for k, v in self._published.items() if v[0] > now}
 
     def _inject(self, stream: str, payload: str, event_type: str) -> str:
         with self._cond:
@@ -163,7 +184,7 @@ class MemoryBus(Bus):
 
     def _has_mark(self, role: str, event_id: str) -> bool:
         with self._lock:
-            return (role, event_id) in self._marks
+            return self._marks.get((role, event_id), 0.0) > time.time()
 
     def _read(self, req: ReadRequest, block_ms: int) -> list[RawEntry]:
         group, consumer, streams, count = req.group, req.consumer, req.streams, req.count
@@ -238,7 +259,7 @@ class MemoryBus(Bus):
                 self._ack(letter.stream, letter.group, [letter.entry_id])
             return str(seq)
 
-    def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Event | str]]:
+    def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Payload]]:
         with self._lock:
             floor = id_key(after)[0] if after else 0
             entries = [e for e in self._streams[stream].entries if e.seq > floor][:count]
@@ -265,11 +286,10 @@ class MemoryBus(Bus):
             dl = self._dlq.get(int(dlq_id)) if dlq_id.isdigit() else None
             if dl is None:
                 raise BusError(f"no dead letter with id {dlq_id!r}")
-            if dl.stream not in self._streams:
-                raise BusError(f"dead letter {dlq_id} has no stream to go back to")
+            self._replayable(dl)
             del self._dlq[int(dlq_id)]
             if dl.event_id:
-                self._marks.discard((dl.group, dl.event_id))
+                self._marks.pop((dl.group, dl.event_id), None)
             seq = self._next()
             self._streams[dl.stream].entries.append(
                 _Entry(seq, dl.event_type or "unknown", dl.payload, dl.group)

@@ -14,6 +14,10 @@ def id_key(entry_id: str) -> tuple[int, int]:
     return int(head), int(tail or 0)
 
 
+Payload = Event | str | bytes | None
+"""A stored payload as read: the event, its JSON text, bytes that are not UTF-8, or nothing."""
+
+
 @dataclass(frozen=True, slots=True)
 class ReadRequest:
     """Who reads what: one consumer of one group over some work streams, at most ``count`` entries."""
@@ -26,12 +30,16 @@ class ReadRequest:
 
 @dataclass(frozen=True, slots=True)
 class RawEntry:
-    """An entry as a backend read it, before the base class decodes and filters it."""
+    """An entry as a backend read it, before the base class decodes and filters it.
+
+    ``payload`` is the stored event, its JSON text, raw bytes that are not UTF-8, or None when the
+    storage holds none: the base class dead-letters whatever does not decode to ``event_type``.
+    """
 
     stream: str
     entry_id: str
     event_type: str
-    payload: Event | str
+    payload: Payload
     target: str | None
     delivery_count: int
 
@@ -48,7 +56,8 @@ class AuditEntry:
 class Undeliverable:
     """An entry (or a bad input that never became one) to file as a dead letter, with the reason.
 
-    ``entry_id`` is ``"-"`` for an input that never reached a stream.
+    ``entry_id`` is ``"-"`` for an input that never reached a stream; ``payload`` is the stored text,
+    base64 of raw bytes that were not UTF-8 (``encoding="base64"``), or None when nothing was stored.
     """
 
     stream: str
@@ -57,8 +66,10 @@ class Undeliverable:
     event_type: str | None
     event_id: str | None
     reason: str
-    payload: str
+    payload: str | None
     delivery_count: int
+    encoding: str = "utf-8"
+    """``utf-8`` when ``payload`` is the stored text, ``base64`` when it encodes raw bytes."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,13 @@ recreated and consumers carry on.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -27,34 +27,29 @@ from aisoc.bus.records import (
     BusStats,
     DeadLetter,
     GroupStats,
+    Payload,
     RawEntry,
     ReadRequest,
     StreamStats,
     Undeliverable,
-    id_key,
 )
+from aisoc.bus.redis_durability import check_durability
+from aisoc.bus.redis_lua import DROP_CASE_IDS, PUBLISH, TRIM
 from aisoc.errors import BusError
 from aisoc.events import WORK_STREAMS, Event, from_json
+from aisoc.redisconn import CLUSTER_SCHEMES, connect
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
-# KEYS: audit, mark, then per event: its stream key and its case-index key.
-# ARGV: has_mark, mark_ttl, n, then per event: type, payload, stream name, case id ("" = none).
-_PUBLISH = """
-local has_mark = ARGV[1] == '1'
-if has_mark and redis.call('EXISTS', KEYS[2]) == 1 then return false end
-local n = tonumber(ARGV[3])
-local ids = {}
-for i = 1, n do
-  local a = 3 + (i - 1) * 4
-  local t, d, s, c = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  ids[i] = redis.call('XADD', KEYS[1 + 2 * i], '*', 't', t, 'd', d)
-  local aid = redis.call('XADD', KEYS[1], '*', 't', t, 'd', d, 's', s)
-  if c ~= '' then redis.call('RPUSH', KEYS[2 + 2 * i], aid) end
-end
-if has_mark then redis.call('SET', KEYS[2], '1', 'EX', tonumber(ARGV[2])) end
-return ids
-"""
+
+def _case_of(payload: bytes | None) -> str | None:
+    """The case id inside a stored event's JSON, or None (retention only: not the hot path)."""
+    try:
+        value = json.loads(payload or b"{}").get("case_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _successor(entry_id: str) -> str:
@@ -62,9 +57,18 @@ def _successor(entry_id: str) -> str:
     return f"{ms}-{int(seq or 0) + 1}"
 
 
-def _f(fields: dict[Any, Any], key: str) -> str | None:
-    value = fields.get(key)
-    return None if value is None else str(value)
+def _str(value: bytes | str) -> str:
+    return value if isinstance(value, str) else value.decode("utf-8", "backslashreplace")
+
+
+def _payload(value: bytes | None) -> str | bytes | None:
+    """A stored payload: its text, or the raw bytes when they are not UTF-8 (dead-lettered)."""
+    if value is None:
+        return None
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value
 
 
 class _RedisAudit(AuditLog):
@@ -116,22 +120,27 @@ class _RedisAudit(AuditLog):
 class RedisBus(Bus):
     """Redis Streams bus (``Bus("redis://host:6379/0")``); needs the ``redis`` extra."""
 
-    schemes = ("redis", "rediss", "unix")
+    schemes = ("redis", "rediss", "unix", *CLUSTER_SCHEMES)
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         super().__init__(url, **options)
-        # redis-py types every reply as a union with Awaitable; treat the client as untyped.
-        self._r: Any = redis.Redis.from_url(
-            self.url,
-            decode_responses=True,
-            protocol=2,
-            socket_timeout=30,
-            socket_connect_timeout=5,
-            health_check_interval=30,
-        )
-        self._publish_script = self._r.register_script(_PUBLISH)
+        conn: dict[str, Any] = {"protocol": 2, "socket_timeout": 30, "socket_connect_timeout": 5}
+        try:
+            # redis-py types every reply as a union with Awaitable; treat the clients as untyped.
+            self._r: Any = connect(self.url, health_check_interval=30, **conn)
+            # Entries are read as bytes: one that is not UTF-8 must not fail a whole batch.
+            self._rb: Any = connect(self.url, decode=False, **conn)
+        except ValueError as e:
+            raise BusError(str(e)) from e
+        except (RedisConnectionError, RedisTimeoutError) as e:
+            raise BusError(f"Redis at {self._safe_url()} is unreachable: {e}") from e
+        self._publish_script = self._r.register_script(PUBLISH)
+        self._trim_script = self._r.register_script(TRIM)
+        self._drop_case_ids = self._r.register_script(DROP_CASE_IDS)
         self._groups: set[tuple[str, str]] = set()
+        self._cursors: dict[tuple[str, str], str] = {}  # (group, stream) -> XAUTOCLAIM cursor
         self._audit = _RedisAudit(self)
+        self._waitaof = check_durability(self, self.durability)
 
     @property
     def client(self) -> Any:
@@ -151,6 +160,7 @@ class RedisBus(Bus):
 
     def close(self) -> None:
         self._r.close()
+        self._rb.close()
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
@@ -198,10 +208,22 @@ class RedisBus(Bus):
             keys.append(self._key(e.STREAM))
             keys.append(self._key(f"case:{e.case_id}") if e.case_id else self._key("audit"))
             args.extend((e.type, e.to_json(), e.STREAM, e.case_id or ""))
-        if not mark:
+        if mark:
+            keys.insert(2, self._key("audit"))
+        else:
             keys[1] = self._key("audit")
-        ids = self._call(self._publish_script, keys=keys, args=args)
-        return None if ids is None else [str(i) for i in ids]
+            keys.insert(2, self._key(f"published:{events[0].event_id}") if events else self._key("audit"))
+        if self._waitaof:
+            # One round trip: the script, then WAITAOF for the fsync of what it wrote.
+            pipe = self._r.pipeline(transaction=False)
+            self._publish_script(keys=keys, args=args, client=pipe)
+            pipe.execute_command("WAITAOF", 1, 0, 0)
+            ids, (local, _) = self._call(pipe.execute)
+            if int(local) < 1:
+                raise BusError("Redis did not confirm the fsync of a publish (WAITAOF)")
+        else:
+            ids = self._call(self._publish_script, keys=keys, args=args)
+        return None if ids is None else [_str(i) for i in ids]
 
     def _inject(self, stream: str, payload: str, event_type: str) -> str:
         return str(self._call(self._r.xadd, self._key(stream), {"t": event_type, "d": payload}))
@@ -209,21 +231,21 @@ class RedisBus(Bus):
     def _has_mark(self, role: str, event_id: str) -> bool:
         return bool(self._call(self._r.exists, self._key(f"mark:{role}:{event_id}")))
 
-    def _to_raw(self, key: str, entries: list[Any], counts: dict[str, int] | None) -> list[RawEntry]:
-        name = key.rsplit(":", 1)[1]
+    def _to_raw(self, name: str, entries: list[Any], counts: dict[str, int] | None) -> list[RawEntry]:
         out = []
-        for entry_id, fields in entries:
+        for raw_id, fields in entries:
             if not fields:
                 continue
-            count = counts.get(entry_id, 1) if counts is not None else 1
+            entry_id = _str(raw_id)
+            target = fields.get(b"g")
             out.append(
                 RawEntry(
                     name,
                     entry_id,
-                    fields.get("t", "unknown"),
-                    fields.get("d", ""),
-                    _f(fields, "g"),
-                    count,
+                    _str(fields.get(b"t", b"unknown")),
+                    _payload(fields.get(b"d")),
+                    None if target is None else _str(target),
+                    counts.get(entry_id, 1) if counts is not None else 1,
                 )
             )
         return out
@@ -233,7 +255,7 @@ class RedisBus(Bus):
         resp = self._with_groups(
             req.group,
             req.streams,
-            self._r.xreadgroup,
+            self._rb.xreadgroup,
             req.group,
             req.consumer,
             keys,
@@ -242,7 +264,7 @@ class RedisBus(Bus):
         )
         out: list[RawEntry] = []
         for key, entries in resp or []:
-            out.extend(self._to_raw(key, entries, None))
+            out.extend(self._to_raw(_str(key).rsplit(":", 1)[1], entries, None))
         return out
 
     def _take_over(self, req: ReadRequest, min_idle_ms: int) -> list[RawEntry]:
@@ -252,33 +274,33 @@ class RedisBus(Bus):
             if len(out) >= count:
                 break
             key = self._key(name)
-            want = count - len(out)
+            # XAUTOCLAIM resumes where its last scan of this stream stopped; "0-0" means it wrapped.
+            cursor = self._cursors.get((group, name), "0-0")
             resp = self._with_groups(
                 group,
                 streams,
-                self._r.xautoclaim,
+                self._rb.xautoclaim,
                 key,
                 group,
                 consumer,
                 min_idle_ms,
-                "0-0",
-                count=want,
+                cursor,
+                count=count - len(out),
             )
-            claimed, deleted = resp[1], (resp[2] if len(resp) > 2 else [])
-            if deleted:
-                self._call(self._r.xack, key, group, *deleted)
-            claimed = [c for c in claimed if c[1]]
+            self._cursors[(group, name)] = _str(resp[0])
+            claimed = [c for c in resp[1] if c[1]]  # deleted entries come back without fields
             if not claimed:
                 continue
             pipe = self._r.pipeline(transaction=False)
-            for entry_id, _ in claimed:
+            for raw_id, _ in claimed:
+                entry_id = _str(raw_id)
                 pipe.xpending_range(key, group, min=entry_id, max=entry_id, count=1)
             counts = {
                 str(rows[0]["message_id"]): int(rows[0]["times_delivered"])
                 for rows in self._call(pipe.execute)
                 if rows
             }
-            out.extend(self._to_raw(key, claimed, counts))
+            out.extend(self._to_raw(name, claimed, counts))
         return out
 
     def _ack(self, stream: str, group: str, entry_ids: list[str]) -> None:
@@ -299,7 +321,15 @@ class RedisBus(Bus):
         )
         if reason is not None:
             pipe.set(self._key(f"err:{d.stream}:{d.group}:{d.entry_id}"), reason[:2000], ex=7 * 86400)
-        self._call(pipe.execute)
+        try:
+            self._call(pipe.execute)
+        except ResponseError as e:
+            if "NOGROUP" not in str(e):
+                raise
+            raise BusError(
+                f"cannot give back {d.stream}#{d.entry_id} to group {d.group!r}: the group no longer "
+                "exists (Redis restarted without its data?); the entry is gone with it"
+            ) from e
 
     def _last_error(self, stream: str, group: str, entry_id: str) -> str | None:
         value = self._call(self._r.get, self._key(f"err:{stream}:{group}:{entry_id}"))
@@ -313,21 +343,24 @@ class RedisBus(Bus):
             "t": letter.event_type or "",
             "event_id": letter.event_id or "",
             "reason": letter.reason,
-            "d": letter.payload,
             "count": letter.delivery_count,
             "at": datetime.now(UTC).isoformat(),
+            "enc": letter.encoding,
         }
+        if letter.payload is not None:
+            fields["d"] = letter.payload
         pipe = self._r.pipeline(transaction=True)
         pipe.xadd(self._key("dlq"), fields)
         if letter.entry_id != "-":
             pipe.xack(self._key(letter.stream), letter.group, letter.entry_id)
             pipe.delete(self._key(f"err:{letter.stream}:{letter.group}:{letter.entry_id}"))
-        return str(self._call(pipe.execute)[0])
+        # The letter is filed even when the group is gone (Redis restarted empty): nothing to ack.
+        return str(self._call(pipe.execute, raise_on_error=False)[0])
 
-    def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Event | str]]:
+    def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Payload]]:
         start = f"({after}" if after else "-"
-        rows = self._call(self._r.xrange, self._key(stream), start, "+", count=count)
-        return [(str(i), f.get("t", "unknown"), f.get("d", "")) for i, f in rows if f]
+        rows = self._call(self._rb.xrange, self._key(stream), start, "+", count=count)
+        return [(e.entry_id, e.event_type, e.payload) for e in self._to_raw(stream, rows, None)]
 
     def _restore(self, events: list[Event]) -> int:
         pipe = self._r.pipeline(transaction=True)
@@ -342,17 +375,32 @@ class RedisBus(Bus):
         return len(events)
 
     def _trim_audit(self, through: str) -> int:
-        ms, _, seq = through.partition("-")
-        return int(
-            self._call(
-                self._r.xtrim, self._key("audit"), minid=f"{ms}-{int(seq or 0) + 1}", approximate=False
-            )
+        # Per-case indexes follow the audit log: collect the cases of the entries that go, then pop
+        # their ids off the front of each case's list.
+        cases: set[str] = set()
+        start = "-"
+        while rows := self._call(self._rb.xrange, self._key("audit"), start, through, count=1000):
+            for _, fields in rows:
+                case = _case_of(fields.get(b"d"))
+                if case:
+                    cases.add(case)
+            start = f"({_str(rows[-1][0])}"
+        removed = int(
+            self._call(self._r.xtrim, self._key("audit"), minid=_successor(through), approximate=False)
         )
+        keys = [self._key(f"case:{c}") for c in sorted(cases)]
+        for i in range(0, len(keys), 500):
+            self._call(self._drop_case_ids, keys=keys[i : i + 500], args=[through])
+        return removed
 
     # --- public backend-specific API ------------------------------------------------------------
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        rows = self._call(self._r.xrange, self._key("dlq"), count=limit)
+        return self.dead_letters_between("-", "+", limit)
+
+    def dead_letters_between(self, first: str, last: str, limit: int = 100) -> list[DeadLetter]:
+        """Dead letters with ids in ``[first, last]`` (``-`` and ``+`` for the ends), oldest first."""
+        rows = self._call(self._r.xrange, self._key("dlq"), first, last, count=limit)
         return [
             DeadLetter(
                 f["stream"],
@@ -361,8 +409,9 @@ class RedisBus(Bus):
                 f.get("t") or None,
                 f.get("event_id") or None,
                 f["reason"],
-                f["d"],
+                f.get("d"),
                 int(f.get("count") or 0),
+                f.get("enc") or "utf-8",
                 id=str(i),
                 failed_at=datetime.fromisoformat(f["at"]),
             )
@@ -370,16 +419,18 @@ class RedisBus(Bus):
         ]
 
     def replay_dead_letter(self, dlq_id: str) -> str:
-        rows = self._call(self._r.xrange, self._key("dlq"), dlq_id, dlq_id, count=1)
-        if not rows:
+        try:
+            found = self.dead_letters_between(dlq_id, dlq_id)
+        except ResponseError:
+            found = []  # not an entry id at all
+        if not found:
             raise BusError(f"no dead letter with id {dlq_id!r}")
-        f = rows[0][1]
-        if f["stream"] not in WORK_STREAMS:
-            raise BusError(f"dead letter {dlq_id} has no stream to go back to")
+        dl = found[0]
+        self._replayable(dl)
         pipe = self._r.pipeline(transaction=True)
-        pipe.xadd(self._key(f["stream"]), {"t": f.get("t") or "unknown", "d": f["d"], "g": f["group"]})
-        if f.get("event_id"):
-            pipe.delete(self._key(f"mark:{f['group']}:{f['event_id']}"))
+        pipe.xadd(self._key(dl.stream), {"t": dl.event_type or "unknown", "d": dl.payload, "g": dl.group})
+        if dl.event_id:
+            pipe.delete(self._key(f"mark:{dl.group}:{dl.event_id}"))
         pipe.xdel(self._key("dlq"), dlq_id)
         return str(self._call(pipe.execute)[0])
 
@@ -407,25 +458,31 @@ class RedisBus(Bus):
     def trim(self, stream: str | None = None) -> int:
         removed = 0
         for name in [stream] if stream in TRIMMED_STREAMS else [] if stream else TRIMMED_STREAMS:
+            removed += int(self._call(self._trim_script, keys=[self._key(name)], args=[]))
+        return removed
+
+    def forget_idle_consumers(self, idle_s: float) -> int:
+        """Delete consumers idle longer than ``idle_s`` that hold nothing (processes gone for good).
+
+        A consumer that still holds pending entries is kept: its entries go to another consumer
+        by take-over first, so nothing is lost by forgetting it later.
+
+        Returns:
+            How many consumers were deleted.
+        """
+        forgotten = 0
+        for name in WORK_STREAMS:
             key = self._key(name)
             try:
                 groups = self._call(self._r.xinfo_groups, key)
             except ResponseError:
                 continue  # no such stream yet
-            if not groups:
-                continue
-            keep: str | None = None
             for g in groups:
-                candidates = [_successor(str(g["last-delivered-id"]))]
-                if int(g["pending"]):
-                    summary = self._call(self._r.xpending, key, g["name"])
-                    candidates.append(str(summary["min"]))
-                for c in candidates:
-                    if keep is None or id_key(c) < id_key(keep):
-                        keep = c
-            if keep is not None:
-                removed += int(self._call(self._r.xtrim, key, minid=keep, approximate=False))
-        return removed
+                for c in self._call(self._r.xinfo_consumers, key, g["name"]):
+                    if int(c["pending"]) == 0 and int(c["idle"]) > idle_s * 1000:
+                        self._call(self._r.xgroup_delconsumer, key, g["name"], c["name"])
+                        forgotten += 1
+        return forgotten
 
     def stats(self) -> BusStats:
         streams = []

@@ -25,6 +25,7 @@ from aisoc.bus.records import (
     BusStats,
     DeadLetter,
     GroupStats,
+    Payload,
     RawEntry,
     ReadRequest,
     StreamStats,
@@ -55,15 +56,55 @@ CREATE TABLE IF NOT EXISTS marks (
     PRIMARY KEY (role, event_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dlq (
     id INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT, grp TEXT, entry_id TEXT, type TEXT,
-    event_id TEXT, reason TEXT NOT NULL, payload TEXT NOT NULL, count INTEGER, failed_at TEXT);
+    event_id TEXT, reason TEXT NOT NULL, payload TEXT, count INTEGER, failed_at TEXT,
+    encoding TEXT NOT NULL DEFAULT 'utf-8');
+CREATE TABLE IF NOT EXISTS published (
+    event_id TEXT PRIMARY KEY, ids TEXT NOT NULL, expires INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS heartbeats (name TEXT PRIMARY KEY, expires REAL NOT NULL, info TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-_PAYLOAD = "COALESCE(e.payload, a.payload)"
+_PAYLOAD = "CAST(COALESCE(e.payload, a.payload) AS BLOB)"
+"""A work entry's payload, as bytes: text that is not UTF-8 must not fail the whole read."""
+_TYPE = "CAST(e.type AS BLOB)"
 _JOIN = "LEFT JOIN audit a ON a.id = e.audit_id"
+_DLQ_V1 = "payload TEXT NOT NULL"
+"""How the dead-letter table of older files refused entries without a payload (migrated on open)."""
+
+
+def _migrate_dlq(db: sqlite3.Connection) -> None:
+    """Let an older file's dead-letter table take missing payloads and say how a payload is encoded."""
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'dlq'").fetchone()[0]
+    if _DLQ_V1 not in sql:
+        return
+    db.execute("ALTER TABLE dlq RENAME TO dlq_v1")
+    db.execute(
+        "CREATE TABLE dlq (id INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT, grp TEXT, entry_id TEXT, "
+        "type TEXT, event_id TEXT, reason TEXT NOT NULL, payload TEXT, count INTEGER, failed_at TEXT, "
+        "encoding TEXT NOT NULL DEFAULT 'utf-8')"
+    )
+    db.execute(
+        "INSERT INTO dlq (id, stream, grp, entry_id, type, event_id, reason, payload, count, failed_at) "
+        "SELECT id, stream, grp, entry_id, type, event_id, reason, payload, count, failed_at FROM dlq_v1"
+    )
+    db.execute("DROP TABLE dlq_v1")
+
+
+def _name(value: bytes) -> str:
+    """A stored event type read as bytes (undecodable bytes shown escaped: the type only routes)."""
+    return value.decode("utf-8", "backslashreplace")
+
+
+def _text(value: Any) -> str | bytes | None:
+    """A payload read as bytes: its text, or the bytes themselves when they are not UTF-8."""
+    if not isinstance(value, bytes):
+        return None if value is None else str(value)
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value
 
 
 def _ms() -> int:
@@ -135,13 +176,15 @@ class SqliteBus(Bus):
         self._sql = Database(self.path)
         self._lock, self._db = self._sql.lock, self._sql.db
         self._wake = threading.Condition(threading.Lock())
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # WAL + NORMAL survives a process crash; FULL also survives power loss (an fsync per commit).
+        self._db.execute(f"PRAGMA synchronous={'FULL' if self.durability == 'fsync' else 'NORMAL'}")
         # Checkpoint (copy the WAL into the database, with an fsync) every ~40 MB, not every 4 MB:
         # on a busy bus the default checkpoints cost a quarter of the publish time.
         self._db.execute("PRAGMA wal_autocheckpoint=10000")
         self._db.executescript(_SCHEMA)
         self._tx = self._sql.tx
         with self._tx() as db:
+            _migrate_dlq(db)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('epoch', ?)", (uuid.uuid4().hex,))
             self._epoch: str = str(db.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0])
         self._audit = _SqliteAudit(self)
@@ -162,14 +205,24 @@ class SqliteBus(Bus):
 
     def _append(self, events: list[Event], mark: tuple[str, str] | None) -> list[str] | None:
         rows = [(e.STREAM, e.type, e.case_id, e.to_json()) for e in events]
+        now = int(time.time())
         with self._tx() as db:
             if mark is not None:
+                # An expired mark no longer counts: it is taken over as if it were absent.
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO marks VALUES (?, ?, ?)",
-                    (mark[0], mark[1], int(time.time()) + self.mark_ttl_s),
+                    "INSERT INTO marks VALUES (?, ?, ?) ON CONFLICT (role, event_id) DO UPDATE "
+                    "SET expires = excluded.expires WHERE marks.expires <= ?",
+                    (mark[0], mark[1], now + self.mark_ttl_s, now),
                 )
                 if cur.rowcount == 0:
                     return None
+            elif events:
+                row = db.execute(
+                    "SELECT ids FROM published WHERE event_id = ? AND expires > ?",
+                    (events[0].event_id, now),
+                ).fetchone()
+                if row is not None:
+                    return str(row[0]).split()
             ids = []
             for stream, etype, case_id, payload in rows:
                 # The payload is stored once, in the audit table; the work entry points at it.
@@ -182,6 +235,11 @@ class SqliteBus(Bus):
                     (stream, etype, audit_id),
                 )
                 ids.append(str(cur.lastrowid))
+            if mark is None and events:
+                db.execute(
+                    "INSERT OR REPLACE INTO published VALUES (?, ?, ?)",
+                    (events[0].event_id, " ".join(ids), now + self.mark_ttl_s),
+                )
         self._notify()
         return ids
 
@@ -231,7 +289,7 @@ class SqliteBus(Bus):
                 else:
                     last = row[0]
                 rows = db.execute(
-                    f"SELECT e.id, e.type, {_PAYLOAD}, e.target FROM entries e {_JOIN} "
+                    f"SELECT e.id, {_TYPE}, {_PAYLOAD}, e.target FROM entries e {_JOIN} "
                     "WHERE e.stream = ? AND e.id > ? ORDER BY e.id LIMIT ?",
                     (name, last, count - len(out)),
                 ).fetchall()
@@ -245,7 +303,7 @@ class SqliteBus(Bus):
                     "UPDATE groups SET last_id = ? WHERE stream = ? AND grp = ?",
                     (rows[-1][0], name, group),
                 )
-                out.extend(RawEntry(name, str(r[0]), r[1], r[2], r[3], 1) for r in rows)
+                out.extend(RawEntry(name, str(r[0]), _name(r[1]), _text(r[2]), r[3], 1) for r in rows)
         return out
 
     @staticmethod
@@ -259,7 +317,7 @@ class SqliteBus(Bus):
         marks = ",".join("?" * len(streams))
         with self._tx() as db:
             rows = db.execute(
-                f"SELECT p.stream, p.entry_id, p.count, e.type, {_PAYLOAD}, e.target "
+                f"SELECT p.stream, p.entry_id, p.count, {_TYPE}, {_PAYLOAD}, e.target "
                 f"FROM pending p JOIN entries e ON e.id = p.entry_id {_JOIN} "
                 f"WHERE p.grp = ? AND p.stream IN ({marks}) AND p.delivered_ms <= ? "
                 f"ORDER BY p.delivered_ms, p.entry_id LIMIT ?",
@@ -270,7 +328,7 @@ class SqliteBus(Bus):
                 "WHERE grp = ? AND stream = ? AND entry_id = ?",
                 [(consumer, now, group, r[0], r[1]) for r in rows],
             )
-        return [RawEntry(r[0], str(r[1]), r[3], r[4], r[5], r[2] + 1) for r in rows]
+        return [RawEntry(r[0], str(r[1]), _name(r[3]), _text(r[4]), r[5], r[2] + 1) for r in rows]
 
     def _ack(self, stream: str, group: str, entry_ids: list[str]) -> None:
         with self._tx() as db:
@@ -300,7 +358,7 @@ class SqliteBus(Bus):
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO dlq (stream, grp, entry_id, type, event_id, reason, payload, count, "
-                "failed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "encoding, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*astuple(letter), datetime.now(UTC).isoformat()),
             )
             if letter.entry_id != "-":
@@ -310,14 +368,14 @@ class SqliteBus(Bus):
                 )
         return str(cur.lastrowid)
 
-    def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Event | str]]:
+    def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Payload]]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT e.id, e.type, {_PAYLOAD} FROM entries e {_JOIN} WHERE e.stream = ? AND e.id > ? "
+                f"SELECT e.id, {_TYPE}, {_PAYLOAD} FROM entries e {_JOIN} WHERE e.stream = ? AND e.id > ? "
                 "ORDER BY e.id LIMIT ?",
                 (stream, id_key(after)[0] if after else 0, count),
             ).fetchall()
-        return [(str(r[0]), r[1], r[2]) for r in rows]
+        return [(str(r[0]), _name(r[1]), _text(r[2])) for r in rows]
 
     def _restore(self, events: list[Event]) -> int:
         with self._tx() as db:
@@ -343,11 +401,15 @@ class SqliteBus(Bus):
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, stream, grp, entry_id, type, event_id, reason, payload, count, "
-                "failed_at FROM dlq ORDER BY id LIMIT ?",
-                (limit,),
-            ).fetchall()
+            return self._letters(self._db, "ORDER BY id LIMIT ?", (limit,))
+
+    @staticmethod
+    def _letters(db: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[DeadLetter]:
+        rows = db.execute(
+            "SELECT id, stream, grp, entry_id, type, event_id, reason, payload, count, failed_at, "
+            f"encoding FROM dlq {where}",
+            args,
+        ).fetchall()
         return [
             DeadLetter(
                 stream=r[1],
@@ -360,27 +422,24 @@ class SqliteBus(Bus):
                 delivery_count=r[8] or 0,
                 id=str(r[0]),
                 failed_at=datetime.fromisoformat(r[9]),
+                encoding=r[10],
             )
             for r in rows
         ]
 
     def replay_dead_letter(self, dlq_id: str) -> str:
         with self._tx() as db:
-            row = db.execute(
-                "SELECT stream, grp, type, event_id, payload FROM dlq WHERE id = ?",
-                (int(dlq_id) if dlq_id.isdigit() else -1,),
-            ).fetchone()
-            if row is None:
+            found = self._letters(db, "WHERE id = ?", (int(dlq_id) if dlq_id.isdigit() else -1,))
+            if not found:
                 raise BusError(f"no dead letter with id {dlq_id!r}")
-            stream, group, etype, event_id, payload = row
-            if stream not in WORK_STREAMS:
-                raise BusError(f"dead letter {dlq_id} has no stream to go back to")
+            dl = found[0]
+            self._replayable(dl)
             db.execute("DELETE FROM dlq WHERE id = ?", (int(dlq_id),))
-            if event_id:
-                db.execute("DELETE FROM marks WHERE role = ? AND event_id = ?", (group, event_id))
+            if dl.event_id:
+                db.execute("DELETE FROM marks WHERE role = ? AND event_id = ?", (dl.group, dl.event_id))
             cur = db.execute(
                 "INSERT INTO entries (stream, type, payload, target) VALUES (?, ?, ?, ?)",
-                (stream, etype or "unknown", payload, group),
+                (dl.stream, dl.event_type or "unknown", dl.payload, dl.group),
             )
         self._notify()
         return str(cur.lastrowid)
@@ -409,6 +468,9 @@ class SqliteBus(Bus):
     def trim(self, stream: str | None = None) -> int:
         removed = 0
         with self._tx() as db:
+            now = int(time.time())
+            db.execute("DELETE FROM marks WHERE expires <= ?", (now,))
+            db.execute("DELETE FROM published WHERE expires <= ?", (now,))
             for name in [stream] if stream in TRIMMED_STREAMS else [] if stream else TRIMMED_STREAMS:
                 groups = db.execute("SELECT grp, last_id FROM groups WHERE stream = ?", (name,)).fetchall()
                 if not groups:

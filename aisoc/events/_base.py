@@ -289,3 +289,36 @@ def from_json(text: str | bytes, event_type: str | None = None) -> Event:
     except (ValueError, TypeError) as e:
         raise ContractError(f"payload is not valid JSON: {e}") from e
     return from_dict(data)
+
+
+def revalidate(event: object, where: str = "event") -> Event:
+    """Check again that ``event`` meets the contract, however it was built (``model_construct``,
+    ``model_copy(update=...)``, a bare envelope), and return the event to store.
+
+    Each model level is validated from its own field values (nested models too), which costs a
+    few microseconds instead of a dump and a re-parse.
+
+    Raises:
+        ContractError: not an event of a registered type, or a field breaks the contract; the
+            message names ``where`` and the field.
+    """
+    if not isinstance(event, Event):
+        raise ContractError(f"{where}: expected an event, got {type(event).__name__}")
+    cls = type(event)
+    if not cls.TYPE or _REGISTRY.get(cls.TYPE) is not cls:
+        raise ContractError(f"{where}: field 'type': {cls.__name__} is not a registered event type")
+    try:
+        _check_nested(event)
+        checked = cls.__pydantic_validator__.validate_python(event.__dict__)
+    except ValidationError as e:
+        raise ContractError(f"{where}: " + _describe(e, cls.TYPE)) from e
+    return checked  # type: ignore[no-any-return]
+
+
+def _check_nested(model: BaseModel) -> None:
+    for value in model.__dict__.values():
+        items = value if isinstance(value, list | tuple) else (value,)
+        for item in items:
+            if isinstance(item, BaseModel):
+                _check_nested(item)
+                type(item).__pydantic_validator__.validate_python(item.__dict__)

@@ -1,0 +1,106 @@
+"""The Redis bus's Lua scripts: each checks everything before its first write, so an error never
+leaves half of it done, and each touches only keys of one ``{namespace}`` hash tag (Redis Cluster)."""
+
+from __future__ import annotations
+
+PUBLISH = """
+-- KEYS: audit, mark (audit when none), published (audit when a mark is given),
+--       then per event: its stream key and its case-index key (audit when none).
+-- ARGV: has_mark, ttl_s, n, then per event: type, payload, stream name, case id ("" = none).
+-- Returns the work-stream entry ids; false when the mark exists. Without a mark the call is
+-- idempotent on its first event id: a retry (redis-py retries after a lost reply) returns the ids
+-- the first run wrote instead of publishing twice.
+local n = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[2])
+if n == nil or ttl == nil or ttl < 1 or #ARGV ~= 3 + 4 * n or #KEYS ~= 3 + 2 * n then
+  return redis.error_reply('ERR aisoc publish: malformed call')
+end
+local has_mark = ARGV[1] == '1'
+if has_mark then
+  if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+elseif n > 0 then
+  local done = redis.call('GET', KEYS[3])
+  if done then
+    local ids = {}
+    for id in string.gmatch(done, '%S+') do ids[#ids + 1] = id end
+    return ids
+  end
+end
+local function kind(key, want)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= want then
+    return redis.error_reply('ERR aisoc publish: key ' .. key .. ' holds a ' .. t .. ', not a ' .. want)
+  end
+end
+local bad = kind(KEYS[1], 'stream')
+if bad then return bad end
+for i = 1, n do
+  local c = ARGV[3 + (i - 1) * 4 + 4]
+  bad = kind(KEYS[2 + 2 * i], 'stream') or (c ~= '' and kind(KEYS[3 + 2 * i], 'list'))
+  if bad then return bad end
+end
+local ids = {}
+for i = 1, n do
+  local a = 3 + (i - 1) * 4
+  local t, d, s, c = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  ids[i] = redis.call('XADD', KEYS[2 + 2 * i], '*', 't', t, 'd', d)
+  local aid = redis.call('XADD', KEYS[1], '*', 't', t, 'd', d, 's', s)
+  if c ~= '' then redis.call('RPUSH', KEYS[3 + 2 * i], aid) end
+end
+if has_mark then
+  redis.call('SET', KEYS[2], '1', 'EX', ttl)
+elseif n > 0 then
+  redis.call('SET', KEYS[3], table.concat(ids, ' '), 'EX', ttl)
+end
+return ids
+"""
+
+TRIM = """
+-- KEYS: one work stream. Drops entries every group has acked, atomically: the groups' positions
+-- and pending entries are read in the same step as the trim, so nothing can move in between.
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
+if #groups == 0 then return 0 end
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function less(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  return am < bm or (am == bm and as < bs)
+end
+local keep = nil
+for _, g in ipairs(groups) do
+  local info = {}
+  for i = 1, #g, 2 do info[g[i]] = g[i + 1] end
+  local ms, seq = parse(info['last-delivered-id'])
+  local candidate = ms .. '-' .. (seq + 1)
+  if tonumber(info['pending']) > 0 then
+    local summary = redis.call('XPENDING', KEYS[1], info['name'])
+    if summary[2] and less(summary[2], candidate) then candidate = summary[2] end
+  end
+  if keep == nil or less(candidate, keep) then keep = candidate end
+end
+return redis.call('XTRIM', KEYS[1], 'MINID', keep)
+"""
+
+DROP_CASE_IDS = """
+-- KEYS: per-case index lists. ARGV: the last audit id dropped by retention.
+-- Pops each list's ids up to and including it (lists hold audit ids in publish order).
+local ms, seq = string.match(ARGV[1], '^(%d+)-(%d+)$')
+ms, seq = tonumber(ms), tonumber(seq)
+local removed = 0
+for _, key in ipairs(KEYS) do
+  while true do
+    local head = redis.call('LINDEX', key, 0)
+    if not head then break end
+    local hm, hs = string.match(head, '^(%d+)-(%d+)$')
+    hm, hs = tonumber(hm), tonumber(hs)
+    if hm > ms or (hm == ms and hs > seq) then break end
+    redis.call('LPOP', key)
+    removed = removed + 1
+  end
+end
+return removed
+"""
