@@ -581,3 +581,5 @@ register_scheme("memory", "aisoc.bus.memory:MemoryBus", "memory://")
 register_scheme("sqlite", "aisoc.bus.sqlite:SqliteBus", "sqlite:///PATH")
 for _scheme in ("redis", "rediss", "unix"):
     register_scheme(_scheme, "aisoc.bus.redis:RedisBus", "redis://HOST:PORT/DB")
+for _scheme in ("redis+cluster", "rediss+cluster"):
+    register_scheme(_scheme, "aisoc.bus.redis:RedisBus", "redis+cluster://HOST:PORT,HOST:PORT")

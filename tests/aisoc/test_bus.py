@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -11,11 +13,35 @@ from aisoc.bus.memory import MemoryBus
 from aisoc.bus.sqlite import SqliteBus
 from aisoc.errors import BusError
 from tests.aisoc.bus_contract import BusContract, alert_event
+from tests.support.redis_cluster import RedisCluster
+
+
+def inject_redis_raw(url: str, bus: Bus, stream: str, event_type: str, payload: bytes | None) -> None:
+    """XADD an entry straight into a Redis bus's stream (a node or a cluster URL)."""
+    from aisoc.redisconn import connect
+
+    fields: dict[str, bytes | str] = {"t": event_type}
+    if payload is not None:
+        fields["d"] = payload
+    client = connect(url, decode=False)
+    client.xadd(bus.key(stream), fields)  # type: ignore[attr-defined]
+    client.close()
 
 
 class TestMemoryBus(BusContract):
     def create_bus(self, **options: object) -> Bus:
         return Bus(**options)  # type: ignore[arg-type]
+
+    def inject_raw(self, bus: Bus, stream: str, event_type: str, payload: bytes | None) -> None:
+        """Append to the stream's entry list directly (what a bug in a bridge could leave)."""
+        from aisoc.bus.memory import _Entry
+
+        mem = cast(MemoryBus, bus)
+        stored: str | bytes | None = payload
+        if payload is not None and payload.isascii():
+            stored = payload.decode()  # text, as a bridge would store it
+        with mem._lock:
+            mem._streams[stream].entries.append(_Entry(mem._next(), event_type, stored, None))
 
 
 class TestSqliteBus(BusContract):
@@ -25,6 +51,36 @@ class TestSqliteBus(BusContract):
 
     def create_bus(self, **options: object) -> Bus:
         return Bus(f"sqlite:///{self.path}", **options)  # type: ignore[arg-type]
+
+    def inject_raw(self, bus: Bus, stream: str, event_type: str, payload: bytes | None) -> None:
+        """INSERT through a connection of its own: a row without payload, or bytes stored as TEXT."""
+        db = sqlite3.connect(self.path, isolation_level=None)
+        db.execute(
+            "INSERT INTO entries (stream, type, payload) VALUES (?, ?, CAST(? AS TEXT))",
+            (stream, event_type, payload),
+        )
+        db.close()
+
+    def test_an_older_file_whose_dead_letters_refused_null_payloads_is_migrated(self) -> None:
+        """Given a file made by the previous release (dlq.payload NOT NULL), when a bus opens it,
+        then the old dead letters are kept and a letter without payload can be filed."""
+        db = sqlite3.connect(self.path)
+        db.executescript(
+            "CREATE TABLE dlq (id INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT, grp TEXT, "
+            "entry_id TEXT, type TEXT, event_id TEXT, reason TEXT NOT NULL, payload TEXT NOT NULL, "
+            "count INTEGER, failed_at TEXT);"
+            "INSERT INTO dlq VALUES (1, 'alerts', 'ingest', '-', NULL, NULL, 'old', '{}', 0, "
+            "'2026-01-01T00:00:00+00:00');"
+        )
+        db.close()
+        bus = self.create_bus()
+        self.inject_raw(bus, "alerts", "alert.received", None)
+        assert bus.consume("sentinel", "s", types=["alert.received"]) == []
+        assert [(d.reason, d.payload) for d in bus.dead_letters()] == [
+            ("old", "{}"),
+            ("cannot decode: the entry has no payload", None),
+        ]
+        bus.close()
 
     def test_log_survives_a_restart(self) -> None:
         """A new process on the same file sees the audit log, the groups and the marks."""
@@ -51,12 +107,34 @@ class TestRedisBus(BusContract):
     def create_bus(self, **options: object) -> Bus:
         return Bus(self.url, namespace=self.ns, **options)  # type: ignore[arg-type]
 
+    def inject_raw(self, bus: Bus, stream: str, event_type: str, payload: bytes | None) -> None:
+        """XADD through a client of its own (no payload field at all for None)."""
+        inject_redis_raw(self.url, bus, stream, event_type, payload)
+
+
+@pytest.mark.redis
+class TestRedisClusterBus(BusContract):
+    """The whole contract on a real 3-master, 3-replica cluster through ``redis+cluster://``."""
+
+    @pytest.fixture(autouse=True)
+    def _cluster(self, redis_cluster: RedisCluster, cluster_namespace: str) -> None:
+        self.url, self.ns = redis_cluster.url, cluster_namespace
+
+    def create_bus(self, **options: object) -> Bus:
+        return Bus(self.url, namespace=self.ns, **options)  # type: ignore[arg-type]
+
+    def inject_raw(self, bus: Bus, stream: str, event_type: str, payload: bytes | None) -> None:
+        inject_redis_raw(self.url, bus, stream, event_type, payload)
+
 
 def test_bus_factory_picks_the_backend_from_the_url(tmp_path: Path) -> None:
     """Bus() is in-memory, sqlite:/// is SQLite; an unknown scheme names the accepted ones."""
     assert isinstance(Bus(), MemoryBus) and isinstance(Bus("memory://"), MemoryBus)
     assert isinstance(Bus(f"sqlite:///{tmp_path}/x.db"), SqliteBus)
-    with pytest.raises(BusError, match="expected memory://, sqlite:///PATH or redis://"):
+    assert (Bus().scheme, Bus(f"sqlite:///{tmp_path}/x.db").scheme) == ("memory", "sqlite")
+    with pytest.raises(
+        BusError, match="expected memory://, sqlite:///PATH, redis://HOST:PORT/DB or redis\\+cluster://"
+    ):
         Bus("kafka://localhost")
     with pytest.raises(BusError, match="namespace"):
         Bus(namespace="a:b")

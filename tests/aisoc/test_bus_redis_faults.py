@@ -151,3 +151,76 @@ def test_a_caught_up_group_shows_no_lag_even_when_redis_counters_are_stale(
     groups = {g.name: g for s in bus.stats().streams if s.name == "alerts" for g in s.groups}
     assert groups["sentinel"].lag == 0 and groups["tier2-like"].lag == 200
     assert bus.consume("sentinel", "s", types=["alert.received"], count=100) == []
+
+
+def test_fail_and_release_after_redis_restarted_empty_raise_a_clear_bus_error(tmp_path: Path) -> None:
+    """Given deliveries taken before Redis restarted without its data, fail() and release() raise a
+    BusError that says the group is gone (not a raw NOGROUP), and the group carries on afterwards."""
+    server = RedisServer(tmp_path / "r", appendonly=False).start()
+    try:
+        bus = Bus(server.url)
+        bus.publish(alert_event(1))
+        bus.publish(alert_event(2))
+        first, second = bus.consume("sentinel", "s", types=["alert.received"], count=2)
+        server.restart(kill=True)
+        with pytest.raises(BusError, match="group no longer exists"):
+            first.fail("model down")
+        with pytest.raises(BusError, match="group no longer exists"):
+            second.release()
+        fresh = alert_event(3)
+        bus.publish(fresh)
+        (d,) = bus.consume("sentinel", "s", types=["alert.received"])
+        assert d.event == fresh
+    finally:
+        server.stop()
+
+
+def test_fsync_durability_is_refused_where_redis_cannot_keep_it(tmp_path: Path, redis_url: str) -> None:
+    """Given durability=fsync, a Redis without AOF and one with appendfsync everysec are refused at
+    start with the reason and the fix; appendfsync always is accepted; fast accepts anything."""
+    lax = RedisServer(tmp_path / "lax", appendonly=True, appendfsync="everysec").start()
+    none = RedisServer(tmp_path / "none", appendonly=False).start()
+    strict = RedisServer(tmp_path / "strict", appendonly=True).start()
+    try:
+        with pytest.raises(BusError, match="appendfsync everysec.*appendfsync always"):
+            Bus(lax.url, durability="fsync")
+        with pytest.raises(BusError, match="appendonly no"):
+            Bus(none.url, durability="fsync")
+        bus = Bus(strict.url, durability="fsync")
+        assert bus.publish(alert_event(1)) and len(bus.audit) == 1
+        assert Bus(lax.url, durability="fast").publish(alert_event(2))
+        with pytest.raises(BusError, match="durability 'paranoid'"):
+            Bus(strict.url, durability="paranoid")
+        with pytest.raises(BusError, match="in-memory bus keeps nothing"):
+            Bus(durability="fsync")
+    finally:
+        for s in (lax, none, strict):
+            s.stop()
+
+
+def test_idle_consumers_without_pending_work_are_forgotten(redis_url: str, namespace: str) -> None:
+    """Given a consumer gone for good with nothing pending and one that still holds an entry, only
+    the first is removed after the idle time."""
+    bus = Bus(redis_url, namespace=namespace)
+    bus.publish(alert_event(1))
+    bus.publish(alert_event(2))
+    bus.ack_many(bus.consume("sentinel", "gone", types=["alert.received"], count=1))
+    bus.consume("sentinel", "holding", types=["alert.received"], count=1)
+    time.sleep(0.3)
+    assert bus.forget_idle_consumers(0.2) == 1
+    consumers = bus.client.xinfo_consumers(bus.key("alerts"), "sentinel")
+    assert [c["name"] for c in consumers] == ["holding"]
+
+
+def test_retention_drops_the_per_case_index_keys(redis_url: str, namespace: str) -> None:
+    """Given cases whose events all fall before a retention cut, their index keys are gone after
+    trim_audit; a case with later events keeps only those ids."""
+    bus = Bus(redis_url, namespace=namespace)
+    old, kept = alert_event(1), alert_event(2)
+    bus.publish(old)
+    bus.publish(kept)
+    cut = bus.audit.last_id() or ""
+    bus.publish(verdict_for(kept))
+    bus.trim_audit(cut)
+    assert not bus.client.exists(bus.key(f"case:{old.case_id}"))
+    assert bus.client.llen(bus.key(f"case:{kept.case_id}")) == 1

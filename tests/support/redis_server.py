@@ -23,13 +23,23 @@ def free_port() -> int:
 class RedisServer:
     """A private redis-server; ``appendonly=True`` with fsync on every write survives SIGKILL."""
 
-    def __init__(self, directory: Path, *, appendonly: bool = False, port: int | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        appendonly: bool = False,
+        port: int | None = None,
+        appendfsync: str = "always",
+        extra: tuple[str, ...] = (),
+    ):
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed (Debian package redis-server)")
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.appendonly = appendonly
+        self.appendfsync = appendfsync
+        self.extra = extra
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -55,7 +65,8 @@ class RedisServer:
             "yes" if self.appendonly else "no",
         ]
         if self.appendonly:
-            args += ["--appendfsync", "always"]
+            args += ["--appendfsync", self.appendfsync]
+        args += list(self.extra)
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10
@@ -73,6 +84,10 @@ class RedisServer:
             time.sleep(0.05)
         client.close()
         return self
+
+    def alive(self) -> bool:
+        """Whether the process is running."""
+        return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> None:
         """SIGKILL: what a crash or an OOM kill does."""

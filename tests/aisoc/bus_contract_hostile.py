@@ -1,0 +1,166 @@
+"""The bus contract under hostile input: unvalidated events, raw garbage written straight into a
+backend's storage, retries, starvation and expiry. ``BusContract`` includes it; each backend's test
+class implements ``inject_raw`` by writing to its storage directly (no bus API in between)."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+
+from aisoc import Bus, events
+from aisoc.bus import Delivery
+from aisoc.errors import BusError, ContractError
+from tests.aisoc.bus_contract_events import HUMAN, SENTINEL, alert_event, paused, verdict_for
+
+GARBAGE = b'\xff\xfe{"type": "alert.received"}\x80'
+"""Bytes that are not UTF-8: what a broken bridge or a disk error leaves behind."""
+
+
+def closed(cause: events.Event) -> events.CaseClosed:
+    return events.CaseClosed(
+        disposition="benign",
+        reason="r",
+        closed_by={"role": "sentinel"},
+        case_id=cause.case_id,
+        produced_by=SENTINEL,
+    )
+
+
+class HostileContract:
+    """Semantics every backend keeps when what it is given, or what it stores, is broken."""
+
+    def create_bus(self, **options: object) -> Bus:
+        raise NotImplementedError
+
+    def inject_raw(self, bus: Bus, stream: str, event_type: str, payload: bytes | None) -> None:
+        """Write an entry straight into the backend's storage (None: no payload at all)."""
+        raise NotImplementedError
+
+    def written(self, bus: Bus) -> int:
+        return len(bus.audit) + sum(s.length for s in bus.stats().streams if s.name != "audit")
+
+    # --- validation at the door -------------------------------------------------------------------
+
+    def test_publish_refuses_events_built_without_validation(self, bus: Bus) -> None:
+        """Given events that skipped validation (model_copy, model_construct, a bare envelope, a dict,
+        None), when published, then a ContractError names the field and nothing is written."""
+        good = alert_event(1)
+        bad_verdict = verdict_for(good).model_copy(update={"verdict": "nonsense"})
+        cases = [
+            (bad_verdict, "field 'verdict'"),
+            (events.TriageVerdict.model_construct(case_id="jsonl:1"), "field 'produced_by'"),
+            (events.Event(produced_by=HUMAN), "not a registered event type"),
+            (good.model_copy(update={"type": "triage.verdict"}), "field 'type'"),
+            ({"type": "alert.received"}, "expected an event, got dict"),
+            (None, "expected an event, got NoneType"),
+        ]
+        for event, message in cases:
+            with pytest.raises(ContractError, match=message):
+                bus.publish(event)  # type: ignore[arg-type]
+        with pytest.raises(ContractError, match=r"events\[1\]: .*field 'verdict'"):
+            bus.publish_many([good, bad_verdict], once=("sentinel", good.event_id))
+        assert self.written(bus) == 0 and not bus.seen("sentinel", good.event_id)
+
+    # --- poison never blocks --------------------------------------------------------------------
+
+    def test_raw_garbage_in_storage_is_dead_lettered_and_the_group_moves_on(self, bus: Bus) -> None:
+        """Given bytes that are not UTF-8, an entry without payload and an entry whose payload is
+        another type than the stored one, written straight into storage ahead of a good alert, when
+        the group consumes, then the good alert arrives and each bad entry is in the DLQ with its
+        reason (raw bytes as base64); none of them can be replayed."""
+        verdict = verdict_for(alert_event(0))
+        self.inject_raw(bus, "alerts", "alert.received", GARBAGE)
+        self.inject_raw(bus, "alerts", "alert.received", None)
+        self.inject_raw(bus, "alerts", "alert.received", verdict.to_json().encode())
+        good = alert_event(2)
+        bus.publish(good)
+        got = bus.consume("sentinel", "s", types=["alert.received"], count=10)
+        assert [d.event.event_id for d in got] == [good.event_id]
+        letters = bus.dead_letters()
+        assert [dl.reason for dl in letters] == [
+            "cannot decode: the payload is not UTF-8 text",
+            "cannot decode: the entry has no payload",
+            "cannot decode: stored as 'alert.received' but the payload is 'triage.verdict'",
+        ]
+        raw = letters[0]
+        assert raw.encoding == "base64" and base64.b64decode(raw.payload or "") == GARBAGE
+        assert letters[1].payload is None and letters[2].payload == verdict.to_json()
+        assert all(dl.group == "sentinel" and dl.stream == "alerts" for dl in letters)
+        for dl in letters[:2]:
+            with pytest.raises(BusError, match="no text payload to replay"):
+                bus.replay_dead_letter(dl.id)
+        assert bus.consume("sentinel", "s", types=["alert.received"], count=10) == []
+
+    def test_garbage_of_another_type_is_skipped_by_groups_that_do_not_want_it(self, bus: Bus) -> None:
+        """Given garbage stored under a type a group does not consume, the group acks it silently and
+        its wanted events flow; read() skips what does not decode."""
+        self.inject_raw(bus, "cases", "case.closed", GARBAGE)
+        cause = alert_event(1)
+        bus.publish(verdict_for(cause))
+        (d,) = bus.consume("tier2", "t", types=["triage.verdict"], count=10)
+        d.ack()
+        assert bus.dead_letters() == []
+        assert [e.event.type for e in bus.read("cases")] == ["triage.verdict"]
+
+    # --- exactly-once under retries -------------------------------------------------------------
+
+    def test_publishing_an_event_again_writes_nothing(self, bus: Bus) -> None:
+        """Given a publish retried with the same event (a lost reply, an ingest run repeated), the
+        second call returns the first entry id and the log holds the event once."""
+        a, b = alert_event(1), alert_event(2)
+        first = bus.publish(a)
+        assert bus.publish(a) == first
+        assert bus.publish_many([b, paused()]) and bus.publish_many([b, paused()])
+        assert [e.event_id for e in bus.audit][:2] == [a.event_id, b.event_id]
+        assert len(bus.audit) == 3  # a, b and the control event of the first call only
+
+    def test_a_wanted_event_behind_many_others_is_never_starved(self, bus: Bus) -> None:
+        """Given a wanted type behind more than ``count`` entries of other types on one stream, a
+        non-blocking consume still returns it, and drain() delivers it."""
+        cause = alert_event(1)
+        for _ in range(25):
+            bus.publish(closed(cause))
+        bus.publish(verdict_for(cause))
+        (d,) = bus.consume("tier2", "t", types=["triage.verdict"], count=10, block_ms=0)
+        d.ack()
+        bus.publish(verdict_for(alert_event(2)))
+        for _ in range(25):
+            bus.publish(closed(cause))
+        bus.publish(verdict_for(alert_event(3)))
+        got: list[Delivery] = []
+        bus.subscribe("tier2b", lambda d: (got.append(d), d.ack()), types=["triage.verdict"], count=5)
+        bus.drain()
+        assert len(got) == 3
+
+    # --- bounded state --------------------------------------------------------------------------
+
+    def test_idempotency_marks_expire_with_the_retention(self) -> None:
+        """Given a mark retention of one second, a mark (and a publish's event id) is forgotten after
+        it: seen() says False and publish_many(once=...) runs again; trim() purges them."""
+        bus = self.create_bus(mark_ttl_s=1)
+        try:
+            cause = alert_event(1)
+            assert bus.publish_many([verdict_for(cause)], once=("sentinel", cause.event_id))
+            bus.publish(cause)
+            time.sleep(1.2)
+            assert not bus.seen("sentinel", cause.event_id)
+            assert bus.publish_many([verdict_for(cause)], once=("sentinel", cause.event_id))
+            bus.publish(cause)  # the publish's own mark expired too: written again
+            assert len(bus.audit) == 4
+            bus.trim()
+        finally:
+            bus.close()
+
+    def test_trim_audit_takes_the_cases_index_with_it(self, bus: Bus) -> None:
+        """Given a case with events before and after a retention cut, for_case returns only the
+        events still in the log."""
+        cause = alert_event(1)
+        bus.publish(cause)
+        bus.publish(verdict_for(cause))
+        later = closed(cause)
+        bus.publish(later)
+        ids = [x.id for x in bus.audit.entries()]
+        bus.trim_audit(ids[1])
+        assert [e.event_id for e in bus.audit.for_case(cause.case_id or "")] == [later.event_id]
