@@ -132,9 +132,20 @@ class KernelSettings(SocSettings):
     TABLE: ClassVar[str] = "aisoc"
 
     bus: str = "memory://"
-    """Bus URL: memory://, sqlite:///PATH or redis://HOST:PORT/DB."""
+    """Bus URL: memory://, sqlite:///PATH, redis://HOST:PORT/DB or redis+cluster://HOST:PORT,HOST:PORT."""
     namespace: str = "soc"
     """Key prefix (Redis hash tag) shared by every process of one SOC."""
+    durability: Literal["fast", "fsync"] = "fast"
+    """fast: a publish is acknowledged once the bus has it; fsync: once it is on disk (see
+    docs/bus.md: Redis needs appendfsync always before 7.2, WAITAOF after)."""
+    visibility_timeout_s: float = Field(default=30.0, gt=0)
+    """How long a delivery may stay unacked before another consumer of its group takes it over."""
+    max_deliveries: int = Field(default=5, ge=1)
+    """Deliveries of one event to one role before it is dead-lettered."""
+    mark_retention_days: float = Field(default=30.0, gt=0)
+    """How long idempotency marks are kept (exactly-once holds for redeliveries within it)."""
+    consumer_idle_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    """``aisoc bus trim`` forgets Redis consumers idle this long that hold no pending entry."""
     model: str = "stub"
     """Chat model spec: stub, local, or openai+http://HOST:PORT/v1."""
     model_backup: str | None = None
@@ -166,6 +177,17 @@ class KernelSettings(SocSettings):
     """Archive and trim audit entries older than this many days (0: keep everything, the default)."""
     audit_archive_dir: Path = Path(".aisoc/archive")
     """Where retention writes its compressed archives before trimming."""
+
+    def bus_options(self) -> dict[str, Any]:
+        """The ``Bus(...)`` keyword options these settings configure (besides the redactor)."""
+        return {
+            "namespace": self.namespace,
+            "durability": self.durability,
+            "visibility_timeout_ms": int(self.visibility_timeout_s * 1000),
+            "max_deliveries": self.max_deliveries,
+            "mark_ttl_s": int(self.mark_retention_days * 86400),
+        }
+
     log_level: str = "INFO"
     log_json: bool = False
     """Structured JSON logs (one object per line) instead of text."""

@@ -1,12 +1,16 @@
 """Bus throughput: publish + consume + ack per backend, against a raw redis-py baseline.
 
-    python bench/bus.py [--events 20000] [--batch 100] [--redis redis://127.0.0.1:6379/15]
+    python bench/bus.py [--events 20000] [--batch 100] [--redis redis://127.0.0.1:6379/15] [--no-modes]
 
 The payloads are real: ``alert.received`` events normalized from ``data/wazuh/alerts.jsonl``
 (cycled, each with a fresh event id). The raw baseline does the same logical work on the same
 serialized payloads with no kernel in between: per event one MULTI with the work XADD and the
 audit XADD; XREADGROUP in batches of ``--batch``; one XACK per batch — batched as the bus batches.
 Targets (issue 2): Redis bus >= 50% of the baseline; in-memory >= 50,000 events/s; SQLite >= 5,000.
+Durability modes and Redis Cluster (issue 15), each on servers of the bench's own: ``redis_fast_aof``
+(appendonly yes, appendfsync everysec, durability=fast), ``redis_fsync`` (appendfsync always,
+durability=fsync: Redis 7.0 has no WAITAOF) and ``redis_cluster`` (3 masters + 3 replicas on
+loopback, through ``redis+cluster://``).
 The process runs with the GC tuning every aisoc process applies at start (aisoc.tuning).
 """
 
@@ -28,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from aisoc import Bus, events  # noqa: E402
 from aisoc.tuning import tune_gc  # noqa: E402
 from integrations.wazuh import WazuhFileSource  # noqa: E402
+from tests.support.redis_cluster import RedisCluster  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 
 
@@ -106,6 +111,11 @@ def main() -> None:
         default=3,
         help="interleaved rounds per backend; the median is reported",
     )
+    p.add_argument(
+        "--no-modes",
+        action="store_true",
+        help="skip the durability modes and the cluster (private servers started by the bench)",
+    )
     p.add_argument("--out", default=str(ROOT / "build/bench/bus.json"))
     a = p.parse_args()
     tune_gc()  # as every aisoc process does at start (aisoc.tuning); the test data is not frozen
@@ -119,6 +129,19 @@ def main() -> None:
         server = RedisServer(Path(tempfile.mkdtemp()) / "redis").start()
         url = server.url
     rounds: dict[str, list[dict[str, float]]] = {}
+    extra: dict[str, tuple[str, str]] = {}  # name -> (url, durability)
+    private: list[RedisServer | RedisCluster] = []
+    if not a.no_modes:
+        tmp = Path(tempfile.mkdtemp())
+        fast = RedisServer(tmp / "fast", appendonly=True, appendfsync="everysec").start()
+        strict = RedisServer(tmp / "fsync", appendonly=True, appendfsync="always").start()
+        cluster = RedisCluster(tmp / "cluster").start()
+        private += [fast, strict, cluster]
+        extra = {
+            "redis_fast_aof": (fast.url, "fast"),
+            "redis_fsync": (strict.url, "fsync"),
+            "redis_cluster": (cluster.url, "fast"),
+        }
     # Same payload bytes for the baseline: what the bus writes for each event.
     payloads = [(e.type, e.to_json()) for e in evs]
     try:
@@ -138,9 +161,15 @@ def main() -> None:
             if keys:
                 rbus.client.delete(*keys)
             rbus.close()
+            for name, (mode_url, durability) in extra.items():
+                mbus = Bus(mode_url, namespace=f"bench{uuid.uuid4().hex[:6]}", durability=durability)
+                rounds.setdefault(name, []).append(run_bus(mbus, evs, a.batch))
+                mbus.close()
     finally:
         if server:
             server.stop()
+        for s in private:
+            s.stop()
     results = {name: sorted(rs, key=lambda r: r["events_per_s"])[len(rs) // 2] for name, rs in rounds.items()}
 
     ratio = results["redis"]["events_per_s"] / results["redis_raw_baseline"]["events_per_s"]

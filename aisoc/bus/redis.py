@@ -15,8 +15,15 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from redis.exceptions import (
+    AskError,
+    ClusterError,
+    RedisClusterUnreachableError,
+    ResponseError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from aisoc.bus.audit import AuditLog
@@ -41,6 +48,9 @@ from aisoc.redisconn import CLUSTER_SCHEMES, connect
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+CLUSTER_SETTLE_S = 30.0
+"""How long a call keeps retrying while a cluster slot migrates or a master fails over."""
 
 
 def _case_of(payload: bytes | None) -> str | None:
@@ -163,10 +173,21 @@ class RedisBus(Bus):
         self._rb.close()
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        try:
-            return fn(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError) as e:
-            raise BusError(f"Redis at {self._safe_url()} is unreachable: {e}") from e
+        deadline: float | None = None
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except (RedisConnectionError, RedisTimeoutError, RedisClusterUnreachableError) as e:
+                raise BusError(f"Redis at {self._safe_url()} is unreachable: {e}") from e
+            except (ClusterError, TryAgainError, AskError, SlotNotCoveredError) as e:
+                # A slot being migrated (TRYAGAIN while a script's keys are split) or a failover
+                # under way: redis-py's own redirections ran out. Every write here is idempotent
+                # (publishes on their event ids, acks, marks), so try again for a while.
+                now = time.monotonic()
+                deadline = deadline or now + CLUSTER_SETTLE_S
+                if now >= deadline:
+                    raise BusError(f"Redis Cluster at {self._safe_url()} did not settle: {e}") from e
+                time.sleep(0.1)
 
     def _safe_url(self) -> str:
         head, sep, tail = self.url.rpartition("@")

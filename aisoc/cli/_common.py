@@ -63,7 +63,8 @@ def add_bus_option(parser: argparse.ArgumentParser) -> None:
     """``--bus URL`` and ``--namespace`` (defaults from settings)."""
     parser.add_argument(
         "--bus",
-        help="bus URL: memory://, sqlite:///PATH, redis://HOST:PORT/DB (default: setting 'bus')",
+        help="bus URL: memory://, sqlite:///PATH, redis://HOST:PORT/DB or "
+        "redis+cluster://HOST:PORT,HOST:PORT (default: setting 'bus')",
     )
     parser.add_argument("--namespace", help="key prefix of this SOC (default: setting 'namespace')")
 
@@ -80,4 +81,4 @@ def open_bus(settings: KernelSettings) -> Bus:
     from aisoc.redact import Redactor
 
     redactor = Redactor(settings.redact_patterns, settings.redact_presets)
-    return Bus(settings.bus, namespace=settings.namespace, redactor=redactor or None)
+    return Bus(settings.bus, redactor=redactor or None, **settings.bus_options())

@@ -93,8 +93,13 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _trim(args: argparse.Namespace) -> int:
-    removed = open_bus(kernel_settings(args)).trim()
+    settings = kernel_settings(args)
+    bus = open_bus(settings)
+    removed = bus.trim()
+    forgotten = bus.forget_idle_consumers(settings.consumer_idle_s)
     print(f"trimmed {removed} acked entries from the work streams (the audit log is kept)")
+    if forgotten:
+        print(f"forgot {forgotten} consumers idle for {settings.consumer_idle_s:.0f}s with nothing pending")
     return 0
 
 

@@ -157,3 +157,26 @@ def test_a_backend_registers_its_schemes_by_subclassing() -> None:
     finally:
         _SCHEMES.pop("echo-test", None)
         _FORMS.pop("echo-test", None)
+
+
+def test_settings_configure_the_bus(tmp_path: Path) -> None:
+    """Given settings with a visibility timeout, delivery limit, mark retention and durability, the
+    bus every process opens from them carries those values."""
+    from aisoc.cli._common import open_bus
+    from aisoc.settings import KernelSettings
+
+    settings = KernelSettings(
+        bus=f"sqlite:///{tmp_path}/soc.db",
+        visibility_timeout_s=2.5,
+        max_deliveries=3,
+        mark_retention_days=1,
+        durability="fsync",
+    )
+    bus = open_bus(settings)
+    assert (bus.visibility_timeout_ms, bus.max_deliveries, bus.mark_ttl_s, bus.durability) == (
+        2500,
+        3,
+        86400,
+        "fsync",
+    )
+    bus.close()

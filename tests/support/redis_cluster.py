@@ -105,12 +105,16 @@ class RedisCluster:
         raise RuntimeError("the cluster did not reach cluster_state:ok")
 
     def _node_table(self, via: RedisServer) -> list[dict[str, str]]:
-        rows = []
-        for line in self.client(via).execute_command("CLUSTER NODES").splitlines():
-            node_id, addr, flags, master, *_ = line.split()
-            rows.append({"id": node_id, "port": addr.split("@")[0].rsplit(":", 1)[1], "flags": flags})
-            rows[-1]["master"] = master
-        return rows
+        table = self.client(via).execute_command("CLUSTER NODES")  # parsed by redis-py: addr -> info
+        return [
+            {
+                "id": n["node_id"],
+                "port": addr.rsplit(":", 1)[1],
+                "flags": n["flags"],
+                "master": n["master_id"],
+            }
+            for addr, n in table.items()
+        ]
 
     def node_for(self, port: int) -> RedisServer:
         return next(n for n in self.nodes if n.port == port)
