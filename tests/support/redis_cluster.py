@@ -72,6 +72,9 @@ class RedisCluster:
                     "nodes.conf",
                     "--cluster-node-timeout",
                     "1500",
+                    # A replica of a quiet test master can look stale: let it fail over anyway.
+                    "--cluster-replica-validity-factor",
+                    "0",
                 ),
             )
             self.nodes.append(node.start())
@@ -160,11 +163,16 @@ class RedisCluster:
     def masters_now(self) -> list[RedisServer]:
         return [n for n in self.nodes if n.alive() and "master" in self._flags(n)]
 
-    def replica_of(self, master: RedisServer) -> RedisServer:
+    def replica_of(self, master: RedisServer, timeout: float = 20.0) -> RedisServer:
+        """The replica of ``master`` (waits for gossip to list it after the cluster was created)."""
         mid = self.node_id(master)
-        rows = self._node_table(master)
-        port = next(r["port"] for r in rows if r["master"] == mid and "slave" in r["flags"])
-        return self.node_for(int(port))
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self._node_table(master)
+            ports = [r["port"] for r in rows if r["master"] == mid and "slave" in r["flags"]]
+            if ports or time.monotonic() > deadline:
+                return self.node_for(int(ports[0]))
+            time.sleep(0.2)
 
     def stop(self) -> None:
         for node in self.nodes:
