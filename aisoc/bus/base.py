@@ -146,9 +146,11 @@ class Bus(Coordination):
 
     def _at_the_door(self, events: Sequence[object], where: str) -> list[Event]:
         """Validate every event again (however it was built), then redact it: what is stored decodes."""
-        if isinstance(events, str | bytes) or not isinstance(events, Sequence):
+        if not isinstance(events, list | tuple) and (
+            isinstance(events, str | bytes) or not isinstance(events, Sequence)
+        ):
             raise ContractError(f"events: expected a list of events, got {type(events).__name__}")
-        checked = [revalidate(e, where.format(i)) for i, e in enumerate(events)]
+        checked = [revalidate(e, where, i) for i, e in enumerate(events)]
         return [self.redactor(e) for e in checked] if self.redactor else checked
 
     def seen(self, role: str, event_id: str) -> bool:

@@ -128,7 +128,8 @@ class MemoryBus(Bus):
         self._streams: dict[str, _Stream] = {s: _Stream() for s in WORK_STREAMS}
         self._audit = _MemoryAudit(self)
         self._marks: dict[tuple[str, str], float] = {}  # (role, event id) -> expiry (time.time)
-        self._published: dict[str, tuple[float, list[str]]] = {}  # first event id -> expiry, ids
+        # first event id -> (expiry, entry ids joined by spaces): atoms only, nothing for the GC to scan
+        self._published: dict[str, tuple[float, str]] = {}
         self._sweep_at = 0.0
         self._dlq: dict[int, DeadLetter] = {}
         self._keys: dict[str, float] = {}
@@ -155,7 +156,7 @@ class MemoryBus(Bus):
             elif events:
                 done = self._published.get(events[0].event_id)
                 if done is not None and done[0] > now:
-                    return list(done[1])
+                    return done[1].split()
             ids = []
             for event in events:
                 seq = self._next()
@@ -163,7 +164,7 @@ class MemoryBus(Bus):
                 self._audit._add(seq, event)
                 ids.append(str(seq))
             if mark is None and events:
-                self._published[events[0].event_id] = (now + self.mark_ttl_s, ids)
+                self._published[events[0].event_id] = (now + self.mark_ttl_s, " ".join(ids))
             self._cond.notify_all()
             return ids
 

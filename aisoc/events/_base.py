@@ -149,6 +149,14 @@ class Event(BaseModel):
             data = {"type": cls.TYPE, "schema_version": cls.SCHEMA_VERSION, **data}
         return data
 
+    @model_validator(mode="after")
+    def _remember_validated(self) -> Event:
+        # What validation built, ``revalidate`` need not check again (see _VALIDATED).
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[id(self)] = _fingerprint(self)
+        return self
+
     @field_validator("type")
     @classmethod
     def _check_type(cls, value: str) -> str:
@@ -175,6 +183,12 @@ class Event(BaseModel):
 E = TypeVar("E", bound=Event)
 
 _REGISTRY: dict[str, type[Event]] = {}
+_VALIDATED: dict[int, tuple[int, ...]] = {}
+"""Events that validation built, by ``id``, with the ``id`` of each field value at that moment. An
+event whose fields still are those very objects needs no second validation; ``model_construct``,
+``model_copy`` and ``object.__setattr__`` give new ids or none, so they are validated in full."""
+_VALIDATED_MAX = 50_000
+"""Entries kept before the memo starts over (a miss only costs a full validation)."""
 _ALIASES: dict[str, str] = {}
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {}
@@ -291,28 +305,40 @@ def from_json(text: str | bytes, event_type: str | None = None) -> Event:
     return from_dict(data)
 
 
-def revalidate(event: object, where: str = "event") -> Event:
+def revalidate(event: object, where: str = "event", index: int = 0) -> Event:
     """Check again that ``event`` meets the contract, however it was built (``model_construct``,
     ``model_copy(update=...)``, a bare envelope), and return the event to store.
 
-    Each model level is validated from its own field values (nested models too), which costs a
-    few microseconds instead of a dump and a re-parse.
+    An event that validation built and whose fields are still the objects it validated is returned
+    at once (a memo by identity, under a microsecond); anything else is validated level by level
+    from its own field values, nested models too (~25 us for an alert event, a JSON round trip
+    costs ~70 us). A nested model built without validation and put into a validly built event is
+    the one case the memo does not see.
 
     Raises:
         ContractError: not an event of a registered type, or a field breaks the contract; the
-            message names ``where`` and the field.
+            message names ``where`` (formatted with ``index``: ``"events[{}]"``) and the field.
     """
     if not isinstance(event, Event):
-        raise ContractError(f"{where}: expected an event, got {type(event).__name__}")
+        raise ContractError(f"{where.format(index)}: expected an event, got {type(event).__name__}")
     cls = type(event)
     if not cls.TYPE or _REGISTRY.get(cls.TYPE) is not cls:
+        where = where.format(index)
         raise ContractError(f"{where}: field 'type': {cls.__name__} is not a registered event type")
+    if _VALIDATED.get(id(event)) == _fingerprint(event):
+        return event
+    where = where.format(index)
     try:
         _check_nested(event)
         checked = cls.__pydantic_validator__.validate_python(event.__dict__)
     except ValidationError as e:
         raise ContractError(f"{where}: " + _describe(e, cls.TYPE)) from e
     return checked  # type: ignore[no-any-return]
+
+
+def _fingerprint(event: Event) -> tuple[int, ...]:
+    """The identity of an event's dict and of each of its field values."""
+    return (id(event.__dict__), *map(id, event.__dict__.values()))
 
 
 def _check_nested(model: BaseModel) -> None:

@@ -44,11 +44,14 @@ class HostileContract:
     # --- validation at the door -------------------------------------------------------------------
 
     def test_publish_refuses_events_built_without_validation(self, bus: Bus) -> None:
-        """Given events that skipped validation (model_copy, model_construct, a bare envelope, a dict,
-        None), when published, then a ContractError names the field and nothing is written."""
+        """Given events that skipped validation (model_copy, model_construct, a field set after
+        validation, a bare envelope, a dict, None), when published, then a ContractError names the field and nothing is written."""
         good = alert_event(1)
         bad_verdict = verdict_for(good).model_copy(update={"verdict": "nonsense"})
+        tampered = verdict_for(good)
+        object.__setattr__(tampered, "confidence", 7.0)  # changed after validation, in place
         cases = [
+            (tampered, "field 'confidence'"),
             (bad_verdict, "field 'verdict'"),
             (events.TriageVerdict.model_construct(case_id="jsonl:1"), "field 'produced_by'"),
             (events.Event(produced_by=HUMAN), "not a registered event type"),
