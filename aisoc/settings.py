@@ -135,6 +135,9 @@ class KernelSettings(SocSettings):
     """Bus URL: memory://, sqlite:///PATH, redis://HOST:PORT/DB or redis+cluster://HOST:PORT,HOST:PORT."""
     namespace: str = "soc"
     """Key prefix (Redis hash tag) shared by every process of one SOC."""
+    namespaces: list[str] = []
+    """Several namespaces served by one set of worker processes (one per tenant or partition; a
+    Redis Cluster spreads them over its masters); empty: just ``namespace``."""
     durability: Literal["fast", "fsync"] = "fast"
     """fast: a publish is acknowledged once the bus has it; fsync: once it is on disk (see
     docs/bus.md: Redis needs appendfsync always before 7.2, WAITAOF after)."""
@@ -177,6 +180,10 @@ class KernelSettings(SocSettings):
     """Archive and trim audit entries older than this many days (0: keep everything, the default)."""
     audit_archive_dir: Path = Path(".aisoc/archive")
     """Where retention writes its compressed archives before trimming."""
+
+    def per_namespace(self) -> list[KernelSettings]:
+        """These settings once per namespace served (``namespaces``, else ``namespace``)."""
+        return [self.model_copy(update={"namespace": ns}) for ns in self.namespaces or [self.namespace]]
 
     def bus_options(self) -> dict[str, Any]:
         """The ``Bus(...)`` keyword options these settings configure (besides the redactor)."""

@@ -82,14 +82,16 @@ def build_team(
     dry_run: bool = False,
     tools: list[Tool] | None = None,
     process: str = "team",
+    model: Any = None,
     **kwargs: Any,
 ) -> RoleTeam:
     """The team as the settings describe it; with ``recall = "on"`` memory's precedent is injected
-    into Sentinel, Tier 2 and IR Lead prompts."""
+    into Sentinel, Tier 2 and IR Lead prompts. ``model`` shares one chat model between teams (a
+    worker serving several namespaces); by default the settings' model is built."""
     if "context" not in kwargs and settings.recall == "on":
         kwargs["context"] = recall_hook(open_memory(settings, bus, process, config))
     return RoleTeam(
-        model=build_model(settings, dry_run),
+        model=model if model is not None else build_model(settings, dry_run),
         tools=build_tools(settings, config) if tools is None else tools,
         bus=bus,
         roles=settings.team,

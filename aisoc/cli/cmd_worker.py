@@ -15,7 +15,7 @@ from aisoc.cli._team import build_team, open_memory
 from aisoc.errors import BusError
 from aisoc.events import utcnow
 from aisoc.runtime.scheduler import DEFAULT_GRACE_S, Scheduler
-from aisoc.runtime.worker import Worker
+from aisoc.runtime.worker import WorkerSet
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +58,28 @@ def register(sub: Any) -> None:
 def _worker(args: argparse.Namespace) -> int:
     settings = kernel_settings(args, model=args.model)
     configure_logging(settings.log_level, settings.log_json)
-    team = build_team(
-        settings,
-        open_bus(settings),
-        config=args.config,
-        dry_run=args.dry_run,
-        process=f"{args.role}-{args.instance}",
-    )
+    teams: list[Any] = []
+    for ns_settings in settings.per_namespace():  # one team per namespace, one shared model
+        teams.append(
+            build_team(
+                ns_settings,
+                open_bus(ns_settings),
+                config=args.config,
+                dry_run=args.dry_run,
+                process=f"{args.role}-{args.instance}",
+                model=teams[0].model if teams else None,
+            )
+        )
     if args.metrics_port:
         from aisoc.metrics import registry_for, serve
 
-        registry, roles = registry_for(team.bus)
-        team.observers.append(roles.observe)
+        registry, roles = registry_for(teams[0].bus)
+        for team in teams:
+            team.observers.append(roles.observe)
         serve(registry, args.metrics_port)
-    worker = Worker(team, args.role, instance=args.instance, version=__version__)
-    worker.install_signal_handlers()
-    worker.run()
+    workers = WorkerSet(teams, args.role, instance=args.instance, version=__version__)
+    workers.install_signal_handlers()
+    workers.run()
     return 0
 
 

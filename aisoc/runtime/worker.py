@@ -1,4 +1,9 @@
-"""One role per process: consume, handle, ack; heartbeat; finish the current event on SIGTERM."""
+"""One role per process: consume, handle, ack; heartbeat; finish the current event on SIGTERM.
+
+One process may serve one role for several namespaces (tenants, partitions): ``WorkerSet`` runs a
+``Worker`` per namespace's team in threads that stop together, so a Redis Cluster spreads the
+namespaces over its masters while the number of processes stays one per role.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from types import FrameType
 
 from aisoc.bus import Bus
@@ -103,6 +109,11 @@ class Worker:
                 self.stop.wait(backoff)
                 backoff = min(10.0, backoff * 2)
                 continue
+            except Exception:  # a bug must not crash-loop the process: log it, back off, go on
+                log.exception("%s: consume failed; retrying in %.1fs", self.consumer, backoff)
+                self.stop.wait(backoff)
+                backoff = min(10.0, backoff * 2)
+                continue
             backoff = 0.5
             for d in batch:
                 if self.stop.is_set():
@@ -112,7 +123,63 @@ class Worker:
                     self.team.process(self.role, d)
                 except BusError as e:  # the bus went away mid-event: redelivered later, exactly once
                     log.warning("%s: bus error while handling %s: %s", self.consumer, d.event.event_id, e)
+                except Exception as e:  # a bug on one event: retried, then dead-lettered with it
+                    log.exception("%s: handling %s failed", self.consumer, d.event.event_id)
+                    try:
+                        d.fail(f"{type(e).__name__}: {e}")
+                    except BusError as gone:
+                        log.warning("%s: could not record the failure: %s", self.consumer, gone)
                 self.handled += 1
         self.heartbeat(bus, force=True)
         log.info("%s: stopped after %d deliveries", self.consumer, self.handled)
         return self.handled
+
+
+class WorkerSet:
+    """One role over several namespaces in one process: a ``Worker`` per team, stopping together.
+
+    Args:
+        teams: one team per namespace, each on its own namespace's bus.
+        role: the role slug every worker runs.
+        instance: replica number (consumer names stay stable per namespace).
+        block_ms: how long each worker's consume blocks.
+        version: reported in heartbeats.
+        stop: set it to stop every worker (SIGTERM/SIGINT set it too).
+    """
+
+    def __init__(
+        self,
+        teams: Sequence[RoleTeam],
+        role: str,
+        *,
+        instance: int = 0,
+        block_ms: int = 1000,
+        version: str = "",
+        stop: threading.Event | None = None,
+    ) -> None:
+        if not teams:
+            raise BusError("a worker set needs at least one team (one per namespace)")
+        self.stop = stop or threading.Event()
+        self.workers = [
+            Worker(t, role, instance=instance, block_ms=block_ms, version=version, stop=self.stop)
+            for t in teams
+        ]
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT finish each worker's current event, then every loop exits."""
+        self.workers[0].install_signal_handlers()
+
+    def run(self) -> int:
+        """Run every worker until stopped; returns the deliveries handled over all namespaces."""
+        if len(self.workers) == 1:
+            return self.workers[0].run()
+        threads = [
+            threading.Thread(target=w.run, name=f"{w.consumer}/{w.team.bus.namespace}", daemon=True)
+            for w in self.workers
+        ]
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(0.5)
+        return sum(w.handled for w in self.workers)

@@ -45,7 +45,8 @@ class HostileContract:
 
     def test_publish_refuses_events_built_without_validation(self, bus: Bus) -> None:
         """Given events that skipped validation (model_copy, model_construct, a field set after
-        validation, a bare envelope, a dict, None), when published, then a ContractError names the field and nothing is written."""
+        validation, a bare envelope, a dict, None), when published, then a ContractError names the
+        field and nothing is written."""
         good = alert_event(1)
         bad_verdict = verdict_for(good).model_copy(update={"verdict": "nonsense"})
         tampered = verdict_for(good)
