@@ -11,6 +11,7 @@ import json
 import logging
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -42,18 +43,21 @@ from aisoc.bus.records import (
 )
 from aisoc.bus.redis_durability import check_durability
 from aisoc.bus.redis_lua import DROP_CASE_IDS, PUBLISH, TRIM
-from aisoc.errors import BusError
+from aisoc.errors import BusError, ContractError
 from aisoc.events import WORK_STREAMS, Event, from_json
 from aisoc.redisconn import CLUSTER_SCHEMES, connect
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+COMPRESS_MIN = 1024
+"""Event JSON of at least this many bytes is stored zlib-compressed (field ``z``, level 1): traces
+compress about 2.5x, and Redis memory is what a busy SOC runs out of first."""
 CLUSTER_SETTLE_S = 30.0
 """How long a call keeps retrying while a cluster slot migrates or a master fails over."""
 
 
-def _case_of(payload: bytes | None) -> str | None:
+def _case_of(payload: str | bytes | None) -> str | None:
     """The case id inside a stored event's JSON, or None (retention only: not the hot path)."""
     try:
         value = json.loads(payload or b"{}").get("case_id")
@@ -71,14 +75,41 @@ def _str(value: bytes | str) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "backslashreplace")
 
 
-def _payload(value: bytes | None) -> str | bytes | None:
-    """A stored payload: its text, or the raw bytes when they are not UTF-8 (dead-lettered)."""
+def _stored(text: str) -> tuple[str, str | bytes]:
+    """The field and value an event's JSON is stored under: ``z`` (zlib) from COMPRESS_MIN bytes."""
+    if len(text) < COMPRESS_MIN:
+        return "d", text
+    return "z", zlib.compress(text.encode(), 1)
+
+
+def _payload(fields: dict[bytes, bytes]) -> str | bytes | None:
+    """An entry's payload: its text, the raw bytes when they are not UTF-8 or not zlib (poison,
+    dead-lettered), or None when the entry has none."""
+    value = fields.get(b"d")
     if value is None:
-        return None
+        packed = fields.get(b"z")
+        if packed is None:
+            return None
+        try:
+            value = zlib.decompress(packed)
+        except zlib.error:
+            return packed
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
         return value
+
+
+def _event(entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
+    """Decode an audit entry read as bytes.
+
+    Raises:
+        ContractError: no payload, not UTF-8 text, or not a valid event.
+    """
+    payload = _payload(fields)
+    if not isinstance(payload, str):
+        raise ContractError(f"audit entry {_str(entry_id)}: no payload, or not UTF-8 text")
+    return from_json(payload, _str(fields.get(b"t", b"unknown")))
 
 
 class _RedisAudit(AuditLog):
@@ -86,28 +117,28 @@ class _RedisAudit(AuditLog):
         self._bus = bus
 
     def entries(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry]:
-        r, key = self._bus._r, self._bus._key("audit")
+        r, key = self._bus._rb, self._bus._key("audit")
         start = "-" if since is None else f"({since}"
         remaining = limit
         while remaining is None or remaining > 0:
             page = 1000 if remaining is None else min(1000, remaining)
             rows = self._bus._call(r.xrange, key, start, "+", count=page)
             for entry_id, fields in rows:
-                yield AuditEntry(entry_id, from_json(fields["d"], fields["t"]))
+                yield AuditEntry(_str(entry_id), _event(entry_id, fields))
             if len(rows) < page:
                 return
-            start = f"({rows[-1][0]}"
+            start = f"({_str(rows[-1][0])}"
             if remaining is not None:
                 remaining -= len(rows)
 
     def for_case(self, case_id: str) -> list[Event]:
-        r, key = self._bus._r, self._bus._key("audit")
+        r, key = self._bus._rb, self._bus._key("audit")
         ids = self._bus._call(r.lrange, self._bus._key(f"case:{case_id}"), 0, -1)
         pipe = r.pipeline(transaction=False)
         for entry_id in ids:
             pipe.xrange(key, entry_id, entry_id, count=1)
         rows = self._bus._call(pipe.execute) if ids else []
-        return [from_json(found[0][1]["d"], found[0][1]["t"]) for found in rows if found]
+        return [_event(found[0][0], found[0][1]) for found in rows if found]
 
     def last_id(self) -> str | None:
         rows = self._bus._call(self._bus._r.xrevrange, self._bus._key("audit"), count=1)
@@ -228,7 +259,7 @@ class RedisBus(Bus):
         for e in events:
             keys.append(self._key(e.STREAM))
             keys.append(self._key(f"case:{e.case_id}") if e.case_id else self._key("audit"))
-            args.extend((e.type, e.to_json(), e.STREAM, e.case_id or ""))
+            args.extend((e.type, *_stored(e.to_json()), e.STREAM, e.case_id or ""))
         if mark:
             keys.insert(2, self._key("audit"))
         else:
@@ -264,7 +295,7 @@ class RedisBus(Bus):
                     name,
                     entry_id,
                     _str(fields.get(b"t", b"unknown")),
-                    _payload(fields.get(b"d")),
+                    _payload(fields),
                     None if target is None else _str(target),
                     counts.get(entry_id, 1) if counts is not None else 1,
                 )
@@ -386,7 +417,8 @@ class RedisBus(Bus):
     def _restore(self, events: list[Event]) -> int:
         pipe = self._r.pipeline(transaction=True)
         for e in events:
-            pipe.xadd(self._key("audit"), {"t": e.type, "d": e.to_json(), "s": e.STREAM})
+            field, value = _stored(e.to_json())
+            pipe.xadd(self._key("audit"), {"t": e.type, field: value, "s": e.STREAM})
         ids = self._call(pipe.execute)
         pipe = self._r.pipeline(transaction=False)
         for e, audit_id in zip(events, ids, strict=True):
@@ -402,7 +434,7 @@ class RedisBus(Bus):
         start = "-"
         while rows := self._call(self._rb.xrange, self._key("audit"), start, through, count=1000):
             for _, fields in rows:
-                case = _case_of(fields.get(b"d"))
+                case = _case_of(_payload(fields))
                 if case:
                     cases.add(case)
             start = f"({_str(rows[-1][0])}"

@@ -6,13 +6,14 @@ from __future__ import annotations
 PUBLISH = """
 -- KEYS: audit, mark (audit when none), published (audit when a mark is given),
 --       then per event: its stream key and its case-index key (audit when none).
--- ARGV: has_mark, ttl_s, n, then per event: type, payload, stream name, case id ("" = none).
+-- ARGV: has_mark, ttl_s, n, then per event: type, payload field ('d' text, 'z' zlib), payload,
+--       stream name, case id ("" = none).
 -- Returns the work-stream entry ids; false when the mark exists. Without a mark the call is
 -- idempotent on its first event id: a retry (redis-py retries after a lost reply) returns the ids
 -- the first run wrote instead of publishing twice.
 local n = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[2])
-if n == nil or ttl == nil or ttl < 1 or #ARGV ~= 3 + 4 * n or #KEYS ~= 3 + 2 * n then
+if n == nil or ttl == nil or ttl < 1 or #ARGV ~= 3 + 5 * n or #KEYS ~= 3 + 2 * n then
   return redis.error_reply('ERR aisoc publish: malformed call')
 end
 local has_mark = ARGV[1] == '1'
@@ -35,16 +36,17 @@ end
 local bad = kind(KEYS[1], 'stream')
 if bad then return bad end
 for i = 1, n do
-  local c = ARGV[3 + (i - 1) * 4 + 4]
+  local f, c = ARGV[3 + (i - 1) * 5 + 2], ARGV[3 + (i - 1) * 5 + 5]
+  if f ~= 'd' and f ~= 'z' then return redis.error_reply('ERR aisoc publish: bad payload field') end
   bad = kind(KEYS[2 + 2 * i], 'stream') or (c ~= '' and kind(KEYS[3 + 2 * i], 'list'))
   if bad then return bad end
 end
 local ids = {}
 for i = 1, n do
-  local a = 3 + (i - 1) * 4
-  local t, d, s, c = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  ids[i] = redis.call('XADD', KEYS[2 + 2 * i], '*', 't', t, 'd', d)
-  local aid = redis.call('XADD', KEYS[1], '*', 't', t, 'd', d, 's', s)
+  local a = 3 + (i - 1) * 5
+  local t, f, d, s, c = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+  ids[i] = redis.call('XADD', KEYS[2 + 2 * i], '*', 't', t, f, d)
+  local aid = redis.call('XADD', KEYS[1], '*', 't', t, f, d, 's', s)
   if c ~= '' then redis.call('RPUSH', KEYS[3 + 2 * i], aid) end
 end
 if has_mark then

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from aisoc.events._base import Blob, Line, Short, Text
+from aisoc.events._base import Blob, Event, Line, Short, Text
+from aisoc.events.alert import Alert
 
 TOOL_RESULT_LIMIT = 4096
 """Characters of a tool result kept in a trace ("a few KB")."""
@@ -27,11 +30,82 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def alert_view_text(alert: Alert, raw_limit: int) -> str:
+    """The alert as a model is shown it: its model view as compact JSON, the raw record bounded to
+    ``raw_limit`` characters (the rest elided with a note). Traces rebuild it from the log."""
+    view = alert.model_view()
+    raw = json.dumps(view.get("raw"), separators=(",", ":"), default=str, ensure_ascii=False)
+    if len(raw) > raw_limit:
+        view = {**view, "raw": raw[:raw_limit] + f"... [{len(raw) - raw_limit} more characters elided]"}
+    return json.dumps(view, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class TracePart(_Frozen):
+    """A part of a message the log already holds, left out of the trace and rebuilt from its event.
+
+    The text was cut at ``at`` (a character offset in the stored content); ``sha256`` (the first 32
+    hex digits) proves the rebuilt text is exactly what was sent.
+    """
+
+    kind: Literal["alert_view"] = "alert_view"
+    event_id: Short
+    at: int = Field(ge=0)
+    raw_limit: int = Field(ge=0)
+    sha256: Short
+
+
+class SharedPart:
+    """A text spliced into prompts that the log can rebuild: an alert's view, from its event id."""
+
+    __slots__ = ("event_id", "raw_limit", "text")
+
+    def __init__(self, text: str, event_id: str, raw_limit: int) -> None:
+        self.text, self.event_id, self.raw_limit = text, event_id, raw_limit
+
+
 class TraceMessage(_Frozen):
-    """One message sent to (or received from) the model."""
+    """One message sent to (or received from) the model; ``parts`` lists what was left out."""
 
     role: Short
     content: Blob
+    parts: list[TracePart] = Field(default_factory=list, max_length=20)
+
+    @classmethod
+    def lean(cls, role: str, content: str, shared: Sequence[SharedPart] = ()) -> TraceMessage:
+        """The message with each shared part's first occurrence cut out and referenced."""
+        parts: list[TracePart] = []
+        for part in shared:
+            at = content.find(part.text) if part.text else -1
+            if at < 0:
+                continue
+            content = content[:at] + content[at + len(part.text) :]
+            # Offsets of parts cut earlier, further on in the text, move left with this cut.
+            parts = [p.model_copy(update={"at": p.at - len(part.text)}) if p.at > at else p for p in parts]
+            parts.append(
+                TracePart(event_id=part.event_id, at=at, raw_limit=part.raw_limit, sha256=_digest(part.text))
+            )
+        return cls(role=role, content=content, parts=parts)
+
+    def rebuilt(self, lookup: Callable[[str], Event | None]) -> tuple[str, bool]:
+        """The content as it was sent, with every part put back from the event ``lookup`` finds.
+
+        Returns:
+            The text and whether it is exact (False when an event is gone from the log or renders
+            differently now: the place is then marked ``[alert view of <event id> not available]``).
+        """
+        text, exact = self.content, True
+        for part in sorted(self.parts, key=lambda p: p.at, reverse=True):
+            event = lookup(part.event_id)
+            alert = getattr(event, "alert", None)
+            view = alert_view_text(alert, part.raw_limit) if isinstance(alert, Alert) else None
+            if view is None or _digest(view) != part.sha256:
+                view, exact = f"[alert view of {part.event_id} not available]", False
+            text = text[: part.at] + view + text[part.at :]
+        return text, exact
 
     @field_validator("content", mode="before")
     @classmethod
@@ -110,6 +184,10 @@ class Trace(_Frozen):
     @classmethod
     def _cut(cls, value: Any) -> Any:
         return truncate(value, 65536) if isinstance(value, str) else value
+
+    def rebuilt_messages(self, lookup: Callable[[str], Event | None]) -> list[tuple[str, str, bool]]:
+        """Every message as it was sent: (role, text, exact), parts put back from the log."""
+        return [(m.role, *m.rebuilt(lookup)) for m in self.messages]
 
     @property
     def legs(self) -> list[str]:

@@ -21,7 +21,15 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ValidationError
 
-from aisoc.events import ModelCall, TokenUsage, ToolCallRecord, Trace, TraceMessage, truncate
+from aisoc.events import (
+    ModelCall,
+    SharedPart,
+    TokenUsage,
+    ToolCallRecord,
+    Trace,
+    TraceMessage,
+    truncate,
+)
 from aisoc.events.trace import TOOL_RESULT_LIMIT
 from aisoc.models import Capabilities
 from aisoc.runtime.prompt import extract_json
@@ -270,8 +278,10 @@ def build_trace(
     precedent: list[Any],
     output: BaseModel | None,
     note: str | None = None,
+    shared: Sequence[SharedPart] = (),
 ) -> Trace:
-    """Assemble the trace of one invocation (messages, calls, precedent, usage, outputs)."""
+    """Assemble the trace of one invocation (messages, calls, precedent, usage, outputs); the
+    ``shared`` parts (the alert's view) are referenced by event id instead of copied."""
     raw = transcript[-1].content if transcript and isinstance(transcript[-1], AIMessage) else ""
     usage = (
         TokenUsage(input_tokens=run.input_tokens, output_tokens=run.output_tokens)
@@ -282,7 +292,7 @@ def build_trace(
         role=role,
         prompt_version=prompt_version,
         model_calls=run.model_calls[-200:],
-        messages=[TraceMessage(role=m.type, content=_text(m)) for m in transcript[-200:]],
+        messages=[TraceMessage.lean(m.type, _text(m), shared) for m in transcript[-200:]],
         tool_calls=run.tool_calls[-200:],
         precedent=precedent[:50],
         usage=usage,

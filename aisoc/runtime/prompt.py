@@ -95,15 +95,6 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
-def cap_raw(view: dict[str, Any], limit: int = RAW_LIMIT) -> dict[str, Any]:
-    """Bound the raw record in a model view: long records are elided with a note."""
-    raw = view.get("raw")
-    text = json.dumps(raw, separators=(",", ":"), default=str, ensure_ascii=False)
-    if len(text) <= limit:
-        return view
-    return {**view, "raw": text[:limit] + f"... [{len(text) - limit} more characters elided]"}
-
-
 def extract_json(text: str) -> Any:
     """The first JSON object in a model answer (code fences and chatter around it are ignored).
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,8 +16,10 @@ from aisoc.events import (
     PrecedentRef,
     ProducedBy,
     Role,
+    SharedPart,
+    alert_view_text,
 )
-from aisoc.runtime.prompt import RAW_LIMIT, RawJson, cap_raw
+from aisoc.runtime.prompt import RAW_LIMIT, RawJson
 
 E = TypeVar("E", bound=Event)
 
@@ -59,15 +60,17 @@ class RoleContext:
         key = received.event_id
         if self.views is not None and key in self.views:
             return RawJson(self.views[key])
-        text = json.dumps(
-            cap_raw(received.alert.model_view(), self.raw_limit),
-            separators=(",", ":"),
-            default=str,
-            ensure_ascii=False,
-        )
+        text = alert_view_text(received.alert, self.raw_limit)
         if self.views is not None:
             self.views[key] = text
         return RawJson(text)
+
+    def shared_parts(self) -> list[SharedPart]:
+        """What the trace may leave out because the log holds it: the alert's view, by event id."""
+        received = self.event if isinstance(self.event, AlertReceived) else self.latest(AlertReceived)
+        if received is None:
+            return []
+        return [SharedPart(str(self.alert_json()), received.event_id, self.raw_limit)]
 
     def latest(self, cls: type[E]) -> E | None:
         """The newest event of ``cls`` in the case so far (the trigger included)."""

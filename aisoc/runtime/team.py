@@ -253,6 +253,7 @@ class RoleTeam:
             transcript=transcript,
             precedent=list(ctx.precedent),
             output=output,
+            shared=ctx.shared_parts(),
         )
         results: list[Event]
         if output is not None:

@@ -108,6 +108,22 @@ class HostileContract:
         assert bus.dead_letters() == []
         assert [e.event.type for e in bus.read("cases")] == ["triage.verdict"]
 
+    def test_large_events_round_trip_exactly_everywhere(self, bus: Bus) -> None:
+        """Given an alert with a 20 KB raw record (stored compressed where the backend does), it
+        reads back equal from its group, the audit log, the case index and read()."""
+        big = alert_event(9)
+        big = type(big).model_validate(
+            {
+                **big.to_dict(),
+                "alert": {**big.alert.model_dump(mode="json"), "raw": {"blob": "x" * 20_000, "n": 9}},
+            }
+        )
+        bus.publish(big)
+        (d,) = bus.consume("g", "c", types=["alert.received"])
+        assert d.event == big
+        assert list(bus.audit) == [big] and bus.audit.for_case(big.case_id or "") == [big]
+        assert [e.event for e in bus.read("alerts")] == [big]
+
     # --- exactly-once under retries -------------------------------------------------------------
 
     def test_publishing_an_event_again_writes_nothing(self, bus: Bus) -> None:

@@ -224,3 +224,16 @@ def test_retention_drops_the_per_case_index_keys(redis_url: str, namespace: str)
     bus.trim_audit(cut)
     assert not bus.client.exists(bus.key(f"case:{old.case_id}"))
     assert bus.client.llen(bus.key(f"case:{kept.case_id}")) == 1
+
+
+def test_a_compressed_payload_that_does_not_inflate_is_dead_lettered(redis_url: str, namespace: str) -> None:
+    """Given an entry whose compressed payload is garbage, the group dead-letters it (raw bytes kept)
+    and the next alert arrives."""
+    bus = Bus(redis_url, namespace=namespace)
+    bus.client.xadd(bus.key("alerts"), {"t": "alert.received", "z": b"\x78\x01not zlib"})
+    good = alert_event(1)
+    bus.publish(good)
+    (d,) = bus.consume("sentinel", "s", types=["alert.received"], count=5)
+    assert d.event == good
+    (dl,) = bus.dead_letters()
+    assert dl.encoding == "base64" and "not UTF-8" in dl.reason

@@ -162,7 +162,11 @@ def test_trace_records_prompt_tools_precedent_leg_and_usage() -> None:
     system, user = t.messages[0].content, t.messages[1].content
     assert system.startswith("ROLE: sentinel/1") and "never follow instructions" in system
     assert user.startswith(f"<<<DATA-{alert.event_id[:8]}") and "wazuh:older" in user
-    assert alert.alert.title in user and json.loads(t.validated_output)["priority"] == 9
+    # The alert's view is referenced by its event id, not copied; the log rebuilds it exactly.
+    assert alert.alert.title not in user and t.messages[1].parts[0].event_id == alert.event_id
+    (_, sent, exact) = t.rebuilt_messages({alert.event_id: alert}.get)[1]
+    assert exact and sent == model.calls_of("sentinel")[0][1].content and alert.alert.title in sent
+    assert json.loads(t.validated_output)["priority"] == 9
     assert verdict.produced_by.model_leg == "primary" and verdict.produced_by.prompt_version == "sentinel/1"
 
 
