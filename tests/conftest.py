@@ -1,4 +1,4 @@
-"""Fixtures for every package's tests: Redis (shared or private) and the bundled data."""
+"""Fixtures for every package's tests: Redis (shared, private, or a local cluster) and the bundled data."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from aisoc.bus import Bus
+from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -64,6 +65,26 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         pytest.skip(str(e))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A local Redis Cluster (3 masters + 3 replicas on loopback ports) shared by the session; tests
+    use their own namespaces (``cluster_namespace``) and the cluster is thrown away at the end."""
+    try:
+        cluster = RedisCluster(Path(tmp_path_factory.mktemp("cluster"))).start()
+    except RuntimeError as e:
+        if IN_CI:
+            pytest.fail(str(e))
+        pytest.skip(str(e))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def cluster_namespace() -> str:
+    """A fresh namespace on the session's cluster."""
+    return f"c{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from gate.store_redis import RedisRequestStore
 from gate.store_sqlite import SqliteRequestStore
 from tests.gate.factory import gate_settings
 from tests.gate.store_contract import StoreContract, make_request
+from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
 
 
@@ -48,6 +49,19 @@ class TestSqliteFileStore(StoreContract):
             check=True,
         ).stdout
         assert out.split() == ["approved", "alice"]
+
+
+@pytest.mark.redis
+class TestRedisClusterStore(StoreContract):
+    """The approval store next to a bus on a real Redis Cluster (its keys share the bus's slot)."""
+
+    @pytest.fixture(autouse=True)
+    def _cluster(self, redis_cluster: RedisCluster, cluster_namespace: str) -> None:
+        self.bus = Bus(redis_cluster.url, namespace=cluster_namespace)
+
+    def create_store(self) -> RequestStore:
+        assert open_store(self.bus).__class__ is RedisRequestStore
+        return RedisRequestStore(self.bus.client, self.bus.key)  # type: ignore[attr-defined]
 
 
 @pytest.mark.redis
