@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from typing import Any
 
@@ -110,7 +111,7 @@ def _dlq_list(args: argparse.Namespace) -> int:
             json.dumps(
                 [
                     {
-                        **{k: getattr(d, k) for k in d.__slots__},
+                        **{f.name: getattr(d, f.name) for f in dataclasses.fields(d)},
                         "failed_at": d.failed_at.isoformat(),
                     }
                     for d in letters

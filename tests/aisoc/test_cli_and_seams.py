@@ -39,6 +39,10 @@ def test_bus_dlq_list_and_replay_from_the_cli(tmp_path: Path, capsys: pytest.Cap
     assert main(["bus", "dlq", "list", "--bus", url]) == 0
     out = capsys.readouterr().out
     assert "model unreachable" in out and "alerts/sentinel" in out
+    assert main(["bus", "dlq", "list", "--bus", url, "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["group"] == "sentinel" and listed["encoding"] == "utf-8" and listed["id"] == dl_id
+    assert listed["event_id"] and json.loads(listed["payload"])["type"] == "alert.received"
     assert main(["bus", "dlq", "replay", dl_id, "--bus", url]) == 0
     assert main(["bus", "dlq", "replay", dl_id, "--bus", url]) == 1
     assert "no dead letter" in capsys.readouterr().out
