@@ -24,18 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 from aisoc import Bus, events, models  # noqa: E402
 from aisoc.runtime import RoleTeam  # noqa: E402
+from bench.pipeline import _Source  # noqa: E402
 from integrations.wazuh import WazuhFileSource  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
-
-
-class _Source:
-    name = "bench"
-
-    def __init__(self, alerts: list[events.Alert]) -> None:
-        self.alerts = alerts
-
-    def poll(self) -> Any:
-        yield from self.alerts
 
 
 def alerts(n: int) -> list[events.Alert]:

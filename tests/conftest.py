@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -14,6 +14,7 @@ from aisoc.bus import Bus
 from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
 
+T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 """Under CI a missing Redis (or Chromium) is a failure, not a skip."""
 SHARED_REDIS = os.environ.get("AISOC_TEST_REDIS", "redis://127.0.0.1:6379/15")
@@ -54,15 +55,20 @@ def namespace(request: pytest.FixtureRequest) -> Iterator[str]:
             client.delete(*keys)
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A private redis-server with AOF (fsync always) on a free port, stopped afterwards."""
+def _started(start: Callable[[], T]) -> T:
+    """Start a private server, or skip the test when it cannot start (fail under CI)."""
     try:
-        server = RedisServer(tmp_path / "redis", appendonly=True).start()
+        return start()
     except RuntimeError as e:
         if IN_CI:
             pytest.fail(str(e))
         pytest.skip(str(e))
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private redis-server with AOF (fsync always) on a free port, stopped afterwards."""
+    server = _started(lambda: RedisServer(tmp_path / "redis", appendonly=True).start())
     yield server
     server.stop()
 
@@ -71,12 +77,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
     """A local Redis Cluster (3 masters + 3 replicas on loopback ports) shared by the session; tests
     use their own namespaces (``cluster_namespace``) and the cluster is thrown away at the end."""
-    try:
-        cluster = RedisCluster(Path(tmp_path_factory.mktemp("cluster"))).start()
-    except RuntimeError as e:
-        if IN_CI:
-            pytest.fail(str(e))
-        pytest.skip(str(e))
+    cluster = _started(lambda: RedisCluster(Path(tmp_path_factory.mktemp("cluster"))).start())
     yield cluster
     cluster.stop()
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 from aisoc.bus import Bus
 from aisoc.errors import BusError
@@ -141,10 +142,8 @@ class WorkerSet:
     Args:
         teams: one team per namespace, each on its own namespace's bus.
         role: the role slug every worker runs.
-        instance: replica number (consumer names stay stable per namespace).
-        block_ms: how long each worker's consume blocks.
-        version: reported in heartbeats.
         stop: set it to stop every worker (SIGTERM/SIGINT set it too).
+        options: passed to each ``Worker`` (``instance``, ``block_ms``, ``version``).
     """
 
     def __init__(
@@ -152,18 +151,13 @@ class WorkerSet:
         teams: Sequence[RoleTeam],
         role: str,
         *,
-        instance: int = 0,
-        block_ms: int = 1000,
-        version: str = "",
         stop: threading.Event | None = None,
+        **options: Any,
     ) -> None:
         if not teams:
             raise BusError("a worker set needs at least one team (one per namespace)")
         self.stop = stop or threading.Event()
-        self.workers = [
-            Worker(t, role, instance=instance, block_ms=block_ms, version=version, stop=self.stop)
-            for t in teams
-        ]
+        self.workers = [Worker(t, role, stop=self.stop, **options) for t in teams]
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT finish each worker's current event, then every loop exits."""
