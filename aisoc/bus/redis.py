@@ -141,12 +141,12 @@ class _RedisAudit(AuditLog):
         return [_event(found[0][0], found[0][1]) for found in rows if found]
 
     def last_id(self) -> str | None:
-        rows = self._bus._call(self._bus._r.xrevrange, self._bus._key("audit"), count=1)
-        return str(rows[0][0]) if rows else None
+        rows = self._bus._call(self._bus._rb.xrevrange, self._bus._key("audit"), count=1)
+        return _str(rows[0][0]) if rows else None
 
     def first_id(self) -> str | None:
-        rows = self._bus._call(self._bus._r.xrange, self._bus._key("audit"), count=1)
-        return str(rows[0][0]) if rows else None
+        rows = self._bus._call(self._bus._rb.xrange, self._bus._key("audit"), count=1)
+        return _str(rows[0][0]) if rows else None
 
     def __len__(self) -> int:
         return int(self._bus._call(self._bus._r.xlen, self._bus._key("audit")))
@@ -546,7 +546,9 @@ class RedisBus(Bus):
             if length or self._call(self._r.exists, key):
                 try:
                     info = self._call(self._r.xinfo_groups, key)
-                    newest = str(self._call(self._r.xinfo_stream, key)["last-generated-id"])
+                    # XINFO STREAM carries the first and last entries: read it as bytes.
+                    stream_info = self._call(self._rb.xinfo_stream, key)
+                    newest = _str(stream_info["last-generated-id"])
                 except ResponseError:
                     info, newest = [], ""
                 for g in sorted(info, key=lambda g: str(g["name"])):

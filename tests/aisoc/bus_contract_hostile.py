@@ -123,6 +123,9 @@ class HostileContract:
         assert d.event == big
         assert list(bus.audit) == [big] and bus.audit.for_case(big.case_id or "") == [big]
         assert [e.event for e in bus.read("alerts")] == [big]
+        only = bus.audit.last_id()
+        assert only == bus.audit.first_id() and only is not None and len(bus.audit) == 1
+        assert {s.name: s.length for s in bus.stats().streams}["alerts"] == 1
 
     # --- exactly-once under retries -------------------------------------------------------------
 
