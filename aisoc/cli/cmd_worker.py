@@ -110,7 +110,14 @@ def _scheduler(args: argparse.Namespace) -> int:
     bus = open_bus(settings)
     team = build_team(settings, bus, config=args.config, dry_run=True, tools=[], context=None)
     memory = open_memory(settings, bus, "scheduler", args.config)
-    sched = Scheduler(bus, team.scheduled.values(), settings.timezone, grace_s=args.grace, memory=memory)
+    sched = Scheduler(
+        bus,
+        team.scheduled.values(),
+        settings.timezone,
+        grace_s=args.grace,
+        memory=memory,
+        consumer_idle_s=settings.consumer_idle_s,
+    )
     if args.run:
         matches = [(r, t) for r, _, t in sched.triggers if r.name == args.run]
         if not matches:

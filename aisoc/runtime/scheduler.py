@@ -19,7 +19,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from aisoc.bus import Bus
-from aisoc.errors import ConfigError
+from aisoc.errors import BusError, ConfigError
 from aisoc.events import Event, utcnow
 from aisoc.runtime.role import ScheduledRole
 
@@ -29,6 +29,8 @@ DEFAULT_GRACE_S = 3600
 """A fire missed by less than this (restart, pause) still runs."""
 LOCK_TTL_S = 14 * 24 * 3600
 """How long the per-fire lock lives: far longer than any replica's clock skew or restart."""
+MAINTENANCE_S = 300
+"""Seconds between the bus maintenance runs (trim acked work entries, forget idle consumers)."""
 
 
 def trigger(cron: str, tz: str) -> CronTrigger:
@@ -78,6 +80,7 @@ class Scheduler:
         memory: passed to each role's ``report`` (the Threat Hunter asks it for campaigns).
         grace_s: misfire grace time.
         clock: returns "now" (tests inject one).
+        consumer_idle_s: maintenance forgets consumers idle this long with nothing pending.
     """
 
     def __init__(
@@ -89,8 +92,10 @@ class Scheduler:
         memory: Any = None,
         grace_s: int = DEFAULT_GRACE_S,
         clock: Callable[[], datetime] = utcnow,
+        consumer_idle_s: float = 7 * 24 * 3600,
     ) -> None:
         self.bus, self.tz, self.memory, self.grace_s, self.clock = bus, tz, memory, grace_s, clock
+        self.consumer_idle_s = consumer_idle_s
         self.roles = list(roles)
         self.triggers = [(r, c, trigger(c, tz)) for r in self.roles for c in r.schedule]
 
@@ -129,9 +134,34 @@ class Scheduler:
         if fire is not None:
             self.fire(role, trig, fire)
 
+    def maintain(self) -> tuple[int, int]:
+        """Trim work entries every group has acked and forget idle consumers (safe on every
+        replica at once: both steps are atomic and idempotent).
+
+        Returns:
+            (entries trimmed, consumers forgotten); (0, 0) when the bus is unreachable this time.
+        """
+        try:
+            done = self.bus.trim(), self.bus.forget_idle_consumers(self.consumer_idle_s)
+        except BusError as e:
+            log.warning("bus maintenance skipped: %s", e)
+            return 0, 0
+        if any(done):
+            log.info("bus maintenance: trimmed %d entries, forgot %d idle consumers", *done)
+        return done
+
     def blocking(self) -> BlockingScheduler:
-        """An APScheduler 3 scheduler with one job per role and cron expression."""
+        """An APScheduler 3 scheduler with one job per role and cron expression, and the bus
+        maintenance every ``MAINTENANCE_S`` seconds."""
         sched = BlockingScheduler(timezone=ZoneInfo(self.tz))
+        sched.add_job(
+            self.maintain,
+            "interval",
+            seconds=MAINTENANCE_S,
+            id="bus-maintenance",
+            coalesce=True,
+            max_instances=1,
+        )
         for role, cron, trig in self.triggers:
             sched.add_job(
                 self.run_due,

@@ -75,9 +75,33 @@ def test_a_restart_shortly_after_a_fire_time_still_runs_it_once() -> None:
 def test_apscheduler_jobs_have_misfire_grace_and_coalesce() -> None:
     """The APScheduler 3 jobs do not keep its 1-second default grace."""
     sched = Scheduler(Bus(), [SocManager(), DetectionEngineer(), ThreatHunter()], BERLIN, grace_s=900)
-    jobs = sched.blocking().get_jobs()
-    assert len(jobs) == 3
-    assert all(j.misfire_grace_time == 900 and j.coalesce for j in jobs)
+    jobs = {j.id: j for j in sched.blocking().get_jobs()}
+    reports = [j for name, j in jobs.items() if name != "bus-maintenance"]
+    assert len(reports) == 3 and "bus-maintenance" in jobs
+    assert all(j.misfire_grace_time == 900 and j.coalesce for j in reports)
+
+
+def test_bus_maintenance_trims_what_every_group_acked() -> None:
+    """Given alerts one group acked and one it still holds, the scheduler's maintenance trims only
+    the acked one; an unreachable bus skips the run instead of killing the scheduler."""
+    from aisoc.errors import BusError
+    from tests.aisoc.bus_contract import alert_event
+
+    bus = Bus()
+    for i in range(3):
+        bus.publish(alert_event(i))
+    first, *rest = bus.consume("sentinel", "s", types=["alert.received"], count=3)
+    first.ack()
+    sched = Scheduler(bus, [SocManager()])
+    assert sched.maintain() == (1, 0)
+
+    class Down(Bus):  # type: ignore[misc]
+        schemes = ()
+
+        def trim(self, stream: str | None = None) -> int:
+            raise BusError("Redis at redis://x is unreachable")
+
+    assert Scheduler(Down(), [SocManager()]).maintain() == (0, 0)
 
 
 def demo_bus() -> Bus:
