@@ -185,7 +185,9 @@ class RedisBus(Bus):
 
     @property
     def client(self) -> Any:
-        """The redis-py client (for components that keep their own state next to the bus)."""
+        """The redis-py client (for components that keep their own state next to the bus, under
+        ``key(...)`` names). It decodes replies as text: read the bus's own streams through the bus,
+        whose payloads may be stored compressed."""
         return self._r
 
     def key(self, name: str) -> str:
