@@ -6,12 +6,15 @@ bus = Bus("sqlite:///soc.db")
 mem = Memory(bus.audit, snapshot_path=".aisoc/memory-worker.sqlite")
 mem.precedent_for(alert)              # what Sentinel / Tier 2 / IR Lead are shown
 mem.explain("guide:123").text()       # why, from the recorded trace only
+mem.case_file("guide:123")            # the case read model: state, alert, plan, actions, statements
+mem.action("act-1")                   # where one action stands: proposed, awaiting whom, decided, done
 mem.find_campaign_clusters(timedelta(days=7))
 """
 
 from __future__ import annotations
 
 from aisoc.memory.campaigns import CampaignCluster
+from aisoc.memory.casefile import ActionState, ActionStatus, CaseFile, fold_cases
 from aisoc.memory.explain import (
     NARRATOR_INSTRUCTIONS,
     Explanation,
@@ -47,7 +50,7 @@ from aisoc.memory.scoring import (
     score,
     team_route,
 )
-from aisoc.memory.statements import Statement
+from aisoc.memory.statements import Statement, statements
 from aisoc.memory.stoplist import KeyStoplist, Stoplist, no_stoplist, skip_private
 
 __all__ = [
@@ -58,8 +61,11 @@ __all__ = [
     "WEIGHTS",
     "ABDelta",
     "ActionRecord",
+    "ActionState",
+    "ActionStatus",
     "AlertFacts",
     "CampaignCluster",
+    "CaseFile",
     "CaseOrAlert",
     "CaseOutcome",
     "CaseRecord",
@@ -85,10 +91,12 @@ __all__ = [
     "ab_delta",
     "check_narrative",
     "confusion",
+    "fold_cases",
     "no_stoplist",
     "outcome_of",
     "role_accuracy",
     "score",
     "skip_private",
+    "statements",
     "team_route",
 ]

@@ -54,7 +54,16 @@ def record_to_obj(rec: CaseRecord) -> dict[str, Any]:
         "closed": _flat(rec.closed),
         "truth": _flat(rec.truth),
         "actions": {
-            k: [a.kind, a.target, _flat(a.proposed), _flat(a.decided), _flat(a.executed)]
+            k: [
+                a.kind,
+                a.target,
+                _flat(a.proposed),
+                _flat(a.decided),
+                _flat(a.executed),
+                a.duty,
+                a.expires_at,
+                _flat(a.nudged),
+            ]
             for k, a in sorted(rec.actions.items())
         },
     }
@@ -70,7 +79,7 @@ def record_from_obj(obj: dict[str, Any]) -> CaseRecord:
         closed=_build(Closure, obj["closed"]),
         truth=_build(Label, obj["truth"]),
         actions={
-            k: ActionRecord(k, v[0], v[1], _step(v[2]), _step(v[3]), _step(v[4]))
+            k: ActionRecord(k, v[0], v[1], _step(v[2]), _step(v[3]), _step(v[4]), v[5], v[6], _step(v[7]))
             for k, v in obj["actions"].items()
         },
     )

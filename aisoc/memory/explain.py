@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from aisoc.errors import AisocError
-from aisoc.events import ActionProposed, Event
-from aisoc.memory.statements import Statement, statements
+from aisoc.memory.casefile import CaseFile
+from aisoc.memory.statements import Statement
 
 log = logging.getLogger(__name__)
 
@@ -75,23 +75,11 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible form (for ``aisoc explain --json`` and the bot)."""
-
-        def one(s: Statement) -> dict[str, Any]:
-            return {
-                "event_id": s.event_id,
-                "at": s.at.isoformat(),
-                "case_id": s.case_id,
-                "actor": s.actor,
-                "kind": s.kind,
-                "text": s.text,
-                "action_id": s.action_id,
-            }
-
         return {
             "subject": self.subject,
             "case_ids": list(self.case_ids),
-            "answer": [one(s) for s in self.answer],
-            "statements": [one(s) for s in self.statements],
+            "answer": [s.to_dict() for s in self.answer],
+            "statements": [s.to_dict() for s in self.statements],
             "narrative": self.narrative,
             "narrator_rejected": self.rejected,
         }
@@ -135,15 +123,15 @@ def narrate(expl: Explanation, narrator: Narrator | None) -> Explanation:
     return replace(expl, narrative=prose.strip())
 
 
-def explain_case(case_id: str, events: Sequence[Event]) -> Explanation:
-    """Explain one case from its recorded events.
+def explain_case(file: CaseFile | None, case_id: str) -> Explanation:
+    """Explain one case from its file (every recorded event of it).
 
     Raises:
         UnknownCase: nothing is recorded for the case.
     """
-    if not events:
+    if file is None or not file.events:
         raise UnknownCase(f"nothing is recorded about case {case_id!r}")
-    said = tuple(statements(events))
+    said = tuple(file.statements())
     return Explanation(
         subject=f"case {case_id}",
         case_ids=(case_id,),
@@ -152,7 +140,7 @@ def explain_case(case_id: str, events: Sequence[Event]) -> Explanation:
     )
 
 
-def explain_host(host: str, cases: Sequence[tuple[str, Sequence[Event]]]) -> Explanation:
+def explain_host(host: str, files: Sequence[CaseFile]) -> Explanation:
     """Explain what was done to ``host`` across the cases that touched it.
 
     The short answer lists, per case, the final verdicts and every proposal, decision and execution
@@ -161,14 +149,14 @@ def explain_host(host: str, cases: Sequence[tuple[str, Sequence[Event]]]) -> Exp
     Raises:
         UnknownCase: no case touched the host.
     """
-    if not cases:
+    if not files:
         raise UnknownCase(f"no recorded case touched host {host!r}")
     name = host.lower()
     said: list[Statement] = []
     answer: list[Statement] = []
-    for _, events in cases:
-        targeted = {e.action_id for e in events if isinstance(e, ActionProposed) and e.target.lower() == name}
-        case_said = statements(events)
+    for file in files:
+        targeted = {a.action_id for a in file.actions() if a.action.target.lower() == name}
+        case_said = file.statements()
         said += case_said
         for s in case_said:
             if s.action_id is not None:
@@ -178,7 +166,7 @@ def explain_host(host: str, cases: Sequence[tuple[str, Sequence[Event]]]) -> Exp
                 answer.append(s)
     return Explanation(
         subject=f"host {host}",
-        case_ids=tuple(cid for cid, _ in cases),
+        case_ids=tuple(f.case_id for f in files),
         statements=tuple(said),
         answer=tuple(answer),
     )

@@ -11,8 +11,10 @@ from typing import Any
 
 from aisoc.events import (
     ActionDecided,
+    ActionEscalated,
     ActionExecuted,
     ActionProposed,
+    ActionReminded,
     AlertReceived,
     CaseClosed,
     Event,
@@ -50,11 +52,16 @@ CASE_TYPES = frozenset(
         CaseClosed.TYPE,
         TruthLabeled.TYPE,
         ActionProposed.TYPE,
+        ActionReminded.TYPE,
+        ActionEscalated.TYPE,
         ActionDecided.TYPE,
         ActionExecuted.TYPE,
     }
 )
 """Event types that change a case record."""
+
+ActionEvent = ActionProposed | ActionReminded | ActionEscalated | ActionDecided | ActionExecuted
+"""The events that change an action's record."""
 
 
 _SENTINEL, _TIER2, _IR_LEAD, _INTEL = (
@@ -122,23 +129,42 @@ def _output(event: TriageVerdict | Tier2Decided | IrPlan | IntelAttribution) -> 
     )
 
 
-def _fold_action(rec: CaseRecord, event: ActionProposed | ActionDecided | ActionExecuted, at: float) -> bool:
+def _action_step(event: ActionEvent, at: float) -> Step:
+    """The stamped fact an action event records."""
+    if isinstance(event, ActionProposed):
+        by = str(event.produced_by.role)
+        return Step(event.event_id, at, event.phase.value, by=by, reason=event.rationale)
+    if isinstance(event, ActionReminded):
+        return Step(event.event_id, at, "reminded", by=event.person, reason=f"reminder {event.reminder}")
+    if isinstance(event, ActionEscalated):
+        return Step(event.event_id, at, "escalated", by=event.to_person, reason=event.reason)
+    if isinstance(event, ActionDecided):
+        return Step(event.event_id, at, event.decision.value, by=event.decided_by, reason=event.reason)
+    return Step(event.event_id, at, "executed", by=event.executed_by, reason=event.note)
+
+
+def _fold_action(rec: CaseRecord, event: ActionEvent, at: float) -> bool:
     old = rec.actions.get(event.action_id) or ActionRecord(event.action_id)
     new = old
+    step = _action_step(event, at)
     if isinstance(event, ActionProposed):
-        step = Step(
-            event.event_id, at, event.phase.value, by=event.approver_role.value, reason=event.rationale
-        )
         if _newer(step, old.proposed):
-            new = replace(old, kind=event.kind.value, target=event.target, proposed=step)
+            new = replace(
+                old,
+                kind=event.kind.value,
+                target=event.target,
+                proposed=step,
+                duty=event.approver_role.value,
+                expires_at=event.expires_at.timestamp(),
+            )
+    elif isinstance(event, ActionReminded | ActionEscalated):
+        if _newer(step, old.nudged):
+            new = replace(old, nudged=step)
     elif isinstance(event, ActionDecided):
-        step = Step(event.event_id, at, event.decision.value, by=event.decided_by, reason=event.reason)
         if _newer(step, old.decided):
             new = replace(old, decided=step)
-    else:
-        step = Step(event.event_id, at, "executed", by=event.executed_by, reason=event.note)
-        if _newer(step, old.executed):
-            new = replace(old, executed=step)
+    elif _newer(step, old.executed):
+        new = replace(old, executed=step)
     if new is old and event.action_id in rec.actions:
         return False
     rec.actions[event.action_id] = new
@@ -188,6 +214,6 @@ def fold(rec: CaseRecord, event: Event) -> bool:
             rec.truth = label
             return True
         return False
-    if isinstance(event, ActionProposed | ActionDecided | ActionExecuted):
+    if isinstance(event, ActionEvent):
         return _fold_action(rec, event, at)
     return False

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from aisoc.bus import AuditLog
 from aisoc.events import Alert, AlertReceived, Indicator, PrecedentRef, utcnow
 from aisoc.memory.campaigns import CampaignCluster, find_clusters
+from aisoc.memory.casefile import ActionState, CaseFile
 from aisoc.memory.explain import Explanation, Narrator, UnknownCase, explain_case, explain_host, narrate
 from aisoc.memory.index import scoped
 from aisoc.memory.keys import normalize
@@ -94,6 +95,49 @@ class Memory(LocalProjection):
         with self._lock:
             proj = self._fresh()
             return [proj.timeline.ids[ix] for ix in proj.index.cases_for(scoped(tenant, key))]
+
+    def cases_on_host(self, hostname: str, *, tenant: str | None = None) -> list[str]:
+        """Case ids whose alert names ``hostname`` or that proposed an action on it (case-insensitive).
+
+        Cases that proposed an action on the host come first, then the most recently active ones.
+
+        Args:
+            hostname: the host.
+            tenant: only this tenant's cases (None: every tenant's).
+        """
+        name = hostname.lower()
+        with self._lock:
+            proj = self._fresh()
+            ranked = []
+            for ix in proj.index.hosts.get(name, set()):
+                rec = proj.records[ix]
+                if tenant is None or rec.tenant == tenant:
+                    targeted = any(a.target.lower() == name for a in rec.actions.values())
+                    ranked.append((not targeted, -rec.last_activity(), rec.case_id))
+        return [cid for _, _, cid in sorted(ranked)]
+
+    def case_file(self, case_id: str) -> CaseFile | None:
+        """The case read model: memory's record of ``case_id`` beside every event of it.
+
+        Returns:
+            The file (state, alert, latest plan, actions, statements), or None when nothing is
+            recorded about the case.
+        """
+        return CaseFile.read(self.audit, case_id)
+
+    def action(self, action_id: str) -> ActionState | None:
+        """Where one proposed action stands: proposed by whom and when, which duty must decide by
+        when (and whom the latest reminder or escalation asked), decided and carried out by whom.
+
+        Returns:
+            The action's state, or None when memory knows no such action.
+        """
+        with self._lock:
+            proj = self._fresh()
+            ix = proj.action_case.get(action_id)
+            rec = None if ix is None else proj.records[ix]
+            act = None if rec is None else rec.actions.get(action_id)
+            return None if rec is None or act is None else ActionState(rec.case_id, act)
 
     # --- recall ---------------------------------------------------------------------------------
 
@@ -225,7 +269,7 @@ class Memory(LocalProjection):
         Raises:
             UnknownCase: the audit log holds nothing about the case.
         """
-        return narrate(explain_case(case_id, self.audit.for_case(case_id)), narrator)
+        return narrate(explain_case(self.case_file(case_id), case_id), narrator)
 
     def explain_host(
         self, hostname: str, *, tenant: str | None = None, limit: int = 5, narrator: Narrator | None = None
@@ -246,18 +290,8 @@ class Memory(LocalProjection):
         Raises:
             UnknownCase: no case touched the host.
         """
-        with self._lock:
-            proj = self._fresh()
-            name = hostname.lower()
-            ranked = []
-            for ix in proj.index.hosts.get(name, set()):
-                rec = proj.records[ix]
-                if tenant is None or rec.tenant == tenant:
-                    targeted = any(a.target.lower() == name for a in rec.actions.values())
-                    ranked.append((not targeted, -rec.last_activity(), rec.case_id))
-        ranked.sort()
-        cases = [(cid, self.audit.for_case(cid)) for _, _, cid in ranked[:limit]]
-        return narrate(explain_host(hostname, [c for c in cases if c[1]]), narrator)
+        found = (self.case_file(cid) for cid in self.cases_on_host(hostname, tenant=tenant)[:limit])
+        return narrate(explain_host(hostname, [f for f in found if f is not None]), narrator)
 
     # --- campaigns and proof --------------------------------------------------------------------
 

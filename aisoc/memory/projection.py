@@ -11,15 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from aisoc.events import (
-    ActionDecided,
-    ActionExecuted,
     ActionKind,
     ActionProposed,
     CampaignDetected,
     Event,
 )
 from aisoc.memory.codec import record_to_obj
-from aisoc.memory.fold import CASE_TYPES, fold
+from aisoc.memory.fold import CASE_TYPES, ActionEvent, fold
 from aisoc.memory.index import Indexes, Timeline
 from aisoc.memory.records import CaseRecord, KnownCampaign
 
@@ -71,7 +69,7 @@ class Projection:
         if event.type not in CASE_TYPES:
             return False
         case_id = event.case_id
-        if case_id is None and isinstance(event, ActionDecided | ActionExecuted):
+        if case_id is None and isinstance(event, ActionEvent):
             known = self.action_case.get(event.action_id)
             case_id = None if known is None else self.records[known].case_id
         if case_id is None:

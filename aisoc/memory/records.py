@@ -104,7 +104,11 @@ class Label:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One stamped fact about an action: proposal, decision or execution."""
+    """One stamped fact about an action: proposal, reminder or escalation, decision, execution.
+
+    ``value`` is the plan phase of a proposal, ``reminded``/``escalated``, the decision, or
+    ``executed``; ``by`` is the proposing role, the person asked, the decider or the executor.
+    """
 
     event_id: str
     at: float
@@ -115,7 +119,11 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class ActionRecord:
-    """One real-system action of the case and the human decisions about it."""
+    """One real-system action of the case and the human decisions about it.
+
+    ``duty`` is the role whose on-call person must decide, ``expires_at`` the proposal's deadline;
+    ``nudged`` is the latest reminder or escalation (its ``by``: the person now asked).
+    """
 
     action_id: str
     kind: str = ""
@@ -123,6 +131,9 @@ class ActionRecord:
     proposed: Step | None = None
     decided: Step | None = None
     executed: Step | None = None
+    duty: str | None = None
+    expires_at: float | None = None
+    nudged: Step | None = None
 
 
 @dataclass(frozen=True, slots=True)

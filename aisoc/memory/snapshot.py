@@ -19,8 +19,9 @@ from aisoc.memory.records import CaseRecord, KnownCampaign
 
 log = logging.getLogger(__name__)
 
-FORMAT = "aisoc-memory/1"
-"""Snapshot format; a snapshot of another format is ignored and rebuilt from the log."""
+FORMAT = "aisoc-memory/2"
+"""Snapshot format; a snapshot of another format is ignored and rebuilt from the log (2: actions keep
+their duty, deadline and latest reminder or escalation)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
