@@ -15,21 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aisoc.bus import Bus
-from aisoc.events import (
-    ActionDecided,
-    ActionExecuted,
-    ActionProposed,
-    AlertReceived,
-    CaseClosed,
-    Event,
-    IntelAttribution,
-    IrPlan,
-    ReviewRequested,
-    Tier2Decided,
-    TriageVerdict,
-)
 from aisoc.health import status
-from aisoc.memory import Memory, UnknownCase
+from aisoc.memory import CaseState, Memory, Statement, UnknownCase
+from aisoc.memory.statements import leads
 from bot.directory import Directory
 from bot.errors import CommandError
 from bot.inbound import Inbound
@@ -65,6 +53,8 @@ CARD_COMMANDS = frozenset({"explain", "ack"})
 _WHY = re.compile(r"^\s*why\b", re.IGNORECASE)
 _HOSTISH = re.compile(r"[\w.\-\\$]+")
 _FILLER = frozenset({"host", "the", "machine", "box", "server", "endpoint", "it", "that", "this"})
+WITH_DETAIL = frozenset({"verdict", "review", "decision", "escalation", "closure", "event"})
+"""Kinds whose reason follows them on a case's path."""
 
 
 def code_block(text: str, limit: int = 5500) -> str:
@@ -78,33 +68,10 @@ def fit(markdown: str) -> str:
     return utf8_clip(markdown, MAX_TEXT_BYTES)
 
 
-def one_line(e: Event) -> str | None:
-    """A plain-text line of a case's path (None for events not worth one)."""
-    if isinstance(e, TriageVerdict):
-        route = "→ Tier 2" if e.routed_to == "tier2" else "→ closed"
-        return f"Sentinel: {e.verdict.value} p{e.priority} {route} — {clean(e.summary, 160, oneline=True)}"
-    if isinstance(e, Tier2Decided):
-        return f"Tier 2: {e.decision.value} ({e.confidence:.2f}) — {clean(e.summary, 160, oneline=True)}"
-    if isinstance(e, IrPlan):
-        actions = sum(1 for s in e.steps if s.action_id)
-        return f"IR Lead: {e.sev.value} plan, {len(e.steps)} steps, {actions} for approval"
-    if isinstance(e, IntelAttribution):
-        return f"Threat Intel: {', '.join(e.techniques[:4]) or 'no techniques'} · actor {e.actor or 'none'}"
-    if isinstance(e, ActionProposed):
-        target = clean(e.target, 120, oneline=True)
-        return f"Proposed `{e.action_id}`: {e.kind.value} {target} (needs {e.approver_role.value})"
-    if isinstance(e, ActionDecided):
-        who = f" by {e.decided_by}" if e.decided_by else ""
-        return f"`{e.action_id}` {e.decision.value}{who}: {clean(e.reason, 160, oneline=True)}"
-    if isinstance(e, ActionExecuted):
-        return f"`{e.action_id}` carried out by {e.executed_by}"
-    if isinstance(e, ReviewRequested):
-        who = f", assigned to {e.assignee}" if e.assignee else ""
-        return f"Review requested from {e.duty.value}{who}: {clean(e.reason, 160, oneline=True)}"
-    if isinstance(e, CaseClosed):
-        who = e.closed_by.person or str(e.closed_by.role)
-        return f"Closed as {e.disposition.value} by {who}: {clean(e.reason, 160, oneline=True)}"
-    return None
+def md_line(s: Statement) -> str:
+    """One statement as a line of an answer: who, what, and its reason (cleaned, one line)."""
+    why = f" — {clean(s.detail, 160, oneline=True)}" if s.detail and s.kind in WITH_DETAIL else ""
+    return f"{clean(s.actor, 120, oneline=True)}: {clean(s.brief, 300, oneline=True)}{why}"
 
 
 class Commands:
@@ -214,7 +181,7 @@ class Commands:
     def explain(self, subject: str) -> str:
         """Why the team did what it did on a case, or to a host, from the recorded trace only."""
         try:
-            if self.bus.audit.for_case(subject):
+            if self.memory.case_file(subject) is not None:
                 expl = self.memory.explain(subject)
             else:
                 expl = self.memory.explain_host(subject)
@@ -245,25 +212,24 @@ class Commands:
 
     def case(self, case_id: str) -> str:
         """A case's path so far and what is open."""
-        history = self.bus.audit.for_case(case_id)
-        if not history:
+        file = self.memory.case_file(case_id)
+        if file is None:
             raise CommandError(f"No case `{clean(case_id, 120, oneline=True)}` is recorded.")
-        alert = next((e.alert for e in history if isinstance(e, AlertReceived)), None)
+        alert = file.alert
         title = clean(alert.title if alert else "", 200, oneline=True)
         hosts = f" [{clean(', '.join(alert.hosts[:3]), 120, oneline=True)}]" if alert and alert.hosts else ""
-        closed = [e for e in history if isinstance(e, CaseClosed)]
-        proposed = {e.action_id for e in history if isinstance(e, ActionProposed)}
-        decided = {e.action_id for e in history if isinstance(e, ActionDecided)}
+        closed = file.record.closed
         state = (
-            f"closed as {closed[-1].disposition.value} by "
-            f"{closed[-1].closed_by.person or str(closed[-1].closed_by.role)}"
-            if closed and not isinstance(history[-1], ReviewRequested)
-            else "open"
+            f"closed as {closed.disposition} by {clean(closed.person or closed.role, 120, oneline=True)}"
+            if closed is not None and file.state == CaseState.CLOSED
+            else f"open ({file.state.value.replace('_', ' ')})"
         )
         lines = [f"**Case {clean(case_id, 200, oneline=True)}** — {title}{hosts}", f"State: {state}"]
-        if proposed:
-            lines.append(f"Approvals: {len(proposed - decided)} waiting, {len(decided)} decided")
-        lines += [f"- {line}" for e in history if (line := one_line(e))]
+        actions = file.actions()
+        if actions:
+            waiting = sum(1 for a in actions if a.awaiting)
+            lines.append(f"Approvals: {waiting} waiting, {len(actions) - waiting} decided")
+        lines += [f"- {md_line(s)}" for s in leads(file.statements()) if s.kind != "alert"]
         return "\n".join(lines)
 
     def status(self) -> str:

@@ -1,37 +1,27 @@
 """What step one shows about a case: the alert, each role's finding with its evidence, and a short
 summary of each reasoning trace (what the role called, which precedent it saw, which model served it).
 
-Everything comes from the case's events in the audit log; nothing asks a model again.
+Everything comes from memory's file of the case and its statements; nothing asks a model again.
+This module only arranges the statements for the page (the template styles them as HTML).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aisoc.bus import Bus
-from aisoc.events import (
-    ROLE_TITLES,
-    ActionDecided,
-    ActionEscalated,
-    ActionExecuted,
-    ActionReminded,
-    Alert,
-    AlertReceived,
-    CaseClosed,
-    Event,
-    IntelAttribution,
-    IrPlan,
-    PlanStep,
-    ReviewRequested,
-    Role,
-    Tier2Decided,
-    Trace,
-    TriageVerdict,
-)
+from aisoc.events import Alert, IrPlan, PlanStep
+from aisoc.memory import CaseFile, Statement
+from aisoc.memory.statements import TRACE_KINDS
 from gate.store import ApprovalRequest
 
-_ARG_LIMIT = 120
-"""Characters of a tool call's arguments shown on the page."""
+FINDING_KINDS = frozenset({"verdict", "plan", "intel", "review", "event"})
+"""Lead statements shown as a role's finding (what each role contributed to the case)."""
+TIMELINE_KINDS = frozenset({"decision", "reminder", "escalation", "execution", "closure", "label"})
+"""Lead statements shown under "What happened since"."""
+NOT_ITEMS = TRACE_KINDS | {"step"}
+"""Supporting statements not listed under a finding (the trace has its box, the plan its section)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,110 +69,66 @@ class CaseView:
     timeline: list[str]
 
 
-def summarize_trace(trace: Trace | None) -> TraceSummary | None:
-    """Return the few lines of a trace a person needs to judge it, or None without a trace."""
-    if trace is None:
+def trace_summary(said: Sequence[Statement]) -> TraceSummary | None:
+    """The few lines of one event's trace statements a person needs to judge it (None: no trace)."""
+    model = next((s for s in said if s.kind == "model" and s.facts.get("recorded")), None)
+    if model is None:
         return None
-    calls = []
-    for c in trace.tool_calls:
-        args = c.arguments if len(c.arguments) <= _ARG_LIMIT else c.arguments[: _ARG_LIMIT - 1] + "…"
-        status = " — refused" if c.refused else (f" — error: {c.error}" if c.error else "")
-        calls.append(f"{c.name}({args}){status}")
-    precedent = [
-        f"{p.case_id}"
-        + (f" ({p.verdict})" if p.verdict else "")
-        + (f": shares {', '.join(p.shared)}" if p.shared else "")
-        for p in trace.precedent
-    ]
-    tokens = f"{trace.usage.input_tokens} in / {trace.usage.output_tokens} out" if trace.usage else None
-    return TraceSummary(trace.role, trace.prompt_version, trace.legs, calls, precedent, trace.repairs, tokens)
+    f = model.facts
+    tokens = (
+        f"{f['input_tokens']} in / {f['output_tokens']} out" if f.get("input_tokens") is not None else None
+    )
+    legs = f.get("legs")
+    repairs = f.get("repairs")
+    return TraceSummary(
+        role=str(f.get("role") or model.role),
+        prompt_version=str(f.get("prompt_version") or ""),
+        legs=list(legs) if isinstance(legs, tuple) else [],
+        tool_calls=[s.brief for s in said if s.kind == "tool"],
+        precedent=[s.brief for s in said if s.kind == "precedent" and s.facts.get("case_id")],
+        repairs=repairs if isinstance(repairs, int) else 0,
+        tokens=tokens,
+    )
 
 
-def _title(role: Role | str) -> str:
-    try:
-        return ROLE_TITLES[Role(role)]
-    except ValueError:
-        return str(role)
+def _finding(said: Sequence[Statement]) -> Finding:
+    lead = said[0]
+    return Finding(
+        who=lead.actor,
+        headline=lead.brief,
+        summary=lead.detail or "",
+        items=[s.text for s in said[1:] if s.kind not in NOT_ITEMS],
+        trace=trace_summary(said),
+    )
 
 
-def _finding(e: Event) -> Finding | None:
-    if isinstance(e, TriageVerdict):
-        return Finding(
-            "Sentinel",
-            f"{e.verdict.value}, confidence {e.confidence:.2f}, priority {e.priority}, to {e.routed_to}",
-            e.summary,
-            trace=summarize_trace(e.trace),
-        )
-    if isinstance(e, Tier2Decided):
-        return Finding(
-            "Tier 2 Analyst",
-            f"{e.decision.value}, confidence {e.confidence:.2f}",
-            e.summary,
-            [*(f"Finding: {x}" for x in e.findings), *(f"Evidence: {x}" for x in e.evidence)],
-            summarize_trace(e.trace),
-        )
-    if isinstance(e, IrPlan):
-        return Finding(
-            "IR Lead",
-            f"{e.sev.value}: {e.sev_rationale}",
-            e.summary,
-            list(e.notifications),
-            summarize_trace(e.trace),
-        )
-    if isinstance(e, IntelAttribution):
-        items = [f"ATT&CK {t}" for t in e.techniques]
-        items += [f"{i.type.value} {i.value}: {i.reputation.value}" for i in e.iocs[:20]]
-        actor = f"actor {e.actor}" if e.actor else "no actor attributed"
-        return Finding(
-            "Threat Intel",
-            f"{actor}, confidence {e.confidence:.2f}",
-            e.summary,
-            items,
-            summarize_trace(e.trace),
-        )
-    if isinstance(e, ReviewRequested):
-        return Finding(
-            _title(e.role),
-            "asked for human review",
-            e.reason,
-            [e.details] if e.details else [],
-            summarize_trace(e.trace),
-        )
-    return None
-
-
-def _timeline(e: Event) -> str | None:
-    at = e.occurred_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-    if isinstance(e, ActionDecided):
-        by = f" by {e.decided_by}" if e.decided_by else ""
-        return f"{at} action {e.action_id} {e.decision.value}{by}: {e.reason}"
-    if isinstance(e, ActionReminded):
-        return f"{at} action {e.action_id}: reminder {e.reminder} to {e.person or 'nobody'}"
-    if isinstance(e, ActionEscalated):
-        return f"{at} action {e.action_id} escalated to {e.to_person or 'nobody'}: {e.reason}"
-    if isinstance(e, ActionExecuted):
-        return f"{at} action {e.action_id} carried out by {e.executed_by}" + (f": {e.note}" if e.note else "")
-    if isinstance(e, CaseClosed):
-        return f"{at} case closed ({e.disposition.value}): {e.reason}"
-    return None
+def _by_event(said: Sequence[Statement]) -> list[list[Statement]]:
+    """Statements grouped per event, each group led by its lead statement, in log order."""
+    groups: list[list[Statement]] = []
+    for s in said:
+        if s.lead or not groups:
+            groups.append([s])
+        else:
+            groups[-1].append(s)
+    return groups
 
 
 def case_view(bus: Bus, req: ApprovalRequest) -> CaseView:
-    """Build the step-one view of the request's case from the audit log."""
-    history = bus.audit.for_case(req.case_id) if req.case_id else []
-    alert = next((e.alert for e in history if isinstance(e, AlertReceived)), None)
-    plans = [e for e in history if isinstance(e, IrPlan)]
-    plan = next((p for p in plans if p.event_id == req.plan_event_id), None)
-    later = plans[plans.index(plan) + 1 :] if plan is not None else []
-    lines = [PlanLine(s, s.action_id == req.action_id) for s in plan.steps] if plan else []
-    findings = [f for f in (_finding(e) for e in history) if f is not None]
-    timeline = [t for t in (_timeline(e) for e in history) if t is not None]
+    """Build the step-one view of the request's case from memory's file of it."""
+    file = CaseFile.read(bus.audit, req.case_id) if req.case_id else None
+    groups = _by_event(file.statements()) if file else []
+    plan = file.plan(req.plan_event_id) if file else None
+    latest = file.plan() if file else None
     return CaseView(
         case_id=req.case_id,
-        alert=alert,
-        findings=findings,
+        alert=file.alert if file else None,
+        findings=[_finding(g) for g in groups if g[0].kind in FINDING_KINDS],
         plan=plan,
-        plan_lines=lines,
-        superseded_by=later[-1].event_id if later else None,
-        timeline=timeline,
+        plan_lines=[PlanLine(s, s.action_id == req.action_id) for s in plan.steps] if plan else [],
+        superseded_by=latest.event_id if plan and latest and latest.event_id != plan.event_id else None,
+        timeline=[
+            f"{g[0].at:%Y-%m-%d %H:%M:%S} UTC {g[0].actor}: {g[0].text}"
+            for g in groups
+            if g[0].kind in TIMELINE_KINDS
+        ],
     )

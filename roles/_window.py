@@ -1,65 +1,43 @@
-"""Folding a window of the audit log into per-case facts the report roles share."""
+"""A report window through memory's read model: the case files the report roles share.
+
+The report roles never fold the audit log themselves: :func:`aisoc.memory.fold_cases` runs memory's
+fold over the events before the window's end, and each role reads the records (state, latest
+outputs, closure, actions) and the alert from the files.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
-from aisoc.events import (
-    ActionDecided,
-    ActionProposed,
-    AlertReceived,
-    CaseClosed,
-    Event,
-    IrPlan,
-    Tier2Decided,
-    TriageVerdict,
-)
+from aisoc.events import Event
+from aisoc.memory import CaseFile, fold_cases
+from aisoc.memory.records import to_dt
 
 
-@dataclass
-class CaseFacts:
-    """What happened to one case, up to the end of the window."""
+class Stamped(Protocol):
+    """A register of a case record: when it was last written."""
 
-    case_id: str
-    received: AlertReceived | None = None
-    verdict: TriageVerdict | None = None
-    tier2: Tier2Decided | None = None
-    plan: IrPlan | None = None
-    closed: CaseClosed | None = None
-    proposals: dict[str, ActionProposed] = field(default_factory=dict)
-    decided: set[str] = field(default_factory=set)
+    @property
+    def at(self) -> float: ...
 
 
-def fold(events: Iterable[Event], end: datetime) -> dict[str, CaseFacts]:
-    """Per-case facts from every event that occurred before ``end``."""
-    cases: dict[str, CaseFacts] = {}
-    for e in events:
-        if e.occurred_at >= end or e.case_id is None:
-            continue
-        c = cases.setdefault(e.case_id, CaseFacts(e.case_id))
-        if isinstance(e, AlertReceived) and c.received is None:
-            c.received = e
-        elif isinstance(e, TriageVerdict) and c.verdict is None:
-            c.verdict = e
-        elif isinstance(e, Tier2Decided):
-            c.tier2 = e
-        elif isinstance(e, IrPlan):
-            c.plan = e
-        elif isinstance(e, CaseClosed):
-            c.closed = e
-        elif isinstance(e, ActionProposed):
-            c.proposals[e.action_id] = e
-        elif isinstance(e, ActionDecided):
-            c.decided.add(e.action_id)
-    return cases
+def cases(events: Iterable[Event], end: datetime) -> list[CaseFile]:
+    """Memory's file of every case with an event before ``end``, each as it stood at ``end``."""
+    return list(fold_cases(events, until=end).values())
 
 
-def within(e: Event | None, start: datetime, end: datetime) -> bool:
-    """Whether ``e`` happened in ``[start, end)``."""
-    return e is not None and start <= e.occurred_at < end
+def when(register: Stamped | None) -> datetime | None:
+    """When a register was written (None: never)."""
+    return None if register is None else to_dt(register.at)
 
 
-def title_of(c: CaseFacts) -> str:
-    return c.received.alert.title if c.received else c.case_id
+def within(at: datetime | None, start: datetime, end: datetime) -> bool:
+    """Whether ``at`` is in ``[start, end)``."""
+    return at is not None and start <= at < end
+
+
+def title_of(c: CaseFile) -> str:
+    """The case's alert title (its id when the alert is not known)."""
+    return c.alert.title if c.alert else c.case_id

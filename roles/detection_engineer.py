@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from aisoc.events import DetectionTuning, Disposition, Event, RuleStat
+from aisoc.events import DetectionTuning, Disposition, Event, Role, RuleStat
 from aisoc.runtime import ScheduledRole
-from roles._window import fold, within
+from roles._window import cases, when, within
 
 NOISY_MIN_FIRES = 5
 """A rule needs at least this many fires in the window before tuning is suggested."""
@@ -26,19 +26,17 @@ class DetectionEngineer(ScheduledRole):
         self, events: Iterable[Event], start: datetime, end: datetime, tz: str, memory: Any = None
     ) -> list[Event]:
         stats: dict[str, dict[str, Any]] = {}
-        for c in fold(events, end).values():
-            if not within(c.received, start, end) or c.received is None:
+        for c in cases(events, end):
+            alert = c.alert
+            if alert is None or not within(when(c.record.alert), start, end):
                 continue
-            alert = c.received.alert
             key = f"{alert.source}:{alert.rule or alert.title}"
             s = stats.setdefault(key, {"title": alert.title, "fired": 0, "benign": 0, "escalated": 0})
             s["fired"] += 1
-            if c.closed is not None and c.closed.disposition in (
-                Disposition.BENIGN,
-                Disposition.FALSE_POSITIVE,
-            ):
+            closed = c.record.closed
+            if closed is not None and closed.disposition in (Disposition.BENIGN, Disposition.FALSE_POSITIVE):
                 s["benign"] += 1
-            if c.plan is not None:
+            if c.record.output(Role.IR_LEAD) is not None:
                 s["escalated"] += 1
         rules = []
         for key, s in sorted(stats.items(), key=lambda kv: (-kv[1]["fired"], kv[0])):

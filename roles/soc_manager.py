@@ -8,9 +8,9 @@ from datetime import datetime
 from statistics import fmean
 from typing import Any
 
-from aisoc.events import Event, NotableCase, OpenApproval, Sev, ShiftSummary, Verdict
+from aisoc.events import Event, NotableCase, OpenApproval, Role, Sev, ShiftSummary, Tier2Decision, Verdict
 from aisoc.runtime import ScheduledRole
-from roles._window import fold, title_of, within
+from roles._window import Stamped, cases, title_of, when, within
 
 
 class SocManager(ScheduledRole):
@@ -22,50 +22,52 @@ class SocManager(ScheduledRole):
     def report(
         self, events: Iterable[Event], start: datetime, end: datetime, tz: str, memory: Any = None
     ) -> list[Event]:
-        cases = fold(events, end)
-        received = [c for c in cases.values() if within(c.received, start, end)]
-        verdicts = Counter(
-            Verdict(c.verdict.verdict) for c in cases.values() if within(c.verdict, start, end)
-        )
-        sevs = Counter(Sev(c.plan.sev) for c in cases.values() if within(c.plan, start, end))
-        escalations = sum(
-            1
-            for c in cases.values()
-            if within(c.tier2, start, end) and c.tier2 is not None and c.tier2.decision == "escalate"
-        )
-        closed = [c for c in cases.values() if within(c.closed, start, end)]
-        mtta = [
-            (c.verdict.occurred_at - c.received.occurred_at).total_seconds()
-            for c in received
-            if c.verdict is not None and c.received is not None
-        ]
-        mttr = [
-            (c.closed.occurred_at - c.received.occurred_at).total_seconds()
-            for c in closed
-            if c.closed is not None and c.received is not None
-        ]
+        files = cases(events, end)
+        received = [c for c in files if within(when(c.record.alert), start, end)]
+        verdicts: Counter[Verdict] = Counter()
+        sevs: Counter[Sev] = Counter()
+        escalations = 0
+        notable = []
+        for c in files:
+            verdict, tier2, plan = (c.record.output(r) for r in (Role.SENTINEL, Role.TIER2, Role.IR_LEAD))
+            if verdict is not None and within(when(verdict), start, end):
+                verdicts[Verdict(verdict.outcome)] += 1
+            if (
+                tier2 is not None
+                and within(when(tier2), start, end)
+                and tier2.outcome == Tier2Decision.ESCALATE
+            ):
+                escalations += 1
+            if plan is not None and within(when(plan), start, end):
+                sevs[Sev(plan.outcome)] += 1
+                if plan.outcome in (Sev.SEV1, Sev.SEV2):
+                    notable.append(
+                        NotableCase(
+                            case_id=c.case_id,
+                            title=title_of(c)[:1024],
+                            status="closed" if c.record.closed else "open",
+                            sev=Sev(plan.outcome),
+                        )
+                    )
+        closed = [c for c in files if within(when(c.record.closed), start, end)]
+        mtta = [_seconds(c.record.alert, c.record.output(Role.SENTINEL)) for c in received]
+        mttr = [_seconds(c.record.alert, c.record.closed) for c in closed]
         open_approvals = [
             OpenApproval(
-                action_id=p.action_id,
+                action_id=a.action_id,
                 case_id=c.case_id,
-                kind=p.kind,
-                target=p.target,
-                approver_role=p.approver_role,
-                age_s=max(0.0, (end - p.occurred_at).total_seconds()),
+                kind=a.action.kind,
+                target=a.action.target,
+                approver_role=a.duty,
+                age_s=max(0.0, (end - proposed).total_seconds()),
             )
-            for c in cases.values()
-            for p in c.proposals.values()
-            if p.action_id not in c.decided and p.expires_at > end
-        ]
-        notable = [
-            NotableCase(
-                case_id=c.case_id,
-                title=title_of(c)[:1024],
-                status="closed" if c.closed else "open",
-                sev=Sev(c.plan.sev) if c.plan else None,
-            )
-            for c in cases.values()
-            if within(c.plan, start, end) and c.plan is not None and c.plan.sev in (Sev.SEV1, Sev.SEV2)
+            for c in files
+            for a in c.actions()
+            if a.awaiting
+            and a.duty is not None
+            and (proposed := when(a.proposed)) is not None
+            and a.deadline is not None
+            and a.deadline > end
         ]
         summary = (
             f"{len(received)} alerts received, {sum(verdicts.values())} triaged, {escalations} escalated, "
@@ -81,11 +83,22 @@ class SocManager(ScheduledRole):
                 counts_by_sev=dict(sevs),
                 escalations=escalations,
                 cases_closed=len(closed),
-                mtta_s=round(fmean(mtta), 3) if mtta else None,
-                mttr_s=round(fmean(mttr), 3) if mttr else None,
+                mtta_s=_mean(mtta),
+                mttr_s=_mean(mttr),
                 open_approvals=open_approvals[:200],
                 notable_cases=notable[:50],
                 summary=summary,
                 produced_by=self.producer(),
             )
         ]
+
+
+def _seconds(first: Stamped | None, then: Stamped | None) -> float | None:
+    """Seconds from one register's write to another's (None when either is missing)."""
+    a, b = when(first), when(then)
+    return None if a is None or b is None else (b - a).total_seconds()
+
+
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(fmean(known), 3) if known else None

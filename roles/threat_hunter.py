@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from aisoc.events import STRONG_TYPES, Event, HuntFinding, HuntProposal
+from aisoc.events import STRONG_TYPES, Event, HuntFinding, HuntProposal, Role, Tier2Decision
 from aisoc.runtime import ScheduledRole
-from roles._window import fold, within
+from roles._window import cases, when, within
 
 CAMPAIGN_WINDOW = timedelta(days=7)
 """Cases linked by shared infrastructure within this window form a campaign."""
@@ -27,20 +27,23 @@ class ThreatHunter(ScheduledRole):
     def report(
         self, events: Iterable[Event], start: datetime, end: datetime, tz: str, memory: Any = None
     ) -> list[Event]:
-        cases = fold(events, end)
+        files = cases(events, end)
         hosts: dict[str, list[str]] = defaultdict(list)
         shared: dict[str, list[str]] = defaultdict(list)
         findings: list[HuntFinding] = []
-        for c in cases.values():
-            if not within(c.received, start, end) or c.received is None:
+        seen = 0
+        for c in files:
+            alert = c.alert
+            if alert is None or not within(when(c.record.alert), start, end):
                 continue
-            alert = c.received.alert
+            seen += 1
             for h in alert.hosts:
                 hosts[h].append(c.case_id)
             for i in alert.indicators:
                 if i.type in STRONG_TYPES and not i.private:
                     shared[i.key].append(c.case_id)
-            if c.verdict is not None and c.verdict.routed_to == "tier2" and c.tier2 is None:
+            verdict, tier2, plan = (c.record.output(r) for r in (Role.SENTINEL, Role.TIER2, Role.IR_LEAD))
+            if verdict is not None and verdict.route == "tier2" and tier2 is None:
                 findings.append(
                     HuntFinding(
                         kind="no_follow_up",
@@ -48,7 +51,7 @@ class ThreatHunter(ScheduledRole):
                         summary=f"Sentinel routed {c.case_id} to Tier 2; no decision yet.",
                     )
                 )
-            elif c.tier2 is not None and c.tier2.decision == "escalate" and c.plan is None:
+            elif tier2 is not None and tier2.outcome == Tier2Decision.ESCALATE and plan is None:
                 findings.append(
                     HuntFinding(
                         kind="no_follow_up",
@@ -83,7 +86,6 @@ class ThreatHunter(ScheduledRole):
             for cluster in memory.find_campaign_clusters(CAMPAIGN_WINDOW, end=end):
                 if cluster.is_news:
                     events_out.append(cluster.to_event(self.producer()))
-        seen = sum(1 for c in cases.values() if within(c.received, start, end))
         summary = f"{len(findings)} hunt leads from {seen} cases."
         events_out.insert(
             0,

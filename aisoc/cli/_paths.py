@@ -1,70 +1,39 @@
-"""Printing each case's path through the roles (the demo and replay show it)."""
+"""Printing each case's path through the roles (the demo and replay show it).
+
+The path is memory's case file and each event's lead statement, styled for a terminal (rich).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from rich.console import Console
 from rich.markup import escape
 
 from aisoc.bus import Bus
-from aisoc.events import (
-    ROLE_TITLES,
-    ActionDecided,
-    ActionExecuted,
-    ActionProposed,
-    AlertReceived,
-    CaseClosed,
-    Event,
-    IntelAttribution,
-    IrPlan,
-    ReviewRequested,
-    Role,
-    Tier2Decided,
-    TriageVerdict,
-)
+from aisoc.memory import CaseFile, Statement
+from aisoc.memory.statements import Approver, clip, leads
 
-Approver = Callable[[ActionProposed], "str | None"]
-"""Who was asked to decide a proposal (the in-process gate knows), or None."""
+DETAIL_CHARS = 90
+"""Characters of a statement's reason shown after it (dimmed)."""
+ACTOR_WIDTH = 15
+"""Width of the "who" column."""
+KIND_STYLE = {"plan": "bold", "proposal": "yellow", "review": "magenta"}
+"""Rich style of the statements a person should notice on a path."""
+WITH_DETAIL = frozenset({"verdict", "review", "decision", "escalation", "event"})
+"""Kinds whose reason follows them on a path (a plan's summary or a proposal's rationale would
+repeat what the steps say)."""
 
 
-def step(e: Event, approver: Approver | None = None) -> tuple[str, str] | None:
-    """One line of a case's path: (who, what), or None for events not worth a line."""
-    if isinstance(e, TriageVerdict):
-        route = "→ Tier 2" if e.routed_to == "tier2" else "→ closed"
-        return "sentinel", f"{e.verdict.value} p{e.priority} {route}  [dim]{escape(e.summary[:90])}[/]"
-    if isinstance(e, Tier2Decided):
-        return "tier2", f"{e.decision.value} ({e.confidence:.2f})  [dim]{escape(e.summary[:90])}[/]"
-    if isinstance(e, IrPlan):
-        actions = sum(1 for s in e.steps if s.action_id)
-        return "ir_lead", f"[bold]{e.sev.value}[/] plan: {len(e.steps)} steps, {actions} for approval"
-    if isinstance(e, IntelAttribution):
-        techs = ", ".join(e.techniques[:4]) or "no techniques"
-        return "threat_intel", f"{techs} · actor: {e.actor or 'none'} · {len(e.iocs)} IOCs rated"
-    if isinstance(e, ActionProposed):
-        duty = f"{ROLE_TITLES[Role(e.approver_role)]} On-Call"
-        person = approver(e) if approver is not None else None
-        duty += f" ({escape(person)})" if person else ""
-        return "human gate", (
-            f"[yellow]{e.kind.value} {escape(e.target)}[/] awaits {duty} "
-            f"(expires {e.expires_at:%H:%M} UTC) {e.action_id}"
-        )
-    if isinstance(e, ActionDecided):
-        return (
-            "human gate",
-            f"{e.action_id} {e.decision.value} by {e.decided_by or 'the gate'}: {escape(e.reason)}",
-        )
-    if isinstance(e, ActionExecuted):
-        return "human", f"{e.action_id} carried out by {e.executed_by}"
-    if isinstance(e, ReviewRequested):
-        return (
-            "human review",
-            f"[magenta]{ROLE_TITLES[Role(e.duty)]} On-Call asked to look[/]: {escape(e.reason[:90])}",
-        )
-    if isinstance(e, CaseClosed):
-        who = e.closed_by.person or str(e.closed_by.role)
-        return "closed", f"{e.disposition.value} by {who}"
-    return None
+def rich_line(s: Statement) -> str:
+    """One statement as a path line: who, what (styled by kind), and its reason dimmed."""
+    what = escape(s.brief)
+    style = KIND_STYLE.get(s.kind)
+    if style:
+        what = f"[{style}]{what}[/]"
+    shown = s.detail if s.kind in WITH_DETAIL else None
+    why = f"  [dim]{escape(clip(shown, DETAIL_CHARS))}[/]" if shown else ""
+    return f"{escape(s.actor):<{ACTOR_WIDTH}} {what}{why}"
 
 
 def print_paths(
@@ -73,11 +42,10 @@ def print_paths(
     """Print every case's path, alert first, ending at the human gate (or the closure)."""
     console = console or Console(soft_wrap=True)
     for case_id in case_ids:
-        events = bus.audit.for_case(case_id)
-        alert = next((e.alert for e in events if isinstance(e, AlertReceived)), None)
+        file = CaseFile.read(bus.audit, case_id)
+        alert = file.alert if file else None
         host = f" [{escape(', '.join(alert.hosts[:2]))}]" if alert and alert.hosts else ""
         console.print(f"[bold]● {escape(case_id)}[/]  {escape(alert.title if alert else '')}{host}")
-        for e in events:
-            line = step(e, approver)
-            if line:
-                console.print(f"    {line[0]:<13} {line[1]}")
+        for s in leads(file.statements(approver=approver) if file else []):
+            if s.kind != "alert":
+                console.print(f"    {rich_line(s)}")

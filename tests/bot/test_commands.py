@@ -79,7 +79,7 @@ def test_case_shows_the_path_and_open_approvals(bot: Bot, space: Space, clock: W
     """Given an escalated case, when Alice asks for it, then its path and open approvals are listed."""
     answer = ask(bot, space, clock, f"case {case.case_id}")
     assert "State: open" in answer and "Approvals: 1 waiting, 0 decided" in answer
-    assert "Tier 2: escalate" in answer and "IR Lead: SEV-2 plan" in answer
+    assert "Tier 2 Analyst: escalate" in answer and "IR Lead: SEV-2 plan" in answer
 
 
 def test_status_shows_roles_and_the_outbox(bot: Bot, space: Space, clock: WallClock) -> None:

@@ -104,7 +104,7 @@ def _plan(e: IrPlan, said: Said) -> None:
         "planned",
         f"set {e.sev.value} ({clip(e.sev_rationale, 200)}); plan: {clip(e.summary, 300)}",
         brief=f"{e.sev.value} plan: {len(e.steps)} steps, {actions} for approval",
-        detail=e.summary,
+        detail=f"{e.sev_rationale} — {e.summary}",
         facts={
             "sev": e.sev.value,
             "sev_rationale": e.sev_rationale,
@@ -205,12 +205,12 @@ def _closed(e: CaseClosed, said: Said) -> None:
     else:
         said.by_role(c.role)
         said.person = c.person
-    who = c.person or str(c.role)
+    for_person = f" for {c.person}" if c.person and c.role != Role.HUMAN else ""
     said.say(
         "closure",
         "closed",
         f"closed the case as {e.disposition.value}: {clip(e.reason, 300)}",
-        brief=f"closed as {e.disposition.value} by {who}",
+        brief=f"closed as {e.disposition.value}{for_person}",
         detail=e.reason,
         facts={"disposition": e.disposition.value, "closed_by": str(c.role), "person": c.person},
     )
