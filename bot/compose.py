@@ -1,8 +1,8 @@
 """From bus events to posts: which card, in which room and thread, with which links and mentions.
 
-The composer is pure with respect to Webex: it reads the audit log (the case's alert, proposals and
-decisions), the roster and the gate's link signer, and returns a :class:`~bot.store.Plan` that the
-store writes in one transaction. Post ids derive from event ids, so composing an event twice queues
+The composer is pure with respect to Webex: it reads memory's file of the case (its alert, proposals
+and decisions), the roster and the gate's link signer, and returns a :class:`~bot.store.Plan` that
+the store writes in one transaction. Post ids derive from event ids, so composing an event twice queues
 nothing new.
 """
 
@@ -19,7 +19,6 @@ from aisoc.events import (
     ActionProposed,
     ActionReminded,
     Alert,
-    AlertReceived,
     CaseClosed,
     Event,
     IrPlan,
@@ -28,6 +27,7 @@ from aisoc.events import (
     TriageVerdict,
     from_json,
 )
+from aisoc.memory import CaseFile
 from bot.directory import Directory
 from bot.policy import REPORT_TYPES, classify
 from bot.settings import BotSettings
@@ -38,24 +38,6 @@ from cards.text import clean, utf8_clip, when
 
 log = logging.getLogger(__name__)
 
-BOT_TYPES = (
-    "triage.verdict",
-    "tier2.decision",
-    "ir.plan",
-    "intel.attribution",
-    "case.review_requested",
-    "case.closed",
-    "action.proposed",
-    "action.decided",
-    "action.executed",
-    "action.reminded",
-    "action.escalated",
-    "shift.summary",
-    "detection.tuning",
-    "hunt.proposal",
-    "campaign.detected",
-)
-"""What the bot's consumer group reads."""
 DECISIONS_SHOWN = 8
 """Decisions listed on an edited plan card before "and N more"."""
 _DECISIONS_BYTES = 3000
@@ -83,7 +65,7 @@ class Composer:
 
     Args:
         settings: rooms, noise policy, SLA, time zone, case links.
-        bus: for the audit log (alerts, proposals, decisions of a case).
+        bus: for memory's case files (alerts, proposals, decisions of a case).
         directory: roster and approval links.
         store: where posted cards and their buttons are recorded (decisions edit those cards).
     """
@@ -96,25 +78,22 @@ class Composer:
 
     # --- context ----------------------------------------------------------------------------------
 
-    def history(self, case_id: str | None) -> list[Event]:
-        """Every event of a case so far."""
-        return self.bus.audit.for_case(case_id) if case_id else []
-
-    def alert(self, history: Sequence[Event]) -> Alert | None:
-        """The case's alert."""
-        return next((e.alert for e in history if isinstance(e, AlertReceived)), None)
+    def file(self, case_id: str | None) -> CaseFile:
+        """Memory's file of a case (an empty one for an event of no case or a case not yet recorded)."""
+        found = CaseFile.read(self.bus.audit, case_id) if case_id else None
+        return found or CaseFile.of(case_id or "", ())
 
     def context(
         self,
         event: Event,
-        history: Sequence[Event],
+        file: CaseFile,
         *,
         duties: Sequence[Role] = (),
         links: Mapping[str, str] | None = None,
         approvers: Mapping[Role, Approver] | None = None,
     ) -> CardContext:
         """A card's context: the alert, the on-call people for ``duties``, links, proposals, SLA."""
-        proposals = {e.action_id: e for e in history if isinstance(e, ActionProposed)}
+        proposals = file.proposals()
         if isinstance(event, ActionProposed):
             proposals.setdefault(event.action_id, event)
         found = dict(approvers or {})
@@ -123,7 +102,7 @@ class Composer:
             if who is not None and duty not in found:
                 found[duty] = who
         return CardContext(
-            alert=self.alert(history),
+            alert=file.alert,
             approvers=found,
             gate_links=dict(links or {}),
             case_url=self.settings.case_link(event.case_id) if event.case_id else None,
@@ -144,7 +123,11 @@ class Composer:
     # --- planning ---------------------------------------------------------------------------------
 
     def plan(self, event: Event) -> Plan:
-        """The posts (or digest items) one event causes under the noise policy."""
+        """The posts (or digest items) one event causes under the noise policy.
+
+        Any event type may be named by the policy: an added role's own type gets the generic card;
+        a type the policy does not name is not posted.
+        """
         level = classify(event, self.settings.noise)
         if isinstance(event, ActionDecided):
             return self._decided(event, level)
@@ -155,18 +138,18 @@ class Composer:
         if level == "digest":
             return Plan(digest=[(event.event_id, event.case_id, event.to_json())])
         if event.type in REPORT_TYPES or event.case_id is None:
-            card = render(event, self.context(event, []))
+            card = render(event, self.context(event, self.file(None)))
             return Plan(posts=[self._post(event, card.message(), room=self.settings.soc_room, thread="none")])
-        history = self.history(event.case_id)
+        file = self.file(event.case_id)
         thread = "case" if level == "card" else "case-reply"
         if isinstance(event, ReviewRequested) and event.role == Role.HUMAN and event.assignee:
             return Plan(posts=[self._post(event, {"markdown": self._assigned(event)}, thread="case")])
         if isinstance(event, IrPlan):
-            return Plan(posts=[self._plan_card(event, history, thread)])
+            return Plan(posts=[self._plan_card(event, file, thread)])
         if isinstance(event, ActionReminded | ActionEscalated):
-            return Plan(posts=[self._post(event, {"markdown": self._nudge(event, history)}, thread=thread)])
+            return Plan(posts=[self._post(event, {"markdown": self._nudge(event, file)}, thread=thread)])
         duties = [event.duty] if isinstance(event, ReviewRequested) else []
-        card = render(event, self.context(event, history, duties=duties))
+        card = render(event, self.context(event, file, duties=duties))
         return Plan(posts=[self._post(event, card.message(), thread=thread)])
 
     def _post(
@@ -190,32 +173,33 @@ class Composer:
             **extra,
         )
 
-    def _plan_card(self, plan: IrPlan, history: Sequence[Event], thread: Any) -> Post:
-        body, actions = self.plan_body(plan, history)
+    def _plan_card(self, plan: IrPlan, file: CaseFile, thread: Any) -> Post:
+        body, actions = self.plan_body(plan, file)
         return self._post(plan, body, thread=thread, action_ids=actions)
 
     def plan_body(
-        self, plan: IrPlan, history: Sequence[Event], extra: Event | None = None
+        self, plan: IrPlan, file: CaseFile, extra: Event | None = None
     ) -> tuple[dict[str, Any], tuple[str, ...]]:
         """A plan card as it stands: approval links for undecided actions, the decisions so far listed.
+
+        Args:
+            plan: the plan.
+            file: memory's file of its case.
+            extra: the event being composed, counted even if the file does not hold it yet.
 
         Returns:
             The message body, and the action ids the card carries (its approvals with a proposal).
         """
-        proposals = {
-            e.action_id: e
-            for e in history
-            if isinstance(e, ActionProposed) and e.plan_event_id == plan.event_id
-        }
+        proposals = {a: p for a, p in file.proposals().items() if p.plan_event_id == plan.event_id}
         if isinstance(extra, ActionProposed) and extra.plan_event_id == plan.event_id:
             proposals.setdefault(extra.action_id, extra)
         order = [s.action_id for s in plan.steps if s.action_id]
-        decisions = {
-            e.action_id: e for e in [*history, extra] if isinstance(e, ActionDecided) and e.action_id in order
-        }
+        decisions = {a: d for a in order if (d := file.decision(a)) is not None}
+        if isinstance(extra, ActionDecided) and extra.action_id in order:
+            decisions.setdefault(extra.action_id, extra)
         links = self.links(list(proposals.values()), set(decisions))
         duties = list(dict.fromkeys(p.approver_role for p in proposals.values())) or [Role.IR_LEAD]
-        ctx = self.context(plan, history, duties=duties, links=links)
+        ctx = self.context(plan, file, duties=duties, links=links)
         if not decisions:
             return render(plan, ctx).message(), tuple(a for a in order if a in proposals)
         card = render(plan, ctx, max_bytes=MAX_CARD_BYTES - _DECISIONS_BYTES)
@@ -238,11 +222,9 @@ class Composer:
         person = self.directory.person(identity)
         return person.mention if person else clean(identity or "nobody", 120, oneline=True)
 
-    def _nudge(self, event: ActionReminded | ActionEscalated, history: Sequence[Event]) -> str:
+    def _nudge(self, event: ActionReminded | ActionEscalated, file: CaseFile) -> str:
         """The gate's reminder or escalation of an approval, mentioning whom it now asks."""
-        proposal = next(
-            (e for e in history if isinstance(e, ActionProposed) and e.action_id == event.action_id), None
-        )
+        proposal = file.proposal(event.action_id)
         what = (
             clean(f"{proposal.kind.value.replace('_', ' ')} {proposal.target}", 160, oneline=True)
             if proposal
@@ -263,12 +245,10 @@ class Composer:
             f"{clean(event.reason, 300, oneline=True)}.{go}"
         )
 
-    def _carded(self, plan_event_id: str, case_id: str | None) -> IrPlan | None:
+    def _carded(self, plan_event_id: str, file: CaseFile) -> IrPlan | None:
         """The plan, when its card is (or will be) posted: it carries the action, which needs no card."""
-        for e in self.history(case_id):
-            if e.event_id == plan_event_id and isinstance(e, IrPlan):
-                return e if classify(e, self.settings.noise) == "card" else None
-        return None
+        plan = file.plan(plan_event_id)
+        return plan if plan is not None and classify(plan, self.settings.noise) == "card" else None
 
     def _proposed(self, event: ActionProposed, level: str) -> Plan:
         """A proposal is an approval button on its plan's card (edited in when the card came first);
@@ -278,11 +258,11 @@ class Composer:
         plan_post = self.store.get(event.plan_event_id)
         if plan_post is not None:
             return Plan(posts=[self.edit(plan_post, event)])
-        if self._carded(event.plan_event_id, event.case_id) is not None or level == "off":
+        file = self.file(event.case_id)
+        if self._carded(event.plan_event_id, file) is not None or level == "off":
             return Plan()
-        history = self.history(event.case_id)
         links = self.links([event])
-        ctx = self.context(event, history, duties=[event.approver_role], links=links)
+        ctx = self.context(event, file, duties=[event.approver_role], links=links)
         card = proposed_card(event, ctx)
         thread = "case" if level == "card" else "case-reply"
         return Plan(posts=[self._post(event, card.message(), thread=thread, action_ids=(event.action_id,))])
@@ -290,16 +270,14 @@ class Composer:
     def _decided(self, event: ActionDecided, level: str) -> Plan:
         """A decision edits the card that asked for it (a threaded reply says it when Webex refuses)."""
         button = self.store.button(event.action_id)
-        history = self.history(event.case_id)
-        reply = decided_card(event, self.context(event, history)).message()
+        file = self.file(event.case_id)
+        reply = decided_card(event, self.context(event, file)).message()
         posts = []
         if button is not None:
             posts.append(self.edit(button, event))
         else:
-            proposal = next(
-                (e for e in history if isinstance(e, ActionProposed) and e.action_id == event.action_id), None
-            )
-            carded = self._carded(proposal.plan_event_id, event.case_id) if proposal else None
+            proposal = file.proposal(event.action_id)
+            carded = self._carded(proposal.plan_event_id, file) if proposal else None
             if carded is not None and not self.store.has_post(carded.event_id):
                 return Plan()  # the plan's card is still to come, and it will show this decision
             if level == "reply":
@@ -311,16 +289,16 @@ class Composer:
     def edit(self, button: StoredPost, cause: Event) -> Post:
         """An edit of the card carrying an action: a plan re-drawn as it stands, a proposal's card
         replaced by its decision. Its fallback (when Webex refuses the edit) is a threaded reply."""
-        history = self.history(button.case_id)
-        source = next((e for e in history if e.event_id == button.source_event_id), None)
+        file = self.file(button.case_id)
+        source = file.event(button.source_event_id)
         fallback: dict[str, Any] | None = None
         if isinstance(cause, ActionDecided):
-            fallback = decided_card(cause, self.context(cause, history)).message()
+            fallback = decided_card(cause, self.context(cause, file)).message()
         elif isinstance(cause, ActionProposed):
-            fallback = proposed_card(cause, self.context(cause, history, links=self.links([cause]))).message()
+            fallback = proposed_card(cause, self.context(cause, file, links=self.links([cause]))).message()
         actions: tuple[str, ...] = ()
         if isinstance(source, IrPlan):
-            body, actions = self.plan_body(source, history, cause)
+            body, actions = self.plan_body(source, file, cause)
         elif fallback is not None:
             body = fallback
         else:
@@ -371,7 +349,7 @@ class Composer:
             if isinstance(event, TriageVerdict | CaseClosed):
                 closures.append(event)
             if case_id and case_id not in alerts:
-                alert = self.alert(self.history(case_id))
+                alert = self.file(case_id).alert
                 if alert is not None:
                     alerts[case_id] = alert
         if not closures:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from aisoc.bus import Bus, Delivery
-from bot.compose import BOT_TYPES, Composer
+from bot.compose import Composer
 from bot.settings import BotSettings
 from bot.store import BotStore, Plan
 
@@ -82,9 +82,6 @@ class Feed:
 
     def _handle(self, d: Delivery) -> bool:
         ctx = {"case_id": d.event.case_id, "event_id": d.event.event_id}
-        if d.event.type not in BOT_TYPES:
-            d.ack()
-            return False
         try:
             plan = self.composer.plan(d.event)
             queued = bool(self.store.apply(plan)) if plan else False

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from aisoc.events import (
-    ROLE_TITLES,
     CaseClosed,
     Disposition,
     Event,
@@ -15,6 +14,7 @@ from aisoc.events import (
     Tier2Decision,
     TriageVerdict,
     Verdict,
+    role_title,
 )
 from cards.common import alert_facts, case_alert, case_link, case_title, fit, open_case
 from cards.draft import Draft
@@ -45,7 +45,7 @@ DISPOSITION_STYLE: dict[Disposition, str] = {
 def provenance(event: Event, ctx: CardContext) -> Markup:
     """Who produced the event and when: role, prompt version, model leg, time (for the audit trail)."""
     pb = event.produced_by
-    who = ROLE_TITLES.get(pb.role, str(pb.role)) if isinstance(pb.role, Role) else label(str(pb.role))
+    who = role_title(pb.role) if isinstance(pb.role, Role) else label(str(pb.role))
     parts = [who]
     if pb.prompt_version:
         parts.append(f"prompt {clean(pb.prompt_version, 40, oneline=True)}")
@@ -133,11 +133,8 @@ def review_card(
     alert = case_alert(event, ctx)
     who = ctx.approver(event.duty)
     duty_name = duty_title(event.duty)
-    raised = (
-        "A person asked for a review"
-        if event.role == Role.HUMAN
-        else f"{ROLE_TITLES[event.role]} could not decide"
-    )
+    raiser = role_title(str(event.role))
+    raised = "A person asked for a review" if event.role == Role.HUMAN else f"{raiser} could not decide"
     sla = ctx.review_sla_minutes
     deadline = f"{sla} min (by {clock(event.occurred_at + timedelta(minutes=sla), ctx.tz)})" if sla else None
 
@@ -153,7 +150,7 @@ def review_card(
             )
         d.facts(
             [
-                ("Raised by", ROLE_TITLES[event.role]),
+                ("Raised by", raiser),
                 ("Pick up within", deadline),
                 ("Assigned to", event.assignee),
                 ("Case", case_link(d, event, ctx)),
@@ -179,7 +176,7 @@ def closed_card(
     ctx = ctx or CardContext()
     case_alert(event, ctx)
     disposition = label(event.disposition.value)
-    by = ROLE_TITLES[event.closed_by.role]
+    by = role_title(str(event.closed_by.role))
     if event.closed_by.person:
         by = (
             f"{event.closed_by.person} ({by})"

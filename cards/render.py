@@ -7,10 +7,15 @@ from typing import Any
 
 from aisoc.events import (
     ActionDecided,
+    ActionEscalated,
     ActionExecuted,
     ActionProposed,
+    ActionReminded,
+    AlertReceived,
     CampaignDetected,
     CaseClosed,
+    ControlPaused,
+    ControlResumed,
     DetectionTuning,
     Event,
     HuntProposal,
@@ -20,8 +25,10 @@ from aisoc.events import (
     ShiftSummary,
     Tier2Decided,
     TriageVerdict,
+    TruthLabeled,
 )
 from cards.cases import closed_card, review_card, tier2_card, triage_card
+from cards.generic import event_card
 from cards.intel import attribution_card, campaign_card, hunt_card
 from cards.model import MAX_CARD_BYTES, Card, CardContext, CardError
 from cards.plan import decided_card, executed_card, plan_card, proposed_card
@@ -46,6 +53,12 @@ BUILDERS: dict[type[Event], Builder] = {
     CampaignDetected: campaign_card,
 }
 """The builder of each event class that has a card."""
+CARDLESS: frozenset[type[Event]] = frozenset(
+    {AlertReceived, TruthLabeled, ActionReminded, ActionEscalated, ControlPaused, ControlResumed}
+)
+"""Catalogue events that have no card on purpose: an alert shows through its verdict, a label and the
+kill switch through their answers, a reminder or escalation as a line mentioning the person asked.
+Any other event without a builder (an added role's own type) gets the generic :func:`event_card`."""
 
 
 def supported_types() -> list[str]:
@@ -57,7 +70,8 @@ def render(event: Event, ctx: CardContext | None = None, *, max_bytes: int = MAX
     """Draw the card of one event.
 
     Args:
-        event: a decoded event (``aisoc.events.from_dict``) of a supported type.
+        event: a decoded event (``aisoc.events.from_dict``): a catalogue type with a card, or a type
+            an added role defines (drawn by the generic card).
         ctx: what the event does not carry (the case's alert, approvers, gate links, case URL, SLA).
         max_bytes: the card's JSON size budget (lists and text are cut harder until it fits).
 
@@ -65,12 +79,16 @@ def render(event: Event, ctx: CardContext | None = None, *, max_bytes: int = MAX
         The card: ``content`` (Adaptive Card 1.3, at most 5 actions) and ``fallback_text`` (markdown).
 
     Raises:
-        CardError: no card exists for this event type, or the context contradicts the event.
+        CardError: the event type has no card on purpose (``CARDLESS``), or the context contradicts
+            the event.
     """
     builder: Any = BUILDERS.get(type(event))
-    if builder is None:
+    if builder is None and type(event) in CARDLESS:
         raise CardError(
-            f"no card for event type {event.type!r}; cards exist for: {', '.join(supported_types())}"
+            f"no card for event type {event.type!r}; cards exist for: {', '.join(supported_types())} "
+            "and for event types outside the catalogue"
         )
+    if builder is None:
+        builder = event_card
     card: Card = builder(event, ctx, max_bytes=max_bytes)
     return card

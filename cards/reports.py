@@ -139,9 +139,7 @@ def _closure(event: TriageVerdict | CaseClosed) -> tuple[str, float | None]:
         return event.verdict.value, event.confidence
     if isinstance(event, CaseClosed):
         if event.closed_by.role != Role.SENTINEL:
-            raise CardError(
-                f"digest: {event.event_id} was closed by {event.closed_by.role.value}, not Sentinel"
-            )
+            raise CardError(f"digest: {event.event_id} was closed by {event.closed_by.role}, not Sentinel")
         return event.disposition.value, None
     raise CardError(f"digest: {type(event).__name__} is not a closure")
 

@@ -88,7 +88,7 @@ class Gate(Timers):
         if isinstance(event, ActionProposed):
             return [self.submit(event)]
         if isinstance(event, CaseClosed):
-            who = event.closed_by.person or event.closed_by.role.value
+            who = event.closed_by.person or str(event.closed_by.role)
             reason = f"case closed ({event.disposition.value}) by {who}: {event.reason}"
             return self._cancel_before(event, reason)
         if isinstance(event, IrPlan):

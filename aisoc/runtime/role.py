@@ -161,7 +161,8 @@ class ScheduledRole:
         raise NotImplementedError
 
     def producer(self) -> ProducedBy:
-        return ProducedBy(role=Role(self.name), prompt_version=self.prompt_version)
+        """Who produced the report: this role's slug (a standard one, or one a SOC added)."""
+        return ProducedBy(role=self.name, prompt_version=self.prompt_version)
 
 
 @dataclass
