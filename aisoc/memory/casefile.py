@@ -25,9 +25,12 @@ from aisoc.events import (
     ActionProposed,
     Alert,
     AlertReceived,
+    CaseClosed,
     Event,
     IrPlan,
+    ReviewRequested,
     Role,
+    TruthLabeled,
 )
 from aisoc.memory.fold import CASE_TYPES, ActionEvent, fold
 from aisoc.memory.records import ActionRecord, CaseRecord, CaseState, Step, to_dt
@@ -197,6 +200,21 @@ class CaseFile:
             return self._typed(event_id, IrPlan)
         out = self.record.output(Role.IR_LEAD)
         return self._typed(out.event_id if out else None, IrPlan)
+
+    def closure(self) -> CaseClosed | None:
+        """The latest ``case.closed`` (None while the case was never closed)."""
+        c = self.record.closed
+        return self._typed(c.event_id if c else None, CaseClosed)
+
+    def review(self) -> ReviewRequested | None:
+        """The latest ``case.review_requested``."""
+        r = self.record.review
+        return self._typed(r.event_id if r else None, ReviewRequested)
+
+    def label(self) -> TruthLabeled | None:
+        """The latest ``truth.labeled`` (the analyst's ground truth)."""
+        t = self.record.truth
+        return self._typed(t.event_id if t else None, TruthLabeled)
 
     def actions(self) -> list[ActionState]:
         """Every proposed action of the case, in the order they were proposed."""

@@ -5,14 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from aisoc.bus import Bus
-from aisoc.events import (
-    AlertReceived,
-    CaseClosed,
-    IrPlan,
-    Tier2Decided,
-    TriageVerdict,
-    TruthLabeled,
-)
+from aisoc.events import IrPlan, Role, Tier2Decided, TriageVerdict
+from aisoc.memory import CaseFile
 from aisoc.tools import FunctionTool, ToolError, tool
 
 
@@ -22,29 +16,28 @@ def case_lookup_tool(bus: Bus) -> FunctionTool:
     @tool(name="case_lookup")
     def case_lookup(case_id: str) -> dict[str, Any]:
         """What the SOC recorded about a case: alert, verdicts, decisions, plan, closure, label."""
-        events = bus.audit.for_case(case_id)
-        if not events:
+        file = CaseFile.read(bus.audit, case_id)
+        if file is None:
             raise ToolError(f"case_lookup: no case {case_id!r}")
-        out: dict[str, Any] = {"case_id": case_id, "events": [e.type for e in events][-50:]}
-        for e in events:
-            if isinstance(e, AlertReceived):
-                out["alert"] = {
-                    "title": e.alert.title,
-                    "rule": e.alert.rule,
-                    "severity": e.alert.severity_name,
-                    "hosts": e.alert.hosts[:10],
-                    "created_at": e.alert.created_at.isoformat(),
-                }
-            elif isinstance(e, TriageVerdict):
-                out["sentinel"] = {"verdict": e.verdict, "priority": e.priority, "summary": e.summary}
-            elif isinstance(e, Tier2Decided):
-                out["tier2"] = {"decision": e.decision, "summary": e.summary}
-            elif isinstance(e, IrPlan):
-                out["ir_lead"] = {"sev": e.sev, "summary": e.summary}
-            elif isinstance(e, CaseClosed):
-                out["closed"] = {"disposition": e.disposition, "by": e.closed_by.role, "reason": e.reason}
-            elif isinstance(e, TruthLabeled):
-                out["label"] = e.label
+        out: dict[str, Any] = {"case_id": case_id, "events": [e.type for e in file.events][-50:]}
+        if (a := file.alert) is not None:
+            out["alert"] = {
+                "title": a.title,
+                "rule": a.rule,
+                "severity": a.severity_name,
+                "hosts": a.hosts[:10],
+                "created_at": a.created_at.isoformat(),
+            }
+        if isinstance(v := file.output(Role.SENTINEL), TriageVerdict):
+            out["sentinel"] = {"verdict": v.verdict, "priority": v.priority, "summary": v.summary}
+        if isinstance(t := file.output(Role.TIER2), Tier2Decided):
+            out["tier2"] = {"decision": t.decision, "summary": t.summary}
+        if isinstance(p := file.output(Role.IR_LEAD), IrPlan):
+            out["ir_lead"] = {"sev": p.sev, "summary": p.summary}
+        if (c := file.closure()) is not None:
+            out["closed"] = {"disposition": c.disposition, "by": c.closed_by.role, "reason": c.reason}
+        if (lb := file.label()) is not None:
+            out["label"] = lb.label
         return out
 
     return case_lookup

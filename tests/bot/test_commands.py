@@ -9,9 +9,11 @@ import pytest
 from aisoc.bus import Bus
 from aisoc.events import (
     ActionExecuted,
+    ActionReminded,
     CaseClosed,
     Disposition,
     Event,
+    ProducedBy,
     ReviewRequested,
     Role,
     TruthLabeled,
@@ -80,6 +82,34 @@ def test_case_shows_the_path_and_open_approvals(bot: Bot, space: Space, clock: W
     answer = ask(bot, space, clock, f"case {case.case_id}")
     assert "State: open" in answer and "Approvals: 1 waiting, 0 decided" in answer
     assert "Tier 2 Analyst: escalate" in answer and "IR Lead: SEV-2 plan" in answer
+
+
+def test_case_answers_from_memory_with_an_added_roles_review_and_a_reminder(
+    bot: Bot, space: Space, clock: WallClock, bus: Bus, case: Case
+) -> None:
+    """Given a reminder about the isolation and a review an added role asked for, when Alice asks for
+    the case, then it awaits a human, and both are lines of its path naming who acted."""
+    bus.publish(
+        ActionReminded(
+            action_id=case.proposal.action_id,
+            person="alice@example.com",
+            reminder=1,
+            case_id=case.case_id,
+            produced_by=ProducedBy(role="gate"),
+        )
+    )
+    bus.publish(
+        ReviewRequested(
+            role="second_opinion",
+            reason="the <@all> beacon looks like a pentest",
+            case_id=case.case_id,
+            produced_by=ProducedBy(role="second_opinion"),
+        )
+    )
+    answer = ask(bot, space, clock, f"case {case.case_id}")
+    assert "State: open (awaiting human)" in answer
+    assert f"Gate: {case.proposal.action_id}: reminder 1 to alice@example.com" in answer
+    assert "Second Opinion: Tier 2 Analyst On-Call asked to look — the" in answer and "<@all>" not in answer
 
 
 def test_status_shows_roles_and_the_outbox(bot: Bot, space: Space, clock: WallClock) -> None:
