@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aisoc.bus import Bus
-from aisoc.events import ActionDecided, ActionReminded
+from aisoc.events import ActionDecided, ActionReminded, Event, ProducedBy
 from bot.service import Bot
+from bot.settings import DEFAULT_CARDS, NoiseSettings
 from gate.service import Gate
 from tests.bot.conftest import Space
-from tests.bot.factory import WallClock, review, sentinel_closes, settle, shift
+from tests.bot.factory import WallClock, bot_settings, review, sentinel_closes, settle, shift
 from tests.bot.fake_webex import _validator
 from tests.cards.checks import all_actions, all_text
 from tests.gate.factory import publish_case
@@ -157,3 +158,65 @@ def test_an_event_delivered_twice_is_posted_once(bot: Bot, space: Space, bus: Bu
     assert bot.store.apply(bot.composer.plan(event)) == []
     settle(bot, clock)
     assert len(space.fake.posted(space.soc)) == 1
+
+
+class WatchlistHit(Event):
+    """An event type a SOC's own role defines (the bot knows nothing of it)."""
+
+    TYPE = "test.watchlist_hit"
+    STREAM = "cases"
+
+    watchlist: str
+    summary: str
+
+
+def _hit_on_a_case(bus: Bus) -> str:
+    case = publish_case(bus)
+    bus.publish(
+        WatchlistHit(
+            watchlist="vip-hosts",
+            summary="WS-042 belongs to the CFO",
+            case_id=case.case_id,
+            produced_by=ProducedBy(role="watchlist_desk"),
+        )
+    )
+    return case.case_id
+
+
+def test_an_added_roles_own_event_is_acked_unposted_while_the_policy_does_not_name_it(
+    bot: Bot, space: Space, bus: Bus, clock: WallClock
+) -> None:
+    """Given an added role's own event on an escalated case, when the noise policy does not name its
+    type, then nothing is posted for it and nothing is dead-lettered."""
+    _hit_on_a_case(bus)
+    settle(bot, clock)
+    assert space.fake.posted(space.soc)
+    assert not any("WATCHLIST" in all_text(card(m)) for m in space.fake.posted(space.soc) if m["attachments"])
+    assert bus.dead_letters() == []
+
+
+def test_an_added_roles_own_event_is_a_generic_card_in_the_case_thread_once_the_policy_names_it(
+    space: Space, bus: Bus, gate: Gate, clock: WallClock
+) -> None:
+    """Given the same event and a noise policy naming its type, when posted, then a generic card
+    naming the role and the type joins the case's thread."""
+    case_id = _hit_on_a_case(bus)
+    noise = NoiseSettings(card=[*DEFAULT_CARDS, "test.watchlist_hit"])
+    bot = Bot(
+        bot_settings(space.fake, space.soc, noise=noise),
+        bus=bus,
+        gate=gate,
+        gate_settings=gate.settings,
+        clock=clock,
+    )
+    try:
+        settle(bot, clock)
+        root = bot.store.thread_root(case_id)
+    finally:
+        bot.close()
+    (hit,) = [
+        m for m in space.fake.posted(space.soc) if m["attachments"] and "WATCHLIST" in all_text(card(m))
+    ]
+    assert "WATCHLIST DESK · TEST.WATCHLIST_HIT" in all_text(card(hit)) and "CFO" in all_text(card(hit))
+    assert root is not None and hit["parentId"] == root.message_id
+    assert bus.dead_letters() == []
