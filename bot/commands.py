@@ -17,7 +17,7 @@ from typing import Any
 from aisoc.bus import Bus
 from aisoc.health import status
 from aisoc.memory import CaseState, Memory, Statement, UnknownCase
-from aisoc.memory.statements import leads
+from aisoc.memory.statements import WITH_REASON, leads
 from bot.directory import Directory
 from bot.errors import CommandError
 from bot.inbound import Inbound
@@ -53,8 +53,6 @@ CARD_COMMANDS = frozenset({"explain", "ack"})
 _WHY = re.compile(r"^\s*why\b", re.IGNORECASE)
 _HOSTISH = re.compile(r"[\w.\-\\$]+")
 _FILLER = frozenset({"host", "the", "machine", "box", "server", "endpoint", "it", "that", "this"})
-WITH_DETAIL = frozenset({"verdict", "review", "decision", "escalation", "closure", "event"})
-"""Kinds whose reason follows them on a case's path."""
 
 
 def code_block(text: str, limit: int = 5500) -> str:
@@ -70,7 +68,7 @@ def fit(markdown: str) -> str:
 
 def md_line(s: Statement) -> str:
     """One statement as a line of an answer: who, what, and its reason (cleaned, one line)."""
-    why = f" — {clean(s.detail, 160, oneline=True)}" if s.detail and s.kind in WITH_DETAIL else ""
+    why = f" — {clean(s.detail, 160, oneline=True)}" if s.detail and s.kind in WITH_REASON else ""
     return f"{clean(s.actor, 120, oneline=True)}: {clean(s.brief, 300, oneline=True)}{why}"
 
 

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from aisoc.bus import Bus
 from aisoc.memory import CaseFile, Statement
-from aisoc.memory.statements import Approver, clip, leads
+from aisoc.memory.statements import WITH_REASON, Approver, clip, leads
 
 DETAIL_CHARS = 90
 """Characters of a statement's reason shown after it (dimmed)."""
@@ -20,9 +20,6 @@ ACTOR_WIDTH = 15
 """Width of the "who" column."""
 KIND_STYLE = {"plan": "bold", "proposal": "yellow", "review": "magenta"}
 """Rich style of the statements a person should notice on a path."""
-WITH_DETAIL = frozenset({"verdict", "review", "decision", "escalation", "event"})
-"""Kinds whose reason follows them on a path (a plan's summary or a proposal's rationale would
-repeat what the steps say)."""
 
 
 def rich_line(s: Statement) -> str:
@@ -31,7 +28,7 @@ def rich_line(s: Statement) -> str:
     style = KIND_STYLE.get(s.kind)
     if style:
         what = f"[{style}]{what}[/]"
-    shown = s.detail if s.kind in WITH_DETAIL else None
+    shown = s.detail if s.kind in WITH_REASON else None
     why = f"  [dim]{escape(clip(shown, DETAIL_CHARS))}[/]" if shown else ""
     return f"{escape(s.actor):<{ACTOR_WIDTH}} {what}{why}"
 

@@ -128,40 +128,56 @@ def _case_of(event: Event, action_case: Mapping[str, str]) -> str | None:
     return event.case_id
 
 
-@dataclass(frozen=True)
 class CaseFile:
     """One case: memory's folded record and the events it holds (in log order).
 
     A file read from the log holds every event of the case; one from :func:`fold_cases` holds only
     the events behind the record (the alert, each latest output, decision and closure).
 
-    Attributes:
+    Args:
         case_id: the case.
-        record: the case as memory folds it (state, registers, actions).
         events: the events of the file, in log order.
+        record: the case as memory folds it (default: folded from ``events`` on first use).
+        complete: whether ``events`` is the case's whole story (False: only the events behind the
+            record).
     """
 
-    case_id: str
-    record: CaseRecord
-    events: tuple[Event, ...]
-    complete: bool = True
-    """Whether ``events`` is the case's whole story (False: only the events behind the record)."""
+    def __init__(
+        self,
+        case_id: str,
+        events: Iterable[Event],
+        record: CaseRecord | None = None,
+        *,
+        complete: bool = True,
+    ) -> None:
+        self.case_id = case_id
+        self.events: tuple[Event, ...] = tuple(events)
+        self.complete = complete
+        if record is not None:
+            self.__dict__["record"] = record
 
     @classmethod
     def of(cls, case_id: str, events: Iterable[Event]) -> CaseFile:
-        """Fold ``events`` (one case's, in log order) with memory's fold."""
-        kept = tuple(events)
-        rec = CaseRecord(case_id)
-        for e in kept:
-            if e.type in CASE_TYPES:
-                fold(rec, e)
-        return cls(case_id, rec, kept)
+        """The file of one case's events (in log order), folded with memory's fold when asked."""
+        return cls(case_id, events)
 
     @classmethod
     def read(cls, audit: AuditLog, case_id: str) -> CaseFile | None:
         """The file of ``case_id`` from the audit log (None when nothing is recorded about it)."""
         events = audit.for_case(case_id)
-        return cls.of(case_id, events) if events else None
+        return cls(case_id, events) if events else None
+
+    @cached_property
+    def record(self) -> CaseRecord:
+        """The case as memory folds it: state, each register, every action."""
+        rec = CaseRecord(self.case_id)
+        for e in self.events:
+            if e.type in CASE_TYPES:
+                fold(rec, e)
+        return rec
+
+    def __repr__(self) -> str:
+        return f"CaseFile({self.case_id!r}, {len(self.events)} events, complete={self.complete})"
 
     # --- lookups ----------------------------------------------------------------------------------
 
@@ -278,7 +294,7 @@ def fold_cases(events: Iterable[Event], *, until: datetime | None = None) -> dic
             action_case[e.action_id] = case_id
         if e.type in CASE_TYPES and fold(rec, e):
             held[case_id][e.event_id] = e
-    return {cid: CaseFile(cid, rec, _behind(rec, held[cid]), complete=False) for cid, rec in records.items()}
+    return {cid: CaseFile(cid, _behind(rec, held[cid]), rec, complete=False) for cid, rec in records.items()}
 
 
 def _behind(rec: CaseRecord, held: Mapping[str, Event]) -> tuple[Event, ...]:

@@ -155,7 +155,7 @@ def explain_host(host: str, files: Sequence[CaseFile]) -> Explanation:
     said: list[Statement] = []
     answer: list[Statement] = []
     for file in files:
-        targeted = {a.action_id for a in file.actions() if a.action.target.lower() == name}
+        targeted = {a.action_id for a in file.record.actions.values() if a.target.lower() == name}
         case_said = file.statements()
         said += case_said
         for s in case_said:

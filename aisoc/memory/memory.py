@@ -37,6 +37,20 @@ def _ts(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
 
 
+def _on_host(proj: Projection, hostname: str, tenant: str | None) -> list[CaseRecord]:
+    """The records of the cases that touched a host: those with an action on it first, then the
+    most recently active."""
+    name = hostname.lower()
+    ranked = []
+    for ix in proj.index.hosts.get(name, set()):
+        rec = proj.records[ix]
+        if tenant is None or rec.tenant == tenant:
+            targeted = any(a.target.lower() == name for a in rec.actions.values())
+            ranked.append((not targeted, -rec.last_activity(), rec.case_id, rec))
+    ranked.sort(key=lambda r: r[:3])
+    return [r[3] for r in ranked]
+
+
 class Memory(LocalProjection):
     """The case memory: recall, interrogation, campaigns and proof over the audit log.
 
@@ -105,16 +119,8 @@ class Memory(LocalProjection):
             hostname: the host.
             tenant: only this tenant's cases (None: every tenant's).
         """
-        name = hostname.lower()
         with self._lock:
-            proj = self._fresh()
-            ranked = []
-            for ix in proj.index.hosts.get(name, set()):
-                rec = proj.records[ix]
-                if tenant is None or rec.tenant == tenant:
-                    targeted = any(a.target.lower() == name for a in rec.actions.values())
-                    ranked.append((not targeted, -rec.last_activity(), rec.case_id))
-        return [cid for _, _, cid in sorted(ranked)]
+            return [r.case_id for r in _on_host(self._fresh(), hostname, tenant)]
 
     def case_file(self, case_id: str) -> CaseFile | None:
         """The case read model: memory's record of ``case_id`` beside every event of it.
@@ -290,8 +296,11 @@ class Memory(LocalProjection):
         Raises:
             UnknownCase: no case touched the host.
         """
-        found = (self.case_file(cid) for cid in self.cases_on_host(hostname, tenant=tenant)[:limit])
-        return narrate(explain_host(hostname, [f for f in found if f is not None]), narrator)
+        with self._lock:
+            records = _on_host(self._fresh(), hostname, tenant)[:limit]
+        # The projection's records were folded just now: each case's events are read, not folded again.
+        found = [CaseFile(r.case_id, self.audit.for_case(r.case_id), r) for r in records]
+        return narrate(explain_host(hostname, [f for f in found if f.events]), narrator)
 
     # --- campaigns and proof --------------------------------------------------------------------
 

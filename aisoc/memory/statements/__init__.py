@@ -33,6 +33,10 @@ from aisoc.memory.statements.trace import TRACE_KINDS
 
 _ = (_actions, _cases)  # imported for their registrations
 
+WITH_REASON = frozenset({"verdict", "review", "decision", "escalation", "closure", "event"})
+"""Kinds whose ``detail`` (the reason) belongs beside their brief on a one-line path; a plan's
+summary or a proposal's rationale would repeat what its steps say."""
+
 
 def say(event: Event, reading: Reading | None = None) -> list[Statement]:
     """The statements of one event: its lead first, then what supports it."""
@@ -63,6 +67,7 @@ def leads(said: Iterable[Statement]) -> list[Statement]:
 __all__ = [
     "SAYINGS",
     "TRACE_KINDS",
+    "WITH_REASON",
     "Approver",
     "Fact",
     "Reading",

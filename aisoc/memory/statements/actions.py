@@ -9,9 +9,8 @@ from aisoc.events import (
     ActionExecuted,
     ActionProposed,
     ActionReminded,
-    role_title,
 )
-from aisoc.memory.statements.model import Said, clip, duty_name, says
+from aisoc.memory.statements.model import Said, clip, says, title
 
 
 @says(ActionProposed)
@@ -19,14 +18,15 @@ def _proposed(e: ActionProposed, said: Said) -> None:
     said.reading.actions[e.action_id] = f"{e.kind.value} on {e.target}"
     sev = f", {e.sev.value}" if e.sev else ""
     person = said.reading.approver(e) if said.reading.approver is not None else None
-    duty = duty_name(e.approver_role) + (f" ({person})" if person else "")
+    approver = title(e.approver_role)
+    duty = f"{approver} On-Call" + (f" ({person})" if person else "")
+    deadline = f"{e.expires_at:%Y-%m-%d %H:%M}"
     said.say(
         "proposal",
         "proposed",
         f"proposed action {e.action_id}: {e.kind.value} on {e.target} ({e.phase.value}, risk "
-        f"{e.risk.value}{sev}) because {clip(e.rationale, 300)}; {role_title(e.approver_role.value)} "
-        f"to decide by {e.expires_at:%Y-%m-%d %H:%M}Z",
-        brief=f"{e.kind.value} {e.target} awaits {duty} (expires {e.expires_at:%H:%M} UTC) {e.action_id}",
+        f"{e.risk.value}{sev}) because {clip(e.rationale, 300)}; {approver} to decide by {deadline}Z",
+        brief=f"{e.kind.value} {e.target} awaits {duty} (expires {deadline[-5:]} UTC) {e.action_id}",
         detail=e.rationale,
         facts={
             "kind": e.kind.value,

@@ -16,9 +16,8 @@ from aisoc.events import (
     Tier2Decided,
     TriageVerdict,
     TruthLabeled,
-    role_title,
 )
-from aisoc.memory.statements.model import Said, clip, duty_name, says
+from aisoc.memory.statements.model import Said, clip, duty_name, says, title
 from aisoc.memory.statements.trace import say_trace
 
 INDICATORS_SAID = 10
@@ -32,7 +31,8 @@ TECHNIQUES_SAID = 20
 @says(AlertReceived)
 def _alert(e: AlertReceived, said: Said) -> None:
     a = e.alert
-    keys = ", ".join(i.key for i in a.indicators[:INDICATORS_SAID])
+    every = tuple(i.key for i in a.indicators)
+    keys = ", ".join(every[:INDICATORS_SAID])
     said.say(
         "alert",
         "received",
@@ -53,7 +53,7 @@ def _alert(e: AlertReceived, said: Said) -> None:
             "created_at": a.created_at.isoformat(),
             "hosts": tuple(a.hosts),
             "users": tuple(a.users),
-            "indicators": tuple(i.key for i in a.indicators),
+            "indicators": every,
             "techniques": tuple(a.techniques),
         },
     )
@@ -186,7 +186,7 @@ def _review(e: ReviewRequested, said: Said) -> None:
     said.say(
         "review",
         "asked for review",
-        f"asked {role_title(e.duty.value)} to review{who}: {clip(e.reason, 300)}",
+        f"asked {title(e.duty)} to review{who}: {clip(e.reason, 300)}",
         brief=f"{duty_name(e.duty)} asked to look{assigned}",
         detail=e.reason,
         facts={"duty": e.duty.value, "assignee": e.assignee, "raised_by": str(e.role)},

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
-from aisoc.events import ActionProposed, Event, Role, role_title
+from aisoc.events import ROLE_TITLES, ActionProposed, Event, Role, role_title
 
 Fact = str | int | float | bool | None | tuple[str, ...]
 """A structured value a statement carries (JSON-compatible; times as ISO-8601 text)."""
@@ -23,11 +23,14 @@ Approver = Callable[[ActionProposed], "str | None"]
 """Who was asked to decide a proposal (the in-process gate knows), or None."""
 
 _NO_FACTS: Mapping[str, Fact] = MappingProxyType({})
+_TITLES: dict[str, str] = {r.value: t for r, t in ROLE_TITLES.items()}
+"""Display names by slug, the standard roles' first; others are added as they are met."""
 
 
-@dataclass(frozen=True, slots=True)
-class Statement:
+class Statement(NamedTuple):
     """One recorded fact: who (``actor``) did what (``verb``), when, citing the event it comes from.
+
+    Immutable (a named tuple: explain builds thousands, and a frozen dataclass costs twice as much).
 
     Attributes:
         event_id: the event the statement comes from (its citation).
@@ -64,7 +67,7 @@ class Statement:
     role: str = ""
     person: str | None = None
     verb: str = ""
-    facts: Mapping[str, Fact] = field(default_factory=lambda: _NO_FACTS)
+    facts: Mapping[str, Fact] = _NO_FACTS
     brief: str = ""
     detail: str | None = None
     lead: bool = False
@@ -102,9 +105,18 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def title(role: Role | str) -> str:
+    """A role's display name ("IR Lead"; an added role's slug title-cased), without an enum lookup."""
+    slug = str(role)
+    found = _TITLES.get(slug)
+    if found is None:
+        found = _TITLES[slug] = role_title(slug)
+    return found
+
+
 def producer(event: Event) -> str:
     """The display name of the role or component that produced ``event``."""
-    return role_title(str(event.produced_by.role))
+    return title(event.produced_by.role)
 
 
 def person_actor(name: str | None, fallback: str = "someone") -> str:
@@ -114,7 +126,7 @@ def person_actor(name: str | None, fallback: str = "someone") -> str:
 
 def duty_name(duty: Role | str) -> str:
     """The on-call duty asked to act, as people read it: "IR Lead On-Call"."""
-    return f"{role_title(str(duty))} On-Call"
+    return f"{title(duty)} On-Call"
 
 
 @dataclass
@@ -143,7 +155,7 @@ class Said:
 
     def by_role(self, role: Role | str) -> None:
         """The statements that follow are ``role``'s (a role raising a review, closing a case)."""
-        self.actor, self.role = role_title(str(role)), str(role)
+        self.actor, self.role = title(role), str(role)
 
     def say(
         self,
@@ -158,7 +170,10 @@ class Said:
         cites: Iterable[str | None] = (),
         lead: bool | None = None,
     ) -> None:
-        """Add one statement (the event's first is its lead unless ``lead`` says otherwise)."""
+        """Add one statement (the event's first is its lead unless ``lead`` says otherwise).
+
+        ``facts`` is kept as given (not copied): pass a mapping of the statement's own.
+        """
         e = self.event
         self.out.append(
             Statement(
@@ -169,15 +184,15 @@ class Said:
                 kind,
                 text,
                 action_id,
-                type=e.type,
-                role=self.role,
-                person=self.person,
-                verb=verb,
-                facts=MappingProxyType(dict(facts)) if facts else _NO_FACTS,
-                brief=brief if brief is not None else text,
-                detail=detail or None,
-                lead=not self.out if lead is None else lead,
-                cites=tuple(c for c in cites if c),
+                e.type,
+                self.role,
+                self.person,
+                verb,
+                facts or _NO_FACTS,
+                text if brief is None else brief,
+                detail or None,
+                not self.out if lead is None else lead,
+                tuple(c for c in cites if c) if cites else (),
             )
         )
 

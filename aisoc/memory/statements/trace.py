@@ -40,7 +40,8 @@ def say_trace(said: Said, trace: Trace | None) -> None:
             lead=False,
         )
         return
-    legs = ", ".join(trace.legs) or "none recorded"
+    served = tuple(trace.legs)
+    legs = ", ".join(served) or "none recorded"
     errors = sum(1 for c in trace.model_calls if c.error)
     extra = f", {errors} failed" if errors else ""
     said.say(
@@ -53,7 +54,7 @@ def say_trace(said: Said, trace: Trace | None) -> None:
             "recorded": True,
             "role": trace.role,
             "prompt_version": trace.prompt_version,
-            "legs": tuple(trace.legs),
+            "legs": served,
             "calls": len(trace.model_calls),
             "failed": errors,
             "repairs": trace.repairs,
