@@ -17,6 +17,8 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from aisoc.errors import ConfigError
+from aisoc.memory.stats import StatisticsPolicy
+from aisoc.runtime.guardrail import GuardrailPolicy
 
 DEFAULT_CONFIG = "aisoc.toml"
 """The settings file looked for in the working directory when ``$AISOC_CONFIG`` is not set."""
@@ -154,7 +156,11 @@ class KernelSettings(SocSettings):
     model_backup: str | None = None
     """Backup model spec served by failover when the primary is unreachable."""
     recall: Literal["on", "off"] = "on"
-    """Inject precedent from case memory into Sentinel, Tier 2 and IR Lead prompts."""
+    """Inject precedent and statistics from case memory into Sentinel, Tier 2 and IR Lead prompts."""
+    statistics: StatisticsPolicy = Field(default_factory=StatisticsPolicy)
+    """What the precedent statistics count: window, levels, how many per prompt (``[aisoc.statistics]``)."""
+    guardrail: GuardrailPolicy = Field(default_factory=GuardrailPolicy)
+    """The routing policy the runtime enforces on every close (``[aisoc.guardrail]``)."""
     timezone: str = "UTC"
     """Time zone of the scheduled reports (06:00, 14:00, 22:00 ...)."""
     state_dir: Path = Path(".aisoc")

@@ -11,6 +11,7 @@ import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -56,6 +57,8 @@ class Truth:
     label: Disposition
     field: str
     note: str | None = None
+    labeled_at: datetime | None = None
+    """When the analyst gave the label, if the source records it (replay's label delay uses it)."""
 
 
 @runtime_checkable

@@ -84,6 +84,7 @@ def normalize(record: dict[str, Any]) -> Alert:
         title=str(title)[:512],
         description=src.get("full_log"),
         rule=str(rule.get("id")) if rule.get("id") is not None else None,
+        category=_category(rule.get("groups")),
         severity=severity_of(level),
         severity_original=f"level {level} ({record.get('rule_priority', '?')})",
         created_at=datetime.fromisoformat(str(src["timestamp"]).replace("+0000", "+00:00")),
@@ -94,6 +95,12 @@ def normalize(record: dict[str, Any]) -> Alert:
         raw=record,
         raw_exclude=RAW_EXCLUDE,
     )
+
+
+def _category(groups: Any) -> str | None:
+    """The rule's most specific group (Wazuh lists them general first: ``sysmon, sysmon_eid1_detections``)."""
+    named = [str(g).strip() for g in groups or [] if str(g).strip()] if isinstance(groups, list) else []
+    return named[-1][:256] if named else None
 
 
 def truth_of(record: dict[str, Any]) -> Truth | None:

@@ -26,7 +26,7 @@ from aisoc.events import (
     utcnow,
 )
 from aisoc.runtime import AgentRole, RoleContext
-from roles._common import SEVERITY_POINTS, alert_view
+from roles._common import SEVERITY_POINTS, alert_view, decision_data
 
 APPROVAL_WINDOW = {
     Sev.SEV1: timedelta(minutes=30),
@@ -108,6 +108,7 @@ it out. List who must be notified."""
             "tier2": {"summary": t2.summary, "findings": t2.findings, "evidence": t2.evidence}
             if t2
             else None,
+            **decision_data(ctx),
         }
 
     def task(self, ctx: RoleContext) -> str:

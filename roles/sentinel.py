@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aisoc.events import CaseClosed, Disposition, Event, Role, TriageVerdict, Verdict
 from aisoc.runtime import AgentRole, RoleContext
-from roles._common import ATTACK_WORDS, QUIET_WORDS, SEVERITY_POINTS, alert_text, alert_view, precedent_lean
+from roles._common import SEVERITY_POINTS, alert_view, assess, decision_data
 
 ESCALATE_PRIORITY = 7
 """Malicious verdicts and priorities at or above this go to Tier 2; the rest are closed."""
@@ -46,11 +46,13 @@ alert first. Decide:
 - a one-paragraph summary an analyst can act on: what happened, on which host and account, and why
   you judged it so.
 Malicious alerts, and any alert of priority 7 or more, go to a Tier 2 analyst; everything else is
-closed by you, so do not close what you cannot explain. Use the lookup tools when an indicator or a
-technique needs checking; never invent facts that are not in the data or in a tool result."""
+closed by you, so do not close what you cannot explain. Statistics, when given, count how analysts
+labelled earlier alerts of the same rule, category or indicator: weigh them as evidence. Use the
+lookup tools when an indicator or a technique needs checking; never invent facts that are not in the
+data or in a tool result."""
 
     def data(self, ctx: RoleContext) -> dict[str, Any]:
-        return {"alert": alert_view(ctx)}
+        return {"alert": alert_view(ctx), **decision_data(ctx)}
 
     def task(self, ctx: RoleContext) -> str:
         return "Triage this alert: verdict, confidence, priority and summary as one JSON object."
@@ -80,42 +82,31 @@ technique needs checking; never invent facts that are not in the data or in a to
             )
         return events
 
+    def overruled(self, ctx: RoleContext, results: list[Event], reason: str) -> list[Event]:
+        """A refused close goes to Tier 2, the guardrail's reason first in the verdict's summary."""
+        out: list[Event] = []
+        for e in results:
+            if isinstance(e, TriageVerdict):
+                out.append(e.model_copy(update={"routed_to": "tier2", "summary": f"{reason}. {e.summary}"[:8000]}))
+            elif not isinstance(e, CaseClosed):
+                out.append(e)
+        return out
+
     def stub_answer(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The written policy of ``roles._common`` as a verdict, a priority and a summary."""
         view = data.get("alert") or {}
-        text = alert_text(view)
-        score = SEVERITY_POINTS.get(str(view.get("severity")), 2)
-        techniques = view.get("techniques") or []
-        score += 2 if techniques else 0
-        score += 3 if any(w in text for w in ATTACK_WORDS) else 0
-        strong = [
-            i
-            for i in view.get("indicators") or []
-            if i.get("type") in ("ip", "domain", "url", "sha256", "md5", "sha1") and not i.get("private")
-        ]
-        score += 1 if strong else 0
-        score -= 4 if any(w in text for w in QUIET_WORDS) else 0
-        score += 3 * precedent_lean(data)
-        priority = max(1, min(10, score))
-        verdict = (
-            "malicious"
-            if priority >= 8
-            else "suspicious"
-            if priority >= 5
-            else "benign"
-            if priority >= 3
-            else "false_positive"
-        )
+        a = assess(data)
+        severity = SEVERITY_POINTS.get(str(view.get("severity")), 2)
+        if a.escalate:
+            priority = min(10, ESCALATE_PRIORITY + severity // 4)
+            verdict = "malicious" if a.history and a.confidence >= 0.8 else "suspicious"
+        else:
+            priority = max(1, min(ESCALATE_PRIORITY - 1, severity))
+            verdict = "benign"
         hosts = ", ".join(view.get("hosts") or []) or "no host"
-        techs = ", ".join(techniques[:3]) or "no ATT&CK mapping"
+        techs = ", ".join((view.get("techniques") or [])[:3]) or "no ATT&CK mapping"
         summary = (
             f"{view.get('title')}: {view.get('severity')} severity on {hosts}; {techs}; "
-            f"{len(view.get('indicators') or [])} indicators."
+            f"{len(view.get('indicators') or [])} indicators. Basis: {a.basis}."
         )
-        if data.get("precedent"):
-            summary += f" Weighed {len(data['precedent'])} precedent case(s)."
-        return {
-            "verdict": verdict,
-            "confidence": round(min(0.95, 0.5 + 0.045 * priority), 2),
-            "priority": priority,
-            "summary": summary,
-        }
+        return {"verdict": verdict, "confidence": a.confidence, "priority": priority, "summary": summary}

@@ -17,7 +17,7 @@ from aisoc.events import (
     TriageVerdict,
 )
 from aisoc.runtime import AgentRole, RoleContext
-from roles._common import alert_view, precedent_lean
+from roles._common import alert_view, assess, decision_data
 
 
 class Tier2Answer(BaseModel):
@@ -59,7 +59,9 @@ tools (host details, the host's recent alerts, indicator lookups) and decide:
 - "close": not an incident (say whether it is "benign" or a "false_positive" in `disposition`);
 - "human_review": you cannot decide from the evidence you have; say exactly what is missing.
 List your findings (what you established) and the evidence behind each (tool results, alert
-fields). Do not escalate on severity alone, and do not close what you cannot explain."""
+fields). Statistics, when given, count how analysts labelled earlier alerts of the same rule,
+category or indicator: weigh them as evidence. Do not escalate on severity alone, and do not close
+what you cannot explain."""
 
     def accepts(self, event: Event) -> bool:
         return isinstance(event, TriageVerdict) and event.routed_to == "tier2"
@@ -71,7 +73,7 @@ fields). Do not escalate on severity alone, and do not close what you cannot exp
             if v
             else None
         )
-        return {"alert": alert_view(ctx), "sentinel": sentinel}
+        return {"alert": alert_view(ctx), "sentinel": sentinel, **decision_data(ctx)}
 
     def task(self, ctx: RoleContext) -> str:
         return "Investigate and decide: escalate, close or human_review, as one JSON object."
@@ -111,30 +113,31 @@ fields). Do not escalate on severity alone, and do not close what you cannot exp
         return events
 
     def stub_answer(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The written policy of ``roles._common``: escalate or close on it; human review when the
+        alert gives nothing to investigate and nothing earlier is known."""
         view, sentinel = data.get("alert") or {}, data.get("sentinel") or {}
-        priority, verdict = int(sentinel.get("priority") or 5), str(sentinel.get("verdict"))
-        lean = precedent_lean(data)
+        a = assess(data)
         hosts = view.get("hosts") or []
-        findings = [f"Sentinel rated it {verdict} at priority {priority}."]
+        findings = [f"Sentinel rated it {sentinel.get('verdict')} at priority {sentinel.get('priority')}."]
         if view.get("techniques"):
             findings.append("Mapped to ATT&CK " + ", ".join(view["techniques"][:4]) + ".")
         if hosts:
             findings.append(f"Activity on {', '.join(hosts[:3])}.")
+        findings.append(f"Basis: {a.basis}.")
         evidence = [f"alert rule {view.get('rule')}: {view.get('title')}"]
-        if lean < 0 or (priority < 8 and verdict != "malicious"):
-            decision, disposition = "close", "benign"
-            summary = "Activity is consistent with expected behaviour for this host; closing."
-        elif not hosts and not view.get("indicators") and lean == 0:
+        empty = not (hosts or view.get("indicators") or view.get("techniques") or view.get("rule"))
+        if not a.history and empty:
             decision, disposition = "human_review", None
-            summary = "No host or indicator to investigate; a person must look at the source."
-        else:
+            summary = "Nothing to investigate (no host, indicator, technique or rule) and no history."
+        elif a.escalate:
             decision, disposition = "escalate", None
-            summary = (
-                f"Confirmed suspicious activity on {', '.join(hosts[:2]) or 'the environment'}; escalating."
-            )
+            summary = f"Escalating activity on {', '.join(hosts[:2]) or 'the environment'}: {a.basis}."
+        else:
+            decision, disposition = "close", "benign"
+            summary = f"Closing as benign: {a.basis}."
         return {
             "decision": decision,
-            "confidence": 0.8 if decision == "escalate" else 0.7,
+            "confidence": a.confidence,
             "summary": summary,
             "findings": findings,
             "evidence": evidence,

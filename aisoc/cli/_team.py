@@ -13,7 +13,7 @@ from aisoc import models
 from aisoc.bus import Bus
 from aisoc.errors import AisocError, ConfigError
 from aisoc.events import Alert, PrecedentRef
-from aisoc.memory import Memory
+from aisoc.memory import Memory, Statistics
 from aisoc.resolve import resolve
 from aisoc.runtime import RoleTeam
 from aisoc.settings import KernelSettings
@@ -85,11 +85,15 @@ def build_team(
     model: Any = None,
     **kwargs: Any,
 ) -> RoleTeam:
-    """The team as the settings describe it; with ``recall = "on"`` memory's precedent is injected
-    into Sentinel, Tier 2 and IR Lead prompts. ``model`` shares one chat model between teams (a
-    worker serving several namespaces); by default the settings' model is built."""
+    """The team as the settings describe it; with ``recall = "on"`` memory's precedent and the
+    precedent statistics are injected into Sentinel, Tier 2 and IR Lead prompts; the settings'
+    guardrail is enforced either way. ``model`` shares one chat model between teams (a worker
+    serving several namespaces); by default the settings' model is built."""
     if "context" not in kwargs and settings.recall == "on":
         kwargs["context"] = recall_hook(open_memory(settings, bus, process, config))
+    if "statistics" not in kwargs and settings.recall == "on":
+        kwargs["statistics"] = Statistics(bus.audit, policy=settings.statistics).hook()
+    kwargs.setdefault("guardrail", settings.guardrail)
     return RoleTeam(
         model=model if model is not None else build_model(settings, dry_run),
         tools=build_tools(settings, config) if tools is None else tools,

@@ -26,7 +26,18 @@ from rich.text import Text
 from aisoc.cli._common import CommandError, kernel_settings
 from aisoc.cli._paths import print_paths
 from aisoc.cli._team import build_model, build_stoplist
-from aisoc.replay import Replay, ReplayResult, ResumeMismatch, RunFiles, TicketResult, read_records, select
+from aisoc.replay import (
+    DEFAULT_LABEL_DELAY,
+    Replay,
+    ReplayResult,
+    ResumeMismatch,
+    RunFiles,
+    TicketResult,
+    format_duration,
+    parse_duration,
+    read_records,
+    select,
+)
 from aisoc.sources import open_source, source_names
 
 log = logging.getLogger(__name__)
@@ -55,6 +66,14 @@ def register(sub: Any) -> None:
     p.add_argument("--stratify", action="store_true", help="keep the label mix in the sample")
     p.add_argument("--seed", type=int, default=0, help="the sample's random seed (default 0)")
     p.add_argument("--k", type=int, default=5, help="precedent references per prompt (default 5)")
+    p.add_argument(
+        "--label-delay",
+        default=format_duration(DEFAULT_LABEL_DELAY),
+        metavar="DURATION",
+        help="how long after its alert an analyst's label is known, when the source records no label "
+        f"time: 0, 90s, 30m, 12h, 1d, 2w (default {format_duration(DEFAULT_LABEL_DELAY)}); precedent, "
+        "statistics and baselines only use labels known by then",
+    )
     p.add_argument("--out", type=Path, help="metrics JSON file (per-ticket JSONL and journal beside it)")
     p.add_argument("--resume", action="store_true", help="continue the run whose files are beside --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -93,6 +112,10 @@ def _replay(args: argparse.Namespace) -> int:
     if args.resume and args.out is None:
         raise CommandError("--resume needs --out (the metrics file whose tickets file it continues)", 2)
     started = time.perf_counter()
+    try:
+        label_delay = parse_duration(args.label_delay)
+    except ValueError as e:
+        raise CommandError(f"--label-delay: {e}", 2) from e
     settings = kernel_settings(args, model="stub" if args.dry_run else args.model)
     recall = args.recall or settings.recall
     source = open_source(args.source, args.file)
@@ -125,6 +148,9 @@ def _replay(args: argparse.Namespace) -> int:
         source=args.source,
         model_spec=settings.model,
         recall=recall,
+        label_delay=label_delay,
+        guardrail=settings.guardrail,
+        statistics=settings.statistics,
         stoplist=build_stoplist(settings, args.config),
         out=args.out,
         resume=args.resume,
@@ -138,6 +164,7 @@ def _replay(args: argparse.Namespace) -> int:
             },
             "roles": settings.team,
             "k": args.k,
+            "guardrail": settings.guardrail.describe(),
         },
         roles=settings.team,
         k=args.k,
@@ -190,6 +217,12 @@ def summary(result: ReplayResult, console: Console) -> None:
             _pct(r["tokens_per_ticket"]),
         )
     console.print(table)
+    baselines_table(m, console)
+    g = m["guardrail"]
+    console.print(
+        f"guardrail ({g['policy']}): overruled {g['overruled']} closes — the analyst escalated "
+        f"{g['right']}, closed {g['wrong']}"
+    )
     ab = m["recall_ab"]
     if ab is not None:
         d = ab["delta"]
@@ -197,11 +230,41 @@ def summary(result: ReplayResult, console: Console) -> None:
             f"recall A/B (on minus off): precision {_signed(d['precision'])}, recall {_signed(d['recall'])}, "
             f"F1 {_signed(d['f1'])} — {ab['verdict']}"
         )
+        for arm in ("off", "on"):
+            lift = ab["lift"][arm]
+            console.print(
+                f"recall {arm}: team F1 {_pct(lift['team']['f1'])} on the same tickets, "
+                f"{_signed(lift['f1'])} over the best baseline ({lift['best_baseline'] or 'none'})"
+            )
     if m["errors"]:
         stages: dict[str, int] = {}
         for e in m["errors"]:
             stages[e["stage"]] = stages.get(e["stage"], 0) + 1
         console.print("errors: " + ", ".join(f"{n} {s}" for s, n in sorted(stages.items())))
+
+
+def baselines_table(m: dict[str, Any], console: Console) -> None:
+    """The team beside the baselines on the same tickets (label delay stated), and the lift."""
+    lift = m["lift"]
+    table = Table("on the same tickets", "TP", "FP", "TN", "FN", "precision", "recall", "F1", box=None)
+    rows = [("team (review = escalated)", lift["team"])] + list(m["baselines"].items())
+    for name, s in rows:
+        c = s["confusion"]
+        style = "bold" if name == lift["best_baseline"] else None
+        table.add_row(
+            name,
+            *(str(c[k]) for k in ("tp", "fp", "tn", "fn")),
+            _pct(s["precision"]),
+            _pct(s["recall"]),
+            _pct(s["f1"]),
+            style=style,
+        )
+    console.print(f"baselines (label delay {m['label_delay']}):")
+    console.print(table)
+    console.print(
+        f"lift over the best baseline ({lift['best_baseline'] or 'none'}): F1 {_signed(lift['f1'])}, "
+        f"precision {_signed(lift['precision'])}, recall {_signed(lift['recall'])}"
+    )
 
 
 def _signed(v: float | None) -> str:

@@ -87,6 +87,7 @@ from aisoc.events.catalogue import (
 )
 from aisoc.events.trace import (
     ModelCall,
+    GuardrailCheck,
     PrecedentRef,
     SharedPart,
     TokenUsage,
@@ -171,6 +172,7 @@ __all__ = [
     "OpenApproval",
     "Phase",
     "PlanStep",
+    "GuardrailCheck",
     "PrecedentRef",
     "ProducedBy",
     "Reputation",

@@ -80,6 +80,8 @@ class Alert(BaseModel):
     title: Annotated[str, StringConstraints(max_length=512)]
     description: Text | None = None
     rule: Short | None = None
+    category: Short | None = None
+    """The kind of activity the source files the alert under (GUIDE ``Category``, Wazuh rule group)."""
     severity: int = Field(ge=0, le=4)
     severity_original: Short | None = None
     created_at: UtcDatetime
@@ -129,6 +131,7 @@ class Alert(BaseModel):
             "title": self.title,
             "description": self.description,
             "rule": self.rule,
+            "category": self.category,
             "severity": self.severity_name,
             "severity_original": self.severity_original,
             "created_at": self.created_at.isoformat().replace("+00:00", "Z"),

@@ -158,6 +158,17 @@ class PrecedentRef(_Frozen):
     summary: Line | None = None
 
 
+class GuardrailCheck(_Frozen):
+    """The runtime's guardrail on one role answer: the policy in force and what it decided."""
+
+    policy: Line
+    closes: bool = False
+    """Whether the role's answer closed the case (only closes are checked)."""
+    overruled: Short | None = None
+    """The rule that refused the close (``true_positive_precedent``, ``low_confidence``), if any."""
+    reason: Line | None = None
+
+
 class TokenUsage(_Frozen):
     """Token counts over every model call of one role invocation (when the server reports them)."""
 
@@ -179,6 +190,7 @@ class Trace(_Frozen):
     validated_output: Blob | None = None
     repairs: int = Field(default=0, ge=0)
     note: Text | None = None
+    guardrail: GuardrailCheck | None = None
 
     @field_validator("raw_output", mode="before")
     @classmethod

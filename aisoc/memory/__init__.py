@@ -51,6 +51,7 @@ from aisoc.memory.scoring import (
     team_route,
 )
 from aisoc.memory.statements import Statement, statements
+from aisoc.memory.stats import Stat, Statistics, StatisticsPolicy
 from aisoc.memory.stoplist import KeyStoplist, Stoplist, no_stoplist, skip_private
 
 __all__ = [
@@ -84,7 +85,10 @@ __all__ = [
     "RoleOutput",
     "RuleHistory",
     "Scorecard",
+    "Stat",
     "Statement",
+    "Statistics",
+    "StatisticsPolicy",
     "Step",
     "Stoplist",
     "UnknownCase",

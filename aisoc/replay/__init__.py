@@ -15,13 +15,18 @@ the per-ticket outcomes beside it recompute every figure (:func:`recompute`).
 
 from __future__ import annotations
 
+from aisoc.replay.baselines import BASELINES, Baselines
 from aisoc.replay.engine import ARMS, Progress, RecallMode, Replay, ReplayResult, ResumeMismatch
 from aisoc.replay.isolation import Attempt, EgressBlocked, EgressGuard, model_endpoints
 from aisoc.replay.journal import RoleCall, RunFiles, TicketResult, read_results
+from aisoc.replay.labels import DEFAULT_LABEL_DELAY, LabelClock, format_duration, parse_duration
 from aisoc.replay.metrics import (
     SCHEMA_VERSION,
+    baselines,
     build_metrics,
     cell_of,
+    guardrail,
+    lift,
     metrics_schema,
     per_role,
     percentile,
@@ -34,10 +39,14 @@ from aisoc.replay.tickets import Selection, Ticket, Unreadable, read_records, se
 
 __all__ = [
     "ARMS",
+    "BASELINES",
+    "DEFAULT_LABEL_DELAY",
     "SCHEMA_VERSION",
     "Attempt",
+    "Baselines",
     "EgressBlocked",
     "EgressGuard",
+    "LabelClock",
     "Progress",
     "RecallMode",
     "Replay",
@@ -49,10 +58,15 @@ __all__ = [
     "Ticket",
     "TicketResult",
     "Unreadable",
+    "baselines",
     "build_metrics",
     "cell_of",
+    "format_duration",
+    "guardrail",
+    "lift",
     "metrics_schema",
     "model_endpoints",
+    "parse_duration",
     "per_role",
     "percentile",
     "read_records",

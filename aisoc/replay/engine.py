@@ -2,12 +2,14 @@
 
 Per arm (recall ``off`` or ``on``) the engine builds a fresh in-memory bus, a memory over it and the
 team — no gate, no bot, no vendor tools (only the built-in ``case_lookup``, which reads the replay's
-own log), no paused roles — and runs the tickets in chronological order: publish the alert, drain
-the team, score the case with :func:`aisoc.memory.outcome_of` against the source's truth, write the
-ticket's line. With recall on, precedent comes from memory with ``before=`` the alert's creation
-time, and only once a ticket has been scored is its ground truth published as ``truth.labeled``
-(an analyst knows how earlier tickets ended, never the current one). An :class:`EgressGuard` refuses
-every outbound connection except to the model's own server.
+own log), no paused roles — and runs the tickets in chronological order: release the labels
+known by the ticket's creation time, ask the baselines, publish the alert, drain the team, score
+the case with :func:`aisoc.memory.outcome_of` against the source's truth, write the ticket's line.
+With recall on, precedent and statistics come from memory with ``before=`` the alert's creation
+time, and a ticket's ground truth is published as ``truth.labeled`` only once it has been scored
+AND the label delay has passed on the replay's clock (:mod:`aisoc.replay.labels`): an analyst knows
+how earlier tickets ended once someone labelled them, never the current one. An
+:class:`EgressGuard` refuses every outbound connection except to the model's own server.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -29,7 +31,8 @@ from langchain_core.language_models import BaseChatModel
 
 from aisoc.bus import Bus
 from aisoc.events import Alert, AlertReceived, Event, PrecedentRef, ProducedBy, Role, TruthLabeled
-from aisoc.memory import Memory, Stoplist, outcome_of
+from aisoc.memory import Memory, Statistics, StatisticsPolicy, Stoplist, outcome_of
+from aisoc.replay.baselines import Baselines
 from aisoc.replay.isolation import Attempt, EgressGuard, model_endpoints
 from aisoc.replay.journal import (
     Journal,
@@ -41,9 +44,10 @@ from aisoc.replay.journal import (
     restorable,
     write_json,
 )
+from aisoc.replay.labels import DEFAULT_LABEL_DELAY, LabelClock, format_duration
 from aisoc.replay.metrics import build_metrics, cell_of, split_arms
 from aisoc.replay.tickets import Selection, Ticket
-from aisoc.runtime import DEFAULT_TEAM, Invocation, RoleTeam
+from aisoc.runtime import DEFAULT_TEAM, GuardrailPolicy, Invocation, RoleTeam, overruled_by
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +127,10 @@ class Replay:
         tools: tools (``aisoc.tools.Tool``) offered to the roles; the CLI passes none: vendor tools
             are disabled, only the built-in ``case_lookup`` over the replay's own bus answers.
         k: precedent references per prompt.
+        label_delay: how long after its alert a ticket's label is known when the source gives no
+            label time (:data:`~aisoc.replay.labels.DEFAULT_LABEL_DELAY`).
+        guardrail: the routing policy the runtime enforces (None: the settings' defaults).
+        statistics: what the statistics shown to roles count (None: the defaults).
         stoplist: memory's indicator stoplist.
         timeout_s: per-invocation time limit (None: each role's own).
         isolate: refuse outbound connections except to the model's server.
@@ -143,6 +151,9 @@ class Replay:
         roles: str | Iterable[Any] = DEFAULT_TEAM,
         tools: Sequence[Any] = (),
         k: int = 5,
+        label_delay: timedelta = DEFAULT_LABEL_DELAY,
+        guardrail: GuardrailPolicy | None = None,
+        statistics: StatisticsPolicy | None = None,
         stoplist: Stoplist | None = None,
         timeout_s: float | None = None,
         isolate: bool = True,
@@ -154,10 +165,20 @@ class Replay:
             raise ValueError("resume needs the metrics file (--out) whose tickets file it continues")
         self.model, self.selection, self.source, self.model_spec = model, selection, source, model_spec
         self.recall, self.roles, self.tools, self.k = recall, roles, list(tools), k
+        self.label_delay = label_delay
+        LabelClock(label_delay)  # a negative delay is refused here, before anything runs
+        self.guardrail = guardrail if guardrail is not None else GuardrailPolicy()
+        self.statistics = statistics if statistics is not None else StatisticsPolicy()
         self.stoplist, self.timeout_s, self.isolate = stoplist, timeout_s, isolate
         self.files = RunFiles(Path(out)) if out is not None else None
         self.resume = resume
-        self.identity = {"source": source, "model": model_spec, "recall": recall, **(identity or {})}
+        self.identity = {
+            "source": source,
+            "model": model_spec,
+            "recall": recall,
+            "label_delay": format_duration(label_delay),
+            **(identity or {}),
+        }
         self.progress: Progress = progress or _Quiet()
         self.errors: list[dict[str, Any]] = [
             {"ticket_id": u.ticket_id, "stage": "source", "message": u.reason} for u in selection.unreadable
@@ -220,6 +241,8 @@ class Replay:
             roles=self.role_names,
             wall_s=time.perf_counter() - t0,
             errors=self.errors,
+            label_delay=self.label_delay,
+            guardrail_policy=self.guardrail.describe(),
         )
         if self.files is not None:
             write_json(self.files.metrics, result.metrics)
@@ -265,43 +288,56 @@ class Replay:
         bus = Bus()  # isolated: never the production bus
         result.buses[arm] = bus
         memory = Memory(bus.audit, auto_refresh=False, stoplist=self.stoplist)
+        stats = Statistics(bus.audit, policy=self.statistics, auto_refresh=False)
+        recall = arm == "on"
         team = RoleTeam(
             self.model,
             self.tools,
             bus,
             roles=self.roles,
-            context=_Precedent(memory, self.k) if arm == "on" else None,
+            context=_Precedent(memory, self.k) if recall else None,
+            statistics=stats.hook() if recall else None,
+            guardrail=self.guardrail,
             observer=self._observe,
             timeout_s=self.timeout_s,
             paused=(),
         )
         self.role_names = list(team.agents)
+        clock, baselines = LabelClock(self.label_delay), Baselines()
         finished = {r.ticket_id for r in prior}
         if finished:
-            bus.restore_audit(self._restored(arm, finished, journal))
+            bus.restore_audit(self._restored(arm, finished, journal, clock, baselines))
         team.subscribe()
         self.progress.arm(arm, len(self.selection.tickets), len(finished))
         for ticket in self.selection.tickets:
             if ticket.ticket_id in finished:
                 continue
             self._current = ticket.ticket_id
+            for known in clock.due(ticket.alert.created_at):  # labels analysts have given by now
+                baselines.learn(known)
+                if recall:
+                    bus.publish(_label(known))
+            decisions = baselines.predict(ticket)
             seen = len(guard.attempts) if guard else 0
-            res, events = self._one(arm, ticket, bus, memory)
+            res, events = self._one(arm, ticket, bus, memory, stats)
+            res = dataclasses.replace(res, baselines=decisions)
             if guard is not None and len(guard.attempts) > seen:
                 for a in guard.attempts[seen:]:
                     if not a.allowed:
                         self._error(ticket.ticket_id, "egress", f"outbound connection to {a.address} refused")
             if writer is not None:
-                writer.ticket(res, restorable(events) if arm == "on" else None)
+                writer.ticket(res, restorable(events) if recall else None)
             results.append(res)
-            if arm == "on" and ticket.truth is not None:  # scored: now the analyst's label is known
-                bus.publish(_label(ticket))
+            clock.add(ticket)  # scored: its label becomes known after the delay
             self.progress.ticket(res)
         self._current = None
 
-    def _one(self, arm: str, ticket: Ticket, bus: Bus, memory: Memory) -> tuple[TicketResult, list[Event]]:
+    def _one(
+        self, arm: str, ticket: Ticket, bus: Bus, memory: Memory, stats: Statistics
+    ) -> tuple[TicketResult, list[Event]]:
         cid = ticket.ticket_id
         memory.refresh()
+        stats.refresh()
         bus.publish(AlertReceived(alert=ticket.alert, case_id=cid, produced_by=INGEST))
         bus.drain()
         memory.refresh()
@@ -339,15 +375,21 @@ class Replay:
         )
         return res, bus.audit.for_case(cid)
 
-    def _restored(self, arm: str, finished: set[str], journal: Journal) -> Iterator[Event]:
-        """The audit log of the finished tickets as the interrupted run left it (minus traces)."""
+    def _restored(
+        self, arm: str, finished: set[str], journal: Journal, clock: LabelClock, baselines: Baselines
+    ) -> Iterator[Event]:
+        """The audit log of the finished tickets as the interrupted run left it (minus traces), with
+        each label where the label clock released it; the clock and baselines end in the same state."""
         for t in self.selection.tickets:
             if t.ticket_id not in finished:
                 continue
+            for known in clock.due(t.alert.created_at):
+                baselines.learn(known)
+                if arm == "on":
+                    yield _label(known)
             yield AlertReceived(alert=t.alert, case_id=t.ticket_id, produced_by=INGEST)
             yield from journal.events_of(arm, t.ticket_id)
-            if arm == "on" and t.truth is not None:
-                yield _label(t)
+            clock.add(t)
 
     def _observe(self, inv: Invocation) -> None:
         cid = inv.event.case_id or "-"
@@ -360,6 +402,7 @@ class Replay:
                 output_tokens=inv.output_tokens,
                 failure=inv.failure,
                 leg=inv.leg,
+                guardrail=overruled_by(inv.results),
             )
         )
 

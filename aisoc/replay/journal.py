@@ -42,6 +42,8 @@ class RoleCall:
     output_tokens: int = 0
     failure: str | None = None
     leg: str | None = None
+    guardrail: str | None = None
+    """The guardrail rule that overruled the role's close on this call (``aisoc.runtime.guardrail``)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,13 @@ class TicketResult:
     roles: tuple[str, ...] = ()
     calls: tuple[RoleCall, ...] = ()
     error: dict[str, str] | None = None
+    baselines: dict[str, bool] | None = None
+    """Each baseline's decision on this ticket (True: escalate), from the labels known when it ran."""
+
+    @property
+    def overruled(self) -> str | None:
+        """The first guardrail rule that overruled a role's close on this ticket, if any."""
+        return next((c.guardrail for c in self.calls if c.guardrail), None)
 
     def outcome(self) -> CaseOutcome:
         """The scoring view of this ticket (what :mod:`aisoc.memory.scoring` counts)."""
@@ -94,6 +103,7 @@ class TicketResult:
             "roles": list(self.roles),
             "calls": [_call_dict(c) for c in self.calls],
             "error": self.error,
+            "baselines": self.baselines,
         }
         return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
 
@@ -253,7 +263,7 @@ def _drop_torn_tail(path: Path) -> None:
 
 def _call_dict(c: RoleCall) -> dict[str, Any]:
     d: dict[str, Any] = {"role": c.role, "ms": c.ms}
-    for key in ("tool_calls", "input_tokens", "output_tokens", "failure", "leg"):
+    for key in ("tool_calls", "input_tokens", "output_tokens", "failure", "leg", "guardrail"):
         value = getattr(c, key)
         if value:
             d[key] = value

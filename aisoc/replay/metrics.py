@@ -13,14 +13,17 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from aisoc.memory import CaseOutcome, ab_delta, confusion, role_accuracy, score
+from aisoc.memory import CaseOutcome, Confusion, ab_delta, confusion, role_accuracy, score
+from aisoc.replay.baselines import BASELINES, baseline_confusion, decision_confusion
 from aisoc.replay.journal import TicketResult, read_results
+from aisoc.replay.labels import format_duration
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the metrics file's layout (``schema_version``); bumped on incompatible changes."""
 MAX_ERRORS = 1000
 """Errors listed one by one in a metrics file; the rest are summed up in one last entry."""
@@ -53,6 +56,72 @@ def scores(results: Sequence[TicketResult]) -> dict[str, Any]:
         "f1": c.f1,
         "accuracy": c.accuracy,
     }
+
+
+def _matrix(c: Confusion) -> dict[str, Any]:
+    return {
+        "confusion": {"tp": c.tp, "fp": c.fp, "tn": c.tn, "fn": c.fn},
+        "precision": c.precision,
+        "recall": c.recall,
+        "f1": c.f1,
+        "accuracy": c.accuracy,
+    }
+
+
+def baselines(results: Sequence[TicketResult]) -> dict[str, dict[str, Any]]:
+    """Each baseline's scores on exactly the arm's tickets (the decisions recorded per ticket)."""
+    matrices = baseline_confusion([(r.human_escalated, r.baselines) for r in results])
+    return {name: {"description": BASELINES[name], **_matrix(c)} for name, c in matrices.items()}
+
+
+def lift(results: Sequence[TicketResult]) -> dict[str, Any]:
+    """The team against its best baseline, on the same tickets.
+
+    Baselines decide every ticket, so the team is scored here on every ticket too: a ticket the team
+    did not close (escalated, sent to human review, or unfinished) counts as escalated — a person
+    spends time on it, and a true positive among them is not missed. ``f1``, ``precision`` and
+    ``recall`` are the team's figures minus the best baseline's (the one with the highest F1).
+    """
+    team = decision_confusion((r.human_escalated, r.team != "closed") for r in results)
+    matrices = baseline_confusion([(r.human_escalated, r.baselines) for r in results])
+    scored = {n: c for n, c in matrices.items() if c.f1 is not None}
+    best = max(scored, key=lambda n: scored[n].f1 or 0.0) if scored else None
+    base = matrices[best] if best else None
+
+    def diff(metric: str) -> float | None:
+        a = getattr(team, metric)
+        b = getattr(base, metric) if base is not None else None
+        return None if a is None or b is None else round(a - b, 6)
+
+    return {
+        "best_baseline": best,
+        "team": _matrix(team),
+        "f1": diff("f1"),
+        "precision": diff("precision"),
+        "recall": diff("recall"),
+    }
+
+
+def guardrail(results: Sequence[TicketResult], policy: str) -> dict[str, Any]:
+    """How often the guardrail overruled a close, and how often the analyst agreed.
+
+    ``right``: overruled tickets the analyst escalated (the close would have missed a true
+    positive); ``wrong``: overruled tickets the analyst closed (extra work). Counted per ticket,
+    once, under the first rule that fired on it.
+    """
+    by_rule: dict[str, dict[str, int]] = {}
+    for r in results:
+        rule = r.overruled
+        if rule is None:
+            continue
+        n = by_rule.setdefault(rule, {"overruled": 0, "right": 0, "wrong": 0})
+        n["overruled"] += 1
+        if r.human_escalated is True:
+            n["right"] += 1
+        elif r.human_escalated is False:
+            n["wrong"] += 1
+    total = {k: sum(n[k] for n in by_rule.values()) for k in ("overruled", "right", "wrong")}
+    return {"policy": policy, **total, "by_rule": by_rule}
 
 
 def cell_of(outcome: CaseOutcome) -> str:
@@ -111,13 +180,15 @@ def per_role(results: Sequence[TicketResult], roles: Iterable[str] = ()) -> dict
 
 
 def recall_ab(off: Sequence[TicketResult], on: Sequence[TicketResult]) -> dict[str, Any]:
-    """The recall A/B block: both arms' scores, the deltas (on minus off) and scoring's verdict."""
+    """The recall A/B block: both arms' scores, the deltas (on minus off), scoring's verdict, and
+    each arm's lift over its best baseline."""
     ab = ab_delta(score(r.outcome() for r in off), score(r.outcome() for r in on))
     return {
         "off": scores(off),
         "on": scores(on),
         "delta": {m: ab.deltas[m] for m in ("precision", "recall", "f1")},
         "verdict": ab.verdict,
+        "lift": {"off": lift(off), "on": lift(on)},
     }
 
 
@@ -131,11 +202,14 @@ def build_metrics(
     roles: Iterable[str],
     wall_s: float,
     errors: Sequence[Mapping[str, Any]],
+    label_delay: timedelta,
+    guardrail_policy: str,
 ) -> dict[str, Any]:
     """Assemble the metrics file (the keys docs/replay.md documents, in that order).
 
-    The top-level scores and ``per_role`` are the recall-on arm's when there is one (what the SOC
-    runs by default), else the recall-off arm's; ``recall_ab`` is filled when both arms ran.
+    The top-level scores, ``per_role``, ``baselines``, ``lift`` and ``guardrail`` are the recall-on
+    arm's when there is one (what the SOC runs by default), else the recall-off arm's;
+    ``recall_ab`` is filled when both arms ran.
     """
     main = arms.get("on", arms.get("off", []))
     listed = [dict(e) for e in errors[:MAX_ERRORS]]
@@ -153,11 +227,23 @@ def build_metrics(
         "generated_at": generated_at,
         "source": source,
         "model": model,
+        "label_delay": format_duration(label_delay),
+        "label_delay_s": label_delay.total_seconds(),
         **scores(main),
         "per_role": per_role(main, roles),
+        **proof(main, guardrail_policy),
         "recall_ab": recall_ab(arms["off"], arms["on"]) if "off" in arms and "on" in arms else None,
         "wall_s": round(wall_s, 3),
         "errors": listed,
+    }
+
+
+def proof(results: Sequence[TicketResult], guardrail_policy: str) -> dict[str, Any]:
+    """``baselines``, ``lift`` and ``guardrail`` of one arm (the keys beside the team's scores)."""
+    return {
+        "baselines": baselines(results),
+        "lift": lift(results),
+        "guardrail": guardrail(results, guardrail_policy),
     }
 
 
@@ -170,16 +256,18 @@ def split_arms(results: Iterable[TicketResult]) -> dict[str, list[TicketResult]]
     return {arm: sorted(by_id.values(), key=lambda r: r.seq) for arm, by_id in arms.items()}
 
 
-def recompute(tickets_jsonl: str | Path, roles: Iterable[str] = ()) -> dict[str, Any]:
+def recompute(tickets_jsonl: str | Path, roles: Iterable[str] = (), guardrail_policy: str = "") -> dict[str, Any]:
     """Recompute every figure of a metrics file from its ``*.tickets.jsonl``.
 
     Returns:
-        ``{SCORE_KEYS..., "per_role", "recall_ab"}`` as :func:`build_metrics` computes them.
+        ``{SCORE_KEYS..., "per_role", "baselines", "lift", "guardrail", "recall_ab"}`` as
+        :func:`build_metrics` computes them (``guardrail.policy`` is ``guardrail_policy``).
     """
     arms = split_arms(read_results(Path(tickets_jsonl)))
     main = arms.get("on", arms.get("off", []))
     return {
         **scores(main),
         "per_role": per_role(main, roles),
+        **proof(main, guardrail_policy),
         "recall_ab": recall_ab(arms["off"], arms["on"]) if "off" in arms and "on" in arms else None,
     }

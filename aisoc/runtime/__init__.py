@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from aisoc.runtime.guardrail import GuardrailPolicy, overruled_by
 from aisoc.runtime.loop import BUDGET_EXHAUSTED, TIMEOUT, ModelUnavailable, ToolLoop
 from aisoc.runtime.role import AgentRole, Outcome, RoleContext, ScheduledRole
-from aisoc.runtime.team import DEFAULT_TEAM, ContextHook, Invocation, Observer, RoleTeam
+from aisoc.runtime.team import DEFAULT_TEAM, ContextHook, Invocation, Observer, RoleTeam, StatisticsHook
 
 __all__ = [
     "BUDGET_EXHAUSTED",
@@ -12,6 +13,7 @@ __all__ = [
     "TIMEOUT",
     "AgentRole",
     "ContextHook",
+    "GuardrailPolicy",
     "Invocation",
     "ModelUnavailable",
     "Observer",
@@ -19,5 +21,7 @@ __all__ = [
     "RoleContext",
     "RoleTeam",
     "ScheduledRole",
+    "StatisticsHook",
     "ToolLoop",
+    "overruled_by",
 ]

@@ -12,13 +12,16 @@ from pydantic import BaseModel
 from aisoc.events import (
     Alert,
     AlertReceived,
+    CaseClosed,
     Event,
     PrecedentRef,
     ProducedBy,
+    ReviewRequested,
     Role,
     SharedPart,
     alert_view_text,
 )
+from aisoc.memory import Stat
 from aisoc.runtime.prompt import RAW_LIMIT, RawJson
 
 E = TypeVar("E", bound=Event)
@@ -33,6 +36,8 @@ class RoleContext:
     event: Event
     history: Sequence[Event] = ()
     precedent: Sequence[PrecedentRef] = ()
+    statistics: Sequence[Stat] = ()
+    """How analysts decided earlier alerts of the same rule, category and indicators (recall on)."""
     now: datetime | None = None
     model_leg: str | None = None
     raw_limit: int = RAW_LIMIT
@@ -141,6 +146,15 @@ class AgentRole:
     def stub_answer(self, data: dict[str, Any]) -> dict[str, Any]:
         """The canned model's deterministic answer, derived from the data the role is shown."""
         raise NotImplementedError
+
+    def overruled(self, ctx: RoleContext, results: list[Event], reason: str) -> list[Event]:
+        """The events to publish instead of ``results`` when the guardrail refuses the role's close.
+
+        By default the close is dropped and a person is asked to look, with the guardrail's reason;
+        a role with a next tier (Sentinel) routes there instead.
+        """
+        kept = [e for e in results if not isinstance(e, CaseClosed)]
+        return [*kept, ctx.make(ReviewRequested, role=self.name, reason=reason, duty=self.review_duty)]
 
 
 class ScheduledRole:

@@ -30,10 +30,12 @@ from aisoc.events import (
     utcnow,
 )
 from aisoc.logcontext import bind
+from aisoc.memory import Stat
 from aisoc.models import StubChatModel, capabilities
 from aisoc.resolve import resolve
 from aisoc.runtime.builtin_tools import case_lookup_tool
 from aisoc.runtime.control import Controls
+from aisoc.runtime.guardrail import GuardrailPolicy, closes_case, judge, record
 from aisoc.runtime.loop import ModelUnavailable, ToolLoop, build_trace
 from aisoc.runtime.prompt import NONCE, system_message, user_message
 from aisoc.runtime.role import AgentRole, RoleContext, ScheduledRole
@@ -50,6 +52,12 @@ class ContextHook(Protocol):
     """Precedent for a role's prompt: memory plugs in here; with nothing plugged in, nothing is added."""
 
     def __call__(self, role: str, alert: Alert, case_id: str) -> Sequence[PrecedentRef]: ...
+
+
+class StatisticsHook(Protocol):
+    """Precedent statistics for a role's prompt (:meth:`aisoc.memory.Statistics.hook`)."""
+
+    def __call__(self, role: str, alert: Alert, case_id: str) -> Sequence[Stat]: ...
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,8 @@ class RoleTeam:
         bus: the bus (in-memory when omitted).
         roles: role classes or instances, or an import string naming them.
         context: precedent hook (memory); None adds nothing to prompts.
+        statistics: precedent statistics hook; None adds nothing to prompts.
+        guardrail: the routing policy enforced on every close (default: :class:`GuardrailPolicy`'s).
         timeout_s: overrides every role's per-event time limit.
     """
 
@@ -91,6 +101,8 @@ class RoleTeam:
         *,
         roles: str | Iterable[Any] = DEFAULT_TEAM,
         context: ContextHook | None = None,
+        statistics: StatisticsHook | None = None,
+        guardrail: GuardrailPolicy | None = None,
         timeout_s: float | None = None,
         observer: Observer | None = None,
         paused: Iterable[str] = (),
@@ -99,6 +111,8 @@ class RoleTeam:
         self.model = model
         self.caps = capabilities(model)
         self.context = context
+        self.statistics = statistics
+        self.guardrail = guardrail if guardrail is not None else GuardrailPolicy()
         self.timeout_s = timeout_s
         self.observers: list[Observer] = [observer] if observer else []
         self.tools = ToolSet(tools)
@@ -258,7 +272,8 @@ class RoleTeam:
         results: list[Event]
         if output is not None:
             try:
-                results = [_with_trace(e, trace) for e in role.handle(ctx, output)]
+                results, trace = self._guard(role, ctx, output, role.handle(ctx, output), trace)
+                results = [_with_trace(e, trace) for e in results]
             except Exception as e:  # a handler bug on valid output: a person looks, nothing is lost
                 log.exception("%s: handler failed on %s", name, event.event_id)
                 failure, output = f"handler error: {type(e).__name__}: {e}", None
@@ -289,6 +304,19 @@ class RoleTeam:
         )
         return results
 
+    def _guard(
+        self, role: AgentRole, ctx: RoleContext, output: Any, results: list[Event], trace: Any
+    ) -> tuple[list[Event], Any]:
+        """Enforce the guardrail on a deciding role's close; record the policy and verdict in its trace."""
+        if not role.uses_precedent:
+            return results, trace
+        confidence = getattr(output, "confidence", None)
+        verdict = judge(self.guardrail, role.name, closes_case(results), confidence, ctx.statistics)
+        if verdict.overrules and verdict.reason is not None:
+            log.info("%s: guardrail %s overruled a close on %s", role.name, verdict.rule, ctx.case_id)
+            results = role.overruled(ctx, results, verdict.reason)
+        return results, trace.model_copy(update={"guardrail": record(self.guardrail, verdict)})
+
     def _hold_proposals(self, ctx: RoleContext, results: list[Event]) -> list[Event]:
         """With proposals paused, no action reaches a person: a review asks for the plan instead."""
         held = [e for e in results if isinstance(e, ActionProposed)]
@@ -318,8 +346,11 @@ class RoleTeam:
             raw_limit=self.caps.raw_limit,
             now=utcnow(),
         )
-        if self.context is not None and role.uses_precedent and ctx.alert is not None and event.case_id:
-            ctx.precedent = list(self.context(role.name, ctx.alert, event.case_id))
+        if role.uses_precedent and ctx.alert is not None and event.case_id:
+            if self.context is not None:
+                ctx.precedent = list(self.context(role.name, ctx.alert, event.case_id))
+            if self.statistics is not None:
+                ctx.statistics = list(self.statistics(role.name, ctx.alert, event.case_id))
         return ctx
 
     def _observe(self, inv: Invocation) -> None:

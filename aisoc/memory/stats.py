@@ -1,0 +1,355 @@
+"""Precedent statistics: what analysts decided about a rule's, an indicator's or a category's earlier alerts.
+
+"This detector fired 47 times for this organisation in 30 days; analysts closed 41 as benign,
+escalated 4" — counted mechanically, judged by the role. :class:`Statistics` folds two event types
+of the audit log (``alert.received`` and ``truth.labeled``) into sorted time lists per subject and
+level, so one question costs a few binary searches whatever the log's size.
+
+Only an analyst's label counts as an outcome here (never a role's own verdict), and only labels
+already in the log: replay publishes a label once its delay has passed, so a statistic never carries
+a label younger than that. Only alerts created strictly before the one being worked on count, so an
+alert never meets its own outcome.
+
+Levels: a subject is counted within the alert's tenant first; when the tenant has fewer than
+``min_labelled`` labelled alerts of it, across all tenants (when the policy allows) and then, for the
+rule, by the alert's category (tenant, then all tenants).
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aisoc.bus.base import AuditLog
+from aisoc.events import Alert, AlertReceived, Event, IndicatorType, TruthLabeled
+from aisoc.events.alert import STRONG_TYPES
+from aisoc.memory.records import to_dt
+
+Subject = Literal["rule", "indicator", "category"]
+Level = Literal["tenant", "all_tenants"]
+ALL = "\x00all"
+"""The tenant slot of a statistic counted across every tenant."""
+ENTITY_TYPES = frozenset({IndicatorType.HOST, IndicatorType.USER, IndicatorType.DEVICE_ID, IndicatorType.ACCOUNT_ID})
+"""Entities whose statistics are shown within the tenant only (the same name elsewhere is someone else)."""
+MAX_KEYS = 40
+"""Indicators and entities of one alert that are counted (the first ones, strong types first)."""
+
+
+class StatisticsPolicy(BaseModel):
+    """What the statistics shown to roles count (settings table ``[aisoc.statistics]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_days: float = Field(default=90.0, gt=0)
+    """Only alerts created this many days before the one being worked on are counted."""
+    all_tenants: bool = True
+    """Fall back to counts across every tenant when the alert's tenant has too few labels (a SOC
+    that serves organisations who must not learn from each other turns this off)."""
+    min_labelled: int = Field(default=3, ge=1)
+    """A level with fewer labelled alerts than this defers to the next level."""
+    max_indicators: int = Field(default=3, ge=0, le=20)
+    """Indicator and entity statistics shown per prompt (those with the most labels)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    """How analysts decided one subject's earlier alerts, at one level, in the policy's window."""
+
+    subject: Subject
+    key: str
+    level: Level
+    window_days: float
+    fired: int
+    labelled: int
+    true_positive: int
+    benign: int
+    last_fired: datetime | None
+    last_true_positive: datetime | None
+    at: datetime | None
+    """The moment the statistic describes (the alert's creation time)."""
+
+    @property
+    def tp_share(self) -> float | None:
+        """Share of the labelled alerts that were true positives (None without labels)."""
+        return self.true_positive / self.labelled if self.labelled else None
+
+    def text(self) -> str:
+        """One sentence for a prompt, a card or a trace."""
+        where = "for this tenant" if self.level == "tenant" else "across all tenants"
+        what = {"rule": "rule/detector", "indicator": "indicator", "category": "category"}[self.subject]
+        days = f"{self.window_days:g} days"
+        if not self.fired:
+            return f"{what} {self.key} has not fired {where} in {days}"
+        out = (
+            f"{what} {self.key} fired {self.fired} times {where} in {days}; analysts labelled "
+            f"{self.labelled}: {self.benign} closed as benign or false positive, {self.true_positive} "
+            "true positive"
+        )
+        if self.last_true_positive is not None and self.at is not None:
+            out += f" (latest true positive {_age(self.at - self.last_true_positive)} earlier)"
+        return out
+
+    def view(self) -> dict[str, Any]:
+        """What a role is shown (numbers for reasoning, one sentence for reading)."""
+        return {
+            "subject": self.subject,
+            "key": self.key,
+            "level": self.level,
+            "fired": self.fired,
+            "labelled": self.labelled,
+            "true_positive": self.true_positive,
+            "benign": self.benign,
+            "text": self.text(),
+        }
+
+
+def _age(d: timedelta) -> str:
+    s = max(0.0, d.total_seconds())
+    if s < 3600:
+        return f"{s / 60:.0f} minutes"
+    if s < 86400:
+        return f"{s / 3600:.0f} hours"
+    return f"{s / 86400:.0f} days"
+
+
+@dataclass(slots=True)
+class _Group:
+    """One subject at one level: sorted creation times of its alerts, and of its labelled ones."""
+
+    times: list[float] = field(default_factory=list)
+    tp: list[float] = field(default_factory=list)
+    benign: list[float] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Case:
+    created: float
+    groups: tuple[tuple[str, str, str], ...]
+    label: bool | None = None
+
+
+def subjects_of(alert: Alert) -> list[tuple[Subject, str, bool]]:
+    """``(subject, key, may cross tenants)`` of an alert: its rule, category, indicators and entities."""
+    out: list[tuple[Subject, str, bool]] = []
+    if alert.rule:
+        out.append(("rule", alert.rule, True))
+    if alert.category:
+        out.append(("category", alert.category, True))
+    strong = [i for i in alert.indicators if i.type in STRONG_TYPES]
+    weak = [i for i in alert.indicators if i.type not in STRONG_TYPES and i.type in ENTITY_TYPES]
+    keys = [(i.key, True) for i in strong] + [(i.key, False) for i in weak]
+    keys += [(f"host:{h}", False) for h in alert.hosts] + [(f"user:{u}", False) for u in alert.users]
+    for key, crosses in dict.fromkeys(keys[:MAX_KEYS]):
+        out.append(("indicator", key, crosses))
+    return out
+
+
+class Statistics:
+    """Precedent statistics over an audit log (its own small fold: alerts and analysts' labels).
+
+    Args:
+        audit: the audit log (``bus.audit``).
+        policy: window, levels and how many statistics a prompt gets.
+        auto_refresh: fold new audit entries before each question (off: call :meth:`refresh`).
+
+    Example:
+        >>> from aisoc import Bus
+        >>> Statistics(Bus().audit).refresh()
+        0
+    """
+
+    def __init__(self, audit: AuditLog, *, policy: StatisticsPolicy | None = None, auto_refresh: bool = True):
+        self.audit = audit
+        self.policy = policy or StatisticsPolicy()
+        self.auto_refresh = auto_refresh
+        self._lock = threading.RLock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cases: dict[str, _Case] = {}
+        self._labels: dict[str, bool] = {}
+        self._groups: dict[tuple[str, str, str], _Group] = {}
+        self._cursor: str | None = None
+        self._epoch: str | None = None
+
+    # --- folding --------------------------------------------------------------------------------
+
+    def refresh(self) -> int:
+        """Fold the audit entries after the cursor; rebuild when the log was wiped.
+
+        Returns:
+            How many entries were read.
+        """
+        with self._lock:
+            if self._epoch is not None and self.audit.epoch != self._epoch:
+                self._reset()
+            self._epoch = self.audit.epoch
+            n = 0
+            for entry in self.audit.entries(since=self._cursor):
+                self.apply(entry.event)
+                self._cursor = entry.id
+                n += 1
+            return n
+
+    def apply(self, event: Event) -> None:
+        """Fold one event (anything but an alert or a label is ignored)."""
+        if isinstance(event, AlertReceived):
+            self._alert(event)
+        elif isinstance(event, TruthLabeled) and event.case_id:
+            self._label(event.case_id, event.escalated)
+
+    def _alert(self, event: AlertReceived) -> None:
+        cid = event.case_id or event.alert.case_id
+        if cid in self._cases:
+            return
+        a = event.alert
+        t = a.created_at.timestamp()
+        tenant = a.tenant or ""
+        groups: list[tuple[str, str, str]] = []
+        for subject, key, crosses in subjects_of(a):
+            groups.append((subject, tenant, key))
+            if crosses:
+                groups.append((subject, ALL, key))
+        case = _Case(t, tuple(groups))
+        self._cases[cid] = case
+        for g in groups:
+            bisect.insort(self._groups.setdefault(g, _Group()).times, t)
+        if cid in self._labels:
+            self._set_label(case, self._labels[cid])
+
+    def _label(self, case_id: str, escalated: bool) -> None:
+        self._labels[case_id] = escalated  # a later label supersedes
+        case = self._cases.get(case_id)
+        if case is not None:
+            self._set_label(case, escalated)
+
+    def _set_label(self, case: _Case, escalated: bool) -> None:
+        if case.label == escalated:
+            return
+        for g in case.groups:
+            group = self._groups[g]
+            if case.label is not None:
+                old = group.tp if case.label else group.benign
+                i = bisect.bisect_left(old, case.created)
+                if i < len(old) and old[i] == case.created:
+                    del old[i]
+            bisect.insort(group.tp if escalated else group.benign, case.created)
+        case.label = escalated
+
+    # --- questions ------------------------------------------------------------------------------
+
+    def stat(
+        self, subject: Subject, key: str, tenant: str | None, *, before: datetime, level: Level = "tenant"
+    ) -> Stat:
+        """The statistic of one subject at one level over the window that ends at ``before`` (exclusive)."""
+        with self._lock:
+            if self.auto_refresh:
+                self.refresh()
+            return self._stat(subject, key, tenant or "", before, level)
+
+    def _stat(self, subject: Subject, key: str, tenant: str, before: datetime, level: Level) -> Stat:
+        g = self._groups.get((subject, tenant if level == "tenant" else ALL, key))
+        hi_t = before.timestamp()
+        lo_t = hi_t - self.policy.window_days * 86400.0
+        if g is None:
+            return Stat(subject, key, level, self.policy.window_days, 0, 0, 0, 0, None, None, before)
+
+        def span(xs: list[float]) -> tuple[int, int]:
+            return bisect.bisect_left(xs, lo_t), bisect.bisect_left(xs, hi_t)
+
+        lo, hi = span(g.times)
+        tlo, thi = span(g.tp)
+        blo, bhi = span(g.benign)
+        return Stat(
+            subject=subject,
+            key=key,
+            level=level,
+            window_days=self.policy.window_days,
+            fired=hi - lo,
+            labelled=(thi - tlo) + (bhi - blo),
+            true_positive=thi - tlo,
+            benign=bhi - blo,
+            last_fired=to_dt(g.times[hi - 1]) if hi > lo else None,
+            last_true_positive=to_dt(g.tp[thi - 1]) if thi > tlo else None,
+            at=before,
+        )
+
+    def for_alert(self, alert: Alert, *, before: datetime | None = None) -> list[Stat]:
+        """The statistics a role is shown about ``alert``: its rule (or category), then indicators.
+
+        For each subject the tenant's own figures come first; when they hold fewer than
+        ``min_labelled`` labels, the all-tenant figures follow (policy allowing), and for the rule
+        the category's. Indicators and entities are ranked by labels known (at most
+        ``max_indicators``); those never labelled are left out.
+
+        Args:
+            alert: the alert being worked on.
+            before: only alerts created strictly before this count (default: the alert's creation).
+
+        Returns:
+            The statistics, most telling subject first.
+        """
+        at = before or alert.created_at
+        tenant = alert.tenant or ""
+        p = self.policy
+        with self._lock:
+            if self.auto_refresh:
+                self.refresh()
+            out: list[Stat] = []
+            ladder: list[tuple[Subject, str]] = []
+            if alert.rule:
+                ladder.append(("rule", alert.rule))
+            if alert.category:
+                ladder.append(("category", alert.category))
+            for subject, key in ladder:
+                for level in ("tenant", "all_tenants") if p.all_tenants else ("tenant",):
+                    s = self._stat(subject, key, tenant, at, level)  # type: ignore[arg-type]
+                    if s.fired:
+                        out.append(s)
+                    if s.labelled >= p.min_labelled:
+                        break
+                if out and out[-1].labelled >= p.min_labelled:
+                    break
+            found: list[Stat] = []
+            for subject, key, crosses in subjects_of(alert):
+                if subject != "indicator":
+                    continue
+                s = self._stat(subject, key, tenant, at, "tenant")
+                if s.labelled < p.min_labelled and crosses and p.all_tenants:
+                    wide = self._stat(subject, key, tenant, at, "all_tenants")
+                    s = wide if wide.labelled > s.labelled else s
+                if s.labelled:
+                    found.append(s)
+            found.sort(key=lambda s: (-s.labelled, s.key))
+            return out + found[: p.max_indicators]
+
+    def hook(self) -> Callable[[str, Alert, str], list[Stat]]:
+        """The runtime's statistics hook: computed once per case, shared by the case's roles."""
+        last: list[Any] = [None, []]
+
+        def hook(role: str, alert: Alert, case_id: str) -> list[Stat]:
+            if last[0] != case_id:
+                last[0], last[1] = case_id, self.for_alert(alert)
+            return list(last[1])
+
+        return hook
+
+    def __len__(self) -> int:
+        return len(self._cases)
+
+
+def views(stats: Iterable[Stat]) -> list[dict[str, Any]]:
+    """The prompt form of statistics."""
+    return [s.view() for s in stats]
+
+
+def strongest(stats: Sequence[Stat], min_labelled: int) -> Stat | None:
+    """The statistic with the highest true-positive share among those with enough labels."""
+    telling = [s for s in stats if s.labelled >= min_labelled]
+    return max(telling, key=lambda s: (s.tp_share or 0.0, s.labelled), default=None)

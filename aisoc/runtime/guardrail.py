@@ -1,0 +1,131 @@
+"""Guardrails any model obeys: the runtime, not the prompt, decides whether a role may close a case.
+
+A role that wants to close a case is overruled when
+
+- ``true_positive_precedent``: the statistics it was shown say alerts like this one were true
+  positives — some rule, category or indicator statistic with at least ``min_labelled`` analyst
+  labels has a true-positive share of at least ``tp_share``; or
+- ``low_confidence``: its own confidence is below ``min_confidence``.
+
+An overruled close goes to the next tier instead (Sentinel's to Tier 2) or, from the last tier that
+may close, to human review; the reason is in the event a person reads (the verdict's summary, the
+review's reason) and every deciding role's trace records the policy in force and what it decided.
+No prompt can talk past it: the check runs on the validated answer, after the model has spoken.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aisoc.events import CaseClosed, Event, GuardrailCheck
+from aisoc.memory import Stat
+
+log = logging.getLogger(__name__)
+
+TRUE_POSITIVE_PRECEDENT = "true_positive_precedent"
+LOW_CONFIDENCE = "low_confidence"
+RULES = (TRUE_POSITIVE_PRECEDENT, LOW_CONFIDENCE)
+"""The guardrail's rules, in the order they are checked."""
+
+
+class GuardrailPolicy(BaseModel):
+    """The routing policy the runtime enforces (settings table ``[aisoc.guardrail]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    """Off: roles close whatever they like (the decision is still recorded in their traces)."""
+    roles: tuple[str, ...] = ("sentinel", "tier2")
+    """The roles whose closes are checked."""
+    min_confidence: float = Field(default=0.6, ge=0, le=1)
+    """A role may not close a case when its confidence is below this."""
+    tp_share: float = Field(default=0.5, gt=0, le=1)
+    """A role may not close a case when alerts like it were true positives at least this often..."""
+    min_labelled: int = Field(default=3, ge=1)
+    """...counted over at least this many analyst labels (rule, category or indicator statistics)."""
+
+    def describe(self) -> str:
+        """The policy in one line (what every trace records)."""
+        if not self.enabled:
+            return "guardrail off"
+        return (
+            f"closes by {', '.join(self.roles)} need confidence >= {self.min_confidence:g} and no "
+            f"statistic with >= {self.min_labelled} labels at a true-positive share >= {self.tp_share:g}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the guardrail decided about one answer."""
+
+    closes: bool
+    rule: str | None = None
+    reason: str | None = None
+
+    @property
+    def overrules(self) -> bool:
+        """True when the role's close is refused."""
+        return self.rule is not None
+
+
+def judge(policy: GuardrailPolicy, role: str, closes: bool, confidence: float | None, stats: Sequence[Stat]) -> Verdict:
+    """Decide whether ``role`` may close: the policy's rules against its confidence and statistics.
+
+    Args:
+        policy: the policy in force.
+        role: the role's slug.
+        closes: whether the role's answer closes the case (nothing to check otherwise).
+        confidence: the role's stated confidence (None: the role states none; only the precedent
+            rule applies).
+        stats: the statistics the role was shown.
+
+    Returns:
+        The verdict; ``rule`` is set when the close is refused.
+    """
+    if not closes or not policy.enabled or role not in policy.roles:
+        return Verdict(closes)
+    for s in stats:
+        share = s.tp_share
+        if s.labelled >= policy.min_labelled and share is not None and share >= policy.tp_share:
+            return Verdict(
+                True,
+                TRUE_POSITIVE_PRECEDENT,
+                f"guardrail: {role} may not close it: analysts labelled {s.true_positive} of {s.labelled} "
+                f"earlier alerts of {s.subject} {s.key} ({s.level.replace('_', ' ')}) true positive "
+                f"({share:.0%} >= {policy.tp_share:.0%})",
+            )
+    if confidence is not None and confidence < policy.min_confidence:
+        return Verdict(
+            True,
+            LOW_CONFIDENCE,
+            f"guardrail: {role} may not close it at confidence {confidence:.2f} "
+            f"(below {policy.min_confidence:.2f})",
+        )
+    return Verdict(True)
+
+
+def closes_case(results: Iterable[Event]) -> bool:
+    """Whether a role's result events close the case."""
+    return any(isinstance(e, CaseClosed) for e in results)
+
+
+def record(policy: GuardrailPolicy, verdict: Verdict) -> GuardrailCheck:
+    """The trace's record of the policy and the verdict."""
+    return GuardrailCheck(
+        policy=policy.describe(), closes=verdict.closes, overruled=verdict.rule, reason=verdict.reason
+    )
+
+
+def overruled_by(results: Iterable[Event]) -> str | None:
+    """The guardrail rule that overruled the role behind ``results`` (from their traces), if any."""
+    for e in results:
+        trace: Any = getattr(e, "trace", None)
+        check = getattr(trace, "guardrail", None) if trace is not None else None
+        if check is not None and check.overruled:
+            return str(check.overruled)
+    return None
