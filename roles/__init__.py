@@ -51,9 +51,14 @@ def discover() -> tuple[type[AgentRole | ScheduledRole], ...]:
 
 STANDARD_TEAM = discover()
 """Every role in this folder, in the order a case meets them."""
+TRIAGE_TEAM = (Sentinel, Tier2)
+"""The roles that decide whether a case is escalated: a replay with ``AISOC_TEAM=roles:TRIAGE_TEAM``
+scores exactly as the standard team (escalation is Tier 2's call) without the IR Lead's plans and
+Threat Intel's attributions — hours saved with a slow model."""
 
 __all__ = [
     "STANDARD_TEAM",
+    "TRIAGE_TEAM",
     "DetectionEngineer",
     "IrLead",
     "Sentinel",

@@ -2,21 +2,23 @@
 
 The canned model (``--dry-run``) is the documented floor of the team, not a fit to any data set: it
 weighs only what every model is shown — the alert's model view, the precedent and the statistics —
-by the policy below, with no word lists. In order:
+by the policy below, with no word lists and no constant read off a data set. In order:
 
-1. **Statistics with enough labels** (at least :data:`MIN_LABELS` analyst labels, the most specific
-   level first: the rule/detector in the tenant, across tenants, then the category; and any
-   indicator or entity): when at least :data:`ESCALATE_SHARE` of the labelled like alerts were true
-   positives, escalate; otherwise close. A missed true positive costs more than a false alarm, so a
-   third is enough: a SOC accepts two false alarms for every real incident it catches.
+1. **Statistics** (analysts' labels of earlier alerts): estimate the chance that this alert is a
+   true positive by shrinking from the general to the specific — all alerts, then the category
+   and the rule/detector across tenants, then the tenant's alerts, its category and its rule —
+   each level's true-positive share pulled towards the level above by :data:`PSEUDO_LABELS`
+   labels' worth (with few labels a level says little, with many it speaks for itself). Escalate
+   when the estimate reaches :data:`ESCALATE_SHARE`: a missed true positive costs more than a
+   false alarm, so a SOC accepts two false alarms for every real incident it catches.
 2. **Telling precedent** (similar earlier cases linked by the rule or a strong indicator) when no
-   statistic is telling: follow the majority of how they ended.
+   label is known yet: follow the majority of how they ended.
 3. **The alert's own facts** when nothing earlier is known: escalate what the source rates medium
    or worse, or maps to an ATT&CK technique; close the rest as benign.
 
-Confidence grows with the evidence: the number of labels behind a statistic, or a fixed, modest
-value for a decision from the alert's own facts (the guardrail's threshold then decides whether a
-role may close on so little).
+Confidence grows with the distance between the estimate and the threshold (or is a fixed, modest
+value for a decision on the alert's facts alone); the guardrail's threshold then decides whether a
+role may close on so little.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ from aisoc.runtime.prompt import RawJson
 
 SEVERITY_POINTS = {"info": 1, "low": 2, "medium": 4, "high": 6, "critical": 8}
 """Severity as priority points (the canned Sentinel's priority and IR Lead's SEV start here)."""
-MIN_LABELS = 3
-"""A statistic is telling from this many analyst labels on."""
+PSEUDO_LABELS = 1.0
+"""How many labels' worth of the wider level's estimate a narrower level starts from."""
 ESCALATE_SHARE = 1 / 3
-"""Escalate when at least this share of the labelled like alerts were true positives."""
+"""Escalate when the estimated chance of a true positive reaches this (two false alarms per catch)."""
 FACTS_CONFIDENCE = 0.65
 """Confidence of a decision taken on the alert's own facts alone (no history)."""
 WEAK_KEYS = ("host:", "user:", "file:", "process:", "device_id:", "account_id:")
@@ -63,21 +65,30 @@ class Assessment:
     """Whether earlier alerts (statistics or precedent) informed it."""
 
 
-def telling_stat(data: dict[str, Any]) -> dict[str, Any] | None:
-    """The statistic the policy follows: the first rule/category one with enough labels, unless an
-    indicator with enough labels shows a higher true-positive share."""
-    stats = [s for s in data.get("statistics") or [] if int(s.get("labelled") or 0) >= MIN_LABELS]
-    ladder = [s for s in stats if s.get("subject") in ("rule", "category")]
-    chosen = ladder[0] if ladder else None
-    for s in stats:
-        if s.get("subject") == "indicator" and (chosen is None or _share(s) > _share(chosen)):
-            chosen = s
-    return chosen
+def estimate(data: dict[str, Any]) -> tuple[float, int, str] | None:
+    """The chance that the alert is a true positive, from the statistics shown (policy step 1).
 
+    Returns:
+        ``(estimate, labels behind it, the most specific statistic's sentence)``, or None when no
+        statistic holds a label.
+    """
+    by = {(s.get("subject"), s.get("level")): s for s in data.get("statistics") or []}
+    if not any(int(s.get("labelled") or 0) for s in by.values()):
+        return None
 
-def _share(stat: dict[str, Any]) -> float:
-    n = int(stat.get("labelled") or 0)
-    return int(stat.get("true_positive") or 0) / n if n else 0.0
+    def shrink(subject: str, level: str, prior: float) -> float:
+        s = by.get((subject, level)) or {}
+        n, tp = int(s.get("labelled") or 0), int(s.get("true_positive") or 0)
+        return (tp + PSEUDO_LABELS * prior) / (n + PSEUDO_LABELS)
+
+    base = shrink("tenant", "all_tenants", 0.5)
+    wide = shrink("rule", "all_tenants", shrink("category", "all_tenants", base))
+    prior = (wide + shrink("tenant", "tenant", base)) / 2
+    p = shrink("rule", "tenant", shrink("category", "tenant", prior))
+    labelled = [s for s in by.values() if int(s.get("labelled") or 0) and s.get("subject") != "indicator"]
+    labels = sum(int(s.get("labelled") or 0) for s in labelled)
+    told = labelled[0].get("text") if labelled else None
+    return p, labels, str(told or "earlier labelled alerts")
 
 
 def precedent_lean(data: dict[str, Any]) -> int:
@@ -103,13 +114,13 @@ def precedent_lean(data: dict[str, Any]) -> int:
 
 def assess(data: dict[str, Any]) -> Assessment:
     """Apply the written policy (module docstring) to what a role was shown."""
-    stat = telling_stat(data)
-    if stat is not None:
-        n, share = int(stat["labelled"]), _share(stat)
-        escalate = share >= ESCALATE_SHARE
-        margin = (share - ESCALATE_SHARE) / (1 - ESCALATE_SHARE) if escalate else 1 - share / ESCALATE_SHARE
-        confidence = round(min(0.95, 0.5 + 0.45 * margin * n / (n + 2)), 2)
-        basis = f"{stat.get('text') or stat.get('key')}"
+    known = estimate(data)
+    if known is not None:
+        p, labels, told = known
+        escalate = p >= ESCALATE_SHARE
+        room = 1 - ESCALATE_SHARE if escalate else ESCALATE_SHARE
+        confidence = round(min(0.95, 0.5 + 0.5 * abs(p - ESCALATE_SHARE) / room), 2)
+        basis = f"estimated {p:.0%} chance of a true positive from {labels} analyst labels ({told})"
         return Assessment(escalate, confidence, basis, True)
     lean = precedent_lean(data)
     if lean:

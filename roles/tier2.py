@@ -112,9 +112,23 @@ what you cannot explain."""
             )
         return events
 
+    def overruled(self, ctx: RoleContext, results: list[Event], reason: str) -> list[Event]:
+        """A refused close becomes a human review: the decision says so, with the guardrail's reason."""
+        out: list[Event] = []
+        for e in results:
+            if isinstance(e, Tier2Decided):
+                out.append(
+                    e.model_copy(
+                        update={"decision": Tier2Decision.HUMAN_REVIEW, "summary": f"{reason}. {e.summary}"[:8000]}
+                    )
+                )
+            elif not isinstance(e, CaseClosed):
+                out.append(e)
+        return [*out, ctx.make(ReviewRequested, role=Role.TIER2, reason=reason, duty=Role.TIER2)]
+
     def stub_answer(self, data: dict[str, Any]) -> dict[str, Any]:
-        """The written policy of ``roles._common``: escalate or close on it; human review when the
-        alert gives nothing to investigate and nothing earlier is known."""
+        """The written policy of ``roles._common``: escalate or close on it (a close the runtime's
+        guardrail refuses becomes a human review)."""
         view, sentinel = data.get("alert") or {}, data.get("sentinel") or {}
         a = assess(data)
         hosts = view.get("hosts") or []
@@ -125,11 +139,7 @@ what you cannot explain."""
             findings.append(f"Activity on {', '.join(hosts[:3])}.")
         findings.append(f"Basis: {a.basis}.")
         evidence = [f"alert rule {view.get('rule')}: {view.get('title')}"]
-        empty = not (hosts or view.get("indicators") or view.get("techniques") or view.get("rule"))
-        if not a.history and empty:
-            decision, disposition = "human_review", None
-            summary = "Nothing to investigate (no host, indicator, technique or rule) and no history."
-        elif a.escalate:
+        if a.escalate:
             decision, disposition = "escalate", None
             summary = f"Escalating activity on {', '.join(hosts[:2]) or 'the environment'}: {a.basis}."
         else:

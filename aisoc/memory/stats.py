@@ -10,16 +10,17 @@ already in the log: replay publishes a label once its delay has passed, so a sta
 a label younger than that. Only alerts created strictly before the one being worked on count, so an
 alert never meets its own outcome.
 
-Levels: a subject is counted within the alert's tenant first; when the tenant has fewer than
-``min_labelled`` labelled alerts of it, across all tenants (when the policy allows) and then, for the
-rule, by the alert's category (tenant, then all tenants).
+Subjects and levels: the alert's rule/detector, its category and its tenant as a whole (the base
+rate), each counted within the alert's tenant and across all tenants (when the policy allows); and
+its strong indicators and entities, within the tenant and, for strong indicators with fewer than
+``min_labelled`` labels there, across all tenants.
 """
 
 from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -31,7 +32,7 @@ from aisoc.events import Alert, AlertReceived, Event, IndicatorType, TruthLabele
 from aisoc.events.alert import STRONG_TYPES
 from aisoc.memory.records import to_dt
 
-Subject = Literal["rule", "indicator", "category"]
+Subject = Literal["rule", "category", "tenant", "indicator"]
 Level = Literal["tenant", "all_tenants"]
 ALL = "\x00all"
 """The tenant slot of a statistic counted across every tenant."""
@@ -82,12 +83,13 @@ class Stat:
     def text(self) -> str:
         """One sentence for a prompt, a card or a trace."""
         where = "for this tenant" if self.level == "tenant" else "across all tenants"
-        what = {"rule": "rule/detector", "indicator": "indicator", "category": "category"}[self.subject]
+        what = {"rule": "rule/detector ", "indicator": "indicator ", "category": "category ", "tenant": ""}
+        name = "alerts" if self.subject == "tenant" else f"{what[self.subject]}{self.key}"
         days = f"{self.window_days:g} days"
         if not self.fired:
-            return f"{what} {self.key} has not fired {where} in {days}"
+            return f"{name} has not fired {where} in {days}"
         out = (
-            f"{what} {self.key} fired {self.fired} times {where} in {days}; analysts labelled "
+            f"{name} fired {self.fired} times {where} in {days}; analysts labelled "
             f"{self.labelled}: {self.benign} closed as benign or false positive, {self.true_positive} "
             "true positive"
         )
@@ -141,6 +143,7 @@ def subjects_of(alert: Alert) -> list[tuple[Subject, str, bool]]:
         out.append(("rule", alert.rule, True))
     if alert.category:
         out.append(("category", alert.category, True))
+    out.append(("tenant", "", True))
     strong = [i for i in alert.indicators if i.type in STRONG_TYPES]
     weak = [i for i in alert.indicators if i.type not in STRONG_TYPES and i.type in ENTITY_TYPES]
     keys = [(i.key, True) for i in strong] + [(i.key, False) for i in weak]
@@ -281,44 +284,36 @@ class Statistics:
         )
 
     def for_alert(self, alert: Alert, *, before: datetime | None = None) -> list[Stat]:
-        """The statistics a role is shown about ``alert``: its rule (or category), then indicators.
+        """The statistics a role is shown about ``alert``: rule, category, tenant, then indicators.
 
-        For each subject the tenant's own figures come first; when they hold fewer than
-        ``min_labelled`` labels, the all-tenant figures follow (policy allowing), and for the rule
-        the category's. Indicators and entities are ranked by labels known (at most
-        ``max_indicators``); those never labelled are left out.
+        The rule, the category and the tenant's alerts as a whole are each shown for the tenant and
+        across all tenants (policy allowing), wherever they fired. Indicators and entities are
+        shown for the tenant, strong indicators across all tenants when the tenant holds fewer than
+        ``min_labelled`` labels of them; ranked by labels known (at most ``max_indicators``), those
+        never labelled left out.
 
         Args:
             alert: the alert being worked on.
             before: only alerts created strictly before this count (default: the alert's creation).
 
         Returns:
-            The statistics, most telling subject first.
+            The statistics, the most specific subject first.
         """
         at = before or alert.created_at
         tenant = alert.tenant or ""
         p = self.policy
+        levels: tuple[Level, ...] = ("tenant", "all_tenants") if p.all_tenants else ("tenant",)
         with self._lock:
             if self.auto_refresh:
                 self.refresh()
             out: list[Stat] = []
-            ladder: list[tuple[Subject, str]] = []
-            if alert.rule:
-                ladder.append(("rule", alert.rule))
-            if alert.category:
-                ladder.append(("category", alert.category))
-            for subject, key in ladder:
-                for level in ("tenant", "all_tenants") if p.all_tenants else ("tenant",):
-                    s = self._stat(subject, key, tenant, at, level)  # type: ignore[arg-type]
-                    if s.fired:
-                        out.append(s)
-                    if s.labelled >= p.min_labelled:
-                        break
-                if out and out[-1].labelled >= p.min_labelled:
-                    break
             found: list[Stat] = []
             for subject, key, crosses in subjects_of(alert):
                 if subject != "indicator":
+                    for level in levels:
+                        s = self._stat(subject, key, tenant, at, level)
+                        if s.fired:
+                            out.append(s)
                     continue
                 s = self._stat(subject, key, tenant, at, "tenant")
                 if s.labelled < p.min_labelled and crosses and p.all_tenants:
@@ -344,12 +339,3 @@ class Statistics:
         return len(self._cases)
 
 
-def views(stats: Iterable[Stat]) -> list[dict[str, Any]]:
-    """The prompt form of statistics."""
-    return [s.view() for s in stats]
-
-
-def strongest(stats: Sequence[Stat], min_labelled: int) -> Stat | None:
-    """The statistic with the highest true-positive share among those with enough labels."""
-    telling = [s for s in stats if s.labelled >= min_labelled]
-    return max(telling, key=lambda s: (s.tp_share or 0.0, s.labelled), default=None)

@@ -198,6 +198,56 @@ def _ab(runs: Sequence[dict[str, Any]]) -> str:
     )
 
 
+def _baselines(run: dict[str, Any]) -> str:
+    """The team beside the trivial baselines on the same tickets, the lift, and the guardrail."""
+    base, lift = run.get("baselines"), run.get("lift")
+    if not base or not lift:
+        return (
+            '<section class="card" id="baselines"><h2>Against the baselines</h2><p class="muted">This run '
+            "predates baselines (metrics schema 1): replay it again to see the team beside them.</p></section>"
+        )
+    best = lift.get("best_baseline")
+    team = lift["team"]
+    groups = [(name, team.get(k), (base.get(best) or {}).get(k)) for k, name in _METRICS] if best else []
+    rows = [("team (not closed = escalated)", team, "team")] + [(n, b, "best" if n == best else "") for n, b in base.items()]
+    body = "".join(
+        f'<tr class="{cls}"><td>{escape(name)}</td>'
+        + "".join(f"<td class='num'>{s['confusion'][k]:,}</td>" for k in ("tp", "fp", "tn", "fn"))
+        + "".join(f"<td class='num'>{fmt(s.get(k))}</td>" for k, _ in _METRICS)
+        + "</tr>"
+        for name, s, cls in rows
+    )
+    g = run.get("guardrail") or {}
+    decided = lift.get("decided") or {}
+    chart = (
+        charts.paired_bars("baselines-chart", groups, ("team", f"best baseline: {best}"), "Team vs best baseline")
+        if groups
+        else ""
+    )
+    return (
+        '<section class="card" id="baselines"><h2>Against the baselines, same tickets '
+        f"(label delay {escape(str(run.get('label_delay', '?')))})</h2>"
+        + chart
+        + f'<p class="verdict" id="lift">Lift over the best baseline ({escape(str(best))}): F1 '
+        f"{_signed(lift.get('f1'))}, precision {_signed(lift.get('precision'))}, recall "
+        f"{_signed(lift.get('recall'))}. On the {decided.get('tickets', 0):,} tickets the team decided: F1 "
+        f"{_signed(decided.get('f1'))} over {escape(str(decided.get('best_baseline')))}.</p>"
+        '<table id="baselines-table"><thead><tr><th>decider</th><th class="num">TP</th><th class="num">FP</th>'
+        '<th class="num">TN</th><th class="num">FN</th><th class="num">precision</th><th class="num">recall</th>'
+        f'<th class="num">F1</th></tr></thead><tbody>{body}</tbody></table>'
+        + f'<p class="muted" id="guardrail">Guardrail ({escape(str(g.get("policy", "?")))}): overruled '
+        f"<b>{g.get('overruled', 0):,}</b> closes; the analyst escalated <b>{g.get('right', 0):,}</b> of them "
+        f"and closed <b>{g.get('wrong', 0):,}</b>.</p></section>"
+    )
+
+
+_METRICS = (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))
+
+
+def _signed(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:+.3f}"
+
+
 def _latency(run: dict[str, Any]) -> str:
     rows = [(role, r.get("p50_ms"), r.get("p95_ms")) for role, r in run["per_role"].items()]
     table = "".join(
@@ -268,6 +318,7 @@ def render_body(
         + notes
         + _accuracy(runs, bar)
         + _confusion(latest)
+        + _baselines(latest)
         + _trend(runs)
         + _ab(runs)
         + _latency(latest)

@@ -81,8 +81,18 @@ def lift(results: Sequence[TicketResult]) -> dict[str, Any]:
     did not close (escalated, sent to human review, or unfinished) counts as escalated — a person
     spends time on it, and a true positive among them is not missed. ``f1``, ``precision`` and
     ``recall`` are the team's figures minus the best baseline's (the one with the highest F1).
+    ``decided`` makes the other fair comparison: only the tickets the team escalated or closed
+    (its usual figures), against the baselines scored on exactly those tickets.
     """
     team = decision_confusion((r.human_escalated, r.team != "closed") for r in results)
+    out = _against_best(team, results)
+    decided = [r for r in results if r.team in ("escalated", "closed")]
+    inner = _against_best(decision_confusion((r.human_escalated, r.team == "escalated") for r in decided), decided)
+    out["decided"] = {"tickets": len(decided), **{k: inner[k] for k in ("best_baseline", "team", "f1")}}
+    return out
+
+
+def _against_best(team: Confusion, results: Sequence[TicketResult]) -> dict[str, Any]:
     matrices = baseline_confusion([(r.human_escalated, r.baselines) for r in results])
     scored = {n: c for n, c in matrices.items() if c.f1 is not None}
     best = max(scored, key=lambda n: scored[n].f1 or 0.0) if scored else None

@@ -3,8 +3,9 @@
 A role that wants to close a case is overruled when
 
 - ``true_positive_precedent``: the statistics it was shown say alerts like this one were true
-  positives — some rule, category or indicator statistic with at least ``min_labelled`` analyst
-  labels has a true-positive share of at least ``tp_share``; or
+  positives — for some rule, category or indicator, the most specific statistic with at least
+  ``min_labelled`` analyst labels (the tenant's before all tenants'; the tenant's base rate does
+  not count) has a true-positive share of at least ``tp_share``; or
 - ``low_confidence``: its own confidence is below ``min_confidence``.
 
 An overruled close goes to the next tier instead (Sentinel's to Tier 2) or, from the last tier that
@@ -89,9 +90,9 @@ def judge(policy: GuardrailPolicy, role: str, closes: bool, confidence: float | 
     """
     if not closes or not policy.enabled or role not in policy.roles:
         return Verdict(closes)
-    for s in stats:
+    for s in telling(stats, policy.min_labelled):
         share = s.tp_share
-        if s.labelled >= policy.min_labelled and share is not None and share >= policy.tp_share:
+        if share is not None and share >= policy.tp_share:
             return Verdict(
                 True,
                 TRUE_POSITIVE_PRECEDENT,
@@ -107,6 +108,20 @@ def judge(policy: GuardrailPolicy, role: str, closes: bool, confidence: float | 
             f"(below {policy.min_confidence:.2f})",
         )
     return Verdict(True)
+
+
+def telling(stats: Sequence[Stat], min_labelled: int) -> list[Stat]:
+    """Per rule, category and indicator, the most specific statistic with at least ``min_labelled``
+    labels: the tenant's own history, when there is enough of it, speaks before all tenants'. The
+    tenant's alerts as a whole are not "alerts like this one" and are left out."""
+    best: dict[tuple[str, str], Stat] = {}
+    for s in stats:
+        if s.subject == "tenant" or s.labelled < min_labelled:
+            continue
+        seen = best.get((s.subject, s.key))
+        if seen is None or (seen.level != "tenant" and s.level == "tenant"):
+            best[(s.subject, s.key)] = s
+    return list(best.values())
 
 
 def closes_case(results: Iterable[Event]) -> bool:

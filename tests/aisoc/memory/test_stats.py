@@ -53,6 +53,7 @@ def test_the_rule_statistic_counts_labels_in_the_window_before_the_alert() -> No
     new = alert(99, 6)
     publish(bus, new, True)  # its own label is in the log: it must not count
     s = Statistics(bus.audit, policy=StatisticsPolicy(window_days=30)).for_alert(new)[0]
+    assert s.level == "tenant"
     assert (s.subject, s.key, s.level) == ("rule", "r1", "tenant")
     assert (s.fired, s.labelled, s.true_positive, s.benign) == (5, 4, 2, 2)
     assert s.last_true_positive == T0 + timedelta(days=4)
@@ -68,19 +69,22 @@ def test_team_verdicts_are_not_labels() -> None:
     assert s[0].fired == 4 and s[0].labelled == 0
 
 
-def test_too_few_tenant_labels_fall_back_to_all_tenants_then_the_category() -> None:
-    """Given a rule labelled only in another tenant, when asked for a new tenant, then the tenant's own figure
-    (nothing) is followed by the all-tenant one; a rule unknown everywhere falls back to its category."""
+def test_each_subject_is_shown_for_the_tenant_and_across_tenants() -> None:
+    """Given a rule and category labelled only in another tenant, when asked for a new tenant, then the
+    rule, the category and all alerts are shown across tenants (the new tenant has fired nothing)."""
     bus = Bus()
     for n in range(4):
-        publish(bus, alert(n, n, tenant="globex", category="Exfiltration"), True)
+        publish(bus, alert(n, n, tenant="globex", category="Exfiltration"), n != 0)
     stats = Statistics(bus.audit)
-    wide = stats.for_alert(alert(10, 5, tenant="initech"))
-    assert [(s.subject, s.level, s.labelled) for s in wide] == [("rule", "all_tenants", 4)]
-    fresh = stats.for_alert(alert(11, 5, tenant="initech", rule="r9", category="Exfiltration"))
-    assert [(s.subject, s.key, s.level, s.true_positive) for s in fresh] == [
-        ("category", "Exfiltration", "all_tenants", 4)
+    shown = stats.for_alert(alert(10, 5, tenant="initech", rule="r1", category="Exfiltration"))
+    assert [(s.subject, s.level, s.labelled, s.true_positive) for s in shown] == [
+        ("rule", "all_tenants", 4, 3),
+        ("category", "all_tenants", 4, 3),
+        ("tenant", "all_tenants", 4, 3),
     ]
+    own = stats.for_alert(alert(11, 5, tenant="globex", rule="r9"))
+    assert [(s.subject, s.level) for s in own] == [("tenant", "tenant"), ("tenant", "all_tenants")]
+    assert own[0].text().startswith("alerts fired 4 times for this tenant")
 
 
 def test_a_policy_that_keeps_tenants_apart_never_crosses_them() -> None:
@@ -90,6 +94,7 @@ def test_a_policy_that_keeps_tenants_apart_never_crosses_them() -> None:
         publish(bus, alert(n, n, tenant="globex"), True)
     stats = Statistics(bus.audit, policy=StatisticsPolicy(all_tenants=False))
     assert stats.for_alert(alert(10, 5, tenant="initech")) == []
+    assert [s.level for s in stats.for_alert(alert(11, 5, tenant="globex"))] == ["tenant", "tenant"]
 
 
 def test_indicators_with_labels_are_shown_entities_only_within_the_tenant() -> None:
@@ -101,6 +106,7 @@ def test_indicators_with_labels_are_shown_entities_only_within_the_tenant() -> N
         publish(bus, alert(n, n, tenant="globex", rule=None, indicators=[ip], hosts=["web-1"]), True)
     publish(bus, alert(5, 3, tenant="acme", rule=None, hosts=["web-1"]), False)
     shown = Statistics(bus.audit).for_alert(alert(9, 4, tenant="acme", rule=None, indicators=[ip], hosts=["web-1"]))
+    shown = [s for s in shown if s.subject == "indicator"]
     assert [(s.key, s.level, s.labelled, s.true_positive) for s in shown] == [
         ("ip:203.0.113.9", "all_tenants", 3, 3),
         ("host:web-1", "tenant", 1, 0),

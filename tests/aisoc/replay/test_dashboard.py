@@ -32,8 +32,13 @@ def test_a_folder_becomes_one_self_contained_page(
     html = out.read_text()
     assert html.startswith("<!doctype html>") and "<style>" in html
     assert re.findall(r"(?:src|href)=", html) == [] and "<script" not in html and "@import" not in html
-    assert html.count("<svg ") == 5 and "bar 0.70" in html
-    assert 'class="num below">0.692<' in html and 'class="num">0.708<' in html  # Tier 2 under 0.7
+    assert html.count("<svg ") == 6 and "bar 0.70" in html
+    m = json.loads((folder / "wazuh.json").read_text())
+    judged = {role: r["accuracy"] for role, r in m["per_role"].items() if r["accuracy"] is not None}
+    assert judged
+    for acc in judged.values():  # each role's accuracy, red below the bar
+        assert f'class="{"num below" if acc < 0.7 else "num"}">{acc:.3f}<' in html
+    assert 'id="baselines-table"' in html and f"({m['lift']['best_baseline']})" in html
 
 
 def test_every_string_from_a_metrics_file_is_escaped(tmp_path: Path) -> None:

@@ -30,6 +30,8 @@ KEYS = [
     "generated_at",
     "source",
     "model",
+    "label_delay",
+    "label_delay_s",
     "tickets",
     "with_truth",
     "human_review",
@@ -39,11 +41,14 @@ KEYS = [
     "f1",
     "accuracy",
     "per_role",
+    "baselines",
+    "lift",
+    "guardrail",
     "recall_ab",
     "wall_s",
     "errors",
 ]
-"""The metrics file's keys, exactly as issue 8 lists them."""
+"""The metrics file's keys: issue 8's, with issue 17's label delay, baselines, lift and guardrail."""
 ROLE_KEYS = [
     "n",
     "accuracy",
@@ -142,7 +147,7 @@ def test_the_metrics_file_has_exactly_the_documented_keys_and_matches_its_schema
     assert list(m["confusion"]) == ["tp", "fp", "tn", "fn"]
     assert all(list(r) == ROLE_KEYS for r in m["per_role"].values())
     assert set(m["per_role"]) == {"sentinel", "tier2", "ir_lead", "threat_intel"}
-    assert list(m["recall_ab"]) == ["off", "on", "delta", "verdict"] and list(m["recall_ab"]["delta"]) == [
+    assert list(m["recall_ab"]) == ["off", "on", "delta", "verdict", "lift"] and list(m["recall_ab"]["delta"]) == [
         "precision",
         "recall",
         "f1",
@@ -150,7 +155,7 @@ def test_the_metrics_file_has_exactly_the_documented_keys_and_matches_its_schema
     jsonschema.Draft202012Validator.check_schema(metrics_schema())
     jsonschema.validate(m, metrics_schema())
     assert (m["schema_version"], m["source"], m["model"], m["tickets"], m["with_truth"]) == (
-        1,
+        2,
         "wazuh",
         "stub",
         89,
@@ -184,7 +189,7 @@ def test_every_figure_is_recomputed_from_the_per_ticket_jsonl(wazuh_ab: Path) ->
     assert m["recall_ab"]["delta"]["f1"] == pytest.approx(
         m["recall_ab"]["on"]["f1"] - m["recall_ab"]["off"]["f1"]
     )
-    again = recompute(RunFiles(wazuh_ab).tickets, m["per_role"])
+    again = recompute(RunFiles(wazuh_ab).tickets, m["per_role"], m["guardrail"]["policy"])
     assert {k: again[k] for k in again} == {k: m[k] for k in again}
 
 

@@ -3,6 +3,7 @@ scoring, and the delta reported with scoring's own verdict."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -40,15 +41,19 @@ def test_precedent_only_ever_comes_from_earlier_tickets(guide_ab: ReplayResult) 
 
 def test_a_label_is_published_only_after_its_ticket_was_scored(guide_ab: ReplayResult) -> None:
     """Given the recall-on arm's log, when read in order, then each truth.labeled follows every team event of
-    its case and precedes the next ticket's alert; the recall-off arm carries no label at all."""
+    its case and precedes the next ticket's alert; exactly the labels a day old by the last ticket were
+    published (the default delay); the recall-off arm carries no label at all."""
     assert not any(isinstance(e, TruthLabeled) for e in guide_ab.buses["off"].audit)
     log = list(guide_ab.buses["on"].audit)
     labels = [i for i, e in enumerate(log) if isinstance(e, TruthLabeled)]
-    assert len(labels) == 400
+    created = {r.ticket_id: datetime.fromisoformat(r.created_at) for r in guide_ab.arms["on"]}
+    last = max(created.values())
+    assert {log[i].case_id for i in labels} == {c for c, t in created.items() if t + timedelta(days=1) <= last}
+    assert 300 < len(labels) < 400
     for i in labels:
         case = log[i].case_id
         assert all(e.case_id != case for e in log[i + 1 :] if not isinstance(e, TruthLabeled))
-        assert i + 1 == len(log) or isinstance(log[i + 1], AlertReceived)
+        assert i + 1 == len(log) or isinstance(log[i + 1], AlertReceived | TruthLabeled)
 
 
 def test_the_ab_block_reports_both_arms_and_the_delta(guide_ab: ReplayResult) -> None:

@@ -164,3 +164,11 @@ def test_no_prompt_can_talk_past_it() -> None:
     case = run_case(team(model, [stat(5, 0)]))
     assert not any(isinstance(e, events.CaseClosed) for e in case)
     assert any(isinstance(e, events.ReviewRequested) and e.reason.startswith("guardrail: tier2") for e in case)
+
+
+def test_the_tenants_own_history_speaks_before_all_tenants() -> None:
+    """Given a rule the tenant's analysts closed 4 times and other tenants' mostly escalated, when a role
+    closes, then the tenant's own figure decides: no refusal (and with too little own history, theirs would)."""
+    own, wide = stat(0, 4), stat(9, 1, level="all_tenants")
+    assert judge(GuardrailPolicy(), "sentinel", True, 0.9, [own, wide]).rule is None
+    assert judge(GuardrailPolicy(), "sentinel", True, 0.9, [stat(0, 2), wide]).rule == TRUE_POSITIVE_PRECEDENT

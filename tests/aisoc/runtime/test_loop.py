@@ -212,7 +212,7 @@ def test_raw_control_characters_inside_strings_are_accepted() -> None:
     model = ScriptedChatModel(
         scripts={
             "sentinel": [
-                '{"verdict": "benign", "confidence": 0.5, "priority": 2, "summary": "line one\nline\ttwo"}'
+                '{"verdict": "benign", "confidence": 0.8, "priority": 2, "summary": "line one\nline\ttwo"}'
             ]
         }
     )

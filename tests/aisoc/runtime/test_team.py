@@ -137,7 +137,7 @@ def test_whole_chain_on_the_in_memory_bus_with_real_alerts() -> None:
     paths = check_chain(bus)
     kinds = Counter(t for types in paths.values() for t in types)
     assert kinds["ir.plan"] >= 3 and kinds["action.proposed"] >= kinds["ir.plan"]
-    assert kinds["case.closed"] >= 3
+    assert kinds["case.closed"] >= 1  # the canned floor escalates what is medium or mapped to ATT&CK
     plan = next(e for e in bus.audit if isinstance(e, events.IrPlan))
     proposals = [
         e for e in bus.audit if isinstance(e, events.ActionProposed) and e.plan_event_id == plan.event_id
