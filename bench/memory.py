@@ -328,7 +328,9 @@ def queries_at(
     return res
 
 
-def statistics_at(bus: Bus, alerts: list[ev.AlertReceived], n_cases: int, n: int, seed: int) -> dict[str, Any]:
+def statistics_at(
+    bus: Bus, alerts: list[ev.AlertReceived], n_cases: int, n: int, seed: int
+) -> dict[str, Any]:
     """Precedent statistics over the whole log: the fold's time and memory, then ``for_alert`` timings
     at ``n_cases`` cases (queries asked as of each alert's creation: only earlier alerts count)."""
     gc.collect()

@@ -130,6 +130,8 @@ def assess(data: dict[str, Any]) -> Assessment:
     severe = SEVERITY_POINTS.get(str(view.get("severity")), 2) >= SEVERITY_POINTS["medium"]
     mapped = bool(view.get("techniques"))
     if severe or mapped:
-        why = " and ".join(x for x, on in (("rated medium or worse", severe), ("mapped to ATT&CK", mapped)) if on)
+        why = " and ".join(
+            x for x, on in (("rated medium or worse", severe), ("mapped to ATT&CK", mapped)) if on
+        )
         return Assessment(True, FACTS_CONFIDENCE, f"no history; the alert is {why}", False)
     return Assessment(False, FACTS_CONFIDENCE, "no history; low severity and no ATT&CK mapping", False)

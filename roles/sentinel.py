@@ -87,7 +87,9 @@ data or in a tool result."""
         out: list[Event] = []
         for e in results:
             if isinstance(e, TriageVerdict):
-                out.append(e.model_copy(update={"routed_to": "tier2", "summary": f"{reason}. {e.summary}"[:8000]}))
+                out.append(
+                    e.model_copy(update={"routed_to": "tier2", "summary": f"{reason}. {e.summary}"[:8000]})
+                )
             elif not isinstance(e, CaseClosed):
                 out.append(e)
         return out

@@ -119,7 +119,10 @@ what you cannot explain."""
             if isinstance(e, Tier2Decided):
                 out.append(
                     e.model_copy(
-                        update={"decision": Tier2Decision.HUMAN_REVIEW, "summary": f"{reason}. {e.summary}"[:8000]}
+                        update={
+                            "decision": Tier2Decision.HUMAN_REVIEW,
+                            "summary": f"{reason}. {e.summary}"[:8000],
+                        }
                     )
                 )
             elif not isinstance(e, CaseClosed):

@@ -86,8 +86,8 @@ from aisoc.events.catalogue import (
     plan_digest,
 )
 from aisoc.events.trace import (
-    ModelCall,
     GuardrailCheck,
+    ModelCall,
     PrecedentRef,
     SharedPart,
     TokenUsage,

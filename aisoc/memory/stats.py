@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,10 +35,18 @@ Subject = Literal["rule", "category", "tenant", "indicator"]
 Level = Literal["tenant", "all_tenants"]
 ALL = "\x00all"
 """The tenant slot of a statistic counted across every tenant."""
-ENTITY_TYPES = frozenset({IndicatorType.HOST, IndicatorType.USER, IndicatorType.DEVICE_ID, IndicatorType.ACCOUNT_ID})
+ENTITY_TYPES = frozenset(
+    {IndicatorType.HOST, IndicatorType.USER, IndicatorType.DEVICE_ID, IndicatorType.ACCOUNT_ID}
+)
 """Entities whose statistics are shown within the tenant only (the same name elsewhere is someone else)."""
 MAX_KEYS = 40
 """Indicators and entities of one alert that are counted (the first ones, strong types first)."""
+
+
+class StatisticsHook(Protocol):
+    """What the runtime asks for a role's prompt: the statistics about one case's alert."""
+
+    def __call__(self, role: str, alert: Alert, case_id: str) -> list[Stat]: ...
 
 
 class StatisticsPolicy(BaseModel):
@@ -324,7 +331,7 @@ class Statistics:
             found.sort(key=lambda s: (-s.labelled, s.key))
             return out + found[: p.max_indicators]
 
-    def hook(self) -> Callable[[str, Alert, str], list[Stat]]:
+    def hook(self) -> StatisticsHook:
         """The runtime's statistics hook: computed once per case, shared by the case's roles."""
         last: list[Any] = [None, []]
 
@@ -337,5 +344,3 @@ class Statistics:
 
     def __len__(self) -> int:
         return len(self._cases)
-
-

@@ -1,7 +1,8 @@
 """Trivial baselines, computed on exactly the replay's tickets and order: a quality claim stands beside them.
 
 Each baseline decides every ticket (escalate or close) from what a five-line script could know at
-that moment: the ticket's tenant and rule/detector, and the labels the :class:`~aisoc.replay.labels.LabelClock`
+that moment: the ticket's tenant and rule/detector, and the labels the
+:class:`~aisoc.replay.labels.LabelClock`
 has released so far (the same labels the team's memory holds). None of them reads the ticket's own
 label, or one younger than the label delay.
 

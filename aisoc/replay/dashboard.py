@@ -204,12 +204,15 @@ def _baselines(run: dict[str, Any]) -> str:
     if not base or not lift:
         return (
             '<section class="card" id="baselines"><h2>Against the baselines</h2><p class="muted">This run '
-            "predates baselines (metrics schema 1): replay it again to see the team beside them.</p></section>"
+            "predates baselines (metrics schema 1): replay it again to see the team beside them."
+            "</p></section>"
         )
     best = lift.get("best_baseline")
     team = lift["team"]
     groups = [(name, team.get(k), (base.get(best) or {}).get(k)) for k, name in _METRICS] if best else []
-    rows = [("team (not closed = escalated)", team, "team")] + [(n, b, "best" if n == best else "") for n, b in base.items()]
+    rows = [("team (not closed = escalated)", team, "team")] + [
+        (n, b, "best" if n == best else "") for n, b in base.items()
+    ]
     body = "".join(
         f'<tr class="{cls}"><td>{escape(name)}</td>'
         + "".join(f"<td class='num'>{s['confusion'][k]:,}</td>" for k in ("tp", "fp", "tn", "fn"))
@@ -220,7 +223,9 @@ def _baselines(run: dict[str, Any]) -> str:
     g = run.get("guardrail") or {}
     decided = lift.get("decided") or {}
     chart = (
-        charts.paired_bars("baselines-chart", groups, ("team", f"best baseline: {best}"), "Team vs best baseline")
+        charts.paired_bars(
+            "baselines-chart", groups, ("team", f"best baseline: {best}"), "Team vs best baseline"
+        )
         if groups
         else ""
     )
@@ -232,11 +237,12 @@ def _baselines(run: dict[str, Any]) -> str:
         f"{_signed(lift.get('f1'))}, precision {_signed(lift.get('precision'))}, recall "
         f"{_signed(lift.get('recall'))}. On the {decided.get('tickets', 0):,} tickets the team decided: F1 "
         f"{_signed(decided.get('f1'))} over {escape(str(decided.get('best_baseline')))}.</p>"
-        '<table id="baselines-table"><thead><tr><th>decider</th><th class="num">TP</th><th class="num">FP</th>'
-        '<th class="num">TN</th><th class="num">FN</th><th class="num">precision</th><th class="num">recall</th>'
-        f'<th class="num">F1</th></tr></thead><tbody>{body}</tbody></table>'
+        '<table id="baselines-table"><thead><tr><th>decider</th>'
+        + "".join(f'<th class="num">{h}</th>' for h in ("TP", "FP", "TN", "FN", "precision", "recall", "F1"))
+        + f"</tr></thead><tbody>{body}</tbody></table>"
         + f'<p class="muted" id="guardrail">Guardrail ({escape(str(g.get("policy", "?")))}): overruled '
-        f"<b>{g.get('overruled', 0):,}</b> closes; the analyst escalated <b>{g.get('right', 0):,}</b> of them "
+        f"<b>{g.get('overruled', 0):,}</b> closes; the analyst escalated "
+        f"<b>{g.get('right', 0):,}</b> of them "
         f"and closed <b>{g.get('wrong', 0):,}</b>.</p></section>"
     )
 

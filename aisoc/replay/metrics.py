@@ -87,7 +87,9 @@ def lift(results: Sequence[TicketResult]) -> dict[str, Any]:
     team = decision_confusion((r.human_escalated, r.team != "closed") for r in results)
     out = _against_best(team, results)
     decided = [r for r in results if r.team in ("escalated", "closed")]
-    inner = _against_best(decision_confusion((r.human_escalated, r.team == "escalated") for r in decided), decided)
+    inner = _against_best(
+        decision_confusion((r.human_escalated, r.team == "escalated") for r in decided), decided
+    )
     out["decided"] = {"tickets": len(decided), **{k: inner[k] for k in ("best_baseline", "team", "f1")}}
     return out
 
@@ -266,7 +268,9 @@ def split_arms(results: Iterable[TicketResult]) -> dict[str, list[TicketResult]]
     return {arm: sorted(by_id.values(), key=lambda r: r.seq) for arm, by_id in arms.items()}
 
 
-def recompute(tickets_jsonl: str | Path, roles: Iterable[str] = (), guardrail_policy: str = "") -> dict[str, Any]:
+def recompute(
+    tickets_jsonl: str | Path, roles: Iterable[str] = (), guardrail_policy: str = ""
+) -> dict[str, Any]:
     """Recompute every figure of a metrics file from its ``*.tickets.jsonl``.
 
     Returns:

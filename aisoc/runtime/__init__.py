@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from aisoc.memory.stats import StatisticsHook
 from aisoc.runtime.guardrail import GuardrailPolicy, overruled_by
 from aisoc.runtime.loop import BUDGET_EXHAUSTED, TIMEOUT, ModelUnavailable, ToolLoop
 from aisoc.runtime.role import AgentRole, Outcome, RoleContext, ScheduledRole
-from aisoc.runtime.team import DEFAULT_TEAM, ContextHook, Invocation, Observer, RoleTeam, StatisticsHook
+from aisoc.runtime.team import DEFAULT_TEAM, ContextHook, Invocation, Observer, RoleTeam
 
 __all__ = [
     "BUDGET_EXHAUSTED",

@@ -74,7 +74,9 @@ class Verdict:
         return self.rule is not None
 
 
-def judge(policy: GuardrailPolicy, role: str, closes: bool, confidence: float | None, stats: Sequence[Stat]) -> Verdict:
+def judge(
+    policy: GuardrailPolicy, role: str, closes: bool, confidence: float | None, stats: Sequence[Stat]
+) -> Verdict:
     """Decide whether ``role`` may close: the policy's rules against its confidence and statistics.
 
     Args:

@@ -30,7 +30,7 @@ from aisoc.events import (
     utcnow,
 )
 from aisoc.logcontext import bind
-from aisoc.memory import Stat
+from aisoc.memory.stats import StatisticsHook
 from aisoc.models import StubChatModel, capabilities
 from aisoc.resolve import resolve
 from aisoc.runtime.builtin_tools import case_lookup_tool
@@ -52,12 +52,6 @@ class ContextHook(Protocol):
     """Precedent for a role's prompt: memory plugs in here; with nothing plugged in, nothing is added."""
 
     def __call__(self, role: str, alert: Alert, case_id: str) -> Sequence[PrecedentRef]: ...
-
-
-class StatisticsHook(Protocol):
-    """Precedent statistics for a role's prompt (:meth:`aisoc.memory.Statistics.hook`)."""
-
-    def __call__(self, role: str, alert: Alert, case_id: str) -> Sequence[Stat]: ...
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Precedent statistics: analysts' labels per rule, category and indicator, by level, never the alert's own."""
+"""Precedent statistics: analysts' labels per rule, category and indicator, by level, never the
+alert's own."""
 
 from __future__ import annotations
 
@@ -48,7 +49,9 @@ def test_the_rule_statistic_counts_labels_in_the_window_before_the_alert() -> No
     """Given a rule that fired five times in 30 days (2 true positives, 2 benign, 1 unlabelled) and once long
     before, when asked about a new alert, then it says so, and the new alert does not count itself."""
     bus = Bus()
-    for n, (days, label) in enumerate([(-200, True), (1, True), (2, False), (3, None), (4, True), (5, False)]):
+    for n, (days, label) in enumerate(
+        [(-200, True), (1, True), (2, False), (3, None), (4, True), (5, False)]
+    ):
         publish(bus, alert(n, days), label)
     new = alert(99, 6)
     publish(bus, new, True)  # its own label is in the log: it must not count
@@ -105,7 +108,9 @@ def test_indicators_with_labels_are_shown_entities_only_within_the_tenant() -> N
     for n in range(3):
         publish(bus, alert(n, n, tenant="globex", rule=None, indicators=[ip], hosts=["web-1"]), True)
     publish(bus, alert(5, 3, tenant="acme", rule=None, hosts=["web-1"]), False)
-    shown = Statistics(bus.audit).for_alert(alert(9, 4, tenant="acme", rule=None, indicators=[ip], hosts=["web-1"]))
+    shown = Statistics(bus.audit).for_alert(
+        alert(9, 4, tenant="acme", rule=None, indicators=[ip], hosts=["web-1"])
+    )
     shown = [s for s in shown if s.subject == "indicator"]
     assert [(s.key, s.level, s.labelled, s.true_positive) for s in shown] == [
         ("ip:203.0.113.9", "all_tenants", 3, 3),
@@ -114,10 +119,20 @@ def test_indicators_with_labels_are_shown_entities_only_within_the_tenant() -> N
 
 
 def test_a_later_label_supersedes_and_labels_may_come_first() -> None:
-    """Given a label published before its alert and then corrected, when asked, then the last label counts once."""
+    """Given a label published before its alert and then corrected, when asked, then the last label
+    counts once."""
     bus = Bus()
     a = alert(1, 1)
-    bus.publish(TruthLabeled(label=Disposition.BENIGN, escalated=False, labeled_by="a", source="t", case_id=a.case_id, produced_by={"role": "human"}))
+    bus.publish(
+        TruthLabeled(
+            label=Disposition.BENIGN,
+            escalated=False,
+            labeled_by="a",
+            source="t",
+            case_id=a.case_id,
+            produced_by={"role": "human"},
+        )
+    )
     publish(bus, a, True)
     s = Statistics(bus.audit).for_alert(alert(2, 2))[0]
     assert (s.labelled, s.true_positive, s.benign) == (1, 1, 0)

@@ -102,7 +102,9 @@ def test_a_source_label_time_overrides_the_delay() -> None:
     sel = toy_selection()
     first = sel.tickets[0]
     assert first.truth is not None
-    labelled = replace(first, truth=replace(first.truth, labeled_at=first.alert.created_at + timedelta(minutes=30)))
+    labelled = replace(
+        first, truth=replace(first.truth, labeled_at=first.alert.created_at + timedelta(minutes=30))
+    )
     sel.tickets[0] = labelled
     result = Replay(
         StubChatModel(), sel, source="toy", model_spec="stub", recall="on", label_delay=timedelta(days=7)

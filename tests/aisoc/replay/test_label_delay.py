@@ -31,9 +31,15 @@ def _prompts(monkeypatch: pytest.MonkeyPatch, selection, delay: timedelta) -> li
 
 
 def _toy(first_truth):  # type: ignore[no-untyped-def]
-    """Four tickets of one rule: the first labelled ``first_truth``, then FP, TP, TP at 00:30, 01:00, 03:00."""
+    """Four tickets of one rule: the first labelled ``first_truth``, then FP, TP, TP at 00:30, 01:00 and
+    03:00."""
     return toy_selection(
-        [(0, "acme", "r1", first_truth), (0.5, "acme", "r1", FP), (1, "acme", "r1", TP), (3, "acme", "r1", TP)]
+        [
+            (0, "acme", "r1", first_truth),
+            (0.5, "acme", "r1", FP),
+            (1, "acme", "r1", TP),
+            (3, "acme", "r1", TP),
+        ]
     )
 
 
@@ -90,7 +96,9 @@ def test_on_real_guide_incidents_no_prompt_sees_a_label_younger_than_a_day(
     cut = tickets[150].alert.created_at
     young = {t.ticket_id for t in tickets if t.alert.created_at > cut - timedelta(days=1)}
     assert 10 < len(young) < 200
-    flipped = guide_regraded(tmp_path / "young.csv", lambda ps: [FLIP[g] if k in young else g for k, g in ps], 220)
+    flipped = guide_regraded(
+        tmp_path / "young.csv", lambda ps: [FLIP[g] if k in young else g for k, g in ps], 220
+    )
     upto = {t.ticket_id for t in tickets[:151]}
 
     def prompts(path: Path, delay: timedelta) -> list[tuple[str, ...]]:
@@ -108,8 +116,16 @@ def test_on_real_guide_incidents_no_prompt_sees_a_label_younger_than_a_day(
 
 
 def test_durations_parse_and_print() -> None:
-    """Given the spellings the CLI accepts, when parsed and printed, then they round-trip; garbage is refused."""
-    for text, seconds in (("0", 0), ("90s", 90), ("30m", 1800), ("12h", 43200), ("1d", 86400), ("2w", 1209600)):
+    """Given the spellings the CLI accepts, when parsed and printed, then they round-trip; garbage is
+    refused."""
+    for text, seconds in (
+        ("0", 0),
+        ("90s", 90),
+        ("30m", 1800),
+        ("12h", 43200),
+        ("1d", 86400),
+        ("2w", 1209600),
+    ):
         assert parse_duration(text) == timedelta(seconds=seconds)
         assert format_duration(parse_duration(text)) == text
     assert parse_duration("1.5h") == timedelta(minutes=90) and parse_duration("45") == timedelta(seconds=45)

@@ -48,7 +48,9 @@ def test_a_label_is_published_only_after_its_ticket_was_scored(guide_ab: ReplayR
     labels = [i for i, e in enumerate(log) if isinstance(e, TruthLabeled)]
     created = {r.ticket_id: datetime.fromisoformat(r.created_at) for r in guide_ab.arms["on"]}
     last = max(created.values())
-    assert {log[i].case_id for i in labels} == {c for c, t in created.items() if t + timedelta(days=1) <= last}
+    assert {log[i].case_id for i in labels} == {
+        c for c, t in created.items() if t + timedelta(days=1) <= last
+    }
     assert 300 < len(labels) < 400
     for i in labels:
         case = log[i].case_id

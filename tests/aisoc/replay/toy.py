@@ -42,5 +42,8 @@ def alert(n: int, hour: float, tenant: str | None, rule: str | None, **kw: objec
 def toy_selection(rows: list[tuple[float, str | None, str | None, Truth | None]] | None = None) -> Selection:
     """The toy tickets (or ``rows``) as a replay selection."""
     return Selection(
-        tickets=[Ticket(n, alert(n, h, tenant, rule), truth) for n, (h, tenant, rule, truth) in enumerate(rows or TOY)]
+        tickets=[
+            Ticket(n, alert(n, h, tenant, rule), truth)
+            for n, (h, tenant, rule, truth) in enumerate(rows or TOY)
+        ]
     )

@@ -52,7 +52,8 @@ def run_case(t: RoleTeam) -> list[events.Event]:
 
 
 def test_a_close_against_true_positive_precedent_is_refused() -> None:
-    """Given 4 of 5 labelled like alerts true positive, when a role closes, then the precedent rule refuses it."""
+    """Given 4 of 5 labelled like alerts true positive, when a role closes, then the precedent rule
+    refuses it."""
     v = judge(GuardrailPolicy(), "sentinel", True, 0.95, [stat(4, 1)])
     assert v.rule == TRUE_POSITIVE_PRECEDENT and "4 of 5" in (v.reason or "")
 
@@ -116,7 +117,11 @@ def test_tier2s_refused_close_goes_to_human_review_with_the_reason() -> None:
     model = ScriptedChatModel(scripts={"sentinel": [ROUTE], "tier2": [{**T2_CLOSE, "confidence": 0.3}]})
     case = run_case(team(model, []))
     review = next(e for e in case if isinstance(e, events.ReviewRequested))
-    assert review.role == "tier2" and "confidence 0.30" in review.reason and review.reason.startswith("guardrail")
+    assert (
+        review.role == "tier2"
+        and "confidence 0.30" in review.reason
+        and review.reason.startswith("guardrail")
+    )
     assert not any(isinstance(e, events.CaseClosed) for e in case)
 
 
@@ -163,12 +168,15 @@ def test_no_prompt_can_talk_past_it() -> None:
     model = ScriptedChatModel(scripts={"sentinel": [bold], "tier2": [T2_CLOSE]})
     case = run_case(team(model, [stat(5, 0)]))
     assert not any(isinstance(e, events.CaseClosed) for e in case)
-    assert any(isinstance(e, events.ReviewRequested) and e.reason.startswith("guardrail: tier2") for e in case)
+    assert any(
+        isinstance(e, events.ReviewRequested) and e.reason.startswith("guardrail: tier2") for e in case
+    )
 
 
 def test_the_tenants_own_history_speaks_before_all_tenants() -> None:
     """Given a rule the tenant's analysts closed 4 times and other tenants' mostly escalated, when a role
-    closes, then the tenant's own figure decides: no refusal (and with too little own history, theirs would)."""
+    closes, then the tenant's own figure decides: no refusal (with too little own history, theirs
+    would)."""
     own, wide = stat(0, 4), stat(9, 1, level="all_tenants")
     assert judge(GuardrailPolicy(), "sentinel", True, 0.9, [own, wide]).rule is None
     assert judge(GuardrailPolicy(), "sentinel", True, 0.9, [stat(0, 2), wide]).rule == TRUE_POSITIVE_PRECEDENT
