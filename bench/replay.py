@@ -1,22 +1,26 @@
-"""Replay at scale, and the real model path measured.
+"""Replay at scale, the proofs against baselines, and the real model path measured.
 
-    python bench/replay.py                       # GUIDE incidents at scale + the recall A/B on GUIDE evidence
+    python bench/replay.py                       # GUIDE incidents at scale + every proof (canned model)
     python bench/replay.py --local 50            # + the bundled GGUF on 50 stratified Wazuh alerts
-    python bench/replay.py --skip-scale --local 50 --local-budget 1800   # stop after 30 min, extrapolate
+    python bench/replay.py --skip-scale --skip-proofs --local 50 --local-budget 1800   # stop after 30 min
+
+Proofs: for each data set (Wazuh, GUIDE evidence, GUIDE incidents) and each label delay (the default
+``1d`` and ``0``), ``aisoc replay FILE --source S --dry-run --recall ab --label-delay D``: the four
+baselines, the team with recall off and on (its own figures, human review apart, and on the same
+tickets as the baselines), the lift over the best baseline, and the guardrail's counts.
 
 Scale: ``aisoc replay data/guide/incidents.csv.gz --source guide-incidents --dry-run --recall on``
 (22,446 incidents, memory on, per-ticket JSONL and journal written) in a child process: reported are
 the command's wall time from process start (target <= 60 s on the 2-core machines), the replay's own
 ``wall_s`` (reading the source included), tickets/s and the child's peak RSS.
 
-Recall A/B: ``aisoc replay data/guide/evidence.csv --source guide --dry-run --recall ab`` (2,346 real
-incidents in time order; precedent only from earlier incidents of the same organisation).
-
-Local model: ``aisoc replay data/wazuh/alerts.jsonl --source wazuh --model local --sample N --stratify
---seed 7 --recall off --resume`` into build/bench/replay-local/ — a benchmark, not a CI test (about
-half a minute per ticket on 2 cores). It resumes where an earlier run stopped; ``--local-budget``
-sends Ctrl-C after that many seconds (what is done is kept). Reported: seconds per ticket (the role
-invocations' time), tokens per ticket, the scores so far, and the extrapolated time for all N.
+Local model: ``AISOC_TEAM=roles:TRIAGE_TEAM aisoc replay data/wazuh/alerts.jsonl --source wazuh --model
+local --sample N --stratify --seed 7 --recall on --label-delay 1d --resume`` into
+build/bench/replay-local/ — a benchmark, not a CI test (minutes per ticket on 2 busy cores; the
+deciding roles only, which score exactly as the whole team). It resumes where an earlier run
+stopped; ``--local-budget`` sends Ctrl-C after that many seconds (what is done is kept). Reported:
+seconds per ticket (the role invocations' time), tokens per ticket, the scores so far, and the
+extrapolated time for all N.
 Figures go to stdout and build/bench/replay.json.
 """
 
@@ -40,17 +44,25 @@ from aisoc.replay import RunFiles, read_results, recompute  # noqa: E402
 
 AISOC = [sys.executable, "-m", "aisoc"]
 INCIDENTS = ROOT / "data" / "guide" / "incidents.csv.gz"
+DATASETS = (("wazuh", "wazuh"), ("guide", "guide"), ("guide-incidents", "guide-incidents"))
+"""(name, --source) of each proof."""
 WAZUH = ROOT / "data" / "wazuh" / "alerts.jsonl"
 GUIDE = ROOT / "data" / "guide" / "evidence.csv"
 TARGET_S = 60.0
 
 
-def _child(args: list[str], budget_s: float | None = None) -> tuple[int, float, float]:
+def _file(name: str) -> Path:
+    return {"wazuh": WAZUH, "guide": GUIDE, "guide-incidents": INCIDENTS}[name]
+
+
+def _child(
+    args: list[str], budget_s: float | None = None, env: dict[str, str] | None = None
+) -> tuple[int, float, float]:
     """Run ``aisoc ARGS`` quietly; return (exit status, wall seconds, that child's peak RSS in MiB).
 
     With ``budget_s`` the child gets Ctrl-C (SIGINT) once the budget is spent: it keeps what is done.
     """
-    env = {**os.environ, "AISOC_CONFIG": ""}
+    env = {**os.environ, "AISOC_CONFIG": "", **(env or {})}
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen([*AISOC, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
@@ -101,55 +113,78 @@ def scale(out_dir: Path) -> dict[str, Any]:
     return r
 
 
-def guide_ab(out_dir: Path) -> dict[str, Any]:
-    """The recall A/B on the real GUIDE evidence rows (2,346 incidents), canned model."""
-    metrics = out_dir / "guide-ab.json"
-    args = ["replay", str(GUIDE), "--source", "guide", "--dry-run", "--recall", "ab"]
-    status, wall, rss = _child([*args, "--out", str(metrics), "--no-progress"])
+def _arm(block: dict[str, Any], lift: dict[str, Any]) -> dict[str, Any]:
+    keep = ("confusion", "human_review", "precision", "recall", "f1")
+    return {
+        **{k: block[k] for k in keep},
+        "same_tickets": {k: lift["team"][k] for k in ("precision", "recall", "f1")},
+        "lift_f1": lift["f1"],
+        "decided_lift_f1": lift["decided"]["f1"],
+    }
+
+
+def proof(name: str, delay: str, out_dir: Path) -> dict[str, Any]:
+    """One data set at one label delay: baselines, team off and on, lift, guardrail (canned model)."""
+    metrics = out_dir / f"proof-{name}-{delay}.json"
+    args = ["replay", str(_file(name).relative_to(ROOT)), "--source", name, "--dry-run", "--recall", "ab"]
+    args += ["--label-delay", delay]
+    status, wall, _ = _child([*args, "--out", str(metrics), "--no-progress"])
     m = json.loads(metrics.read_text())
     ab = m["recall_ab"]
-    keep = ("confusion", "human_review", "precision", "recall", "f1", "accuracy")
     r = {
-        "command": "aisoc " + " ".join(args) + f" --out {metrics.relative_to(ROOT)}",
+        "command": "aisoc " + " ".join(args),
         "exit_status": status,
         "tickets": m["tickets"],
-        "process_wall_s": round(wall, 2),
-        "off": {k: ab["off"][k] for k in keep},
-        "on": {k: ab["on"][k] for k in keep},
-        "delta": ab["delta"],
-        "verdict": ab["verdict"],
+        "process_wall_s": round(wall, 1),
+        "baselines": {n: {k: b[k] for k in ("precision", "recall", "f1")} for n, b in m["baselines"].items()},
+        "best_baseline": m["lift"]["best_baseline"],
+        "off": _arm(ab["off"], ab["lift"]["off"]),
+        "on": _arm(ab["on"], ab["lift"]["on"]),
+        "guardrail": m["guardrail"],
     }
-    d = ab["delta"]
+    best = r["baselines"][r["best_baseline"]]["f1"] if r["best_baseline"] else None
     print(
-        f"recall A/B on GUIDE evidence ({m['tickets']:,} incidents, canned model): precision "
-        f"{ab['off']['precision']:.3f} -> {ab['on']['precision']:.3f} ({d['precision']:+.3f}), recall "
-        f"{ab['off']['recall']:.3f} -> {ab['on']['recall']:.3f} ({d['recall']:+.3f}), F1 "
-        f"{ab['off']['f1']:.3f} -> {ab['on']['f1']:.3f} ({d['f1']:+.3f}) in {wall:.1f} s"
+        f"proof {name} delay {delay}: best baseline {r['best_baseline']} F1 {_f(best)}; team F1 off "
+        f"{_f(ab['off']['f1'])} / on {_f(ab['on']['f1'])} (recall {_f(ab['on']['recall'])}, "
+        f"{ab['on']['human_review']} to review); same tickets on {_f(r['on']['same_tickets']['f1'])}, lift "
+        f"{_f(r['on']['lift_f1'])} (decided {_f(r['on']['decided_lift_f1'])}); guardrail overruled "
+        f"{m['guardrail']['overruled']} ({m['guardrail']['right']} right) — {wall:.0f} s"
     )
     return r
 
 
-def local(n: int, budget_s: float | None, out_dir: Path) -> dict[str, Any]:
-    """The bundled small model on ``n`` stratified Wazuh alerts (resumable)."""
-    metrics = out_dir / "metrics.json"
+def local(n: int, budget_s: float | None, out_dir: Path, recall: str, delay: str) -> dict[str, Any]:
+    """The bundled small model on ``n`` stratified Wazuh alerts, the deciding roles only (resumable)."""
+    metrics = out_dir / f"metrics-{recall}-{delay}.json"
     args = ["replay", str(WAZUH), "--source", "wazuh", "--model", "local", "--sample", str(n), "--stratify"]
-    args += ["--seed", "7", "--recall", "off", "--out", str(metrics), "--no-progress"]
+    args += [
+        "--seed",
+        "7",
+        "--recall",
+        recall,
+        "--label-delay",
+        delay,
+        "--out",
+        str(metrics),
+        "--no-progress",
+    ]
     files = RunFiles(metrics)
     resume = ["--resume"] if files.journal.exists() else []
-    status, wall, rss = _child(args + resume, budget_s)
-    results = [r for r in read_results(files.tickets) if r.arm == "off"]
+    status, wall, rss = _child(args + resume, budget_s, env={"AISOC_TEAM": "roles:TRIAGE_TEAM"})
+    results = [r for r in read_results(files.tickets) if r.arm == recall]
     done = len(results)
     ms = [sum(c.ms for c in r.calls) for r in results]
     tokens = [sum(c.input_tokens + c.output_tokens for c in r.calls) for r in results]
     figures = recompute(files.tickets)
     s_per = sum(ms) / 1000 / done if done else None
+    m = json.loads(metrics.read_text())
     r = {
-        "command": "aisoc " + " ".join(args) + " [--resume]",
+        "command": "AISOC_TEAM=roles:TRIAGE_TEAM aisoc " + " ".join(args) + " [--resume]",
         "exit_status": status,
         "tickets_done": done,
         "tickets_wanted": n,
         "this_process_wall_s": round(wall, 1),
-        "last_run_wall_s": json.loads(metrics.read_text())["wall_s"],
+        "last_run_wall_s": m["wall_s"],
         "peak_rss_mib": round(rss, 1),
         "seconds_per_ticket": None if s_per is None else round(s_per, 1),
         "tokens_per_ticket": round(sum(tokens) / done, 1) if done else None,
@@ -160,6 +195,9 @@ def local(n: int, budget_s: float | None, out_dir: Path) -> dict[str, Any]:
             k: figures[k] for k in ("confusion", "human_review", "precision", "recall", "f1", "accuracy")
         },
         "per_role": figures["per_role"],
+        "baselines": {n: {k: b[k] for k in ("precision", "recall", "f1")} for n, b in m["baselines"].items()},
+        "lift": m["lift"],
+        "guardrail": m["guardrail"],
     }
     print(
         f"local model: {done}/{n} stratified Wazuh alerts, {r['seconds_per_ticket']} s/ticket, "
@@ -177,9 +215,12 @@ def _f(v: float | None) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--skip-scale", action="store_true", help="skip the GUIDE incidents run")
-    p.add_argument("--skip-ab", action="store_true", help="skip the recall A/B on the GUIDE evidence")
+    p.add_argument("--skip-proofs", action="store_true", help="skip the proofs against the baselines")
+    p.add_argument("--delays", default="1d,0", help="label delays of the proofs (default 1d,0)")
     p.add_argument("--local", type=int, default=0, help="also run the local model on N Wazuh alerts")
     p.add_argument("--local-budget", type=float, help="stop the local run after this many seconds")
+    p.add_argument("--local-recall", default="on", choices=["off", "on"], help="the local run's recall")
+    p.add_argument("--local-delay", default="1d", help="the local run's label delay (default 1d)")
     p.add_argument("--out", default=str(ROOT / "build/bench/replay.json"))
     a = p.parse_args()
     out = Path(a.out)
@@ -187,12 +228,17 @@ def main() -> None:
     report: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
     if not a.skip_scale:
         report["scale"] = scale(out.parent)
-    if not a.skip_ab:
-        report["guide_ab"] = guide_ab(out.parent)
+    if not a.skip_proofs:
+        report["proofs"] = {
+            f"{name}-{delay}": proof(name, delay, out.parent)
+            for name, _ in DATASETS
+            for delay in a.delays.split(",")
+        }
     if a.local:
         local_dir = out.parent / "replay-local"
         local_dir.mkdir(exist_ok=True)
-        report["local"] = local(a.local, a.local_budget, local_dir)
+        key = f"local-{a.local_recall}-{a.local_delay}"
+        report[key] = local(a.local, a.local_budget, local_dir, a.local_recall, a.local_delay)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {out}")
 
