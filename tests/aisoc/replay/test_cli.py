@@ -56,3 +56,51 @@ def test_a_stratified_sample_from_the_cli_writes_metrics_and_tickets(
     assert m["tickets"] == 20 and m["with_truth"] == 20
     assert len((tmp_path / "runs" / "wazuh.tickets.jsonl").read_text().splitlines()) == 20
     assert "per-ticket outcomes:" in capsys.readouterr().out
+
+
+def test_the_summary_puts_the_team_beside_its_baselines_at_the_label_delay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given a replay with a 12-hour label delay, when it finishes, then the summary names the delay, lists
+    every baseline beside the team, the lift over the best, and the guardrail's counts; the metrics agree."""
+    out = tmp_path / "w.json"
+    argv = ["replay", str(WAZUH), "--source", "wazuh", "--dry-run", "--no-progress", "--label-delay", "12h"]
+    assert main([*argv, "--recall", "ab", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    m = json.loads(out.read_text())
+    assert m["label_delay"] == "12h" and "baselines (label delay 12h)" in text
+    for name in ("escalate_all", "majority_or_escalate", "majority_or_close", "previous_rule"):
+        assert name in text
+    assert f"lift over the best baseline ({m['lift']['best_baseline']})" in text
+    assert f"overruled {m['guardrail']['overruled']} closes" in text
+    assert "recall off: team F1" in text and "recall on: team F1" in text
+
+
+def test_a_bad_label_delay_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """Given a label delay that is not a duration, when replay starts, then it stops with exit 2 and says
+    why."""
+    assert main(["replay", str(WAZUH), "--source", "wazuh", "--dry-run", "--label-delay", "tomorrow"]) == 2
+    assert "--label-delay" in capsys.readouterr().err
+
+
+def test_resuming_with_another_label_delay_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given a finished replay at the default delay, when resumed at delay 0, then it is refused, naming
+    the delay."""
+    out = tmp_path / "w.json"
+    argv = [
+        "replay",
+        str(WAZUH),
+        "--source",
+        "wazuh",
+        "--dry-run",
+        "--no-progress",
+        "--limit",
+        "5",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    assert main([*argv, "--resume", "--label-delay", "0"]) == 2
+    assert "label_delay: was '1d', now '0'" in capsys.readouterr().err
