@@ -301,9 +301,7 @@ class RoleTeam:
     def _guard(
         self, role: AgentRole, ctx: RoleContext, output: Any, results: list[Event], trace: Any
     ) -> tuple[list[Event], Any]:
-        """Enforce the guardrail on a deciding role's close; record the policy and verdict in its trace."""
-        if not role.uses_precedent:
-            return results, trace
+        """Enforce the guardrail on a role's close; record the policy and verdict in its trace."""
         confidence = getattr(output, "confidence", None)
         verdict = judge(self.guardrail, role.name, closes_case(results), confidence, ctx.statistics)
         if verdict.overrules and verdict.reason is not None:
