@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aisoc.bus.base import AuditLog
+from aisoc.bus.audit import AuditLog
 from aisoc.events import Alert, AlertReceived, Event, IndicatorType, TruthLabeled
 from aisoc.events.alert import STRONG_TYPES
 from aisoc.memory.records import to_dt
