@@ -79,7 +79,7 @@ SECOND_OPINION = textwrap.dedent('''
             return [ctx.make(ReviewRequested, role=self.name, reason=output.reason, duty=Role.TIER2)]
 
         def stub_answer(self, data: dict[str, Any]) -> dict[str, Any]:
-            unsure = (data.get("confidence") or 0) < 0.6
+            unsure = (data.get("confidence") or 0) < 0.7
             return {"agree": not unsure, "reason": "closed without confidence; a person should look"}
 ''')
 
@@ -200,7 +200,7 @@ def test_a_new_role_runs_from_one_file_and_one_procfile_line(added: Added, tmp_p
     unsure = [
         v
         for v in bus.audit
-        if isinstance(v, events.TriageVerdict) and v.routed_to == "closed" and v.confidence < 0.6
+        if isinstance(v, events.TriageVerdict) and v.routed_to == "closed" and v.confidence < 0.7
     ]
     asked = reviews(bus)
     assert len(asked) == len(unsure) > 0
