@@ -149,6 +149,9 @@ class KernelSettings(SocSettings):
     """Deliveries of one event to one role before it is dead-lettered."""
     mark_retention_days: float = Field(default=30.0, gt=0)
     """How long idempotency marks are kept (exactly-once holds for redeliveries within it)."""
+    trim_every_acks: int = Field(default=500, ge=0)
+    """After this many acks on one work stream a process trims it to what its groups still need
+    (0: only the scheduler's maintenance trims)."""
     consumer_idle_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     """``aisoc bus trim`` forgets Redis consumers idle this long that hold no pending entry."""
     model: str = "stub"
@@ -199,6 +202,7 @@ class KernelSettings(SocSettings):
             "visibility_timeout_ms": int(self.visibility_timeout_s * 1000),
             "max_deliveries": self.max_deliveries,
             "mark_ttl_s": int(self.mark_retention_days * 86400),
+            "trim_every": self.trim_every_acks,
         }
 
     log_level: str = "INFO"

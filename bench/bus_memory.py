@@ -4,9 +4,12 @@
 
 Real Wazuh alerts (``data/wazuh/alerts.jsonl``, cycled with fresh source ids) go through the whole
 team with the canned (stub) model on a private redis-server (no persistence), in-process (drain).
-Reported: ``MEMORY USAGE`` summed over the namespace's keys, per alert, by kind of key, before and
-after ``bus.trim()`` (work streams shortened to what a group still needs; the audit log stays), and
-the mean stored size of each event type. Target: <= 15 KB per alert.
+The gate's and the bot's consumer groups read what they read in production (``actions``; ``cases``,
+``actions`` and ``reports``) and ack it, so the work streams hold what a deployment's would.
+Reported: ``MEMORY USAGE`` summed over the namespace's keys, per alert, by kind of key, as the team
+leaves it (every ``trim_every`` acks trim their stream) and after a final ``bus.trim()`` (the audit
+log stays), the mean stored size of each event type, and what an alert costs by how far it went
+(closed by Sentinel, by Tier 2, or the whole way to a plan). Target: <= 15 KB per alert.
 """
 
 from __future__ import annotations
@@ -53,6 +56,16 @@ def usage(client: Any, ns: str) -> dict[str, int]:
     return dict(by_kind)
 
 
+def cost_by_path(by_case: dict[str, list[tuple[str, int]]]) -> dict[str, tuple[int, float]]:
+    """Event JSON bytes per case, grouped by how far the case went: (cases, mean bytes)."""
+    out: dict[str, list[int]] = defaultdict(list)
+    for stored in by_case.values():
+        types = {t for t, _ in stored}
+        path = "plan" if "ir.plan" in types else "tier2" if "tier2.decision" in types else "sentinel"
+        out[path].append(sum(n for _, n in stored))
+    return {p: (len(v), sum(v) / len(v)) for p, v in sorted(out.items())}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--alerts", type=int, default=200)
@@ -63,11 +76,18 @@ def main() -> None:
         bus = Bus(server.url, namespace="mem")
         team = RoleTeam(model=models.from_spec("stub"), bus=bus)
         team.consume(_Source(alerts(a.alerts)))
+        for group, streams in (("gate", ["actions"]), ("bot", ["cases", "actions", "reports"])):
+            while batch := bus.consume(group, f"{group}-1", streams=streams, count=500):
+                bus.ack_many(batch)
         client = bus.client
         before = usage(client, "mem")
         sizes: dict[str, list[int]] = defaultdict(list)
+        by_case: dict[str, list[tuple[str, int]]] = defaultdict(list)
         for e in bus.audit:
-            sizes[e.type].append(len(e.to_json()))
+            stored = len(e.to_json())
+            sizes[e.type].append(stored)
+            by_case[e.case_id or ""].append((e.type, stored))
+        paths = cost_by_path(by_case)
         bus.trim()
         after = usage(client, "mem")
     finally:
@@ -79,6 +99,9 @@ def main() -> None:
         print(f"  {label:22} {total / n / 1024:8.1f} KB/alert  (target <= 15 KB)")
         for k, v in sorted(table.items(), key=lambda kv: -kv[1]):
             print(f"      {k:20} {v / n / 1024:8.1f} KB/alert")
+    print("  event JSON per alert by how far it went (before compression):")
+    for path, (count, mean) in paths.items():
+        print(f"      {path:22} {count:5d} alerts  {mean / 1024:6.1f} KB")
     print("  mean stored event size:")
     for t, s in sorted(sizes.items(), key=lambda kv: -sum(kv[1])):
         print(f"      {t:22} {sum(s) / len(s) / 1024:6.1f} KB x {len(s) / n:.2f} per alert")
@@ -93,6 +116,7 @@ def main() -> None:
                 "per_alert_kb": sum(before.values()) / n / 1024,
                 "per_alert_kb_after_trim": sum(after.values()) / n / 1024,
                 "event_kb": {t: sum(s) / len(s) / 1024 for t, s in sizes.items()},
+                "event_json_kb_by_path": {p: {"alerts": c, "kb": m / 1024} for p, (c, m) in paths.items()},
             },
             indent=2,
         )

@@ -41,6 +41,8 @@ DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000
 """How long a delivery may stay unacked before another consumer of the group takes it over."""
 DEFAULT_MARK_TTL_S = 30 * 24 * 3600
 """How long an idempotency mark is kept (far longer than any redelivery can happen)."""
+DEFAULT_TRIM_EVERY = 500
+"""Acks on one stream after which the acking process trims what every group has acked."""
 
 
 class Bus(Coordination):
@@ -58,6 +60,9 @@ class Bus(Coordination):
         durability: ``fast`` (acknowledged once the backend has it) or ``fsync`` (acknowledged once
             it is on disk; see ``aisoc.bus.redis_durability`` for Redis). The in-memory bus keeps
             nothing and refuses ``fsync``.
+        trim_every: after this many acks on one work stream, the acking process trims that stream
+            to what its groups still need (``trim``), so work streams stay bounded between the
+            scheduler's maintenance runs; 0 leaves trimming to maintenance alone.
     """
 
     schemes: ClassVar[tuple[str, ...]] = ()
@@ -88,7 +93,10 @@ class Bus(Coordination):
         mark_ttl_s: int = DEFAULT_MARK_TTL_S,
         redactor: Callable[[Event], Event] | None = None,
         durability: str = "fast",
+        trim_every: int = DEFAULT_TRIM_EVERY,
     ) -> None:
+        if trim_every < 0:
+            raise BusError("trim_every must be 0 (off) or a positive number of acks")
         if durability not in ("fast", "fsync"):
             raise BusError(f"durability {durability!r}: expected 'fast' or 'fsync'")
         if not namespace or any(c in namespace for c in "{}: "):
@@ -105,6 +113,8 @@ class Bus(Coordination):
         self._runner = Runner(self)
         self._take_over_at: dict[tuple[str, str], float] = {}
         self._take_over_lock = threading.Lock()
+        self.trim_every = trim_every
+        self._acks_since_trim: dict[str, int] = {}
 
     # --- publishing -----------------------------------------------------------------------------
 
@@ -194,7 +204,7 @@ class Bus(Coordination):
     def ack_many(self, deliveries: Iterable[Delivery]) -> None:
         """Ack several deliveries with as few round trips as the backend allows."""
         for (stream, group), ids in batch_by_group(deliveries).items():
-            self._ack(stream, group, ids)
+            self._settle(stream, group, ids)
 
     def subscribe(
         self,
@@ -391,6 +401,25 @@ class Bus(Coordination):
     def _ack(self, stream: str, group: str, entry_ids: list[str]) -> None:
         raise NotImplementedError
 
+    def _settle(self, stream: str, group: str, entry_ids: list[str]) -> None:
+        """Ack entries, then trim their stream once ``trim_every`` acks have gathered on it.
+
+        The trim is best effort: the ack has happened, so a failed trim (the backend unreachable
+        for a moment) is logged and left to the next one or to the scheduler's maintenance.
+        """
+        self._ack(stream, group, entry_ids)
+        if not self.trim_every or stream not in TRIMMED_STREAMS:
+            return
+        count = self._acks_since_trim.get(stream, 0) + len(entry_ids)
+        if count < self.trim_every:
+            self._acks_since_trim[stream] = count
+            return
+        self._acks_since_trim[stream] = 0
+        try:
+            self.trim(stream)
+        except BusError as exc:
+            log.warning("trimming %s after %d acks failed (left to maintenance): %s", stream, count, exc)
+
     def _make_due(self, d: Delivery, delivery_count: int, reason: str | None) -> None:
         """Make a pending delivery due for redelivery now with ``delivery_count``, remembering ``reason``."""
         raise NotImplementedError
@@ -477,7 +506,7 @@ class Bus(Coordination):
                 Delivery(self, event, entry.stream, entry.entry_id, group, consumer, entry.delivery_count)
             )
         for stream, ids in skip.items():
-            self._ack(stream, group, ids)
+            self._settle(stream, group, ids)
         return out
 
     def _decode(self, group: str, entry: RawEntry) -> Event | None:

@@ -52,7 +52,7 @@ class Delivery:
     def ack(self) -> None:
         """Mark the event handled for this group."""
         if not self.done:
-            self._bus._ack(self.stream, self.group, [self.entry_id])
+            self._bus._settle(self.stream, self.group, [self.entry_id])
             self.done = True
 
     def fail(self, reason: str) -> None:

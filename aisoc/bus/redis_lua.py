@@ -6,7 +6,7 @@ from __future__ import annotations
 PUBLISH = """
 -- KEYS: audit, mark (audit when none), published (audit when a mark is given),
 --       then per event: its stream key and its case-index key (audit when none).
--- ARGV: has_mark, ttl_s, n, then per event: type, payload field ('d' text, 'z' zlib), payload,
+-- ARGV: has_mark, ttl_s, n, then per event: type, payload field ('d' text, 'y' compressed), payload,
 --       stream name, case id ("" = none).
 -- Returns the work-stream entry ids; false when the mark exists. Without a mark the call is
 -- idempotent on its first event id: a retry (redis-py retries after a lost reply) returns the ids
@@ -37,7 +37,7 @@ local bad = kind(KEYS[1], 'stream')
 if bad then return bad end
 for i = 1, n do
   local f, c = ARGV[3 + (i - 1) * 5 + 2], ARGV[3 + (i - 1) * 5 + 5]
-  if f ~= 'd' and f ~= 'z' then return redis.error_reply('ERR aisoc publish: bad payload field') end
+  if f ~= 'd' and f ~= 'y' then return redis.error_reply('ERR aisoc publish: bad payload field') end
   bad = kind(KEYS[2 + 2 * i], 'stream') or (c ~= '' and kind(KEYS[3 + 2 * i], 'list'))
   if bad then return bad end
 end

@@ -293,6 +293,39 @@ class BusContract(HostileContract):
         assert bus.trim() == 5
         assert len(bus.audit) == 6
 
+    def test_acks_trim_their_stream_every_trim_every_acks(self) -> None:
+        """Work streams stay bounded between maintenance runs: after ``trim_every`` acks the
+        acking process trims what every group acked, never what a slower group still needs."""
+        bus = self.create_bus(visibility_timeout_ms=self.visibility_timeout_ms, trim_every=4)
+        try:
+            published = [alert_event(i) for i in range(6)]
+            for e in published:
+                bus.publish(e)
+            slow = bus.consume("slow", "s", types=["alert.received"], count=2)
+            bus.ack_many(slow)  # 2 acks: below trim_every, nothing trimmed
+            fast = bus.consume("fast", "f", types=["alert.received"], count=10)
+            for d in fast[:3]:
+                d.ack()  # the 5th ack overall trims: only the 2 entries both groups acked go
+            lengths = {s.name: s.length for s in bus.stats().streams}
+            assert lengths["alerts"] == 4 and lengths["audit"] == 6
+            rest = bus.consume("slow", "s", types=["alert.received"], count=10)
+            assert [d.event for d in rest] == published[2:]
+        finally:
+            bus.close()
+
+    def test_trim_every_zero_leaves_trimming_to_maintenance(self) -> None:
+        """``trim_every=0``: acks never trim; a negative value is refused."""
+        bus = self.create_bus(visibility_timeout_ms=self.visibility_timeout_ms, trim_every=0)
+        try:
+            for i in range(3):
+                bus.publish(alert_event(i))
+            bus.ack_many(bus.consume("g", "c", types=["alert.received"], count=10))
+            assert {s.name: s.length for s in bus.stats().streams}["alerts"] == 3
+        finally:
+            bus.close()
+        with pytest.raises(BusError, match="trim_every"):
+            self.create_bus(trim_every=-1)
+
     def test_stats_report_pending_and_lag(self, bus: Bus) -> None:
         """stats(): per group the pending count and the lag (entries never delivered)."""
         for i in range(5):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -237,3 +238,61 @@ def test_a_compressed_payload_that_does_not_inflate_is_dead_lettered(redis_url: 
     assert d.event == good
     (dl,) = bus.dead_letters()
     assert dl.encoding == "base64" and "not UTF-8" in dl.reason
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [b"\x09" + zlib.compress(b"{}"), b"\x01not deflate", b"", b"\x01" + zlib.compress(b"{}")[:3]],
+    ids=["unknown dictionary", "garbage", "empty", "truncated"],
+)
+def test_a_dictionary_payload_that_does_not_inflate_is_dead_lettered(
+    redis_url: str, namespace: str, stored: bytes
+) -> None:
+    """Given an entry compressed with a dictionary this release lacks (a newer release wrote it), or
+    garbage, the group dead-letters it with its raw bytes and the next alert arrives."""
+    bus = Bus(redis_url, namespace=namespace)
+    bus.client.xadd(bus.key("alerts"), {"t": "alert.received", "y": stored})
+    good = alert_event(1)
+    bus.publish(good)
+    (d,) = bus.consume("sentinel", "s", types=["alert.received"], count=5)
+    assert d.event == good
+    (dl,) = bus.dead_letters()
+    assert dl.stream == "alerts" and dl.event_type == "alert.received"
+
+
+def test_entries_of_the_previous_release_still_decode(redis_url: str, namespace: str) -> None:
+    """Given an alert stored as the previous release stored it (plain zlib in field ``z``), it is
+    delivered and read from the audit log as it was written."""
+    bus = Bus(redis_url, namespace=namespace)
+    old = verdict_for(alert_event(7))
+    packed = zlib.compress(old.to_json().encode(), 1)
+    bus.client.xadd(bus.key("cases"), {"t": old.type, "z": packed})
+    bus.client.xadd(bus.key("audit"), {"t": old.type, "z": packed, "s": "cases"})
+    (d,) = bus.consume("tier2", "t", types=[old.type], count=5)
+    assert d.event == old
+    assert [e.event_id for e in bus.audit] == [old.event_id]
+
+
+def test_large_events_are_stored_with_the_dictionary_and_read_back_exactly(
+    redis_url: str, namespace: str
+) -> None:
+    """An event of 1 KB or more is stored in field ``y`` (dictionary 1), smaller than plain zlib,
+    and every reader gets it back byte for byte."""
+    from aisoc.bus import zdict
+    from aisoc.redisconn import connect
+
+    bus = Bus(redis_url, namespace=namespace)
+    small = alert_event(3)
+    big = type(small).model_validate(
+        {**small.model_dump(), "alert": {**small.alert.model_dump(), "raw": {"x": "y" * 3000}}}
+    )
+    bus.publish(big)
+    raw_client = connect(redis_url, decode=False)
+    ((_, fields),) = raw_client.xrange(bus.key("alerts"))
+    raw_client.close()
+    assert set(fields) == {b"t", b"y"}
+    stored = fields[b"y"]
+    assert stored[0] == zdict.CURRENT and zdict.decompress(stored) == big.to_json().encode()
+    assert len(stored) < len(zlib.compress(big.to_json().encode(), 1))
+    (d,) = bus.consume("sentinel", "s", types=["alert.received"], count=5)
+    assert d.event == big and [e.to_json() for e in bus.audit] == [big.to_json()]
