@@ -12,6 +12,7 @@ never lets event text become a link, a mention or an action.
 
 from __future__ import annotations
 
+from aisoc.redact import redact
 from cards.cases import closed_card, review_card, tier2_card, triage_card
 from cards.intel import attribution_card, campaign_card, hunt_card
 from cards.model import (
@@ -29,7 +30,6 @@ from cards.model import (
     duty_title,
 )
 from cards.plan import decided_card, executed_card, plan_card, proposed_card
-from cards.redact import redact
 from cards.render import render, supported_types
 from cards.reports import DIGEST_KIND, digest_card, shift_card, tuning_card
 

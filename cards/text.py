@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import TypeVar
 
-from cards.redact import redact
+from aisoc.redact import redact
 
 T = TypeVar("T")
 

@@ -28,8 +28,9 @@ from typing import Any
 
 from falconpy import IOC, Alerts, Hosts, OAuth2
 
+from aisoc.redact import Redactor
 from integrations.errors import IntegrationError, ReadOnlyViolation
-from integrations.readonly import Allowlist, GuardedSession, Operation, Redactor, RetryPolicy
+from integrations.readonly import Allowlist, GuardedSession, Operation, RetryPolicy
 from integrations.settings import FalconSettings, HttpSettings
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class FalconClient:
         self.session = session or GuardedSession(
             Allowlist("falcon", ALLOWLIST_OPERATIONS), RetryPolicy(http.retries, http.backoff_s)
         )
-        self.redact = Redactor([settings.client_secret.get_secret_value()])
+        self.redact = Redactor.standard([settings.client_secret.get_secret_value()])
         self.auth = OAuth2(
             client_id=settings.client_id,
             client_secret=settings.client_secret.get_secret_value(),

@@ -9,7 +9,7 @@ the SDK's own send hook) that checks the operation before any byte leaves:
   never mutations) may be sent.
 
 The guard also retries 429/5xx with exponential backoff (honouring ``Retry-After``), and the
-helpers here cut results down for prompts and scrub secrets from text.
+helpers here cut results down for prompts (secrets are the kernel's :mod:`aisoc.redact`).
 """
 
 from __future__ import annotations
@@ -242,58 +242,6 @@ class GuardedSession(requests.Session):
             lambda: super(GuardedSession, self).send(request, **kwargs),
             (requests.ConnectionError,),
         )
-
-
-class Redactor:
-    """Replaces configured secret values (and bearer/session tokens) in text and nested results."""
-
-    _TOKENS = re.compile(r"(?i)\b(bearer\s+|session[\"':= ]+|authorization[\"':= ]+)[A-Za-z0-9._~+/=-]{8,}")
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    def text(self, value: str) -> str:
-        """``value`` with every secret replaced by ``[REDACTED]``."""
-        for secret in self.secrets:
-            value = value.replace(secret, "[REDACTED]")
-        return self._TOKENS.sub(lambda m: m.group(1) + "[REDACTED]", value)
-
-    def __call__(self, value: Any) -> Any:
-        """A copy of ``value`` (str, dict, list) with secrets redacted everywhere."""
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, Mapping):
-            return {k: self(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self(v) for v in value]
-        return value
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that redacts secrets from a record's message (for vendor SDK loggers)."""
-
-    def __init__(self, redactor: Redactor) -> None:
-        super().__init__()
-        self.redactor = redactor
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Redact the record's message in place; never drops a record."""
-        record.msg = self.redactor.text(record.getMessage())
-        record.args = None
-        return True
-
-
-SDK_LOGGERS = ("zscaler-sdk-python", "falconpy", "integrations")
-"""Loggers whose records may carry credentials (the Zscaler SDK logs its login payload at debug)."""
-
-
-def install_log_redaction(redactor: Redactor, loggers: Iterable[str] = SDK_LOGGERS) -> None:
-    """Attach one redacting filter per logger (idempotent: an earlier one is replaced)."""
-    for name in loggers:
-        logger = logging.getLogger(name)
-        for old in [f for f in logger.filters if isinstance(f, RedactingFilter)]:
-            logger.removeFilter(old)
-        logger.addFilter(RedactingFilter(redactor))
 
 
 def clip(result: Any, max_chars: int) -> Any:

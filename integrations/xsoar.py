@@ -27,11 +27,12 @@ from typing import Any
 import httpx
 
 from aisoc.events import Alert, Disposition, Indicator
+from aisoc.redact import Redactor
 from aisoc.sources import Rejected, Truth
 from integrations._files import NORMALIZE_ERRORS, ExportFileSource, TimeCursor, describe, reject
 from integrations.errors import IntegrationError, SourceError
 from integrations.indicators import extract_fields, merge, techniques_in, valid_techniques
-from integrations.readonly import Allowlist, GuardedTransport, Operation, Redactor, RetryPolicy
+from integrations.readonly import Allowlist, GuardedTransport, Operation, RetryPolicy
 from integrations.settings import (
     HttpSettings,
     IntegrationsSettings,
@@ -241,7 +242,7 @@ class XsoarApiSource:
         self.client = httpx.Client(
             base_url=base, headers=headers, timeout=http.timeout_s, transport=self.transport
         )
-        self.redact = Redactor([settings.api_key.get_secret_value()])
+        self.redact = Redactor.standard([settings.api_key.get_secret_value()])
         self.cursor: str | None = None
         self._now = now or (lambda: datetime.now(UTC))
 

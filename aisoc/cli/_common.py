@@ -11,6 +11,7 @@ from typing import Any
 from aisoc.bus import Bus
 from aisoc.errors import AisocError
 from aisoc.logcontext import ContextFilter
+from aisoc.logredact import install_log_redaction
 from aisoc.settings import KernelSettings, load_settings
 
 
@@ -42,7 +43,9 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
-    """Configure the root logger once, for an entry point (library code never does this)."""
+    """Configure the root logger once, for an entry point (library code never does this); every record
+    is redacted at creation (:mod:`aisoc.logredact`)."""
+    install_log_redaction()
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(ContextFilter())
     handler.setFormatter(

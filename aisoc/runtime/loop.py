@@ -32,6 +32,7 @@ from aisoc.events import (
 )
 from aisoc.events.trace import TOOL_RESULT_LIMIT
 from aisoc.models import Capabilities
+from aisoc.redact import redact
 from aisoc.runtime.prompt import extract_json
 from aisoc.tools import Tool, ToolError, result_text
 
@@ -167,11 +168,11 @@ class ToolLoop:
             t0 = time.perf_counter()
             error = None
             try:
-                text = truncate(result_text(tool.invoke(args)), TOOL_RESULT_LIMIT)
+                text = truncate(redact(result_text(tool.invoke(args))), TOOL_RESULT_LIMIT)
             except ToolError as e:
-                text = error = str(e)
+                text = error = redact(str(e))
             except Exception as e:  # a tool bug must not take the role down: the model is told
-                text = error = f"tool failed: {type(e).__name__}: {e}"
+                text = error = redact(f"tool failed: {type(e).__name__}: {e}")
             run.tool_calls.append(
                 ToolCallRecord(
                     name=name,

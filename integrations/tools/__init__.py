@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import os
 
+from aisoc.logredact import install_log_redaction
+from aisoc.redact import Redactor
 from aisoc.tools import Tool
 from integrations.feeds import FeedIndex
-from integrations.readonly import Redactor, install_log_redaction
 from integrations.settings import IntegrationsSettings, load_integrations_settings
 from integrations.stoplist import Stoplist
 from integrations.tools._common import VendorTool
@@ -50,7 +51,7 @@ def configured_tools(settings: IntegrationsSettings | str | os.PathLike[str] | N
     """
     if not isinstance(settings, IntegrationsSettings):
         settings = load_integrations_settings(settings)
-    redact = Redactor(settings.secrets())
+    redact = Redactor.standard(settings.secrets())
     install_log_redaction(redact)
     limit = settings.http.max_result_chars
     tools: list[Tool] = [

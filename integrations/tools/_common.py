@@ -10,9 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from aisoc.redact import Redactor
 from aisoc.tools import ToolError
 from integrations.errors import IntegrationError, ReadOnlyViolation
-from integrations.readonly import Redactor, clip
+from integrations.readonly import clip
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ class VendorTool:
     description: str
     args_schema: type[BaseModel]
     fn: Callable[..., Any]
-    redact: Redactor = field(default_factory=Redactor)
+    redact: Redactor = field(default_factory=Redactor.standard)
     max_chars: int = 4000
 
     def invoke(self, args: dict[str, Any]) -> Any:
@@ -52,5 +53,8 @@ class VendorTool:
             raise ToolError(self.redact.text(f"{self.name}: refused: {e}")) from e
         except (IntegrationError, ToolError) as e:
             raise ToolError(self.redact.text(f"{self.name}: {e}")) from e
+        except Exception as e:  # an SDK's own exception may quote the request it failed on
+            log.warning("tool %s failed: %s", self.name, type(e).__name__)
+            raise ToolError(self.redact.text(f"{self.name}: failed: {type(e).__name__}: {e}")) from e
         log.debug("tool %s answered in %.3fs", self.name, time.perf_counter() - started)
-        return clip(self.redact(result), self.max_chars)
+        return clip(self.redact.value(result), self.max_chars)

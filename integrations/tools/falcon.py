@@ -18,10 +18,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from aisoc.events import IndicatorType
+from aisoc.redact import Redactor
 from aisoc.tools import ToolError
 from integrations.crowdstrike import OUTCOME_FIELDS
 from integrations.falcon import FalconClient, fql_quote
-from integrations.readonly import Redactor
 from integrations.tools._common import VendorTool
 from integrations.tools.local import classify
 
@@ -159,7 +159,7 @@ def falcon_tools(
             "device_ids": device_ids[:20],
         }
 
-    redact = redact or Redactor()
+    redact = redact or Redactor.standard()
     return [
         VendorTool(
             "falcon_host_details",

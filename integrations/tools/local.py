@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from aisoc.events import Indicator, IndicatorType
+from aisoc.redact import Redactor
 from aisoc.tools import ToolError
 from integrations.attack import catalogue
 from integrations.feeds import REPUTATIONS, FeedIndex
 from integrations.indicators import indicator
-from integrations.readonly import Redactor
 from integrations.stoplist import Stoplist
 from integrations.tools._common import VendorTool
 
@@ -101,7 +101,7 @@ def ioc_reputation_tool(
         "'unknown' when no feed knows it.",
         IocArgs,
         ioc_reputation,
-        redact or Redactor(),
+        redact or Redactor.standard(),
         max_chars,
     )
 
@@ -118,6 +118,6 @@ def attack_lookup_tool(*, max_chars: int = 4000) -> VendorTool:
         "by id, or a search by name. Use it to check technique ids.",
         AttackArgs,
         attack_lookup,
-        Redactor(),
+        Redactor.standard(),
         max_chars,
     )

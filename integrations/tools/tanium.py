@@ -20,10 +20,11 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from aisoc.redact import Redactor
 from aisoc.tools import ToolError
 from integrations.errors import IntegrationError
 from integrations.indicators import indicator
-from integrations.readonly import Allowlist, GuardedTransport, Operation, Redactor, RetryPolicy
+from integrations.readonly import Allowlist, GuardedTransport, Operation, RetryPolicy
 from integrations.settings import HttpSettings, TaniumSettings
 from integrations.tools._common import VendorTool
 
@@ -95,7 +96,7 @@ class TaniumClient:
         self.client = httpx.Client(
             base_url=base, headers={"session": token}, timeout=http.timeout_s, transport=self.transport
         )
-        self.redact = Redactor([token])
+        self.redact = Redactor.standard([token])
 
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Send one GraphQL request (refused unless it is the registered read query).

@@ -25,10 +25,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from zscaler.zia.legacy import LegacyZIAClientHelper
 
+from aisoc.redact import Redactor
 from aisoc.tools import ToolError
 from integrations.errors import IntegrationError, ReadOnlyViolation
 from integrations.indicators import indicator
-from integrations.readonly import Allowlist, Operation, Redactor
+from integrations.readonly import Allowlist, Operation
 from integrations.settings import HttpSettings, ZscalerSettings
 from integrations.tools._common import VendorTool
 
@@ -109,7 +110,9 @@ class ZiaClient:
         self.settings = settings
         self.http = http or HttpSettings()
         assert settings.password is not None and settings.api_key is not None
-        self.redact = Redactor([settings.password.get_secret_value(), settings.api_key.get_secret_value()])
+        self.redact = Redactor.standard(
+            [settings.password.get_secret_value(), settings.api_key.get_secret_value()]
+        )
         self._helper: GuardedZiaHelper | None = None
 
     @property

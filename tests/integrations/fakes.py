@@ -9,6 +9,7 @@ module docstrings for the documentation pages): Falcon OAuth2 + Alerts v2 + Host
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -214,7 +215,8 @@ def tanium_app(endpoints: list[dict[str, Any]], seen: Seen, token: str = "tanium
 # POST/GET/DELETE /api/v1/authenticatedSession (JSESSIONID cookie); POST /api/v1/urlLookup ["url"] ->
 # [{"url", "urlClassifications", "urlClassificationsWithSecurityAlert"}];
 # GET /api/v1/sandbox/report/{md5}?details=summary -> {"Summary": {"Summary", "Classification", ...}}.
-def zia_app(seen: Seen, reports: dict[str, dict[str, Any]], password: str = "zia-password-value") -> Flask:
+def zia_app(seen: Seen, reports: dict[str, dict[str, Any]], password: str = "zia-password-value",
+            session_id: str = "fake-session-id") -> Flask:  # fmt: skip
     """A fake ZIA API."""
     app = Flask("fake-zia")
     _recorder(app, seen)
@@ -226,7 +228,7 @@ def zia_app(seen: Seen, reports: dict[str, dict[str, Any]], password: str = "zia
         if request.method == "POST" and request.get_json().get("password") != password:
             return jsonify(code="AUTHENTICATION_FAILED", message="bad credentials"), 401
         response = make_response(jsonify(authType="ADMIN_LOGIN", obfuscateApiKey=False, passwordExpiryTime=0))
-        response.headers["Set-Cookie"] = "JSESSIONID=fake-session-id; Path=/; HttpOnly"
+        response.headers["Set-Cookie"] = f"JSESSIONID={session_id}; Path=/; HttpOnly"
         return response
 
     @app.post("/api/v1/urlLookup")
@@ -256,5 +258,31 @@ def zia_app(seen: Seen, reports: dict[str, dict[str, Any]], password: str = "zia
     @app.post("/api/v1/status/activate")
     def activate() -> Response:  # a write: must never be reached
         return jsonify(status="ACTIVE")
+
+    return app
+
+
+# ---------------------------------------------------------------- hostile echo
+ECHO_SESSION = "JSESSIONID-secret-4f2a9c"
+"""The session cookie an echoing fake hands out (a secret: it must never be logged)."""
+
+
+def echoing(app: Flask) -> Flask:
+    """``app`` answering like a careless vendor: every reply sets a session cookie and every JSON reply
+    echoes the request's headers (credentials and cookies) and form body back."""
+
+    @app.after_request
+    def echo(response: Response) -> Response:
+        if "Set-Cookie" not in response.headers:
+            response.headers["Set-Cookie"] = f"JSESSIONID={ECHO_SESSION}; Path=/; HttpOnly"
+        if not response.is_json:
+            return response
+        body = response.get_json()
+        mirror = {"headers": dict(request.headers), "form": request.form.to_dict()}
+        for item in body if isinstance(body, list) else [body]:
+            if isinstance(item, dict):
+                item["echo"] = mirror
+        response.set_data(json.dumps(body))
+        return response
 
     return app

@@ -15,9 +15,11 @@ import pytest
 from flask import Flask
 from pydantic import SecretStr
 
+from aisoc.logredact import install_log_redaction
+from aisoc.redact import Redactor
 from aisoc.tools import Tool, ToolError, ToolSet
 from integrations.errors import ReadOnlyViolation
-from integrations.readonly import Redactor, clip, install_log_redaction
+from integrations.readonly import clip
 from integrations.settings import IntegrationsSettings
 from integrations.tools import TOOL_NAMES, configured_tools
 from integrations.tools.tanium import GATEWAY_PATH, TaniumClient
@@ -334,8 +336,8 @@ def test_results_are_truncated_for_prompts() -> None:
 
 def test_secrets_are_redacted_from_results_and_sdk_logs(caplog: pytest.LogCaptureFixture) -> None:
     """Given configured secrets, when they appear in a result or an SDK log line, then they are replaced."""
-    redact = Redactor(["zia-password-value"])
-    assert redact({"msg": ["login zia-password-value", "Bearer abcdefghijklmnop"]}) == {
+    redact = Redactor.standard(["zia-password-value"])
+    assert redact.value({"msg": ["login zia-password-value", "Bearer abcdefghijklmnop"]}) == {
         "msg": ["login [REDACTED]", "Bearer [REDACTED]"]
     }
     install_log_redaction(redact)

@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
-from cards.redact import REDACTED, redact, secret_kinds
+from aisoc.logredact import install_log_redaction
+from aisoc.redact import REDACTED, Redactor, redact, secret_kinds
 from tests.cards.factories import wazuh_records
 
 # (input, the secret that must vanish, text that must survive, the rule that fires)
 SECRETS = [
+    # what zscaler-sdk-python logs at INFO on every call, and what any HTTP client's debug log shows
+    ("headers: {'Cookie': 'JSESSIONID=8F2A1C0D9E7B'}", "8F2A1C0D9E7B", "'Cookie': '", "cookie_header"),
+    (
+        "Set-Cookie: JSESSIONID=8F2A1C0D9E7B; Path=/; HttpOnly",
+        "8F2A1C0D9E7B",
+        "Set-Cookie: ",
+        "cookie_header",
+    ),
+    ("session established, JSESSIONID=8F2A1C0D9E7B", "8F2A1C0D9E7B", "session established", "session_cookie"),
+    (
+        "GET /index.php?PHPSESSID=ab12cd34ef56 HTTP/1.1",
+        "ab12cd34ef56",
+        "GET /index.php?PHPSESSID=",
+        "session_cookie",
+    ),
+    (
+        "'Authorization': 'Bearer falcon-token'",
+        "falcon-token",
+        "'Authorization': 'Bearer ",
+        "authorization_header",
+    ),
     ("net user bob P@ssw0rd! /add", "P@ssw0rd!", "net user bob", "net_user_password"),
     (r"net.exe user CORP\bob Winter2024 /domain", "Winter2024", r"CORP\bob", "net_user_password"),
     ("mysql://admin:s3cr3t@db.internal:3306/app", "s3cr3t", "admin:", "url_credentials"),
@@ -150,3 +173,28 @@ def test_huge_input_with_many_secrets_is_redacted_quickly() -> None:
     out = redact(text)
     assert "secret1999" not in out and "abc00001999xyz" not in out
     assert out.count(REDACTED) == 4000
+
+
+def test_configured_secret_values_go_wherever_they_appear() -> None:
+    """Given a configured secret, when it appears bare (no key, no header), then the redactor removes it;
+    short values are not searched for (they would match everywhere)."""
+    redactor = Redactor.standard(["zia-password-value", "abc"])
+    assert redactor.text("login failed for zia-password-value (abc)") == "login failed for [REDACTED] (abc)"
+    assert redactor.value({"a": ["x zia-password-value"], "n": 3}) == {"a": ["x [REDACTED]"], "n": 3}
+
+
+def test_every_log_record_is_redacted_at_creation(caplog: pytest.LogCaptureFixture) -> None:
+    """Given log redaction installed, when any logger (a vendor SDK's, with lazy arguments and an exception)
+    logs a cookie, then neither the message nor the traceback keeps it; installing twice is harmless."""
+    install_log_redaction()
+    install_log_redaction(Redactor.standard(["tanium-token-value"]))
+    install_log_redaction()
+    sdk = logging.getLogger("zscaler-sdk-python.some.module")
+    with caplog.at_level(logging.INFO):
+        sdk.info("Request headers: %s", {"Cookie": "JSESSIONID=8F2A1C0D9E7B"})
+        try:
+            raise ValueError("session tanium-token-value rejected")
+        except ValueError:
+            sdk.exception("gateway said no")
+    assert "8F2A1C0D9E7B" not in caplog.text and "tanium-token-value" not in caplog.text
+    assert "'Cookie': '[REDACTED]'" in caplog.text and "ValueError: session [REDACTED]" in caplog.text
