@@ -55,6 +55,13 @@ class StoplistSettings(_Table):
     """Also skip indicators flagged private (RFC 1918 and reserved addresses)."""
 
 
+class WebhookSender(_Table):
+    """One more webhook sender: its own secret, and the only sources it may publish alerts for."""
+
+    secret: SecretStr
+    sources: list[str] = Field(min_length=1)
+
+
 class WebhookSettings(_Table):
     """The inbound alert webhook."""
 
@@ -64,6 +71,11 @@ class WebhookSettings(_Table):
     """Larger requests are refused with 413."""
     source: str = "webhook"
     """Source name of alerts that do not name their own."""
+    sources: list[str] = []
+    """Source names the holder of ``secret`` may publish alerts for (default: ``source`` alone). An alert
+    naming any other source is refused (403): a webhook cannot pre-claim another source's case ids."""
+    senders: list[WebhookSender] = []
+    """More senders, each with its own secret and its own source names."""
 
 
 class XsoarSettings(_Table):
@@ -191,6 +203,7 @@ class IntegrationsSettings(SocSettings):
             )
             if s is not None
         ]
+        found += [sender.secret.get_secret_value() for sender in self.webhook.senders]
         return [s for s in found if len(s) >= 4]
 
 

@@ -6,8 +6,14 @@ Lines (``Content-Type: application/x-ndjson``); each is read like a line of the 
 (kernel Alert record or generic SIEM object) and published through the kernel's ``ingest`` (one
 case per (source, source id); duplicates dropped; unreadable alerts dead-lettered with the reason).
 
-Answers: 202 with counts; 401 missing or wrong signature; 400 not JSON / not alerts; 413 body too
-large; 422 when no alert of the request could be read (they are in the dead-letter stream).
+Each sender is bound to the source names it may publish for (its secret and its ``sources``): a signed
+body naming another source is refused whole (403) and nothing is published, so a webhook cannot pre-claim
+the case id of another source's alert. The body is read whole, whatever the transfer encoding, before the
+signature is checked over all of it; compressed bodies are refused (the limit counts what is stored).
+
+Answers: 202 with counts; 401 missing or wrong signature; 403 an alert names a source the sender may not
+publish for; 400 not JSON / not alerts; 413 body too large (declared or streamed); 415 compressed body;
+422 when no alert of the request could be read (they are in the dead-letter stream).
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import hmac
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
@@ -42,6 +49,68 @@ def sign(secret: str | bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
+MIN_SECRET_BYTES = 16
+_READ_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who may post: the HMAC secret it signs with and the only source names it may publish alerts for
+    (the first is the source of alerts that do not name their own)."""
+
+    secret: bytes
+    sources: tuple[str, ...]
+
+    @classmethod
+    def of(cls, secret: str | bytes, sources: Iterable[str]) -> Sender:
+        """A sender from configured values.
+
+        Raises:
+            ConfigError: the secret is shorter than 16 characters or no source is named.
+        """
+        key = secret.encode() if isinstance(secret, str) else secret
+        if len(key) < MIN_SECRET_BYTES:
+            raise ConfigError(
+                "webhook: the HMAC secret ([integrations.webhook] secret) must have 16+ characters"
+            )
+        names = tuple(dict.fromkeys(n.strip().lower() for n in sources if n.strip()))
+        if not names:
+            raise ConfigError("webhook: a sender must be bound to at least one source name")
+        return cls(key, names)
+
+    def claims(self, item: dict[str, Any], alert: Alert | None) -> str | None:
+        """The source ``item`` names that this sender may not publish for, if any."""
+        named = item.get("source")
+        for source in (
+            named.strip().lower() if isinstance(named, str) else "",
+            alert.source if alert else "",
+        ):
+            if source and source not in self.sources:
+                return source
+        return None
+
+
+def _read_body(stream: IO[bytes], limit: int) -> bytes | None:
+    """The whole body, or None when it is longer than ``limit`` (chunked bodies have no declared length)."""
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := stream.read(min(_READ_CHUNK, limit + 1 - total)):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            return None
+    return b"".join(chunks)
+
+
+def _signed_by(senders: Iterable[Sender], given: str, body: bytes) -> Sender | None:
+    """The sender whose secret signed ``body``, if any (every secret is tried: no early answer to time)."""
+    found = None
+    for sender in senders:
+        if hmac.compare_digest(given.encode(), sign(sender.secret, body).encode()):
+            found = found or sender
+    return found
+
+
 class _Batch:
     """A one-shot alert source over the alerts of one request."""
 
@@ -62,6 +131,8 @@ def create_webhook_blueprint(
     secret: str | bytes,
     *,
     source: str = "webhook",
+    sources: Iterable[str] = (),
+    senders: Iterable[Sender] = (),
     max_body_bytes: int = 1_000_000,
     name: str = "aisoc_webhook",
     now: Callable[[], datetime] | None = None,
@@ -71,34 +142,39 @@ def create_webhook_blueprint(
     Args:
         bus: where ``alert.received`` events (and dead letters) go.
         secret: the shared HMAC secret (at least 16 characters).
-        source: source name of alerts that do not name their own.
-        max_body_bytes: larger requests are refused with 413.
+        source: source name of alerts that do not name their own (the holder of ``secret`` may use it).
+        sources: more source names the holder of ``secret`` may publish alerts for.
+        senders: more senders, each with its own secret and source names.
+        max_body_bytes: larger requests are refused with 413, declared or streamed.
         name: the blueprint name (mount several with different names).
         now: clock for alerts without a timestamp (their receipt time).
 
     Raises:
-        ConfigError: the secret is missing or shorter than 16 characters.
+        ConfigError: a secret is missing or shorter than 16 characters.
     """
-    key = secret.encode() if isinstance(secret, str) else secret
-    if len(key) < 16:
-        raise ConfigError("webhook: the HMAC secret ([integrations.webhook] secret) must have 16+ characters")
+    known = (Sender.of(secret, [source, *sources]), *senders)
     clock = now or (lambda: datetime.now(UTC))
     bp = Blueprint(name, __name__)
 
     @bp.post("/alerts")
     def receive() -> tuple[Response, int]:
+        encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
+        if encoding != "identity":
+            return _error(415, f"Content-Encoding {encoding!r} refused: send the body uncompressed")
         length = request.content_length
         if length is not None and length > max_body_bytes:
             return _error(413, f"body of {length} bytes exceeds the limit of {max_body_bytes}")
-        body = request.stream.read(max_body_bytes + 1)
-        if len(body) > max_body_bytes:
+        request.max_content_length = max_body_bytes + 1  # our limit, not the app's, ends the stream
+        body = _read_body(request.stream, max_body_bytes)
+        if body is None:
             return _error(413, f"body exceeds the limit of {max_body_bytes} bytes")
         given = request.headers.get(SIGNATURE_HEADER, "")
         if not given:
             return _error(401, f"missing {SIGNATURE_HEADER} header: sha256=<hex HMAC-SHA256 of the raw body>")
         if not given.startswith("sha256="):
             return _error(401, f"{SIGNATURE_HEADER} must look like sha256=<hex>")
-        if not hmac.compare_digest(given.encode(), sign(key, body).encode()):
+        sender = _signed_by(known, given, body)
+        if sender is None:
             log.warning("webhook: signature mismatch from %s", request.remote_addr)
             return _error(401, "signature does not match the body (HMAC-SHA256 with the shared secret)")
         try:
@@ -108,13 +184,22 @@ def create_webhook_blueprint(
         received = clock()
         batch: list[Alert | Rejected] = []
         for n, item in enumerate(items, 1):
+            alert: Alert | None = None
             try:
-                alert, _ = normalize_generic(item, source, now=lambda: received)
+                alert, _ = normalize_generic(item, sender.sources[0], now=lambda: received)
             except NORMALIZE_ERRORS as e:
-                batch.append(reject(f"webhook item {n}: {describe(e)}", item, source))
-                continue
-            batch.append(alert)
-        stats = ingest(_Batch(source, batch), bus)
+                batch.append(reject(f"webhook item {n}: {describe(e)}", item, sender.sources[0]))
+            claimed = sender.claims(item, alert)
+            if claimed is not None:
+                log.warning("webhook: refused a body naming source %r from %s", claimed, request.remote_addr)
+                return _error(
+                    403,
+                    f"item {n} names source {claimed!r}; this sender may publish for "
+                    f"{', '.join(sender.sources)} only: nothing was published",
+                )
+            if alert is not None:
+                batch.append(alert)
+        stats = ingest(_Batch(sender.sources[0], batch), bus)
         reasons = [r.reason for r in batch if isinstance(r, Rejected)]
         answer = {
             "published": stats.published,
@@ -181,6 +266,7 @@ def create_app(config: str | None = None, bus: Bus | None = None) -> Flask:
     Raises:
         ConfigError: the webhook secret is not configured.
     """
+    from aisoc.logredact import install_log_redaction
     from aisoc.redact import Redactor
     from aisoc.settings import KernelSettings, load_settings
     from integrations.settings import load_integrations_settings
@@ -194,11 +280,15 @@ def create_app(config: str | None = None, bus: Bus | None = None) -> Flask:
         bus = Bus(kernel.bus, namespace=kernel.namespace, redactor=redactor or None)
     app = Flask("aisoc-webhook")
     app.config["MAX_CONTENT_LENGTH"] = settings.webhook.max_body_bytes
+    hook = settings.webhook
+    install_log_redaction(Redactor.standard(settings.secrets()))
     blueprint = create_webhook_blueprint(
         bus,
-        settings.webhook.secret.get_secret_value(),
-        source=settings.webhook.source,
-        max_body_bytes=settings.webhook.max_body_bytes,
+        hook.secret.get_secret_value(),
+        source=hook.source,
+        sources=hook.sources,
+        senders=[Sender.of(s.secret.get_secret_value(), s.sources) for s in hook.senders],
+        max_body_bytes=hook.max_body_bytes,
     )
     app.register_blueprint(blueprint, url_prefix="/webhook")
     return app
