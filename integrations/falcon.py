@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from falconpy import IOC, Alerts, Hosts, OAuth2
+from falconpy import IOC, Alerts, Hosts, OAuth2, confirm_base_url
 
 from aisoc.redact import Redactor
 from integrations.errors import IntegrationError, ReadOnlyViolation
@@ -35,16 +35,24 @@ from integrations.settings import FalconSettings, HttpSettings
 
 log = logging.getLogger(__name__)
 
+_PAGED = frozenset({"filter", "limit", "offset", "sort", "after"})
+_IOC_DEVICES = frozenset({"type", "value", "limit", "offset"})
 ALLOWLIST_OPERATIONS = (
     Operation("POST", "/oauth2/token", "authenticate"),
     Operation("POST", "/oauth2/revoke", "revoke our own token"),
-    Operation("GET", "/alerts/queries/alerts/v2", "GetQueriesAlertsV2"),
-    Operation("POST", "/alerts/entities/alerts/v2", "PostEntitiesAlertsV2"),
-    Operation("GET", "/devices/queries/devices/v1", "QueryDevicesByFilter"),
+    Operation(
+        "GET", "/alerts/queries/alerts/v2", "GetQueriesAlertsV2", params=_PAGED | {"q", "include_hidden"}
+    ),
+    Operation(
+        "POST", "/alerts/entities/alerts/v2", "PostEntitiesAlertsV2", params=frozenset({"include_hidden"})
+    ),
+    Operation("GET", "/devices/queries/devices/v1", "QueryDevicesByFilter", params=_PAGED),
     Operation("POST", "/devices/entities/devices/v2", "PostDeviceDetailsV2"),
-    Operation("GET", "/devices/entities/devices/v2", "GetDeviceDetailsV2"),
-    Operation("GET", "/iocs/combined/indicator/v1", "indicator_combined_v1"),
-    Operation("GET", "/iocs/queries/indicators/devices/v1", "indicator_get_devices_ran_on_v1"),
+    Operation("GET", "/devices/entities/devices/v2", "GetDeviceDetailsV2", params=frozenset({"ids"})),
+    Operation("GET", "/iocs/combined/indicator/v1", "indicator_combined_v1", params=_PAGED | {"from_parent"}),
+    Operation(
+        "GET", "/iocs/queries/indicators/devices/v1", "indicator_get_devices_ran_on_v1", params=_IOC_DEVICES
+    ),
 )
 """The Falcon read operations this adapter may perform; nothing else leaves the process."""
 MAX_IDS = 1000
@@ -76,7 +84,8 @@ class FalconClient:
         http = http or HttpSettings()
         assert settings.client_secret is not None
         self.session = session or GuardedSession(
-            Allowlist("falcon", ALLOWLIST_OPERATIONS), RetryPolicy(http.retries, http.backoff_s)
+            Allowlist("falcon", ALLOWLIST_OPERATIONS, confirm_base_url(settings.base_url)),
+            RetryPolicy(http.retries, http.backoff_s),
         )
         self.redact = Redactor.standard([settings.client_secret.get_secret_value()])
         self.auth = OAuth2(

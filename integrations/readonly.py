@@ -1,10 +1,13 @@
 """Read-only by construction: an allowlist of read operations enforced in each adapter's HTTP layer.
 
 Every vendor adapter sends its requests through a guard (an httpx transport, a requests session, or
-the SDK's own send hook) that checks the operation before any byte leaves:
+the SDK's own send hook) that checks the whole request before any byte leaves, on every redirect hop:
 
+- the origin: scheme, host and port must be the configured API's (a redirect to another host is
+  refused, so a credential in a body or a header never follows it);
 - REST operations are keyed by HTTP method AND path template (many vendor reads are POSTs, such as
-  Falcon's alert entities or ZIA's URL lookup, so the method alone proves nothing);
+  Falcon's alert entities or ZIA's URL lookup, so the method alone proves nothing), and each names the
+  query parameters it may carry (none, unless listed);
 - GraphQL operations are keyed by operation name, and only the exact registered documents (queries,
   never mutations) may be sent.
 
@@ -22,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import requests
@@ -55,7 +58,8 @@ _Response = TypeVar("_Response", bound=_HttpResponse)
 
 @dataclass(frozen=True)
 class Operation:
-    """One allowed read: HTTP method + path template (``{name}`` matches one path segment).
+    """One allowed read: HTTP method + path template (``{name}`` matches one path segment) + the names of
+    the query parameters it may carry.
 
     ``graphql`` maps operation names to the only documents that may be posted to this path.
     """
@@ -64,6 +68,7 @@ class Operation:
     path: str
     name: str = ""
     graphql: Mapping[str, str] = field(default_factory=dict)
+    params: frozenset[str] = frozenset()
 
     def matches(self, method: str, path: str) -> bool:
         """Whether ``method path`` is this operation."""
@@ -73,38 +78,66 @@ class Operation:
         return re.match(pattern, path) is not None
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of an absolute URL, the port made explicit."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme, 0)
+
+
 class Allowlist:
-    """The read operations one vendor adapter may perform.
+    """The read operations one vendor adapter may perform, at one API origin.
 
     Args:
         vendor: name used in refusals and logs.
         operations: the allowed operations.
-        base_path: path prefix of the API (``/xsoar/public/v1``) stripped before matching.
+        base_url: the API's URL (``https://api-TENANT/xsoar/public/v1``): requests must go to its scheme,
+            host and port, and its path is a prefix stripped before matching. Empty: paths only (for a
+            hook that sees no origin).
     """
 
-    def __init__(self, vendor: str, operations: Iterable[Operation], base_path: str = "") -> None:
+    def __init__(self, vendor: str, operations: Iterable[Operation], base_url: str = "") -> None:
         self.vendor = vendor
         self.operations = tuple(operations)
+        self.origin = _origin(base_url) if "://" in base_url else None
+        base_path = urlsplit(base_url).path if "://" in base_url else base_url
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
+
+    def _refuse(self, what: str) -> ReadOnlyViolation:
+        log.warning("%s: refused %s", self.vendor, what)
+        return ReadOnlyViolation(f"{self.vendor}: {what}: refused, nothing sent")
 
     def check(self, method: str, url: str, body: bytes | str | Mapping[str, Any] | None = None) -> Operation:
         """Return the operation ``method url`` performs, or refuse it.
 
         Raises:
-            ReadOnlyViolation: the operation is not an allowed read (nothing was sent).
+            ReadOnlyViolation: not the configured origin, not an allowed read operation, or a query
+                parameter the operation does not take (nothing was sent).
         """
-        path = urlsplit(url).path if "://" in url else url.split("?", 1)[0]
+        parts = urlsplit(url)
+        if self.origin is not None:
+            origin = _origin(url) if parts.scheme else None
+            if origin != self.origin:
+                scheme, host, port = origin or ("", "(no host)", 0)
+                raise self._refuse(
+                    f"{method.upper()} to {scheme}://{host}:{port} is not the configured API "
+                    f"{self.origin[0]}://{self.origin[1]}:{self.origin[2]}"
+                )
+        path = parts.path or "/"
         if self.base_path and path.startswith(self.base_path):
             path = path[len(self.base_path) :] or "/"
-        for op in self.operations:
-            if op.matches(method, path):
-                if op.graphql:
-                    self._check_graphql(op, body)
-                return op
-        log.warning("%s: refused %s %s (not an allowed read operation)", self.vendor, method.upper(), path)
-        raise ReadOnlyViolation(
-            f"{self.vendor}: {method.upper()} {path} is not on the read-only allowlist: refused, nothing sent"
-        )
+        op = next((op for op in self.operations if op.matches(method, path)), None)
+        if op is None:
+            raise self._refuse(f"{method.upper()} {path} is not on the read-only allowlist")
+        extra = sorted({name for name, _ in parse_qsl(parts.query, keep_blank_values=True)} - op.params)
+        if extra or (parts.query and not parse_qsl(parts.query, keep_blank_values=True)):
+            raise self._refuse(f"{method.upper()} {path} with query parameter(s) {', '.join(extra) or '?'}")
+        if op.graphql:
+            self._check_graphql(op, body)
+        return op
 
     def _check_graphql(self, op: Operation, body: bytes | str | Mapping[str, Any] | None) -> None:
         try:
@@ -194,7 +227,7 @@ class GuardedTransport(httpx.BaseTransport):
             ReadOnlyViolation: the operation is not an allowed read (nothing was sent).
         """
         try:
-            self.allowlist.check(request.method, request.url.path, request.read())
+            self.allowlist.check(request.method, str(request.url), request.read())
         except ReadOnlyViolation:
             self.refused += 1
             raise

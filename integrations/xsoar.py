@@ -233,7 +233,7 @@ class XsoarApiSource:
         self.settings = settings
         assert settings.url and settings.api_key
         base = settings.url.rstrip("/")
-        guard = Allowlist("xsoar", ALLOWLIST_OPERATIONS, base_path=httpx.URL(base).path)
+        guard = Allowlist("xsoar", ALLOWLIST_OPERATIONS, base_url=base)
         inner = transport or httpx.HTTPTransport(verify=settings.verify_tls)
         self.transport = GuardedTransport(guard, RetryPolicy(http.retries, http.backoff_s), inner)
         headers = {"Authorization": settings.api_key.get_secret_value(), "Accept": "application/json"}

@@ -88,7 +88,7 @@ class TaniumClient:
         allowlist = Allowlist(
             "tanium",
             [Operation("POST", GATEWAY_PATH, "gateway query", graphql={SENSOR_OPERATION: SENSOR_QUERY})],
-            base_path=httpx.URL(base).path,
+            base_url=base,
         )
         inner = transport or httpx.HTTPTransport(verify=settings.verify_tls)
         self.transport = GuardedTransport(allowlist, RetryPolicy(http.retries, http.backoff_s), inner)

@@ -2,8 +2,11 @@
 
 Uses the SDK's legacy ZIA client (API key + admin credentials, ``JSESSIONID`` cookie). Every
 request the SDK makes for these tools goes through ``LegacyZIAClientHelper.send`` and its login
-through ``authenticate``; both are overridden below to check the read allowlist first, so a write
-(URL category update, policy change, ``POST /status/activate``) is refused before it is sent.
+through ``authenticate``; both are overridden below to check the read allowlist first (origin, method,
+path and query), so a write (URL category update, policy change, ``POST /status/activate``) is refused
+before it is sent. The SDK calls ``requests`` module functions, which follow redirects by themselves: it
+is handed a ``requests`` that never follows one (a ZIA API answer is never a redirect; a redirect to
+another host would carry the login payload or the session cookie there).
 
 Operations and fields relied on (ZIA API reference, https://help.zscaler.com/zia/url-categories#/
 urlLookup-post and https://help.zscaler.com/zia/sandbox-report#/sandbox/report/{md5Hash}-get, and
@@ -21,7 +24,10 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Literal
+from urllib.parse import urlencode
 
+import requests
+import zscaler.zia.legacy
 from pydantic import BaseModel, ConfigDict, Field
 from zscaler.zia.legacy import LegacyZIAClientHelper
 
@@ -40,30 +46,59 @@ ALLOWLIST_OPERATIONS = (
     Operation("GET", "/api/v1/authenticatedSession", "session check"),
     Operation("DELETE", "/api/v1/authenticatedSession", "logout of our own session"),
     Operation("POST", "/api/v1/urlLookup", "URL category lookup"),
-    Operation("GET", "/api/v1/sandbox/report/{md5Hash}", "sandbox report"),
+    Operation("GET", "/api/v1/sandbox/report/{md5Hash}", "sandbox report", params=frozenset({"details"})),
 )
 """The ZIA operations this adapter may perform."""
-ALLOWLIST = Allowlist("zscaler", ALLOWLIST_OPERATIONS)
+
+
+class _NoRedirects:
+    """``requests`` as the SDK's legacy client calls it, except that no redirect is ever followed."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(requests, name)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        kwargs["allow_redirects"] = False
+        return requests.request(method, url, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", url, **kwargs)
+
+
+zscaler.zia.legacy.requests = _NoRedirects()
 
 
 class GuardedZiaHelper(LegacyZIAClientHelper):  # type: ignore[misc]
     """The SDK's legacy ZIA client whose every request is checked against the read allowlist."""
 
-    allowlist = ALLOWLIST
+    @property
+    def allowlist(self) -> Allowlist:
+        """The read operations, at this client's API origin (``override_url`` or the cloud's)."""
+        return Allowlist("zscaler", ALLOWLIST_OPERATIONS, str(self.url))
+
+    def _url(self, path: str, params: Any = None) -> str:
+        query = f"?{urlencode(params, doseq=True)}" if params else ""
+        return f"{self.url}/{path.lstrip('/')}{query}"
 
     def authenticate(self) -> None:
         """Log in (``POST /authenticatedSession``), after the allowlist check."""
-        self.allowlist.check("POST", "/api/v1/authenticatedSession")
+        self.allowlist.check("POST", self._url("/api/v1/authenticatedSession"))
         super().authenticate()
 
     def validate_session_status(self) -> bool:
         """Check the session (``GET /authenticatedSession``), after the allowlist check."""
-        self.allowlist.check("GET", "/api/v1/authenticatedSession")
+        self.allowlist.check("GET", self._url("/api/v1/authenticatedSession"))
         return bool(super().validate_session_status())
 
     def deauthenticate(self) -> Any:
         """Log out (``DELETE /authenticatedSession``), after the allowlist check."""
-        self.allowlist.check("DELETE", "/api/v1/authenticatedSession")
+        self.allowlist.check("DELETE", self._url("/api/v1/authenticatedSession"))
         return super().deauthenticate()
 
     def send(self, method: str, path: str, json: Any = None, params: Any = None, **rest: Any) -> Any:
@@ -72,7 +107,7 @@ class GuardedZiaHelper(LegacyZIAClientHelper):  # type: ignore[misc]
         Raises:
             ReadOnlyViolation: the operation is not an allowed read (nothing was sent).
         """
-        self.allowlist.check(method, path, json if isinstance(json, dict) else None)
+        self.allowlist.check(method, self._url(path, params), json if isinstance(json, dict) else None)
         return super().send(method, path, json=json, params=params, **rest)
 
 
