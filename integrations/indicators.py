@@ -4,14 +4,18 @@ Built on ``ioc-finder`` (which refangs with ``ioc-fanger``) and ``tldextract``'s
 suffix list (offline), then filtered with context the libraries do not have:
 
 - IPv4/IPv6 must parse (``ipaddress``); private and reserved ranges are kept and flagged
-  ``private``; dotted numbers after a version word or a ``Product/`` token are versions, not IPs.
+  ``private``; dotted numbers after a version word (``FileVersion:`` too) or a ``Product/`` token are
+  versions, not IPs.
 - A domain must end in a public suffix and must not be a file name or path part
   (``C:\\T1105.zip``), a .NET/COM name (``System.Management``, ``WScript.Shell``) or the middle of
   a longer dotted name. Domains come from URL hosts and from free text, not from e-mail addresses
   (``gmail.com`` would glue unrelated cases).
-- Hashes inside URLs (commit ids, tokens) are part of the URL, not file hashes; an imphash is not
-  an md5; degenerate hashes (``000...0``) are dropped.
-- Technique ids are checked against the ATT&CK catalogue (:mod:`integrations.attack`).
+- Hashes inside URLs (commit ids, tokens) are part of the URL, not file hashes; a hash that is a
+  folder of a path (cache and install directories) is not a file hash; an imphash is not an md5;
+  degenerate hashes (``000...0``) are dropped.
+- Scanner and intelligence-portal permalinks (VirusTotal, Hybrid Analysis, urlscan...) are references
+  to an indicator, not indicators: neither the URL nor the portal's domain is kept.
+- Technique ids are checked against the ATT&CK catalogue (:mod:`aisoc.events.attack`).
 
 The stoplist lives in :mod:`integrations.stoplist` and is re-exported here.
 """
@@ -30,8 +34,7 @@ import ioc_fanger
 import tldextract
 from ioc_finder import find_iocs
 
-from aisoc.events import Indicator, IndicatorType
-from integrations.attack import valid_techniques
+from aisoc.events import Indicator, IndicatorType, valid_techniques
 from integrations.stoplist import Stoplist
 
 __all__ = [
@@ -70,10 +73,38 @@ FILE_EXTENSION_TLDS = frozenset(
 )
 """Public suffixes that are also common file extensions: a bare ``name.zip`` in text is a file."""
 _VERSION_BEFORE = re.compile(
-    r"(?i)(?:\b(?:v|ver|version|build|release|rev|revision|firmware|kernel|agent|sdk|api)\b"
-    r"\s*[:=#]?\s*v?|[A-Za-z][\w.-]*/)$"
+    r"(?:\b(?i:v|ver|version|build|release|rev|revision|firmware|kernel|agent|sdk|api)"
+    r"|(?<=[A-Za-z])(?:Version|Ver|Build|Release|Revision))\b"
+    r"\s*[:=#]?\s*v?$|[A-Za-z][\w.-]*/$"
 )
-"""Text right before a dotted number that makes it a version (``version 1.2.3.4``, ``Chrome/138.0.0.0``)."""
+"""Text right before a dotted number that makes it a version (``version 1.2.3.4``, ``Chrome/138.0.0.0``,
+``FileVersion: 8.6.2.0``, ``ProductVersion=10.0.1.2``)."""
+SCANNER_DOMAINS = frozenset(
+    {
+        "virustotal.com",
+        "hybrid-analysis.com",
+        "any.run",
+        "urlscan.io",
+        "joesandbox.com",
+        "abuse.ch",
+        "alienvault.com",
+        "talosintelligence.com",
+        "threatfox.abuse.ch",
+        "shodan.io",
+        "censys.io",
+        "malshare.com",
+        "triage.hatching.io",
+        "tria.ge",
+        "filescan.io",
+        "metadefender.com",
+        "opswat.com",
+        "xforce.ibmcloud.com",
+        "greynoise.io",
+        "abuseipdb.com",
+    }
+)
+"""Registrable domains of scanners and intelligence portals: their permalinks are references to an
+indicator, never one (``https://www.virustotal.com/gui/file/<sha256>``)."""
 _MAYBE_IOC = re.compile(r"[.:@\\\[(]|[0-9a-fA-F]{32}|(?i:cve-)")
 """Strings without any of these cannot hold an indicator (cheap pre-filter)."""
 _HEX = re.compile(r"^[0-9a-f]+$")
@@ -136,11 +167,11 @@ def indicator(type_: IndicatorType | str, value: Any, field: str | None = None) 
             return None
     elif kind is T.DOMAIN:
         text = text.lower().rstrip(".")
-        if not registrable(text):
+        if not registrable(text) or _scanner(text):
             return None
     elif kind is T.URL:
         host = _url_host(text)
-        if host is None:
+        if host is None or _scanner(host):
             return None
         text = scrub_url(text)
         parsed = _ip(host)
@@ -154,6 +185,12 @@ def indicator(type_: IndicatorType | str, value: Any, field: str | None = None) 
         if not re.fullmatch(r"CVE-\d{4}-\d{4,}", text):
             return None
     return Indicator(type=kind, value=text, private=private, field=field[:256] if field else None)
+
+
+def _scanner(host: str) -> bool:
+    """Whether ``host`` belongs to a scanner or intelligence portal (see :data:`SCANNER_DOMAINS`)."""
+    labels = host.lower().rstrip(".").split(".")
+    return any(".".join(labels[i:]) in SCANNER_DOMAINS for i in range(len(labels) - 1))
 
 
 def _url_host(url: str) -> str | None:
@@ -324,9 +361,19 @@ def _standalone_ip(ip: str, text: str) -> bool:
     return False
 
 
+_SEGMENT_BEFORE = ("\\", "/", "{", "\\{", "/{")
+_SEGMENT_AFTER = ("\\", "/", "}")
+
+
 def _standalone_hash(value: str, text: str) -> bool:
-    """A hash counts when one occurrence lies outside URLs and is not a query parameter (a token)."""
-    return any(not _QUERY_PARAM.search(before) for before, _, _ in _occurrences(value, text))
+    """A hash counts when one occurrence lies outside URLs, is not a query parameter (a token) and is not
+    a folder of a path (``Package Cache\\<md5>\\setup.msi``, ``Temp\\{<md5>}\\``: cache and install
+    directories named by a digest of something else). A file named by its hash (``\\<md5>.exe``) counts."""
+    return any(
+        not _QUERY_PARAM.search(before)
+        and not (before.endswith(_SEGMENT_BEFORE) and after.startswith(_SEGMENT_AFTER))
+        for before, _, after in _occurrences(value, text)
+    )
 
 
 def _path_like(text: str, value: str) -> bool:

@@ -19,8 +19,11 @@ from aisoc.events import (
     Reputation,
     Role,
     Tier2Decided,
+    valid_techniques,
 )
+from aisoc.events.attack import current_technique
 from aisoc.runtime import AgentRole, RoleContext
+from roles._attribution import check_attribution
 from roles._common import alert_view
 
 TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
@@ -64,14 +67,17 @@ class ThreatIntel(AgentRole):
         "zscaler_sandbox_report",
     )
     schema = IntelAnswer
-    prompt_version = "threat_intel/1"
+    prompt_version = "threat_intel/2"
     review_duty = Role.IR_LEAD
     system_prompt = """\
 You are the Threat Intelligence analyst. For this escalated case: map the activity to MITRE ATT&CK
 technique ids (format T1234 or T1234.001; check them with attack_lookup), rate each indicator of the
 case (malicious, suspicious, unknown, benign) with its source, and attribute a threat actor ONLY
-when the evidence corroborates it — name the evidence. No evidence, no actor: leave it null.
-Unknown is an honest rating."""
+when the evidence corroborates it. Each item of actor_evidence must name what it rests on: an
+indicator of the case you looked up with a reputation tool, an ATT&CK technique the alert carries,
+or an earlier case id that case_lookup showed attributed to the same actor. Anything else is not
+evidence and the actor is dropped. No evidence, no actor: leave it null. Unknown is an honest
+rating."""
 
     def accepts(self, event: Event) -> bool:
         return isinstance(event, IrPlan)
@@ -96,22 +102,25 @@ Unknown is an honest rating."""
             else set()
         )
         text = str(alert_view(ctx)).lower()
-        techniques = [t for t in dict.fromkeys(a.techniques) if TECHNIQUE.match(t)]
+        claimed = list(dict.fromkeys(t.strip().upper() for t in a.techniques))
+        techniques = valid_techniques(t for t in claimed if TECHNIQUE.match(t))
         iocs = [i for i in a.iocs if i.value.lower() in known or json.dumps(i.value.lower())[1:-1] in text]
         notes = []
-        if len(techniques) < len(set(a.techniques)):
-            notes.append(f"dropped {len(set(a.techniques)) - len(techniques)} malformed technique id(s)")
+        unknown = [t for t in claimed if current_technique(t) is None]
+        if unknown:
+            notes.append(f"dropped technique id(s) not in the ATT&CK catalogue: {', '.join(unknown[:10])}")
         if len(iocs) < len(a.iocs):
             notes.append(f"dropped {len(a.iocs) - len(iocs)} indicator(s) not found in the case")
-        actor = a.actor if a.actor and a.actor_evidence else None
-        if a.actor and actor is None:
-            notes.append(f"actor {a.actor!r} dropped: no corroborating evidence")
+        attribution = check_attribution(a.actor, a.actor_evidence, alert, ctx.tool_calls)
+        if attribution.note:
+            notes.append(attribution.note)
+        ctx.notes.extend(notes)
         summary = a.summary + (f" [{'; '.join(notes)}]" if notes else "")
         return [
             ctx.make(
                 IntelAttribution,
-                actor=actor,
-                actor_evidence=[e[:1024] for e in a.actor_evidence],
+                actor=attribution.actor,
+                actor_evidence=[e[:1024] for e in attribution.evidence],
                 techniques=techniques,
                 iocs=[i.model_dump() for i in iocs],
                 confidence=a.confidence,

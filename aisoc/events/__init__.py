@@ -44,9 +44,9 @@ from aisoc.events.alert import (
     Alert,
     Indicator,
     IndicatorType,
-    TechniqueId,
     case_id_for,
 )
+from aisoc.events.attack import TechniqueId, Techniques, valid_techniques
 from aisoc.events.catalogue import (
     ActionDecided,
     ActionEscalated,
@@ -184,6 +184,7 @@ __all__ = [
     "Short",
     "ShiftSummary",
     "TechniqueId",
+    "Techniques",
     "Text",
     "Tier2Decided",
     "Tier2Decision",
@@ -200,6 +201,7 @@ __all__ = [
     "alert_view_text",
     "alias",
     "case_id_for",
+    "valid_techniques",
     "class_for",
     "event_types",
     "from_dict",

@@ -8,11 +8,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from aisoc.events._base import Line, Short, Text, UtcDatetime
+from aisoc.events.attack import Techniques
 
 SourceSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 """A source name: lowercase, no colon (the colon separates source and source id in a case id)."""
-TechniqueId = Annotated[str, StringConstraints(pattern=r"^T\d{4}(\.\d{3})?$")]
-"""A MITRE ATT&CK technique id in its documented format (``T1059`` or ``T1059.001``)."""
 
 SEVERITY_NAMES = ("info", "low", "medium", "high", "critical")
 """Names of the normalized severities 0-4."""
@@ -88,7 +87,7 @@ class Alert(BaseModel):
     hosts: list[Short] = Field(default_factory=list, max_length=100)
     users: list[Short] = Field(default_factory=list, max_length=100)
     indicators: list[Indicator] = Field(default_factory=list, max_length=500)
-    techniques: list[TechniqueId] = Field(default_factory=list, max_length=100)
+    techniques: Techniques = Field(default_factory=list)
     link: Annotated[str, StringConstraints(max_length=2048)] | None = None
     raw: dict[str, Any] = Field(default_factory=dict)
     raw_exclude: list[Line] = Field(default_factory=list, max_length=200)

@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from aisoc.events._base import AnyRole, Event, Line, Role, Short, Text, UtcDatetime
-from aisoc.events.alert import Alert, IndicatorType, TechniqueId
+from aisoc.events.alert import Alert, IndicatorType
+from aisoc.events.attack import Techniques
 from aisoc.events.trace import Trace
 
 # --- enums --------------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ class IntelAttribution(Event):
 
     actor: Short | None = None
     actor_evidence: Items = Field(default_factory=list)
-    techniques: Annotated[list[TechniqueId], Field(max_length=100)] = Field(default_factory=list)
+    techniques: Techniques = Field(default_factory=list)
     iocs: Annotated[list[IocRating], Field(max_length=200)] = Field(default_factory=list)
     confidence: float = Field(ge=0, le=1)
     summary: Text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aisoc.bus import Bus
-from aisoc.events import IrPlan, Role, Tier2Decided, TriageVerdict
+from aisoc.events import IntelAttribution, IrPlan, Role, Tier2Decided, TriageVerdict
 from aisoc.memory import CaseFile
 from aisoc.tools import FunctionTool, ToolError, tool
 
@@ -34,6 +34,8 @@ def case_lookup_tool(bus: Bus) -> FunctionTool:
             out["tier2"] = {"decision": t.decision, "summary": t.summary}
         if isinstance(p := file.output(Role.IR_LEAD), IrPlan):
             out["ir_lead"] = {"sev": p.sev, "summary": p.summary}
+        if isinstance(i := file.output(Role.THREAT_INTEL), IntelAttribution):
+            out["threat_intel"] = {"actor": i.actor, "techniques": i.techniques[:20]}
         if (c := file.closure()) is not None:
             out["closed"] = {"disposition": c.disposition, "by": c.closed_by.role, "reason": c.reason}
         if (lb := file.label()) is not None:

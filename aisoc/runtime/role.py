@@ -19,6 +19,7 @@ from aisoc.events import (
     ReviewRequested,
     Role,
     SharedPart,
+    ToolCallRecord,
     alert_view_text,
 )
 from aisoc.memory import Stat
@@ -44,6 +45,10 @@ class RoleContext:
     """Characters of the alert's raw record this model is shown."""
     views: MutableMapping[str, str] | None = None
     """Cache of rendered alert views shared by the team's roles (keyed by the alert event id)."""
+    tool_calls: Sequence[ToolCallRecord] = ()
+    """The tool calls of this invocation (set before ``handle``: what the role looked up)."""
+    notes: list[str] = field(default_factory=list)
+    """What ``handle`` dropped or changed of the answer, and why (goes into the trace's note)."""
 
     @property
     def case_id(self) -> str | None:

@@ -266,7 +266,11 @@ class RoleTeam:
         results: list[Event]
         if output is not None:
             try:
-                results, trace = self._guard(role, ctx, output, role.handle(ctx, output), trace)
+                ctx.tool_calls = tuple(run.tool_calls)
+                handled = role.handle(ctx, output)
+                if ctx.notes:
+                    trace = trace.model_copy(update={"note": "; ".join(ctx.notes)})
+                results, trace = self._guard(role, ctx, output, handled, trace)
                 results = [_with_trace(e, trace) for e in results]
             except Exception as e:  # a handler bug on valid output: a person looks, nothing is lost
                 log.exception("%s: handler failed on %s", name, event.event_id)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aisoc.events import Indicator, IndicatorType
-from integrations.attack import catalogue, valid_techniques
+from aisoc.events import Indicator, IndicatorType, valid_techniques
+from integrations.attack import catalogue
 from integrations.indicators import extract_fields, extract_text, indicator, merge, techniques_in
 from integrations.stoplist import Stoplist, configured_stoplist
 from integrations.wazuh import normalize
@@ -258,3 +258,63 @@ def test_urls_lose_their_credentials() -> None:
         ("url", "https://evil.com/login?user_token=&q=1&X-Amz-Signature=#top"),
         ("domain", "evil.com"),
     }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FileVersion: 8.6.2.0\r\nDescription: updater",
+        "ProductVersion=10.0.1.2 Company: Contoso",
+        "OSBuild 22.1.0.4 installed",
+    ],
+)
+def test_version_fields_are_not_addresses(text: str) -> None:
+    """Given a version field whose value parses as a public IPv4 address, when extracted, then no IP; a word
+    that merely ends like one (server, driver) still precedes a real address."""
+    assert not {kind for kind, _ in found(text)} & {"ip"}
+    assert ("ip", "8.8.8.8") in found(f"{text}; resolver server 8.8.8.8 answered")
+
+
+def test_hash_named_folders_are_not_file_hashes_but_hash_named_files_are() -> None:
+    """Given digests as folder names (a package cache, the Windows update download folder, a braced temp
+    folder) and one as a file name, when extracted, then only the file's counts."""
+    md5 = "5d41402abc4b2a76b9719d911017c592"
+    for folder in (
+        rf"C:\ProgramData\Package Cache\{md5}\setup.msi",
+        f"/var/cache/apt/archives/partial/{md5}/pkg.deb",
+        rf"C:\Users\bob\AppData\Local\Temp\{{{md5}}}\x.exe",
+    ):
+        assert found(folder) == set(), folder
+    assert ("md5", md5) in found(rf"C:\Users\bob\Downloads\{md5}.exe")
+
+
+def test_real_hash_named_folders_are_not_file_hashes() -> None:
+    """Given the real Sysmon records naming SoftwareDistribution\\Download\\<id>\\ and a NativeImages cache
+    folder, when normalized, then those ids are not md5 indicators while the images' own hashes stay."""
+    folders = {
+        "d334d481a47cb98edae87007427d1718",
+        "8254f248060006e8b7dcc36da9c8f403",
+        "e3f983991899d4cce4281634a9af277a",
+    }
+    md5s: set[str] = set()
+    for line in (DATA / "wazuh" / "alerts.jsonl").open(encoding="utf-8"):
+        md5s |= {i.value for i in normalize(json.loads(line)).indicators if i.type is IndicatorType.MD5}
+    assert not md5s & folders and len(md5s) >= 20
+
+
+@pytest.mark.parametrize(
+    "permalink",
+    [
+        "https://www.virustotal.com/gui/file/ae4943e5f3f763688e10601f090b4cae3ce19f0b427007884b40d27d7fb9274d",
+        "https://www.hybrid-analysis.com/sample/ae4943e5f3f763688e10601f090b4cae3ce19f0b427007884b40d27d7fb9274d",
+        "see hxxps://urlscan[.]io/result/0b5e-4c1a/ for details",
+        "https://bazaar.abuse.ch/sample/ae4943e5f3f763688e10601f090b4cae3ce19f0b427007884b40d27d7fb9274d/",
+    ],
+)
+def test_scanner_permalinks_are_references_not_indicators(permalink: str) -> None:
+    """Given a scanner's permalink in an alert, when extracted (or given as a structured URL), then neither
+    the link nor the portal's domain is an indicator."""
+    assert not {kind for kind, _ in found(permalink)} & {"url", "domain"}
+    assert indicator("url", permalink.split()[0]) is None or "hxxps" in permalink
+    assert indicator("domain", "www.virustotal.com") is None
+    assert indicator("domain", "evil-virustotal.com") is not None
