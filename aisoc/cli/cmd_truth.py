@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, open_bus
@@ -36,6 +36,12 @@ def register(sub: Any) -> None:
     )
     imp.add_argument("--labeled-by", default="analyst", help="who the labels are attributed to")
     imp.add_argument("--dry-run", action="store_true", help="count what would be published; publish nothing")
+    imp.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse the whole import (publish nothing, exit 1) when a label names a case the SOC has "
+        "never seen (a wrong --source or file); without it they are published and reported",
+    )
     add_bus_option(imp)
     imp.set_defaults(func=_import)
 
@@ -48,6 +54,8 @@ class ImportStats:
     unchanged: int = 0
     no_truth: int = 0
     rejected: int = 0
+    unknown: list[str] = field(default_factory=list)
+    """Case ids of labels for cases the SOC has never seen (no alert in the log)."""
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -71,6 +79,8 @@ def _import(args: argparse.Namespace) -> int:
             stats.no_truth += 1
             continue
         rec = mem.case(item.case_id)
+        if rec is None or rec.alert is None:
+            stats.unknown.append(item.case_id)
         known = rec.truth if rec is not None else None
         if (
             known is not None
@@ -92,14 +102,22 @@ def _import(args: argparse.Namespace) -> int:
             )
         )
         stats.published += 1
-        if len(batch) >= CHUNK and not args.dry_run:
-            bus.publish_many(batch)
-            batch = []
-    if batch and not args.dry_run:
-        bus.publish_many(batch)
+    unknown = _unknown_note(stats.unknown)
+    if stats.unknown and args.strict:
+        raise CommandError(f"refused, nothing published (--strict): {unknown}")
+    if not args.dry_run:
+        for start in range(0, len(batch), CHUNK):
+            bus.publish_many(batch[start : start + CHUNK])
     verb = "would publish" if args.dry_run else "published"
     print(
         f"{verb} {stats.published} labels from {args.source}; {stats.unchanged} unchanged, "
         f"{stats.no_truth} without a known outcome, {stats.rejected} unreadable records"
+        + (f"; {unknown}" if stats.unknown else "")
     )
     return 0
+
+
+def _unknown_note(case_ids: list[str]) -> str:
+    """The report line of labels for cases the SOC has never seen."""
+    shown = ", ".join(case_ids[:10]) + (f" and {len(case_ids) - 10} more" if len(case_ids) > 10 else "")
+    return f"{len(case_ids)} label(s) for case(s) this SOC has never seen: {shown}"

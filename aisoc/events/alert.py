@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from aisoc.events._base import Line, Short, Text, UtcDatetime
 from aisoc.events.attack import Techniques
+from aisoc.tenants import tenant_key
 
 SourceSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 """A source name: lowercase, no colon (the colon separates source and source id in a case id)."""
@@ -91,6 +92,11 @@ class Alert(BaseModel):
     link: Annotated[str, StringConstraints(max_length=2048)] | None = None
     raw: dict[str, Any] = Field(default_factory=dict)
     raw_exclude: list[Line] = Field(default_factory=list, max_length=200)
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, value: str | None) -> str | None:
+        return tenant_key(value) or None
 
     @field_validator("hosts", "users", "techniques")
     @classmethod

@@ -20,6 +20,7 @@ from aisoc.memory.index import SEP, count_before
 from aisoc.memory.keys import indicator_of, is_strong
 from aisoc.memory.projection import Projection
 from aisoc.memory.records import to_dt
+from aisoc.tenants import tenant_key
 
 Status = Literal["new", "grown", "unchanged"]
 
@@ -89,7 +90,7 @@ def _find(parent: dict[int, int], x: int) -> int:
 
 
 def _new_id(tenant: str | None, first_case: str, taken: set[str]) -> str:
-    base = "camp-" + hashlib.sha256(f"{tenant or ''}{SEP}{first_case}".encode()).hexdigest()[:12]
+    base = "camp-" + hashlib.sha256(f"{tenant_key(tenant)}{SEP}{first_case}".encode()).hexdigest()[:12]
     cid, n = base, 1
     while cid in taken:
         n += 1
@@ -130,7 +131,7 @@ def find_clusters(
         if isinstance(arr, int):
             continue
         scope, _, key = skey.partition(SEP)
-        if not is_strong(key) or (not every_tenant and scope != (tenant or "")):
+        if not is_strong(key) or (not every_tenant and scope != tenant_key(tenant)):
             continue
         upto = count_before(arr, tl, until)
         if upto > max_cases:

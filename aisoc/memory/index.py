@@ -12,13 +12,15 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from aisoc.tenants import tenant_key
+
 SEP = "\x1f"
 """Separates the tenant from the rest of an index key (tenants never contain it)."""
 
 
 def scoped(tenant: str | None, key: str) -> str:
     """The index key of ``key`` within ``tenant`` (cases never link across tenants)."""
-    return f"{tenant or ''}{SEP}{key}"
+    return f"{tenant_key(tenant)}{SEP}{key}"
 
 
 class Timeline:
@@ -120,8 +122,6 @@ class Indexes:
         """Index case ``ix`` (its time must already be on the timeline)."""
         for k in keys:
             self._post(scoped(tenant, k), ix)
-            if k.startswith("host:"):
-                self.hosts.setdefault(k[5:], set()).add(ix)
         if rule is not None:
             g = self.rules.get(scoped(tenant, rule))
             if g is None:
@@ -134,8 +134,6 @@ class Indexes:
         """Take case ``ix`` out of every index (before its time or alert changes)."""
         for k in keys:
             self._unpost(scoped(tenant, k), ix)
-            if k.startswith("host:"):
-                self.hosts.get(k[5:], set()).discard(ix)
         g = self.rules.get(scoped(tenant, rule)) if rule is not None else None
         if g is not None:
             pos = _position(g.cases, self.tl, ix)
@@ -152,13 +150,21 @@ class Indexes:
                 g.codes[pos] = code
 
     def add_host(self, host: str, ix: int) -> None:
-        """Remember that case ``ix`` touched ``host`` (an action target, not an alert field)."""
+        """Remember that case ``ix`` touched ``host`` (an alert's host or an action's target)."""
         self.hosts.setdefault(host.lower(), set()).add(ix)
+
+    def remove_host(self, host: str, ix: int) -> None:
+        """Forget that case ``ix`` touched ``host`` (its alert or its action now names another)."""
+        cases = self.hosts.get(host.lower())
+        if cases is not None:
+            cases.discard(ix)
+            if not cases:
+                del self.hosts[host.lower()]
 
     def groups(self, tenant: str | None = None, every_tenant: bool = True) -> Iterator[RuleGroup]:
         """Rule groups, of one tenant unless ``every_tenant``."""
         for g in self.rules.values():
-            if every_tenant or g.tenant == tenant:
+            if every_tenant or tenant_key(g.tenant) == tenant_key(tenant):
                 yield g
 
     def window(self, arr: array[int], since: float | None, until: float | None) -> tuple[int, int]:

@@ -93,7 +93,7 @@ class LocalProjection:
         if loaded is None:
             self._full_save = True
             return
-        self._proj.restore(loaded.records, loaded.campaigns)
+        self._proj.restore(loaded.records, loaded.campaigns, loaded.caseless)
         self._cursor, self._epoch = loaded.cursor, loaded.epoch
         log.info("memory snapshot %s: %d cases at cursor %s", snap.path, len(self._proj), self._cursor)
 

@@ -23,6 +23,7 @@ from aisoc.memory.recall import Precedent, Query, RuleHistory, query_of, recall,
 from aisoc.memory.records import CaseRecord
 from aisoc.memory.scoring import CaseOutcome, Scorecard, outcome_of, score
 from aisoc.memory.stoplist import Stoplist, no_stoplist
+from aisoc.tenants import tenant_key
 
 DEFAULT_MAX_INDICATOR_CASES = 50
 """An indicator shared by more of a tenant's cases than this is infrastructure: it stops linking."""
@@ -44,7 +45,7 @@ def _on_host(proj: Projection, hostname: str, tenant: str | None) -> list[CaseRe
     ranked = []
     for ix in proj.index.hosts.get(name, set()):
         rec = proj.records[ix]
-        if tenant is None or rec.tenant == tenant:
+        if tenant is None or tenant_key(rec.tenant) == tenant_key(tenant):
             targeted = any(a.target.lower() == name for a in rec.actions.values())
             ranked.append((not targeted, -rec.last_activity(), rec.case_id, rec))
     ranked.sort(key=lambda r: r[:3])
@@ -129,7 +130,15 @@ class Memory(LocalProjection):
             The file (state, alert, latest plan, actions, statements), or None when nothing is
             recorded about the case.
         """
-        return CaseFile.read(self.audit, case_id)
+        events = self.audit.for_case(case_id)
+        with self._lock:
+            filed = self._fresh().filed(case_id)
+        if filed:  # decisions published without a case id, filed through their action
+            seen = {e.event_id for e in events}
+            events = sorted(
+                [*events, *(e for e in filed if e.event_id not in seen)], key=lambda e: e.occurred_at
+            )
+        return CaseFile(case_id, events) if events else None
 
     def action(self, action_id: str) -> ActionState | None:
         """Where one proposed action stands: proposed by whom and when, which duty must decide by

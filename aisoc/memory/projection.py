@@ -7,7 +7,7 @@ changes, so the projection is a pure function of the set of events folded, whate
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from aisoc.events import (
@@ -36,9 +36,16 @@ class Projection:
         self.by_id: dict[str, int] = {}
         self.codes = bytearray()
         self.action_case: dict[str, int] = {}
+        self.case_hosts: dict[int, frozenset[str]] = {}
+        self.caseless: dict[str, Event] = {}
+        """Action events published without a case id (a person's decision, say), by event id: each is
+        filed under its action's case, at once or as soon as an event of the action names the case."""
+        self.orphans: dict[str, dict[str, Event]] = {}
+        """The case-less action events whose action is not known yet, by action id."""
         self.campaigns: dict[str, KnownCampaign] = {}
         self.dirty: set[int] = set()
         self.campaigns_dirty = False
+        self.caseless_dirty = False
 
     def __len__(self) -> int:
         return len(self.records)
@@ -47,6 +54,11 @@ class Projection:
         """The record of ``case_id``, or None."""
         ix = self.by_id.get(case_id)
         return None if ix is None else self.records[ix]
+
+    def filed(self, case_id: str) -> list[Event]:
+        """The case-less action events filed under ``case_id`` (through their action)."""
+        ix = self.by_id.get(case_id)
+        return [e for e in self.caseless.values() if self.action_case.get(getattr(e, "action_id", "")) == ix]
 
     def __iter__(self) -> Iterator[CaseRecord]:
         return iter(self.records)
@@ -70,25 +82,51 @@ class Projection:
             return False
         case_id = event.case_id
         if case_id is None and isinstance(event, ActionEvent):
+            if event.event_id not in self.caseless:
+                self.caseless[event.event_id] = event
+                self.caseless_dirty = True
             known = self.action_case.get(event.action_id)
-            case_id = None if known is None else self.records[known].case_id
+            if known is None:  # held until the action is known
+                held = self.orphans.setdefault(event.action_id, {})
+                if event.event_id in held:
+                    return False
+                held[event.event_id] = event
+                return True
+            case_id = self.records[known].case_id
         if case_id is None:
             log.debug("event %s (%s) has no case; not folded", event.event_id, event.type)
             return False
         ix = self._ix(case_id)
         rec = self.records[ix]
         before = rec.alert
-        if not fold(rec, event):
+        changed = fold(rec, event)
+        if isinstance(event, ActionEvent):
+            if isinstance(event, ActionProposed) or event.action_id not in self.action_case:
+                self.action_case[event.action_id] = ix
+            for held_event in self.orphans.pop(event.action_id, {}).values():
+                changed = fold(rec, held_event) or changed
+        if not changed:
             return False
         self.dirty.add(ix)
-        if isinstance(event, ActionProposed):
-            self.action_case[event.action_id] = ix
-            if event.kind.value in _HOST_ACTIONS:
-                self.index.add_host(event.target, ix)
         self._reindex(ix, rec, before)
         return True
 
+    def _rehost(self, ix: int, rec: CaseRecord) -> None:
+        """Index the hosts the case touches now: its alert's and its host actions' targets (derived from
+        the record alone, so a re-proposed action moves its host whatever the fold order)."""
+        targets = (a.target.lower() for a in rec.actions.values() if a.kind in _HOST_ACTIONS and a.target)
+        hosts = frozenset((*(rec.alert.hosts if rec.alert else ()), *targets))
+        old = self.case_hosts.get(ix, frozenset())
+        if hosts == old:
+            return
+        for host in old - hosts:
+            self.index.remove_host(host, ix)
+        for host in hosts - old:
+            self.index.add_host(host, ix)
+        self.case_hosts[ix] = hosts
+
     def _reindex(self, ix: int, rec: CaseRecord, before: Any) -> None:
+        self._rehost(ix, rec)
         code = rec.outcome_code()
         a = rec.alert
         if a is not before:
@@ -122,20 +160,27 @@ class Projection:
 
     # --- restoring ------------------------------------------------------------------------------
 
-    def restore(self, records: list[CaseRecord], campaigns: list[KnownCampaign]) -> None:
-        """Load records (in case-number order) and campaigns from a snapshot, rebuilding indexes."""
+    def restore(
+        self, records: list[CaseRecord], campaigns: list[KnownCampaign], caseless: Sequence[Event] = ()
+    ) -> None:
+        """Load records (in case-number order), campaigns and the case-less action events from a
+        snapshot, rebuilding indexes."""
         for rec in records:
             ix = self._ix(rec.case_id)
             self.records[ix] = rec
-            for action_id, act in rec.actions.items():
+            for action_id in rec.actions:
                 self.action_case[action_id] = ix
-                if act.kind in _HOST_ACTIONS and act.target:
-                    self.index.add_host(act.target, ix)
             self._reindex(ix, rec, None)
         for c in campaigns:
             self.campaigns[c.campaign_id] = c
+        for e in caseless:
+            self.caseless[e.event_id] = e
+            action_id = getattr(e, "action_id", "")
+            if action_id not in self.action_case:
+                self.orphans.setdefault(action_id, {})[e.event_id] = e
         self.dirty.clear()
         self.campaigns_dirty = False
+        self.caseless_dirty = False
 
     def dump(self) -> dict[str, Any]:
         """A canonical, comparable picture of everything folded (tests and debugging)."""
@@ -161,4 +206,6 @@ class Projection:
                 c.campaign_id: [c.tenant, sorted(c.case_ids), c.event_id, c.at]
                 for c in sorted(self.campaigns.values(), key=lambda c: c.campaign_id)
             },
+            "caseless": sorted(self.caseless),
+            "held": {a: sorted(held) for a, held in sorted(self.orphans.items()) if held},
         }

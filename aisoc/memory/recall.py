@@ -18,6 +18,7 @@ from aisoc.memory.index import count_before, scoped
 from aisoc.memory.keys import SAME_RULE_WEIGHT, alert_keys, indicator_of, weight
 from aisoc.memory.projection import Projection
 from aisoc.memory.records import BENIGN, OPEN, THREAT, CaseRecord, CaseState, to_dt
+from aisoc.tenants import tenant_key
 
 log = logging.getLogger(__name__)
 
@@ -252,5 +253,5 @@ def rule_stats(
         lo, hi = proj.index.window(g.cases, since, until)
         if hi > lo:
             out.append(_history(proj, g.tenant, g.rule, g.cases, g.codes, lo, hi))
-    out.sort(key=lambda h: (-h.fired, h.tenant or "", h.rule))
+    out.sort(key=lambda h: (-h.fired, tenant_key(h.tenant), h.rule))
     return out

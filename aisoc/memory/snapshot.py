@@ -13,15 +13,17 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from aisoc.events import Event, from_dict
 from aisoc.memory.codec import record_from_obj, record_to_obj
 from aisoc.memory.projection import Projection
 from aisoc.memory.records import CaseRecord, KnownCampaign
 
 log = logging.getLogger(__name__)
 
-FORMAT = "aisoc-memory/2"
+FORMAT = "aisoc-memory/3"
 """Snapshot format; a snapshot of another format is ignored and rebuilt from the log (2: actions keep
-their duty, deadline and latest reminder or escalation)."""
+their duty, deadline and latest reminder or escalation; 3: action events without a case id are kept
+here and filed under their action's case)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,6 +40,8 @@ class Loaded:
     epoch: str
     records: list[CaseRecord]
     campaigns: list[KnownCampaign]
+    caseless: list[Event]
+    """Action events published without a case id (filed through their action)."""
 
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -79,7 +83,8 @@ class Snapshot:
         for (data,) in self._db.execute("SELECT data FROM campaigns ORDER BY campaign_id"):
             c = json.loads(data)
             campaigns.append(KnownCampaign(c[0], c[1], frozenset(c[2]), c[3], c[4]))
-        return Loaded(meta.get("cursor") or None, meta["epoch"], records, campaigns)
+        caseless = [from_dict(e) for e in json.loads(meta.get("caseless") or "[]")]
+        return Loaded(meta.get("cursor") or None, meta["epoch"], records, campaigns, caseless)
 
     def save(self, proj: Projection, cursor: str | None, epoch: str, *, full: bool = False) -> int:
         """Write the records changed since the last save (all when ``full``), cursor and epoch.
@@ -107,16 +112,18 @@ class Snapshot:
                         for c in proj.campaigns.values()
                     ],
                 )
-            db.executemany(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                [("format", FORMAT), ("cursor", cursor or ""), ("epoch", epoch)],
-            )
+            meta = [("format", FORMAT), ("cursor", cursor or ""), ("epoch", epoch)]
+            if full or proj.caseless_dirty:
+                caseless = [json.loads(e.to_json()) for e in proj.caseless.values()]
+                meta.append(("caseless", json.dumps(caseless)))
+            db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         proj.dirty.clear()
         proj.campaigns_dirty = False
+        proj.caseless_dirty = False
         return len(rows)
 
     def close(self) -> None:

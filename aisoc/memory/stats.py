@@ -30,6 +30,7 @@ from aisoc.bus.audit import AuditLog
 from aisoc.events import Alert, AlertReceived, Event, IndicatorType, TruthLabeled
 from aisoc.events.alert import STRONG_TYPES
 from aisoc.memory.records import to_dt
+from aisoc.tenants import tenant_key
 
 Subject = Literal["rule", "category", "tenant", "indicator"]
 Level = Literal["tenant", "all_tenants"]
@@ -220,7 +221,7 @@ class Statistics:
             return
         a = event.alert
         t = a.created_at.timestamp()
-        tenant = a.tenant or ""
+        tenant = tenant_key(a.tenant)
         groups: list[tuple[str, str, str]] = []
         for subject, key, crosses in subjects_of(a):
             groups.append((subject, tenant, key))
@@ -261,7 +262,7 @@ class Statistics:
         with self._lock:
             if self.auto_refresh:
                 self.refresh()
-            return self._stat(subject, key, tenant or "", before, level)
+            return self._stat(subject, key, tenant_key(tenant), before, level)
 
     def _stat(self, subject: Subject, key: str, tenant: str, before: datetime, level: Level) -> Stat:
         g = self._groups.get((subject, tenant if level == "tenant" else ALL, key))
@@ -307,7 +308,7 @@ class Statistics:
             The statistics, the most specific subject first.
         """
         at = before or alert.created_at
-        tenant = alert.tenant or ""
+        tenant = tenant_key(alert.tenant)
         p = self.policy
         levels: tuple[Level, ...] = ("tenant", "all_tenants") if p.all_tenants else ("tenant",)
         with self._lock:
