@@ -36,6 +36,8 @@ class Inbound:
     via: Via
     room_type: str | None = None
     text: str = ""
+    html: str | None = None
+    """The message's HTML, whose ``<spark-mention>`` markup says where people were mentioned."""
     parent_id: str | None = None
     """The thread the message is in (its parent), if any."""
     message_id: str | None = None
@@ -56,6 +58,7 @@ class Inbound:
             via=via,
             room_type=msg.get("roomType"),
             text=str(msg.get("text") or ""),
+            html=msg.get("html"),
             parent_id=msg.get("parentId"),
             mentioned=tuple(msg.get("mentionedPeople") or ()),
         )

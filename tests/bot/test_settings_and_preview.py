@@ -119,7 +119,10 @@ def test_the_person_at_the_preview_talks_to_the_same_receiver(
     feed = preview.get("/preview/api/messages?since=0").get_json()["messages"]
     answers = [m for m in feed if m["personId"] == "preview-bot" and not m["attachments"]]
     assert [a["parentId"] for a in answers] == [said["message"]["id"], root["id"]]
-    assert "IR Lead On-Call: Alice Ng" in answers[0]["markdown"] and "Why:" in answers[1]["markdown"]
+    assert (
+        "IR Lead On-Call: Alice Ng" in answers[0]["markdown"]
+        and f"`{case.case_id}`" in answers[1]["markdown"]
+    )
     assert preview.get("/healthz").get_json()["preview"] is True
 
 

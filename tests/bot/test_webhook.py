@@ -116,7 +116,7 @@ def test_a_card_submit_is_fetched_and_answered_in_the_cards_thread(
     assert f"/v1/attachment/actions/{action['id']}" in fetched(space)
     settle(bot, clock)
     (answer,) = replies(space)
-    assert answer["parentId"] == root["id"] and f"Why: {case.case_id}" in str(answer["markdown"])
+    assert answer["parentId"] == root["id"] and f"`{case.case_id}`" in str(answer["markdown"])
 
 
 def test_a_forged_card_submit_cannot_run_other_commands(

@@ -116,7 +116,7 @@ def test_a_card_action_frame_reaches_the_same_handler(
     assert [o.status for o in transport.outcomes] == ["answered"]
     settle(bot, clock)
     answer = space.fake.posted(space.soc)[-1]
-    assert answer["parentId"] == root["id"] and f"Why: {case.case_id}" in answer["markdown"]
+    assert answer["parentId"] == root["id"] and f"`{case.case_id}`" in answer["markdown"]
 
 
 def test_frames_the_bot_does_not_handle_are_ignored(space: Space, transport: WebsocketTransport) -> None:
