@@ -137,6 +137,9 @@ class BotSettings(SocSettings):
     """Without a token, serve the local preview of the space at /preview (with one, Webex is the space)."""
     preview_person: str | None = None
     """Who the person at the preview page is (email; default: the first person of the roster)."""
+    model: str | None = None
+    """Chat model spec (as ``[aisoc] model``) that may phrase answers and route questions to read-only
+    commands; its phrasing is kept only when its citations check out. None: the deterministic text."""
     bot_name: str = "aisoc"
     """The bot's display name (what people type before a command in group spaces)."""
 
