@@ -217,8 +217,11 @@ class Lifecycle:
         recorded as such. Nobody is mentioned for clicking.
         """
         file = self._case(case_id)
-        latest = file.review()
-        holder = latest.assignee if latest is not None and latest.role == Role.HUMAN else None
+        # The latest person's review in log order (several may share one instant).
+        latest = next(
+            (e for e in reversed(file.events) if isinstance(e, ReviewRequested) and e.role == Role.HUMAN), None
+        )
+        holder = latest.assignee if latest is not None else None
         name = self._name(who)
         if holder and holder.lower() == who.lower():
             return f"You already hold the review of **{_c(case_id)}**."

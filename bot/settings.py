@@ -71,6 +71,10 @@ class NoiseSettings(BaseModel):
     digest: list[str] = Field(default_factory=lambda: list(DEFAULT_DIGEST))
 
 
+SEV_MENTIONS: dict[str, list[str]] = {"SEV-1": [], "SEV-2": []}
+"""The SEVs announced at top level by default, with no one beyond the IR Lead and SOC Manager on call."""
+
+
 class BotSettings(SocSettings):
     """Settings of the Webex bot process (``[bot]``); links and roster come from ``[gate]``/``[roster]``."""
 
@@ -137,6 +141,9 @@ class BotSettings(SocSettings):
     """Without a token, serve the local preview of the space at /preview (with one, Webex is the space)."""
     preview_person: str | None = None
     """Who the person at the preview page is (email; default: the first person of the roster)."""
+    sev_mentions: dict[str, list[str]] = Field(default_factory=lambda: dict(SEV_MENTIONS))
+    """Plans of these SEVs are announced at top level mentioning the IR Lead and SOC Manager on call,
+    plus these people (roster ids or emails; ``all`` mentions everyone): ``{"SEV-1": ["ciso", "all"]}``."""
     model: str | None = None
     """Chat model spec (as ``[aisoc] model``) that may phrase answers and route questions to read-only
     commands; its phrasing is kept only when its citations check out. None: the deterministic text."""
