@@ -218,9 +218,8 @@ class Lifecycle:
         """
         file = self._case(case_id)
         # The latest person's review in log order (several may share one instant).
-        latest = next(
-            (e for e in reversed(file.events) if isinstance(e, ReviewRequested) and e.role == Role.HUMAN), None
-        )
+        people = [e for e in file.events if isinstance(e, ReviewRequested) and e.role == Role.HUMAN]
+        latest = people[-1] if people else None
         holder = latest.assignee if latest is not None else None
         name = self._name(who)
         if holder and holder.lower() == who.lower():
