@@ -9,7 +9,7 @@ nothing new.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -77,6 +77,8 @@ class Composer:
         self.bus = bus
         self.directory = directory
         self.store = store
+        self.handover: Callable[[Event], Post | None] = lambda event: None
+        """What follows a report (the shift handover), set by the Bot."""
 
     # --- context ----------------------------------------------------------------------------------
 
@@ -145,7 +147,9 @@ class Composer:
             return Plan(digest=[(event.event_id, event.case_id, event.to_json())])
         if event.type in REPORT_TYPES or event.case_id is None:
             card = render(event, self.context(event, self.file(None)))
-            return Plan(posts=[self._post(event, card.message(), room=self.settings.soc_room, thread="none")])
+            post = self._post(event, card.message(), room=self.settings.soc_room, thread="none")
+            after = self.handover(event)
+            return Plan(posts=[post, *([after] if after is not None else [])])
         file = self.file(event.case_id)
         thread = "case" if level == "card" else "case-reply"
         if isinstance(event, ReviewRequested) and event.role == Role.HUMAN and event.assignee:

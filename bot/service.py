@@ -21,6 +21,7 @@ from bot.directory import Directory
 from bot.feed import Feed
 from bot.inbound import Receiver
 from bot.model import phraser, router
+from bot.nudges import Nudger
 from bot.preview import PreviewSpace
 from bot.sender import Sender
 from bot.settings import BotSettings
@@ -83,8 +84,16 @@ class Bot:
         self.space: Space = space
         self.composer = Composer(settings, self.bus, self.directory, self.store)
         self.sender = Sender(self.store, self.space, settings, clock=clock)
+        nudger = Nudger(settings, lambda: self.commands.memory, self.directory)
+        self.composer.handover = nudger.handover
         self.feed = Feed(
-            self.bus, self.composer, self.store, settings, on_queued=self.sender.poke, clock=clock
+            self.bus,
+            self.composer,
+            self.store,
+            settings,
+            on_queued=self.sender.poke,
+            clock=clock,
+            sweep=nudger.sweep,
         )
         if model is None and settings.model:
             from aisoc import models

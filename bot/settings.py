@@ -128,6 +128,14 @@ class BotSettings(SocSettings):
     """At most one "could not post" notice per this many seconds: the bot never floods with its errors."""
     review_sla_minutes: int = Field(default=30, ge=1)
     """How soon the on-call Tier 2 analyst should pick up a review (shown on the card)."""
+    done_remind_after_s: float = Field(default=1800, gt=0)
+    """An approved action not reported done is reminded after this long, then escalated each interval."""
+    done_reminders: int = Field(default=2, ge=0)
+    """Reminders to the executors before an approved-not-done action escalates up the roster chain."""
+    review_reminders: int = Field(default=1, ge=0)
+    """Reminders (one per review SLA) before an unacknowledged review escalates up the chain."""
+    sweep_interval_s: float = Field(default=60, gt=0)
+    """How often the bot looks for approved-not-done actions and unacknowledged reviews."""
     case_url: str | None = None
     """Link to a case on its cards, with ``{case_id}`` (e.g. your case tool's URL)."""
     timezone: str = "UTC"

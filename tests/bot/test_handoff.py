@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
 
 from aisoc.bus import Bus
-from aisoc.events import ReviewRequested
+from aisoc.events import OpenApproval, ProducedBy, ReviewRequested, ShiftSummary
 from bot.service import Bot
 from bot.settings import SEV_MENTIONS
 from gate.service import Gate
@@ -24,6 +25,7 @@ from tests.gate.factory import T0
 BOB = "<@personEmail:bob@example.com|Bob Ray>"
 ALICE = "<@personEmail:alice@example.com|Alice Ng>"
 DAVE = "<@personEmail:dave@example.com|Dave Kim>"
+ERIN = "<@personEmail:erin@example.com|Erin Fox>"
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +39,13 @@ def texts(space: Space) -> list[str]:
     """Everything the bot posted (markdown and card JSON), oldest first."""
     return [
         str(m.get("markdown")) + json.dumps(m.get("attachments") or []) for m in space.fake.posted(space.soc)
+    ]
+
+
+def nudges(space: Space) -> list[str]:
+    """The reminders and escalations the bot posted."""
+    return [
+        str(m["markdown"]) for m in space.fake.posted(space.soc) if str(m.get("markdown")).startswith("⏰")
     ]
 
 
@@ -119,3 +128,91 @@ def test_an_approval_hands_the_action_to_its_executors_and_the_plan_card_stays_e
     plan = next(m for m in space.fake.posted(space.soc) if "IR PLAN" in json.dumps(m.get("attachments")))
     shown = json.dumps(space.fake.messages[plan["id"]]["attachments"])
     assert "approved" in shown and "not issued yet" not in shown
+
+
+def test_an_approved_action_not_done_is_reminded_then_escalated_until_done(
+    bot: Bot, space: Space, bus: Bus, clock: WallClock, gate: Gate
+) -> None:
+    """Given the isolation approved at 10:00 and never reported done, when 30 and 60 minutes pass, then
+    Bob (the executor) is reminded twice; at 90 minutes it escalates to Alice (on call); once Bob reports
+    done, nothing more is posted."""
+    story = publish_story(bus, T0)
+    proposal = story.proposals[ISOLATE]
+    gate.submit(proposal)
+    gate.decide(
+        proposal.event_id, person_id="alice", decision="approved", reason="contain", identity_source="t"
+    )
+    settle(bot, clock)
+    assert nudges(space) == []
+    for minutes in (30, 60, 90):
+        clock.now = T0.timestamp() + minutes * 60
+        settle(bot, clock)
+    first, second, third = nudges(space)
+    assert first.startswith("⏰ Reminder 1: isolate host Linux-Server was approved by alice@example.com")
+    assert BOB in first and f"`done {ISOLATE} [note]`" in first and ALICE not in first
+    assert second.startswith("⏰ Reminder 2") and third.startswith("⏰ Escalated (level 1)")
+    assert BOB in third and ALICE in third
+    gate.record_executed(proposal.event_id, person_id="bob", identity_source="t", note="isolated in EDR")
+    clock.now = T0.timestamp() + 240 * 60
+    settle(bot, clock)
+    assert len(nudges(space)) == 3
+
+
+def test_a_review_not_picked_up_within_its_sla_is_reminded_and_stops_once_acknowledged(
+    bot: Bot, space: Space, bus: Bus, clock: WallClock
+) -> None:
+    """Given a review asked at 10:00 with a 30-minute SLA, when 31 minutes pass, then Erin (Tier 2 on
+    call) is reminded in the case's thread; once she acknowledges, no further reminder comes."""
+    asked = review(bus)
+    settle(bot, clock)
+    clock.now = T0.timestamp() + 31 * 60
+    settle(bot, clock)
+    (reminder,) = [m for m in space.fake.posted(space.soc) if str(m.get("markdown")).startswith("⏰")]
+    assert (
+        "<@personEmail:erin@example.com|Erin Fox>" in reminder["markdown"]
+        and "30 min SLA" in reminder["markdown"]
+    )
+    assert reminder["parentId"] == bot.store.thread_root(asked.case_id).message_id  # type: ignore[union-attr]
+    card = next(m for m in space.fake.posted(space.soc) if "Acknowledge" in json.dumps(m.get("attachments")))
+    with time_machine.travel(T0 + timedelta(minutes=31), tick=False):
+        click(bot, space, clock, "erin", card["id"], {"cmd": "ack", "case_id": asked.case_id})
+    clock.now = T0.timestamp() + 120 * 60
+    settle(bot, clock)
+    assert len(nudges(space)) == 1
+
+
+def test_a_shift_summary_hands_over_to_the_incoming_on_call_with_each_open_approval_linked(
+    bot: Bot, space: Space, bus: Bus, clock: WallClock, gate: Gate
+) -> None:
+    """Given two open approvals at the end of a shift, when the summary is posted, then a handover
+    mentions Alice, Erin and Dave and links each approval to the gate."""
+    story = publish_story(bus, T0)
+    opened = [
+        OpenApproval(
+            action_id=p.action_id,
+            case_id=SHELLSHOCK,
+            kind=p.kind,
+            target=p.target,
+            approver_role=p.approver_role,
+            age_s=60,
+        )
+        for p in story.proposals.values()
+    ]
+    bus.publish(
+        ShiftSummary(
+            produced_by=ProducedBy(role="soc_manager"),
+            window_start=T0 - timedelta(hours=8),
+            window_end=T0,
+            alerts_received=5,
+            open_approvals=opened,
+            summary="Shellshock on Linux-Server awaits two approvals.",
+        )
+    )
+    settle(bot, clock)
+    (handover,) = [
+        m for m in space.fake.posted(space.soc) if str(m.get("markdown")).startswith("**Shift handover**")
+    ]
+    text = handover["markdown"]
+    assert ALICE in text and DAVE in text and "<@personEmail:erin@example.com|Erin Fox>" in text
+    for p in story.proposals.values():
+        assert f"(http://gate.test/a/{p.event_id}?t=" in text

@@ -81,11 +81,13 @@ def test_sentinel_closures_roll_into_one_digest_card(
 def test_reports_go_to_the_soc_space_outside_any_thread(
     bot: Bot, space: Space, bus: Bus, clock: WallClock
 ) -> None:
-    """Given a shift summary, when posted, then it is a top-level card in the SOC room."""
+    """Given a shift summary, when posted, then it is a top-level card in the SOC room, followed by the
+    top-level handover (test_handoff)."""
     shift(bus)
     settle(bot, clock)
-    (msg,) = space.fake.posted(space.soc)
+    msg, handover = space.fake.posted(space.soc)
     assert "parentId" not in msg and "Shift summary" in all_text(card(msg))
+    assert "parentId" not in handover and handover["markdown"].startswith("**Shift handover**")
 
 
 def test_a_decision_edits_the_card_that_asked_for_it(
