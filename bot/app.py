@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask, Response, abort, jsonify, render_template, request
 
-from bot.errors import RateLimited, Refused, WebexError
+from bot.errors import Refused, WebexError
 from bot.inbound import Inbound
 from bot.preview import ROOM
 from bot.service import Bot
@@ -82,13 +82,11 @@ def create_app(settings: BotSettings, *, bot: Bot | None = None, **bot_options: 
         if not isinstance(envelope, dict):
             return jsonify(error="not an object"), 400
         try:
-            outcome = bot.receiver.from_webhook(envelope)
-        except RateLimited as e:
-            return jsonify(error=str(e)), 503, {"Retry-After": str(int(e.retry_after))}
+            outcome = bot.receiver.accept(envelope)
         except Refused as e:
             log.warning("webhook %s: %s", envelope.get("id"), e)
             return jsonify(status="ignored", reason=str(e))
-        except WebexError as e:
+        except WebexError as e:  # the room could not be looked up: Webex may retry the delivery
             log.warning("webhook %s: %s", envelope.get("id"), e)
             return jsonify(error=str(e)), 503
         return jsonify(status=outcome.status, reason=outcome.reason)

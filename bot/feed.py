@@ -41,6 +41,8 @@ class Feed:
         consumer: this process's consumer name.
         clock: wall-clock seconds (injected by tests).
         sweep: ``now -> plan`` of reminders and escalations due (the :class:`~bot.nudges.Nudger`).
+        inbox: ``now -> answered``: answers the webhook deliveries kept in the store (the receiver's
+            :meth:`~bot.inbound.Receiver.work`); questions are answered here, never in the request.
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class Feed:
         consumer: str | None = None,
         clock: Callable[[], float] = time.time,
         sweep: Callable[[float], Plan] | None = None,
+        inbox: Callable[[float], int] | None = None,
     ) -> None:
         self.bus = bus
         self.composer = composer
@@ -66,6 +69,7 @@ class Feed:
         self._thread: threading.Thread | None = None
         self.handled = 0
         self.sweep = sweep
+        self.inbox = inbox
         self._next_sweep = 0.0
 
     def run_once(self, block_ms: int = 0) -> int:
@@ -79,6 +83,8 @@ class Feed:
                 queued = self._handle(d) or queued
         queued = self.flush_digest() or queued
         queued = self.chase() or queued
+        if self.inbox is not None:
+            handled += self.inbox(self.clock())
         if queued:
             self.on_queued()
         if not handled and block_ms:

@@ -94,6 +94,7 @@ class Bot:
             on_queued=self.sender.poke,
             clock=clock,
             sweep=nudger.sweep,
+            inbox=lambda now: self.receiver.work(now),
         )
         if model is None and settings.model:
             from aisoc import models

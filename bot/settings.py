@@ -134,6 +134,8 @@ class BotSettings(SocSettings):
     """Reminders to the executors before an approved-not-done action escalates up the roster chain."""
     review_reminders: int = Field(default=1, ge=0)
     """Reminders (one per review SLA) before an unacknowledged review escalates up the chain."""
+    inbox_attempts: int = Field(default=10, ge=1)
+    """Tries to fetch a webhook's message (with backoff up to 5 minutes) before it is given up."""
     sweep_interval_s: float = Field(default=60, gt=0)
     """How often the bot looks for approved-not-done actions and unacknowledged reviews."""
     case_url: str | None = None

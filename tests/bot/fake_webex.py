@@ -77,6 +77,8 @@ class FakeWebex:
         self.failures: list[int] = []
         """Statuses of the next message POSTs/PUTs to fail with (5xx)."""
         self.refuse_edits = False
+        self.fetch_failures: list[int] = []
+        """Statuses of the next message GETs to fail with (5xx)."""
         self.bot = self.add_person("aisoc@webex.bot", bot_name, kind="bot")
         self.app = self._build()
         self.server: ServerThread | None = None
@@ -315,6 +317,8 @@ class FakeWebex:
 
         @app.get("/v1/messages/<mid>")
         def get_message(mid: str) -> Any:
+            if fake.fetch_failures:
+                return _err(fake.fetch_failures.pop(0), "try again later")
             return jsonify(fake.messages[mid]) if mid in fake.messages else _err(404, "message not found")
 
         @app.put("/v1/messages/<mid>")
