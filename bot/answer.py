@@ -229,12 +229,12 @@ def render(
     phrased: str | None = None,
 ) -> str:
     """Headlines, then the reasons (the model's accepted phrasing, or the record's lines) with references."""
-    out = list(headlines)
+    # Markdown paragraphs (a blank line between): Webex and the preview join single newlines.
     if phrased is not None:
-        out.append(_REF.sub(lambda m: reference(lines[int(m.group(1)) - 1], tz, link), clean(phrased, 3000)))
+        why = _REF.sub(lambda m: reference(lines[int(m.group(1)) - 1], tz, link), clean(phrased, 3000))
     else:
-        out += [f"- {line.text} {reference(line, tz, link)}" for line in lines]
-    return "\n".join(out)
+        why = "\n".join(f"- {line.text} {reference(line, tz, link)}" for line in lines)
+    return "\n\n".join([*headlines, why] if why else headlines)
 
 
 def newest_first(files: Sequence[CaseFile]) -> list[CaseFile]:

@@ -99,7 +99,7 @@ def fit_answer(body: str, tail: str, limit: int = MAX_TEXT_BYTES) -> str:
             break
         kept.append(line)
         size += n
-    return "\n".join([*kept, tail])
+    return "\n".join(kept) + "\n\n" + tail
 
 
 def _about(a: ActionState, subject: Subject) -> bool:
@@ -310,7 +310,9 @@ class Commands:
             lines = reasons(file)
             title = clean(subject.title or subject.value, 160, oneline=True)
             body = render(heads, lines, tz, self.link, phrase(lines, self.phraser))
-            return fit_answer(f"**{title}** · `{clean(subject.value, 120, oneline=True)}`\n{body}", MORE_HINT)
+            return fit_answer(
+                f"**{title}** · `{clean(subject.value, 120, oneline=True)}`\n\n{body}", MORE_HINT
+            )
         shown = [f for c in subject.case_ids[:CASES_SHOWN] if (f := self.memory.case_file(c)) is not None]
         parts = [
             f"**{clean(subject.label(), 160, oneline=True)}** — {len(subject.case_ids)} case(s), newest first"
@@ -319,7 +321,7 @@ class Commands:
             acts = [a for a in file.actions() if _about(a, subject)]
             heads = [headline(a, tz, self.waiting_on(a)) for a in acts] or [case_headline(file, tz)]
             title = clean(file.alert.title if file.alert else file.case_id, 160, oneline=True)
-            parts.append(f"\n**{title}** · `{clean(file.case_id, 120, oneline=True)}`")
+            parts.append(f"\n**{title}** · `{clean(file.case_id, 120, oneline=True)}`\n")
             parts.append(render(heads, reasons(file, subject.value)[:4], tz, self.link))
         rest = len(subject.case_ids) - len(shown)
         if rest > 0:

@@ -105,7 +105,7 @@ def test_after_approval_and_done_the_first_line_says_who_carried_it_out(
         )
         gate.record_executed(proposal.event_id, person_id="bob", identity_source="test", note="EDR isolation")
         answer = asked(bus, gate, space, clock, None, f"explain {ISOLATE}")
-    head = answer.splitlines()[3]
+    head = next(line for line in answer.splitlines() if line.startswith("**Linux-Server"))
     assert head.startswith("**Linux-Server was isolated** — carried out by bob@example.com"), answer
     assert "approved by alice@example.com" in head
 

@@ -61,7 +61,7 @@ def test_explain_a_case_answers_from_the_recorded_trace(
     """Given a case, when Alice asks to explain it, then the answer says where the isolation stands and
     why, each reason citing the record by a short human reference (no 32-hex id)."""
     answer = ask(bot, space, clock, f"explain {case.case_id}")
-    first, second = answer.splitlines()[:2]
+    first, second = [line for line in answer.splitlines() if line][:2]
     assert f"`{case.case_id}`" in first
     assert (
         second.startswith("**WS-042 is not isolated**")
