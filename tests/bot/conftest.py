@@ -10,12 +10,12 @@ import pytest
 from flask.testing import FlaskClient
 
 from aisoc.bus import Bus
+from bot.app import missing_vendor
 from bot.service import Bot
 from gate.service import Gate
-from bot.app import missing_vendor
 from tests.bot.factory import WallClock, bot_settings, gate_settings
-from tests.conftest import IN_CI
 from tests.bot.fake_webex import FakeWebex
+from tests.conftest import IN_CI
 from tests.gate.factory import Clock
 
 
