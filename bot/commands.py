@@ -189,7 +189,9 @@ class Commands:
         if inbound.kind == "action":
             cmd = str(inbound.inputs.get("cmd") or "")
             case_id = str(inbound.inputs.get("case_id") or "") or here
-            sub = Catalog(self.memory).case(case_id) if case_id else None
+            rec = self.memory.case(case_id) if case_id else None
+            title = rec.alert.title if rec is not None and rec.alert else ""
+            sub = Subject("case", case_id, (case_id,), title) if rec is not None and case_id else None
             if cmd in ("explain", "more") and sub is None:
                 raise CommandError(f"Nothing is recorded about `{clean(case_id or '', 120, oneline=True)}`.")
             return Request(cmd, (case_id,) if case_id else (), sub)
