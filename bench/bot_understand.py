@@ -20,7 +20,11 @@ from bot.understand import Catalog, understand
 from integrations.wazuh import WazuhFileSource
 
 WAZUH = Path(__file__).resolve().parents[1] / "data" / "wazuh" / "alerts.jsonl"
-QUESTIONS = ("why did it contain Linux-Server?", "why did it contain linux-sever?", "explain the shellshock case")
+QUESTIONS = (
+    "why did it contain Linux-Server?",
+    "why did it contain linux-sever?",
+    "explain the shellshock case",
+)
 
 
 def main(sizes: list[int]) -> None:
@@ -29,7 +33,8 @@ def main(sizes: list[int]) -> None:
     for n in sizes:
         bus = Bus("memory://")
         for i in range(n):
-            a = alerts[i % len(alerts)].model_copy(update={"source_id": f"{i}-{alerts[i % len(alerts)].source_id}"})
+            base = alerts[i % len(alerts)]
+            a = base.model_copy(update={"source_id": f"{i}-{base.source_id}"})
             bus.publish(AlertReceived(alert=a, case_id=a.case_id, produced_by=ProducedBy(role="ingest")))
         memory = Memory(bus.audit)
         memory.case("warm")  # fold the log once
