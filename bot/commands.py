@@ -16,14 +16,18 @@ from typing import Any
 
 from aisoc.bus import Bus
 from aisoc.health import status
-from aisoc.memory import CaseState, Memory, Statement, UnknownCase
-from aisoc.memory.statements import WITH_REASON, leads
+from aisoc.memory import CaseState, Memory, Statement
+from aisoc.memory.casefile import ActionState
+from aisoc.memory.statements import TRACE_KINDS, WITH_REASON, leads
+from aisoc.memory.statements.model import duty_name
+from bot.answer import CASES_SHOWN, Phraser, case_headline, headline, newest_first, phrase, reasons, render
 from bot.directory import Directory
 from bot.errors import CommandError
 from bot.inbound import Inbound
 from bot.lifecycle import Lifecycle
 from bot.settings import BotSettings
 from bot.store import BotStore
+from bot.understand import READ_ONLY, Catalog, Request, Subject, strip_mentions, understand
 from bot.webex import Space
 from cards import MAX_TEXT_BYTES
 from cards.text import clean, utf8_clip, when
@@ -31,9 +35,10 @@ from gate.errors import RosterError
 
 log = logging.getLogger(__name__)
 
-HELP = """**What I can do** (type it, or mention me first in a group space)
-- `explain CASE` or `explain HOST` — why the team did what it did, from the recorded trace only
-- `why did it contain HOST?` — the same, in plain words
+HELP = """**What I can do** — ask in plain words (mention me in a group space); in a case's thread I
+know which case you mean.
+- *why did it contain WS-042?*, *explain the Shellshock case*, *what happened here?* — what was done
+  and why, from the recorded trace and decisions only (`more` in the thread: the full record)
 - `case CASE` — the case's path so far and what is still open
 - `status` — roles alive, lag, pending, dead letters, my outbox
 - `oncall [ROLE]` — who is on call (ir_lead, tier2, soc_manager ...)
@@ -44,15 +49,20 @@ HELP = """**What I can do** (type it, or mention me first in a group space)
 - `pause ROLE|proposals|all [reason]` — the kill switch; `resume ...` (SOC Manager / IR Lead On-Call)
 - `help` — this
 
-Approvals are never decided in chat: the card's Approve button opens the gate, where you confirm
-in two steps."""
+In a case's thread, `close tp`, `reopen` and `assign @person` need no case id. Approvals are never
+decided in chat: the card's Approve button opens the gate, where you confirm in two steps."""
 """The answer to ``help`` and to anything the bot does not understand."""
 
-CARD_COMMANDS = frozenset({"explain", "ack"})
+CARD_COMMANDS = frozenset({"explain", "ack", "takeover", "more"})
 """What a card submit may ask for (anything else on a submit is ignored): no approvals, no closing."""
-_WHY = re.compile(r"^\s*why\b", re.IGNORECASE)
-_HOSTISH = re.compile(r"[\w.\-\\$]+")
-_FILLER = frozenset({"host", "the", "machine", "box", "server", "endpoint", "it", "that", "this"})
+_THREADED = frozenset({"close", "reopen", "assign"})
+"""Grammar commands whose case a thread supplies when the words do not name one."""
+Router = Callable[[str], str | None]
+"""A model that names the read-only command a sentence asks for (``explain``, ``case``, ``status``,
+``oncall``, ``help``) or None; it can never decide, close or approve."""
+_NAMELIKE = re.compile(r"[A-Za-z0-9][\w.:\-]{2,}")
+RECORD_PAGE = 40
+"""Statements per page of ``more``."""
 
 
 def code_block(text: str, limit: int = 5500) -> str:
@@ -61,9 +71,41 @@ def code_block(text: str, limit: int = 5500) -> str:
     return f"```\n{safe}\n```"
 
 
-def fit(markdown: str) -> str:
-    """Cut an answer to Webex's 7,439-byte message limit."""
-    return utf8_clip(markdown, MAX_TEXT_BYTES)
+def fit(markdown: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """Cut an answer to Webex's 7,439-byte message limit, keeping its markdown well-formed: a code
+    block cut open is closed again (whatever the text's characters)."""
+    if len(markdown.encode("utf-8")) <= limit:
+        return markdown
+    close = "\n```"
+    cut = utf8_clip(markdown, limit - len(close.encode("utf-8")))
+    return cut + close if cut.count("```") % 2 else cut
+
+
+MORE_HINT = "Reply `more` in this thread for the full record."
+"""How an answer offers the rest (a follow-up in Webex, never a CLI)."""
+
+
+def fit_answer(body: str, tail: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """``body`` then ``tail``, whole lines dropped from the end of the body until both fit one message."""
+    lines = body.split("\n")
+    size = len(tail.encode("utf-8")) + 1
+    kept: list[str] = []
+    for line in lines:
+        n = len(line.encode("utf-8")) + 1
+        if size + n > limit:
+            if not kept:
+                kept.append(fit(line, limit - size))
+            kept.append("…")
+            break
+        kept.append(line)
+        size += n
+    return "\n".join(kept) + "\n\n" + tail
+
+
+def _about(a: ActionState, subject: Subject) -> bool:
+    """Whether an action is what the subject names (its target, or the action itself)."""
+    value = subject.value.lower()
+    return a.action_id.lower() == value or a.action.target.lower() == value
 
 
 def md_line(s: Statement) -> str:
@@ -82,6 +124,8 @@ class Commands:
         store: the outbox (status shows it).
         space: to look up mentioned people.
         memory: builds the case memory on first use (explain).
+        phraser: a model that may phrase answers (kept only when its citations check out), or None.
+        router: a model that places text the grammar cannot into one read-only command, or None.
     """
 
     def __init__(
@@ -92,7 +136,12 @@ class Commands:
         store: BotStore,
         space: Space,
         memory: Callable[[], Memory],
+        *,
+        phraser: Phraser | None = None,
+        router: Router | None = None,
     ) -> None:
+        self.phraser = phraser
+        self.router = router
         self.settings = settings
         self.bus = bus
         self.directory = directory
@@ -100,7 +149,7 @@ class Commands:
         self.space = space
         self._memory_factory = memory
         self._memory: Memory | None = None
-        self.lifecycle = Lifecycle(bus, directory, space, store)
+        self.lifecycle = Lifecycle(bus, directory, space, store, lambda: self.memory)
 
     @property
     def memory(self) -> Memory:
@@ -112,15 +161,7 @@ class Commands:
     def __call__(self, inbound: Inbound) -> dict[str, Any] | None:
         """Answer one inbound; never raises."""
         try:
-            if inbound.kind == "action":
-                cmd = str(inbound.inputs.get("cmd") or "")
-                if cmd not in CARD_COMMANDS:
-                    log.warning("card submit %s with unknown cmd %r ignored", inbound.id, cmd)
-                    return None
-                words = [cmd, str(inbound.inputs.get("case_id") or "")]
-            else:
-                words = self.words(inbound.text)
-            answer = self.run(words, inbound)
+            answer = self.answer(inbound)
         except CommandError as e:
             answer = f"⚠️ {e}"
         except Exception:
@@ -129,31 +170,72 @@ class Commands:
             answer = f"Sorry, that failed inside the bot (ref `{ref}`, logged). `help` lists what I can do."
         return None if answer is None else {"markdown": fit(answer)}
 
-    def words(self, text: str) -> list[str]:
-        """The command's words, without the bot's name in front (how group spaces address it)."""
-        text = text.strip()
-        names = {self.settings.bot_name.lower(), str(self.space.me().get("displayName") or "").lower()}
-        for name in sorted((n for n in names if n), key=len, reverse=True):
-            for prefix in (f"@{name}", name):
-                if text.lower().startswith(prefix):
-                    text = text[len(prefix) :].lstrip(" ,:")
-                    break
-        return text.lstrip("/").split()
+    def thread_case(self, inbound: Inbound) -> str | None:
+        """The case whose thread the message (or the clicked card) is in, if any."""
+        root = inbound.parent_id if inbound.kind == "message" else inbound.message_id
+        post = self.store.by_message(root) if root else None
+        return post.case_id if post is not None else None
 
-    def run(self, words: Sequence[str], inbound: Inbound) -> str | None:
-        """Dispatch one parsed command."""
-        if not words:
-            return HELP
-        verb, args = words[0].lower(), list(words[1:])
-        if _WHY.match(" ".join(words)):
-            return self.why(args)
+    def text(self, inbound: Inbound) -> str:
+        """The message without the bot's mention, wherever it stands."""
+        me = self.space.me()
+        shown = str(me.get("displayName") or "")
+        names = {self.settings.bot_name, shown, shown.split(" ")[0] if " " in shown else ""}
+        return strip_mentions(inbound.text, inbound.html, str(me.get("id") or ""), names)
+
+    def request(self, inbound: Inbound) -> Request:
+        """What one message or card submit asks for."""
+        here = self.thread_case(inbound)
+        if inbound.kind == "action":
+            cmd = str(inbound.inputs.get("cmd") or "")
+            case_id = str(inbound.inputs.get("case_id") or "") or here
+            rec = self.memory.case(case_id) if case_id else None
+            title = rec.alert.title if rec is not None and rec.alert else ""
+            sub = Subject("case", case_id, (case_id,), title) if rec is not None and case_id else None
+            if cmd in ("explain", "more") and sub is None:
+                raise CommandError(f"Nothing is recorded about `{clean(case_id or '', 120, oneline=True)}`.")
+            return Request(cmd, (case_id,) if case_id else (), sub)
+        text = self.text(inbound)
+        req = understand(text, Catalog(self.memory), here)
+        if req.command in _THREADED and here and not self._names_case(req.args):
+            return Request(req.command, (here, *req.args), text=text)
+        if req.command == "unknown" and self.router is not None:
+            routed = self.router(text)
+            if routed in READ_ONLY and routed not in ("more",):
+                return (
+                    understand(routed + " " + text, Catalog(self.memory), here)
+                    if routed == "explain"
+                    else Request(routed, ())
+                )
+        return req
+
+    def _names_case(self, args: Sequence[str]) -> bool:
+        return bool(args) and self.memory.case(args[0]) is not None
+
+    def answer(self, inbound: Inbound) -> str | None:
+        """Dispatch one inbound."""
+        if inbound.kind == "action" and str(inbound.inputs.get("cmd") or "") not in CARD_COMMANDS:
+            log.warning("card submit %s with unknown cmd %r ignored", inbound.id, inbound.inputs.get("cmd"))
+            return None
+        req = self.request(inbound)
+        return self.run(req, inbound)
+
+    def run(self, req: Request, inbound: Inbound) -> str | None:
+        """Run one understood request."""
+        verb, args = req.command, list(req.args)
         who = inbound.person_email or inbound.person_id
         if verb == "help":
             return HELP
-        if verb == "explain" and args:
-            return self.explain(args[0])
-        if verb == "case" and args:
-            return self.case(args[0])
+        if verb in ("explain", "case", "more"):
+            if req.candidates:
+                return self.clarify(req)
+            if req.subject is None:
+                raise CommandError(self.unplaced(req.text))
+            if verb == "case":
+                return self.case(req.subject.case_ids[0] if req.subject.kind != "case" else req.subject.value)
+            if verb == "more":
+                return self.record(req.subject, args)
+            return self.explain(req.subject)
         if verb == "status":
             return self.status()
         if verb == "oncall":
@@ -165,7 +247,9 @@ class Commands:
         if verb == "assign" and len(args) >= 1:
             return self.lifecycle.assign(args[0], args[1:], inbound, who)
         if verb == "ack" and args:
-            return self.lifecycle.ack(args[0], who, inbound.id)
+            return self.lifecycle.ack(args[0], who, inbound.id, inbound.message_id)
+        if verb == "takeover" and args:
+            return self.lifecycle.ack(args[0], who, inbound.id, inbound.message_id, takeover=True)
         if verb == "done" and args:
             return self.lifecycle.done(args[0], " ".join(args[1:]), who, inbound.id)
         if verb in ("pause", "resume") and args:
@@ -176,37 +260,97 @@ class Commands:
 
     # --- reading the record -----------------------------------------------------------------------
 
-    def explain(self, subject: str) -> str:
-        """Why the team did what it did on a case, or to a host, from the recorded trace only."""
-        try:
-            if self.memory.case_file(subject) is not None:
-                expl = self.memory.explain(subject)
-            else:
-                expl = self.memory.explain_host(subject)
-        except UnknownCase as e:
-            raise CommandError(
-                f"Nothing is recorded about `{clean(subject, 120, oneline=True)}`: not a case id, and no "
-                "case touched a host by that name."
-            ) from e
-        head = f"**Why: {clean(subject, 200, oneline=True)}** — from the recorded trace and decisions only"
-        if expl.narrative is not None or not expl.answer:
-            return f"{head}\n{code_block(expl.text())}"
-        shown = "\n".join(f"- {s.render()}" for s in expl.answer)
-        more = len(expl.statements) - len(expl.answer)
-        tail = (
-            f"\n{more} more recorded statement(s): `aisoc explain {clean(subject, 200, oneline=True)}`"
-            if more > 0
-            else ""
-        )
-        return f"{head}\n{code_block(shown)}{tail}"
+    def clarify(self, req: Request) -> str:
+        """A short question back: which of these did you mean?"""
+        lines = ["Which one do you mean?"]
+        for c in req.candidates:
+            n = len(c.case_ids)
+            where = f" — {n} cases" if n > 1 and c.kind != "case" else ""
+            lines.append(f"- {clean(c.label(), 200, oneline=True)}{where}")
+        lines.append("Ask again with that name, or inside the case's thread.")
+        return "\n".join(lines)
 
-    def why(self, args: Sequence[str]) -> str:
-        """ "why did it contain HOST?": the last host-like word is the subject."""
-        words = [w.strip("?!.,'\"`") for w in args]
-        candidates = [w for w in words if w and w.lower() not in _FILLER and _HOSTISH.fullmatch(w)]
-        if not candidates:
-            raise CommandError("Ask about a host or a case: `why did it contain WS-042?` or `explain CASE`.")
-        return self.explain(candidates[-1])
+    def unplaced(self, text: str) -> str:
+        """Why no subject was found: a name the record does not hold, or no name at all."""
+        named = next((t for t in _NAMELIKE.findall(text) if any(c.isdigit() for c in t)), None)
+        if named:
+            return (
+                f"Nothing is recorded about `{clean(named, 120, oneline=True)}`: no case, host, IP, user "
+                "or action by that name."
+            )
+        return (
+            "Which case, host, IP or user? For example *why did it contain WS-042?*, "
+            "*explain the Shellshock case*, or ask inside the case's thread."
+        )
+
+    def link(self, case_id: str) -> str | None:
+        """The case's link (``case_url``), for the answer's references."""
+        return self.settings.case_link(case_id)
+
+    def waiting_on(self, a: ActionState) -> str | None:
+        """Who must act on an action now: the executors once approved, else the person asked."""
+        if a.duty is None:
+            return None
+        if a.status.value == "approved":
+            people = self.directory.roster.executors(a.duty) if self.directory.roster.duties() else []
+            names = ", ".join(p.name for p in people) or (a.decided.by if a.decided and a.decided.by else "")
+            return clean(names, 200, oneline=True) or None
+        asked = a.asked
+        held = self.directory.approver(a.duty)
+        name = asked or (held.name if held else None)
+        title = self.directory.roster.title(a.duty) if self.directory.roster.duties() else duty_name(a.duty)
+        return f"{title} ({clean(name, 120, oneline=True)})" if name else title
+
+    def explain(self, subject: Subject) -> str:
+        """What happened to the subject and where it stands, then why — from the record only."""
+        tz = self.settings_tz()
+        if subject.kind == "case":
+            file = self.memory.case_file(subject.value)
+            if file is None:
+                raise CommandError(f"Nothing is recorded about `{clean(subject.value, 120, oneline=True)}`.")
+            heads = [headline(a, tz, self.waiting_on(a)) for a in file.actions()] or [case_headline(file, tz)]
+            lines = reasons(file)
+            title = clean(subject.title or subject.value, 160, oneline=True)
+            body = render(heads, lines, tz, self.link, phrase(lines, self.phraser))
+            return fit_answer(
+                f"**{title}** · `{clean(subject.value, 120, oneline=True)}`\n\n{body}", MORE_HINT
+            )
+        shown = [f for c in subject.case_ids[:CASES_SHOWN] if (f := self.memory.case_file(c)) is not None]
+        parts = [
+            f"**{clean(subject.label(), 160, oneline=True)}** — {len(subject.case_ids)} case(s), newest first"
+        ]
+        for file in newest_first(shown):
+            acts = [a for a in file.actions() if _about(a, subject)]
+            heads = [headline(a, tz, self.waiting_on(a)) for a in acts] or [case_headline(file, tz)]
+            title = clean(file.alert.title if file.alert else file.case_id, 160, oneline=True)
+            parts.append(f"\n**{title}** · `{clean(file.case_id, 120, oneline=True)}`\n")
+            parts.append(render(heads, reasons(file, subject.value)[:4], tz, self.link))
+        rest = len(subject.case_ids) - len(shown)
+        if rest > 0:
+            parts.append(f"\n{rest} older case(s) also name it: ask about one by its id.")
+        return fit_answer("\n".join(parts), MORE_HINT)
+
+    def record(self, subject: Subject, args: Sequence[str]) -> str:
+        """The full record of a case (``more``, ``more 2`` ...), readable, a page at a time."""
+        case_id = subject.value if subject.kind == "case" else subject.case_ids[0]
+        file = self.memory.case_file(case_id)
+        if file is None:
+            raise CommandError(f"Nothing is recorded about `{clean(case_id, 120, oneline=True)}`.")
+        page = next((int(a) for a in args if a.isdigit()), 1)
+        said = [s for s in file.statements() if s.kind not in TRACE_KINDS or s.kind == "precedent"]
+        start = (max(page, 1) - 1) * RECORD_PAGE
+        chunk = said[start : start + RECORD_PAGE]
+        if not chunk:
+            raise CommandError(f"The record of `{clean(case_id, 120, oneline=True)}` has no page {page}.")
+        tz = self.settings_tz()
+        lines = [f"**Record of `{clean(case_id, 120, oneline=True)}`** (page {page})"]
+        lines += [f"- {when(s.at, tz)} {md_line(s)}" for s in chunk]
+        tail = (
+            f"`more {page + 1}` for the next page."
+            if start + RECORD_PAGE < len(said)
+            else "End of the record."
+        )
+        return fit_answer("\n".join(lines), tail)
 
     def case(self, case_id: str) -> str:
         """A case's path so far and what is open."""

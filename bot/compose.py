@@ -9,7 +9,8 @@ nothing new.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from aisoc.bus import Bus
@@ -20,6 +21,7 @@ from aisoc.events import (
     ActionReminded,
     Alert,
     CaseClosed,
+    Decision,
     Event,
     IrPlan,
     ReviewRequested,
@@ -34,7 +36,7 @@ from bot.settings import BotSettings
 from bot.store import BotStore, Plan, Post, StoredPost
 from cards import MAX_CARD_BYTES, MAX_TEXT_BYTES, Approver, CardContext, digest_card, render
 from cards.plan import decided_card, proposed_card
-from cards.text import clean, utf8_clip, when
+from cards.text import clean, label, utf8_clip, when
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ class Composer:
         self.bus = bus
         self.directory = directory
         self.store = store
+        self.handover: Callable[[Event], Post | None] = lambda event: None
+        """What follows a report (the shift handover), set by the Bot."""
 
     # --- context ----------------------------------------------------------------------------------
 
@@ -91,6 +95,8 @@ class Composer:
         duties: Sequence[Role] = (),
         links: Mapping[str, str] | None = None,
         approvers: Mapping[Role, Approver] | None = None,
+        decided: Mapping[str, str] | None = None,
+        acknowledged: tuple[str, datetime] | None = None,
     ) -> CardContext:
         """A card's context: the alert, the on-call people for ``duties``, links, proposals, SLA."""
         proposals = file.proposals()
@@ -109,6 +115,8 @@ class Composer:
             review_sla_minutes=self.settings.review_sla_minutes,
             proposals=proposals,
             timezone=self.settings.timezone,
+            decided=dict(decided or {}),
+            acknowledged=acknowledged,
         )
 
     def links(self, proposals: Sequence[ActionProposed], decided: Collection[str] = ()) -> dict[str, str]:
@@ -139,13 +147,18 @@ class Composer:
             return Plan(digest=[(event.event_id, event.case_id, event.to_json())])
         if event.type in REPORT_TYPES or event.case_id is None:
             card = render(event, self.context(event, self.file(None)))
-            return Plan(posts=[self._post(event, card.message(), room=self.settings.soc_room, thread="none")])
+            post = self._post(event, card.message(), room=self.settings.soc_room, thread="none")
+            after = self.handover(event)
+            return Plan(posts=[post, *([after] if after is not None else [])])
         file = self.file(event.case_id)
         thread = "case" if level == "card" else "case-reply"
         if isinstance(event, ReviewRequested) and event.role == Role.HUMAN and event.assignee:
+            asked = self.store.get(event.causation_id) if event.causation_id else None
+            if asked is not None:
+                return Plan(posts=self._acknowledged(event, asked, file))
             return Plan(posts=[self._post(event, {"markdown": self._assigned(event)}, thread="case")])
         if isinstance(event, IrPlan):
-            return Plan(posts=[self._plan_card(event, file, thread)])
+            return Plan(posts=[self._plan_card(event, file, thread), *self._sev_alert(event, file)])
         if isinstance(event, ActionReminded | ActionEscalated):
             return Plan(posts=[self._post(event, {"markdown": self._nudge(event, file)}, thread=thread)])
         duties = [event.duty] if isinstance(event, ReviewRequested) else []
@@ -199,7 +212,13 @@ class Composer:
             decisions.setdefault(extra.action_id, extra)
         links = self.links(list(proposals.values()), set(decisions))
         duties = list(dict.fromkeys(p.approver_role for p in proposals.values())) or [Role.IR_LEAD]
-        ctx = self.context(plan, file, duties=duties, links=links)
+        ctx = self.context(
+            plan,
+            file,
+            duties=duties,
+            links=links,
+            decided={a: d.decision.value for a, d in decisions.items()},
+        )
         if not decisions:
             return render(plan, ctx).message(), tuple(a for a in order if a in proposals)
         card = render(plan, ctx, max_bytes=MAX_CARD_BYTES - _DECISIONS_BYTES)
@@ -209,6 +228,97 @@ class Composer:
             "attachments": [{**card.attachment(), "content": _with_decisions(card.content, lines)}],
         }
         return body, tuple(a for a in order if a in proposals)
+
+    def _acknowledged(self, event: ReviewRequested, card: StoredPost, file: CaseFile) -> list[Post]:
+        """A review card's Acknowledge (or takeover): the card is edited to say who holds it and the
+        button goes; a takeover also says so in the thread. Nobody is mentioned for clicking."""
+        asked = file.event(card.source_event_id)
+        person = self.directory.person(event.assignee)
+        name = clean(person.name if person else event.assignee, 120, oneline=True)
+        posts = []
+        if isinstance(asked, ReviewRequested):
+            ctx = self.context(asked, file, duties=[asked.duty], acknowledged=(name, event.occurred_at))
+            body = render(asked, ctx).message()
+            posts.append(
+                Post(
+                    post_id=f"{event.event_id}:edit",
+                    room_id=card.room_id,
+                    body=body,
+                    op="update",
+                    case_id=card.case_id,
+                    thread="none",
+                    target_post_id=card.post_id,
+                    fallback={"markdown": f"Review acknowledged by {name}."},
+                    source_event_id=event.event_id,
+                    kind=f"{card.kind}:edit",
+                )
+            )
+        if event.reason.startswith("taken over"):
+            case = clean(event.case_id, 120, oneline=True)
+            text = f"Review of **{case}** {clean(event.reason, 300, oneline=True)}."
+            posts.append(self._post(event, {"markdown": text}, thread="case"))
+        return posts
+
+    def _sev_alert(self, plan: IrPlan, file: CaseFile) -> list[Post]:
+        """A SEV-1/SEV-2 plan is announced at top level, the case linked, mentioning the IR Lead and
+        SOC Manager on call and whoever ``sev_mentions`` adds (``all`` is everyone in the space)."""
+        sev = plan.sev.value
+        if sev not in self.settings.sev_mentions:
+            return []
+        whom = [self._on_call(Role.IR_LEAD), self._on_call(Role.SOC_MANAGER)]
+        for extra in self.settings.sev_mentions[sev]:
+            whom.append("<@all>" if extra == "all" else self._who(extra))
+        title = clean(file.alert.title if file.alert else plan.summary, 160, oneline=True)
+        link = self.settings.case_link(file.case_id)
+        case = (
+            f"[{clean(file.case_id, 120, oneline=True)}]({link})"
+            if link
+            else f"`{clean(file.case_id, 120, oneline=True)}`"
+        )
+        text = (
+            f"🚨 **{sev}: {title}** — case {case}. {clean(plan.sev_rationale, 300, oneline=True)}\n"
+            f"{', '.join(w for w in whom if w)}: the plan and its approvals are in the case's thread."
+        )
+        return [
+            self._post(plan, {"markdown": text}, room=self.settings.soc_room, thread="none", suffix=":sev")
+        ]
+
+    def _on_call(self, duty: Role) -> str:
+        who = self.directory.approver(duty)
+        person = self.directory.person(who.email) if who is not None else None
+        title = self.directory.roster.title(duty) if self.directory.roster.duties() else duty.value
+        return f"{title} {person.mention}" if person else f"{title} (nobody on call)"
+
+    def handoff(self, event: ActionDecided, file: CaseFile) -> Post | None:
+        """After a decision, a new threaded message: for an approval, mention whoever must carry it out
+        with the ``done`` instruction; for a rejection, say nothing is to be done."""
+        proposal = file.proposal(event.action_id)
+        if proposal is None:
+            return None
+        what = clean(f"{label(proposal.kind.value).lower()} {proposal.target}", 160, oneline=True)
+        by = clean(event.decided_by or "the gate", 120, oneline=True)
+        if event.decision != Decision.APPROVED:
+            text = f"**{label(event.decision.value)}**: {what} — by {by}. Nothing is to be carried out."
+        else:
+            text = (
+                f"✅ **Approved**: {what} — by {by} at {when(event.occurred_at, self._tz())}.\n"
+                f"{self._executors(proposal.approver_role, event.decided_by)}: please carry it out in your "
+                f"own console, then reply `done {clean(event.action_id, 80, oneline=True)} [note]` in this "
+                "thread. "
+                "The AI executes nothing."
+            )
+        return self._post(event, {"markdown": text}, thread="case", suffix=":handoff")
+
+    def _executors(self, duty: Role, decider: str | None) -> str:
+        people = self.directory.roster.executors(duty) if self.directory.roster.duties() else []
+        if people:
+            return ", ".join(p.mention for p in people)
+        return self._who(decider)
+
+    def _tz(self) -> Any:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.settings.timezone)
 
     def _assigned(self, event: ReviewRequested) -> str:
         person = self.directory.person(event.assignee)
@@ -284,6 +394,11 @@ class Composer:
                 posts.append(self._post(event, reply, thread="case-reply"))
         if level == "card":
             posts.append(self._post(event, reply, thread="case", suffix=":card"))
+        handoff = (
+            self.handoff(event, file) if event.decision in (Decision.APPROVED, Decision.REJECTED) else None
+        )
+        if handoff is not None and level != "off":
+            posts.append(handoff)
         return Plan(posts=posts)
 
     def edit(self, button: StoredPost, cause: Event) -> Post:

@@ -40,6 +40,9 @@ class Feed:
         on_queued: called after new posts are queued (wakes the sender).
         consumer: this process's consumer name.
         clock: wall-clock seconds (injected by tests).
+        sweep: ``now -> plan`` of reminders and escalations due (the :class:`~bot.nudges.Nudger`).
+        inbox: ``now -> answered``: answers the webhook deliveries kept in the store (the receiver's
+            :meth:`~bot.inbound.Receiver.work`); questions are answered here, never in the request.
     """
 
     def __init__(
@@ -52,6 +55,8 @@ class Feed:
         on_queued: Callable[[], None] = lambda: None,
         consumer: str | None = None,
         clock: Callable[[], float] = time.time,
+        sweep: Callable[[float], Plan] | None = None,
+        inbox: Callable[[float], int] | None = None,
     ) -> None:
         self.bus = bus
         self.composer = composer
@@ -63,6 +68,9 @@ class Feed:
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.handled = 0
+        self.sweep = sweep
+        self.inbox = inbox
+        self._next_sweep = 0.0
 
     def run_once(self, block_ms: int = 0) -> int:
         """Consume one batch per stream (cases, then actions, then reports: a plan is seen before its
@@ -74,6 +82,9 @@ class Feed:
             for d in batch:
                 queued = self._handle(d) or queued
         queued = self.flush_digest() or queued
+        queued = self.chase() or queued
+        if self.inbox is not None:
+            handled += self.inbox(self.clock())
         if queued:
             self.on_queued()
         if not handled and block_ms:
@@ -92,6 +103,19 @@ class Feed:
         d.ack()
         self.handled += 1
         return queued
+
+    def chase(self) -> bool:
+        """Queue the reminders and escalations due (approved-not-done actions, unacknowledged reviews),
+        at most once per ``sweep_interval_s``; returns whether any was queued."""
+        now = self.clock()
+        if self.sweep is None or now < self._next_sweep:
+            return False
+        self._next_sweep = now + self.settings.sweep_interval_s
+        try:
+            return bool(self.store.apply(self.sweep(now)))
+        except Exception:  # a failed sweep is tried again next interval
+            log.exception("bot could not chase waiting work")
+            return False
 
     def drain(self) -> int:
         """Consume until nothing is left (tests and the demo)."""

@@ -36,6 +36,8 @@ class Inbound:
     via: Via
     room_type: str | None = None
     text: str = ""
+    html: str | None = None
+    """The message's HTML, whose ``<spark-mention>`` markup says where people were mentioned."""
     parent_id: str | None = None
     """The thread the message is in (its parent), if any."""
     message_id: str | None = None
@@ -56,6 +58,7 @@ class Inbound:
             via=via,
             room_type=msg.get("roomType"),
             text=str(msg.get("text") or ""),
+            html=msg.get("html"),
             parent_id=msg.get("parentId"),
             mentioned=tuple(msg.get("mentionedPeople") or ()),
         )
@@ -119,6 +122,8 @@ class Receiver:
         self.store = store
         self.answer = answer
         self.on_queued = on_queued
+        self.on_inbox: Callable[[], None] = on_queued
+        """Called when a delivery is kept (wakes the loop that answers the inbox)."""
         self._me: dict[str, Any] | None = None
         self._room_types: dict[str, str] = {}
 
@@ -182,6 +187,48 @@ class Receiver:
         action = self.space.get_action(str(data["id"]))
         person = self.space.get_person(str(action.get("personId"))) if action.get("personId") else None
         return self.receive(Inbound.from_action(action, person, "webhook"))
+
+    def accept(self, envelope: Mapping[str, Any]) -> Outcome:
+        """Take one verified webhook delivery without waiting on Webex or on the record: checks that
+        need no fetch are made here, then the delivery is kept in the store and :meth:`work` fetches
+        and answers it (Webex does not redeliver, so a failed fetch is retried by the bot itself).
+        """
+        resource, event = envelope.get("resource"), envelope.get("event")
+        data = envelope.get("data") or {}
+        if event != "created" or resource not in ("messages", "attachmentActions") or not data.get("id"):
+            return Outcome("ignored", f"{resource}/{event} is not handled")
+        if data.get("personId") and data.get("personId") == self.me.get("id"):
+            return Outcome("ignored", "the bot's own message")
+        if data.get("roomId") and not self.room_allowed(data["roomId"], data.get("roomType")):
+            return self._refuse(str(data.get("roomId")), data.get("personEmail"), "room not allowed")
+        email = data.get("personEmail")
+        if resource == "messages" and email and not self.person_allowed(str(email), "webhook"):
+            return self._refuse(str(data.get("roomId")), email, "person not allowed")
+        if not self.store.take_in(str(data["id"]), dict(envelope)):
+            return Outcome("duplicate", "already taken")
+        self.on_inbox()
+        return Outcome("queued", "kept; answered from the inbox")
+
+    def work(self, now: float) -> int:
+        """Fetch and answer the kept deliveries that are due; a failed fetch is retried with backoff,
+        then given up (logged) after ``inbox_attempts``. Returns how many were answered or ignored."""
+        done = 0
+        for item_id, envelope, attempts in self.store.inbox_due():
+            try:
+                outcome = self.from_webhook(envelope)
+            except Exception as e:  # Webex unreachable or refusing: keep it and try again
+                if attempts + 1 >= self.settings.inbox_attempts:
+                    log.error("gave up on webhook delivery %s after %d tries: %s", item_id, attempts + 1, e)
+                    self.store.inbox_done(item_id)
+                else:
+                    wait = min(2.0**attempts, 300.0)
+                    log.warning("webhook delivery %s not fetched (%s); retrying in %.0fs", item_id, e, wait)
+                    self.store.inbox_retry(item_id, f"{type(e).__name__}: {e}"[:500], now + wait)
+                continue
+            log.info("webhook delivery %s: %s", item_id, outcome.status)
+            self.store.inbox_done(item_id)
+            done += 1
+        return done
 
     def receive(self, inbound: Inbound) -> Outcome:
         """Check, deduplicate and answer one inbound (the same for every transport)."""

@@ -3,26 +3,26 @@
 ``close`` publishes ``truth.labeled`` and ``case.closed``; ``reopen``, ``assign`` and a review card's
 Acknowledge publish ``case.review_requested`` with role ``human`` (the catalogue's way for people to
 ask for review: "reopened by X", or an ``assignee``); ``done`` records ``action.executed`` through the
-gate's own path. Every publish carries the idempotency mark ``("bot", inbound id)``, so a message
-delivered twice changes nothing twice even after its deduplication key expired.
+gate's own path. What a case and its actions are is asked of memory's read model
+(``Memory.case_file``, ``Memory.action``), never folded here from the audit log. Every publish carries
+the idempotency mark ``("bot", inbound id)``, so a message delivered twice changes nothing twice even
+after its deduplication key expired.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aisoc.bus import Bus
 from aisoc.errors import ConfigError
 from aisoc.events import (
-    ActionDecided,
     ActionExecuted,
     ActionProposed,
     CaseClosed,
     ClosedBy,
     ControlPaused,
     ControlResumed,
-    Decision,
     Disposition,
     Event,
     ProducedBy,
@@ -30,6 +30,8 @@ from aisoc.events import (
     Role,
     TruthLabeled,
 )
+from aisoc.memory import CaseFile, Memory
+from aisoc.memory.casefile import ActionStatus
 from aisoc.runtime.control import check_scope
 from bot.directory import Directory
 from bot.errors import CommandError
@@ -55,8 +57,6 @@ LABELS: dict[str, Disposition] = {
     "benign": Disposition.BENIGN,
 }
 """What ``close CASE LABEL`` accepts."""
-AUDIT_SCAN_LIMIT = 200_000
-"""How far back ``done`` looks for an action it has no card for."""
 
 
 def _c(value: str | None, limit: int = 120) -> str:
@@ -70,20 +70,24 @@ class Lifecycle:
         bus: where events are published.
         directory: roster and the gate (for ``done``).
         space: to look up people mentioned in ``assign``.
-        store: the cards posted, which know the case of each approval button.
+        store: the cards posted (a review card's thread).
+        memory: the case memory (its read model says what a case and its actions are).
     """
 
-    def __init__(self, bus: Bus, directory: Directory, space: Space, store: BotStore) -> None:
+    def __init__(
+        self, bus: Bus, directory: Directory, space: Space, store: BotStore, memory: Callable[[], Memory]
+    ) -> None:
         self.bus = bus
         self.directory = directory
         self.space = space
         self.store = store
+        self._memory = memory
 
-    def _case(self, case_id: str) -> list[Event]:
-        history = self.bus.audit.for_case(case_id)
-        if not history:
+    def _case(self, case_id: str) -> CaseFile:
+        file = self._memory().case_file(case_id)
+        if file is None:
             raise CommandError(f"No case `{_c(case_id)}` is recorded; `case ID` shows one that is.")
-        return history
+        return file
 
     def _publish(self, events: Sequence[Event], inbound_id: str) -> bool:
         done = self.bus.publish_many(list(events), once=(MARK, inbound_id))
@@ -198,40 +202,63 @@ class Lifecycle:
                 return word.lower()
         raise CommandError("Whom to? `assign CASE @person` (a mention, an email or a roster name).")
 
-    def ack(self, case_id: str, who: str, inbound_id: str) -> str | None:
-        """A review card's Acknowledge: the person takes the review (the case thread says so)."""
-        self._case(case_id)
+    def ack(
+        self,
+        case_id: str,
+        who: str,
+        inbound_id: str,
+        message_id: str | None = None,
+        *,
+        takeover: bool = False,
+    ) -> str | None:
+        """A review card's Acknowledge: the person takes the review; the card is edited to say so.
+
+        When someone else already acknowledged it, the click asks first (``takeover``); a takeover is
+        recorded as such. Nobody is mentioned for clicking.
+        """
+        file = self._case(case_id)
+        # The latest person's review in log order (several may share one instant).
+        people = [e for e in file.events if isinstance(e, ReviewRequested) and e.role == Role.HUMAN]
+        latest = people[-1] if people else None
+        holder = latest.assignee if latest is not None else None
+        name = self._name(who)
+        if holder and holder.lower() == who.lower():
+            return f"You already hold the review of **{_c(case_id)}**."
+        if holder and latest is not None and not takeover:
+            return (
+                f"{_c(self._name(holder))} acknowledged the review of **{_c(case_id)}** at "
+                f"{latest.occurred_at:%H:%M} UTC. To take it over, reply `takeover {_c(case_id)}` here."
+            )
+        asked = next(
+            (e for e in reversed(file.events) if isinstance(e, ReviewRequested) and e.role != Role.HUMAN),
+            None,
+        )
+        reason = f"taken over by {name} from {self._name(holder)}" if holder else f"acknowledged by {name}"
         event = ReviewRequested(
             case_id=case_id,
+            causation_id=asked.event_id if asked is not None else None,
             produced_by=HUMAN,
             role=Role.HUMAN,
-            reason=f"acknowledged by {who}"[:1024],
-            duty=Role.TIER2,
-            assignee=who[:256],
+            reason=reason,
+            duty=asked.duty if asked is not None else Role.TIER2,
+            assignee=who,
         )
         self._publish([event], inbound_id)
         return None
 
+    def _name(self, identity: str | None) -> str:
+        person = self.directory.person(identity)
+        return person.name if person is not None else (identity or "someone")
+
     # --- actions ----------------------------------------------------------------------------------
 
     def _proposal(self, action_id: str) -> ActionProposed:
-        card = self.store.button(action_id)
-        if card is not None and card.case_id:
-            for e in reversed(self.bus.audit.for_case(card.case_id)):
-                if isinstance(e, ActionProposed) and e.action_id == action_id:
-                    return e
-        for entry in self.bus.audit.entries(limit=AUDIT_SCAN_LIMIT):
-            e = entry.event
-            if isinstance(e, ActionProposed) and e.action_id == action_id:
-                found = e
-                break
-        else:
+        state = self._memory().action(action_id)
+        file = self._memory().case_file(state.case_id) if state is not None else None
+        proposal = file.proposal(action_id) if file is not None else None
+        if proposal is None:
             raise CommandError(f"No proposed action `{_c(action_id, 80)}` is recorded.")
-        # A later proposal with the same id (a re-plan) is the one that counts.
-        for e in self.bus.audit.for_case(found.case_id) if found.case_id else []:
-            if isinstance(e, ActionProposed) and e.action_id == action_id:
-                found = e
-        return found
+        return proposal
 
     def done(self, action_id: str, note: str, who: str, inbound_id: str) -> str:
         """Record that the person carried out an approved action (through the gate's own path): only
@@ -251,21 +278,21 @@ class Lifecycle:
         )
 
     def _done_without_gate(self, proposal: ActionProposed, note: str, who: str, inbound_id: str) -> str:
-        # The gate's store is not reachable from here (another host's in-memory gate): check the
-        # record ourselves and publish the same event the gate would.
-        history = self.bus.audit.for_case(proposal.case_id) if proposal.case_id else []
-        decided = [e for e in history if isinstance(e, ActionDecided) and e.action_id == proposal.action_id]
-        if not decided or decided[-1].decision != Decision.APPROVED:
-            state = decided[-1].decision.value if decided else "not decided yet"
-            raise CommandError(
-                f"Only an approved action can be done; `{_c(proposal.action_id, 80)}` is {state}."
-            )
-        if any(isinstance(e, ActionExecuted) and e.action_id == proposal.action_id for e in history):
+        # The gate's store is not reachable from here (another host's in-memory gate): ask memory
+        # where the action stands and publish the same event the gate would.
+        state = self._memory().action(proposal.action_id)
+        status = state.status if state is not None else ActionStatus.AWAITING
+        if status == ActionStatus.EXECUTED:
             raise CommandError(f"`{_c(proposal.action_id, 80)}` is already recorded as done.")
+        if state is None or status != ActionStatus.APPROVED or state.decided is None:
+            shown = "not decided yet" if status == ActionStatus.AWAITING else status.value
+            raise CommandError(
+                f"Only an approved action can be done; `{_c(proposal.action_id, 80)}` is {shown}."
+            )
         person = self.directory.person(who)
         if person is None:
             raise CommandError(f"{_c(who)} is not in the on-call roster.")
-        decider = self.directory.person(decided[-1].decided_by)
+        decider = self.directory.person(state.decided.by)
         auth = self.directory.roster.authorize_done(
             person.id, proposal.approver_role, decider.id if decider else None
         )
@@ -273,12 +300,12 @@ class Lifecycle:
             raise CommandError(auth.reason)
         event = ActionExecuted(
             case_id=proposal.case_id,
-            causation_id=decided[-1].event_id,
+            causation_id=state.decided.event_id,
             produced_by=HUMAN,
             action_id=proposal.action_id,
-            executed_by=who[:256],
+            executed_by=who,
             identity_source="webex",
-            note=note[:1024] or None,
+            note=note or None,
         )
         self._publish([event], inbound_id)
         return f"Recorded: `{_c(proposal.action_id, 80)}` carried out by {_c(who)}. The AI executes nothing."

@@ -20,6 +20,8 @@ from bot.compose import Composer
 from bot.directory import Directory
 from bot.feed import Feed
 from bot.inbound import Receiver
+from bot.model import phraser, router
+from bot.nudges import Nudger
 from bot.preview import PreviewSpace
 from bot.sender import Sender
 from bot.settings import BotSettings
@@ -42,6 +44,7 @@ class Bot:
         space: where posts go (default: Webex with a token, else the local preview).
         store: the bot's store (default: next to the bus).
         clock: wall-clock seconds (injected by tests).
+        model: a chat model that may phrase answers and route questions (default: ``settings.model``).
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class Bot:
         space: Space | None = None,
         store: BotStore | None = None,
         clock: Callable[[], float] = time.time,
+        model: Any = None,
     ) -> None:
         self.settings = settings
         self.bus = bus if bus is not None else Bus(settings.bus, namespace=settings.namespace or "soc")
@@ -80,10 +84,32 @@ class Bot:
         self.space: Space = space
         self.composer = Composer(settings, self.bus, self.directory, self.store)
         self.sender = Sender(self.store, self.space, settings, clock=clock)
+        nudger = Nudger(settings, lambda: self.commands.memory, self.directory)
+        self.composer.handover = nudger.handover
         self.feed = Feed(
-            self.bus, self.composer, self.store, settings, on_queued=self.sender.poke, clock=clock
+            self.bus,
+            self.composer,
+            self.store,
+            settings,
+            on_queued=self.sender.poke,
+            clock=clock,
+            sweep=nudger.sweep,
+            inbox=lambda now: self.receiver.work(now),
         )
-        self.commands = Commands(settings, self.bus, self.directory, self.store, self.space, self._memory)
+        if model is None and settings.model:
+            from aisoc import models
+
+            model = models.from_spec(settings.model)
+        self.commands = Commands(
+            settings,
+            self.bus,
+            self.directory,
+            self.store,
+            self.space,
+            self._memory,
+            phraser=phraser(model) if model is not None else None,
+            router=router(model) if model is not None else None,
+        )
         self.receiver = Receiver(
             settings, self.bus, self.space, self.directory, self.store, self.commands, self.sender.poke
         )

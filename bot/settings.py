@@ -71,6 +71,10 @@ class NoiseSettings(BaseModel):
     digest: list[str] = Field(default_factory=lambda: list(DEFAULT_DIGEST))
 
 
+SEV_MENTIONS: dict[str, list[str]] = {"SEV-1": [], "SEV-2": []}
+"""The SEVs announced at top level by default, with no one beyond the IR Lead and SOC Manager on call."""
+
+
 class BotSettings(SocSettings):
     """Settings of the Webex bot process (``[bot]``); links and roster come from ``[gate]``/``[roster]``."""
 
@@ -124,6 +128,16 @@ class BotSettings(SocSettings):
     """At most one "could not post" notice per this many seconds: the bot never floods with its errors."""
     review_sla_minutes: int = Field(default=30, ge=1)
     """How soon the on-call Tier 2 analyst should pick up a review (shown on the card)."""
+    done_remind_after_s: float = Field(default=1800, gt=0)
+    """An approved action not reported done is reminded after this long, then escalated each interval."""
+    done_reminders: int = Field(default=2, ge=0)
+    """Reminders to the executors before an approved-not-done action escalates up the roster chain."""
+    review_reminders: int = Field(default=1, ge=0)
+    """Reminders (one per review SLA) before an unacknowledged review escalates up the chain."""
+    inbox_attempts: int = Field(default=10, ge=1)
+    """Tries to fetch a webhook's message (with backoff up to 5 minutes) before it is given up."""
+    sweep_interval_s: float = Field(default=60, gt=0)
+    """How often the bot looks for approved-not-done actions and unacknowledged reviews."""
     case_url: str | None = None
     """Link to a case on its cards, with ``{case_id}`` (e.g. your case tool's URL)."""
     timezone: str = "UTC"
@@ -137,6 +151,12 @@ class BotSettings(SocSettings):
     """Without a token, serve the local preview of the space at /preview (with one, Webex is the space)."""
     preview_person: str | None = None
     """Who the person at the preview page is (email; default: the first person of the roster)."""
+    sev_mentions: dict[str, list[str]] = Field(default_factory=lambda: dict(SEV_MENTIONS))
+    """Plans of these SEVs are announced at top level mentioning the IR Lead and SOC Manager on call,
+    plus these people (roster ids or emails; ``all`` mentions everyone): ``{"SEV-1": ["ciso", "all"]}``."""
+    model: str | None = None
+    """Chat model spec (as ``[aisoc] model``) that may phrase answers and route questions to read-only
+    commands; its phrasing is kept only when its citations check out. None: the deterministic text."""
     bot_name: str = "aisoc"
     """The bot's display name (what people type before a command in group spaces)."""
 

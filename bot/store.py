@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS digest (event_id TEXT PRIMARY KEY, case_id TEXT, payl
     added_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS rooms (room_id TEXT PRIMARY KEY, not_before REAL NOT NULL, reason TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS inbox (item_id TEXT PRIMARY KEY, envelope TEXT NOT NULL,
+    attempts INTEGER NOT NULL, next_at REAL NOT NULL, last_error TEXT);
 """
 
 
@@ -342,6 +344,38 @@ class BotStore:
                 "SELECT event_id, case_id, payload, added_at FROM digest ORDER BY added_at, rowid"
             )
         ]
+
+    # --- inbox: webhook deliveries to fetch and answer -------------------------------------------
+
+    def take_in(self, item_id: str, envelope: dict[str, Any]) -> bool:
+        """Keep a verified webhook delivery to be fetched and answered; False when already kept."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO inbox VALUES (?, ?, 0, ?, NULL)",
+                (item_id, json.dumps(envelope), self.clock()),
+            )
+            return cur.rowcount == 1
+
+    def inbox_due(self, limit: int = 20) -> list[tuple[str, dict[str, Any], int]]:
+        """Kept deliveries due now, oldest first: ``(item_id, envelope, attempts)``."""
+        rows = self._query(
+            "SELECT item_id, envelope, attempts FROM inbox WHERE next_at <= ? ORDER BY next_at LIMIT ?",
+            (self.clock(), limit),
+        )
+        return [(r[0], json.loads(r[1]), r[2]) for r in rows]
+
+    def inbox_done(self, item_id: str) -> None:
+        """A kept delivery was answered (or given up): it leaves the inbox."""
+        with self._tx() as db:
+            db.execute("DELETE FROM inbox WHERE item_id = ?", (item_id,))
+
+    def inbox_retry(self, item_id: str, error: str, at: float) -> None:
+        """A kept delivery could not be fetched: try again at ``at``."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE inbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE item_id = ?",
+                (at, error, item_id),
+            )
 
     def meta(self, key: str) -> str | None:
         """A stored value (throttles, cursors)."""

@@ -140,8 +140,12 @@ def review_card(
 
     def compose(b: Budget) -> Draft:
         d = Draft(event.type, b, event.case_id)
-        d.header(case_title(event, ctx), tag="Review needed", style="warning", subtitle=raised)
-        if who is not None:
+        acked = ctx.acknowledged
+        tag = "Review acknowledged" if acked else "Review needed"
+        d.header(case_title(event, ctx), tag=tag, style="good" if acked else "warning", subtitle=raised)
+        if acked is not None:
+            d.banner(f"Acknowledged by {acked[0]} at {clock(acked[1], ctx.tz)}", style="good")
+        elif who is not None:
             d.banner("Review needed from", style="warning", who=who)
         else:
             d.banner(
@@ -160,7 +164,7 @@ def review_card(
         d.paragraph(event.reason, heading="Why")
         d.paragraph(event.details, heading="Details")
         d.note(provenance(event, ctx))
-        if event.case_id:
+        if event.case_id and acked is None:
             d.submit("Acknowledge", {"cmd": "ack", "case_id": event.case_id})
         d.explain()
         open_case(d, ctx)

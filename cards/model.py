@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
@@ -92,6 +93,9 @@ class CardContext:
         proposals: ``action.proposed`` events by ``action_id``, so decision and execution cards can
             say what the action was, and plan cards who must approve each step.
         timezone: IANA name of the zone times are shown in.
+        acknowledged: who acknowledged a review and when (its card then says so and drops the button).
+        decided: the decision of each decided action (``action_id`` -> ``approved`` ...): a plan card
+            asks for no link of an action already decided.
     """
 
     alert: Alert | None = None
@@ -101,6 +105,8 @@ class CardContext:
     review_sla_minutes: int | None = None
     proposals: Mapping[str, ActionProposed] = field(default_factory=dict)
     timezone: str = "UTC"
+    acknowledged: tuple[str, datetime] | None = None
+    decided: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         approvers: dict[Role, Approver] = {}
@@ -119,6 +125,7 @@ class CardContext:
         object.__setattr__(self, "approvers", MappingProxyType(approvers))
         object.__setattr__(self, "gate_links", MappingProxyType(dict(self.gate_links)))
         object.__setattr__(self, "proposals", MappingProxyType(dict(self.proposals)))
+        object.__setattr__(self, "decided", MappingProxyType(dict(self.decided)))
 
     @property
     def tz(self) -> ZoneInfo:

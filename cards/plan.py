@@ -132,7 +132,9 @@ def plan_card(event: IrPlan, ctx: CardContext | None = None, *, max_bytes: int =
     # Approvals are numbered in plan order; with several buttons side by side, "Approve #2" is what fits.
     number = {id(s): n for n, s in enumerate(approvals, 1)}
     linked = [(s, url) for s in approvals if (url := ctx.gate_links.get(s.action_id or ""))]
-    unlinked = len(approvals) - len(linked)
+    unlinked = sum(
+        1 for s in approvals if s.action_id not in ctx.gate_links and s.action_id not in ctx.decided
+    )
     buttons = min(len(linked), MAX_ACTIONS - (1 if event.case_id else 0))
     precedent = event.trace.precedent if event.trace else []
 

@@ -10,10 +10,12 @@ import pytest
 from flask.testing import FlaskClient
 
 from aisoc.bus import Bus
+from bot.app import missing_vendor
 from bot.service import Bot
 from gate.service import Gate
 from tests.bot.factory import WallClock, bot_settings, gate_settings
 from tests.bot.fake_webex import FakeWebex
+from tests.conftest import IN_CI
 from tests.gate.factory import Clock
 
 
@@ -78,3 +80,21 @@ def client(bot: Bot) -> FlaskClient:
     app = bot.create_app()
     app.testing = True
     return app.test_client()
+
+
+@pytest.fixture
+def bundled() -> None:
+    """The preview's card renderer must be bundled: skip saying how to build it (fail under CI)."""
+    from pathlib import Path
+
+    import bot
+
+    missing = missing_vendor(Path(bot.__file__).parent / "static")
+    if missing:
+        why = (
+            f"the preview's renderer is not bundled ({', '.join(missing)} missing from bot/static/vendor/): "
+            "run `make vendor` (npm ci in bot/web/, needs node) or `make install`"
+        )
+        if IN_CI:
+            pytest.fail(why)
+        pytest.skip(why)

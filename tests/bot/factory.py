@@ -35,6 +35,7 @@ ROSTER: dict[str, Any] = {
         "alice": {"name": "Alice Ng", "email": "alice@example.com"},
         "bob": {"name": "Bob Ray", "email": "bob@example.com"},
         "erin": {"name": "Erin Fox", "email": "erin@example.com"},
+        "dave": {"name": "Dave Kim", "email": "dave@example.com"},
     },
     "duties": {
         "ir_lead": {
@@ -42,10 +43,11 @@ ROSTER: dict[str, Any] = {
             "executors": ["bob"],
         },
         "tier2": {"rotations": [{"people": ["erin"], "start": "2020-01-06", "period": "daily"}]},
+        "soc_manager": {"rotations": [{"people": ["dave"], "start": "2020-01-06", "period": "weekly"}]},
     },
 }
 """One person per duty, from 2020 on: whoever "now" is, Alice holds IR Lead and Erin Tier 2; Bob carries
-out IR Lead's approved actions."""
+out IR Lead's approved actions; Dave is SOC Manager."""
 
 
 def gate_settings(**overrides: Any) -> GateSettings:
@@ -66,6 +68,7 @@ def bot_settings(fake: FakeWebex | None, room: dict[str, Any] | None = None, **o
         "room_interval_s": 1.0,
         "digest_interval_s": 600,
         "error_notice_interval_s": 900,
+        "sev_mentions": {},  # the SEV announcement has tests of its own (test_handoff)
     }
     if fake is not None:
         values.update(

@@ -16,6 +16,7 @@ import threading
 import uuid
 from datetime import UTC, datetime
 from functools import cache
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def _err(status: int, message: str) -> Any:
 class FakeWebex:
     """The fake's state and its Flask app; ``start()`` serves it on a free port."""
 
-    def __init__(self) -> None:
+    def __init__(self, bot_name: str = "aisoc") -> None:
         self.lock = threading.RLock()
         self.people: dict[str, dict[str, Any]] = {}
         self.rooms: dict[str, dict[str, Any]] = {}
@@ -76,7 +77,9 @@ class FakeWebex:
         self.failures: list[int] = []
         """Statuses of the next message POSTs/PUTs to fail with (5xx)."""
         self.refuse_edits = False
-        self.bot = self.add_person("aisoc@webex.bot", "aisoc", kind="bot")
+        self.fetch_failures: list[int] = []
+        """Statuses of the next message GETs to fail with (5xx)."""
+        self.bot = self.add_person("aisoc@webex.bot", bot_name, kind="bot")
         self.app = self._build()
         self.server: ServerThread | None = None
 
@@ -107,7 +110,7 @@ class FakeWebex:
             "personEmail": author["emails"][0],
             "created": _now(),
         }
-        for key in ("markdown", "parentId", "attachments"):
+        for key in ("markdown", "html", "parentId", "attachments"):
             if body.get(key):
                 msg[key] = body[key]
         mentioned = [
@@ -129,9 +132,22 @@ class FakeWebex:
         *,
         parent: str | None = None,
         mention_bot: bool = True,
+        shown: str | None = None,
     ) -> dict[str, Any]:
-        """A person posts in a room (in group spaces they @mention the bot, whose name starts the text)."""
-        body: dict[str, Any] = {"text": f"aisoc {text}" if mention_bot and room["type"] == "group" else text}
+        """A person posts in a room (in group spaces they @mention the bot, whose name starts the text).
+
+        ``{bot}`` in ``text`` places the mention there, shown as ``shown`` (default: the bot's display
+        name; people may shorten it), with the ``<spark-mention>`` markup Webex puts in ``html``.
+        """
+        if "{bot}" in text:
+            shown = shown or self.bot["displayName"]
+            bot_id = self.bot["id"]
+            tag = f'<spark-mention data-object-type="person" data-object-id="{bot_id}">' + shown
+            tag += "</spark-mention>"
+            html = "<p>" + html_escape(text).replace("{bot}", tag) + "</p>"
+            body: dict[str, Any] = {"text": text.replace("{bot}", shown), "html": html}
+        else:
+            body = {"text": f"aisoc {text}" if mention_bot and room["type"] == "group" else text}
         body["_mentioned"] = [self.bot["id"]] if mention_bot else []
         if parent:
             body["parentId"] = parent
@@ -301,6 +317,8 @@ class FakeWebex:
 
         @app.get("/v1/messages/<mid>")
         def get_message(mid: str) -> Any:
+            if fake.fetch_failures:
+                return _err(fake.fetch_failures.pop(0), "try again later")
             return jsonify(fake.messages[mid]) if mid in fake.messages else _err(404, "message not found")
 
         @app.put("/v1/messages/<mid>")

@@ -54,10 +54,21 @@ def test_cards_render_and_a_card_action_reaches_the_bot(browser: Any, demo: Demo
 
     root = page.locator("#feed > article.msg").first
     root.locator(".ac-adaptiveCard button", has_text="Explain").first.click()
-    answer = root.locator(".replies article.msg", has_text="from the recorded trace")
+    answer = root.locator(".replies article.msg", has_text="for the full record")
     answer.first.wait_for(timeout=20_000)
-    assert "Tier 2 Analyst: decided to escalate" in answer.first.inner_text()
+    text = answer.first.inner_text()
+    assert "Tier 2: escalate" in text and "Sentinel" in text and "aisoc explain" not in text
     answer.first.screenshot(path=str(SHOTS / "bot-explain.png"))
+
+    root.locator(".reply-link").first.click()
+    page.fill("#say", "why did it contain that host?")
+    page.click("#send")
+    asked = root.locator(".replies article.msg", has_text="for the full record")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#feed > article.msg:first-child .replies article.msg').length >= 3",
+        timeout=20_000,
+    )
+    assert asked.count() >= 2 and "Which case" not in asked.last.inner_text()
 
     page.fill("#say", "oncall")
     page.click("#send")
@@ -83,4 +94,48 @@ def test_the_approve_button_opens_the_gates_step_one_page(browser: Any, demo: De
     gate_page.wait_for_load_state()
     assert gate_page.url.startswith(f"{demo.gate_url}/")
     assert "action.decided" not in [e.type for e in demo.bus.audit]
+    page.close()
+
+
+def test_acknowledge_edits_the_review_card_and_an_approval_hands_over_in_the_thread(
+    browser: Any, demo: DemoServer
+) -> None:
+    """Given a review card and a pending approval, when Acknowledge is clicked and the on-call IR Lead
+    approves in the gate, then the card says who acknowledged it and a handoff names who carries it out."""
+    from aisoc.events import ActionProposed, ProducedBy, ReviewRequested, Role
+
+    case_id = next(e.case_id for e in demo.bus.audit if e.case_id)
+    demo.bus.publish(
+        ReviewRequested(
+            case_id=case_id,
+            produced_by=ProducedBy(role="tier2"),
+            role=Role.TIER2,
+            reason="Signals conflict: signed binary, unusual parent.",
+            duty=Role.TIER2,
+        )
+    )
+    page = browser.new_page(viewport={"width": 1000, "height": 1400})
+    page.goto(demo.preview_url)
+    page.locator("#composer").evaluate("e => { e.style.display = 'none'; }")
+    review = page.locator("article.msg", has_text="REVIEW NEEDED").last
+    review.wait_for(timeout=20_000)
+    review.locator(".ac-adaptiveCard button", has_text="Acknowledge").first.click()
+    acked = page.locator("article.msg", has_text="Acknowledged by").last
+    acked.wait_for(timeout=20_000)
+    assert acked.locator(".ac-adaptiveCard button", has_text="Acknowledge").count() == 0
+    acked.locator(".ac-adaptiveCard").first.screenshot(path=str(SHOTS / "bot-acknowledged.png"))
+
+    proposal = next(e for e in demo.bus.audit if isinstance(e, ActionProposed))
+    held = demo.gate.roster.on_call(proposal.approver_role)
+    assert held is not None
+    demo.gate.decide(
+        proposal.event_id,
+        person_id=held.person.id,
+        decision="approved",
+        reason="contain it",
+        identity_source="demo",
+    )
+    handoff = page.locator(".replies article.msg", has_text="Approved")
+    page.locator(".replies article.msg", has_text="done").last.wait_for(timeout=20_000)
+    handoff.last.screenshot(path=str(SHOTS / "bot-handoff.png"))
     page.close()

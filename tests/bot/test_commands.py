@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -57,9 +58,17 @@ def test_help_and_anything_unknown_get_the_command_list(bot: Bot, space: Space, 
 def test_explain_a_case_answers_from_the_recorded_trace(
     bot: Bot, space: Space, clock: WallClock, case: Case
 ) -> None:
-    """Given a case, when Alice asks to explain it, then the answer is the record, citing event ids."""
+    """Given a case, when Alice asks to explain it, then the answer says where the isolation stands and
+    why, each reason citing the record by a short human reference (no 32-hex id)."""
     answer = ask(bot, space, clock, f"explain {case.case_id}")
-    assert answer.startswith(f"**Why: {case.case_id}**") and f"ev:{case.plan.event_id}" in answer
+    first, second = [line for line in answer.splitlines() if line][:2]
+    assert f"`{case.case_id}`" in first
+    assert (
+        second.startswith("**WS-042 is not isolated**")
+        and "awaits a decision by IR Lead On-Call (Alice Ng)" in second
+    )
+    assert "(Sentinel " in answer and "(Tier 2 " in answer and "lsass dump written" in answer
+    assert not re.search(r"[0-9a-f]{32}", answer)
 
 
 def test_explain_a_host_and_the_free_text_why_answer_about_the_host(
@@ -68,8 +77,8 @@ def test_explain_a_host_and_the_free_text_why_answer_about_the_host(
     """Given a plan to isolate WS-042, when asked about the host both ways, then both explain WS-042."""
     for text in ("explain WS-042", "why did it contain WS-042?", "Why did it isolate the host ws-042"):
         answer = ask(bot, space, clock, text)
-        assert "Why: WS-042" in answer or "Why: ws-042" in answer
-        assert case.proposal.action_id in answer
+        assert answer.startswith("**host WS-042** — 1 case(s)")
+        assert "**WS-042 is not isolated**" in answer
 
 
 def test_explain_something_never_recorded_says_so(bot: Bot, space: Space, clock: WallClock) -> None:

@@ -29,7 +29,7 @@ def test_an_escalated_case_gets_one_thread_rooted_at_its_first_card(
     """Given an escalated case, when posted, then its first card is the thread root and the rest reply."""
     case = publish_case(bus)
     settle(bot, clock)
-    root, *replies = space.fake.posted(space.soc)
+    root, *replies = [m for m in space.fake.posted(space.soc) if not str(m.get("markdown")).startswith("🚨")]
     assert "parentId" not in root and "ESCALATED TO IR LEAD" in all_text(card(root))
     assert replies and all(m["parentId"] == root["id"] for m in replies)
     assert bot.store.thread_root(case.case_id).message_id == root["id"]  # type: ignore[union-attr]
@@ -81,11 +81,13 @@ def test_sentinel_closures_roll_into_one_digest_card(
 def test_reports_go_to_the_soc_space_outside_any_thread(
     bot: Bot, space: Space, bus: Bus, clock: WallClock
 ) -> None:
-    """Given a shift summary, when posted, then it is a top-level card in the SOC room."""
+    """Given a shift summary, when posted, then it is a top-level card in the SOC room, followed by the
+    top-level handover (test_handoff)."""
     shift(bus)
     settle(bot, clock)
-    (msg,) = space.fake.posted(space.soc)
+    msg, handover = space.fake.posted(space.soc)
     assert "parentId" not in msg and "Shift summary" in all_text(card(msg))
+    assert "parentId" not in handover and handover["markdown"].startswith("**Shift handover**")
 
 
 def test_a_decision_edits_the_card_that_asked_for_it(
@@ -105,8 +107,9 @@ def test_a_decision_edits_the_card_that_asked_for_it(
     )
     settle(bot, clock)
     posted = space.fake.posted(space.soc)
-    (plan,) = [m for m in posted if "IR PLAN" in all_text(card(m))]
-    assert len(posted) == before and space.fake.edits[plan["id"]] == 1
+    (plan,) = [m for m in posted if m.get("attachments") and "IR PLAN" in all_text(card(m))]
+    (handoff,) = posted[before:]  # the decision's own message: who carries it out (test_handoff)
+    assert space.fake.edits[plan["id"]] == 1 and "✅ **Approved**" in handoff["markdown"]
     assert "approved** by alice@example.com" in all_text(card(plan))
     urls = [a["url"] for a in all_actions(card(plan)) if a["type"] == "Action.OpenUrl"]
     assert [u.split("?t=")[0] for u in urls] == [f"http://gate.test/a/{case.proposals[1].event_id}"]
@@ -130,8 +133,9 @@ def test_when_webex_refuses_the_edit_a_threaded_reply_says_what_was_decided(
         identity_source="sso",
     )
     settle(bot, clock)
-    last = space.fake.posted(space.soc)[-1]
+    *_, last, handoff = space.fake.posted(space.soc)
     assert last["parentId"] == root["id"] and "Rejected" in all_text(card(last))
+    assert handoff["parentId"] == root["id"] and "Nothing is to be carried out" in handoff["markdown"]
     (decided,) = [e for e in bus.audit.for_case(case.case_id) if isinstance(e, ActionDecided)]
     assert bot.store.get(f"{decided.event_id}:edit").last_error.startswith("edit refused")  # type: ignore[union-attr]
 

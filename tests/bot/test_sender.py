@@ -112,7 +112,8 @@ def test_a_refused_card_is_posted_as_text(bot: Bot, space: Space, clock: WallClo
 
 
 def test_a_restart_loses_no_post_and_sends_none_twice(space: Space, tmp_path: Path, clock: WallClock) -> None:
-    """Given 4 posts queued, 2 sent, when the bot restarts on the same files, then the rest go, once each."""
+    """Given 5 posts queued (a shift summary and its handover among them), 2 sent, when the bot restarts on
+    the same files, then the rest go, once each."""
     bus_url = f"sqlite:///{tmp_path}/soc.db"
     bus = Bus(bus_url)
     first = Bot(bot_settings(space.fake, space.soc, room_interval_s=0), bus=bus, clock=clock)
@@ -130,8 +131,8 @@ def test_a_restart_loses_no_post_and_sends_none_twice(space: Space, tmp_path: Pa
     assert second.store.path == str(tmp_path / "soc.bot.db")
     settle(second, clock)
     posted = space.fake.posted(space.soc)
-    assert queued == 4 and second.store.counts() == {"sent": 4}
-    assert len(posted) == len({m["markdown"] for m in posted}) == 4
+    assert queued == 5 and second.store.counts() == {"sent": 5}
+    assert len(posted) == len({m["markdown"] for m in posted}) == 5
     second.close()
     bus.close()
 

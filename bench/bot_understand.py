@@ -1,0 +1,60 @@
+"""How long the bot takes to understand a question and answer it, as the record grows.
+
+Publishes N cases (the real Wazuh alerts, re-keyed per copy) to an in-memory bus, then times the
+catalog build, subject finding (exact, near miss, title) and the whole answer of one question.
+
+    .venv/bin/python bench/bot_understand.py [N ...]      # default 1000 5000
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from aisoc.bus import Bus
+from aisoc.events import Alert, AlertReceived, ProducedBy
+from aisoc.memory import Memory
+from bot.understand import Catalog, understand
+from integrations.wazuh import WazuhFileSource
+
+WAZUH = Path(__file__).resolve().parents[1] / "data" / "wazuh" / "alerts.jsonl"
+QUESTIONS = (
+    "why did it contain Linux-Server?",
+    "why did it contain linux-sever?",
+    "explain the shellshock case",
+)
+
+
+def main(sizes: list[int]) -> None:
+    alerts = [a for a, _ in WazuhFileSource(WAZUH).records() if isinstance(a, Alert)]
+    results = []
+    for n in sizes:
+        bus = Bus("memory://")
+        for i in range(n):
+            base = alerts[i % len(alerts)]
+            a = base.model_copy(update={"source_id": f"{i}-{base.source_id}"})
+            bus.publish(AlertReceived(alert=a, case_id=a.case_id, produced_by=ProducedBy(role="ingest")))
+        memory = Memory(bus.audit)
+        memory.case("warm")  # fold the log once
+        t0 = time.perf_counter()
+        catalog = Catalog(memory)
+        build = time.perf_counter() - t0
+        timings = {}
+        for q in QUESTIONS:
+            t0 = time.perf_counter()
+            req = understand(q, catalog, None)
+            timings[q] = round((time.perf_counter() - t0) * 1000, 1)
+            assert req.command == "explain"
+        row = {"cases": n, "catalog_ms": round(build * 1000, 1), "understand_ms": timings}
+        results.append(row)
+        print(json.dumps(row))
+        bus.close()
+    out = Path("build") / "bench-bot-understand.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [1000, 5000])

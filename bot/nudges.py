@@ -1,0 +1,156 @@
+"""Work that waits on a person is chased: approved actions not reported done, reviews not picked up,
+and the shift handover.
+
+The gate chases approvals (``action.reminded`` / ``action.escalated``). Once an action is approved,
+or a review is asked for, the bot chases it the same way: a reminder to whoever must act, then up the
+duty's escalation chain in the roster, one step per interval, until someone reports ``done`` or
+acknowledges. Each step is a post whose id names the item and the step, so a sweep repeated (or run
+by two bot processes) posts each step once. A shift summary is followed by a handover that mentions
+the incoming on-call people and links each open approval.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from aisoc.events import Event, Role, ShiftSummary
+from aisoc.memory import CaseState, Memory
+from aisoc.memory.records import ActionRecord, CaseRecord
+from bot.directory import Directory
+from bot.settings import BotSettings
+from bot.store import Plan, Post
+from cards.text import clean, label
+from gate.roster import Person
+
+log = logging.getLogger(__name__)
+
+HANDOVER_DUTIES = (Role.IR_LEAD, Role.TIER2, Role.SOC_MANAGER)
+"""Duties named in a shift handover (those the roster holds)."""
+LINKS_SHOWN = 10
+"""Open approvals linked in one handover (the rest are counted)."""
+
+
+def _c(text: str | None, limit: int = 120) -> str:
+    return clean(text or "", limit, oneline=True)
+
+
+class Nudger:
+    """Chases approved-not-done actions and unacknowledged reviews; writes the shift handover.
+
+    Args:
+        settings: intervals and rooms.
+        memory: the case memory (its records say what waits on whom).
+        directory: the roster and approval links.
+    """
+
+    def __init__(self, settings: BotSettings, memory: Callable[[], Memory], directory: Directory) -> None:
+        self.settings = settings
+        self._memory = memory
+        self.directory = directory
+
+    def sweep(self, now: float) -> Plan:
+        """The reminders and escalations due at ``now`` (seconds since the epoch)."""
+        posts: list[Post] = []
+        for rec in self._memory().cases():
+            for act in rec.actions.values():
+                post = self._done(rec, act, now)
+                if post is not None:
+                    posts.append(post)
+            post = self._review(rec, now)
+            if post is not None:
+                posts.append(post)
+        return Plan(posts=posts)
+
+    def _step(self, since: float, now: float, every: float) -> int:
+        return int((now - since) // every) if now > since else 0
+
+    def _chase(self, duty: Role, first: list[Person], step: int, reminders: int) -> tuple[str, list[Person]]:
+        """Whom step ``step`` asks: ``first`` for the reminders, then one more of the chain per step."""
+        if step <= reminders:
+            return f"Reminder {step}", first
+        chain = [p for p in self.directory.roster.chain(duty) if p not in first]
+        if not chain:
+            return f"Reminder {step}", first
+        level = min(step - reminders, len(chain))
+        return f"Escalated (level {level})", [*first, *chain[:level]]
+
+    def _done(self, rec: CaseRecord, act: ActionRecord, now: float) -> Post | None:
+        if act.decided is None or act.decided.value != "approved" or act.executed is not None or not act.duty:
+            return None
+        step = self._step(act.decided.at, now, self.settings.done_remind_after_s)
+        if step < 1:
+            return None
+        duty = Role(act.duty)
+        executors = self.directory.roster.executors(duty) if self.directory.roster.duties() else []
+        decider = self.directory.person(act.decided.by)
+        first = executors or ([decider] if decider else [])
+        head, whom = self._chase(duty, first, step, self.settings.done_reminders)
+        what = f"{label(act.kind).lower()} {_c(act.target)}"
+        text = (
+            f"⏰ {head}: {what} was approved by {_c(act.decided.by or 'the gate')} and is not reported done. "
+            f"{', '.join(p.mention for p in whom) or 'Whoever carries it out'}: carry it out, then reply "
+            f"`done {_c(act.action_id, 80)} [note]` here."
+        )
+        return self._post(f"nudge:done:{act.action_id}:{step}", rec.case_id, text)
+
+    def _review(self, rec: CaseRecord, now: float) -> Post | None:
+        r = rec.review
+        if r is None or r.role == Role.HUMAN.value or rec.state != CaseState.AWAITING_HUMAN:
+            return None
+        step = self._step(r.at, now, self.settings.review_sla_minutes * 60.0)
+        if step < 1:
+            return None
+        duty = Role(r.duty)
+        held = self.directory.roster.on_call(duty) if self.directory.roster.duties() else None
+        first = [held.person] if held else []
+        head, whom = self._chase(duty, first, step, self.settings.review_reminders)
+        text = (
+            f"⏰ {head}: the review of **{_c(rec.case_id)}** is not picked up "
+            f"({self.settings.review_sla_minutes} min SLA). "
+            f"{', '.join(p.mention for p in whom) or 'Tier 2'}: use Acknowledge on the review card."
+        )
+        return self._post(f"nudge:review:{r.event_id}:{step}", rec.case_id, text)
+
+    def _post(self, post_id: str, case_id: str, text: str) -> Post:
+        return Post(
+            post_id=post_id,
+            room_id=self.settings.case_room,
+            body={"markdown": text},
+            case_id=case_id,
+            thread="case",
+            kind="nudge",
+        )
+
+    def handover(self, event: Event) -> Post | None:
+        """After a shift summary: the incoming on-call people mentioned, each open approval linked."""
+        if not isinstance(event, ShiftSummary):
+            return None
+        roster = self.directory.roster
+        duties = [d for d in HANDOVER_DUTIES if d in roster.duties()]
+        held = [
+            f"{roster.title(d)} {h.person.mention}"
+            for d in duties
+            if (h := roster.on_call(d, event.window_end))
+        ]
+        lines = [f"**Shift handover** — incoming: {', '.join(held) or 'no on-call roster configured'}."]
+        memory = self._memory()
+        for a in event.open_approvals[:LINKS_SHOWN]:
+            file = memory.case_file(a.case_id)
+            proposal = file.proposal(a.action_id) if file is not None else None
+            url = self.directory.approval_url(proposal) if proposal is not None else None
+            what = f"{label(a.kind.value).lower()} {_c(a.target)} ({_c(a.case_id)})"
+            lines.append(f"- [{what}]({url})" if url else f"- {what}")
+        rest = len(event.open_approvals) - LINKS_SHOWN
+        if rest > 0:
+            lines.append(f"- and {rest} more open approval(s)")
+        if not event.open_approvals:
+            lines.append("No approval is open.")
+        return Post(
+            post_id=f"{event.event_id}:handover",
+            room_id=self.settings.soc_room,
+            body={"markdown": "\n".join(lines)},
+            thread="none",
+            source_event_id=event.event_id,
+            kind="handover",
+        )

@@ -1,0 +1,390 @@
+"""What a person means: the command and its subject, from a sentence, not from a command grammar.
+
+People talk to the bot as to a colleague: "why did it contain that host?" inside a case's thread,
+"explain the Shellshock case", "@AISOC Bot what happened to 10.0.2.8?". Three steps turn that into a
+:class:`Request`:
+
+1. :func:`strip_mentions` removes the bot's mention wherever it stands, using the message's structured
+   mention data (the ``html`` ``<spark-mention>`` markup), never a prefix string.
+2. :func:`intent` finds the command. Commands that change something (``close``, ``done``, ``pause`` ...)
+   keep their exact grammar: the verb comes first, so "don't close it" closes nothing. Questions are
+   recognised anywhere in the sentence, typos included.
+3. :class:`Catalog` finds the subject against what the record holds (case ids, hosts, IPs, users,
+   hashes, action ids, case titles), case-insensitively and with near-miss matching (rapidfuzz); in
+   a case's thread, "it", "that host", "here" or no subject at all mean that case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Literal
+
+from rapidfuzz import fuzz, process
+
+from aisoc.memory import Memory
+
+Kind = Literal["case", "host", "user", "indicator", "action"]
+
+GRAMMAR = frozenset(
+    {"close", "reopen", "assign", "ack", "done", "pause", "resume", "approve", "reject", "deny", "takeover"}
+)
+"""Commands that change something: only their exact grammar (verb first) runs them."""
+READ_ONLY = frozenset({"explain", "case", "more", "status", "oncall", "help"})
+"""Commands that only read the record (the only ones a model may route to)."""
+
+_QUESTION = re.compile(
+    r"\b(why|explain\w*|what\s+happened|what\s+(?:did|was|were|has|have)\b|tell\s+me\s+about|how\s+come|"
+    r"walk\s+me\s+through|what'?s\s+(?:going\s+on|up)|what\s+is\s+going\s+on|reason|summar\w*|story|"
+    r"details?\s+(?:on|of|about)|info\s+(?:on|about))",
+    re.IGNORECASE,
+)
+_CASE = re.compile(
+    r"^(?:case|show(?:\s+me)?(?:\s+the)?\s+case)\b|\bwhere\s+does\b.*\bstand\b|"
+    r"\bwhat'?s\s+(?:still\s+)?open\b|\bstate\s+of\b",
+    re.IGNORECASE,
+)
+_STATUS = re.compile(
+    r"^status\b|\b(?:soc|system|bot|roles?)\s+(?:status|health)\b|\bare\s+(?:you|the\s+roles)"
+    r"\s+(?:alive|up|ok)\b|\bhealth\s*check\b",
+    re.IGNORECASE,
+)
+_ONCALL = re.compile(r"\bon[- ]?call\b|\bwho(?:'s|\s+is)\s+(?:holding|covering)\b", re.IGNORECASE)
+_HELP = re.compile(r"^(?:help|\?|what\s+can\s+you\s+do|commands)\b", re.IGNORECASE)
+_MORE = re.compile(r"^(?:more|show\s+more|full\s+record|the\s+rest)\b", re.IGNORECASE)
+_ONCALL_WORDS = frozenset(
+    {"on", "call", "oncall", "on-call", "who's", "whos", "now", "is", "who", "the", "today"}
+)
+_NEGATION = re.compile(r"\b(?:don'?t|do\s+not|never|stop|no\s+need)\b", re.IGNORECASE)
+_PRONOUN = re.compile(
+    r"\b(?:it|that|this|here|there|the\s+(?:host|machine|box|server|endpoint|case|incident|alert|ip|user))\b",
+    re.IGNORECASE,
+)
+_HOST_WORDS = re.compile(r"\b(?:that|this|the)\s+(?:host|machine|box|server|endpoint)\b", re.IGNORECASE)
+_TOKEN = re.compile(r"[\w.:\\$@/\-]+")
+_TRIM = "?!.,;:'\"()[]{}<>`*"
+_VERBS = ("explain", "happened", "status", "oncall")
+"""Words recognised with a typo ("expalin", "hapened")."""
+STOPWORDS = frozenset(
+    """a an and any are as at be been by can case cases could did do does done for from had has have he her
+    him his host how i if in incident into is it its just me my of on or our please sent she so than that
+    the their them then there these they this those to up us was we were what when where which who why will
+    with would you your about after again all also am bot box contain contained containment isolate isolated
+    blocked block machine server endpoint explain happened tell hey hi hello ok okay thanks thank alert ip
+    user tp fp benign more here not no yes one was story going stuff thing things there pls please anything
+    yet what's whats now today attack""".split()
+)
+"""Words never taken as a subject (too common to mean a host or a title)."""
+FUZZY_CUTOFF = 85.0
+"""Smallest rapidfuzz ratio for a near-miss identifier ("ws-42" for "WS-042")."""
+TITLE_CUTOFF = 88.0
+"""Smallest rapidfuzz partial ratio for a word of a case title ("shelshock" for "Shellshock")."""
+_TARGET_KIND: dict[str, Kind] = {
+    "disable_account": "user",
+    "reset_credentials": "user",
+    "revoke_sessions": "user",
+    "block_indicator": "indicator",
+    "quarantine_file": "indicator",
+}
+"""What an action's target is, by action kind (any other kind acts on a host)."""
+MAX_CANDIDATES = 5
+"""Candidates listed when a subject is ambiguous."""
+
+
+class _Mentions(HTMLParser):
+    """The display text of every ``<spark-mention>`` of one person id."""
+
+    def __init__(self, person_id: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.person_id = person_id
+        self.found: list[str] = []
+        self._depth = 0
+        self._buf: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "spark-mention":
+            a = dict(attrs)
+            if (
+                self._depth
+                or a.get("data-object-id") == self.person_id
+                or a.get("data-object-type") == "groupMention"
+            ):
+                self._depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "spark-mention" and self._depth:
+            self._depth -= 1
+            if not self._depth:
+                self.found.append("".join(self._buf).strip())
+                self._buf = []
+
+    def handle_data(self, data: str) -> None:
+        if self._depth:
+            self._buf.append(data)
+
+
+def strip_mentions(text: str, html: str | None, bot_id: str | None, names: Iterable[str] = ()) -> str:
+    """``text`` without the bot's mention, wherever it stands.
+
+    Args:
+        text: the message's plain text (Webex puts the mention's display text in it).
+        html: the message's ``html``, whose ``<spark-mention data-object-id=...>`` marks the mention.
+        bot_id: the bot's person id.
+        names: the bot's names, used only when a message carries no markup (a 1:1 space, the preview).
+
+    Returns:
+        The text with each mention of the bot removed and the punctuation around it tidied.
+    """
+    shown: list[str] = []
+    if html and bot_id:
+        parser = _Mentions(bot_id)
+        parser.feed(html)
+        shown = [s for s in parser.found if s]
+    if not shown:
+        shown = [n for n in names if n]
+    for name in sorted(set(shown), key=len, reverse=True):
+        text = re.sub(rf"@?\b{re.escape(name)}\b[,:]?", " ", text, flags=re.IGNORECASE)
+    text = re.sub(r"\s+([,?.!])", r"\1", " ".join(text.split()))
+    return text.strip(" ,:;").lstrip("/")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a question is about, as the record holds it."""
+
+    kind: Kind
+    value: str
+    """The value as recorded (the case id, the host's spelling in the alert)."""
+    case_ids: tuple[str, ...]
+    """The cases that hold it, newest first."""
+    title: str = ""
+    """The case's title (for a case subject)."""
+
+    def label(self) -> str:
+        """How the subject reads in an answer."""
+        if self.kind == "case":
+            return f"{self.value} ({self.title})" if self.title else self.value
+        return f"{self.kind} {self.value}"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One understood message: the command, its words (for grammar commands) and its subject."""
+
+    command: str
+    """A read-only command, a grammar command, or ``unknown``."""
+    args: tuple[str, ...] = ()
+    subject: Subject | None = None
+    candidates: tuple[Subject, ...] = ()
+    """When the subject is ambiguous: who it might be (the answer asks)."""
+    text: str = ""
+
+
+def _typo(word: str) -> str | None:
+    found = process.extractOne(word.lower(), _VERBS, scorer=fuzz.ratio, score_cutoff=80.0)
+    return str(found[0]) if found else None
+
+
+def intent(text: str) -> tuple[str, tuple[str, ...]]:
+    """The command a sentence asks for, and its words after the verb (for grammar commands).
+
+    Returns:
+        ``(command, args)``; ``command`` is ``unknown`` when nothing is asked.
+    """
+    words = text.split()
+    if not words:
+        return "help", ()
+    verb = words[0].lower().strip(_TRIM)
+    if verb in GRAMMAR:
+        return verb, tuple(words[1:])
+    if _HELP.search(text):
+        return "help", ()
+    if _MORE.search(text):
+        return "more", tuple(words[1:])
+    if _STATUS.search(text):
+        return "status", ()
+    if _ONCALL.search(text):
+        role = [
+            w.strip(_TRIM)
+            for w in words
+            if w.lower().strip(_TRIM) not in STOPWORDS | {"on", "call", "oncall", "who's", "whos", "now"}
+        ]
+        return "oncall", tuple(role[-1:])
+    if _CASE.search(text):
+        return "case", tuple(words[1:])
+    if _QUESTION.search(text):
+        return "explain", tuple(words)
+    typos = {t for w in words[:3] if len(w) >= 5 and (t := _typo(w.strip(_TRIM)))}
+    if "explain" in typos or "happened" in typos:
+        return "explain", tuple(words)
+    if "status" in typos:
+        return "status", ()
+    if "oncall" in typos:
+        return "oncall", ()
+    return "unknown", tuple(words)
+
+
+@dataclass
+class _Entry:
+    kind: Kind
+    value: str
+    cases: dict[str, float] = field(default_factory=dict)
+
+
+class Catalog:
+    """What the record holds that a question may name: built from memory's case records.
+
+    Args:
+        memory: the case memory (its projection is read once per catalog).
+    """
+
+    def __init__(self, memory: Memory) -> None:
+        self.entries: dict[tuple[Kind, str], _Entry] = {}
+        self.by_text: dict[str, list[_Entry]] = {}
+        self.titles: dict[str, str] = {}
+        for rec in memory.cases():
+            at = rec.last_activity()
+            self._add("case", rec.case_id, rec.case_id, at)
+            if rec.alert is not None:
+                self.titles[rec.case_id] = rec.alert.title
+                for key in rec.alert.keys:
+                    t, _, value = key.partition(":")
+                    kind: Kind = "host" if t == "host" else "user" if t == "user" else "indicator"
+                    self._add(kind, value, rec.case_id, at)
+                for host in rec.alert.hosts:
+                    self._add("host", host, rec.case_id, at)
+            for a in rec.actions.values():
+                self._add("action", a.action_id, rec.case_id, at)
+                if a.target:
+                    self._add(_TARGET_KIND.get(a.kind, "host"), a.target, rec.case_id, at)
+
+    def _add(self, kind: Kind, value: str, case_id: str, at: float) -> None:
+        low = value.lower()
+        if kind == "indicator" and ("host", low) in self.entries:
+            kind = "host"
+        entry = self.entries.get((kind, low))
+        if entry is None:
+            entry = self.entries[(kind, low)] = _Entry(kind, value)
+            self.by_text.setdefault(low, []).append(entry)
+        elif entry.value == low and value != low:
+            entry.value = value  # keys are lowercased; show the name as the alert spells it
+        entry.cases[case_id] = max(at, entry.cases.get(case_id, 0.0))
+
+    def subject(self, entry: _Entry) -> Subject:
+        """An entry as a subject (its cases newest first)."""
+        ids = tuple(sorted(entry.cases, key=lambda c: -entry.cases[c]))
+        title = self.titles.get(entry.value, "") if entry.kind == "case" else ""
+        return Subject(entry.kind, entry.value, ids, title)
+
+    def case(self, case_id: str) -> Subject | None:
+        """The subject of one recorded case."""
+        entry = self.entries.get(("case", case_id.lower()))
+        return None if entry is None else self.subject(entry)
+
+    def hosts_of(self, case_id: str) -> list[Subject]:
+        """The hosts a case names (its alert's, its actions' targets), as subjects of that case only."""
+        return [
+            Subject("host", e.value, (case_id,))
+            for (kind, _), e in self.entries.items()
+            if kind == "host" and case_id in e.cases
+        ]
+
+    def find(self, text: str) -> list[Subject]:
+        """Every subject the sentence names: exact (any case), else near misses, else case titles."""
+        tokens = [t.strip(_TRIM) for t in _TOKEN.findall(text)]
+        tokens = [t[:-2] if t.lower().endswith("'s") else t for t in tokens if t]
+        # "linux server" for Linux-Server: two words joined are tried as one name too.
+        words = list(tokens)
+        tokens += [
+            f"{a}-{b}"
+            for a, b in zip(words, words[1:], strict=False)
+            if len(a) > 2 and a.lower() not in STOPWORDS
+        ]
+        found: dict[tuple[Kind, str], _Entry] = {}
+        for token in tokens:
+            for entry in self.by_text.get(token.lower(), ()):
+                found[(entry.kind, entry.value.lower())] = entry
+        if not found:
+            words = [t for t in tokens if len(t) >= 4 and t.lower() not in STOPWORDS]
+            keys = list(self.by_text)
+            for word in words:
+                for match, _, _ in process.extract(
+                    word.lower(),
+                    keys,
+                    scorer=fuzz.ratio,
+                    score_cutoff=FUZZY_CUTOFF,
+                    limit=MAX_CANDIDATES,
+                ):
+                    for entry in self.by_text[str(match)]:
+                        found[(entry.kind, entry.value.lower())] = entry
+        subjects = [self.subject(e) for e in found.values()]
+        if not subjects:
+            subjects = self._titled(words)
+        return _collapse(subjects)
+
+    def _titled(self, tokens: Sequence[str]) -> list[Subject]:
+        """Cases whose title holds the most of the sentence's significant words (near misses too)."""
+        words = [t.lower() for t in tokens if len(t) >= 4 and t.lower() not in STOPWORDS]
+        if not words:
+            return []
+        scored: dict[str, int] = {}
+        for case_id, title in self.titles.items():
+            low = title.lower()
+            n = sum(1 for w in words if fuzz.partial_ratio(w, low) >= TITLE_CUTOFF)
+            if n:
+                scored[case_id] = n
+        best = max(scored.values(), default=0)
+        hits = [self.case(c) for c, n in scored.items() if n == best]
+        return sorted(
+            (h for h in hits if h is not None),
+            key=lambda s: -self.entries[("case", s.value.lower())].cases[s.value],
+        )
+
+
+def _collapse(subjects: list[Subject]) -> list[Subject]:
+    """One subject per thing: a case named beside its own host narrows the host to that case."""
+    cases = {s.value for s in subjects if s.kind == "case"}
+    things = [s for s in subjects if s.kind != "case"]
+    if cases and things:
+        narrowed = [
+            Subject(s.kind, s.value, tuple(c for c in s.case_ids if c in cases), s.title)
+            for s in things
+            if any(c in cases for c in s.case_ids)
+        ]
+        if narrowed:
+            return narrowed
+    return subjects
+
+
+def understand(text: str, catalog: Catalog, thread_case: str | None) -> Request:
+    """The request one message makes (mentions already removed).
+
+    Args:
+        text: the message without the bot's mention.
+        catalog: what the record holds.
+        thread_case: the case of the thread the message is in, if any.
+    """
+    command, args = intent(text)
+    if command in GRAMMAR or command in ("help", "status", "oncall"):
+        return Request(command, args, text=text)
+    subjects = catalog.find(text)
+    here = catalog.case(thread_case) if thread_case else None
+    if here is not None and subjects:
+        mine = [s for s in subjects if thread_case in s.case_ids]
+        if mine:
+            subjects = [
+                s if s.kind == "case" else Subject(s.kind, s.value, (here.value,), s.title) for s in mine
+            ]
+    if not subjects and here is not None and _HOST_WORDS.search(text):
+        subjects = catalog.hosts_of(here.value)
+    if not subjects and here is not None and (command != "unknown" or _PRONOUN.search(text) or not text):
+        subjects = [here]
+    if command == "unknown":
+        if not subjects or _NEGATION.search(text):
+            return Request("unknown", args, text=text)
+        command = "explain"
+    if len(subjects) > 1:
+        return Request(command, args, candidates=tuple(subjects[:MAX_CANDIDATES]), text=text)
+    return Request(command, args, subjects[0] if subjects else None, text=text)

@@ -1,0 +1,225 @@
+"""Analysts talk to the bot as to a colleague: a corpus of phrasings, delivered as signed webhooks in a
+group space (the bot mentioned anywhere, its name shortened), at top level and in the case's thread.
+
+Each phrasing names the command and subject it must reach; the answer's first line shows which it
+reached (the case's id, the host, a clarifying question, the command list ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import time_machine
+from flask.testing import FlaskClient
+
+from aisoc.bus import Bus
+from aisoc.events import CaseClosed, ReviewRequested
+from bot.service import Bot
+from gate.service import Gate
+from tests.bot.conftest import Space
+from tests.bot.factory import WallClock, bot_settings, deliver, settle
+from tests.bot.fake_webex import FakeWebex
+from tests.bot.story import BLOCK, ISOLATE, NEIGHBOURS, SHELLSHOCK, publish_story
+from tests.gate.factory import T0
+
+PAM, SQLI, LOGON_WIN11, LOGON_SRV = NEIGHBOURS
+
+Expect = tuple[str, str | None]
+"""``(what, subject)``: ``case`` (answer about a case id), ``host`` (a host or indicator, by name),
+``clarify``, ``ask`` (no subject), ``unknown``, ``help``, ``status``, ``oncall``, ``record``, ``summary``."""
+
+TOP: list[tuple[str, Expect]] = [
+    ("{bot} why did it contain Linux-Server?", ("host", "Linux-Server")),
+    ("{bot} why did it contain linux-server", ("host", "Linux-Server")),
+    ("{bot} Can you explain why Linux-Server was contained?", ("host", "Linux-Server")),
+    ("hey {bot} explain Linux-Server", ("host", "Linux-Server")),
+    ("why was Linux-Server isolated, {bot}?", ("host", "Linux-Server")),
+    ("{bot} why did you isolate linux-sever?", ("host", "Linux-Server")),  # typo
+    ("{bot} what happened to linux server", ("host", "Linux-Server")),  # a space for the dash
+    ("{bot} why was 10.0.2.8 blocked?", ("host", "10.0.2.8")),
+    ("{bot} what did we do about 10.0.2.8", ("host", "10.0.2.8")),
+    ("{bot} tell me about 10.0.2.2", ("host", "10.0.2.2")),
+    ("{bot} Explain the Shellshock case", ("case", SHELLSHOCK)),
+    ("{bot} explain the shellshock case please", ("case", SHELLSHOCK)),
+    ("{bot} what happened with the shelshock attack?", ("case", SHELLSHOCK)),  # typo
+    ("{bot} explain the SQL injection case", ("case", SQLI)),
+    ("{bot} why did you close {case}?".replace("{case}", SHELLSHOCK), ("case", SHELLSHOCK)),
+    (f"{{bot}} explain {SHELLSHOCK}", ("case", SHELLSHOCK)),
+    (f"{{bot}} explain {SHELLSHOCK.upper()}", ("case", SHELLSHOCK)),
+    (f"{{bot}} why {PAM}", ("case", PAM)),
+    (f"{{bot}} what happened in {SQLI}?", ("case", SQLI)),
+    (f"{SHELLSHOCK} — {{bot}} what's going on there?", ("case", SHELLSHOCK)),
+    (f"{{bot}} expalin {SHELLSHOCK}", ("case", SHELLSHOCK)),  # typo in the verb
+    (f"{{bot}} why was {ISOLATE} proposed?", ("host", ISOLATE)),
+    (f"{{bot}} explain {BLOCK}", ("host", BLOCK)),
+    ("{bot} what happened to user vboxuser", ("host", "vboxuser")),
+    ("{bot} why was snell flagged", ("host", "snell")),
+    ("{bot} explain the remote logon case", ("clarify", None)),
+    ("{bot} explain the logon", ("clarify", None)),
+    ("{bot} why did it contain that host?", ("ask", None)),
+    ("{bot} explain", ("ask", None)),
+    ("{bot} what happened here?", ("ask", None)),
+    ("{bot} why did it contain NOPE-42?", ("nothing", "NOPE-42")),
+    ("{bot} help", ("help", None)),
+    ("{bot} what can you do", ("help", None)),
+    ("{bot}", ("help", None)),
+    ("{bot} status", ("status", None)),
+    ("{bot} are the roles alive?", ("status", None)),
+    ("{bot} who is on call?", ("oncall", None)),
+    ("{bot} who's on call for ir_lead", ("oncall", None)),
+    ("{bot} oncall tier2", ("oncall", None)),
+    (f"{{bot}} case {SHELLSHOCK}", ("summary", SHELLSHOCK)),
+    (f"{{bot}} where does {SHELLSHOCK} stand?", ("summary", SHELLSHOCK)),
+    ("{bot} thanks!", ("unknown", None)),
+    ("{bot} lol", ("unknown", None)),
+    (f"{{bot}} don't close {SHELLSHOCK}", ("unknown", None)),
+    ("{bot} frobnicate the SIEM", ("unknown", None)),
+    ("{bot} please close the case when you can", ("unknown", None)),
+]
+"""Questions at top level in the SOC space."""
+
+THREAD: list[tuple[str, Expect]] = [
+    ("{bot} why did it contain that host?", ("host", "Linux-Server")),
+    ("{bot} why did it contain it?", ("case", SHELLSHOCK)),
+    ("{bot} explain", ("case", SHELLSHOCK)),
+    ("{bot} what happened here?", ("case", SHELLSHOCK)),
+    ("explain this case {bot}", ("case", SHELLSHOCK)),
+    ("{bot} why?", ("case", SHELLSHOCK)),
+    ("{bot} why was 10.0.2.8 blocked", ("host", "10.0.2.8")),
+    ("{bot} why isolate Linux-Server", ("host", "Linux-Server")),
+    ("{bot} expain pls", ("case", SHELLSHOCK)),
+    ("{bot} what's the story", ("case", SHELLSHOCK)),
+    ("{bot} more", ("record", SHELLSHOCK)),
+    ("{bot} case", ("summary", SHELLSHOCK)),
+    (f"{{bot}} explain {SQLI}", ("case", SQLI)),
+    ("{bot} ok", ("unknown", None)),
+    ("{bot} don't do anything yet", ("unknown", None)),
+]
+"""Questions inside the Shellshock case's thread."""
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWebex]:
+    """The fake Webex, whose bot is called "AISOC Bot" (people shorten it to "AISOC")."""
+    f = FakeWebex(bot_name="AISOC Bot").start()
+    yield f
+    f.stop()
+
+
+@pytest.fixture
+def world(bus: Bus, gate: Gate, space: Space, clock: WallClock) -> Iterator[tuple[Bot, FlaskClient]]:
+    """The bot over the Shellshock day, its cards posted, time frozen at the factory's Monday."""
+    with time_machine.travel(T0, tick=False):
+        publish_story(bus, T0)
+        b = Bot(
+            bot_settings(space.fake, space.soc), bus=bus, gate=gate, gate_settings=gate.settings, clock=clock
+        )
+        settle(b, clock)
+        app = b.create_app()
+        app.testing = True
+        yield b, app.test_client()
+        b.close()
+
+
+def say(
+    world: tuple[Bot, FlaskClient],
+    space: Space,
+    clock: WallClock,
+    text: str,
+    *,
+    thread: str | None,
+    shown: str,
+) -> str:
+    """Erin says ``text`` (a signed webhook delivery); returns the bot's answer in the thread."""
+    bot, client = world
+    msg = space.fake.person_says(space.erin, space.soc, text, parent=thread, shown=shown)
+    resp = deliver(client, space.fake.envelope("messages", msg))
+    assert resp.status_code == 200, resp.get_json()
+    settle(bot, clock)
+    root = thread or msg["id"]
+    answers = [
+        m
+        for m in space.fake.posted(space.soc)
+        if m.get("parentId") == root and m["created"] >= msg["created"]
+    ]
+    assert answers, f"no answer to {text!r}"
+    return str(answers[-1]["markdown"])
+
+
+def check(answer: str, expect: Expect, text: str) -> None:
+    """The answer's first line shows the command and subject ``expect`` names."""
+    what, subject = expect
+    first = answer.splitlines()[0]
+    ok = {
+        "case": lambda: f"`{subject}`" in first and "Which one" not in answer,
+        "host": lambda: first.lower().startswith(f"**{_kind(subject)} {str(subject).lower()}**"),
+        "clarify": lambda: first == "Which one do you mean?" and answer.count("\n- ") >= 2,
+        "ask": lambda: "Which case, host, IP or user?" in answer,
+        "nothing": lambda: f"Nothing is recorded about `{subject}`" in answer,
+        "unknown": lambda: first == "I did not understand that.",
+        "help": lambda: first.startswith("**What I can do**"),
+        "status": lambda: first == "**SOC status**",
+        "oncall": lambda: first == "**On call now**",
+        "record": lambda: first.startswith(f"**Record of `{subject}`**"),
+        "summary": lambda: first.startswith(f"**Case {subject}**"),
+    }[what]
+    assert ok(), f"{text!r} expected {expect}, answered:\n{answer}"
+
+
+def _kind(subject: str | None) -> str:
+    s = str(subject)
+    if s.startswith("act-"):
+        return "action"
+    return "indicator" if s[0].isdigit() else "user" if s in ("vboxuser", "snell") else "host"
+
+
+@pytest.mark.parametrize("shown", ["AISOC Bot", "AISOC"])
+def test_the_corpus_reaches_its_command_and_subject(
+    world: tuple[Bot, FlaskClient], space: Space, clock: WallClock, shown: str
+) -> None:
+    """Given the Shellshock day, when analysts ask in their own words at top level and in the case's
+    thread (mention anywhere, full or shortened), then every phrasing reaches its command and subject."""
+    bot, _ = world
+    root = bot.store.thread_root(SHELLSHOCK)
+    assert root is not None and root.message_id
+    assert len(TOP) + len(THREAD) >= 60
+    with time_machine.travel(T0, tick=False):
+        wrong = []
+        for corpus, thread in ((TOP, None), (THREAD, root.message_id)):
+            for text, expect in corpus:
+                try:
+                    check(say(world, space, clock, text, thread=thread, shown=shown), expect, text)
+                except AssertionError as e:
+                    wrong.append(str(e))
+    assert not wrong, "\n\n".join(wrong)
+
+
+def test_no_phrasing_changes_anything(
+    world: tuple[Bot, FlaskClient], space: Space, clock: WallClock, bus: Bus
+) -> None:
+    """Given the corpus's negatives ("don't close", "please close the case"), when said, then no case is
+    closed and no review is taken: only the exact grammar changes things."""
+    with time_machine.travel(T0, tick=False):
+        for text in (f"{{bot}} don't close {SHELLSHOCK}", "{bot} please close the case when you can"):
+            say(world, space, clock, text, thread=None, shown="AISOC Bot")
+    changed = [e for e in bus.audit.for_case(SHELLSHOCK) if isinstance(e, CaseClosed | ReviewRequested)]
+    assert changed == []
+
+
+def test_close_in_the_thread_needs_no_case_id(
+    world: tuple[Bot, FlaskClient], space: Space, clock: WallClock, bus: Bus
+) -> None:
+    """Given the case's thread, when Erin says "close fp scanner noise" there, then that case is closed."""
+    bot, _ = world
+    root = bot.store.thread_root(SHELLSHOCK)
+    assert root is not None
+    with time_machine.travel(T0, tick=False):
+        say(world, space, clock, "{bot} close fp lab scanner", thread=root.message_id, shown="AISOC")
+    said = [
+        str(m.get("markdown")) for m in space.fake.posted(space.soc) if m.get("parentId") == root.message_id
+    ]
+    assert any(m.startswith(f"Closed **{SHELLSHOCK}**") for m in said)
+    closed: list[Any] = [e for e in bus.audit.for_case(SHELLSHOCK) if isinstance(e, CaseClosed)]
+    assert closed and closed[-1].reason == "lab scanner"
