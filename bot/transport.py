@@ -43,7 +43,7 @@ ClientFactory = Callable[..., Any]
 
 def webex_bot_client(**kwargs: Any) -> Any:
     """The ``webex-bot`` package's device websocket client (it talks to Webex's own hosts)."""
-    from webex_bot.websockets.webex_websocket_client import (  # type: ignore[import-untyped]
+    from webex_bot.websockets.webex_websocket_client import (
         WebexWebsocketClient,
     )
 

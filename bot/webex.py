@@ -74,7 +74,7 @@ class WebexSpace:
     """
 
     def __init__(self, settings: BotSettings, *, timeout_s: int = 30) -> None:
-        from webexpythonsdk import WebexAPI  # type: ignore[import-untyped]
+        from webexpythonsdk import WebexAPI
 
         if settings.token is None:
             raise WebexError("no Webex token: set [bot] token or $WEBEX_ACCESS_TOKEN")
@@ -88,7 +88,7 @@ class WebexSpace:
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         from requests import RequestException
-        from webexpythonsdk.exceptions import ApiError, RateLimitError  # type: ignore[import-untyped]
+        from webexpythonsdk.exceptions import ApiError, RateLimitError
 
         try:
             return fn()
