@@ -53,3 +53,13 @@ class Database:
     def close(self) -> None:
         with self.lock:
             self.db.close()
+
+
+def store_url_path(url: str) -> str:
+    """The SQLite file a component's ``store`` setting names: ``sqlite:///PATH`` is ``PATH``,
+    ``memory://`` is ``":memory:"``; anything else is a ValueError that says what is expected."""
+    if url.startswith("memory:"):
+        return ":memory:"
+    if url.startswith("sqlite:///"):
+        return url.removeprefix("sqlite:///")
+    raise ValueError(f"store {url!r}: expected memory:// or sqlite:///PATH")

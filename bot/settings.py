@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from aisoc.settings import KernelSettings, SocSettings, load_settings
+from aisoc.timezones import ZoneName
 
 Mode = Literal["webhook", "websocket"]
 """How Webex reaches the bot: signed webhooks to ``public_url``, or the bot's own device websocket."""
@@ -45,14 +45,6 @@ DEFAULT_REPLIES = ["action.proposed", "action.decided", "case.closed:ir_lead"]
 """Events posted only into a case thread that already exists (never opening one)."""
 DEFAULT_DIGEST = ["triage.verdict:closed", "case.closed:sentinel"]
 """Events rolled into the periodic digest card instead of one card each (Sentinel's closures)."""
-
-
-def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/London)") from e
-    return name
 
 
 class NoiseSettings(BaseModel):
@@ -140,7 +132,7 @@ class BotSettings(SocSettings):
     """How often the bot looks for approved-not-done actions and unacknowledged reviews."""
     case_url: str | None = None
     """Link to a case on its cards, with ``{case_id}`` (e.g. your case tool's URL)."""
-    timezone: str = "UTC"
+    timezone: ZoneName = "UTC"
     """Zone of the times shown on cards."""
     approval_links: bool = True
     """Put the gate's signed links on cards (needs the gate's ``link_keys`` and ``base_url``; the bot
@@ -159,11 +151,6 @@ class BotSettings(SocSettings):
     commands; its phrasing is kept only when its citations check out. None: the deterministic text."""
     bot_name: str = "aisoc"
     """The bot's display name (what people type before a command in group spaces)."""
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return _zone(value)
 
     @field_validator("base_url")
     @classmethod

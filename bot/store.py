@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aisoc.bus import Bus
-from aisoc.sqlitedb import Database
+from aisoc.bus.sqlite import SqliteBus
+from aisoc.sqlitedb import Database, store_url_path
 
 Op = Literal["create", "update"]
 Thread = Literal["none", "case", "case-reply", "parent", "root", "reply"]
@@ -397,18 +398,12 @@ def store_path(bus: Bus, store: str | None, state_dir: Path | None) -> str:
     """Where the bot's store lives: ``store`` if set, next to a SQLite bus, in memory next to the
     memory bus, else ``{state_dir}/bot-{namespace}.db``."""
     if store:
-        if store.startswith("memory:"):
-            return ":memory:"
-        if store.startswith("sqlite:///"):
-            return store.removeprefix("sqlite:///")
-        raise ValueError(f"store {store!r}: expected memory:// or sqlite:///PATH")
-    scheme = getattr(bus, "scheme", "")
-    if scheme == "sqlite":
-        path = str(getattr(bus, "path", ":memory:"))
-        if path == ":memory:":
-            return path
-        p = Path(path)
+        return store_url_path(store)
+    if isinstance(bus, SqliteBus):
+        if bus.path == ":memory:":
+            return bus.path
+        p = Path(bus.path)
         return str(p.with_name(p.stem + ".bot" + (p.suffix or ".db")))
-    if scheme == "redis":
+    if bus.scheme == "redis":
         return str((state_dir or Path(".aisoc")) / f"bot-{bus.namespace}.db")
     return ":memory:"

@@ -11,27 +11,20 @@ import os
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from aisoc.errors import ConfigError
 from aisoc.events import Role
 from aisoc.settings import KernelSettings, SocSettings, load_settings
+from aisoc.timezones import ZoneName
 from gate.keys import HOW, new_secret, plain, strong
 
 AuthMethod = Literal["proxy", "webex", "dev"]
 """How a person proves who they are: SSO reverse-proxy header, Webex OAuth, or the demo-only dev login."""
 Secret = Annotated[SecretStr, AfterValidator(strong)]
 """A key or token checked at start: at least 32 bytes, not blank, not padded, not a placeholder."""
-
-
-def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/London)") from e
-    return name
 
 
 class _Cfg(BaseModel):
@@ -53,14 +46,9 @@ class RotationConfig(_Cfg):
     people: list[str] = Field(min_length=1)
     start: date
     handover: time = time(9, 0)
-    timezone: str = "UTC"
+    timezone: ZoneName = "UTC"
     period: Literal["daily", "weekly"] | int = "weekly"
     """``daily``, ``weekly`` or a number of days per turn."""
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return _zone(value)
 
     @field_validator("period")
     @classmethod
@@ -83,13 +71,8 @@ class OverrideConfig(_Cfg):
     person: str
     start: datetime
     end: datetime
-    timezone: str = "UTC"
+    timezone: ZoneName = "UTC"
     reason: str | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return _zone(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> OverrideConfig:

@@ -15,7 +15,9 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from aisoc.bus import Bus
+from aisoc.bus.sqlite import SqliteBus
 from aisoc.events import ActionKind, ActionProposed, Event, Phase, Risk, Role, Sev, UtcDatetime
+from aisoc.sqlitedb import store_url_path
 from gate.settings import GateSettings, default_store_path
 
 
@@ -168,15 +170,13 @@ def open_store(bus: Bus, settings: GateSettings | None = None) -> RequestStore:
 
     explicit = settings.store if settings is not None else None
     if explicit:
-        if explicit.startswith("memory:"):
-            return SqliteRequestStore(":memory:")
-        if explicit.startswith("sqlite:///"):
-            return SqliteRequestStore(explicit.removeprefix("sqlite:///"))
-        raise ValueError(f"store {explicit!r}: expected memory:// or sqlite:///PATH (Redis follows the bus)")
-    if getattr(bus, "scheme", "") == "redis":
+        return SqliteRequestStore(store_url_path(explicit))
+    if bus.scheme == "redis":  # the redis extra is installed: the bus runs on it
+        from aisoc.bus.redis import RedisBus
         from gate.store_redis import RedisRequestStore
 
-        return RedisRequestStore(bus.client, bus.key)  # type: ignore[attr-defined]
-    if getattr(bus, "scheme", "") == "sqlite":
-        return SqliteRequestStore(default_store_path(bus.path))  # type: ignore[attr-defined]
+        if isinstance(bus, RedisBus):
+            return RedisRequestStore(bus.client, bus.key)
+    if isinstance(bus, SqliteBus):
+        return SqliteRequestStore(default_store_path(bus.path))
     return SqliteRequestStore(":memory:")
