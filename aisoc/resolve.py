@@ -30,3 +30,13 @@ def resolve(spec: str | Any) -> Any:
         except AttributeError:
             raise ResolveError(f"{spec!r}: {module_name!r} has no attribute {attr!r}") from None
     return obj
+
+
+def import_team(spec: str) -> None:
+    """Import the role team ``spec`` names (``settings.team``), so the event types its role files
+    define decode in a process that reads the log but runs no role (the gate, the bot, the CLI).
+
+    Raises:
+        ResolveError: the team cannot be imported.
+    """
+    resolve(spec)

@@ -50,9 +50,13 @@ def register(sub: Any) -> None:
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
+    from aisoc.resolve import import_team
+    from aisoc.settings import KernelSettings, load_settings
     from bot.settings import load_bot_settings
 
-    return load_bot_settings(getattr(args, "config", None), **overrides)
+    config = getattr(args, "config", None)
+    import_team(load_settings(KernelSettings, config).team)  # events added roles define decode here
+    return load_bot_settings(config, **overrides)
 
 
 def _gate_settings(args: argparse.Namespace, settings: Any) -> Any:

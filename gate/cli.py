@@ -13,6 +13,8 @@ from typing import Any
 from aisoc.bus import Bus
 from aisoc.cli._common import CommandError
 from aisoc.events import Role
+from aisoc.resolve import import_team
+from aisoc.settings import KernelSettings, load_settings
 from gate.roster import Roster
 from gate.settings import GateSettings, RosterSettings, load_gate_settings
 from gate.store import ApprovalRequest, State
@@ -78,6 +80,8 @@ def _bus_opts(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> GateSettings:
+    config = getattr(args, "config", None)
+    import_team(load_settings(KernelSettings, config).team)  # events added roles define decode here
     return load_gate_settings(
         getattr(args, "config", None),
         bus=getattr(args, "bus", None),

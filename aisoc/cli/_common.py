@@ -82,6 +82,8 @@ def kernel_settings(args: argparse.Namespace, **overrides: Any) -> KernelSetting
 def open_bus(settings: KernelSettings) -> Bus:
     """Connect to the bus the settings name, with the configured redaction."""
     from aisoc.redact import Redactor
+    from aisoc.resolve import import_team
 
+    import_team(settings.team)  # the events added roles define decode here too
     redactor = Redactor(settings.redact_patterns, settings.redact_presets)
     return Bus(settings.bus, redactor=redactor or None, **settings.bus_options())

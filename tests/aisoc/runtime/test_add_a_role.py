@@ -27,6 +27,7 @@ from aisoc.runtime import RoleTeam
 from aisoc.runtime.scheduler import Scheduler, last_fire
 from aisoc.sources import ingest
 from bot.service import Bot
+from bot.store import BotStore
 from bot.settings import DEFAULT_CARDS, NoiseSettings
 from cards import render
 from gate.evidence import case_view
@@ -36,6 +37,7 @@ from integrations.samples import demo_source
 from roles import IrLead, ThreatIntel, Tier2
 from tests.bot.factory import WallClock, bot_settings, gate_settings, settle
 from tests.support.procfile import Supervisor
+from tests.support.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -48,7 +50,7 @@ SECOND_OPINION = textwrap.dedent('''
 
     from pydantic import BaseModel
 
-    from aisoc.events import Event, ReviewRequested, Role, TriageVerdict
+    from aisoc.events import Event, Line, ReviewRequested, Role, TriageVerdict
     from aisoc.runtime import AgentRole, RoleContext
 
 
@@ -57,10 +59,20 @@ SECOND_OPINION = textwrap.dedent('''
         reason: str
 
 
+    class OpinionGiven(Event):
+        """The role's own event type: its opinion on a closure, whichever way it went."""
+
+        TYPE = "second_opinion.given"
+        STREAM = "cases"
+
+        agree: bool
+        reason: Line
+
+
     class SecondOpinion(AgentRole):
         name = "second_opinion"
         subscribes = ("triage.verdict",)
-        emits = ("case.review_requested",)
+        emits = ("second_opinion.given", "case.review_requested")
         budget = 3
         schema = Answer
         prompt_version = "second_opinion/1"
@@ -74,9 +86,10 @@ SECOND_OPINION = textwrap.dedent('''
             return {"alert": ctx.alert_json(), "confidence": v.confidence if v else None}
 
         def handle(self, ctx: RoleContext, output: Any) -> list[Event]:
+            said = ctx.make(OpinionGiven, agree=output.agree, reason=output.reason)
             if output.agree:
-                return []
-            return [ctx.make(ReviewRequested, role=self.name, reason=output.reason, duty=Role.TIER2)]
+                return [said]
+            return [said, ctx.make(ReviewRequested, role=self.name, reason=output.reason, duty=Role.TIER2)]
 
         def stub_answer(self, data: dict[str, Any]) -> dict[str, Any]:
             unsure = (data.get("confidence") or 0) < 0.7
@@ -143,8 +156,10 @@ class Added:
         """Import an added role's file on its own (the test process has the standard roles/)."""
         spec = importlib.util.spec_from_file_location(f"added_{name}", self.roles / f"{name}.py")
         assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = sys.modules.get(spec.name)
+        if module is None:  # registered first: pydantic resolves the file's annotations through it
+            module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
         return module
 
 
@@ -157,6 +172,8 @@ def added(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Added]:
     shutil.copytree(ROOT / "roles", tmp / "roles", ignore=shutil.ignore_patterns("__pycache__"))
     (tmp / "roles" / "second_opinion.py").write_text(SECOND_OPINION)
     (tmp / "roles" / "stale_closer.py").write_text(STALE_CLOSER)
+    result = Added(tmp / "roles", tmp / "soc.db")
+    result.module("second_opinion")  # this process reads the log too: it knows the role's own events
     procfile = tmp / "Procfile"
     procfile.write_text((ROOT / "Procfile").read_text() + "second_opinion: aisoc worker second_opinion\n")
     url = f"sqlite:///{tmp}/soc.db"
@@ -186,7 +203,7 @@ def added(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Added]:
         codes = sup.stop()
         bus.close()
     assert codes == {"sentinel": 0, "second_opinion": 0}, sup.tail("second_opinion")
-    yield Added(tmp / "roles", tmp / "soc.db")
+    yield result
 
 
 def reviews(bus: Bus) -> list[ReviewRequested]:
@@ -323,3 +340,44 @@ def test_the_scheduler_runs_a_new_scheduled_role_by_its_slug(added: Added, tmp_p
     )
     assert run.returncode == 0, run.stderr
     assert "stale_closer: window" in run.stderr
+
+
+def test_the_gate_and_bot_processes_decode_the_new_roles_own_event_type(added: Added, tmp_path: Path) -> None:
+    """Given the log with the new role's own event type, when the gate worker and the bot run as
+    processes (the roles copy on their path) with a noise policy that cards that type, then neither
+    dead-letters anything, and the bot posts one generic card per opinion."""
+    bus = added.bus(tmp_path)
+    given = [e for e in bus.audit if e.type == "second_opinion.given"]
+    assert len(given) >= len(reviews(bus)) > 0
+    bus.close()
+    port = free_port()
+    (tmp_path / "aisoc.toml").write_text(
+        f"[bot.noise]\ncard = {json.dumps([*DEFAULT_CARDS, 'second_opinion.given'])}\n"
+    )
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(f"gate: aisoc gate worker\nbot: aisoc bot serve --port {port}\n")
+    url = f"sqlite:///{tmp_path / 'soc.db'}"
+    env = {
+        "PYTHONPATH": str(added.roles.parent),
+        "AISOC_CONFIG": str(tmp_path / "aisoc.toml"),
+        "AISOC_BUS": url,
+        "AISOC_STATE_DIR": str(tmp_path / "state"),
+        "WEBEX_ACCESS_TOKEN": "",
+    }
+    sup = Supervisor(procfile, env, tmp_path / "logs").start()
+    store = BotStore(str(tmp_path / "soc.bot.db"))
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if sum(p.kind == "second_opinion.given" for p in store.posts()) >= len(given):
+                break
+            time.sleep(0.3)
+    finally:
+        codes = sup.stop()
+    cards = [p for p in store.posts() if p.kind == "second_opinion.given"]
+    store.close()
+    assert codes == {"gate": 0, "bot": 0}, sup.tail("bot") + sup.tail("gate")
+    assert len(cards) == len(given), sup.tail("bot")
+    bus = Bus(url)
+    assert [d for d in bus.dead_letters() if d.group in ("bot", "gate")] == []
+    bus.close()
