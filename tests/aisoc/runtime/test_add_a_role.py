@@ -27,8 +27,8 @@ from aisoc.runtime import RoleTeam
 from aisoc.runtime.scheduler import Scheduler, last_fire
 from aisoc.sources import ingest
 from bot.service import Bot
-from bot.store import BotStore
 from bot.settings import DEFAULT_CARDS, NoiseSettings
+from bot.store import BotStore
 from cards import render
 from gate.evidence import case_view
 from gate.service import Gate
