@@ -20,7 +20,6 @@ from aisoc.events import (
     ActionExecuted,
     ActionProposed,
     CaseClosed,
-    ClosedBy,
     ControlPaused,
     ControlResumed,
     Disposition,
@@ -29,6 +28,7 @@ from aisoc.events import (
     ReviewRequested,
     Role,
     TruthLabeled,
+    fitted,
 )
 from aisoc.memory import CaseFile, Memory
 from aisoc.memory.casefile import ActionStatus
@@ -103,23 +103,25 @@ class Lifecycle:
         if disposition is None:
             raise CommandError(f"`{_c(label, 40)}` is not a label: use tp, fp or benign.")
         self._case(case_id)
-        why = reason.strip()[:1000] or f"closed by {who} in Webex"
-        events = [
-            TruthLabeled(
+        why = reason.strip() or f"closed by {who} in Webex"
+        events: list[Event] = [
+            fitted(
+                TruthLabeled,
                 case_id=case_id,
                 produced_by=HUMAN,
                 label=disposition,
                 escalated=disposition == Disposition.TRUE_POSITIVE,
-                labeled_by=who[:256],
+                labeled_by=who,
                 source="webex",
-                note=reason.strip()[:1000] or None,
+                note=reason.strip() or None,
             ),
-            CaseClosed(
+            fitted(
+                CaseClosed,
                 case_id=case_id,
                 produced_by=HUMAN,
                 disposition=disposition,
                 reason=why,
-                closed_by=ClosedBy(role=Role.HUMAN, person=who[:256]),
+                closed_by={"role": Role.HUMAN, "person": who},
             ),
         ]
         self._publish(events, inbound_id)
@@ -148,7 +150,7 @@ class Lifecycle:
                 )
         cls = ControlPaused if pause else ControlResumed
         self._publish(
-            [cls(scope=scope, by=who[:256], reason=reason.strip()[:1000] or None, produced_by=HUMAN)],
+            [fitted(cls, scope=scope, by=who, reason=reason.strip() or None, produced_by=HUMAN)],
             inbound_id,
         )
         if pause:
@@ -163,8 +165,8 @@ class Lifecycle:
         """Ask Tier 2 On-Call to look at a case again."""
         self._case(case_id)
         why = f"reopened by {who}" + (f": {reason.strip()}" if reason.strip() else "")
-        event = ReviewRequested(
-            case_id=case_id, produced_by=HUMAN, role=Role.HUMAN, reason=why[:1024], duty=Role.TIER2
+        event = fitted(
+            ReviewRequested, case_id=case_id, produced_by=HUMAN, role=Role.HUMAN, reason=why, duty=Role.TIER2
         )
         self._publish([event], inbound_id)
         held = self.directory.roster.on_call(Role.TIER2)
@@ -175,13 +177,14 @@ class Lifecycle:
         """Hand a case to a person (a mention, an email, or a roster id)."""
         self._case(case_id)
         assignee = self._assignee(args, inbound)
-        event = ReviewRequested(
+        event = fitted(
+            ReviewRequested,
             case_id=case_id,
             produced_by=HUMAN,
             role=Role.HUMAN,
-            reason=f"assigned by {who}"[:1024],
+            reason=f"assigned by {who}",
             duty=Role.TIER2,
-            assignee=assignee[:256],
+            assignee=assignee,
         )
         self._publish([event], inbound.id)
         return f"Assigned **{_c(case_id)}** to {_c(assignee)}."
@@ -234,7 +237,8 @@ class Lifecycle:
             None,
         )
         reason = f"taken over by {name} from {self._name(holder)}" if holder else f"acknowledged by {name}"
-        event = ReviewRequested(
+        event = fitted(
+            ReviewRequested,
             case_id=case_id,
             causation_id=asked.event_id if asked is not None else None,
             produced_by=HUMAN,
@@ -298,7 +302,8 @@ class Lifecycle:
         )
         if not auth.allowed:
             raise CommandError(auth.reason)
-        event = ActionExecuted(
+        event = fitted(
+            ActionExecuted,
             case_id=proposal.case_id,
             causation_id=state.decided.event_id,
             produced_by=HUMAN,

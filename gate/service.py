@@ -27,6 +27,7 @@ from aisoc.events import (
     IrPlan,
     ProducedBy,
     Role,
+    fitted,
     utcnow,
 )
 from gate.errors import AlreadyDecided, ApprovalError, NotAuthorized, UnknownRequest
@@ -244,7 +245,8 @@ class Gate(Timers):
             ):
                 raise ApprovalError(f"the typed target does not match {req.target!r}", "target")
             person = self.roster.person(person_id)
-            event = ActionDecided(
+            event = fitted(
+                ActionDecided,
                 case_id=req.case_id,
                 causation_id=req.proposal_event_id,
                 produced_by=HUMAN,
@@ -253,7 +255,7 @@ class Gate(Timers):
                 decision=outcome,
                 decided_by=person.email,
                 identity_source=identity_source,
-                reason=reason[:1024],
+                reason=reason,
                 channel=channel,
                 plan_digest=req.plan_digest,
             )
@@ -315,7 +317,8 @@ class Gate(Timers):
             auth = self.may_record_done(req, person.id)
             if not auth.allowed:
                 raise NotAuthorized(auth.reason)
-            event = ActionExecuted(
+            event = fitted(
+                ActionExecuted,
                 case_id=req.case_id,
                 causation_id=req.decision_event_id,
                 produced_by=HUMAN,
@@ -323,7 +326,7 @@ class Gate(Timers):
                 action_id=req.action_id,
                 executed_by=person.email,
                 identity_source=identity_source,
-                note=note[:1024] if note else None,
+                note=note or None,
             )
             new = self._transition(
                 req,
@@ -350,14 +353,15 @@ class Gate(Timers):
     ) -> ApprovalRequest | None:
         """Expire or cancel a pending request (the gate's own decisions)."""
         now = at or self.clock()
-        event = ActionDecided(
+        event = fitted(
+            ActionDecided,
             case_id=req.case_id,
             causation_id=causation_id or req.proposal_event_id,
             produced_by=GATE,
             occurred_at=now,
             action_id=req.action_id,
             decision=outcome,
-            reason=reason[:1024],
+            reason=reason,
             channel="gate",
             plan_digest=req.plan_digest,
         )

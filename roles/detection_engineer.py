@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from aisoc.events import DetectionTuning, Disposition, Event, Role, RuleStat
+from aisoc.events import DetectionTuning, Disposition, Event, Role, RuleStat, fitted
 from aisoc.runtime import ScheduledRole
 from roles._window import cases, when, within
 
@@ -48,9 +48,10 @@ class DetectionEngineer(ScheduledRole):
                     "suppress the known-good pattern"
                 )
             rules.append(
-                RuleStat(
-                    rule=key[:256],
-                    title=str(s["title"])[:1024],
+                fitted(
+                    RuleStat,
+                    rule=key,
+                    title=str(s["title"]),
                     fired=s["fired"],
                     closed_benign=s["benign"],
                     escalated=s["escalated"],
@@ -66,12 +67,13 @@ class DetectionEngineer(ScheduledRole):
             else f"{len(rules)} rules fired; none noisy enough to tune."
         )
         return [
-            DetectionTuning(
+            fitted(
+                DetectionTuning,
                 window_start=start,
                 window_end=end,
                 timezone=tz,
-                rules=rules[:200],
-                summary=summary[:8000],
+                rules=rules,
+                summary=summary,
                 produced_by=self.producer(),
             )
         ]

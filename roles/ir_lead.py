@@ -22,6 +22,7 @@ from aisoc.events import (
     Tier2Decided,
     Tier2Decision,
     TriageVerdict,
+    fitted,
     plan_digest,
     utcnow,
 )
@@ -135,9 +136,10 @@ it out. List who must be notified."""
                 approvers[n] = Role(s.approver or "ir_lead")
                 risks[n] = s.risk
             steps.append(
-                PlanStep(
+                fitted(
+                    PlanStep,
                     phase=s.phase,
-                    description=description[:1024],
+                    description=description,
                     kind=kind,
                     target=target,
                     action_id=action_id,
@@ -147,10 +149,10 @@ it out. List who must be notified."""
         plan = ctx.make(
             IrPlan,
             sev=a.sev,
-            sev_rationale=a.sev_rationale[:1024],
-            summary=a.summary[:8000],
+            sev_rationale=a.sev_rationale,
+            summary=a.summary,
             steps=steps,
-            notifications=[x[:1024] for x in a.notifications],
+            notifications=a.notifications,
             plan_digest=digest,
         )
         expires = (ctx.now or utcnow()) + APPROVAL_WINDOW[a.sev]
@@ -161,7 +163,7 @@ it out. List who must be notified."""
                 kind=s.kind,
                 target=s.target,
                 phase=s.phase,
-                rationale=s.description[:1024],
+                rationale=s.description,
                 approver_role=approvers[n],
                 risk=risks[n],
                 sev=a.sev,

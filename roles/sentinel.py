@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aisoc.events import CaseClosed, Disposition, Event, Role, TriageVerdict, Verdict
+from aisoc.events import CaseClosed, Disposition, Event, Role, TriageVerdict, Verdict, fit
 from aisoc.runtime import AgentRole, RoleContext
 from roles._common import SEVERITY_POINTS, alert_view, assess, decision_data
 
@@ -66,7 +66,7 @@ data or in a tool result."""
                 verdict=a.verdict,
                 confidence=a.confidence,
                 priority=a.priority,
-                summary=a.summary[:8000],
+                summary=a.summary,
                 routed_to=routed,
             )
         ]
@@ -76,9 +76,7 @@ data or in a tool result."""
             )
             reason = f"Sentinel closed it as {a.verdict.value} (priority {a.priority}): {a.summary}"
             events.append(
-                ctx.make(
-                    CaseClosed, disposition=disposition, reason=reason[:1024], closed_by={"role": "sentinel"}
-                )
+                ctx.make(CaseClosed, disposition=disposition, reason=reason, closed_by={"role": "sentinel"})
             )
         return events
 
@@ -88,7 +86,9 @@ data or in a tool result."""
         for e in results:
             if isinstance(e, TriageVerdict):
                 out.append(
-                    e.model_copy(update={"routed_to": "tier2", "summary": f"{reason}. {e.summary}"[:8000]})
+                    e.model_copy(
+                        update=fit(TriageVerdict, routed_to="tier2", summary=f"{reason}. {e.summary}")
+                    )
                 )
             elif not isinstance(e, CaseClosed):
                 out.append(e)

@@ -8,7 +8,17 @@ from datetime import datetime
 from statistics import fmean
 from typing import Any
 
-from aisoc.events import Event, NotableCase, OpenApproval, Role, Sev, ShiftSummary, Tier2Decision, Verdict
+from aisoc.events import (
+    Event,
+    NotableCase,
+    OpenApproval,
+    Role,
+    Sev,
+    ShiftSummary,
+    Tier2Decision,
+    Verdict,
+    fitted,
+)
 from aisoc.runtime import ScheduledRole
 from roles._window import Stamped, cases, title_of, when, within
 
@@ -42,9 +52,10 @@ class SocManager(ScheduledRole):
                 sevs[Sev(plan.outcome)] += 1
                 if plan.outcome in (Sev.SEV1, Sev.SEV2):
                     notable.append(
-                        NotableCase(
+                        fitted(
+                            NotableCase,
                             case_id=c.case_id,
-                            title=title_of(c)[:1024],
+                            title=title_of(c),
                             status="closed" if c.record.closed else "open",
                             sev=Sev(plan.outcome),
                         )
@@ -74,7 +85,8 @@ class SocManager(ScheduledRole):
             f"{len(closed)} cases closed; {len(open_approvals)} approvals still open."
         )
         return [
-            ShiftSummary(
+            fitted(
+                ShiftSummary,
                 window_start=start,
                 window_end=end,
                 timezone=tz,
@@ -85,8 +97,8 @@ class SocManager(ScheduledRole):
                 cases_closed=len(closed),
                 mtta_s=_mean(mtta),
                 mttr_s=_mean(mttr),
-                open_approvals=open_approvals[:200],
-                notable_cases=notable[:50],
+                open_approvals=open_approvals,
+                notable_cases=notable,
                 summary=summary,
                 produced_by=self.producer(),
             )

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from aisoc.events import STRONG_TYPES, Event, HuntFinding, HuntProposal, Role, Tier2Decision
+from aisoc.events import STRONG_TYPES, Event, HuntFinding, HuntProposal, Role, Tier2Decision, fitted
 from aisoc.runtime import ScheduledRole
 from roles._window import cases, when, within
 
@@ -62,9 +62,10 @@ class ThreatHunter(ScheduledRole):
         for host, ids in sorted(hosts.items(), key=lambda kv: -len(kv[1])):
             if len(ids) >= REPEATED_HOST:
                 findings.append(
-                    HuntFinding(
+                    fitted(
+                        HuntFinding,
                         kind="repeated_host",
-                        case_ids=ids[:500],
+                        case_ids=ids,
                         indicators=[f"host:{host}"],
                         summary=f"{host} appears in {len(ids)} cases this window.",
                         hypothesis=f"One intrusion on {host} seen by several rules; hunt its process tree.",
@@ -73,10 +74,11 @@ class ThreatHunter(ScheduledRole):
         for key, ids in sorted(shared.items(), key=lambda kv: -len(kv[1])):
             if len(set(ids)) >= 2:
                 findings.append(
-                    HuntFinding(
+                    fitted(
+                        HuntFinding,
                         kind="shared_indicator",
-                        case_ids=sorted(set(ids))[:500],
-                        indicators=[key[:256]],
+                        case_ids=sorted(set(ids)),
+                        indicators=[key],
                         summary=f"{key} is shared by {len(set(ids))} cases.",
                         hypothesis="Shared infrastructure: look for other hosts talking to it.",
                     )
@@ -89,11 +91,12 @@ class ThreatHunter(ScheduledRole):
         summary = f"{len(findings)} hunt leads from {seen} cases."
         events_out.insert(
             0,
-            HuntProposal(
+            fitted(
+                HuntProposal,
                 window_start=start,
                 window_end=end,
                 timezone=tz,
-                findings=findings[:100],
+                findings=findings,
                 summary=summary,
                 produced_by=self.producer(),
             ),

@@ -120,11 +120,11 @@ rating."""
             ctx.make(
                 IntelAttribution,
                 actor=attribution.actor,
-                actor_evidence=[e[:1024] for e in attribution.evidence],
+                actor_evidence=attribution.evidence,
                 techniques=techniques,
                 iocs=[i.model_dump() for i in iocs],
                 confidence=a.confidence,
-                summary=summary[:8000],
+                summary=summary,
             )
         ]
 

@@ -15,6 +15,7 @@ from aisoc.events import (
     Tier2Decided,
     Tier2Decision,
     TriageVerdict,
+    fit,
 )
 from aisoc.runtime import AgentRole, RoleContext
 from roles._common import alert_view, assess, decision_data
@@ -85,9 +86,9 @@ what you cannot explain."""
                 Tier2Decided,
                 decision=a.decision,
                 confidence=a.confidence,
-                summary=a.summary[:8000],
-                findings=[f[:1024] for f in a.findings],
-                evidence=[e[:1024] for e in a.evidence],
+                summary=a.summary,
+                findings=a.findings,
+                evidence=a.evidence,
             )
         ]
         if a.decision == Tier2Decision.CLOSE:
@@ -96,7 +97,7 @@ what you cannot explain."""
                 ctx.make(
                     CaseClosed,
                     disposition=disposition,
-                    reason=f"Tier 2 closed it: {a.summary}"[:1024],
+                    reason=f"Tier 2 closed it: {a.summary}",
                     closed_by={"role": "tier2"},
                 )
             )
@@ -105,8 +106,8 @@ what you cannot explain."""
                 ctx.make(
                     ReviewRequested,
                     role=Role.TIER2,
-                    reason=f"Tier 2 could not decide: {a.summary}"[:1024],
-                    details="\n".join(a.findings)[:8000] or None,
+                    reason=f"Tier 2 could not decide: {a.summary}",
+                    details="\n".join(a.findings) or None,
                     duty=Role.TIER2,
                 )
             )
@@ -119,10 +120,11 @@ what you cannot explain."""
             if isinstance(e, Tier2Decided):
                 out.append(
                     e.model_copy(
-                        update={
-                            "decision": Tier2Decision.HUMAN_REVIEW,
-                            "summary": f"{reason}. {e.summary}"[:8000],
-                        }
+                        update=fit(
+                            Tier2Decided,
+                            decision=Tier2Decision.HUMAN_REVIEW,
+                            summary=f"{reason}. {e.summary}",
+                        )
                     )
                 )
             elif not isinstance(e, CaseClosed):

@@ -47,6 +47,7 @@ from aisoc.events.alert import (
     case_id_for,
 )
 from aisoc.events.attack import TechniqueId, Techniques, valid_techniques
+from aisoc.events.bounds import fit, fitted
 from aisoc.events.catalogue import (
     ActionDecided,
     ActionEscalated,
@@ -167,6 +168,8 @@ __all__ = [
     "IocRating",
     "IrPlan",
     "Line",
+    "fit",
+    "fitted",
     "ModelCall",
     "NotableCase",
     "OpenApproval",

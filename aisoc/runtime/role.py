@@ -21,6 +21,7 @@ from aisoc.events import (
     SharedPart,
     ToolCallRecord,
     alert_view_text,
+    fit,
 )
 from aisoc.memory import Stat
 from aisoc.runtime.prompt import RAW_LIMIT, RawJson
@@ -92,7 +93,8 @@ class RoleContext:
         return None
 
     def make(self, cls: type[E], **fields: Any) -> E:
-        """Build a result event with the envelope filled: case, cause, producer."""
+        """Build a result event with the envelope filled: case, cause, producer; text and lists
+        longer than their fields allow are cut to the contract's bounds (``aisoc.events.fit``)."""
         return cls.model_validate(
             {
                 "case_id": self.case_id,
@@ -100,7 +102,7 @@ class RoleContext:
                 "produced_by": ProducedBy(
                     role=self.role, model_leg=self.model_leg, prompt_version=self.prompt_version
                 ),
-                **fields,
+                **fit(cls, **fields),
             }
         )
 

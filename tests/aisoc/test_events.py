@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from aisoc import events
 from aisoc.errors import ContractError
@@ -403,3 +404,39 @@ def test_model_view_does_not_reveal_that_an_excluded_field_existed() -> None:
     empty = events.Alert(**base, raw={"id": 1, "CustomFields": {}})
     assert flagged.model_view() == plain.model_view() == empty.model_view()
     assert flagged.raw["CustomFields"] == {"escalated": True}
+
+
+def test_producers_fit_text_and_lists_to_the_bounds_fields_declare() -> None:
+    """Given overlong text, lists and nested parts, when a producer fits them, then each is cut to its
+    field's declared bound (no more), the event validates, and decoding the same overlong payload is
+    still refused."""
+    long = "x" * 9000
+    plan = events.fitted(
+        events.IrPlan,
+        case_id="case-1",
+        sev="SEV-2",
+        sev_rationale=long,
+        summary=long,
+        steps=[{"phase": "containment", "description": long, "target": "h" * 300}],
+        notifications=[long] * 3,
+        plan_digest="d",
+        produced_by={"role": "ir_lead"},
+    )
+    assert (len(plan.sev_rationale), len(plan.summary)) == (1024, 8000)
+    assert [len(n) for n in plan.notifications] == [1024, 1024, 1024]
+    step = plan.steps[0]
+    assert (len(step.description), len(step.target or "")) == (1024, 256)
+    closed = events.fitted(
+        events.CaseClosed,
+        case_id="case-1",
+        disposition="benign",
+        reason=long,
+        closed_by={"role": "human", "person": long},
+        produced_by={"role": "human"},
+    )
+    assert (len(closed.reason), len(closed.closed_by.person or "")) == (1024, 256)
+    assert events.fit(events.CaseClosed, reason="short", other=long) == {"reason": "short", "other": long}
+    with pytest.raises(ContractError, match="reason"):
+        events.from_dict({**closed.to_dict(), "reason": long})
+    with pytest.raises(ValidationError):  # what breaks a pattern is refused, not cut
+        events.fitted(events.CaseClosed, case_id="c" * 400, disposition="benign", reason="r", produced_by={})
