@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aisoc.events import Alert, Disposition, Indicator, IndicatorType
+from aisoc.events import Alert, Disposition, Indicator, IndicatorType, fitted
 from aisoc.sources import Rejected, Truth
 from integrations._files import NORMALIZE_ERRORS, ExportFileSource, TimeCursor, describe, reject
 from integrations.errors import SourceError
@@ -109,7 +109,7 @@ def _structured(alert: dict[str, Any]) -> list[Indicator]:
                 found.append(indicator(kind, node[key], f"{prefix}{key}"))
         if node.get("filename"):
             found.append(
-                Indicator(type=T.PROCESS, value=str(node["filename"])[:2048], field=f"{prefix}filename")
+                fitted(Indicator, type=T.PROCESS, value=str(node["filename"]), field=f"{prefix}filename")
             )
     for item in alert.get("ioc_context") or []:
         if isinstance(item, dict) and str(item.get("ioc_type", "")).lower() in IOC_TYPES:
@@ -141,21 +141,22 @@ def normalize(alert: dict[str, Any], settings: FalconSettings | None = None) -> 
     evidence["ioc_context"] = [i for i in alert.get("ioc_context") or [] if isinstance(i, str)]
     title = alert.get("display_name") or alert.get("name") or f"Falcon alert {composite_id}"
     score = alert.get("severity")
-    return Alert(
+    return fitted(
+        Alert,
         source=SOURCE,
         source_id=composite_id,
-        tenant=str(alert["cid"])[:256] if alert.get("cid") else None,
-        title=str(title)[:512],
+        tenant=str(alert["cid"]) if alert.get("cid") else None,
+        title=str(title),
         description=str(alert["description"]) if alert.get("description") else None,
-        rule=str(alert.get("name") or alert.get("pattern_id") or "")[:256] or None,
+        rule=str(alert.get("name") or alert.get("pattern_id") or "") or None,
         severity=severity_of(score),
         severity_original=f"{score} ({alert.get('severity_name') or 'unnamed'})",
         created_at=created,
-        hosts=[str(device["hostname"])[:256]] if device.get("hostname") else [],
-        users=[f"{domain}\\{user}" if domain else str(user)][:1] if user else [],
-        indicators=merge(_structured(alert), extract_fields(evidence))[:500],
+        hosts=[str(device["hostname"])] if device.get("hostname") else [],
+        users=[f"{domain}\\{user}" if domain else str(user)] if user else [],
+        indicators=merge(_structured(alert), extract_fields(evidence)),
         techniques=valid_techniques([str(alert.get("technique_id") or "")]),
-        link=str(alert.get("falcon_host_link"))[:2048] if alert.get("falcon_host_link") else None,
+        link=str(alert.get("falcon_host_link")) if alert.get("falcon_host_link") else None,
         raw=alert,
         raw_exclude=list(OUTCOME_FIELDS),
     )

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aisoc.events import Alert, Disposition, Indicator, IndicatorType
+from aisoc.events import Alert, Disposition, Indicator, IndicatorType, fitted
 from aisoc.sources import Rejected, Truth
 from integrations._files import NORMALIZE_ERRORS, RecordedFile, describe, reject
 from integrations.errors import SourceError
@@ -230,21 +230,22 @@ def normalize_incident(org: str, incident: str, rows: list[dict[str, str]]) -> A
         f"detectors: {', '.join(dict.fromkeys(a.get('DetectorId', '?') for a in alerts.values()))}; "
         f"entity types: {', '.join(entity_types)}"
     )
-    return Alert(
+    return fitted(
+        Alert,
         source=EVIDENCE_SOURCE,
         source_id=f"{org}-{incident}",
         tenant=org,
-        title=title[:512],
+        title=title,
         description=description,
         rule=first.get("DetectorId") or None,
         category=first.get("Category") or None,
         severity=GUIDE_SEVERITY,
         severity_original="not recorded by GUIDE",
         created_at=_time(first["Timestamp"]),
-        hosts=list(dict.fromkeys(hosts))[:100],
-        users=list(dict.fromkeys(users))[:100],
-        indicators=merge(indicators)[:500],
-        techniques=techniques[:100],
+        hosts=list(dict.fromkeys(hosts)),
+        users=list(dict.fromkeys(users)),
+        indicators=merge(indicators),
+        techniques=techniques,
         raw={"OrgId": org, "IncidentId": incident, "Id": first.get("Id"), "rows": rows},
         raw_exclude=EVIDENCE_RAW_EXCLUDE,
     )
@@ -282,17 +283,18 @@ def normalize_aggregated(row: dict[str, str]) -> Alert:
         f"over {row.get('duration_seconds', '?')} s; categories: {', '.join(categories) or 'none'}; "
         f"entity types: {entities or 'none'}"
     )
-    return Alert(
+    return fitted(
+        Alert,
         source=INCIDENTS_SOURCE,
         source_id=incident,
-        title=f"GUIDE incident {incident}: {', '.join(categories[:3]) or 'uncategorised'}"[:512],
+        title=f"GUIDE incident {incident}: {', '.join(categories[:3]) or 'uncategorised'}",
         description=description,
         category=categories[0] if categories else None,
         severity=GUIDE_SEVERITY,
         severity_original="not recorded by GUIDE",
         created_at=INCIDENT_EPOCH + timedelta(days=day, hours=hour),
-        indicators=indicators[:500],
-        techniques=techniques[:100],
+        indicators=indicators,
+        techniques=techniques,
         raw=dict(row),
         raw_exclude=[LABEL],
     )

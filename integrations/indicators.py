@@ -34,7 +34,7 @@ import ioc_fanger
 import tldextract
 from ioc_finder import find_iocs
 
-from aisoc.events import Indicator, IndicatorType, valid_techniques
+from aisoc.events import Indicator, IndicatorType, fitted, valid_techniques
 from integrations.stoplist import Stoplist
 
 __all__ = [
@@ -184,7 +184,7 @@ def indicator(type_: IndicatorType | str, value: Any, field: str | None = None) 
         text = text.upper()
         if not re.fullmatch(r"CVE-\d{4}-\d{4,}", text):
             return None
-    return Indicator(type=kind, value=text, private=private, field=field[:256] if field else None)
+    return fitted(Indicator, type=kind, value=text, private=private, field=field or None)
 
 
 def _scanner(host: str) -> bool:
@@ -294,9 +294,7 @@ class IndicatorExtractor:
         for key in found.get("registry_key_paths", []):
             cleaned = _registry_key(key)
             if cleaned:
-                out.append(
-                    Indicator(type=T.REGISTRY_KEY, value=cleaned, field=field[:256] if field else None)
-                )
+                out.append(fitted(Indicator, type=T.REGISTRY_KEY, value=cleaned, field=field or None))
         return merge(out)
 
     def from_fields(self, data: Any, *, skip: Iterable[str] = (), prefix: str = "") -> list[Indicator]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from aisoc.events import GENERIC_RAW_EXCLUDE, Alert, Disposition, Indicator, IndicatorType
+from aisoc.events import GENERIC_RAW_EXCLUDE, Alert, Disposition, Indicator, IndicatorType, fitted
 from aisoc.sources import Truth
 from integrations._files import LineFileSource
 from integrations.indicators import (
@@ -239,25 +239,22 @@ def normalize_generic(
     title = str(_pick(record, "title") or f"Alert from {source}")
     description = _pick(record, "description")
     skip = {*GENERIC_RAW_EXCLUDE, *hidden, "indicators"}
-    alert = Alert(
+    alert = fitted(
+        Alert,
         source=source,
-        source_id=str(_pick(record, "source_id") or stable_id(record))[:256],
-        tenant=str(_pick(record, "tenant"))[:256] if _pick(record, "tenant") is not None else None,
-        title=title[:512],
+        source_id=str(_pick(record, "source_id") or stable_id(record)),
+        tenant=str(_pick(record, "tenant")) if _pick(record, "tenant") is not None else None,
+        title=title,
         description=str(description) if description is not None else None,
-        rule=str(rule)[:256] if rule is not None else None,
+        rule=str(rule) if rule is not None else None,
         severity=parse_severity(severity) if severity is not None else 2,
-        severity_original=str(severity)[:256] if severity is not None else "not given",
+        severity_original=str(severity) if severity is not None else "not given",
         created_at=created,
-        hosts=_names(_pick(record, "hosts"))[:100],
-        users=_names(_pick(record, "users"))[:100],
-        indicators=merge(_explicit_indicators(record.get("indicators")), extract_fields(record, skip=skip))[
-            :500
-        ],
-        techniques=(_technique_ids(_pick(record, "techniques")) or techniques_in(f"{title} {description}"))[
-            :100
-        ],
-        link=str(_pick(record, "link"))[:2048] if _pick(record, "link") else None,
+        hosts=_names(_pick(record, "hosts")),
+        users=_names(_pick(record, "users")),
+        indicators=merge(_explicit_indicators(record.get("indicators")), extract_fields(record, skip=skip)),
+        techniques=(_technique_ids(_pick(record, "techniques")) or techniques_in(f"{title} {description}")),
+        link=str(_pick(record, "link")) if _pick(record, "link") else None,
         raw=record,
         raw_exclude=[k for k in hidden if k in record],
     )

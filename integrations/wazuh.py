@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from aisoc.events import Alert, Disposition, Indicator, IndicatorType
+from aisoc.events import Alert, Disposition, Indicator, IndicatorType, fitted
 from aisoc.sources import Truth
 from integrations._files import LineFileSource
 from integrations.indicators import extract_fields, extract_text, indicator, merge, valid_techniques
@@ -78,10 +78,11 @@ def normalize(record: dict[str, Any]) -> Alert:
         extract_fields(evidence, prefix="alert._source"),
         extract_text(str(title), "description"),
     )
-    return Alert(
+    return fitted(
+        Alert,
         source=SOURCE,
         source_id=str(record.get("id") or hit["_id"]),
-        title=str(title)[:512],
+        title=str(title),
         description=src.get("full_log"),
         rule=str(rule.get("id")) if rule.get("id") is not None else None,
         category=_category(rule.get("groups")),
@@ -89,8 +90,8 @@ def normalize(record: dict[str, Any]) -> Alert:
         severity_original=f"level {level} ({record.get('rule_priority', '?')})",
         created_at=datetime.fromisoformat(str(src["timestamp"]).replace("+0000", "+00:00")),
         hosts=[agent["name"]] if agent.get("name") else [],
-        users=[re.sub(r"\\{2,}", r"\\", str(u))[:256] for u in users],
-        indicators=indicators[:500],
+        users=[re.sub(r"\\{2,}", r"\\", str(u)) for u in users],
+        indicators=indicators,
         techniques=valid_techniques((rule.get("mitre") or {}).get("id") or []),
         raw=record,
         raw_exclude=RAW_EXCLUDE,

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from aisoc.events import Alert, Disposition, Indicator
+from aisoc.events import Alert, Disposition, Indicator, fitted
 from aisoc.redact import Redactor
 from aisoc.sources import Rejected, Truth
 from integrations._files import NORMALIZE_ERRORS, ExportFileSource, TimeCursor, describe, reject
@@ -144,20 +144,21 @@ def normalize(incident: dict[str, Any], settings: XsoarSettings | None = None) -
     text = " ".join(str(incident.get(k) or "") for k in ("name", "details"))
     techniques = valid_techniques(_values(incident, "mitre", "technique")) or techniques_in(text)
     base = (settings.url or "").rstrip("/")
-    return Alert(
+    return fitted(
+        Alert,
         source=SOURCE,
         source_id=incident_id,
-        tenant=str(incident["account"])[:256] if incident.get("account") else None,
-        title=str(incident.get("name") or f"XSOAR incident {incident_id}")[:512],
+        tenant=str(incident["account"]) if incident.get("account") else None,
+        title=str(incident.get("name") or f"XSOAR incident {incident_id}"),
         description=str(incident["details"]) if incident.get("details") else None,
-        rule=str(incident.get("type") or incident.get("rawType") or "")[:256] or None,
+        rule=str(incident.get("type") or incident.get("rawType") or "") or None,
         severity=severity,
         severity_original=original,
         created_at=created,
-        hosts=_values(incident, "host", "device", "computer")[:100],
-        users=_values(incident, "username", "user", "account")[:100],
-        indicators=merge(indicators)[:500],
-        techniques=techniques[:100],
+        hosts=_values(incident, "host", "device", "computer"),
+        users=_values(incident, "username", "user", "account"),
+        indicators=merge(indicators),
+        techniques=techniques,
         link=f"{base}/#/Details/{incident_id}" if base and "/xsoar/" not in base else None,
         raw=incident,
         raw_exclude=exclude,

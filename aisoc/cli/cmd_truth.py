@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, open_bus
-from aisoc.events import Event, ProducedBy, Role, TruthLabeled
+from aisoc.events import Event, ProducedBy, Role, TruthLabeled, fitted
 from aisoc.memory import Memory
 from aisoc.sources import RecordedSource, Rejected, open_source, source_names
 
@@ -91,12 +91,13 @@ def _import(args: argparse.Namespace) -> int:
             stats.unchanged += 1
             continue
         batch.append(
-            TruthLabeled(
+            fitted(
+                TruthLabeled,
                 label=truth.label,
                 escalated=truth.escalated,
                 labeled_by=args.labeled_by,
                 source=args.source,
-                note=(truth.note or f"from field {truth.field}")[:1024],
+                note=truth.note or f"from field {truth.field}",
                 case_id=item.case_id,
                 produced_by=producer,
             )

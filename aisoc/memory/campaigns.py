@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from aisoc.events import CampaignDetected, Indicator, ProducedBy
+from aisoc.events import CampaignDetected, Indicator, ProducedBy, fitted
 from aisoc.memory.index import SEP, count_before
 from aisoc.memory.keys import indicator_of, is_strong
 from aisoc.memory.projection import Projection
@@ -54,7 +54,7 @@ class CampaignCluster:
         return (
             f"{len(self.case_ids)} cases{grown} of tenant {self.tenant or 'none'} share {keys} "
             f"between {self.first_seen:%Y-%m-%d %H:%M}Z and {self.last_seen:%Y-%m-%d %H:%M}Z"
-        )[:1024]
+        )
 
     def to_event(self, produced_by: ProducedBy, causation_id: str | None = None) -> CampaignDetected:
         """The ``campaign.detected`` event reporting this cluster (the cases not yet reported first).
@@ -66,12 +66,13 @@ class CampaignCluster:
             raise ValueError(f"campaign {self.campaign_id} is unchanged; nothing to report")
         added = set(self.added)
         ordered = [*self.added, *(c for c in reversed(self.case_ids) if c not in added)]
-        return CampaignDetected(
+        return fitted(
+            CampaignDetected,
             campaign_id=self.campaign_id,
             status="new" if self.status == "new" else "grown",
             tenant=self.tenant,
-            case_ids=[c[:256] for c in ordered[:500]],
-            indicators=[k[:256] for k in self.indicators[:100]],
+            case_ids=ordered,
+            indicators=self.indicators,
             first_seen=self.first_seen,
             last_seen=self.last_seen,
             summary=self.summary(),

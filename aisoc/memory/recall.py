@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from aisoc.events import Alert, AlertReceived, Indicator, PrecedentRef, RuleStat
+from aisoc.events import Alert, AlertReceived, Indicator, PrecedentRef, RuleStat, fitted
 from aisoc.memory.index import count_before, scoped
 from aisoc.memory.keys import SAME_RULE_WEIGHT, alert_keys, indicator_of, weight
 from aisoc.memory.projection import Projection
@@ -58,14 +58,15 @@ class Precedent:
     def to_ref(self, note: str | None = None) -> PrecedentRef:
         """The :class:`~aisoc.events.PrecedentRef` a role is shown (``note`` is appended to the summary)."""
         text = " | ".join(s for s in (self.summary, note) if s)
-        return PrecedentRef(
-            case_id=self.case_id[:256],
+        return fitted(
+            PrecedentRef,
+            case_id=self.case_id,
             verdict=self.verdict,
             decided_by=self.decided_by,
-            shared=[k[:256] for k in self.shared[:50]],
+            shared=self.shared,
             same_rule=self.same_rule,
             score=round(self.score, 4),
-            summary=text[:1024] or None,
+            summary=text or None,
         )
 
 

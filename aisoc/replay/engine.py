@@ -30,7 +30,7 @@ from typing import Any, Literal, Protocol
 from langchain_core.language_models import BaseChatModel
 
 from aisoc.bus import Bus
-from aisoc.events import Alert, AlertReceived, Event, PrecedentRef, ProducedBy, Role, TruthLabeled
+from aisoc.events import Alert, AlertReceived, Event, PrecedentRef, ProducedBy, Role, TruthLabeled, fitted
 from aisoc.memory import Memory, Statistics, StatisticsPolicy, Stoplist, outcome_of
 from aisoc.replay.baselines import Baselines
 from aisoc.replay.isolation import Attempt, EgressGuard, model_endpoints
@@ -413,12 +413,13 @@ class Replay:
 def _label(ticket: Ticket) -> TruthLabeled:
     truth = ticket.truth
     assert truth is not None
-    return TruthLabeled(
+    return fitted(
+        TruthLabeled,
         label=truth.label,
         escalated=truth.escalated,
         labeled_by="replay",
         source=ticket.alert.source,
-        note=f"ground truth from field {truth.field}"[:1024],
+        note=f"ground truth from field {truth.field}",
         case_id=ticket.ticket_id,
         produced_by=HUMAN,
     )

@@ -280,7 +280,7 @@ class RoleTeam:
                 ctx.make(
                     ReviewRequested,
                     role=name,
-                    reason=(failure or "no answer")[:1024],
+                    reason=failure or "no answer",
                     details=_details(failure, run.tool_calls),
                     duty=role.review_duty,
                     trace=trace,
@@ -326,7 +326,7 @@ class RoleTeam:
             reason=f"proposals are paused ({who}): {len(held)} action(s) of this "
             "plan were not proposed; review the plan and act by hand",
             duty=Role.IR_LEAD,
-            details="\n".join(f"{p.kind.value} {p.target}: {p.rationale}" for p in held)[:8000],
+            details="\n".join(f"{p.kind.value} {p.target}: {p.rationale}" for p in held),
         )
         return [e for e in results if not isinstance(e, ActionProposed)] + [review]
 
@@ -382,4 +382,4 @@ def _details(failure: str | None, calls: Sequence[Any]) -> str | None:
     if not calls:
         return None
     names = ", ".join(c.name + (" (refused)" if c.refused else "") for c in calls[-10:])
-    return f"{len(calls)} tool calls before it stopped: {names}"[:8000]
+    return f"{len(calls)} tool calls before it stopped: {names}"
