@@ -27,7 +27,6 @@ from cards.model import (
     Card,
     CardContext,
     CardError,
-    duty_title,
 )
 from cards.plan import decided_card, executed_card, plan_card, proposed_card
 from cards.render import render, supported_types
@@ -51,7 +50,6 @@ __all__ = [
     "closed_card",
     "decided_card",
     "digest_card",
-    "duty_title",
     "executed_card",
     "hunt_card",
     "plan_card",

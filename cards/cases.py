@@ -14,11 +14,12 @@ from aisoc.events import (
     Tier2Decision,
     TriageVerdict,
     Verdict,
+    duty_title,
     role_title,
 )
 from cards.common import alert_facts, case_alert, case_link, case_title, fit, open_case
 from cards.draft import Draft
-from cards.model import MAX_CARD_BYTES, Budget, Card, CardContext, duty_title
+from cards.model import MAX_CARD_BYTES, Budget, Card, CardContext
 from cards.text import Markup, clean, clock, label, pct, when
 
 VERDICT_STYLE: dict[Verdict, str] = {

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aisoc.errors import AisocError
-from aisoc.events import ROLE_TITLES, ActionProposed, Alert, ContractError, Role, from_dict
+from aisoc.events import ActionProposed, Alert, ContractError, Role, duty_title, from_dict
 
 CARD_VERSION = "1.3"
 """The Adaptive Cards version Webex renders."""
@@ -34,19 +34,6 @@ message still fits ``MAX_MESSAGE_BYTES``."""
 
 class CardError(AisocError, ValueError):
     """Raised when no card exists for an event type, the context is malformed, or a card cannot fit."""
-
-
-DUTY_TITLES: dict[Role, str] = {
-    Role.IR_LEAD: "IR Lead On-Call",
-    Role.SOC_MANAGER: "SOC Manager On-Call",
-    Role.TIER2: "Tier 2 On-Call",
-}
-"""Default display names of on-call duties, as the gate's roster names them; others are "<role> On-Call"."""
-
-
-def duty_title(duty: Role) -> str:
-    """The display name of an on-call duty: ``"IR Lead On-Call"`` for ``ir_lead``."""
-    return DUTY_TITLES.get(Role(duty), f"{ROLE_TITLES[Role(duty)]} On-Call")
 
 
 def _check_url(url: str, what: str) -> str:

@@ -18,11 +18,12 @@ from aisoc.events import (
     Risk,
     Role,
     Sev,
+    duty_title,
 )
 from cards.cases import provenance
 from cards.common import alert_facts, case_alert, case_link, case_title, fit, open_case
 from cards.draft import Draft
-from cards.model import MAX_ACTIONS, MAX_CARD_BYTES, Budget, Card, CardContext, duty_title
+from cards.model import MAX_ACTIONS, MAX_CARD_BYTES, Budget, Card, CardContext
 from cards.text import Markup, clean, indicator, label, link_text, pct, when
 
 SEV_STYLE: dict[Sev, str] = {

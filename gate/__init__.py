@@ -23,7 +23,7 @@ from gate.errors import (
     RosterError,
     UnknownRequest,
 )
-from gate.roster import Authorization, OnCall, Person, Roster, duty_title, mention
+from gate.roster import Authorization, OnCall, Person, Roster, mention
 from gate.service import GATE_EVENT_TYPES, Gate
 from gate.settings import GateSettings, RosterSettings, load_gate_settings
 from gate.store import ApprovalRequest, RequestStore, State, open_store
@@ -68,7 +68,6 @@ __all__ = [
     "UnknownRequest",
     "create_app",
     "demo_gate",
-    "duty_title",
     "load_gate_settings",
     "mention",
     "open_store",

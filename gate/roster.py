@@ -15,16 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from aisoc.events import ROLE_TITLES, Role, utcnow
+from aisoc.events import ROLE_TITLES, Role, duty_title, utcnow
 from gate.errors import RosterError
 from gate.settings import DutyConfig, RosterSettings, RotationConfig, identity_key
-
-DUTY_TITLES: dict[Role, str] = {
-    Role.IR_LEAD: "IR Lead On-Call",
-    Role.SOC_MANAGER: "SOC Manager On-Call",
-    Role.TIER2: "Tier 2 On-Call",
-}
-"""Default display names of duties; other roles get "<role title> On-Call"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +70,6 @@ class Authorization:
 def mention(person: Person) -> str:
     """Return the Webex markdown mention ``<@personEmail:EMAIL|Name>``."""
     return f"<@personEmail:{person.email}|{person.name}>"
-
-
-def duty_title(role: Role | str) -> str:
-    """Return the default display name of a duty ("IR Lead On-Call" for ``ir_lead``)."""
-    r = Role(role)
-    return DUTY_TITLES.get(r, f"{ROLE_TITLES[r]} On-Call")
 
 
 def _aware(at: datetime | None) -> datetime:

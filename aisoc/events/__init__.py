@@ -13,6 +13,7 @@ from typing import Any
 
 from aisoc.errors import ContractError
 from aisoc.events._base import (
+    DUTY_TITLES,
     ROLE_TITLES,
     AnyRole,
     Blob,
@@ -27,6 +28,7 @@ from aisoc.events._base import (
     UtcDatetime,
     alias,
     class_for,
+    duty_title,
     event_types,
     from_dict,
     from_json,
@@ -133,6 +135,7 @@ __all__ = [
     "AUDIT_STREAM",
     "DLQ_STREAM",
     "GENERIC_RAW_EXCLUDE",
+    "DUTY_TITLES",
     "ROLE_TITLES",
     "SEVERITY_NAMES",
     "STREAMS",
@@ -206,6 +209,7 @@ __all__ = [
     "case_id_for",
     "valid_techniques",
     "class_for",
+    "duty_title",
     "event_types",
     "from_dict",
     "from_json",

@@ -81,6 +81,22 @@ ROLE_TITLES: dict[Role, str] = {
 }
 """Display names of the roles ("IR Lead On-Call" is the duty ``ir_lead``)."""
 
+DUTY_TITLES: dict[Role, str] = {
+    Role.IR_LEAD: "IR Lead On-Call",
+    Role.SOC_MANAGER: "SOC Manager On-Call",
+    Role.TIER2: "Tier 2 On-Call",
+}
+"""Display names of the on-call duties people are asked by; other roles' duties are "<role title> On-Call"."""
+
+
+def duty_title(duty: str) -> str:
+    """Default display name of an on-call duty: "Tier 2 On-Call" for ``tier2`` (a roster may rename it)."""
+    try:
+        role = Role(duty)
+    except ValueError:
+        return f"{role_title(duty)} On-Call"
+    return DUTY_TITLES.get(role, f"{ROLE_TITLES[role]} On-Call")
+
 
 def role_title(role: str) -> str:
     """Display name of a role slug ("IR Lead"); an added role's slug is title-cased."""

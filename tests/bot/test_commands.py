@@ -118,7 +118,7 @@ def test_case_answers_from_memory_with_an_added_roles_review_and_a_reminder(
     answer = ask(bot, space, clock, f"case {case.case_id}")
     assert "State: open (awaiting human)" in answer
     assert f"Gate: {case.proposal.action_id}: reminder 1 to alice@example.com" in answer
-    assert "Second Opinion: Tier 2 Analyst On-Call asked to look — the" in answer and "<@all>" not in answer
+    assert "Second Opinion: Tier 2 On-Call asked to look — the" in answer and "<@all>" not in answer
 
 
 def test_status_shows_roles_and_the_outbox(bot: Bot, space: Space, clock: WallClock) -> None:

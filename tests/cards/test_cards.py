@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aisoc.events import ControlPaused, Role
+from aisoc.events import ControlPaused, Role, duty_title
 from cards import (
     CARD_VERSION,
     DIGEST_KIND,
@@ -18,7 +18,6 @@ from cards import (
     CardContext,
     CardError,
     digest_card,
-    duty_title,
     render,
     supported_types,
 )
@@ -318,6 +317,7 @@ def test_duties_are_named_as_the_roster_names_them() -> None:
     """Given duties with and without a roster title, when named, then the gate's default or the roster's."""
     assert duty_title(Role.TIER2) == "Tier 2 On-Call"
     assert duty_title(Role.THREAT_INTEL) == "Threat Intel On-Call"
+    assert duty_title("second_opinion") == "Second Opinion On-Call"  # an added role's duty
     a = alert(CURL)
     night = Approver(Role.TIER2, "Sam Lee", "sam.lee@example.com", title="Night Shift Tier 2")
     text = all_text(render(review(a), context(a, approvers={Role.TIER2: night})).content)

@@ -10,10 +10,10 @@ import pytest
 
 from aisoc.cli import main
 from aisoc.errors import ConfigError
-from aisoc.events import Role
+from aisoc.events import Role, duty_title
 from aisoc.settings import load_settings
 from gate.errors import RosterError
-from gate.roster import Roster, duty_title, mention
+from gate.roster import Roster, mention
 from gate.settings import RosterSettings
 from tests.gate.factory import T0, roster_settings
 

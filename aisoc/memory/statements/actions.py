@@ -9,6 +9,7 @@ from aisoc.events import (
     ActionExecuted,
     ActionProposed,
     ActionReminded,
+    duty_title,
 )
 from aisoc.memory.statements.model import Said, clip, says, title
 
@@ -19,7 +20,7 @@ def _proposed(e: ActionProposed, said: Said) -> None:
     sev = f", {e.sev.value}" if e.sev else ""
     person = said.reading.approver(e) if said.reading.approver is not None else None
     approver = title(e.approver_role)
-    duty = f"{approver} On-Call" + (f" ({person})" if person else "")
+    duty = duty_title(e.approver_role) + (f" ({person})" if person else "")
     deadline = f"{e.expires_at:%Y-%m-%d %H:%M}"
     said.say(
         "proposal",

@@ -16,8 +16,9 @@ from aisoc.events import (
     Tier2Decided,
     TriageVerdict,
     TruthLabeled,
+    duty_title,
 )
-from aisoc.memory.statements.model import Said, clip, duty_name, says, title
+from aisoc.memory.statements.model import Said, clip, says, title
 from aisoc.memory.statements.trace import say_trace
 
 INDICATORS_SAID = 10
@@ -187,7 +188,7 @@ def _review(e: ReviewRequested, said: Said) -> None:
         "review",
         "asked for review",
         f"asked {title(e.duty)} to review{who}: {clip(e.reason, 300)}",
-        brief=f"{duty_name(e.duty)} asked to look{assigned}",
+        brief=f"{duty_title(e.duty)} asked to look{assigned}",
         detail=e.reason,
         facts={"duty": e.duty.value, "assignee": e.assignee, "raised_by": str(e.role)},
     )

@@ -124,11 +124,6 @@ def person_actor(name: str | None, fallback: str = "someone") -> str:
     return f"Human {name}" if name else f"Human ({fallback})"
 
 
-def duty_name(duty: Role | str) -> str:
-    """The on-call duty asked to act, as people read it: "IR Lead On-Call"."""
-    return f"{title(duty)} On-Call"
-
-
 @dataclass
 class Reading:
     """What statements of one case share while its events are read in order."""
