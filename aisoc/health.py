@@ -6,17 +6,30 @@ keyed records with a TTL that each process refreshes.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from aisoc import __version__
 from aisoc.bus import Bus
-from aisoc.events import Role
+from aisoc.events import Role, utcnow
 
 AGENT_ROLES = (Role.SENTINEL, Role.TIER2, Role.IR_LEAD, Role.THREAT_INTEL)
 """Roles that run as worker processes consuming the bus."""
 AGENT_SLUGS = tuple(role.value for role in AGENT_ROLES)
 STALE_AFTER_S = 20.0
 """A heartbeat older than this means the process is stale (it beats every 5 s)."""
+
+
+def heartbeat_info(role: str, **fields: object) -> dict[str, str]:
+    """A process's heartbeat record: its role, pid, version and ``at`` (now: what :func:`status`
+    ages it by; a beat without it reads as stale), then ``fields`` as text (None as empty).
+
+        bus.heartbeat(consumer, heartbeat_info("gate", handled=n), ttl_s=30)
+    """
+    info = {"role": role, "pid": str(os.getpid()), "version": __version__, "at": utcnow().isoformat()}
+    info.update({k: "" if v is None else str(v) for k, v in fields.items()})
+    return info
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import threading
 from typing import Any
 
 from aisoc.cli._common import CommandError
 from aisoc.errors import ConfigError
+from aisoc.stopsignal import wait_for_stop
 
 
 def register(sub: Any) -> None:
@@ -139,18 +138,11 @@ def _serve(args: argparse.Namespace) -> int:
     where = "the local preview" if settings.offline else f"Webex ({settings.mode})"
     extra = f"; open {server.url}/preview" if bot.preview is not None else ""
     print(f"bot: serving {server.url} -> {where}; bus {bot.bus.url}; consuming as group bot{extra}")
-    _wait_for_signal()
+    wait_for_stop()
     server.stop()
     bot.stop()
     bot.close()
     return 0
-
-
-def _wait_for_signal() -> None:
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    done.wait()
 
 
 def _outbox(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from aisoc.bus import Bus, Delivery
+from aisoc.health import heartbeat_info
 from bot.compose import Composer
 from bot.settings import BotSettings
 from bot.store import BotStore, Plan
@@ -145,8 +146,7 @@ class Feed:
             try:
                 self.run_once(block_ms=500)
                 if time.monotonic() >= next_beat:
-                    info = {"role": "bot", "pid": str(os.getpid()), "handled": str(self.handled)}
-                    self.bus.heartbeat(self.consumer, info, ttl_s=30.0)
+                    self.bus.heartbeat(self.consumer, heartbeat_info("bot", handled=self.handled), ttl_s=30.0)
                     next_beat = time.monotonic() + HEARTBEAT_S
             except Exception:  # the bus is down: keep trying, slowly
                 log.exception("bot feed error; retrying")

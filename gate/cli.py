@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +13,7 @@ from aisoc.cli._common import CommandError
 from aisoc.events import Role
 from aisoc.resolve import import_team
 from aisoc.settings import KernelSettings, load_settings
+from aisoc.stopsignal import wait_for_stop
 from gate.roster import Roster
 from gate.settings import GateSettings, RosterSettings, load_gate_settings
 from gate.store import ApprovalRequest, State
@@ -173,7 +172,7 @@ def _serve(args: argparse.Namespace) -> int:
         f"gate: serving {server.url} (links say {settings.base_url}); bus {settings.bus}; "
         f"{'pages only' if worker is None else 'consuming as group gate'}"
     )
-    _wait_for_signal()
+    wait_for_stop()
     server.stop()
     if worker is not None:
         worker.stop()
@@ -187,16 +186,9 @@ def _worker(args: argparse.Namespace) -> int:
     gate = _gate(args)
     worker = GateWorker(gate).start()
     print(f"gate worker {worker.consumer}: consuming as group gate on {gate.bus.url}")
-    _wait_for_signal()
+    wait_for_stop()
     worker.stop()
     return 0
-
-
-def _wait_for_signal() -> None:
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    done.wait()
 
 
 def _row(r: ApprovalRequest) -> str:

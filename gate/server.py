@@ -15,6 +15,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from aisoc.health import heartbeat_info
 from gate.service import GATE_EVENT_TYPES, Gate
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class GateWorker:
                     report = self.gate.tick()
                     self.gate.bus.heartbeat(
                         self.consumer,
-                        {"role": "gate", "pid": str(os.getpid())},
+                        heartbeat_info("gate"),
                         ttl_s=max(30.0, 3 * self.gate.settings.tick_s),
                     )
                     if report.reminded or report.escalated or report.expired:

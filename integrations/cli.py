@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from types import FrameType
 from typing import Any
 
 from aisoc.bus import Bus
 from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, open_bus
 from aisoc.errors import BusError
-from aisoc.events import Alert, utcnow
+from aisoc.events import Alert
+from aisoc.health import heartbeat_info
 from aisoc.sources import AlertSource, CursorStore, IngestStats, Rejected, ingest, open_source, source_names
+from aisoc.stopsignal import stop_signals
 from integrations._files import Resumable
 from integrations.errors import IntegrationError
 
@@ -78,13 +78,7 @@ def _beat(bus: Bus, source: str, published: int) -> None:
     try:
         bus.heartbeat(
             f"ingest-{source}@{socket.gethostname()}",
-            {
-                "role": "ingest",
-                "source": source,
-                "pid": str(os.getpid()),
-                "handled": str(published),
-                "at": utcnow().isoformat(),
-            },
+            heartbeat_info("ingest", source=source, handled=published),
             ttl_s=max(30.0, 3 * DEFAULT_INTERVAL_S),
         )
     except BusError as e:
@@ -109,60 +103,58 @@ def _ingest(args: argparse.Namespace) -> int:
             resumable.restore(saved)
             print(f"resuming {args.source} at cursor {saved}")
     stop = threading.Event()
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
+    def on_signal(signum: int) -> None:
         print(f"{signal.Signals(signum).name}: stopping after the current alert")
         stop.set()
 
-    for sig in previous:
-        signal.signal(sig, on_signal)
     total = IngestStats()
     passes = 0
     started = time.perf_counter()
-    try:
-        while not stop.is_set():
-            remaining = None if args.limit is None else args.limit - total.published
-            wrapper = _Stoppable(source, stop)
-            try:
-                stats = ingest(wrapper, bus, limit=remaining)
-            except BusError as e:
-                # The bus went away mid-pass (a Redis restart): resume at the last alert published.
-                if resumable is not None and wrapper.safe is not None:
-                    resumable.restore(wrapper.safe)
-                if not follow:
-                    raise CommandError(f"the bus failed: {e}") from e
-                log.error("%s: bus unavailable: %s (retrying in %.0fs)", args.source, e, min(interval, 2.0))
-                stop.wait(min(interval, 2.0))
-                continue
-            except IntegrationError as e:
-                if not follow:
-                    raise CommandError(str(e)) from e
-                log.error("%s: poll failed: %s (retrying in %.0fs)", args.source, e, interval)
+    with stop_signals(on_signal):
+        try:
+            while not stop.is_set():
+                remaining = None if args.limit is None else args.limit - total.published
+                wrapper = _Stoppable(source, stop)
+                try:
+                    stats = ingest(wrapper, bus, limit=remaining)
+                except BusError as e:
+                    # The bus went away mid-pass (a Redis restart): resume at the last alert published.
+                    if resumable is not None and wrapper.safe is not None:
+                        resumable.restore(wrapper.safe)
+                    if not follow:
+                        raise CommandError(f"the bus failed: {e}") from e
+                    log.error(
+                        "%s: bus unavailable: %s (retrying in %.0fs)", args.source, e, min(interval, 2.0)
+                    )
+                    stop.wait(min(interval, 2.0))
+                    continue
+                except IntegrationError as e:
+                    if not follow:
+                        raise CommandError(str(e)) from e
+                    log.error("%s: poll failed: %s (retrying in %.0fs)", args.source, e, interval)
+                    stop.wait(interval)
+                    continue
+                finally:
+                    if resumable is not None and wrapper.safe is not None:
+                        store.set(resumable.cursor_key, wrapper.safe)
+                passes += 1
+                _beat(bus, args.source, total.published + stats.published)
+                total.published += stats.published
+                total.duplicates += stats.duplicates
+                total.rejected += stats.rejected
+                if stats.published or stats.duplicates or stats.rejected or passes == 1:
+                    print(
+                        f"pass {passes}: {stats.published} published, {stats.duplicates} duplicate(s), "
+                        f"{stats.rejected} rejected"
+                    )
+                if not follow or (args.limit is not None and total.published >= args.limit):
+                    break
                 stop.wait(interval)
-                continue
-            finally:
-                if resumable is not None and wrapper.safe is not None:
-                    store.set(resumable.cursor_key, wrapper.safe)
-            passes += 1
-            _beat(bus, args.source, total.published + stats.published)
-            total.published += stats.published
-            total.duplicates += stats.duplicates
-            total.rejected += stats.rejected
-            if stats.published or stats.duplicates or stats.rejected or passes == 1:
-                print(
-                    f"pass {passes}: {stats.published} published, {stats.duplicates} duplicate(s), "
-                    f"{stats.rejected} rejected"
-                )
-            if not follow or (args.limit is not None and total.published >= args.limit):
-                break
-            stop.wait(interval)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        close = getattr(source, "close", None)
-        if callable(close):
-            close()
+        finally:
+            close = getattr(source, "close", None)
+            if callable(close):
+                close()
     elapsed = time.perf_counter() - started
     print(
         f"ingested from {args.source} in {elapsed:.1f}s: {total.published} published, "

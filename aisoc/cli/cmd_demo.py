@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 import time
 from collections import Counter
 from typing import Any
@@ -23,6 +21,7 @@ from aisoc.cli._team import build_team
 from aisoc.errors import ResolveError
 from aisoc.resolve import resolve
 from aisoc.sources import ingest
+from aisoc.stopsignal import wait_for_stop
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +98,7 @@ def _demo(args: argparse.Namespace) -> int:
             f"commands); approval buttons open the gate at {server.gate_url} (demo login). Ctrl-C stops."
         )
         try:
-            _wait(args.serve_for)
+            wait_for_stop(args.serve_for)
         finally:
             server.stop()
     return 0
@@ -120,17 +119,6 @@ def _serve(args: argparse.Namespace, bus: Any) -> Any:
             f"cannot serve on {args.host} ports {args.port}/{args.gate_port}: {e} "
             "(choose others with --port and --gate-port)"
         ) from e
-
-
-def _wait(seconds: float | None) -> None:
-    """Block until Ctrl-C / SIGTERM, or for ``seconds``."""
-    done = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        done.wait(seconds)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _approver(gate: Any) -> Any:

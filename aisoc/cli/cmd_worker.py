@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import socket
 from typing import Any
@@ -13,9 +12,10 @@ from aisoc import __version__
 from aisoc.cli._common import add_bus_option, configure_logging, kernel_settings, open_bus
 from aisoc.cli._team import build_team, open_memory
 from aisoc.errors import BusError
-from aisoc.events import utcnow
+from aisoc.health import heartbeat_info
 from aisoc.runtime.scheduler import DEFAULT_GRACE_S, Scheduler
 from aisoc.runtime.worker import WorkerSet
+from aisoc.stopsignal import wait_for_stop
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,6 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _metrics(args: argparse.Namespace) -> int:
-    import threading
 
     from aisoc.metrics import registry_for, serve
 
@@ -93,14 +92,7 @@ def _metrics(args: argparse.Namespace) -> int:
     registry, _ = registry_for(open_bus(settings), approvals=True)
     serve(registry, args.port, args.host)
     print(f"serving metrics on http://{args.host}:{args.port}/metrics")
-    stop = threading.Event()
-    import signal
-
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+    wait_for_stop()
     return 0
 
 
@@ -136,13 +128,7 @@ def _scheduler(args: argparse.Namespace) -> int:
         try:
             bus.heartbeat(
                 name,
-                {
-                    "role": "scheduler",
-                    "pid": str(os.getpid()),
-                    "version": __version__,
-                    "at": utcnow().isoformat(),
-                    "timezone": settings.timezone,
-                },
+                heartbeat_info("scheduler", timezone=settings.timezone),
                 ttl_s=15,
             )
         except BusError as e:

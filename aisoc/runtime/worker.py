@@ -8,19 +8,17 @@ namespaces over its masters while the number of processes stays one per role.
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import socket
 import threading
 import time
 from collections.abc import Sequence
-from types import FrameType
 from typing import Any
 
 from aisoc.bus import Bus
 from aisoc.errors import BusError
-from aisoc.events import utcnow
+from aisoc.health import heartbeat_info
 from aisoc.runtime.team import Invocation, RoleTeam
+from aisoc.stopsignal import on_stop
 
 log = logging.getLogger(__name__)
 
@@ -63,29 +61,26 @@ class Worker:
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT finish the current event, then the loop exits."""
 
-        def handler(signum: int, frame: FrameType | None) -> None:
+        def handler(signum: int) -> None:
             log.info("%s: signal %d, finishing the current event and stopping", self.consumer, signum)
             self.stop.set()
 
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        on_stop(handler)
 
     def heartbeat(self, bus: Bus, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._beat_at < HEARTBEAT_S:
             return
         self._beat_at = now
-        info = {
-            "role": self.role,
-            "pid": str(os.getpid()),
-            "version": self.version,
-            "handled": str(self.handled),
-            "at": utcnow().isoformat(),
-            "model_leg": (self.last.leg if self.last else None) or self.team.caps.leg,
-            "last_event": self.last.event.event_id if self.last else "",
-            "last_case": (self.last.event.case_id or "") if self.last else "",
-            "paused": "yes" if self.team.controls.is_paused(self.role) else "",
-        }
+        info = heartbeat_info(
+            self.role,
+            version=self.version,
+            handled=self.handled,
+            model_leg=(self.last.leg if self.last else None) or self.team.caps.leg,
+            last_event=self.last.event.event_id if self.last else "",
+            last_case=(self.last.event.case_id or "") if self.last else "",
+            paused="yes" if self.team.controls.is_paused(self.role) else "",
+        )
         try:
             bus.heartbeat(self.consumer, info, ttl_s=3 * HEARTBEAT_S)
         except BusError as e:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 from aisoc.bus import Bus
 from aisoc.events import ActionDecided, ActionReminded, Event, ProducedBy
+from aisoc.health import status
 from bot.service import Bot
 from bot.settings import DEFAULT_CARDS, NoiseSettings
 from gate.service import Gate
 from tests.bot.conftest import Space
-from tests.bot.factory import WallClock, bot_settings, review, sentinel_closes, settle, shift
+from tests.bot.factory import WallClock, bot_settings, gate_settings, review, sentinel_closes, settle, shift
 from tests.bot.fake_webex import _validator
 from tests.cards.checks import all_actions, all_text
 from tests.gate.factory import publish_case
@@ -224,3 +227,23 @@ def test_an_added_roles_own_event_is_a_generic_card_in_the_case_thread_once_the_
     assert "WATCHLIST DESK · TEST.WATCHLIST_HIT" in all_text(card(hit)) and "CFO" in all_text(card(hit))
     assert root is not None and hit["parentId"] == root.message_id
     assert bus.dead_letters() == []
+
+
+def test_the_bot_heartbeat_reads_alive_in_status(tmp_path: Path) -> None:
+    """Given the bot's feed running, when `aisoc status` (and the bot's own `status`) read the
+    heartbeats, then the bot is alive: its beat carries the time it was sent."""
+    bus = Bus()
+    bot = Bot(
+        bot_settings(None, state_dir=tmp_path), bus=bus, gate_settings=gate_settings(), clock=WallClock()
+    )
+    bot.feed.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not bus.heartbeats():
+            time.sleep(0.05)
+        (beat,) = [p for p in status(bus).others if p.role == "bot"]
+        assert beat.alive and beat.age_s is not None and beat.age_s < 5
+        assert f"{beat.name}: alive" in status(bus).lines()
+    finally:
+        bot.feed.stop()
+        bot.close()

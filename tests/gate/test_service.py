@@ -18,6 +18,7 @@ from aisoc.events import (
     Decision,
     Role,
 )
+from aisoc.health import status
 from gate import AlreadyDecided, ApprovalError, Gate, NotAuthorized, State
 from gate.server import GateWorker
 from tests.gate.factory import T0, Clock, close_case, gate_events, gate_settings, publish_case, publish_plan
@@ -319,6 +320,8 @@ def test_gate_worker_thread_consumes_ticks_and_beats(bus: Bus, clock: Clock) -> 
         clock.advance(minutes=2)
         assert _eventually(lambda: gate.get(case.proposal.event_id).state == State.EXPIRED)
         assert "gate-thread" in bus.heartbeats()
+        (beat,) = [p for p in status(bus).others if p.name == "gate-thread"]
+        assert beat.role == "gate" and beat.alive, beat  # `aisoc status` ages it by its `at`
     finally:
         worker.stop()
 
