@@ -260,7 +260,17 @@ class Bus(Coordination):
         event_id: str | None = None,
     ) -> str:
         """Record a bad input that never became an event (a record that cannot be normalized)."""
-        return self._dead(Undeliverable(stream, group, "-", event_type, event_id, reason, payload, 0))
+        letter = Undeliverable(
+            stream=stream,
+            group=group,
+            entry_id="-",
+            event_type=event_type,
+            event_id=event_id,
+            reason=reason,
+            payload=payload,
+            delivery_count=0,
+        )
+        return self._dead(letter)
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """Return dead letters, oldest first."""
@@ -540,15 +550,15 @@ class Bus(Coordination):
         log.warning("dead letter %s#%s for %s: %s", entry.stream, entry.entry_id, group, reason)
         self._dead(
             Undeliverable(
-                entry.stream,
-                group,
-                entry.entry_id,
-                entry.event_type,
-                event_id,
-                reason,
-                text,
-                entry.delivery_count,
-                encoding,
+                stream=entry.stream,
+                group=group,
+                entry_id=entry.entry_id,
+                event_type=entry.event_type,
+                event_id=event_id,
+                reason=reason,
+                payload=text,
+                delivery_count=entry.delivery_count,
+                encoding=encoding,
             )
         )
 
@@ -556,14 +566,14 @@ class Bus(Coordination):
         log.warning("dead letter %s (%s) for %s: %s", d.event.event_id, d.event.type, d.group, reason)
         self._dead(
             Undeliverable(
-                d.stream,
-                d.group,
-                d.entry_id,
-                d.event.type,
-                d.event.event_id,
-                reason,
-                d.event.to_json(),
-                d.delivery_count,
+                stream=d.stream,
+                group=d.group,
+                entry_id=d.entry_id,
+                event_type=d.event.type,
+                event_id=d.event.event_id,
+                reason=reason,
+                payload=d.event.to_json(),
+                delivery_count=d.delivery_count,
             )
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from aisoc.events import Event
@@ -52,7 +52,7 @@ class AuditEntry:
     event: Event
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Undeliverable:
     """An entry (or a bad input that never became one) to file as a dead letter, with the reason.
 
@@ -72,17 +72,19 @@ class Undeliverable:
     """``utf-8`` when ``payload`` is the stored text, ``base64`` when it encodes raw bytes."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeadLetter(Undeliverable):
     """A filed :class:`Undeliverable`: its id in the dead-letter store and when it was filed."""
 
-    id: str = ""
-    failed_at: datetime = datetime.min
+    id: str
+    failed_at: datetime
 
     @classmethod
     def filed(cls, letter: Undeliverable, dlq_id: str, failed_at: datetime) -> DeadLetter:
         """The dead letter ``letter`` became once stored under ``dlq_id``."""
-        return cls(*astuple(letter), id=dlq_id, failed_at=failed_at)  # type: ignore[misc]
+        return cls(
+            **{f.name: getattr(letter, f.name) for f in fields(Undeliverable)}, id=dlq_id, failed_at=failed_at
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -466,15 +466,15 @@ class RedisBus(Bus):
         rows = self._call(self._r.xrange, self._key("dlq"), first, last, count=limit)
         return [
             DeadLetter(
-                f["stream"],
-                f["group"],
-                f["entry_id"],
-                f.get("t") or None,
-                f.get("event_id") or None,
-                f["reason"],
-                f.get("d"),
-                int(f.get("count") or 0),
-                f.get("enc") or "utf-8",
+                stream=f["stream"],
+                group=f["group"],
+                entry_id=f["entry_id"],
+                event_type=f.get("t") or None,
+                event_id=f.get("event_id") or None,
+                reason=f["reason"],
+                payload=f.get("d"),
+                delivery_count=int(f.get("count") or 0),
+                encoding=f.get("enc") or "utf-8",
                 id=str(i),
                 failed_at=datetime.fromisoformat(f["at"]),
             )
