@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from aisoc.cli._common import CommandError
+from aisoc.cli.plugin import CommandError
 from aisoc.errors import ConfigError
 from aisoc.stopsignal import wait_for_stop
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aisoc.cli._common import CommandError
+from aisoc.cli.plugin import CommandError
 from aisoc.events import from_dict
 from cards.model import MAX_CARD_BYTES, CardContext
 from cards.render import render, supported_types

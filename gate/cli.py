@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aisoc.bus import Bus
-from aisoc.cli._common import CommandError
+from aisoc.cli.plugin import CommandError
 from aisoc.events import Role
 from aisoc.resolve import import_team
 from aisoc.settings import KernelSettings, load_settings

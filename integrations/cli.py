@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from aisoc.bus import Bus
-from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, open_bus
+from aisoc.cli.plugin import CommandError, add_bus_option, kernel_settings, open_bus
 from aisoc.errors import BusError
 from aisoc.events import Alert
 from aisoc.health import heartbeat_info
