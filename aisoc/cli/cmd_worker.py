@@ -1,23 +1,14 @@
-"""``aisoc worker ROLE``: one agent role per process; ``aisoc scheduler``: the periodic roles."""
+"""``aisoc worker ROLE``: one agent role per process."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
-import socket
 from typing import Any
 
 from aisoc import __version__
 from aisoc.cli._common import add_bus_option, configure_logging, kernel_settings, open_bus
-from aisoc.cli._team import build_team, open_memory
-from aisoc.errors import BusError
-from aisoc.health import heartbeat_info
-from aisoc.runtime.scheduler import DEFAULT_GRACE_S, Scheduler
+from aisoc.cli._team import build_team
 from aisoc.runtime.worker import WorkerSet
-from aisoc.stopsignal import wait_for_stop
-
-log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
@@ -34,25 +25,6 @@ def register(sub: Any) -> None:
     w.add_argument("--dry-run", action="store_true", help="use the canned stub model")
     w.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     w.set_defaults(func=_worker)
-
-    m = sub.add_parser(
-        "metrics", help="a Prometheus exporter for the bus: lag, pending, dead letters, approvals"
-    )
-    add_bus_option(m)
-    m.add_argument("--port", type=int, default=9464)
-    m.add_argument("--host", default="0.0.0.0")
-    m.set_defaults(func=_metrics)
-
-    s = sub.add_parser(
-        "scheduler",
-        help="run the periodic roles (shift summary, tuning, hunting)",
-        description="Fires SOC Manager (06:00, 14:00, 22:00), Detection Engineer "
-        "(09:00 Mon-Fri) and Threat Hunter (06:00, 18:00) in the configured time zone.",
-    )
-    add_bus_option(s)
-    s.add_argument("--grace", type=int, default=DEFAULT_GRACE_S, help="misfire grace time in seconds")
-    s.add_argument("--run", metavar="ROLE", help="fire ROLE's latest scheduled window now and exit")
-    s.set_defaults(func=_scheduler)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -80,66 +52,4 @@ def _worker(args: argparse.Namespace) -> int:
     workers = WorkerSet(teams, args.role, instance=args.instance, version=__version__)
     workers.install_signal_handlers()
     workers.run()
-    return 0
-
-
-def _metrics(args: argparse.Namespace) -> int:
-
-    from aisoc.metrics import registry_for, serve
-
-    settings = kernel_settings(args)
-    configure_logging(settings.log_level, settings.log_json)
-    registry, _ = registry_for(open_bus(settings), approvals=True)
-    serve(registry, args.port, args.host)
-    print(f"serving metrics on http://{args.host}:{args.port}/metrics")
-    wait_for_stop()
-    return 0
-
-
-def _scheduler(args: argparse.Namespace) -> int:
-    settings = kernel_settings(args)
-    configure_logging(settings.log_level, settings.log_json)
-    bus = open_bus(settings)
-    team = build_team(settings, bus, config=args.config, dry_run=True, tools=[], context=None)
-    memory = open_memory(settings, bus, "scheduler", args.config)
-    sched = Scheduler(
-        bus,
-        team.scheduled.values(),
-        settings.timezone,
-        grace_s=args.grace,
-        memory=memory,
-        consumer_idle_s=settings.consumer_idle_s,
-    )
-    if args.run:
-        matches = [(r, t) for r, _, t in sched.triggers if r.name == args.run]
-        if not matches:
-            raise SystemExit(
-                f"aisoc scheduler: no scheduled role {args.run!r}; "
-                f"scheduled: {', '.join(sorted(team.scheduled))}"
-            )
-        for role, trig in matches[:1]:
-            sched.run_due(role, trig)
-        return 0
-    sched.catch_up()
-    blocking = sched.blocking()
-    name = f"scheduler@{socket.gethostname()}"
-
-    def beat() -> None:
-        try:
-            bus.heartbeat(
-                name,
-                heartbeat_info("scheduler", timezone=settings.timezone),
-                ttl_s=15,
-            )
-        except BusError as e:
-            log.warning("scheduler heartbeat failed: %s", e)
-
-    beat()
-    blocking.add_job(beat, "interval", seconds=5, id="heartbeat", coalesce=True, max_instances=1)
-    # SIGTERM: stop taking new fires; a report being written finishes first.
-    signal.signal(signal.SIGTERM, lambda signum, frame: blocking.shutdown(wait=True))
-    try:
-        blocking.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
     return 0
