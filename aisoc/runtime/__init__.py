@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aisoc.memory.stats import StatisticsHook
 from aisoc.runtime.guardrail import GuardrailPolicy, overruled_by
-from aisoc.runtime.loop import BUDGET_EXHAUSTED, TIMEOUT, ModelUnavailable, ToolLoop
-from aisoc.runtime.role import AgentRole, Outcome, RoleContext, ScheduledRole
+from aisoc.runtime.loop import BUDGET_EXHAUSTED, TIMEOUT, ModelUnavailable, Outcome, ToolLoop
+from aisoc.runtime.role import AgentRole, RoleContext, ScheduledRole
 from aisoc.runtime.team import DEFAULT_TEAM, ContextHook, Invocation, Observer, RoleTeam
 
 __all__ = [

@@ -58,6 +58,17 @@ class Run:
     repairs: int = 0
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What one invocation of a role's loop produced: the validated answer or why there is none,
+    the record of the run, and the transcript (for the trace)."""
+
+    output: BaseModel | None
+    failure: str | None
+    run: Run
+    transcript: list[BaseMessage]
+
+
 class ModelUnavailable(Exception):
     """The model could not be reached at all (after failover): retry the event later."""
 
@@ -193,10 +204,8 @@ class ToolLoop:
 
     # --- invocation -------------------------------------------------------------------------------
 
-    def run(
-        self, messages: list[BaseMessage], timeout_s: float
-    ) -> tuple[BaseModel | None, str | None, Run, list[BaseMessage]]:
-        """Run the loop: (validated output or None, failure reason or None, the record, transcript).
+    def run(self, messages: list[BaseMessage], timeout_s: float) -> Outcome:
+        """Run the loop: the validated output, or the reason there is none.
 
         Raises:
             ModelUnavailable: no leg of the model could be reached.
@@ -210,9 +219,9 @@ class ToolLoop:
         transcript: list[BaseMessage] = state["messages"]
         last = transcript[-1]
         if run.stop is not None:
-            return None, run.stop, run, transcript
+            return Outcome(None, run.stop, run, transcript)
         if not isinstance(last, AIMessage) or last.tool_calls:
-            return None, "the model ended without an answer", run, transcript
+            return Outcome(None, "the model ended without an answer", run, transcript)
         output, error = self.validate(last.content)
         if error is not None and time.monotonic() <= run.deadline:
             repair = HumanMessage(
@@ -223,8 +232,8 @@ class ToolLoop:
             output, error = self.validate(fixed.content)
             run.repairs = 1
         if error is not None:
-            return None, f"invalid output after one repair: {error}", run, transcript
-        return output, None, run, transcript
+            return Outcome(None, f"invalid output after one repair: {error}", run, transcript)
+        return Outcome(output, None, run, transcript)
 
     def validate(self, content: Any) -> tuple[BaseModel | None, str | None]:
         """Parse and validate a final answer; the error text is what the repair prompt shows."""

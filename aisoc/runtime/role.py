@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -184,15 +184,3 @@ class ScheduledRole:
     def producer(self) -> ProducedBy:
         """Who produced the report: this role's slug (a standard one, or one a SOC added)."""
         return ProducedBy(role=self.name, prompt_version=self.prompt_version)
-
-
-@dataclass
-class Outcome:
-    """What one invocation produced: the validated answer, or why there is none."""
-
-    output: BaseModel | None
-    failure: str | None = None
-    details: str | None = None
-    retry: bool = False
-    """True when the model was unreachable: the delivery is retried, not turned into a review."""
-    extra: dict[str, Any] = field(default_factory=dict)

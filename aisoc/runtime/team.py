@@ -36,7 +36,7 @@ from aisoc.resolve import resolve
 from aisoc.runtime.builtin_tools import case_lookup_tool
 from aisoc.runtime.control import Controls
 from aisoc.runtime.guardrail import GuardrailPolicy, closes_case, judge, record
-from aisoc.runtime.loop import ModelUnavailable, ToolLoop, build_trace
+from aisoc.runtime.loop import ModelUnavailable, Outcome, Run, ToolLoop, build_trace
 from aisoc.runtime.prompt import NONCE, system_message, user_message
 from aisoc.runtime.role import AgentRole, RoleContext, ScheduledRole
 from aisoc.sources import AlertSource, IngestStats, ingest
@@ -244,15 +244,13 @@ class RoleTeam:
         ]
         loop = self.loops[name]
         try:
-            output, failure, run, transcript = loop.run(messages, self.timeout_s or role.timeout_s)
+            outcome = loop.run(messages, self.timeout_s or role.timeout_s)
         except ModelUnavailable:
             raise
         except Exception as e:  # the model answered with an error (bad request, context overflow)
             log.exception("%s: model call failed on %s", name, event.event_id)
-            output, failure = None, f"model error: {type(e).__name__}: {e}"
-            from aisoc.runtime.loop import Run
-
-            run, transcript = Run(deadline=0.0), messages
+            outcome = Outcome(None, f"model error: {type(e).__name__}: {e}", Run(deadline=0.0), messages)
+        output, failure, run, transcript = outcome.output, outcome.failure, outcome.run, outcome.transcript
         ctx.model_leg = run.model_calls[-1].leg if run.model_calls else self.caps.leg
         trace = build_trace(
             role=name,
