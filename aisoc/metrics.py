@@ -1,7 +1,7 @@
 """Prometheus metrics: what each role did (from the team's observer) and the bus's backlog.
 
 Workers expose them with ``aisoc worker ROLE --metrics-port N``; ``aisoc metrics`` is a standalone
-exporter for the bus and approvals; web processes mount :func:`wsgi_app` at ``/metrics``.
+exporter for the bus and approvals; the gate serves its own ``/metrics`` (behind a bearer token).
 Needs the ``ops`` extra (prometheus-client).
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -149,8 +149,3 @@ def registry_for(
 def serve(registry: CollectorRegistry, port: int, host: str = "0.0.0.0") -> None:
     """Expose ``registry`` at http://host:port/metrics (a daemon thread)."""
     start_http_server(port, addr=host, registry=registry)
-
-
-def wsgi_app(registry: CollectorRegistry) -> Any:
-    """A WSGI app serving ``registry`` (mount at ``/metrics`` in Flask apps)."""
-    return make_wsgi_app(registry)

@@ -26,6 +26,7 @@ from bot.preview import PreviewSpace
 from bot.sender import Sender
 from bot.settings import BotSettings
 from bot.store import BotStore, store_path
+from bot.transport import Transport
 from bot.webex import Space, WebexSpace
 from gate.service import Gate
 from gate.settings import GateSettings
@@ -113,7 +114,7 @@ class Bot:
         self.receiver = Receiver(
             settings, self.bus, self.space, self.directory, self.store, self.commands, self.sender.poke
         )
-        self.transport: Any = None
+        self.transport: Transport | None = None
 
     def _preview_person(self) -> tuple[str, str]:
         wanted = self.settings.preview_person
@@ -133,7 +134,7 @@ class Bot:
 
     # --- running ----------------------------------------------------------------------------------
 
-    def start(self, *, feed: bool = True, sender: bool = True, transport: Any = None) -> Bot:
+    def start(self, *, feed: bool = True, sender: bool = True, transport: Transport | None = None) -> Bot:
         """Start the threads: the feed (consumer group ``bot``), the sender, and a transport (websocket)."""
         if feed:
             self.feed.start()
@@ -150,16 +151,6 @@ class Bot:
             self.transport.stop()
         self.feed.stop()
         self.sender.stop()
-
-    def settle(self, rounds: int = 100) -> int:
-        """Consume the bus and send everything due, until both are idle (tests and the demo)."""
-        total = 0
-        for _ in range(rounds):
-            n = self.feed.drain() + len(self.sender.pump())
-            total += n
-            if not n:
-                break
-        return total
 
     def create_app(self) -> Any:
         """The Flask app around this bot (webhook receiver, health, preview)."""

@@ -22,9 +22,6 @@ Route = Literal["escalated", "closed", "human_review", "open"]
 NO_GROUND_TRUTH = "no ground truth"
 """Basis of roles whose output no label can be compared with (they are never counted wrong)."""
 
-TIER2_BASIS = "escalate/close vs human escalated"
-"""What Tier 2's accuracy compares."""
-
 _THREAT_VERDICTS = frozenset({Verdict.MALICIOUS.value, Verdict.SUSPICIOUS.value})
 
 

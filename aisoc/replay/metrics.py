@@ -27,8 +27,6 @@ SCHEMA_VERSION = 2
 """Version of the metrics file's layout (``schema_version``); bumped on incompatible changes."""
 MAX_ERRORS = 1000
 """Errors listed one by one in a metrics file; the rest are summed up in one last entry."""
-SCORE_KEYS = ("tickets", "with_truth", "human_review", "confusion", "precision", "recall", "f1", "accuracy")
-"""The scores of one arm (top level, and each side of ``recall_ab``)."""
 
 
 def metrics_schema() -> dict[str, Any]:
@@ -274,8 +272,10 @@ def recompute(
     """Recompute every figure of a metrics file from its ``*.tickets.jsonl``.
 
     Returns:
-        ``{SCORE_KEYS..., "per_role", "baselines", "lift", "guardrail", "recall_ab"}`` as
-        :func:`build_metrics` computes them (``guardrail.policy`` is ``guardrail_policy``).
+        the scores of the main arm (``tickets``, ``with_truth``, ``human_review``, ``confusion``,
+        ``precision``, ``recall``, ``f1``, ``accuracy``) and ``per_role``, ``baselines``, ``lift``,
+        ``guardrail``, ``recall_ab``, as :func:`build_metrics` computes them (``guardrail.policy``
+        is ``guardrail_policy``).
     """
     arms = split_arms(read_results(Path(tickets_jsonl)))
     main = arms.get("on", arms.get("off", []))
