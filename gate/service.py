@@ -34,7 +34,7 @@ from gate.errors import AlreadyDecided, ApprovalError, NotAuthorized, UnknownReq
 from gate.roster import Authorization, Roster
 from gate.settings import GateSettings
 from gate.store import ApprovalRequest, RequestStore, State, open_store
-from gate.timers import GATE, Timers, log_context
+from gate.timers import GATE, TickReport, Timers, expiry_reason, log_context
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def _fmt(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC") if at else "an unknown time"
 
 
-class Gate(Timers):
+class Gate:
     """Approval requests over one bus, one store and one roster.
 
     Args:
@@ -76,6 +76,11 @@ class Gate(Timers):
         self.roster = roster or Roster(self.settings.roster)
         self.store = store or open_store(bus, self.settings)
         self.clock = clock
+        self.timers = Timers(self)
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """Remind, escalate and expire pending requests as of ``now`` (see :class:`Timers`)."""
+        return self.timers.tick(now)
 
     # --- intake -----------------------------------------------------------------------------------
 
@@ -150,7 +155,7 @@ class Gate(Timers):
                 continue
             pos = history.index(req.proposal_event_id) if req.proposal_event_id in history else -1
             if pos < at:
-                done = self._end(req, Decision.CANCELLED, reason, causation_id=event.event_id)
+                done = self.end_request(req, Decision.CANCELLED, reason, causation_id=event.event_id)
                 changed += [done] if done else []
         return changed
 
@@ -233,7 +238,7 @@ class Gate(Timers):
             if not req.is_pending:
                 raise AlreadyDecided(f"This request was already {self.describe(req)}.")
             if now >= req.expires_at:
-                self._end(req, Decision.EXPIRED, self._expiry_reason(req))
+                self.end_request(req, Decision.EXPIRED, expiry_reason(req))
                 continue
             auth = self.authorize(req, person_id, now)
             if not auth.allowed:
@@ -259,7 +264,7 @@ class Gate(Timers):
                 channel=channel,
                 plan_digest=req.plan_digest,
             )
-            new = self._transition(
+            new = self.transition(
                 req,
                 [event],
                 state=State(outcome.value),
@@ -328,7 +333,7 @@ class Gate(Timers):
                 identity_source=identity_source,
                 note=note or None,
             )
-            new = self._transition(
+            new = self.transition(
                 req,
                 [event],
                 executed_at=now,
@@ -342,7 +347,7 @@ class Gate(Timers):
                 return new
         raise ApprovalError("the request kept changing; try again", "contention")
 
-    def _end(
+    def end_request(
         self,
         req: ApprovalRequest,
         outcome: Decision,
@@ -365,7 +370,7 @@ class Gate(Timers):
             channel="gate",
             plan_digest=req.plan_digest,
         )
-        new = self._transition(
+        new = self.transition(
             req,
             [event],
             state=State(outcome.value),
@@ -380,7 +385,7 @@ class Gate(Timers):
 
     # --- plumbing ---------------------------------------------------------------------------------
 
-    def _transition(
+    def transition(
         self, req: ApprovalRequest, events: Sequence[Event], **changes: Any
     ) -> ApprovalRequest | None:
         new = req.evolve(**changes)
