@@ -60,9 +60,10 @@ SECOND_OPINION = textwrap.dedent('''
 
 
     class OpinionGiven(Event):
-        """The role's own event type: its opinion on a closure, whichever way it went."""
+        """The role's own event type: its opinion on a closure, whichever way it went (test types
+        start with "test.": the catalogue test ignores them)."""
 
-        TYPE = "second_opinion.given"
+        TYPE = "test.second_opinion"
         STREAM = "cases"
 
         agree: bool
@@ -72,7 +73,7 @@ SECOND_OPINION = textwrap.dedent('''
     class SecondOpinion(AgentRole):
         name = "second_opinion"
         subscribes = ("triage.verdict",)
-        emits = ("second_opinion.given", "case.review_requested")
+        emits = ("test.second_opinion", "case.review_requested")
         budget = 3
         schema = Answer
         prompt_version = "second_opinion/1"
@@ -347,12 +348,12 @@ def test_the_gate_and_bot_processes_decode_the_new_roles_own_event_type(added: A
     processes (the roles copy on their path) with a noise policy that cards that type, then neither
     dead-letters anything, and the bot posts one generic card per opinion."""
     bus = added.bus(tmp_path)
-    given = [e for e in bus.audit if e.type == "second_opinion.given"]
+    given = [e for e in bus.audit if e.type == "test.second_opinion"]
     assert len(given) >= len(reviews(bus)) > 0
     bus.close()
     port = free_port()
     (tmp_path / "aisoc.toml").write_text(
-        f"[bot.noise]\ncard = {json.dumps([*DEFAULT_CARDS, 'second_opinion.given'])}\n"
+        f"[bot.noise]\ncard = {json.dumps([*DEFAULT_CARDS, 'test.second_opinion'])}\n"
     )
     procfile = tmp_path / "Procfile"
     procfile.write_text(f"gate: aisoc gate worker\nbot: aisoc bot serve --port {port}\n")
@@ -369,12 +370,12 @@ def test_the_gate_and_bot_processes_decode_the_new_roles_own_event_type(added: A
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if sum(p.kind == "second_opinion.given" for p in store.posts()) >= len(given):
+            if sum(p.kind == "test.second_opinion" for p in store.posts()) >= len(given):
                 break
             time.sleep(0.3)
     finally:
         codes = sup.stop()
-    cards = [p for p in store.posts() if p.kind == "second_opinion.given"]
+    cards = [p for p in store.posts() if p.kind == "test.second_opinion"]
     store.close()
     assert codes == {"gate": 0, "bot": 0}, sup.tail("bot") + sup.tail("gate")
     assert len(cards) == len(given), sup.tail("bot")
