@@ -19,12 +19,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from aisoc.events import role_title
+from aisoc.events import duty_title, role_title
 from aisoc.memory import CaseFile, CaseState
 from aisoc.memory.casefile import ActionState, ActionStatus
 from aisoc.memory.records import to_dt
 from aisoc.memory.statements import Statement
-from aisoc.memory.statements.model import duty_name
 from cards.text import clean, label, when
 
 log = logging.getLogger(__name__)
@@ -111,7 +110,7 @@ def headline(a: ActionState, tz: tzinfo, waiting_on: str | None) -> str:
             f"{when(to_dt(d.at), tz)}."
         )
     deadline = f" until {when(a.deadline, tz)}" if a.deadline else ""
-    asked = waiting_on or (duty_name(a.duty) if a.duty else "a person")
+    asked = waiting_on or (duty_title(a.duty) if a.duty else "a person")
     return (
         f"**{target} is not {done}**: {what} was only {proposed}; it awaits a decision by {asked}{deadline}. "
         "The AI executes nothing."
@@ -130,7 +129,7 @@ def case_headline(file: CaseFile, tz: tzinfo) -> str:
         )
     if state == CaseState.AWAITING_HUMAN and rec.review is not None and not rec.actions:
         asked = when(to_dt(rec.review.at), tz)
-        return f"**Waiting for {duty_name(rec.review.duty)} to review it** (asked {asked})."
+        return f"**Waiting for {duty_title(rec.review.duty)} to review it** (asked {asked})."
     return f"**Open — {label(state.value).lower()}**; no action on a real system was proposed."
 
 

@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aisoc.bus import Bus
+from aisoc.events import duty_title
 from aisoc.health import status
 from aisoc.memory import CaseState, Memory, Statement
 from aisoc.memory.casefile import ActionState
 from aisoc.memory.statements import TRACE_KINDS, WITH_REASON, leads
-from aisoc.memory.statements.model import duty_name
 from bot.answer import CASES_SHOWN, Phraser, case_headline, headline, newest_first, phrase, reasons, render
 from bot.directory import Directory
 from bot.errors import CommandError
@@ -298,7 +298,7 @@ class Commands:
         asked = a.asked
         held = self.directory.approver(a.duty)
         name = asked or (held.name if held else None)
-        title = self.directory.roster.title(a.duty) if self.directory.roster.duties() else duty_name(a.duty)
+        title = self.directory.roster.title(a.duty) if self.directory.roster.duties() else duty_title(a.duty)
         return f"{title} ({clean(name, 120, oneline=True)})" if name else title
 
     def explain(self, subject: Subject) -> str:

@@ -272,7 +272,8 @@ def create_app(config: str | None = None, bus: Bus | None = None) -> Flask:
     from integrations.settings import load_integrations_settings
 
     settings = load_integrations_settings(config)
-    if settings.webhook.secret is None:
+    secret = settings.webhook.secret
+    if secret is None:
         raise ConfigError("webhook: set [integrations.webhook] secret (or AISOC_WEBHOOK__SECRET)")
     if bus is None:
         kernel = load_settings(KernelSettings, config)
@@ -284,7 +285,7 @@ def create_app(config: str | None = None, bus: Bus | None = None) -> Flask:
     install_log_redaction(Redactor.standard(settings.secrets()))
     blueprint = create_webhook_blueprint(
         bus,
-        hook.secret.get_secret_value(),
+        secret.get_secret_value(),
         source=hook.source,
         sources=hook.sources,
         senders=[Sender.of(s.secret.get_secret_value(), s.sources) for s in hook.senders],
