@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from aisoc.errors import ConfigError
 from aisoc.memory.stats import StatisticsPolicy
 from aisoc.runtime.guardrail import GuardrailPolicy
+from aisoc.tenants import Tenancy
 
 DEFAULT_CONFIG = "aisoc.toml"
 """The settings file looked for in the working directory when ``$AISOC_CONFIG`` is not set."""
@@ -154,6 +155,12 @@ class KernelSettings(SocSettings):
     (0: only the scheduler's maintenance trims)."""
     consumer_idle_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     """``aisoc bus trim`` forgets Redis consumers idle this long that hold no pending entry."""
+    tenants: list[str] = []
+    """The organisations this SOC serves; an alert of another tenant is refused at ingest (empty:
+    any tenant a source reports; cases, dedupe and recall are kept apart per tenant either way)."""
+    default_tenant: str = ""
+    """The tenant whose cases keep plain ``source:source_id`` ids (set it to the one organisation
+    of a single-tenant SOC whose source reports it, so its case ids stay as they were)."""
     model: str = "stub"
     """Chat model spec: stub, local, or openai+http://HOST:PORT/v1."""
     model_backup: str | None = None
@@ -193,6 +200,10 @@ class KernelSettings(SocSettings):
     def per_namespace(self) -> list[KernelSettings]:
         """These settings once per namespace served (``namespaces``, else ``namespace``)."""
         return [self.model_copy(update={"namespace": ns}) for ns in self.namespaces or [self.namespace]]
+
+    def tenancy(self, source_tenant: str | None = None) -> Tenancy:
+        """The tenant rule of this deployment, for a source whose alerts carry ``source_tenant``."""
+        return Tenancy(frozenset(self.tenants), self.default_tenant, source_tenant or "")
 
     def bus_options(self) -> dict[str, Any]:
         """The ``Bus(...)`` keyword options these settings configure (besides the redactor)."""

@@ -50,6 +50,7 @@ def register(sub: Any) -> None:
         "--interval", type=float, help=f"seconds between polls (implies --follow; {DEFAULT_INTERVAL_S})"
     )
     p.add_argument("--limit", type=int, help="stop after publishing N alerts")
+    p.add_argument("--tenant", help="the organisation of alerts that carry none (one source per customer)")
     p.add_argument("--from-start", action="store_true", help="ignore the saved cursor")
     p.set_defaults(func=_ingest)
 
@@ -101,6 +102,7 @@ def _ingest(args: argparse.Namespace) -> int:
     settings = kernel_settings(args)
     source = open_source(args.source, args.path, config=args.config)
     bus = open_bus(settings)
+    tenancy = settings.tenancy(args.tenant)
     store = CursorStore(settings.state_dir / "cursors.json")
     resumable = source if isinstance(source, Resumable) else None
     if resumable is not None and not args.from_start:
@@ -125,7 +127,7 @@ def _ingest(args: argparse.Namespace) -> int:
             remaining = None if args.limit is None else args.limit - total.published
             wrapper = _Stoppable(source, stop)
             try:
-                stats = ingest(wrapper, bus, limit=remaining)
+                stats = ingest(wrapper, bus, limit=remaining, tenancy=tenancy)
             except BusError as e:
                 # The bus went away mid-pass (a Redis restart): resume at the last alert published.
                 if resumable is not None and wrapper.safe is not None:
