@@ -219,3 +219,18 @@ class KernelSettings(SocSettings):
     log_level: str = "INFO"
     log_json: bool = False
     """Structured JSON logs (one object per line) instead of text."""
+
+
+def bus_settings_for(
+    bus: str | None, namespace: str | None, config: str | os.PathLike[str] | None = None
+) -> KernelSettings:
+    """The kernel's settings with another process's bus and namespace (the gate's, the bot's).
+
+    What those processes open their bus with (``aisoc.bus.open_bus``), so the SOC's redaction,
+    durability and retention apply to what people type into them too.
+
+    Raises:
+        ConfigError: a kernel setting is wrong; the message names it.
+    """
+    kernel = load_settings(KernelSettings, config)
+    return kernel.model_copy(update={"bus": bus or kernel.bus, "namespace": namespace or kernel.namespace})

@@ -150,11 +150,12 @@ def _wait_for_signal() -> None:
 
 
 def _outbox(args: argparse.Namespace) -> int:
-    from aisoc.bus import Bus
+    from aisoc.bus import open_bus
+    from aisoc.settings import bus_settings_for
     from bot.store import BotStore, store_path
 
     settings = _settings(args)
-    bus = Bus(settings.bus, namespace=settings.namespace or "soc")
+    bus = open_bus(bus_settings_for(settings.bus, settings.namespace, getattr(args, "config", None)))
     store = BotStore(store_path(bus, settings.store, settings.state_dir))
     try:
         if args.retry:

@@ -10,9 +10,10 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from aisoc.bus import Bus
+from aisoc.bus import Bus, open_bus
 from aisoc.cli._common import CommandError
 from aisoc.events import Role
+from aisoc.settings import bus_settings_for
 from gate.roster import Roster
 from gate.settings import GateSettings, RosterSettings, load_gate_settings
 from gate.store import ApprovalRequest, State
@@ -86,11 +87,18 @@ def _settings(args: argparse.Namespace, **extra: Any) -> GateSettings:
     )
 
 
+def _bus(args: argparse.Namespace, settings: GateSettings) -> Bus:
+    """The gate's bus, opened with the kernel's redaction and options."""
+    return open_bus(bus_settings_for(settings.bus, settings.namespace, getattr(args, "config", None)))
+
+
 def _gate(args: argparse.Namespace, **extra: Any) -> Any:
     from gate.service import Gate
 
     settings = _settings(args, **extra)
-    return Gate(Bus(settings.bus, namespace=settings.namespace or "soc"), settings)
+    return Gate(
+        open_bus(bus_settings_for(settings.bus, settings.namespace, getattr(args, "config", None))), settings
+    )
 
 
 def parse_at(text: str | None) -> datetime:
@@ -161,7 +169,9 @@ def _serve(args: argparse.Namespace) -> int:
     from gate.service import Gate
 
     settings = _settings(args, host=args.host, port=args.port)
-    gate = Gate(Bus(settings.bus, namespace=settings.namespace or "soc"), settings)
+    gate = Gate(
+        open_bus(bus_settings_for(settings.bus, settings.namespace, getattr(args, "config", None))), settings
+    )
     app = create_app(settings, gate=gate)
     worker = None if args.no_worker else GateWorker(gate).start()
     server = ServerThread(app, settings.host, settings.port).start()

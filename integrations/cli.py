@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-from aisoc.bus import Bus
-from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, open_bus
+from aisoc.bus import Bus, open_bus
+from aisoc.cli._common import CommandError, add_bus_option, kernel_settings
 from aisoc.errors import BusError
 from aisoc.events import Alert, utcnow
 from aisoc.sources import AlertSource, CursorStore, IngestStats, Rejected, ingest, open_source, source_names

@@ -8,7 +8,6 @@ import logging
 import sys
 from typing import Any
 
-from aisoc.bus import Bus
 from aisoc.errors import AisocError
 from aisoc.logcontext import ContextFilter
 from aisoc.logredact import install_log_redaction
@@ -77,11 +76,3 @@ def kernel_settings(args: argparse.Namespace, **overrides: Any) -> KernelSetting
     values = {"bus": getattr(args, "bus", None), "namespace": getattr(args, "namespace", None)}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return load_settings(KernelSettings, getattr(args, "config", None), **values)
-
-
-def open_bus(settings: KernelSettings) -> Bus:
-    """Connect to the bus the settings name, with the configured redaction."""
-    from aisoc.redact import Redactor
-
-    redactor = Redactor(settings.redact_patterns, settings.redact_presets)
-    return Bus(settings.bus, redactor=redactor or None, **settings.bus_options())

@@ -7,7 +7,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, open_bus
+from aisoc.bus import open_bus
+from aisoc.cli._common import CommandError, add_bus_option, kernel_settings
 from aisoc.events import Event, ProducedBy, Role, TruthLabeled
 from aisoc.memory import Memory
 from aisoc.sources import RecordedSource, Rejected, open_source, source_names

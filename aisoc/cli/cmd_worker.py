@@ -10,7 +10,8 @@ import socket
 from typing import Any
 
 from aisoc import __version__
-from aisoc.cli._common import add_bus_option, configure_logging, kernel_settings, open_bus
+from aisoc.bus import open_bus
+from aisoc.cli._common import add_bus_option, configure_logging, kernel_settings
 from aisoc.cli._team import build_team, open_memory
 from aisoc.errors import BusError
 from aisoc.events import utcnow
