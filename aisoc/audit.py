@@ -18,7 +18,8 @@ from pathlib import Path
 
 from aisoc.bus import AuditEntry, Bus
 from aisoc.errors import AisocError, ContractError
-from aisoc.events import Event, from_dict, utcnow
+from aisoc.events import AlertReceived, Event, from_dict, utcnow
+from aisoc.sources import INGEST_MARK
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,12 @@ def read_export(path: str | os.PathLike[str]) -> Iterator[Event]:
 def restore(bus: Bus, path: str | os.PathLike[str]) -> int:
     """Validate the whole export, then restore it into ``bus``'s empty audit log.
 
+    The state that lives beside the log is rebuilt from it: ingest's dedupe mark of every restored
+    alert is written again (re-ingesting the same source publishes nothing new, for as long as marks
+    are kept). Role marks need no rebuild: the work streams stay empty, so nothing is redelivered.
+    The gate opens again the approvals the log shows pending when its worker starts
+    (``Gate.recover``); source cursors are files on the ingest host (``state_dir/cursors.json``).
+
     Raises:
         AuditFileError: the file is invalid (nothing was written).
         BusError: the bus's audit log is not empty.
@@ -120,6 +127,9 @@ def restore(bus: Bus, path: str | os.PathLike[str]) -> int:
     restored = bus.restore_audit(read_export(path))
     if restored != count:
         raise AuditFileError(f"{path}: restored {restored} of {count} events")
+    for event in read_export(path):
+        if isinstance(event, AlertReceived) and event.case_id:
+            bus.publish_many([], once=(INGEST_MARK, event.case_id))
     return restored
 
 
