@@ -7,6 +7,7 @@ environment variables, its table in the settings file (``aisoc.toml`` or ``$AISO
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from pathlib import Path
@@ -14,12 +15,14 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from aisoc.errors import ConfigError
 from aisoc.memory.stats import StatisticsPolicy
 from aisoc.runtime.guardrail import GuardrailPolicy
 from aisoc.tenants import Tenancy
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = "aisoc.toml"
 """The settings file looked for in the working directory when ``$AISOC_CONFIG`` is not set."""
@@ -74,11 +77,41 @@ class _TomlTable(PydanticBaseSettingsSource):
         return dict(self._values)
 
 
+LEGACY_PREFIX = "AISOC_"
+"""The environment prefix every process once shared (the gate and the bot now have their own)."""
+
+
+class _LegacyEnv(EnvSettingsSource):
+    """``AISOC_<NAME>`` for a process that has its own prefix now: still read, with a warning, except
+    the names two processes both have (``port``...), which cannot be right for both and are refused."""
+
+    def __init__(self, settings_cls: type[SocSettings]) -> None:
+        super().__init__(settings_cls, env_prefix=LEGACY_PREFIX, env_nested_delimiter="__")
+        self._cls = settings_cls
+
+    def __call__(self) -> dict[str, Any]:
+        found = {k: v for k, v in super().__call__().items() if k not in KernelSettings.model_fields}
+        own = self._cls.model_config.get("env_prefix", LEGACY_PREFIX)
+        for name in found:
+            old, new = f"{LEGACY_PREFIX}{name.upper()}", f"{own}{name.upper()}"
+            if name in self._cls.SHARED_NAMES:
+                raise ConfigError(
+                    f"{old} is no longer read: the gate and the bot each have a {name!r}; set {new} "
+                    f"for the {self._cls.TABLE}, or {name} in [{self._cls.TABLE}] of the settings file"
+                )
+            log.warning("%s is deprecated for the %s: set %s instead", old, self._cls.TABLE, new)
+        return found
+
+
 class SocSettings(BaseSettings):
     """Base of every deployable's settings; ``TABLE`` names its table in the settings file."""
 
     model_config = SettingsConfigDict(env_prefix="AISOC_", env_nested_delimiter="__", extra="forbid")
     TABLE: ClassVar[str] = "aisoc"
+    LEGACY_ENV: ClassVar[bool] = False
+    """Also read ``AISOC_<NAME>`` (deprecated) for a process whose prefix is its own."""
+    SHARED_NAMES: ClassVar[frozenset[str]] = frozenset({"host", "port", "base_url"})
+    """Settings the gate and the bot both have: their old shared variables are refused."""
     _toml: ClassVar[dict[str, Any]] = {}
 
     @classmethod
@@ -90,7 +123,8 @@ class SocSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, _TomlTable(settings_cls, cls._toml)
+        legacy = (_LegacyEnv(cls),) if cls.LEGACY_ENV else ()
+        return init_settings, env_settings, *legacy, _TomlTable(settings_cls, cls._toml)
 
 
 def load_settings(cls: type[S], config: str | os.PathLike[str] | None = None, **overrides: Any) -> S:
@@ -113,7 +147,7 @@ def describe_settings_error(e: ValidationError, cls: type[SocSettings], path: Pa
     lines = []
     for err in e.errors():
         name = ".".join(str(p) for p in err["loc"])
-        env = f"AISOC_{name.upper().replace('.', '__')}"
+        env = f"{cls.model_config.get('env_prefix', LEGACY_PREFIX)}{name.upper().replace('.', '__')}"
         where = f"[{cls.TABLE}] {name} in {path} or {env}" if path else env
         if not name:  # a rule across settings: its input is the whole table, secrets included
             lines.append(f"[{cls.TABLE}]{f' in {path}' if path else ''}: {err['msg']}")
@@ -216,6 +250,9 @@ class KernelSettings(SocSettings):
             "trim_every": self.trim_every_acks,
         }
 
+    metrics_host: str = "127.0.0.1"
+    """Where metrics endpoints listen (``aisoc metrics``, ``aisoc worker --metrics-port``): loopback
+    unless a scraper on another host needs them (then put a firewall or a proxy in front)."""
     log_level: str = "INFO"
     log_json: bool = False
     """Structured JSON logs (one object per line) instead of text."""

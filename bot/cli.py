@@ -12,8 +12,9 @@ import signal
 import threading
 from typing import Any
 
-from aisoc.cli._common import CommandError
+from aisoc.cli._common import CommandError, configure_logging
 from aisoc.errors import ConfigError
+from aisoc.settings import bus_settings_for
 
 
 def register(sub: Any) -> None:
@@ -84,7 +85,7 @@ def _gate_settings(args: argparse.Namespace, settings: Any) -> Any:
         return None
     if gate.session_keys:
         held = (
-            "setting 'session_keys' ([gate] session_keys or AISOC_SESSION_KEYS) is in the bot's "
+            "setting 'session_keys' ([gate] session_keys or AISOC_GATE_SESSION_KEYS) is in the bot's "
             "configuration: it signs gate sessions, so whoever holds it can approve as anyone"
         )
         if not settings.offline:
@@ -118,6 +119,8 @@ def _serve(args: argparse.Namespace) -> int:
     from gate.server import ServerThread
 
     settings = _settings(args, host=args.host, port=args.port)
+    kernel = bus_settings_for(settings.bus, settings.namespace, getattr(args, "config", None))
+    configure_logging(kernel.log_level, kernel.log_json)
     try:
         check_port(settings.host, settings.port)
     except OSError as e:
@@ -151,7 +154,6 @@ def _wait_for_signal() -> None:
 
 def _outbox(args: argparse.Namespace) -> int:
     from aisoc.bus import open_bus
-    from aisoc.settings import bus_settings_for
     from bot.store import BotStore, store_path
 
     settings = _settings(args)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aisoc.bus import Bus, open_bus
-from aisoc.cli._common import CommandError
+from aisoc.cli._common import CommandError, configure_logging
 from aisoc.events import Role
 from aisoc.settings import bus_settings_for
 from gate.roster import Roster
@@ -92,6 +92,12 @@ def _bus(args: argparse.Namespace, settings: GateSettings) -> Bus:
     return open_bus(bus_settings_for(settings.bus, settings.namespace, getattr(args, "config", None)))
 
 
+def _log(args: argparse.Namespace, settings: GateSettings) -> None:
+    """Log as every process of the SOC does (``log_level``, ``log_json``)."""
+    kernel = bus_settings_for(settings.bus, settings.namespace, getattr(args, "config", None))
+    configure_logging(kernel.log_level, kernel.log_json)
+
+
 def _gate(args: argparse.Namespace, **extra: Any) -> Any:
     from gate.service import Gate
 
@@ -169,9 +175,8 @@ def _serve(args: argparse.Namespace) -> int:
     from gate.service import Gate
 
     settings = _settings(args, host=args.host, port=args.port)
-    gate = Gate(
-        open_bus(bus_settings_for(settings.bus, settings.namespace, getattr(args, "config", None))), settings
-    )
+    _log(args, settings)
+    gate = Gate(_bus(args, settings), settings)
     app = create_app(settings, gate=gate)
     worker = None if args.no_worker else GateWorker(gate).start()
     server = ServerThread(app, settings.host, settings.port).start()
@@ -191,6 +196,7 @@ def _worker(args: argparse.Namespace) -> int:
     from gate.server import GateWorker
 
     gate = _gate(args)
+    _log(args, gate.settings)
     worker = GateWorker(gate).start()
     print(f"gate worker {worker.consumer}: consuming as group gate on {gate.bus.url}")
     _wait_for_signal()

@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 from aisoc.bus import Bus, open_bus
-from aisoc.cli._common import CommandError, add_bus_option, kernel_settings
+from aisoc.cli._common import CommandError, add_bus_option, configure_logging, kernel_settings
 from aisoc.errors import BusError
 from aisoc.events import Alert, utcnow
 from aisoc.sources import AlertSource, CursorStore, IngestStats, Rejected, ingest, open_source, source_names
@@ -100,6 +100,7 @@ def _ingest(args: argparse.Namespace) -> int:
     follow = args.follow or args.interval is not None
     interval = args.interval or DEFAULT_INTERVAL_S
     settings = kernel_settings(args)
+    configure_logging(settings.log_level, settings.log_json)
     source = open_source(args.source, args.path, config=args.config)
     bus = open_bus(settings)
     tenancy = settings.tenancy(args.tenant)
