@@ -133,15 +133,25 @@ def restore(bus: Bus, path: str | os.PathLike[str]) -> int:
     return restored
 
 
-def retain(bus: Bus, older_than: datetime, archive_dir: str | os.PathLike[str]) -> ExportResult | None:
-    """Archive audit entries that occurred before ``older_than`` to a file, then trim them.
+def retain(
+    bus: Bus,
+    older_than: datetime | None,
+    archive_dir: str | os.PathLike[str],
+    *,
+    max_entries: int = 0,
+) -> ExportResult | None:
+    """Archive the oldest audit entries to a file, then trim them: those that occurred before
+    ``older_than``, and beyond them as many as keep the log at ``max_entries`` (0: no size limit).
 
     The archive is written and read back before anything is trimmed; entries are taken from the
-    start of the log up to the first one that is not old enough (the log is in publish order).
+    start of the log up to the first one that is not old enough (the log is in publish order). The
+    per-case indexes follow (the backends prune them with the entries); work streams and the control
+    stream are not touched here (``bus.trim()`` removes only entries every group acknowledged).
     """
+    excess = max(0, len(bus.audit) - max_entries) if max_entries else 0
     last = None
-    for entry in bus.audit.entries():
-        if entry.event.occurred_at >= older_than:
+    for n, entry in enumerate(bus.audit.entries(), 1):
+        if n > excess and (older_than is None or entry.event.occurred_at >= older_than):
             break
         last = entry.id
     if last is None:

@@ -228,8 +228,11 @@ class KernelSettings(SocSettings):
     """Named pattern sets: "secrets", "emails", "card_numbers"."""
     audit_retention_days: int = Field(default=0, ge=0)
     """Archive and trim audit entries older than this many days (0: keep everything, the default)."""
+    audit_max_entries: int = Field(default=0, ge=0)
+    """Archive and trim the oldest audit entries beyond this many (0: no size limit, the default)."""
     audit_archive_dir: Path = Path(".aisoc/archive")
-    """Where retention writes its compressed archives before trimming."""
+    """Where retention writes its compressed archives before trimming (the scheduler runs retention
+    every hour when ``audit_retention_days`` or ``audit_max_entries`` is set)."""
 
     def per_namespace(self) -> list[KernelSettings]:
         """These settings once per namespace served (``namespaces``, else ``namespace``)."""

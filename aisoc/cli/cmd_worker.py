@@ -15,7 +15,7 @@ from aisoc.cli._common import add_bus_option, configure_logging, kernel_settings
 from aisoc.cli._team import build_team, open_memory
 from aisoc.errors import BusError
 from aisoc.events import utcnow
-from aisoc.runtime.scheduler import DEFAULT_GRACE_S, Scheduler
+from aisoc.runtime.scheduler import DEFAULT_GRACE_S, Retention, Scheduler
 from aisoc.runtime.worker import WorkerSet
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,9 @@ def _scheduler(args: argparse.Namespace) -> int:
         grace_s=args.grace,
         memory=memory,
         consumer_idle_s=settings.consumer_idle_s,
+        retention=Retention(
+            settings.audit_retention_days, settings.audit_max_entries, settings.audit_archive_dir
+        ),
     )
     if args.run:
         matches = [(r, t) for r, _, t in sched.triggers if r.name == args.run]

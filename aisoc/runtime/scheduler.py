@@ -17,12 +17,14 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from aisoc.audit import AuditFileError, retain
 from aisoc.bus import Bus
 from aisoc.errors import BusError, ConfigError
 from aisoc.events import Event, utcnow
@@ -41,6 +43,8 @@ RETRY_MAX_S = 1800.0
 """The longest wait between two retries of one fire."""
 RETRY_TICK_S = 15
 """How often the blocking scheduler looks for retries that came due."""
+RETENTION_S = 3600
+"""Seconds between two retention runs (archive, then trim the audit by age and size)."""
 MAINTENANCE_S = 300
 """Seconds between the bus maintenance runs (trim acked work entries, forget idle consumers)."""
 
@@ -82,6 +86,21 @@ def window(trig: CronTrigger, fire: datetime) -> tuple[datetime, datetime]:
     return start.astimezone(ZoneInfo("UTC")), fire.astimezone(ZoneInfo("UTC"))
 
 
+@dataclass(frozen=True)
+class Retention:
+    """What the scheduled retention keeps: ``days`` of audit and at most ``max_entries`` (0: no
+    limit for either); what goes is archived into ``archive_dir`` first."""
+
+    days: float
+    max_entries: int
+    archive_dir: Path
+
+    @property
+    def active(self) -> bool:
+        """Whether anything is ever trimmed."""
+        return self.days > 0 or self.max_entries > 0
+
+
 @dataclass
 class Retry:
     """A failed fire waiting for its next try."""
@@ -106,6 +125,7 @@ class Scheduler:
         grace_s: misfire grace time.
         clock: returns "now" (tests inject one).
         consumer_idle_s: maintenance forgets consumers idle this long with nothing pending.
+        retention: archive and trim the audit every ``RETENTION_S`` (None: never).
     """
 
     def __init__(
@@ -118,9 +138,11 @@ class Scheduler:
         grace_s: int = DEFAULT_GRACE_S,
         clock: Callable[[], datetime] = utcnow,
         consumer_idle_s: float = 7 * 24 * 3600,
+        retention: Retention | None = None,
     ) -> None:
         self.bus, self.tz, self.memory, self.grace_s, self.clock = bus, tz, memory, grace_s, clock
         self.consumer_idle_s = consumer_idle_s
+        self.retention = retention
         self.roles = list(roles)
         self.triggers = [(r, c, trigger(c, tz)) for r in self.roles for c in r.schedule]
         self.retries: dict[tuple[str, datetime], Retry] = {}
@@ -243,6 +265,22 @@ class Scheduler:
             log.info("bus maintenance: trimmed %d entries, forgot %d idle consumers", *done)
         return done
 
+    def retain(self) -> int:
+        """Archive, then trim the audit by age and size (one replica at a time); returns how many
+        entries were archived and trimmed (0 when off, nothing is due, or the bus is unreachable)."""
+        r = self.retention
+        if r is None or not r.active:
+            return 0
+        try:
+            if not self.bus.lock("retention", RETENTION_S / 2):
+                return 0
+            older = self.clock() - timedelta(days=r.days) if r.days > 0 else None
+            done = retain(self.bus, older, r.archive_dir, max_entries=r.max_entries)
+        except (BusError, AuditFileError, OSError) as e:
+            log.error("retention skipped: %s", e)
+            return 0
+        return done.count if done else 0
+
     def blocking(self) -> BlockingScheduler:
         """An APScheduler 3 scheduler with one job per role and cron expression, and the bus
         maintenance every ``MAINTENANCE_S`` seconds."""
@@ -255,6 +293,10 @@ class Scheduler:
             coalesce=True,
             max_instances=1,
         )
+        if self.retention is not None and self.retention.active:
+            sched.add_job(
+                self.retain, "interval", seconds=RETENTION_S, id="retention", coalesce=True, max_instances=1
+            )
         sched.add_job(
             self.run_retries, "interval", seconds=RETRY_TICK_S, id="retries", coalesce=True, max_instances=1
         )

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from aisoc import Bus, events, models
+from aisoc import Bus, audit, events, models
 from aisoc.runtime import RoleTeam
-from aisoc.runtime.scheduler import Scheduler, fires_between, trigger, window
+from aisoc.runtime.scheduler import Retention, Scheduler, fires_between, trigger, window
 from integrations.samples import demo_source
 from roles import DetectionEngineer, SocManager, ThreatHunter
 from tests.aisoc.runtime.test_loop import real_alert
@@ -299,3 +299,36 @@ def test_reports_read_the_audit_incrementally_and_keep_a_bounded_window() -> Non
         bus.publish(label)
         assert sched.feed.refresh() == 1
         assert [e.type for e in sched.feed.events()] == ["alert.received", "case.closed", "truth.labeled"]
+
+
+def test_scheduled_retention_archives_then_trims_by_age_and_size_and_spares_unacked_and_control(
+    tmp_path: Path,
+) -> None:
+    """Given a month of alerts nobody consumed yet and an old pause, when the scheduled retention keeps
+    7 days, then the old entries are archived to the named folder before the audit is trimmed, the
+    unacked alerts are still delivered, the control stream is whole; a size limit then trims further."""
+    bus = Bus(f"sqlite:///{tmp_path / 'soc.db'}")
+    base = real_alert()
+    with time_machine.travel(datetime(2026, 11, 1, tzinfo=UTC), tick=False) as traveller:
+        bus.publish(
+            events.ControlPaused(scope="sentinel", by="a", produced_by=events.ProducedBy(role="human"))
+        )
+        for day in range(30):
+            traveller.move_to(datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=day))
+            a = base.alert.model_copy(update={"source_id": f"r-{day}"})
+            bus.publish(events.AlertReceived(alert=a, case_id=a.case_id, produced_by=base.produced_by))
+        archive = tmp_path / "named-by-the-operator"
+        sched = Scheduler(bus, [SocManager()], retention=Retention(7, 0, archive))
+        assert sched.retain() == 1 + 22
+        assert len(bus.audit) == 8
+        (file,) = archive.iterdir()
+        assert sum(1 for _ in audit.read_export(file)) == 23
+        delivered = bus.consume("sentinel", "s", types=["alert.received"], count=100)
+        assert len(delivered) == 30  # retention never takes an entry a group has not acked
+        assert [e.event.type for e in bus.read("control")] == ["control.paused"]
+        sized = Scheduler(bus, [SocManager()], retention=Retention(0, 5, archive))
+        assert sized.retain() == 0  # another run holds the retention lease
+        traveller.shift(timedelta(hours=1))
+        assert sized.retain() == 3 and len(bus.audit) == 5
+        assert Scheduler(bus, [SocManager()]).retain() == 0  # off by default
+        assert "retention" in {j.id for j in sized.blocking().get_jobs()}
