@@ -230,6 +230,8 @@ class KernelSettings(SocSettings):
     """Archive and trim audit entries older than this many days (0: keep everything, the default)."""
     audit_max_entries: int = Field(default=0, ge=0)
     """Archive and trim the oldest audit entries beyond this many (0: no size limit, the default)."""
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+    """Seconds between two scheduled retention runs."""
     audit_archive_dir: Path = Path(".aisoc/archive")
     """Where retention writes its compressed archives before trimming (the scheduler runs retention
     every hour when ``audit_retention_days`` or ``audit_max_entries`` is set)."""

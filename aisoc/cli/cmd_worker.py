@@ -120,7 +120,10 @@ def _scheduler(args: argparse.Namespace) -> int:
         memory=memory,
         consumer_idle_s=settings.consumer_idle_s,
         retention=Retention(
-            settings.audit_retention_days, settings.audit_max_entries, settings.audit_archive_dir
+            settings.audit_retention_days,
+            settings.audit_max_entries,
+            settings.audit_archive_dir,
+            settings.retention_interval_s,
         ),
     )
     if args.run:

@@ -94,6 +94,8 @@ class Retention:
     days: float
     max_entries: int
     archive_dir: Path
+    interval_s: float = RETENTION_S
+    """Seconds between two runs."""
 
     @property
     def active(self) -> bool:
@@ -272,7 +274,7 @@ class Scheduler:
         if r is None or not r.active:
             return 0
         try:
-            if not self.bus.lock("retention", RETENTION_S / 2):
+            if not self.bus.lock("retention", r.interval_s / 2):
                 return 0
             older = self.clock() - timedelta(days=r.days) if r.days > 0 else None
             done = retain(self.bus, older, r.archive_dir, max_entries=r.max_entries)
@@ -295,7 +297,12 @@ class Scheduler:
         )
         if self.retention is not None and self.retention.active:
             sched.add_job(
-                self.retain, "interval", seconds=RETENTION_S, id="retention", coalesce=True, max_instances=1
+                self.retain,
+                "interval",
+                seconds=self.retention.interval_s,
+                id="retention",
+                coalesce=True,
+                max_instances=1,
             )
         sched.add_job(
             self.run_retries, "interval", seconds=RETRY_TICK_S, id="retries", coalesce=True, max_instances=1
