@@ -178,15 +178,15 @@ def main() -> int:
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
-    first, last = report["samples"][0], report["samples"][-1]
+    warm = [s for s in report["samples"] if s["routed"] > 0] or report["samples"]
+    first, last = warm[0], warm[-1]  # from the first routed alert: start-up imports are not growth
     print(
         f"soak: {last['routed']} of {report['alerts']} alerts routed in {report['elapsed_s']}s; wrote {out}"
     )
     for name, mb in last["rss_mb"].items():
         print(f"  {name:13} RSS {first['rss_mb'].get(name) or 0:7.1f} -> {mb or 0:7.1f} MB")
-    print(
-        f"  redis         {first['redis_mb']:7.1f} -> {last['redis_mb']:7.1f} MB; audit {last['audit']} entries"
-    )
+    redis_mb = f"{first['redis_mb']:7.1f} -> {last['redis_mb']:7.1f} MB"
+    print(f"  redis         {redis_mb}; audit {last['audit']} entries")
     chart(report, Path(a.chart))
     print(f"chart: {a.chart}")
     return 0
