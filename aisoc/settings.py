@@ -192,6 +192,8 @@ class KernelSettings(SocSettings):
     tenants: list[str] = []
     """The organisations this SOC serves; an alert of another tenant is refused at ingest (empty:
     any tenant a source reports; cases, dedupe and recall are kept apart per tenant either way)."""
+    hunt_across_tenants: bool = False
+    """Let the Threat Hunter link cases of different tenants (its leads then say "across tenants")."""
     default_tenant: str = ""
     """The tenant whose cases keep plain ``source:source_id`` ids (set it to the one organisation
     of a single-tenant SOC whose source reports it, so its case ids stay as they were)."""

@@ -112,6 +112,9 @@ def _scheduler(args: argparse.Namespace) -> int:
     bus = open_bus(settings)
     team = build_team(settings, bus, config=args.config, dry_run=True, tools=[], context=None)
     memory = open_memory(settings, bus, "scheduler", args.config)
+    for role in team.scheduled.values():
+        if hasattr(role, "across_tenants"):
+            role.across_tenants = settings.hunt_across_tenants
     sched = Scheduler(
         bus,
         team.scheduled.values(),

@@ -115,3 +115,41 @@ def test_guide_replay_never_recalls_across_its_600_organisations() -> None:
             recalled += 1
             assert tenant_of[p.case_id] == a.tenant, (a.case_id, p.case_id)
     assert recalled > 1000
+
+
+def test_the_threat_hunter_links_cases_of_one_tenant_unless_told_and_then_says_so() -> None:
+    """Given two organisations whose cases share a host name and a C2 address, then the hunt finds no
+    lead across them; with hunting across tenants allowed, the leads appear and say "across tenants"."""
+    from datetime import UTC, datetime, timedelta
+
+    from aisoc.events import HuntProposal, Indicator, ProducedBy
+    from roles import ThreatHunter
+
+    t0 = datetime(2026, 11, 25, 10, tzinfo=UTC)
+    received = []
+    for n, org in enumerate(["acme", "acme", "globex"]):
+        a = Alert(
+            source="edr",
+            source_id=str(n),
+            tenant=org,
+            title="beacon",
+            severity=3,
+            created_at=t0 + timedelta(minutes=n),
+            hosts=["DC01"],
+            indicators=[Indicator(type="ip", value="203.0.113.66")],
+        )
+        by = ProducedBy(role="ingest")
+        received.append(AlertReceived(alert=a, case_id=a.case_id, produced_by=by, occurred_at=a.created_at))
+    end = t0 + timedelta(hours=2)
+    apart = ThreatHunter().report(received, t0, end, "UTC")[0]
+    assert isinstance(apart, HuntProposal)
+    assert [(f.kind, f.case_ids) for f in apart.findings] == [
+        ("shared_indicator", ["acme/edr:0", "acme/edr:1"])
+    ]
+    assert "of tenant acme" in apart.findings[0].summary
+    hunter = ThreatHunter()
+    hunter.across_tenants = True
+    together = hunter.report(received, t0, end, "UTC")[0]
+    assert isinstance(together, HuntProposal)
+    assert {f.kind for f in together.findings} == {"repeated_host", "shared_indicator"}
+    assert all("across tenants" in f.summary and len(f.case_ids) == 3 for f in together.findings)
