@@ -18,7 +18,8 @@ from pathlib import Path
 
 from aisoc.bus import AuditEntry, Bus
 from aisoc.errors import AisocError, ContractError
-from aisoc.events import Event, from_dict, utcnow
+from aisoc.events import AlertReceived, Event, from_dict, utcnow
+from aisoc.sources import INGEST_MARK
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,12 @@ def read_export(path: str | os.PathLike[str]) -> Iterator[Event]:
 def restore(bus: Bus, path: str | os.PathLike[str]) -> int:
     """Validate the whole export, then restore it into ``bus``'s empty audit log.
 
+    The state that lives beside the log is rebuilt from it: ingest's dedupe mark of every restored
+    alert is written again (re-ingesting the same source publishes nothing new, for as long as marks
+    are kept). Role marks need no rebuild: the work streams stay empty, so nothing is redelivered.
+    The gate opens again the approvals the log shows pending when its worker starts
+    (``Gate.recover``); source cursors are files on the ingest host (``state_dir/cursors.json``).
+
     Raises:
         AuditFileError: the file is invalid (nothing was written).
         BusError: the bus's audit log is not empty.
@@ -120,18 +127,31 @@ def restore(bus: Bus, path: str | os.PathLike[str]) -> int:
     restored = bus.restore_audit(read_export(path))
     if restored != count:
         raise AuditFileError(f"{path}: restored {restored} of {count} events")
+    for event in read_export(path):
+        if isinstance(event, AlertReceived) and event.case_id:
+            bus.publish_many([], once=(INGEST_MARK, event.case_id))
     return restored
 
 
-def retain(bus: Bus, older_than: datetime, archive_dir: str | os.PathLike[str]) -> ExportResult | None:
-    """Archive audit entries that occurred before ``older_than`` to a file, then trim them.
+def retain(
+    bus: Bus,
+    older_than: datetime | None,
+    archive_dir: str | os.PathLike[str],
+    *,
+    max_entries: int = 0,
+) -> ExportResult | None:
+    """Archive the oldest audit entries to a file, then trim them: those that occurred before
+    ``older_than``, and beyond them as many as keep the log at ``max_entries`` (0: no size limit).
 
     The archive is written and read back before anything is trimmed; entries are taken from the
-    start of the log up to the first one that is not old enough (the log is in publish order).
+    start of the log up to the first one that is not old enough (the log is in publish order). The
+    per-case indexes follow (the backends prune them with the entries); work streams and the control
+    stream are not touched here (``bus.trim()`` removes only entries every group acknowledged).
     """
+    excess = max(0, len(bus.audit) - max_entries) if max_entries else 0
     last = None
-    for entry in bus.audit.entries():
-        if entry.event.occurred_at >= older_than:
+    for n, entry in enumerate(bus.audit.entries(), 1):
+        if n > excess and (older_than is None or entry.event.occurred_at >= older_than):
             break
         last = entry.id
     if last is None:

@@ -146,6 +146,6 @@ def registry_for(
     return registry, roles
 
 
-def serve(registry: CollectorRegistry, port: int, host: str = "0.0.0.0") -> None:
+def serve(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> None:
     """Expose ``registry`` at http://host:port/metrics (a daemon thread)."""
     start_http_server(port, addr=host, registry=registry)

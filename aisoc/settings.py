@@ -7,6 +7,7 @@ environment variables, its table in the settings file (``aisoc.toml`` or ``$AISO
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from pathlib import Path
@@ -14,11 +15,14 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from aisoc.errors import ConfigError
 from aisoc.memory.stats import StatisticsPolicy
 from aisoc.runtime.guardrail import GuardrailPolicy
+from aisoc.tenants import Tenancy
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = "aisoc.toml"
 """The settings file looked for in the working directory when ``$AISOC_CONFIG`` is not set."""
@@ -73,11 +77,41 @@ class _TomlTable(PydanticBaseSettingsSource):
         return dict(self._values)
 
 
+LEGACY_PREFIX = "AISOC_"
+"""The environment prefix every process once shared (the gate and the bot now have their own)."""
+
+
+class _LegacyEnv(EnvSettingsSource):
+    """``AISOC_<NAME>`` for a process that has its own prefix now: still read, with a warning, except
+    the names two processes both have (``port``...), which cannot be right for both and are refused."""
+
+    def __init__(self, settings_cls: type[SocSettings]) -> None:
+        super().__init__(settings_cls, env_prefix=LEGACY_PREFIX, env_nested_delimiter="__")
+        self._cls = settings_cls
+
+    def __call__(self) -> dict[str, Any]:
+        found = {k: v for k, v in super().__call__().items() if k not in KernelSettings.model_fields}
+        own = self._cls.model_config.get("env_prefix", LEGACY_PREFIX)
+        for name in found:
+            old, new = f"{LEGACY_PREFIX}{name.upper()}", f"{own}{name.upper()}"
+            if name in self._cls.SHARED_NAMES:
+                raise ConfigError(
+                    f"{old} is no longer read: the gate and the bot each have a {name!r}; set {new} "
+                    f"for the {self._cls.TABLE}, or {name} in [{self._cls.TABLE}] of the settings file"
+                )
+            log.warning("%s is deprecated for the %s: set %s instead", old, self._cls.TABLE, new)
+        return found
+
+
 class SocSettings(BaseSettings):
     """Base of every deployable's settings; ``TABLE`` names its table in the settings file."""
 
     model_config = SettingsConfigDict(env_prefix="AISOC_", env_nested_delimiter="__", extra="forbid")
     TABLE: ClassVar[str] = "aisoc"
+    LEGACY_ENV: ClassVar[bool] = False
+    """Also read ``AISOC_<NAME>`` (deprecated) for a process whose prefix is its own."""
+    SHARED_NAMES: ClassVar[frozenset[str]] = frozenset({"host", "port", "base_url"})
+    """Settings the gate and the bot both have: their old shared variables are refused."""
     _toml: ClassVar[dict[str, Any]] = {}
 
     @classmethod
@@ -89,7 +123,8 @@ class SocSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, _TomlTable(settings_cls, cls._toml)
+        legacy = (_LegacyEnv(cls),) if cls.LEGACY_ENV else ()
+        return init_settings, env_settings, *legacy, _TomlTable(settings_cls, cls._toml)
 
 
 def load_settings(cls: type[S], config: str | os.PathLike[str] | None = None, **overrides: Any) -> S:
@@ -112,7 +147,7 @@ def describe_settings_error(e: ValidationError, cls: type[SocSettings], path: Pa
     lines = []
     for err in e.errors():
         name = ".".join(str(p) for p in err["loc"])
-        env = f"AISOC_{name.upper().replace('.', '__')}"
+        env = f"{cls.model_config.get('env_prefix', LEGACY_PREFIX)}{name.upper().replace('.', '__')}"
         where = f"[{cls.TABLE}] {name} in {path} or {env}" if path else env
         if not name:  # a rule across settings: its input is the whole table, secrets included
             lines.append(f"[{cls.TABLE}]{f' in {path}' if path else ''}: {err['msg']}")
@@ -154,6 +189,14 @@ class KernelSettings(SocSettings):
     (0: only the scheduler's maintenance trims)."""
     consumer_idle_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     """``aisoc bus trim`` forgets Redis consumers idle this long that hold no pending entry."""
+    tenants: list[str] = []
+    """The organisations this SOC serves; an alert of another tenant is refused at ingest (empty:
+    any tenant a source reports; cases, dedupe and recall are kept apart per tenant either way)."""
+    hunt_across_tenants: bool = False
+    """Let the Threat Hunter link cases of different tenants (its leads then say "across tenants")."""
+    default_tenant: str = ""
+    """The tenant whose cases keep plain ``source:source_id`` ids (set it to the one organisation
+    of a single-tenant SOC whose source reports it, so its case ids stay as they were)."""
     model: str = "stub"
     """Chat model spec: stub, local, or openai+http://HOST:PORT/v1."""
     model_backup: str | None = None
@@ -187,12 +230,21 @@ class KernelSettings(SocSettings):
     """Named pattern sets: "secrets", "emails", "card_numbers"."""
     audit_retention_days: int = Field(default=0, ge=0)
     """Archive and trim audit entries older than this many days (0: keep everything, the default)."""
+    audit_max_entries: int = Field(default=0, ge=0)
+    """Archive and trim the oldest audit entries beyond this many (0: no size limit, the default)."""
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+    """Seconds between two scheduled retention runs."""
     audit_archive_dir: Path = Path(".aisoc/archive")
-    """Where retention writes its compressed archives before trimming."""
+    """Where retention writes its compressed archives before trimming (the scheduler runs retention
+    every hour when ``audit_retention_days`` or ``audit_max_entries`` is set)."""
 
     def per_namespace(self) -> list[KernelSettings]:
         """These settings once per namespace served (``namespaces``, else ``namespace``)."""
         return [self.model_copy(update={"namespace": ns}) for ns in self.namespaces or [self.namespace]]
+
+    def tenancy(self, source_tenant: str | None = None) -> Tenancy:
+        """The tenant rule of this deployment, for a source whose alerts carry ``source_tenant``."""
+        return Tenancy(frozenset(self.tenants), self.default_tenant, source_tenant or "")
 
     def bus_options(self) -> dict[str, Any]:
         """The ``Bus(...)`` keyword options these settings configure (besides the redactor)."""
@@ -205,6 +257,24 @@ class KernelSettings(SocSettings):
             "trim_every": self.trim_every_acks,
         }
 
+    metrics_host: str = "127.0.0.1"
+    """Where metrics endpoints listen (``aisoc metrics``, ``aisoc worker --metrics-port``): loopback
+    unless a scraper on another host needs them (then put a firewall or a proxy in front)."""
     log_level: str = "INFO"
     log_json: bool = False
     """Structured JSON logs (one object per line) instead of text."""
+
+
+def bus_settings_for(
+    bus: str | None, namespace: str | None, config: str | os.PathLike[str] | None = None
+) -> KernelSettings:
+    """The kernel's settings with another process's bus and namespace (the gate's, the bot's).
+
+    What those processes open their bus with (``aisoc.bus.open_bus``), so the SOC's redaction,
+    durability and retention apply to what people type into them too.
+
+    Raises:
+        ConfigError: a kernel setting is wrong; the message names it.
+    """
+    kernel = load_settings(KernelSettings, config)
+    return kernel.model_copy(update={"bus": bus or kernel.bus, "namespace": namespace or kernel.namespace})

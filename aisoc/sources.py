@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from aisoc.bus import Bus
 from aisoc.errors import ConfigError
 from aisoc.events import Alert, AlertReceived, Disposition, ProducedBy
+from aisoc.tenants import Tenancy
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +131,14 @@ class IngestStats:
     case_ids: list[str] = field(default_factory=list)
 
 
-def ingest(source: AlertSource, bus: Bus, *, limit: int | None = None) -> IngestStats:
+def ingest(
+    source: AlertSource, bus: Bus, *, limit: int | None = None, tenancy: Tenancy | None = None
+) -> IngestStats:
     """Publish one ``alert.received`` per new case from one poll of ``source``.
 
-    The same (source, source id) seen again — polled twice, or updated upstream — is the same
+    Each alert is first filed under its tenant (``tenancy``: the deployment's declared tenants, its
+    default tenant, the source's own tenant); an alert of an undeclared tenant is dead-lettered.
+    The same (tenant, source, source id) seen again — polled twice, or updated upstream — is the same
     case and is not published again (for as long as the bus keeps idempotency marks, 30 days by
     default). Rejected records are dead-lettered with their reason. When the bus fails mid-way the
     exception propagates; what was published stays published, and the rest can be retried.
@@ -143,7 +148,9 @@ def ingest(source: AlertSource, bus: Bus, *, limit: int | None = None) -> Ingest
     """
     stats = IngestStats()
     producer = ProducedBy(role="ingest")
-    for item in source.poll():
+    tenancy = tenancy or Tenancy()
+    for polled in source.poll():
+        item = _file(polled, tenancy)
         if isinstance(item, Rejected):
             stats.rejected += 1
             bus.dead_letter(f"{item.source}: {item.reason}", item.payload, stream="alerts", group="ingest")
@@ -160,3 +167,14 @@ def ingest(source: AlertSource, bus: Bus, *, limit: int | None = None) -> Ingest
         if limit is not None and stats.published >= limit:
             break
     return stats
+
+
+def _file(item: Alert | Rejected, tenancy: Tenancy) -> Alert | Rejected:
+    """``item`` filed under the tenant the deployment gives it, or refused with the reason."""
+    if isinstance(item, Rejected):
+        return item
+    try:
+        tenant = tenancy.assign(item.tenant)
+    except ValueError as e:
+        return Rejected(str(e), item.model_dump_json(), item.source)
+    return item if tenant == item.tenant else item.model_copy(update={"tenant": tenant})

@@ -1,13 +1,66 @@
-"""One tenant key: how the SOC names the tenant of an alert everywhere it keeps or compares one.
+"""Tenants: one tenant key, and the one rule that keeps the organisations one SOC serves apart.
 
 An alert without a tenant and an alert whose tenant is the empty string (or blanks) belong to the same,
 default tenant; every index, statistic, campaign and filter compares tenants through :func:`tenant_key`.
+
+A case id is ``source:source_id`` for the default tenant and ``tenant/source:source_id`` for every
+other tenant, so two organisations' incident ``1001`` are two cases while single-tenant ids stay as
+they always were. The tenant is percent-quoted in the id (a source slug has neither ``/`` nor ``:``),
+so no tenant can forge another tenant's ids.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+TENANT_SEP = "/"
+"""Separates the tenant from the rest of a case id (never inside a quoted tenant or a source slug)."""
 
 
 def tenant_key(raw: str | None) -> str:
     """The tenant's key: ``""`` for the default tenant (``None``, ``""`` or blanks), else the name as
     given without surrounding blanks."""
     return (raw or "").strip()
+
+
+def case_id_for(source: str, source_id: str, tenant: str | None = None) -> str:
+    """Return the case id of an alert: the same alert seen twice is the same case.
+
+    Args:
+        source: the source slug (no colon, no slash).
+        source_id: the alert's id at its source.
+        tenant: the organisation it belongs to; None, "" or blanks for the default tenant.
+    """
+    plain = f"{source}:{source_id}"
+    key = tenant_key(tenant)
+    return f"{quote(key, safe='')}{TENANT_SEP}{plain}" if key else plain
+
+
+@dataclass(frozen=True)
+class Tenancy:
+    """What a deployment says about its tenants, applied to every alert at the ingest edge.
+
+    ``declared`` empty means any tenant a source reports is accepted; otherwise an alert of another
+    tenant is refused. ``default`` names the tenant whose alerts keep plain case ids (a single-tenant
+    deployment whose source stamps its one organisation on every alert keeps its ids this way).
+    ``source_tenant`` is the tenant of a source that carries none (one Wazuh manager per customer).
+    """
+
+    declared: frozenset[str] = frozenset()
+    default: str = ""
+    source_tenant: str = ""
+
+    def assign(self, reported: str | None) -> str | None:
+        """The tenant an alert is filed under (None: the default tenant).
+
+        Raises:
+            ValueError: the deployment declares its tenants and this one is not among them.
+        """
+        tenant = tenant_key(reported) or tenant_key(self.source_tenant)
+        default = tenant_key(self.default)
+        if tenant and self.declared and tenant not in self.declared and tenant != default:
+            raise ValueError(
+                f"tenant {tenant!r} is not declared (settings 'tenants': {', '.join(sorted(self.declared))})"
+            )
+        return None if tenant in ("", default) else tenant

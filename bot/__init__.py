@@ -1,7 +1,7 @@
 """The Webex bot: the SOC's front door.
 
     from bot import Bot, create_app, load_bot_settings
-    settings = load_bot_settings()                # [bot] of aisoc.toml, AISOC_* / WEBEX_ACCESS_TOKEN
+    settings = load_bot_settings()                # [bot] of aisoc.toml, AISOC_BOT_* / WEBEX_ACCESS_TOKEN
     bot = Bot(settings, gate_settings=load_gate_settings())
     bot.start()                                   # consumer group "bot" + the one outbound sender
     app = create_app(settings, bot=bot)           # signed webhook receiver, /healthz, /preview

@@ -10,8 +10,9 @@ import argparse
 import json
 from typing import Any
 
-from aisoc.cli.plugin import CommandError
+from aisoc.cli.plugin import CommandError, configure_logging
 from aisoc.errors import ConfigError
+from aisoc.settings import bus_settings_for
 from aisoc.stopsignal import wait_for_stop
 
 
@@ -87,7 +88,7 @@ def _gate_settings(args: argparse.Namespace, settings: Any) -> Any:
         return None
     if gate.session_keys:
         held = (
-            "setting 'session_keys' ([gate] session_keys or AISOC_SESSION_KEYS) is in the bot's "
+            "setting 'session_keys' ([gate] session_keys or AISOC_GATE_SESSION_KEYS) is in the bot's "
             "configuration: it signs gate sessions, so whoever holds it can approve as anyone"
         )
         if not settings.offline:
@@ -121,6 +122,8 @@ def _serve(args: argparse.Namespace) -> int:
     from gate.server import ServerThread
 
     settings = _settings(args, host=args.host, port=args.port)
+    kernel = bus_settings_for(settings.bus, settings.namespace, getattr(args, "config", None))
+    configure_logging(kernel.log_level, kernel.log_json)
     try:
         check_port(settings.host, settings.port)
     except OSError as e:
@@ -146,11 +149,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _outbox(args: argparse.Namespace) -> int:
-    from aisoc.bus import Bus
+    from aisoc.bus import open_bus
     from bot.store import BotStore, store_path
 
     settings = _settings(args)
-    bus = Bus(settings.bus, namespace=settings.namespace or "soc")
+    bus = open_bus(bus_settings_for(settings.bus, settings.namespace, getattr(args, "config", None)))
     store = BotStore(store_path(bus, settings.store, settings.state_dir))
     try:
         if args.retry:

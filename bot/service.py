@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aisoc.bus import Bus
+from aisoc.bus import Bus, open_bus
 from aisoc.memory import Memory
+from aisoc.settings import bus_settings_for
 from bot.commands import Commands
 from bot.compose import Composer
 from bot.directory import Directory
@@ -39,7 +40,7 @@ class Bot:
 
     Args:
         settings: the bot's settings (``load_bot_settings()`` at the edge).
-        bus: the bus (default: ``Bus(settings.bus)``).
+        bus: the bus (default: ``open_bus``: the kernel's settings, the bot's bus).
         gate_settings: the gate's settings, for approval links and the roster (None: no links).
         gate: an in-process Gate (the embedded demo); else one over the shared store, on first ``done``.
         space: where posts go (default: Webex with a token, else the local preview).
@@ -61,7 +62,7 @@ class Bot:
         model: Any = None,
     ) -> None:
         self.settings = settings
-        self.bus = bus if bus is not None else Bus(settings.bus, namespace=settings.namespace or "soc")
+        self.bus = bus if bus is not None else open_bus(bus_settings_for(settings.bus, settings.namespace))
         self.store = store or BotStore(store_path(self.bus, settings.store, settings.state_dir), clock=clock)
         self.directory = Directory(
             gate_settings if gate_settings is not None else (gate.settings if gate is not None else None),

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from aisoc.settings import KernelSettings, SocSettings, load_settings
 from aisoc.timezones import ZoneName
@@ -19,6 +21,8 @@ Mode = Literal["webhook", "websocket"]
 """How Webex reaches the bot: signed webhooks to ``public_url``, or the bot's own device websocket."""
 
 DEFAULT_BASE_URL = "https://webexapis.com/v1/"
+WEBEX_HOST = "webexapis.com"
+"""The only host the bot sends its token to unless a ``test_server`` is configured."""
 """The Webex REST API."""
 TOKEN_ENV = "WEBEX_ACCESS_TOKEN"
 """The Webex SDK's own environment variable, honoured when ``[bot] token`` is not set."""
@@ -70,12 +74,17 @@ SEV_MENTIONS: dict[str, list[str]] = {"SEV-1": [], "SEV-2": []}
 class BotSettings(SocSettings):
     """Settings of the Webex bot process (``[bot]``); links and roster come from ``[gate]``/``[roster]``."""
 
+    model_config = SettingsConfigDict(env_prefix="AISOC_BOT_", env_nested_delimiter="__", extra="forbid")
     TABLE: ClassVar[str] = "bot"
+    LEGACY_ENV: ClassVar[bool] = True
 
     token: SecretStr | None = None
     """The bot's access token (default: $WEBEX_ACCESS_TOKEN). Without one the local preview is the space."""
     base_url: str = DEFAULT_BASE_URL
-    """The Webex REST API (point it at a local fake in tests)."""
+    """The Webex REST API; anything but ``https://webexapis.com/`` must also be named in ``test_server``."""
+    test_server: str | None = None
+    """A Webex stand-in the bot may send its token to (a local fake in tests): ``base_url`` must be
+    Webex's own API or this; the bot refuses to start otherwise."""
     mode: Mode = "webhook"
     """``webhook`` (Webex POSTs to ``public_url``) or ``websocket`` (for bots behind a firewall)."""
     public_url: str | None = None
@@ -159,6 +168,11 @@ class BotSettings(SocSettings):
             raise ValueError("base_url must start with http:// or https://")
         return value.rstrip("/") + "/"
 
+    @field_validator("test_server")
+    @classmethod
+    def _test_server(cls, value: str | None) -> str | None:
+        return cls._base(value) if value is not None else None
+
     @field_validator("public_url")
     @classmethod
     def _public(cls, value: str | None) -> str | None:
@@ -180,6 +194,11 @@ class BotSettings(SocSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> BotSettings:
+        if urlsplit(self.base_url)[:2] != ("https", WEBEX_HOST) and self.base_url != self.test_server:
+            raise ValueError(
+                f"base_url {self.base_url} is not Webex (https://{WEBEX_HOST}/): the bot would send its "
+                "token there; name a stand-in for tests in test_server as well (AISOC_BOT_TEST_SERVER)"
+            )
         if self.token is not None:
             if not self.soc_room_id:
                 raise ValueError("a token needs soc_room_id: the space the bot posts to")
@@ -231,7 +250,11 @@ def load_bot_settings(config: str | os.PathLike[str] | None = None, **overrides:
     Raises:
         ConfigError: a setting is wrong; the message names it.
     """
-    if overrides.get("token") is None and os.environ.get(TOKEN_ENV) and "AISOC_TOKEN" not in os.environ:
+    if (
+        overrides.get("token") is None
+        and os.environ.get(TOKEN_ENV)
+        and not {"AISOC_TOKEN", "AISOC_BOT_TOKEN"} & set(os.environ)
+    ):
         overrides["token"] = os.environ[TOKEN_ENV]
     settings = load_settings(BotSettings, config, **overrides)
     if settings.bus is None or settings.namespace is None or settings.state_dir is None:

@@ -14,7 +14,8 @@ from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
-from aisoc.bus import Bus
+from aisoc.bus import Bus, open_bus
+from aisoc.settings import bus_settings_for
 from gate import auth, csrf, dashboard, views
 from gate.context import EXTENSION, GateContext
 from gate.keys import plain
@@ -75,7 +76,7 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
 
     Args:
         settings: the gate's settings (``load_gate_settings()`` at the edge).
-        bus: the bus to use when ``gate`` is not given (else ``Bus(settings.bus)``).
+        bus: the bus to use when ``gate`` is not given (else ``open_bus`` on the gate's bus).
         gate: an existing Gate (the embedded demo shares the one its team feeds).
 
     Returns:
@@ -86,7 +87,7 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
     """
     settings.require("session_keys", "link_keys")
     if gate is None:
-        bus = bus if bus is not None else Bus(settings.bus, namespace=settings.namespace or "soc")
+        bus = bus if bus is not None else open_bus(bus_settings_for(settings.bus, settings.namespace))
         gate = Gate(bus, settings)
     app = Flask(__name__)
     keys = plain(settings.session_keys)

@@ -8,11 +8,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from aisoc.bus import Bus
-from aisoc.cli.plugin import CommandError
+from aisoc.bus import Bus, open_bus
+from aisoc.cli.plugin import CommandError, configure_logging
 from aisoc.events import Role
 from aisoc.resolve import import_team
-from aisoc.settings import KernelSettings, load_settings
+from aisoc.settings import KernelSettings, bus_settings_for, load_settings
 from aisoc.stopsignal import wait_for_stop
 from gate.roster import Roster
 from gate.settings import GateSettings, RosterSettings, load_gate_settings
@@ -89,11 +89,24 @@ def _settings(args: argparse.Namespace, **extra: Any) -> GateSettings:
     )
 
 
+def _bus(args: argparse.Namespace, settings: GateSettings) -> Bus:
+    """The gate's bus, opened with the kernel's redaction and options."""
+    return open_bus(bus_settings_for(settings.bus, settings.namespace, getattr(args, "config", None)))
+
+
+def _log(args: argparse.Namespace, settings: GateSettings) -> None:
+    """Log as every process of the SOC does (``log_level``, ``log_json``)."""
+    kernel = bus_settings_for(settings.bus, settings.namespace, getattr(args, "config", None))
+    configure_logging(kernel.log_level, kernel.log_json)
+
+
 def _gate(args: argparse.Namespace, **extra: Any) -> Any:
     from gate.service import Gate
 
     settings = _settings(args, **extra)
-    return Gate(Bus(settings.bus, namespace=settings.namespace or "soc"), settings)
+    return Gate(
+        open_bus(bus_settings_for(settings.bus, settings.namespace, getattr(args, "config", None))), settings
+    )
 
 
 def parse_at(text: str | None) -> datetime:
@@ -164,7 +177,8 @@ def _serve(args: argparse.Namespace) -> int:
     from gate.service import Gate
 
     settings = _settings(args, host=args.host, port=args.port)
-    gate = Gate(Bus(settings.bus, namespace=settings.namespace or "soc"), settings)
+    _log(args, settings)
+    gate = Gate(_bus(args, settings), settings)
     app = create_app(settings, gate=gate)
     worker = None if args.no_worker else GateWorker(gate).start()
     server = ServerThread(app, settings.host, settings.port).start()
@@ -184,6 +198,7 @@ def _worker(args: argparse.Namespace) -> int:
     from gate.server import GateWorker
 
     gate = _gate(args)
+    _log(args, gate.settings)
     worker = GateWorker(gate).start()
     print(f"gate worker {worker.consumer}: consuming as group gate on {gate.bus.url}")
     wait_for_stop()

@@ -64,10 +64,17 @@ class GateWorker:
         return len(batch)
 
     def run(self) -> None:
-        """Loop until ``stop()``: consume, and every ``tick_s`` remind/escalate/expire and beat."""
+        """Loop until ``stop()``: consume, and every ``tick_s`` remind/escalate/expire and beat.
+
+        First, a consuming gate opens again the requests its store lacks (after a restore)."""
         next_tick = 0.0
+        recovered = not self.consume
         while not self.stopping.is_set():
             try:
+                if not recovered:
+                    if opened := self.gate.recover():
+                        log.warning("recovered %d pending approval request(s) from the audit log", opened)
+                    recovered = True
                 if self.consume:
                     self.run_once()
                 else:

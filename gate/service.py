@@ -30,6 +30,7 @@ from aisoc.events import (
     fitted,
     utcnow,
 )
+from aisoc.memory import ActionStatus, Memory
 from gate.errors import AlreadyDecided, ApprovalError, NotAuthorized, UnknownRequest
 from gate.roster import Authorization, Roster
 from gate.settings import GateSettings
@@ -83,6 +84,29 @@ class Gate:
         return self.timers.tick(now)
 
     # --- intake -----------------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Open again every request the audit log shows awaiting a decision that the store lacks.
+
+        After the gate's store was lost, or the bus was restored from an export (``aisoc audit
+        import``, which fills the audit log but not the work streams), pending approvals stay pending.
+        A request the store has is left as it is.
+
+        Returns:
+            How many requests were opened again.
+        """
+        mem = Memory(self.bus.audit)
+        opened = 0
+        for rec in mem.cases():
+            file = mem.case_file(rec.case_id) if rec.actions else None
+            for state in file.actions() if file is not None else ():
+                proposal = file.proposal(state.action_id) if file is not None else None
+                if state.status is not ActionStatus.AWAITING or proposal is None:
+                    continue
+                if self.store.get(proposal.event_id) is None:
+                    self.submit(proposal)
+                    opened += 1
+        return opened
 
     def handle(self, event: Event) -> list[ApprovalRequest]:
         """Apply one consumed event: a proposal opens a request; a closed case or a newer plan

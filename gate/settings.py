@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from aisoc.errors import ConfigError
 from aisoc.events import Role
@@ -158,7 +159,9 @@ def identity_clashes(people: dict[str, PersonConfig]) -> list[str]:
 class GateSettings(SocSettings):
     """Settings of the gate process (``[gate]``); the roster comes from ``[roster]``."""
 
+    model_config = SettingsConfigDict(env_prefix="AISOC_GATE_", env_nested_delimiter="__", extra="forbid")
     TABLE: ClassVar[str] = "gate"
+    LEGACY_ENV: ClassVar[bool] = True
 
     bus: str | None = None
     """Bus URL; defaults to the kernel's ``[aisoc] bus``."""
@@ -175,7 +178,7 @@ class GateSettings(SocSettings):
     """Demo mode: enables the bannered dev login and allows cookies without Secure over http."""
     session_keys: list[Secret] = Field(default_factory=list)
     """Keys of the gate's login sessions and CSRF tokens, NEWEST FIRST (the first signs, all verify).
-    Only the gate holds them: put them in the gate's own environment (``AISOC_SESSION_KEYS``)."""
+    Only the gate holds them: put them in the gate's own environment (``AISOC_GATE_SESSION_KEYS``)."""
     link_keys: list[Secret] = Field(default_factory=list)
     """Keys of the approval links, NEWEST FIRST: the gate verifies, whoever makes links (the bot) signs
     with the first. They cannot sign a session."""
@@ -276,7 +279,7 @@ class GateSettings(SocSettings):
         for name in names:
             if not getattr(self, name):
                 raise ConfigError(
-                    f"setting {name!r} ([gate] {name} or AISOC_{name.upper()}) is empty: "
+                    f"setting {name!r} ([gate] {name} or AISOC_GATE_{name.upper()}) is empty: "
                     f"{_NEEDED_FOR.get(name, 'the gate needs it')}; {HOW}"
                 )
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from aisoc.bus import Bus
-from aisoc.cli.plugin import CommandError, add_bus_option, kernel_settings, open_bus
+from aisoc.cli.plugin import CommandError, add_bus_option, configure_logging, kernel_settings, open_bus
 from aisoc.errors import BusError
 from aisoc.events import Alert
 from aisoc.health import heartbeat_info
@@ -50,6 +50,7 @@ def register(sub: Any) -> None:
         "--interval", type=float, help=f"seconds between polls (implies --follow; {DEFAULT_INTERVAL_S})"
     )
     p.add_argument("--limit", type=int, help="stop after publishing N alerts")
+    p.add_argument("--tenant", help="the organisation of alerts that carry none (one source per customer)")
     p.add_argument("--from-start", action="store_true", help="ignore the saved cursor")
     p.set_defaults(func=_ingest)
 
@@ -93,8 +94,10 @@ def _ingest(args: argparse.Namespace) -> int:
     follow = args.follow or args.interval is not None
     interval = args.interval or DEFAULT_INTERVAL_S
     settings = kernel_settings(args)
+    configure_logging(settings.log_level, settings.log_json)
     source = open_source(args.source, args.path, config=args.config)
     bus = open_bus(settings)
+    tenancy = settings.tenancy(args.tenant)
     store = CursorStore(settings.state_dir / "cursors.json")
     resumable = source if isinstance(source, Resumable) else None
     if resumable is not None and not args.from_start:
@@ -117,7 +120,7 @@ def _ingest(args: argparse.Namespace) -> int:
                 remaining = None if args.limit is None else args.limit - total.published
                 wrapper = _Stoppable(source, stop)
                 try:
-                    stats = ingest(wrapper, bus, limit=remaining)
+                    stats = ingest(wrapper, bus, limit=remaining, tenancy=tenancy)
                 except BusError as e:
                     # The bus went away mid-pass (a Redis restart): resume at the last alert published.
                     if resumable is not None and wrapper.safe is not None:

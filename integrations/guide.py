@@ -233,7 +233,7 @@ def normalize_incident(org: str, incident: str, rows: list[dict[str, str]]) -> A
     return fitted(
         Alert,
         source=EVIDENCE_SOURCE,
-        source_id=f"{org}-{incident}",
+        source_id=incident,
         tenant=org,
         title=title,
         description=description,

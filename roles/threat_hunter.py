@@ -1,5 +1,8 @@
 """Threat Hunter: cross-case patterns at 06:00 and 18:00 — repeated hosts, shared indicators,
-verdicts that never got a follow-up, and campaigns from case memory."""
+verdicts that never got a follow-up, and campaigns from case memory.
+
+Patterns link cases of one tenant only (two organisations' ``DC01`` are two hosts), unless the role
+is built with ``across_tenants`` (setting ``hunt_across_tenants``); its leads then say so."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 
 from aisoc.events import STRONG_TYPES, Event, HuntFinding, HuntProposal, Role, Tier2Decision, fitted
 from aisoc.runtime import ScheduledRole
+from aisoc.tenants import tenant_key
 from roles._window import cases, when, within
 
 CAMPAIGN_WINDOW = timedelta(days=7)
@@ -22,14 +26,24 @@ class ThreatHunter(ScheduledRole):
     name = "threat_hunter"
     schedule = ("0 6,18 * * *",)
     emits = ("hunt.proposal", "campaign.detected")
+    across_tenants: bool = False
+    """Link cases of different tenants (an MSSP hunting one actor across its customers)."""
+
+    def _scope(self, tenant: str | None) -> str:
+        return "" if self.across_tenants else tenant_key(tenant)
+
+    @staticmethod
+    def _of(scope: str) -> str:
+        return f" of tenant {scope}" if scope else ""
+
     prompt_version = "threat_hunter/1"
 
     def report(
         self, events: Iterable[Event], start: datetime, end: datetime, tz: str, memory: Any = None
     ) -> list[Event]:
         files = cases(events, end)
-        hosts: dict[str, list[str]] = defaultdict(list)
-        shared: dict[str, list[str]] = defaultdict(list)
+        hosts: dict[tuple[str, str], list[str]] = defaultdict(list)
+        shared: dict[tuple[str, str], list[str]] = defaultdict(list)
         findings: list[HuntFinding] = []
         seen = 0
         for c in files:
@@ -37,11 +51,12 @@ class ThreatHunter(ScheduledRole):
             if alert is None or not within(when(c.record.alert), start, end):
                 continue
             seen += 1
+            scope = self._scope(alert.tenant)
             for h in alert.hosts:
-                hosts[h].append(c.case_id)
+                hosts[(scope, h)].append(c.case_id)
             for i in alert.indicators:
                 if i.type in STRONG_TYPES and not i.private:
-                    shared[i.key].append(c.case_id)
+                    shared[(scope, i.key)].append(c.case_id)
             verdict, tier2, plan = (c.record.output(r) for r in (Role.SENTINEL, Role.TIER2, Role.IR_LEAD))
             if verdict is not None and verdict.route == "tier2" and tier2 is None:
                 findings.append(
@@ -59,7 +74,8 @@ class ThreatHunter(ScheduledRole):
                         summary=f"Tier 2 escalated {c.case_id}; IR Lead has no plan yet.",
                     )
                 )
-        for host, ids in sorted(hosts.items(), key=lambda kv: -len(kv[1])):
+        span = " (across tenants)" if self.across_tenants else ""
+        for (scope, host), ids in sorted(hosts.items(), key=lambda kv: -len(kv[1])):
             if len(ids) >= REPEATED_HOST:
                 findings.append(
                     fitted(
@@ -67,11 +83,11 @@ class ThreatHunter(ScheduledRole):
                         kind="repeated_host",
                         case_ids=ids,
                         indicators=[f"host:{host}"],
-                        summary=f"{host} appears in {len(ids)} cases this window.",
+                        summary=f"{host}{self._of(scope)} appears in {len(ids)} cases this window{span}.",
                         hypothesis=f"One intrusion on {host} seen by several rules; hunt its process tree.",
                     )
                 )
-        for key, ids in sorted(shared.items(), key=lambda kv: -len(kv[1])):
+        for (scope, key), ids in sorted(shared.items(), key=lambda kv: -len(kv[1])):
             if len(set(ids)) >= 2:
                 findings.append(
                     fitted(
@@ -79,7 +95,7 @@ class ThreatHunter(ScheduledRole):
                         kind="shared_indicator",
                         case_ids=sorted(set(ids)),
                         indicators=[key],
-                        summary=f"{key} is shared by {len(set(ids))} cases.",
+                        summary=f"{key} is shared by {len(set(ids))} cases{self._of(scope)}{span}.",
                         hypothesis="Shared infrastructure: look for other hosts talking to it.",
                     )
                 )

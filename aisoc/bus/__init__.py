@@ -6,7 +6,8 @@ bus = Bus("redis://host:6379/0")     # Redis Streams: durable, multi-process
 
 The package reads in one sitting: ``records`` (plain records), ``audit`` (the audit log's reading
 side), ``delivery`` (a delivery and the in-process runner), ``coordination`` (locks, heartbeats),
-``base`` (the abstract bus and its scheme registry), then one module per backend.
+``base`` (the abstract bus and its scheme registry), ``factory`` (``open_bus(settings)``, what every
+process uses), then one module per backend.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aisoc.bus.base import (
 )
 from aisoc.bus.coordination import Coordination
 from aisoc.bus.delivery import Delivery, Handler, Subscription
+from aisoc.bus.factory import BusSettings, open_bus
 from aisoc.bus.records import (
     AuditEntry,
     BusStats,
@@ -39,6 +41,7 @@ __all__ = [
     "AuditEntry",
     "AuditLog",
     "Bus",
+    "BusSettings",
     "BusStats",
     "Coordination",
     "DeadLetter",
@@ -50,5 +53,6 @@ __all__ = [
     "Undeliverable",
     "backend_for",
     "id_key",
+    "open_bus",
     "register_scheme",
 ]

@@ -347,7 +347,7 @@ class Bus(Coordination):
         batch: list[Event] = []
         count = 0
         for e in events:
-            batch.append(e)
+            batch.append(self.redactor(e) if self.redactor else e)  # an import obeys today's redaction
             if len(batch) >= 500:
                 count += self._restore(batch)
                 batch = []

@@ -6,13 +6,15 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aisoc.bus import Bus
 from aisoc.errors import AisocError
 from aisoc.logcontext import ContextFilter
 from aisoc.logredact import install_log_redaction
 from aisoc.settings import KernelSettings, load_settings
+
+if TYPE_CHECKING:
+    from aisoc.bus import Bus
 
 
 class CommandError(AisocError):
@@ -80,10 +82,10 @@ def kernel_settings(args: argparse.Namespace, **overrides: Any) -> KernelSetting
 
 
 def open_bus(settings: KernelSettings) -> Bus:
-    """Connect to the bus the settings name, with the configured redaction."""
-    from aisoc.redact import Redactor
+    """The kernel's one bus factory (``aisoc.bus.open_bus``: configured redaction and options),
+    after importing the configured role team so that event types added roles define decode here."""
+    from aisoc.bus import open_bus as open_configured
     from aisoc.resolve import import_team
 
-    import_team(settings.team)  # the events added roles define decode here too
-    redactor = Redactor(settings.redact_patterns, settings.redact_presets)
-    return Bus(settings.bus, redactor=redactor or None, **settings.bus_options())
+    import_team(settings.team)
+    return open_configured(settings)

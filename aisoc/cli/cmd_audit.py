@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aisoc import audit
-from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, open_bus
+from aisoc.bus import open_bus
+from aisoc.cli._common import CommandError, add_bus_option, kernel_settings
 
 
 def register(sub: Any) -> None:

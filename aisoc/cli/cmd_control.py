@@ -6,7 +6,8 @@ import argparse
 import getpass
 from typing import Any
 
-from aisoc.cli._common import add_bus_option, kernel_settings, open_bus
+from aisoc.bus import open_bus
+from aisoc.cli._common import add_bus_option, kernel_settings
 from aisoc.events import ControlPaused, ControlResumed, ProducedBy
 from aisoc.runtime.control import Controls, check_scope
 

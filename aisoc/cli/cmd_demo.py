@@ -15,7 +15,8 @@ from typing import Any
 
 from rich.console import Console
 
-from aisoc.cli._common import CommandError, kernel_settings, open_bus
+from aisoc.bus import open_bus
+from aisoc.cli._common import CommandError, kernel_settings
 from aisoc.cli._paths import print_paths
 from aisoc.cli._team import build_team
 from aisoc.errors import ResolveError

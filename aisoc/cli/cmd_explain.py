@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, open_bus
+from aisoc.bus import open_bus
+from aisoc.cli._common import CommandError, add_bus_option, kernel_settings
 from aisoc.memory import Memory, UnknownCase
 
 

@@ -15,7 +15,7 @@ def register(sub: Any) -> None:
     )
     add_bus_option(m)
     m.add_argument("--port", type=int, default=9464)
-    m.add_argument("--host", default="0.0.0.0")
+    m.add_argument("--host", help="address to bind (default: setting 'metrics_host', loopback)")
     m.set_defaults(func=_metrics)
 
 
@@ -25,7 +25,8 @@ def _metrics(args: argparse.Namespace) -> int:
     settings = kernel_settings(args)
     configure_logging(settings.log_level, settings.log_json)
     registry, _ = registry_for(open_bus(settings), approvals=True)
-    serve(registry, args.port, args.host)
-    print(f"serving metrics on http://{args.host}:{args.port}/metrics")
+    host = args.host or settings.metrics_host
+    serve(registry, args.port, host)
+    print(f"serving metrics on http://{host}:{args.port}/metrics")
     wait_for_stop()
     return 0

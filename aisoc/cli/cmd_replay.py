@@ -152,6 +152,7 @@ def _replay(args: argparse.Namespace) -> int:
         guardrail=settings.guardrail,
         statistics=settings.statistics,
         stoplist=build_stoplist(settings, args.config),
+        bus_settings=settings.model_copy(update={"bus": "memory://", "durability": "fast"}),
         out=args.out,
         resume=args.resume,
         identity={

@@ -12,7 +12,7 @@ from aisoc.cli._common import add_bus_option, configure_logging, kernel_settings
 from aisoc.cli._team import build_team, open_memory
 from aisoc.errors import BusError
 from aisoc.health import heartbeat_info
-from aisoc.runtime.scheduler import DEFAULT_GRACE_S, Scheduler
+from aisoc.runtime.scheduler import DEFAULT_GRACE_S, Retention, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,9 @@ def _scheduler(args: argparse.Namespace) -> int:
     bus = open_bus(settings)
     team = build_team(settings, bus, config=args.config, dry_run=True, tools=[], context=None)
     memory = open_memory(settings, bus, "scheduler", args.config)
+    for role in team.scheduled.values():
+        if hasattr(role, "across_tenants"):
+            role.across_tenants = settings.hunt_across_tenants
     sched = Scheduler(
         bus,
         team.scheduled.values(),
@@ -43,6 +46,12 @@ def _scheduler(args: argparse.Namespace) -> int:
         grace_s=args.grace,
         memory=memory,
         consumer_idle_s=settings.consumer_idle_s,
+        retention=Retention(
+            settings.audit_retention_days,
+            settings.audit_max_entries,
+            settings.audit_archive_dir,
+            settings.retention_interval_s,
+        ),
     )
     if args.run:
         matches = [(r, t) for r, _, t in sched.triggers if r.name == args.run]

@@ -10,7 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from aisoc.cli._common import add_bus_option, kernel_settings, open_bus
+from aisoc.bus import open_bus
+from aisoc.cli._common import add_bus_option, kernel_settings
 from aisoc.health import ProcessHealth, status
 
 

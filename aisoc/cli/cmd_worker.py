@@ -48,7 +48,7 @@ def _worker(args: argparse.Namespace) -> int:
         registry, roles = registry_for(teams[0].bus)
         for team in teams:
             team.observers.append(roles.observe)
-        serve(registry, args.metrics_port)
+        serve(registry, args.metrics_port, settings.metrics_host)
     workers = WorkerSet(teams, args.role, instance=args.instance, version=__version__)
     workers.install_signal_handlers()
     workers.run()

@@ -46,7 +46,6 @@ from aisoc.events.alert import (
     Alert,
     Indicator,
     IndicatorType,
-    case_id_for,
 )
 from aisoc.events.attack import TechniqueId, Techniques, valid_techniques
 from aisoc.events.bounds import fit, fitted
@@ -101,6 +100,7 @@ from aisoc.events.trace import (
     alert_view_text,
     truncate,
 )
+from aisoc.tenants import case_id_for
 
 WORK_STREAMS = ("alerts", "cases", "actions", "reports", "control")
 """Streams that consumer groups read (the audit stream mirrors all of them)."""

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from aisoc.events._base import Line, Short, Text, UtcDatetime
 from aisoc.events.attack import Techniques
-from aisoc.tenants import tenant_key
+from aisoc.tenants import case_id_for, tenant_key
 
 SourceSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 """A source name: lowercase, no colon (the colon separates source and source id in a case id)."""
@@ -19,11 +19,6 @@ SEVERITY_NAMES = ("info", "low", "medium", "high", "critical")
 
 GENERIC_RAW_EXCLUDE = ("label", "truth", "disposition", "verdict", "_index", "_version")
 """Raw keys no source may show a model: analyst labels and export envelopes (sources add their own)."""
-
-
-def case_id_for(source: str, source_id: str) -> str:
-    """Return the case id of an alert: the same alert seen twice is the same case."""
-    return f"{source}:{source_id}"
 
 
 class IndicatorType(StrEnum):
@@ -105,8 +100,8 @@ class Alert(BaseModel):
 
     @property
     def case_id(self) -> str:
-        """The case this alert belongs to (``source:source_id``)."""
-        return case_id_for(self.source, self.source_id)
+        """The case this alert belongs to (``source:source_id``, ``tenant/source:source_id`` for a tenant)."""
+        return case_id_for(self.source, self.source_id, self.tenant)
 
     @property
     def severity_name(self) -> str:

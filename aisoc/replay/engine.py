@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol
 
 from langchain_core.language_models import BaseChatModel
 
-from aisoc.bus import Bus
+from aisoc.bus import Bus, BusSettings, open_bus
 from aisoc.events import Alert, AlertReceived, Event, PrecedentRef, ProducedBy, Role, TruthLabeled, fitted
 from aisoc.memory import Memory, Statistics, StatisticsPolicy, Stoplist, outcome_of
 from aisoc.replay.baselines import Baselines
@@ -135,6 +135,8 @@ class Replay:
         timeout_s: per-invocation time limit (None: each role's own).
         isolate: refuse outbound connections except to the model's server.
         progress: progress reporting.
+        bus_settings: the settings each arm's isolated in-process bus is opened with (their
+            redaction applies); None: a plain in-process bus.
     """
 
     def __init__(
@@ -158,6 +160,7 @@ class Replay:
         timeout_s: float | None = None,
         isolate: bool = True,
         progress: Progress | None = None,
+        bus_settings: BusSettings | None = None,
     ) -> None:
         if recall not in ARMS:
             raise ValueError(f"recall must be off, on or ab, got {recall!r}")
@@ -172,6 +175,7 @@ class Replay:
         self.stoplist, self.timeout_s, self.isolate = stoplist, timeout_s, isolate
         self.files = RunFiles(Path(out)) if out is not None else None
         self.resume = resume
+        self.bus_settings = bus_settings
         self.identity = {
             "source": source,
             "model": model_spec,
@@ -285,7 +289,8 @@ class Replay:
         result: ReplayResult,
         guard: EgressGuard | None,
     ) -> None:
-        bus = Bus()  # isolated: never the production bus
+        # isolated: never the production bus (bus_settings name an in-process one)
+        bus = open_bus(self.bus_settings) if self.bus_settings is not None else Bus()
         result.buses[arm] = bus
         memory = Memory(bus.audit, auto_refresh=False, stoplist=self.stoplist)
         stats = Statistics(bus.audit, policy=self.statistics, auto_refresh=False)

@@ -162,7 +162,7 @@ def test_a_backend_registers_its_schemes_by_subclassing() -> None:
 def test_settings_configure_the_bus(tmp_path: Path) -> None:
     """Given settings with a visibility timeout, delivery limit, mark retention and durability, the
     bus every process opens from them carries those values."""
-    from aisoc.cli._common import open_bus
+    from aisoc.bus import open_bus
     from aisoc.settings import KernelSettings
 
     settings = KernelSettings(

@@ -74,6 +74,7 @@ def bot_settings(fake: FakeWebex | None, room: dict[str, Any] | None = None, **o
         values.update(
             token=TOKEN,
             base_url=fake.base_url,
+            test_server=fake.base_url,
             soc_room_id=room["id"] if room else None,
             webhook_secret=SECRET,
             public_url="https://bot.example",

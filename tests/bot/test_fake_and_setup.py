@@ -100,7 +100,8 @@ def test_aisoc_bot_setup_reads_the_settings_file(
     """Given a [bot] table, when `aisoc bot setup` runs, then it prints what it registered and exits 0."""
     config = tmp_path / "aisoc.toml"
     config.write_text(
-        f'[bot]\ntoken = "{TOKEN}"\nbase_url = "{space.fake.base_url}"\nsoc_room_id = "{space.soc["id"]}"\n'
+        f'[bot]\ntoken = "{TOKEN}"\nbase_url = "{space.fake.base_url}"\n'
+        f'test_server = "{space.fake.base_url}"\nsoc_room_id = "{space.soc["id"]}"\n'
         f'webhook_secret = "{SECRET}"\npublic_url = "https://bot.example"\n'
     )
     assert main(["--config", str(config), "bot", "setup"]) == 0

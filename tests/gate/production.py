@@ -71,7 +71,7 @@ class GateProcess:
 
     Args:
         config: the shared settings file.
-        port: where gunicorn listens (``AISOC_PORT``); a free one by default.
+        port: where gunicorn listens (``AISOC_GATE_PORT``); a free one by default.
         session_keys: given to this process only, in its environment (as the systemd unit's
             ``EnvironmentFile`` does).
     """
@@ -86,8 +86,8 @@ class GateProcess:
             **os.environ,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "AISOC_CONFIG": str(config),
-            "AISOC_PORT": str(self.port),
-            "AISOC_SESSION_KEYS": json.dumps(session_keys),
+            "AISOC_GATE_PORT": str(self.port),
+            "AISOC_GATE_SESSION_KEYS": json.dumps(session_keys),
         }
         self.proc: subprocess.Popen[bytes] | None = None
 

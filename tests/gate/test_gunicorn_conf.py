@@ -27,7 +27,7 @@ def test_gunicorn_binds_and_trusts_what_the_gate_settings_say(
 ) -> None:
     """Given host, port and trusted proxies in [gate], then gunicorn binds there and believes
     X-Forwarded-Proto only from those proxies; no control socket, threads for concurrent people."""
-    monkeypatch.setenv("AISOC_SESSION_KEYS", json.dumps(SESSION_KEYS))
+    monkeypatch.setenv("AISOC_GATE_SESSION_KEYS", json.dumps(SESSION_KEYS))
     conf = load_conf(
         monkeypatch,
         tmp_path,
@@ -42,6 +42,6 @@ def test_gunicorn_refuses_to_start_without_the_session_keys(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Given no session keys in the gate's environment, then gunicorn stops at once naming the setting."""
-    monkeypatch.delenv("AISOC_SESSION_KEYS", raising=False)
+    monkeypatch.delenv("AISOC_GATE_SESSION_KEYS", raising=False)
     with pytest.raises(SystemExit, match="session_keys"):
         load_conf(monkeypatch, tmp_path, f"link_keys = {json.dumps(LINK_KEYS)}")

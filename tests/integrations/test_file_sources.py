@@ -134,9 +134,9 @@ def test_hand_checked_guide_incident() -> None:
     IpAddress 37; line 1227 a CloudLogonSession whose entity columns are all placeholders), when read, then
     exactly those entities come out, timed at the first row."""
     by_id = {
-        a.source_id: (a, t) for a, t in open_source("guide", str(DATA / "guide" / "evidence.csv")).records()
+        a.case_id: (a, t) for a, t in open_source("guide", str(DATA / "guide" / "evidence.csv")).records()
     }
-    alert, truth = by_id["0-509"]
+    alert, truth = by_id["0/guide:509"]
     assert isinstance(alert, Alert) and truth is not None and truth.escalated
     assert (alert.tenant, alert.rule, alert.techniques) == ("0", "0", ["T1078", "T1078.004"])
     assert alert.created_at.isoformat() == "2024-06-09T00:54:56+00:00"

@@ -144,7 +144,7 @@ def test_falcon_alert_maps_process_tree_hashes_and_ioc_context() -> None:
     ioc_context, technique and severity band come out."""
     alert = crowdstrike.normalize(falcon_alerts()[0])
     assert (alert.case_id, alert.severity, alert.severity_original) == (
-        "crowdstrike:0123:ind:77d11725:1",
+        "0123456789abcdef0123456789abcdef/crowdstrike:0123:ind:77d11725:1",
         3,
         "85 (High)",
     )

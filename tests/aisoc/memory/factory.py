@@ -26,7 +26,7 @@ def at(minutes: float) -> datetime:
 def alert(
     sid: str,
     *,
-    tenant: str | None = "org1",
+    tenant: str | None = None,
     rule: str | None = "R1",
     ind: Iterable[tuple[str, str]] = (),
     hosts: Sequence[str] = (),

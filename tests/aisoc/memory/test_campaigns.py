@@ -41,7 +41,7 @@ def test_boxes_phoning_the_same_c2_form_one_campaign() -> None:
     assert c.case_ids == ("test:b0", "test:b1", "test:b2", "test:b3") == c.added
     assert c.indicators == ("domain:c2.example",)
     assert (c.first_seen, c.last_seen) == (f.at(0), f.at(180))
-    assert "4 cases of tenant org1 share domain:c2.example" in c.summary()
+    assert "4 cases of tenant none share domain:c2.example" in c.summary()
 
 
 def test_hosts_and_users_do_not_link_a_campaign() -> None:
@@ -63,12 +63,12 @@ def test_tenants_stoplist_and_commonness_cap_stop_links() -> None:
     )
     clusters = Memory(bus.audit).find_campaign_clusters()
     assert {(c.tenant, c.case_ids) for c in clusters} == {
-        ("org1", ("test:b0", "test:b1")),
-        ("org2", ("test:b5", "test:b6")),
-        ("org1", ("test:x1", "test:x2")),
+        (None, ("test:b0", "test:b1")),
+        ("org2", ("org2/test:b5", "org2/test:b6")),
+        (None, ("test:x1", "test:x2")),
     }
-    stopped = Memory(bus.audit, stoplist=KeyStoplist(["ip:8.8.8.8"])).find_campaign_clusters(tenant="org1")
-    assert [c.case_ids for c in stopped] == [("test:b0", "test:b1")]
+    stopped = Memory(bus.audit, stoplist=KeyStoplist(["ip:8.8.8.8"])).find_campaign_clusters()
+    assert [c.case_ids for c in stopped] == [("test:b0", "test:b1"), ("org2/test:b5", "org2/test:b6")]
     capped = Memory(bus.audit, max_indicator_cases=1).find_campaign_clusters()
     assert capped == []
 

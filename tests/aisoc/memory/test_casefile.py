@@ -112,8 +112,8 @@ def test_a_hosts_cases_put_the_one_that_acted_on_it_first(tmp_path: Path) -> Non
     published(bus, f.contained("1", "ws-1"))
     published(bus, [f.alert("other", hosts=["ws-1"], tenant="org2", created=f.at(200))])
     mem = Memory(bus.audit)
-    assert mem.cases_on_host("Ws-1") == ["test:1", "test:other", "test:seen"]
-    assert mem.cases_on_host("ws-1", tenant="org1") == ["test:1", "test:seen"]
+    assert mem.cases_on_host("Ws-1") == ["test:1", "org2/test:other", "test:seen"]
+    assert mem.cases_on_host("ws-1", tenant="org2") == ["org2/test:other"]
     assert mem.cases_on_host("nobody") == []
 
 

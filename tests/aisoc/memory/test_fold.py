@@ -130,4 +130,4 @@ def test_events_before_the_alert_still_land_in_the_case() -> None:
     mem = memory_of(f.label("test:1", "benign", False), f.alert("1", ind=[("ip", "198.51.100.7")]))
     rec = mem.case("test:1")
     assert rec is not None and rec.truth is not None and rec.alert is not None
-    assert mem.cases_with("ip:198.51.100.7", tenant="org1") == ["test:1"]
+    assert mem.cases_with("ip:198.51.100.7", tenant=None) == ["test:1"]

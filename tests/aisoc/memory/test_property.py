@@ -64,7 +64,7 @@ def _step(kind: str, cid: str, sid: str, minute: int, case_ids: list[str]) -> Ev
     return CampaignDetected(
         campaign_id=f"camp-{minute % 3}",
         status="new",
-        tenant="org1",
+        tenant=None,
         case_ids=case_ids[: 1 + minute % 3],
         indicators=["ip:203.0.113.1"],
         first_seen=f.T0,

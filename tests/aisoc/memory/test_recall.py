@@ -56,7 +56,7 @@ def test_the_same_rule_brings_precedent_and_its_history() -> None:
     assert refs[1].verdict == "false_positive" and refs[1].decided_by == "human:carol"
     assert refs[0].summary is not None and "fired 3 times before" in refs[0].summary
     assert "2 closed benign, 1 escalated" in refs[0].summary
-    history = mem.rule_history("org1", "R9")
+    history = mem.rule_history(None, "R9")
     assert (history.fired, history.closed_benign, history.escalated, history.open) == (3, 2, 1, 0)
 
 
@@ -64,10 +64,10 @@ def test_recall_never_crosses_tenants() -> None:
     """Given the same IP and rule in another tenant, then recall finds nothing there."""
     mem = memory_of(
         f.alert("other", tenant="org2", ind=[("ip", "203.0.113.9")], created=f.at(0)),
-        f.alert("q", tenant="org1", ind=[("ip", "203.0.113.9")], created=f.at(10)),
+        f.alert("q", tenant=None, ind=[("ip", "203.0.113.9")], created=f.at(10)),
     )
     assert mem.recall_similar("test:q") == []
-    assert mem.rule_history("org1", "R1").fired == 1
+    assert mem.rule_history(None, "R1").fired == 1
 
 
 def test_recall_excludes_the_case_itself_and_ignores_its_outcome() -> None:
@@ -94,7 +94,7 @@ def test_before_hides_cases_created_later() -> None:
     q = f.alert("q", ind=[("ip", "198.51.100.1")], created=f.at(50))
     assert ids(mem.recall_similar(q, before=q.alert.created_at)) == ["test:early"]
     assert set(ids(mem.recall_similar(q))) == {"test:early", "test:late"}
-    assert mem.rule_history("org1", "R1", before=q.alert.created_at).fired == 1
+    assert mem.rule_history(None, "R1", before=q.alert.created_at).fired == 1
 
 
 def test_recency_breaks_ties_between_equal_overlaps() -> None:
@@ -156,10 +156,10 @@ def test_rule_stats_per_tenant_over_a_window() -> None:
         f.alert("2", rule="R1", created=f.at(60)),
         f.alert("3", tenant="org2", rule="R1", created=f.at(60)),
     )
-    stats = mem.rule_stats("org1", since=f.at(30))
-    assert [(s.tenant, s.rule, s.fired, s.open) for s in stats] == [("org1", "R1", 1, 1)]
+    stats = mem.rule_stats(None, all_tenants=False, since=f.at(30))
+    assert [(s.tenant, s.rule, s.fired, s.open) for s in stats] == [(None, "R1", 1, 1)]
     everyone = mem.rule_stats()
-    assert {(s.tenant, s.fired) for s in everyone} == {("org1", 2), ("org2", 1)}
+    assert {(s.tenant, s.fired) for s in everyone} == {(None, 2), ("org2", 1)}
     assert everyone[0].to_stat().benign_rate == 0.5
 
 

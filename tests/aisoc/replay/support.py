@@ -18,6 +18,7 @@ from pydantic import Field
 from aisoc.models import StubChatModel
 from aisoc.replay import Replay, ReplayResult, read_records, select
 from aisoc.sources import open_source
+from aisoc.tenants import case_id_for
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 WAZUH = DATA / "wazuh" / "alerts.jsonl"
@@ -70,7 +71,7 @@ def guide_regraded(
     order: list[str] = []
     grade: dict[str, str] = {}
     for row in rows:
-        key = f"guide:{row[org]}-{row[inc]}"
+        key = case_id_for("guide", row[inc], row[org])
         if key not in grade:
             order.append(key)
             grade[key] = row[grade_col]
@@ -80,7 +81,7 @@ def guide_regraded(
         writer = csv.writer(f, lineterminator="\r\n")
         writer.writerow(header)
         for row in rows:
-            key = f"guide:{row[org]}-{row[inc]}"
+            key = case_id_for("guide", row[inc], row[org])
             if key in new:
                 writer.writerow([*row[:grade_col], new[key], *row[grade_col + 1 :]])
     return path

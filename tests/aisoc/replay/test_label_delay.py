@@ -49,10 +49,10 @@ def test_a_label_younger_than_the_delay_never_reaches_a_prompt(monkeypatch: pyte
     3 hours later, when the label is known, sees the difference."""
     a = prompts_by_ticket(_prompts(monkeypatch, _toy(TP), timedelta(hours=2)))
     b = prompts_by_ticket(_prompts(monkeypatch, _toy(FP), timedelta(hours=2)))
-    early = {"toy:0", "toy:1", "toy:2"}
+    early = {"acme/toy:0", "acme/toy:1", "acme/toy:2"}
     assert [p for c, p in a if c in early] == [p for c, p in b if c in early]
-    assert [p for c, p in a if c == "toy:3"] != [p for c, p in b if c == "toy:3"]
-    late = next(p for c, p in a if c == "toy:3")[-1]
+    assert [p for c, p in a if c == "acme/toy:3"] != [p for c, p in b if c == "acme/toy:3"]
+    late = next(p for c, p in a if c == "acme/toy:3")[-1]
     assert '"labelled":3' in late and '"true_positive":2' in late  # t0 (TP), t1 (FP), t2 (TP) known by 03:00
 
 
@@ -61,7 +61,7 @@ def test_without_a_delay_the_same_label_shows_at_once(monkeypatch: pytest.Monkey
     sees the first label (the check above can fail)."""
     a = prompts_by_ticket(_prompts(monkeypatch, _toy(TP), timedelta(0)))
     b = prompts_by_ticket(_prompts(monkeypatch, _toy(FP), timedelta(0)))
-    assert [p for c, p in a if c == "toy:1"] != [p for c, p in b if c == "toy:1"]
+    assert [p for c, p in a if c == "acme/toy:1"] != [p for c, p in b if c == "acme/toy:1"]
 
 
 def test_labels_are_published_in_the_order_analysts_give_them() -> None:
@@ -74,15 +74,15 @@ def test_labels_are_published_in_the_order_analysts_give_them() -> None:
     log = list(result.buses["on"].audit)
     order = [(e.type, e.case_id) for e in log if e.type in ("alert.received", "truth.labeled")]
     assert order == [
-        ("alert.received", "toy:0"),
-        ("alert.received", "toy:1"),
-        ("alert.received", "toy:2"),
-        ("truth.labeled", "toy:0"),  # 02:00 <= 03:00
-        ("truth.labeled", "toy:1"),  # 02:30
-        ("truth.labeled", "toy:2"),  # 03:00
-        ("alert.received", "toy:3"),
+        ("alert.received", "acme/toy:0"),
+        ("alert.received", "acme/toy:1"),
+        ("alert.received", "acme/toy:2"),
+        ("truth.labeled", "acme/toy:0"),  # 02:00 <= 03:00
+        ("truth.labeled", "acme/toy:1"),  # 02:30
+        ("truth.labeled", "acme/toy:2"),  # 03:00
+        ("alert.received", "acme/toy:3"),
     ]
-    assert not any(isinstance(e, TruthLabeled) and e.case_id == "toy:3" for e in log)
+    assert not any(isinstance(e, TruthLabeled) and e.case_id == "acme/toy:3" for e in log)
 
 
 def test_on_real_guide_incidents_no_prompt_sees_a_label_younger_than_a_day(

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
-from aisoc import Bus, events, models
+from aisoc import Bus, audit, events, models
 from aisoc.runtime import RoleTeam
-from aisoc.runtime.scheduler import Scheduler, fires_between, trigger, window
+from aisoc.runtime.scheduler import Retention, Scheduler, fires_between, trigger, window
 from integrations.samples import demo_source
 from roles import DetectionEngineer, SocManager, ThreatHunter
 from tests.aisoc.runtime.test_loop import real_alert
@@ -76,8 +78,8 @@ def test_apscheduler_jobs_have_misfire_grace_and_coalesce() -> None:
     """The APScheduler 3 jobs do not keep its 1-second default grace."""
     sched = Scheduler(Bus(), [SocManager(), DetectionEngineer(), ThreatHunter()], BERLIN, grace_s=900)
     jobs = {j.id: j for j in sched.blocking().get_jobs()}
-    reports = [j for name, j in jobs.items() if name != "bus-maintenance"]
-    assert len(reports) == 3 and "bus-maintenance" in jobs
+    reports = [j for name, j in jobs.items() if name not in ("bus-maintenance", "retries")]
+    assert len(reports) == 3 and "bus-maintenance" in jobs and "retries" in jobs
     assert all(j.misfire_grace_time == 900 and j.coalesce for j in reports)
 
 
@@ -185,3 +187,148 @@ def test_the_scheduler_process_beats_and_stops_cleanly_on_sigterm(tmp_path: Path
         assert proc.wait(20) == 0
     finally:
         proc.kill()
+
+
+class Flaky(SocManager):
+    """The SOC Manager whose report fails its first ``failures`` times."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def report(self, *args: Any, **kwargs: Any) -> list[events.Event]:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise RuntimeError("the report's store is down")
+        return super().report(*args, **kwargs)
+
+
+FIRE = datetime(2026, 11, 25, 14, tzinfo=UTC)
+"""A SOC Manager fire time (14:00 UTC); the next one is at 22:00."""
+
+
+def test_a_failed_report_is_retried_with_backoff_and_published_once() -> None:
+    """Given a report that fails twice, when the clock passes each backoff, then it is retried after
+    one minute, then two, and published exactly once; nothing runs before a backoff has passed."""
+    bus, role = Bus(), Flaky(failures=2)
+    with time_machine.travel(FIRE, tick=False) as traveller:
+        sched = Scheduler(bus, [role])
+        (_, _, trig) = sched.triggers[0]
+        assert sched.fire(role, trig, FIRE) is None and role.calls == 1
+        traveller.shift(timedelta(seconds=59))
+        assert sched.run_retries() == 0 and role.calls == 1
+        traveller.shift(timedelta(seconds=2))
+        assert sched.run_retries() == 0 and role.calls == 2
+        traveller.shift(timedelta(seconds=119))
+        assert sched.run_retries() == 0 and role.calls == 2
+        traveller.shift(timedelta(seconds=2))
+        assert sched.run_retries() == 1 and role.calls == 3
+        assert sched.retries == {} and sched.done(role, trig, FIRE)
+        traveller.shift(timedelta(hours=1))
+        assert sched.run_retries() == 0 and sched.catch_up() == 0
+    assert [e.type for e in bus.audit] == ["shift.summary"]
+
+
+def test_a_failed_fire_is_caught_up_after_a_restart(tmp_path: Path) -> None:
+    """Given a fire that failed and a scheduler that then restarted, when the new one catches up within
+    the grace time, then the report is published (the lock marks completion, not start)."""
+    bus = Bus(f"sqlite:///{tmp_path / 'soc.db'}")
+    with time_machine.travel(FIRE + timedelta(minutes=1), tick=False) as traveller:
+        first = Scheduler(bus, [Flaky(failures=1)])
+        (role, _, trig) = first.triggers[0]
+        assert first.fire(role, trig, FIRE) is None and not first.done(role, trig, FIRE)
+        traveller.shift(timedelta(minutes=10))
+        restarted = Scheduler(bus, [SocManager()])
+        assert restarted.catch_up() == 1
+        assert restarted.catch_up() == 0
+    assert [e.type for e in bus.audit] == ["shift.summary"]
+
+
+def test_a_fire_that_keeps_failing_gives_up_at_the_next_fire() -> None:
+    """Given a report that always fails, then retries back off (1, 2, 4 ... at most 30 minutes) and
+    stop before the role's next fire (22:00), with the window named in the log."""
+    bus, role = Bus(), Flaky(failures=10_000)
+    with time_machine.travel(FIRE, tick=False) as traveller:
+        sched = Scheduler(bus, [role])
+        (_, _, trig) = sched.triggers[0]
+        sched.fire(role, trig, FIRE)
+        waits = []
+        while sched.retries:
+            (pending,) = sched.retries.values()
+            waits.append((pending.due - datetime.now(UTC)).total_seconds())
+            traveller.move_to(pending.due)
+            sched.run_retries()
+        assert waits[:6] == [60, 120, 240, 480, 960, 1800] and set(waits[6:]) == {1800}
+        assert datetime.now(UTC) < FIRE + timedelta(hours=8)
+    assert len(bus.audit) == 0
+
+
+def test_reports_read_the_audit_incrementally_and_keep_a_bounded_window() -> None:
+    """Given reports fired over two weeks, then each fire reads only what was published since the last,
+    closed cases quiet for longer than the horizon leave RAM, and a case active again is read back whole."""
+    bus = Bus()
+    with time_machine.travel(FIRE - timedelta(hours=1), tick=False) as traveller:
+        sched = Scheduler(bus, [SocManager()])
+        (role, _, trig) = sched.triggers[0]
+        received = real_alert()
+        alert = received.alert
+        bus.publish(received)
+        closed = events.CaseClosed(
+            case_id=alert.case_id,
+            produced_by=events.ProducedBy(role="human"),
+            closed_by=events.ClosedBy(role="human", person="a@example.com"),
+            disposition="benign",
+            reason="tested",
+        )
+        bus.publish(closed)
+        traveller.move_to(FIRE)
+        assert sched.fire(role, trig, FIRE) is not None
+        assert sched.feed.refresh() == 1  # only the report just published
+        assert len(sched.feed) == 3
+        traveller.shift(timedelta(days=15))
+        sched.feed.refresh()
+        assert len(sched.feed) == 0 and sched.feed.cursor == bus.audit.last_id()
+        label = events.TruthLabeled(
+            case_id=alert.case_id,
+            produced_by=events.ProducedBy(role="human"),
+            label="benign",
+            escalated=False,
+            labeled_by="a@example.com",
+            source="test",
+        )
+        bus.publish(label)
+        assert sched.feed.refresh() == 1
+        assert [e.type for e in sched.feed.events()] == ["alert.received", "case.closed", "truth.labeled"]
+
+
+def test_scheduled_retention_archives_then_trims_by_age_and_size_and_spares_unacked_and_control(
+    tmp_path: Path,
+) -> None:
+    """Given a month of alerts nobody consumed yet and an old pause, when the scheduled retention keeps
+    7 days, then the old entries are archived to the named folder before the audit is trimmed, the
+    unacked alerts are still delivered, the control stream is whole; a size limit then trims further."""
+    bus = Bus(f"sqlite:///{tmp_path / 'soc.db'}")
+    base = real_alert()
+    with time_machine.travel(datetime(2026, 11, 1, tzinfo=UTC), tick=False) as traveller:
+        bus.publish(
+            events.ControlPaused(scope="sentinel", by="a", produced_by=events.ProducedBy(role="human"))
+        )
+        for day in range(30):
+            traveller.move_to(datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=day))
+            a = base.alert.model_copy(update={"source_id": f"r-{day}"})
+            bus.publish(events.AlertReceived(alert=a, case_id=a.case_id, produced_by=base.produced_by))
+        archive = tmp_path / "named-by-the-operator"
+        sched = Scheduler(bus, [SocManager()], retention=Retention(7, 0, archive))
+        assert sched.retain() == 1 + 22
+        assert len(bus.audit) == 8
+        (file,) = archive.iterdir()
+        assert sum(1 for _ in audit.read_export(file)) == 23
+        delivered = bus.consume("sentinel", "s", types=["alert.received"], count=100)
+        assert len(delivered) == 30  # retention never takes an entry a group has not acked
+        assert [e.event.type for e in bus.read("control")] == ["control.paused"]
+        sized = Scheduler(bus, [SocManager()], retention=Retention(0, 5, archive))
+        assert sized.retain() == 0  # another run holds the retention lease
+        traveller.shift(timedelta(hours=1))
+        assert sized.retain() == 3 and len(bus.audit) == 5
+        assert Scheduler(bus, [SocManager()]).retain() == 0  # off by default
+        assert "retention" in {j.id for j in sized.blocking().get_jobs()}
