@@ -120,6 +120,8 @@ class ModelCall(_Frozen):
     duration_ms: float = Field(ge=0)
     input_tokens: int | None = Field(default=None, ge=0)
     output_tokens: int | None = Field(default=None, ge=0)
+    cached_tokens: int | None = Field(default=None, ge=0)
+    """Prompt tokens the server took from its prompt cache instead of evaluating (when reported)."""
     error: Line | None = None
 
 
@@ -174,6 +176,8 @@ class TokenUsage(_Frozen):
 
     input_tokens: int = Field(default=0, ge=0)
     output_tokens: int = Field(default=0, ge=0)
+    cached_tokens: int = Field(default=0, ge=0)
+    """Of ``input_tokens``, those taken from the server's prompt cache instead of evaluated."""
 
 
 class Trace(_Frozen):

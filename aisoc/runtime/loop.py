@@ -55,6 +55,7 @@ class Run:
     stop: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0
     repairs: int = 0
 
 
@@ -85,16 +86,20 @@ class ToolLoop:
         tools: list[Tool],
         budget: int,
         schema: type[BaseModel],
+        slot: int = 0,
     ) -> None:
         self.role, self.caps, self.budget, self.schema = role, caps, budget, schema
         self.tools = {t.name: t for t in tools}
-        answer = model
+        options = caps.request_options(slot)  # prompt-cache fields for servers that take them
+        answer: Any = model.bind(**options) if options else model
         if caps.json_schema:
-            answer = model.bind(  # type: ignore[assignment]
-                response_format={"type": "json_object", "schema": grammar_schema(schema.model_json_schema())}
+            answer = model.bind(
+                response_format={"type": "json_object", "schema": grammar_schema(schema.model_json_schema())},
+                **options,
             )
         self.answer_model = answer
-        self.model = model.bind_tools([_openai_tool(t) for t in tools]) if (caps.tools and tools) else answer
+        tool_specs = [_openai_tool(t) for t in tools]
+        self.model = model.bind_tools(tool_specs, **options) if (caps.tools and tools) else answer
         self.recursion_limit = 2 * budget + 6
         graph = StateGraph(LoopState)
         graph.add_node("model", self._model_node)
@@ -122,14 +127,17 @@ class ToolLoop:
                 raise ModelUnavailable(f"{type(e).__name__}: {e}") from e
             raise
         usage = getattr(ai, "usage_metadata", None) or {}
+        cached = (usage.get("input_token_details") or {}).get("cache_read")
         run.input_tokens += int(usage.get("input_tokens", 0) or 0)
         run.output_tokens += int(usage.get("output_tokens", 0) or 0)
+        run.cached_tokens += int(cached or 0)
         run.model_calls.append(
             ModelCall(
                 leg=str(ai.response_metadata.get("aisoc_leg") or self.caps.leg),
                 duration_ms=_ms(t0),
                 input_tokens=usage.get("input_tokens"),
                 output_tokens=usage.get("output_tokens"),
+                cached_tokens=cached,
             )
         )
         return ai  # type: ignore[no-any-return]
@@ -285,7 +293,9 @@ def build_trace(
     ``shared`` parts (the alert's view) are referenced by event id instead of copied."""
     raw = transcript[-1].content if transcript and isinstance(transcript[-1], AIMessage) else ""
     usage = (
-        TokenUsage(input_tokens=run.input_tokens, output_tokens=run.output_tokens)
+        TokenUsage(
+            input_tokens=run.input_tokens, output_tokens=run.output_tokens, cached_tokens=run.cached_tokens
+        )
         if run.input_tokens or run.output_tokens
         else None
     )

@@ -37,7 +37,7 @@ from aisoc.runtime.builtin_tools import case_lookup_tool
 from aisoc.runtime.control import Controls
 from aisoc.runtime.guardrail import GuardrailPolicy, closes_case, judge, record
 from aisoc.runtime.loop import ModelUnavailable, ToolLoop, build_trace
-from aisoc.runtime.prompt import NONCE, system_message, user_message
+from aisoc.runtime.prompt import system_message, user_message
 from aisoc.runtime.role import AgentRole, RoleContext, ScheduledRole
 from aisoc.sources import AlertSource, IngestStats, ingest
 from aisoc.tools import Tool, ToolSet
@@ -67,6 +67,9 @@ class Invocation:
     output_tokens: int
     failure: str | None
     leg: str | None
+    cached_tokens: int = 0
+    """Of ``input_tokens``, those the model server took from its prompt cache."""
+    model_calls: int = 0
 
 
 Observer = Callable[[Invocation], None]
@@ -129,18 +132,18 @@ class RoleTeam:
                 tools=self.tools.allowed(r.tools),
                 budget=r.budget,
                 schema=r.schema,
+                slot=slot,
             )
-            for name, r in self.agents.items()
+            for slot, (name, r) in enumerate(self.agents.items())
         }
-        # The system message only changes with the nonce: render the schema once per role.
-        self.system_templates = {
+        # The system message never changes: rendered once per role, the stable prefix of its prompts.
+        self.system_messages = {
             name: system_message(
                 name,
                 r.prompt_version,
                 r.system_prompt,
                 r.schema,
                 [t.name for t in self.tools.allowed(r.tools)] if self.caps.tools else [],
-                NONCE,
                 constrained=self.caps.json_schema,
             )
             for name, r in self.agents.items()
@@ -239,7 +242,7 @@ class RoleTeam:
         ctx = self.context_for(role, event)
         nonce = event.event_id[:8]
         messages = [
-            SystemMessage(content=self.system_templates[name].replace(NONCE, nonce)),
+            SystemMessage(content=self.system_messages[name]),
             HumanMessage(content=user_message(role.data(ctx), role.task(ctx), nonce, list(ctx.precedent))),
         ]
         loop = self.loops[name]
@@ -298,6 +301,8 @@ class RoleTeam:
                 run.output_tokens,
                 failure if output is None else None,
                 ctx.model_leg,
+                run.cached_tokens,
+                len(run.model_calls),
             )
         )
         return results
