@@ -195,6 +195,8 @@ class Trace(_Frozen):
     repairs: int = Field(default=0, ge=0)
     note: Text | None = None
     guardrail: GuardrailCheck | None = None
+    settled: Line | None = None
+    """Set when no model was called: the role's rule decided, and why (nothing to judge)."""
 
     @field_validator("raw_output", mode="before")
     @classmethod

@@ -288,6 +288,7 @@ def build_trace(
     output: BaseModel | None,
     note: str | None = None,
     shared: Sequence[SharedPart] = (),
+    settled: str | None = None,
 ) -> Trace:
     """Assemble the trace of one invocation (messages, calls, precedent, usage, outputs); the
     ``shared`` parts (the alert's view) are referenced by event id instead of copied."""
@@ -311,6 +312,7 @@ def build_trace(
         validated_output=output.model_dump_json() if output is not None else None,
         repairs=run.repairs,
         note=note,
+        settled=settled,
     )
 
 

@@ -144,6 +144,14 @@ class AgentRole:
         """The instruction that follows the data."""
         return "Decide and answer with the JSON object."
 
+    def settle(self, ctx: RoleContext) -> Settled | None:
+        """The answer when the role's inputs leave nothing to judge, with the reason; None: ask the model.
+
+        A settled answer is validated against ``schema`` and handled, guarded and traced like a
+        model's (the trace's ``settled`` says why no model was called).
+        """
+        return None
+
     def handle(self, ctx: RoleContext, output: Any) -> list[Event]:
         """Turn the validated answer into events (the runtime adds the trace and publishes)."""
         raise NotImplementedError
@@ -182,6 +190,15 @@ class ScheduledRole:
     def producer(self) -> ProducedBy:
         """Who produced the report: this role's slug (a standard one, or one a SOC added)."""
         return ProducedBy(role=self.name, prompt_version=self.prompt_version)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A role's answer decided by its own rule instead of the model."""
+
+    answer: dict[str, Any]
+    reason: str
+    """Why there was nothing for the model to decide (goes into the trace)."""
 
 
 @dataclass

@@ -8,6 +8,7 @@ team.on_action_proposed(gate=my_hitl_gate)  # in-process; in production the gate
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from aisoc.bus import Bus, Delivery
 from aisoc.events import (
@@ -36,9 +37,9 @@ from aisoc.resolve import resolve
 from aisoc.runtime.builtin_tools import case_lookup_tool
 from aisoc.runtime.control import Controls
 from aisoc.runtime.guardrail import GuardrailPolicy, closes_case, judge, record
-from aisoc.runtime.loop import ModelUnavailable, ToolLoop, build_trace
+from aisoc.runtime.loop import ModelUnavailable, Run, ToolLoop, build_trace
 from aisoc.runtime.prompt import system_message, user_message
-from aisoc.runtime.role import AgentRole, RoleContext, ScheduledRole
+from aisoc.runtime.role import AgentRole, RoleContext, ScheduledRole, Settled
 from aisoc.sources import AlertSource, IngestStats, ingest
 from aisoc.tools import Tool, ToolSet
 
@@ -240,23 +241,13 @@ class RoleTeam:
         role = self.agents[name]
         t0 = time.perf_counter()
         ctx = self.context_for(role, event)
-        nonce = event.event_id[:8]
-        messages = [
-            SystemMessage(content=self.system_messages[name]),
-            HumanMessage(content=user_message(role.data(ctx), role.task(ctx), nonce, list(ctx.precedent))),
-        ]
-        loop = self.loops[name]
-        try:
-            output, failure, run, transcript = loop.run(messages, self.timeout_s or role.timeout_s)
-        except ModelUnavailable:
-            raise
-        except Exception as e:  # the model answered with an error (bad request, context overflow)
-            log.exception("%s: model call failed on %s", name, event.event_id)
-            output, failure = None, f"model error: {type(e).__name__}: {e}"
-            from aisoc.runtime.loop import Run
-
-            run, transcript = Run(deadline=0.0), messages
-        ctx.model_leg = run.model_calls[-1].leg if run.model_calls else self.caps.leg
+        settled = role.settle(ctx)
+        if settled is not None:
+            output, failure, run, transcript = self._settle(role, settled)
+            ctx.model_leg = None
+        else:
+            output, failure, run, transcript = self._ask(role, ctx)
+            ctx.model_leg = run.model_calls[-1].leg if run.model_calls else self.caps.leg
         trace = build_trace(
             role=name,
             prompt_version=role.prompt_version,
@@ -265,6 +256,7 @@ class RoleTeam:
             precedent=list(ctx.precedent),
             output=output,
             shared=ctx.shared_parts(),
+            settled=settled.reason[:1024] if settled is not None else None,
         )
         results: list[Event]
         if output is not None:
@@ -306,6 +298,36 @@ class RoleTeam:
             )
         )
         return results
+
+    def _ask(self, role: AgentRole, ctx: RoleContext) -> tuple[Any, str | None, Run, list[BaseMessage]]:
+        """Run the role's tool loop on its prompt: (output, failure, the record, the transcript).
+
+        Raises:
+            ModelUnavailable: no leg of the model answered.
+        """
+        messages: list[BaseMessage] = [
+            SystemMessage(content=self.system_messages[role.name]),
+            HumanMessage(
+                content=user_message(
+                    role.data(ctx), role.task(ctx), ctx.event.event_id[:8], list(ctx.precedent)
+                )
+            ),
+        ]
+        try:
+            return self.loops[role.name].run(messages, self.timeout_s or role.timeout_s)
+        except ModelUnavailable:
+            raise
+        except Exception as e:  # the model answered with an error (bad request, context overflow)
+            log.exception("%s: model call failed on %s", role.name, ctx.event.event_id)
+            return None, f"model error: {type(e).__name__}: {e}", Run(deadline=0.0), messages
+
+    def _settle(self, role: AgentRole, settled: Settled) -> tuple[Any, str | None, Run, list[BaseMessage]]:
+        """The role's own answer, validated like a model's; no model is called."""
+        log.info("%s: decided without the model: %s", role.name, settled.reason)
+        output, error = self.loops[role.name].validate(json.dumps(settled.answer))
+        transcript: list[BaseMessage] = [AIMessage(content=json.dumps(settled.answer))]
+        failure = f"the role's own answer is invalid: {error}" if error else None
+        return output, failure, Run(deadline=0.0), transcript
 
     def _guard(
         self, role: AgentRole, ctx: RoleContext, output: Any, results: list[Event], trace: Any

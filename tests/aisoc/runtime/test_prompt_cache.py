@@ -16,13 +16,15 @@ ALERTS = "data/wazuh/alerts.jsonl"
 
 
 class _Three:
-    """Three real Wazuh alerts that go the whole way with the canned answers."""
+    """Three real Wazuh alerts that go the whole way with the canned answers (public indicators to rate)."""
 
     name = "wazuh"
 
     def poll(self) -> Any:
         alerts = list(WazuhFileSource(ALERTS).poll())
-        yield from [a for a in alerts if a.severity >= 2 and a.techniques][:3]
+        yield from [
+            a for a in alerts if a.severity >= 2 and any(not i.private for i in a.strong_indicators())
+        ][:3]
 
 
 def _system(body: dict[str, Any]) -> str:
