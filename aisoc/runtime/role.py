@@ -68,8 +68,9 @@ class RoleContext:
         if received is None:
             return RawJson("null")
         key = received.event_id
-        if self.views is not None and key in self.views:
-            return RawJson(self.views[key])
+        cached = self.views.get(key) if self.views is not None else None
+        if cached is not None:
+            return RawJson(cached)
         text = alert_view_text(received.alert, self.raw_limit)
         if self.views is not None:
             self.views[key] = text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -385,20 +386,25 @@ class RoleTeam:
 
 
 class _Lru(OrderedDict[str, str]):
-    """A small least-recently-used cache (rendered alert views)."""
+    """A small least-recently-used cache (rendered alert views), safe for concurrent invocations."""
 
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
+        self._lock = threading.Lock()
 
-    def __getitem__(self, key: str) -> str:
-        self.move_to_end(key)
-        return super().__getitem__(key)
+    def get(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            if not super().__contains__(key):
+                return default
+            self.move_to_end(key)
+            return super().__getitem__(key)
 
     def __setitem__(self, key: str, value: str) -> None:
-        super().__setitem__(key, value)
-        if len(self) > self.size:
-            self.popitem(last=False)
+        with self._lock:
+            super().__setitem__(key, value)
+            if len(self) > self.size:
+                self.popitem(last=False)
 
 
 def _with_trace(event: Event, trace: Any) -> Event:
