@@ -38,6 +38,11 @@ __all__ = [
 ]
 
 
+LOCAL_RAW_LIMIT = 600
+"""Characters of an alert's raw record the bundled small model is shown (after what the normalized
+fields already say is left out): its answers are no better with more, and every token costs."""
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What the runtime may ask of a model."""
@@ -114,7 +119,7 @@ def _one(spec: str, timeout: float) -> BaseChatModel:
 
         path = spec.partition(":")[2] or str(bundled_model_path())
         model = LlamaCppChatModel(model_path=path)
-        model.metadata = {"aisoc_mode": "json", "aisoc_leg": "local", "aisoc_raw_limit": 1200}
+        model.metadata = {"aisoc_mode": "json", "aisoc_leg": "local", "aisoc_raw_limit": LOCAL_RAW_LIMIT}
         return model
     if spec.startswith("openai+"):
         return _openai(spec, timeout)

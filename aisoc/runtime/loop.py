@@ -37,6 +37,11 @@ from aisoc.runtime.prompt import extract_json
 from aisoc.tools import Tool, ToolError, result_text
 
 BUDGET_EXHAUSTED = "budget exhausted"
+TOOL_BUDGET_RAW_LIMITS = 4
+"""Tool results an invocation shows the model, in all, as a multiple of the model's raw-record
+limit (a small context window gets small results; each is also cut to ``TOOL_RESULT_LIMIT``)."""
+TOOL_RESULT_FLOOR = 300
+"""Characters of a tool result shown even when the budget is spent (enough for its gist or error)."""
 TIMEOUT = "timeout"
 
 
@@ -57,6 +62,8 @@ class Run:
     output_tokens: int = 0
     cached_tokens: int = 0
     repairs: int = 0
+    tool_chars: int = 0
+    """Characters of tool results shown to the model so far (bounded per invocation)."""
 
 
 class ModelUnavailable(Exception):
@@ -100,6 +107,7 @@ class ToolLoop:
         self.answer_model = answer
         tool_specs = [_openai_tool(t) for t in tools]
         self.model = model.bind_tools(tool_specs, **options) if (caps.tools and tools) else answer
+        self.tool_budget = TOOL_BUDGET_RAW_LIMITS * caps.raw_limit
         self.recursion_limit = 2 * budget + 6
         graph = StateGraph(LoopState)
         graph.add_node("model", self._model_node)
@@ -176,7 +184,9 @@ class ToolLoop:
             t0 = time.perf_counter()
             error = None
             try:
-                text = truncate(redact(result_text(tool.invoke(args))), TOOL_RESULT_LIMIT)
+                room = max(TOOL_RESULT_FLOOR, self.tool_budget - run.tool_chars)
+                text = truncate(redact(result_text(tool.invoke(args))), min(TOOL_RESULT_LIMIT, room))
+                run.tool_chars += len(text)
             except ToolError as e:
                 text = error = redact(str(e))
             except Exception as e:  # a tool bug must not take the role down: the model is told
