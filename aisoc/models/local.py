@@ -166,7 +166,7 @@ class LlamaCppChatModel(BaseChatModel):
             out = llm.create_chat_completion(
                 messages=chat,
                 response_format=kwargs.get("response_format"),
-                max_tokens=self.max_tokens,
+                max_tokens=int(kwargs.get("max_tokens") or self.max_tokens),
                 temperature=self.temperature,
                 stop=stop,
             )
