@@ -23,7 +23,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from aisoc.errors import ModelError
 
-FILLER = (
+FILLER = (  # about 118 tokens a line with the bundled model's tokenizer
     "Sysmon event 1 process create on host WS-{n}: image C:\\Windows\\System32\\cmd.exe, parent "
     "explorer.exe, user CORP\\user{n}, command line 'cmd.exe /c whoami /all', hashes SHA256 {h}. "
 )
@@ -97,7 +97,7 @@ class Speed:
 
 def reference_prompt(tokens: int = 1000) -> str:
     """About ``tokens`` tokens of log-like text, unique per call (no server can have it cached)."""
-    lines = [FILLER.format(n=n, h=uuid.uuid4().hex * 2) for n in range(max(1, tokens // 70))]
+    lines = [FILLER.format(n=n, h=uuid.uuid4().hex * 2) for n in range(max(1, tokens // 118))]
     return f"run {uuid.uuid4().hex}\n" + "".join(lines)
 
 
