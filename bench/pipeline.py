@@ -160,19 +160,37 @@ def on_redis(url: str, alerts: list[events.Alert], timeout_s: float = 600) -> di
 
 
 def local_model(alerts: list[events.Alert]) -> dict[str, Any]:
+    """The alerts through the bundled model in-process, with one uncached 1,000-token call before
+    and after as the yardstick (a shared machine's speed drifts: the ratio is what compares)."""
+    from aisoc.models.reference import uncached_call
+
     seen: list[Invocation] = []
     bus = Bus()
-    team = RoleTeam(model=models.from_spec("local"), bus=bus, observer=seen.append)
+    model = models.from_spec("local")
+    team = RoleTeam(model=model, bus=bus, observer=seen.append)
+    before = uncached_call(model)
     t = time.perf_counter()
     team.consume(_Source(alerts))
     elapsed = time.perf_counter() - t
-    tokens = sum(i.input_tokens + i.output_tokens for i in seen)
+    after = uncached_call(model)
+    reference = (before.seconds + after.seconds) / 2
+    sent = sum(i.input_tokens + i.output_tokens for i in seen)
+    cached = sum(i.cached_tokens for i in seen)
+    reviews = [e for e in bus.audit if e.type == "case.review_requested"]
     return {
         "alerts": len(alerts),
         "seconds_per_alert": elapsed / len(alerts),
-        "tokens_per_alert": tokens / len(alerts),
+        "reference_call_s": [before.seconds, after.seconds],
+        "reference_prompt_tokens": before.prompt_tokens,
+        "alert_in_reference_calls": elapsed / len(alerts) / reference,
+        "tokens_per_alert": sent / len(alerts),
+        "evaluated_tokens_per_alert": (sent - cached) / len(alerts),
+        "cached_tokens_per_alert": cached / len(alerts),
         "invocations": len(seen),
-        "review_requests": sum(1 for i in seen if i.failure),
+        "model_calls": sum(i.model_calls for i in seen),
+        "settled": sum(1 for i in seen if i.model_calls == 0 and not i.failure),
+        "repairs": sum(getattr(e.trace, "repairs", 0) for e in bus.audit if getattr(e, "trace", None)),
+        "review_requests": len(reviews),
         "events": dict(Counter(e.type for e in bus.audit)),
     }
 
@@ -190,9 +208,13 @@ def main() -> None:
     if a.model == "local":
         out["local"] = r = local_model(mix(a.local_alerts))
         print(
-            f"local model: {r['seconds_per_alert']:.1f} s/alert, {r['tokens_per_alert']:.0f} tokens/alert "
-            f"over {r['alerts']} alerts ({r['invocations']} role invocations, "
-            f"{r['review_requests']} review requests)"
+            f"local model: {r['seconds_per_alert']:.1f} s/alert = {r['alert_in_reference_calls']:.2f} x one "
+            f"uncached {r['reference_prompt_tokens']}-token call ({r['reference_call_s'][0]:.1f} / "
+            f"{r['reference_call_s'][1]:.1f} s before / after); {r['tokens_per_alert']:.0f} tokens/alert "
+            f"sent, {r['evaluated_tokens_per_alert']:.0f} evaluated ({r['cached_tokens_per_alert']:.0f} "
+            f"from the prompt cache) over {r['alerts']} alerts: {r['invocations']} role invocations, "
+            f"{r['model_calls']} model calls ({r['settled']} settled by rule), {r['repairs']} repairs, "
+            f"{r['review_requests']} review requests"
         )
     else:
         alerts = mix(a.alerts)

@@ -22,7 +22,7 @@ from aisoc.events import (
     valid_techniques,
 )
 from aisoc.events.attack import current_technique
-from aisoc.runtime import AgentRole, RoleContext
+from aisoc.runtime import AgentRole, RoleContext, Settled
 from roles._attribution import check_attribution
 from roles._common import alert_view
 
@@ -92,6 +92,38 @@ rating."""
 
     def task(self, ctx: RoleContext) -> str:
         return "Attribute, map and rate, as one JSON object."
+
+    def settle(self, ctx: RoleContext) -> Settled | None:
+        """No indicator to rate and no actor evidence: nothing to judge, so no model is asked.
+
+        Rateable indicators are the strong ones (hashes, domains, public IPs, URLs, CVEs, emails)
+        that are not private addresses; actor evidence is an actor indicator. The detection's own
+        ATT&CK ids are carried over as they are.
+        """
+        alert = ctx.alert
+        if alert is None:
+            return None
+        strong = alert.strong_indicators()
+        if any(not i.private for i in strong):
+            return None
+        techniques = [t for t in alert.techniques if TECHNIQUE.match(t)]
+        mapped = (
+            f"the detection's ATT&CK mapping kept ({', '.join(techniques)})"
+            if techniques
+            else "no ATT&CK mapping"
+        )
+        reason = "no indicator to rate and no actor evidence in the case"
+        return Settled(
+            answer={
+                "actor": None,
+                "actor_evidence": [],
+                "techniques": techniques,
+                "iocs": [],
+                "confidence": 0.5,
+                "summary": f"Nothing to attribute or rate: {reason}; {mapped}.",
+            },
+            reason=reason,
+        )
 
     def handle(self, ctx: RoleContext, output: Any) -> list[Event]:
         a: IntelAnswer = output

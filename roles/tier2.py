@@ -50,18 +50,16 @@ class Tier2(AgentRole):
         "zscaler_url_lookup",
     )
     schema = Tier2Answer
-    prompt_version = "tier2/1"
+    prompt_version = "tier2/2"
     uses_precedent = True
     review_duty = Role.TIER2
     system_prompt = """\
-You are a Tier 2 SOC analyst. Sentinel routed this alert to you. Investigate with the read-only
-tools (host details, the host's recent alerts, indicator lookups) and decide:
-- "escalate": a real incident the IR Lead must plan a response to;
-- "close": not an incident (say whether it is "benign" or a "false_positive" in `disposition`);
-- "human_review": you cannot decide from the evidence you have; say exactly what is missing.
-List your findings (what you established) and the evidence behind each (tool results, alert
+You are a Tier 2 SOC analyst; Sentinel routed this alert to you. Investigate with the read-only
+tools and decide: "escalate" (a real incident for the IR Lead), "close" (not an incident; set
+`disposition` to "benign" or "false_positive") or "human_review" (the evidence is not enough; say
+exactly what is missing). List your findings and the evidence behind each (tool results, alert
 fields). Statistics, when given, count how analysts labelled earlier alerts of the same rule,
-category or indicator: weigh them as evidence. Do not escalate on severity alone, and do not close
+category or indicator: weigh them as evidence. Do not escalate on severity alone; do not close
 what you cannot explain."""
 
     def accepts(self, event: Event) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 from aisoc import __version__
 from aisoc.cli._common import add_bus_option, configure_logging, kernel_settings, open_bus
 from aisoc.cli._team import build_team
+from aisoc.errors import ConfigError
 from aisoc.runtime.worker import WorkerSet
 
 
@@ -24,10 +25,20 @@ def register(sub: Any) -> None:
     w.add_argument("--model", help="model spec (default: setting 'model')")
     w.add_argument("--dry-run", action="store_true", help="use the canned stub model")
     w.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    w.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        metavar="N",
+        help="role invocations run at once, one case at a time (default 1; a GPU server that batches "
+        "wants more: see docs/models.md)",
+    )
     w.set_defaults(func=_worker)
 
 
 def _worker(args: argparse.Namespace) -> int:
+    if args.concurrency < 1:
+        raise ConfigError(f"--concurrency must be 1 or more, got {args.concurrency}")
     settings = kernel_settings(args, model=args.model)
     configure_logging(settings.log_level, settings.log_json)
     teams: list[Any] = []
@@ -49,7 +60,9 @@ def _worker(args: argparse.Namespace) -> int:
         for team in teams:
             team.observers.append(roles.observe)
         serve(registry, args.metrics_port, settings.metrics_host)
-    workers = WorkerSet(teams, args.role, instance=args.instance, version=__version__)
+    workers = WorkerSet(
+        teams, args.role, instance=args.instance, version=__version__, concurrency=args.concurrency
+    )
     workers.install_signal_handlers()
     workers.run()
     return 0

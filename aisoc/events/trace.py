@@ -30,9 +30,72 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+ALERT_VIEW = "alert_view/2"
+"""How prompts render an alert now (:func:`alert_view_text`); traces name it to rebuild the text."""
+
+
 def alert_view_text(alert: Alert, raw_limit: int) -> str:
-    """The alert as a model is shown it: its model view as compact JSON, the raw record bounded to
-    ``raw_limit`` characters (the rest elided with a note). Traces rebuild it from the log."""
+    """The alert as a model is shown it, said once: its model view as compact JSON without empty
+    fields, the raw record without the values the normalized fields already hold, cut field by field
+    to about ``raw_limit`` characters (what is left out is counted). Traces rebuild it from the log."""
+    view = {k: v for k, v in alert.model_view().items() if v not in (None, "", [], {}) and k != "source"}
+    said = {str(v) for k, v in view.items() if k != "raw" and isinstance(v, str)}
+    said |= {alert.source_id, *alert.hosts, *alert.users, *(i.value for i in alert.indicators)}
+    raw, left = _bounded(_unsaid(view.pop("raw", {}), said, tuple(alert.techniques)), raw_limit)
+    if raw:
+        view["raw"] = raw
+    if left:
+        view["raw_elided_fields"] = left
+    return json.dumps(view, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def _unsaid(value: Any, said: set[str], techniques: tuple[str, ...]) -> Any:
+    """``value`` without the leaves (and technique lists) the normalized fields already say; None if empty."""
+    if isinstance(value, dict):
+        out = {
+            k: v for k, v in ((k, _unsaid(v, said, techniques)) for k, v in value.items()) if v is not None
+        }
+        return out or None
+    if isinstance(value, list):
+        if techniques and tuple(map(str, value)) == techniques:
+            return None
+        items = [v for v in (_unsaid(v, said, techniques) for v in value) if v is not None]
+        return items or None
+    if value is None or value == "" or (isinstance(value, str) and value in said):
+        return None
+    return value
+
+
+def _bounded(value: Any, limit: int) -> tuple[Any, int]:
+    """``value`` cut leaf by leaf, in order, to about ``limit`` characters of JSON; and how many
+    leaves were left out. A long string is cut with a note of its length."""
+    budget = [limit]
+    left = [0]
+
+    def walk(v: Any, key: str = "") -> Any:
+        if isinstance(v, dict):
+            out = {k: w for k, w in ((k, walk(x, k)) for k, x in v.items()) if w is not None}
+            return out or None
+        if isinstance(v, list):
+            items = [w for w in (walk(x) for x in v) if w is not None]
+            return items or None
+        text = json.dumps(v, default=str, ensure_ascii=False)
+        if budget[0] <= 0:
+            left[0] += 1
+            return None
+        if isinstance(v, str) and len(text) > max(80, budget[0]):
+            keep = max(40, budget[0] - 40)
+            v = v[:keep] + f"... [{len(v) - keep} more chars]"
+            text = json.dumps(v, ensure_ascii=False)
+        budget[0] -= len(text) + len(key) + 4  # the key and punctuation
+        return v
+
+    return walk(value), left[0]
+
+
+def legacy_alert_view_text(alert: Alert, raw_limit: int) -> str:
+    """The alert as prompts showed it before ``alert_view/2`` (full view, raw cut as a JSON string);
+    kept so traces recorded then still rebuild exactly."""
     view = alert.model_view()
     raw = json.dumps(view.get("raw"), separators=(",", ":"), default=str, ensure_ascii=False)
     if len(raw) > raw_limit:
@@ -51,7 +114,8 @@ class TracePart(_Frozen):
     hex digits) proves the rebuilt text is exactly what was sent.
     """
 
-    kind: Literal["alert_view"] = "alert_view"
+    kind: Literal["alert_view", "alert_view/2"] = "alert_view"
+    """How the view was rendered: ``alert_view`` (before prompts said each value once) or ``alert_view/2``."""
     event_id: Short
     at: int = Field(ge=0)
     raw_limit: int = Field(ge=0)
@@ -86,7 +150,13 @@ class TraceMessage(_Frozen):
             # Offsets of parts cut earlier, further on in the text, move left with this cut.
             parts = [p.model_copy(update={"at": p.at - len(part.text)}) if p.at > at else p for p in parts]
             parts.append(
-                TracePart(event_id=part.event_id, at=at, raw_limit=part.raw_limit, sha256=_digest(part.text))
+                TracePart(
+                    kind=ALERT_VIEW,
+                    event_id=part.event_id,
+                    at=at,
+                    raw_limit=part.raw_limit,
+                    sha256=_digest(part.text),
+                )
             )
         return cls(role=role, content=content, parts=parts)
 
@@ -101,7 +171,8 @@ class TraceMessage(_Frozen):
         for part in sorted(self.parts, key=lambda p: p.at, reverse=True):
             event = lookup(part.event_id)
             alert = getattr(event, "alert", None)
-            view = alert_view_text(alert, part.raw_limit) if isinstance(alert, Alert) else None
+            render = alert_view_text if part.kind == ALERT_VIEW else legacy_alert_view_text
+            view = render(alert, part.raw_limit) if isinstance(alert, Alert) else None
             if view is None or _digest(view) != part.sha256:
                 view, exact = f"[alert view of {part.event_id} not available]", False
             text = text[: part.at] + view + text[part.at :]
@@ -120,6 +191,8 @@ class ModelCall(_Frozen):
     duration_ms: float = Field(ge=0)
     input_tokens: int | None = Field(default=None, ge=0)
     output_tokens: int | None = Field(default=None, ge=0)
+    cached_tokens: int | None = Field(default=None, ge=0)
+    """Prompt tokens the server took from its prompt cache instead of evaluating (when reported)."""
     error: Line | None = None
 
 
@@ -174,6 +247,8 @@ class TokenUsage(_Frozen):
 
     input_tokens: int = Field(default=0, ge=0)
     output_tokens: int = Field(default=0, ge=0)
+    cached_tokens: int = Field(default=0, ge=0)
+    """Of ``input_tokens``, those taken from the server's prompt cache instead of evaluated."""
 
 
 class Trace(_Frozen):
@@ -191,6 +266,8 @@ class Trace(_Frozen):
     repairs: int = Field(default=0, ge=0)
     note: Text | None = None
     guardrail: GuardrailCheck | None = None
+    settled: Line | None = None
+    """Set when no model was called: the role's rule decided, and why (nothing to judge)."""
 
     @field_validator("raw_output", mode="before")
     @classmethod

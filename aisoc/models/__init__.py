@@ -9,7 +9,11 @@
 Spec options go in the query string: ``?model=NAME`` (the served model id), ``?mode=tools|json``
 (``json``: no tool calling, answers constrained to the role's JSON Schema, as llama.cpp's server
 does), ``?timeout=SECONDS``, ``?max_tokens=N``, ``?raw_limit=CHARS`` (how much of an alert's raw
-record prompts show; small context windows want less).
+record prompts show; small context windows want less), ``?cache_prompt=1`` (ask a llama.cpp
+server to keep each prompt's evaluated prefix: ``cache_prompt: true``), ``?slots=N`` (llama.cpp
+server started with ``--parallel N``: pin each role to one slot, ``id_slot``, so its system message
+stays evaluated there; implies ``cache_prompt``; leave it out when a role runs several invocations
+at once, since a pinned slot serves one request at a time).
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ __all__ = [
 ]
 
 
+LOCAL_RAW_LIMIT = 600
+"""Characters of an alert's raw record the bundled small model is shown (after what the normalized
+fields already say is left out): its answers are no better with more, and every token costs."""
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What the runtime may ask of a model."""
@@ -46,6 +55,19 @@ class Capabilities:
     """Name of the leg when the model does not tag its answers."""
     raw_limit: int = 6000
     """Characters of an alert's raw record shown in prompts (small context windows get less)."""
+    cache_prompt: bool = False
+    """Ask the server to keep evaluated prompt prefixes (llama.cpp's ``cache_prompt``)."""
+    slots: int = 0
+    """Server slots to pin roles to (llama.cpp's ``id_slot``); 0: the server chooses."""
+
+    def request_options(self, slot: int) -> dict[str, Any]:
+        """Extra request fields for the role given ``slot`` (its index in the team)."""
+        body: dict[str, Any] = {}
+        if self.cache_prompt or self.slots:
+            body["cache_prompt"] = True
+        if self.slots:
+            body["id_slot"] = slot % self.slots
+        return {"extra_body": body} if body else {}
 
 
 def _openai(spec: str, timeout: float) -> BaseChatModel:
@@ -58,6 +80,13 @@ def _openai(spec: str, timeout: float) -> BaseChatModel:
     mode = query.get("mode", "tools")
     if mode not in ("tools", "json"):
         raise ModelError(f"model spec {spec!r}: mode must be 'tools' or 'json', got {mode!r}")
+    try:
+        slots = int(query.get("slots", 0))
+        cache_prompt = query.get("cache_prompt", "0") not in ("0", "false", "no", "")
+    except ValueError as e:
+        raise ModelError(f"model spec {spec!r}: slots must be a whole number") from e
+    if slots < 0:
+        raise ModelError(f"model spec {spec!r}: slots must be 0 or more, got {slots}")
     base_url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
     model = ChatOpenAI(
         base_url=base_url,
@@ -72,6 +101,8 @@ def _openai(spec: str, timeout: float) -> BaseChatModel:
         "aisoc_mode": mode,
         "aisoc_leg": parts.netloc,
         "aisoc_raw_limit": int(query.get("raw_limit", 6000)),
+        "aisoc_cache_prompt": cache_prompt,
+        "aisoc_slots": slots,
     }
     return model
 
@@ -88,7 +119,7 @@ def _one(spec: str, timeout: float) -> BaseChatModel:
 
         path = spec.partition(":")[2] or str(bundled_model_path())
         model = LlamaCppChatModel(model_path=path)
-        model.metadata = {"aisoc_mode": "json", "aisoc_leg": "local", "aisoc_raw_limit": 1200}
+        model.metadata = {"aisoc_mode": "json", "aisoc_leg": "local", "aisoc_raw_limit": LOCAL_RAW_LIMIT}
         return model
     if spec.startswith("openai+"):
         return _openai(spec, timeout)
@@ -124,7 +155,14 @@ def capabilities(model: Any) -> Capabilities:
     leg = str(meta.get("aisoc_leg") or getattr(model, "model_name", None) or type(model).__name__)
     raw_limit = int(meta.get("aisoc_raw_limit", 6000))
     if mode is not None:
-        return Capabilities(tools=mode == "tools", json_schema=mode == "json", leg=leg, raw_limit=raw_limit)
+        return Capabilities(
+            tools=mode == "tools",
+            json_schema=mode == "json",
+            leg=leg,
+            raw_limit=raw_limit,
+            cache_prompt=bool(meta.get("aisoc_cache_prompt", False)),
+            slots=int(meta.get("aisoc_slots", 0)),
+        )
     try:
         model.bind_tools([])
         tools = True

@@ -3,12 +3,20 @@
 Served in-process by llama-cpp-python (the ``local`` extra). Every answer is constrained to the
 role's JSON Schema (``response_format={"type": "json_object", "schema": ...}``), so even a tiny base
 model yields valid structure; it does not call tools.
+
+Each role's prompt starts with its own system message, which never changes. llama.cpp reuses the
+evaluated prefix shared with the immediately previous prompt only, so roles taking turns would
+evaluate their system messages again and again: :class:`PrefixStates` keeps the evaluated context
+of the latest prompt per system message and puts it back before the next prompt of that role.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +28,8 @@ from pydantic import PrivateAttr
 from aisoc.errors import ModelError
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "user"}
+KEPT_PREFIXES = 8
+"""Evaluated contexts kept (one per role's system message; the least recently used goes first)."""
 
 
 def bundled_model_path() -> Path:
@@ -35,16 +45,90 @@ def bundled_model_path() -> Path:
     return Path(pkg.assemble())
 
 
+@dataclass(frozen=True)
+class _Context:
+    """An evaluated context: llama.cpp's state (the KV cache) and the tokens it holds."""
+
+    state: bytes
+    tokens: list[int]
+
+
+class PrefixStates:
+    """The evaluated context of the latest prompt per key (a role's system message), bounded LRU.
+
+    Only llama.cpp's own state is saved (``Llama.save_state`` would also copy a logits buffer of
+    ``n_batch x vocabulary`` floats, half a gigabyte for Gemma's 262k-token vocabulary).
+    """
+
+    def __init__(self, size: int = KEPT_PREFIXES) -> None:
+        self.size = size
+        self.saved: OrderedDict[str, _Context] = OrderedDict()
+        self.current: str | None = None
+        """Whose context the model holds now (it is saved only when another key takes over)."""
+
+    def switch(self, llm: Any, key: str) -> None:
+        """Make ``llm`` hold ``key``'s latest context (or keep what it holds when that is ``key``'s)."""
+        if self.current == key:
+            return
+        if self.current is not None and llm.n_tokens > 0:
+            self.saved[self.current] = _save(llm)
+            self.saved.move_to_end(self.current)
+            while len(self.saved) > self.size:
+                self.saved.popitem(last=False)
+        found = self.saved.get(key)
+        if found is not None:
+            _load(llm, found)
+        self.current = key
+
+
+def _save(llm: Any) -> _Context:
+    from llama_cpp import llama_cpp as lib
+
+    ctx = llm._ctx.ctx
+    size = int(lib.llama_state_get_size(ctx))
+    buf = (ctypes.c_uint8 * size)()
+    n = int(lib.llama_state_get_data(ctx, buf, size))
+    return _Context(state=bytes(buf)[:n], tokens=[int(t) for t in llm.input_ids[: llm.n_tokens]])
+
+
+def _load(llm: Any, saved: _Context) -> None:
+    from llama_cpp import llama_cpp as lib
+
+    buf = (ctypes.c_uint8 * len(saved.state)).from_buffer_copy(saved.state)
+    if int(lib.llama_state_set_data(llm._ctx.ctx, buf, len(saved.state))) != len(saved.state):
+        raise ModelError("llama.cpp refused a saved prompt state")
+    llm.input_ids[: len(saved.tokens)] = saved.tokens
+    llm.n_tokens = len(saved.tokens)
+    llm._requires_eval = True  # the restored context has no fresh logits: decode before sampling
+
+
+def shared_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 class LlamaCppChatModel(BaseChatModel):
-    """A chat model over ``llama_cpp.Llama`` (one instance, calls serialized: it is not thread-safe)."""
+    """A chat model over ``llama_cpp.Llama`` (one instance, calls serialized: it is not thread-safe).
+
+    Answers report ``input_token_details.cache_read``: prompt tokens taken from a kept context
+    instead of evaluated.
+    """
 
     model_path: str
     n_ctx: int = 4096
     n_threads: int = max(1, min(4, os.cpu_count() or 1))
     max_tokens: int = 320
     temperature: float = 0.0
+    keep_prefixes: bool = True
+    """Keep each role's evaluated context (off: every role switch evaluates the whole prompt)."""
     _llm: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _states: PrefixStates = PrivateAttr(default_factory=PrefixStates)
 
     @property
     def _llm_type(self) -> str:
@@ -57,7 +141,12 @@ class LlamaCppChatModel(BaseChatModel):
             except ImportError as e:
                 raise ModelError("model 'local' needs llama-cpp-python: pip install 'aisoc[local]'") from e
             self._llm = Llama(
-                model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False
+                model_path=self.model_path,
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                verbose=False,
+                # Gemma 3's sliding-window layers otherwise drop the cells a kept prefix needs.
+                swa_full=True,
             )
         return self._llm
 
@@ -71,20 +160,28 @@ class LlamaCppChatModel(BaseChatModel):
         chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
         with self._lock:
             llm = self._load()
+            if self.keep_prefixes:
+                self._states.switch(llm, chat[0]["content"] if chat else "")
+            before = [int(t) for t in llm.input_ids[: llm.n_tokens]]
             out = llm.create_chat_completion(
                 messages=chat,
                 response_format=kwargs.get("response_format"),
-                max_tokens=self.max_tokens,
+                max_tokens=int(kwargs.get("max_tokens") or self.max_tokens),
                 temperature=self.temperature,
                 stop=stop,
             )
-        usage = out.get("usage") or {}
+            usage = out.get("usage") or {}
+            prompt_tokens = int(usage.get("prompt_tokens", 0))
+            after = [int(t) for t in llm.input_ids[:prompt_tokens]]
+        # llama.cpp evaluates at least the prompt's last token again, to get fresh logits.
+        reused = max(0, min(shared_prefix(before, after), prompt_tokens - 1))
         message = AIMessage(
             content=out["choices"][0]["message"].get("content") or "",
             usage_metadata={
-                "input_tokens": int(usage.get("prompt_tokens", 0)),
+                "input_tokens": prompt_tokens,
                 "output_tokens": int(usage.get("completion_tokens", 0)),
                 "total_tokens": int(usage.get("total_tokens", 0)),
+                "input_token_details": {"cache_read": reused},
             },
             response_metadata={"aisoc_leg": "local"},
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aisoc.memory.stats import StatisticsHook
 from aisoc.runtime.guardrail import GuardrailPolicy, overruled_by
 from aisoc.runtime.loop import BUDGET_EXHAUSTED, TIMEOUT, ModelUnavailable, Outcome, ToolLoop
-from aisoc.runtime.role import AgentRole, RoleContext, ScheduledRole
+from aisoc.runtime.role import AgentRole, RoleContext, ScheduledRole, Settled
 from aisoc.runtime.team import DEFAULT_TEAM, ContextHook, Invocation, Observer, RoleTeam
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "RoleContext",
     "RoleTeam",
     "ScheduledRole",
+    "Settled",
     "StatisticsHook",
     "ToolLoop",
     "overruled_by",

@@ -73,7 +73,8 @@ class Controls:
 
     def scopes(self) -> set[str]:
         """Every scope paused now (settings and bus)."""
-        return set(self.static) | set(self.paused)
+        with self._lock:  # a worker's invocations run in several threads
+            return set(self.static) | set(self.paused)
 
     def is_paused(self, role: str) -> bool:
         """Whether ``role`` must not take work now."""

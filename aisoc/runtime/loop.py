@@ -37,6 +37,11 @@ from aisoc.runtime.prompt import extract_json
 from aisoc.tools import Tool, ToolError, result_text
 
 BUDGET_EXHAUSTED = "budget exhausted"
+TOOL_BUDGET_RAW_LIMITS = 4
+"""Tool results an invocation shows the model, in all, as a multiple of the model's raw-record
+limit (a small context window gets small results; each is also cut to ``TOOL_RESULT_LIMIT``)."""
+TOOL_RESULT_FLOOR = 300
+"""Characters of a tool result shown even when the budget is spent (enough for its gist or error)."""
 TIMEOUT = "timeout"
 
 
@@ -55,7 +60,10 @@ class Run:
     stop: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0
     repairs: int = 0
+    tool_chars: int = 0
+    """Characters of tool results shown to the model so far (bounded per invocation)."""
 
 
 @dataclass(frozen=True)
@@ -96,16 +104,21 @@ class ToolLoop:
         tools: list[Tool],
         budget: int,
         schema: type[BaseModel],
+        slot: int = 0,
     ) -> None:
         self.role, self.caps, self.budget, self.schema = role, caps, budget, schema
         self.tools = {t.name: t for t in tools}
-        answer = model
+        options = caps.request_options(slot)  # prompt-cache fields for servers that take them
+        answer: Any = model.bind(**options) if options else model
         if caps.json_schema:
-            answer = model.bind(  # type: ignore[assignment]
-                response_format={"type": "json_object", "schema": grammar_schema(schema.model_json_schema())}
+            answer = model.bind(
+                response_format={"type": "json_object", "schema": grammar_schema(schema.model_json_schema())},
+                **options,
             )
         self.answer_model = answer
-        self.model = model.bind_tools([_openai_tool(t) for t in tools]) if (caps.tools and tools) else answer
+        tool_specs = [_openai_tool(t) for t in tools]
+        self.model = model.bind_tools(tool_specs, **options) if (caps.tools and tools) else answer
+        self.tool_budget = TOOL_BUDGET_RAW_LIMITS * caps.raw_limit
         self.recursion_limit = 2 * budget + 6
         graph = StateGraph(LoopState)
         graph.add_node("model", self._model_node)
@@ -133,14 +146,17 @@ class ToolLoop:
                 raise ModelUnavailable(f"{type(e).__name__}: {e}") from e
             raise
         usage = getattr(ai, "usage_metadata", None) or {}
+        cached = (usage.get("input_token_details") or {}).get("cache_read")
         run.input_tokens += int(usage.get("input_tokens", 0) or 0)
         run.output_tokens += int(usage.get("output_tokens", 0) or 0)
+        run.cached_tokens += int(cached or 0)
         run.model_calls.append(
             ModelCall(
                 leg=str(ai.response_metadata.get("aisoc_leg") or self.caps.leg),
                 duration_ms=_ms(t0),
                 input_tokens=usage.get("input_tokens"),
                 output_tokens=usage.get("output_tokens"),
+                cached_tokens=cached,
             )
         )
         return ai  # type: ignore[no-any-return]
@@ -179,7 +195,9 @@ class ToolLoop:
             t0 = time.perf_counter()
             error = None
             try:
-                text = truncate(redact(result_text(tool.invoke(args))), TOOL_RESULT_LIMIT)
+                room = max(TOOL_RESULT_FLOOR, self.tool_budget - run.tool_chars)
+                text = truncate(redact(result_text(tool.invoke(args))), min(TOOL_RESULT_LIMIT, room))
+                run.tool_chars += len(text)
             except ToolError as e:
                 text = error = redact(str(e))
             except Exception as e:  # a tool bug must not take the role down: the model is told
@@ -289,12 +307,15 @@ def build_trace(
     output: BaseModel | None,
     note: str | None = None,
     shared: Sequence[SharedPart] = (),
+    settled: str | None = None,
 ) -> Trace:
     """Assemble the trace of one invocation (messages, calls, precedent, usage, outputs); the
     ``shared`` parts (the alert's view) are referenced by event id instead of copied."""
     raw = transcript[-1].content if transcript and isinstance(transcript[-1], AIMessage) else ""
     usage = (
-        TokenUsage(input_tokens=run.input_tokens, output_tokens=run.output_tokens)
+        TokenUsage(
+            input_tokens=run.input_tokens, output_tokens=run.output_tokens, cached_tokens=run.cached_tokens
+        )
         if run.input_tokens or run.output_tokens
         else None
     )
@@ -310,6 +331,7 @@ def build_trace(
         validated_output=output.model_dump_json() if output is not None else None,
         repairs=run.repairs,
         note=note,
+        settled=settled,
     )
 
 

@@ -69,8 +69,9 @@ class RoleContext:
         if received is None:
             return RawJson("null")
         key = received.event_id
-        if self.views is not None and key in self.views:
-            return RawJson(self.views[key])
+        cached = self.views.get(key) if self.views is not None else None
+        if cached is not None:
+            return RawJson(cached)
         text = alert_view_text(received.alert, self.raw_limit)
         if self.views is not None:
             self.views[key] = text
@@ -146,6 +147,14 @@ class AgentRole:
         """The instruction that follows the data."""
         return "Decide and answer with the JSON object."
 
+    def settle(self, ctx: RoleContext) -> Settled | None:
+        """The answer when the role's inputs leave nothing to judge, with the reason; None: ask the model.
+
+        A settled answer is validated against ``schema`` and handled, guarded and traced like a
+        model's (the trace's ``settled`` says why no model was called).
+        """
+        return None
+
     def handle(self, ctx: RoleContext, output: Any) -> list[Event]:
         """Turn the validated answer into events (the runtime adds the trace and publishes)."""
         raise NotImplementedError
@@ -184,3 +193,12 @@ class ScheduledRole:
     def producer(self) -> ProducedBy:
         """Who produced the report: this role's slug (a standard one, or one a SOC added)."""
         return ProducedBy(role=self.name, prompt_version=self.prompt_version)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A role's answer decided by its own rule instead of the model."""
+
+    answer: dict[str, Any]
+    reason: str
+    """Why there was nothing for the model to decide (goes into the trace)."""

@@ -8,7 +8,9 @@ team.on_action_proposed(gate=my_hitl_gate)  # in-process; in production the gate
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from aisoc.bus import Bus, Delivery
 from aisoc.events import (
@@ -37,8 +39,8 @@ from aisoc.runtime.builtin_tools import case_lookup_tool
 from aisoc.runtime.control import Controls
 from aisoc.runtime.guardrail import GuardrailPolicy, closes_case, judge, record
 from aisoc.runtime.loop import ModelUnavailable, Outcome, Run, ToolLoop, build_trace
-from aisoc.runtime.prompt import NONCE, system_message, user_message
-from aisoc.runtime.role import AgentRole, RoleContext, ScheduledRole
+from aisoc.runtime.prompt import system_message, user_message
+from aisoc.runtime.role import AgentRole, RoleContext, ScheduledRole, Settled
 from aisoc.sources import AlertSource, IngestStats, ingest
 from aisoc.tools import Tool, ToolSet
 
@@ -67,6 +69,9 @@ class Invocation:
     output_tokens: int
     failure: str | None
     leg: str | None
+    cached_tokens: int = 0
+    """Of ``input_tokens``, those the model server took from its prompt cache."""
+    model_calls: int = 0
 
 
 Observer = Callable[[Invocation], None]
@@ -129,18 +134,18 @@ class RoleTeam:
                 tools=self.tools.allowed(r.tools),
                 budget=r.budget,
                 schema=r.schema,
+                slot=slot,
             )
-            for name, r in self.agents.items()
+            for slot, (name, r) in enumerate(self.agents.items())
         }
-        # The system message only changes with the nonce: render the schema once per role.
-        self.system_templates = {
+        # The system message never changes: rendered once per role, the stable prefix of its prompts.
+        self.system_messages = {
             name: system_message(
                 name,
                 r.prompt_version,
                 r.system_prompt,
                 r.schema,
                 [t.name for t in self.tools.allowed(r.tools)] if self.caps.tools else [],
-                NONCE,
                 constrained=self.caps.json_schema,
             )
             for name, r in self.agents.items()
@@ -237,21 +242,12 @@ class RoleTeam:
         role = self.agents[name]
         t0 = time.perf_counter()
         ctx = self.context_for(role, event)
-        nonce = event.event_id[:8]
-        messages = [
-            SystemMessage(content=self.system_templates[name].replace(NONCE, nonce)),
-            HumanMessage(content=user_message(role.data(ctx), role.task(ctx), nonce, list(ctx.precedent))),
-        ]
-        loop = self.loops[name]
-        try:
-            outcome = loop.run(messages, self.timeout_s or role.timeout_s)
-        except ModelUnavailable:
-            raise
-        except Exception as e:  # the model answered with an error (bad request, context overflow)
-            log.exception("%s: model call failed on %s", name, event.event_id)
-            outcome = Outcome(None, f"model error: {type(e).__name__}: {e}", Run(deadline=0.0), messages)
+        settled = role.settle(ctx)
+        outcome = self._settle(role, settled) if settled is not None else self._ask(role, ctx)
         output, failure, run, transcript = outcome.output, outcome.failure, outcome.run, outcome.transcript
-        ctx.model_leg = run.model_calls[-1].leg if run.model_calls else self.caps.leg
+        ctx.model_leg = (
+            None if settled is not None else (run.model_calls[-1].leg if run.model_calls else self.caps.leg)
+        )
         trace = build_trace(
             role=name,
             prompt_version=role.prompt_version,
@@ -260,6 +256,7 @@ class RoleTeam:
             precedent=list(ctx.precedent),
             output=output,
             shared=ctx.shared_parts(),
+            settled=settled.reason[:1024] if settled is not None else None,
         )
         results: list[Event]
         if output is not None:
@@ -296,9 +293,41 @@ class RoleTeam:
                 run.output_tokens,
                 failure if output is None else None,
                 ctx.model_leg,
+                run.cached_tokens,
+                len(run.model_calls),
             )
         )
         return results
+
+    def _ask(self, role: AgentRole, ctx: RoleContext) -> Outcome:
+        """Run the role's tool loop on its prompt: (output, failure, the record, the transcript).
+
+        Raises:
+            ModelUnavailable: no leg of the model answered.
+        """
+        messages: list[BaseMessage] = [
+            SystemMessage(content=self.system_messages[role.name]),
+            HumanMessage(
+                content=user_message(
+                    role.data(ctx), role.task(ctx), ctx.event.event_id[:8], list(ctx.precedent)
+                )
+            ),
+        ]
+        try:
+            return self.loops[role.name].run(messages, self.timeout_s or role.timeout_s)
+        except ModelUnavailable:
+            raise
+        except Exception as e:  # the model answered with an error (bad request, context overflow)
+            log.exception("%s: model call failed on %s", role.name, ctx.event.event_id)
+            return Outcome(None, f"model error: {type(e).__name__}: {e}", Run(deadline=0.0), messages)
+
+    def _settle(self, role: AgentRole, settled: Settled) -> Outcome:
+        """The role's own answer, validated like a model's; no model is called."""
+        log.info("%s: decided without the model: %s", role.name, settled.reason)
+        output, error = self.loops[role.name].validate(json.dumps(settled.answer))
+        transcript: list[BaseMessage] = [AIMessage(content=json.dumps(settled.answer))]
+        failure = f"the role's own answer is invalid: {error}" if error else None
+        return Outcome(output, failure, Run(deadline=0.0), transcript)
 
     def _guard(
         self, role: AgentRole, ctx: RoleContext, output: Any, results: list[Event], trace: Any
@@ -356,20 +385,25 @@ class RoleTeam:
 
 
 class _Lru(OrderedDict[str, str]):
-    """A small least-recently-used cache (rendered alert views)."""
+    """A small least-recently-used cache (rendered alert views), safe for concurrent invocations."""
 
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
+        self._lock = threading.Lock()
 
-    def __getitem__(self, key: str) -> str:
-        self.move_to_end(key)
-        return super().__getitem__(key)
+    def get(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            if not super().__contains__(key):
+                return default
+            self.move_to_end(key)
+            return super().__getitem__(key)
 
     def __setitem__(self, key: str, value: str) -> None:
-        super().__setitem__(key, value)
-        if len(self) > self.size:
-            self.popitem(last=False)
+        with self._lock:
+            super().__setitem__(key, value)
+            if len(self) > self.size:
+                self.popitem(last=False)
 
 
 def _with_trace(event: Event, trace: Any) -> Event:

@@ -1,5 +1,8 @@
 """One role per process: consume, handle, ack; heartbeat; finish the current event on SIGTERM.
 
+With ``concurrency`` above 1 a worker runs several invocations at once (a GPU server batches them),
+one case at a time: events of one case are handled in the order they were delivered.
+
 One process may serve one role for several namespaces (tenants, partitions): ``WorkerSet`` runs a
 ``Worker`` per namespace's team in threads that stop together, so a Redis Cluster spreads the
 namespaces over its masters while the number of processes stays one per role.
@@ -11,10 +14,12 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from aisoc.bus import Bus
+from aisoc.bus import Bus, Delivery
 from aisoc.errors import BusError
 from aisoc.health import heartbeat_info
 from aisoc.runtime.team import Invocation, RoleTeam
@@ -43,13 +48,18 @@ class Worker:
         block_ms: int = 1000,
         version: str = "",
         stop: threading.Event | None = None,
+        concurrency: int = 1,
     ) -> None:
         if role not in team.agents:
             raise BusError(f"unknown role {role!r}; this team runs {', '.join(sorted(team.agents))}")
+        if concurrency < 1:
+            raise BusError(f"concurrency must be 1 or more, got {concurrency}")
         self.team, self.role, self.block_ms, self.version = team, role, block_ms, version
+        self.concurrency = concurrency
         self.consumer = consumer_name(role, instance)
         self.stop = stop or threading.Event()
         self.handled = 0
+        self._handled_lock = threading.Lock()
         self.last: Invocation | None = None
         self._beat_at = 0.0
         team.observers.append(self._seen)
@@ -90,15 +100,19 @@ class Worker:
         """Consume until stopped; returns the number of deliveries handled."""
         bus, role = self.team.bus, self.team.agents[self.role]
         backoff = 0.5
-        log.info("%s: consuming %s", self.consumer, ", ".join(role.subscribes))
+        lanes = Lanes(self.concurrency, self.handle, self.stop) if self.concurrency > 1 else None
+        log.info("%s: consuming %s (%d at once)", self.consumer, ", ".join(role.subscribes), self.concurrency)
         while not self.stop.is_set():
             self.heartbeat(bus)
             try:
                 if not self.team.active(self.role):
                     self.stop.wait(self.block_ms / 1000)
                     continue
+                free = lanes.wait_free(self.block_ms / 1000) if lanes is not None else 1
+                if free == 0:
+                    continue
                 batch = bus.consume(
-                    self.role, self.consumer, types=role.subscribes, count=1, block_ms=self.block_ms
+                    self.role, self.consumer, types=role.subscribes, count=free, block_ms=self.block_ms
                 )
             except BusError as e:
                 log.warning("%s: bus unavailable (%s); retrying in %.1fs", self.consumer, e, backoff)
@@ -112,23 +126,87 @@ class Worker:
                 continue
             backoff = 0.5
             for d in batch:
-                if self.stop.is_set():
+                if lanes is not None:
+                    lanes.submit(d)
+                elif self.stop.is_set():
                     d.release()
-                    continue
-                try:
-                    self.team.process(self.role, d)
-                except BusError as e:  # the bus went away mid-event: redelivered later, exactly once
-                    log.warning("%s: bus error while handling %s: %s", self.consumer, d.event.event_id, e)
-                except Exception as e:  # a bug on one event: retried, then dead-lettered with it
-                    log.exception("%s: handling %s failed", self.consumer, d.event.event_id)
-                    try:
-                        d.fail(f"{type(e).__name__}: {e}")
-                    except BusError as gone:
-                        log.warning("%s: could not record the failure: %s", self.consumer, gone)
-                self.handled += 1
+                else:
+                    self.handle(d)
+        if lanes is not None:
+            lanes.close()
         self.heartbeat(bus, force=True)
         log.info("%s: stopped after %d deliveries", self.consumer, self.handled)
         return self.handled
+
+    def handle(self, d: Delivery) -> None:
+        """Process one delivery; a bus or handler failure is logged and left to redelivery."""
+        try:
+            self.team.process(self.role, d)
+        except BusError as e:  # the bus went away mid-event: redelivered later, exactly once
+            log.warning("%s: bus error while handling %s: %s", self.consumer, d.event.event_id, e)
+        except Exception as e:  # a bug on one event: retried, then dead-lettered with it
+            log.exception("%s: handling %s failed", self.consumer, d.event.event_id)
+            try:
+                d.fail(f"{type(e).__name__}: {e}")
+            except BusError as gone:
+                log.warning("%s: could not record the failure: %s", self.consumer, gone)
+        with self._handled_lock:
+            self.handled += 1
+
+
+class Lanes:
+    """Runs up to ``n`` deliveries at once, one case at a time: a case's events keep their order.
+
+    A delivery whose case is already running waits behind it in that case's lane; different cases
+    run side by side (a GPU server batches their model calls). On stop, the running deliveries
+    finish and the waiting ones are released for redelivery.
+    """
+
+    def __init__(self, n: int, run: Callable[[Delivery], None], stop: threading.Event) -> None:
+        self.n, self.run, self.stop = n, run, stop
+        self.pool = ThreadPoolExecutor(n, thread_name_prefix="invocation")
+        self.waiting: dict[str, deque[Delivery]] = {}
+        """Per case with a running delivery: the deliveries queued behind it."""
+        self.accepted = 0
+        """Deliveries submitted and not yet finished (running or waiting)."""
+        self._cond = threading.Condition()
+
+    def wait_free(self, timeout_s: float) -> int:
+        """How many more deliveries may be taken, waiting up to ``timeout_s`` for one to finish."""
+        with self._cond:
+            if self.accepted >= self.n:
+                self._cond.wait(timeout_s)
+            return max(0, self.n - self.accepted)
+
+    def submit(self, d: Delivery) -> None:
+        """Start ``d`` now, or queue it behind the running delivery of its case."""
+        key = d.event.case_id or d.event.event_id
+        with self._cond:
+            self.accepted += 1
+            lane = self.waiting.get(key)
+            if lane is not None:
+                lane.append(d)
+                return
+            self.waiting[key] = deque()
+        self.pool.submit(self._lane, key, d)
+
+    def _lane(self, key: str, d: Delivery | None) -> None:
+        while d is not None:
+            if self.stop.is_set():
+                d.release()
+            else:
+                self.run(d)
+            with self._cond:
+                self.accepted -= 1
+                self._cond.notify_all()
+                lane = self.waiting[key]
+                d = lane.popleft() if lane else None
+                if d is None:
+                    del self.waiting[key]
+
+    def close(self) -> None:
+        """Wait for the running deliveries (waiting ones are released once stop is set)."""
+        self.pool.shutdown(wait=True)
 
 
 class WorkerSet:
@@ -138,7 +216,7 @@ class WorkerSet:
         teams: one team per namespace, each on its own namespace's bus.
         role: the role slug every worker runs.
         stop: set it to stop every worker (SIGTERM/SIGINT set it too).
-        options: passed to each ``Worker`` (``instance``, ``block_ms``, ``version``).
+        options: passed to each ``Worker`` (``instance``, ``block_ms``, ``version``, ``concurrency``).
     """
 
     def __init__(

@@ -1,0 +1,95 @@
+"""Say less, lose nothing: each value said once, the raw record cut field by field, tool results by budget,
+and traces of either layout rebuilt exactly from the log."""
+
+from __future__ import annotations
+
+import json
+
+from aisoc import Bus, events
+from aisoc.events.trace import TraceMessage, alert_view_text, legacy_alert_view_text
+from aisoc.runtime import RoleTeam
+from aisoc.tools import tool
+from integrations.wazuh import WazuhFileSource
+from roles import Sentinel
+from tests.aisoc.runtime.test_loop import DATA, GOOD, real_alert
+from tests.support.fake_model import ScriptedChatModel, call
+
+
+def _alerts() -> list[events.Alert]:
+    return [a for a in WazuhFileSource(DATA / "wazuh/alerts.jsonl").poll() if isinstance(a, events.Alert)]
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _leaves(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _leaves(v)]
+    return [value]
+
+
+def test_every_real_alert_view_says_each_value_once_and_stays_valid_json() -> None:
+    """Given every real Wazuh alert, the view is JSON without empty fields, its raw record repeats no
+    value the normalized fields hold, and the raw record stays near its limit with the cut counted."""
+    for alert in _alerts():
+        view = json.loads(alert_view_text(alert, 600))
+        assert all(v not in (None, "", [], {}) for v in view.values())
+        said = {
+            alert.title,
+            alert.source_id,
+            *alert.hosts,
+            *alert.users,
+            *(i.value for i in alert.indicators),
+        }
+        assert not said & {x for x in _leaves(view.get("raw", {})) if isinstance(x, str)}
+        assert alert.techniques == view.get("techniques", [])
+        raw = json.dumps(view.get("raw", {}), separators=(",", ":"), ensure_ascii=False)
+        assert len(raw) <= 600 + 400
+        if len(json.dumps(alert.model_view()["raw"])) > 2000:
+            assert view["raw_elided_fields"] > 0
+
+
+def test_the_view_left_out_fields_an_analyst_wrote_as_before() -> None:
+    """The compact view is still built from the model view: the export envelope stays out."""
+    leaking = next(a for a in _alerts() if "_version" in json.dumps(a.raw))
+    assert "_version" not in alert_view_text(leaking, 100_000)
+
+
+def test_traces_of_the_new_and_the_old_layout_rebuild_exactly() -> None:
+    """A trace recorded with the compact view, and one recorded before it (``alert_view``), both
+    rebuild to the exact text sent."""
+    event = real_alert()
+    model = ScriptedChatModel(scripts={"sentinel": [GOOD]})
+    team = RoleTeam(model=model, bus=Bus(), roles=[Sentinel])
+    (verdict, *_) = team.run_role("sentinel", event)
+    trace = verdict.trace
+    assert trace is not None and trace.messages[1].parts[0].kind == "alert_view/2"
+    (_, text, exact) = trace.rebuilt_messages({event.event_id: event}.get)[1]
+    assert exact and text == model.calls[0][1][1].content
+    old_text = "<<<DATA-x\n" + legacy_alert_view_text(event.alert, 1200) + "\nDATA-x>>>"
+    from aisoc.events import SharedPart
+
+    lean = TraceMessage.lean(
+        "human", old_text, [SharedPart(legacy_alert_view_text(event.alert, 1200), event.event_id, 1200)]
+    )
+    old = lean.model_copy(update={"parts": [p.model_copy(update={"kind": "alert_view"}) for p in lean.parts]})
+    assert old.rebuilt({event.event_id: event}.get) == (old_text, True)
+
+
+def test_tool_results_shown_to_the_model_share_one_budget_per_invocation() -> None:
+    """Given a small model (raw limit 600: a 2,400-character tool budget) calling a tool four times
+    for 4,000 characters each, the first result is cut to the budget and the later ones to the floor."""
+
+    @tool(name="case_lookup")
+    def big(case_id: str) -> str:
+        """Big answer."""
+        return "x" * 4000
+
+    model = ScriptedChatModel(
+        scripts={"sentinel": [*[call("case_lookup", {"case_id": "c"}, n) for n in range(4)], GOOD]}
+    )
+    model.metadata = {"aisoc_raw_limit": 600}  # what a small model's spec declares
+    team = RoleTeam(model=model, tools=[big], bus=Bus(), roles=[Sentinel])
+    (verdict, *_) = team.run_role("sentinel", real_alert())
+    sizes = [len(c.result) for c in verdict.trace.tool_calls]
+    assert sizes[0] == 2400 and sizes[1:] == [300, 300, 300]
+    assert all("truncated" in c.result for c in verdict.trace.tool_calls)

@@ -1,0 +1,57 @@
+"""The bundled model in-process keeps each role's evaluated prefix, and bench-model measures it.
+
+Marked ``model`` (``make test-model``): it loads the real GGUF with llama-cpp-python.
+"""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from aisoc import Bus, models
+from aisoc.models.reference import measure
+from aisoc.runtime import RoleTeam
+from aisoc.runtime.loop import grammar_schema
+from aisoc.runtime.prompt import user_message
+from roles import Sentinel, Tier2
+from tests.aisoc.runtime.test_loop import real_alert
+
+pytestmark = pytest.mark.model
+
+
+def _prompt(team: RoleTeam, role: str, n: int) -> list:  # type: ignore[type-arg]
+    event = real_alert(n)
+    r = team.agents[role]
+    ctx = team.context_for(r, event)
+    data = user_message(r.data(ctx), r.task(ctx), event.event_id[:8])
+    return [SystemMessage(content=team.system_messages[role]), HumanMessage(content=data)]
+
+
+def test_a_role_taking_its_turn_again_reuses_its_system_prefix_with_the_same_answer() -> None:
+    """Given Sentinel, then Tier 2, then Sentinel again on another alert, the third call takes its
+    system prefix from the kept context, and answers exactly as a model without kept contexts does."""
+    model = models.from_spec("local")
+    team = RoleTeam(model=models.from_spec("stub"), bus=Bus(), roles=[Sentinel, Tier2])
+    fmt = {"type": "json_object", "schema": grammar_schema(Sentinel.schema.model_json_schema())}
+    sentinel = model.bind(response_format=fmt)
+    tier2 = model.bind(
+        response_format={"type": "json_object", "schema": grammar_schema(Tier2.schema.model_json_schema())}
+    )
+    sentinel.invoke(_prompt(team, "sentinel", 1))
+    tier2.invoke(_prompt(team, "tier2", 1))
+    again = sentinel.invoke(_prompt(team, "sentinel", 2))
+    system_tokens = len(team.system_messages["sentinel"]) // 6  # well under the prefix's real length
+    assert again.usage_metadata["input_token_details"]["cache_read"] > system_tokens
+
+    fresh = models.from_spec("local")
+    fresh.keep_prefixes = False  # type: ignore[attr-defined]
+    cold = fresh.bind(response_format=fmt).invoke(_prompt(team, "sentinel", 2))
+    assert cold.usage_metadata["input_token_details"]["cache_read"] < 10
+    assert again.content == cold.content
+
+
+def test_bench_model_measures_the_bundled_model() -> None:
+    """The measurement yields positive speeds and an uncached reference call of about 1,000 tokens."""
+    speed = measure(models.from_spec("local"))
+    assert speed.prompt_tps > 0 and speed.output_tps > 0
+    assert 700 <= speed.reference.prompt_tokens <= 1400 and speed.reference.cached_tokens < 10

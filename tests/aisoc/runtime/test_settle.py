@@ -1,0 +1,99 @@
+"""Call the model only when it has something to decide: settled answers are traced, validated and guarded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aisoc import Bus, events, models
+from aisoc.runtime import Invocation, RoleContext, RoleTeam, Settled
+from integrations.wazuh import WazuhFileSource
+from roles import STANDARD_TEAM, Sentinel
+from tests.aisoc.runtime.test_loop import DATA
+
+
+def _alerts() -> list[events.Alert]:
+    return [a for a in WazuhFileSource(DATA / "wazuh/alerts.jsonl").poll() if isinstance(a, events.Alert)]
+
+
+class _Source:
+    name = "wazuh"
+
+    def __init__(self, alerts: list[events.Alert]) -> None:
+        self.alerts = alerts
+
+    def poll(self) -> Any:
+        yield from self.alerts
+
+
+def _run(alert: events.Alert, roles: Any = STANDARD_TEAM) -> tuple[Bus, list[Invocation]]:
+    seen: list[Invocation] = []
+    bus = Bus()
+    RoleTeam(model=models.from_spec("stub"), bus=bus, roles=roles, observer=seen.append).consume(
+        _Source([alert])
+    )
+    return bus, seen
+
+
+def test_threat_intel_without_indicator_or_actor_evidence_records_its_rule_instead_of_a_model_call() -> None:
+    """Given a real brute-force alert whose only indicator is a private address, when it reaches Threat
+    Intel, then no model is called and the attribution's trace says why; the detection's technique stays."""
+    alert = next(
+        a
+        for a in _alerts()
+        if a.techniques and a.indicators and all(i.private for i in a.strong_indicators()) and a.severity >= 2
+    )
+    bus, seen = _run(alert)
+    (intel,) = [e for e in bus.audit if isinstance(e, events.IntelAttribution)]
+    (ti,) = [i for i in seen if i.role == "threat_intel"]
+    assert ti.model_calls == 0 and ti.input_tokens == 0
+    assert (
+        intel.trace is not None
+        and intel.trace.settled == "no indicator to rate and no actor evidence in the case"
+    )
+    assert intel.trace.model_calls == [] and intel.trace.validated_output is not None
+    assert intel.techniques == list(alert.techniques) and intel.actor is None and intel.iocs == []
+    assert intel.produced_by.model_leg is None
+    assert all(i.model_calls == 1 for i in seen if i.role != "threat_intel")
+
+
+def test_threat_intel_asks_the_model_when_there_is_an_indicator_to_rate() -> None:
+    """Given a real alert with public file hashes, Threat Intel's model is called and nothing is settled."""
+    alert = next(
+        a for a in _alerts() if a.severity >= 2 and any(not i.private for i in a.strong_indicators())
+    )
+    bus, seen = _run(alert)
+    intel = [e for e in bus.audit if isinstance(e, events.IntelAttribution)]
+    assert intel and intel[0].trace is not None and intel[0].trace.settled is None
+    assert [i.model_calls for i in seen if i.role == "threat_intel"] == [1]
+
+
+class _SureToClose(Sentinel):
+    """A Sentinel whose rule closes every alert, at a confidence below the guardrail's bar."""
+
+    def settle(self, ctx: RoleContext) -> Settled | None:
+        answer = {"verdict": "benign", "confidence": 0.3, "priority": 1, "summary": "looks routine"}
+        return Settled(answer=answer, reason="test rule")
+
+
+class _Broken(Sentinel):
+    """A Sentinel whose rule answers out of schema."""
+
+    def settle(self, ctx: RoleContext) -> Settled | None:
+        return Settled(answer={"verdict": "evil"}, reason="broken rule")
+
+
+def test_the_guardrail_still_overrules_a_settled_close() -> None:
+    """Given a role whose rule closes at confidence 0.3, the guardrail refuses the close: Tier 2 gets it."""
+    bus, _ = _run(_alerts()[1], roles=[_SureToClose])
+    (verdict,) = [e for e in bus.audit if isinstance(e, events.TriageVerdict)]
+    assert not [e for e in bus.audit if isinstance(e, events.CaseClosed)]
+    assert verdict.routed_to == "tier2" and verdict.trace is not None
+    assert verdict.trace.settled == "test rule" and verdict.trace.guardrail is not None
+    assert verdict.trace.guardrail.overruled == "low_confidence"
+
+
+def test_a_settled_answer_out_of_schema_asks_a_person_instead_of_being_lost() -> None:
+    """Given a rule that answers out of schema, the case ends in a review request naming the error."""
+    bus, _ = _run(_alerts()[1], roles=[_Broken])
+    (review,) = [e for e in bus.audit if isinstance(e, events.ReviewRequested)]
+    assert "the role's own answer is invalid" in review.reason and "verdict" in review.reason
