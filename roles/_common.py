@@ -1,29 +1,35 @@
 """Helpers the roles share: the alert as the model sees it, and the canned model's written policy.
 
 The canned model (``--dry-run``) is the documented floor of the team, not a fit to any data set: it
-weighs only what every model is shown — the alert's model view, the precedent and the statistics —
-by the policy below, with no word lists and no constant read off a data set. In order:
+weighs only what every model is shown — the alert's model view and the statistics of analysts'
+labels — by the policy below (:class:`FloorPolicy`), with no word lists and no constant read off a
+data set. A missed true positive is the costliest error a SOC makes, so the floor escalates unless
+the evidence shows, with a stated confidence, that alerts like this one are seldom true positives:
 
-1. **Statistics** (analysts' labels of earlier alerts): estimate the chance that this alert is a
-   true positive by shrinking from the general to the specific — all alerts, then the category
-   and the rule/detector across tenants, then the tenant's alerts, its category and its rule —
-   each level's true-positive share pulled towards the level above by :data:`PSEUDO_LABELS`
-   labels' worth (with few labels a level says little, with many it speaks for itself). Escalate
-   when the estimate reaches :data:`ESCALATE_SHARE`: a missed true positive costs more than a
-   false alarm, so a SOC accepts two false alarms for every real incident it catches.
-2. **Telling precedent** (similar earlier cases linked by the rule or a strong indicator) when no
-   label is known yet: follow the majority of how they ended.
-3. **The alert's own facts** when nothing earlier is known: escalate what the source rates medium
-   or worse, or maps to an ATT&CK technique; close the rest as benign.
+1. **Specific evidence first.** Take the most specific level at which analysts labelled at least
+   ``min_labelled`` earlier alerts like this one: the rule/detector in the tenant, then the alert's
+   strong indicators (hashes, IPs, domains, URLs...), then the rule across tenants (where the
+   statistics settings allow), then the category in the tenant and across tenants. The tenant's
+   alerts as a whole, and entities such as a host or a user (which appear in every alert of that
+   host or user), are base rates, not evidence about this alert, and never decide.
+2. **Close only on a bound, not on a point estimate.** At that level, close when the one-sided
+   upper confidence bound (Wilson score, at ``confidence``) of the true-positive share is below
+   ``close_below`` — for every statistic of the level (an indicator with a worse record keeps the
+   alert open). Otherwise escalate: a level whose labels cannot rule out a high share is not a
+   reason to close, and a broader level is not asked to overrule it.
+3. **No specific evidence: the alert's own facts** (what the team does with recall off): escalate
+   what the source rates medium or worse, or maps to an ATT&CK technique; close the rest as benign.
 
-Confidence grows with the distance between the estimate and the threshold (or is a fixed, modest
-value for a decision on the alert's facts alone); the guardrail's threshold then decides whether a
-role may close on so little.
+Precedent (similar cases) is not weighed here: how earlier cases *ended* may be a role's own
+verdict, and the analysts' labels it could add are already counted in the statistics.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 from aisoc.runtime import RoleContext
@@ -31,16 +37,61 @@ from aisoc.runtime.prompt import RawJson
 
 SEVERITY_POINTS = {"info": 1, "low": 2, "medium": 4, "high": 6, "critical": 8}
 """Severity as priority points (the canned Sentinel's priority and IR Lead's SEV start here)."""
-PSEUDO_LABELS = 1.0
-"""How many labels' worth of the wider level's estimate a narrower level starts from."""
-ESCALATE_SHARE = 1 / 3
-"""Escalate when the estimated chance of a true positive reaches this (two false alarms per catch)."""
 FACTS_CONFIDENCE = 0.65
 """Confidence of a decision taken on the alert's own facts alone (no history)."""
 WEAK_KEYS = ("host:", "user:", "file:", "process:", "device_id:", "account_id:")
-"""Shared indicators that say little on their own (the same host or user shows up everywhere)."""
-THREAT_VERDICTS = ("true_positive", "malicious", "escalate", "escalated")
-BENIGN_VERDICTS = ("benign", "false_positive", "close", "closed")
+"""Indicator statistics that are base rates of an entity (the same host or user shows up everywhere)."""
+Level = tuple[str, str | None]
+SPECIFIC: tuple[Level, ...] = (("rule", "tenant"), ("indicator", None), ("rule", "all_tenants"))
+"""``(subject, level)`` of the evidence about alerts like this one, most specific first (``None``:
+whichever level the statistic was shown at)."""
+CATEGORY: tuple[Level, ...] = (("category", "tenant"), ("category", "all_tenants"))
+"""The category's levels: a group of many rules, a base rate rather than evidence (see ``FloorPolicy``)."""
+BASE_RATE: tuple[Level, ...] = (("tenant", "tenant"), ("tenant", "all_tenants"))
+"""The tenant's alerts as a whole, then all alerts: base rates (never among the default levels)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FloorPolicy:
+    """The canned model's decision rule; every constant has a statistical meaning, none a fit."""
+
+    close_below: float = 1 / 3
+    """Close only when the true-positive share is shown below this: a SOC accepts two false alarms
+    for every real incident it catches (a missed true positive costs more than a false alarm)."""
+    confidence: float = 0.95
+    """One-sided confidence of that showing: the conventional 95 %, a 1-in-20 chance that the labels
+    looked this benign while the share was in fact at or above ``close_below``."""
+    min_labelled: int = 3
+    """A level with fewer analyst labels has no data and defers to the next (the statistics' and the
+    guardrail's own ``min_labelled``: below three labels a share is one or two anecdotes)."""
+    levels: tuple[Level, ...] = SPECIFIC
+    """The levels that may decide, most specific first. The category is not among them by default:
+    it groups many rules (a Wazuh rule group such as ``windows``, a GUIDE tactic such as
+    ``InitialAccess``), so its share is a base rate of the source, which says how often alerts in
+    general were true positives, not whether this one is."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.close_below < 1 or not 0.5 <= self.confidence < 1 or self.min_labelled < 1:
+            raise ValueError(f"not a floor policy: {self}")
+
+    def bounds(self, true_positive: int, labelled: int) -> tuple[float, float]:
+        """One-sided Wilson score bounds ``(lower, upper)`` of the true-positive share at ``confidence``.
+
+        Wilson's interval, unlike the normal approximation, stays within [0, 1] and is not zero-width
+        when every label agrees (0 of 6 true positives bounds the share below 31 % at 95 %).
+        """
+        if labelled <= 0:
+            return 0.0, 1.0
+        z = NormalDist().inv_cdf(self.confidence)
+        n, p = labelled, true_positive / labelled
+        centre = p + z * z / (2 * n)
+        margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        scale = 1 + z * z / n
+        return max(0.0, (centre - margin) / scale), min(1.0, (centre + margin) / scale)
+
+
+FLOOR = FloorPolicy()
+"""The policy the canned roles apply."""
 
 
 def alert_view(ctx: RoleContext) -> RawJson:
@@ -62,70 +113,54 @@ class Assessment:
     basis: str
     """What the decision rests on, in words (goes into the answer's summary)."""
     history: bool
-    """Whether earlier alerts (statistics or precedent) informed it."""
+    """Whether analysts' labels of earlier alerts informed it."""
 
 
-def estimate(data: dict[str, Any]) -> tuple[float, int, str] | None:
-    """The chance that the alert is a true positive, from the statistics shown (policy step 1).
+def _labels(s: dict[str, Any]) -> tuple[int, int]:
+    return int(s.get("true_positive") or 0), int(s.get("labelled") or 0)
+
+
+def evidence(stats: Sequence[dict[str, Any]], policy: FloorPolicy = FLOOR) -> list[dict[str, Any]]:
+    """The statistics of the most specific level with at least ``min_labelled`` labels (policy step 1).
 
     Returns:
-        ``(estimate, labels behind it, the most specific statistic's sentence)``, or None when no
-        statistic holds a label.
+        That level's statistics (several for strong indicators), or an empty list when no level
+        has data.
     """
-    by = {(s.get("subject"), s.get("level")): s for s in data.get("statistics") or []}
-    if not any(int(s.get("labelled") or 0) for s in by.values()):
-        return None
-
-    def shrink(subject: str, level: str, prior: float) -> float:
-        s = by.get((subject, level)) or {}
-        n, tp = int(s.get("labelled") or 0), int(s.get("true_positive") or 0)
-        return (tp + PSEUDO_LABELS * prior) / (n + PSEUDO_LABELS)
-
-    base = shrink("tenant", "all_tenants", 0.5)
-    wide = shrink("rule", "all_tenants", shrink("category", "all_tenants", base))
-    prior = (wide + shrink("tenant", "tenant", base)) / 2
-    p = shrink("rule", "tenant", shrink("category", "tenant", prior))
-    labelled = [s for s in by.values() if int(s.get("labelled") or 0) and s.get("subject") != "indicator"]
-    labels = sum(int(s.get("labelled") or 0) for s in labelled)
-    told = labelled[0].get("text") if labelled else None
-    return p, labels, str(told or "earlier labelled alerts")
+    for subject, level in policy.levels:
+        found = [
+            s
+            for s in stats
+            if s.get("subject") == subject
+            and (level is None or s.get("level") == level)
+            and not (subject == "indicator" and str(s.get("key") or "").startswith(WEAK_KEYS))
+            and _labels(s)[1] >= policy.min_labelled
+        ]
+        if found:
+            return found
+    return []
 
 
-def precedent_lean(data: dict[str, Any]) -> int:
-    """+1 when telling precedent mostly ended escalated/true positive, -1 when mostly benign, else 0.
-
-    Only precedent linked by the same rule or by a strong indicator counts: sharing a host or a
-    user with an unrelated case is not evidence about this alert.
-    """
-    bad = good = 0
-    for p in data.get("precedent") or []:
-        strong = any(not str(s).startswith(WEAK_KEYS) for s in p.get("shared_indicators") or [])
-        if not (p.get("same_rule") or strong):
-            continue
-        verdict = str(p.get("verdict") or "")
-        if verdict in THREAT_VERDICTS:
-            bad += 1
-        elif verdict in BENIGN_VERDICTS:
-            good += 1
-    if bad == good:
-        return 0
-    return 1 if bad > good else -1
-
-
-def assess(data: dict[str, Any]) -> Assessment:
+def assess(data: dict[str, Any], policy: FloorPolicy = FLOOR) -> Assessment:
     """Apply the written policy (module docstring) to what a role was shown."""
-    known = estimate(data)
-    if known is not None:
-        p, labels, told = known
-        escalate = p >= ESCALATE_SHARE
-        room = 1 - ESCALATE_SHARE if escalate else ESCALATE_SHARE
-        confidence = round(min(0.95, 0.5 + 0.5 * abs(p - ESCALATE_SHARE) / room), 2)
-        basis = f"estimated {p:.0%} chance of a true positive from {labels} analyst labels ({told})"
-        return Assessment(escalate, confidence, basis, True)
-    lean = precedent_lean(data)
-    if lean:
-        verb = "were true positives or escalated" if lean > 0 else "closed benign"
-        return Assessment(lean > 0, 0.7, f"most telling precedent {verb}", True)
+    found = evidence(data.get("statistics") or [], policy)
+    if found:
+        worst = max(found, key=lambda s: policy.bounds(*_labels(s))[1])
+        tp, n = _labels(worst)
+        low, bound = policy.bounds(tp, n)
+        told = str(worst.get("text") or f"{worst.get('subject')} {worst.get('key')}")
+        if bound < policy.close_below:
+            basis = (
+                f"analysts labelled {tp} of {n} true positive ({told}): at {policy.confidence:.0%} "
+                f"confidence the true-positive share is below {bound:.0%}, under {policy.close_below:.0%}"
+            )
+            return Assessment(False, policy.confidence, basis, True)
+        sure = low >= policy.close_below
+        basis = (
+            f"analysts labelled {tp} of {n} true positive ({told}): a true-positive share of "
+            f"{policy.close_below:.0%} or more cannot be ruled out"
+        )
+        return Assessment(True, policy.confidence if sure else 0.5, basis, True)
     view = data.get("alert") or {}
     severe = SEVERITY_POINTS.get(str(view.get("severity")), 2) >= SEVERITY_POINTS["medium"]
     mapped = bool(view.get("techniques"))
@@ -133,5 +168,7 @@ def assess(data: dict[str, Any]) -> Assessment:
         why = " and ".join(
             x for x, on in (("rated medium or worse", severe), ("mapped to ATT&CK", mapped)) if on
         )
-        return Assessment(True, FACTS_CONFIDENCE, f"no history; the alert is {why}", False)
-    return Assessment(False, FACTS_CONFIDENCE, "no history; low severity and no ATT&CK mapping", False)
+        return Assessment(True, FACTS_CONFIDENCE, f"no specific history; the alert is {why}", False)
+    return Assessment(
+        False, FACTS_CONFIDENCE, "no specific history; low severity and no ATT&CK mapping", False
+    )

@@ -40,6 +40,10 @@ class IocAnswer(BaseModel):
     source: str | None = Field(default=None, max_length=256)
 
 
+MAX_TECHNIQUES = 50
+"""Techniques one answer may name (an alert may map to up to 100; a GUIDE incident maps to 61)."""
+
+
 class IntelAnswer(BaseModel):
     """Threat Intel's answer."""
 
@@ -47,7 +51,7 @@ class IntelAnswer(BaseModel):
 
     actor: str | None = Field(default=None, max_length=256)
     actor_evidence: list[str] = Field(default_factory=list, max_length=20)
-    techniques: list[str] = Field(default_factory=list, max_length=50)
+    techniques: list[str] = Field(default_factory=list, max_length=MAX_TECHNIQUES)
     iocs: list[IocAnswer] = Field(default_factory=list, max_length=100)
     confidence: float = Field(ge=0, le=1)
     summary: str = Field(min_length=1, max_length=2000)
@@ -167,7 +171,7 @@ rating."""
             for i in (view.get("indicators") or [])[:10]
             if i.get("type") in ("ip", "domain", "url", "sha256", "sha1", "md5", "email")
         ]
-        techniques = list(view.get("techniques") or [])
+        techniques = list(view.get("techniques") or [])[:MAX_TECHNIQUES]
         return {
             "actor": None,
             "actor_evidence": [],
