@@ -168,12 +168,9 @@ class Receiver:
 
     # --- ways in ----------------------------------------------------------------------------------
 
-    def from_webhook(self, envelope: Mapping[str, Any]) -> Outcome:
-        """Handle one verified webhook delivery (``messages`` or ``attachmentActions``, ``created``).
-
-        Raises:
-            WebexError: the message or card submit could not be fetched (the delivery may be retried).
-        """
+    def _screen(self, envelope: Mapping[str, Any]) -> Outcome | None:
+        """The checks a delivery passes before anything is fetched: a created message or card
+        submit, not the bot's own, from an allowed room; None when it passes."""
         resource, event = envelope.get("resource"), envelope.get("event")
         data = envelope.get("data") or {}
         if event != "created" or resource not in ("messages", "attachmentActions") or not data.get("id"):
@@ -182,6 +179,17 @@ class Receiver:
             return Outcome("ignored", "the bot's own message")
         if data.get("roomId") and not self.room_allowed(data["roomId"], data.get("roomType")):
             return self._refuse(str(data.get("roomId")), data.get("personEmail"), "room not allowed")
+        return None
+
+    def from_webhook(self, envelope: Mapping[str, Any]) -> Outcome:
+        """Handle one verified webhook delivery (``messages`` or ``attachmentActions``, ``created``).
+
+        Raises:
+            WebexError: the message or card submit could not be fetched (the delivery may be retried).
+        """
+        resource, data = envelope.get("resource"), envelope.get("data") or {}
+        if (screened := self._screen(envelope)) is not None:
+            return screened
         if resource == "messages":
             return self.receive(Inbound.from_message(self.space.get_message(str(data["id"])), "webhook"))
         action = self.space.get_action(str(data["id"]))
@@ -193,14 +201,9 @@ class Receiver:
         need no fetch are made here, then the delivery is kept in the store and :meth:`work` fetches
         and answers it (Webex does not redeliver, so a failed fetch is retried by the bot itself).
         """
-        resource, event = envelope.get("resource"), envelope.get("event")
-        data = envelope.get("data") or {}
-        if event != "created" or resource not in ("messages", "attachmentActions") or not data.get("id"):
-            return Outcome("ignored", f"{resource}/{event} is not handled")
-        if data.get("personId") and data.get("personId") == self.me.get("id"):
-            return Outcome("ignored", "the bot's own message")
-        if data.get("roomId") and not self.room_allowed(data["roomId"], data.get("roomType")):
-            return self._refuse(str(data.get("roomId")), data.get("personEmail"), "room not allowed")
+        resource, data = envelope.get("resource"), envelope.get("data") or {}
+        if (screened := self._screen(envelope)) is not None:
+            return screened
         email = data.get("personEmail")
         if resource == "messages" and email and not self.person_allowed(str(email), "webhook"):
             return self._refuse(str(data.get("roomId")), email, "person not allowed")
