@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, abort, request
+from flask.globals import request_ctx
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
@@ -106,6 +107,16 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
         MAX_CONTENT_LENGTH=64 * 1024,
         PREFERRED_URL_SCHEME="https" if settings.base_url.startswith("https") else "http",
     )
+
+    @app.before_request
+    def _unbindable_host() -> Response | None:
+        # A Host header the URL map cannot bind (".", a stray dot or control character) leaves the
+        # request without a URL adapter: no page can be built for it (every page links its static
+        # files), so it is answered here, first, in plain text.
+        if request_ctx.url_adapter is None:
+            return Response("Bad request: the Host header names no site.\n", 400, mimetype="text/plain")
+        return None
+
     csrf.init_app(app, settings, auth.binding)
     limiter = Limiter(
         auth.rate_limit_key,
