@@ -16,6 +16,7 @@ from pathlib import Path
 from aisoc.bus import Bus
 from aisoc.events import Alert, AlertReceived, ProducedBy
 from aisoc.memory import Memory
+from aisoc.tuning import gc_paused
 from bot.understand import Catalog, understand
 from integrations.wazuh import WazuhFileSource
 
@@ -36,7 +37,7 @@ def main(sizes: list[int]) -> None:
             base = alerts[i % len(alerts)]
             a = base.model_copy(update={"source_id": f"{i}-{base.source_id}"})
             bus.publish(AlertReceived(alert=a, case_id=a.case_id, produced_by=ProducedBy(role="ingest")))
-        memory = Memory(bus.audit)
+        memory = Memory(bus.audit, bulk=gc_paused)
         memory.case("warm")  # fold the log once
         t0 = time.perf_counter()
         catalog = Catalog(memory)

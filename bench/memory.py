@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from aisoc import Bus  # noqa: E402
 from aisoc import events as ev  # noqa: E402
 from aisoc.memory import Memory, Statistics  # noqa: E402
+from aisoc.tuning import gc_paused  # noqa: E402
 from tests.aisoc.memory import guide  # noqa: E402
 
 VARIANTS = 8
@@ -252,7 +253,7 @@ def timed(fn: Any, items: list[Any]) -> dict[str, float]:
 def fold(bus: Bus, limit: int, snapshot: Path | None = None) -> tuple[Memory, dict[str, float]]:
     gc.collect()
     before = rss_mb()
-    mem = Memory(bus.audit, snapshot_path=snapshot, auto_refresh=False)
+    mem = Memory(bus.audit, snapshot_path=snapshot, auto_refresh=False, bulk=gc_paused)
     t0 = time.perf_counter()
     mem.refresh(limit=limit)
     dt = time.perf_counter() - t0
@@ -367,12 +368,12 @@ def snapshot_timings(bus: Bus, limit: int, rebuild_s: float) -> dict[str, float]
     with tempfile.TemporaryDirectory() as tmp:
         snap = Path(tmp) / "memory.sqlite"
         t1 = time.perf_counter()
-        persisted = Memory(bus.audit, snapshot_path=snap, auto_refresh=False)
+        persisted = Memory(bus.audit, snapshot_path=snap, auto_refresh=False, bulk=gc_paused)
         persisted.refresh(limit=limit)  # folds, then writes the whole snapshot
         persisted.close()
         save_s = time.perf_counter() - t1 - rebuild_s
         t1 = time.perf_counter()
-        reopened = Memory(bus.audit, snapshot_path=snap, auto_refresh=False)
+        reopened = Memory(bus.audit, snapshot_path=snap, auto_refresh=False, bulk=gc_paused)
         load_s = time.perf_counter() - t1
         t1 = time.perf_counter()
         more = reopened.refresh(limit=1000)
@@ -391,7 +392,7 @@ def naive_baseline(bus: Bus, alerts: list[ev.AlertReceived], ends: list[int], ca
     ms = []
     for q in alerts[cases - 20 : cases]:
         t0 = time.perf_counter()
-        mem = Memory(bus.audit, auto_refresh=False)
+        mem = Memory(bus.audit, auto_refresh=False, bulk=gc_paused)
         mem.refresh(limit=ends[cases - 1])
         mem.recall_similar(q, k=5)
         ms.append((time.perf_counter() - t0) * 1000)

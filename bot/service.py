@@ -16,6 +16,7 @@ from typing import Any
 from aisoc.bus import Bus, open_bus
 from aisoc.memory import Memory
 from aisoc.settings import bus_settings_for
+from aisoc.tuning import gc_paused
 from bot.commands import Commands
 from bot.compose import Composer
 from bot.directory import Directory
@@ -131,7 +132,7 @@ class Bot:
         snapshot = None
         if self.settings.state_dir is not None and not self.bus.url.startswith("memory"):
             snapshot = self.settings.state_dir / "memory" / "bot.sqlite"
-        return Memory(self.bus.audit, snapshot_path=snapshot)
+        return Memory(self.bus.audit, snapshot_path=snapshot, bulk=gc_paused)
 
     # --- running ----------------------------------------------------------------------------------
 

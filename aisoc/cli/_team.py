@@ -18,6 +18,7 @@ from aisoc.resolve import resolve
 from aisoc.runtime import RoleTeam
 from aisoc.settings import KernelSettings
 from aisoc.tools import Tool
+from aisoc.tuning import gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def open_memory(settings: KernelSettings, bus: Bus, process: str, config: str | 
         bus.audit,
         snapshot_path=path if bus.url != "memory://" else None,
         stoplist=build_stoplist(settings, config),
+        bulk=gc_paused,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from aisoc.bus import open_bus
 from aisoc.cli._common import CommandError, add_bus_option, kernel_settings
 from aisoc.memory import Memory, UnknownCase
+from aisoc.tuning import gc_paused
 
 
 def register(sub: Any) -> None:
@@ -37,12 +38,14 @@ def _explain(args: argparse.Namespace) -> int:
     bus = open_bus(settings)
     try:
         if bus.audit.for_case(args.subject):
-            expl = Memory(bus.audit, auto_refresh=False).explain(args.subject)
+            expl = Memory(bus.audit, auto_refresh=False, bulk=gc_paused).explain(args.subject)
         else:
             snapshot: Any = args.snapshot
             if snapshot is None and not settings.bus.startswith("memory"):
                 snapshot = settings.state_dir / "memory" / "explain.sqlite"
-            mem = Memory(bus.audit, snapshot_path=None if snapshot in (None, "none") else snapshot)
+            mem = Memory(
+                bus.audit, snapshot_path=None if snapshot in (None, "none") else snapshot, bulk=gc_paused
+            )
             try:
                 expl = mem.explain_host(args.subject, tenant=args.tenant, limit=args.limit)
             finally:

@@ -39,6 +39,7 @@ from aisoc.replay import (
     select,
 )
 from aisoc.sources import open_source, source_names
+from aisoc.tuning import gc_paused, gc_quiet
 
 log = logging.getLogger(__name__)
 
@@ -170,9 +171,10 @@ def _replay(args: argparse.Namespace) -> int:
         roles=settings.team,
         k=args.k,
         progress=BarProgress(bar),
+        bulk=gc_paused,
     )
     try:
-        with bar:
+        with bar, gc_quiet():
             result = replay.run(started=started)
     except ResumeMismatch as e:
         raise CommandError(str(e), 2) from e

@@ -11,6 +11,7 @@ from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, ope
 from aisoc.events import Event, ProducedBy, Role, TruthLabeled, fitted
 from aisoc.memory import Memory
 from aisoc.sources import RecordedSource, Rejected, open_source, source_names
+from aisoc.tuning import gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def _import(args: argparse.Namespace) -> int:
             f"installed sources: {', '.join(source_names())}"
         )
     bus = open_bus(kernel_settings(args))
-    mem = Memory(bus.audit, auto_refresh=False)
+    mem = Memory(bus.audit, auto_refresh=False, bulk=gc_paused)
     mem.refresh()
     stats = ImportStats()
     batch: list[Event] = []

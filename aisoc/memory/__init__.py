@@ -23,6 +23,7 @@ from aisoc.memory.explain import (
     check_narrative,
 )
 from aisoc.memory.keys import SAME_RULE_WEIGHT, WEIGHTS
+from aisoc.memory.local import Bulk
 from aisoc.memory.memory import DEFAULT_HALF_LIFE_DAYS, DEFAULT_MAX_INDICATOR_CASES, CaseOrAlert, Memory
 from aisoc.memory.recall import Precedent, RuleHistory
 from aisoc.memory.records import (
@@ -65,6 +66,7 @@ __all__ = [
     "ActionState",
     "ActionStatus",
     "AlertFacts",
+    "Bulk",
     "CampaignCluster",
     "CaseFile",
     "CaseOrAlert",

@@ -8,12 +8,11 @@ log's end.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from aisoc.bus import AuditLog, id_key
@@ -26,21 +25,9 @@ BATCH = 5000
 """Audit entries read per page while folding."""
 
 
-@contextmanager
-def _bulk() -> Iterator[None]:
-    """Pause the cyclic garbage collector while folding or loading in bulk.
-
-    The projection allocates many small objects that never form cycles; the collector would re-walk
-    the growing heap again and again (half the time of a large rebuild). Reference counting still
-    frees everything, and the collector is switched back on afterwards.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+Bulk = Callable[[], AbstractContextManager[object]]
+"""What a fold or a snapshot load runs inside: the entry point's GC policy (e.g.
+:func:`aisoc.tuning.gc_paused`); library code never changes the collector itself."""
 
 
 class LocalProjection:
@@ -51,6 +38,8 @@ class LocalProjection:
         snapshot_path: this process's SQLite snapshot (None: in memory only, rebuilt on start).
         auto_refresh: fold new audit entries before each query (off: call :meth:`refresh`).
         batch_size: audit entries read per page.
+        bulk: the context each fold and snapshot load runs in (the entry point's GC policy; none
+            by default).
     """
 
     def __init__(
@@ -60,12 +49,14 @@ class LocalProjection:
         snapshot_path: str | os.PathLike[str] | None = None,
         auto_refresh: bool = True,
         batch_size: int = BATCH,
+        bulk: Bulk = nullcontext,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         self.audit = audit
         self.auto_refresh = auto_refresh
         self.batch_size = batch_size
+        self._bulk = bulk
         self._lock = threading.RLock()
         self._proj = Projection()
         self._cursor: str | None = None
@@ -73,7 +64,7 @@ class LocalProjection:
         self._full_save = False
         self._snap = Snapshot(snapshot_path) if snapshot_path is not None else None
         if self._snap is not None:
-            with _bulk():
+            with self._bulk():
                 self._restore(self._snap)
 
     # --- folding --------------------------------------------------------------------------------
@@ -124,7 +115,7 @@ class LocalProjection:
                     self._reset(f"cursor {self._cursor} is past the log's end ({last})")
             self._epoch = epoch
             folded = 0
-            with _bulk():
+            with self._bulk():
                 while limit is None or folded < limit:
                     page = self.batch_size if limit is None else min(self.batch_size, limit - folded)
                     n = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from aisoc.bus import AuditLog
@@ -17,7 +18,7 @@ from aisoc.memory.casefile import ActionState, CaseFile
 from aisoc.memory.explain import Explanation, Narrator, UnknownCase, explain_case, explain_host, narrate
 from aisoc.memory.index import scoped
 from aisoc.memory.keys import normalize
-from aisoc.memory.local import BATCH, LocalProjection
+from aisoc.memory.local import BATCH, Bulk, LocalProjection
 from aisoc.memory.projection import Projection
 from aisoc.memory.recall import Precedent, Query, RuleHistory, query_of, recall, rule_history, rule_stats
 from aisoc.memory.records import CaseRecord
@@ -63,6 +64,8 @@ class Memory(LocalProjection):
         recency_half_life_days: recall's recency half-life.
         auto_refresh: fold new audit entries before each query (off: call :meth:`refresh`).
         batch_size: audit entries read per page.
+        bulk: the context each fold and snapshot load runs in: the entry point's GC policy (the
+            CLI and the bot pass :func:`aisoc.tuning.gc_paused`); none by default.
 
     Example:
         >>> from aisoc import Bus
@@ -81,13 +84,16 @@ class Memory(LocalProjection):
         recency_half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
         auto_refresh: bool = True,
         batch_size: int = BATCH,
+        bulk: Bulk = nullcontext,
     ) -> None:
         if max_indicator_cases < 1 or recency_half_life_days <= 0:
             raise ValueError("max_indicator_cases and recency_half_life_days must be positive")
         self.stoplist: Stoplist = stoplist or no_stoplist
         self.max_indicator_cases = max_indicator_cases
         self.half_life_s = recency_half_life_days * 86400.0
-        super().__init__(audit, snapshot_path=snapshot_path, auto_refresh=auto_refresh, batch_size=batch_size)
+        super().__init__(
+            audit, snapshot_path=snapshot_path, auto_refresh=auto_refresh, batch_size=batch_size, bulk=bulk
+        )
 
     # --- cases ----------------------------------------------------------------------------------
 

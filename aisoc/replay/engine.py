@@ -15,13 +15,12 @@ how earlier tickets ended once someone labelled them, never the current one. An
 from __future__ import annotations
 
 import dataclasses
-import gc
 import logging
 import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +30,7 @@ from langchain_core.language_models import BaseChatModel
 
 from aisoc.bus import Bus, BusSettings, open_bus
 from aisoc.events import Alert, AlertReceived, Event, PrecedentRef, ProducedBy, Role, TruthLabeled, fitted
-from aisoc.memory import Memory, Statistics, StatisticsPolicy, Stoplist, outcome_of
+from aisoc.memory import Bulk, Memory, Statistics, StatisticsPolicy, Stoplist, outcome_of
 from aisoc.replay.baselines import Baselines
 from aisoc.replay.isolation import Attempt, EgressGuard, model_endpoints
 from aisoc.replay.journal import (
@@ -137,6 +136,7 @@ class Replay:
         progress: progress reporting.
         bus_settings: the settings each arm's isolated in-process bus is opened with (their
             redaction applies); None: a plain in-process bus.
+        bulk: the context memory's folds run in (the entry point's GC policy; none by default).
     """
 
     def __init__(
@@ -161,6 +161,7 @@ class Replay:
         isolate: bool = True,
         progress: Progress | None = None,
         bus_settings: BusSettings | None = None,
+        bulk: Bulk = nullcontext,
     ) -> None:
         if recall not in ARMS:
             raise ValueError(f"recall must be off, on or ab, got {recall!r}")
@@ -176,6 +177,7 @@ class Replay:
         self.files = RunFiles(Path(out)) if out is not None else None
         self.resume = resume
         self.bus_settings = bus_settings
+        self.bulk = bulk
         self.identity = {
             "source": source,
             "model": model_spec,
@@ -214,7 +216,7 @@ class Replay:
         result = ReplayResult(metrics={}, arms={})
         guard = EgressGuard(allow=model_endpoints(self.model)) if self.isolate else None
         try:
-            with _quiet_gc(), guard if guard is not None else nullcontext():
+            with guard if guard is not None else nullcontext():
                 for arm in ARMS[self.recall]:
                     prior = done.get(arm, [])
                     results = list(prior)
@@ -292,7 +294,7 @@ class Replay:
         # isolated: never the production bus (bus_settings name an in-process one)
         bus = open_bus(self.bus_settings) if self.bus_settings is not None else Bus()
         result.buses[arm] = bus
-        memory = Memory(bus.audit, auto_refresh=False, stoplist=self.stoplist)
+        memory = Memory(bus.audit, auto_refresh=False, stoplist=self.stoplist, bulk=self.bulk)
         stats = Statistics(bus.audit, policy=self.statistics, auto_refresh=False)
         recall = arm == "on"
         team = RoleTeam(
@@ -440,19 +442,3 @@ def _dead_letter_reason(bus: Bus, case_id: str) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@contextmanager
-def _quiet_gc() -> Iterator[None]:
-    """Freeze what is already allocated (the loaded tickets) and collect less often while replaying:
-    each ticket allocates many short-lived acyclic objects, and re-walking the tickets' heap on
-    every young-generation overflow costs more than the collections find."""
-    gc.collect()
-    gc.freeze()
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], 50_000), thresholds[1], thresholds[2])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,57 @@ def test_every_aisoc_process_raises_the_young_gc_threshold_and_freezes_its_start
     finally:
         gc.unfreeze()
         gc.set_threshold(*saved)
+
+
+def test_library_code_leaves_the_garbage_collector_to_the_entry_points() -> None:
+    """Given the kernel's modules, when any of them is read, then only ``aisoc/tuning.py`` (the
+    policy the entry points apply) imports ``gc``: memory and replay do not change the process's
+    collector on their own."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "aisoc"
+    touching = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if "gc" in names:
+                touching.append(str(path.relative_to(root)))
+    assert touching == ["tuning.py"]
+
+
+def test_the_memory_folds_inside_the_policy_its_entry_point_hands_it() -> None:
+    """Given a memory opened with the CLI's ``gc_paused`` policy, when it folds the log, then the
+    collector is off during the fold and on again afterwards; opened without, the collector is
+    never touched."""
+    import gc
+
+    from aisoc.memory import Memory
+    from aisoc.tuning import gc_paused
+
+    bus = Bus()
+    seen: list[bool] = []
+
+    @contextmanager
+    def spy() -> Iterator[None]:
+        with gc_paused():
+            seen.append(gc.isenabled())
+            yield
+
+    bus.publish(alert_event(1))
+    assert gc.isenabled()
+    mem = Memory(bus.audit, auto_refresh=False, bulk=spy)
+    assert mem.refresh() == 1
+    assert seen == [False] and gc.isenabled()
+    plain = Memory(bus.audit, auto_refresh=False)
+    gc.disable()
+    try:
+        assert plain.refresh() == 1
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
