@@ -30,10 +30,11 @@ class UnknownRequest(ApprovalError):
 
 
 class AlreadyDecided(ApprovalError):
-    """Raised when a request already left ``pending``: the first decision won."""
+    """Raised when a request already left ``pending``: the first decision won (``code`` is
+    ``replayed`` when the same link made that decision)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, "decided")
+    def __init__(self, message: str, code: str = "decided") -> None:
+        super().__init__(message, code)
 
 
 class NotAuthorized(ApprovalError):

@@ -214,6 +214,43 @@ class Gate:
             )
         return auth
 
+    def check_decision(
+        self,
+        req: ApprovalRequest,
+        person_id: str,
+        *,
+        nonce: str | None = None,
+        plan_digest: str | None = None,
+    ) -> Authorization:
+        """Whether ``person_id`` may decide ``req`` now through a link with ``nonce`` and
+        ``plan_digest``: the checks :meth:`decide` makes, for a page to ask before it shows a form.
+
+        Raises:
+            AlreadyDecided: the link already confirmed a decision (code ``replayed``) or the request
+                is no longer pending (``decided``).
+            ApprovalError: the plan changed since the link was made (``plan``).
+            NotAuthorized: the person may not decide it now (it says why).
+        """
+        self._check_link(req, nonce, plan_digest)
+        return self._authorized(req, person_id, self.clock())
+
+    def _check_link(self, req: ApprovalRequest, nonce: str | None, plan_digest: str | None) -> None:
+        if nonce and req.decision_nonce == nonce:
+            raise AlreadyDecided(
+                f"This link already confirmed a decision: {self.describe(req)}. A replay decides nothing.",
+                "replayed",
+            )
+        if not req.is_pending:
+            raise AlreadyDecided(f"This request was already {self.describe(req)}.")
+        if plan_digest is not None and plan_digest != req.plan_digest:
+            raise ApprovalError("the plan changed since this link was made; nothing was decided", "plan")
+
+    def _authorized(self, req: ApprovalRequest, person_id: str, now: datetime) -> Authorization:
+        auth = self.authorize(req, person_id, now)
+        if not auth.allowed:
+            raise NotAuthorized(auth.reason)
+        return auth
+
     def may_record_done(self, req: ApprovalRequest, person_id: str) -> Authorization:
         """Whether a person may record ``req`` as carried out: its decider, the duty's approver group
         or its executor group."""
@@ -257,16 +294,11 @@ class Gate:
             raise ApprovalError(f"a person approves or rejects; {outcome.value!r} is the gate's", "decision")
         for _ in range(_CAS_RETRIES):
             now, req = self.clock(), self.get(request_id)
-            if plan_digest is not None and plan_digest != req.plan_digest:
-                raise ApprovalError("the plan changed since this link was made; nothing was decided", "plan")
-            if not req.is_pending:
-                raise AlreadyDecided(f"This request was already {self.describe(req)}.")
+            self._check_link(req, nonce, plan_digest)
             if now >= req.expires_at:
                 self.end_request(req, Decision.EXPIRED, expiry_reason(req))
                 continue
-            auth = self.authorize(req, person_id, now)
-            if not auth.allowed:
-                raise NotAuthorized(auth.reason)
+            auth = self._authorized(req, person_id, now)
             if (
                 outcome == Decision.APPROVED
                 and typed_target is not None

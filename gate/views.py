@@ -142,30 +142,14 @@ def confirm(rid: str) -> Any:
             if _has_problem()
             else refused("Log in first", "Log in, then open the link again.", 401)
         )
-    outcome = ctx.gate.describe(req)
-    if req.decision_nonce and req.decision_nonce == claims.nonce:
-        return refused(
-            "This confirmation was already used",
-            f"This link already confirmed a decision: {outcome}. A replay decides nothing.",
-            409,
-        )
-    if not req.is_pending:
-        return refused("Already decided", f"This request was already {outcome}.", 409)
-    if claims.plan_digest != req.plan_digest:
-        return refused("The plan changed", "This link was made for another version of the plan.", 409)
-    auth = ctx.gate.authorize(req, ident.person.id)
-    if not auth.allowed:
-        log.info(
-            "%s may not decide %s", ident.person.id, rid, extra={"case_id": req.case_id, "event_id": rid}
-        )
-        return refused("You may not decide this request", auth.reason, 403, **_deciders(req))
+    try:
+        ctx.gate.check_decision(req, ident.person.id, nonce=claims.nonce, plan_digest=claims.plan_digest)
+    except ApprovalError as e:
+        return _refusal(e, req, ident)
     form = DecisionForm()
     if not form.validate_on_submit() or not (form.approve.data or form.reject.data):
         return _step_page(req, ident, form, request.args["t"], 422)
     approve = bool(form.approve.data)
-    if approve and (form.target.data or "").strip() != req.target:
-        form.target.errors = [f"Type the target exactly as shown ({req.target}) to approve."]
-        return _step_page(req, ident, form, request.args["t"], 422)
     try:
         done = ctx.gate.decide(
             rid,
@@ -175,14 +159,13 @@ def confirm(rid: str) -> Any:
             identity_source=ident.source,
             nonce=claims.nonce,
             plan_digest=claims.plan_digest,
-            typed_target=form.target.data if approve else None,
+            typed_target=(form.target.data or "") if approve else None,
         )
-    except AlreadyDecided as e:
-        return refused("Already decided", str(e), 409)
-    except NotAuthorized as e:
-        return refused("You may not decide this request", str(e), 403, **_deciders(req))
     except ApprovalError as e:
-        return refused("Nothing was decided", str(e), 409)
+        if e.code == "target":
+            form.target.errors = [f"Type the target exactly as shown ({req.target}) to approve."]
+            return _step_page(req, ident, form, request.args["t"], 422)
+        return _refusal(e, req, ident)
     if done.state == State.APPROVED:
         flash(
             f"Approved. Nothing has been executed: carry out {done.kind.value.replace('_', ' ')} on "
@@ -191,6 +174,26 @@ def confirm(rid: str) -> Any:
     else:
         flash("Rejected. Nothing will be done.")
     return redirect(url_for("gate.state", rid=rid), 303)
+
+
+def _refusal(e: ApprovalError, req: ApprovalRequest, ident: Identity) -> tuple[str, int]:
+    """The page for a decision the gate refused (:meth:`~gate.service.Gate.check_decision` and
+    :meth:`~gate.service.Gate.decide` say what is allowed; this only picks the page)."""
+    if isinstance(e, NotAuthorized):
+        log.info(
+            "%s may not decide %s",
+            ident.person.id,
+            req.request_id,
+            extra={"case_id": req.case_id, "event_id": req.request_id},
+        )
+        return refused("You may not decide this request", str(e), 403, **_deciders(req))
+    if e.code == "replayed":
+        return refused("This confirmation was already used", str(e), 409)
+    if isinstance(e, AlreadyDecided):
+        return refused("Already decided", str(e), 409)
+    if e.code == "plan":
+        return refused("The plan changed", "This link was made for another version of the plan.", 409)
+    return refused("Nothing was decided", str(e), 409)
 
 
 @bp.get("/r/<rid>")

@@ -228,6 +228,32 @@ def test_bad_decisions_are_refused_without_any_event(bus: Bus, gate: Gate, clock
     assert [e.decision for e in gate_events(bus, case.case_id, ActionDecided)] == [Decision.EXPIRED]
 
 
+def test_a_page_asks_the_gate_the_same_checks_decide_makes(bus: Bus, gate: Gate, clock: Clock) -> None:
+    """Given a pending request, when a page asks whether a person may decide it through a link, then
+    the gate answers with decide's own refusals (plan, authority, replay, first decision), each
+    with the code the page maps, and changes nothing."""
+    case = publish_case(bus)
+    req = gate.submit(case.proposal)
+    assert gate.check_decision(req, "alice", nonce="n1", plan_digest=req.plan_digest).allowed
+    with pytest.raises(ApprovalError, match="plan changed") as plan:
+        gate.check_decision(req, "alice", nonce="n1", plan_digest="0" * 64)
+    assert plan.value.code == "plan"
+    with pytest.raises(NotAuthorized, match="Mallory Stone is not on call"):
+        gate.check_decision(req, "mallory", nonce="n1", plan_digest=req.plan_digest)
+    assert gate_events(bus, case.case_id, ActionDecided) == []
+    kw = {"person_id": "alice", "reason": "x", "identity_source": "t", "plan_digest": req.plan_digest}
+    done = gate.decide(req.request_id, decision="approved", typed_target="WS-042", nonce="n1", **kw)
+    with pytest.raises(AlreadyDecided, match="already confirmed a decision: approved by Alice Ng") as replay:
+        gate.check_decision(done, "alice", nonce="n1", plan_digest=req.plan_digest)
+    assert replay.value.code == "replayed"
+    with pytest.raises(AlreadyDecided, match="already approved by Alice Ng") as other:
+        gate.check_decision(done, "alice", nonce="n2", plan_digest=req.plan_digest)
+    assert other.value.code == "decided"
+    with pytest.raises(AlreadyDecided) as again:
+        gate.decide(req.request_id, decision="approved", typed_target="WS-042", nonce="n1", **kw)
+    assert again.value.code == "replayed"
+
+
 def test_the_person_it_was_escalated_to_may_decide(bus: Bus, gate: Gate, clock: Clock) -> None:
     """Given a request escalated to Dave (not on call, not an approver), when Dave decides, then it counts."""
     case = publish_case(bus)
