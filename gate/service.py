@@ -31,6 +31,7 @@ from aisoc.events import (
     utcnow,
 )
 from aisoc.memory import ActionStatus, Memory
+from aisoc.tuning import gc_paused
 from gate.errors import AlreadyDecided, ApprovalError, NotAuthorized, UnknownRequest
 from gate.roster import Authorization, Roster
 from gate.settings import GateSettings
@@ -95,7 +96,7 @@ class Gate:
         Returns:
             How many requests were opened again.
         """
-        mem = Memory(self.bus.audit)
+        mem = Memory(self.bus.audit, bulk=gc_paused)
         opened = 0
         for rec in mem.cases():
             file = mem.case_file(rec.case_id) if rec.actions else None
