@@ -46,6 +46,26 @@ class AlertSource(Protocol):
         """Yield what is new since the last poll; an exhausted file source yields nothing more."""
 
 
+@runtime_checkable
+class Resumable(Protocol):
+    """A source whose progress survives restarts: :func:`aisoc.ingest.run_ingest` saves ``cursor``
+    under ``cursor_key`` in a :class:`CursorStore` and calls ``restore()`` to resume.
+
+    A source sets its cursor past an item before yielding it; the runner keeps the cursor of the
+    last item it handled, so an item whose publishing failed is read again.
+    """
+
+    name: str
+    cursor: str | None
+
+    @property
+    def cursor_key(self) -> str:
+        """What the cursor belongs to (the source and its file or URL), the key it is saved under."""
+
+    def restore(self, cursor: str) -> None:
+        """Resume after ``cursor``."""
+
+
 @dataclass(frozen=True)
 class Truth:
     """What the human analyst decided about a recorded ticket (never shown to a model).

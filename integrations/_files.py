@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -28,21 +28,6 @@ Normalizer = Callable[[Any], tuple[Alert, "Truth | None"]]
 NORMALIZE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, ValidationError)
 """What a normalizer may raise for a record it cannot read (the record becomes a Rejected)."""
 MAX_REASON = 1000
-
-
-@runtime_checkable
-class Resumable(Protocol):
-    """A source whose progress survives restarts: ``cursor`` is saved, ``restore()`` resumes."""
-
-    name: str
-    cursor: str | None
-
-    @property
-    def cursor_key(self) -> str:
-        """What the cursor belongs to (the source and its file or URL), the key it is saved under."""
-
-    def restore(self, cursor: str) -> None:
-        """Resume after ``cursor``."""
 
 
 def reject(reason: str, payload: Any, source: str) -> Rejected:

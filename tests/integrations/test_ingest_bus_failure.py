@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import pytest
 from aisoc import Bus
 from aisoc.cli import main
 from aisoc.errors import BusError
+from aisoc.ingest import IngestRun, run_ingest
+from aisoc.sources import CursorStore, Resumable, open_source
 from integrations.samples import SAMPLE
 
 
@@ -48,3 +51,34 @@ def test_a_bus_failure_mid_pass_keeps_the_cursor_at_the_last_alert_published(
     assert main(["ingest", "wazuh", str(SAMPLE), "--bus", url]) == 0
     cases = Counter(e.case_id for e in Bus(url).audit)
     assert len(cases) == 12 and set(cases.values()) == {1}
+
+
+def test_the_kernel_runner_following_a_source_waits_out_a_bus_failure_and_keeps_its_cursor(
+    tmp_path: Path,
+) -> None:
+    """Given the kernel's ingest runner following the Wazuh sample on a bus that fails on the 5th
+    alert, when it polls until its first full pass, then each case is published exactly once, the
+    cursor is saved under the source's key, and a second run resumes there with nothing new."""
+    url = f"sqlite:///{tmp_path}/soc.db"
+    store = CursorStore(tmp_path / "cursors.json")
+    stop = threading.Event()
+    said: list[str] = []
+
+    def say(line: str) -> None:
+        said.append(line)
+        if line.startswith("pass "):
+            stop.set()
+
+    source = open_source("wazuh", str(SAMPLE))
+    run = IngestRun(follow=True, interval_s=0.01, name="wazuh")
+    total = run_ingest(source, FlakyBus(url, fail_at=5), store, run, stop, say)  # type: ignore[arg-type]
+    assert said == ["pass 1: 8 published, 0 duplicate(s), 0 rejected"] and total.published == 8
+    cases = Counter(e.case_id for e in Bus(url).audit)
+    assert len(cases) == 12 and set(cases.values()) == {1}
+    assert isinstance(source, Resumable) and store.get(source.cursor_key) == source.cursor
+    again = run_ingest(
+        open_source("wazuh", str(SAMPLE)), Bus(url), store, IngestRun(), threading.Event(), say
+    )
+    assert again.published == 0 and said[1].startswith("resuming wazuh at cursor ")
+    with pytest.raises(ValueError, match="limit must be at least 1"):
+        IngestRun(limit=0)
