@@ -24,7 +24,8 @@ pytestmark = pytest.mark.chaos
 def test_killing_the_namespace_master_fails_over_and_workers_carry_on(tmp_path: Path) -> None:
     """Given a publisher and a consumer on a namespace, when the master of its slot is SIGKILLed,
     then its replica is promoted, neither loop crashes (bus errors are retried), and every alert
-    published after the failover, and every earlier one that survived it, has exactly one effect."""
+    published after the failover, and every earlier one that survived it, has exactly one effect
+    (an alert lost with the master may keep the effect it already had)."""
     cluster = RedisCluster(tmp_path / "cluster").start()
     try:
         bus = Bus(cluster.url, namespace="tenant-a", visibility_timeout_ms=2000)
@@ -80,7 +81,13 @@ def test_killing_the_namespace_master_fails_over_and_workers_carry_on(tmp_path: 
         workers[1].join(30)
         assert not [e for e in errors if e.startswith("CRASH")], errors
         assert set(published[after_failover:]) <= stored, "alerts published after the failover lost"
-        assert set(effects) == stored and set(effects.values()) == {1}
+        assert stored <= set(effects), "an alert that survived the failover has no effect"
+        assert set(effects.values()) == {1}, "an alert had more than one effect"
+        # Redis replicates asynchronously: an alert the consumer read from the dying master can be
+        # lost from the stream and audit while its verdict, written after the failover, stays. Such
+        # an orphaned effect can only belong to an alert published before the failover.
+        orphans = set(effects) - stored
+        assert not orphans & set(published[after_failover:]), orphans
         assert len(published) == 400
     finally:
         cluster.stop()
