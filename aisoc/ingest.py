@@ -101,9 +101,12 @@ def run_ingest(
     while not stop.is_set():
         remaining = None if run.limit is None else run.limit - total.published
         wrapper = _Stoppable(source, stop)
+        stats = IngestStats()
         try:
-            stats = ingest(wrapper, bus, limit=remaining, tenancy=run.tenancy)
+            ingest(wrapper, bus, limit=remaining, tenancy=run.tenancy, into=stats)
         except BusError as e:
+            # What the pass published before the failure counts (toward the limit too).
+            _add(total, stats)
             # The bus went away mid-pass (a Redis restart): resume at the last alert published.
             if resumable is not None and wrapper.safe is not None:
                 resumable.restore(wrapper.safe)
@@ -124,9 +127,7 @@ def run_ingest(
                 store.set(resumable.cursor_key, wrapper.safe)
         passes += 1
         _beat(bus, name, total.published + stats.published)
-        total.published += stats.published
-        total.duplicates += stats.duplicates
-        total.rejected += stats.rejected
+        _add(total, stats)
         if stats.published or stats.duplicates or stats.rejected or passes == 1:
             say(
                 f"pass {passes}: {stats.published} published, {stats.duplicates} duplicate(s), "
@@ -136,6 +137,12 @@ def run_ingest(
             break
         stop.wait(run.interval_s)
     return total
+
+
+def _add(total: IngestStats, stats: IngestStats) -> None:
+    total.published += stats.published
+    total.duplicates += stats.duplicates
+    total.rejected += stats.rejected
 
 
 def _beat(bus: Bus, source: str, published: int) -> None:

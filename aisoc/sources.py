@@ -152,7 +152,12 @@ class IngestStats:
 
 
 def ingest(
-    source: AlertSource, bus: Bus, *, limit: int | None = None, tenancy: Tenancy | None = None
+    source: AlertSource,
+    bus: Bus,
+    *,
+    limit: int | None = None,
+    tenancy: Tenancy | None = None,
+    into: IngestStats | None = None,
 ) -> IngestStats:
     """Publish one ``alert.received`` per new case from one poll of ``source``.
 
@@ -161,12 +166,13 @@ def ingest(
     The same (tenant, source, source id) seen again — polled twice, or updated upstream — is the same
     case and is not published again (for as long as the bus keeps idempotency marks, 30 days by
     default). Rejected records are dead-lettered with their reason. When the bus fails mid-way the
-    exception propagates; what was published stays published, and the rest can be retried.
+    exception propagates; what was published stays published, and the rest can be retried. Counts
+    go into ``into`` when given, so a caller still knows what a failed pass published.
 
     Returns:
         Counts of what was published, dropped as duplicate, and rejected.
     """
-    stats = IngestStats()
+    stats = into if into is not None else IngestStats()
     producer = ProducedBy(role="ingest")
     tenancy = tenancy or Tenancy()
     for polled in source.poll():

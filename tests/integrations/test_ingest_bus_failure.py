@@ -57,8 +57,9 @@ def test_the_kernel_runner_following_a_source_waits_out_a_bus_failure_and_keeps_
     tmp_path: Path,
 ) -> None:
     """Given the kernel's ingest runner following the Wazuh sample on a bus that fails on the 5th
-    alert, when it polls until its first full pass, then each case is published exactly once, the
-    cursor is saved under the source's key, and a second run resumes there with nothing new."""
+    alert, when it polls until its first full pass, then each case is published exactly once (and
+    counted: the 4 published before the failure too), the cursor is saved under the source's key,
+    and a second run resumes there with nothing new."""
     url = f"sqlite:///{tmp_path}/soc.db"
     store = CursorStore(tmp_path / "cursors.json")
     stop = threading.Event()
@@ -72,7 +73,7 @@ def test_the_kernel_runner_following_a_source_waits_out_a_bus_failure_and_keeps_
     source = open_source("wazuh", str(SAMPLE))
     run = IngestRun(follow=True, interval_s=0.01, name="wazuh")
     total = run_ingest(source, FlakyBus(url, fail_at=5), store, run, stop, say)  # type: ignore[arg-type]
-    assert said == ["pass 1: 8 published, 0 duplicate(s), 0 rejected"] and total.published == 8
+    assert said == ["pass 1: 8 published, 0 duplicate(s), 0 rejected"] and total.published == 12
     cases = Counter(e.case_id for e in Bus(url).audit)
     assert len(cases) == 12 and set(cases.values()) == {1}
     assert isinstance(source, Resumable) and store.get(source.cursor_key) == source.cursor
@@ -82,3 +83,15 @@ def test_the_kernel_runner_following_a_source_waits_out_a_bus_failure_and_keeps_
     assert again.published == 0 and said[1].startswith("resuming wazuh at cursor ")
     with pytest.raises(ValueError, match="limit must be at least 1"):
         IngestRun(limit=0)
+
+
+def test_a_limit_counts_what_a_failed_pass_published(tmp_path: Path) -> None:
+    """Given the runner following the 12-alert sample with ``limit=6`` on a bus that fails on the 5th
+    alert, then it stops after exactly 6 alerts: the 4 before the failure count toward the limit."""
+    url = f"sqlite:///{tmp_path}/soc.db"
+    store = CursorStore(tmp_path / "cursors.json")
+    run = IngestRun(follow=True, interval_s=0.01, limit=6, name="wazuh")
+    source = open_source("wazuh", str(SAMPLE))
+    total = run_ingest(source, FlakyBus(url, fail_at=5), store, run, threading.Event(), lambda _: None)  # type: ignore[arg-type]
+    assert total.published == 6
+    assert len({e.case_id for e in Bus(url).audit}) == 6 == len(Bus(url).audit)
