@@ -14,8 +14,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rapidfuzz import fuzz, process
+
 from aisoc.bus import Bus
-from aisoc.events import duty_title
+from aisoc.events import ROLE_TITLES, Role, duty_title
 from aisoc.health import status
 from aisoc.memory import CaseState, Memory, Statement
 from aisoc.memory.casefile import ActionState
@@ -32,6 +34,7 @@ from bot.webex import Space
 from cards import MAX_TEXT_BYTES
 from cards.text import clean, utf8_clip, when
 from gate.errors import RosterError
+from gate.roster import Roster
 
 log = logging.getLogger(__name__)
 
@@ -388,9 +391,10 @@ class Commands:
         """Who holds each duty now (names only: asking who is on call notifies nobody)."""
         roster = self.directory.roster
         try:
-            duties = [roster.resolve_duty(role)] if role else roster.duties()
+            named = duty_named(roster, role.split()) if role else None
         except RosterError as e:
             raise CommandError(str(e)) from e
+        duties = [named] if named else roster.duties()
         if not duties:
             return "No on-call roster is configured (`[roster]` in aisoc.toml)."
         lines = ["**On call now**"]
@@ -408,3 +412,38 @@ class Commands:
         from zoneinfo import ZoneInfo
 
         return ZoneInfo(self.settings.timezone)
+
+
+DUTY_FUZZY = 85.0
+"""Smallest rapidfuzz ratio for a misspelt duty ("ir_led", "tier 2 oncal")."""
+
+
+def duty_named(roster: Roster, words: Sequence[str]) -> Role | None:
+    """The duty named somewhere in ``words`` ("IR lead", "tier2 please"), spelt exactly or nearly;
+    None when there are no words (the question's filler words are already gone: "right now").
+
+    Raises:
+        RosterError: the words name no duty; the message lists the duties.
+    """
+    spans = [" ".join(words[i : i + n]) for n in (3, 2, 1) for i in range(len(words) - n + 1)]
+    for span in spans:
+        try:
+            return roster.resolve_duty(span)
+        except RosterError:
+            continue
+    names = {
+        _norm(name): role
+        for role in Role
+        for name in (role.value, roster.title(role), ROLE_TITLES[role], duty_title(role))
+    }
+    for span in spans:
+        found = process.extractOne(_norm(span), list(names), scorer=fuzz.ratio, score_cutoff=DUTY_FUZZY)
+        if found:
+            return names[found[0]]
+    if words:
+        roster.resolve_duty(" ".join(words))  # raises, listing the duties
+    return None
+
+
+def _norm(text: str) -> str:
+    return text.strip().lower().replace("-", " ").replace("_", " ")

@@ -42,21 +42,26 @@ _QUESTION = re.compile(
     re.IGNORECASE,
 )
 _CASE = re.compile(
-    r"^(?:case|show(?:\s+me)?(?:\s+the)?\s+case)\b|\bwhere\s+does\b.*\bstand\b|"
+    r"^(?:case|summary|summari[sz]e|sum\s+(?:it\s+)?up|show(?:\s+me)?(?:\s+the)?\s+case)\b|"
+    r"\bwhere\s+does\b.*\bstand\b|"
     r"\bwhat'?s\s+(?:still\s+)?open\b|\bstate\s+of\b",
     re.IGNORECASE,
 )
 _STATUS = re.compile(
-    r"^status\b|\b(?:soc|system|bot|roles?)\s+(?:status|health)\b|\bare\s+(?:you|the\s+roles)"
-    r"\s+(?:alive|up|ok)\b|\bhealth\s*check\b",
+    r"^(?:status|health)\b|\b(?:soc|system|bot|roles?|agents?)\s+(?:status|health)\b|"
+    r"\b(?:are|is)\s+(?:you|the\s+(?:roles|agents|soc|system|bot|pipeline)|all\s+(?:the\s+)?roles|"
+    r"every\s*(?:thing|one)|it\s+all)\s+(?:still\s+)?(?:alive|up|ok|okay|running|healthy|working|fine)\b|"
+    r"\bhealth\s*check\b",
     re.IGNORECASE,
 )
 _ONCALL = re.compile(r"\bon[- ]?call\b|\bwho(?:'s|\s+is)\s+(?:holding|covering)\b", re.IGNORECASE)
 _HELP = re.compile(r"^(?:help|\?|what\s+can\s+you\s+do|commands)\b", re.IGNORECASE)
 _MORE = re.compile(r"^(?:more|show\s+more|full\s+record|the\s+rest)\b", re.IGNORECASE)
 _ONCALL_WORDS = frozenset(
-    {"on", "call", "oncall", "on-call", "who's", "whos", "now", "is", "who", "the", "today"}
+    """on call oncall on-call who's whos now is who the today right currently atm moment tonight
+    this week weekend shift duty holding covering""".split()
 )
+"""Words of an on-call question that never name a duty ("who is on call right now?")."""
 _NEGATION = re.compile(r"\b(?:don'?t|do\s+not|never|stop|no\s+need)\b", re.IGNORECASE)
 _PRONOUN = re.compile(
     r"\b(?:it|that|this|here|there|the\s+(?:host|machine|box|server|endpoint|case|incident|alert|ip|user))\b",
@@ -206,12 +211,8 @@ def intent(text: str) -> tuple[str, tuple[str, ...]]:
     if _STATUS.search(text):
         return "status", ()
     if _ONCALL.search(text):
-        role = [
-            w.strip(_TRIM)
-            for w in words
-            if w.lower().strip(_TRIM) not in STOPWORDS | {"on", "call", "oncall", "who's", "whos", "now"}
-        ]
-        return "oncall", tuple(role[-1:])
+        named = [w.strip(_TRIM) for w in words if w.lower().strip(_TRIM) not in STOPWORDS | _ONCALL_WORDS]
+        return "oncall", tuple(w for w in named if w)
     if _CASE.search(text):
         return "case", tuple(words[1:])
     if _QUESTION.search(text):

@@ -134,6 +134,10 @@ def test_oncall_names_people_without_notifying_them(bot: Bot, space: Space, cloc
     assert "<@" not in answer
     assert "Tier 2 On-Call: Erin Fox" in ask(bot, space, clock, "oncall tier2")
     assert "unknown duty 'wizard'" in ask(bot, space, clock, "oncall wizard")
+    for asked in ("who is on call for the IR lead right now?", "oncall ir_led", "who's on call, ir-lead?"):
+        answer = ask(bot, space, clock, asked)
+        assert "IR Lead On-Call: Alice Ng" in answer and "Tier 2" not in answer, asked
+    assert "Tier 2 On-Call: Erin Fox" in ask(bot, space, clock, "who is oncall right now?")
 
 
 def test_close_publishes_the_label_and_the_closure_by_the_person(

@@ -77,6 +77,27 @@ TOP: list[tuple[str, Expect]] = [
     (f"{{bot}} don't close {SHELLSHOCK}", ("unknown", None)),
     ("{bot} frobnicate the SIEM", ("unknown", None)),
     ("{bot} please close the case when you can", ("unknown", None)),
+    # a second round of people's words (found by a probe after the corpus above passed)
+    ("{bot} why did we contain Linux-Server??", ("host", "Linux-Server")),
+    ("{bot}, why was LINUX-SERVER contained", ("host", "Linux-Server")),
+    ("{bot} whats the reason linux-server got isolated", ("host", "Linux-Server")),
+    ("@{bot} can u explain why u contained Linux-Server", ("host", "Linux-Server")),
+    ("{bot} why did you quarantine Linux-Server", ("host", "Linux-Server")),
+    ("{bot} Why did the SOC contain host Linux-Server yesterday?", ("host", "Linux-Server")),
+    ("{bot} explain the decision on Linux-Server", ("host", "Linux-Server")),
+    ("{bot} reason for containing linux-srv", ("host", "Linux-Server")),
+    ("{bot} why 10.0.2.8", ("host", "10.0.2.8")),
+    ("{bot} who blocked 10.0.2.8 and why", ("host", "10.0.2.8")),
+    ("{bot} explain shellshock", ("case", SHELLSHOCK)),
+    ("{bot} tell me about the shellshock incident", ("case", SHELLSHOCK)),
+    ("{bot} what's up with the Shell Shock case?", ("case", SHELLSHOCK)),
+    ("{bot} why did it contain that host", ("ask", None)),
+    ("Why did it contain that host? {bot}", ("ask", None)),
+    ("{bot} who's on call", ("oncall", None)),
+    ("{bot} who is oncall right now?", ("oncall", None)),
+    ("{bot} is everything running?", ("status", None)),
+    ("{bot} hi", ("unknown", None)),
+    ("{bot} HELP", ("help", None)),
 ]
 """Questions at top level in the SOC space."""
 
@@ -96,6 +117,17 @@ THREAD: list[tuple[str, Expect]] = [
     (f"{{bot}} explain {SQLI}", ("case", SQLI)),
     ("{bot} ok", ("unknown", None)),
     ("{bot} don't do anything yet", ("unknown", None)),
+    # a second round
+    ("{bot} why did you contain it", ("case", SHELLSHOCK)),
+    ("{bot} why did it contain the host?", ("host", "Linux-Server")),
+    ("{bot} why was this host contained?", ("host", "Linux-Server")),
+    ("{bot} can you explain what happened", ("case", SHELLSHOCK)),
+    ("{bot} explain please", ("case", SHELLSHOCK)),
+    ("{bot} why did you do that?", ("case", SHELLSHOCK)),
+    ("{bot} Why did it contain that host??", ("host", "Linux-Server")),
+    ("{bot} whats going on", ("case", SHELLSHOCK)),
+    ("{bot} what happened", ("case", SHELLSHOCK)),
+    ("{bot} summary", ("summary", SHELLSHOCK)),
 ]
 """Questions inside the Shellshock case's thread."""
 
