@@ -68,6 +68,19 @@ _PRONOUN = re.compile(
     re.IGNORECASE,
 )
 _HOST_WORDS = re.compile(r"\b(?:that|this|the)\s+(?:host|machine|box|server|endpoint)\b", re.IGNORECASE)
+_ACTED = (
+    (re.compile(r"\b(?:contain\w*|isolat\w*|quarantin\w*|network[- ]contain\w*)\b", re.I), "host"),
+    (re.compile(r"\bblock\w*\b", re.I), "indicator"),
+    (re.compile(r"\b(?:disabl\w*|lock\w*\s+out|reset\w*|revok\w*)\b", re.I), "user"),
+)
+"""Verbs of a question about an action taken ("why did it contain that host?"), by the kind of target."""
+_THAT_TARGET = re.compile(
+    r"\b(?:that|this|the)\s+(?:host|machine|box|server|endpoint|laptop|workstation|ip|address|"
+    r"indicator|hash|file|domain|url|user|account)\b",
+    re.IGNORECASE,
+)
+RECENT_ACTED = 5
+"""Targets listed when a top-level question points at "that host" without naming it."""
 _TOKEN = re.compile(r"[\w.:\\$@/\-]+")
 _TRIM = "?!.,;:'\"()[]{}<>`*"
 _VERBS = ("explain", "happened", "status", "oncall")
@@ -245,6 +258,8 @@ class Catalog:
         self.entries: dict[tuple[Kind, str], _Entry] = {}
         self.by_text: dict[str, list[_Entry]] = {}
         self.titles: dict[str, str] = {}
+        self.acted: list[tuple[float, Kind, str, str]] = []
+        """Every action's target: ``(proposed at, target kind, target, case id)``."""
         for rec in memory.cases():
             at = rec.last_activity()
             self._add("case", rec.case_id, rec.case_id, at)
@@ -259,7 +274,10 @@ class Catalog:
             for a in rec.actions.values():
                 self._add("action", a.action_id, rec.case_id, at)
                 if a.target:
-                    self._add(_TARGET_KIND.get(a.kind, "host"), a.target, rec.case_id, at)
+                    target_kind = _TARGET_KIND.get(a.kind, "host")
+                    self._add(target_kind, a.target, rec.case_id, at)
+                    when = a.proposed.at if a.proposed is not None else at
+                    self.acted.append((when, target_kind, a.target, rec.case_id))
 
     def _add(self, kind: Kind, value: str, case_id: str, at: float) -> None:
         low = value.lower()
@@ -283,6 +301,20 @@ class Catalog:
         """The subject of one recorded case."""
         entry = self.entries.get(("case", case_id.lower()))
         return None if entry is None else self.subject(entry)
+
+    def recently_acted(self, text: str) -> list[Subject]:
+        """The targets of the latest actions a question's verb speaks of ("contain" → hosts
+        isolated, "block" → indicators blocked), newest first: "that host" at top level."""
+        kinds = {kind for verb, kind in _ACTED if verb.search(text)}
+        seen: dict[str, Subject] = {}
+        for _, kind, target, _ in sorted(self.acted, key=lambda x: -x[0]):
+            if kind in kinds and target.lower() not in seen:
+                entry = self.entries.get((kind, target.lower())) or self.entries.get(("host", target.lower()))
+                if entry is not None:
+                    seen[target.lower()] = self.subject(entry)
+            if len(seen) == RECENT_ACTED:
+                break
+        return list(seen.values())
 
     def hosts_of(self, case_id: str) -> list[Subject]:
         """The hosts a case names (its alert's, its actions' targets), as subjects of that case only."""
@@ -382,6 +414,9 @@ def understand(text: str, catalog: Catalog, thread_case: str | None) -> Request:
         subjects = catalog.hosts_of(here.value)
     if not subjects and here is not None and (command != "unknown" or _PRONOUN.search(text) or not text):
         subjects = [here]
+    if not subjects and here is None and command == "explain" and _THAT_TARGET.search(text):
+        # "why did it contain that host?" at top level: the latest actions of that kind, to pick from.
+        subjects = catalog.recently_acted(text)
     if command == "unknown":
         if not subjects or _NEGATION.search(text):
             return Request("unknown", args, text=text)

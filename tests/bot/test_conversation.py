@@ -8,6 +8,7 @@ reached (the case's id, the host, a clarifying question, the command list ...).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,8 +16,10 @@ import time_machine
 from flask.testing import FlaskClient
 
 from aisoc.bus import Bus
-from aisoc.events import CaseClosed, ReviewRequested
+from aisoc.events import ActionKind, ActionProposed, CaseClosed, Phase, ReviewRequested, Risk, Role
+from aisoc.memory import Memory
 from bot.service import Bot
+from bot.understand import Catalog, understand
 from gate.service import Gate
 from tests.bot.conftest import Space
 from tests.bot.factory import WallClock, bot_settings, deliver, settle
@@ -58,7 +61,9 @@ TOP: list[tuple[str, Expect]] = [
     ("{bot} why was snell flagged", ("host", "snell")),
     ("{bot} explain the remote logon case", ("clarify", None)),
     ("{bot} explain the logon", ("clarify", None)),
-    ("{bot} why did it contain that host?", ("ask", None)),
+    # "that host" at top level: the latest containment (the day holds one), else a list to pick from
+    ("{bot} why did it contain that host?", ("host", "Linux-Server")),
+    ("{bot} why did you block that IP?", ("host", "10.0.2.8")),
     ("{bot} explain", ("ask", None)),
     ("{bot} what happened here?", ("ask", None)),
     ("{bot} why did it contain NOPE-42?", ("nothing", "NOPE-42")),
@@ -91,8 +96,9 @@ TOP: list[tuple[str, Expect]] = [
     ("{bot} explain shellshock", ("case", SHELLSHOCK)),
     ("{bot} tell me about the shellshock incident", ("case", SHELLSHOCK)),
     ("{bot} what's up with the Shell Shock case?", ("case", SHELLSHOCK)),
-    ("{bot} why did it contain that host", ("ask", None)),
-    ("Why did it contain that host? {bot}", ("ask", None)),
+    ("{bot} why did it contain that host", ("host", "Linux-Server")),
+    ("Why did it contain that host? {bot}", ("host", "Linux-Server")),
+    ("{bot} why did it happen?", ("ask", None)),
     ("{bot} who's on call", ("oncall", None)),
     ("{bot} who is oncall right now?", ("oncall", None)),
     ("{bot} is everything running?", ("status", None)),
@@ -255,3 +261,37 @@ def test_close_in_the_thread_needs_no_case_id(
     assert any(m.startswith(f"Closed **{SHELLSHOCK}**") for m in said)
     closed: list[Any] = [e for e in bus.audit.for_case(SHELLSHOCK) if isinstance(e, CaseClosed)]
     assert closed and closed[-1].reason == "lab scanner"
+
+
+def test_that_host_at_top_level_lists_the_latest_containments_newest_first() -> None:
+    """Given the Shellshock day and, an hour later, an isolation of Win11Client proposed in the remote
+    logon case, when someone asks at top level "why did it contain that host?", then the bot asks which
+    of the two hosts (the newest first) and does not guess; "that IP" lists only blocked indicators."""
+    bus = Bus()
+    story = publish_story(bus, T0)
+    first = story.proposals[ISOLATE]
+    later = ActionProposed(
+        case_id=LOGON_WIN11,
+        causation_id=first.event_id,
+        produced_by=first.produced_by,
+        action_id="act-win11-isolate",
+        kind=ActionKind.ISOLATE_HOST,
+        target="Win11Client",
+        phase=Phase.CONTAINMENT,
+        rationale="Remote logon from the Shellshock attacker's address",
+        approver_role=Role.IR_LEAD,
+        risk=Risk.HIGH,
+        sev="SEV-2",
+        expires_at=T0 + timedelta(hours=3),
+        plan_event_id=first.plan_event_id,
+        plan_digest=first.plan_digest,
+        occurred_at=first.occurred_at + timedelta(hours=1),
+    )
+    bus.publish(later)
+    catalog = Catalog(Memory(bus.audit))
+    req = understand("why did it contain that host?", catalog, None)
+    assert req.subject is None
+    assert [(c.kind, c.value) for c in req.candidates] == [("host", "Win11Client"), ("host", "Linux-Server")]
+    req = understand("why did you block that IP?", catalog, None)
+    assert req.subject is not None and (req.subject.kind, req.subject.value) == ("indicator", "10.0.2.8")
+    assert understand("why did it contain NOPE-42?", catalog, None).subject is None
