@@ -4,6 +4,7 @@ to a person as its own ``action.proposed`` — the AI never executes."""
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -45,6 +46,12 @@ HOST_ACTIONS = {
     ActionKind.QUARANTINE_FILE,
 }
 ACCOUNT_ACTIONS = {ActionKind.DISABLE_ACCOUNT, ActionKind.RESET_CREDENTIALS, ActionKind.REVOKE_SESSIONS}
+BUILTIN_ACCOUNTS = re.compile(
+    r"^(?:nt authority\\.*|system|local ?service|network ?service|anonymous logon|"
+    r"(?:window manager\\)?dwm-\d+|(?:font driver host\\)?umfd-\d+|s-1-5-(?:18|19|20|7))$",
+    re.IGNORECASE,
+)
+"""Windows' built-in service principals: they have no password to reset and cannot be disabled."""
 
 
 class StepAnswer(BaseModel):
@@ -124,6 +131,9 @@ propose: a person decides and acts. List who must be notified."""
             if kind is not None and (not target or target not in known):
                 description += f" (not proposed: target {target or 'missing'} is not in the case evidence)"
                 kind, target = None, None
+            elif kind in ACCOUNT_ACTIONS and target and BUILTIN_ACCOUNTS.match(target.strip()):
+                description += f" (not proposed: {target} is a built-in system account, not a person's)"
+                kind, target = None, None
             action_id = None
             if kind is not None:
                 action_id = "act-" + hashlib.sha256(f"{ctx.event.event_id}:{n}".encode()).hexdigest()[:12]
@@ -174,7 +184,8 @@ propose: a person decides and acts. List who must be notified."""
         view, sentinel = data.get("alert") or {}, data.get("sentinel") or {}
         points = SEVERITY_POINTS.get(str(view.get("severity")), 2) + int(sentinel.get("priority") or 5)
         sev = "SEV-1" if points >= 16 else "SEV-2" if points >= 12 else "SEV-3" if points >= 9 else "SEV-4"
-        hosts, users = view.get("hosts") or [], view.get("users") or []
+        hosts = view.get("hosts") or []
+        users = [u for u in view.get("users") or [] if not BUILTIN_ACCOUNTS.match(str(u).strip())]
         bad = [
             i
             for i in view.get("indicators") or []
@@ -241,6 +252,7 @@ propose: a person decides and acts. List who must be notified."""
 def _default_target(kind: ActionKind | None, hosts: list[str], users: list[str]) -> str | None:
     if kind in HOST_ACTIONS and hosts:
         return hosts[0]
-    if kind in ACCOUNT_ACTIONS and users:
-        return users[0]
+    people = [u for u in users if not BUILTIN_ACCOUNTS.match(u.strip())]
+    if kind in ACCOUNT_ACTIONS and people:
+        return people[0]
     return None
