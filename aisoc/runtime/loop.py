@@ -1,5 +1,11 @@
 """One role invocation: a LangGraph tool-loop (model node <-> tool node) with the rules enforced.
 
+The model's first answer is asked for directly; only an answer that calls tools enters the graph,
+which then runs the tool node and the model again until the model answers without tools. Most
+invocations (every canned answer, a settled-looking alert) call no tool, and LangGraph's
+per-invocation machinery (stream, tasks, channels) costs several times what the model's answer
+does there; the graph is the same loop either way, so transcript, records and trace are the same.
+
 Enforced here: the tool whitelist (other calls are refused and recorded), the hard tool-call budget,
 a recursion limit and a per-event deadline. The final answer is validated against the role's schema;
 invalid output gets exactly one repair attempt with the validation error. Every step is recorded
@@ -13,7 +19,7 @@ import operator
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict, cast
+from typing import Annotated, Any, ClassVar, TypedDict, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
@@ -95,6 +101,11 @@ def _openai_tool(t: Tool) -> dict[str, Any]:
 class ToolLoop:
     """The compiled graph of one role, built once and invoked per event."""
 
+    direct: ClassVar[bool] = True
+    """Ask for the first answer outside the graph, and enter the graph only for tool calls (see the
+    module docstring). False runs every invocation in the graph from its first step: the same
+    loop, kept so that tests prove both give the same transcript, records and trace."""
+
     def __init__(
         self,
         *,
@@ -123,7 +134,7 @@ class ToolLoop:
         graph = StateGraph(LoopState)
         graph.add_node("model", self._model_node)
         graph.add_node("tools", self._tool_node)
-        graph.add_edge(START, "model")
+        graph.add_conditional_edges(START, self._entry, ["model", "tools"])
         graph.add_conditional_edges("model", self._after_model, ["tools", END])
         graph.add_conditional_edges("tools", self._after_tools, ["model", END])
         self.graph = graph.compile()
@@ -167,6 +178,12 @@ class ToolLoop:
             run.stop = TIMEOUT
             return {}
         return {"messages": [self._call(self.model, state["messages"], run)]}
+
+    def _entry(self, state: LoopState) -> str:
+        """Where the graph starts: the tool node when the transcript ends with tool calls (the first
+        answer was asked for directly), else the model node."""
+        last = state["messages"][-1]
+        return "tools" if isinstance(last, AIMessage) and last.tool_calls else "model"
 
     def _after_model(self, state: LoopState, config: RunnableConfig) -> str:
         run: Run = config["configurable"]["run"]
@@ -229,13 +246,25 @@ class ToolLoop:
             ModelUnavailable: no leg of the model could be reached.
         """
         run = Run(deadline=time.monotonic() + timeout_s)
-        state = self.graph.invoke(
-            cast(LoopState, {"messages": list(messages)}),
-            # One node runs per step, so no thread pool is needed (and sizing one costs a syscall).
-            {"configurable": {"run": run}, "recursion_limit": self.recursion_limit, "max_concurrency": 1},
-        )
-        transcript: list[BaseMessage] = state["messages"]
+        transcript: list[BaseMessage] = list(messages)
+        if self.direct:  # the model node's first step, taken here (see the module docstring)
+            if time.monotonic() > run.deadline:
+                run.stop = TIMEOUT
+            else:
+                transcript.append(self._call(self.model, transcript, run))
         last = transcript[-1]
+        if not self.direct or (run.stop is None and isinstance(last, AIMessage) and last.tool_calls):
+            state = self.graph.invoke(
+                cast(LoopState, {"messages": transcript}),
+                # One node runs per step, so no thread pool is needed (and sizing one costs a syscall).
+                {
+                    "configurable": {"run": run},
+                    "recursion_limit": self.recursion_limit,
+                    "max_concurrency": 1,
+                },
+            )
+            transcript = state["messages"]
+            last = transcript[-1]
         if run.stop is not None:
             return Outcome(None, run.stop, run, transcript)
         if not isinstance(last, AIMessage) or last.tool_calls:
