@@ -57,8 +57,9 @@ def _file(name: str) -> Path:
 
 def _child(
     args: list[str], budget_s: float | None = None, env: dict[str, str] | None = None
-) -> tuple[int, float, float]:
-    """Run ``aisoc ARGS`` quietly; return (exit status, wall seconds, that child's peak RSS in MiB).
+) -> tuple[int, float, float, float]:
+    """Run ``aisoc ARGS`` quietly; return (exit status, wall seconds, that child's peak RSS in MiB,
+    its CPU seconds, user + system: on a shared machine the wall time also counts other processes').
 
     With ``budget_s`` the child gets Ctrl-C (SIGINT) once the budget is spent: it keeps what is done.
     """
@@ -80,20 +81,21 @@ def _child(
         if code not in (0, 130):
             err.seek(0)
             sys.stderr.write(err.read().decode()[-4000:])
-    return code, wall, usage.ru_maxrss / 1024
+    return code, wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def scale(out_dir: Path) -> dict[str, Any]:
     """The 22,446 GUIDE incidents, canned model, recall on."""
     metrics = out_dir / "guide-incidents.json"
     args = ["replay", str(INCIDENTS), "--source", "guide-incidents", "--dry-run", "--recall", "on"]
-    status, wall, rss = _child([*args, "--out", str(metrics), "--no-progress"])
+    status, wall, rss, cpu = _child([*args, "--out", str(metrics), "--no-progress"])
     m = json.loads(metrics.read_text())
     r = {
         "command": "aisoc " + " ".join(args) + f" --out {metrics.relative_to(ROOT)}",
         "exit_status": status,
         "tickets": m["tickets"],
         "process_wall_s": round(wall, 2),
+        "process_cpu_s": round(cpu, 2),
         "replay_wall_s": m["wall_s"],
         "tickets_per_s": round(m["tickets"] / wall, 1),
         "peak_rss_mib": round(rss, 1),
@@ -106,7 +108,8 @@ def scale(out_dir: Path) -> dict[str, Any]:
     }
     print(
         f"scale: {r['tickets']:,} GUIDE incidents (--dry-run, recall on) in {r['process_wall_s']:.1f} s "
-        f"from process start ({r['replay_wall_s']:.1f} s in the replay), {r['tickets_per_s']:.0f} tickets/s, "
+        f"from process start ({r['replay_wall_s']:.1f} s in the replay; {r['process_cpu_s']:.1f} CPU s), "
+        f"{r['tickets_per_s']:.0f} tickets/s, "
         f"peak RSS {r['peak_rss_mib']:.0f} MiB — target <= {TARGET_S:.0f} s "
         f"{'MET' if r['met'] else 'NOT MET'}"
     )
@@ -128,7 +131,7 @@ def proof(name: str, delay: str, out_dir: Path) -> dict[str, Any]:
     metrics = out_dir / f"proof-{name}-{delay}.json"
     args = ["replay", str(_file(name).relative_to(ROOT)), "--source", name, "--dry-run", "--recall", "ab"]
     args += ["--label-delay", delay]
-    status, wall, _ = _child([*args, "--out", str(metrics), "--no-progress"])
+    status, wall, _, _ = _child([*args, "--out", str(metrics), "--no-progress"])
     m = json.loads(metrics.read_text())
     ab = m["recall_ab"]
     r = {
@@ -170,7 +173,7 @@ def local(n: int, budget_s: float | None, out_dir: Path, recall: str, delay: str
     ]
     files = RunFiles(metrics)
     resume = ["--resume"] if files.journal.exists() else []
-    status, wall, rss = _child(args + resume, budget_s, env={"AISOC_TEAM": "roles:TRIAGE_TEAM"})
+    status, wall, rss, _ = _child(args + resume, budget_s, env={"AISOC_TEAM": "roles:TRIAGE_TEAM"})
     results = [r for r in read_results(files.tickets) if r.arm == recall]
     done = len(results)
     ms = [sum(c.ms for c in r.calls) for r in results]

@@ -256,6 +256,10 @@ INCIDENT_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 ``created_at`` is placed in this week: the weekday and hour are real, the date is not."""
 
 
+ONE_HOT_GROUPS = ("Category", "MitreTechniques", "ThreatFamily", "EntityType")
+"""The aggregated table's column groups read as ``GROUP_name`` counts (the rest is kept raw)."""
+
+
 def normalize_aggregated(row: dict[str, str]) -> Alert:
     """One row of the aggregated incidents table as an alert.
 
@@ -267,17 +271,23 @@ def normalize_aggregated(row: dict[str, str]) -> Alert:
     if not (0 <= day <= 6 and 0 <= hour <= 23):
         raise ValueError(f"day_of_week {day} / hour_of_day {hour} out of range")
 
-    def active(prefix: str) -> list[tuple[str, float]]:
-        out = [(k[len(prefix) :], float(v or 0)) for k, v in row.items() if k.startswith(prefix)]
-        return sorted(((k, v) for k, v in out if v > 0), key=lambda kv: -kv[1])
+    # One pass over the row's 170 columns for the four one-hot groups (not one pass per group).
+    groups: dict[str, list[tuple[str, float]]] = {g: [] for g in ONE_HOT_GROUPS}
+    for k, v in row.items():
+        head, _, name = k.partition("_")
+        if head in groups and v and (x := float(v)) > 0:
+            groups[head].append((name, x))
 
-    categories = [c for c, _ in active("Category_")]
-    techniques = valid_techniques(t for combo, _ in active("MitreTechniques_") for t in combo.split(";"))
-    families = [f for f, _ in active("ThreatFamily_") if f != "Other"]
+    def active(group: str) -> list[tuple[str, float]]:
+        return sorted(groups[group], key=lambda kv: -kv[1])
+
+    categories = [c for c, _ in active("Category")]
+    techniques = valid_techniques(t for combo, _ in active("MitreTechniques") for t in combo.split(";"))
+    families = [f for f, _ in active("ThreatFamily") if f != "Other"]
     indicators = [
         Indicator(type=T.OTHER, value=f"threat-family:{f}", field="ThreatFamily_*") for f in families
     ]
-    entities = ", ".join(f"{k} {int(v)}" for k, v in active("EntityType_")[:8])
+    entities = ", ".join(f"{k} {int(v)}" for k, v in active("EntityType")[:8])
     description = (
         f"{row.get('evidence_count', '?')} evidence row(s) on {row.get('AlertId_nunique', '?')} alert(s) "
         f"over {row.get('duration_seconds', '?')} s; categories: {', '.join(categories) or 'none'}; "
