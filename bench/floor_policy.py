@@ -38,7 +38,17 @@ from aisoc.replay.tickets import read_records  # noqa: E402
 from aisoc.runtime import GuardrailPolicy  # noqa: E402
 from aisoc.runtime.guardrail import judge  # noqa: E402
 from aisoc.sources import open_source  # noqa: E402
-from roles._common import BASE_RATE, CATEGORY, FLOOR, SPECIFIC, FloorPolicy, assess, evidence  # noqa: E402
+from roles._common import (  # noqa: E402
+    BASE_RATE,
+    CATEGORY,
+    FLOOR,
+    SPECIFIC,
+    TENANT_FALLBACK,
+    FloorPolicy,
+    Level,
+    assess,
+    evidence,
+)
 
 DATA = {
     "wazuh": ("wazuh", ROOT / "data/wazuh/alerts.jsonl"),
@@ -157,19 +167,26 @@ def check(walked: list[Shown], path: Path) -> int:
     return off
 
 
-LEVELS = {
-    "specific": SPECIFIC,
-    "+category": SPECIFIC + CATEGORY,
-    "+base rates": SPECIFIC + CATEGORY + BASE_RATE,
+LEVELS: dict[str, tuple[tuple[Level, ...], tuple[Level, ...]]] = {
+    "specific": (SPECIFIC, ()),
+    "+category": (SPECIFIC + CATEGORY, ()),
+    "+base rates": (SPECIFIC + CATEGORY + BASE_RATE, ()),
+    "specific, tenant fallback": (SPECIFIC, TENANT_FALLBACK),
+    "specific, wide fallback": (SPECIFIC, TENANT_FALLBACK + (CATEGORY[1], BASE_RATE[1])),
 }
-"""The evidence ladders compared: the default, then with the category, then with the base rates too."""
+"""The evidence ladders compared, as ``(levels, fallback)``: the default; with the category, then the
+base rates too, as levels that decide either way; and with base rates as a fallback that may only
+close when nothing specific is known (the tenant's category and alerts; then across tenants too)."""
 
 
 def sensitivity(name: str, delay: str, walked: list[Shown]) -> list[dict[str, Any]]:
     """Every policy of the grid on one data set and delay (printed as it goes)."""
     rows = []
     for cb, conf, mn, levels in itertools.product(CLOSE_BELOW, CONFIDENCE, MIN_LABELLED, LEVELS):
-        policy = FloorPolicy(close_below=cb, confidence=conf, min_labelled=mn, levels=LEVELS[levels])
+        ladder, fallback = LEVELS[levels]
+        policy = FloorPolicy(
+            close_below=cb, confidence=conf, min_labelled=mn, levels=ladder, fallback=fallback
+        )
         r: dict[str, Any] = {"data": name, "delay": delay, "close_below": round(cb, 3), "confidence": conf}
         r |= {"min_labelled": mn, "levels": levels} | score(walked, policy, GuardrailPolicy())
         rows.append(r)

@@ -17,8 +17,12 @@ the evidence shows, with a stated confidence, that alerts like this one are seld
    ``close_below`` — for every statistic of the level (an indicator with a worse record keeps the
    alert open). Otherwise escalate: a level whose labels cannot rule out a high share is not a
    reason to close, and a broader level is not asked to overrule it.
-3. **No specific evidence: the alert's own facts** (what the team does with recall off): escalate
-   what the source rates medium or worse, or maps to an ATT&CK technique; close the rest as benign.
+3. **No specific evidence: a base rate may close, by the same bound** (only with ``fallback``
+   levels, none by default): the first fallback level with ``min_labelled`` labels (the category in
+   the tenant, then the tenant's alerts as a whole) closes when its upper bound is below
+   ``close_below``; a base rate never escalates, since it says nothing about this alert.
+4. **Otherwise the alert's own facts** (what the team does with recall off): escalate what the
+   source rates medium or worse, or maps to an ATT&CK technique; close the rest as benign.
 
 Precedent (similar cases) is not weighed here: how earlier cases *ended* may be a role's own
 verdict, and the analysts' labels it could add are already counted in the statistics.
@@ -49,6 +53,9 @@ CATEGORY: tuple[Level, ...] = (("category", "tenant"), ("category", "all_tenants
 """The category's levels: a group of many rules, a base rate rather than evidence (see ``FloorPolicy``)."""
 BASE_RATE: tuple[Level, ...] = (("tenant", "tenant"), ("tenant", "all_tenants"))
 """The tenant's alerts as a whole, then all alerts: base rates (never among the default levels)."""
+TENANT_FALLBACK: tuple[Level, ...] = (("category", "tenant"), ("tenant", "tenant"))
+"""The tenant's base rates, narrowest first: its alerts of the same category, then all its alerts
+(a ``fallback`` of :class:`FloorPolicy`, consulted only when no specific level has data)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,10 @@ class FloorPolicy:
     it groups many rules (a Wazuh rule group such as ``windows``, a GUIDE tactic such as
     ``InitialAccess``), so its share is a base rate of the source, which says how often alerts in
     general were true positives, not whether this one is."""
+    fallback: tuple[Level, ...] = ()
+    """Base-rate levels asked only when no level of ``levels`` has data (policy step 3): the first
+    with ``min_labelled`` labels may close by the same bound, never escalate. Empty by default (see
+    ``docs/replay.md``, "The canned model is the floor", for what :data:`TENANT_FALLBACK` does)."""
 
     def __post_init__(self) -> None:
         if not 0 < self.close_below < 1 or not 0.5 <= self.confidence < 1 or self.min_labelled < 1:
@@ -120,14 +131,21 @@ def _labels(s: dict[str, Any]) -> tuple[int, int]:
     return int(s.get("true_positive") or 0), int(s.get("labelled") or 0)
 
 
-def evidence(stats: Sequence[dict[str, Any]], policy: FloorPolicy = FLOOR) -> list[dict[str, Any]]:
+def evidence(
+    stats: Sequence[dict[str, Any]], policy: FloorPolicy = FLOOR, levels: Sequence[Level] | None = None
+) -> list[dict[str, Any]]:
     """The statistics of the most specific level with at least ``min_labelled`` labels (policy step 1).
+
+    Args:
+        stats: the statistics a role was shown.
+        policy: the floor policy (its ``levels`` unless ``levels`` is given).
+        levels: the levels to look at instead, in order (the policy's ``fallback``, for step 3).
 
     Returns:
         That level's statistics (several for strong indicators), or an empty list when no level
         has data.
     """
-    for subject, level in policy.levels:
+    for subject, level in policy.levels if levels is None else levels:
         found = [
             s
             for s in stats
@@ -161,6 +179,18 @@ def assess(data: dict[str, Any], policy: FloorPolicy = FLOOR) -> Assessment:
             f"{policy.close_below:.0%} or more cannot be ruled out"
         )
         return Assessment(True, policy.confidence if sure else 0.5, basis, True)
+    base = evidence(data.get("statistics") or [], policy, policy.fallback) if policy.fallback else []
+    if base:
+        tp, n = _labels(base[0])
+        bound = policy.bounds(tp, n)[1]
+        if bound < policy.close_below:
+            told = str(base[0].get("text") or f"{base[0].get('subject')} {base[0].get('key')}")
+            basis = (
+                f"no specific history; the base rate: analysts labelled {tp} of {n} true positive "
+                f"({told}): at {policy.confidence:.0%} confidence the share is below {bound:.0%}, "
+                f"under {policy.close_below:.0%}"
+            )
+            return Assessment(False, policy.confidence, basis, True)
     view = data.get("alert") or {}
     severe = SEVERITY_POINTS.get(str(view.get("severity")), 2) >= SEVERITY_POINTS["medium"]
     mapped = bool(view.get("techniques"))

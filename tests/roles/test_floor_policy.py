@@ -7,7 +7,16 @@ from typing import Any
 import pytest
 
 from roles import Sentinel, Tier2
-from roles._common import CATEGORY, FACTS_CONFIDENCE, FLOOR, SPECIFIC, FloorPolicy, assess, evidence
+from roles._common import (
+    CATEGORY,
+    FACTS_CONFIDENCE,
+    FLOOR,
+    SPECIFIC,
+    TENANT_FALLBACK,
+    FloorPolicy,
+    assess,
+    evidence,
+)
 
 LOW = {"severity": "low", "techniques": []}
 MEDIUM = {"severity": "medium", "techniques": []}
@@ -146,6 +155,47 @@ def test_without_history_the_alerts_own_facts_decide(alert: dict[str, Any], esca
     """Given no statistics, escalate medium-or-worse or ATT&CK-mapped alerts, close the rest."""
     a = assess({"alert": alert})
     assert (a.escalate, a.history) == (escalate, False)
+
+
+# --- step 3: a base rate as the fallback (only when the policy lists one) ---------------------------
+
+FALLBACK = FloorPolicy(fallback=TENANT_FALLBACK)
+
+
+def test_a_benign_base_rate_closes_only_with_a_fallback_and_only_by_the_bound() -> None:
+    """Given no specific evidence and the tenant's category at 0 of 12 true positives, the default
+    policy escalates the medium alert on its facts; a policy with the tenant fallback closes it
+    with the policy's confidence, saying it rests on the base rate."""
+    cat = stat(0, 12, subject="category", key="windows")
+    assert assess(shown(cat)).escalate is True
+    a = assess(shown(cat), FALLBACK)
+    assert (a.escalate, a.confidence, a.history) == (False, 0.95, True)
+    assert "base rate" in a.basis and "0 of 12" in a.basis
+
+
+def test_a_base_rate_that_cannot_rule_out_a_high_share_leaves_the_facts() -> None:
+    """Given the tenant's category at 2 of 8 true positives (bound above a third), the facts decide:
+    the medium alert is escalated and the low one closed — a base rate never escalates."""
+    cat = stat(2, 6, subject="category", key="windows")
+    medium, low = assess(shown(cat), FALLBACK), assess(shown(cat, alert=LOW), FALLBACK)
+    assert (medium.escalate, medium.confidence, medium.history) == (True, FACTS_CONFIDENCE, False)
+    assert (low.escalate, low.confidence, low.history) == (False, FACTS_CONFIDENCE, False)
+    bad = stat(9, 1, subject="category", key="windows")
+    assert assess(shown(bad, alert=LOW), FALLBACK).escalate is False
+
+
+def test_the_fallback_takes_the_narrowest_base_rate_with_data_and_never_overrules_evidence() -> None:
+    """Given the category with two labels (too few) and the tenant's alerts at 0 of 40, the tenant's
+    alerts decide; given the tenant's rule at 3 of 6 as well, the specific evidence escalates."""
+    few = stat(0, 2, subject="category", key="windows")
+    tenant = stat(0, 40, subject="tenant", key="")
+    mixed_cat = stat(4, 4, subject="category", key="windows")
+    assert evidence([few, tenant], FALLBACK, FALLBACK.fallback) == [tenant]
+    assert assess(shown(few, tenant), FALLBACK).escalate is False
+    assert assess(shown(mixed_cat, tenant), FALLBACK).escalate is True  # the category has data
+    assert assess(shown(stat(3, 3), tenant), FALLBACK).escalate is True
+    wide = stat(0, 400, subject="tenant", key="", level="all_tenants")
+    assert assess(shown(wide), FALLBACK).escalate is True  # across tenants is not the tenant's
 
 
 # --- the roles apply it ---------------------------------------------------------------------------
