@@ -179,8 +179,12 @@ base rates too, as levels that decide either way; and with base rates as a fallb
 close when nothing specific is known (the tenant's category and alerts; then across tenants too)."""
 
 
-def sensitivity(name: str, delay: str, walked: list[Shown]) -> list[dict[str, Any]]:
-    """Every policy of the grid on one data set and delay (printed as it goes)."""
+def sensitivity(
+    name: str, delay: str, walked: list[Shown], guardrail: GuardrailPolicy | None = None
+) -> list[dict[str, Any]]:
+    """Every policy of the grid on one data set and delay (printed as it goes), under ``guardrail``
+    (the default settings' when None)."""
+    guardrail = guardrail or GuardrailPolicy()
     rows = []
     for cb, conf, mn, levels in itertools.product(CLOSE_BELOW, CONFIDENCE, MIN_LABELLED, LEVELS):
         ladder, fallback = LEVELS[levels]
@@ -188,7 +192,7 @@ def sensitivity(name: str, delay: str, walked: list[Shown]) -> list[dict[str, An
             close_below=cb, confidence=conf, min_labelled=mn, levels=ladder, fallback=fallback
         )
         r: dict[str, Any] = {"data": name, "delay": delay, "close_below": round(cb, 3), "confidence": conf}
-        r |= {"min_labelled": mn, "levels": levels} | score(walked, policy, GuardrailPolicy())
+        r |= {"min_labelled": mn, "levels": levels} | score(walked, policy, guardrail)
         rows.append(r)
         same, own = r["same"], r["own"]
         print(
@@ -222,6 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default="wazuh,guide", help=f"data sets ({', '.join(DATA)})")
     p.add_argument("--delays", default="1d,0", help="label delays (default 1d,0)")
     p.add_argument("--check", type=Path, help="a replay's tickets JSONL to compare the default policy with")
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        help="the guardrail's min_confidence instead of the settings' default (an experiment: 0 lets "
+        "the point estimate's closes stand)",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "build/bench/floor-policy.json")
     args = p.parse_args(argv)
     rows: list[dict[str, Any]] = []
@@ -229,7 +239,10 @@ def main(argv: list[str] | None = None) -> int:
         walked = walk(name, parse_duration(delay))
         if args.check:
             print(f"{name} {delay}: {check(walked, args.check)} tickets differ from {args.check}")
-        rows += ceilings(name, delay, walked) + sensitivity(name, delay, walked)
+        guardrail = (
+            GuardrailPolicy(min_confidence=args.min_confidence) if args.min_confidence is not None else None
+        )
+        rows += ceilings(name, delay, walked) + sensitivity(name, delay, walked, guardrail)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=1))
     return 0

@@ -112,7 +112,7 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
             raise SourceError(f"{path}: not a GUIDE file: missing column(s) {', '.join(missing)}")
         for row in reader:
             line = reader.line_num
-            if None in row or any(v is None for v in row.values()):
+            if None in row or None in row.values():  # a short row's missing fields are None
                 payload = ",".join(str(v) for v in row.values() if not isinstance(v, list))
                 yield line, reject(f"line {line}: expected {len(header)} fields", payload, path.name)
                 continue
@@ -258,6 +258,8 @@ INCIDENT_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 ONE_HOT_GROUPS = ("Category", "MitreTechniques", "ThreatFamily", "EntityType")
 """The aggregated table's column groups read as ``GROUP_name`` counts (the rest is kept raw)."""
+NONE_COUNTED = frozenset({"", "0", "0.0"})
+"""Cells that count nothing (nine in ten of the table's cells)."""
 
 
 def normalize_aggregated(row: dict[str, str]) -> Alert:
@@ -274,8 +276,10 @@ def normalize_aggregated(row: dict[str, str]) -> Alert:
     # One pass over the row's 170 columns for the four one-hot groups (not one pass per group).
     groups: dict[str, list[tuple[str, float]]] = {g: [] for g in ONE_HOT_GROUPS}
     for k, v in row.items():
+        if v in NONE_COUNTED:  # most cells: skip them before parsing the column name or the number
+            continue
         head, _, name = k.partition("_")
-        if head in groups and v and (x := float(v)) > 0:
+        if head in groups and (x := float(v)) > 0:
             groups[head].append((name, x))
 
     def active(group: str) -> list[tuple[str, float]]:
