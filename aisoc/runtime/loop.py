@@ -2,9 +2,9 @@
 
 The model's first answer is asked for directly; only an answer that calls tools enters the graph,
 which then runs the tool node and the model again until the model answers without tools. Most
-invocations (every canned answer, a settled-looking alert) call no tool, and LangGraph's
-per-invocation machinery (stream, tasks, channels) costs several times what the model's answer
-does there; the graph is the same loop either way, so transcript, records and trace are the same.
+invocations (every canned answer, and a real model's whenever it looks nothing up) call no tool,
+and LangGraph's per-invocation machinery (stream, tasks, channels) cost several times a canned
+answer; the graph is the same loop either way, so transcript, records and trace are the same.
 
 Enforced here: the tool whitelist (other calls are refused and recorded), the hard tool-call budget,
 a recursion limit and a per-event deadline. The final answer is validated against the role's schema;
