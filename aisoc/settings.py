@@ -203,6 +203,12 @@ class KernelSettings(SocSettings):
     """Backup model spec served by failover when the primary is unreachable."""
     recall: Literal["on", "off"] = "on"
     """Inject precedent and statistics from case memory into Sentinel, Tier 2 and IR Lead prompts."""
+    memory_max_cases: int = Field(default=50_000, ge=0)
+    """Cases a worker's case memory holds in RAM (the newest by alert creation time); older ones
+    stay in its snapshot's cold tier, where recall and rule history still find them (0: no limit)."""
+    memory_max_age_days: float = Field(default=90.0, ge=0)
+    """A worker's case memory holds in RAM only cases created within this many days of the newest
+    alert; older ones go to the cold tier (0: no limit)."""
     statistics: StatisticsPolicy = Field(default_factory=StatisticsPolicy)
     """What the precedent statistics count: window, levels, how many per prompt (``[aisoc.statistics]``)."""
     guardrail: GuardrailPolicy = Field(default_factory=GuardrailPolicy)

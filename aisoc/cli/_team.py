@@ -59,11 +59,14 @@ def build_stoplist(settings: KernelSettings, config: str | None) -> Any:
 def open_memory(settings: KernelSettings, bus: Bus, process: str, config: str | None = None) -> Memory:
     """This process's own projection of the audit log, with its snapshot under the state dir."""
     path = Path(settings.state_dir) / "memory" / f"{settings.namespace}-{process}.sqlite"
+    durable = bus.url != "memory://"  # the window's cold tier lives in the snapshot
     return Memory(
         bus.audit,
-        snapshot_path=path if bus.url != "memory://" else None,
+        snapshot_path=path if durable else None,
         stoplist=build_stoplist(settings, config),
         bulk=gc_paused,
+        max_cases=(settings.memory_max_cases or None) if durable else None,
+        max_age_days=(settings.memory_max_age_days or None) if durable else None,
     )
 
 

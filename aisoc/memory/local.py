@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from aisoc.bus import AuditLog, id_key
+from aisoc.memory.cold import ColdStore
 from aisoc.memory.projection import Projection
 from aisoc.memory.snapshot import Snapshot
 
@@ -40,6 +41,14 @@ class LocalProjection:
         batch_size: audit entries read per page.
         bulk: the context each fold and snapshot load runs in (the entry point's GC policy; none
             by default).
+        max_cases: hold at most this many cases in RAM (the newest by alert creation time); the
+            others stay in the snapshot's cold tier, where recall and rule history still find them.
+            None: no limit. Needs a snapshot.
+        max_age_days: hold in RAM only the cases created within this many days of the newest
+            alert; older ones go to the cold tier. None: no limit. Needs a snapshot.
+
+    Raises:
+        ValueError: a bound without a snapshot, or a bound that is not positive.
     """
 
     def __init__(
@@ -50,19 +59,32 @@ class LocalProjection:
         auto_refresh: bool = True,
         batch_size: int = BATCH,
         bulk: Bulk = nullcontext,
+        max_cases: int | None = None,
+        max_age_days: float | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
+        if (max_cases is not None and max_cases < 1) or (max_age_days is not None and max_age_days <= 0):
+            raise ValueError("max_cases and max_age_days must be positive")
+        if (max_cases is not None or max_age_days is not None) and snapshot_path is None:
+            raise ValueError(
+                "a bounded window (max_cases, max_age_days) needs a snapshot_path for its cold tier"
+            )
+        self.max_cases = max_cases
+        self.max_age_s = None if max_age_days is None else max_age_days * 86400.0
+        self._slack = max(1, (max_cases or 2000) // 20)
+        """Evictions happen in batches of at least this many cases (one rebuild of the indexes each)."""
+        self._since_check = 0
         self.audit = audit
         self.auto_refresh = auto_refresh
         self.batch_size = batch_size
         self._bulk = bulk
         self._lock = threading.RLock()
-        self._proj = Projection()
         self._cursor: str | None = None
         self._epoch: str | None = None
         self._full_save = False
         self._snap = Snapshot(snapshot_path) if snapshot_path is not None else None
+        self._proj = Projection(self._cold)
         if self._snap is not None:
             with self._bulk():
                 self._restore(self._snap)
@@ -79,18 +101,38 @@ class LocalProjection:
         """The epoch of the log the projection was folded from."""
         return self._epoch
 
+    @property
+    def _cold(self) -> ColdStore | None:
+        bounded = self.max_cases is not None or self.max_age_s is not None
+        return self._snap.cold if self._snap is not None and bounded else None
+
+    @property
+    def held(self) -> int:
+        """How many cases are held in RAM (the others, if any, are in the cold tier)."""
+        return len(self._proj.records)
+
+    @property
+    def cold(self) -> int:
+        """How many cases were evicted to the cold tier."""
+        cold = self._cold
+        return 0 if cold is None else len(cold)
+
     def _restore(self, snap: Snapshot) -> None:
         loaded = snap.load()
         if loaded is None:
+            snap.clear()
             self._full_save = True
             return
-        self._proj.restore(loaded.records, loaded.campaigns, loaded.caseless)
+        self._proj = Projection(self._cold, loaded.next_seq)
+        self._proj.restore(loaded.records, loaded.campaigns, loaded.caseless, loaded.seqs)
         self._cursor, self._epoch = loaded.cursor, loaded.epoch
         log.info("memory snapshot %s: %d cases at cursor %s", snap.path, len(self._proj), self._cursor)
 
     def _reset(self, reason: str) -> None:
         log.warning("memory rebuilds from the audit log: %s", reason)
-        self._proj = Projection()
+        if self._snap is not None:
+            self._snap.clear()
+        self._proj = Projection(self._cold)
         self._cursor = None
         self._full_save = True
 
@@ -124,11 +166,29 @@ class LocalProjection:
                         self._cursor = entry.id
                         n += 1
                     folded += n
+                    self._since_check += n
+                    self._bound()
                     if n < page:
                         break
                 if folded or self._full_save:
                     self.save()
             return folded
+
+    def _bound(self) -> None:
+        """Evict the cases outside the window to the cold tier, in batches of at least ``_slack``."""
+        if self._cold is None or self._snap is None:
+            return
+        over = self.max_cases is not None and len(self._proj.records) >= self.max_cases + self._slack
+        if not over and self._since_check < self._slack:
+            return
+        self._since_check = 0
+        gone = self._proj.beyond_window(self.max_cases, self.max_age_s)
+        if len(gone) < self._slack:
+            return
+        self.save()  # the records that go are in the snapshot before they are marked cold
+        self._cold.evict(self._proj.evicted(ix) for ix in gone)
+        self._proj = self._proj.keeping(set(gone))
+        log.info("memory: %d cases moved to the cold tier, %d held in RAM", len(gone), len(self._proj))
 
     def rebuild(self) -> int:
         """Drop the projection and fold the whole log again.

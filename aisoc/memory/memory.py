@@ -66,6 +66,10 @@ class Memory(LocalProjection):
         batch_size: audit entries read per page.
         bulk: the context each fold and snapshot load runs in: the entry point's GC policy (the
             CLI and the bot pass :func:`aisoc.tuning.gc_paused`); none by default.
+        max_cases: hold at most this many cases in RAM; older ones stay in the snapshot's cold
+            tier, where recall, precedent, rule history and :meth:`case` still find them (rule
+            statistics over windows, campaigns, explain-host and scoring see the held window).
+        max_age_days: hold in RAM only cases created within this many days of the newest alert.
 
     Example:
         >>> from aisoc import Bus
@@ -85,6 +89,8 @@ class Memory(LocalProjection):
         auto_refresh: bool = True,
         batch_size: int = BATCH,
         bulk: Bulk = nullcontext,
+        max_cases: int | None = None,
+        max_age_days: float | None = None,
     ) -> None:
         if max_indicator_cases < 1 or recency_half_life_days <= 0:
             raise ValueError("max_indicator_cases and recency_half_life_days must be positive")
@@ -92,15 +98,26 @@ class Memory(LocalProjection):
         self.max_indicator_cases = max_indicator_cases
         self.half_life_s = recency_half_life_days * 86400.0
         super().__init__(
-            audit, snapshot_path=snapshot_path, auto_refresh=auto_refresh, batch_size=batch_size, bulk=bulk
+            audit,
+            snapshot_path=snapshot_path,
+            auto_refresh=auto_refresh,
+            batch_size=batch_size,
+            bulk=bulk,
+            max_cases=max_cases,
+            max_age_days=max_age_days,
         )
 
     # --- cases ----------------------------------------------------------------------------------
 
     def case(self, case_id: str) -> CaseRecord | None:
-        """The record of ``case_id`` (None when memory knows nothing about it)."""
+        """The record of ``case_id`` (None when memory knows nothing about it), from RAM or the
+        cold tier."""
         with self._lock:
-            return self._fresh().record(case_id)
+            proj = self._fresh()
+            rec = proj.record(case_id)
+            if rec is None and proj.cold is not None:
+                rec = proj.cold.record(case_id)
+            return rec
 
     def cases(self) -> Iterator[CaseRecord]:
         """Every case record, in the order memory first saw them."""
@@ -157,6 +174,8 @@ class Memory(LocalProjection):
             proj = self._fresh()
             ix = proj.action_case.get(action_id)
             rec = None if ix is None else proj.records[ix]
+            if rec is None and proj.cold is not None and (cold_case := proj.cold.action_case(action_id)):
+                rec = proj.cold.record(cold_case)
             act = None if rec is None else rec.actions.get(action_id)
             return None if rec is None or act is None else ActionState(rec.case_id, act)
 
@@ -165,6 +184,8 @@ class Memory(LocalProjection):
     def _query(self, proj: Projection, case_or_alert: CaseOrAlert) -> Query:
         target: CaseRecord | Alert | AlertReceived | None
         target = proj.record(case_or_alert) if isinstance(case_or_alert, str) else case_or_alert
+        if target is None and isinstance(case_or_alert, str) and proj.cold is not None:
+            target = proj.cold.record(case_or_alert)
         q = None if target is None else query_of(target)
         if q is None:
             raise UnknownCase(f"memory has no alert for case {case_or_alert!r}")

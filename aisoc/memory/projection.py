@@ -17,8 +17,9 @@ from aisoc.events import (
     Event,
 )
 from aisoc.memory.codec import record_to_obj
+from aisoc.memory.cold import ColdStore, Evicted
 from aisoc.memory.fold import CASE_TYPES, ActionEvent, fold
-from aisoc.memory.index import Indexes, Timeline
+from aisoc.memory.index import Indexes, Timeline, scoped
 from aisoc.memory.records import CaseRecord, KnownCampaign
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,12 @@ _HOST_ACTIONS = frozenset({ActionKind.ISOLATE_HOST.value, ActionKind.COLLECT_FOR
 class Projection:
     """Case records plus indexes, and the campaigns reported so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, cold: ColdStore | None = None, next_seq: int = 0) -> None:
+        self.cold = cold
+        """Where cases evicted from RAM are found again (None: every case stays in RAM)."""
+        self.seqs: list[int] = []
+        """Each record's order of first sight (stable across evictions and restores)."""
+        self.next_seq = next_seq
         self.timeline = Timeline()
         self.index = Indexes(self.timeline)
         self.records: list[CaseRecord] = []
@@ -66,11 +72,35 @@ class Projection:
     def _ix(self, case_id: str) -> int:
         ix = self.by_id.get(case_id)
         if ix is None:
-            ix = self.timeline.add(case_id)
-            self.by_id[case_id] = ix
-            self.records.append(CaseRecord(case_id))
-            self.codes.append(0)
+            back = self.cold.readmit(case_id) if self.cold is not None else None
+            if back is not None:  # an event about a cold case brings it back into the window
+                return self._admit(back[0], back[1])
+            ix = self._new(case_id, self.next_seq)
+            self.next_seq += 1
         return ix
+
+    def _new(self, case_id: str, seq: int) -> int:
+        ix = self.timeline.add(case_id)
+        self.by_id[case_id] = ix
+        self.records.append(CaseRecord(case_id))
+        self.seqs.append(seq)
+        self.codes.append(0)
+        return ix
+
+    def _admit(self, rec: CaseRecord, seq: int) -> int:
+        ix = self._new(rec.case_id, seq)
+        self.records[ix] = rec
+        for action_id in rec.actions:
+            self.action_case[action_id] = ix
+        self._reindex(ix, rec, None)
+        self.dirty.add(ix)
+        return ix
+
+    def _action_case(self, action_id: str) -> int | None:
+        known = self.action_case.get(action_id)
+        if known is None and self.cold is not None and (case_id := self.cold.action_case(action_id)):
+            known = self._ix(case_id)
+        return known
 
     # --- folding --------------------------------------------------------------------------------
 
@@ -85,7 +115,7 @@ class Projection:
             if event.event_id not in self.caseless:
                 self.caseless[event.event_id] = event
                 self.caseless_dirty = True
-            known = self.action_case.get(event.action_id)
+            known = self._action_case(event.action_id)
             if known is None:  # held until the action is known
                 held = self.orphans.setdefault(event.action_id, {})
                 if event.event_id in held:
@@ -161,12 +191,20 @@ class Projection:
     # --- restoring ------------------------------------------------------------------------------
 
     def restore(
-        self, records: list[CaseRecord], campaigns: list[KnownCampaign], caseless: Sequence[Event] = ()
+        self,
+        records: list[CaseRecord],
+        campaigns: list[KnownCampaign],
+        caseless: Sequence[Event] = (),
+        seqs: Sequence[int] | None = None,
     ) -> None:
-        """Load records (in case-number order), campaigns and the case-less action events from a
-        snapshot, rebuilding indexes."""
-        for rec in records:
-            ix = self._ix(rec.case_id)
+        """Load records (in case-number order, with their order numbers), campaigns and the
+        case-less action events from a snapshot, rebuilding indexes."""
+        order = list(range(self.next_seq, self.next_seq + len(records))) if seqs is None else seqs
+        for rec, seq in zip(records, order, strict=True):
+            ix = self.by_id.get(rec.case_id)
+            if ix is None:
+                ix = self._new(rec.case_id, seq)
+            self.next_seq = max(self.next_seq, seq + 1)
             self.records[ix] = rec
             for action_id in rec.actions:
                 self.action_case[action_id] = ix
@@ -181,6 +219,50 @@ class Projection:
         self.dirty.clear()
         self.campaigns_dirty = False
         self.caseless_dirty = False
+
+    # --- the window held in RAM ------------------------------------------------------------------
+
+    def beyond_window(self, max_cases: int | None, max_age_s: float | None) -> list[int]:
+        """The cases outside the window: all but the newest ``max_cases`` by alert creation time,
+        and those created more than ``max_age_s`` before the newest alert (oldest first)."""
+        tl = self.timeline
+        order = sorted(range(len(self.records)), key=tl.order)
+        cut = 0 if max_cases is None else max(0, len(order) - max_cases)
+        if max_age_s is not None and order:
+            oldest_kept = tl.times[order[-1]] - max_age_s
+            while cut < len(order) and tl.times[order[cut]] < oldest_kept:
+                cut += 1
+        return order[:cut]
+
+    def evicted(self, ix: int) -> Evicted:
+        """What the cold tier indexes of case ``ix``."""
+        rec = self.records[ix]
+        a = rec.alert
+        return Evicted(
+            rec.case_id,
+            self.timeline.times[ix],
+            tuple(scoped(a.tenant, k) for k in a.keys) if a is not None else (),
+            scoped(a.tenant, a.rule) if a is not None and a.rule is not None else None,
+            self.codes[ix],
+            tuple(rec.actions),
+        )
+
+    def keeping(self, gone: set[int]) -> Projection:
+        """A new projection of the same cold tier with every case but ``gone`` (records, campaigns,
+        and the case-less events not filed under a case that goes)."""
+        kept = [ix for ix in range(len(self.records)) if ix not in gone]
+        caseless = [
+            e for e in self.caseless.values() if self.action_case.get(getattr(e, "action_id", "")) not in gone
+        ]
+        out = Projection(self.cold, self.next_seq)
+        out.restore(
+            [self.records[ix] for ix in kept],
+            list(self.campaigns.values()),
+            caseless,
+            [self.seqs[ix] for ix in kept],
+        )
+        out.caseless_dirty = len(caseless) != len(self.caseless)
+        return out
 
     def dump(self) -> dict[str, Any]:
         """A canonical, comparable picture of everything folded (tests and debugging)."""

@@ -124,9 +124,8 @@ def query_of(rec_or_alert: CaseRecord | Alert | AlertReceived) -> Query | None:
     return Query(rec_or_alert.case_id, facts.tenant, facts.rule, facts.keys, facts.private, facts.created_at)
 
 
-def precedent_of(proj: Projection, ix: int, score: float, shared: list[str], same_rule: bool) -> Precedent:
-    """Describe case ``ix`` as precedent."""
-    rec = proj.records[ix]
+def precedent_of(rec: CaseRecord, score: float, shared: list[str], same_rule: bool) -> Precedent:
+    """Describe a case as precedent."""
     fv = rec.final()
     a = rec.alert
     return Precedent(
@@ -169,18 +168,24 @@ def recall(
     Returns:
         At most ``k`` precedents, best first.
     """
-    tl, index = proj.timeline, proj.index
+    tl, index, cold = proj.timeline, proj.index, proj.cold
     self_ix = proj.by_id.get(q.case_id) if q.case_id else None
     scores: dict[int, float] = {}
     shared: dict[int, list[str]] = {}
+    # Cases evicted from RAM count as if they were held: same thresholds, same scores.
+    cold_scores: dict[str, float] = {}
+    cold_shared: dict[str, list[str]] = {}
+    cold_times: dict[str, float] = {}
     private = set(q.private)
     for key in q.keys:
-        arr = index.cases_for(scoped(q.tenant, key))
+        skey = scoped(q.tenant, key)
+        arr = index.cases_for(skey)
         n = count_before(arr, tl, before)
-        if n == 0 or (n == 1 and arr[0] == self_ix):
+        cold_n = cold.count_key(skey, before) if cold is not None else 0
+        if n + cold_n == 0 or (n == 1 and cold_n == 0 and arr[0] == self_ix):
             continue
-        if n > max_cases:
-            log.debug("indicator %s is in %d cases: too common to link", key, n)
+        if n + cold_n > max_cases:
+            log.debug("indicator %s is in %d cases: too common to link", key, n + cold_n)
             continue
         if stoplist(indicator_of(key, key in private)):
             continue
@@ -190,38 +195,91 @@ def recall(
             if ix != self_ix:
                 scores[ix] = scores.get(ix, 0.0) + w
                 shared.setdefault(ix, []).append(key)
+        if cold_n:
+            for t, case_id in cold.with_key(skey, before):  # type: ignore[union-attr]
+                if case_id != q.case_id:
+                    cold_scores[case_id] = cold_scores.get(case_id, 0.0) + w
+                    cold_shared.setdefault(case_id, []).append(key)
+                    cold_times[case_id] = t
     same: set[int] = set()
+    cold_same: set[str] = set()
     if q.rule is not None:
-        g = index.rules.get(scoped(q.tenant, q.rule))
+        rkey = scoped(q.tenant, q.rule)
+        g = index.rules.get(rkey)
+        latest: list[tuple[float, str, int | None]] = []
         if g is not None:
             n = count_before(g.cases, tl, before)
-            for ix in g.cases[max(0, n - RULE_CANDIDATES - 1) : n]:
-                if ix != self_ix:
-                    same.add(ix)
-            for ix in scores:
-                a = proj.records[ix].alert
-                if a is not None and a.rule == q.rule:
-                    same.add(ix)
+            latest = [(tl.times[ix], tl.ids[ix], ix) for ix in g.cases[max(0, n - RULE_CANDIDATES - 1) : n]]
+        if cold is not None:
+            latest += [(t, c, None) for t, c in cold.rule_latest(rkey, before, RULE_CANDIDATES + 1)]
+            latest.sort(key=lambda r: r[:2])
+        for t, case_id, held in latest[-(RULE_CANDIDATES + 1) :]:
+            if held is None:
+                if case_id != q.case_id:
+                    cold_same.add(case_id)
+                    cold_times[case_id] = t
+            elif held != self_ix:
+                same.add(held)
+        for ix in scores:
+            a = proj.records[ix].alert
+            if a is not None and a.rule == q.rule:
+                same.add(ix)
+    cold_records = cold.records([*cold_scores, *cold_same]) if cold is not None else {}
+    if q.rule is not None:
+        for case_id in cold_scores:
+            found = cold_records.get(case_id)
+            if found is not None and found.alert is not None and found.alert.rule == q.rule:
+                cold_same.add(case_id)
     for ix in same:
         scores[ix] = scores.get(ix, 0.0) + SAME_RULE_WEIGHT
+    for case_id in cold_same:
+        cold_scores[case_id] = cold_scores.get(case_id, 0.0) + SAME_RULE_WEIGHT
     ref = before if before is not None else q.created_at
-    ranked = []
+
+    def ranked_by(base: float, t: float) -> float:
+        age = max(0.0, (ref - t)) if ref is not None else 0.0
+        return float(base * (0.5 + 0.5 * 0.5 ** (age / half_life_s)))
+
+    ranked: list[tuple[float, float, str, CaseRecord, list[str], bool]] = []
     for ix, base in scores.items():
         t = tl.times[ix]
-        age = max(0.0, (ref - t)) if ref is not None else 0.0
-        score = base * (0.5 + 0.5 * 0.5 ** (age / half_life_s))
-        ranked.append((-score, -t, tl.ids[ix], ix))
-    ranked.sort()
-    return [precedent_of(proj, ix, -neg, shared.get(ix, []), ix in same) for neg, _, _, ix in ranked[:k]]
+        ranked.append((-ranked_by(base, t), -t, tl.ids[ix], proj.records[ix], shared.get(ix, []), ix in same))
+    for case_id, base in cold_scores.items():
+        rec = cold_records.get(case_id)
+        if rec is not None:
+            t = cold_times[case_id]
+            ranked.append(
+                (-ranked_by(base, t), -t, case_id, rec, cold_shared.get(case_id, []), case_id in cold_same)
+            )
+    ranked.sort(key=lambda r: r[:3])
+    return [precedent_of(rec, -neg, sh, sr) for neg, _, _, rec, sh, sr in ranked[:k]]
 
 
 def rule_history(proj: Projection, tenant: str | None, rule: str, before: float | None = None) -> RuleHistory:
     """How the tenant's cases of ``rule`` created before ``before`` (all when None) ended."""
     g = proj.index.rules.get(scoped(tenant, rule))
-    if g is None:
-        return RuleHistory(tenant, rule, 0, 0, 0, 0, None, None)
-    n = count_before(g.cases, proj.timeline, before)
-    return _history(proj, tenant, rule, g.cases, g.codes, 0, n)
+    held = (
+        RuleHistory(tenant, rule, 0, 0, 0, 0, None, None)
+        if g is None
+        else _history(proj, tenant, rule, g.cases, g.codes, 0, count_before(g.cases, proj.timeline, before))
+    )
+    if proj.cold is None:
+        return held
+    cold = proj.cold.rule_counts(scoped(tenant, rule), before)
+    if not cold.total:
+        return held
+    firsts = [t for t in (held.first_seen, to_dt(cold.first) if cold.first is not None else None) if t]
+    lasts = [t for t in (held.last_seen, to_dt(cold.last) if cold.last is not None else None) if t]
+    return RuleHistory(
+        tenant=tenant,
+        rule=rule,
+        fired=held.fired + cold.total,
+        closed_benign=held.closed_benign + cold.by_code.get(BENIGN, 0),
+        escalated=held.escalated + cold.by_code.get(THREAT, 0),
+        open=held.open + cold.by_code.get(OPEN, 0),
+        first_seen=min(firsts) if firsts else None,
+        last_seen=max(lasts) if lasts else None,
+    )
 
 
 def _history(

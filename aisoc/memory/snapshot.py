@@ -15,21 +15,26 @@ from pathlib import Path
 
 from aisoc.events import Event, from_dict
 from aisoc.memory.codec import record_from_obj, record_to_obj
+from aisoc.memory.cold import COLD_TABLES, ColdStore
 from aisoc.memory.projection import Projection
 from aisoc.memory.records import CaseRecord, KnownCampaign
 
 log = logging.getLogger(__name__)
 
-FORMAT = "aisoc-memory/3"
+FORMAT = "aisoc-memory/4"
 """Snapshot format; a snapshot of another format is ignored and rebuilt from the log (2: actions keep
 their duty, deadline and latest reminder or escalation; 3: action events without a case id are kept
-here and filed under their action's case)."""
+here and filed under their action's case; 4: cases keyed by id with their order of first sight,
+and the cold tier of cases evicted from the window held in RAM)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS cases (ix INTEGER PRIMARY KEY, case_id TEXT NOT NULL UNIQUE, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cases (
+  case_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 1, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS cases_held ON cases (held, seq);
 CREATE TABLE IF NOT EXISTS campaigns (campaign_id TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
+_OLD_CASES = "SELECT 1 FROM pragma_table_info('cases') WHERE name = 'ix'"
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,10 @@ class Loaded:
     campaigns: list[KnownCampaign]
     caseless: list[Event]
     """Action events published without a case id (filed through their action)."""
+    seqs: list[int]
+    """Each held record's order of first sight (same order as ``records``)."""
+    next_seq: int
+    """The order number the next new case gets."""
 
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -63,7 +72,11 @@ class Snapshot:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        if self._db.execute(_OLD_CASES).fetchone():  # format 3 or older: rebuilt from the log
+            self._db.executescript("DROP TABLE cases; DELETE FROM meta;")
         self._db.executescript(_SCHEMA)
+        self.cold = ColdStore(self._db)
+        """The cases evicted from the window held in RAM, with what recall needs to find them."""
 
     def _meta(self) -> dict[str, str]:
         return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
@@ -76,7 +89,7 @@ class Snapshot:
                 log.info("memory snapshot %s has format %s; rebuilding", self.path, meta.get("format"))
             return None
         records: list[CaseRecord] = []
-        cur = self._db.execute("SELECT data FROM cases ORDER BY ix")
+        cur = self._db.execute("SELECT data FROM cases WHERE held = 1 ORDER BY seq")
         while rows := cur.fetchmany(LOAD_CHUNK):
             records += map(record_from_obj, json.loads("[" + ",".join(r[0] for r in rows) + "]"))
         campaigns = []
@@ -84,7 +97,16 @@ class Snapshot:
             c = json.loads(data)
             campaigns.append(KnownCampaign(c[0], c[1], frozenset(c[2]), c[3], c[4]))
         caseless = [from_dict(e) for e in json.loads(meta.get("caseless") or "[]")]
-        return Loaded(meta.get("cursor") or None, meta["epoch"], records, campaigns, caseless)
+        seqs = [s for (s,) in self._db.execute("SELECT seq FROM cases WHERE held = 1 ORDER BY seq")]
+        return Loaded(
+            meta.get("cursor") or None,
+            meta["epoch"],
+            records,
+            campaigns,
+            caseless,
+            seqs,
+            int(meta.get("seq") or 0),
+        )
 
     def save(self, proj: Projection, cursor: str | None, epoch: str, *, full: bool = False) -> int:
         """Write the records changed since the last save (all when ``full``), cursor and epoch.
@@ -93,14 +115,17 @@ class Snapshot:
             How many case records were written.
         """
         ixs = range(len(proj.records)) if full else sorted(proj.dirty)
-        rows = [(ix, proj.records[ix].case_id, _dumps(record_to_obj(proj.records[ix]))) for ix in ixs]
+        rows = [
+            (proj.records[ix].case_id, proj.seqs[ix], _dumps(record_to_obj(proj.records[ix]))) for ix in ixs
+        ]
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
             if full:
-                db.execute("DELETE FROM cases")
                 db.execute("DELETE FROM campaigns")
-            db.executemany("INSERT OR REPLACE INTO cases (ix, case_id, data) VALUES (?, ?, ?)", rows)
+            db.executemany(
+                "INSERT OR REPLACE INTO cases (case_id, seq, held, data) VALUES (?, ?, 1, ?)", rows
+            )
             if full or proj.campaigns_dirty:
                 db.executemany(
                     "INSERT OR REPLACE INTO campaigns (campaign_id, data) VALUES (?, ?)",
@@ -112,7 +137,12 @@ class Snapshot:
                         for c in proj.campaigns.values()
                     ],
                 )
-            meta = [("format", FORMAT), ("cursor", cursor or ""), ("epoch", epoch)]
+            meta = [
+                ("format", FORMAT),
+                ("cursor", cursor or ""),
+                ("epoch", epoch),
+                ("seq", str(proj.next_seq)),
+            ]
             if full or proj.caseless_dirty:
                 caseless = [json.loads(e.to_json()) for e in proj.caseless.values()]
                 meta.append(("caseless", json.dumps(caseless)))
@@ -125,6 +155,14 @@ class Snapshot:
         proj.campaigns_dirty = False
         proj.caseless_dirty = False
         return len(rows)
+
+    def clear(self) -> None:
+        """Forget everything (the projection is rebuilt from the log)."""
+        self._db.executescript(
+            "BEGIN IMMEDIATE; DELETE FROM cases; DELETE FROM campaigns; DELETE FROM meta;"
+            + " ".join(f"DELETE FROM {t};" for t in COLD_TABLES)
+            + " COMMIT;"
+        )
 
     def close(self) -> None:
         """Close the file."""
