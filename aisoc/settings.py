@@ -183,7 +183,11 @@ class KernelSettings(SocSettings):
     max_deliveries: int = Field(default=5, ge=1)
     """Deliveries of one event to one role before it is dead-lettered."""
     mark_retention_days: float = Field(default=30.0, gt=0)
-    """How long idempotency marks are kept (exactly-once holds for redeliveries within it)."""
+    """How long idempotency marks (a role's ``(role, event_id)``, a publish's event id: ingest's
+    dedupe window) are kept in Redis. Exactly-once holds whatever it is: a work entry redelivered
+    after it, whose mark may have expired, is dead-lettered instead of run twice; a scheduled
+    report's completion mark is kept at least ten days. Keep it longer than any source may be
+    re-read from its start (re-ingesting alerts older than it publishes them again)."""
     trim_every_acks: int = Field(default=500, ge=0)
     """After this many acks on one work stream a process trims it to what its groups still need
     (0: only the scheduler's maintenance trims)."""

@@ -1,12 +1,16 @@
 """Soak: alerts through the Procfile's processes on a Redis of its own, recall on, memory sampled.
 
     python bench/soak.py [--alerts 20000] [--rate 40] [--sample-s 5] [--max-entries 0]
+                         [--memory-max-cases 2000] [--mark-retention-hours 0]
 
 Starts redis-server on a free port, then every process of the Procfile (bot offline, gate, the four
 reactive roles, scheduler, metrics, ingest of a Wazuh file that grows at ``--rate`` real alerts per
 second). Every ``--sample-s`` seconds it records the RSS of each process (/proc/PID/status) and
 Redis ``used_memory``; it stops when every alert has been routed (or at ``--timeout-s``). With
-``--max-entries`` the scheduler's retention keeps the audit at that size (every 60 s).
+``--max-entries`` the scheduler's retention keeps the audit at that size (every 60 s); the workers'
+case memory holds ``--memory-max-cases`` in RAM; ``--mark-retention-hours`` shortens the idempotency
+marks' TTL. Each sample also counts Redis keys by kind. The summary gives each curve's slope per
+1,000 alerts over the second half of the run (a flat curve has a slope near 0).
 Writes build/bench/soak.json and bench/soak.png (needs the ``bench`` extra: matplotlib).
 """
 
@@ -57,6 +61,34 @@ def routed(client: Any) -> int:
     return 0
 
 
+def key_census(client: Any) -> dict[str, int]:
+    """Redis keys by kind (the part of the name after the namespace, up to its first colon)."""
+    kinds: dict[str, int] = {}
+    for key in client.scan_iter(count=2000):
+        name = key.decode("utf-8", "replace").split("}:", 1)[-1]
+        kind = name.split(":", 1)[0] if ":" in name else name
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return dict(sorted(kinds.items()))
+
+
+def slopes(samples: list[dict[str, Any]]) -> dict[str, float]:
+    """Least-squares slope (MB per 1,000 alerts routed) of each curve over the second half."""
+    last = samples[-1]["routed"]
+    half = [s for s in samples if s["routed"] >= last / 2]
+    curves: dict[str, list[tuple[float, float]]] = {"redis": [(s["routed"], s["redis_mb"]) for s in half]}
+    for s in half:
+        for name, mb in s["rss_mb"].items():
+            if mb is not None:
+                curves.setdefault(name, []).append((s["routed"], mb))
+    out = {}
+    for name, pts in curves.items():
+        n = len(pts)
+        mx, my = sum(p[0] for p in pts) / n, sum(p[1] for p in pts) / n
+        var = sum((p[0] - mx) ** 2 for p in pts)
+        out[name] = round(1000 * sum((p[0] - mx) * (p[1] - my) for p in pts) / var, 2) if var else 0.0
+    return out
+
+
 def run(a: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     redis = RedisServer(workdir / "redis").start()
     feed = workdir / "alerts.jsonl"
@@ -69,8 +101,11 @@ def run(a: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         if a.max_entries
         else ""
     )
+    if a.mark_retention_hours:
+        retention += f"mark_retention_days = {a.mark_retention_hours / 24}\n"
     config.write_text(
         f'[aisoc]\nbus = "{redis.url}"\nmodel = "stub"\nrecall = "on"\nstate_dir = "{workdir / "state"}"\n'
+        f"memory_max_cases = {a.memory_max_cases}\n"
         f"{retention}"
         f'[gate]\ndemo = true\nport = {gate_port}\nbase_url = "http://127.0.0.1:{gate_port}"\n'
         f"[bot]\nport = {bot_port}\n"
@@ -108,6 +143,7 @@ def run(a: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     "routed": handled,
                     "redis_mb": int(client.info("memory")["used_memory"]) / 2**20,
                     "audit": len(bus.audit),
+                    "keys": key_census(client),
                     "rss_mb": {n: rss_mb(p.proc.pid) for n, p in sup.processes.items() if p.proc is not None},
                 }
                 samples.append(sample)
@@ -131,6 +167,8 @@ def run(a: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "rate_per_s": a.rate,
         "recall": "on",
         "max_entries": a.max_entries,
+        "memory_max_cases": a.memory_max_cases,
+        "mark_retention_hours": a.mark_retention_hours,
         "finished": done,
         "elapsed_s": round(time.monotonic() - t0, 1),
         "restarts": {n: p.restarts for n, p in sup.processes.items()},
@@ -170,15 +208,18 @@ def main() -> int:
     p.add_argument("--sample-s", type=float, default=5.0)
     p.add_argument("--timeout-s", type=float, default=3600.0)
     p.add_argument("--max-entries", type=int, default=0, help="audit size kept by retention (0: off)")
+    p.add_argument("--memory-max-cases", type=int, default=2000, help="cases a worker holds in RAM")
+    p.add_argument("--mark-retention-hours", type=float, default=0, help="idempotency mark TTL (0: default)")
     p.add_argument("--out", default=str(ROOT / "build/bench/soak.json"))
     p.add_argument("--chart", default=str(ROOT / "bench/soak.png"))
     a = p.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="aisoc-soak-"))
     report = run(a, workdir)
+    warm = [s for s in report["samples"] if s["routed"] > 0] or report["samples"]
+    report["slopes_mb_per_1000"] = slopes(warm)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
-    warm = [s for s in report["samples"] if s["routed"] > 0] or report["samples"]
     first, last = warm[0], warm[-1]  # from the first routed alert: start-up imports are not growth
     print(
         f"soak: {last['routed']} of {report['alerts']} alerts routed in {report['elapsed_s']}s; wrote {out}"
@@ -186,7 +227,8 @@ def main() -> int:
     for name, mb in last["rss_mb"].items():
         print(f"  {name:13} RSS {first['rss_mb'].get(name) or 0:7.1f} -> {mb or 0:7.1f} MB")
     redis_mb = f"{first['redis_mb']:7.1f} -> {last['redis_mb']:7.1f} MB"
-    print(f"  redis         {redis_mb}; audit {last['audit']} entries")
+    print(f"  redis         {redis_mb}; audit {last['audit']} entries; keys {last['keys']}")
+    print("slope over the second half, MB per 1,000 alerts:", report["slopes_mb_per_1000"])
     chart(report, Path(a.chart))
     print(f"chart: {a.chart}")
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +48,8 @@ OUTBOX_MARK = "gate"
 HUMAN = ProducedBy(role=Role.HUMAN)
 """A person's decision or report."""
 _CAS_RETRIES = 20
+PRUNE_EVERY = timedelta(minutes=1)
+"""How often a ticking gate asks its store to forget requests that ended before the retention."""
 
 
 def _fmt(at: datetime | None) -> str:
@@ -79,10 +82,25 @@ class Gate:
         self.store = store or open_store(bus, self.settings)
         self.clock = clock
         self.timers = Timers(self)
+        self._pruned_at: datetime | None = None
+
+    @property
+    def retention(self) -> timedelta:
+        """How long a request that ended stays in the store."""
+        return timedelta(days=self.settings.ended_retention_days)
 
     def tick(self, now: datetime | None = None) -> TickReport:
-        """Remind, escalate and expire pending requests as of ``now`` (see :class:`Timers`)."""
-        return self.timers.tick(now)
+        """Remind, escalate and expire pending requests as of ``now`` (see :class:`Timers`), and at
+        most once every ``PRUNE_EVERY`` forget requests that ended longer than the retention ago."""
+        now = now or self.clock()
+        report = self.timers.tick(now)
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = now
+            pruned = self.store.prune(now - self.retention)
+            if pruned:
+                log.info("gate store: forgot %d requests that ended before the retention", pruned)
+                report = replace(report, pruned=pruned)
+        return report
 
     # --- intake -----------------------------------------------------------------------------------
 
@@ -117,6 +135,11 @@ class Gate:
             The requests created or changed.
         """
         if isinstance(event, ActionProposed):
+            if event.expires_at < self.clock() - self.retention:
+                # Its request ended and may be forgotten by now: opening it again would ask a
+                # person about an action that was settled long ago.
+                log.warning("proposal %s expired before the retention: not opened again", event.event_id)
+                return []
             return [self.submit(event)]
         if isinstance(event, CaseClosed):
             who = event.closed_by.person or str(event.closed_by.role)

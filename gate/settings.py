@@ -216,6 +216,10 @@ class GateSettings(SocSettings):
     """Bearer tokens Prometheus sends to ``/metrics`` (``authorization: credentials``), newest first."""
     tick_s: float = Field(default=15, gt=0)
     """How often the gate process checks for reminders, escalations and expiry."""
+    ended_retention_days: float = Field(default=30.0, gt=0)
+    """Requests that ended (decided, expired, cancelled, carried out) more than this many days ago
+    are forgotten by the gate's store (the audit log keeps their events); a proposal older than
+    this that is delivered again is not reopened."""
     roster: RosterSettings = Field(default_factory=RosterSettings)
 
     @field_validator("secret_keys")

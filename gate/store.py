@@ -85,6 +85,14 @@ class ApprovalRequest(BaseModel):
         """Whether nobody has decided yet (and it has neither expired nor been cancelled)."""
         return self.state == State.PENDING
 
+    @property
+    def ended_at(self) -> datetime | None:
+        """When it ended (its last step: carried out, or decided, else its deadline); None while
+        it is pending."""
+        if self.is_pending:
+            return None
+        return self.executed_at or self.decided_at or self.expires_at
+
     def evolve(self, **changes: Any) -> ApprovalRequest:
         """Return the next version of this record with ``changes`` applied."""
         return self.model_copy(update={**changes, "version": self.version + 1})
@@ -156,6 +164,11 @@ class RequestStore(Protocol):
 
     def clear_outbox(self, event_ids: Sequence[str]) -> None:
         """Forget queued events once they are on the bus."""
+        ...
+
+    def prune(self, ended_before: datetime, limit: int = 1000) -> int:
+        """Forget at most ``limit`` requests that ended (see ``ApprovalRequest.ended_at``) before
+        ``ended_before``; a pending request is never forgotten. Returns how many went."""
         ...
 
     def close(self) -> None:

@@ -2,12 +2,14 @@
 
 Keys (all ``{ns}:gate:...``): ``req:<id>`` a hash (``v`` version, ``d`` JSON), ``pending`` and ``all``
 sorted sets by creation time, ``case:<case_id>`` a set, ``outbox`` a hash of queued events and
-``outbox:order`` their order. Creation and compare-and-set run as Lua scripts, so they are atomic.
+``outbox:order`` their order. Creation, compare-and-set and pruning run as Lua scripts, so they are
+atomic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from aisoc.events import Event, from_json
@@ -38,6 +40,19 @@ return 1
 """
 
 
+_PRUNE = """
+-- KEYS: the request, gate:all, its case's set (gate:all when none), gate:pending. ARGV: its id.
+-- Forgets a request that is not pending (checked here, so a request reopened meanwhile stays).
+local d = redis.call('HGET', KEYS[1], 'd')
+if not d or redis.call('ZSCORE', KEYS[4], ARGV[1]) then return 0 end
+if string.find(d, '"state":"pending"', 1, true) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+"""
+
+
 class RedisRequestStore:
     """``RequestStore`` on Redis.
 
@@ -51,6 +66,7 @@ class RedisRequestStore:
         self._key = key
         self._create = client.register_script(_CREATE)
         self._replace = client.register_script(_REPLACE)
+        self._prune = client.register_script(_PRUNE)
 
     def _req(self, request_id: str) -> str:
         return self._key(f"gate:req:{request_id}")
@@ -128,6 +144,31 @@ class RedisRequestStore:
             pipe.hdel(self._key("gate:outbox"), *event_ids)
             pipe.zrem(self._key("gate:outbox:order"), *event_ids)
             pipe.execute()
+
+    def prune(self, ended_before: datetime, limit: int = 1000) -> int:
+        # A request cannot end before it was created: only those created before the cut are read.
+        cut = ended_before.timestamp()
+        ids = self._r.zrangebyscore(self._key("gate:all"), "-inf", f"({cut}", start=0, num=limit * 4)
+        gone = []
+        for req in self._load(ids):
+            ended = req.ended_at
+            if ended is not None and ended.timestamp() < cut:
+                gone.append(req)
+        gone = gone[:limit]
+        done = 0
+        for req in gone:
+            done += int(
+                self._prune(
+                    keys=[
+                        self._req(req.request_id),
+                        self._key("gate:all"),
+                        self._key(f"gate:case:{req.case_id}") if req.case_id else self._key("gate:all"),
+                        self._key("gate:pending"),
+                    ],
+                    args=[req.request_id],
+                )
+            )
+        return done
 
     def close(self) -> None:
         """The client belongs to the bus; nothing to release here."""

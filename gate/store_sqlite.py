@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import datetime
 
 from aisoc.events import Event, from_json
 from aisoc.sqlitedb import Database
@@ -109,6 +110,25 @@ class SqliteRequestStore:
     def clear_outbox(self, event_ids: Sequence[str]) -> None:
         with self._tx() as db:
             db.executemany("DELETE FROM gate_outbox WHERE event_id = ?", [(i,) for i in event_ids])
+
+    def prune(self, ended_before: datetime, limit: int = 1000) -> int:
+        # A request cannot end before it was created: only rows created before the cut are read.
+        cut = ended_before.timestamp()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT request_id, data FROM gate_requests WHERE state != ? AND created_at < ?"
+                " ORDER BY created_at LIMIT ?",
+                (State.PENDING.value, cut, limit * 4),
+            ).fetchall()
+        gone = []
+        for rid, data in rows:
+            ended = ApprovalRequest.model_validate_json(data).ended_at
+            if ended is not None and ended.timestamp() < cut:
+                gone.append((rid,))
+        gone = gone[:limit]
+        with self._tx() as db:
+            db.executemany("DELETE FROM gate_requests WHERE request_id = ? AND state != 'pending'", gone)
+        return len(gone)
 
     def close(self) -> None:
         with self._lock:

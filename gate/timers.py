@@ -33,6 +33,8 @@ class TickReport:
     escalated: int = 0
     expired: int = 0
     published: int = 0
+    pruned: int = 0
+    """Requests that ended long ago, forgotten by the store."""
 
 
 def log_context(req: ApprovalRequest) -> dict[str, Any]:

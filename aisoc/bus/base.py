@@ -132,14 +132,18 @@ class Bus(Coordination):
             ContractError: ``event`` is not a valid event (the message names the field); nothing is
                 written.
         """
-        ids = self._append(self._at_the_door([event], "event"), None)
+        ids = self._append(self._at_the_door([event], "event"), None, self.mark_ttl_s)
         assert ids is not None
         return ids[0]
 
-    def publish_many(self, events: Sequence[Event], once: tuple[str, str] | None = None) -> bool:
+    def publish_many(
+        self, events: Sequence[Event], once: tuple[str, str] | None = None, *, keep_s: int | None = None
+    ) -> bool:
         """Publish ``events`` all-or-nothing; with ``once=(role, event_id)`` also write that mark.
 
         Without ``once`` the call is idempotent on its first event's id, as ``publish`` is.
+        ``keep_s`` keeps this call's mark longer than ``mark_ttl_s`` (never shorter): a scheduled
+        report's completion mark must outlive the gap to its role's next fire.
 
         Returns:
             False (and publishes nothing) when the mark already exists, True otherwise.
@@ -152,7 +156,8 @@ class Bus(Coordination):
             raise BusError(f"once= needs (role, event_id), got {once!r}")
         if not events and once is None:
             return True
-        return self._append(self._at_the_door(events, "events[{}]"), once) is not None
+        ttl_s = max(self.mark_ttl_s, keep_s or 0)
+        return self._append(self._at_the_door(events, "events[{}]"), once, ttl_s) is not None
 
     def _at_the_door(self, events: Sequence[object], where: str) -> list[Event]:
         """Validate every event again (however it was built), then redact it: what is stored decodes."""
@@ -166,6 +171,24 @@ class Bus(Coordination):
     def seen(self, role: str, event_id: str) -> bool:
         """Return whether ``role`` already recorded the effects of ``event_id``."""
         return self._has_mark(role, event_id)
+
+    def past_mark_window(self, d: Delivery, now: float | None = None) -> bool:
+        """Whether a redelivery is too old for a missing mark to prove its handler never ran.
+
+        A mark is written after its event was published and kept ``mark_ttl_s``, so it exists
+        for at least that long after the entry was added. A redelivered entry older than that
+        (less the visibility timeout, for clocks that differ between hosts) may have lost its
+        mark to expiry: running it again could repeat its effects, so the caller files it as a
+        dead letter instead (replaying a dead letter runs it again on purpose). A backend that
+        does not know when its entries were added (SQLite) answers False.
+        """
+        if d.delivery_count <= 1:
+            return False
+        born = self._entry_time(d.stream, d.entry_id)
+        if born is None:
+            return False
+        margin = self.visibility_timeout_ms / 1000
+        return (time.time() if now is None else now) - born >= self.mark_ttl_s - margin
 
     # --- consuming ------------------------------------------------------------------------------
 
@@ -392,9 +415,13 @@ class Bus(Coordination):
 
     # --- backend primitives ---------------------------------------------------------------------
 
-    def _append(self, events: list[Event], mark: tuple[str, str] | None) -> list[str] | None:
+    def _append(self, events: list[Event], mark: tuple[str, str] | None, ttl_s: int) -> list[str] | None:
         """Append events (+ audit copies, + mark) atomically; None when the mark existed."""
         raise NotImplementedError
+
+    def _entry_time(self, stream: str, entry_id: str) -> float | None:
+        """When a work entry was added (POSIX seconds), if its id says so (None: it does not)."""
+        return None
 
     def _has_mark(self, role: str, event_id: str) -> bool:
         raise NotImplementedError

@@ -67,6 +67,13 @@ class Delivery:
         else:
             self._bus._requeue(self, self.delivery_count, reason)
 
+    def dead_letter(self, reason: str) -> None:
+        """File the event as a dead letter now, without another try (a person decides: replaying
+        it runs it again on purpose)."""
+        if not self.done:
+            self.done = True
+            self._bus._dead_letter_delivery(self, reason)
+
     def release(self) -> None:
         """Give the event back without counting a failure (shutdown): another consumer takes it."""
         if not self.done:

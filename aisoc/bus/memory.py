@@ -35,6 +35,7 @@ class _Entry:
     event_type: str
     payload: Event | str | bytes | None
     target: str | None
+    at: float = field(default_factory=time.time)
 
 
 @dataclass(slots=True)
@@ -145,14 +146,14 @@ class MemoryBus(Bus):
         self._seq += 1
         return self._seq
 
-    def _append(self, events: list[Event], mark: tuple[str, str] | None) -> list[str] | None:
+    def _append(self, events: list[Event], mark: tuple[str, str] | None, ttl_s: int) -> list[str] | None:
         with self._cond:
             now = time.time()
             self._sweep(now)
             if mark is not None:
                 if self._marks.get(mark, 0.0) > now:
                     return None
-                self._marks[mark] = now + self.mark_ttl_s
+                self._marks[mark] = now + ttl_s
             elif events:
                 done = self._published.get(events[0].event_id)
                 if done is not None and done[0] > now:
@@ -164,7 +165,7 @@ class MemoryBus(Bus):
                 self._audit._add(seq, event)
                 ids.append(str(seq))
             if mark is None and events:
-                self._published[events[0].event_id] = (now + self.mark_ttl_s, " ".join(ids))
+                self._published[events[0].event_id] = (now + ttl_s, " ".join(ids))
             self._cond.notify_all()
             return ids
 
@@ -182,6 +183,16 @@ class MemoryBus(Bus):
             self._streams[stream].entries.append(_Entry(seq, event_type, payload, None))
             self._cond.notify_all()
             return str(seq)
+
+    def _entry_time(self, stream: str, entry_id: str) -> float | None:
+        with self._lock:
+            entries = self._streams[stream].entries if stream in self._streams else []
+            i = (
+                bisect.bisect_left(entries, int(entry_id), key=lambda e: e.seq)
+                if entry_id.isdigit()
+                else len(entries)
+            )
+            return entries[i].at if i < len(entries) and entries[i].seq == int(entry_id) else None
 
     def _has_mark(self, role: str, event_id: str) -> bool:
         with self._lock:

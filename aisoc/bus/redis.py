@@ -263,9 +263,9 @@ class RedisBus(Bus):
 
     # --- primitives -----------------------------------------------------------------------------
 
-    def _append(self, events: list[Event], mark: tuple[str, str] | None) -> list[str] | None:
+    def _append(self, events: list[Event], mark: tuple[str, str] | None, ttl_s: int) -> list[str] | None:
         keys = [self._key("audit"), self._key(f"mark:{mark[0]}:{mark[1]}") if mark else ""]
-        args: list[Any] = ["1" if mark else "0", self.mark_ttl_s, len(events)]
+        args: list[Any] = ["1" if mark else "0", ttl_s, len(events)]
         for e in events:
             keys.append(self._key(e.STREAM))
             keys.append(self._key(f"case:{e.case_id}") if e.case_id else self._key("audit"))
@@ -289,6 +289,10 @@ class RedisBus(Bus):
 
     def _inject(self, stream: str, payload: str, event_type: str) -> str:
         return str(self._call(self._r.xadd, self._key(stream), {"t": event_type, "d": payload}))
+
+    def _entry_time(self, stream: str, entry_id: str) -> float | None:
+        ms, sep, _ = entry_id.partition("-")
+        return int(ms) / 1000 if sep and ms.isdigit() else None
 
     def _has_mark(self, role: str, event_id: str) -> bool:
         return bool(self._call(self._r.exists, self._key(f"mark:{role}:{event_id}")))

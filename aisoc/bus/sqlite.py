@@ -203,7 +203,7 @@ class SqliteBus(Bus):
 
     # --- primitives -----------------------------------------------------------------------------
 
-    def _append(self, events: list[Event], mark: tuple[str, str] | None) -> list[str] | None:
+    def _append(self, events: list[Event], mark: tuple[str, str] | None, ttl_s: int) -> list[str] | None:
         rows = [(e.STREAM, e.type, e.case_id, e.to_json()) for e in events]
         now = int(time.time())
         with self._tx() as db:
@@ -212,7 +212,7 @@ class SqliteBus(Bus):
                 cur = db.execute(
                     "INSERT INTO marks VALUES (?, ?, ?) ON CONFLICT (role, event_id) DO UPDATE "
                     "SET expires = excluded.expires WHERE marks.expires <= ?",
-                    (mark[0], mark[1], now + self.mark_ttl_s, now),
+                    (mark[0], mark[1], now + ttl_s, now),
                 )
                 if cur.rowcount == 0:
                     return None
@@ -238,7 +238,7 @@ class SqliteBus(Bus):
             if mark is None and events:
                 db.execute(
                     "INSERT OR REPLACE INTO published VALUES (?, ?, ?)",
-                    (events[0].event_id, " ".join(ids), now + self.mark_ttl_s),
+                    (events[0].event_id, " ".join(ids), now + ttl_s),
                 )
         self._notify()
         return ids

@@ -45,6 +45,10 @@ RETRY_TICK_S = 15
 """How often the blocking scheduler looks for retries that came due."""
 RETENTION_S = 3600
 """Seconds between two retention runs (archive, then trim the audit by age and size)."""
+FIRE_MARK_S = 10 * 86400
+"""How long a report's completion mark is kept at least: longer than the nine days ``last_fire``
+looks back and than any gap between two fires of a role, so a fire is never run twice whatever
+``mark_retention_days`` says."""
 MAINTENANCE_S = 300
 """Seconds between the bus maintenance runs (trim acked work entries, forget idle consumers)."""
 
@@ -188,7 +192,7 @@ class Scheduler:
                 self.memory.refresh()
             self.feed.refresh()
             events = role.report(self.feed.events(), start, end, self.tz, self.memory)
-            self.bus.publish_many(events, once=(role.name, self._mark(end)))
+            self.bus.publish_many(events, once=(role.name, self._mark(end)), keep_s=FIRE_MARK_S)
         except Exception:  # a report that fails must not stop the scheduler: retry with backoff
             log.exception("%s: the %s fire failed", role.name, end.isoformat())
             self._retry_later(role, trig, fire_time, failed=True)

@@ -217,6 +217,13 @@ class RoleTeam:
             )
             d.ack()
             return
+        if self.bus.past_mark_window(d):
+            # Its mark may have expired: running it again could repeat its effects.
+            d.dead_letter(
+                f"redelivered after the idempotency mark window ({self.bus.mark_ttl_s} s, "
+                "mark_retention_days): it cannot be told whether it already ran; replay it to run it again"
+            )
+            return
         if not self.active(name):
             d.release()
             return

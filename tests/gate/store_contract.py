@@ -78,6 +78,29 @@ class StoreContract:
         store.clear_outbox([event.event_id])
         assert store.outbox() == []
 
+    def test_prune_forgets_requests_that_ended_long_ago_and_keeps_the_rest(self) -> None:
+        """Given requests approved, expired, carried out, still pending, and one approved just now,
+        when pruned with a cut, then only those that ended before it are gone from every listing."""
+        store = self.create_store()
+        reqs = [make_request(n, case="x:1" if n < 3 else None, minutes=n) for n in range(1, 7)]
+        for r in reqs:
+            store.create(r)
+        old, late = T0 + timedelta(hours=1), T0 + timedelta(days=3)
+        store.replace(reqs[0].evolve(state=State.APPROVED, decided_at=old))
+        store.replace(reqs[1].evolve(state=State.EXPIRED))  # ends at its deadline
+        store.replace(reqs[2].evolve(state=State.APPROVED, decided_at=old, executed_at=old))
+        store.replace(reqs[3].evolve(state=State.APPROVED, decided_at=old, executed_at=late))
+        store.replace(reqs[4].evolve(state=State.REJECTED, decided_at=late))
+        cut = max(old, reqs[1].expires_at) + timedelta(minutes=1)
+        assert cut < late
+        assert store.prune(cut, limit=2) == 2
+        assert store.prune(cut) == 1
+        assert store.prune(cut) == 0
+        left = {r.request_id for r in store.recent(100)}
+        assert left == {reqs[3].request_id, reqs[4].request_id, reqs[5].request_id}
+        assert [r.request_id for r in store.pending()] == [reqs[5].request_id]
+        assert store.for_case("x:1") == [] and store.get(reqs[0].request_id) is None
+
     def test_concurrent_compare_and_set_has_exactly_one_winner(self) -> None:
         """Given 50 threads replacing the same version, when they race, then exactly one succeeds."""
         store, req = self.create_store(), make_request()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,31 @@ class TestRedisStore(StoreContract):
 
     def create_store(self) -> RequestStore:
         return RedisRequestStore(self.bus.client, self.bus.key)  # type: ignore[attr-defined]
+
+    def test_pruned_requests_leave_no_key_behind(self) -> None:
+        """Given 30 requests of 10 cases that ended a day ago, when pruned, then the gate's keys in
+        Redis are the pending set's and one pending request's only (counted with SCAN)."""
+        store = self.create_store()
+        reqs = [make_request(n, case=f"x:{n % 10}", minutes=n) for n in range(30)]
+        for r in reqs:
+            store.create(r)
+        for r in reqs[1:]:
+            store.replace(r.evolve(state=State.REJECTED, decided_at=r.created_at))
+        client = self.bus.client  # type: ignore[attr-defined]
+
+        def gate_keys() -> list[str]:
+            return sorted(client.scan_iter(match=self.bus.key("gate:*"), count=1000))  # type: ignore[attr-defined]
+
+        assert len(gate_keys()) > 30
+        assert store.prune(reqs[-1].created_at + timedelta(days=1)) == 29
+        assert gate_keys() == sorted(
+            [
+                self.bus.key(f"gate:req:{reqs[0].request_id}"),  # type: ignore[attr-defined]
+                self.bus.key("gate:pending"),  # type: ignore[attr-defined]
+                self.bus.key("gate:all"),  # type: ignore[attr-defined]
+                self.bus.key("gate:case:x:0"),  # type: ignore[attr-defined]
+            ]
+        )
 
     def test_requests_survive_a_new_process(self) -> None:
         """Given a request on Redis, when a new process connects, then it sees the request and its outbox."""

@@ -61,6 +61,24 @@ def test_two_replicas_fire_once() -> None:
     assert [e.type for e in bus.audit] == ["shift.summary"]
 
 
+@pytest.mark.redis
+def test_a_report_completion_mark_outlives_short_idempotency_marks(redis_url: str, namespace: str) -> None:
+    """Given idempotency marks kept one hour (a SOC that bounds Redis memory), when a report is
+    published, then its completion mark is kept at least ten days on Redis (a fire is never run
+    twice, however late a retry or catch-up asks), while a role's mark keeps the short TTL."""
+    bus = Bus(redis_url, namespace=namespace, mark_ttl_s=3600)
+    sched = Scheduler(bus, [SocManager()])
+    (role, _, trig) = sched.triggers[0]
+    fire = datetime(2026, 11, 25, 14, tzinfo=UTC)
+    assert sched.fire(role, trig, fire) is not None
+    client = bus.client  # type: ignore[attr-defined]
+    (fire_mark,) = client.scan_iter(match=bus.key("mark:soc_manager:*"))  # type: ignore[attr-defined]
+    assert client.ttl(fire_mark) > 9 * 86400
+    bus.publish_many([real_alert()], once=("sentinel", "e1"))
+    assert 0 < client.ttl(bus.key("mark:sentinel:e1")) <= 3600  # type: ignore[attr-defined]
+    assert sched.fire(role, trig, fire) is None
+
+
 def test_a_restart_shortly_after_a_fire_time_still_runs_it_once() -> None:
     """Catch-up runs a fire missed within the grace time (once, however often it is called) and
     leaves older ones alone."""

@@ -250,3 +250,72 @@ def test_model_garbage_is_deterministic_and_ends_in_reviews() -> None:
     assert run("stub?garbage=0.3") == run("stub?garbage=0.3") != run("stub")
     with pytest.raises(ModelError, match="garbage"):
         models.from_spec("stub?garbage=lots")
+
+
+def _crash_after_publish(monkeypatch: pytest.MonkeyPatch, bus: Bus, team: RoleTeam) -> None:
+    """Sentinel publishes its verdict with its mark, then dies before the ack."""
+    (d,) = bus.consume("sentinel", "dies", types=["alert.received"])
+
+    def killed(*args: object) -> None:
+        raise SystemExit("killed between publish and ack")
+
+    with monkeypatch.context() as m:
+        m.setattr(bus, "_ack", killed)
+        with pytest.raises(SystemExit):
+            team.process("sentinel", d)
+
+
+def _redelivered_after_the_mark_window(monkeypatch: pytest.MonkeyPatch, bus: Bus) -> None:
+    """Two hours pass (the marks' TTL is one hour) and the pending entry is taken over."""
+    later = time.time() + 7200
+    monkeypatch.setattr(time, "time", lambda: later)
+
+
+@pytest.mark.parametrize("backend", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def test_a_redelivery_older_than_the_mark_window_is_dead_lettered_not_run_twice(
+    backend: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """Given a worker that died between publishing and acking, when its entry is redelivered after
+    the idempotency marks' TTL (the mark is gone), then the event is filed as a dead letter with the
+    reason instead of running again: still one verdict and one model call; a replay runs it."""
+    if backend == "redis":
+        url, ns = request.getfixturevalue("redis_url"), request.getfixturevalue("namespace")
+        bus = Bus(url, namespace=ns, visibility_timeout_ms=100, mark_ttl_s=3600)
+    else:
+        bus = Bus(visibility_timeout_ms=100, mark_ttl_s=3600)
+    model = ScriptedChatModel(scripts={"sentinel": [GOOD, GOOD]})
+    team = RoleTeam(model=model, bus=bus, roles=[Sentinel])
+    alert = real_alert()
+    bus.publish(alert)
+    _crash_after_publish(monkeypatch, bus, team)
+    assert bus.seen("sentinel", alert.event_id)
+    _redelivered_after_the_mark_window(monkeypatch, bus)
+    if backend == "redis":  # Redis expires keys on its own clock: drop the mark as it would
+        bus.client.delete(bus.key(f"mark:sentinel:{alert.event_id}"))  # type: ignore[attr-defined]
+    assert not bus.seen("sentinel", alert.event_id)
+    time.sleep(0.15)  # the visibility timeout (monotonic clock)
+    (again,) = bus.consume("sentinel", "survivor", types=["alert.received"])
+    assert again.delivery_count == 2 and bus.past_mark_window(again)
+    team.process("sentinel", again)
+    assert Counter(e.type for e in bus.audit)["triage.verdict"] == 1
+    assert len(model.calls) == 1
+    (dl,) = bus.dead_letters()
+    assert "idempotency mark window" in dl.reason and dl.event_id == alert.event_id
+    bus.replay_dead_letter(dl.id)
+    (replayed,) = bus.consume("sentinel", "survivor", types=["alert.received"])
+    assert not bus.past_mark_window(replayed)
+    team.process("sentinel", replayed)
+    assert Counter(e.type for e in bus.audit)["triage.verdict"] == 2  # on purpose: a person replayed it
+
+
+def test_a_redelivery_within_the_mark_window_is_not_dead_lettered() -> None:
+    """Given a failed first try (no mark), when redelivered well within the marks' TTL, then it
+    simply runs again (the window guard only acts past the TTL)."""
+    bus = Bus(visibility_timeout_ms=100, mark_ttl_s=3600)
+    model = ScriptedChatModel(scripts={"sentinel": [Refused("down"), GOOD]})
+    team = RoleTeam(model=model, bus=bus, roles=[Sentinel])
+    team.subscribe()
+    bus.publish(real_alert())
+    bus.drain()
+    assert bus.dead_letters() == []
+    assert Counter(e.type for e in bus.audit)["triage.verdict"] == 1
