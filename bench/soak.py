@@ -2,6 +2,7 @@
 
     python bench/soak.py [--alerts 20000] [--rate 40] [--sample-s 5] [--max-entries 0]
                          [--memory-max-cases 2000] [--mark-retention-hours 0]
+                         [--gate-open-s 0] [--gate-retention-hours 0]
 
 Starts redis-server on a free port, then every process of the Procfile (bot offline, gate, the four
 reactive roles, scheduler, metrics, ingest of a Wazuh file that grows at ``--rate`` real alerts per
@@ -9,8 +10,10 @@ second). Every ``--sample-s`` seconds it records the RSS of each process (/proc/
 Redis ``used_memory``; it stops when every alert has been routed (or at ``--timeout-s``). With
 ``--max-entries`` the scheduler's retention keeps the audit at that size (every 60 s); the workers'
 case memory holds ``--memory-max-cases`` in RAM; ``--mark-retention-hours`` shortens the idempotency
-marks' TTL. Each sample also counts Redis keys by kind. The summary gives each curve's slope per
-1,000 alerts over the second half of the run (a flat curve has a slope near 0).
+marks' TTL; ``--gate-open-s`` caps how long an approval stays open (nobody decides in a soak) and
+``--gate-retention-hours`` how long the gate's store keeps ended ones. Each sample also counts Redis
+keys by kind. The summary gives each curve's slope per 1,000 alerts over the second half of the run
+(a flat curve has a slope near 0).
 Writes build/bench/soak.json and bench/soak.png (needs the ``bench`` extra: matplotlib).
 """
 
@@ -108,7 +111,9 @@ def run(a: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         f"memory_max_cases = {a.memory_max_cases}\n"
         f"{retention}"
         f'[gate]\ndemo = true\nport = {gate_port}\nbase_url = "http://127.0.0.1:{gate_port}"\n'
-        f"[bot]\nport = {bot_port}\n"
+        + (f"max_open_s = {a.gate_open_s}\n" if a.gate_open_s else "")
+        + (f"ended_retention_days = {a.gate_retention_hours / 24}\n" if a.gate_retention_hours else "")
+        + f"[bot]\nport = {bot_port}\n"
     )
     procs = read_procfile(ROOT / "Procfile")
     lines = [f"{n}: {procs[n]}" for n in PROCESSES if n != "metrics"]
@@ -169,6 +174,8 @@ def run(a: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "max_entries": a.max_entries,
         "memory_max_cases": a.memory_max_cases,
         "mark_retention_hours": a.mark_retention_hours,
+        "gate_open_s": a.gate_open_s,
+        "gate_retention_hours": a.gate_retention_hours,
         "finished": done,
         "elapsed_s": round(time.monotonic() - t0, 1),
         "restarts": {n: p.restarts for n, p in sup.processes.items()},
@@ -210,6 +217,8 @@ def main() -> int:
     p.add_argument("--max-entries", type=int, default=0, help="audit size kept by retention (0: off)")
     p.add_argument("--memory-max-cases", type=int, default=2000, help="cases a worker holds in RAM")
     p.add_argument("--mark-retention-hours", type=float, default=0, help="idempotency mark TTL (0: default)")
+    p.add_argument("--gate-open-s", type=int, default=0, help="gate max_open_s (0: the default)")
+    p.add_argument("--gate-retention-hours", type=float, default=0, help="gate ended_retention_days x 24")
     p.add_argument("--out", default=str(ROOT / "build/bench/soak.json"))
     p.add_argument("--chart", default=str(ROOT / "bench/soak.png"))
     a = p.parse_args()

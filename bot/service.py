@@ -132,7 +132,16 @@ class Bot:
         snapshot = None
         if self.settings.state_dir is not None and not self.bus.url.startswith("memory"):
             snapshot = self.settings.state_dir / "memory" / "bot.sqlite"
-        return Memory(self.bus.audit, snapshot_path=snapshot, bulk=gc_paused)
+        # The same window as the workers' (the kernel's memory_max_cases / memory_max_age_days);
+        # older cases stay findable in the snapshot's cold tier.
+        kernel = bus_settings_for(self.settings.bus, self.settings.namespace) if snapshot else None
+        return Memory(
+            self.bus.audit,
+            snapshot_path=snapshot,
+            bulk=gc_paused,
+            max_cases=(kernel.memory_max_cases or None) if kernel else None,
+            max_age_days=(kernel.memory_max_age_days or None) if kernel else None,
+        )
 
     # --- running ----------------------------------------------------------------------------------
 

@@ -120,7 +120,8 @@ class Memory(LocalProjection):
             return rec
 
     def cases(self) -> Iterator[CaseRecord]:
-        """Every case record, in the order memory first saw them."""
+        """Every case record held in RAM (all of them unless the window is bounded), in the order
+        memory first saw them."""
         with self._lock:
             return iter(list(self._fresh()))
 

@@ -350,3 +350,41 @@ def test_scheduled_retention_archives_then_trims_by_age_and_size_and_spares_unac
         assert sized.retain() == 3 and len(bus.audit) == 5
         assert Scheduler(bus, [SocManager()]).retain() == 0  # off by default
         assert "retention" in {j.id for j in sized.blocking().get_jobs()}
+
+
+@pytest.mark.redis
+def test_redis_keys_and_entries_follow_retention(redis_url: str, namespace: str, tmp_path: Path) -> None:
+    """Given 40 alerts worked by the team on real Redis, when work streams are trimmed and retention
+    keeps the audit at 30 entries, then (counted in Redis) every work stream is empty once acked,
+    per-case index keys exist only for cases still in the audit and hold only ids still there,
+    and every idempotency mark carries a TTL no longer than the configured one."""
+    bus = Bus(redis_url, namespace=namespace, mark_ttl_s=600, trim_every=0)
+    team = RoleTeam(model=models.from_spec("stub"), bus=bus)
+    team.subscribe()
+    base = real_alert()
+    for n in range(40):
+        a = base.alert.model_copy(update={"source_id": f"k-{n}"})
+        bus.publish(events.AlertReceived(alert=a, case_id=a.case_id, produced_by=base.produced_by))
+    bus.drain()
+    while batch := bus.consume("gate", "g", streams=["actions"], count=100):  # the gate's group
+        bus.ack_many(batch)
+    client = bus.client  # type: ignore[attr-defined]
+
+    def keys(kind: str) -> list[str]:
+        return list(client.scan_iter(match=bus.key(f"{kind}:*"), count=1000))  # type: ignore[attr-defined]
+
+    assert len(keys("case")) == 40
+    sched = Scheduler(bus, [SocManager()], retention=Retention(0, 30, tmp_path / "archive"))
+    trimmed, _ = sched.maintain()
+    assert trimmed > 40
+    for stream in ("alerts", "cases", "actions"):
+        assert client.xlen(bus.key(stream)) == 0, stream  # type: ignore[attr-defined]
+    assert sched.retain() > 0 and len(bus.audit) == 30
+    kept = {e.event_id for e in bus.audit}
+    live = {e.case_id for e in bus.audit if e.case_id}
+    assert {k.rsplit("case:", 1)[1] for k in keys("case")} == live
+    for case_id in live:
+        assert {e.event_id for e in bus.audit.for_case(case_id)} <= kept
+        assert len(client.lrange(bus.key(f"case:{case_id}"), 0, -1)) == len(bus.audit.for_case(case_id))  # type: ignore[attr-defined]
+    marks = keys("mark")
+    assert len(marks) >= 40 and all(0 < client.ttl(m) <= 600 for m in marks)
