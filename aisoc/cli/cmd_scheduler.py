@@ -52,6 +52,7 @@ def _scheduler(args: argparse.Namespace) -> int:
             settings.audit_archive_dir,
             settings.retention_interval_s,
         ),
+        feed_path=settings.state_dir / "feed" / f"{settings.namespace}-scheduler.sqlite",
     )
     if args.run:
         matches = [(r, t) for r, _, t in sched.triggers if r.name == args.run]

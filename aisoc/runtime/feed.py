@@ -3,21 +3,39 @@
 Each fire reads only the entries published since the previous one (the cursor is the last audit entry
 id read). Cases whose last event is older than ``horizon`` and that are closed are dropped; should one
 of them see a new event later (a reopen), its history is fetched again from the audit's per-case index.
+
+With a ``path`` the window and its cursor are kept in a SQLite file, saved after every read in one
+transaction: a restarted scheduler carries on from its cursor instead of reading the log again
+from its start (and its reports see the same window they would have seen without the restart).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from aisoc.bus import AuditLog
-from aisoc.events import AlertReceived, CaseClosed, Event, utcnow
+from aisoc.bus import AuditLog, id_key
+from aisoc.events import AlertReceived, CaseClosed, Event, from_json, utcnow
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HORIZON = timedelta(days=14)
 """How long a closed case stays in RAM after its last event: longer than any report window."""
+
+FORMAT = "aisoc-feed/1"
+"""The saved feed's format (another one is ignored: the feed reads the log from its start)."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS held (
+  seq INTEGER PRIMARY KEY, case_id TEXT, type TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS held_case ON held (case_id);
+"""
 
 
 class AuditFeed:
@@ -27,14 +45,28 @@ class AuditFeed:
         audit: the log.
         horizon: closed cases quiet this long, and case-less events this old, are dropped.
         clock: returns "now".
+        path: a SQLite file keeping the window and the cursor across restarts (None: RAM only).
     """
 
     def __init__(
-        self, audit: AuditLog, horizon: timedelta = DEFAULT_HORIZON, clock: Callable[[], datetime] = utcnow
+        self,
+        audit: AuditLog,
+        horizon: timedelta = DEFAULT_HORIZON,
+        clock: Callable[[], datetime] = utcnow,
+        path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.audit, self.horizon, self.clock = audit, horizon, clock
         self._epoch: str | None = None
         self._reset()
+        self._db: sqlite3.Connection | None = None
+        self._saved = 0
+        """The highest sequence number already in the file."""
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+            self._load()
 
     def _reset(self) -> None:
         self.cursor: str | None = None
@@ -44,6 +76,64 @@ class AuditFeed:
         self._closed: set[str] = set()
         self._prefetched: set[str] = set()
         """Ids of events fetched with a reactivated case's history that the cursor has not reached."""
+
+    def _load(self) -> None:
+        assert self._db is not None
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("format") != FORMAT:
+            self._db.executescript("BEGIN IMMEDIATE; DELETE FROM held; DELETE FROM meta; COMMIT;")
+            return
+        self._epoch, self.cursor = meta["epoch"], meta.get("cursor") or None
+        self._seq = self._saved = int(meta["seq"])
+        self._prefetched = set(json.loads(meta.get("prefetched") or "[]"))
+        for seq, case_id, etype, data in self._db.execute(
+            "SELECT seq, case_id, type, data FROM held ORDER BY seq"
+        ):
+            e = from_json(data, etype)
+            if case_id is None:
+                self._loose.append((seq, e))
+            else:
+                self._by_case.setdefault(case_id, []).append((seq, e))
+                if isinstance(e, CaseClosed):
+                    self._closed.add(case_id)
+        log.info("audit feed: %d events held, cursor %s (saved)", len(self), self.cursor)
+
+    def _save(self, gone: list[str], loose_before: int) -> None:
+        """Write the events read since the last save, forget the dropped ones, move the cursor."""
+        if self._db is None:
+            return
+        new = [
+            (seq, e.case_id, e.type, e.to_json())
+            for seq, e in [*self._loose, *(x for v in self._by_case.values() for x in v)]
+            if seq > self._saved
+        ]
+        meta = [
+            ("format", FORMAT),
+            ("epoch", self._epoch or ""),
+            ("cursor", self.cursor or ""),
+            ("seq", str(self._seq)),
+            ("prefetched", json.dumps(sorted(self._prefetched))),
+        ]
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._saved == 0:
+                db.execute("DELETE FROM held")
+            db.executemany("DELETE FROM held WHERE case_id = ?", [(c,) for c in gone])
+            db.execute("DELETE FROM held WHERE case_id IS NULL AND seq < ?", (loose_before,))
+            db.executemany("INSERT OR REPLACE INTO held VALUES (?, ?, ?, ?)", new)
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._saved = self._seq
+
+    def close(self) -> None:
+        """Close the saved feed's file."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def __len__(self) -> int:
         """Events held in RAM."""
@@ -55,15 +145,22 @@ class AuditFeed:
         Returns:
             How many entries were read.
         """
-        if self._epoch != self.audit.epoch:  # a wiped (or first seen) log: start over
+        epoch = self.audit.epoch
+        last = self.audit.last_id() if self.cursor is not None else None
+        if self._epoch != epoch or (last is not None and id_key(self.cursor or "") > id_key(last)):
+            # A wiped (or first seen) log, or one that ends before the cursor (a restored backup):
+            # start over.
             self._reset()
-            self._epoch = self.audit.epoch
+            self._saved = 0
+            self._epoch = epoch
         read = 0
         for entry in self.audit.since(self.cursor):
             self._add(entry.event)
             self.cursor = entry.id
             read += 1
-        self._prune()
+        gone, loose_before = self._prune()
+        if read or gone or self._saved == 0:
+            self._save(gone, loose_before)
         return read
 
     def events(self) -> Iterator[Event]:
@@ -90,7 +187,9 @@ class AuditFeed:
             if isinstance(e, CaseClosed):
                 self._closed.add(cid)
 
-    def _prune(self) -> None:
+    def _prune(self) -> tuple[list[str], int]:
+        """Drop quiet closed cases and old case-less events; returns the cases dropped and the
+        sequence number below which no case-less event is held any more."""
         cutoff = self.clock() - self.horizon
         gone = [
             c for c in self._closed if self._by_case.get(c) and self._by_case[c][-1][1].occurred_at < cutoff
@@ -101,3 +200,4 @@ class AuditFeed:
         self._loose = [x for x in self._loose if x[1].occurred_at >= cutoff]
         if gone:
             log.debug("audit feed: dropped %d quiet closed case(s)", len(gone))
+        return gone, self._loose[0][0] if self._loose else self._seq + 1

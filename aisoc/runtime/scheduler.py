@@ -14,6 +14,7 @@ a fire time runs it if it is not done (a failed one included).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -132,6 +133,8 @@ class Scheduler:
         clock: returns "now" (tests inject one).
         consumer_idle_s: maintenance forgets consumers idle this long with nothing pending.
         retention: archive and trim the audit every ``RETENTION_S`` (None: never).
+        feed_path: where the reports' audit feed keeps its window and cursor across restarts
+            (None: in RAM only, read from the log's start after a restart).
     """
 
     def __init__(
@@ -145,6 +148,7 @@ class Scheduler:
         clock: Callable[[], datetime] = utcnow,
         consumer_idle_s: float = 7 * 24 * 3600,
         retention: Retention | None = None,
+        feed_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.bus, self.tz, self.memory, self.grace_s, self.clock = bus, tz, memory, grace_s, clock
         self.consumer_idle_s = consumer_idle_s
@@ -153,12 +157,13 @@ class Scheduler:
         self.triggers = [(r, c, trigger(c, tz)) for r in self.roles for c in r.schedule]
         self.retries: dict[tuple[str, datetime], Retry] = {}
         self._feed: AuditFeed | None = None
+        self.feed_path = feed_path
 
     @property
     def feed(self) -> AuditFeed:
         """The audit as the reports read it: incrementally, a bounded window in RAM."""
         if self._feed is None:
-            self._feed = AuditFeed(self.bus.audit, clock=self.clock)
+            self._feed = AuditFeed(self.bus.audit, clock=self.clock, path=self.feed_path)
         return self._feed
 
     @staticmethod

@@ -319,6 +319,47 @@ def test_reports_read_the_audit_incrementally_and_keep_a_bounded_window() -> Non
         assert [e.type for e in sched.feed.events()] == ["alert.received", "case.closed", "truth.labeled"]
 
 
+def test_the_report_feed_survives_a_restart_from_its_saved_cursor(tmp_path: Path) -> None:
+    """Given a scheduler whose feed is saved, when it restarts, then the new process reads only what
+    was published since (not the log from its start), holds the same window, publishes the next
+    report once, and that report equals the one a scheduler that never restarted publishes."""
+    bus = Bus(f"sqlite:///{tmp_path / 'soc.db'}")
+    path = tmp_path / "state" / "feed.sqlite"
+    with time_machine.travel(FIRE - timedelta(hours=3), tick=False) as traveller:
+        for n in range(6):
+            a = real_alert().alert.model_copy(update={"source_id": f"f-{n}"})
+            bus.publish(
+                events.AlertReceived(alert=a, case_id=a.case_id, produced_by=real_alert().produced_by)
+            )
+        traveller.move_to(FIRE)
+        first = Scheduler(bus, [SocManager()], feed_path=path)
+        (role, _, trig) = first.triggers[0]
+        assert first.fire(role, trig, FIRE) is not None
+        held = [e.event_id for e in first.feed.events()]
+        cursor = first.feed.cursor
+        first.feed.close()  # the process stops
+        for n in range(6, 9):
+            a = real_alert().alert.model_copy(update={"source_id": f"f-{n}"})
+            bus.publish(
+                events.AlertReceived(alert=a, case_id=a.case_id, produced_by=real_alert().produced_by)
+            )
+        again = Scheduler(bus, [SocManager()], feed_path=path)
+        assert again.feed.cursor == cursor and [e.event_id for e in again.feed.events()] == held
+        assert again.fire(role, trig, FIRE) is None  # done before the restart: not reported twice
+        assert again.feed.refresh() == 4  # the report published after the first read, 3 new alerts
+        nxt = FIRE + timedelta(hours=8)
+        traveller.move_to(nxt)
+        (after_restart,) = again.fire(role, trig, nxt) or []
+        never = Scheduler(Bus(f"sqlite:///{tmp_path / 'soc.db'}"), [SocManager()])
+        fresh = never.feed
+        fresh.refresh()
+        start, end = window(trig, nxt)
+        (uninterrupted,) = role.report(fresh.events(), start, end, "UTC")
+        keep = {"event_id", "occurred_at"}
+        assert after_restart.model_dump(exclude=keep) == uninterrupted.model_dump(exclude=keep)
+        assert after_restart.alerts_received == 3  # type: ignore[attr-defined]
+
+
 def test_scheduled_retention_archives_then_trims_by_age_and_size_and_spares_unacked_and_control(
     tmp_path: Path,
 ) -> None:
