@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
+from urllib.parse import unquote
 
 from aisoc.events import Event
 from aisoc.memory import CaseFile, fold_cases
 from aisoc.memory.records import to_dt
+from aisoc.tenants import TENANT_SEP, tenant_key
 
 
 class Stamped(Protocol):
@@ -26,6 +28,23 @@ class Stamped(Protocol):
 def cases(events: Iterable[Event], end: datetime) -> list[CaseFile]:
     """Memory's file of every case with an event before ``end``, each as it stood at ``end``."""
     return list(fold_cases(events, until=end).values())
+
+
+def tenant_of(c: CaseFile) -> str:
+    """The tenant key of a case: its alert's, else the one its id carries (``""``: the default)."""
+    if c.alert is not None:
+        return tenant_key(c.alert.tenant)
+    head, sep, rest = c.case_id.partition(TENANT_SEP)
+    return unquote(head) if sep and ":" not in head and ":" in rest else ""
+
+
+def by_tenant(files: list[CaseFile]) -> dict[str, list[CaseFile]]:
+    """The files per tenant key when they belong to several tenants (each tenant gets its own
+    report); ``{"": files}`` when they all belong to one (a single-tenant report, as before)."""
+    split: dict[str, list[CaseFile]] = {}
+    for c in files:
+        split.setdefault(tenant_of(c), []).append(c)
+    return dict(sorted(split.items())) if len(split) > 1 else {"": files}
 
 
 def when(register: Stamped | None) -> datetime | None:

@@ -1,4 +1,7 @@
-"""Detection Engineer: noisy-rule tuning at 09:00 on weekdays ("fired 47 times, 41 closed benign")."""
+"""Detection Engineer: noisy-rule tuning at 09:00 on weekdays ("fired 47 times, 41 closed benign").
+
+A SOC serving several tenants gets one report per tenant (its ``tenant`` names it): a rule noisy for
+one organisation is tuned for that one. A single-tenant SOC gets one report, as before."""
 
 from __future__ import annotations
 
@@ -7,8 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from aisoc.events import DetectionTuning, Disposition, Event, Role, RuleStat, fitted
+from aisoc.memory import CaseFile
 from aisoc.runtime import ScheduledRole
-from roles._window import cases, when, within
+from roles._window import by_tenant, cases, when, within
 
 NOISY_MIN_FIRES = 5
 """A rule needs at least this many fires in the window before tuning is suggested."""
@@ -25,8 +29,14 @@ class DetectionEngineer(ScheduledRole):
     def report(
         self, events: Iterable[Event], start: datetime, end: datetime, tz: str, memory: Any = None
     ) -> list[Event]:
+        split = by_tenant(cases(events, end))
+        return [self._tuning(files, start, end, tz, tenant or None) for tenant, files in split.items()]
+
+    def _tuning(
+        self, files: list[CaseFile], start: datetime, end: datetime, tz: str, tenant: str | None
+    ) -> DetectionTuning:
         stats: dict[str, dict[str, Any]] = {}
-        for c in cases(events, end):
+        for c in files:
             alert = c.alert
             if alert is None or not within(when(c.record.alert), start, end):
                 continue
@@ -60,20 +70,19 @@ class DetectionEngineer(ScheduledRole):
                 )
             )
         noisy = [r for r in rules if r.suggestion]
-        summary = (
+        summary = (f"{tenant}: " if tenant else "") + (
             f"{len(rules)} rules fired; {len(noisy)} noisy: "
             + "; ".join(f"{r.rule} ({r.suggestion})" for r in noisy[:5])
             if noisy
             else f"{len(rules)} rules fired; none noisy enough to tune."
         )
-        return [
-            fitted(
-                DetectionTuning,
-                window_start=start,
-                window_end=end,
-                timezone=tz,
-                rules=rules,
-                summary=summary,
-                produced_by=self.producer(),
-            )
-        ]
+        return fitted(
+            DetectionTuning,
+            window_start=start,
+            window_end=end,
+            timezone=tz,
+            tenant=tenant,
+            rules=rules,
+            summary=summary,
+            produced_by=self.producer(),
+        )

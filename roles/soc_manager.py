@@ -1,4 +1,7 @@
-"""SOC Manager: the shift summary at 06:00, 14:00 and 22:00 — counts, MTTA/MTTR, open approvals."""
+"""SOC Manager: the shift summary at 06:00, 14:00 and 22:00 — counts, MTTA/MTTR, open approvals.
+
+A SOC serving several tenants gets one summary per tenant (its ``tenant`` names it); a single-tenant
+SOC gets one summary, as before."""
 
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ from aisoc.events import (
     Verdict,
     fitted,
 )
+from aisoc.memory import CaseFile
 from aisoc.runtime import ScheduledRole
-from roles._window import Stamped, cases, title_of, when, within
+from roles._window import Stamped, by_tenant, cases, title_of, when, within
 
 
 class SocManager(ScheduledRole):
@@ -32,7 +36,12 @@ class SocManager(ScheduledRole):
     def report(
         self, events: Iterable[Event], start: datetime, end: datetime, tz: str, memory: Any = None
     ) -> list[Event]:
-        files = cases(events, end)
+        split = by_tenant(cases(events, end))
+        return [self._summary(files, start, end, tz, tenant or None) for tenant, files in split.items()]
+
+    def _summary(
+        self, files: list[CaseFile], start: datetime, end: datetime, tz: str, tenant: str | None
+    ) -> ShiftSummary:
         received = [c for c in files if within(when(c.record.alert), start, end)]
         verdicts: Counter[Verdict] = Counter()
         sevs: Counter[Sev] = Counter()
@@ -80,29 +89,28 @@ class SocManager(ScheduledRole):
             and a.deadline is not None
             and a.deadline > end
         ]
-        summary = (
+        summary = (f"{tenant}: " if tenant else "") + (
             f"{len(received)} alerts received, {sum(verdicts.values())} triaged, {escalations} escalated, "
             f"{len(closed)} cases closed; {len(open_approvals)} approvals still open."
         )
-        return [
-            fitted(
-                ShiftSummary,
-                window_start=start,
-                window_end=end,
-                timezone=tz,
-                alerts_received=len(received),
-                counts_by_verdict=dict(verdicts),
-                counts_by_sev=dict(sevs),
-                escalations=escalations,
-                cases_closed=len(closed),
-                mtta_s=_mean(mtta),
-                mttr_s=_mean(mttr),
-                open_approvals=open_approvals,
-                notable_cases=notable,
-                summary=summary,
-                produced_by=self.producer(),
-            )
-        ]
+        return fitted(
+            ShiftSummary,
+            window_start=start,
+            window_end=end,
+            timezone=tz,
+            tenant=tenant,
+            alerts_received=len(received),
+            counts_by_verdict=dict(verdicts),
+            counts_by_sev=dict(sevs),
+            escalations=escalations,
+            cases_closed=len(closed),
+            mtta_s=_mean(mtta),
+            mttr_s=_mean(mttr),
+            open_approvals=open_approvals,
+            notable_cases=notable,
+            summary=summary,
+            produced_by=self.producer(),
+        )
 
 
 def _seconds(first: Stamped | None, then: Stamped | None) -> float | None:

@@ -342,6 +342,9 @@ class _Window(Event):
     window_start: UtcDatetime
     window_end: UtcDatetime
     timezone: Short = "UTC"
+    tenant: Short | None = None
+    """The organisation the report is about, when the SOC serves several (each gets its own);
+    None for a single-tenant SOC's report and for the default tenant's."""
 
 
 class OpenApproval(_Part):

@@ -171,6 +171,56 @@ def test_detection_tuning_flags_a_noisy_rule() -> None:
     assert rule.suggestion and rule.suggestion.startswith("fired 6 times, 5 closed benign")
 
 
+def _tenant_alerts(bus: Bus, tenant: str | None, n: int, benign: int) -> None:
+    base = real_alert(1).alert
+    for i in range(n):
+        a = base.model_copy(update={"source_id": f"1001-{i}", "tenant": tenant})
+        case_id = a.case_id
+        bus.publish(events.AlertReceived(alert=a, case_id=case_id, produced_by={"role": "ingest"}))
+        if i < benign:
+            bus.publish(
+                events.CaseClosed(
+                    disposition="benign",
+                    reason="expected admin tooling",
+                    closed_by={"role": "human", "person": "ana"},
+                    case_id=case_id,
+                    produced_by={"role": "human"},
+                )
+            )
+
+
+def test_reports_are_per_tenant_when_the_soc_serves_several_and_unchanged_for_one() -> None:
+    """Given two organisations whose incident ids collide (acme: 6 alerts, 5 closed benign; globex:
+    2 alerts) and the default tenant (1 alert), then the SOC Manager and the Detection Engineer each
+    publish one report per tenant, named by it, counting only its cases; with one tenant only, one
+    report without a tenant, equal to the report of the same cases before tenants existed."""
+    bus = Bus()
+    _tenant_alerts(bus, "acme", 6, 5)
+    _tenant_alerts(bus, "globex", 2, 0)
+    _tenant_alerts(bus, None, 1, 0)
+    now = datetime.now(UTC)
+    start, end = now - timedelta(hours=1), now + timedelta(hours=1)
+    shifts = SocManager().report(list(bus.audit), start, end, "UTC")
+    assert [(s.tenant, s.alerts_received, s.cases_closed) for s in shifts] == [  # type: ignore[attr-defined]
+        (None, 1, 0),
+        ("acme", 6, 5),
+        ("globex", 2, 0),
+    ]
+    assert shifts[1].summary.startswith("acme: 6 alerts received")  # type: ignore[attr-defined]
+    tunings = DetectionEngineer().report(list(bus.audit), start, end, "UTC")
+    assert [t.tenant for t in tunings] == [None, "acme", "globex"]  # type: ignore[attr-defined]
+    (acme_rule,) = tunings[1].rules  # type: ignore[attr-defined]
+    assert (acme_rule.fired, acme_rule.closed_benign) == (6, 5) and acme_rule.suggestion
+    (globex_rule,) = tunings[2].rules  # type: ignore[attr-defined]
+    assert (globex_rule.fired, globex_rule.closed_benign, globex_rule.suggestion) == (2, 0, None)
+    one = Bus()
+    _tenant_alerts(one, "acme", 6, 5)
+    (alone,) = SocManager().report(list(one.audit), start, end, "UTC")
+    assert alone.tenant is None and alone.summary.startswith("6 alerts received")  # type: ignore[attr-defined]
+    (tuned,) = DetectionEngineer().report(list(one.audit), start, end, "UTC")
+    assert tuned.tenant is None and tuned.rules == tunings[1].rules  # type: ignore[attr-defined]
+
+
 def test_hunt_proposal_finds_repeated_hosts_and_shared_indicators() -> None:
     """The Threat Hunter links the sample's cases that share a host or an indicator."""
     bus = demo_bus()
