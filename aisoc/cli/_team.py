@@ -97,7 +97,9 @@ def build_team(
     if "context" not in kwargs and settings.recall == "on":
         kwargs["context"] = recall_hook(open_memory(settings, bus, process, config))
     if "statistics" not in kwargs and settings.recall == "on":
-        kwargs["statistics"] = Statistics(bus.audit, policy=settings.statistics).hook()
+        kwargs["statistics"] = Statistics(
+            bus.audit, policy=settings.statistics, max_cases=settings.memory_max_cases or None
+        ).hook()
     kwargs.setdefault("guardrail", settings.guardrail)
     return RoleTeam(
         model=model if model is not None else build_model(settings, dry_run),

@@ -19,6 +19,8 @@ its strong indicators and entities, within the tenant and, for strong indicators
 from __future__ import annotations
 
 import bisect
+import heapq
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +33,8 @@ from aisoc.events import Alert, AlertReceived, Event, IndicatorType, TruthLabele
 from aisoc.events.alert import STRONG_TYPES
 from aisoc.memory.records import to_dt
 from aisoc.tenants import tenant_key
+
+log = logging.getLogger(__name__)
 
 Subject = Literal["rule", "category", "tenant", "indicator"]
 Level = Literal["tenant", "all_tenants"]
@@ -168,6 +172,11 @@ class Statistics:
         audit: the audit log (``bus.audit``).
         policy: window, levels and how many statistics a prompt gets.
         auto_refresh: fold new audit entries before each question (off: call :meth:`refresh`).
+        max_cases: hold at most this many alerts (the newest by creation time; None: no limit),
+            and let go of alerts created more than the policy's ``window_days`` before the newest
+            one (no statistic of a later alert counts them). The count bound does change
+            answers once reached (the counts then cover the newest ``max_cases`` alerts), so it is
+            logged when it first bites; keep it above the alerts of one window.
 
     Example:
         >>> from aisoc import Bus
@@ -175,15 +184,31 @@ class Statistics:
         0
     """
 
-    def __init__(self, audit: AuditLog, *, policy: StatisticsPolicy | None = None, auto_refresh: bool = True):
+    def __init__(
+        self,
+        audit: AuditLog,
+        *,
+        policy: StatisticsPolicy | None = None,
+        auto_refresh: bool = True,
+        max_cases: int | None = None,
+    ):
+        if max_cases is not None and max_cases < 1:
+            raise ValueError("max_cases must be positive")
         self.audit = audit
         self.policy = policy or StatisticsPolicy()
         self.auto_refresh = auto_refresh
+        self.max_cases = max_cases
+        self._slack = max(1, (max_cases or 2000) // 20)
+        self._warned = False
         self._lock = threading.RLock()
         self._reset()
 
     def _reset(self) -> None:
         self._cases: dict[str, _Case] = {}
+        self._oldest: list[tuple[float, str]] = []
+        """A heap of (creation time, case id) of the alerts held: the next to let go on top."""
+        self._newest = float("-inf")
+        self._since_bound = 0
         self._labels: dict[str, bool] = {}
         self._groups: dict[tuple[str, str, str], _Group] = {}
         self._cursor: str | None = None
@@ -206,7 +231,48 @@ class Statistics:
                 self.apply(entry.event)
                 self._cursor = entry.id
                 n += 1
+                if self.max_cases is not None and self._since_bound >= self._slack:
+                    self._bound()
             return n
+
+    def _bound(self) -> None:
+        """Let go of alerts outside the window: older than ``window_days`` before the newest one,
+        and beyond ``max_cases``."""
+        self._since_bound = 0
+        oldest_kept = self._newest - self.policy.window_days * 86400.0
+        by_count = 0
+        while self._oldest and (
+            self._oldest[0][0] < oldest_kept
+            or (self.max_cases is not None and len(self._cases) > self.max_cases)
+        ):
+            created, cid = heapq.heappop(self._oldest)
+            if created >= oldest_kept:
+                by_count += 1
+            self._forget(cid)
+        if by_count and not self._warned:
+            self._warned = True
+            log.warning(
+                "statistics hold the newest %d alerts (memory_max_cases): counts over the window no "
+                "longer include older ones",
+                self.max_cases,
+            )
+
+    def _forget(self, cid: str) -> None:
+        case = self._cases.pop(cid, None)
+        self._labels.pop(cid, None)
+        if case is None:
+            return
+        for g in case.groups:
+            group = self._groups[g]
+            lists = [group.times] + (
+                [group.tp if case.label else group.benign] if case.label is not None else []
+            )
+            for xs in lists:
+                i = bisect.bisect_left(xs, case.created)
+                if i < len(xs) and xs[i] == case.created:
+                    del xs[i]
+            if not group.times and not group.tp and not group.benign:
+                del self._groups[g]
 
     def apply(self, event: Event) -> None:
         """Fold one event (anything but an alert or a label is ignored)."""
@@ -229,6 +295,9 @@ class Statistics:
                 groups.append((subject, ALL, key))
         case = _Case(t, tuple(groups))
         self._cases[cid] = case
+        heapq.heappush(self._oldest, (t, cid))
+        self._newest = max(self._newest, t)
+        self._since_bound += 1
         for g in groups:
             bisect.insort(self._groups.setdefault(g, _Group()).times, t)
         if cid in self._labels:

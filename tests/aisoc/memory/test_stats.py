@@ -146,3 +146,27 @@ def test_a_wiped_log_rebuilds() -> None:
     assert stats.for_alert(alert(2, 2))[0].labelled == 1
     stats.audit = Bus().audit
     assert stats.for_alert(alert(2, 2)) == [] and len(stats) == 0
+
+
+def test_statistics_hold_a_bounded_window_and_answer_as_before_within_it() -> None:
+    """Given 600 alerts over 300 days (a 30-day window), then the statistics hold only the alerts
+    of about the last window, and a new alert's statistics equal those of unbounded statistics;
+    with ``max_cases`` they hold at most that many (plus one eviction batch) at every step."""
+    bus = Bus()
+    for n in range(600):
+        ind = [{"type": "ip", "value": f"198.51.100.{n % 4}"}]
+        publish(bus, alert(n, n / 2, rule=f"r{n % 3}", indicators=ind), n % 3 == 0 if n % 2 else None)
+    policy = StatisticsPolicy(window_days=30)
+    full = Statistics(bus.audit, policy=policy)
+    bounded = Statistics(bus.audit, policy=policy, max_cases=1000)
+    new = alert(999, 301, rule="r1", indicators=[{"type": "ip", "value": "198.51.100.1"}])
+    assert bounded.for_alert(new) == full.for_alert(new)
+    assert len(full) == 600 and 60 <= len(bounded) <= 60 + 50 + 1
+    peak = 0
+    b2 = Bus()
+    small = Statistics(b2.audit, policy=StatisticsPolicy(window_days=3650), max_cases=100)
+    for n in range(600):
+        publish(b2, alert(n, n / 2))
+        small.refresh()
+        peak = max(peak, len(small))
+    assert 100 <= len(small) and peak <= 100 + 5
