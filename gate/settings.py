@@ -219,7 +219,7 @@ class GateSettings(SocSettings):
     ended_retention_days: float = Field(default=30.0, gt=0)
     """Requests that ended (decided, expired, cancelled, carried out) more than this many days ago
     are forgotten by the gate's store (the audit log keeps their events); a proposal older than
-    this that is delivered again is not reopened."""
+    this that is delivered (again) is not opened."""
     roster: RosterSettings = Field(default_factory=RosterSettings)
 
     @field_validator("secret_keys")

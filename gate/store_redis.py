@@ -148,12 +148,17 @@ class RedisRequestStore:
     def prune(self, ended_before: datetime, limit: int = 1000) -> int:
         # A request cannot end before it was created: only those created before the cut are read.
         cut = ended_before.timestamp()
-        ids = self._r.zrangebyscore(self._key("gate:all"), "-inf", f"({cut}", start=0, num=limit * 4)
-        gone = []
-        for req in self._load(ids):
-            ended = req.ended_at
-            if ended is not None and ended.timestamp() < cut:
-                gone.append(req)
+        gone: list[ApprovalRequest] = []
+        offset, page = 0, max(100, limit)
+        while len(gone) < limit:  # pages oldest first; those kept (still open, ended later) are skipped
+            ids = self._r.zrangebyscore(self._key("gate:all"), "-inf", f"({cut}", start=offset, num=page)
+            for req in self._load(ids):
+                ended = req.ended_at
+                if ended is not None and ended.timestamp() < cut:
+                    gone.append(req)
+            if len(ids) < page:
+                break
+            offset += page
         gone = gone[:limit]
         done = 0
         for req in gone:

@@ -114,17 +114,22 @@ class SqliteRequestStore:
     def prune(self, ended_before: datetime, limit: int = 1000) -> int:
         # A request cannot end before it was created: only rows created before the cut are read.
         cut = ended_before.timestamp()
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT request_id, data FROM gate_requests WHERE state != ? AND created_at < ?"
-                " ORDER BY created_at LIMIT ?",
-                (State.PENDING.value, cut, limit * 4),
-            ).fetchall()
-        gone = []
-        for rid, data in rows:
-            ended = ApprovalRequest.model_validate_json(data).ended_at
-            if ended is not None and ended.timestamp() < cut:
-                gone.append((rid,))
+        gone: list[tuple[str]] = []
+        offset, page = 0, max(100, limit)
+        while len(gone) < limit:  # pages oldest first; those kept (ended later) are skipped
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT request_id, data FROM gate_requests WHERE state != ? AND created_at < ?"
+                    " ORDER BY created_at, request_id LIMIT ? OFFSET ?",
+                    (State.PENDING.value, cut, page, offset),
+                ).fetchall()
+            for rid, data in rows:
+                ended = ApprovalRequest.model_validate_json(data).ended_at
+                if ended is not None and ended.timestamp() < cut:
+                    gone.append((rid,))
+            if len(rows) < page:
+                break
+            offset += page
         gone = gone[:limit]
         with self._tx() as db:
             db.executemany("DELETE FROM gate_requests WHERE request_id = ? AND state != 'pending'", gone)

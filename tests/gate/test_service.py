@@ -379,3 +379,29 @@ def test_demo_gate_resolves_and_names_an_approver(
     gate.handle(case.proposal)
     req = gate.get(case.proposal.event_id)
     assert req.approver == "dana" and gate.settings.demo and gate.roster.title("ir_lead") == "IR Lead On-Call"
+
+
+def test_a_tick_forgets_requests_that_ended_before_the_retention_in_batches(
+    bus: Bus, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given 25 requests that expired (nobody decided) and one still open, when the gate ticks past
+    the retention, then every expired request is forgotten in one tick (several store batches),
+    the open one stays, and a late redelivery of an expired proposal is not reopened."""
+    import gate.service as service
+
+    monkeypatch.setattr(service, "PRUNE_BATCH", 10)
+    g = Gate(bus, gate_settings(max_open_s=600, ended_retention_days=1), clock=clock)
+    cases = [publish_case(bus, n) for n in range(1, 26)]
+    for c in cases:
+        g.submit(c.proposal)
+    clock.advance(minutes=11)
+    assert g.tick().expired == 25
+    late = publish_case(bus, 99)
+    g.submit(late.proposal)
+    clock.advance(days=1, minutes=1)
+    report = g.tick()
+    assert report.pruned == 25
+    assert [r.request_id for r in g.store.recent(100)] == [late.proposal.event_id]
+    redelivered = cases[0].proposal.model_copy(update={"occurred_at": T0})  # proposed at T0 (test clock)
+    assert g.handle(redelivered) == []  # proposed before the retention and forgotten: not reopened
+    assert g.store.get(cases[0].proposal.event_id) is None
