@@ -92,7 +92,7 @@ def test_ctrl_c_on_the_cli_keeps_the_work_and_resume_finishes_it(tmp_path: Path)
     """Given `aisoc replay` running, when it gets SIGINT, then it exits 130 with partial metrics written,
     and `--resume` finishes the run."""
     out = tmp_path / "m.json"
-    data = guide_with_grades(tmp_path / "guide.csv", same, incidents=800)
+    data = guide_with_grades(tmp_path / "guide.csv", same, incidents=2000)
     args = [sys.executable, "-m", "aisoc", "replay", str(data), "--source", "guide", "--dry-run"]
     args += ["--recall", "ab", "--out", str(out), "--no-progress"]
     env = {**os.environ, "AISOC_CONFIG": ""}
@@ -107,7 +107,7 @@ def test_ctrl_c_on_the_cli_keeps_the_work_and_resume_finishes_it(tmp_path: Path)
     assert proc.returncode == 130, stderr.decode()[-2000:]
     partial = json.loads(out.read_text())
     done = len(read_results(tickets))
-    assert partial["errors"][-1]["stage"] == "interrupted" and 0 < done < 2 * 800
+    assert partial["errors"][-1]["stage"] == "interrupted" and 0 < done < 2 * 2000
     assert b"--resume" in stdout
 
     assert main(["replay", str(data), "--source", "guide", "--dry-run", "--recall", "ab", "--out", str(out),
