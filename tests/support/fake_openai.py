@@ -25,8 +25,13 @@ from aisoc.resolve import resolve
 class FakeOpenAI:
     """The server's state: the canned model, the delay, what it was sent."""
 
-    def __init__(self, delay_s: float = 0.0, team: str = "roles:STANDARD_TEAM") -> None:
+    def __init__(
+        self, delay_s: float = 0.0, team: str = "roles:STANDARD_TEAM", hold_after: int | None = None
+    ) -> None:
         self.delay_s = delay_s
+        self.hold_after = hold_after
+        self.release = threading.Event()
+        """Set to answer the requests held after ``hold_after`` answered ones (a model that hangs)."""
         self.stub = StubChatModel()
         for r in resolve(team):
             role = r() if isinstance(r, type) else r
@@ -47,7 +52,10 @@ class FakeOpenAI:
             self.requests.append(body)
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
+            held = self.hold_after is not None and len(self.requests) > self.hold_after
         try:
+            if held:
+                self.release.wait(120)
             time.sleep(self.delay_s)
             kinds = {"system": SystemMessage}
             messages = [kinds.get(m["role"], HumanMessage)(content=m["content"]) for m in body["messages"]]
@@ -73,9 +81,10 @@ class FakeOpenAI:
 
 
 @contextmanager
-def fake_openai(delay_s: float = 0.0) -> Iterator[FakeOpenAI]:
-    """Serve a :class:`FakeOpenAI` on a free port until the block ends."""
-    fake = FakeOpenAI(delay_s)
+def fake_openai(delay_s: float = 0.0, hold_after: int | None = None) -> Iterator[FakeOpenAI]:
+    """Serve a :class:`FakeOpenAI` on a free port until the block ends (``hold_after`` answered
+    requests, it holds the next ones until ``release`` is set)."""
+    fake = FakeOpenAI(delay_s, hold_after=hold_after)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -108,5 +117,6 @@ def fake_openai(delay_s: float = 0.0) -> Iterator[FakeOpenAI]:
     try:
         yield fake
     finally:
+        fake.release.set()
         server.shutdown()
         server.server_close()

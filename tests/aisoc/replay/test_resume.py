@@ -16,6 +16,7 @@ import pytest
 from aisoc.cli import main
 from aisoc.replay import RunFiles, TicketResult, read_results
 from tests.aisoc.replay.support import guide_with_grades, run, same
+from tests.support.fake_openai import fake_openai
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -89,29 +90,34 @@ def test_a_torn_last_line_is_replayed_again_on_resume(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_on_the_cli_keeps_the_work_and_resume_finishes_it(tmp_path: Path) -> None:
-    """Given `aisoc replay` running, when it gets SIGINT, then it exits 130 with partial metrics written,
-    and `--resume` finishes the run."""
+    """Given `aisoc replay` running on a model server that hangs after 20 answers, when it gets SIGINT
+    while a request is held, then it exits 130 with partial metrics written, and `--resume` finishes
+    the run. (The held request makes the interrupt land mid-run however fast or loaded the machine.)"""
     out = tmp_path / "m.json"
-    data = guide_with_grades(tmp_path / "guide.csv", same, incidents=2000)
-    args = [sys.executable, "-m", "aisoc", "replay", str(data), "--source", "guide", "--dry-run"]
-    args += ["--recall", "ab", "--out", str(out), "--no-progress"]
-    env = {**os.environ, "AISOC_CONFIG": ""}
-    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    tickets = RunFiles(out).tickets
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not tickets.exists() or tickets.stat().st_size == 0):
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr.decode()[-2000:]
-    partial = json.loads(out.read_text())
-    done = len(read_results(tickets))
-    assert partial["errors"][-1]["stage"] == "interrupted" and 0 < done < 2 * 2000
-    assert b"--resume" in stdout
+    data = guide_with_grades(tmp_path / "guide.csv", same, incidents=60)
+    with fake_openai(hold_after=20) as fake:
+        model = ["--model", f"openai+{fake.url}?mode=json"]
+        args = [sys.executable, "-m", "aisoc", "replay", str(data), "--source", "guide", *model]
+        args += ["--recall", "ab", "--out", str(out), "--no-progress"]
+        env = {**os.environ, "AISOC_CONFIG": ""}
+        proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(fake.requests) <= 20:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        fake.release.set()
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 130, stderr.decode()[-2000:]
+        partial = json.loads(out.read_text())
+        tickets = RunFiles(out).tickets
+        done = len(read_results(tickets))
+        assert partial["errors"][-1]["stage"] == "interrupted" and 0 < done < 2 * 60
+        assert b"--resume" in stdout
 
-    assert main(["replay", str(data), "--source", "guide", "--dry-run", "--recall", "ab", "--out", str(out),
-                 "--resume", "--no-progress"]) == 0  # fmt: skip
+        again = ["replay", str(data), "--source", "guide", *model, "--recall", "ab", "--out", str(out)]
+        assert main([*again, "--resume", "--no-progress"]) == 0
     final = json.loads(out.read_text())
     assert final["run_id"] == partial["run_id"] and final["recall_ab"]["on"]["tickets"] == final["tickets"]
     assert len(read_results(tickets)) == 2 * final["tickets"]
