@@ -90,6 +90,7 @@ def main() -> None:
     llm = Llama(model_path=str(gguf.assemble()), vocab_only=True, verbose=False)
     previous: dict[str, list[int]] = {}
     tokens = evaluated = 0
+    by_role: Counter[str] = Counter()
     for role, text in sent:
         ids = llm.tokenize(text.encode(), add_bos=True)
         key = role if a.per_role_cache else ""
@@ -100,11 +101,13 @@ def main() -> None:
         )
         tokens += len(ids)
         evaluated += len(ids) - min(shared, len(ids) - 1)
+        by_role[f"{role} evaluated"] += len(ids) - min(shared, len(ids) - 1)
         previous[key] = ids
-    answered = sum(
-        len(llm.tokenize(json.dumps(bounded(body, schemas.get(role, {}))).encode(), add_bos=False))
-        for role, body in answers
-    )
+    answered = 0
+    for role, body in answers:
+        n = len(llm.tokenize(json.dumps(bounded(body, schemas.get(role, {}))).encode(), add_bos=False))
+        answered += n
+        by_role[f"{role} answer"] += n
     calls = Counter(role for role, _ in sent)
     out = {
         "tree": str(tree),
@@ -118,6 +121,7 @@ def main() -> None:
         "answer_tokens_per_alert": answered / len(alerts),
         "tokens_per_alert": (evaluated + answered) / len(alerts),
         "prompt_tokens_per_call": tokens / max(1, len(sent)),
+        "tokens_per_alert_by_role": {k: round(v / len(alerts), 1) for k, v in sorted(by_role.items())},
         "per_role_cache": a.per_role_cache,
     }
     print(json.dumps(out, indent=2))
