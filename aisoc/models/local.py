@@ -24,7 +24,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
@@ -119,9 +119,10 @@ def lazy_grammar_sampler(llm: Any, grammar: Any) -> Any:
     """
     import numpy as np
     from llama_cpp import _internals
-    from llama_cpp import llama_cpp as lib
+    from llama_cpp import llama_cpp as bindings
 
-    chain = _internals.LlamaSampler()
+    lib: Any = bindings  # untyped C bindings
+    chain: Any = cast(Any, _internals).LlamaSampler()
     check = lib.llama_sampler_init_grammar(
         llm._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
     )
@@ -138,7 +139,8 @@ def lazy_grammar_sampler(llm: Any, grammar: Any) -> Any:
         if n <= 1:
             return
         address = ctypes.addressof(cur.data.contents)
-        logits = np.frombuffer((ctypes.c_char * (n * item)).from_address(address), dtype=fields)
+        view: Any = (ctypes.c_char * (n * item)).from_address(address)
+        logits = np.frombuffer(view, dtype=fields)
         best = cur.data[int(logits["logit"].argmax())]
         one.id, one.logit, one.p = best.id, best.logit, best.p
         single.size, single.selected, single.sorted = 1, -1, False
@@ -246,7 +248,7 @@ class LlamaCppChatModel(BaseChatModel):
 def _lazy_grammar_class() -> Any:
     from llama_cpp import Llama
 
-    class LazyGrammarLlama(Llama):  # type: ignore[misc]
+    class LazyGrammarLlama(Llama):
         """``Llama`` whose greedy, grammar-constrained sampling uses :func:`lazy_grammar_sampler`."""
 
         def _init_sampler(self, *args: Any, **kwargs: Any) -> Any:
