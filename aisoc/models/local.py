@@ -8,12 +8,6 @@ Each role's prompt starts with its own system message, which never changes. llam
 evaluated prefix shared with the immediately previous prompt only, so roles taking turns would
 evaluate their system messages again and again: :class:`PrefixStates` keeps the evaluated context
 of the latest prompt per system message and puts it back before the next prompt of that role.
-
-Constrained answers are decoded greedily. llama-cpp-python checks every token of the vocabulary
-(262k for Gemma) against the grammar before each greedy pick, which costs more than the model's own
-step on a CPU. :func:`lazy_grammar_sampler` checks the most likely token first and filters the whole
-vocabulary only when the grammar refuses it: the same token every time, at a fraction of the cost
-(what llama.cpp's own ``common`` sampler does).
 """
 
 from __future__ import annotations
@@ -24,7 +18,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
@@ -108,54 +102,6 @@ def _load(llm: Any, saved: _Context) -> None:
     llm._requires_eval = True  # the restored context has no fresh logits: decode before sampling
 
 
-def lazy_grammar_sampler(llm: Any, grammar: Any) -> Any:
-    """A greedy sampler chain for ``llm`` that applies ``grammar`` only when it must.
-
-    The chain is [pre-check, grammar, greedy]. The pre-check finds the most likely token and asks
-    the grammar about it alone; when allowed, the candidates shrink to that token, so the grammar
-    (which checks every candidate) and the greedy pick see one. When refused, the grammar filters
-    the whole vocabulary as before. Either way the pick is the most likely token the grammar allows
-    (ties: the first, as greedy), and the grammar accepts it as the chain's member.
-    """
-    import numpy as np
-    from llama_cpp import _internals
-    from llama_cpp import llama_cpp as bindings
-
-    lib: Any = bindings  # untyped C bindings
-    chain: Any = cast(Any, _internals).LlamaSampler()
-    check = lib.llama_sampler_init_grammar(
-        llm._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
-    )
-    if not check:
-        raise ModelError("llama.cpp could not build the answer's grammar")
-    item = ctypes.sizeof(lib.llama_token_data)
-    fields = np.dtype({"names": ["logit"], "formats": ["<f4"], "offsets": [4], "itemsize": item})
-    one = lib.llama_token_data()
-    single = lib.llama_token_data_array(data=ctypes.pointer(one), size=1, selected=-1, sorted=False)
-
-    def precheck(cur_p: Any) -> None:
-        cur = cur_p.contents
-        n = int(cur.size)
-        if n <= 1:
-            return
-        address = ctypes.addressof(cur.data.contents)
-        view: Any = (ctypes.c_char * (n * item)).from_address(address)
-        logits = np.frombuffer(view, dtype=fields)
-        best = cur.data[int(logits["logit"].argmax())]
-        one.id, one.logit, one.p = best.id, best.logit, best.p
-        single.size, single.selected, single.sorted = 1, -1, False
-        lib.llama_sampler_apply(check, ctypes.byref(single))
-        if one.logit != float("-inf"):
-            cur.data[0] = lib.llama_token_data(best.id, best.logit, best.p)
-            cur.size, cur.selected, cur.sorted = 1, -1, False
-
-    chain.add_custom(precheck)
-    lib.llama_sampler_chain_add(chain.sampler, check)  # the chain owns it: it accepts each pick
-    chain.add_greedy()
-    chain._aisoc_refs = (precheck, one, single)  # keep the callback's objects alive with the chain
-    return chain
-
-
 def shared_prefix(a: list[int], b: list[int]) -> int:
     """How many leading tokens ``a`` and ``b`` share."""
     n = 0
@@ -180,9 +126,6 @@ class LlamaCppChatModel(BaseChatModel):
     temperature: float = 0.0
     keep_prefixes: bool = True
     """Keep each role's evaluated context (off: every role switch evaluates the whole prompt)."""
-    lazy_grammar: bool = True
-    """Check the grammar on the most likely token first (off: llama-cpp-python's whole-vocabulary
-    check before every pick; the answers are the same)."""
     _llm: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _states: PrefixStates = PrivateAttr(default_factory=PrefixStates)
@@ -197,7 +140,7 @@ class LlamaCppChatModel(BaseChatModel):
                 from llama_cpp import Llama
             except ImportError as e:
                 raise ModelError("model 'local' needs llama-cpp-python: pip install 'aisoc[local]'") from e
-            self._llm = (_lazy_grammar_class() if self.lazy_grammar else Llama)(
+            self._llm = Llama(
                 model_path=self.model_path,
                 n_ctx=self.n_ctx,
                 n_threads=self.n_threads,
@@ -243,24 +186,3 @@ class LlamaCppChatModel(BaseChatModel):
             response_metadata={"aisoc_leg": "local"},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
-
-
-def _lazy_grammar_class() -> Any:
-    from llama_cpp import Llama
-
-    class LazyGrammarLlama(Llama):
-        """``Llama`` whose greedy, grammar-constrained sampling uses :func:`lazy_grammar_sampler`."""
-
-        def _init_sampler(self, *args: Any, **kwargs: Any) -> Any:
-            grammar, temp = kwargs.get("grammar"), kwargs.get("temp", 0.8)
-            if grammar is None or temp != 0.0 or kwargs.get("logits_processor") is not None:
-                return super()._init_sampler(*args, **kwargs)
-            if (
-                kwargs.get("repeat_penalty", 1.0) != 1.0
-                or kwargs.get("frequency_penalty", 0.0)
-                or (kwargs.get("presence_penalty", 0.0))
-            ):
-                return super()._init_sampler(*args, **kwargs)
-            return lazy_grammar_sampler(self, grammar)
-
-    return LazyGrammarLlama

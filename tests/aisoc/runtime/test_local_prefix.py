@@ -63,21 +63,3 @@ def test_bench_model_measures_the_bundled_model() -> None:
     ref = speed.reference
     assert speed.prompt_tps > 0 and speed.output_tps > 0
     assert 700 <= ref.prompt_tokens <= 1400 and ref.cached_tokens <= 0.03 * ref.prompt_tokens
-
-
-def test_the_lazy_grammar_check_picks_the_same_answer_as_the_whole_vocabulary_check() -> None:
-    """Given one Tier 2 prompt and two fresh bundled models, one checking the grammar on the most
-    likely token first and one checking every token of the vocabulary before each pick, both
-    evaluate the same prompt in the same batches and answer with the same schema-valid text."""
-    team = RoleTeam(model=models.from_spec("stub"), bus=Bus(), roles=[Sentinel, Tier2])
-    fmt = {"type": "json_object", "schema": grammar_schema(Tier2.schema.model_json_schema())}
-    answers = []
-    for lazy in (True, False):
-        model = models.from_spec("local")
-        model.lazy_grammar = lazy  # type: ignore[attr-defined]
-        model.keep_prefixes = False  # type: ignore[attr-defined]
-        answers.append(model.bind(response_format=fmt).invoke(_prompt(team, "tier2", 3)))
-    lazy_answer, whole = answers
-    assert str(lazy_answer.content) == str(whole.content)
-    assert lazy_answer.usage_metadata["output_tokens"] == whole.usage_metadata["output_tokens"] > 5
-    Tier2.schema.model_validate_json(str(lazy_answer.content))
