@@ -1,6 +1,7 @@
 """End-to-end pipeline: alerts through Sentinel -> Tier 2 -> IR Lead -> Threat Intel -> proposals.
 
     python bench/pipeline.py [--alerts 1000] [--redis URL] [--model stub|local] [--local-alerts 3]
+                             [--tree PATH]
 
 The alerts are real Wazuh alerts (``data/wazuh/alerts.jsonl``), each copy with its own source id.
 The mix is chosen so that about three quarters go the whole way (the target's mix): the stub model
@@ -9,6 +10,9 @@ in-process (target <= 3 ms/alert, with the GC tuning every aisoc process applies
 defaults), the same on Redis with one worker process per role, the floor
 (one invocation of a compiled one-node LangGraph graph), and with ``--model local`` seconds and
 tokens per alert.
+
+``--tree PATH`` runs the team of another source tree (a checkout of an older commit) with this
+venv, so a before and an after can be timed in one sitting; the yardstick call is this tree's.
 """
 
 from __future__ import annotations
@@ -27,7 +31,20 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+
+
+def _tree(argv: list[str]) -> Path:
+    """The source tree whose team runs (``--tree PATH``; default: this one), read before imports."""
+    for i, arg in enumerate(argv):
+        if arg == "--tree" and i + 1 < len(argv):
+            return Path(argv[i + 1]).resolve()
+        if arg.startswith("--tree="):
+            return Path(arg.partition("=")[2]).resolve()
+    return ROOT
+
+
+TREE = _tree(sys.argv)
+sys.path.insert(0, str(TREE))
 
 from aisoc import Bus, events, models  # noqa: E402
 from aisoc.runtime import Invocation, RoleTeam  # noqa: E402
@@ -38,7 +55,7 @@ from integrations.wazuh import WazuhFileSource  # noqa: E402
 
 def real_alerts() -> list[events.Alert]:
     return [
-        a for a in WazuhFileSource(ROOT / "data/wazuh/alerts.jsonl").poll() if isinstance(a, events.Alert)
+        a for a in WazuhFileSource(TREE / "data/wazuh/alerts.jsonl").poll() if isinstance(a, events.Alert)
     ]
 
 
@@ -122,7 +139,7 @@ def on_redis(url: str, alerts: list[events.Alert], timeout_s: float = 600) -> di
         "AISOC_RECALL": "off",
     }
     procs = [
-        subprocess.Popen([sys.executable, "-m", "aisoc", "worker", role, "--dry-run"], env=env, cwd=ROOT)
+        subprocess.Popen([sys.executable, "-m", "aisoc", "worker", role, "--dry-run"], env=env, cwd=TREE)
         for role in ("sentinel", "tier2", "ir_lead", "threat_intel")
     ]
     bus = Bus(url, namespace=ns)
@@ -162,8 +179,7 @@ def on_redis(url: str, alerts: list[events.Alert], timeout_s: float = 600) -> di
 def local_model(alerts: list[events.Alert]) -> dict[str, Any]:
     """The alerts through the bundled model in-process, with one uncached 1,000-token call before
     and after as the yardstick (a shared machine's speed drifts: the ratio is what compares)."""
-    from aisoc.models.reference import uncached_call
-
+    uncached_call = _yardstick()
     seen: list[Invocation] = []
     bus = Bus()
     model = models.from_spec("local")
@@ -175,7 +191,7 @@ def local_model(alerts: list[events.Alert]) -> dict[str, Any]:
     after = uncached_call(model)
     reference = (before.seconds + after.seconds) / 2
     sent = sum(i.input_tokens + i.output_tokens for i in seen)
-    cached = sum(i.cached_tokens for i in seen)
+    cached = sum(getattr(i, "cached_tokens", 0) for i in seen)  # older trees: no prompt cache
     reviews = [e for e in bus.audit if e.type == "case.review_requested"]
     return {
         "alerts": len(alerts),
@@ -187,12 +203,34 @@ def local_model(alerts: list[events.Alert]) -> dict[str, Any]:
         "evaluated_tokens_per_alert": (sent - cached) / len(alerts),
         "cached_tokens_per_alert": cached / len(alerts),
         "invocations": len(seen),
-        "model_calls": sum(i.model_calls for i in seen),
-        "settled": sum(1 for i in seen if i.model_calls == 0 and not i.failure),
+        "model_calls": sum(_calls(i) for i in seen),
+        "settled": sum(1 for i in seen if _calls(i) == 0 and not i.failure),
         "repairs": sum(getattr(e.trace, "repairs", 0) for e in bus.audit if getattr(e, "trace", None)),
         "review_requests": len(reviews),
         "events": dict(Counter(e.type for e in bus.audit)),
     }
+
+
+def _calls(inv: Invocation) -> int:
+    """Model calls of one invocation (older trees do not count them: one per invocation then)."""
+    return int(getattr(inv, "model_calls", 1))
+
+
+def _yardstick() -> Any:
+    """``uncached_call`` of this tree's ``aisoc.models.reference`` (also when ``--tree`` is older)."""
+    import importlib.util
+
+    if TREE == ROOT:
+        from aisoc.models.reference import uncached_call
+
+        return uncached_call
+    name = "_bench_reference"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "aisoc/models/reference.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while it executes
+    spec.loader.exec_module(module)
+    return module.uncached_call
 
 
 def main() -> None:
@@ -201,9 +239,10 @@ def main() -> None:
     p.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="'' to skip the Redis run")
     p.add_argument("--model", default="stub", choices=["stub", "local"])
     p.add_argument("--local-alerts", type=int, default=3)
+    p.add_argument("--tree", default=str(ROOT), help="source tree whose team runs (default: this one)")
     p.add_argument("--out", default=str(ROOT / "build/bench/pipeline.json"))
     a = p.parse_args()
-    out: dict[str, Any] = {"floor_one_node_graph_us": floor_us()}
+    out: dict[str, Any] = {"tree": str(TREE), "floor_one_node_graph_us": floor_us()}
     print(f"floor: one compiled one-node LangGraph invocation = {out['floor_one_node_graph_us']:.0f} µs")
     if a.model == "local":
         out["local"] = r = local_model(mix(a.local_alerts))

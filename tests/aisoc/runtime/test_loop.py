@@ -218,3 +218,26 @@ def test_raw_control_characters_inside_strings_are_accepted() -> None:
     )
     (verdict, _closed) = results(team_with(model), real_alert())
     assert verdict.summary == "line one\nline\ttwo" and verdict.trace.repairs == 0
+
+
+def test_the_decoders_schema_bounds_a_lists_strings_tighter_than_other_strings() -> None:
+    """Given Tier 2's answer schema, the schema handed to a constrained decoder caps the summary at
+    160 characters, each finding and item of evidence at 100 and each list at 4 items; an answer
+    written to those bounds is a valid Tier 2 answer, and the enum stays unbounded by length."""
+    from aisoc.runtime.loop import GRAMMAR_MAX_ITEM_STRING, GRAMMAR_MAX_STRING, grammar_schema
+
+    g = grammar_schema(Tier2.schema.model_json_schema())
+    props = g["properties"]
+    assert props["summary"]["maxLength"] == GRAMMAR_MAX_STRING == 160
+    for name in ("findings", "evidence"):
+        assert props[name]["items"]["maxLength"] == GRAMMAR_MAX_ITEM_STRING == 100
+        assert props[name]["maxItems"] == 4
+    assert "maxLength" not in g["$defs"]["Tier2Decision"]
+    longest = {
+        "decision": "escalate",
+        "confidence": 0.9,
+        "summary": "s" * 160,
+        "findings": ["f" * 100] * 4,
+        "evidence": ["e" * 100] * 4,
+    }
+    Tier2.schema.model_validate(longest)
