@@ -17,7 +17,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from aisoc.bus import Bus
-from aisoc.events import ROLE_TITLES, Role, duty_title
+from aisoc.events import Role, duty_title
 from aisoc.health import status
 from aisoc.memory import CaseState, Memory, Statement
 from aisoc.memory.casefile import ActionState
@@ -34,7 +34,7 @@ from bot.webex import Space
 from cards import MAX_TEXT_BYTES
 from cards.text import clean, utf8_clip, when
 from gate.errors import RosterError
-from gate.roster import Roster
+from gate.roster import Roster, duty_key
 
 log = logging.getLogger(__name__)
 
@@ -426,24 +426,14 @@ def duty_named(roster: Roster, words: Sequence[str]) -> Role | None:
         RosterError: the words name no duty; the message lists the duties.
     """
     spans = [" ".join(words[i : i + n]) for n in (3, 2, 1) for i in range(len(words) - n + 1)]
+    names = roster.duty_names()
     for span in spans:
-        try:
-            return roster.resolve_duty(span)
-        except RosterError:
-            continue
-    names = {
-        _norm(name): role
-        for role in Role
-        for name in (role.value, roster.title(role), ROLE_TITLES[role], duty_title(role))
-    }
+        if (role := names.get(duty_key(span))) is not None:
+            return role
     for span in spans:
-        found = process.extractOne(_norm(span), list(names), scorer=fuzz.ratio, score_cutoff=DUTY_FUZZY)
+        found = process.extractOne(duty_key(span), list(names), scorer=fuzz.ratio, score_cutoff=DUTY_FUZZY)
         if found:
             return names[found[0]]
     if words:
         roster.resolve_duty(" ".join(words))  # raises, listing the duties
     return None
-
-
-def _norm(text: str) -> str:
-    return text.strip().lower().replace("-", " ").replace("_", " ")

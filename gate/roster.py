@@ -131,17 +131,23 @@ class Roster:
         """Return a duty's display name."""
         return self.duty(role).name or duty_title(role)
 
+    def duty_names(self) -> dict[str, Role]:
+        """Every name of every duty (slug, display name, role and duty titles), as :func:`duty_key`."""
+        return {
+            duty_key(name): role
+            for role in Role
+            for name in (role.value, self.title(role), ROLE_TITLES[role], duty_title(role))
+        }
+
     def resolve_duty(self, text: str) -> Role:
         """Return the duty a slug or display name names ("ir_lead", "IR Lead On-Call", "ir lead").
 
         Raises:
             RosterError: nothing matches; the message lists the duties.
         """
-        norm = text.strip().lower().replace("-", " ").replace("_", " ")
-        for role in Role:
-            names = {role.value, self.title(role), ROLE_TITLES[role], duty_title(role)}
-            if norm in {n.lower().replace("-", " ").replace("_", " ") for n in names}:
-                return role
+        role = self.duty_names().get(duty_key(text))
+        if role is not None:
+            return role
         known = ", ".join(f"{r.value} ({self.title(r)})" for r in self.duties()) or "none configured"
         raise RosterError(f"unknown duty {text!r}; duties: {known}")
 
@@ -297,3 +303,8 @@ def _handover(rotation: RotationConfig, day: date) -> datetime:
 
 def _start_instant(rotation: RotationConfig) -> datetime:
     return _handover(rotation, rotation.start)
+
+
+def duty_key(text: str) -> str:
+    """A duty's name as names are compared: case, dashes and underscores do not count."""
+    return text.strip().lower().replace("-", " ").replace("_", " ")
