@@ -79,10 +79,10 @@ def _bounded(value: Any, limit: int) -> tuple[Any, int]:
         if isinstance(v, list):
             items = [w for w in (walk(x) for x in v) if w is not None]
             return items or None
-        text = json.dumps(v, default=str, ensure_ascii=False)
-        if budget[0] <= 0:
+        if budget[0] <= 0:  # counted, never rendered: a wide record's tail costs no encoding
             left[0] += 1
             return None
+        text = json.dumps(v, default=str, ensure_ascii=False)
         if isinstance(v, str) and len(text) > max(80, budget[0]):
             keep = max(40, budget[0] - 40)
             v = v[:keep] + f"... [{len(v) - keep} more chars]"
