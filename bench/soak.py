@@ -12,8 +12,9 @@ Redis ``used_memory``; it stops when every alert has been routed (or at ``--time
 case memory holds ``--memory-max-cases`` in RAM; ``--mark-retention-hours`` shortens the idempotency
 marks' TTL; ``--gate-open-s`` caps how long an approval stays open (nobody decides in a soak) and
 ``--gate-retention-hours`` how long the gate's store keeps ended ones. Each sample also counts Redis
-keys by kind. The summary gives each curve's slope per 1,000 alerts over the second half of the run
-(a flat curve has a slope near 0).
+keys by kind and the bot's backlog (entries of cases/actions/reports its group has not acked yet).
+The summary gives each curve's slope per 1,000 alerts over the second half of the run (a flat curve
+has a slope near 0).
 Writes build/bench/soak.json and bench/soak.png (needs the ``bench`` extra: matplotlib).
 """
 
@@ -62,6 +63,22 @@ def routed(client: Any) -> int:
         if g["name"] in (b"sentinel", "sentinel"):
             return int(g.get("entries-read") or 0) - int(g["pending"])
     return 0
+
+
+def bot_streams(client: Any) -> tuple[int, int]:
+    """On the streams the bot reads (cases, actions, reports): the entries its consumer group has
+    not acked yet (unread + pending), and the entries ever added (what the bot must keep up with)."""
+    backlog = added = 0
+    for stream in ("cases", "actions", "reports"):
+        try:
+            added += int(client.xinfo_stream(f"{{soc}}:{stream}")["entries-added"])
+            groups = client.xinfo_groups(f"{{soc}}:{stream}")
+        except Exception:  # the stream does not exist yet
+            continue
+        for g in groups:
+            if g["name"] in (b"bot", "bot"):
+                backlog += int(g.get("lag") or 0) + int(g["pending"])
+    return backlog, added
 
 
 def key_census(client: Any) -> dict[str, int]:
@@ -142,19 +159,22 @@ def run(a: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 fed = due
             if now >= next_sample:
                 handled = routed(client)
+                backlog, added = bot_streams(client)
                 sample = {
                     "t_s": round(now, 1),
                     "fed": fed,
                     "routed": handled,
                     "redis_mb": int(client.info("memory")["used_memory"]) / 2**20,
                     "audit": len(bus.audit),
+                    "bot_backlog": backlog,
+                    "bot_stream_entries": added,
                     "keys": key_census(client),
                     "rss_mb": {n: rss_mb(p.proc.pid) for n, p in sup.processes.items() if p.proc is not None},
                 }
                 samples.append(sample)
                 print(
                     f"{sample['t_s']:7.1f}s fed {fed:6d} routed {handled:6d} audit {sample['audit']:7d} "
-                    f"redis {sample['redis_mb']:7.1f} MB  "
+                    f"redis {sample['redis_mb']:7.1f} MB bot backlog {sample['bot_backlog']:6d}  "
                     + " ".join(f"{n}={v:.0f}" for n, v in sample["rss_mb"].items() if v is not None),
                     flush=True,
                 )
@@ -237,6 +257,13 @@ def main() -> int:
         print(f"  {name:13} RSS {first['rss_mb'].get(name) or 0:7.1f} -> {mb or 0:7.1f} MB")
     redis_mb = f"{first['redis_mb']:7.1f} -> {last['redis_mb']:7.1f} MB"
     print(f"  redis         {redis_mb}; audit {last['audit']} entries; keys {last['keys']}")
+    backlog = [s.get("bot_backlog", 0) for s in warm]
+    added = last.get("bot_stream_entries", 0)
+    print(
+        f"  bot backlog   peak {max(backlog)}, at the end {backlog[-1]} entries; the bot's streams got "
+        f"{added} entries ({added / max(1, last['routed']):.2f} per alert routed, "
+        f"{added / max(1.0, report['elapsed_s']):.0f}/s)"
+    )
     print("slope over the second half, MB per 1,000 alerts:", report["slopes_mb_per_1000"])
     chart(report, Path(a.chart))
     print(f"chart: {a.chart}")

@@ -9,7 +9,9 @@ nothing new.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -79,13 +81,38 @@ class Composer:
         self.store = store
         self.handover: Callable[[Event], Post | None] = lambda event: None
         """What follows a report (the shift handover), set by the Bot."""
+        self._batch = threading.local()
 
     # --- context ----------------------------------------------------------------------------------
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Read each case's file once for the events composed in the block, and draw each state of a
+        plan's card once (this thread only).
+
+        The feed composes a batch of deliveries it has already read, so every event of the batch is
+        in the audit log before the first file is read: a file read for one event of a case holds
+        all the batch's events of that case, as a file read again for each would.
+        """
+        outer = getattr(self._batch, "files", None)
+        if outer is None:
+            self._batch.files, self._batch.bodies = {}, {}
+        try:
+            yield
+        finally:
+            if outer is None:
+                self._batch.files = self._batch.bodies = None
+
     def file(self, case_id: str | None) -> CaseFile:
         """Memory's file of a case (an empty one for an event of no case or a case not yet recorded)."""
+        files: dict[str, CaseFile] | None = getattr(self._batch, "files", None)
+        if files is not None and case_id and case_id in files:
+            return files[case_id]
         found = CaseFile.read(self.bus.audit, case_id) if case_id else None
-        return found or CaseFile.of(case_id or "", ())
+        file = found or CaseFile.of(case_id or "", ())
+        if files is not None and case_id:
+            files[case_id] = file
+        return file
 
     def context(
         self,
@@ -210,6 +237,32 @@ class Composer:
         decisions = {a: d for a in order if (d := file.decision(a)) is not None}
         if isinstance(extra, ActionDecided) and extra.action_id in order:
             decisions.setdefault(extra.action_id, extra)
+        bodies: dict[tuple[Any, ...], tuple[dict[str, Any], tuple[str, ...]]] | None = getattr(
+            self._batch, "bodies", None
+        )
+        key = (
+            plan.event_id,
+            id(file),
+            tuple(sorted((a, p.event_id) for a, p in proposals.items())),
+            tuple(sorted((a, d.event_id) for a, d in decisions.items())),
+        )
+        if bodies is not None and key in bodies:
+            # Several decisions of one plan in one batch: the file already holds them all, so each
+            # edit of its card draws the same card; draw it once.
+            return bodies[key]
+        drawn = self._plan_body(plan, file, order, proposals, decisions)
+        if bodies is not None:
+            bodies[key] = drawn
+        return drawn
+
+    def _plan_body(
+        self,
+        plan: IrPlan,
+        file: CaseFile,
+        order: list[str],
+        proposals: dict[str, ActionProposed],
+        decisions: dict[str, ActionDecided],
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
         links = self.links(list(proposals.values()), set(decisions))
         duties = list(dict.fromkeys(p.approver_role for p in proposals.values())) or [Role.IR_LEAD]
         ctx = self.context(
@@ -381,7 +434,10 @@ class Composer:
         """A decision edits the card that asked for it (a threaded reply says it when Webex refuses)."""
         button = self.store.button(event.action_id)
         file = self.file(event.case_id)
-        reply = decided_card(event, self.context(event, file)).message()
+
+        def reply() -> dict[str, Any]:  # drawn only when posted (an edit draws its own fallback)
+            return decided_card(event, self.context(event, file)).message()
+
         posts = []
         if button is not None:
             posts.append(self.edit(button, event))
@@ -391,9 +447,9 @@ class Composer:
             if carded is not None and not self.store.has_post(carded.event_id):
                 return Plan()  # the plan's card is still to come, and it will show this decision
             if level == "reply":
-                posts.append(self._post(event, reply, thread="case-reply"))
+                posts.append(self._post(event, reply(), thread="case-reply"))
         if level == "card":
-            posts.append(self._post(event, reply, thread="case", suffix=":card"))
+            posts.append(self._post(event, reply(), thread="case", suffix=":card"))
         handoff = (
             self.handoff(event, file) if event.decision in (Decision.APPROVED, Decision.REJECTED) else None
         )

@@ -1,8 +1,12 @@
 """The bot's consumer group on the bus: every event worth a post becomes queued posts, durably.
 
-A delivery is acked only after the posts it causes are in the store (one transaction, keyed by
-event id), so a crash loses nothing and a redelivery queues nothing twice. Sending is the
-:class:`~bot.sender.Sender`'s job; this loop never waits on Webex, and no role ever waits on it.
+Deliveries are handled a batch at a time: each delivery's posts are written in a savepoint of one
+store transaction per batch (keyed by event id), the transaction commits, and only then is the batch
+acked, in one round trip. So a crash loses nothing (nothing is acked before its posts are stored), a
+redelivery queues nothing twice (post ids derive from event ids), and an event whose posts cannot be
+planned is rolled back alone and failed (retried, then dead-lettered) while the rest of its batch is
+stored and acked. Sending is the :class:`~bot.sender.Sender`'s job; this loop never waits on Webex,
+and no role ever waits on it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ STREAMS = ("cases", "actions", "reports")
 """Read in this order each round, so a case's plan is seen before its proposals and decisions."""
 HEARTBEAT_S = 5.0
 """How often the bot tells ``status`` it is alive."""
+BATCH = 50
+"""Deliveries read per stream per round when the bot keeps up."""
+MAX_BATCH = 400
+"""The most read per stream per round: a full batch doubles the next one up to this while a backlog
+lasts (fewer rounds, commits and acks per event; one batch holds the store for well under a second)."""
 
 
 class Feed:
@@ -72,16 +81,19 @@ class Feed:
         self.sweep = sweep
         self.inbox = inbox
         self._next_sweep = 0.0
+        self._count = dict.fromkeys(STREAMS, BATCH)
 
     def run_once(self, block_ms: int = 0) -> int:
         """Consume one batch per stream (cases, then actions, then reports: a plan is seen before its
         proposals and decisions), queue the posts, flush the digest when due; returns deliveries."""
         handled, queued = 0, False
         for stream in STREAMS:
-            batch = self.bus.consume(GROUP, self.consumer, streams=[stream], count=50)
+            count = self._count[stream]
+            batch = self.bus.consume(GROUP, self.consumer, streams=[stream], count=count)
+            self._count[stream] = min(MAX_BATCH, count * 2) if len(batch) >= count else BATCH
             handled += len(batch)
-            for d in batch:
-                queued = self._handle(d) or queued
+            if batch:
+                queued = self._handle_batch(batch) or queued
         queued = self.flush_digest() or queued
         queued = self.chase() or queued
         if self.inbox is not None:
@@ -92,18 +104,53 @@ class Feed:
             self.stopping.wait(block_ms / 1000)
         return handled
 
-    def _handle(self, d: Delivery) -> bool:
-        ctx = {"case_id": d.event.case_id, "event_id": d.event.event_id}
+    def _handle_batch(self, batch: list[Delivery]) -> bool:
+        """Store a batch's posts in one transaction (each delivery's in a savepoint of it, planned
+        in order so an event sees the posts of those before it), then ack the stored ones at once
+        and fail the others; returns whether any post was queued."""
+        stored: list[Delivery] = []
+        failed: list[tuple[Delivery, str]] = []
+        queued = False
         try:
-            plan = self.composer.plan(d.event)
-            queued = bool(self.store.apply(plan)) if plan else False
+            with self.store.batch(), self.composer.batch():
+                for d in batch:
+                    try:
+                        with self.store.step():
+                            plan = self.composer.plan(d.event)
+                            queued = bool(plan and self.store.apply(plan)) or queued
+                    except Exception as e:  # a bad event must not stop the bot: retried, then dead-lettered
+                        self._log_failure(d)
+                        failed.append((d, f"{type(e).__name__}: {e}"))
+                    else:
+                        stored.append(d)
+        except Exception:  # the commit itself failed: nothing of the batch is stored; one at a time
+            log.exception("bot could not store a batch of %d deliveries; one at a time now", len(batch))
+            results = [self._handle(d) for d in batch]
+            return any(results)
+        self.bus.ack_many(stored)  # only now: the posts are committed
+        self.handled += len(stored)
+        for d, reason in failed:
+            d.fail(reason)
+        return queued
+
+    def _handle(self, d: Delivery) -> bool:
+        """One delivery in a transaction of its own (the fallback when a batch cannot commit)."""
+        try:
+            with self.store.step():
+                plan = self.composer.plan(d.event)
+                queued = bool(plan and self.store.apply(plan))
         except Exception as e:  # a bad event must not stop the bot: retried, then dead-lettered
-            log.exception("bot could not plan posts for %s (%s)", d.event.event_id, d.event.type, extra=ctx)
+            self._log_failure(d)
             d.fail(f"{type(e).__name__}: {e}")
             return False
         d.ack()
         self.handled += 1
         return queued
+
+    @staticmethod
+    def _log_failure(d: Delivery) -> None:
+        ctx = {"case_id": d.event.case_id, "event_id": d.event.event_id}
+        log.exception("bot could not plan posts for %s (%s)", d.event.event_id, d.event.type, extra=ctx)
 
     def chase(self) -> bool:
         """Queue the reminders and escalations due (approved-not-done actions, unacknowledged reviews),

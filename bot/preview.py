@@ -18,6 +18,8 @@ from cards import CONTENT_TYPE, MAX_TEXT_BYTES
 
 ROOM = "preview"
 """The preview's one room."""
+MAX_MESSAGES = 500
+"""Messages the preview keeps (the oldest go first): a bot left running offline stays bounded."""
 BOT_ID = "preview-bot"
 """The bot's person id in the preview."""
 
@@ -33,10 +35,18 @@ class PreviewSpace:
         bot_name: the bot's display name.
         person_email: who the person at the page is.
         person_name: their display name.
+        max_messages: how many messages it keeps; the oldest are forgotten (a reply into a
+            forgotten thread is still accepted, an edit of a forgotten message is refused as Webex
+            refuses an edit of a deleted one).
     """
 
     def __init__(
-        self, bot_name: str = "aisoc", person_email: str = "you@example.com", person_name: str = "You"
+        self,
+        bot_name: str = "aisoc",
+        person_email: str = "you@example.com",
+        person_name: str = "You",
+        *,
+        max_messages: int = MAX_MESSAGES,
     ) -> None:
         self.bot = {
             "id": BOT_ID,
@@ -49,6 +59,9 @@ class PreviewSpace:
         self._messages: dict[str, dict[str, Any]] = {}
         self._actions: dict[str, dict[str, Any]] = {}
         self._seq = 0
+        self.max_messages = max_messages
+        self._forgotten_through = 0
+        """The creation ``seq`` (in its id) of the newest message forgotten."""
 
     # --- the Space protocol -----------------------------------------------------------------------
 
@@ -71,7 +84,8 @@ class PreviewSpace:
     def _add(self, author: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             parent = body.get("parentId")
-            if parent and (parent not in self._messages or self._messages[parent].get("parentId")):
+            known = self._messages.get(parent) if parent else None
+            if parent and (known.get("parentId") if known else not self._forgotten(parent)):
                 raise Refused("parentId must be a message at the top of a thread", 400)
             self._seq += 1
             msg = {
@@ -89,7 +103,21 @@ class PreviewSpace:
                 "created": _now(),
             }
             self._messages[msg["id"]] = msg
+            while len(self._messages) > self.max_messages:
+                oldest = next(iter(self._messages))  # creation order: edits do not move a message
+                del self._messages[oldest]
+                self._forgotten_through = int(oldest.split("-")[1])
             return dict(msg)
+
+    def _forgotten(self, message_id: str) -> bool:
+        """Whether ``message_id`` names a message this preview made and has since forgotten."""
+        parts = message_id.split("-")
+        return (
+            len(parts) == 3
+            and parts[0] == "msg"
+            and parts[1].isdigit()
+            and (0 < int(parts[1]) <= self._forgotten_through)
+        )
 
     def create_message(self, body: dict[str, Any]) -> dict[str, Any]:
         """Post as the bot."""

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -134,6 +136,10 @@ def _row(r: Sequence[Any]) -> StoredPost:
 class BotStore:
     """The bot's SQLite store (thread-safe; one connection behind a lock).
 
+    ``with store.batch():`` makes every write of the block one transaction (one commit, one fsync)
+    while each write inside it stays all-or-nothing on its own (a savepoint): the feed writes a
+    whole batch of deliveries' posts this way, and one that fails leaves the others in.
+
     Args:
         path: database file (created with its directory), or ``":memory:"``.
         clock: wall-clock seconds (injected by tests).
@@ -145,7 +151,49 @@ class BotStore:
         self.clock = clock
         self._sql = Database(self.path, _SCHEMA)
         self._lock, self._db = self._sql.lock, self._sql.db
-        self._tx, self._query = self._sql.tx, self._sql.query
+        self._query = self._sql.query
+        self._depth = 0
+        """Open savepoints inside ``batch()`` (0: not in a batch); read only with the lock held."""
+
+    # --- transactions -----------------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction around the block: its writes commit together when it ends, or none do
+        when it raises. Other threads wait for the lock until then (keep the block short)."""
+        with self._tx():
+            yield
+
+    @contextmanager
+    def step(self) -> Iterator[None]:
+        """All of the block's writes or none: a savepoint inside ``batch()``, else a transaction."""
+        with self._tx():
+            yield
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A transaction, or a savepoint of the one this thread has open (writes nest)."""
+        with self._lock:
+            if not self._depth:
+                with self._sql.tx() as db:
+                    self._depth = 1
+                    try:
+                        yield db
+                    finally:
+                        self._depth = 0
+                return
+            name = f"step{self._depth}"
+            self._depth += 1
+            self._db.execute(f"SAVEPOINT {name}")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute(f"ROLLBACK TO {name}")
+                self._db.execute(f"RELEASE {name}")
+                raise
+            finally:
+                self._depth -= 1
+            self._db.execute(f"RELEASE {name}")
 
     # --- planning ---------------------------------------------------------------------------------
 
