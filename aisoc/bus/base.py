@@ -179,8 +179,8 @@ class Bus(Coordination):
         for at least that long after the entry was added. A redelivered entry older than that
         (less the visibility timeout, for clocks that differ between hosts) may have lost its
         mark to expiry: running it again could repeat its effects, so the caller files it as a
-        dead letter instead (replaying a dead letter runs it again on purpose). A backend that
-        does not know when its entries were added (SQLite) answers False.
+        dead letter instead (replaying a dead letter runs it again on purpose). An entry whose
+        time is not known (one written to a SQLite file before entries carried it) answers False.
         """
         if d.delivery_count <= 1:
             return False

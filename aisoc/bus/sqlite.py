@@ -39,7 +39,7 @@ from aisoc.sqlitedb import Database
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, type TEXT NOT NULL,
-    payload TEXT, audit_id INTEGER, target TEXT);
+    payload TEXT, audit_id INTEGER, target TEXT, added_ms INTEGER);
 CREATE INDEX IF NOT EXISTS entries_stream ON entries (stream, id);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, case_id TEXT, payload TEXT NOT NULL);
@@ -90,6 +90,13 @@ def _migrate_dlq(db: sqlite3.Connection) -> None:
         "SELECT id, stream, grp, entry_id, type, event_id, reason, payload, count, failed_at FROM dlq_v1"
     )
     db.execute("DROP TABLE dlq_v1")
+
+
+def _migrate_entries(db: sqlite3.Connection) -> None:
+    """Give an older file's work entries the time they were added (its entries keep none: NULL)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
+    if "added_ms" not in columns:
+        db.execute("ALTER TABLE entries ADD COLUMN added_ms INTEGER")
 
 
 def _name(value: bytes) -> str:
@@ -185,6 +192,7 @@ class SqliteBus(Bus):
         self._tx = self._sql.tx
         with self._tx() as db:
             _migrate_dlq(db)
+            _migrate_entries(db)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('epoch', ?)", (uuid.uuid4().hex,))
             self._epoch: str = str(db.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0])
         self._audit = _SqliteAudit(self)
@@ -205,7 +213,8 @@ class SqliteBus(Bus):
 
     def _append(self, events: list[Event], mark: tuple[str, str] | None, ttl_s: int) -> list[str] | None:
         rows = [(e.STREAM, e.type, e.case_id, e.to_json()) for e in events]
-        now = int(time.time())
+        added_ms = _ms()
+        now = added_ms // 1000
         with self._tx() as db:
             if mark is not None:
                 # An expired mark no longer counts: it is taken over as if it were absent.
@@ -231,8 +240,8 @@ class SqliteBus(Bus):
                     (etype, case_id, payload),
                 ).lastrowid
                 cur = db.execute(
-                    "INSERT INTO entries (stream, type, audit_id) VALUES (?, ?, ?)",
-                    (stream, etype, audit_id),
+                    "INSERT INTO entries (stream, type, audit_id, added_ms) VALUES (?, ?, ?, ?)",
+                    (stream, etype, audit_id, added_ms),
                 )
                 ids.append(str(cur.lastrowid))
             if mark is None and events:
@@ -246,11 +255,20 @@ class SqliteBus(Bus):
     def _inject(self, stream: str, payload: str, event_type: str) -> str:
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO entries (stream, type, payload) VALUES (?, ?, ?)",
-                (stream, event_type, payload),
+                "INSERT INTO entries (stream, type, payload, added_ms) VALUES (?, ?, ?, ?)",
+                (stream, event_type, payload, _ms()),
             )
         self._notify()
         return str(cur.lastrowid)
+
+    def _entry_time(self, stream: str, entry_id: str) -> float | None:
+        if not entry_id.isdigit():
+            return None
+        with self._lock:
+            row = self._db.execute(
+                "SELECT added_ms FROM entries WHERE id = ? AND stream = ?", (int(entry_id), stream)
+            ).fetchone()
+        return None if row is None or row[0] is None else int(row[0]) / 1000
 
     def _has_mark(self, role: str, event_id: str) -> bool:
         with self._lock:
@@ -438,8 +456,8 @@ class SqliteBus(Bus):
             if dl.event_id:
                 db.execute("DELETE FROM marks WHERE role = ? AND event_id = ?", (dl.group, dl.event_id))
             cur = db.execute(
-                "INSERT INTO entries (stream, type, payload, target) VALUES (?, ?, ?, ?)",
-                (dl.stream, dl.event_type or "unknown", dl.payload, dl.group),
+                "INSERT INTO entries (stream, type, payload, target, added_ms) VALUES (?, ?, ?, ?, ?)",
+                (dl.stream, dl.event_type or "unknown", dl.payload, dl.group, _ms()),
             )
         self._notify()
         return str(cur.lastrowid)

@@ -210,6 +210,24 @@ class BusContract(HostileContract):
         finally:
             bus.close()
 
+    def test_a_redelivery_knows_when_it_is_past_the_mark_window(self) -> None:
+        """Given an entry redelivered, when asked at the time its idempotency mark may have expired
+        (its TTL after the entry was added, less the visibility timeout), then it is past the
+        window; a first delivery, or a redelivery within the TTL, is not."""
+        bus = self.create_bus(mark_ttl_s=3600, visibility_timeout_ms=60_000)
+        try:
+            added = time.time()
+            bus.publish(alert_event(1))
+            (first,) = bus.consume("g", "c", types=["alert.received"])
+            assert not bus.past_mark_window(first, now=added + 10 * 3600)
+            first.fail("model down")
+            (again,) = bus.consume("g", "c", types=["alert.received"])
+            assert again.delivery_count == 2
+            assert not bus.past_mark_window(again, now=added + 3600 - 60 - 5)
+            assert bus.past_mark_window(again, now=added + 3600 - 60 + 5)
+        finally:
+            bus.close()
+
     def test_bad_inputs_can_be_dead_lettered_directly(self, bus: Bus) -> None:
         """A record that never became an event is kept in the DLQ with its reason."""
         bus.dead_letter("cannot normalize: no timestamp", '{"x": 1}', stream="alerts")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import cast
 
@@ -80,6 +81,32 @@ class TestSqliteBus(BusContract):
             ("old", "{}"),
             ("cannot decode: the entry has no payload", None),
         ]
+        bus.close()
+
+    def test_an_older_file_without_entry_times_is_migrated_and_its_entries_are_not_judged(self) -> None:
+        """Given a file made before work entries carried the time they were added, when a bus opens
+        it, then new entries carry it (the mark-window guard applies) and an old entry is never
+        judged past the window (its age is unknown)."""
+        db = sqlite3.connect(self.path)
+        db.execute(
+            "CREATE TABLE entries (id INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, "
+            "type TEXT NOT NULL, payload TEXT, audit_id INTEGER, target TEXT)"
+        )
+        db.execute(
+            "INSERT INTO entries (stream, type, payload) VALUES ('alerts', 'alert.received', ?)",
+            (alert_event(1).to_json(),),
+        )
+        db.commit()
+        db.close()
+        bus = self.create_bus(mark_ttl_s=3600, visibility_timeout_ms=60_000)
+        bus.publish(alert_event(2))
+        old, new = bus.consume("g", "c", types=["alert.received"])
+        old.fail("model down")
+        new.fail("model down")
+        later = time.time() + 2 * 3600
+        old, new = bus.consume("g", "c", types=["alert.received"])
+        assert old.delivery_count == new.delivery_count == 2
+        assert not bus.past_mark_window(old, now=later) and bus.past_mark_window(new, now=later)
         bus.close()
 
     def test_log_survives_a_restart(self) -> None:
