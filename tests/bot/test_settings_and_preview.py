@@ -15,7 +15,9 @@ from aisoc.bus import Bus
 from aisoc.cli import main
 from aisoc.errors import ConfigError
 from aisoc.events import ProducedBy, Tier2Decided
+from bot.errors import Refused
 from bot.policy import classify
+from bot.preview import PreviewSpace
 from bot.service import Bot
 from bot.settings import load_bot_settings
 from tests.bot.factory import WallClock, bot_settings, gate_settings, settle
@@ -157,3 +159,21 @@ def test_aisoc_demo_serve_on_a_taken_port_says_so(capsys: pytest.CaptureFixture[
         port = taken.getsockname()[1]
         assert main(["demo", "--serve", "--port", str(port), "--gate-port", "0"]) == 1
     assert f"cannot serve on 127.0.0.1 ports {port}/0" in capsys.readouterr().err
+
+
+def test_the_preview_keeps_only_its_newest_messages() -> None:
+    """Given a preview that keeps 3 messages, when 5 are posted, then the 3 newest are kept; a reply
+    into a forgotten thread is accepted, an edit of a forgotten message is refused, and a parent the
+    preview never made is still refused."""
+    preview = PreviewSpace(max_messages=3)
+    sent = [preview.create_message({"markdown": f"m{i}"}) for i in range(5)]
+    assert [m["markdown"] for m in preview.messages()] == ["m2", "m3", "m4"]
+    reply = preview.create_message({"markdown": "r", "parentId": sent[0]["id"]})
+    assert reply["parentId"] == sent[0]["id"]
+    assert [m["markdown"] for m in preview.messages()] == ["m3", "m4", "r"]
+    with pytest.raises(Refused):
+        preview.update_message(sent[1]["id"], {"markdown": "edited"})
+    with pytest.raises(Refused):
+        preview.create_message({"markdown": "r", "parentId": "msg-99-0123abcd"})
+    with pytest.raises(Refused):
+        preview.create_message({"markdown": "r", "parentId": reply["id"]})  # not the top of a thread
