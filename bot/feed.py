@@ -174,17 +174,23 @@ class Feed:
 
     def flush_digest(self, *, force: bool = False) -> bool:
         """Queue the digest card when the oldest buffered closure is ``digest_interval_s`` old, when
-        ``digest_max`` closures wait, or when forced; returns whether a digest was queued."""
+        ``digest_max`` closures wait, or when forced; returns whether a digest was queued. One card
+        rolls up at most ``digest_max`` closures (a batch read from a backlog may buffer more)."""
         items = self.store.digest_items()
         if not items:
             return False
+        most = self.settings.digest_max
         due = self.clock() - items[0][3] >= self.settings.digest_interval_s
-        if not (force or due or len(items) >= self.settings.digest_max):
+        if not (force or due or len(items) >= most):
             return False
-        post = self.composer.digest(items)
-        queued = self.store.apply(Plan(posts=[post] if post else []), drop_digest=[i[0] for i in items])
-        log.info("digest of %d closure(s) queued", len(items))
-        return bool(queued)
+        queued = False
+        for start in range(0, len(items), most):
+            chunk = items[start : start + most]
+            post = self.composer.digest(chunk)
+            done = self.store.apply(Plan(posts=[post] if post else []), drop_digest=[i[0] for i in chunk])
+            queued = bool(done) or queued
+            log.info("digest of %d closure(s) queued", len(chunk))
+        return queued
 
     def run(self) -> None:
         """Loop until ``stop()``: consume, flush the digest, beat."""

@@ -4,6 +4,7 @@ plans before their actions."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +18,8 @@ from bot.service import Bot
 from bot.store import Plan
 from gate.service import Gate
 from tests.bot.conftest import Space
-from tests.bot.factory import WallClock, review, settle
+from tests.bot.factory import WallClock, bot_settings, review, sentinel_closes, settle
+from tests.cards.checks import all_text
 from tests.gate.factory import publish_case
 
 
@@ -168,3 +170,20 @@ def test_a_backlog_is_read_in_growing_batches_and_a_quiet_feed_in_small_ones(bot
     for n in range(BATCH + 1):
         review(bus, 2 * total + n)
     assert bot.feed.run_once() == BATCH  # back to small batches once it had kept up
+
+
+def test_a_backlog_of_closures_is_rolled_up_digest_max_at_a_time(
+    space: Space, bus: Bus, gate: Gate, clock: WallClock
+) -> None:
+    """Given more waiting Sentinel closures than ``digest_max`` when the bot starts, when one batch
+    buffers them all, then each digest card rolls up at most ``digest_max`` of them and none is lost."""
+    bot = Bot(bot_settings(space.fake, space.soc, digest_max=4), bus=bus, gate=gate, clock=clock)
+    for n in range(5):
+        sentinel_closes(bus, n)  # a verdict and a closure each: 10 items
+    bot.feed.run_once()
+    digests = [p for p in bot.store.posts() if p.kind == "sentinel.digest"]
+    assert len(digests) == 3 and bot.store.digest_items() == []
+    settle(bot, clock)
+    said = [all_text(m["attachments"][0]["content"]) for m in space.fake.posted(space.soc)]
+    assert sum(int(re.search(r"Sentinel closed (\d+) alert", t).group(1)) for t in said) == 5  # type: ignore[union-attr]
+    bot.close()
