@@ -22,7 +22,7 @@ from aisoc.bus import Bus, Delivery
 from aisoc.health import heartbeat_info
 from bot.compose import Composer
 from bot.settings import BotSettings
-from bot.store import BotStore, Plan
+from bot.store import BotStore, Plan, TransactionLost
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,8 @@ class Feed:
                         with self.store.step():
                             plan = self.composer.plan(d.event)
                             queued = bool(plan and self.store.apply(plan)) or queued
+                    except TransactionLost:
+                        raise  # what was stored before is gone too: the whole batch again, one by one
                     except Exception as e:  # a bad event must not stop the bot: retried, then dead-lettered
                         self._log_failure(d)
                         failed.append((d, f"{type(e).__name__}: {e}"))

@@ -52,6 +52,11 @@ CREATE TABLE IF NOT EXISTS inbox (item_id TEXT PRIMARY KEY, envelope TEXT NOT NU
 """
 
 
+class TransactionLost(Exception):
+    """Raised when SQLite rolled back a whole batch's transaction (an I/O error, a full disk):
+    nothing written in the batch so far is stored, so none of it may be acknowledged."""
+
+
 @dataclass(frozen=True)
 class Post:
     """One message to create, or one card to edit, as the planner wants it sent."""
@@ -183,11 +188,15 @@ class BotStore:
                         self._depth = 0
                 return
             name = f"step{self._depth}"
+            if not self._db.in_transaction:
+                raise TransactionLost("the batch's transaction is gone (SQLite rolled it back)")
             self._depth += 1
             self._db.execute(f"SAVEPOINT {name}")
             try:
                 yield self._db
-            except BaseException:
+            except BaseException as e:
+                if not self._db.in_transaction:  # an I/O error or a full disk rolled back everything
+                    raise TransactionLost("the batch's transaction is gone (SQLite rolled it back)") from e
                 self._db.execute(f"ROLLBACK TO {name}")
                 self._db.execute(f"RELEASE {name}")
                 raise

@@ -187,3 +187,27 @@ def test_a_backlog_of_closures_is_rolled_up_digest_max_at_a_time(
     said = [all_text(m["attachments"][0]["content"]) for m in space.fake.posted(space.soc)]
     assert sum(int(re.search(r"Sentinel closed (\d+) alert", t).group(1)) for t in said) == 5  # type: ignore[union-attr]
     bot.close()
+
+
+def test_a_batch_whose_transaction_sqlite_rolled_back_acks_nothing_unstored(
+    bot: Bot, bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given SQLite rolling back the whole batch's transaction midway (as after an I/O error), when
+    the feed runs, then nothing written before it is acked as stored: the batch is handled again one
+    delivery per transaction, and every card is queued once."""
+    cases = [publish_case(bus, n) for n in range(4)]
+    apply = bot.store.apply
+    lost = []
+
+    def io_error_once(plan: Plan, **kw: Any) -> list[str]:
+        if not lost and any(p.source_event_id == cases[2].plan.event_id for p in plan.posts):
+            lost.append(True)
+            bot.store._db.execute("ROLLBACK")  # what SQLite does to a transaction on SQLITE_IOERR
+            raise OSError("disk I/O error")
+        return apply(plan, **kw)
+
+    monkeypatch.setattr(bot.store, "apply", io_error_once)
+    bot.feed.run_once()
+    assert lost and unacked(bus) == 0 and bus.dead_letters() == []
+    plans = {p.source_event_id for p in bot.store.posts() if p.kind == "ir.plan"}
+    assert plans == {c.plan.event_id for c in cases} and bot.store.counts() == {"queued": 8}
