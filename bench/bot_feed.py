@@ -1,6 +1,6 @@
 """How fast the bot's feed drains a backlog of the soak's events on Redis.
 
-    python bench/bot_feed.py [--alerts 2000] [--profile] [--out build/bench/bot_feed.json]
+    python bench/bot_feed.py [--alerts 2000] [--profile] [--heap N] [--out build/bench/bot_feed.json]
 
 Makes the events the soak's processes make (the four reactive roles with the canned model and
 recall on, over real Wazuh alerts cycled with fresh ids; the gate opening a request per proposal
@@ -25,6 +25,7 @@ import pstats
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -79,6 +80,23 @@ def soak_events(n: int, open_s: int, workdir: Path) -> list[events.Event]:
     return [e.event for e in bus.audit.entries()]
 
 
+def _heap_sample(handled: int, *, started: bool) -> dict[str, float]:
+    """The process's RSS and the traced Python heap (tracing starts at the first sample)."""
+    if not started:
+        tracemalloc.start()
+    rss = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    sample = {
+        "handled": handled,
+        "rss_mb": round(rss, 1),
+        "traced_mb": tracemalloc.get_traced_memory()[0] / 2**20,
+    }
+    print(
+        f"  heap after {handled} deliveries: RSS {rss:.1f} MB, traced {sample['traced_mb']:.2f} MB",
+        flush=True,
+    )
+    return sample
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--alerts", type=int, default=2000)
@@ -86,6 +104,14 @@ def main() -> None:
     p.add_argument("--open-s", type=int, default=120, help="how long an approval stays open")
     p.add_argument("--profile", action="store_true", help="run the drain under cProfile")
     p.add_argument("--top", type=int, default=30, help="profile rows printed")
+    p.add_argument(
+        "--heap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="trace the Python heap from the N-th delivery on and print it with the RSS every 5,000 "
+        "(is what the bot holds bounded?); set AISOC_MEMORY_MAX_CASES to the soak's window",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "build/bench/bot_feed.json")
     a = p.parse_args()
 
@@ -121,8 +147,13 @@ def main() -> None:
             cpu = time.process_time()
             if profiler is not None:
                 profiler.enable()
+            heap: list[dict[str, float]] = []
+            next_heap = a.heap
             while bot.feed.run_once():
                 rounds += 1
+                if a.heap and bot.feed.handled >= next_heap:
+                    heap.append(_heap_sample(bot.feed.handled, started=bool(heap)))
+                    next_heap = bot.feed.handled + 5000
             bot.feed.flush_digest(force=True)
             if profiler is not None:
                 profiler.disable()
@@ -158,6 +189,7 @@ def main() -> None:
         "left": {k: {"lag": v[0], "pending": v[1]} for k, v in lag.items()},
         "posts": posts,
         "profiled": a.profile,
+        "heap": heap,
         "load_average": os.getloadavg(),
     }
     print(
