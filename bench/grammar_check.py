@@ -13,7 +13,9 @@ bundled model, each pass on a freshly loaded model:
 4. ``lazy`` again in the same process on the same model (the prompts now meet kept prefixes and
    llama.cpp's reuse of the previous prompt): whether a prompt's answer repeats within a process.
 
-``--against FILE`` compares this run's answers with another process's ``--out`` (across processes).
+``--against FILE`` answers the very prompts of another process's ``--out`` (a prompt holds its
+event's random id as the data block's tag, so prompts recorded anew differ) and compares the
+answers (across processes).
 """
 
 from __future__ import annotations
@@ -98,6 +100,15 @@ def main() -> None:
     from aisoc import models
 
     calls = prompts(a.alerts)
+    if a.against:  # the other run's exact prompts
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        recorded = json.loads(Path(a.against).read_text())["prompts"]
+        kinds = {"system": SystemMessage, "human": HumanMessage}
+        calls = [
+            (role, [kinds[t](content=c) for t, c in messages], fmt)
+            for (role, _, fmt), messages in zip(calls, recorded, strict=True)
+        ]
     roles = [role for role, _, _ in calls]
     print(f"{len(calls)} model calls: {', '.join(roles)}")
 
@@ -108,7 +119,12 @@ def main() -> None:
             model.n_threads = a.threads  # type: ignore[attr-defined]
         return model
 
-    out: dict[str, Any] = {"alerts": a.alerts, "roles": roles, "threads": a.threads}
+    out: dict[str, Any] = {
+        "alerts": a.alerts,
+        "roles": roles,
+        "threads": a.threads,
+        "prompts": [[(m.type, str(m.content)) for m in messages] for _, messages, _ in calls],
+    }
     model = None
     for name in a.passes.split(","):
         mode = name.removesuffix("-again")

@@ -75,7 +75,7 @@ class ThreatIntel(AgentRole):
         "zscaler_sandbox_report",
     )
     schema = IntelAnswer
-    prompt_version = "threat_intel/3"
+    prompt_version = "threat_intel/4"
     reads_raw = False  # it rates the case's indicators and techniques, not the raw record
     review_duty = Role.IR_LEAD
     system_prompt = """\
