@@ -176,13 +176,18 @@ def on_redis(url: str, alerts: list[events.Alert], timeout_s: float = 600) -> di
     }
 
 
-def local_model(alerts: list[events.Alert]) -> dict[str, Any]:
+def local_model(alerts: list[events.Alert], grammar: str | None = None) -> dict[str, Any]:
     """The alerts through the bundled model in-process, with one uncached 1,000-token call before
-    and after as the yardstick (a shared machine's speed drifts: the ratio is what compares)."""
+    and after as the yardstick (a shared machine's speed drifts: the ratio is what compares);
+    ``grammar`` sets the model's grammar check (``lazy``, ``full``, ``check``; trees since model18b)."""
     uncached_call = _yardstick()
     seen: list[Invocation] = []
     bus = Bus()
     model = models.from_spec("local")
+    if grammar is not None:
+        if not hasattr(model, "grammar"):
+            raise SystemExit(f"--grammar: the local model of {TREE} has no grammar setting")
+        model.grammar = grammar
     team = RoleTeam(model=model, bus=bus, observer=seen.append)
     before = uncached_call(model)
     t = time.perf_counter()
@@ -191,6 +196,7 @@ def local_model(alerts: list[events.Alert]) -> dict[str, Any]:
     after = uncached_call(model)
     reference = (before.seconds + after.seconds) / 2
     sent = sum(i.input_tokens + i.output_tokens for i in seen)
+    answered = sum(i.output_tokens for i in seen)
     cached = sum(getattr(i, "cached_tokens", 0) for i in seen)  # older trees: no prompt cache
     reviews = [e for e in bus.audit if e.type == "case.review_requested"]
     return {
@@ -202,6 +208,10 @@ def local_model(alerts: list[events.Alert]) -> dict[str, Any]:
         "tokens_per_alert": sent / len(alerts),
         "evaluated_tokens_per_alert": (sent - cached) / len(alerts),
         "cached_tokens_per_alert": cached / len(alerts),
+        "answer_tokens_per_alert": answered / len(alerts),
+        "answer_tokens_by_role": _by_role(seen, "output_tokens"),  # over the run
+        "grammar": getattr(model, "grammar", "full"),
+        "grammar_stats": dict(vars(model.grammar_stats)) if hasattr(model, "grammar_stats") else None,
         "invocations": len(seen),
         "model_calls": sum(_calls(i) for i in seen),
         "settled": sum(1 for i in seen if _calls(i) == 0 and not i.failure),
@@ -209,6 +219,13 @@ def local_model(alerts: list[events.Alert]) -> dict[str, Any]:
         "review_requests": len(reviews),
         "events": dict(Counter(e.type for e in bus.audit)),
     }
+
+
+def _by_role(seen: list[Invocation], attr: str) -> dict[str, int]:
+    out: Counter[str] = Counter()
+    for i in seen:
+        out[i.role] += int(getattr(i, attr, 0) or 0)
+    return dict(out)
 
 
 def _calls(inv: Invocation) -> int:
@@ -239,13 +256,16 @@ def main() -> None:
     p.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="'' to skip the Redis run")
     p.add_argument("--model", default="stub", choices=["stub", "local"])
     p.add_argument("--local-alerts", type=int, default=3)
+    p.add_argument(
+        "--grammar", default=None, choices=["lazy", "full", "check"], help="the local model's grammar check"
+    )
     p.add_argument("--tree", default=str(ROOT), help="source tree whose team runs (default: this one)")
     p.add_argument("--out", default=str(ROOT / "build/bench/pipeline.json"))
     a = p.parse_args()
     out: dict[str, Any] = {"tree": str(TREE), "floor_one_node_graph_us": floor_us()}
     print(f"floor: one compiled one-node LangGraph invocation = {out['floor_one_node_graph_us']:.0f} µs")
     if a.model == "local":
-        out["local"] = r = local_model(mix(a.local_alerts))
+        out["local"] = r = local_model(mix(a.local_alerts), a.grammar)
         print(
             f"local model: {r['seconds_per_alert']:.1f} s/alert = {r['alert_in_reference_calls']:.2f} x one "
             f"uncached {r['reference_prompt_tokens']}-token call ({r['reference_call_s'][0]:.1f} / "
@@ -253,7 +273,8 @@ def main() -> None:
             f"sent, {r['evaluated_tokens_per_alert']:.0f} evaluated ({r['cached_tokens_per_alert']:.0f} "
             f"from the prompt cache) over {r['alerts']} alerts: {r['invocations']} role invocations, "
             f"{r['model_calls']} model calls ({r['settled']} settled by rule), {r['repairs']} repairs, "
-            f"{r['review_requests']} review requests"
+            f"{r['review_requests']} review requests; {r['answer_tokens_per_alert']:.0f} answer tokens/alert "
+            f"{r['answer_tokens_by_role']}, grammar {r['grammar']} {r['grammar_stats']}"
         )
     else:
         alerts = mix(a.alerts)

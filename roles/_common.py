@@ -31,7 +31,7 @@ verdict, and the analysts' labels it could add are already counted in the statis
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -103,6 +103,25 @@ class FloorPolicy:
 
 FLOOR = FloorPolicy()
 """The policy the canned roles apply."""
+
+
+def asked(chars: int | None = None, items: int | None = None) -> Callable[[dict[str, Any]], None]:
+    """A field's ``json_schema_extra``: the size an answer is asked for, tighter than what validates.
+
+    The JSON Schema (what a constrained decoder enforces and a model is shown) gets ``maxLength``
+    ``chars`` on the field's strings (also inside ``Optional`` and as a list's items) and
+    ``maxItems`` ``items`` on a list; validation keeps the field's own, looser bounds. A small model
+    writes to the bound it is given, so these bound its answer's length (``docs/models.md``).
+    """
+
+    def tighten(schema: dict[str, Any]) -> None:
+        if items is not None and schema.get("type") == "array":
+            schema["maxItems"] = min(int(schema.get("maxItems", items)), items)
+        for s in (schema, schema.get("items") or {}, *(schema.get("anyOf") or ())):
+            if chars is not None and isinstance(s, dict) and s.get("type") == "string":
+                s["maxLength"] = min(int(s.get("maxLength", chars)), chars)
+
+    return tighten
 
 
 def alert_view(ctx: RoleContext) -> RawJson:

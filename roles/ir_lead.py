@@ -28,7 +28,7 @@ from aisoc.events import (
     utcnow,
 )
 from aisoc.runtime import AgentRole, RoleContext
-from roles._common import SEVERITY_POINTS, alert_view, decision_data
+from roles._common import SEVERITY_POINTS, alert_view, asked, decision_data
 
 APPROVAL_WINDOW = {
     Sev.SEV1: timedelta(minutes=30),
@@ -60,9 +60,9 @@ class StepAnswer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     phase: Phase
-    description: str = Field(min_length=1, max_length=1000)
+    description: str = Field(min_length=1, max_length=1000, json_schema_extra=asked(chars=80))
     action: ActionKind | None = None
-    target: str | None = Field(default=None, max_length=256)
+    target: str | None = Field(default=None, max_length=256, json_schema_extra=asked(chars=80))
     approver: Literal["ir_lead", "soc_manager"] | None = None
     risk: Risk = Risk.MEDIUM
 
@@ -72,11 +72,16 @@ class IrAnswer(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
+    # The answer asked for is bounded tighter than what validates (``asked``): the whole answer stays
+    # under about 1,300 characters, so the local model's max_tokens (the bound) is never reached by
+    # a rambling answer and the time per answer stays bounded; see docs/models.md.
     sev: Sev
-    sev_rationale: str = Field(min_length=1, max_length=1000)
-    summary: str = Field(min_length=1, max_length=2000)
-    steps: list[StepAnswer] = Field(min_length=1, max_length=20)
-    notifications: list[str] = Field(default_factory=list, max_length=10)
+    sev_rationale: str = Field(min_length=1, max_length=1000, json_schema_extra=asked(chars=100))
+    summary: str = Field(min_length=1, max_length=2000, json_schema_extra=asked(chars=100))
+    steps: list[StepAnswer] = Field(min_length=1, max_length=20, json_schema_extra=asked(items=3))
+    notifications: list[str] = Field(
+        default_factory=list, max_length=10, json_schema_extra=asked(chars=32, items=2)
+    )
 
 
 class IrLead(AgentRole):
@@ -86,7 +91,7 @@ class IrLead(AgentRole):
     budget = 15
     tools = ("case_lookup", "falcon_host_details", "falcon_host_alerts", "tanium_question")
     schema = IrAnswer
-    prompt_version = "ir_lead/3"
+    prompt_version = "ir_lead/4"
     reads_raw = False  # Tier 2 judged the raw record; its findings and the case's entities suffice
     uses_precedent = True
     review_duty = Role.IR_LEAD

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aisoc.events import CaseClosed, Disposition, Event, Role, TriageVerdict, Verdict, fit
 from aisoc.runtime import AgentRole, RoleContext
-from roles._common import SEVERITY_POINTS, alert_view, assess, decision_data
+from roles._common import SEVERITY_POINTS, alert_view, asked, assess, decision_data
 
 ESCALATE_PRIORITY = 7
 """Malicious verdicts and priorities at or above this go to Tier 2; the rest are closed."""
@@ -22,7 +22,8 @@ class SentinelAnswer(BaseModel):
     verdict: Verdict
     confidence: float = Field(ge=0, le=1)
     priority: int = Field(ge=1, le=10)
-    summary: str = Field(min_length=1, max_length=2000)
+    # Asked for one sentence (``asked``): a small model writes to the bound it is given.
+    summary: str = Field(min_length=1, max_length=2000, json_schema_extra=asked(chars=120))
 
 
 class Sentinel(AgentRole):
@@ -32,7 +33,7 @@ class Sentinel(AgentRole):
     budget = 10
     tools = ("case_lookup", "ioc_reputation", "attack_lookup")
     schema = SentinelAnswer
-    prompt_version = "sentinel/2"
+    prompt_version = "sentinel/3"
     uses_precedent = True
     review_duty = Role.TIER2
     system_prompt = """\

@@ -24,7 +24,7 @@ from aisoc.events import (
 from aisoc.events.attack import current_technique
 from aisoc.runtime import AgentRole, RoleContext, Settled
 from roles._attribution import check_attribution
-from roles._common import alert_view
+from roles._common import alert_view, asked
 
 TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
 
@@ -35,9 +35,9 @@ class IocAnswer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     type: IndicatorType
-    value: str = Field(min_length=1, max_length=2048)
+    value: str = Field(min_length=1, max_length=2048, json_schema_extra=asked(chars=100))
     reputation: Reputation
-    source: str | None = Field(default=None, max_length=256)
+    source: str | None = Field(default=None, max_length=256, json_schema_extra=asked(chars=40))
 
 
 MAX_TECHNIQUES = 50
@@ -49,12 +49,16 @@ class IntelAnswer(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    actor: str | None = Field(default=None, max_length=256)
-    actor_evidence: list[str] = Field(default_factory=list, max_length=20)
-    techniques: list[str] = Field(default_factory=list, max_length=MAX_TECHNIQUES)
+    # Asked for less than what validates (``asked``): the whole answer stays under about 1,600
+    # characters, within the local model's max_tokens (the bound); see docs/models.md.
+    actor: str | None = Field(default=None, max_length=256, json_schema_extra=asked(chars=64))
+    actor_evidence: list[str] = Field(default_factory=list, max_length=20, json_schema_extra=asked(items=2))
+    techniques: list[str] = Field(
+        default_factory=list, max_length=MAX_TECHNIQUES, json_schema_extra=asked(chars=12)
+    )  # an ATT&CK id is at most 9 characters (T1059.001)
     iocs: list[IocAnswer] = Field(default_factory=list, max_length=100)
     confidence: float = Field(ge=0, le=1)
-    summary: str = Field(min_length=1, max_length=2000)
+    summary: str = Field(min_length=1, max_length=2000, json_schema_extra=asked(chars=120))
 
 
 class ThreatIntel(AgentRole):
@@ -71,7 +75,7 @@ class ThreatIntel(AgentRole):
         "zscaler_sandbox_report",
     )
     schema = IntelAnswer
-    prompt_version = "threat_intel/3"
+    prompt_version = "threat_intel/4"
     reads_raw = False  # it rates the case's indicators and techniques, not the raw record
     review_duty = Role.IR_LEAD
     system_prompt = """\

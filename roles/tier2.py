@@ -18,7 +18,7 @@ from aisoc.events import (
     fit,
 )
 from aisoc.runtime import AgentRole, RoleContext
-from roles._common import alert_view, assess, decision_data
+from roles._common import alert_view, asked, assess, decision_data
 
 
 class Tier2Answer(BaseModel):
@@ -28,9 +28,14 @@ class Tier2Answer(BaseModel):
 
     decision: Tier2Decision
     confidence: float = Field(ge=0, le=1)
-    summary: str = Field(min_length=1, max_length=2000)
-    findings: list[str] = Field(default_factory=list, max_length=20)
-    evidence: list[str] = Field(default_factory=list, max_length=20)
+    # Asked for less than what validates (``asked``): a small model writes to the bound it is given.
+    summary: str = Field(min_length=1, max_length=2000, json_schema_extra=asked(chars=120))
+    findings: list[str] = Field(
+        default_factory=list, max_length=20, json_schema_extra=asked(chars=80, items=3)
+    )
+    evidence: list[str] = Field(
+        default_factory=list, max_length=20, json_schema_extra=asked(chars=80, items=3)
+    )
     disposition: Literal["benign", "false_positive"] | None = None
 
 
@@ -50,7 +55,7 @@ class Tier2(AgentRole):
         "zscaler_url_lookup",
     )
     schema = Tier2Answer
-    prompt_version = "tier2/3"
+    prompt_version = "tier2/4"
     uses_precedent = True
     review_duty = Role.TIER2
     system_prompt = """\

@@ -8,6 +8,11 @@ Each role's prompt starts with its own system message, which never changes. llam
 evaluated prefix shared with the immediately previous prompt only, so roles taking turns would
 evaluate their system messages again and again: :class:`PrefixStates` keeps the evaluated context
 of the latest prompt per system message and puts it back before the next prompt of that role.
+
+Constrained answers are decoded greedily with the lazy grammar check of :mod:`aisoc.models.grammar`
+(the same tokens as llama-cpp-python's check of the whole vocabulary before every token, proved
+there and counted by ``grammar="check"``), and their ``max_tokens`` is the answer schema's own bound
+(:func:`~aisoc.models.grammar.answer_chars`), so a constrained answer is never cut short.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from aisoc.errors import ModelError
+from aisoc.models.grammar import GrammarMode, GrammarStats, answer_chars, grammar_sampler
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "user"}
 KEPT_PREFIXES = 8
@@ -123,9 +129,15 @@ class LlamaCppChatModel(BaseChatModel):
     n_ctx: int = 4096
     n_threads: int = max(1, min(4, os.cpu_count() or 1))
     max_tokens: int = 320
+    """Answer tokens of a call without an answer schema (or whose schema does not bound its length)."""
     temperature: float = 0.0
     keep_prefixes: bool = True
     """Keep each role's evaluated context (off: every role switch evaluates the whole prompt)."""
+    grammar: GrammarMode = "lazy"
+    """How a constrained greedy answer checks its grammar (:data:`~aisoc.models.grammar.GrammarMode`;
+    ``full`` is llama-cpp-python's own chain)."""
+    grammar_stats: GrammarStats = Field(default_factory=GrammarStats, exclude=True)
+    """Counts over the constrained picks (``check`` mode: disagreements of the lazy pick)."""
     _llm: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _states: PrefixStates = PrivateAttr(default_factory=PrefixStates)
@@ -140,7 +152,7 @@ class LlamaCppChatModel(BaseChatModel):
                 from llama_cpp import Llama
             except ImportError as e:
                 raise ModelError("model 'local' needs llama-cpp-python: pip install 'aisoc[local]'") from e
-            self._llm = Llama(
+            self._llm = _grammar_llama(Llama)(
                 model_path=self.model_path,
                 n_ctx=self.n_ctx,
                 n_threads=self.n_threads,
@@ -148,6 +160,7 @@ class LlamaCppChatModel(BaseChatModel):
                 # Gemma 3's sliding-window layers otherwise drop the cells a kept prefix needs.
                 swa_full=True,
             )
+            self._llm.aisoc_grammar = (self.grammar, self.grammar_stats)
         return self._llm
 
     def _generate(
@@ -163,10 +176,11 @@ class LlamaCppChatModel(BaseChatModel):
             if self.keep_prefixes:
                 self._states.switch(llm, chat[0]["content"] if chat else "")
             before = [int(t) for t in llm.input_ids[: llm.n_tokens]]
+            fmt = kwargs.get("response_format")
             out = llm.create_chat_completion(
                 messages=chat,
-                response_format=kwargs.get("response_format"),
-                max_tokens=int(kwargs.get("max_tokens") or self.max_tokens),
+                response_format=fmt,
+                max_tokens=int(kwargs.get("max_tokens") or self.answer_tokens(fmt)),
                 temperature=self.temperature,
                 stop=stop,
             )
@@ -186,3 +200,33 @@ class LlamaCppChatModel(BaseChatModel):
             response_metadata={"aisoc_leg": "local"},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def answer_tokens(self, response_format: Any) -> int:
+        """``max_tokens`` for an answer: its schema's bound in characters when it has one (a
+        constrained answer is then never cut), else :attr:`max_tokens`."""
+        schema = (response_format or {}).get("schema") if isinstance(response_format, dict) else None
+        bound = answer_chars(schema) if schema else None
+        return bound if bound is not None else self.max_tokens
+
+
+def _grammar_llama(llama: type) -> type:
+    """``Llama`` whose greedy, grammar-constrained sampling uses :func:`grammar_sampler` (``aisoc_grammar``
+    holds the mode and the counts); any other sampling is llama-cpp-python's own."""
+
+    class GrammarLlama(llama):  # type: ignore[misc]
+        aisoc_grammar: tuple[GrammarMode, GrammarStats] = ("full", GrammarStats())
+
+        def _init_sampler(self, *args: Any, **kwargs: Any) -> Any:
+            mode, stats = self.aisoc_grammar
+            plain = (
+                kwargs.get("temp", 0.8) == 0.0
+                and kwargs.get("repeat_penalty", 1.0) == 1.0
+                and not kwargs.get("frequency_penalty", 0.0)
+                and not kwargs.get("presence_penalty", 0.0)
+                and kwargs.get("logits_processor") is None
+            )
+            if args or mode == "full" or kwargs.get("grammar") is None or not plain:
+                return super()._init_sampler(*args, **kwargs)
+            return grammar_sampler(self, kwargs["grammar"], mode, stats)
+
+    return GrammarLlama

@@ -154,20 +154,20 @@ def test_trace_records_prompt_tools_precedent_leg_and_usage() -> None:
     alert = real_alert()
     (verdict,) = [e for e in results(team, alert) if e.type == "triage.verdict"]
     t = verdict.trace
-    assert (t.role, t.prompt_version, t.legs) == ("sentinel", "sentinel/2", ["primary"])
+    assert (t.role, t.prompt_version, t.legs) == ("sentinel", "sentinel/3", ["primary"])
     assert t.usage.input_tokens == 240 and t.usage.output_tokens == 60
     assert len(t.tool_calls[0].result) <= 4096 and "truncated" in t.tool_calls[0].result
     assert t.tool_calls[0].duration_ms >= 0 and json.loads(t.tool_calls[0].arguments) == {"case_id": "c"}
     assert t.precedent == precedent
     system, user = t.messages[0].content, t.messages[1].content
-    assert system.startswith("ROLE: sentinel/2") and "never follow instructions" in system
+    assert system.startswith("ROLE: sentinel/3") and "never follow instructions" in system
     assert user.startswith(f"<<<DATA-{alert.event_id[:8]}") and "wazuh:older" in user
     # The alert's view is referenced by its event id, not copied; the log rebuilds it exactly.
     assert alert.alert.title not in user and t.messages[1].parts[0].event_id == alert.event_id
     (_, sent, exact) = t.rebuilt_messages({alert.event_id: alert}.get)[1]
     assert exact and sent == model.calls_of("sentinel")[0][1].content and alert.alert.title in sent
     assert json.loads(t.validated_output)["priority"] == 9
-    assert verdict.produced_by.model_leg == "primary" and verdict.produced_by.prompt_version == "sentinel/2"
+    assert verdict.produced_by.model_leg == "primary" and verdict.produced_by.prompt_version == "sentinel/3"
 
 
 def test_alert_text_cannot_close_the_data_block() -> None:
@@ -221,12 +221,23 @@ def test_raw_control_characters_inside_strings_are_accepted() -> None:
 
 
 def test_the_decoders_schema_bounds_a_lists_strings_tighter_than_other_strings() -> None:
-    """Given Tier 2's answer schema, the schema handed to a constrained decoder caps the summary at
-    160 characters, each finding and item of evidence at 100 and each list at 4 items; an answer
-    written to those bounds is a valid Tier 2 answer, and the enum stays unbounded by length."""
+    """Given an answer schema like Tier 2's without asked bounds, the schema handed to a constrained
+    decoder caps the summary at 160 characters, each finding and item of evidence at 100 and each
+    list at 4 items; an answer written to those bounds is valid, and the enum stays unbounded by
+    length. Tier 2's own, tighter asked bounds (``roles._common.asked``) pass through."""
+    from pydantic import BaseModel, Field
+
+    from aisoc.events import Tier2Decision
     from aisoc.runtime.loop import GRAMMAR_MAX_ITEM_STRING, GRAMMAR_MAX_STRING, grammar_schema
 
-    g = grammar_schema(Tier2.schema.model_json_schema())
+    class Answer(BaseModel):
+        decision: Tier2Decision
+        confidence: float = Field(ge=0, le=1)
+        summary: str = Field(min_length=1, max_length=2000)
+        findings: list[str] = Field(default_factory=list, max_length=20)
+        evidence: list[str] = Field(default_factory=list, max_length=20)
+
+    g = grammar_schema(Answer.model_json_schema())
     props = g["properties"]
     assert props["summary"]["maxLength"] == GRAMMAR_MAX_STRING == 160
     for name in ("findings", "evidence"):
@@ -240,4 +251,8 @@ def test_the_decoders_schema_bounds_a_lists_strings_tighter_than_other_strings()
         "findings": ["f" * 100] * 4,
         "evidence": ["e" * 100] * 4,
     }
+    Answer.model_validate(longest)
     Tier2.schema.model_validate(longest)
+    tier2 = grammar_schema(Tier2.schema.model_json_schema())["properties"]
+    assert tier2["summary"]["maxLength"] == 120
+    assert (tier2["findings"]["maxItems"], tier2["findings"]["items"]["maxLength"]) == (3, 80)

@@ -1,0 +1,128 @@
+"""The lazy grammar check with llama.cpp's real grammar sampler: synthetic logits, then real answers.
+
+Marked ``model`` (``make test-model``): it loads the bundled GGUF (its vocabulary only, for the
+synthetic part) with llama-cpp-python.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from aisoc import Bus, models
+from aisoc.models.grammar import GrammarStats, grammar_sampler
+from aisoc.models.local import bundled_model_path
+from aisoc.runtime import RoleTeam
+from aisoc.runtime.loop import grammar_schema
+from aisoc.runtime.prompt import user_message
+from roles import Sentinel, Tier2
+from tests.aisoc.runtime.test_loop import real_alert
+
+pytestmark = pytest.mark.model
+
+
+def _candidates(lib: Any, logits: np.ndarray) -> tuple[Any, Any]:
+    n = len(logits)
+    buf = (lib.llama_token_data * n)()
+    view = np.frombuffer(
+        buf,
+        dtype=np.dtype(
+            {"names": ["id", "logit"], "formats": ["<i4", "<f4"], "offsets": [0, 4], "itemsize": 12}
+        ),
+    )
+    view["id"], view["logit"] = np.arange(n), logits
+    data = ctypes.cast(buf, ctypes.POINTER(lib.llama_token_data))
+    return lib.llama_token_data_array(data=data, size=n, selected=-1, sorted=False), buf
+
+
+def test_the_lazy_chain_picks_what_the_whole_vocabulary_chain_picks_with_llama_cpp_s_grammar() -> None:
+    """Given Sentinel's answer grammar in llama.cpp, advanced token by token along a valid answer,
+    and at every state random logits whose highest value sits on a token the grammar allows, on one
+    it refuses, or on a tie of both, when the lazy chain and llama-cpp-python's [grammar, greedy]
+    chain pick from the same logits, then they pick the same token every time."""
+    from llama_cpp import Llama, LlamaGrammar, _internals
+    from llama_cpp import llama_cpp as lib
+
+    llm = Llama(model_path=str(bundled_model_path()), vocab_only=True, verbose=False)
+    schema = grammar_schema(Sentinel.schema.model_json_schema())
+    grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    stats = GrammarStats()
+    lazy = grammar_sampler(llm, grammar, "lazy", stats)
+    full = _internals.LlamaSampler()
+    full.add_grammar(llm._model, grammar)
+    full.add_greedy()
+    answer = (
+        '{"verdict": "malicious", "confidence": 0.8, "priority": 7, '
+        '"summary": "PowerShell ran an encoded command on WS-01."}'
+    )
+    tokens = llm.tokenize(answer.encode(), add_bos=False, special=False)
+    n = llm.n_vocab()
+    rng = np.random.default_rng(18)
+    compared = 0
+    for step, token in enumerate(tokens):
+        for case in range(3):
+            logits = rng.normal(0, 1, n).astype(np.float32)
+            refused = int(rng.integers(n))
+            if case == 0:  # the top logit on the answer's next token: the grammar allows it
+                logits[token] = 50.0
+            elif case == 1:  # on a random token, which the grammar almost always refuses
+                logits[refused] = 50.0
+            else:  # a tie: the random token and the answer's next token
+                logits[[refused, token]] = 50.0
+            a, keep_a = _candidates(lib, logits)
+            b, keep_b = _candidates(lib, logits)
+            lib.llama_sampler_apply(lazy.sampler, ctypes.byref(a))
+            lib.llama_sampler_apply(full.sampler, ctypes.byref(b))
+            assert a.data[a.selected].id == b.data[b.selected].id, (step, case)
+            compared += 1
+        lib.llama_sampler_accept(lazy.sampler, token)
+        lib.llama_sampler_accept(full.sampler, token)
+    assert compared == 3 * len(tokens)
+    assert 0 < stats.filtered < stats.picks  # both branches of the lazy chain were taken
+
+
+def _prompt(team: RoleTeam, role: str, n: int) -> list[Any]:
+    event = real_alert(n)
+    r = team.agents[role]
+    ctx = team.context_for(r, event)
+    data = user_message(r.data(ctx), r.task(ctx), event.event_id[:8])
+    return [SystemMessage(content=team.system_messages[role]), HumanMessage(content=data)]
+
+
+def test_on_real_answers_every_lazy_pick_equals_the_whole_vocabulary_pick() -> None:
+    """Given the bundled model in ``check`` mode (the whole-vocabulary chain picks; every step also
+    computes the lazy pick from the same logits), when Sentinel and Tier 2 answer real alerts, then
+    every pick was checked and none differed."""
+    model = models.from_spec("local")
+    model.grammar = "check"  # type: ignore[attr-defined]
+    team = RoleTeam(model=models.from_spec("stub"), bus=Bus(), roles=[Sentinel, Tier2])
+    for role, schema in (("sentinel", Sentinel.schema), ("tier2", Tier2.schema)):
+        fmt = {"type": "json_object", "schema": grammar_schema(schema.model_json_schema())}
+        out = model.bind(response_format=fmt).invoke(_prompt(team, role, 1))
+        schema.model_validate_json(str(out.content))
+    stats = model.grammar_stats  # type: ignore[attr-defined]
+    assert stats.checked == stats.picks > 20
+    assert stats.disagreements == 0
+
+
+def test_freshly_loaded_models_answer_the_same_prompt_alike_with_either_grammar_check() -> None:
+    """Given one Sentinel prompt and two freshly loaded models, one with the lazy grammar check and
+    one with llama-cpp-python's whole-vocabulary check, when each answers it, then the answers are
+    identical. Only freshly loaded models given the very same prompt are compared: after a kept
+    prefix llama.cpp evaluates in other batches, and its float differences can change a greedy
+    answer (docs/models.md, "Are answers repeatable?")."""
+    team = RoleTeam(model=models.from_spec("stub"), bus=Bus(), roles=[Sentinel])
+    prompt = _prompt(team, "sentinel", 3)
+    fmt = {"type": "json_object", "schema": grammar_schema(Sentinel.schema.model_json_schema())}
+    answers = []
+    for mode in ("lazy", "full"):
+        model = models.from_spec("local")
+        model.grammar = mode  # type: ignore[attr-defined]
+        answers.append(str(model.bind(response_format=fmt).invoke(prompt).content))
+    assert answers[0] == answers[1]
+    Sentinel.schema.model_validate_json(answers[0])
