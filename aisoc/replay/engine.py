@@ -17,10 +17,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import signal
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -192,6 +195,8 @@ class Replay:
         self.role_names: list[str] = []
         self._calls: dict[str, list[RoleCall]] = {}
         self._current: str | None = None
+        self._stop = threading.Event()
+        """Set by the first Ctrl-C: the run stops before its next ticket (a second Ctrl-C at once)."""
 
     # --- the run --------------------------------------------------------------------------------
 
@@ -216,7 +221,7 @@ class Replay:
         result = ReplayResult(metrics={}, arms={})
         guard = EgressGuard(allow=model_endpoints(self.model)) if self.isolate else None
         try:
-            with guard if guard is not None else nullcontext():
+            with guard if guard is not None else nullcontext(), self._ctrl_c():
                 for arm in ARMS[self.recall]:
                     prior = done.get(arm, [])
                     results = list(prior)
@@ -253,6 +258,27 @@ class Replay:
         if self.files is not None:
             write_json(self.files.metrics, result.metrics)
         return result
+
+    @contextmanager
+    def _ctrl_c(self) -> Iterator[None]:
+        """While the run lasts, the first Ctrl-C asks it to stop before the next ticket (the one under
+        way finishes and is kept, wherever in the code the signal lands); the second stops at once."""
+
+        def handle(signum: int, frame: Any) -> None:
+            if self._stop.is_set():
+                raise KeyboardInterrupt
+            self._stop.set()
+            sys.stderr.write("\nstopping after the current ticket (Ctrl-C again to stop at once)\n")
+
+        try:
+            previous = signal.signal(signal.SIGINT, handle)
+        except ValueError:  # not the main thread: Ctrl-C stays Python's KeyboardInterrupt
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def _open(self) -> tuple[str, dict[str, list[TicketResult]], Journal]:
         run_id = f"replay-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
@@ -319,6 +345,8 @@ class Replay:
         for ticket in self.selection.tickets:
             if ticket.ticket_id in finished:
                 continue
+            if self._stop.is_set():
+                raise KeyboardInterrupt  # the first Ctrl-C: the tickets done are kept
             self._current = ticket.ticket_id
             for known in clock.due(ticket.alert.created_at):  # labels analysts have given by now
                 baselines.learn(known)
