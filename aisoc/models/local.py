@@ -12,7 +12,8 @@ of the latest prompt per system message and puts it back before the next prompt 
 Constrained answers are decoded greedily with the lazy grammar check of :mod:`aisoc.models.grammar`
 (the same tokens as llama-cpp-python's check of the whole vocabulary before every token, proved
 there and counted by ``grammar="check"``), and their ``max_tokens`` is the answer schema's own bound
-(:func:`~aisoc.models.grammar.answer_chars`), so a constrained answer is never cut short.
+(:func:`~aisoc.models.grammar.answer_chars`, twice over for escapes), so a constrained answer is not
+cut short.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from pydantic import Field, PrivateAttr
 
 from aisoc.errors import ModelError
 from aisoc.models.grammar import GrammarMode, GrammarStats, answer_chars, grammar_sampler
+
+ESCAPED = 2
+"""JSON characters per string character allowed for in ``max_tokens`` (an escape such as ``\\n``)."""
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "user"}
 KEPT_PREFIXES = 8
@@ -202,11 +206,15 @@ class LlamaCppChatModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def answer_tokens(self, response_format: Any) -> int:
-        """``max_tokens`` for an answer: its schema's bound in characters when it has one (a
-        constrained answer is then never cut), else :attr:`max_tokens`."""
+        """``max_tokens`` for an answer: twice its schema's bound in characters when it has one, else
+        :attr:`max_tokens`. The bound counts a string's characters; a small model may write each as a
+        two-character escape (``\\r``, ``\\n``, ``\\"``: seen, a summary of ``\\r\\n`` cut
+        at the plain bound), so twice it leaves a constrained answer uncut. A well-formed answer
+        stops at its closing brace long before; llama-cpp-python caps ``max_tokens`` at what the
+        context has left."""
         schema = (response_format or {}).get("schema") if isinstance(response_format, dict) else None
         bound = answer_chars(schema) if schema else None
-        return bound if bound is not None else self.max_tokens
+        return ESCAPED * bound if bound is not None else self.max_tokens
 
 
 def _grammar_llama(llama: type) -> type:
