@@ -141,7 +141,8 @@ def grammar_sampler(llm: Any, grammar: Any, mode: GrammarMode, stats: GrammarSta
     from llama_cpp import _internals
     from llama_cpp import llama_cpp as lib
 
-    chain: Any = _internals.LlamaSampler()  # type: ignore[no-untyped-call]
+    sampler_chain: Any = _internals.LlamaSampler  # untyped when installed, missing in lint's venv
+    chain = sampler_chain()
     sampler = lib.llama_sampler_init_grammar(
         llm._model.vocab, grammar._grammar.encode(), grammar._root.encode()
     )
