@@ -45,19 +45,10 @@ from gate.settings import GateSettings  # noqa: E402
 from integrations.wazuh import WazuhFileSource  # noqa: E402
 from tests.support.chaos import real_alerts  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
+from tests.support.sources import ListSource  # noqa: E402
 
 CHUNK = 100
 """Alerts handled between two ticks of the gate (its requests end ``--open-s`` after they open)."""
-
-
-class _Source:
-    name = "wazuh"
-
-    def __init__(self, alerts: list[events.Alert]) -> None:
-        self.alerts = alerts
-
-    def poll(self) -> Any:
-        yield from self.alerts
 
 
 def soak_events(n: int, open_s: int, workdir: Path) -> list[events.Event]:
@@ -73,7 +64,7 @@ def soak_events(n: int, open_s: int, workdir: Path) -> list[events.Event]:
     gate = Gate(bus, gate_settings, clock=lambda: now)
     team.on_action_proposed(gate)
     for start in range(0, len(alerts), CHUNK):
-        team.consume(_Source(alerts[start : start + CHUNK]))
+        team.consume(ListSource(alerts[start : start + CHUNK]))
         now += timedelta(seconds=open_s + 1)
         gate.tick(now)
     gate.close()

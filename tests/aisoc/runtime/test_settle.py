@@ -9,27 +9,18 @@ from aisoc.runtime import Invocation, RoleContext, RoleTeam, Settled
 from integrations.wazuh import WazuhFileSource
 from roles import STANDARD_TEAM, Sentinel
 from tests.aisoc.runtime.test_loop import DATA
+from tests.support.sources import ListSource
 
 
 def _alerts() -> list[events.Alert]:
     return [a for a in WazuhFileSource(DATA / "wazuh/alerts.jsonl").poll() if isinstance(a, events.Alert)]
 
 
-class _Source:
-    name = "wazuh"
-
-    def __init__(self, alerts: list[events.Alert]) -> None:
-        self.alerts = alerts
-
-    def poll(self) -> Any:
-        yield from self.alerts
-
-
 def _run(alert: events.Alert, roles: Any = STANDARD_TEAM) -> tuple[Bus, list[Invocation]]:
     seen: list[Invocation] = []
     bus = Bus()
     RoleTeam(model=models.from_spec("stub"), bus=bus, roles=roles, observer=seen.append).consume(
-        _Source([alert])
+        ListSource([alert])
     )
     return bus, seen
 
