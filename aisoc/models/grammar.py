@@ -14,6 +14,19 @@ of highest logit) and asks the grammar about ``u`` alone; when allowed, the cand
     judges each candidate on its own (the token's text against the grammar's state), so asking
     about ``u`` alone gives the answer it gives for ``u`` among all candidates.
 
+When ``u`` is refused, the grammar is asked next about a **shortlist**: every candidate whose logit
+is at least the :data:`SHORTLIST`-th highest (ties at that value included), as one small candidate
+array. If it allows any of them, the pick is the first highest logit among those allowed:
+
+    Let ``t`` be the shortlist's threshold and ``s`` an allowed shortlisted token. Every candidate
+    outside the shortlist has a logit below ``t <= logit(s)``, so the highest allowed logit, and
+    every allowed candidate that has it, are in the shortlist; the shortlist is in vocabulary order,
+    so its first highest allowed logit is also the first in the whole vocabulary.
+
+Only when the shortlist holds no allowed token does the grammar filter the whole vocabulary. A
+refused top token is mostly a token the grammar forces (a key, a quote, a comma), which the model
+rates highly as well, so the whole vocabulary is seldom filtered.
+
 This holds for the same logits. It needs greedy decoding with no penalty and no logits processor
 (they change logits by the history; :class:`GrammarLlama` falls back to llama-cpp-python's own chain
 for any of them). ``check`` mode proves it on real answers: the whole-vocabulary chain picks, and
@@ -49,21 +62,54 @@ class GrammarStats:
     """Counts over the constrained greedy picks of one model (summed over answers)."""
 
     picks: int = 0
+    shortlisted: int = 0
+    """Picks where the grammar refused the most likely token and the shortlist held the pick."""
     filtered: int = 0
-    """Picks where the grammar refused the most likely token, so the whole vocabulary was filtered."""
+    """Picks where the grammar refused the most likely token and the whole shortlist, so the whole
+    vocabulary was filtered."""
     checked: int = 0
     """Picks computed both ways (``check`` mode)."""
     disagreements: int = 0
     """Checked picks where the lazy pick was another token than the whole-vocabulary pick."""
 
 
-def lazy_pick(logits: np.ndarray, allows: Callable[[int], bool], allowed: Callable[[], np.ndarray]) -> int:
+SHORTLIST = 1024
+"""Candidates of highest logit the grammar is asked about, as one array, when it refuses the top one."""
+
+
+def shortlist(logits: np.ndarray, size: int = SHORTLIST) -> np.ndarray:
+    """The indices, in vocabulary order, of every logit at least the ``size``-th highest."""
+    if size >= len(logits):
+        return np.arange(len(logits))
+    threshold = np.partition(logits, len(logits) - size)[len(logits) - size]
+    return np.flatnonzero(logits >= threshold)
+
+
+def lazy_pick(
+    logits: np.ndarray,
+    allows: Callable[[int], bool],
+    among: Callable[[np.ndarray], np.ndarray],
+    allowed: Callable[[], np.ndarray] | None = None,
+    stats: GrammarStats | None = None,
+    size: int = SHORTLIST,
+) -> int | None:
     """The index the lazy chain picks: the first highest logit when the grammar allows it, else the
-    first highest logit among what ``allowed()`` leaves (the logits with refused tokens at -inf)."""
+    first highest allowed logit of the :func:`shortlist` of ``size`` (``among(indices)``: their
+    logits with the refused ones at -inf), else the first highest logit of ``allowed()`` (all
+    logits with refused tokens at -inf). ``None`` instead of that last step when ``allowed`` is not
+    given: the caller lets the grammar filter the whole vocabulary itself."""
     best = int(np.argmax(logits))
     if allows(best):
         return best
-    return int(np.argmax(allowed()))
+    indices = shortlist(logits, size)
+    kept = among(indices)
+    if len(kept) and kept.max() > -np.inf:
+        if stats is not None:
+            stats.shortlisted += 1
+        return int(indices[int(np.argmax(kept))])
+    if stats is not None:
+        stats.filtered += 1
+    return None if allowed is None else int(np.argmax(allowed()))
 
 
 def full_pick(allowed: np.ndarray) -> int:
@@ -159,16 +205,18 @@ def grammar_sampler(llm: Any, grammar: Any, mode: GrammarMode, stats: GrammarSta
         stats.picks += 1
 
         def allows(i: int) -> bool:
-            ok = probe.allows(int(ids[i]))
-            stats.filtered += not ok
-            return ok
+            return probe.allows(int(ids[i]))
+
+        def among(indices: np.ndarray) -> np.ndarray:
+            return probe.filtered(np.ascontiguousarray(view[indices]))
 
         if mode == "check":  # note the lazy pick; the grammar and greedy steps pick as usual
-            noted[:] = [int(ids[lazy_pick(logits, allows, lambda: probe.filtered(view))])]
+            pick = lazy_pick(logits, allows, among, lambda: probe.filtered(view), stats)
+            noted[:] = [int(ids[pick if pick is not None else 0])]
             return
-        best = int(np.argmax(logits))
-        if allows(best):  # else the grammar filters the whole vocabulary
-            chosen = cur.data[best]
+        pick = lazy_pick(logits, allows, among, None, stats)
+        if pick is not None:  # else the grammar filters the whole vocabulary
+            chosen = cur.data[pick]
             cur.data[0] = lib.llama_token_data(chosen.id, chosen.logit, chosen.p)
             cur.size, cur.selected, cur.sorted = 1, -1, False
 

@@ -1,4 +1,5 @@
-"""The lazy grammar pick equals the whole-vocabulary pick, and every role's answer has a length bound.
+"""The lazy grammar pick (top token, then a shortlist, then the whole vocabulary) equals the
+whole-vocabulary pick, and every role's answer has a length bound.
 
 The pick logic runs here on synthetic logits with a synthetic grammar (a set of allowed tokens);
 ``test_local_grammar.py`` (marked ``model``) runs it with llama.cpp's real grammar sampler.
@@ -11,38 +12,81 @@ import json
 import numpy as np
 import pytest
 
-from aisoc.models.grammar import answer_chars, full_pick, lazy_pick
+from aisoc.models.grammar import GrammarStats, answer_chars, full_pick, lazy_pick, shortlist
 from aisoc.runtime import AgentRole
 from aisoc.runtime.loop import grammar_schema
 from roles import STANDARD_TEAM
 from roles.ir_lead import IrAnswer
 
 
-def _picks(logits: np.ndarray, allowed: np.ndarray) -> tuple[int, int, int]:
+def _picks(
+    logits: np.ndarray, allowed: np.ndarray, stats: GrammarStats | None = None
+) -> tuple[int, int, int]:
+    """(lazy pick, whole-vocabulary pick, grammar questions the lazy pick asked: one per token asked
+    about alone, one per shortlist, one per whole-vocabulary filter)."""
     masked = np.where(allowed, logits, -np.inf).astype(np.float32)
-    probes: list[int] = []
+    asked: list[str] = []
 
     def allows(i: int) -> bool:
-        probes.append(i)
+        asked.append("one")
         return bool(allowed[i])
 
-    return lazy_pick(logits, allows, lambda: masked), full_pick(masked), len(probes)
+    def among(indices: np.ndarray) -> np.ndarray:
+        asked.append("shortlist")
+        return masked[indices]
+
+    def everything() -> np.ndarray:
+        asked.append("all")
+        return masked
+
+    lazy = lazy_pick(logits, allows, among, everything, stats, size=64)
+    assert lazy is not None
+    return lazy, full_pick(masked), len(asked)
 
 
 def test_the_lazy_pick_is_the_whole_vocabulary_pick_on_random_logits_and_grammars() -> None:
-    """Given 2,000 random logit vectors (with many ties: logits drawn from 8 values) and random
-    allowed sets of every density, when both picks run, then they are the same token every time,
-    and the lazy pick asks the grammar about one token only."""
+    """Given 3,000 random logit vectors (many ties: logits drawn from 8 values; vocabularies smaller
+    and larger than the shortlist) and random allowed sets of every density, down to a single token,
+    when both picks run (a shortlist of 64), then they are the same token every time, and the lazy
+    pick asks the grammar one, two or three questions (the top token, the shortlist, the whole
+    vocabulary), each path taken."""
     rng = np.random.default_rng(18)
-    for _ in range(2000):
-        n = int(rng.integers(2, 300))
+    stats = GrammarStats()
+    paths = set()
+    for _ in range(3000):
+        n = int(rng.integers(2, 600))
         logits = rng.integers(0, 8, n).astype(np.float32)
-        allowed = rng.random(n) < rng.random()
+        allowed = rng.random(n) < rng.random() ** 4
         if not allowed.any():
             allowed[int(rng.integers(n))] = True
-        lazy, full, probes = _picks(logits, allowed)
+        lazy, full, asked = _picks(logits, allowed, stats)
         assert lazy == full
-        assert probes == 1
+        assert asked in (1, 2, 3)
+        paths.add(asked)
+    assert paths == {1, 2, 3}
+    assert 0 < stats.filtered < stats.shortlisted
+
+
+def test_a_shortlist_holds_every_logit_tied_at_its_threshold_in_vocabulary_order() -> None:
+    """Given 100 logits where 70 share the top value, when 64 are shortlisted, then all 70 are in it,
+    in vocabulary order; given fewer logits than the shortlist, all of them are."""
+    logits = np.zeros(100, dtype=np.float32)
+    top = np.sort(np.random.default_rng(1).choice(100, 70, replace=False))
+    logits[top] = 3.0
+    assert list(shortlist(logits, 64)) == list(top)
+    assert list(shortlist(np.ones(5, dtype=np.float32), 64)) == [0, 1, 2, 3, 4]
+
+
+def test_a_refused_top_token_with_the_pick_just_below_it_is_found_in_the_shortlist() -> None:
+    """Given a refused top token and an allowed token tied with a refused one just below it (a
+    forced quote under the model's favourite word), when the lazy chain picks, then it takes the
+    first of the tie that is allowed, from the shortlist, without filtering the whole vocabulary."""
+    logits = np.array([0.0] * 200 + [9.0, 5.0, 5.0] + [1.0] * 200, dtype=np.float32)
+    allowed = np.zeros(len(logits), bool)
+    allowed[[202, 5, 300]] = True
+    stats = GrammarStats()
+    assert _picks(logits, allowed, stats)[:2] == (202, 202)
+    assert (stats.shortlisted, stats.filtered) == (1, 0)
 
 
 def test_ties_go_to_the_first_candidate_in_both_picks() -> None:

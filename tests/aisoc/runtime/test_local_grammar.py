@@ -43,8 +43,9 @@ def _candidates(lib: Any, logits: np.ndarray) -> tuple[Any, Any]:
 def test_the_lazy_chain_picks_what_the_whole_vocabulary_chain_picks_with_llama_cpp_s_grammar() -> None:
     """Given Sentinel's answer grammar in llama.cpp, advanced token by token along a valid answer,
     and at every state random logits whose highest value sits on a token the grammar allows, on one
-    it refuses, or on a tie of both, when the lazy chain and llama-cpp-python's [grammar, greedy]
-    chain pick from the same logits, then they pick the same token every time."""
+    it refuses, on a tie of both, or on 100 refused tokens (more than the shortlist), when the lazy
+    chain and llama-cpp-python's [grammar, greedy] chain pick from the same logits, then they pick
+    the same token every time, and each of the lazy chain's three paths was taken."""
     from llama_cpp import Llama, LlamaGrammar, _internals
     from llama_cpp import llama_cpp as lib
 
@@ -53,6 +54,7 @@ def test_the_lazy_chain_picks_what_the_whole_vocabulary_chain_picks_with_llama_c
     grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
     stats = GrammarStats()
     lazy = grammar_sampler(llm, grammar, "lazy", stats)
+    probe = lazy._aisoc_refs[2]
     full = _internals.LlamaSampler()
     full.add_grammar(llm._model, grammar)
     full.add_greedy()
@@ -65,15 +67,19 @@ def test_the_lazy_chain_picks_what_the_whole_vocabulary_chain_picks_with_llama_c
     rng = np.random.default_rng(18)
     compared = 0
     for step, token in enumerate(tokens):
-        for case in range(3):
+        zeros, keep = _candidates(lib, np.zeros(n, dtype=np.float32))
+        refused_now = np.flatnonzero(probe.filtered(probe.candidates.view(zeros)) == -np.inf)
+        for case in range(4):
             logits = rng.normal(0, 1, n).astype(np.float32)
-            refused = int(rng.integers(n))
+            refused = int(rng.choice(refused_now))
             if case == 0:  # the top logit on the answer's next token: the grammar allows it
                 logits[token] = 50.0
-            elif case == 1:  # on a random token, which the grammar almost always refuses
+            elif case == 1:  # on a refused token: the shortlist holds the pick (or not)
                 logits[refused] = 50.0
-            else:  # a tie: the random token and the answer's next token
+            elif case == 2:  # a tie: a refused token and the answer's next token
                 logits[[refused, token]] = 50.0
+            else:  # more refused tokens on top than the shortlist holds: the whole vocabulary
+                logits[rng.choice(refused_now, 100, replace=False)] = 50.0
             a, keep_a = _candidates(lib, logits)
             b, keep_b = _candidates(lib, logits)
             lib.llama_sampler_apply(lazy.sampler, ctypes.byref(a))
@@ -82,8 +88,9 @@ def test_the_lazy_chain_picks_what_the_whole_vocabulary_chain_picks_with_llama_c
             compared += 1
         lib.llama_sampler_accept(lazy.sampler, token)
         lib.llama_sampler_accept(full.sampler, token)
-    assert compared == 3 * len(tokens)
-    assert 0 < stats.filtered < stats.picks  # both branches of the lazy chain were taken
+    assert compared == 4 * len(tokens)
+    assert stats.filtered >= len(tokens)  # every fourth case filtered the whole vocabulary
+    assert 0 < stats.shortlisted and stats.shortlisted + stats.filtered < stats.picks
 
 
 def _prompt(team: RoleTeam, role: str, n: int) -> list[Any]:
