@@ -30,6 +30,11 @@ def bind(**values: str | None) -> Iterator[None]:
         _context.reset(token)
 
 
+def bound() -> dict[str, str]:
+    """What is bound here now (role, case id, event id of the unit of work in progress)."""
+    return dict(_context.get())
+
+
 class ContextFilter(logging.Filter):
     """Adds the bound role, case id and event id to each record (explicit ``extra`` wins)."""
 

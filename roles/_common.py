@@ -221,3 +221,19 @@ def assess(data: dict[str, Any], policy: FloorPolicy = FLOOR) -> Assessment:
     return Assessment(
         False, FACTS_CONFIDENCE, "no specific history; low severity and no ATT&CK mapping", False
     )
+
+
+def view_indicators(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The indicators of an alert view as ``{"type", "value", "private"}``: the view writes each as
+    one ``type:value`` string (`` (private)`` appended), older layouts as objects."""
+    out = []
+    for item in view.get("indicators") or []:
+        if isinstance(item, dict):
+            out.append(
+                {"type": item.get("type"), "value": item.get("value"), "private": bool(item.get("private"))}
+            )
+            continue
+        kind, _, value = str(item).partition(":")
+        private = value.endswith(" (private)")
+        out.append({"type": kind, "value": value.removesuffix(" (private)"), "private": private})
+    return out

@@ -28,7 +28,7 @@ from aisoc.events import (
     utcnow,
 )
 from aisoc.runtime import AgentRole, RoleContext
-from roles._common import SEVERITY_POINTS, alert_view, asked, decision_data
+from roles._common import SEVERITY_POINTS, alert_view, asked, decision_data, view_indicators
 
 APPROVAL_WINDOW = {
     Sev.SEV1: timedelta(minutes=30),
@@ -194,8 +194,8 @@ propose: a person decides and acts. List who must be notified."""
         users = [u for u in view.get("users") or [] if not BUILTIN_ACCOUNTS.match(str(u).strip())]
         bad = [
             i
-            for i in view.get("indicators") or []
-            if not i.get("private") and i.get("type") in ("ip", "domain", "url", "sha256", "md5")
+            for i in view_indicators(view)
+            if not i["private"] and i.get("type") in ("ip", "domain", "url", "sha256", "md5")
         ]
         steps: list[dict[str, Any]] = []
         for host in hosts[:2]:

@@ -24,7 +24,7 @@ from aisoc.events import (
 from aisoc.events.attack import current_technique
 from aisoc.runtime import AgentRole, RoleContext, Settled
 from roles._attribution import check_attribution
-from roles._common import alert_view, asked
+from roles._common import alert_view, asked, view_indicators
 
 TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
 
@@ -173,7 +173,7 @@ rating."""
         view = data.get("alert") or {}
         iocs = [
             {"type": i["type"], "value": i["value"], "reputation": "unknown", "source": "no feed"}
-            for i in (view.get("indicators") or [])[:10]
+            for i in view_indicators(view)[:10]
             if i.get("type") in ("ip", "domain", "url", "sha256", "sha1", "md5", "email")
         ]
         techniques = list(view.get("techniques") or [])[:MAX_TECHNIQUES]

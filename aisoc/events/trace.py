@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aisoc.events._base import Blob, Event, Line, Short, Text
-from aisoc.events.alert import Alert
+from aisoc.events.alert import Alert, Indicator, IndicatorType
 
 TOOL_RESULT_LIMIT = 4096
 """Characters of a tool result kept in a trace ("a few KB")."""
@@ -30,14 +31,70 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-ALERT_VIEW = "alert_view/2"
+ALERT_VIEW = "alert_view/3"
 """How prompts render an alert now (:func:`alert_view_text`); traces name it to rebuild the text."""
+WEAKER_HASHES = (IndicatorType.MD5, IndicatorType.SHA1)
+"""Hashes a file's SHA-256 says better: left out of a view that shows the same file's SHA-256."""
 
 
 def alert_view_text(alert: Alert, raw_limit: int) -> str:
-    """The alert as a model is shown it, said once: its model view as compact JSON without empty
-    fields, the raw record without the values the normalized fields already hold, cut field by field
-    to about ``raw_limit`` characters (what is left out is counted). Traces rebuild it from the log."""
+    """The alert as a model is shown it, said once and said short (``alert_view/3``).
+
+    Its model view as compact JSON without empty fields and without the case id (the prompt is about
+    this case; the log keeps the id); the time to the second; each indicator as one ``type:value``
+    string (`` (private)`` appended for a private address), a file's MD5 and SHA-1 left out when a
+    raw field names them beside its SHA-256 (a Sysmon ``hashes`` field: one file, said once by its
+    strongest hash); the raw record without the values the normalized fields already hold, cut
+    field by field to about ``raw_limit`` characters (what is left out is counted). Traces rebuild
+    it from the log.
+    """
+    model_view = alert.model_view()
+    view = {
+        k: v for k, v in model_view.items() if v not in (None, "", [], {}) and k not in ("source", "case_id")
+    }
+    view["created_at"] = alert.created_at.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    shown = _files_said_once(alert, model_view.get("raw"))
+    if shown:
+        view["indicators"] = [
+            f"{i.type.value}:{i.value}" + (" (private)" if i.private else "") for i in shown
+        ]
+    said = {str(v) for k, v in view.items() if k != "raw" and isinstance(v, str)}
+    said |= {alert.source_id, *alert.hosts, *alert.users, *(i.value for i in alert.indicators)}
+    guids = [0]
+    raw, left = _bounded(_unsaid(view.pop("raw", {}), said, tuple(alert.techniques), guids), raw_limit)
+    if raw:
+        view["raw"] = raw
+    if left + guids[0]:
+        view["raw_elided_fields"] = left + guids[0]
+    return json.dumps(view, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def _files_said_once(alert: Alert, raw: Any) -> list[Indicator]:
+    """The alert's indicators without each MD5 or SHA-1 that a raw string names beside a SHA-256 of
+    the alert (case aside): those are hashes of one file, and its SHA-256 is shown."""
+    strong = [i.value.lower() for i in alert.indicators if i.type == IndicatorType.SHA256]
+    weaker = {i.value.lower() for i in alert.indicators if i.type in WEAKER_HASHES}
+    if not strong or not weaker:
+        return list(alert.indicators)
+    paired: set[str] = set()
+    for leaf in _strings(raw):
+        text = leaf.lower()
+        if any(h in text for h in strong):
+            paired |= {h for h in weaker if h in text}
+    return [i for i in alert.indicators if i.value.lower() not in paired]
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) and len(value) >= 64 else []
+
+
+def alert_view2_text(alert: Alert, raw_limit: int) -> str:
+    """The alert as prompts showed it as ``alert_view/2`` (the case id, the time to the microsecond,
+    indicators as objects, every hash); kept so traces recorded then still rebuild exactly."""
     view = {k: v for k, v in alert.model_view().items() if v not in (None, "", [], {}) and k != "source"}
     said = {str(v) for k, v in view.items() if k != "raw" and isinstance(v, str)}
     said |= {alert.source_id, *alert.hosts, *alert.users, *(i.value for i in alert.indicators)}
@@ -49,19 +106,30 @@ def alert_view_text(alert: Alert, raw_limit: int) -> str:
     return json.dumps(view, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
-def _unsaid(value: Any, said: set[str], techniques: tuple[str, ...]) -> Any:
-    """``value`` without the leaves (and technique lists) the normalized fields already say; None if empty."""
+GUID = re.compile(r"\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?")
+"""A GUID: an object's id inside the source (a process, a logon session), which says nothing to a
+model reading one alert (``alert_view/3`` leaves such raw values out and counts them as elided)."""
+
+
+def _unsaid(value: Any, said: set[str], techniques: tuple[str, ...], guids: list[int] | None = None) -> Any:
+    """``value`` without the leaves (and technique lists) the normalized fields already say; None if
+    empty. With ``guids`` (a one-item counter), GUID leaves are left out too and counted there."""
     if isinstance(value, dict):
         out = {
-            k: v for k, v in ((k, _unsaid(v, said, techniques)) for k, v in value.items()) if v is not None
+            k: v
+            for k, v in ((k, _unsaid(v, said, techniques, guids)) for k, v in value.items())
+            if v is not None
         }
         return out or None
     if isinstance(value, list):
         if techniques and tuple(map(str, value)) == techniques:
             return None
-        items = [v for v in (_unsaid(v, said, techniques) for v in value) if v is not None]
+        items = [v for v in (_unsaid(v, said, techniques, guids) for v in value) if v is not None]
         return items or None
     if value is None or value == "" or (isinstance(value, str) and value in said):
+        return None
+    if guids is not None and isinstance(value, str) and GUID.fullmatch(value):
+        guids[0] += 1
         return None
     return value
 
@@ -103,6 +171,14 @@ def legacy_alert_view_text(alert: Alert, raw_limit: int) -> str:
     return json.dumps(view, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
+RENDERERS: dict[str, Callable[[Alert, int], str]] = {
+    "alert_view": legacy_alert_view_text,
+    "alert_view/2": alert_view2_text,
+    ALERT_VIEW: alert_view_text,
+}
+"""The renderer of each view layout a trace may name."""
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -114,8 +190,9 @@ class TracePart(_Frozen):
     hex digits) proves the rebuilt text is exactly what was sent.
     """
 
-    kind: Literal["alert_view", "alert_view/2"] = "alert_view"
-    """How the view was rendered: ``alert_view`` (before prompts said each value once) or ``alert_view/2``."""
+    kind: Literal["alert_view", "alert_view/2", "alert_view/3"] = "alert_view"
+    """How the view was rendered: ``alert_view`` (before prompts said each value once),
+    ``alert_view/2`` or ``alert_view/3`` (:data:`RENDERERS`)."""
     event_id: Short
     at: int = Field(ge=0)
     raw_limit: int = Field(ge=0)
@@ -171,7 +248,7 @@ class TraceMessage(_Frozen):
         for part in sorted(self.parts, key=lambda p: p.at, reverse=True):
             event = lookup(part.event_id)
             alert = getattr(event, "alert", None)
-            render = alert_view_text if part.kind == ALERT_VIEW else legacy_alert_view_text
+            render = RENDERERS[part.kind]
             view = render(alert, part.raw_limit) if isinstance(alert, Alert) else None
             if view is None or _digest(view) != part.sha256:
                 view, exact = f"[alert view of {part.event_id} not available]", False

@@ -38,9 +38,11 @@ __all__ = [
 ]
 
 
-LOCAL_RAW_LIMIT = 600
+LOCAL_RAW_LIMIT = 450
 """Characters of an alert's raw record the bundled small model is shown (after what the normalized
-fields already say is left out): its answers are no better with more, and every token costs."""
+fields already say and the GUIDs are left out): its answers are no better with more, and every
+token costs. On the real Wazuh alerts it shows 16.0 raw fields on average (``alert_view/3``),
+against 17.4 at 600 characters before GUIDs were left out (``alert_view/2``)."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import Field
 
+from aisoc.logcontext import bound
 from aisoc.models import StubChatModel
 from aisoc.replay import Replay, ReplayResult, read_records, select
 from aisoc.sources import open_source
@@ -25,13 +26,21 @@ WAZUH = DATA / "wazuh" / "alerts.jsonl"
 GUIDE = DATA / "guide" / "evidence.csv"
 
 
+class Prompt(tuple[str, ...]):
+    """A prompt's messages (compared as a plain tuple) and the case it was sent for."""
+
+    case_id: str = "-"
+
+
 class RecordingModel(StubChatModel):
     """The canned model, keeping every prompt it was sent (the team's whole input, byte for byte)."""
 
     prompts: list[tuple[str, ...]] = Field(default_factory=list)
 
     def answer(self, messages: list[BaseMessage]) -> AIMessage:
-        self.prompts.append(tuple(str(m.content) for m in messages))
+        prompt = Prompt(str(m.content) for m in messages)
+        prompt.case_id = bound().get("case_id", "-")  # the runtime binds the case it works on
+        self.prompts.append(prompt)
         return super().answer(messages)
 
 
@@ -127,10 +136,5 @@ def run(
 
 
 def prompts_by_ticket(prompts: Sequence[tuple[str, ...]]) -> list[tuple[str, tuple[str, ...]]]:
-    """Each prompt with the case id its data block names (the alert view carries it)."""
-    out = []
-    for p in prompts:
-        text = p[-1]
-        start = text.find('"case_id":"') + len('"case_id":"')
-        out.append((text[start : text.find('"', start)], p))
-    return out
+    """Each prompt with the case it was sent for (what the runtime had bound when it was sent)."""
+    return [(getattr(p, "case_id", "-"), p) for p in prompts]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from aisoc import Bus, events
-from aisoc.events.trace import TraceMessage, alert_view_text, legacy_alert_view_text
+from aisoc.events.trace import GUID, TraceMessage, alert_view2_text, alert_view_text, legacy_alert_view_text
 from aisoc.runtime import RoleTeam
 from aisoc.tools import tool
 from integrations.wazuh import WazuhFileSource
@@ -54,25 +54,57 @@ def test_the_view_left_out_fields_an_analyst_wrote_as_before() -> None:
     assert "_version" not in alert_view_text(leaking, 100_000)
 
 
-def test_traces_of_the_new_and_the_old_layout_rebuild_exactly() -> None:
-    """A trace recorded with the compact view, and one recorded before it (``alert_view``), both
-    rebuild to the exact text sent."""
+def test_traces_of_the_new_and_the_old_layouts_rebuild_exactly() -> None:
+    """A trace recorded with the compact view (``alert_view/3``), and ones recorded before it
+    (``alert_view/2``, ``alert_view``), all rebuild to the exact text sent."""
     event = real_alert()
     model = ScriptedChatModel(scripts={"sentinel": [GOOD]})
     team = RoleTeam(model=model, bus=Bus(), roles=[Sentinel])
     (verdict, *_) = team.run_role("sentinel", event)
     trace = verdict.trace
-    assert trace is not None and trace.messages[1].parts[0].kind == "alert_view/2"
+    assert trace is not None and trace.messages[1].parts[0].kind == "alert_view/3"
     (_, text, exact) = trace.rebuilt_messages({event.event_id: event}.get)[1]
     assert exact and text == model.calls[0][1][1].content
-    old_text = "<<<DATA-x\n" + legacy_alert_view_text(event.alert, 1200) + "\nDATA-x>>>"
     from aisoc.events import SharedPart
 
-    lean = TraceMessage.lean(
-        "human", old_text, [SharedPart(legacy_alert_view_text(event.alert, 1200), event.event_id, 1200)]
-    )
-    old = lean.model_copy(update={"parts": [p.model_copy(update={"kind": "alert_view"}) for p in lean.parts]})
-    assert old.rebuilt({event.event_id: event}.get) == (old_text, True)
+    for kind, render in (("alert_view", legacy_alert_view_text), ("alert_view/2", alert_view2_text)):
+        old_text = "<<<DATA-x\n" + render(event.alert, 1200) + "\nDATA-x>>>"
+        lean = TraceMessage.lean(
+            "human", old_text, [SharedPart(render(event.alert, 1200), event.event_id, 1200)]
+        )
+        old = lean.model_copy(update={"parts": [p.model_copy(update={"kind": kind}) for p in lean.parts]})
+        assert old.rebuilt({event.event_id: event}.get) == (old_text, True), kind
+
+
+def test_the_compact_view_says_a_file_once_leaves_guids_out_and_counts_them() -> None:
+    """Given every real Wazuh alert, the compact view writes indicators as ``type:value`` strings,
+    no case id and the time to the second; where a raw field names a file's MD5 or SHA-1 beside its
+    SHA-256 (Sysmon's ``hashes``), only the SHA-256 is listed; every other indicator is; no raw
+    value is a GUID, and each GUID left out is counted in ``raw_elided_fields``."""
+    paired = 0
+    for alert in _alerts():
+        view = json.loads(alert_view_text(alert, 450))
+        old = json.loads(alert_view2_text(alert, 450))
+        assert "case_id" not in view and len(view["created_at"]) == len("2025-07-05T13:02:36Z")
+        shown = view.get("indicators", [])
+        assert all(isinstance(i, str) and ":" in i for i in shown)
+        texts = [x.lower() for x in _leaves(alert.model_view()["raw"]) if isinstance(x, str)]
+        sha256s = [s.value.lower() for s in alert.indicators if s.type.value == "sha256"]
+        for i in alert.indicators:
+            said = f"{i.type.value}:{i.value}" + (" (private)" if i.private else "")
+            weaker_of_a_file = i.type.value in ("md5", "sha1") and any(
+                i.value.lower() in t and any(s in t for s in sha256s) for t in texts
+            )
+            assert (said not in shown) == weaker_of_a_file, (alert.source_id, said)
+            paired += weaker_of_a_file
+        guids = [x for x in _leaves(view.get("raw", {})) if isinstance(x, str) and GUID.fullmatch(x)]
+        assert not guids
+        if any(isinstance(x, str) and GUID.fullmatch(x) for x in _leaves(old.get("raw", {}))):
+            assert view.get("raw_elided_fields", 0) > 0
+    assert paired > 20  # the real data set has Sysmon hashes: the rule was exercised
+    sysmon = next(a for a in _alerts() if "SHA256=" in json.dumps(a.raw) and "MD5=" in json.dumps(a.raw))
+    kinds = [i.split(":", 1)[0] for i in json.loads(alert_view_text(sysmon, 450))["indicators"]]
+    assert "sha256" in kinds and "md5" not in kinds and "sha1" not in kinds
 
 
 def test_tool_results_shown_to_the_model_share_one_budget_per_invocation() -> None:
