@@ -42,6 +42,8 @@ class IocAnswer(BaseModel):
 
 MAX_TECHNIQUES = 50
 """Techniques one answer may name (an alert may map to up to 100; a GUIDE incident maps to 61)."""
+MAX_IOCS = 100
+"""Indicators one answer may rate."""
 
 
 class IntelAnswer(BaseModel):
@@ -56,7 +58,7 @@ class IntelAnswer(BaseModel):
     techniques: list[str] = Field(
         default_factory=list, max_length=MAX_TECHNIQUES, json_schema_extra=asked(chars=12)
     )  # an ATT&CK id is at most 9 characters (T1059.001)
-    iocs: list[IocAnswer] = Field(default_factory=list, max_length=100)
+    iocs: list[IocAnswer] = Field(default_factory=list, max_length=MAX_IOCS)
     confidence: float = Field(ge=0, le=1)
     summary: str = Field(min_length=1, max_length=2000, json_schema_extra=asked(chars=120))
 
@@ -103,33 +105,48 @@ rating."""
         return "Attribute, map and rate, as one JSON object."
 
     def settle(self, ctx: RoleContext) -> Settled | None:
-        """No indicator to rate and no actor evidence: nothing to judge, so no model is asked.
+        """Nothing to judge, so no model is asked, when the case has no actor evidence and either no
+        indicator to rate or a model that cannot call tools.
 
         Rateable indicators are the strong ones (hashes, domains, public IPs, URLs, CVEs, emails)
-        that are not private addresses; actor evidence is an actor indicator. The detection's own
-        ATT&CK ids are carried over as they are.
+        that are not private addresses; actor evidence is an actor indicator. A model without tools
+        (the bundled small model) has no reputation source to rate an indicator by and no lookup to
+        check a technique or corroborate an actor with: by this role's own rules every indicator is
+        then ``unknown``, the actor is left out, and the detection's ATT&CK ids are what is known.
+        Either way the detection's own ATT&CK ids are carried over as they are.
         """
         alert = ctx.alert
         if alert is None:
             return None
-        strong = alert.strong_indicators()
-        if any(not i.private for i in strong):
+        rateable = [i for i in alert.strong_indicators() if not i.private and i.type != IndicatorType.ACTOR]
+        if any(i.type == IndicatorType.ACTOR for i in alert.indicators) or (ctx.tools and rateable):
             return None
         techniques = [t for t in alert.techniques if TECHNIQUE.match(t)]
         mapped = (
-            f"the detection's ATT&CK mapping kept ({', '.join(techniques)})"
+            f"the detection's ATT&CK mapping kept ({', '.join(techniques[:MAX_TECHNIQUES])})"
             if techniques
             else "no ATT&CK mapping"
         )
-        reason = "no indicator to rate and no actor evidence in the case"
+        if ctx.tools:
+            reason = "no indicator to rate and no actor evidence in the case"
+            summary = f"Nothing to attribute or rate: {reason}; {mapped}."
+        else:
+            reason = "the model cannot call tools: no reputation or ATT&CK lookup to rate or attribute by"
+            summary = (
+                f"No lookup possible on this model: {len(rateable[:MAX_IOCS])} indicator(s) rated unknown, "
+                f"no actor; {mapped}."
+            )
         return Settled(
             answer={
                 "actor": None,
                 "actor_evidence": [],
-                "techniques": techniques,
-                "iocs": [],
+                "techniques": techniques[:MAX_TECHNIQUES],
+                "iocs": [
+                    {"type": i.type.value, "value": i.value, "reputation": "unknown", "source": "no lookup"}
+                    for i in rateable[:MAX_IOCS]
+                ],
                 "confidence": 0.5,
-                "summary": f"Nothing to attribute or rate: {reason}; {mapped}.",
+                "summary": summary,
             },
             reason=reason,
         )

@@ -42,6 +42,8 @@ class RoleContext:
     """How analysts decided earlier alerts of the same rule, category and indicators (recall on)."""
     now: datetime | None = None
     model_leg: str | None = None
+    tools: bool = True
+    """Whether the team's model can call tools (without them a role can look nothing up)."""
     raw_limit: int = RAW_LIMIT
     """Characters of the alert's raw record this model is shown."""
     views: MutableMapping[str, str] | None = None

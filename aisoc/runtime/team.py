@@ -374,6 +374,7 @@ class RoleTeam:
             history=[e for e in history if e.event_id != event.event_id],
             views=self._views,
             raw_limit=self.caps.raw_limit if role.reads_raw else 0,
+            tools=self.caps.tools,
             now=utcnow(),
         )
         if role.uses_precedent and ctx.alert is not None and event.case_id:
