@@ -58,14 +58,21 @@ def alert_view_text(alert: Alert, raw_limit: int) -> str:
         view["indicators"] = [
             f"{i.type.value}:{i.value}" + (" (private)" if i.private else "") for i in shown
         ]
+    return _with_raw(view, alert, raw_limit, guids=True)
+
+
+def _with_raw(view: dict[str, Any], alert: Alert, raw_limit: int, *, guids: bool) -> str:
+    """``view`` as compact JSON, its raw record without what the other fields say (and, with
+    ``guids``, without GUIDs), cut to about ``raw_limit`` characters, the fields left out counted."""
     said = {str(v) for k, v in view.items() if k != "raw" and isinstance(v, str)}
     said |= {alert.source_id, *alert.hosts, *alert.users, *(i.value for i in alert.indicators)}
-    guids = [0]
-    raw, left = _bounded(_unsaid(view.pop("raw", {}), said, tuple(alert.techniques), guids), raw_limit)
+    dropped = [0] if guids else None
+    raw, left = _bounded(_unsaid(view.pop("raw", {}), said, tuple(alert.techniques), dropped), raw_limit)
+    left += dropped[0] if dropped else 0
     if raw:
         view["raw"] = raw
-    if left + guids[0]:
-        view["raw_elided_fields"] = left + guids[0]
+    if left:
+        view["raw_elided_fields"] = left
     return json.dumps(view, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
@@ -96,14 +103,7 @@ def alert_view2_text(alert: Alert, raw_limit: int) -> str:
     """The alert as prompts showed it as ``alert_view/2`` (the case id, the time to the microsecond,
     indicators as objects, every hash); kept so traces recorded then still rebuild exactly."""
     view = {k: v for k, v in alert.model_view().items() if v not in (None, "", [], {}) and k != "source"}
-    said = {str(v) for k, v in view.items() if k != "raw" and isinstance(v, str)}
-    said |= {alert.source_id, *alert.hosts, *alert.users, *(i.value for i in alert.indicators)}
-    raw, left = _bounded(_unsaid(view.pop("raw", {}), said, tuple(alert.techniques)), raw_limit)
-    if raw:
-        view["raw"] = raw
-    if left:
-        view["raw_elided_fields"] = left
-    return json.dumps(view, separators=(",", ":"), default=str, ensure_ascii=False)
+    return _with_raw(view, alert, raw_limit, guids=False)
 
 
 GUID = re.compile(r"\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?")
