@@ -55,9 +55,7 @@ def alert_view_text(alert: Alert, raw_limit: int) -> str:
     view["created_at"] = alert.created_at.replace(microsecond=0).isoformat().replace("+00:00", "Z")
     shown = _files_said_once(alert, model_view.get("raw"))
     if shown:
-        view["indicators"] = [
-            f"{i.type.value}:{i.value}" + (" (private)" if i.private else "") for i in shown
-        ]
+        view["indicators"] = [i.key + (" (private)" if i.private else "") for i in shown]
     return _with_raw(view, alert, raw_limit, guids=True)
 
 

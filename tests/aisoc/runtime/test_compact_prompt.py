@@ -125,3 +125,36 @@ def test_tool_results_shown_to_the_model_share_one_budget_per_invocation() -> No
     sizes = [len(c.result) for c in verdict.trace.tool_calls]
     assert sizes[0] == 2400 and sizes[1:] == [300, 300, 300]
     assert all("truncated" in c.result for c in verdict.trace.tool_calls)
+
+
+def test_a_weaker_hash_that_no_raw_field_names_beside_a_sha256_stays_in_the_view() -> None:
+    """Given a real Sysmon alert whose ``hashes`` field is split so that its MD5 stands alone (another
+    file's hash, as far as the record shows), when rendered, then the MD5 is listed beside the
+    SHA-256, and the SHA-1 still named beside the SHA-256 is not; a raw record of no strings at all
+    renders too."""
+    alert = next(a for a in _alerts() if "SHA256=" in json.dumps(a.raw) and "MD5=" in json.dumps(a.raw))
+    md5 = next(i.value for i in alert.indicators if i.type.value == "md5")
+
+    def split(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: split(v) for k, v in value.items()} | (
+                {"other_file": f"MD5={md5.upper()}"}
+                if any(f"MD5={md5.upper()}" in str(v) for v in value.values())
+                else {}
+            )
+        if isinstance(value, str) and "SHA256=" in value:
+            return ",".join(p for p in value.split(",") if not p.upper().startswith("MD5="))
+        return value
+
+    kinds = [
+        i.split(":", 1)[0]
+        for i in json.loads(alert_view_text(alert.model_copy(update={"raw": split(alert.raw)}), 450))[
+            "indicators"
+        ]
+    ]
+    assert "md5" in kinds and "sha256" in kinds and "sha1" not in kinds
+    bare = alert.model_copy(update={"raw": {"n": 1, "list": [1, 2.5, None, True]}})
+    view = json.loads(alert_view_text(bare, 450))
+    assert view["raw"] == {"n": 1, "list": [1, 2.5, True]} and "md5" in [
+        i.split(":", 1)[0] for i in view["indicators"]
+    ]
