@@ -89,15 +89,13 @@ def lazy_pick(
     logits: np.ndarray,
     allows: Callable[[int], bool],
     among: Callable[[np.ndarray], np.ndarray],
-    allowed: Callable[[], np.ndarray] | None = None,
     stats: GrammarStats | None = None,
     size: int = SHORTLIST,
 ) -> int | None:
-    """The index the lazy chain picks: the first highest logit when the grammar allows it, else the
-    first highest allowed logit of the :func:`shortlist` of ``size`` (``among(indices)``: their
-    logits with the refused ones at -inf), else the first highest logit of ``allowed()`` (all
-    logits with refused tokens at -inf). ``None`` instead of that last step when ``allowed`` is not
-    given: the caller lets the grammar filter the whole vocabulary itself."""
+    """The index the lazy chain picks without filtering the whole vocabulary: the first highest
+    logit when the grammar allows it, else the first highest allowed logit of the :func:`shortlist`
+    of ``size`` (``among(indices)``: their logits with the refused ones at -inf). ``None`` when the
+    shortlist holds no allowed token: then the whole vocabulary is filtered (:func:`full_pick`)."""
     best = int(np.argmax(logits))
     if allows(best):
         return best
@@ -109,7 +107,7 @@ def lazy_pick(
         return int(indices[int(np.argmax(kept))])
     if stats is not None:
         stats.filtered += 1
-    return None if allowed is None else int(np.argmax(allowed()))
+    return None
 
 
 def full_pick(allowed: np.ndarray) -> int:
@@ -210,11 +208,12 @@ def grammar_sampler(llm: Any, grammar: Any, mode: GrammarMode, stats: GrammarSta
         def among(indices: np.ndarray) -> np.ndarray:
             return probe.filtered(np.ascontiguousarray(view[indices]))
 
+        pick = lazy_pick(logits, allows, among, stats)
         if mode == "check":  # note the lazy pick; the grammar and greedy steps pick as usual
-            pick = lazy_pick(logits, allows, among, lambda: probe.filtered(view), stats)
-            noted[:] = [int(ids[pick if pick is not None else 0])]
+            if pick is None:
+                pick = full_pick(probe.filtered(view))
+            noted[:] = [int(ids[pick])]
             return
-        pick = lazy_pick(logits, allows, among, None, stats)
         if pick is not None:  # else the grammar filters the whole vocabulary
             chosen = cur.data[pick]
             cur.data[0] = lib.llama_token_data(chosen.id, chosen.logit, chosen.p)

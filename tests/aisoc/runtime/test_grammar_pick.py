@@ -39,8 +39,9 @@ def _picks(
         asked.append("all")
         return masked
 
-    lazy = lazy_pick(logits, allows, among, everything, stats, size=64)
-    assert lazy is not None
+    lazy = lazy_pick(logits, allows, among, stats, size=64)
+    if lazy is None:  # the shortlist held no allowed token: the whole vocabulary is filtered
+        lazy = full_pick(everything())
     return lazy, full_pick(masked), len(asked)
 
 
