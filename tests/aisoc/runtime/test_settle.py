@@ -8,6 +8,7 @@ from aisoc import Bus, events, models
 from aisoc.runtime import Invocation, RoleContext, RoleTeam, Settled
 from integrations.wazuh import WazuhFileSource
 from roles import STANDARD_TEAM, Sentinel
+from roles.threat_intel import MAX_TECHNIQUES
 from tests.aisoc.runtime.test_loop import DATA
 from tests.support.fake_openai import fake_openai
 from tests.support.sources import ListSource
@@ -133,3 +134,21 @@ def test_a_settled_answer_out_of_schema_asks_a_person_instead_of_being_lost() ->
     bus, _ = _run(_alerts()[1], roles=[_Broken])
     (review,) = [e for e in bus.audit if isinstance(e, events.ReviewRequested)]
     assert "the role's own answer is invalid" in review.reason and "verdict" in review.reason
+
+
+def test_a_settled_attribution_keeps_at_most_its_answer_s_bounds_on_a_real_incident() -> None:
+    """Given the real GUIDE incident that maps to more ATT&CK techniques (61) than an answer may name
+    (50), when Threat Intel settles it, then the settled answer validates (it failed before: every
+    technique was carried over) and keeps the first 50, no error, no review request."""
+    from integrations.guide import GuideEvidenceSource
+
+    alert = next(
+        a
+        for a in GuideEvidenceSource(str(DATA / "guide/evidence.csv")).poll()
+        if isinstance(a, events.Alert) and len(a.techniques) > MAX_TECHNIQUES
+    )
+    bus, seen = _run(alert)
+    (intel,) = [e for e in bus.audit if isinstance(e, events.IntelAttribution)]
+    assert intel.techniques == list(alert.techniques)[:MAX_TECHNIQUES]
+    assert not [e for e in bus.audit if e.type == "case.review_requested"]
+    assert [i.failure for i in seen if i.role == "threat_intel"] == [None]
