@@ -12,16 +12,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from langchain_core.messages import HumanMessage, SystemMessage
 
 from aisoc import Bus, models
 from aisoc.models.grammar import GrammarStats, grammar_sampler
 from aisoc.models.local import bundled_model_path
 from aisoc.runtime import RoleTeam
 from aisoc.runtime.loop import grammar_schema
-from aisoc.runtime.prompt import extract_json, user_message
+from aisoc.runtime.prompt import extract_json
 from roles import Sentinel, Tier2
-from tests.aisoc.runtime.test_loop import real_alert
+from tests.support.prompts import role_prompt
 
 pytestmark = pytest.mark.model
 
@@ -93,14 +92,6 @@ def test_the_lazy_chain_picks_what_the_whole_vocabulary_chain_picks_with_llama_c
     assert 0 < stats.shortlisted and stats.shortlisted + stats.filtered < stats.picks
 
 
-def _prompt(team: RoleTeam, role: str, n: int) -> list[Any]:
-    event = real_alert(n)
-    r = team.agents[role]
-    ctx = team.context_for(r, event)
-    data = user_message(r.data(ctx), r.task(ctx), event.event_id[:8])
-    return [SystemMessage(content=team.system_messages[role]), HumanMessage(content=data)]
-
-
 def test_on_real_answers_every_lazy_pick_equals_the_whole_vocabulary_pick() -> None:
     """Given the bundled model in ``check`` mode (the whole-vocabulary chain picks; every step also
     computes the lazy pick from the same logits), when Sentinel and Tier 2 answer real alerts, then
@@ -110,7 +101,7 @@ def test_on_real_answers_every_lazy_pick_equals_the_whole_vocabulary_pick() -> N
     team = RoleTeam(model=models.from_spec("stub"), bus=Bus(), roles=[Sentinel, Tier2])
     for role, schema in (("sentinel", Sentinel.schema), ("tier2", Tier2.schema)):
         fmt = {"type": "json_object", "schema": grammar_schema(schema.model_json_schema())}
-        out = model.bind(response_format=fmt).invoke(_prompt(team, role, 1))
+        out = model.bind(response_format=fmt).invoke(role_prompt(team, role, 1))
         schema.model_validate(extract_json(str(out.content)))  # as the runtime reads answers
     stats = model.grammar_stats  # type: ignore[attr-defined]
     assert stats.checked == stats.picks > 20
@@ -124,7 +115,7 @@ def test_freshly_loaded_models_answer_the_same_prompt_alike_with_either_grammar_
     prefix llama.cpp evaluates in other batches, and its float differences can change a greedy
     answer (docs/models.md, "Are answers repeatable?")."""
     team = RoleTeam(model=models.from_spec("stub"), bus=Bus(), roles=[Sentinel])
-    prompt = _prompt(team, "sentinel", 3)
+    prompt = role_prompt(team, "sentinel", 3)
     fmt = {"type": "json_object", "schema": grammar_schema(Sentinel.schema.model_json_schema())}
     answers = []
     for mode in ("lazy", "full"):

@@ -6,25 +6,16 @@ Marked ``model`` (``make test-model``): it loads the real GGUF with llama-cpp-py
 from __future__ import annotations
 
 import pytest
-from langchain_core.messages import HumanMessage, SystemMessage
 
 from aisoc import Bus, models
 from aisoc.models.reference import measure
 from aisoc.runtime import RoleTeam
 from aisoc.runtime.loop import grammar_schema
-from aisoc.runtime.prompt import extract_json, user_message
+from aisoc.runtime.prompt import extract_json
 from roles import Sentinel, Tier2
-from tests.aisoc.runtime.test_loop import real_alert
+from tests.support.prompts import role_prompt
 
 pytestmark = pytest.mark.model
-
-
-def _prompt(team: RoleTeam, role: str, n: int) -> list:  # type: ignore[type-arg]
-    event = real_alert(n)
-    r = team.agents[role]
-    ctx = team.context_for(r, event)
-    data = user_message(r.data(ctx), r.task(ctx), event.event_id[:8])
-    return [SystemMessage(content=team.system_messages[role]), HumanMessage(content=data)]
 
 
 def test_a_role_taking_its_turn_again_reuses_its_system_prefix_and_answers_in_its_schema() -> None:
@@ -40,15 +31,15 @@ def test_a_role_taking_its_turn_again_reuses_its_system_prefix_and_answers_in_it
     tier2 = model.bind(
         response_format={"type": "json_object", "schema": grammar_schema(Tier2.schema.model_json_schema())}
     )
-    sentinel.invoke(_prompt(team, "sentinel", 1))
-    tier2.invoke(_prompt(team, "tier2", 1))
-    again = sentinel.invoke(_prompt(team, "sentinel", 2))
+    sentinel.invoke(role_prompt(team, "sentinel", 1))
+    tier2.invoke(role_prompt(team, "tier2", 1))
+    again = sentinel.invoke(role_prompt(team, "sentinel", 2))
     system_tokens = len(team.system_messages["sentinel"]) // 6  # well under the prefix's real length
     assert again.usage_metadata["input_token_details"]["cache_read"] > system_tokens
 
     fresh = models.from_spec("local")
     fresh.keep_prefixes = False  # type: ignore[attr-defined]
-    cold = fresh.bind(response_format=fmt).invoke(_prompt(team, "sentinel", 2))
+    cold = fresh.bind(response_format=fmt).invoke(role_prompt(team, "sentinel", 2))
     # Without kept contexts only the chat template's first tokens can match what llama.cpp last saw.
     assert cold.usage_metadata["input_token_details"]["cache_read"] < system_tokens
     for answer in (again, cold):
