@@ -31,23 +31,44 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-ALERT_VIEW = "alert_view/3"
+ALERT_VIEW = "alert_view/4"
 """How prompts render an alert now (:func:`alert_view_text`); traces name it to rebuild the text."""
 WEAKER_HASHES = (IndicatorType.MD5, IndicatorType.SHA1)
 """Hashes a file's SHA-256 says better: left out of a view that shows the same file's SHA-256."""
+CONTROL_MAPPINGS = frozenset(
+    {"pci_dss", "gdpr", "hipaa", "nist_800_53", "nist_800_171", "tsc", "gpg13"}
+    | {"cis", "cis_csc", "cmmc", "iso_27001"}
+)
+"""Raw keys that map a detection rule to compliance frameworks' controls (Wazuh's ``pci_dss``,
+``gdpr``, ``hipaa``, ``nist_800_53``, ``tsc``, ``gpg13``): the same for every alert of the rule and
+never evidence about this one, so ``alert_view/4`` leaves them out (counted as elided)."""
+SEVERITY_KEY = re.compile(r"level|priority|severity", re.IGNORECASE)
+"""A raw key whose value may restate the alert's original severity (``rule_level``, ``rule_priority``)."""
 
 
 def alert_view_text(alert: Alert, raw_limit: int) -> str:
-    """The alert as a model is shown it, said once and said short (``alert_view/3``).
+    """The alert as a model is shown it, said once and said short (``alert_view/4``).
 
     Its model view as compact JSON without empty fields and without the case id (the prompt is about
     this case; the log keeps the id); the time to the second; each indicator as one ``type:value``
     string (`` (private)`` appended for a private address), a file's MD5 and SHA-1 left out when a
     raw field names them beside its SHA-256 (a Sysmon ``hashes`` field: one file, said once by its
-    strongest hash); the raw record without the values the normalized fields already hold, cut
-    field by field to about ``raw_limit`` characters (what is left out is counted). Traces rebuild
-    it from the log.
+    strongest hash); the raw record without the values the normalized fields already hold (a
+    level, priority or severity field that restates ``severity_original`` included), without GUIDs
+    and compliance control mappings (:data:`CONTROL_MAPPINGS`), cut field by field to about
+    ``raw_limit`` characters (what is left out is counted; a ``raw_limit`` of 0, a role that reads
+    no raw record, shows neither the record nor the count). Traces rebuild it from the log.
     """
+    return _compact(alert, raw_limit, quiet=True)
+
+
+def alert_view3_text(alert: Alert, raw_limit: int) -> str:
+    """The alert as prompts showed it as ``alert_view/3`` (control mappings and restated levels
+    kept); kept so traces recorded then still rebuild exactly."""
+    return _compact(alert, raw_limit, quiet=False)
+
+
+def _compact(alert: Alert, raw_limit: int, *, quiet: bool) -> str:
     model_view = alert.model_view()
     view = {
         k: v for k, v in model_view.items() if v not in (None, "", [], {}) and k not in ("source", "case_id")
@@ -56,20 +77,23 @@ def alert_view_text(alert: Alert, raw_limit: int) -> str:
     shown = _files_said_once(alert, model_view.get("raw"))
     if shown:
         view["indicators"] = [i.key + (" (private)" if i.private else "") for i in shown]
-    return _with_raw(view, alert, raw_limit, guids=True)
+    return _with_raw(view, alert, raw_limit, guids=True, quiet=quiet)
 
 
-def _with_raw(view: dict[str, Any], alert: Alert, raw_limit: int, *, guids: bool) -> str:
+def _with_raw(view: dict[str, Any], alert: Alert, raw_limit: int, *, guids: bool, quiet: bool = False) -> str:
     """``view`` as compact JSON, its raw record without what the other fields say (and, with
-    ``guids``, without GUIDs), cut to about ``raw_limit`` characters, the fields left out counted."""
+    ``guids``, without GUIDs; with ``quiet``, without control mappings and restated severities),
+    cut to about ``raw_limit`` characters, the fields left out counted."""
     said = {str(v) for k, v in view.items() if k != "raw" and isinstance(v, str)}
     said |= {alert.source_id, *alert.hosts, *alert.users, *(i.value for i in alert.indicators)}
     dropped = [0] if guids else None
-    raw, left = _bounded(_unsaid(view.pop("raw", {}), said, tuple(alert.techniques), dropped), raw_limit)
+    levels = set(re.findall(r"[\w.]+", alert.severity_original or "")) if quiet else None
+    unsaid = _Unsaid(said, tuple(alert.techniques), dropped, levels)
+    raw, left = _bounded(unsaid(view.pop("raw", {})), raw_limit)
     left += dropped[0] if dropped else 0
     if raw:
         view["raw"] = raw
-    if left:
+    if left and not (quiet and raw_limit == 0):  # a role shown no raw record is not told its size
         view["raw_elided_fields"] = left
     return json.dumps(view, separators=(",", ":"), default=str, ensure_ascii=False)
 
@@ -106,30 +130,64 @@ def alert_view2_text(alert: Alert, raw_limit: int) -> str:
 
 GUID = re.compile(r"\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?")
 """A GUID: an object's id inside the source (a process, a logon session), which says nothing to a
-model reading one alert (``alert_view/3`` leaves such raw values out and counts them as elided)."""
+model reading one alert (``alert_view/3`` and later leave such raw values out and count them as elided)."""
 
 
-def _unsaid(value: Any, said: set[str], techniques: tuple[str, ...], guids: list[int] | None = None) -> Any:
-    """``value`` without the leaves (and technique lists) the normalized fields already say; None if
-    empty. With ``guids`` (a one-item counter), GUID leaves are left out too and counted there."""
-    if isinstance(value, dict):
-        out = {
-            k: v
-            for k, v in ((k, _unsaid(v, said, techniques, guids)) for k, v in value.items())
-            if v is not None
-        }
-        return out or None
-    if isinstance(value, list):
-        if techniques and tuple(map(str, value)) == techniques:
+class _Unsaid:
+    """A raw record without the leaves (and technique lists) the normalized fields already say.
+
+    With ``guids`` (a one-item counter), GUID leaves are left out too and counted there; with
+    ``levels`` (the words of ``severity_original``), so are control mappings (counted) and the
+    leaves of a level, priority or severity key that are one of those words (said already).
+    """
+
+    def __init__(
+        self,
+        said: set[str],
+        techniques: tuple[str, ...],
+        guids: list[int] | None = None,
+        levels: set[str] | None = None,
+    ) -> None:
+        self.said, self.techniques, self.guids, self.levels = said, techniques, guids, levels
+
+    def __call__(self, value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            out = {}
+            for k, v in value.items():
+                if self.levels is not None and k in CONTROL_MAPPINGS:
+                    self._count(v)
+                    continue
+                kept = self(v, k)
+                if kept is not None:
+                    out[k] = kept
+            return out or None
+        if isinstance(value, list):
+            if self.techniques and tuple(map(str, value)) == self.techniques:
+                return None
+            items = [v for v in (self(v, key) for v in value) if v is not None]
+            return items or None
+        if value is None or value == "" or (isinstance(value, str) and value in self.said):
             return None
-        items = [v for v in (_unsaid(v, said, techniques, guids) for v in value) if v is not None]
-        return items or None
-    if value is None or value == "" or (isinstance(value, str) and value in said):
-        return None
-    if guids is not None and isinstance(value, str) and GUID.fullmatch(value):
-        guids[0] += 1
-        return None
-    return value
+        restated = self.levels and SEVERITY_KEY.search(key) and not isinstance(value, bool)
+        if restated and str(value) in (self.levels or ()):
+            return None
+        if self.guids is not None and isinstance(value, str) and GUID.fullmatch(value):
+            self.guids[0] += 1
+            return None
+        return value
+
+    def _count(self, value: Any) -> None:
+        """Count the non-empty leaves of ``value`` as left out."""
+        if self.guids is None:
+            return
+        if isinstance(value, dict):
+            for v in value.values():
+                self._count(v)
+        elif isinstance(value, list):
+            for v in value:
+                self._count(v)
+        elif value not in (None, ""):
+            self.guids[0] += 1
 
 
 def _bounded(value: Any, limit: int) -> tuple[Any, int]:
@@ -172,6 +230,7 @@ def legacy_alert_view_text(alert: Alert, raw_limit: int) -> str:
 RENDERERS: dict[str, Callable[[Alert, int], str]] = {
     "alert_view": legacy_alert_view_text,
     "alert_view/2": alert_view2_text,
+    "alert_view/3": alert_view3_text,
     ALERT_VIEW: alert_view_text,
 }
 """The renderer of each view layout a trace may name."""
@@ -188,9 +247,9 @@ class TracePart(_Frozen):
     hex digits) proves the rebuilt text is exactly what was sent.
     """
 
-    kind: Literal["alert_view", "alert_view/2", "alert_view/3"] = "alert_view"
+    kind: Literal["alert_view", "alert_view/2", "alert_view/3", "alert_view/4"] = "alert_view"
     """How the view was rendered: ``alert_view`` (before prompts said each value once),
-    ``alert_view/2`` or ``alert_view/3`` (:data:`RENDERERS`)."""
+    ``alert_view/2``, ``alert_view/3`` or ``alert_view/4`` (:data:`RENDERERS`)."""
     event_id: Short
     at: int = Field(ge=0)
     raw_limit: int = Field(ge=0)

@@ -6,7 +6,15 @@ from __future__ import annotations
 import json
 
 from aisoc import Bus, events
-from aisoc.events.trace import GUID, TraceMessage, alert_view2_text, alert_view_text, legacy_alert_view_text
+from aisoc.events.trace import (
+    CONTROL_MAPPINGS,
+    GUID,
+    TraceMessage,
+    alert_view2_text,
+    alert_view3_text,
+    alert_view_text,
+    legacy_alert_view_text,
+)
 from aisoc.runtime import RoleTeam
 from aisoc.tools import tool
 from integrations.wazuh import WazuhFileSource
@@ -55,19 +63,23 @@ def test_the_view_left_out_fields_an_analyst_wrote_as_before() -> None:
 
 
 def test_traces_of_the_new_and_the_old_layouts_rebuild_exactly() -> None:
-    """A trace recorded with the compact view (``alert_view/3``), and ones recorded before it
-    (``alert_view/2``, ``alert_view``), all rebuild to the exact text sent."""
+    """A trace recorded with the compact view (``alert_view/4``), and ones recorded before it
+    (``alert_view/3``, ``alert_view/2``, ``alert_view``), all rebuild to the exact text sent."""
     event = real_alert()
     model = ScriptedChatModel(scripts={"sentinel": [GOOD]})
     team = RoleTeam(model=model, bus=Bus(), roles=[Sentinel])
     (verdict, *_) = team.run_role("sentinel", event)
     trace = verdict.trace
-    assert trace is not None and trace.messages[1].parts[0].kind == "alert_view/3"
+    assert trace is not None and trace.messages[1].parts[0].kind == "alert_view/4"
     (_, text, exact) = trace.rebuilt_messages({event.event_id: event}.get)[1]
     assert exact and text == model.calls[0][1][1].content
     from aisoc.events import SharedPart
 
-    for kind, render in (("alert_view", legacy_alert_view_text), ("alert_view/2", alert_view2_text)):
+    for kind, render in (
+        ("alert_view", legacy_alert_view_text),
+        ("alert_view/2", alert_view2_text),
+        ("alert_view/3", alert_view3_text),
+    ):
         old_text = "<<<DATA-x\n" + render(event.alert, 1200) + "\nDATA-x>>>"
         lean = TraceMessage.lean(
             "human", old_text, [SharedPart(render(event.alert, 1200), event.event_id, 1200)]
@@ -158,3 +170,62 @@ def test_a_weaker_hash_that_no_raw_field_names_beside_a_sha256_stays_in_the_view
     assert view["raw"] == {"n": 1, "list": [1, 2.5, True]} and "md5" in [
         i.split(":", 1)[0] for i in view["indicators"]
     ]
+
+
+def test_the_view_leaves_out_control_mappings_and_restated_levels_and_keeps_the_evidence() -> None:
+    """Given every real Wazuh alert, ``alert_view/4`` shows no compliance control mapping (PCI DSS,
+    GDPR, HIPAA...: the rule's, the same on every alert of it) and no level or priority field that
+    restates ``severity_original``, counts the mappings as left out, and at the local model's limit
+    (400 characters) shows at least as many other raw fields as ``alert_view/3`` did at 450."""
+
+    def keyed(value: object, key: str = "") -> list[tuple[str, object]]:
+        if isinstance(value, dict):
+            return [x for k, v in value.items() for x in keyed(v, k)]
+        if isinstance(value, list):
+            return [x for v in value for x in keyed(v, key)]
+        return [(key, value)]
+
+    def levelled(key: str) -> bool:
+        return any(w in key.lower() for w in ("level", "priority", "severity"))
+
+    def evidence(view: dict[str, object]) -> int:
+        return sum(1 for k, _ in keyed(view.get("raw", {})) if k not in CONTROL_MAPPINGS and not levelled(k))
+
+    mapped = shown_before = shown_now = 0
+    for alert in _alerts():
+        view = json.loads(alert_view_text(alert, 100_000))
+        keys = {k for k, _ in keyed(view.get("raw", {}))}
+        assert not keys & CONTROL_MAPPINGS
+        words = set((alert.severity_original or "").replace("(", " ").replace(")", " ").split())
+        raw = keyed(view.get("raw", {}))
+        assert not [v for k, v in raw if k.endswith(("_level", "_priority")) and str(v) in words]
+        raw_keys = {k for k, _ in keyed(alert.model_view()["raw"])}
+        if raw_keys & CONTROL_MAPPINGS:
+            mapped += 1
+            assert view["raw_elided_fields"] >= 1  # counted, as every other field left out
+        shown_before += evidence(json.loads(alert_view3_text(alert, 450)))
+        shown_now += evidence(json.loads(alert_view_text(alert, 400)))
+    assert mapped >= 10  # the real Linux alerts carry them: the rule was exercised
+    assert shown_now >= shown_before
+
+
+def test_a_level_field_that_says_something_else_stays() -> None:
+    """Given an alert whose raw record has a level that is not its original severity's (Suricata's own
+    severity 2 beside Wazuh's level 3), a boolean under a severity key, and a control mapping, the
+    view keeps the other level and the boolean and leaves out the mapping and the restated level;
+    shown to a role that reads no raw record, it says nothing of the record."""
+    alert = real_alert().alert
+    assert alert is not None
+    odd = alert.model_copy(
+        update={
+            "severity_original": "level 3 (Low)",
+            "raw": {"rule_level": 3, "alert": {"severity": "2", "severity_set": True}, "pci_dss": ["10.2.4"]},
+        }
+    )
+    view = json.loads(alert_view_text(odd, 450))
+    assert view["raw"] == {"alert": {"severity": "2", "severity_set": True}}
+    assert view["raw_elided_fields"] == 1
+    assert json.loads(alert_view3_text(odd, 450))["raw"]["pci_dss"] == ["10.2.4"]
+    unread = json.loads(alert_view_text(odd, 0))  # a role that reads no raw record (IR Lead)
+    assert "raw" not in unread and "raw_elided_fields" not in unread
+    assert json.loads(alert_view3_text(odd, 0))["raw_elided_fields"] == 4  # as traces of /3 were
