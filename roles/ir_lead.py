@@ -91,7 +91,7 @@ class IrLead(AgentRole):
     budget = 15
     tools = ("case_lookup", "falcon_host_details", "falcon_host_alerts", "tanium_question")
     schema = IrAnswer
-    prompt_version = "ir_lead/4"
+    prompt_version = "ir_lead/5"
     reads_raw = False  # Tier 2 judged the raw record; its findings and the case's entities suffice
     uses_precedent = True
     review_duty = Role.IR_LEAD
@@ -120,7 +120,7 @@ propose: a person decides and acts. List who must be notified."""
         }
 
     def task(self, ctx: RoleContext) -> str:
-        return "Assign the SEV and write the response plan as one JSON object."
+        return "Assign the SEV and write the response plan."
 
     def handle(self, ctx: RoleContext, output: Any) -> list[Event]:
         a: IrAnswer = output

@@ -33,7 +33,7 @@ class Sentinel(AgentRole):
     budget = 10
     tools = ("case_lookup", "ioc_reputation", "attack_lookup")
     schema = SentinelAnswer
-    prompt_version = "sentinel/3"
+    prompt_version = "sentinel/4"
     uses_precedent = True
     review_duty = Role.TIER2
     system_prompt = """\
@@ -51,7 +51,7 @@ that are not in the data or a tool result."""
         return {"alert": alert_view(ctx), **decision_data(ctx)}
 
     def task(self, ctx: RoleContext) -> str:
-        return "Triage this alert: verdict, confidence, priority and summary as one JSON object."
+        return "Triage this alert."
 
     def handle(self, ctx: RoleContext, output: Any) -> list[Event]:
         a: SentinelAnswer = output

@@ -77,7 +77,7 @@ class ThreatIntel(AgentRole):
         "zscaler_sandbox_report",
     )
     schema = IntelAnswer
-    prompt_version = "threat_intel/4"
+    prompt_version = "threat_intel/5"
     reads_raw = False  # it rates the case's indicators and techniques, not the raw record
     review_duty = Role.IR_LEAD
     system_prompt = """\
@@ -102,7 +102,7 @@ rating."""
         }
 
     def task(self, ctx: RoleContext) -> str:
-        return "Attribute, map and rate, as one JSON object."
+        return "Attribute, map and rate."
 
     def settle(self, ctx: RoleContext) -> Settled | None:
         """Nothing to judge, so no model is asked, when the case has no actor evidence and either no

@@ -55,7 +55,7 @@ class Tier2(AgentRole):
         "zscaler_url_lookup",
     )
     schema = Tier2Answer
-    prompt_version = "tier2/4"
+    prompt_version = "tier2/5"
     uses_precedent = True
     review_duty = Role.TIER2
     system_prompt = """\
@@ -76,7 +76,7 @@ what you cannot explain."""
         return {"alert": alert_view(ctx), "sentinel": sentinel, **decision_data(ctx)}
 
     def task(self, ctx: RoleContext) -> str:
-        return "Investigate and decide: escalate, close or human_review, as one JSON object."
+        return "Investigate and decide: escalate, close or human_review."
 
     def handle(self, ctx: RoleContext, output: Any) -> list[Event]:
         a: Tier2Answer = output

@@ -16,6 +16,11 @@ DATA_RULES = (
 )
 """Says how data is delimited without naming the per-event tag: the system message stays the same
 for every event of a role, so a model server can keep its evaluated prefix (prompt cache)."""
+PRECEDENT_RULE = (
+    "Precedent, when given, lists earlier cases that share indicators or the rule, and how they ended: "
+    "weigh it as evidence, do not copy it."
+)
+"""Said once in the system message of a role shown precedent (not after every data block)."""
 RAW_LIMIT = 6000
 """Characters of an alert's raw record shown to the model (the rest is elided, not lost)."""
 
@@ -28,15 +33,19 @@ def system_message(
     tool_names: list[str],
     *,
     constrained: bool = False,
+    precedent: bool = False,
 ) -> str:
     """The role's system message: who it is, the rules about data, tools, and the answer format.
 
     It holds nothing that varies per event (the data block's tag is in the user message), so it is
     the stable prefix of every prompt of the role. With ``constrained`` (the decoder enforces the
     schema) the answer format is a one-line field list instead of the whole JSON Schema: small
-    models have small context windows.
+    models have small context windows. With ``precedent`` (the role is shown earlier cases) it says
+    how to weigh them (:data:`PRECEDENT_RULE`).
     """
     parts = [f"ROLE: {role}/{version.rsplit('/', 1)[-1]}", prompt.strip(), DATA_RULES]
+    if precedent:
+        parts.append(PRECEDENT_RULE)
     if tool_names:
         parts.append("Tools you may call (read-only lookups): " + ", ".join(tool_names) + ".")
     if schema is not None and constrained:
@@ -76,10 +85,6 @@ def user_message(
             }
             for p in precedent
         ]
-        task += (
-            " Precedent lists earlier cases that share indicators or the rule, and how they "
-            "ended: weigh it as evidence, do not copy it."
-        )
     text = "{" + ",".join(f"{json.dumps(k)}:{_json(v)}" for k, v in payload.items()) + "}"
     text = text.replace(f"DATA-{nonce}>>>", f"DATA-{nonce}>>\u200b>")  # the data cannot close its block
     return f"<<<DATA-{nonce}\n{text}\nDATA-{nonce}>>>\n\n{task}"

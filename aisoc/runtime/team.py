@@ -147,6 +147,7 @@ class RoleTeam:
                 r.schema,
                 [t.name for t in self.tools.allowed(r.tools)] if self.caps.tools else [],
                 constrained=self.caps.json_schema,
+                precedent=r.uses_precedent,
             )
             for name, r in self.agents.items()
         }
