@@ -136,19 +136,20 @@ model reading one alert (``alert_view/3`` and later leave such raw values out an
 class _Unsaid:
     """A raw record without the leaves (and technique lists) the normalized fields already say.
 
-    With ``guids`` (a one-item counter), GUID leaves are left out too and counted there; with
-    ``levels`` (the words of ``severity_original``), so are control mappings (counted) and the
-    leaves of a level, priority or severity key that are one of those words (said already).
+    With ``elided`` (a one-item counter of what is left out), GUID leaves are left out too and
+    counted there (``None``: GUIDs are kept, as ``alert_view/2`` did); with ``levels`` (the words of
+    ``severity_original``), so are control mappings (counted) and the leaves of a level, priority
+    or severity key that are one of those words (said already, not counted).
     """
 
     def __init__(
         self,
         said: set[str],
         techniques: tuple[str, ...],
-        guids: list[int] | None = None,
+        elided: list[int] | None = None,
         levels: set[str] | None = None,
     ) -> None:
-        self.said, self.techniques, self.guids, self.levels = said, techniques, guids, levels
+        self.said, self.techniques, self.elided, self.levels = said, techniques, elided, levels
 
     def __call__(self, value: Any, key: str = "") -> Any:
         if isinstance(value, dict):
@@ -171,14 +172,14 @@ class _Unsaid:
         restated = self.levels and SEVERITY_KEY.search(key) and not isinstance(value, bool)
         if restated and str(value) in (self.levels or ()):
             return None
-        if self.guids is not None and isinstance(value, str) and GUID.fullmatch(value):
-            self.guids[0] += 1
+        if self.elided is not None and isinstance(value, str) and GUID.fullmatch(value):
+            self.elided[0] += 1
             return None
         return value
 
     def _count(self, value: Any) -> None:
         """Count the non-empty leaves of ``value`` as left out."""
-        if self.guids is None:
+        if self.elided is None:
             return
         if isinstance(value, dict):
             for v in value.values():
@@ -187,7 +188,7 @@ class _Unsaid:
             for v in value:
                 self._count(v)
         elif value not in (None, ""):
-            self.guids[0] += 1
+            self.elided[0] += 1
 
 
 def _bounded(value: Any, limit: int) -> tuple[Any, int]:
