@@ -9,7 +9,10 @@ is deterministic, so each real alert's path is known from one run. Reported: ms/
 in-process (target <= 3 ms/alert, with the GC tuning every aisoc process applies, and with CPython's
 defaults), the same on Redis with one worker process per role, the floor
 (one invocation of a compiled one-node LangGraph graph), and with ``--model local`` seconds and
-tokens per alert.
+tokens per alert. Tokens count prompts and answers: *sent* every prompt token, *evaluated* without
+the prompt tokens taken from the prompt cache (``evaluated_tokens_per_alert``: the prompt tokens
+the model computed plus its answer tokens, issue 18's measure; answers alone are
+``answer_tokens_per_alert``).
 
 ``--tree PATH`` runs the team of another source tree (a checkout of an older commit) with this
 venv, so a before and an after can be timed in one sitting; the yardstick call is this tree's.
@@ -270,8 +273,9 @@ def main() -> None:
             f"local model: {r['seconds_per_alert']:.1f} s/alert = {r['alert_in_reference_calls']:.2f} x one "
             f"uncached {r['reference_prompt_tokens']}-token call ({r['reference_call_s'][0]:.1f} / "
             f"{r['reference_call_s'][1]:.1f} s before / after); {r['tokens_per_alert']:.0f} tokens/alert "
-            f"sent, {r['evaluated_tokens_per_alert']:.0f} evaluated ({r['cached_tokens_per_alert']:.0f} "
-            f"from the prompt cache) over {r['alerts']} alerts: {r['invocations']} role invocations, "
+            f"sent, {r['evaluated_tokens_per_alert']:.0f} evaluated, answers included "
+            f"({r['cached_tokens_per_alert']:.0f} from the prompt cache) over {r['alerts']} alerts: "
+            f"{r['invocations']} role invocations, "
             f"{r['model_calls']} model calls ({r['settled']} settled by rule), {r['repairs']} repairs, "
             f"{r['review_requests']} review requests; {r['answer_tokens_per_alert']:.0f} answer tokens/alert "
             f"{r['answer_tokens_by_role']}, grammar {r['grammar']} {r['grammar_stats']}"
