@@ -179,11 +179,27 @@ def on_redis(url: str, alerts: list[events.Alert], timeout_s: float = 600) -> di
     }
 
 
-def local_model(alerts: list[events.Alert], grammar: str | None = None) -> dict[str, Any]:
+def local_model(
+    alerts: list[events.Alert], grammar: str | None = None, jump_forward: bool | None = None
+) -> dict[str, Any]:
     """The alerts through the bundled model in-process, with one uncached 1,000-token call before
     and after as the yardstick (a shared machine's speed drifts: the ratio is what compares);
-    ``grammar`` sets the model's grammar check (``lazy``, ``full``, ``check``; trees since model18b)."""
-    uncached_call = _yardstick()
+    ``grammar`` sets the model's grammar check (``lazy``, ``full``, ``check``; trees since model18b),
+    ``jump_forward`` whether the decoder writes what the schema forces (trees since this pass)."""
+    yardstick = _yardstick()
+
+    def uncached_call(model: Any) -> Any:
+        """The yardstick decodes token by token, as in every sitting before jump-forward decoding:
+        it measures the machine, not the decoder."""
+        jump = getattr(model, "jump_forward", None)
+        if jump is not None:
+            model.jump_forward = False
+        try:
+            return yardstick(model)
+        finally:
+            if jump is not None:
+                model.jump_forward = jump
+
     seen: list[Invocation] = []
     bus = Bus()
     model = models.from_spec("local")
@@ -191,11 +207,18 @@ def local_model(alerts: list[events.Alert], grammar: str | None = None) -> dict[
         if not hasattr(model, "grammar"):
             raise SystemExit(f"--grammar: the local model of {TREE} has no grammar setting")
         model.grammar = grammar
+    if jump_forward is not None:
+        if not hasattr(model, "jump_forward"):
+            raise SystemExit(f"--no-jump-forward: the local model of {TREE} has no such setting")
+        model.jump_forward = jump_forward
     team = RoleTeam(model=model, bus=bus, observer=seen.append)
     before = uncached_call(model)
+    stats = getattr(model, "grammar_stats", None)
+    counts = dict(vars(stats)) if stats is not None else {}
     t = time.perf_counter()
     team.consume(_Source(alerts))
     elapsed = time.perf_counter() - t
+    run = {k: v - counts.get(k, 0) for k, v in vars(stats).items()} if stats is not None else {}
     after = uncached_call(model)
     reference = (before.seconds + after.seconds) / 2
     sent = sum(i.input_tokens + i.output_tokens for i in seen)
@@ -214,6 +237,12 @@ def local_model(alerts: list[events.Alert], grammar: str | None = None) -> dict[
         "answer_tokens_per_alert": answered / len(alerts),
         "answer_tokens_by_role": _by_role(seen, "output_tokens"),  # over the run
         "grammar": getattr(model, "grammar", "full"),
+        "jump_forward": getattr(model, "jump_forward", False),
+        # the team's run alone (the yardstick calls left out): tokens the model picked, one pass each,
+        # and tokens the jump-forward decoder wrote and the model evaluated in batches
+        "picked_tokens_per_alert": run["picks"] / len(alerts) if "picks" in run else None,
+        "forced_tokens_per_alert": run.get("forced", 0) / len(alerts) if run else None,
+        "loops_cut": run.get("loops_cut", 0),
         "grammar_stats": dict(vars(model.grammar_stats)) if hasattr(model, "grammar_stats") else None,
         "invocations": len(seen),
         "model_calls": sum(_calls(i) for i in seen),
@@ -262,13 +291,20 @@ def main() -> None:
     p.add_argument(
         "--grammar", default=None, choices=["lazy", "full", "check"], help="the local model's grammar check"
     )
+    p.add_argument(
+        "--no-jump-forward",
+        dest="jump_forward",
+        action="store_false",
+        default=None,
+        help="the model picks every answer token (default: the decoder writes what the schema forces)",
+    )
     p.add_argument("--tree", default=str(ROOT), help="source tree whose team runs (default: this one)")
     p.add_argument("--out", default=str(ROOT / "build/bench/pipeline.json"))
     a = p.parse_args()
     out: dict[str, Any] = {"tree": str(TREE), "floor_one_node_graph_us": floor_us()}
     print(f"floor: one compiled one-node LangGraph invocation = {out['floor_one_node_graph_us']:.0f} µs")
     if a.model == "local":
-        out["local"] = r = local_model(mix(a.local_alerts), a.grammar)
+        out["local"] = r = local_model(mix(a.local_alerts), a.grammar, a.jump_forward)
         print(
             f"local model: {r['seconds_per_alert']:.1f} s/alert = {r['alert_in_reference_calls']:.2f} x one "
             f"uncached {r['reference_prompt_tokens']}-token call ({r['reference_call_s'][0]:.1f} / "
@@ -278,7 +314,10 @@ def main() -> None:
             f"{r['invocations']} role invocations, "
             f"{r['model_calls']} model calls ({r['settled']} settled by rule), {r['repairs']} repairs, "
             f"{r['review_requests']} review requests; {r['answer_tokens_per_alert']:.0f} answer tokens/alert "
-            f"{r['answer_tokens_by_role']}, grammar {r['grammar']} {r['grammar_stats']}"
+            f"{r['answer_tokens_by_role']} ({r['picked_tokens_per_alert'] or 0:.0f} picked by the model, "
+            f"{r['forced_tokens_per_alert'] or 0:.0f} written by the decoder, {r['loops_cut']} loops cut), "
+            f"grammar {r['grammar']} {r['grammar_stats']}, "
+            f"jump-forward {'on' if r['jump_forward'] else 'off'}"
         )
     else:
         alerts = mix(a.alerts)

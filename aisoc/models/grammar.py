@@ -71,6 +71,11 @@ class GrammarStats:
     """Picks computed both ways (``check`` mode)."""
     disagreements: int = 0
     """Checked picks where the lazy pick was another token than the whole-vocabulary pick."""
+    forced: int = 0
+    """Answer tokens the jump-forward decoder wrote (keys, punctuation, the rest of a settled enum)
+    and the model evaluated in batches instead of picking (:mod:`aisoc.models.jump`)."""
+    loops_cut: int = 0
+    """Free-text values cut where they began to repeat a run of words (:func:`aisoc.models.jump.looped`)."""
 
 
 SHORTLIST = 1024

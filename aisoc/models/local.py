@@ -13,7 +13,8 @@ Constrained answers are decoded greedily with the lazy grammar check of :mod:`ai
 (the same tokens as llama-cpp-python's check of the whole vocabulary before every token, proved
 there and counted by ``grammar="check"``), and their ``max_tokens`` is the answer schema's own bound
 (:func:`~aisoc.models.grammar.answer_chars`, twice over for escapes), so a constrained answer is not
-cut short.
+cut short. The keys and punctuation an answer schema forces are written by the decoder, not picked by
+the model (:mod:`aisoc.models.jump`, ``jump_forward``): the model decides only the values.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pydantic import Field, PrivateAttr
 
 from aisoc.errors import ModelError
 from aisoc.models.grammar import GrammarMode, GrammarStats, answer_chars, grammar_sampler
+from aisoc.models.jump import Decoder, Obj, Stopped, decode, plan
 
 ESCAPED = 2
 """JSON characters per string character allowed for in ``max_tokens`` (an escape such as ``\\n``)."""
@@ -142,6 +144,9 @@ class LlamaCppChatModel(BaseChatModel):
     ``full`` is llama-cpp-python's own chain)."""
     grammar_stats: GrammarStats = Field(default_factory=GrammarStats, exclude=True)
     """Counts over the constrained picks (``check`` mode: disagreements of the lazy pick)."""
+    jump_forward: bool = True
+    """Write what a greedy answer's schema forces instead of letting the model pick it token by token
+    (:mod:`aisoc.models.jump`; off: llama-cpp-python's grammar over the whole answer)."""
     _llm: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _states: PrefixStates = PrivateAttr(default_factory=PrefixStates)
@@ -181,13 +186,17 @@ class LlamaCppChatModel(BaseChatModel):
                 self._states.switch(llm, chat[0]["content"] if chat else "")
             before = [int(t) for t in llm.input_ids[: llm.n_tokens]]
             fmt = kwargs.get("response_format")
-            out = llm.create_chat_completion(
-                messages=chat,
-                response_format=fmt,
-                max_tokens=int(kwargs.get("max_tokens") or self.answer_tokens(fmt)),
-                temperature=self.temperature,
-                stop=stop,
-            )
+            llm.aisoc_plan = self._plan(fmt)
+            try:
+                out = llm.create_chat_completion(
+                    messages=chat,
+                    response_format=fmt,
+                    max_tokens=int(kwargs.get("max_tokens") or self.answer_tokens(fmt)),
+                    temperature=self.temperature,
+                    stop=stop,
+                )
+            finally:
+                llm.aisoc_plan = None
             usage = out.get("usage") or {}
             prompt_tokens = int(usage.get("prompt_tokens", 0))
             after = [int(t) for t in llm.input_ids[:prompt_tokens]]
@@ -204,6 +213,13 @@ class LlamaCppChatModel(BaseChatModel):
             response_metadata={"aisoc_leg": "local"},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _plan(self, response_format: Any) -> Obj | None:
+        """The jump-forward plan of a greedy answer's schema (``None``: decode it token by token)."""
+        schema = (response_format or {}).get("schema") if isinstance(response_format, dict) else None
+        if not self.jump_forward or self.temperature != 0.0 or not isinstance(schema, dict):
+            return None
+        return plan(schema)
 
     def answer_tokens(self, response_format: Any) -> int:
         """``max_tokens`` for an answer: twice its schema's bound in characters when it has one, else
@@ -223,6 +239,19 @@ def _grammar_llama(llama: type) -> type:
 
     class GrammarLlama(llama):  # type: ignore[misc]
         aisoc_grammar: tuple[GrammarMode, GrammarStats] = ("full", GrammarStats())
+        aisoc_plan: Obj | None = None
+        """The answer schema's jump-forward plan for the call under way (set by the chat model)."""
+
+        def create_completion(self, prompt: Any, **kwargs: Any) -> Any:
+            top = self.aisoc_plan
+            if (
+                top is None
+                or kwargs.get("stream")
+                or kwargs.get("temperature") != 0.0
+                or not isinstance(prompt, list)
+            ):
+                return super().create_completion(prompt, **kwargs)
+            return _jump_completion(self, top, [int(t) for t in prompt], kwargs.get("max_tokens"))
 
         def _init_sampler(self, *args: Any, **kwargs: Any) -> Any:
             mode, stats = self.aisoc_grammar
@@ -238,3 +267,27 @@ def _grammar_llama(llama: type) -> type:
             return grammar_sampler(self, kwargs["grammar"], mode, stats)
 
     return GrammarLlama
+
+
+def _jump_completion(llm: Any, top: Obj, prompt: list[int], max_tokens: int | None) -> dict[str, Any]:
+    """A completion (llama-cpp-python's dict) of ``prompt`` decoded by :func:`~aisoc.models.jump.decode`."""
+    room = llm.n_ctx() - len(prompt)
+    budget = room if max_tokens is None or max_tokens <= 0 else min(max_tokens, room)
+    decoder = Decoder(llm=llm, tokens=list(prompt), budget=budget, stats=llm.aisoc_grammar[1])
+    finish = "stop"
+    try:
+        decode(decoder, top)
+    except Stopped:
+        finish = "length"
+    return {
+        "id": "aisoc-jump",
+        "object": "text_completion",
+        "created": 0,
+        "model": llm.model_path,
+        "choices": [{"text": decoder.text, "index": 0, "logprobs": None, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": len(prompt),
+            "completion_tokens": decoder.used,
+            "total_tokens": len(prompt) + decoder.used,
+        },
+    }

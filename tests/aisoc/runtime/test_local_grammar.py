@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
 
 from aisoc import Bus, models
 from aisoc.models.grammar import GrammarStats, grammar_sampler
@@ -20,6 +21,7 @@ from aisoc.runtime import RoleTeam
 from aisoc.runtime.loop import grammar_schema
 from aisoc.runtime.prompt import extract_json
 from roles import Sentinel, Tier2
+from tests.aisoc.runtime.test_loop import real_alert
 from tests.support.prompts import role_prompt
 
 pytestmark = pytest.mark.model
@@ -124,3 +126,50 @@ def test_freshly_loaded_models_answer_the_same_prompt_alike_with_either_grammar_
         answers.append(str(model.bind(response_format=fmt).invoke(prompt).content))
     assert answers[0] == answers[1]
     Sentinel.schema.model_validate(extract_json(answers[0]))
+
+
+def test_jump_forward_answers_are_in_the_whole_answer_s_grammar_with_fewer_model_passes() -> None:
+    """Given the bundled model with jump-forward decoding (the default), when Sentinel and Tier 2
+    answer real alerts and IR Lead plans for one, then every answer is in the language of
+    llama.cpp's grammar for the whole answer (each of its tokens allowed in turn, the end allowed
+    after the last), it validates as the runtime reads it, and the model picked fewer tokens than
+    the answers hold (the rest was written and evaluated in batches)."""
+    from llama_cpp import LlamaGrammar
+    from llama_cpp import llama_cpp as lib
+
+    from aisoc.models.grammar import GrammarProbe, _Candidates
+    from roles import IrLead
+
+    model = models.from_spec("local")
+    assert model.jump_forward  # type: ignore[attr-defined]
+    team = RoleTeam(model=models.from_spec("stub"), bus=Bus(), roles=[Sentinel, Tier2, IrLead])
+    prompts: list[tuple[str, Any, list[Any]]] = [
+        (role, schema, role_prompt(team, role, n))
+        for n in (1, 4)
+        for role, schema in (("sentinel", Sentinel.schema), ("tier2", Tier2.schema))
+    ]
+    alert = real_alert(2).alert.model_dump_json(exclude_none=True)
+    plan_it = f"Tier 2 escalated this alert as a true positive. Plan the response.\n{alert}"
+    ir_prompt = [SystemMessage(content=team.system_messages["ir_lead"]), HumanMessage(content=plan_it)]
+    prompts.append(("ir_lead", IrLead.schema, ir_prompt))
+    answer_tokens = 0
+    llm = model._load()  # type: ignore[attr-defined]
+    for role, schema, prompt in prompts:
+        fmt = {"type": "json_object", "schema": grammar_schema(schema.model_json_schema())}
+        out = model.bind(response_format=fmt).invoke(prompt)
+        text = str(out.content)
+        schema.model_validate(extract_json(text))
+        answer_tokens += int(out.usage_metadata["output_tokens"])  # type: ignore[index]
+        whole = LlamaGrammar.from_json_schema(json.dumps(fmt["schema"]), verbose=False)
+        sampler = lib.llama_sampler_init_grammar(
+            llm._model.vocab, whole._grammar.encode(), whole._root.encode()
+        )
+        probe = GrammarProbe(lib, sampler, _Candidates(lib))
+        for token in llm.tokenize(text.encode(), add_bos=False, special=False):
+            assert probe.allows(token), (role, text)
+            lib.llama_sampler_accept(sampler, token)
+        assert probe.allows(llm.token_eos()), (role, text)
+        lib.llama_sampler_free(sampler)
+    stats = model.grammar_stats  # type: ignore[attr-defined]
+    assert stats.forced > 0
+    assert stats.picks < answer_tokens
