@@ -17,12 +17,15 @@ list of strings), each value with its own grammar from llama-cpp-python's conver
   (:func:`settled`): a complete JSON value, or an enum that only one member still fits (the decoder
   writes the rest: after ``"sus`` it writes ``picious"``);
 - where the schema leaves a choice (an optional key or the end of the object, another item or the
-  end of a list), the model picks among the literal alternatives the same way.
+  end of a list), the model picks among the literal alternatives the same way;
+- the last token of forced text is left to the model (token healing, :class:`Decoder`), and free
+  text that starts to loop is cut before the repetition (:func:`looped`).
 
 Every answer it writes is in the language of the whole answer's grammar (one space after each colon
-and comma, none elsewhere; the grammar allows either), so validation and the guardrails see nothing
-new. A schema it cannot walk (``additionalProperties``, tuples, a union of objects) is answered as
-before, by llama-cpp-python's grammar over the whole answer (:func:`plan` returns ``None``).
+and comma, none elsewhere; the grammar allows either; a cut never goes below a ``minLength`` or
+``minItems``), so validation and the guardrails see nothing new. A schema it cannot walk
+(``additionalProperties``, tuples, a union of objects) is answered as before, by llama-cpp-python's
+grammar over the whole answer (:func:`plan` returns ``None``).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class Value:
     prose: Literal["text", "list"] | None = None
     """Free text (a string without enum, pattern or format: a run of words it repeats is cut) or a
     list of it (an item it repeats is cut, :func:`looped`)."""
+    floor: int = 0
+    """The fewest characters (free text) or items (a list) a cut may leave: the schema's minimum."""
 
 
 @dataclass(frozen=True)
@@ -85,9 +90,23 @@ def _plan(text: str) -> Obj | None:
     defs = schema.get("$defs") or schema.get("definitions") or {}
     try:
         root = _node(schema, defs)
-    except _Unwalkable:
-        return None
+    except (_Unwalkable, ValueError, TypeError, AttributeError, KeyError):
+        return None  # an odd schema is the whole answer's grammar's to handle, as before
     return root if isinstance(root, Obj) else None
+
+
+def grammars_build(root: Node) -> bool:
+    """Whether every value of ``root`` has a grammar llama.cpp's converter can build (they are
+    built and kept; a schema the converter refuses is left to the whole answer's grammar)."""
+    try:
+        if isinstance(root, Obj):
+            return all(grammars_build(n) for _, n in (*root.required, *root.optional))
+        if isinstance(root, Arr):
+            return grammars_build(root.item)
+        grammar_for(root, "")
+        return True
+    except Exception:  # the converter raises bare Exceptions for what it does not support
+        return False
 
 
 def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -125,7 +144,20 @@ def _node(schema: dict[str, Any], defs: dict[str, Any]) -> Node:
         raise _Unwalkable("a union with an object")
     if "prefixItems" in s or isinstance(items, list):
         raise _Unwalkable("tuple")
-    return Value(schema=json.dumps({**s, "$defs": defs}), literals=_literals(s, defs), prose=_prose(s, defs))
+    prose = _prose(s, defs)
+    return Value(
+        schema=json.dumps({**s, "$defs": defs}),
+        literals=_literals(s, defs),
+        prose=prose,
+        floor=_floor(s, defs) if prose is not None else 0,
+    )
+
+
+def _floor(s: dict[str, Any], defs: dict[str, Any]) -> int:
+    """The largest ``minLength`` or ``minItems`` in ``s`` (its alternatives and items included)."""
+    s = _resolve(s, defs)
+    parts = [s, *(_resolve(a, defs) for a in _alternatives(s))]
+    return max(int(p.get("minLength", 0)) + int(p.get("minItems", 0)) for p in parts)
 
 
 def _prose(s: dict[str, Any], defs: dict[str, Any]) -> Literal["text", "list"] | None:
@@ -262,7 +294,7 @@ def looped(value: str, prose: Literal["text", "list"] = "text", words: int = REP
         return None
     body = value[1:]
     same = _SAME.search(body)
-    if same is not None and same.start() > 0:
+    if same is not None:
         return _closed(body[: same.start()])
     found = [(m.start(), m.group()) for m in _WORD.finditer(body)]
     if body and not body[-1].isspace():
@@ -280,8 +312,14 @@ REPEATED_CHARACTER = 16
 _SAME = re.compile(rf"(.)\1{{{REPEATED_CHARACTER - 1},}}", re.DOTALL)
 
 
-def _closed(body: str) -> str:
-    """``body`` as a closed JSON string: trailing space, and an escape the cut split, dropped."""
+def _size(value: str) -> int:
+    """Characters of a closed string, or items of a closed list."""
+    return len(_LENIENT.decode(value))
+
+
+def _closed(body: str) -> str | None:
+    """``body`` as a closed JSON string (trailing space, and an escape the cut split, dropped), or
+    ``None`` when nothing is left (an empty string may not validate: the value is left to go on)."""
     body = body.rstrip()
     while body:
         try:
@@ -289,7 +327,7 @@ def _closed(body: str) -> str:
             break
         except ValueError:
             body = body[:-1].rstrip()
-    return f'"{body}"'
+    return f'"{body}"' if body else None
 
 
 class Stopped(Exception):
@@ -390,7 +428,7 @@ class Decoder:
             Stopped: the budget ran out or the model ended before the value was settled.
         """
         literals = what if isinstance(what, tuple) else what.literals
-        prose = what.prose if isinstance(what, Value) else None
+        prose, floor = (what.prose, what.floor) if isinstance(what, Value) else (None, 0)
         tail = self._flush()
         picked: list[int] = []
         value, done, cut = "", None, None
@@ -405,7 +443,11 @@ class Decoder:
                 value = text[len(tail) :] if len(text) > len(tail) else ""
                 done = settled(value, literals) if value else None
                 if done is None and prose is not None:
-                    done = cut = looped(value, prose)
+                    cut = looped(value, prose)
+                    if cut is not None and _size(cut) >= floor:
+                        done = cut
+                    else:
+                        cut = None
                 if done is not None or self.used + len(picked) >= self.budget:
                     break
         finally:

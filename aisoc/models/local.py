@@ -34,7 +34,7 @@ from pydantic import Field, PrivateAttr
 
 from aisoc.errors import ModelError
 from aisoc.models.grammar import GrammarMode, GrammarStats, answer_chars, grammar_sampler
-from aisoc.models.jump import Decoder, Obj, Stopped, decode, plan
+from aisoc.models.jump import Decoder, Obj, Stopped, decode, grammars_build, plan
 
 ESCAPED = 2
 """JSON characters per string character allowed for in ``max_tokens`` (an escape such as ``\\n``)."""
@@ -244,6 +244,8 @@ def _grammar_llama(llama: type) -> type:
 
         def create_completion(self, prompt: Any, **kwargs: Any) -> Any:
             top = self.aisoc_plan
+            if top is not None and not grammars_build(top):
+                top = None
             if (
                 top is None
                 or kwargs.get("stream")

@@ -218,6 +218,8 @@ def test_an_answer_over_its_budget_stops_and_says_so() -> None:
         ('["port scan", "login failure", "port scan"', "list", '["port scan", "login failure"]'),
         ('["port scan", "login failure", "port sc', "list", None),
         ("null", "text", None),
+        ('"0000000000000000000', "text", None),  # nothing would be left: an empty string may not validate
+        ('" 0000000000000000000', "text", None),
     ],
 )
 def test_a_free_text_value_that_repeats_itself_is_cut_before_the_repetition(
@@ -256,3 +258,30 @@ def test_the_decoder_cuts_a_looping_summary_and_closes_the_answer() -> None:
     assert decoder.text == cut
     Sentinel.schema.model_validate_json(cut)
     assert decoder.stats.loops_cut == 1
+
+
+def test_a_cut_never_leaves_less_than_the_schema_s_minimum() -> None:
+    """Given a summary with a minLength of 40 and a model that repeats itself early, when decoded,
+    then the summary is not cut to the 10 characters before the repetition (the grammar would not
+    allow them): the model's whole value is kept, and no cut is counted."""
+    schema = {
+        "type": "object",
+        "properties": {"summary": {"type": "string", "minLength": 40, "maxLength": 120}},
+        "required": ["summary"],
+    }
+    root = plan(schema)
+    assert root is not None
+    summary = dict(root.required)["summary"]
+    assert isinstance(summary, Value) and (summary.prose, summary.floor) == ("text", 40)
+    answer = '{"summary": "This is a. This is a. This is a. And then the rest of it."}'
+    model = ScriptedModel("P:", answer)
+    decoder = Decoder(
+        llm=model,
+        tokens=model.tokenize(b"P:"),
+        budget=1000,
+        is_eog=lambda t: t == ScriptedModel.EOG,
+        grammar=lambda what, tail: (what, tail),
+    )
+    decode(decoder, root)
+    assert decoder.text == answer
+    assert decoder.stats.loops_cut == 0

@@ -173,3 +173,23 @@ def test_jump_forward_answers_are_in_the_whole_answer_s_grammar_with_fewer_model
     stats = model.grammar_stats  # type: ignore[attr-defined]
     assert stats.forced > 0
     assert stats.picks < answer_tokens
+
+
+def test_a_schema_llama_cpp_s_converter_refuses_is_answered_by_the_whole_answer_s_grammar() -> None:
+    """Given an answer schema with a string pattern llama-cpp-python's converter refuses (it wants
+    ``^...$``), when the model answers, then jump-forward steps aside (nothing is forced) and the
+    answer is JSON, as before (llama-cpp-python falls back to its JSON grammar)."""
+    model = models.from_spec("local")
+    schema = {
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": "[A-Z]+"}, "ok": {"type": "boolean"}},
+        "required": ["code", "ok"],
+    }
+    prompt = [
+        SystemMessage(content="Answer in JSON."),
+        HumanMessage(content="Give a code and whether it is ok."),
+    ]
+    out = model.bind(response_format={"type": "json_object", "schema": schema}, max_tokens=60).invoke(prompt)
+    assert model.grammar_stats.forced == 0  # type: ignore[attr-defined]
+    assert model.grammar_stats.picks > 0  # type: ignore[attr-defined]
+    assert str(out.content).lstrip().startswith("{")
