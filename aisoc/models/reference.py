@@ -61,15 +61,16 @@ class RoleLoad:
 
 
 DEFAULT_MIX: dict[str, RoleLoad] = {
-    "sentinel": RoleLoad(1.0, 420, 60),
-    "tier2": RoleLoad(0.6, 465, 70),
-    "ir_lead": RoleLoad(0.4, 375, 170),
+    "sentinel": RoleLoad(1.0, 420, 50),
+    "tier2": RoleLoad(0.6, 465, 40),
+    "ir_lead": RoleLoad(0.4, 375, 135),
     "threat_intel": RoleLoad(0.2, 510, 110),
 }
 """Stand-in role mix when the audit log holds no traces; replace it with the log's as soon as there
 is one. Calls per alert: a Wazuh-like mix. Tokens per call (2026-12-07, ``alert_view/4``): the
 prompts the roles send for the pipeline bench's real Wazuh alerts with each role's kept prefix
-(``bench/prompt_tokens.py``) and the bundled model's answers (``bench/pipeline.py --model local``);
+(``bench/prompt_tokens.py``) and the bundled model's answers with jump-forward decoding
+(``bench/pipeline.py --model local --local-alerts 40``, 2026-12-07 sixth pass);
 Threat Intel's from before it settled on models without tools (a model with tools still calls it)."""
 
 
