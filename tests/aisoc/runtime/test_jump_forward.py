@@ -241,17 +241,7 @@ def test_the_decoder_cuts_a_looping_summary_and_closes_the_answer() -> None:
         '{"verdict": "malicious", "confidence": 1.0, "priority": 10, '
         '"summary": "This is a malicious alert. This is a suspicious alert. This is a benign alert."}'
     )
-    root = plan(_schema(Sentinel))
-    assert root is not None
-    model = ScriptedModel("P:", loop)
-    decoder = Decoder(
-        llm=model,
-        tokens=model.tokenize(b"P:"),
-        budget=1000,
-        is_eog=lambda t: t == ScriptedModel.EOG,
-        grammar=lambda what, tail: (what, tail),
-    )
-    decode(decoder, root)
+    decoder, _ = _decode(loop, _schema(Sentinel))
     cut = (
         '{"verdict": "malicious", "confidence": 1.0, "priority": 10, "summary": "This is a malicious alert."}'
     )
@@ -274,14 +264,6 @@ def test_a_cut_never_leaves_less_than_the_schema_s_minimum() -> None:
     summary = dict(root.required)["summary"]
     assert isinstance(summary, Value) and (summary.prose, summary.floor) == ("text", 40)
     answer = '{"summary": "This is a. This is a. This is a. And then the rest of it."}'
-    model = ScriptedModel("P:", answer)
-    decoder = Decoder(
-        llm=model,
-        tokens=model.tokenize(b"P:"),
-        budget=1000,
-        is_eog=lambda t: t == ScriptedModel.EOG,
-        grammar=lambda what, tail: (what, tail),
-    )
-    decode(decoder, root)
+    decoder, _ = _decode(answer, schema)
     assert decoder.text == answer
     assert decoder.stats.loops_cut == 0

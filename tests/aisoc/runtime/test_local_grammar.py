@@ -130,7 +130,7 @@ def test_freshly_loaded_models_answer_the_same_prompt_alike_with_either_grammar_
 
 def test_jump_forward_answers_are_in_the_whole_answer_s_grammar_with_fewer_model_passes() -> None:
     """Given the bundled model with jump-forward decoding (the default), when Sentinel and Tier 2
-    answer real alerts and IR Lead plans for one, then every answer is in the language of
+    answer real alerts and IR Lead and Threat Intel take one, then every answer is in the language of
     llama.cpp's grammar for the whole answer (each of its tokens allowed in turn, the end allowed
     after the last), it validates as the runtime reads it, and the model picked fewer tokens than
     the answers hold (the rest was written and evaluated in batches)."""
@@ -138,11 +138,11 @@ def test_jump_forward_answers_are_in_the_whole_answer_s_grammar_with_fewer_model
     from llama_cpp import llama_cpp as lib
 
     from aisoc.models.grammar import GrammarProbe, _Candidates
-    from roles import IrLead
+    from roles import IrLead, ThreatIntel
 
     model = models.from_spec("local")
     assert model.jump_forward  # type: ignore[attr-defined]
-    team = RoleTeam(model=models.from_spec("stub"), bus=Bus(), roles=[Sentinel, Tier2, IrLead])
+    team = RoleTeam(model=models.from_spec("stub"), bus=Bus(), roles=[Sentinel, Tier2, IrLead, ThreatIntel])
     prompts: list[tuple[str, Any, list[Any]]] = [
         (role, schema, role_prompt(team, role, n))
         for n in (1, 4)
@@ -152,6 +152,12 @@ def test_jump_forward_answers_are_in_the_whole_answer_s_grammar_with_fewer_model
     plan_it = f"Tier 2 escalated this alert as a true positive. Plan the response.\n{alert}"
     ir_prompt = [SystemMessage(content=team.system_messages["ir_lead"]), HumanMessage(content=plan_it)]
     prompts.append(("ir_lead", IrLead.schema, ir_prompt))
+    rate_it = f"Rate the indicators and techniques of this alert.\n{alert}"
+    intel_prompt = [
+        SystemMessage(content=team.system_messages["threat_intel"]),
+        HumanMessage(content=rate_it),
+    ]
+    prompts.append(("threat_intel", ThreatIntel.schema, intel_prompt))
     answer_tokens = 0
     llm = model._load()  # type: ignore[attr-defined]
     for role, schema, prompt in prompts:
