@@ -278,7 +278,8 @@ def looped(value: str, prose: Literal["text", "list"] = "text", words: int = REP
     a suspicious alert. This is a ...", "user_id_1000000000..."), or a list with the same item: every
     token is a pass of the model and none tells the analyst anything. A string is cut before a run
     of ``words`` words it writes a second time (not overlapping the first; only finished words are
-    compared) or before :data:`REPEATED_CHARACTER` copies of one character in a row. A list is cut
+    compared) or before a unit of one to four characters written again and again over
+    :data:`REPEATED_RUN` characters ("0000...", "_1_1_1...", "-=-=-=..."). A list is cut
     before an item equal to an earlier one.
     """
     if prose == "list":
@@ -293,9 +294,9 @@ def looped(value: str, prose: Literal["text", "list"] = "text", words: int = REP
     if not value.startswith('"'):
         return None
     body = value[1:]
-    same = _SAME.search(body)
-    if same is not None:
-        return _closed(body[: same.start()])
+    same = [m.start() for p in _SAME for m in [p.search(body)] if m is not None]
+    if same:
+        return _closed(body[: min(same)])
     found = [(m.start(), m.group()) for m in _WORD.finditer(body)]
     if body and not body[-1].isspace():
         found = found[:-1]  # the last word may still grow
@@ -307,9 +308,9 @@ def looped(value: str, prose: Literal["text", "list"] = "text", words: int = REP
     return None
 
 
-REPEATED_CHARACTER = 16
-"""A free-text value is cut before this many copies of one character in a row."""
-_SAME = re.compile(rf"(.)\1{{{REPEATED_CHARACTER - 1},}}", re.DOTALL)
+REPEATED_RUN = 16
+"""Free text is cut before a unit of one to four characters repeated over this many characters."""
+_SAME = [re.compile(rf"(.{{{k}}})\1{{{-(-REPEATED_RUN // k) - 1},}}", re.DOTALL) for k in range(1, 5)]
 
 
 def _size(value: str) -> int:

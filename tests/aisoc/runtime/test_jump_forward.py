@@ -211,6 +211,8 @@ def test_an_answer_over_its_budget_stops_and_says_so() -> None:
             '"at (10.0.2.8) (10.0.2.8) (10.0.2.8)"',
         ),
         ('"user_id_1000000000000000000', "text", '"user_id_1"'),  # one character 16 times in a row
+        ('"user_id_2_1_1_1_1_1_1_1_1_1', "text", '"user_id_2"'),  # "_1" again and again over 16 characters
+        ('"sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 ', "text", None),
         ('"GUID 00000000-0000-0000-0000-000000000000 seen', "text", None),  # 8 in a row is data
         ('"x \\u000000000000000000000', "text", '"x"'),  # an escape the cut would split is dropped
         ('"Block 203.0.113.9 at the edge; isolate WS-01; reset the password of CORP\\\\ann.', "text", None),
@@ -227,8 +229,8 @@ def test_a_free_text_value_that_repeats_itself_is_cut_before_the_repetition(
 ) -> None:
     """Given a string or a list of strings as picked so far, when checked for a loop, then it is
     cut and closed before a run of three words it writes again (not overlapping the first), before
-    one character 16 times in a row, or before an item equal to an earlier one, and left alone
-    otherwise; what is left is a valid JSON string or list."""
+    a unit of up to four characters repeated over 16, or before an item equal to an earlier one, and
+    left alone otherwise; what is left is a valid JSON string or list."""
     assert looped(value, prose) == expected
     if expected is not None:
         json.loads(expected)
