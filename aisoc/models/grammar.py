@@ -75,7 +75,7 @@ class GrammarStats:
     """Answer tokens the jump-forward decoder wrote (keys, punctuation, the rest of a settled enum)
     and the model evaluated in batches instead of picking (:mod:`aisoc.models.jump`)."""
     loops_cut: int = 0
-    """Free-text values cut where they began to repeat a run of words (:func:`aisoc.models.jump.looped`)."""
+    """Free-text values cut where they began to repeat themselves (:func:`aisoc.models.jump.looped`)."""
 
 
 SHORTLIST = 1024

@@ -386,12 +386,16 @@ class Decoder:
 
     def close(self) -> None:
         """Tokenize the forced text left at the end (counted in the answer, never evaluated)."""
-        if self.pending:
-            tokens = self.llm.tokenize(self.pending.encode("utf-8"), add_bos=False, special=False)
-            self.pending = ""
-            self.tokens += tokens
-            self.forced += len(tokens)
-            self.stats.forced += len(tokens)
+        self._force(self._tokenize(self.pending))
+        self.pending = ""
+
+    def _tokenize(self, text: str) -> list[int]:
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else []
+
+    def _force(self, tokens: list[int]) -> None:
+        self.tokens += tokens
+        self.forced += len(tokens)
+        self.stats.forced += len(tokens)
 
     def write(self, text: str) -> None:
         """Forced text: it goes into the answer and is tokenized before the model's next pick."""
@@ -402,8 +406,8 @@ class Decoder:
         """Tokenize the forced text but its last token; return that token's text (the tail)."""
         if not self.pending:
             return ""
-        tokens = self.llm.tokenize(self.pending.encode("utf-8"), add_bos=False, special=False)
         text, self.pending = self.pending, ""
+        tokens = self._tokenize(text)
         tail = ""
         if tokens:
             try:
@@ -416,9 +420,7 @@ class Decoder:
                 tail = ""
         if self.used + len(tokens) > self.budget:
             raise Stopped("the answer's token budget")
-        self.tokens += tokens
-        self.forced += len(tokens)
-        self.stats.forced += len(tokens)
+        self._force(tokens)
         return tail
 
     def pick(self, what: Value | tuple[str, ...]) -> str:

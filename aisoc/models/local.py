@@ -219,7 +219,8 @@ class LlamaCppChatModel(BaseChatModel):
         schema = (response_format or {}).get("schema") if isinstance(response_format, dict) else None
         if not self.jump_forward or self.temperature != 0.0 or not isinstance(schema, dict):
             return None
-        return plan(schema)
+        top = plan(schema)
+        return top if top is not None and grammars_build(top) else None
 
     def answer_tokens(self, response_format: Any) -> int:
         """``max_tokens`` for an answer: twice its schema's bound in characters when it has one, else
@@ -244,8 +245,6 @@ def _grammar_llama(llama: type) -> type:
 
         def create_completion(self, prompt: Any, **kwargs: Any) -> Any:
             top = self.aisoc_plan
-            if top is not None and not grammars_build(top):
-                top = None
             if (
                 top is None
                 or kwargs.get("stream")
