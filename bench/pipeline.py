@@ -186,20 +186,7 @@ def local_model(
     and after as the yardstick (a shared machine's speed drifts: the ratio is what compares);
     ``grammar`` sets the model's grammar check (``lazy``, ``full``, ``check``; trees since model18b),
     ``jump_forward`` whether the decoder writes what the schema forces (trees since this pass)."""
-    yardstick = _yardstick()
-
-    def uncached_call(model: Any) -> Any:
-        """The yardstick decodes token by token, as in every sitting before jump-forward decoding:
-        it measures the machine, not the decoder."""
-        jump = getattr(model, "jump_forward", None)
-        if jump is not None:
-            model.jump_forward = False
-        try:
-            return yardstick(model)
-        finally:
-            if jump is not None:
-                model.jump_forward = jump
-
+    uncached_call = _yardstick()  # decodes token by token: it measures the machine, not the decoder
     seen: list[Invocation] = []
     bus = Bus()
     model = models.from_spec("local")

@@ -15,7 +15,8 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,8 +130,26 @@ def timed_call(model: Any, prompt: str, *, max_tokens: int | None = None, schema
 
 
 def uncached_call(model: Any, tokens: int = 1000) -> Call:
-    """One uncached call on about ``tokens`` prompt tokens, answered with a short role-like JSON."""
-    return timed_call(model, reference_prompt(tokens), schema=ANSWER_SCHEMA)
+    """One uncached call on about ``tokens`` prompt tokens, answered with a short role-like JSON,
+    decoded token by token (:func:`token_by_token`)."""
+    with token_by_token(model):
+        return timed_call(model, reference_prompt(tokens), schema=ANSWER_SCHEMA)
+
+
+@contextmanager
+def token_by_token(model: Any) -> Iterator[Any]:
+    """``model`` with the local model's jump-forward decoding off for the duration (other models are
+    left as they are). The yardstick measures the machine, not the decoder, so that figures of every
+    pass compare; and an answer the decoder writes mostly by itself is too quick to time the model's
+    own generation by."""
+    jump = getattr(model, "jump_forward", None)
+    if jump is not None:
+        model.jump_forward = False
+    try:
+        yield model
+    finally:
+        if jump is not None:
+            model.jump_forward = jump
 
 
 def measure(model: Any, tokens: int = 1000) -> Speed:

@@ -47,3 +47,38 @@ def test_bench_model_refuses_the_stub_with_a_clear_error(capsys: pytest.CaptureF
     """The canned model has no speed: the command says so instead of printing made-up figures."""
     assert main(["bench-model", "--bus", "memory://"]) == 2
     assert "stub model has no speed" in capsys.readouterr().err
+
+
+def test_the_yardstick_call_is_decoded_token_by_token_and_the_setting_comes_back() -> None:
+    """Given a model with jump-forward decoding on, when the uncached reference call is made, then
+    the model answers it with jump-forward off (the yardstick measures the machine, not the
+    decoder) and the setting is back on afterwards, also when the call fails."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    from langchain_core.messages import AIMessage
+
+    from aisoc.models.reference import uncached_call
+
+    class Jumping(FakeListChatModel):
+        jump_forward: bool = True
+        seen: list[bool] = []
+
+        def invoke(self, *args: Any, **kwargs: Any) -> AIMessage:
+            self.seen.append(self.jump_forward)
+            return AIMessage(
+                content="{}", usage_metadata={"input_tokens": 1000, "output_tokens": 9, "total_tokens": 1009}
+            )
+
+    model = Jumping(responses=["{}"])
+    call = uncached_call(model)
+    assert model.seen == [False] and model.jump_forward is True
+    assert call.prompt_tokens == 1000 and call.output_tokens == 9
+
+    class Failing(Jumping):
+        def invoke(self, *args: Any, **kwargs: Any) -> AIMessage:
+            self.seen.append(self.jump_forward)
+            raise RuntimeError("the model is down")
+
+    failing = Failing(responses=["{}"])
+    with pytest.raises(RuntimeError):
+        uncached_call(failing)
+    assert failing.seen == [False] and failing.jump_forward is True
