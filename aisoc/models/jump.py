@@ -123,8 +123,10 @@ def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 def _node(schema: dict[str, Any], defs: dict[str, Any]) -> Node:
     s = _resolve(schema, defs)
     if "properties" in s and s.get("type", "object") == "object":
-        if s.get("additionalProperties") not in (None, False) or "allOf" in s:
+        if s.get("additionalProperties") not in (None, False):
             raise _Unwalkable("additional properties")
+        if "allOf" in s:
+            raise _Unwalkable("allOf")
         required = set(s.get("required") or ())
         props = [(k, _node(v, defs)) for k, v in s["properties"].items()]
         return Obj(
@@ -154,7 +156,7 @@ def _node(schema: dict[str, Any], defs: dict[str, Any]) -> Node:
 
 
 def _floor(s: dict[str, Any], defs: dict[str, Any]) -> int:
-    """The largest ``minLength`` or ``minItems`` in ``s`` (its alternatives and items included)."""
+    """The largest ``minLength`` or ``minItems`` of ``s`` or of one of its alternatives."""
     s = _resolve(s, defs)
     parts = [s, *(_resolve(a, defs) for a in _alternatives(s))]
     return max(int(p.get("minLength", 0)) + int(p.get("minItems", 0)) for p in parts)
