@@ -37,6 +37,9 @@ def _read_json(where: str, what: str) -> Any:
         text = sys.stdin.read() if where == "-" else Path(where).read_text(encoding="utf-8")
     except OSError as e:
         raise CommandError(f"cannot read {what} {where!r}: {e.strerror or e}", status=2) from e
+    except UnicodeDecodeError as e:
+        reason = f"{what} {where!r} is not UTF-8 text: {e.reason} at byte {e.start}"
+        raise CommandError(reason, status=2) from e
     try:
         return json.loads(text)
     except ValueError as e:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,6 +87,8 @@ GRADES = {
     "FalsePositive": Truth(escalated=False, label=Disposition.FALSE_POSITIVE, field=LABEL),
 }
 """The analyst's grade -> what replay scores against."""
+_SURROGATE = re.compile("[\udc80-\udcff]")
+"""What ``surrogateescape`` makes of a byte that is not UTF-8."""
 GUIDE_SEVERITY = 2
 """GUIDE records no severity: every incident is "medium" and says so in ``severity_original``."""
 
@@ -93,9 +96,21 @@ GUIDE_SEVERITY = 2
 def _open_text(path: Path) -> io.TextIOBase:
     with path.open("rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
+    # Bytes that are not UTF-8 come through as lone surrogates: their row is rejected, not the file.
     if gz:
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(
+            gzip.open(path, "rb"), encoding="utf-8-sig", errors="surrogateescape", newline=""
+        )
+    return io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def _undecodable(values: Iterator[str]) -> bool:
+    return any(not v.isascii() and _SURROGATE.search(v) for v in values)
+
+
+def _readable(text: str) -> str:
+    """``text`` with its undecodable bytes written as ``\\xNN`` (kept, and encodable again)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str] | Rejected]]:
@@ -112,6 +127,10 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
             raise SourceError(f"{path}: not a GUIDE file: missing column(s) {', '.join(missing)}")
         for row in reader:
             line = reader.line_num
+            if _undecodable(v for v in row.values() if isinstance(v, str)):
+                payload = _readable(",".join(v for v in row.values() if isinstance(v, str)))
+                yield line, reject(f"line {line}: not UTF-8 text", payload, path.name)
+                continue
             if None in row or None in row.values():  # a short row's missing fields are None
                 payload = ",".join(str(v) for v in row.values() if not isinstance(v, list))
                 yield line, reject(f"line {line}: expected {len(header)} fields", payload, path.name)

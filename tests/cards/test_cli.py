@@ -93,13 +93,18 @@ def test_invalid_events_are_clear_errors(
 def test_unreadable_input_and_bad_context_are_clear_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Given a missing file, broken JSON or a bad context, when run, then exit 2 and say which."""
+    """Given a missing file, broken JSON, a file that is not UTF-8 or a bad context, when run, then exit 2
+    and say which."""
     assert main(["card", str(tmp_path / "missing.json")]) == 2
     assert "cannot read event" in capsys.readouterr().err
     broken = tmp_path / "broken.json"
     broken.write_text("{not json", encoding="utf-8")
     assert main(["card", str(broken)]) == 2
     assert "is not valid JSON" in capsys.readouterr().err
+    latin = tmp_path / "latin1.json"
+    latin.write_bytes('{"summary": "caf\u00e9"}'.encode("latin-1"))
+    assert main(["card", str(latin)]) == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err
     event = write(tmp_path, "e.json", triage(alert(CURL)).to_dict())
     assert main(["card", event, "--context", write(tmp_path, "c.json", {"gate_link": {}})]) == 2
     assert "unknown field(s) ['gate_link']" in capsys.readouterr().err

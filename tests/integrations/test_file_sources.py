@@ -151,7 +151,8 @@ def test_hand_checked_guide_incident() -> None:
 
 def test_guide_bad_rows_are_rejected_and_missing_columns_refused(tmp_path: Path) -> None:
     """Given a GUIDE file with a short row and a bad timestamp, when read, then both are rejected with their
-    line, the good incident still comes out; a file without the GUIDE columns is refused."""
+    line, the good incident still comes out; so is a row that is not UTF-8; a file without the GUIDE columns
+    is refused."""
     lines = (DATA / "guide" / "evidence.csv").read_text(encoding="utf-8").splitlines()
     bad_time = lines[1].replace("2024-06-04T22:56:27.000Z", "yesterday")
     path = tmp_path / "evidence.csv"
@@ -160,6 +161,13 @@ def test_guide_bad_rows_are_rejected_and_missing_columns_refused(tmp_path: Path)
     reasons = sorted(i.reason for i in items if isinstance(i, Rejected))
     assert len([i for i in items if isinstance(i, Alert)]) == 1
     assert reasons[0].startswith("line 3: expected 46 fields") and reasons[1].startswith("line 4:")
+    # A row written in another encoding (Latin-1 bytes in a UTF-8 file) is rejected with its bytes shown.
+    foreign = lines[2].replace(lines[2].split(",")[1], "caf\u00e9", 1).encode("latin-1")
+    path.write_bytes(("\n".join([lines[0], lines[2]]) + "\n").encode() + foreign + b"\n")
+    items = [a for a, _ in open_source("guide", str(path)).records()]
+    rejected = [i for i in items if isinstance(i, Rejected)]
+    assert len([i for i in items if isinstance(i, Alert)]) == 1
+    assert [r.reason for r in rejected] == ["line 3: not UTF-8 text"] and "caf\\xe9" in rejected[0].payload
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(SourceError, match="missing column"):
         list(open_source("guide", str(tmp_path / "other.csv")).records())
