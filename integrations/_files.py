@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -163,12 +163,20 @@ def _parses(raw: bytes) -> bool:
 def read_export(path: Path, list_keys: tuple[str, ...]) -> Iterator[tuple[int, Any]]:
     """Records of a recorded export: a JSON array, an object holding one under ``list_keys``, or JSONL.
 
-    Yields ``(n, record)``; a JSON Lines line that is not JSON yields ``(n, JSONDecodeError)``.
+    Yields ``(n, record)``; a JSON Lines line that is not JSON yields ``(n, JSONDecodeError)``, one that
+    is not UTF-8 ``(n, UnicodeDecodeError)``.
 
     Raises:
-        SourceError: the file is neither JSON nor JSON Lines.
+        SourceError: the file is neither JSON nor JSON Lines, or a JSON document is not UTF-8.
     """
-    text = path.read_text(encoding="utf-8-sig")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if data.lstrip()[:1] in (b"[", b"{") and b"\n{" not in data:
+            raise SourceError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+        yield from _lines(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"))  # JSON Lines: line by line
+        return
     try:
         doc = json.loads(text)
     except json.JSONDecodeError:
@@ -185,12 +193,17 @@ def read_export(path: Path, list_keys: tuple[str, ...]) -> Iterator[tuple[int, A
         return
     if doc is not None:
         raise SourceError(f"{path}: expected a JSON array or object, got {type(doc).__name__}")
-    for n, line in enumerate(text.splitlines(), 1):
+    yield from _lines(text.splitlines())
+
+
+def _lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Any]]:
+    """``(n, record)`` per JSON Lines line, ``(n, error)`` for one that is not JSON or not UTF-8."""
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             yield n, json.loads(line)
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             yield n, e
 
 
@@ -255,6 +268,10 @@ class ExportFileSource(RecordedFile):
         for n, record in read_export(self.path, self._keys):
             if isinstance(record, json.JSONDecodeError):
                 yield reject(f"record {n}: not JSON: {record}", record.doc.splitlines()[0], self.name), None
+                continue
+            if isinstance(record, UnicodeDecodeError):
+                shown = record.object.decode("utf-8", "backslashreplace")  # the bytes kept as \xNN
+                yield reject(f"record {n}: not UTF-8 text: {record.reason}", shown, self.name), None
                 continue
             try:
                 alert, truth = self._normalize(record)

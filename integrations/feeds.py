@@ -176,12 +176,15 @@ def load_feed(path: str | Path) -> list[FeedEntry]:
     """Every entry of one feed file (the format is recognised from its content).
 
     Raises:
-        IntegrationError: the file is missing or is none of CSV, MISP JSON or STIX JSON.
+        IntegrationError: the file is missing, is not UTF-8, or is none of CSV, MISP JSON or STIX JSON.
     """
     p = Path(path)
     if not p.is_file():
         raise IntegrationError(f"ioc feed {p} does not exist")
-    text = p.read_text(encoding="utf-8-sig")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise IntegrationError(f"ioc feed {p}: not UTF-8 text ({e.reason} at byte {e.start})") from e
     if not text.lstrip().startswith(("{", "[")):
         return list(read_csv(p))
     try:

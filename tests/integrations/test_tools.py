@@ -344,3 +344,17 @@ def test_secrets_are_redacted_from_results_and_sdk_logs(caplog: pytest.LogCaptur
     with caplog.at_level(logging.DEBUG, logger="zscaler-sdk-python"):
         logging.getLogger("zscaler-sdk-python").debug("payload %s", {"password": "zia-password-value"})
     assert "zia-password-value" not in caplog.text and "[REDACTED]" in caplog.text
+
+
+def test_a_feed_that_is_not_utf8_is_refused_by_name(tmp_path: Path) -> None:
+    """Given an IOC feed saved in Latin-1, when the tools are configured, then the error names the feed and
+    the byte, not a UnicodeDecodeError."""
+    from integrations.errors import IntegrationError
+    from integrations.feeds import FeedIndex
+
+    feed = tmp_path / "feed.csv"
+    feed.write_bytes(
+        "value,type,reputation,description\n45.83.64.1,ip,malicious,caf\u00e9\n".encode("latin-1")
+    )
+    with pytest.raises(IntegrationError, match=r"feed\.csv: not UTF-8 text .* at byte 6\d"):
+        FeedIndex([feed])

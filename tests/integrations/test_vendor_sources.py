@@ -87,6 +87,26 @@ def test_xsoar_export_replays_with_truth_and_rejects_bad_incidents(tmp_path: Pat
     ]
 
 
+def test_an_export_that_is_not_utf8_is_rejected_by_the_line_or_refused_by_name(tmp_path: Path) -> None:
+    """Given an XSOAR export as JSON Lines with one incident written in Latin-1, when replayed, then that
+    line is rejected with its bytes shown and the others come out; the same bytes in a JSON document
+    refuse the file with the byte's position instead of a traceback."""
+    incidents = xsoar_incidents()[:3]
+    lines = [json.dumps(i).encode() for i in incidents]
+    lines[1] = json.dumps({**incidents[1], "name": "caf\u00e9"}, ensure_ascii=False).encode("latin-1")
+    path = tmp_path / "xsoar.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    pairs = list(open_source("xsoar", str(path), settings=IntegrationsSettings()).records())
+    rejected = [a for a, _ in pairs if isinstance(a, Rejected)]
+    assert [a.case_id for a, _ in pairs if isinstance(a, Alert)] == ["xsoar:101", "xsoar:103"]
+    assert [r.reason for r in rejected] == ["record 2: not UTF-8 text: invalid continuation byte"]
+    assert "caf\\xe9" in rejected[0].payload
+    whole = tmp_path / "xsoar.json"
+    whole.write_bytes(json.dumps({"data": [{"name": "caf\u00e9"}]}, ensure_ascii=False).encode("latin-1"))
+    with pytest.raises(SourceError, match="not UTF-8 text .* at byte"):
+        list(open_source("xsoar", str(whole), settings=IntegrationsSettings()).records())
+
+
 def test_xsoar_live_poll_follows_a_persisted_cursor(tmp_path: Path) -> None:
     """Given the XSOAR API (fake, answering 503 once), when polled, then open incidents since the lookback
     come out; after a restart with the saved cursor, only the new incident is published."""
