@@ -149,7 +149,8 @@ def parse_severity(value: Any) -> int:
     return 4 if number >= 90 else 3 if number >= 70 else 2 if number >= 40 else 1 if number >= 20 else 0
 
 
-def _pick(record: dict[str, Any], field: str) -> Any:
+def pick(record: dict[str, Any], field: str) -> Any:
+    """The value of the first generic key of ``field`` that ``record`` fills (None: none)."""
     for key in _PICK[field]:
         if record.get(key) not in (None, "", []):
             return record[key]
@@ -223,7 +224,7 @@ def normalize_generic(
             {"title": alert.title, "description": alert.description, "raw": alert.raw}, skip=skip
         )
         return alert.model_copy(update={"indicators": merge(alert.indicators, found)[:500]}), truth
-    when = _pick(record, "created_at")
+    when = pick(record, "created_at")
     if when is None:
         if now is None:
             raise ValueError("no timestamp: expected one of " + ", ".join(_PICK["created_at"]))
@@ -232,29 +233,29 @@ def normalize_generic(
         created = parse_time(when)
     source = record.get("source")
     source = source.lower() if isinstance(source, str) and source.strip() else default_source
-    rule = _pick(record, "rule")
+    rule = pick(record, "rule")
     if isinstance(rule, dict):
         rule = rule.get("id") or rule.get("name")
-    severity = _pick(record, "severity")
-    title = str(_pick(record, "title") or f"Alert from {source}")
-    description = _pick(record, "description")
+    severity = pick(record, "severity")
+    title = str(pick(record, "title") or f"Alert from {source}")
+    description = pick(record, "description")
     skip = {*GENERIC_RAW_EXCLUDE, *hidden, "indicators"}
     alert = fitted(
         Alert,
         source=source,
-        source_id=str(_pick(record, "source_id") or stable_id(record)),
-        tenant=str(_pick(record, "tenant")) if _pick(record, "tenant") is not None else None,
+        source_id=str(pick(record, "source_id") or stable_id(record)),
+        tenant=str(pick(record, "tenant")) if pick(record, "tenant") is not None else None,
         title=title,
         description=str(description) if description is not None else None,
         rule=str(rule) if rule is not None else None,
         severity=parse_severity(severity) if severity is not None else 2,
         severity_original=str(severity) if severity is not None else "not given",
         created_at=created,
-        hosts=_names(_pick(record, "hosts")),
-        users=_names(_pick(record, "users")),
+        hosts=_names(pick(record, "hosts")),
+        users=_names(pick(record, "users")),
         indicators=merge(_explicit_indicators(record.get("indicators")), extract_fields(record, skip=skip)),
-        techniques=(_technique_ids(_pick(record, "techniques")) or techniques_in(f"{title} {description}")),
-        link=str(_pick(record, "link")) if _pick(record, "link") else None,
+        techniques=(_technique_ids(pick(record, "techniques")) or techniques_in(f"{title} {description}")),
+        link=str(pick(record, "link")) if pick(record, "link") else None,
         raw=record,
         raw_exclude=[k for k in hidden if k in record],
     )

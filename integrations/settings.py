@@ -60,6 +60,9 @@ class WebhookSender(_Table):
 
     secret: SecretStr
     sources: list[str] = Field(min_length=1)
+    tenants: list[str] = []
+    """The only tenants it may publish alerts for (empty: any); the first is the tenant of alerts
+    that name none."""
 
 
 class WebhookSettings(_Table):
@@ -74,8 +77,11 @@ class WebhookSettings(_Table):
     sources: list[str] = []
     """Source names the holder of ``secret`` may publish alerts for (default: ``source`` alone). An alert
     naming any other source is refused (403): a webhook cannot pre-claim another source's case ids."""
+    tenants: list[str] = []
+    """The only tenants the holder of ``secret`` may publish alerts for (empty: any); the first is the
+    tenant of alerts that name none. Bind each customer's forwarder to its tenant on a shared SOC."""
     senders: list[WebhookSender] = []
-    """More senders, each with its own secret and its own source names."""
+    """More senders, each with its own secret, source names and tenants."""
 
 
 class XsoarSettings(_Table):

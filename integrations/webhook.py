@@ -8,12 +8,14 @@ case per (source, source id); duplicates dropped; unreadable alerts dead-lettere
 
 Each sender is bound to the source names it may publish for (its secret and its ``sources``): a signed
 body naming another source is refused whole (403) and nothing is published, so a webhook cannot pre-claim
-the case id of another source's alert. The body is read whole, whatever the transfer encoding, before the
+the case id of another source's alert. A sender bound to tenants (an MSSP's forwarder per customer)
+may publish only for them: an alert of another tenant is refused the same way, and an alert naming no
+tenant is its first tenant's. The body is read whole, whatever the transfer encoding, before the
 signature is checked over all of it; compressed bodies are refused (the limit counts what is stored).
 
-Answers: 202 with counts; 401 missing or wrong signature; 403 an alert names a source the sender may not
-publish for; 400 not JSON / not alerts; 413 body too large (declared or streamed); 415 compressed body;
-422 when no alert of the request could be read (they are in the dead-letter stream).
+Answers: 202 with counts; 401 missing or wrong signature; 403 an alert names a source or a tenant the
+sender may not publish for; 400 not JSON / not alerts; 413 body too large (declared or streamed); 415
+compressed body; 422 when no alert of the request could be read (they are in the dead-letter stream).
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from aisoc.bus import Bus
 from aisoc.errors import ConfigError
 from aisoc.events import Alert
 from aisoc.sources import Rejected, ingest
+from aisoc.tenants import tenant_key
 from integrations._files import NORMALIZE_ERRORS, describe, reject
-from integrations.jsonl import normalize_generic
+from integrations.jsonl import normalize_generic, pick
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +63,17 @@ class Sender:
 
     secret: bytes
     sources: tuple[str, ...]
+    tenants: tuple[str, ...] = ()
+    """The only tenants it may publish alerts for (the first is the tenant of alerts that name none);
+    empty: any tenant."""
 
     @classmethod
-    def of(cls, secret: str | bytes, sources: Iterable[str]) -> Sender:
+    def of(cls, secret: str | bytes, sources: Iterable[str], tenants: Iterable[str] = ()) -> Sender:
         """A sender from configured values.
 
         Raises:
-            ConfigError: the secret is shorter than 16 characters or no source is named.
+            ConfigError: the secret is shorter than 16 characters, no source is named, or a tenant
+                name is empty.
         """
         key = secret.encode() if isinstance(secret, str) else secret
         if len(key) < MIN_SECRET_BYTES:
@@ -76,7 +83,23 @@ class Sender:
         names = tuple(dict.fromkeys(n.strip().lower() for n in sources if n.strip()))
         if not names:
             raise ConfigError("webhook: a sender must be bound to at least one source name")
-        return cls(key, names)
+        orgs = tuple(dict.fromkeys(tenant_key(t) for t in tenants))
+        if "" in orgs:
+            raise ConfigError("webhook: a sender's tenants must be non-empty names")
+        return cls(key, names, orgs)
+
+    def addressed(self, item: dict[str, Any]) -> dict[str, Any]:
+        """``item``, given this sender's first tenant when it names none and the sender is bound to
+        tenants."""
+        if self.tenants and pick(item, "tenant") is None:
+            return {**item, "tenant": self.tenants[0]}
+        return item
+
+    def refused_tenant(self, alert: Alert) -> str | None:
+        """The tenant ``alert`` belongs to when this sender may not publish for it."""
+        if self.tenants and alert.tenant not in self.tenants:
+            return alert.tenant or "(none)"
+        return None
 
     def claims(self, item: dict[str, Any], alert: Alert | None) -> str | None:
         """The source ``item`` names that this sender may not publish for, if any."""
@@ -132,6 +155,7 @@ def create_webhook_blueprint(
     *,
     source: str = "webhook",
     sources: Iterable[str] = (),
+    tenants: Iterable[str] = (),
     senders: Iterable[Sender] = (),
     max_body_bytes: int = 1_000_000,
     name: str = "aisoc_webhook",
@@ -144,6 +168,8 @@ def create_webhook_blueprint(
         secret: the shared HMAC secret (at least 16 characters).
         source: source name of alerts that do not name their own (the holder of ``secret`` may use it).
         sources: more source names the holder of ``secret`` may publish alerts for.
+        tenants: the only tenants the holder of ``secret`` may publish alerts for (empty: any); the
+            first is the tenant of alerts that name none.
         senders: more senders, each with its own secret and source names.
         max_body_bytes: larger requests are refused with 413, declared or streamed.
         name: the blueprint name (mount several with different names).
@@ -152,7 +178,7 @@ def create_webhook_blueprint(
     Raises:
         ConfigError: a secret is missing or shorter than 16 characters.
     """
-    known = (Sender.of(secret, [source, *sources]), *senders)
+    known = (Sender.of(secret, [source, *sources], tenants), *senders)
     clock = now or (lambda: datetime.now(UTC))
     bp = Blueprint(name, __name__)
 
@@ -185,6 +211,7 @@ def create_webhook_blueprint(
         batch: list[Alert | Rejected] = []
         for n, item in enumerate(items, 1):
             alert: Alert | None = None
+            item = sender.addressed(item)
             try:
                 alert, _ = normalize_generic(item, sender.sources[0], now=lambda: received)
             except NORMALIZE_ERRORS as e:
@@ -196,6 +223,14 @@ def create_webhook_blueprint(
                     403,
                     f"item {n} names source {claimed!r}; this sender may publish for "
                     f"{', '.join(sender.sources)} only: nothing was published",
+                )
+            tenant = sender.refused_tenant(alert) if alert is not None else None
+            if tenant is not None:
+                log.warning("webhook: refused a body naming tenant %r from %s", tenant, request.remote_addr)
+                return _error(
+                    403,
+                    f"item {n} is for tenant {tenant!r}; this sender may publish for tenant(s) "
+                    f"{', '.join(sender.tenants)} only: nothing was published",
                 )
             if alert is not None:
                 batch.append(alert)
@@ -288,7 +323,8 @@ def create_app(config: str | None = None, bus: Bus | None = None) -> Flask:
         secret.get_secret_value(),
         source=hook.source,
         sources=hook.sources,
-        senders=[Sender.of(s.secret.get_secret_value(), s.sources) for s in hook.senders],
+        tenants=hook.tenants,
+        senders=[Sender.of(s.secret.get_secret_value(), s.sources, s.tenants) for s in hook.senders],
         max_body_bytes=hook.max_body_bytes,
     )
     app.register_blueprint(blueprint, url_prefix="/webhook")

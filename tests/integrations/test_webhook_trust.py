@@ -13,6 +13,7 @@ import requests
 from flask import Flask
 
 from aisoc.bus import Bus
+from aisoc.errors import ConfigError
 from aisoc.events import AlertReceived
 from integrations.webhook import SIGNATURE_HEADER, Sender, create_app, create_webhook_blueprint, sign
 from tests.integrations.fakes import serve
@@ -139,3 +140,46 @@ def test_senders_come_from_the_settings_file(tmp_path: Path, monkeypatch: pytest
     assert send(XSOAR_SECRET, {"source": "xsoar", "id": "2"}) == 202
     assert send(XSOAR_SECRET, {"source": "splunk", "id": "3"}) == 403
     assert sorted(e.case_id for e in bus.audit) == ["splunk:1", "xsoar:2"]
+
+
+ACME_SECRET = "acme-forwarders-own-secret-value"
+GLOBEX_SECRET = "globex-forwarders-own-secret-val"
+
+
+def test_a_sender_bound_to_a_tenant_cannot_file_alerts_for_another(tmp_path: Path) -> None:
+    """Given an MSSP's settings with one forwarder per customer (each bound to its tenant), when acme's
+    forwarder posts an alert that names globex (by any generic key: tenant, org, customer), then 403 and
+    nothing of the body is published; an alert naming no tenant is filed under acme's, so both
+    customers' alert 1 are two cases; an unbound sender may still name any tenant."""
+    config = tmp_path / "aisoc.toml"
+    config.write_text(
+        '[integrations.webhook]\nsecret = "a-long-webhook-secret-value"\n'
+        '[[integrations.webhook.senders]]\nsecret = "acme-forwarders-own-secret-value"\n'
+        'sources = ["splunk"]\ntenants = [" acme "]\n'
+        '[[integrations.webhook.senders]]\nsecret = "globex-forwarders-own-secret-val"\n'
+        'sources = ["splunk"]\ntenants = ["globex"]\n'
+    )
+    bus = Bus()
+    client = create_app(str(config), bus=bus).test_client()
+
+    def send(secret: str, items: list[dict]) -> tuple[int, dict]:
+        body = json.dumps(items).encode()
+        headers = {SIGNATURE_HEADER: sign(secret, body), "Content-Type": "application/json"}
+        response = client.post("/webhook/alerts", data=body, headers=headers)
+        return response.status_code, response.get_json()
+
+    for key in ("tenant", "org", "customer"):
+        status, answer = send(ACME_SECRET, [{"id": "0", "message": "m"}, {"id": "1", key: "globex"}])
+        assert status == 403 and "item 2 is for tenant 'globex'" in answer["error"], key
+    assert list(bus.audit) == [] and bus.dead_letters() == []
+    assert send(ACME_SECRET, [{"id": "3", "tenant": "ACME"}])[0] == 403  # tenants are case-sensitive
+    assert send(ACME_SECRET, [{"id": "1", "message": "m"}])[1]["case_ids"] == ["acme/splunk:1"]
+    status, acme = send(ACME_SECRET, [{"id": "2", "tenant": "acme", "message": "m"}])
+    status_g, globex = send(GLOBEX_SECRET, [{"id": "1", "message": "m"}])
+    assert (status, status_g) == (202, 202)
+    assert acme["case_ids"] == ["acme/splunk:2"] and globex["case_ids"] == ["globex/splunk:1"]
+    assert send(SECRET, [{"id": "9", "tenant": "globex", "message": "m"}])[0] == 202
+    cases = sorted(e.case_id for e in bus.audit)
+    assert cases == ["acme/splunk:1", "acme/splunk:2", "globex/splunk:1", "globex/webhook:9"]
+    with pytest.raises(ConfigError, match="tenants must be non-empty"):
+        Sender.of(ACME_SECRET, ["splunk"], [" "])
