@@ -183,3 +183,14 @@ def test_a_sender_bound_to_a_tenant_cannot_file_alerts_for_another(tmp_path: Pat
     assert cases == ["acme/splunk:1", "acme/splunk:2", "globex/splunk:1", "globex/webhook:9"]
     with pytest.raises(ConfigError, match="tenants must be non-empty"):
         Sender.of(ACME_SECRET, ["splunk"], [" "])
+
+
+def test_the_main_secret_can_be_bound_to_tenants() -> None:
+    """Given the main secret bound to tenant acme, when it posts for globex, then 403; for no tenant, the
+    alert is acme's."""
+    bus = Bus()
+    app = Flask("t")
+    app.register_blueprint(create_webhook_blueprint(bus, SECRET, tenants=["acme"]))
+    assert post(app, json.dumps({"id": "1", "org_id": "globex"}).encode())[0] == 403
+    status, answer = post(app, json.dumps({"id": "1", "message": "m"}).encode())
+    assert (status, answer["case_ids"]) == (202, ["acme/webhook:1"])
