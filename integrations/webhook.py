@@ -95,10 +95,16 @@ class Sender:
             return {**item, "tenant": self.tenants[0]}
         return item
 
-    def refused_tenant(self, alert: Alert) -> str | None:
-        """The tenant ``alert`` belongs to when this sender may not publish for it."""
-        if self.tenants and alert.tenant not in self.tenants:
-            return alert.tenant or "(none)"
+    def refusal(self, item: dict[str, Any], alert: Alert | None) -> str | None:
+        """Why this sender may not publish ``item`` (a source or tenant not its own), if it may not."""
+        claimed = self.claims(item, alert)
+        if claimed is not None:
+            return f"names source {claimed!r}; this sender may publish for {', '.join(self.sources)} only"
+        if alert is not None and self.tenants and alert.tenant not in self.tenants:
+            return (
+                f"is for tenant {alert.tenant or '(none)'!r}; this sender may publish for tenant(s) "
+                f"{', '.join(self.tenants)} only"
+            )
         return None
 
     def claims(self, item: dict[str, Any], alert: Alert | None) -> str | None:
@@ -216,22 +222,10 @@ def create_webhook_blueprint(
                 alert, _ = normalize_generic(item, sender.sources[0], now=lambda: received)
             except NORMALIZE_ERRORS as e:
                 batch.append(reject(f"webhook item {n}: {describe(e)}", item, sender.sources[0]))
-            claimed = sender.claims(item, alert)
-            if claimed is not None:
-                log.warning("webhook: refused a body naming source %r from %s", claimed, request.remote_addr)
-                return _error(
-                    403,
-                    f"item {n} names source {claimed!r}; this sender may publish for "
-                    f"{', '.join(sender.sources)} only: nothing was published",
-                )
-            tenant = sender.refused_tenant(alert) if alert is not None else None
-            if tenant is not None:
-                log.warning("webhook: refused a body naming tenant %r from %s", tenant, request.remote_addr)
-                return _error(
-                    403,
-                    f"item {n} is for tenant {tenant!r}; this sender may publish for tenant(s) "
-                    f"{', '.join(sender.tenants)} only: nothing was published",
-                )
+            refused = sender.refusal(item, alert)
+            if refused is not None:
+                log.warning("webhook: refused a body from %s: %s", request.remote_addr, refused)
+                return _error(403, f"item {n} {refused}: nothing was published")
             if alert is not None:
                 batch.append(alert)
         stats = ingest(_Batch(sender.sources[0], batch), bus)
