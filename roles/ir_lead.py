@@ -52,6 +52,11 @@ BUILTIN_ACCOUNTS = re.compile(
     re.IGNORECASE,
 )
 """Windows' built-in service principals: they have no password to reset and cannot be disabled."""
+TARGET_MAX_CHARS = 256
+"""The longest target a step validates with."""
+TARGET_CHOICES = 32
+"""Most of the case's entities a constrained decoder offers as a step's target (hosts, then accounts,
+then indicators)."""
 
 
 class StepAnswer(BaseModel):
@@ -107,6 +112,21 @@ propose: a person decides and acts. List who must be notified."""
 
     def accepts(self, event: Event) -> bool:
         return isinstance(event, Tier2Decided) and event.decision == Tier2Decision.ESCALATE
+
+    def answer_schema(self, ctx: RoleContext, schema: dict[str, Any]) -> dict[str, Any] | None:
+        """A step's ``target`` is one of the case's hosts, accounts and indicators, or null (a target
+        outside the case is never proposed, so a constrained decoder need not let the model write one)."""
+        step = (schema.get("$defs") or {}).get(StepAnswer.__name__)
+        if not isinstance(step, dict) or "target" not in step.get("properties", {}):
+            return None
+        alert = ctx.alert
+        entities = [*alert.hosts, *alert.users, *(i.value for i in alert.indicators)] if alert else []
+        choices = [e for e in dict.fromkeys(entities) if 0 < len(e) <= TARGET_MAX_CHARS][:TARGET_CHOICES]
+        target: dict[str, Any] = {"type": "null"}
+        if choices:
+            target = {"anyOf": [{"enum": choices}, target]}
+        narrowed = {**step, "properties": {**step["properties"], "target": {**target, "default": None}}}
+        return {**schema, "$defs": {**schema["$defs"], StepAnswer.__name__: narrowed}}
 
     def data(self, ctx: RoleContext) -> dict[str, Any]:
         t2, v = ctx.latest(Tier2Decided), ctx.latest(TriageVerdict)

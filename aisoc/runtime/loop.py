@@ -70,6 +70,8 @@ class Run:
     repairs: int = 0
     tool_chars: int = 0
     """Characters of tool results shown to the model so far (bounded per invocation)."""
+    model: Any = None
+    """The model the graph's model node asks (None: the loop's own; set for a narrowed schema)."""
 
 
 @dataclass(frozen=True)
@@ -119,13 +121,13 @@ class ToolLoop:
     ) -> None:
         self.role, self.caps, self.budget, self.schema = role, caps, budget, schema
         self.tools = {t.name: t for t in tools}
+        self.grammar: dict[str, Any] = grammar_schema(schema.model_json_schema())
+        """The answer schema a constrained decoder gets (the role's, with tighter bounds)."""
         options = caps.request_options(slot)  # prompt-cache fields for servers that take them
+        self._base, self._options = model, options
         answer: Any = model.bind(**options) if options else model
         if caps.json_schema:
-            answer = model.bind(
-                response_format={"type": "json_object", "schema": grammar_schema(schema.model_json_schema())},
-                **options,
-            )
+            answer = self._constrained(self.grammar)
         self.answer_model = answer
         tool_specs = [_openai_tool(t) for t in tools]
         self.model = model.bind_tools(tool_specs, **options) if (caps.tools and tools) else answer
@@ -138,6 +140,9 @@ class ToolLoop:
         graph.add_conditional_edges("model", self._after_model, ["tools", END])
         graph.add_conditional_edges("tools", self._after_tools, ["model", END])
         self.graph = graph.compile()
+
+    def _constrained(self, schema: dict[str, Any]) -> Any:
+        return self._base.bind(response_format={"type": "json_object", "schema": schema}, **self._options)
 
     # --- nodes ------------------------------------------------------------------------------------
 
@@ -177,7 +182,7 @@ class ToolLoop:
         if time.monotonic() > run.deadline:
             run.stop = TIMEOUT
             return {}
-        return {"messages": [self._call(self.model, state["messages"], run)]}
+        return {"messages": [self._call(run.model or self.model, state["messages"], run)]}
 
     def _entry(self, state: LoopState) -> str:
         """Where the graph starts: the tool node when the transcript ends with tool calls (the first
@@ -239,19 +244,32 @@ class ToolLoop:
 
     # --- invocation -------------------------------------------------------------------------------
 
-    def run(self, messages: list[BaseMessage], timeout_s: float) -> Outcome:
+    def run(
+        self, messages: list[BaseMessage], timeout_s: float, narrowed: dict[str, Any] | None = None
+    ) -> Outcome:
         """Run the loop: the validated output, or the reason there is none.
+
+        Args:
+            messages: the system and user messages.
+            timeout_s: the invocation's time limit.
+            narrowed: the answer schema for this invocation when the role narrows :attr:`grammar` to
+                the case (:meth:`AgentRole.answer_schema`); used only where the model takes a schema.
 
         Raises:
             ModelUnavailable: no leg of the model could be reached.
         """
         run = Run(deadline=time.monotonic() + timeout_s)
+        answer_model = self.answer_model
+        if narrowed is not None and self.caps.json_schema:
+            answer_model = self._constrained(narrowed)
+            if self.model is self.answer_model:  # no tools bound: the first answer is constrained too
+                run.model = answer_model
         transcript: list[BaseMessage] = list(messages)
         if self.direct:  # the model node's first step, taken here (see the module docstring)
             if time.monotonic() > run.deadline:
                 run.stop = TIMEOUT
             else:
-                transcript.append(self._call(self.model, transcript, run))
+                transcript.append(self._call(run.model or self.model, transcript, run))
         last = transcript[-1]
         if not self.direct or (run.stop is None and isinstance(last, AIMessage) and last.tool_calls):
             state = self.graph.invoke(
@@ -274,7 +292,7 @@ class ToolLoop:
             repair = HumanMessage(
                 content=(f"Your answer was not valid: {error}\nReply with only the corrected JSON object.")
             )
-            fixed = self._call(self.answer_model, [*transcript, repair], run)
+            fixed = self._call(answer_model, [*transcript, repair], run)
             transcript = [*transcript, repair, fixed]
             output, error = self.validate(fixed.content)
             run.repairs = 1

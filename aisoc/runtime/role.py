@@ -152,6 +152,13 @@ class AgentRole:
         """The instruction that follows the data."""
         return "Decide and answer with the JSON object."
 
+    def answer_schema(self, ctx: RoleContext, schema: dict[str, Any]) -> dict[str, Any] | None:
+        """The answer schema a constrained decoder gets for this invocation, narrowed to the case (IR
+        Lead: a step's target among the case's entities); None: ``schema``, the role's own as the
+        decoder gets it. Whatever fits the narrowed schema must fit the role's own schema, which
+        still validates the answer."""
+        return None
+
     def settle(self, ctx: RoleContext) -> Settled | None:
         """The answer when the role's inputs leave nothing to judge, with the reason; None: ask the model.
 

@@ -321,8 +321,15 @@ class RoleTeam:
                 )
             ),
         ]
+        loop = self.loops[role.name]
+        narrowed = None
+        if loop.caps.json_schema:
+            try:
+                narrowed = role.answer_schema(ctx, loop.grammar)
+            except Exception:  # a narrowing is a help to the decoder: the role's own schema still holds
+                log.exception("%s: could not narrow the answer schema on %s", role.name, ctx.event.event_id)
         try:
-            return self.loops[role.name].run(messages, self.timeout_s or role.timeout_s)
+            return loop.run(messages, self.timeout_s or role.timeout_s, narrowed)
         except ModelUnavailable:
             raise
         except Exception as e:  # the model answered with an error (bad request, context overflow)

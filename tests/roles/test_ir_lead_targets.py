@@ -6,6 +6,8 @@ credentials or disabling it is impossible, and a plan that asks a person to do s
 
 from __future__ import annotations
 
+import pytest
+
 from aisoc import Bus, events, models
 from aisoc.runtime import RoleTeam
 from integrations.samples import demo_source
@@ -86,3 +88,84 @@ def test_a_model_asking_to_reset_system_gets_a_step_without_an_action() -> None:
     assert "built-in system account" in reset.description
     proposed = [e for e in bus.audit if isinstance(e, events.ActionProposed)]
     assert [(p.kind, p.target) for p in proposed] == [(events.ActionKind.ISOLATE_HOST, host)]
+
+
+PLAN = {
+    "sev": "SEV-2",
+    "sev_rationale": "confirmed",
+    "summary": "contain",
+    "steps": [{"phase": "containment", "description": "Isolate", "action": "isolate_host"}],
+}
+SCRIPTS = {
+    "sentinel": [{"verdict": "malicious", "confidence": 0.9, "priority": 9, "summary": "bad"}],
+    "tier2": [{"decision": "escalate", "confidence": 0.9, "summary": "confirmed"}],
+    "ir_lead": [PLAN],
+}
+
+
+def _run_json_mode(alert: events.Alert) -> tuple[ScriptedChatModel, RoleTeam, Bus]:
+    model = ScriptedChatModel(scripts=SCRIPTS, metadata={"aisoc_mode": "json"})
+    bus = Bus()
+    team = RoleTeam(model=model, tools=[], bus=bus, roles=[Sentinel, Tier2, IrLead])
+    team.consume(_One(alert))
+    return model, team, bus
+
+
+def _target(schema: dict) -> dict:
+    return schema["$defs"]["StepAnswer"]["properties"]["target"]
+
+
+def test_a_constrained_decoder_offers_only_the_cases_entities_as_a_target() -> None:
+    """Given a real Wazuh alert with hosts, accounts and indicators and a model that takes a schema, when
+    IR Lead is asked, then its schema's step target is one of exactly those entities (hosts first) or
+    null, everything else of the schema is the role's own; Sentinel and Tier 2 get their own schemas."""
+    alert = next(a for a in _wazuh() if a.hosts and a.users and a.indicators)
+    model, team, bus = _run_json_mode(alert)
+    formats = dict(model.formats)
+    entities = [*alert.hosts, *alert.users, *(i.value for i in alert.indicators)]
+    assert _target(formats["ir_lead"]["schema"]) == {
+        "anyOf": [{"enum": list(dict.fromkeys(entities))}, {"type": "null"}],
+        "default": None,
+    }
+    own = team.loops["ir_lead"].grammar
+    narrowed = formats["ir_lead"]["schema"]
+    assert {k: v for k, v in narrowed.items() if k != "$defs"} == {
+        k: v for k, v in own.items() if k != "$defs"
+    }
+    step, own_step = narrowed["$defs"]["StepAnswer"], own["$defs"]["StepAnswer"]
+    assert {**step, "properties": {}} == {**own_step, "properties": {}}
+    assert {k for k in step["properties"] if step["properties"][k] != own_step["properties"][k]} == {"target"}
+    assert formats["sentinel"]["schema"] == team.loops["sentinel"].grammar
+    assert formats["tier2"]["schema"] == team.loops["tier2"].grammar
+    # A step with no target gets the default one (the first host), as before.
+    (proposal,) = [e for e in bus.audit if isinstance(e, events.ActionProposed)]
+    assert (proposal.kind, proposal.target) == (events.ActionKind.ISOLATE_HOST, alert.hosts[0])
+
+
+def test_a_case_without_entities_offers_no_target_and_a_broken_narrowing_keeps_the_roles_schema(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Given an alert with no host, account or indicator, then the target can only be null; given a
+    narrowing that raises, then IR Lead is still asked, under its own schema, and the error is logged."""
+    alert = next(a for a in _wazuh() if a.hosts and a.users)
+    bare = alert.model_copy(update={"hosts": [], "users": [], "indicators": []})
+    model, _, _ = _run_json_mode(bare)
+    assert _target(dict(model.formats)["ir_lead"]["schema"]) == {"type": "null", "default": None}
+
+    def broken(self: IrLead, ctx: object, schema: dict) -> dict:
+        raise KeyError("$defs")
+
+    monkeypatch.setattr(IrLead, "answer_schema", broken)
+    model, team, bus = _run_json_mode(alert)
+    assert dict(model.formats)["ir_lead"]["schema"] == team.loops["ir_lead"].grammar
+    assert "could not narrow the answer schema" in caplog.text
+    assert [e for e in bus.audit if isinstance(e, events.IrPlan)]
+
+
+def test_a_model_without_a_schema_is_not_narrowed() -> None:
+    """Given a tool-calling model (no response schema), when IR Lead is asked, then no response_format
+    is sent: the narrowing is only for decoders that take a schema."""
+    alert = next(a for a in _wazuh() if a.hosts)
+    model = ScriptedChatModel(scripts=SCRIPTS)
+    RoleTeam(model=model, tools=[], bus=Bus(), roles=[Sentinel, Tier2, IrLead]).consume(_One(alert))
+    assert dict(model.formats)["ir_lead"] is None

@@ -32,6 +32,8 @@ class ScriptedChatModel(BaseChatModel):
 
     scripts: dict[str, list[Any]] = Field(default_factory=dict)  # Reply entries, not coerced
     calls: list[tuple[str, list[BaseMessage]]] = Field(default_factory=list)
+    formats: list[tuple[str, Any]] = Field(default_factory=list)
+    """(role, the call's ``response_format`` or None) per call, in order."""
     leg: str = "scripted"
     usage: dict[str, int] | None = None
 
@@ -57,6 +59,7 @@ class ScriptedChatModel(BaseChatModel):
         )
         n = sum(1 for r, _ in self.calls if r == role)
         self.calls.append((role, list(messages)))
+        self.formats.append((role, kwargs.get("response_format")))
         script = self.scripts.get(role) or [{}]
         reply = script[min(n, len(script) - 1)]
         if isinstance(reply, BaseException):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -158,13 +159,20 @@ def test_jump_forward_answers_are_in_the_whole_answer_s_grammar_with_fewer_model
         HumanMessage(content=rate_it),
     ]
     prompts.append(("threat_intel", ThreatIntel.schema, intel_prompt))
+    prompts.append(("ir_lead narrowed", IrLead.schema, ir_prompt))  # targets: the case's entities
+    case = SimpleNamespace(alert=real_alert(2).alert)
+    entities = {*case.alert.hosts, *case.alert.users, *(i.value for i in case.alert.indicators), None}
     answer_tokens = 0
     llm = model._load()  # type: ignore[attr-defined]
     for role, schema, prompt in prompts:
         fmt = {"type": "json_object", "schema": grammar_schema(schema.model_json_schema())}
+        if role == "ir_lead narrowed":
+            fmt["schema"] = IrLead().answer_schema(case, fmt["schema"])  # type: ignore[arg-type]
         out = model.bind(response_format=fmt).invoke(prompt)
         text = str(out.content)
-        schema.model_validate(extract_json(text))
+        answer = schema.model_validate(extract_json(text))
+        if role == "ir_lead narrowed":
+            assert {s.target for s in answer.steps} <= entities, text
         answer_tokens += int(out.usage_metadata["output_tokens"])  # type: ignore[index]
         whole = LlamaGrammar.from_json_schema(json.dumps(fmt["schema"]), verbose=False)
         sampler = lib.llama_sampler_init_grammar(
