@@ -22,6 +22,7 @@ from gate.errors import (
     NotAuthorized,
     RosterError,
     UnknownRequest,
+    UnreadableRequest,
 )
 from gate.roster import Authorization, OnCall, Person, Roster, mention
 from gate.service import GATE_EVENT_TYPES, Gate
@@ -66,6 +67,7 @@ __all__ = [
     "State",
     "TickReport",
     "UnknownRequest",
+    "UnreadableRequest",
     "create_app",
     "demo_gate",
     "load_gate_settings",

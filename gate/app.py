@@ -13,6 +13,7 @@ from flask import Flask, abort, request
 from flask.globals import request_ctx
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from aisoc.bus import Bus, open_bus
@@ -161,6 +162,22 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
     @app.errorhandler(404)
     def _not_found(e: Exception) -> Any:
         return auth.refused("Not found", "There is no page here.", 404)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(e: HTTPException) -> Any:
+        # Every other refusal werkzeug raises (405, 413 ...) gets the gate's page, with its own status.
+        code = e.code or 500
+        return auth.refused(e.name, f"{e.description} Nothing was decided.", code)
+
+    @app.errorhandler(500)
+    def _failed(e: Exception) -> Any:
+        log.error("unexpected error on %s %s", request.method, request.path, exc_info=e)
+        return auth.refused(
+            "Something went wrong",
+            "The gate failed to answer this request. Open the request's page again to see where it "
+            "stands, and tell whoever runs the gate if this happens again.",
+            500,
+        )
 
     @app.after_request
     def _headers(resp: Response) -> Response:

@@ -29,6 +29,19 @@ class UnknownRequest(ApprovalError):
         self.request_id = request_id
 
 
+class UnreadableRequest(ApprovalError):
+    """Raised when the store holds a record under the given id that is not an approval request the gate
+    can read (damaged, written by hand or by another program): nothing can be decided on it."""
+
+    def __init__(self, request_id: str, problem: str) -> None:
+        super().__init__(
+            f"The stored record of approval request {request_id!r} cannot be read ({problem}). "
+            "Nothing was decided; whoever runs the gate must repair or remove it.",
+            "unreadable",
+        )
+        self.request_id, self.problem = request_id, problem
+
+
 class AlreadyDecided(ApprovalError):
     """Raised when a request already left ``pending``: the first decision won (``code`` is
     ``replayed`` when the same link made that decision)."""

@@ -33,7 +33,7 @@ from aisoc.events import (
 )
 from aisoc.memory import ActionStatus, Memory
 from aisoc.tuning import gc_paused
-from gate.errors import AlreadyDecided, ApprovalError, NotAuthorized, UnknownRequest
+from gate.errors import AlreadyDecided, ApprovalError, NotAuthorized, UnknownRequest, UnreadableRequest
 from gate.roster import Authorization, Roster
 from gate.settings import GateSettings
 from gate.store import ApprovalRequest, RequestStore, State, open_store
@@ -131,10 +131,19 @@ class Gate:
                 proposal = file.proposal(state.action_id) if file is not None else None
                 if state.status is not ActionStatus.AWAITING or proposal is None:
                     continue
-                if self.store.get(proposal.event_id) is None:
+                if not self._stored(proposal.event_id):
                     self.submit(proposal)
                     opened += 1
         return opened
+
+    def _stored(self, request_id: str) -> bool:
+        """Whether the store holds a record under ``request_id`` (an unreadable one counts: opening the
+        request again could not replace it; it is logged for the operator to repair)."""
+        try:
+            return self.store.get(request_id) is not None
+        except UnreadableRequest as e:
+            log.error("%s", e, extra={"event_id": request_id})
+            return True
 
     def handle(self, event: Event) -> list[ApprovalRequest]:
         """Apply one consumed event: a proposal opens a request; a closed case or a newer plan
@@ -144,7 +153,7 @@ class Gate:
             The requests created or changed.
         """
         if isinstance(event, ActionProposed):
-            if event.occurred_at < self.clock() - self.retention and self.store.get(event.event_id) is None:
+            if event.occurred_at < self.clock() - self.retention and not self._stored(event.event_id):
                 # Proposed before the retention: its request may have ended and been forgotten, and
                 # opening it again would ask a person about an action settled long ago.
                 log.warning("proposal %s is older than the retention: not opened again", event.event_id)
@@ -188,18 +197,32 @@ class Gate:
             req.approver or "nobody",
             extra=log_context(req),
         )
-        if req.case_id:
-            later = self._after(req.case_id, req.proposal_event_id)
-            for e in later:
-                if isinstance(e, CaseClosed) or (isinstance(e, IrPlan) and e.event_id != req.plan_event_id):
-                    self.handle(e)
-                    return self.get(req.request_id)
-        return req
+        return self._settle(req)
 
-    def _after(self, case_id: str, event_id: str) -> list[Event]:
-        history = self.bus.audit.for_case(case_id)
+    def overtaken_by(self, req: ApprovalRequest) -> CaseClosed | IrPlan | None:
+        """The first event of the audit log after ``req``'s proposal that ends it: the case closed, or
+        a newer plan. The gate's worker cancels the request when it consumes that event; until then
+        (it lags, or is down) the request is still pending in the store, and this says it is moot."""
+        if not req.case_id:
+            return None
+        history = self.bus.audit.for_case(req.case_id)
         ids = [e.event_id for e in history]
-        return history[ids.index(event_id) + 1 :] if event_id in ids else []
+        later = history[ids.index(req.proposal_event_id) + 1 :] if req.proposal_event_id in ids else []
+        for e in later:
+            if isinstance(e, CaseClosed) or (isinstance(e, IrPlan) and e.event_id != req.plan_event_id):
+                return e
+        return None
+
+    def _settle(self, req: ApprovalRequest) -> ApprovalRequest:
+        """Cancel a pending ``req`` now when the audit log shows its case closed or its plan
+        superseded (see :meth:`overtaken_by`), and return it as stored."""
+        if not req.is_pending:
+            return req
+        ending = self.overtaken_by(req)
+        if ending is None:
+            return req
+        self.handle(ending)
+        return self.get(req.request_id)
 
     def _cancel_before(self, event: Event, reason: str) -> list[ApprovalRequest]:
         if event.case_id is None:
@@ -258,12 +281,16 @@ class Gate:
         """Whether ``person_id`` may decide ``req`` now through a link with ``nonce`` and
         ``plan_digest``: the checks :meth:`decide` makes, for a page to ask before it shows a form.
 
+        A request whose case was closed, or whose plan was superseded, since it was proposed is
+        cancelled here (the audit log says so even when the gate's worker has not caught up).
+
         Raises:
             AlreadyDecided: the link already confirmed a decision (code ``replayed``) or the request
-                is no longer pending (``decided``).
+                is no longer pending (``decided``), cancelled included.
             ApprovalError: the plan changed since the link was made (``plan``).
             NotAuthorized: the person may not decide it now (it says why).
         """
+        req = self._settle(req)
         self._check_link(req, nonce, plan_digest)
         return self._authorized(req, person_id, self.clock())
 
@@ -318,7 +345,9 @@ class Gate:
             nonce: the confirming link's nonce (a replayed confirmation is recognised by it).
 
         Raises:
-            AlreadyDecided: the request is no longer pending (it says by whom and when).
+            AlreadyDecided: the request is no longer pending (it says by whom and when), including a
+                request cancelled here because the audit log shows its case closed or its plan
+                superseded.
             NotAuthorized: the person may not decide it now (it says why).
             ApprovalError: bad decision, wrong digest or typed target.
         """
@@ -326,7 +355,7 @@ class Gate:
         if outcome not in (Decision.APPROVED, Decision.REJECTED):
             raise ApprovalError(f"a person approves or rejects; {outcome.value!r} is the gate's", "decision")
         for _ in range(_CAS_RETRIES):
-            now, req = self.clock(), self.get(request_id)
+            now, req = self.clock(), self._settle(self.get(request_id))
             self._check_link(req, nonce, plan_digest)
             if now >= req.expires_at:
                 self.end_request(req, Decision.EXPIRED, expiry_reason(req))
@@ -480,7 +509,14 @@ class Gate:
         new = req.evolve(**changes)
         if not self.store.replace(new, events):
             return None
-        self.flush()
+        try:
+            self.flush()
+        except Exception:  # the transition is stored and its events wait in the outbox: tick() retries
+            log.exception(
+                "request %s moved, but publishing its events failed; the next tick publishes them",
+                req.request_id,
+                extra=log_context(req),
+            )
         return new
 
     def flush(self, limit: int = 500) -> int:

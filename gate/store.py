@@ -7,18 +7,23 @@ idempotency mark and clears them, so a crash between the two publishes them late
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from aisoc.bus import Bus
 from aisoc.bus.sqlite import SqliteBus
-from aisoc.events import ActionKind, ActionProposed, Event, Phase, Risk, Role, Sev, UtcDatetime
+from aisoc.errors import ContractError
+from aisoc.events import ActionKind, ActionProposed, Event, Phase, Risk, Role, Sev, UtcDatetime, from_json
 from aisoc.sqlitedb import store_url_path
+from gate.errors import UnreadableRequest
 from gate.settings import GateSettings, default_store_path
+
+log = logging.getLogger(__name__)
 
 
 class State(StrEnum):
@@ -129,6 +134,55 @@ class ApprovalRequest(BaseModel):
         )
 
 
+def read_request(request_id: str, data: str | bytes) -> ApprovalRequest:
+    """Decode the record a store keeps under ``request_id``.
+
+    Raises:
+        UnreadableRequest: it is not an approval request, or one stored under another id.
+    """
+    try:
+        req = ApprovalRequest.model_validate_json(data)
+    except ValidationError as e:
+        raise UnreadableRequest(request_id, f"{e.error_count()} invalid field(s)") from e
+    if req.request_id != request_id:
+        raise UnreadableRequest(request_id, f"it holds request {req.request_id!r}")
+    return req
+
+
+def readable(records: Iterable[tuple[str, str | bytes]]) -> list[ApprovalRequest]:
+    """The requests of ``(request_id, data)`` records that can be read, in order; every other record
+    is logged and left out, so one damaged record never hides the rest from a listing."""
+    found = []
+    for request_id, data in records:
+        try:
+            found.append(read_request(request_id, data))
+        except UnreadableRequest as e:
+            log.error(
+                "gate store: left out record %r, which is not a readable request (%s); repair or remove it",
+                request_id,
+                e.problem,
+                extra={"event_id": request_id},
+            )
+    return found
+
+
+def readable_events(payloads: Iterable[tuple[str, str, str | None]]) -> list[Event]:
+    """The events of ``(event_id, payload, type)`` outbox entries that decode; every other entry is
+    logged and left queued (it cannot be published), so it never holds back the events after it."""
+    found = []
+    for event_id, payload, etype in payloads:
+        try:
+            event = from_json(payload, etype)
+        except (ContractError, ValueError) as e:
+            log.error("gate outbox: skipping an unreadable event %s: %s", event_id, e)
+            continue
+        if event.event_id != event_id:
+            log.error("gate outbox: skipping entry %s, which holds event %s", event_id, event.event_id)
+            continue
+        found.append(event)
+    return found
+
+
 @runtime_checkable
 class RequestStore(Protocol):
     """Durable approval requests with compare-and-set updates and a transactional outbox."""
@@ -138,7 +192,11 @@ class RequestStore(Protocol):
         ...
 
     def get(self, request_id: str) -> ApprovalRequest | None:
-        """Return the request, or None."""
+        """Return the request, or None.
+
+        Raises:
+            UnreadableRequest: the record under that id cannot be read (listings skip such records).
+        """
         ...
 
     def replace(self, request: ApprovalRequest, events: Sequence[Event] = ()) -> bool:
@@ -159,7 +217,8 @@ class RequestStore(Protocol):
         ...
 
     def outbox(self, limit: int = 100) -> list[Event]:
-        """Return queued events not yet confirmed published, oldest first."""
+        """Return queued events not yet confirmed published, oldest first (unreadable ones logged and
+        left out)."""
         ...
 
     def clear_outbox(self, event_ids: Sequence[str]) -> None:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from aisoc.events import Event, from_json
-from gate.store import ApprovalRequest, State
+from aisoc.events import Event
+from gate.store import ApprovalRequest, State, read_request, readable, readable_events
 
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -77,7 +77,7 @@ class RedisRequestStore:
         pipe = self._r.pipeline(transaction=False)
         for rid in ids:
             pipe.hget(self._req(rid), "d")
-        return [ApprovalRequest.model_validate_json(d) for d in pipe.execute() if d]
+        return readable((rid, d) for rid, d in zip(ids, pipe.execute(), strict=True) if d)
 
     def create(self, request: ApprovalRequest) -> bool:
         case_key = self._key(f"gate:case:{request.case_id}") if request.case_id else self._key("gate:all")
@@ -96,7 +96,7 @@ class RedisRequestStore:
 
     def get(self, request_id: str) -> ApprovalRequest | None:
         data = self._r.hget(self._req(request_id), "d")
-        return ApprovalRequest.model_validate_json(data) if data else None
+        return read_request(request_id, data) if data else None
 
     def replace(self, request: ApprovalRequest, events: Sequence[Event] = ()) -> bool:
         args: list[Any] = [
@@ -136,7 +136,7 @@ class RedisRequestStore:
         if not ids:
             return []
         payloads = self._r.hmget(self._key("gate:outbox"), ids)
-        return [from_json(p) for p in payloads if p]
+        return readable_events((i, p, None) for i, p in zip(ids, payloads, strict=True) if p)
 
     def clear_outbox(self, event_ids: Sequence[str]) -> None:
         if event_ids:

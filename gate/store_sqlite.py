@@ -10,9 +10,9 @@ import os
 from collections.abc import Sequence
 from datetime import datetime
 
-from aisoc.events import Event, from_json
+from aisoc.events import Event
 from aisoc.sqlitedb import Database
-from gate.store import ApprovalRequest, State
+from gate.store import ApprovalRequest, State, read_request, readable, readable_events
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS gate_requests (
@@ -40,9 +40,10 @@ class SqliteRequestStore:
         self._lock, self._db, self._tx = self._sql.lock, self._sql.db, self._sql.tx
 
     def _rows(self, sql: str, args: tuple[object, ...] = ()) -> list[ApprovalRequest]:
+        """The readable requests of a ``SELECT request_id, data`` (see :func:`gate.store.readable`)."""
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        return [ApprovalRequest.model_validate_json(r[0]) for r in rows]
+        return readable(rows)
 
     def create(self, request: ApprovalRequest) -> bool:
         with self._tx() as db:
@@ -60,8 +61,11 @@ class SqliteRequestStore:
         return cur.rowcount == 1
 
     def get(self, request_id: str) -> ApprovalRequest | None:
-        found = self._rows("SELECT data FROM gate_requests WHERE request_id = ?", (request_id,))
-        return found[0] if found else None
+        with self._lock:
+            row = self._db.execute(
+                "SELECT data FROM gate_requests WHERE request_id = ?", (request_id,)
+            ).fetchone()
+        return read_request(request_id, row[0]) if row else None
 
     def replace(self, request: ApprovalRequest, events: Sequence[Event] = ()) -> bool:
         with self._tx() as db:
@@ -85,27 +89,30 @@ class SqliteRequestStore:
         return True
 
     def pending(self) -> list[ApprovalRequest]:
-        return self._rows(
-            "SELECT data FROM gate_requests WHERE state = ? ORDER BY created_at, request_id",
+        found = self._rows(
+            "SELECT request_id, data FROM gate_requests WHERE state = ? ORDER BY created_at, request_id",
             (State.PENDING.value,),
         )
+        return [r for r in found if r.is_pending]  # the record decides, not a column written beside it
 
     def for_case(self, case_id: str) -> list[ApprovalRequest]:
         return self._rows(
-            "SELECT data FROM gate_requests WHERE case_id = ? ORDER BY created_at, request_id", (case_id,)
+            "SELECT request_id, data FROM gate_requests WHERE case_id = ? ORDER BY created_at, request_id",
+            (case_id,),
         )
 
     def recent(self, limit: int = 100) -> list[ApprovalRequest]:
         return self._rows(
-            "SELECT data FROM gate_requests ORDER BY created_at DESC, request_id DESC LIMIT ?", (limit,)
+            "SELECT request_id, data FROM gate_requests ORDER BY created_at DESC, request_id DESC LIMIT ?",
+            (limit,),
         )
 
     def outbox(self, limit: int = 100) -> list[Event]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT type, payload FROM gate_outbox ORDER BY seq LIMIT ?", (limit,)
+                "SELECT event_id, payload, type FROM gate_outbox ORDER BY seq LIMIT ?", (limit,)
             ).fetchall()
-        return [from_json(payload, etype) for etype, payload in rows]
+        return readable_events(rows)
 
     def clear_outbox(self, event_ids: Sequence[str]) -> None:
         with self._tx() as db:
@@ -123,10 +130,10 @@ class SqliteRequestStore:
                     " ORDER BY created_at, request_id LIMIT ? OFFSET ?",
                     (State.PENDING.value, cut, page, offset),
                 ).fetchall()
-            for rid, data in rows:
-                ended = ApprovalRequest.model_validate_json(data).ended_at
+            for req in readable(rows):  # an unreadable record is kept (and logged) for its operator
+                ended = req.ended_at
                 if ended is not None and ended.timestamp() < cut:
-                    gone.append((rid,))
+                    gone.append((req.request_id,))
             if len(rows) < page:
                 break
             offset += page

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from gate.auth import Identity, current_identity, refused
 from gate.context import gate_context
-from gate.errors import AlreadyDecided, ApprovalError, LinkError, NotAuthorized
+from gate.errors import AlreadyDecided, ApprovalError, LinkError, NotAuthorized, UnreadableRequest
 from gate.evidence import case_view
 from gate.forms import DecisionForm, DoneForm, LogoutForm
 from gate.store import ApprovalRequest, State
@@ -47,7 +47,11 @@ def _claims(rid: str) -> LinkClaims | tuple[str, int]:
 
 
 def _request(rid: str) -> ApprovalRequest | tuple[str, int]:
-    req = gate_context().gate.store.get(rid)
+    try:
+        req = gate_context().gate.store.get(rid)
+    except UnreadableRequest as e:  # the store's fault, not the person's: a 500, said plainly
+        log.error("%s", e, extra={"event_id": rid})
+        return refused("This request cannot be read", str(e), 500)
     if req is None:
         return refused("Unknown request", "No approval request has this id. Nothing was decided.", 404)
     return req
@@ -77,6 +81,7 @@ def _step_page(
         "step.html",
         req=req,
         view=case_view(ctx.gate.bus, req),
+        overtaken=ctx.gate.overtaken_by(req) if req.is_pending else None,
         auth=auth,
         form=form,
         token=token,
@@ -148,6 +153,8 @@ def confirm(rid: str) -> Any:
         return _refusal(e, req, ident)
     form = DecisionForm()
     if not form.validate_on_submit() or not (form.approve.data or form.reject.data):
+        if not form.errors:  # valid fields but no button: a scripted or stripped form
+            form.reason.errors = ["Choose Approve or Reject; nothing was decided."]
         return _step_page(req, ident, form, request.args["t"], 422)
     approve = bool(form.approve.data)
     try:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
+
 from aisoc.bus import Bus
 from aisoc.events import ActionReminded, Component, ProducedBy
+from gate.errors import UnreadableRequest
 from gate.store import ApprovalRequest, RequestStore, State
 from tests.gate.factory import T0, publish_case
 
@@ -27,10 +30,27 @@ def reminder(req: ApprovalRequest) -> ActionReminded:
     )
 
 
+GARBAGE = [
+    "not json at all",
+    '{"request_id": "damaged-2"}',
+    "{}",
+]
+"""Records written into a store by something other than the gate (by hand, a bad restore, a newer
+version): not JSON, missing fields, nothing at all."""
+
+
 class StoreContract:
-    """Subclasses provide ``create_store()``; every backend must pass every test."""
+    """Subclasses provide ``create_store()`` and ``plant()``; every backend must pass every test."""
 
     def create_store(self) -> RequestStore:
+        raise NotImplementedError
+
+    def plant(self, store: RequestStore, request_id: str, data: str, *, case_id: str | None) -> None:
+        """Write ``data`` as the pending record ``request_id`` straight into the backend."""
+        raise NotImplementedError
+
+    def plant_event(self, store: RequestStore, event_id: str, payload: str) -> None:
+        """Queue ``payload`` as outbox entry ``event_id`` straight into the backend."""
         raise NotImplementedError
 
     def test_create_is_idempotent_and_get_returns_what_was_stored(self) -> None:
@@ -100,6 +120,45 @@ class StoreContract:
         assert left == {reqs[3].request_id, reqs[4].request_id, reqs[5].request_id}
         assert [r.request_id for r in store.pending()] == [reqs[5].request_id]
         assert store.for_case("x:1") == [] and store.get(reqs[0].request_id) is None
+
+    def test_unreadable_records_are_left_out_of_listings_and_named_when_asked_for(self) -> None:
+        """Given damaged records written straight into the store beside good ones (garbage, missing
+        fields, an unknown action kind, a good record under another id), when listed, then every
+        listing holds the good ones only; when one is asked for by id, then UnreadableRequest names
+        it; and pruning skips it."""
+        store = self.create_store()
+        good = [make_request(1, case="x:1"), make_request(2, case="x:1", minutes=1)]
+        for r in good:
+            store.create(r)
+        bad = {f"damaged-{i}": data for i, data in enumerate(GARBAGE, 1)}
+        bad["damaged-kind"] = good[0].model_dump_json().replace('"isolate_host"', '"launch_missiles"')
+        bad["damaged-copy"] = good[1].model_dump_json()
+        for rid, data in bad.items():
+            self.plant(store, rid, data, case_id="x:1")
+        ids = [r.request_id for r in good]
+        assert [r.request_id for r in store.pending()] == ids
+        assert [r.request_id for r in store.for_case("x:1")] == ids
+        assert sorted(r.request_id for r in store.recent(100)) == sorted(ids)
+        for rid in bad:
+            with pytest.raises(UnreadableRequest) as caught:
+                store.get(rid)
+            assert caught.value.request_id == rid and rid in str(caught.value)
+        assert store.get(ids[0]) == good[0]
+        store.replace(good[0].evolve(state=State.REJECTED, decided_at=T0))
+        assert store.prune(T0 + timedelta(days=30)) == 1
+        assert [r.request_id for r in store.pending()] == ids[1:]
+
+    def test_an_unreadable_outbox_entry_holds_back_no_other_event(self) -> None:
+        """Given a damaged outbox entry queued before a good event, when the outbox is read, then the
+        good event is returned (the damaged one is left out) and can be cleared."""
+        store, req = self.create_store(), make_request()
+        store.create(req)
+        self.plant_event(store, "bad-event", "garbage")
+        event = reminder(req)
+        assert store.replace(req.evolve(reminders=1), [event])
+        assert store.outbox() == [event]
+        store.clear_outbox([event.event_id])
+        assert store.outbox() == []
 
     def test_concurrent_compare_and_set_has_exactly_one_winner(self) -> None:
         """Given 50 threads replacing the same version, when they race, then exactly one succeeds."""

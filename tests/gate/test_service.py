@@ -88,6 +88,59 @@ def test_a_newer_plan_supersedes_the_old_plans_requests(bus: Bus, gate: Gate) ->
     assert cancelled.causation_id == newer.plan.event_id and "superseded" in cancelled.reason
 
 
+def test_a_decision_after_the_case_closed_cancels_instead_even_before_the_gate_consumed_it(
+    bus: Bus, gate: Gate
+) -> None:
+    """Given a pending request whose case was closed on the bus but not yet handled by the gate (its
+    worker lags or is down), when Alice approves, then nothing is approved: the request is cancelled
+    with the closure's reason, once, and she is told so."""
+    case = publish_case(bus)
+    req = gate.submit(case.proposal)
+    closed = close_case(bus, case.case_id)  # on the bus; gate.handle(closed) has not run
+    with pytest.raises(AlreadyDecided, match="cancelled .*authorized pentest"):
+        gate.decide(req.request_id, person_id="alice", decision="approved", reason="go", identity_source="t")
+    assert gate.get(req.request_id).state == State.CANCELLED
+    gate.handle(closed)  # the worker catches up: nothing more happens
+    (cancelled,) = gate_events(bus, case.case_id, ActionDecided)
+    assert cancelled.decision == Decision.CANCELLED and cancelled.causation_id == closed.event_id
+
+
+def test_a_decision_after_a_newer_plan_cancels_instead(bus: Bus, gate: Gate) -> None:
+    """Given a pending request whose plan a newer plan replaced on the bus (not yet handled by the gate),
+    when Carol approves through the page's checks, then it is cancelled as superseded, not approved."""
+    case = publish_case(bus)
+    req = gate.submit(case.proposal)
+    publish_plan(
+        bus, case.case_id, None, case.plan.event_id, [], expires_at=T0 + timedelta(hours=2), salt="v2"
+    )
+    with pytest.raises(AlreadyDecided, match="superseded"):
+        gate.check_decision(gate.get(req.request_id), "carol")
+    (cancelled,) = gate_events(bus, case.case_id, ActionDecided)
+    assert cancelled.decision == Decision.CANCELLED and gate.get(req.request_id).state == State.CANCELLED
+
+
+def test_a_publish_that_fails_after_a_decision_neither_hides_nor_loses_it(
+    bus: Bus, gate: Gate, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given the bus failing right after a decision is stored, when Alice approves, then decide returns
+    the decision (the page can say so instead of failing), and the next tick publishes it once."""
+    case = publish_case(bus)
+    req = gate.submit(case.proposal)
+
+    def down(*args: Any, **kwargs: Any) -> int:
+        raise ConnectionError("bus down")
+
+    with monkeypatch.context() as m:
+        m.setattr(bus, "publish_many", down)
+        done = gate.decide(
+            req.request_id, person_id="alice", decision="approved", reason="go", identity_source="t"
+        )
+    assert done.state == State.APPROVED and gate_events(bus, case.case_id, ActionDecided) == []
+    assert gate.tick().published == 1 and gate.tick().published == 0
+    (decided,) = gate_events(bus, case.case_id, ActionDecided)
+    assert decided.decision == Decision.APPROVED and decided.decided_by == "alice@example.com"
+
+
 def test_late_deliveries_respect_audit_order(bus: Bus, gate: Gate) -> None:
     """Given a close and a newer plan already in the log, when old events arrive late, then order decides."""
     closed_first = publish_case(bus, 1)

@@ -15,8 +15,18 @@ from aisoc.events import ActionDecided, ActionExecuted, Decision
 from gate import Gate, State, create_app
 from gate.links import approval_url, request_url
 from gate.store import ApprovalRequest
+from gate.store_sqlite import SqliteRequestStore
 from gate.tokens import LinkSigner
-from tests.gate.factory import LINK_KEYS, Case, Clock, csrf, gate_events, gate_settings, publish_case
+from tests.gate.factory import (
+    LINK_KEYS,
+    Case,
+    Clock,
+    close_case,
+    csrf,
+    gate_events,
+    gate_settings,
+    publish_case,
+)
 
 
 def path(url: str) -> str:
@@ -258,6 +268,83 @@ def test_wrong_typed_target_and_missing_reason_redisplay_the_form(
     assert wrong.status_code == 422 and "Type the target exactly as shown (WS-042)" in text(wrong)
     assert confirm(alice, link, reason="").status_code == 422
     assert decisions(bus, case) == []
+
+
+def test_a_form_with_neither_button_says_what_is_missing(
+    person: Any, bus: Bus, case: Case, link: str
+) -> None:
+    """Given a step-two POST with target and reason but neither Approve nor Reject, when sent, then
+    the form returns (422) saying to choose one, and nothing is decided."""
+    alice = person("alice@example.com")
+    page = alice.get(link)
+    data = {"csrf_token": csrf(page.get_data(as_text=True)), "target": "WS-042", "reason": "contain"}
+    resp = alice.post(link, data)
+    assert resp.status_code == 422 and "Choose Approve or Reject" in text(resp)
+    assert decisions(bus, case) == []
+
+
+def test_a_form_too_large_gets_the_gates_page(person: Any, bus: Bus, case: Case, link: str) -> None:
+    """Given a step-two POST larger than the gate accepts, when sent, then the gate's own page says so
+    with 413 and nothing is decided."""
+    resp = person("alice@example.com").post(link, {"reason": "x" * 70_000})
+    assert resp.status_code == 413 and 'id="refused"' in resp.get_data(as_text=True)
+    assert "Nothing was decided" in text(resp) and decisions(bus, case) == []
+
+
+def test_an_unexpected_failure_is_the_gates_500_page(
+    settings: Any, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given the store failing in a way nobody planned for, when the list page is opened (not in
+    testing mode, as deployed), then the answer is the gate's own 500 page, not a bare error."""
+
+    def broken() -> list[ApprovalRequest]:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(gate.store, "pending", broken)
+    client = create_app(settings, gate=gate).test_client()
+    resp = client.get("/", headers={"X-Forwarded-Email": "alice@example.com"})
+    assert resp.status_code == 500 and "Something went wrong" in text(resp)
+    assert "disk on fire" not in text(resp) and 'id="refused"' in resp.get_data(as_text=True)
+
+
+def test_a_case_closed_meanwhile_is_said_on_step_one_and_refused_on_step_two(
+    person: Any, bus: Bus, case: Case, link: str, gate: Gate
+) -> None:
+    """Given step one loaded, then the case closed on the bus (the gate's worker has not caught up),
+    when Alice reloads step one, then it says the request is moot and offers no form (changing
+    nothing); when she posts the form she had, then 409 says it was cancelled, and nothing is approved."""
+    alice = person("alice@example.com")
+    page = alice.get(link)
+    close_case(bus, case.case_id)
+    again = alice.get(link)
+    assert again.status_code == 200 and "the case was closed" in text(again)
+    assert 'id="approve"' not in again.get_data(as_text=True) and gate.get(case.proposal.event_id).is_pending
+    data = {"csrf_token": csrf(page.get_data(as_text=True)), "target": "WS-042", "reason": "go"}
+    resp = alice.post(link, {**data, "approve": "Approve"})
+    assert resp.status_code == 409 and "cancelled" in text(resp) and "authorized pentest" in text(resp)
+    assert [d.decision for d in decisions(bus, case)] == [Decision.CANCELLED]
+
+
+def test_one_unreadable_record_breaks_no_page_but_its_own(
+    person: Any, bus: Bus, case: Case, link: str, gate: Gate
+) -> None:
+    """Given garbage written straight into the gate's SQLite store beside a good request, when the
+    list, audit and good request's pages are opened and it is approved, then all work; the damaged
+    record's own page is a clear 500 page naming it; the gate's tick still runs."""
+    store = gate.store
+    assert isinstance(store, SqliteRequestStore)
+    with store._tx() as db:
+        db.execute(
+            "INSERT INTO gate_requests VALUES ('damaged', ?, 'pending', 1, 0, 'not json')", (case.case_id,)
+        )
+    alice = person("alice@example.com")
+    assert alice.get("/").status_code == 200
+    assert confirm(alice, link).status_code == 303
+    assert person("frank@example.com").get("/audit").status_code == 200
+    damaged = alice.get("/r/damaged")
+    assert damaged.status_code == 500 and "This request cannot be read" in text(damaged)
+    assert "request &#39;damaged&#39;" in text(damaged) and "Nothing was decided" in text(damaged)
+    assert gate.tick().expired == 0 and [d.decision for d in decisions(bus, case)] == [Decision.APPROVED]
 
 
 def test_identity_header_is_trusted_only_from_configured_proxies(person: Any, link: str) -> None:
