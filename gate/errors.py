@@ -44,10 +44,11 @@ class UnreadableRequest(ApprovalError):
 
 class AlreadyDecided(ApprovalError):
     """Raised when a request already left ``pending``: the first decision won (``code`` is
-    ``replayed`` when the same link made that decision)."""
+    ``replayed`` when the same link made that decision); ``state`` is how it ended, when known."""
 
-    def __init__(self, message: str, code: str = "decided") -> None:
+    def __init__(self, message: str, code: str = "decided", state: str | None = None) -> None:
         super().__init__(message, code)
+        self.state = state
 
 
 class NotAuthorized(ApprovalError):

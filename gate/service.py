@@ -301,7 +301,7 @@ class Gate:
                 "replayed",
             )
         if not req.is_pending:
-            raise AlreadyDecided(f"This request was already {self.describe(req)}.")
+            raise AlreadyDecided(f"This request was already {self.describe(req)}.", state=req.state.value)
         if plan_digest is not None and plan_digest != req.plan_digest:
             raise ApprovalError("the plan changed since this link was made; nothing was decided", "plan")
 
@@ -319,6 +319,8 @@ class Gate:
     def describe(self, req: ApprovalRequest) -> str:
         """One sentence on how a request ended ("approved by Alice Ng at ...")."""
         if req.state == State.PENDING:
+            if self.clock() >= req.expires_at:  # the worker has not ticked yet; no one can decide it now
+                return f"expired at {_fmt(req.expires_at)} with no decision"
             return f"pending, expires at {_fmt(req.expires_at)}"
         if req.decided_by_name:
             return f"{req.state.value} by {req.decided_by_name} at {_fmt(req.decided_at)}"

@@ -11,7 +11,14 @@ from werkzeug.wrappers import Response
 
 from gate.auth import Identity, current_identity, refused
 from gate.context import gate_context
-from gate.errors import AlreadyDecided, ApprovalError, LinkError, NotAuthorized, UnreadableRequest
+from gate.errors import (
+    AlreadyDecided,
+    ApprovalError,
+    LinkError,
+    NotAuthorized,
+    UnknownRequest,
+    UnreadableRequest,
+)
 from gate.evidence import case_view
 from gate.forms import DecisionForm, DoneForm, LogoutForm
 from gate.store import ApprovalRequest, State
@@ -21,6 +28,8 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("gate", __name__)
 
+_ENDED_TITLE = {"expired": "This request expired", "cancelled": "This request was cancelled"}
+"""The refusal's title for a request that ended without a person's decision."""
 _LINK_STATUS = {"expired": 410, "invalid": 400, "foreign": 400}
 _LINK_TITLE = {
     "expired": "This link has expired",
@@ -82,6 +91,7 @@ def _step_page(
         req=req,
         view=case_view(ctx.gate.bus, req),
         overtaken=ctx.gate.overtaken_by(req) if req.is_pending else None,
+        lapsed=req.is_pending and ctx.gate.clock() >= req.expires_at,
         auth=auth,
         form=form,
         token=token,
@@ -197,7 +207,7 @@ def _refusal(e: ApprovalError, req: ApprovalRequest, ident: Identity) -> tuple[s
     if e.code == "replayed":
         return refused("This confirmation was already used", str(e), 409)
     if isinstance(e, AlreadyDecided):
-        return refused("Already decided", str(e), 409)
+        return refused(_ENDED_TITLE.get(e.state or "", "Already decided"), str(e), 409)
     if e.code == "plan":
         return refused("The plan changed", "This link was made for another version of the plan.", 409)
     return refused("Nothing was decided", str(e), 409)
@@ -218,6 +228,7 @@ def state(rid: str) -> Any:
         req=req,
         ident=ident,
         outcome=ctx.gate.describe(req),
+        lapsed=req.is_pending and ctx.gate.clock() >= req.expires_at,
         auth=ctx.gate.authorize(req, ident.person.id),
         done_auth=ctx.gate.may_record_done(req, ident.person.id),
         form=DoneForm(),
@@ -260,6 +271,8 @@ def done(rid: str) -> Any:
     except NotAuthorized as e:
         log.info("%s may not record %s as done", ident.person.id, rid, extra={"event_id": rid})
         return refused("You may not record this as done", str(e), 403)
+    except UnknownRequest:
+        return refused("Unknown request", "No approval request has this id. Nothing was recorded.", 404)
     except ApprovalError as e:
         return refused("Nothing was recorded", str(e), 409)
     flash("Recorded as done.")

@@ -319,10 +319,38 @@ def test_a_case_closed_meanwhile_is_said_on_step_one_and_refused_on_step_two(
     again = alice.get(link)
     assert again.status_code == 200 and "the case was closed" in text(again)
     assert 'id="approve"' not in again.get_data(as_text=True) and gate.get(case.proposal.event_id).is_pending
-    data = {"csrf_token": csrf(page.get_data(as_text=True)), "target": "WS-042", "reason": "go"}
+    data = {"csrf_token": csrf(page.get_data(as_text=True)), "target": "WS-042", "reason": "go now"}
     resp = alice.post(link, {**data, "approve": "Approve"})
     assert resp.status_code == 409 and "cancelled" in text(resp) and "authorized pentest" in text(resp)
     assert [d.decision for d in decisions(bus, case)] == [Decision.CANCELLED]
+
+
+def test_a_request_past_its_deadline_offers_no_form_before_the_worker_expires_it(
+    person: Any, bus: Bus, case: Case, link: str, gate: Gate, clock: Clock
+) -> None:
+    """Given step one loaded, then the request's deadline passing before the gate's worker ticked, when
+    Alice reloads step one or its state page, then both say it expired with no decision and offer no
+    form (changing nothing); when she posts the form she had, then 409 "This request expired"."""
+    alice = person("alice@example.com")
+    page = alice.get(link)
+    clock.advance(hours=3)
+    again, state = alice.get(link), alice.get(f"/r/{case.proposal.event_id}")
+    assert again.status_code == 200 and "expired at 2026-03-16 12:00 UTC with no decision" in text(again)
+    assert 'id="approve"' not in again.get_data(as_text=True) and "Review and decide" not in text(state)
+    assert "Expired at 2026-03-16 12:00 UTC with no decision" in text(state)
+    assert gate.get(case.proposal.event_id).is_pending
+    data = {"csrf_token": csrf(page.get_data(as_text=True)), "target": "WS-042", "reason": "go now"}
+    resp = alice.post(link, {**data, "approve": "Approve"})
+    assert resp.status_code == 409 and "This request expired" in text(resp)
+    assert [d.decision for d in decisions(bus, case)] == [Decision.EXPIRED]
+
+
+def test_done_for_an_unknown_request_is_a_404_page(person: Any, case: Case, link: str) -> None:
+    """Given Bob's form, when posted to a request id nobody knows, then 404 says so; nothing recorded."""
+    bob = person("bob@example.com")
+    token = csrf(bob.get(f"/r/{case.proposal.event_id}").get_data(as_text=True))
+    resp = bob.post("/r/nope/done", {"csrf_token": token, "note": "x"})
+    assert resp.status_code == 404 and "Unknown request" in text(resp)
 
 
 def test_one_unreadable_record_breaks_no_page_but_its_own(
