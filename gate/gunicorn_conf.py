@@ -10,10 +10,13 @@
   so any number of workers and hosts is safe. Command-line flags win (``--workers 4``).
 
 The demo makes per-process keys, so it runs one worker. No access log (URLs carry link tokens): the
-proxy in front keeps one.
+proxy in front keeps one. With ``rate_limit_storage = "memory://"`` each worker counts on its own, so
+a person may send ``workers`` times ``rate_limit``: ``when_ready`` says so in the log.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aisoc.errors import ConfigError
 from gate.settings import load_gate_settings
@@ -33,3 +36,17 @@ threads = 4
 proc_name = "aisoc-gate"
 control_socket_disable = True
 """No control socket in $HOME (gunicorn 24+): two gates on one host would share its path."""
+
+
+def when_ready(server: Any) -> None:
+    """Warn, once the workers' count is known (flags included), that a per-process rate-limit store
+    multiplies the limit by it."""
+    n = int(server.cfg.workers)
+    if n > 1 and _settings.rate_limit_storage.startswith("memory://"):
+        server.log.warning(
+            "gate: rate_limit_storage is memory://, counted per worker: with %d workers a person may "
+            "send %d x %r; set [gate] rate_limit_storage to a shared store (redis://...)",
+            n,
+            n,
+            _settings.rate_limit,
+        )

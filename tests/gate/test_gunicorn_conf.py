@@ -45,3 +45,25 @@ def test_gunicorn_refuses_to_start_without_the_session_keys(
     monkeypatch.delenv("AISOC_GATE_SESSION_KEYS", raising=False)
     with pytest.raises(SystemExit, match="session_keys"):
         load_conf(monkeypatch, tmp_path, f"link_keys = {json.dumps(LINK_KEYS)}")
+
+
+def test_gunicorn_warns_that_a_per_worker_rate_limit_store_multiplies_the_limit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Given the default memory:// rate-limit store and two workers, when gunicorn is ready, then its
+    log says a person may send twice the limit and how to share the count; with a shared store or
+    one worker it says nothing."""
+    monkeypatch.setenv("AISOC_GATE_SESSION_KEYS", json.dumps(SESSION_KEYS))
+    conf = load_conf(monkeypatch, tmp_path, f"link_keys = {json.dumps(LINK_KEYS)}")
+    said: list[str] = []
+
+    class Server:
+        def __init__(self, workers: int) -> None:
+            self.cfg = type("Cfg", (), {"workers": workers})()
+            self.log = type("Log", (), {"warning": lambda _, msg, *args: said.append(msg % args)})()
+
+    conf.when_ready(Server(1))
+    assert said == []
+    conf.when_ready(Server(2))
+    (warning,) = said
+    assert "2 x '10 per minute'" in warning and "rate_limit_storage" in warning
