@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aisoc.errors import AisocError
 
 
@@ -64,3 +66,23 @@ class LinkError(GateError):
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control characters a person does not type: NUL and the like, and the bidirectional overrides that
+make recorded text read otherwise than it is stored (tab and line breaks are fine)."""
+
+
+def check_plain(text: str | None, what: str) -> None:
+    """Refuse recorded text (a reason, a note) holding invisible control characters.
+
+    Raises:
+        ApprovalError: it holds one (code ``text``); nothing is recorded.
+    """
+    found = _HIDDEN.search(text or "")
+    if found is not None:
+        raise ApprovalError(
+            f"the {what} holds an invisible control character (U+{ord(found.group()):04X}); "
+            "type it plainly: it is recorded in the audit trail as typed",
+            "text",
+        )

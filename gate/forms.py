@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import Field, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from gate.errors import ApprovalError, check_plain
+
+
+def plain(form: FlaskForm, field: Field) -> None:
+    """No invisible control characters (NUL, bidirectional overrides) in recorded text."""
+    try:
+        check_plain(field.data, str(field.label.text).split(" (")[0].lower())
+    except ApprovalError as e:
+        raise ValidationError(str(e)[0].upper() + str(e)[1:] + ".") from e
 
 
 class DecisionForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no types
@@ -12,7 +22,7 @@ class DecisionForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no types
 
     target = StringField("Type the target exactly to approve", validators=[Length(max=256)])
     reason = TextAreaField(
-        "Reason (recorded with your decision)", validators=[DataRequired(), Length(3, 1000)]
+        "Reason (recorded with your decision)", validators=[DataRequired(), Length(3, 1000), plain]
     )
     approve = SubmitField("Approve")
     reject = SubmitField("Reject")
@@ -21,7 +31,7 @@ class DecisionForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no types
 class DoneForm(FlaskForm):  # type: ignore[misc]  # flask-wtf ships no types
     """After approval: the person who carried the action out records it."""
 
-    note = TextAreaField("Note (ticket, console, what you did)", validators=[Length(max=1000)])
+    note = TextAreaField("Note (ticket, console, what you did)", validators=[Length(max=1000), plain])
     done = SubmitField("Record as done")
 
 

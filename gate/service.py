@@ -33,7 +33,14 @@ from aisoc.events import (
 )
 from aisoc.memory import ActionStatus, Memory
 from aisoc.tuning import gc_paused
-from gate.errors import AlreadyDecided, ApprovalError, NotAuthorized, UnknownRequest, UnreadableRequest
+from gate.errors import (
+    AlreadyDecided,
+    ApprovalError,
+    NotAuthorized,
+    UnknownRequest,
+    UnreadableRequest,
+    check_plain,
+)
 from gate.roster import Authorization, Roster
 from gate.settings import GateSettings
 from gate.store import ApprovalRequest, RequestStore, State, open_store
@@ -356,6 +363,7 @@ class Gate:
         outcome = Decision(decision)
         if outcome not in (Decision.APPROVED, Decision.REJECTED):
             raise ApprovalError(f"a person approves or rejects; {outcome.value!r} is the gate's", "decision")
+        check_plain(reason, "reason")
         for _ in range(_CAS_RETRIES):
             now, req = self.clock(), self._settle(self.get(request_id))
             self._check_link(req, nonce, plan_digest)
@@ -426,6 +434,7 @@ class Gate:
             ApprovalError: the request is not approved, or its execution was already recorded.
             NotAuthorized: the person is not in the roster, or may not record it (it says who may).
         """
+        check_plain(note, "note")
         person = self.roster.find(person_id)
         if person is None:
             raise NotAuthorized(f"{person_id} is not in the on-call roster.")

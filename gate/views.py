@@ -263,7 +263,10 @@ def done(rid: str) -> Any:
         return _not_known() if _has_problem() else refused("Log in first", "Log in, then try again.", 401)
     form = DoneForm()
     if not form.validate_on_submit():
-        return refused("Nothing was recorded", "The note is too long (1000 characters at most).", 422)
+        problem = form.note.errors[0] if form.note.errors else "The form expired; open the page again."
+        if "too long" in problem or "longer than" in problem:
+            problem = "The note is too long (1000 characters at most)."
+        return refused("Nothing was recorded", problem, 422)
     try:
         gate_context().gate.record_executed(
             rid, person_id=ident.person.id, identity_source=ident.source, note=form.note.data or None

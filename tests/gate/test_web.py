@@ -13,6 +13,7 @@ from flask import Flask
 from aisoc.bus import Bus
 from aisoc.events import ActionDecided, ActionExecuted, Decision
 from gate import Gate, State, create_app
+from gate.errors import ApprovalError
 from gate.links import approval_url, request_url
 from gate.store import ApprovalRequest
 from gate.store_sqlite import SqliteRequestStore
@@ -402,6 +403,36 @@ def test_done_publishes_action_executed(person: Any, bus: Bus, case: Case, link:
     )
     again = bob.post(f"/r/{case.proposal.event_id}/done", form)
     assert again.status_code == 409 and len(gate_events(bus, case.case_id, ActionExecuted)) == 1
+
+
+def test_a_reason_or_note_with_invisible_control_characters_is_refused(
+    person: Any, bus: Bus, case: Case, link: str, gate: Gate
+) -> None:
+    """Given a reason holding a right-to-left override (text that would read otherwise in the audit
+    trail) or a NUL, when confirming, then the form returns (422) naming the character and nothing is
+    decided; the same for a "done" note, and for both through the service (the bot's path)."""
+    alice = person("alice@example.com")
+    for reason in ("contain \u202egnp.exe", "contain\x00 now"):
+        resp = confirm(alice, link, reason=reason)
+        assert resp.status_code == 422 and "invisible control character" in text(resp), reason
+    assert decisions(bus, case) == []
+    with pytest.raises(ApprovalError, match="U\\+202E"):
+        gate.decide(
+            case.proposal.event_id,
+            person_id="alice",
+            decision="approved",
+            reason="ok \u202e",
+            identity_source="t",
+        )
+    resp = confirm(alice, link, reason="contain:\tline one\r\nline two")  # tabs and line breaks are fine
+    assert resp.status_code == 303
+    bob = person("bob@example.com")
+    form = {"csrf_token": csrf(bob.get(resp.headers["Location"]).get_data(as_text=True))}
+    done = bob.post(f"/r/{case.proposal.event_id}/done", {**form, "note": "INC-42 \u2066hidden"})
+    assert done.status_code == 422 and "invisible control character (U+2066)" in text(done)
+    with pytest.raises(ApprovalError, match="the note holds"):
+        gate.record_executed(case.proposal.event_id, person_id="bob", identity_source="t", note="\x07")
+    assert gate_events(bus, case.case_id, ActionExecuted) == []
 
 
 def test_audit_page_is_for_authorized_users_only(person: Any, case: Case, link: str) -> None:
