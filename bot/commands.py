@@ -29,7 +29,16 @@ from bot.inbound import Inbound
 from bot.lifecycle import Lifecycle
 from bot.settings import BotSettings
 from bot.store import BotStore
-from bot.understand import READ_ONLY, Catalog, Request, Subject, strip_mentions, understand
+from bot.understand import (
+    READ_ONLY,
+    STOPWORDS,
+    Catalog,
+    Request,
+    Subject,
+    quoted_lines,
+    strip_mentions,
+    understand,
+)
 from bot.webex import Space
 from cards import MAX_TEXT_BYTES
 from cards.text import clean, utf8_clip, when
@@ -43,6 +52,8 @@ know which case you mean.
 - *why did it contain WS-042?*, *explain the Shellshock case*, *what happened here?* — what was done
   and why, from the recorded trace and decisions only (`more` in the thread: the full record)
 - `case CASE` — the case's path so far and what is still open
+- *anything pending for me?*, `pending` — approvals, reviews and approved actions that wait on
+  someone (on you first)
 - `status` — roles alive, lag, pending, dead letters, my outbox
 - `oncall [ROLE]` — who is on call (ir_lead, tier2, soc_manager ...)
 - `close CASE tp|fp|benign [reason]` — close it and record the ground truth
@@ -64,8 +75,18 @@ Router = Callable[[str], str | None]
 """A model that names the read-only command a sentence asks for (``explain``, ``case``, ``status``,
 ``oncall``, ``help``) or None; it can never decide, close or approve."""
 _NAMELIKE = re.compile(r"[A-Za-z0-9][\w.:\-]{2,}")
+MAX_CASES_LISTED = 5
+"""Cases listed when a status question names a host or an IP that several cases hold."""
+PENDING_SHOWN = 10
+"""Items listed per group of a ``pending`` answer (the rest are counted)."""
 RECORD_PAGE = 40
 """Statements per page of ``more``."""
+
+
+def _code(value: object, limit: int) -> str:
+    """Untrusted text for an inline code span: cleaned, its backticks made quotes (they would end the
+    span and let the rest render as markdown)."""
+    return clean(value, limit, oneline=True).replace("`", "'")
 
 
 def code_block(text: str, limit: int = 5500) -> str:
@@ -115,6 +136,47 @@ def md_line(s: Statement) -> str:
     """One statement as a line of an answer: who, what, and its reason (cleaned, one line)."""
     why = f" — {clean(s.detail, 160, oneline=True)}" if s.detail and s.kind in WITH_REASON else ""
     return f"{clean(s.actor, 120, oneline=True)}: {clean(s.brief, 300, oneline=True)}{why}"
+
+
+_QUOTED = re.compile(r"^\s*>")
+
+
+def split_quote(text: str, quotes: frozenset[str] = frozenset()) -> tuple[str, str]:
+    """A message's own words and the lines it quotes (``> ...`` in its text, or ``quotes``: the lines
+    of its html's ``<blockquote>``), each folded to one line: the quote is context, never the question."""
+    own: list[str] = []
+    quoted: list[str] = []
+    for line in text.splitlines():
+        if _QUOTED.match(line):
+            quoted.append(line.lstrip(" >"))
+        elif quotes and " ".join(line.split()) in quotes:
+            quoted.append(line)
+        else:
+            own.append(line)
+    return " ".join(" ".join(own).split()), " ".join(" ".join(quoted).split())
+
+
+_UNKNOWN_AFTER = re.compile(
+    r"\b(?:contain\w*|isolat\w*|quarantin\w*|block\w*|disabl\w*|host|machine|server|box|endpoint|"
+    r"ip|user|account|about)\s+([A-Za-z0-9][\w.:\-]{2,})",
+    re.IGNORECASE,
+)
+"""Words a name follows ("contain fileserver", "host mailsrv", "tell me about X")."""
+_PRONOUNISH = re.compile(r"(?:it|that|this|these|those|them|him|her|something|anything)", re.IGNORECASE)
+
+
+def unknown_name(text: str) -> str | None:
+    """The name a sentence asks about that the record does not hold: a word with a digit or a
+    separator ("DC-01", "wazuh-server"), or the word after an action verb or "host" ("contain
+    fileserver"); None when the sentence names nothing."""
+    for t in _NAMELIKE.findall(text):
+        if any(c.isdigit() for c in t) or re.search(r"\w[.\-_]\w", t):
+            return str(t)
+    for m in _UNKNOWN_AFTER.finditer(text):
+        word = m.group(1)
+        if word.lower() not in STOPWORDS and not _PRONOUNISH.fullmatch(word):
+            return str(word)
+    return None
 
 
 class Commands:
@@ -196,10 +258,10 @@ class Commands:
             title = rec.alert.title if rec is not None and rec.alert else ""
             sub = Subject("case", case_id, (case_id,), title) if rec is not None and case_id else None
             if cmd in ("explain", "more") and sub is None:
-                raise CommandError(f"Nothing is recorded about `{clean(case_id or '', 120, oneline=True)}`.")
+                raise CommandError(f"Nothing is recorded about `{_code(case_id or '', 120)}`.")
             return Request(cmd, (case_id,) if case_id else (), sub)
-        text = self.text(inbound)
-        req = understand(text, Catalog(self.memory), here)
+        text, quoted = split_quote(self.text(inbound), quoted_lines(inbound.html))
+        req = understand(text, Catalog(self.memory), here, quoted)
         if req.command in _THREADED and here and not self._names_case(req.args):
             return Request(req.command, (here, *req.args), text=text)
         if req.command == "unknown" and self.router is not None:
@@ -235,12 +297,16 @@ class Commands:
             if req.subject is None:
                 raise CommandError(self.unplaced(req.text))
             if verb == "case":
+                if req.subject.kind != "case" and len(req.subject.case_ids) > 1:
+                    return self.which_case(req.subject)
                 return self.case(req.subject.case_ids[0] if req.subject.kind != "case" else req.subject.value)
             if verb == "more":
                 return self.record(req.subject, args)
             return self.explain(req.subject)
         if verb == "status":
             return self.status()
+        if verb == "pending":
+            return self.pending(inbound.person_email, mine=bool(args))
         if verb == "oncall":
             return self.oncall(" ".join(args) or None)
         if verb == "close" and len(args) >= 2:
@@ -273,12 +339,23 @@ class Commands:
         lines.append("Ask again with that name, or inside the case's thread.")
         return "\n".join(lines)
 
+    def which_case(self, subject: Subject) -> str:
+        """A host's, IP's or user's cases to pick from, newest first: a case's status is one case's."""
+        lines = [
+            f"{clean(subject.label(), 160, oneline=True)} is in {len(subject.case_ids)} cases; which one?"
+        ]
+        lines += [f"- {self._title(c)}" for c in subject.case_ids[:MAX_CASES_LISTED]]
+        if len(subject.case_ids) > MAX_CASES_LISTED:
+            lines.append(f"- … {len(subject.case_ids) - MAX_CASES_LISTED} more")
+        lines.append("Ask `case CASE` with one of them, or ask inside the case's thread.")
+        return "\n".join(lines)
+
     def unplaced(self, text: str) -> str:
         """Why no subject was found: a name the record does not hold, or no name at all."""
-        named = next((t for t in _NAMELIKE.findall(text) if any(c.isdigit() for c in t)), None)
+        named = unknown_name(text)
         if named:
             return (
-                f"Nothing is recorded about `{clean(named, 120, oneline=True)}`: no case, host, IP, user "
+                f"Nothing is recorded about `{_code(named, 120)}`: no case, host, IP, user "
                 "or action by that name."
             )
         return (
@@ -310,14 +387,12 @@ class Commands:
         if subject.kind == "case":
             file = self.memory.case_file(subject.value)
             if file is None:
-                raise CommandError(f"Nothing is recorded about `{clean(subject.value, 120, oneline=True)}`.")
+                raise CommandError(f"Nothing is recorded about `{_code(subject.value, 120)}`.")
             heads = [headline(a, tz, self.waiting_on(a)) for a in file.actions()] or [case_headline(file, tz)]
             lines = reasons(file)
             title = clean(subject.title or subject.value, 160, oneline=True)
             body = render(heads, lines, tz, self.link, phrase(lines, self.phraser))
-            return fit_answer(
-                f"**{title}** · `{clean(subject.value, 120, oneline=True)}`\n\n{body}", MORE_HINT
-            )
+            return fit_answer(f"**{title}** · `{_code(subject.value, 120)}`\n\n{body}", MORE_HINT)
         shown = [f for c in subject.case_ids[:CASES_SHOWN] if (f := self.memory.case_file(c)) is not None]
         parts = [
             f"**{clean(subject.label(), 160, oneline=True)}** — {len(subject.case_ids)} case(s), newest first"
@@ -326,7 +401,7 @@ class Commands:
             acts = [a for a in file.actions() if _about(a, subject)]
             heads = [headline(a, tz, self.waiting_on(a)) for a in acts] or [case_headline(file, tz)]
             title = clean(file.alert.title if file.alert else file.case_id, 160, oneline=True)
-            parts.append(f"\n**{title}** · `{clean(file.case_id, 120, oneline=True)}`\n")
+            parts.append(f"\n**{title}** · `{_code(file.case_id, 120)}`\n")
             parts.append(render(heads, reasons(file, subject.value)[:4], tz, self.link))
         rest = len(subject.case_ids) - len(shown)
         if rest > 0:
@@ -338,15 +413,15 @@ class Commands:
         case_id = subject.value if subject.kind == "case" else subject.case_ids[0]
         file = self.memory.case_file(case_id)
         if file is None:
-            raise CommandError(f"Nothing is recorded about `{clean(case_id, 120, oneline=True)}`.")
+            raise CommandError(f"Nothing is recorded about `{_code(case_id, 120)}`.")
         page = next((int(a) for a in args if a.isdigit()), 1)
         said = [s for s in file.statements() if s.kind not in TRACE_KINDS or s.kind == "precedent"]
         start = (max(page, 1) - 1) * RECORD_PAGE
         chunk = said[start : start + RECORD_PAGE]
         if not chunk:
-            raise CommandError(f"The record of `{clean(case_id, 120, oneline=True)}` has no page {page}.")
+            raise CommandError(f"The record of `{_code(case_id, 120)}` has no page {page}.")
         tz = self.settings_tz()
-        lines = [f"**Record of `{clean(case_id, 120, oneline=True)}`** (page {page})"]
+        lines = [f"**Record of `{_code(case_id, 120)}`** (page {page})"]
         lines += [f"- {when(s.at, tz)} {md_line(s)}" for s in chunk]
         tail = (
             f"`more {page + 1}` for the next page."
@@ -355,11 +430,85 @@ class Commands:
         )
         return fit_answer("\n".join(lines), tail)
 
+    def pending(self, email: str | None, *, mine: bool) -> str:
+        """What waits on someone now, from the record: proposals awaiting a decision, approved actions
+        nobody reported done, reviews asked for; what waits on the asker first."""
+        tz = self.settings_tz()
+        me = self.directory.person(email) if email else None
+        mine_lines: list[str] = []
+        others: list[str] = []
+        for rec in self.memory.cases():
+            for a in (self.memory.action(x) for x in rec.actions):
+                if a is None or a.status.value not in ("awaiting", "approved"):
+                    continue
+                who = self._owners(a)
+                title = self._title(rec.case_id)
+                aid = _code(a.action_id, 80)
+                what = clean(
+                    f"{a.action.kind.replace('_', ' ')} {a.action.target}".strip(), 160, oneline=True
+                )
+                if a.awaiting:
+                    until = f" until {when(a.deadline, tz)}" if a.deadline else ""
+                    line = f"- decide *{what}* (`{aid}`) — {title} — {self.waiting_on(a)}{until}"
+                else:
+                    line = (
+                        f"- carry out *{what}* (`{aid}`, approved) — {title} — "
+                        f"{self.waiting_on(a) or 'whoever carries it out'}, then `done {aid}`"
+                    )
+                (mine_lines if me is not None and me.email.lower() in who else others).append(line)
+            if rec.state == CaseState.AWAITING_HUMAN and rec.review is not None and not rec.actions:
+                duty = Role(rec.review.duty)
+                held = self.directory.approver(duty)
+                title = self._title(rec.case_id)
+                name = f" ({clean(held.name, 120, oneline=True)})" if held else ""
+                line = f"- review {title} — {self.directory.roster.title(duty)}{name}"
+                is_mine = (
+                    me is not None and held is not None and (held.email or "").lower() == me.email.lower()
+                )
+                (mine_lines if is_mine else others).append(line)
+        shown = PENDING_SHOWN
+        lines: list[str] = []
+        if me is not None or mine:
+            lines.append("**Waiting on you**" if mine_lines else "**Nothing is waiting on you.**")
+            lines += mine_lines[:shown] + (
+                [f"- … {len(mine_lines) - shown} more"] if len(mine_lines) > shown else []
+            )
+        if others or not lines:
+            lines.append("**Waiting on others**" if lines else "**Waiting**")
+            lines += others[:shown] or ["- nothing: no approval, review or approved action is open."]
+            if len(others) > shown:
+                lines.append(f"- … {len(others) - shown} more")
+        return "\n".join(lines)
+
+    def _title(self, case_id: str) -> str:
+        rec = self.memory.case(case_id)
+        title = rec.alert.title if rec is not None and rec.alert is not None else ""
+        cid = _code(case_id, 120)
+        return f"{clean(title, 120, oneline=True)} · `{cid}`" if title else f"`{cid}`"
+
+    def _owners(self, a: ActionState) -> set[str]:
+        """The emails of who must act on an action now (the person asked or on call; once approved,
+        its executors, else its approver)."""
+        roster = self.directory.roster
+        if a.duty is None:
+            return set()
+        if a.status.value == "approved":
+            people = roster.executors(a.duty) if roster.duties() else []
+            found = [p.email for p in people] or [a.decided.by if a.decided and a.decided.by else ""]
+        else:
+            held = self.directory.approver(a.duty)
+            found = [a.asked or (held.email if held else None) or ""]
+        out: set[str] = set()
+        for f in found:
+            person = self.directory.person(f)
+            out.add((person.email if person is not None else f).lower())
+        return out - {""}
+
     def case(self, case_id: str) -> str:
         """A case's path so far and what is open."""
         file = self.memory.case_file(case_id)
         if file is None:
-            raise CommandError(f"No case `{clean(case_id, 120, oneline=True)}` is recorded.")
+            raise CommandError(f"No case `{_code(case_id, 120)}` is recorded.")
         alert = file.alert
         title = clean(alert.title if alert else "", 200, oneline=True)
         hosts = f" [{clean(', '.join(alert.hosts[:3]), 120, oneline=True)}]" if alert and alert.hosts else ""

@@ -60,7 +60,8 @@ LABELS: dict[str, Disposition] = {
 
 
 def _c(value: str | None, limit: int = 120) -> str:
-    return clean(value or "", limit, oneline=True)
+    # Backticks become quotes: echoed inside a code span, one would end it and let the rest render.
+    return clean(value or "", limit, oneline=True).replace("`", "'")
 
 
 class Lifecycle:

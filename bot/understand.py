@@ -16,6 +16,7 @@ People talk to the bot as to a colleague: "why did it contain that host?" inside
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,19 +33,23 @@ GRAMMAR = frozenset(
     {"close", "reopen", "assign", "ack", "done", "pause", "resume", "approve", "reject", "deny", "takeover"}
 )
 """Commands that change something: only their exact grammar (verb first) runs them."""
-READ_ONLY = frozenset({"explain", "case", "more", "status", "oncall", "help"})
+READ_ONLY = frozenset({"explain", "case", "more", "status", "oncall", "help", "pending"})
 """Commands that only read the record (the only ones a model may route to)."""
 
 _QUESTION = re.compile(
     r"\b(why|explain\w*|what\s+happened|what\s+(?:did|was|were|has|have)\b|tell\s+me\s+about|how\s+come|"
     r"walk\s+me\s+through|what'?s\s+(?:going\s+on|up)|what\s+is\s+going\s+on|reason|summar\w*|story|"
-    r"details?\s+(?:on|of|about)|info\s+(?:on|about))",
+    r"details?\s+(?:on|of|about)|info\s+(?:on|about)|"
+    # "y did it ...", "who approved the isolation?", "was it approved?": questions about a decision
+    r"y\s+(?:did|was|were|is|are|has|had|do|does|would)\b|who\s+(?:\w+ed|ok'?d)\b)",
     re.IGNORECASE,
 )
+_DECISION = re.compile(r"\b(?:approv(?:ed|al)|reject(?:ed|ion)|decided|decision)\b", re.IGNORECASE)
+"""A question about a decision ("was the isolation approved?"): explained, after "pending" is ruled out."""
 _CASE = re.compile(
     r"^(?:case|summary|summari[sz]e|sum\s+(?:it\s+)?up|show(?:\s+me)?(?:\s+the)?\s+case)\b|"
     r"\bwhere\s+does\b.*\bstand\b|"
-    r"\bwhat'?s\s+(?:still\s+)?open\b|\bstate\s+of\b",
+    r"\bwhat(?:'?s|\s+is)\s+(?:still\s+)?open\b|\bstate\s+of\b",
     re.IGNORECASE,
 )
 _STATUS = re.compile(
@@ -55,6 +60,21 @@ _STATUS = re.compile(
     re.IGNORECASE,
 )
 _ONCALL = re.compile(r"\bon[- ]?call\b|\bwho(?:'s|\s+is)\s+(?:holding|covering)\b", re.IGNORECASE)
+_BARE_STATUS = re.compile(
+    r"^\W*(?:(?:soc|system|bot|roles?|agents?|pipeline)\s+)?(?:status|health)(?:\s*check)?\W*$|"
+    r"\b(?:soc|system|bot|roles?|agents?|pipeline)\s+(?:status|health)\b|"
+    r"\b(?:are|is)\s+(?:you|the\s+(?:roles|agents|soc|system|bot|pipeline)|all|every\s*(?:thing|one)|it\s+all)\b",
+    re.IGNORECASE,
+)
+"""A status question about the SOC itself, never a case's ("status", "soc health", "are the roles up?")."""
+_PENDING = re.compile(
+    r"\b(?:pending|waiting|awaiting|outstanding|to\s+(?:approve|review|decide)|my\s+(?:queue|approvals?|plate)|"
+    r"open\s+(?:approvals?|items?|requests?|reviews?))\b",
+    re.IGNORECASE,
+)
+"""What waits on a person: approvals, reviews, approved actions not reported done."""
+_OPEN = re.compile(r"\bwhat(?:'?s|\s+is)\s+(?:still\s+)?open\b", re.IGNORECASE)
+_MINE = re.compile(r"\b(?:me|my|mine|i)\b", re.IGNORECASE)
 _HELP = re.compile(r"^(?:help|\?|what\s+can\s+you\s+do|commands)\b", re.IGNORECASE)
 _MORE = re.compile(r"^(?:more|show\s+more|full\s+record|the\s+rest)\b", re.IGNORECASE)
 _ONCALL_WORDS = frozenset(
@@ -67,20 +87,56 @@ _PRONOUN = re.compile(
     r"\b(?:it|that|this|here|there|the\s+(?:host|machine|box|server|endpoint|case|incident|alert|ip|user))\b",
     re.IGNORECASE,
 )
-_HOST_WORDS = re.compile(r"\b(?:that|this|the)\s+(?:host|machine|box|server|endpoint)\b", re.IGNORECASE)
-_ACTED = (
+_ACTED: tuple[tuple[re.Pattern[str], Kind], ...] = (
     (re.compile(r"\b(?:contain\w*|isolat\w*|quarantin\w*|network[- ]contain\w*)\b", re.I), "host"),
     (re.compile(r"\bblock\w*\b", re.I), "indicator"),
     (re.compile(r"\b(?:disabl\w*|lock\w*\s+out|reset\w*|revok\w*)\b", re.I), "user"),
 )
 """Verbs of a question about an action taken ("why did it contain that host?"), by the kind of target."""
+_ACT_WORDS: dict[str, Kind] = {
+    **dict.fromkeys(("contain", "contained", "containment", "isolate", "isolated", "isolation"), "host"),
+    **dict.fromkeys(("quarantine", "quarantined"), "host"),
+    **dict.fromkeys(("block", "blocked", "blocking"), "indicator"),
+    **dict.fromkeys(("disable", "disabled", "revoke", "revoked", "reset"), "user"),
+}
+"""The same verbs spelt out, for near misses ("contian", "isloated", "blokced")."""
+ACT_TYPO_CUTOFF = 80.0
+"""Smallest rapidfuzz ratio for a misspelt action verb."""
 _THAT_TARGET = re.compile(
-    r"\b(?:that|this|the)\s+(?:host|machine|box|server|endpoint|laptop|workstation|ip|address|"
-    r"indicator|hash|file|domain|url|user|account)\b",
+    r"\b(?:that|this|the)\s+(?:(?P<host>host|machine|box|server|endpoint|laptop|workstation|"
+    r"isolation|containment|quarantine)|(?P<indicator>ip|address|indicator|hash|file|domain|url|block)|"
+    r"(?P<user>user|account)|action)\b",
     re.IGNORECASE,
 )
+"""A target pointed at, not named ("that host", "the IP", "the isolation"), by kind when it says one."""
+
+
+def acted_kinds(text: str) -> set[Kind]:
+    """The kinds of target a sentence's action verbs speak of, misspelt ones too ("contian" → host)."""
+    kinds: set[Kind] = {kind for verb, kind in _ACTED if verb.search(text)}
+    for word in re.findall(r"[a-z]{5,}", text.lower()):
+        found = process.extractOne(word, list(_ACT_WORDS), scorer=fuzz.ratio, score_cutoff=ACT_TYPO_CUTOFF)
+        if found:
+            kinds.add(_ACT_WORDS[str(found[0])])
+    return kinds
+
+
+_POINTED: tuple[Kind, ...] = ("host", "indicator", "user")
+
+
+def pointed_kinds(text: str) -> set[Kind]:
+    """The kinds of target "that host", "the IP", "the isolation" point at (empty: nothing pointed at;
+    "that action" and an action verb alone point at every acted kind)."""
+    kinds: set[Kind] = set()
+    for m in _THAT_TARGET.finditer(text):
+        named: list[Kind] = [k for k in _POINTED if m.group(k)]
+        kinds.update(named or acted_kinds(text) or {"host", "indicator", "user"})
+    return kinds
+
+
 RECENT_ACTED = 5
 """Targets listed when a top-level question points at "that host" without naming it."""
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _TOKEN = re.compile(r"[\w.:\\$@/\-]+")
 _TRIM = "?!.,;:'\"()[]{}<>`*"
 _VERBS = ("explain", "happened", "status", "oncall")
@@ -111,12 +167,23 @@ MAX_CANDIDATES = 5
 """Candidates listed when a subject is ambiguous."""
 
 
+def person_uuid(person_id: str) -> str:
+    """The uuid a Webex person id stands for: REST ids are base64 of ``ciscospark://us/PEOPLE/<uuid>``,
+    and some clients (Webex for iPhone) put the bare uuid in a mention's ``data-object-id``."""
+    raw = person_id.strip()
+    try:
+        decoded = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return raw.lower()
+    return decoded.rsplit("/", 1)[-1].lower() if decoded.startswith("ciscospark://") else raw.lower()
+
+
 class _Mentions(HTMLParser):
     """The display text of every ``<spark-mention>`` of one person id."""
 
     def __init__(self, person_id: str) -> None:
         super().__init__(convert_charrefs=True)
-        self.person_id = person_id
+        self.person_id = person_uuid(person_id)
         self.found: list[str] = []
         self._depth = 0
         self._buf: list[str] = []
@@ -126,7 +193,7 @@ class _Mentions(HTMLParser):
             a = dict(attrs)
             if (
                 self._depth
-                or a.get("data-object-id") == self.person_id
+                or person_uuid(a.get("data-object-id") or "") == self.person_id
                 or a.get("data-object-type") == "groupMention"
             ):
                 self._depth += 1
@@ -141,6 +208,40 @@ class _Mentions(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._depth:
             self._buf.append(data)
+
+
+class _Quotes(HTMLParser):
+    """The lines inside ``<blockquote>`` (a reply quoting an earlier message)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.depth = 0
+        self.buf: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "blockquote":
+            self.depth += 1
+        elif self.depth and tag in ("p", "br", "div", "li"):
+            self.buf.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "blockquote" and self.depth:
+            self.depth -= 1
+            self.buf.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self.depth:
+            self.buf.append(data)
+
+
+def quoted_lines(html: str | None) -> frozenset[str]:
+    """The lines a message's ``html`` quotes (``<blockquote>``), whitespace folded: the quote is
+    context, never the question."""
+    if not html or "blockquote" not in html.lower():
+        return frozenset()
+    parser = _Quotes()
+    parser.feed(html)
+    return frozenset(q for line in "".join(parser.buf).splitlines() if (q := " ".join(line.split())))
 
 
 def strip_mentions(text: str, html: str | None, bot_id: str | None, names: Iterable[str] = ()) -> str:
@@ -164,8 +265,11 @@ def strip_mentions(text: str, html: str | None, bot_id: str | None, names: Itera
         shown = [n for n in names if n]
     for name in sorted(set(shown), key=len, reverse=True):
         text = re.sub(rf"@?\b{re.escape(name)}\b[,:]?", " ", text, flags=re.IGNORECASE)
-    text = re.sub(r"\s+([,?.!])", r"\1", " ".join(text.split()))
-    return text.strip(" ,:;").lstrip("/")
+    # Lines stay lines: a reply's quoted lines ("> ...") are told from its own words afterwards.
+    lines = (
+        re.sub(r"\s+([,?.!])", r"\1", " ".join(line.split())).strip(" ,:;") for line in text.splitlines()
+    )
+    return "\n".join(line for line in lines if line).lstrip("/")
 
 
 @dataclass(frozen=True)
@@ -230,6 +334,10 @@ def intent(text: str) -> tuple[str, tuple[str, ...]]:
         return "case", tuple(words[1:])
     if _QUESTION.search(text):
         return "explain", tuple(words)
+    if _PENDING.search(text):
+        return "pending", ()
+    if _DECISION.search(text):
+        return "explain", tuple(words)
     typos = {t for w in words[:3] if len(w) >= 5 and (t := _typo(w.strip(_TRIM)))}
     if "explain" in typos or "happened" in typos:
         return "explain", tuple(words)
@@ -287,6 +395,8 @@ class Catalog:
         if entry is None:
             entry = self.entries[(kind, low)] = _Entry(kind, value)
             self.by_text.setdefault(low, []).append(entry)
+            if kind == "host" and (short := _short_name(low)) != low:
+                self.by_text.setdefault(short, []).append(entry)  # "web01" finds web01.corp.example
         elif entry.value == low and value != low:
             entry.value = value  # keys are lowercased; show the name as the alert spells it
         entry.cases[case_id] = max(at, entry.cases.get(case_id, 0.0))
@@ -302,10 +412,9 @@ class Catalog:
         entry = self.entries.get(("case", case_id.lower()))
         return None if entry is None else self.subject(entry)
 
-    def recently_acted(self, text: str) -> list[Subject]:
-        """The targets of the latest actions a question's verb speaks of ("contain" → hosts
-        isolated, "block" → indicators blocked), newest first: "that host" at top level."""
-        kinds = {kind for verb, kind in _ACTED if verb.search(text)}
+    def recently_acted(self, kinds: set[Kind]) -> list[Subject]:
+        """The targets of the latest actions of these kinds of target ("contain" → hosts isolated,
+        "block" → indicators blocked), newest first: "that host" at top level."""
         seen: dict[str, Subject] = {}
         for _, kind, target, _ in sorted(self.acted, key=lambda x: -x[0]):
             if kind in kinds and target.lower() not in seen:
@@ -316,18 +425,23 @@ class Catalog:
                 break
         return list(seen.values())
 
-    def hosts_of(self, case_id: str) -> list[Subject]:
-        """The hosts a case names (its alert's, its actions' targets), as subjects of that case only."""
-        return [
-            Subject("host", e.value, (case_id,))
+    def in_case(self, case_id: str, kinds: set[Kind]) -> list[Subject]:
+        """What a case names of these kinds (its alert's hosts, IPs, users, its actions' targets), as
+        subjects of that case only; when its actions acted on some of them, only those."""
+        named = [
+            Subject(e.kind, e.value, (case_id,))
             for (kind, _), e in self.entries.items()
-            if kind == "host" and case_id in e.cases
+            if kind in kinds and case_id in e.cases
         ]
+        acted = {t.lower() for _, kind, t, c in self.acted if c == case_id and kind in kinds}
+        return [s for s in named if s.value.lower() in acted] or named
 
     def find(self, text: str) -> list[Subject]:
         """Every subject the sentence names: exact (any case), else near misses, else case titles."""
         tokens = [t.strip(_TRIM) for t in _TOKEN.findall(text)]
         tokens = [t[:-2] if t.lower().endswith("'s") else t for t in tokens if t]
+        # "linux-server.lab.local" for Linux-Server: a host's FQDN finds its short name too.
+        tokens += [short for t in tokens if (short := _short_name(t)) != t]
         # "linux server" for Linux-Server: two words joined are tried as one name too.
         words = list(tokens)
         tokens += [
@@ -350,6 +464,8 @@ class Catalog:
                     score_cutoff=FUZZY_CUTOFF,
                     limit=MAX_CANDIDATES,
                 ):
+                    if _numbers(word) != _numbers(str(match)):
+                        continue  # 10.0.2.7 is not 10.0.2.8, nor linux-server-02 Linux-Server
                     for entry in self.by_text[str(match)]:
                         found[(entry.kind, entry.value.lower())] = entry
         subjects = [self.subject(e) for e in found.values()]
@@ -376,6 +492,20 @@ class Catalog:
         )
 
 
+def _short_name(name: str) -> str:
+    """A host's first DNS label ("linux-server" of "linux-server.lab.local"); an IP, a URL, a case
+    id or a name without dots stays as it is."""
+    if "." not in name or ":" in name or "/" in name or _IPV4.fullmatch(name):
+        return name
+    first = name.split(".", 1)[0]
+    return first if len(first) >= 3 else name
+
+
+def _numbers(name: str) -> tuple[int, ...]:
+    """The numbers in a name, by value ("ws-042" and "WS-42" hold the same)."""
+    return tuple(int(n) for n in re.findall(r"\d+", name))
+
+
 def _collapse(subjects: list[Subject]) -> list[Subject]:
     """One subject per thing: a case named beside its own host narrows the host to that case."""
     cases = {s.value for s in subjects if s.kind == "case"}
@@ -391,32 +521,52 @@ def _collapse(subjects: list[Subject]) -> list[Subject]:
     return subjects
 
 
-def understand(text: str, catalog: Catalog, thread_case: str | None) -> Request:
+def understand(text: str, catalog: Catalog, thread_case: str | None, context: str = "") -> Request:
     """The request one message makes (mentions already removed).
 
     Args:
-        text: the message without the bot's mention.
+        text: the message without the bot's mention (and without what it quotes).
         catalog: what the record holds.
         thread_case: the case of the thread the message is in, if any.
+        context: text the message quotes (a reply to a line of the bot's): it names the subject only
+            when the message's own words do not.
     """
     command, args = intent(text)
-    if command in GRAMMAR or command in ("help", "status", "oncall"):
+    if command in GRAMMAR or command in ("help", "oncall"):
+        return Request(command, args, text=text)
+    if command == "status" and _BARE_STATUS.search(text):
         return Request(command, args, text=text)
     subjects = catalog.find(text)
     here = catalog.case(thread_case) if thread_case else None
+    if command == "status":
+        # "status of the Shellshock case", "what's the status?" in a case's thread: that case's status.
+        if not subjects and here is None:
+            return Request(command, (), text=text)
+        command = "case"
+    if command == "case" and not subjects and here is None and _OPEN.search(text):
+        command = "pending"  # "what's still open?" at top level: everything open, not one case
+    if command == "pending":
+        if _MINE.search(text) or (not subjects and here is None):
+            return Request(command, ("mine",) if _MINE.search(text) else (), text=text)
+        command = "case"  # "what's pending here?", "anything pending on the Shellshock case?"
     if here is not None and subjects:
         mine = [s for s in subjects if thread_case in s.case_ids]
         if mine:
             subjects = [
                 s if s.kind == "case" else Subject(s.kind, s.value, (here.value,), s.title) for s in mine
             ]
-    if not subjects and here is not None and _HOST_WORDS.search(text):
-        subjects = catalog.hosts_of(here.value)
+    pointed = pointed_kinds(text)
+    if not subjects and here is not None and pointed:
+        subjects = catalog.in_case(here.value, pointed)
+    if not subjects and here is None and command == "explain" and pointed and (acted := acted_kinds(text)):
+        # "why did it contain that host?", "who approved the isolation?" at top level: the latest
+        # actions on that kind of target, to pick from.
+        subjects = catalog.recently_acted(pointed & acted or pointed)
+    if not subjects and context.strip():
+        quoted = catalog.find(context)
+        subjects = [s for s in quoted if here is None or here.value in s.case_ids] or quoted
     if not subjects and here is not None and (command != "unknown" or _PRONOUN.search(text) or not text):
         subjects = [here]
-    if not subjects and here is None and command == "explain" and _THAT_TARGET.search(text):
-        # "why did it contain that host?" at top level: the latest actions of that kind, to pick from.
-        subjects = catalog.recently_acted(text)
     if command == "unknown":
         if not subjects or _NEGATION.search(text):
             return Request("unknown", args, text=text)

@@ -31,7 +31,8 @@ PAM, SQLI, LOGON_WIN11, LOGON_SRV = NEIGHBOURS
 
 Expect = tuple[str, str | None]
 """``(what, subject)``: ``case`` (answer about a case id), ``host`` (a host or indicator, by name),
-``clarify``, ``ask`` (no subject), ``unknown``, ``help``, ``status``, ``oncall``, ``record``, ``summary``."""
+``clarify``, ``ask`` (no subject), ``unknown``, ``help``, ``status``, ``oncall``, ``record``, ``summary``,
+``which`` (a host's cases to pick from), ``pending`` (what waits, asked by Erin: nothing on her)."""
 
 TOP: list[tuple[str, Expect]] = [
     ("{bot} why did it contain Linux-Server?", ("host", "Linux-Server")),
@@ -104,6 +105,40 @@ TOP: list[tuple[str, Expect]] = [
     ("{bot} is everything running?", ("status", None)),
     ("{bot} hi", ("unknown", None)),
     ("{bot} HELP", ("help", None)),
+    # a third round (2026-12-07, a probe writing as analysts do in a Webex space; each outcome checked
+    # by hand against the Shellshock day's record)
+    ("{bot} whyd it contian that host?", ("host", "Linux-Server")),  # typos in both words
+    ("{bot} y did it contain that host", ("host", "Linux-Server")),
+    ("{bot} why did it isolate that box", ("host", "Linux-Server")),
+    ("{bot}\nwhy did it contain that host?\nthx", ("host", "Linux-Server")),
+    ("{bot} WHY DID IT CONTAIN THAT HOST 🤔", ("host", "Linux-Server")),
+    ("{bot} why did it contain\u00a0Linux-Server", ("host", "Linux-Server")),
+    ("{bot} pourquoi avoir isolé Linux-Server ?", ("host", "Linux-Server")),
+    ("{bot} why did it contain [Linux-Server](http://evil.example)?", ("host", "Linux-Server")),
+    ("{bot} why was linux-server.lab.local isolated?", ("host", "Linux-Server")),  # the FQDN
+    ("{bot} why was LINUX-SERVER.corp.example.com contained", ("host", "Linux-Server")),
+    # a near miss never crosses a number: another host, another address
+    ("{bot} why was linux-server-02 isolated", ("nothing", "linux-server-02")),
+    ("{bot} why was 10.0.2.7 blocked?", ("nothing", "10.0.2.7")),
+    ("{bot} why did it contain fileserver?", ("nothing", "fileserver")),
+    ("{bot} why was wazuh-server isolated", ("nothing", "wazuh-server")),
+    ("{bot} who approved the isolation?", ("host", "Linux-Server")),
+    ("{bot} was the isolation approved?", ("host", "Linux-Server")),
+    ("{bot} was the block rejected?", ("host", "10.0.2.8")),
+    ("{bot} who approved it?", ("ask", None)),
+    (f"{{bot}} status of case {SHELLSHOCK}", ("summary", SHELLSHOCK)),
+    ("{bot} status of the shellshock case", ("summary", SHELLSHOCK)),
+    ("{bot} what's the status of the shellshock case?", ("summary", SHELLSHOCK)),
+    ("{bot} whats the status of linux-server", ("which", "Linux-Server")),  # three cases hold it
+    ("{bot} soc status", ("status", None)),
+    ("{bot} anything pending for me?", ("pending", None)),
+    ("{bot} any approvals waiting?", ("pending", None)),
+    ("{bot} anything waiting for my approval?", ("pending", None)),
+    ("{bot} what is open?", ("pending", None)),
+    (
+        "> Linux-Server is not isolated: isolate host was only proposed\n\n{bot} why not?",
+        ("host", "Linux-Server"),
+    ),
 ]
 """Questions at top level in the SOC space."""
 
@@ -134,6 +169,19 @@ THREAD: list[tuple[str, Expect]] = [
     ("{bot} whats going on", ("case", SHELLSHOCK)),
     ("{bot} what happened", ("case", SHELLSHOCK)),
     ("{bot} summary", ("summary", SHELLSHOCK)),
+    # a third round
+    ("{bot} whyd it contian that host?", ("host", "Linux-Server")),
+    ("{bot} who approved the isolation?", ("host", "Linux-Server")),
+    ("{bot} who approved the block?", ("host", "10.0.2.8")),
+    ("{bot} and the IP?", ("host", "10.0.2.8")),
+    ("{bot} was it approved?", ("case", SHELLSHOCK)),
+    ("{bot} what's the status?", ("summary", SHELLSHOCK)),
+    ("{bot} whats the status of this case", ("summary", SHELLSHOCK)),
+    ("{bot} status?", ("status", None)),
+    ("{bot} what's pending here?", ("summary", SHELLSHOCK)),
+    ("{bot} what about Win11Client?", ("host", "Win11Client")),
+    # the quoted line names other things; the question is the person's own words
+    ("{bot} why did it contain that host?\n> the intel: 10.0.2.8 and Win11Client", ("host", "Linux-Server")),
 ]
 """Questions inside the Shellshock case's thread."""
 
@@ -202,6 +250,8 @@ def check(answer: str, expect: Expect, text: str) -> None:
         "oncall": lambda: first == "**On call now**",
         "record": lambda: first.startswith(f"**Record of `{subject}`**"),
         "summary": lambda: first.startswith(f"**Case {subject}**"),
+        "which": lambda: first.lower().startswith(f"host {str(subject).lower()} is in 3 cases; which one?"),
+        "pending": lambda: first == "**Nothing is waiting on you.**" and "act-shellshock-isolate" in answer,
     }[what]
     assert ok(), f"{text!r} expected {expect}, answered:\n{answer}"
 

@@ -1,0 +1,210 @@
+"""What the phrasing corpus cannot say in one line: who asks ("anything pending for me?"), how Webex
+marks a mention (a client that sends the bare uuid), a reply quoting the bot in html, near misses
+that would cross a number, and hostile text echoed back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import time_machine
+from flask.testing import FlaskClient
+
+from aisoc.bus import Bus
+from aisoc.events import CaseClosed
+from aisoc.memory import Memory
+from bot.service import Bot
+from bot.understand import Catalog, strip_mentions, understand
+from gate.service import Gate
+from tests.bot.conftest import Space
+from tests.bot.factory import WallClock, alert, bot_settings, deliver, settle
+from tests.bot.fake_webex import FakeWebex, raw_uuid
+from tests.bot.story import ISOLATE, SHELLSHOCK, Story, publish_story
+from tests.gate.factory import T0
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWebex]:
+    """The fake Webex, whose bot is called "AISOC Bot"."""
+    f = FakeWebex(bot_name="AISOC Bot").start()
+    yield f
+    f.stop()
+
+
+@pytest.fixture
+def day(bus: Bus, gate: Gate, space: Space, clock: WallClock) -> Iterator[tuple[Bot, FlaskClient, Story]]:
+    """The bot over the Shellshock day (its proposals known to the gate), time frozen at Monday 10:00."""
+    with time_machine.travel(T0, tick=False):
+        story = publish_story(bus, T0)
+        for proposal in story.proposals.values():
+            gate.submit(proposal)
+        b = Bot(
+            bot_settings(space.fake, space.soc), bus=bus, gate=gate, gate_settings=gate.settings, clock=clock
+        )
+        settle(b, clock)
+        app = b.create_app()
+        app.testing = True
+        yield b, app.test_client(), story
+        b.close()
+
+
+def said(
+    day: tuple[Bot, FlaskClient, Story],
+    space: Space,
+    clock: WallClock,
+    body: dict[str, Any],
+    *,
+    who: str = "erin",
+    thread: str | None = None,
+) -> str:
+    """A person posts ``body`` (text, html) in the SOC space, a signed webhook; returns the bot's answer."""
+    bot, client, _ = day
+    body = {"_mentioned": [space.fake.bot["id"]], **body}
+    if thread:
+        body["parentId"] = thread
+    with space.fake.lock:
+        msg = space.fake._message(getattr(space, who), space.soc["id"], body)
+    assert deliver(client, space.fake.envelope("messages", msg)).status_code == 200
+    settle(bot, clock)
+    root = thread or msg["id"]
+    answers = [
+        m
+        for m in space.fake.posted(space.soc)
+        if m.get("parentId") == root and m["created"] >= msg["created"]
+    ]
+    assert answers, f"no answer to {body!r}"
+    return str(answers[-1]["markdown"])
+
+
+def _mention(space: Space, shown: str) -> str:
+    bot_id = space.fake.bot["id"]
+    return f'<spark-mention data-object-type="person" data-object-id="{bot_id}">{shown}</spark-mention>'
+
+
+def says(
+    day: tuple[Bot, FlaskClient, Story], space: Space, clock: WallClock, text: str, who: str = "erin"
+) -> str:
+    """``text`` with the bot mentioned as the Webex desktop client marks it (``{bot}`` stands for it)."""
+    shown = "AISOC Bot"
+    tag = _mention(space, shown)
+    return said(
+        day,
+        space,
+        clock,
+        {"text": text.replace("{bot}", shown), "html": f"<p>{text.replace('{bot}', tag)}</p>"},
+        who=who,
+    )
+
+
+def test_pending_lists_what_waits_on_the_asker_first(
+    day: tuple[Bot, FlaskClient, Story], space: Space, clock: WallClock, gate: Gate
+) -> None:
+    """Given two proposals awaiting the IR Lead on call (Alice), when Alice asks "anything pending for
+    me?", then both are hers, with their deadline; when Erin asks, nothing waits on her and both are
+    listed as Alice's; once Alice approved the isolation, it waits on Bob (its executor) to be done."""
+    _, _, story = day
+    with time_machine.travel(T0, tick=False):
+        alice = says(day, space, clock, "{bot} anything pending for me?", who="alice")
+        assert alice.splitlines()[0] == "**Waiting on you**"
+        assert "`act-shellshock-isolate`" in alice and "`act-shellshock-block`" in alice
+        assert "until 2026-03-16 12:00 UTC" in alice
+        erin = says(day, space, clock, "{bot} what's waiting on me?")
+        assert erin.splitlines()[:2] == ["**Nothing is waiting on you.**", "**Waiting on others**"]
+        assert "IR Lead On-Call (Alice Ng)" in erin
+        gate.decide(
+            story.proposals[ISOLATE].event_id,
+            person_id="alice",
+            decision="approved",
+            reason="contain until patched",
+            identity_source="t",
+        )
+        settle(day[0], clock)
+        bob = says(day, space, clock, "{bot} do I have anything pending?", who="bob")
+    lines = bob.splitlines()
+    assert lines[0] == "**Waiting on you**"
+    assert lines[1].startswith("- carry out *isolate host Linux-Server* (`act-shellshock-isolate`, approved)")
+    assert "`done act-shellshock-isolate`" in lines[1]
+    assert "act-shellshock-block" not in "\n".join(lines[: lines.index("**Waiting on others**")])
+
+
+def test_a_mention_with_the_bare_uuid_and_a_shortened_name_is_removed(
+    day: tuple[Bot, FlaskClient, Story], space: Space, clock: WallClock, bus: Bus
+) -> None:
+    """Given a client that marks the mention with the person's bare uuid, no <p>, and the name cut to
+    "AISOC B" (Webex for iPhone does), when Erin says "case …" and "close … fp …", then both run as
+    commands: the mention is found by the uuid inside the bot's REST id, not by its spelling."""
+    uuid = raw_uuid(space.fake.bot["id"])
+    tag = f'<spark-mention data-object-id="{uuid}" data-object-type="person">AISOC B</spark-mention>'
+
+    def iphone(words: str) -> dict[str, str]:
+        return {"text": f"AISOC B {words}", "html": f"{tag} {words}"}
+
+    with time_machine.travel(T0, tick=False):
+        assert said(day, space, clock, iphone(f"case {SHELLSHOCK}")).startswith(f"**Case {SHELLSHOCK}**")
+        said(day, space, clock, iphone(f"close {SHELLSHOCK} fp lab scanner"))
+    closed = [e for e in bus.audit.for_case(SHELLSHOCK) if isinstance(e, CaseClosed)]
+    assert [c.reason for c in closed] == ["lab scanner"]
+    assert strip_mentions("AISOC B help", f"{tag} help", space.fake.bot["id"]) == "help"
+
+
+def test_a_reply_quoting_in_html_is_asked_by_its_own_words(
+    day: tuple[Bot, FlaskClient, Story], space: Space, clock: WallClock
+) -> None:
+    """Given a reply whose html quotes a line naming Linux-Server and Win11Client (its text carries the
+    quote without ">"), when the person's own words ask "why did you block that IP?", then the answer is
+    about the blocked address, not a question about the quoted names; a quote alone names the subject."""
+    mention = _mention(space, "AISOC Bot")
+    quote = "Linux-Server is not isolated; Win11Client was seen too"
+    body = {
+        "text": f"{quote}\nAISOC Bot why did you block that IP?",
+        "html": f'<blockquote class="quote"><p>{quote}</p></blockquote>'
+        f"<p>{mention} why did you block that IP?</p>",
+    }
+    with time_machine.travel(T0, tick=False):
+        answer = said(day, space, clock, body)
+        assert answer.splitlines()[0].startswith("**indicator 10.0.2.8**"), answer
+        body = {
+            "text": f"{quote}\nAISOC Bot why not?",
+            "html": f"<blockquote><p>{quote}</p></blockquote><p>{mention} why not?</p>",
+        }
+        answer = said(day, space, clock, body)
+    assert answer.splitlines()[0] == "Which one do you mean?" and "Win11Client".lower() in answer.lower()
+
+
+def test_hostile_text_is_answered_without_breaking_the_answer(
+    day: tuple[Bot, FlaskClient, Story], space: Space, clock: WallClock
+) -> None:
+    """Given control characters, a 20,000-character message, and an id that closes its code span to
+    inject a link, when said, then each gets an answer (never "failed inside the bot"), within Webex's
+    size, and the echoed id stays inside its code span with its link defanged."""
+    with time_machine.travel(T0, tick=False):
+        control = says(day, space, clock, "{bot} \x00\x07why did it contain Linux-Server\x1b[31m")
+        assert control.startswith("**host Linux-Server**")
+        huge = says(day, space, clock, "{bot} why did it contain Linux-Server? " + "blah " * 4000)
+        assert huge.startswith("**host Linux-Server**")
+        junk = says(day, space, clock, "{bot} " + "x" * 20000)
+        assert junk.startswith("I did not understand that.")
+        echo = says(day, space, clock, "{bot} close x`[a](http://evil.example)` fp")
+    assert "failed inside the bot" not in control + huge + junk + echo
+    assert max(len(a.encode()) for a in (control, huge, junk, echo)) <= 7439
+    assert echo.count("`") % 2 == 0 and "](http" not in echo
+    assert "`x'[a]" in echo
+
+
+def test_a_near_miss_keeps_its_numbers_and_a_fqdn_finds_its_host(bus: Bus) -> None:
+    """Given hosts WS-042 and web01.corp.example, when a question names "ws-42", "ws-43", "WS-042.corp"
+    or "web01", then "ws-42" and the FQDN find WS-042, "web01" finds its FQDN, and "ws-43" finds nothing."""
+    bus.publish(alert(1, host="WS-042"))
+    bus.publish(alert(2, host="web01.corp.example"))
+    catalog = Catalog(Memory(bus.audit))
+
+    def found(text: str) -> str | None:
+        req = understand(text, catalog, None)
+        return req.subject.value.lower() if req.subject else None  # the alert keeps hosts lower-cased
+
+    assert found("why did it contain ws-42?") == "ws-042"
+    assert found("why did it contain WS-042.corp.example?") == "ws-042"
+    assert found("what happened to web01") == "web01.corp.example"
+    assert found("why did it contain ws-43?") is None
+    assert found("why did it contian ws-042") == "ws-042"
