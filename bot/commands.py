@@ -12,6 +12,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -20,13 +21,13 @@ from aisoc.bus import Bus
 from aisoc.events import Role, duty_title
 from aisoc.health import status
 from aisoc.memory import CaseState, Memory, Statement
-from aisoc.memory.casefile import ActionState
+from aisoc.memory.casefile import ActionState, ActionStatus
 from aisoc.memory.statements import TRACE_KINDS, WITH_REASON, leads
 from bot.answer import CASES_SHOWN, Phraser, case_headline, headline, newest_first, phrase, reasons, render
 from bot.directory import Directory
 from bot.errors import CommandError
 from bot.inbound import Inbound
-from bot.lifecycle import Lifecycle
+from bot.lifecycle import LABELS, Lifecycle
 from bot.settings import BotSettings
 from bot.store import BotStore
 from bot.understand import (
@@ -138,6 +139,24 @@ def md_line(s: Statement) -> str:
     return f"{clean(s.actor, 120, oneline=True)}: {clean(s.brief, 300, oneline=True)}{why}"
 
 
+CLOSE_FILLER = frozenset({"it", "this", "that", "the", "case", "incident", "alert", "one", "as", "a", "an"})
+"""Words people put between ``close`` and its label ("close it as fp", "close this case fp")."""
+
+
+def close_words(args: Sequence[str]) -> tuple[str, ...]:
+    """``close``'s words without the filler before the label: "close it as fp scanner" is
+    ``close fp scanner`` (the reason after the label is kept as said)."""
+    out: list[str] = []
+    labelled = False
+    for word in args:
+        if not labelled and word.lower() in CLOSE_FILLER:
+            continue
+        labelled = labelled or word.lower().strip(".,;:!") in LABELS
+        out.append(word)
+    return tuple(out)
+
+
+_IDLIKE = re.compile(r"[\d_:\-]")
 _QUOTED = re.compile(r"^\s*>")
 
 
@@ -262,6 +281,10 @@ class Commands:
             return Request(cmd, (case_id,) if case_id else (), sub)
         text, quoted = split_quote(self.text(inbound), quoted_lines(inbound.html))
         req = understand(text, Catalog(self.memory), here, quoted)
+        if req.command == "close":
+            req = replace(req, args=close_words(req.args))
+        if req.command == "done" and here:
+            req = replace(req, args=self._done_words(here, req.args))
         if req.command in _THREADED and here and not self._names_case(req.args):
             return Request(req.command, (here, *req.args), text=text)
         if req.command == "unknown" and self.router is not None:
@@ -276,6 +299,15 @@ class Commands:
 
     def _names_case(self, args: Sequence[str]) -> bool:
         return bool(args) and self.memory.case(args[0]) is not None
+
+    def _done_words(self, case_id: str, args: tuple[str, ...]) -> tuple[str, ...]:
+        """``done [note]`` in a case's thread: the case's one approved action when the words name none
+        (with two or more, the person must say which)."""
+        if args and (self.memory.action(args[0]) is not None or _IDLIKE.search(args[0])):
+            return args  # an id, known or mistyped, is never swapped for another action
+        file = self.memory.case_file(case_id)
+        approved = [a for a in file.actions() if a.status == ActionStatus.APPROVED] if file else []
+        return (approved[0].action_id, *args) if len(approved) == 1 else args
 
     def answer(self, inbound: Inbound) -> str | None:
         """Dispatch one inbound."""
@@ -456,7 +488,7 @@ class Commands:
                         f"{self.waiting_on(a) or 'whoever carries it out'}, then `done {aid}`"
                     )
                 (mine_lines if me is not None and me.email.lower() in who else others).append(line)
-            if rec.state == CaseState.AWAITING_HUMAN and rec.review is not None and not rec.actions:
+            if rec.state == CaseState.AWAITING_HUMAN and rec.review is not None:
                 duty = Role(rec.review.duty)
                 held = self.directory.approver(duty)
                 title = self._title(rec.case_id)

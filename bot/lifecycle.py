@@ -100,7 +100,7 @@ class Lifecycle:
 
     def close(self, case_id: str, label: str, reason: str, who: str, inbound_id: str) -> str:
         """Close a case with a disposition and record it as ground truth."""
-        disposition = LABELS.get(label.lower())
+        disposition = LABELS.get(label.lower().strip(".,;:!"))
         if disposition is None:
             raise CommandError(f"`{_c(label, 40)}` is not a label: use tp, fp or benign.")
         self._case(case_id)

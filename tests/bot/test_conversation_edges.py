@@ -12,15 +12,16 @@ import time_machine
 from flask.testing import FlaskClient
 
 from aisoc.bus import Bus
-from aisoc.events import CaseClosed
+from aisoc.events import ActionExecuted, CaseClosed
 from aisoc.memory import Memory
 from bot.service import Bot
 from bot.understand import Catalog, strip_mentions, understand
 from gate.service import Gate
 from tests.bot.conftest import Space
-from tests.bot.factory import WallClock, alert, bot_settings, deliver, settle
+from tests.bot.factory import WallClock, alert, bot_settings, deliver, review, settle
 from tests.bot.fake_webex import FakeWebex, raw_uuid
 from tests.bot.story import ISOLATE, SHELLSHOCK, Story, publish_story
+from tests.bot.test_commands import ask
 from tests.gate.factory import T0
 
 
@@ -58,7 +59,8 @@ def said(
     who: str = "erin",
     thread: str | None = None,
 ) -> str:
-    """A person posts ``body`` (text, html) in the SOC space, a signed webhook; returns the bot's answer."""
+    """A person posts ``body`` (text, html) in the SOC space, a signed webhook; returns what the bot
+    posted in reply (its answer first)."""
     bot, client, _ = day
     body = {"_mentioned": [space.fake.bot["id"]], **body}
     if thread:
@@ -74,7 +76,7 @@ def said(
         if m.get("parentId") == root and m["created"] >= msg["created"]
     ]
     assert answers, f"no answer to {body!r}"
-    return str(answers[-1]["markdown"])
+    return "\n\n".join(str(m["markdown"]) for m in answers)  # the answer, then any card it caused
 
 
 def _mention(space: Space, shown: str) -> str:
@@ -208,3 +210,50 @@ def test_a_near_miss_keeps_its_numbers_and_a_fqdn_finds_its_host(bus: Bus) -> No
     assert found("what happened to web01") == "web01.corp.example"
     assert found("why did it contain ws-43?") is None
     assert found("why did it contian ws-042") == "ws-042"
+
+
+def test_in_a_thread_close_and_done_take_the_words_people_use(
+    day: tuple[Bot, FlaskClient, Story], space: Space, clock: WallClock, bus: Bus, gate: Gate
+) -> None:
+    """Given the Shellshock thread with the isolation approved, when Bob says "done isolated in EDR"
+    (no action id: the case has one approved action) and Alice "close it as fp, lab scanner", then the
+    isolation is recorded done with Bob's note and the case closed as a false positive with that reason;
+    a mistyped id is never swapped for the approved action."""
+    bot, _, story = day
+    root = bot.store.thread_root(SHELLSHOCK)
+    assert root is not None and root.message_id
+    gate.decide(
+        story.proposals[ISOLATE].event_id,
+        person_id="alice",
+        decision="approved",
+        reason="go",
+        identity_source="t",
+    )
+    settle(bot, clock)
+
+    def thread(text: str, who: str) -> str:
+        body = {"text": f"AISOC Bot {text}", "html": f"<p>{_mention(space, 'AISOC Bot')} {text}</p>"}
+        return said(day, space, clock, body, who=who, thread=root.message_id)
+
+    with time_machine.travel(T0, tick=False):
+        assert "No proposed action `act-shellshok-isolate`" in thread("done act-shellshok-isolate", "bob")
+        assert "carried out by bob@example.com" in thread("done isolated in EDR", "bob")
+        assert f"Closed **{SHELLSHOCK}** as false positive" in thread("close it as fp, lab scanner", "alice")
+    executed = [e for e in bus.audit.for_case(SHELLSHOCK) if isinstance(e, ActionExecuted)]
+    assert [(e.action_id, e.note) for e in executed] == [(ISOLATE, "isolated in EDR")]
+    closed = [e for e in bus.audit.for_case(SHELLSHOCK) if isinstance(e, CaseClosed)]
+    assert [(c.disposition.value, c.reason) for c in closed] == [("false_positive", "lab scanner")]
+
+
+def test_pending_lists_a_review_for_the_analyst_on_call(
+    bot: Bot, space: Space, clock: WallClock, bus: Bus
+) -> None:
+    """Given a case Tier 2 could not decide (a review asked of Tier 2 On-Call, Erin), when Erin asks what
+    is waiting on her, then the review is hers; Alice has nothing waiting."""
+    review(bus)
+    erin = ask(bot, space, clock, "what's waiting on me?", who="erin")
+    assert erin.splitlines()[:2] == [
+        "**Waiting on you**",
+        "- review Odd PowerShell on a build agent · `jsonl:alert-7` — Tier 2 On-Call (Erin Fox)",
+    ]
+    assert ask(bot, space, clock, "anything pending for me?").startswith("**Nothing is waiting on you.**")
