@@ -32,13 +32,13 @@ from bot.settings import BotSettings
 from bot.store import BotStore
 from bot.understand import (
     READ_ONLY,
-    STOPWORDS,
     Catalog,
     Request,
     Subject,
     quoted_lines,
     strip_mentions,
     understand,
+    unknown_name,
 )
 from bot.webex import Space
 from cards import MAX_TEXT_BYTES
@@ -75,7 +75,6 @@ _THREADED = frozenset({"close", "reopen", "assign"})
 Router = Callable[[str], str | None]
 """A model that names the read-only command a sentence asks for (``explain``, ``case``, ``status``,
 ``oncall``, ``help``) or None; it can never decide, close or approve."""
-_NAMELIKE = re.compile(r"[A-Za-z0-9][\w.:\-]{2,}")
 MAX_CASES_LISTED = 5
 """Cases listed when a status question names a host or an IP that several cases hold."""
 PENDING_SHOWN = 10
@@ -173,29 +172,6 @@ def split_quote(text: str, quotes: frozenset[str] = frozenset()) -> tuple[str, s
         else:
             own.append(line)
     return " ".join(" ".join(own).split()), " ".join(" ".join(quoted).split())
-
-
-_UNKNOWN_AFTER = re.compile(
-    r"\b(?:contain\w*|isolat\w*|quarantin\w*|block\w*|disabl\w*|host|machine|server|box|endpoint|"
-    r"ip|user|account|about)\s+([A-Za-z0-9][\w.:\-]{2,})",
-    re.IGNORECASE,
-)
-"""Words a name follows ("contain fileserver", "host mailsrv", "tell me about X")."""
-_PRONOUNISH = re.compile(r"(?:it|that|this|these|those|them|him|her|something|anything)", re.IGNORECASE)
-
-
-def unknown_name(text: str) -> str | None:
-    """The name a sentence asks about that the record does not hold: a word with a digit or a
-    separator ("DC-01", "wazuh-server"), or the word after an action verb or "host" ("contain
-    fileserver"); None when the sentence names nothing."""
-    for t in _NAMELIKE.findall(text):
-        if any(c.isdigit() for c in t) or re.search(r"\w[.\-_]\w", t):
-            return str(t)
-    for m in _UNKNOWN_AFTER.finditer(text):
-        word = m.group(1)
-        if word.lower() not in STOPWORDS and not _PRONOUNISH.fullmatch(word):
-            return str(word)
-    return None
 
 
 class Commands:

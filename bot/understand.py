@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Literal
+from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz, process
 
@@ -41,7 +42,9 @@ _QUESTION = re.compile(
     r"walk\s+me\s+through|what'?s\s+(?:going\s+on|up)|what\s+is\s+going\s+on|reason|summar\w*|story|"
     r"details?\s+(?:on|of|about)|info\s+(?:on|about)|"
     # "y did it ...", "who approved the isolation?", "was it approved?": questions about a decision
-    r"y\s+(?:did|was|were|is|are|has|had|do|does|would)\b|who\s+(?:\w+ed|ok'?d)\b)",
+    r"y\s+(?:did|was|were|is|are|has|had|do|does|would)\b|who\s+(?:\w+ed|ok'?d)\b|"
+    r"(?:any\s+)?updates?\s+(?:on|about|for)\b|any\s+(?:updates?|news)\b|news\s+(?:on|about)\b|eta\b|"
+    r"what\s+about\b)",
     re.IGNORECASE,
 )
 _DECISION = re.compile(r"\b(?:approv(?:ed|al)|reject(?:ed|ion)|decided|decision)\b", re.IGNORECASE)
@@ -438,10 +441,10 @@ class Catalog:
 
     def find(self, text: str) -> list[Subject]:
         """Every subject the sentence names: exact (any case), else near misses, else case titles."""
-        tokens = [t.strip(_TRIM) for t in _TOKEN.findall(text)]
+        tokens = [t.strip(_TRIM) for t in _TOKEN.findall(refang(text))]
         tokens = [t[:-2] if t.lower().endswith("'s") else t for t in tokens if t]
-        # "linux-server.lab.local" for Linux-Server: a host's FQDN finds its short name too.
-        tokens += [short for t in tokens if (short := _short_name(t)) != t]
+        # "linux-server.lab.local" for Linux-Server, "10.0.2.8:443" for 10.0.2.8, "LAB\snell" for snell
+        tokens += [v for t in tokens for v in _variants(t)]
         # "linux server" for Linux-Server: two words joined are tried as one name too.
         words = list(tokens)
         tokens += [
@@ -490,6 +493,85 @@ class Catalog:
             (h for h in hits if h is not None),
             key=lambda s: -self.entries[("case", s.value.lower())].cases[s.value],
         )
+
+
+_NAMELIKE = re.compile(r"[A-Za-z0-9][\w.:\-]{2,}")
+_NOT_A_NAME = re.compile(
+    r"\d{1,2}:\d{2}(?::\d{2})?|\d{4}-\d{2}-\d{2}(?:[t ]\d{1,2}:\d{2}\S*)?|\d+(?:\.\d+)?|"
+    r"\d+(?:st|nd|rd|th|am|pm|h|m|s|min|mins|hours?|days?)",
+    re.IGNORECASE,
+)
+"""Tokens with digits that name nothing: times, dates, counts ("at 10:02", "2026-03-16", "3rd")."""
+_UNKNOWN_AFTER = re.compile(
+    r"\b(?:contain\w*|isolat\w*|quarantin\w*|block\w*|disabl\w*|host|machine|server|box|endpoint|"
+    r"ip|user|account|(?P<about>about))\s+([A-Za-z0-9][\w.:\-]{2,})",
+    re.IGNORECASE,
+)
+"""Words a name follows ("contain fileserver", "host mailsrv", "tell me about X")."""
+_PRONOUNISH = re.compile(r"(?:it|that|this|these|those|them|him|her|something|anything)", re.IGNORECASE)
+
+
+def unknown_name(text: str, *, strict: bool = False) -> str | None:
+    """The name a sentence asks about that the record does not hold: a word with a digit or a
+    separator ("DC-01", "wazuh-server"), or the word after an action verb or "host" ("contain
+    fileserver"); None when the sentence names nothing (a time or a date is not a name).
+
+    Args:
+        text: the sentence.
+        strict: only what surely names a thing (an IPv4 address, the word after an action verb or
+            "host"): in a case's thread, where "user-agent" or "T1190" are talk about the case.
+    """
+    plain = refang(text)
+    for t in _NAMELIKE.findall(plain):
+        t = t.rstrip(".:-")
+        if _NOT_A_NAME.fullmatch(t):
+            continue
+        if _IPV4.match(t) or (not strict and (any(c.isdigit() for c in t) or re.search(r"\w[.\-_]\w", t))):
+            return str(t)
+    for m in _UNKNOWN_AFTER.finditer(plain):
+        word = m.group(2)
+        if strict and m.group("about"):
+            continue
+        if word.lower() not in STOPWORDS and not _PRONOUNISH.fullmatch(word):
+            return str(word)
+    return None
+
+
+_REFANG = (
+    (re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]", re.IGNORECASE), "."),
+    (re.compile(r"\[:\]"), ":"),
+    (re.compile(r"\[@\]|\[at\]", re.IGNORECASE), "@"),
+    (re.compile(r"\bhxxp", re.IGNORECASE), "http"),
+)
+
+
+def refang(text: str) -> str:
+    """Indicators as written, not as defanged: analysts paste ``10.0.2[.]8`` and ``hxxp://`` (the
+    bot's own answers defang them) and mean the address."""
+    for pattern, plain in _REFANG:
+        text = pattern.sub(plain, text)
+    return text
+
+
+def _variants(token: str) -> list[str]:
+    """Other spellings of one token that may name what the record holds: an address without its
+    port or mask, a URL's host, an account without its domain (``LAB\\snell``, ``snell@lab.local``),
+    a host's first DNS label."""
+    out: list[str] = []
+    if m := re.fullmatch(r"(\d{1,3}(?:\.\d{1,3}){3})/\d{1,2}|([A-Za-z0-9][\w.\-]*):\d{1,5}", token):
+        out.append(m.group(1) or m.group(2))
+    if "://" in token:
+        host = urlsplit(token).hostname
+        if host:
+            out.append(host)
+    if "\\" in token:
+        out.append(token.rsplit("\\", 1)[-1])
+    if "@" in token and not token.startswith("@"):
+        out.append(token.split("@", 1)[0])
+    short = _short_name(token)
+    if short != token:
+        out.append(short)
+    return [o for o in out if o]
 
 
 def _short_name(name: str) -> str:
@@ -565,6 +647,9 @@ def understand(text: str, catalog: Catalog, thread_case: str | None, context: st
     if not subjects and context.strip():
         quoted = catalog.find(context)
         subjects = [s for s in quoted if here is None or here.value in s.case_ids] or quoted
+    if not subjects and here is not None and unknown_name(text, strict=True):
+        # "why did it contain DC-01?" in a case's thread: that name is not this case; say so.
+        return Request(command if command != "unknown" else "explain", args, text=text)
     if not subjects and here is not None and (command != "unknown" or _PRONOUN.search(text) or not text):
         subjects = [here]
     if command == "unknown":

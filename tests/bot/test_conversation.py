@@ -139,6 +139,12 @@ TOP: list[tuple[str, Expect]] = [
         "> Linux-Server is not isolated: isolate host was only proposed\n\n{bot} why not?",
         ("host", "Linux-Server"),
     ),
+    # indicators as analysts paste them: defanged (the bot's own answers defang), with a port, DOMAIN\user
+    ("{bot} why was 10.0.2[.]8 blocked", ("host", "10.0.2.8")),
+    ("{bot} why was 10.0.2.8:443 blocked?", ("host", "10.0.2.8")),
+    ("{bot} why was LAB\\snell flagged", ("host", "snell")),
+    ("{bot} any update on the isolation?", ("host", "Linux-Server")),
+    ("{bot} eta on the isolation?", ("host", "Linux-Server")),
 ]
 """Questions at top level in the SOC space."""
 
@@ -182,6 +188,12 @@ THREAD: list[tuple[str, Expect]] = [
     ("{bot} what about Win11Client?", ("host", "Win11Client")),
     # the quoted line names other things; the question is the person's own words
     ("{bot} why did it contain that host?\n> the intel: 10.0.2.8 and Win11Client", ("host", "Linux-Server")),
+    # a name the record does not hold is not this case; times, technique ids, hyphenated words are talk
+    ("{bot} why did it contain DC-01?", ("nothing", "DC-01")),
+    ("{bot} why was it isolated at 10:02?", ("case", SHELLSHOCK)),
+    ("{bot} why did u contain it, the user-agent was a scanner", ("case", SHELLSHOCK)),
+    ("{bot} what about the cgi-bin request?", ("case", SHELLSHOCK)),
+    ("{bot} why T1190?", ("case", SHELLSHOCK)),
 ]
 """Questions inside the Shellshock case's thread."""
 

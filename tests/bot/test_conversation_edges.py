@@ -210,6 +210,8 @@ def test_a_near_miss_keeps_its_numbers_and_a_fqdn_finds_its_host(bus: Bus) -> No
     assert found("what happened to web01") == "web01.corp.example"
     assert found("why did it contain ws-43?") is None
     assert found("why did it contian ws-042") == "ws-042"
+    assert found("what about hxxp://web01.corp[.]example/login?") == "web01.corp.example"  # defanged URL
+    assert found("why was ws-042:3389 contained") == "ws-042"
 
 
 def test_in_a_thread_close_and_done_take_the_words_people_use(
