@@ -26,7 +26,7 @@ from aisoc.memory.statements import TRACE_KINDS, WITH_REASON, leads
 from bot.answer import CASES_SHOWN, Phraser, case_headline, headline, newest_first, phrase, reasons, render
 from bot.directory import Directory
 from bot.errors import CommandError
-from bot.inbound import Inbound
+from bot.inbound import ABOUT, Inbound
 from bot.lifecycle import LABELS, Lifecycle
 from bot.settings import BotSettings
 from bot.store import BotStore
@@ -219,22 +219,36 @@ class Commands:
         return self._memory
 
     def __call__(self, inbound: Inbound) -> dict[str, Any] | None:
-        """Answer one inbound; never raises."""
+        """Answer one inbound; never raises. The body names the case a reading answer is about
+        (:data:`bot.inbound.ABOUT`), so a follow-up in its thread ("more", "who approved it?") is
+        about that case."""
+        about: str | None = None
         try:
-            answer = self.answer(inbound)
+            answer, about = self.reply(inbound)
         except CommandError as e:
             answer = f"⚠️ {e}"
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("command %r failed (ref %s)", inbound.text[:200], ref)
             answer = f"Sorry, that failed inside the bot (ref `{ref}`, logged). `help` lists what I can do."
-        return None if answer is None else {"markdown": fit(answer)}
+        if answer is None:
+            return None
+        return {"markdown": fit(answer), **({ABOUT: about} if about else {})}
 
     def thread_case(self, inbound: Inbound) -> str | None:
         """The case whose thread the message (or the clicked card) is in, if any."""
         root = inbound.parent_id if inbound.kind == "message" else inbound.message_id
         post = self.store.by_message(root) if root else None
         return post.case_id if post is not None else None
+
+    def conversation_case(self, inbound: Inbound) -> str | None:
+        """The case a conversation begun at top level is about: what the bot's latest answer in
+        this message's thread was about (None outside such a thread)."""
+        if inbound.kind != "message" or not inbound.parent_id:
+            return None
+        if self.store.by_message(inbound.parent_id) is not None:
+            return None  # a thread of the bot's own post: thread_case says which case, if any
+        return self.store.reply_case(inbound.parent_id)
 
     def text(self, inbound: Inbound) -> str:
         """The message without the bot's mention, wherever it stands."""
@@ -256,7 +270,10 @@ class Commands:
                 raise CommandError(f"Nothing is recorded about `{_code(case_id or '', 120)}`.")
             return Request(cmd, (case_id,) if case_id else (), sub)
         text, quoted = split_quote(self.text(inbound), quoted_lines(inbound.html))
-        req = understand(text, Catalog(self.memory), here, quoted)
+        # Questions in the thread of an earlier answer are about that answer's case; commands that
+        # change something take a case from the words or from a case's own thread only.
+        about = here or self.conversation_case(inbound)
+        req = understand(text, Catalog(self.memory), about, quoted)
         if req.command == "close":
             req = replace(req, args=close_words(req.args))
         if req.command == "done" and here:
@@ -267,7 +284,7 @@ class Commands:
             routed = self.router(text)
             if routed in READ_ONLY and routed not in ("more",):
                 return (
-                    understand(routed + " " + text, Catalog(self.memory), here)
+                    understand(routed + " " + text, Catalog(self.memory), about)
                     if routed == "explain"
                     else Request(routed, ())
                 )
@@ -287,11 +304,29 @@ class Commands:
 
     def answer(self, inbound: Inbound) -> str | None:
         """Dispatch one inbound."""
+        return self.reply(inbound)[0]
+
+    def reply(self, inbound: Inbound) -> tuple[str | None, str | None]:
+        """Dispatch one inbound: the answer, and the case it is about (a reading answer about one
+        case, or the first case an answer about a host or an indicator shows)."""
         if inbound.kind == "action" and str(inbound.inputs.get("cmd") or "") not in CARD_COMMANDS:
             log.warning("card submit %s with unknown cmd %r ignored", inbound.id, inbound.inputs.get("cmd"))
-            return None
+            return None, None
         req = self.request(inbound)
-        return self.run(req, inbound)
+        answer = self.run(req, inbound)
+        return answer, self.answered_case(req) if answer is not None else None
+
+    def answered_case(self, req: Request) -> str | None:
+        """The case an answer to ``req`` is about (None for a question back, a list, a command)."""
+        sub = req.subject
+        if req.command not in ("explain", "case", "more") or sub is None or req.candidates:
+            return None
+        if sub.kind == "case":
+            return sub.value
+        if req.command == "case" and len(sub.case_ids) > 1:
+            return None  # answered with the cases to pick from
+        files = [f for c in sub.case_ids[:CASES_SHOWN] if (f := self.memory.case_file(c)) is not None]
+        return newest_first(files)[0].case_id if files else None
 
     def run(self, req: Request, inbound: Inbound) -> str | None:
         """Run one understood request."""

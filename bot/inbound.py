@@ -89,7 +89,11 @@ class Outcome:
 
 
 Answerer = Callable[[Inbound], dict[str, Any] | None]
-"""``inbound -> message body`` (markdown, maybe a card) or None for no answer; never raises."""
+"""``inbound -> message body`` (markdown, maybe a card) or None for no answer; never raises. The
+body's :data:`ABOUT` key, when set, names the case the answer is about (kept with the reply so the
+conversation's thread continues about it; never sent)."""
+ABOUT = "about_case"
+"""The answer body's key naming the case it is about."""
 
 
 class Receiver:
@@ -249,10 +253,12 @@ class Receiver:
         body = self.answer(inbound)
         if body is None:
             return Outcome("answered", "nothing to say")
+        about = body.pop(ABOUT, None)
         post = Post(
             post_id=f"reply:{inbound.id}",
             room_id=inbound.room_id,
             body=body,
+            case_id=str(about) if about else None,
             thread="parent",
             parent_message_id=self.thread_of(inbound),
             kind="reply",

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS posts (
     last_error TEXT, created_at REAL NOT NULL, sent_at REAL);
 CREATE INDEX IF NOT EXISTS posts_queue ON posts (state, room_id, seq);
 CREATE INDEX IF NOT EXISTS posts_message ON posts (message_id);
+CREATE INDEX IF NOT EXISTS posts_parent ON posts (parent_message_id);
 CREATE TABLE IF NOT EXISTS threads (
     case_id TEXT PRIMARY KEY, room_id TEXT NOT NULL, root_post_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS buttons (
@@ -287,6 +288,16 @@ class BotStore:
             f"SELECT {_COLUMNS} FROM posts WHERE message_id = ? ORDER BY seq LIMIT 1", (message_id,)
         )
         return _row(rows[0]) if rows else None
+
+    def reply_case(self, message_id: str) -> str | None:
+        """The case the bot's latest answer under a person's message was about: a conversation
+        begun at top level ("why did it contain that host?") continues about that case."""
+        rows = self._query(
+            "SELECT case_id FROM posts WHERE parent_message_id = ? AND kind = 'reply' "
+            "AND case_id IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            (message_id,),
+        )
+        return str(rows[0][0]) if rows else None
 
     def posts(self, state: str | None = None, limit: int = 1000) -> list[StoredPost]:
         """Posts in queue order (optionally only those in one state)."""

@@ -259,3 +259,34 @@ def test_pending_lists_a_review_for_the_analyst_on_call(
         "- review Odd PowerShell on a build agent · `jsonl:alert-7` — Tier 2 On-Call (Erin Fox)",
     ]
     assert ask(bot, space, clock, "anything pending for me?").startswith("**Nothing is waiting on you.**")
+
+
+def test_a_conversation_begun_at_top_level_continues_in_its_thread(
+    day: tuple[Bot, FlaskClient, Story], space: Space, clock: WallClock, bus: Bus
+) -> None:
+    """Given Erin's top-level "why did it contain that host?" answered about Linux-Server (the Shellshock
+    case first), when she replies in that answer's thread "more" (as the answer invites), "what's the
+    status?" and "and the IP?", then each is about the Shellshock case; "close fp" there closes nothing,
+    since a state change takes its case only from the words or a case's own thread."""
+    bot, client, _ = day
+    with time_machine.travel(T0, tick=False):
+        question = space.fake.person_says(space.erin, space.soc, "{bot} why did it contain that host?")
+        deliver(client, space.fake.envelope("messages", question))
+        settle(bot, clock)
+
+        def follow(text: str) -> str:
+            before = {m["id"] for m in space.fake.posted(space.soc)}
+            msg = space.fake.person_says(space.erin, space.soc, "{bot} " + text, parent=question["id"])
+            deliver(client, space.fake.envelope("messages", msg))
+            settle(bot, clock)
+            new = [m for m in space.fake.posted(space.soc) if m["id"] not in before]
+            assert new and all(m.get("parentId") == question["id"] for m in new)
+            return str(new[-1]["markdown"])
+
+        first = [m for m in space.fake.posted(space.soc) if m.get("parentId") == question["id"]]
+        assert first and "Reply `more` in this thread" in first[0]["markdown"]
+        assert follow("more").startswith(f"**Record of `{SHELLSHOCK}`** (page 1)")
+        assert follow("what's the status?").startswith(f"**Case {SHELLSHOCK}**")
+        assert follow("and the IP?").startswith("**indicator 10.0.2.8** — 1 case(s)")
+        follow("close fp")
+    assert [e for e in bus.audit.for_case(SHELLSHOCK) if isinstance(e, CaseClosed)] == []
