@@ -35,6 +35,8 @@ from bot.understand import (
     Catalog,
     Request,
     Subject,
+    acted_kinds,
+    pointed_kinds,
     quoted_lines,
     strip_mentions,
     understand,
@@ -75,6 +77,12 @@ _THREADED = frozenset({"close", "reopen", "assign"})
 Router = Callable[[str], str | None]
 """A model that names the read-only command a sentence asks for (``explain``, ``case``, ``status``,
 ``oncall``, ``help``) or None; it can never decide, close or approve."""
+_ACTION_ON = {
+    "host": "contain or isolate a host",
+    "indicator": "block an address or another indicator",
+    "user": "disable or reset an account",
+}
+"""What "that host", "that IP", "that user" would have needed, when no such action is recorded."""
 MAX_CASES_LISTED = 5
 """Cases listed when a status question names a host or an IP that several cases hold."""
 PENDING_SHOWN = 10
@@ -400,6 +408,15 @@ class Commands:
             return (
                 f"Nothing is recorded about `{_code(named, 120)}`: no case, host, IP, user "
                 "or action by that name."
+            )
+        pointed, acted = pointed_kinds(text), acted_kinds(text)
+        if pointed and acted:
+            # "why did it contain that host?" with no containment on record: say so, from the record.
+            kinds = pointed & acted or pointed
+            what = " or ".join(_ACTION_ON[k] for k in ("host", "indicator", "user") if k in kinds)
+            return (
+                f"No action to {what} is recorded, so none was carried out. Ask about a host, IP or "
+                "case by name, or inside the case's thread."
             )
         return (
             "Which case, host, IP or user? For example *why did it contain WS-042?*, "

@@ -290,3 +290,18 @@ def test_a_conversation_begun_at_top_level_continues_in_its_thread(
         assert follow("and the IP?").startswith("**indicator 10.0.2.8** — 1 case(s)")
         follow("close fp")
     assert [e for e in bus.audit.for_case(SHELLSHOCK) if isinstance(e, CaseClosed)] == []
+
+
+def test_that_host_with_no_containment_on_record_says_so(
+    bot: Bot, space: Space, clock: WallClock, bus: Bus
+) -> None:
+    """Given a day with alerts but no action proposed, when someone asks "why did it contain that host?"
+    or "who approved the block?", then the bot says no such action is recorded (nothing carried out),
+    not a generic "which host?"."""
+    bus.publish(alert(1, host="WS-042"))
+    assert ask(bot, space, clock, "why did it contain that host?").startswith(
+        "⚠️ No action to contain or isolate a host is recorded, so none was carried out."
+    )
+    assert "No action to block an address or another indicator is recorded" in ask(
+        bot, space, clock, "who approved the block?"
+    )
