@@ -10,8 +10,12 @@ People talk to the bot as to a colleague: "why did it contain that host?" inside
    keep their exact grammar: the verb comes first, so "don't close it" closes nothing. Questions are
    recognised anywhere in the sentence, typos included.
 3. :class:`Catalog` finds the subject against what the record holds (case ids, hosts, IPs, users,
-   hashes, action ids, case titles), case-insensitively and with near-miss matching (rapidfuzz); in
-   a case's thread, "it", "that host", "here" or no subject at all mean that case.
+   hashes, action ids, case titles), case-insensitively and with near-miss matching (rapidfuzz) that
+   never crosses a number; indicators are refanged and tried without port, mask or domain, hosts by
+   their FQDN's first label. In a case's thread, "it", "here" or no subject at all mean that case,
+   "that host", "the IP", "the isolation" its own targets; a name the record lacks is said so.
+   What a message quotes (``> ...``, ``<blockquote>``) names the subject only when its own words
+   do not.
 """
 
 from __future__ import annotations
