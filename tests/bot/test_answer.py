@@ -169,6 +169,8 @@ def test_the_router_places_a_sentence_in_a_read_only_command(
     answer is the on-call list."""
     model = FakeModel('{"command": "oncall"}')
     assert asked(bus, gate, space, clock, model, "whom do I bug tonight").startswith("**On call now**")
+    model = FakeModel('{"command": "pending"}')
+    assert "Waiting" in asked(bus, gate, space, clock, model, "what's on my desk this morning")
 
 
 def test_clipping_keeps_a_code_block_closed_whatever_the_characters() -> None:
