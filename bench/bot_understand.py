@@ -8,8 +8,8 @@ catalog build, subject finding (exact, near miss, title) and the whole answer of
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -58,4 +58,6 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [1000, 5000])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("sizes", nargs="*", type=int, default=[1000, 5000], metavar="N", help="cases")
+    main(parser.parse_args().sizes)
