@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from aisoc.bus import Bus
-from aisoc.errors import ConfigError
+from aisoc.errors import ConfigError, ContractError
 from aisoc.events import Alert, AlertReceived, Disposition, ProducedBy
 from aisoc.tenants import Tenancy
 
@@ -184,7 +184,14 @@ def ingest(
         # The mark and the alert are written in one atomic step: a bus that fails in between can
         # neither lose the alert (marked but never published) nor publish it twice.
         event = AlertReceived(alert=item, case_id=item.case_id, produced_by=producer)
-        if not bus.publish_many([event], once=(INGEST_MARK, item.case_id)):
+        try:
+            fresh = bus.publish_many([event], once=(INGEST_MARK, item.case_id))
+        except ContractError as e:  # the bus refuses it (over its size limit): kept, the batch goes on
+            stats.rejected += 1
+            log.warning("alert %s refused by the bus: %s", item.case_id, e)
+            bus.dead_letter(f"{item.source}: refused by the bus: {e}", item.model_dump_json(), group="ingest")
+            continue
+        if not fresh:
             stats.duplicates += 1
             log.debug("duplicate alert %s dropped", item.case_id)
             continue

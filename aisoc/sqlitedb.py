@@ -63,3 +63,24 @@ def store_url_path(url: str) -> str:
     if url.startswith("sqlite:///"):
         return url.removeprefix("sqlite:///")
     raise ValueError(f"store {url!r}: expected memory:// or sqlite:///PATH")
+
+
+CACHE_DAMAGE = (sqlite3.DatabaseError, ValueError, TypeError, KeyError, IndexError, AttributeError)
+"""What reading a damaged cache file raises: not SQLite, truncated, a row that does not decode."""
+
+
+def move_aside(path: str | os.PathLike[str]) -> str:
+    """Rename a damaged file (and its WAL files) to a free ``PATH.damaged-N``; return the new name.
+
+    For files that are caches of the audit log (memory snapshots, the scheduler's feed): the process
+    rebuilds them from the log, and the damaged file stays for a post-mortem.
+    """
+    name = os.fspath(path)
+    n = 1
+    while os.path.exists(f"{name}.damaged-{n}"):
+        n += 1
+    aside = f"{name}.damaged-{n}"
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(name + suffix):
+            os.replace(name + suffix, aside + suffix)
+    return aside

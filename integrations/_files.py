@@ -25,8 +25,17 @@ log = logging.getLogger(__name__)
 
 Normalizer = Callable[[Any], tuple[Alert, "Truth | None"]]
 """Turns one decoded record into an alert and the analyst's decision (raises when it cannot)."""
-NORMALIZE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, ValidationError)
-"""What a normalizer may raise for a record it cannot read (the record becomes a Rejected)."""
+NORMALIZE_ERRORS = (
+    KeyError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    IndexError,
+    ValidationError,
+    RecursionError,
+)
+"""What a normalizer may raise for a record it cannot read (the record becomes a Rejected); a record
+nested deeper than Python recurses is one of them, never the end of the batch."""
 MAX_REASON = 1000
 
 
@@ -144,6 +153,9 @@ class LineFileSource:
         except json.JSONDecodeError as e:
             yield reject(f"{where}: not JSON: {e}", text.strip(), self.name), None
             return
+        except RecursionError:
+            yield reject(f"{where}: JSON nested too deep to read", text.strip(), self.name), None
+            return
         try:
             alert, truth = self._normalize(record)
         except NORMALIZE_ERRORS as e:
@@ -155,7 +167,7 @@ class LineFileSource:
 def _parses(raw: bytes) -> bool:
     try:
         json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 

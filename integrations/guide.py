@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -87,59 +86,89 @@ GRADES = {
     "FalsePositive": Truth(escalated=False, label=Disposition.FALSE_POSITIVE, field=LABEL),
 }
 """The analyst's grade -> what replay scores against."""
-_SURROGATE = re.compile("[\udc80-\udcff]")
-"""What ``surrogateescape`` makes of a byte that is not UTF-8."""
 GUIDE_SEVERITY = 2
 """GUIDE records no severity: every incident is "medium" and says so in ``severity_original``."""
 
 
 def _open_text(path: Path) -> io.TextIOBase:
+    """The file as text; bytes that are not UTF-8 come through as surrogates (their row is refused,
+    the rest of the file is read)."""
     with path.open("rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
-    # Bytes that are not UTF-8 come through as lone surrogates: their row is rejected, not the file.
-    if gz:
-        return io.TextIOWrapper(
-            gzip.open(path, "rb"), encoding="utf-8-sig", errors="surrogateescape", newline=""
-        )
-    return io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", errors="surrogateescape", newline="")
+    raw = gzip.open(path, "rb") if gz else path.open("rb")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
-def _undecodable(values: Iterator[str]) -> bool:
-    return any(not v.isascii() and _SURROGATE.search(v) for v in values)
+class _Taken:
+    """The lines of a text file, remembering those read since :meth:`record` was last called (the
+    text of the row the CSV reader is on, to keep with a row it refuses)."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self._taken: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self._taken.append(line)
+        return line
+
+    def record(self) -> str:
+        """The text read since the last call (one row, quoted line breaks included)."""
+        text, self._taken = "".join(self._taken), []
+        return text
 
 
 def _readable(text: str) -> str:
-    """``text`` with its undecodable bytes written as ``\\xNN`` (kept, and encodable again)."""
+    """``text`` with bytes that were not UTF-8 written as ``\\xNN`` (kept, and what a dead letter can
+    hold)."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str] | Rejected]]:
-    """``(line, row)`` of a CSV, or ``(line, Rejected)`` for a row with the wrong number of fields.
+    """``(line, row)`` of a CSV, or ``(line, Rejected)`` for a row that cannot be read: the wrong
+    number of fields, bytes that are not UTF-8, a field over the csv module's limit. One bad row
+    never ends the file.
 
     Raises:
         SourceError: a required column is missing from the header.
     """
     with _open_text(path) as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
+        lines = _Taken(iter(f))
+        reader = csv.reader(lines)
+        header = next(reader, [])
         missing = [c for c in required if c not in header]
         if missing:
             raise SourceError(f"{path}: not a GUIDE file: missing column(s) {', '.join(missing)}")
-        for row in reader:
-            line = reader.line_num
-            if _undecodable(v for v in row.values() if isinstance(v, str)):
-                payload = _readable(",".join(v for v in row.values() if isinstance(v, str)))
-                yield line, reject(f"line {line}: not UTF-8 text", payload, path.name)
+        lines.record()
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                line = reader.line_num
+                yield line, reject(f"line {line}: {e}", _readable(lines.record()).strip(), path.name)
                 continue
-            if None in row or None in row.values():  # a short row's missing fields are None
-                payload = ",".join(str(v) for v in row.values() if not isinstance(v, list))
-                yield line, reject(f"line {line}: expected {len(header)} fields", payload, path.name)
+            line, text = reader.line_num, lines.record()
+            shown = _readable(text)
+            if not values:
                 continue
-            yield line, row
+            if len(values) != len(header):
+                yield line, reject(f"line {line}: expected {len(header)} fields", shown.strip(), path.name)
+                continue
+            if shown != text:
+                yield line, reject(f"line {line}: not UTF-8 text", shown.strip(), path.name)
+                continue
+            yield line, dict(zip(header, values, strict=True))
 
 
 def _time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    """A GUIDE timestamp in UTC (one without an offset is UTC, as the rest of the file)."""
+    at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _truth(grade: str | None) -> Truth | None:

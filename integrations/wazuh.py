@@ -81,7 +81,7 @@ def normalize(record: dict[str, Any]) -> Alert:
     return fitted(
         Alert,
         source=SOURCE,
-        source_id=str(record.get("id") or hit["_id"]),
+        source_id=_id_of(record, hit),
         title=str(title),
         description=src.get("full_log"),
         rule=str(rule.get("id")) if rule.get("id") is not None else None,
@@ -96,6 +96,22 @@ def normalize(record: dict[str, Any]) -> Alert:
         raw=record,
         raw_exclude=RAW_EXCLUDE,
     )
+
+
+def _id_of(record: dict[str, Any], hit: dict[str, Any]) -> str:
+    """The record's id (``id``, else the hit's ``_id``).
+
+    Raises:
+        KeyError: the record has neither.
+        ValueError: neither is a non-empty string or number: every such record would otherwise be
+            filed as the one case ``wazuh:None`` and all but the first dropped as duplicates.
+    """
+    for value in (record.get("id"), hit.get("_id")):
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            return str(value)
+    if "_id" not in hit:
+        raise KeyError("_id")
+    raise ValueError("the record has no id (neither 'id' nor 'alert._id' is a non-empty string)")
 
 
 def _category(groups: Any) -> str | None:

@@ -348,7 +348,7 @@ class Bus(Coordination):
             try:
                 if not isinstance(payload, Event | str):
                     raise ContractError("no payload, or not UTF-8 text")
-                event = payload if isinstance(payload, Event) else from_json(payload, event_type)
+                event = payload if isinstance(payload, Event) else from_json(payload, event_type or None)
             except ContractError:
                 log.warning("read(%s): entry %s does not decode; skipped", stream, entry_id)
                 continue
@@ -523,7 +523,8 @@ class Bus(Coordination):
         skip: dict[str, list[str]] = {}
         for entry in raw:
             if (entry.target is not None and entry.target != group) or (
-                wanted is not None and entry.event_type not in wanted
+                # An entry that carries no type is decoded first: its payload says what it is.
+                wanted is not None and entry.event_type and entry.event_type not in wanted
             ):
                 skip.setdefault(entry.stream, []).append(entry.entry_id)
                 continue
@@ -538,6 +539,9 @@ class Bus(Coordination):
                 continue
             event = self._decode(group, entry)
             if event is None:
+                continue
+            if wanted is not None and event.type not in wanted:  # an untyped entry of another type
+                skip.setdefault(entry.stream, []).append(entry.entry_id)
                 continue
             out.append(
                 Delivery(self, event, entry.stream, entry.entry_id, group, consumer, entry.delivery_count)
@@ -557,11 +561,11 @@ class Bus(Coordination):
             reason = "cannot decode: the payload is not UTF-8 text"
         else:
             try:
-                event = from_json(payload, entry.event_type)
+                event = from_json(payload, entry.event_type or None)
             except ContractError as e:
                 reason = f"cannot decode: {e}"
             else:
-                if class_for(entry.event_type) is type(event):
+                if not entry.event_type or class_for(entry.event_type) is type(event):
                     return event
                 reason = f"cannot decode: stored as {entry.event_type!r} but the payload is {event.type!r}"
         self._dead_raw(group, entry, reason)

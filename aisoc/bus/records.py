@@ -34,6 +34,8 @@ class RawEntry:
 
     ``payload`` is the stored event, its JSON text, raw bytes that are not UTF-8, or None when the
     storage holds none: the base class dead-letters whatever does not decode to ``event_type``.
+    ``event_type`` is ``""`` when the storage carries none (an entry written around the bus): the
+    payload's own type then decides who receives it.
     """
 
     stream: str

@@ -7,6 +7,7 @@ recreated and consumers carry on.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -28,7 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from aisoc.bus import zdict
-from aisoc.bus.audit import AuditLog
+from aisoc.bus.audit import AuditLog, readable
 from aisoc.bus.base import TRIMMED_STREAMS, Bus
 from aisoc.bus.delivery import Delivery
 from aisoc.bus.records import (
@@ -79,10 +80,20 @@ def _str(value: bytes | str) -> str:
 
 def _stored(text: str) -> tuple[str, str | bytes]:
     """The field and value an event's JSON is stored under: ``y`` (compressed with the preset
-    dictionary) from COMPRESS_MIN bytes, else ``d`` (text)."""
+    dictionary) from COMPRESS_MIN bytes, else ``d`` (text).
+
+    Raises:
+        ContractError: the JSON is longer than readers accept (``zdict.MAX_SIZE``); nothing is
+            written, so no reader meets an entry it must refuse.
+    """
     if len(text) < COMPRESS_MIN:
         return "d", text
-    return "y", zdict.compress(text.encode())
+    data = text.encode()
+    if len(data) > zdict.MAX_SIZE:
+        raise ContractError(
+            f"event JSON of {len(data)} bytes is over the bus's limit of {zdict.MAX_SIZE} bytes"
+        )
+    return "y", zdict.compress(data)
 
 
 def _payload(fields: dict[bytes, bytes]) -> str | bytes | None:
@@ -93,11 +104,16 @@ def _payload(fields: dict[bytes, bytes]) -> str | bytes | None:
         if (packed := fields.get(b"y")) is not None:
             try:
                 value = zdict.decompress(packed)
-            except ValueError:
+            except ValueError as e:
+                log.warning("a stored payload does not decompress (%s): kept as raw bytes", e)
                 return packed
         elif (packed := fields.get(b"z")) is not None:
             try:
-                value = zlib.decompress(packed)
+                unpacker = zlib.decompressobj()
+                value = unpacker.decompress(packed, zdict.MAX_SIZE + 1)
+                if len(value) > zdict.MAX_SIZE or not unpacker.eof:
+                    log.warning("a stored zlib payload is truncated or over %d bytes", zdict.MAX_SIZE)
+                    return packed  # a deflate bomb or a truncated stream: poison, dead-lettered
             except zlib.error:
                 return packed
         else:
@@ -117,7 +133,50 @@ def _event(entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
     payload = _payload(fields)
     if not isinstance(payload, str):
         raise ContractError(f"audit entry {_str(entry_id)}: no payload, or not UTF-8 text")
-    return from_json(payload, _str(fields.get(b"t", b"unknown")))
+    stored_type = fields.get(b"t")
+    return from_json(payload, None if not stored_type else _str(stored_type))
+
+
+def _letter(dlq_id: str, raw: dict[bytes, bytes]) -> DeadLetter:
+    """A dead-letter entry read as bytes. An entry that was not written by the bus (fields missing,
+    not UTF-8, a count or time that does not parse) is still listed, with what it holds: a broken
+    letter must not hide the others from ``aisoc bus dlq``."""
+    f = {_str(k): v for k, v in raw.items()}
+
+    def text(name: str) -> str | None:
+        value = f.get(name)
+        return None if value is None else _str(value)
+
+    payload, encoding = f.get("d"), text("enc") or "utf-8"
+    if payload is not None:
+        try:
+            payload_text = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            payload_text, encoding = base64.b64encode(payload).decode("ascii"), "base64"
+    try:
+        count = int(text("count") or 0)
+    except ValueError:
+        count = 0
+    try:
+        failed_at = datetime.fromisoformat(text("at") or "")
+    except ValueError:
+        failed_at = datetime.fromtimestamp(int(dlq_id.partition("-")[0]) / 1000, UTC)
+    known = ("stream", "group", "reason")
+    return DeadLetter(
+        stream=text("stream") or "",
+        group=text("group") or "",
+        entry_id=text("entry_id") or "-",
+        event_type=text("t") or None,
+        event_id=text("event_id") or None,
+        reason=text("reason")
+        or f"a dead-letter entry without {', '.join(k for k in known if k not in f)} (fields: "
+        f"{', '.join(sorted(f)) or 'none'})",
+        payload=None if payload is None else payload_text,
+        delivery_count=count,
+        encoding=encoding,
+        id=dlq_id,
+        failed_at=failed_at,
+    )
 
 
 class _RedisAudit(AuditLog):
@@ -131,13 +190,17 @@ class _RedisAudit(AuditLog):
         while remaining is None or remaining > 0:
             page = 1000 if remaining is None else min(1000, remaining)
             rows = self._bus._call(r.xrange, key, start, "+", count=page)
+            yielded = 0
             for entry_id, fields in rows:
-                yield AuditEntry(_str(entry_id), _event(entry_id, fields))
+                event = readable(_str(entry_id), lambda: _event(entry_id, fields))  # noqa: B023
+                if event is not None:
+                    yielded += 1
+                    yield AuditEntry(_str(entry_id), event)
             if len(rows) < page:
                 return
             start = f"({_str(rows[-1][0])}"
             if remaining is not None:
-                remaining -= len(rows)
+                remaining -= yielded  # ``limit`` counts events: a page of broken entries is read past
 
     def for_case(self, case_id: str) -> list[Event]:
         r, key = self._bus._rb, self._bus._key("audit")
@@ -146,7 +209,12 @@ class _RedisAudit(AuditLog):
         for entry_id in ids:
             pipe.xrange(key, entry_id, entry_id, count=1)
         rows = self._bus._call(pipe.execute) if ids else []
-        return [_event(found[0][0], found[0][1]) for found in rows if found]
+        decoded = (
+            readable(_str(found[0][0]), lambda: _event(found[0][0], found[0][1]))  # noqa: B023
+            for found in rows
+            if found
+        )
+        return [e for e in decoded if e is not None]
 
     def last_id(self) -> str | None:
         rows = self._bus._call(self._bus._rb.xrevrange, self._bus._key("audit"), count=1)
@@ -220,6 +288,17 @@ class RedisBus(Bus):
                 return fn(*args, **kwargs)
             except (RedisConnectionError, RedisTimeoutError, RedisClusterUnreachableError) as e:
                 raise BusError(f"Redis at {self._safe_url()} is unreachable: {e}") from e
+            except ResponseError as e:
+                if "WRONGTYPE" not in str(e):
+                    raise
+                # Something wrote around the bus (a string where a stream belongs): no retry can
+                # help, and the operator needs the key to repair, not a traceback.
+                keys = self._keys_in(args, kwargs)
+                raise BusError(
+                    f"Redis key {' or '.join(keys) or 'of the bus'} holds another type than the bus "
+                    f"keeps there (written around the bus?); check it with TYPE and remove or rename "
+                    f"it: {e}"
+                ) from e
             except (ClusterError, TryAgainError, AskError, SlotNotCoveredError) as e:
                 # A slot being migrated (TRYAGAIN while a script's keys are split) or a failover
                 # under way: redis-py's own redirections ran out. Every write here is idempotent
@@ -229,6 +308,17 @@ class RedisBus(Bus):
                 if now >= deadline:
                     raise BusError(f"Redis Cluster at {self._safe_url()} did not settle: {e}") from e
                 time.sleep(0.1)
+
+    def _keys_in(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[str]:
+        """The bus's keys among a call's arguments (stream dicts included), for error messages."""
+        prefix = self._key("")
+        found: list[str] = []
+        for value in (*args, *kwargs.values()):
+            for item in value if isinstance(value, dict | list) else [value]:
+                name = _str(item) if isinstance(item, bytes | str) else ""
+                if name.startswith(prefix) and name not in found:
+                    found.append(name)
+        return found
 
     def _safe_url(self) -> str:
         head, sep, tail = self.url.rpartition("@")
@@ -308,7 +398,7 @@ class RedisBus(Bus):
                 RawEntry(
                     name,
                     entry_id,
-                    _str(fields.get(b"t", b"unknown")),
+                    _str(fields.get(b"t", b"")),
                     _payload(fields),
                     None if target is None else _str(target),
                     counts.get(entry_id, 1) if counts is not None else 1,
@@ -467,23 +557,8 @@ class RedisBus(Bus):
 
     def dead_letters_between(self, first: str, last: str, limit: int = 100) -> list[DeadLetter]:
         """Dead letters with ids in ``[first, last]`` (``-`` and ``+`` for the ends), oldest first."""
-        rows = self._call(self._r.xrange, self._key("dlq"), first, last, count=limit)
-        return [
-            DeadLetter(
-                stream=f["stream"],
-                group=f["group"],
-                entry_id=f["entry_id"],
-                event_type=f.get("t") or None,
-                event_id=f.get("event_id") or None,
-                reason=f["reason"],
-                payload=f.get("d"),
-                delivery_count=int(f.get("count") or 0),
-                encoding=f.get("enc") or "utf-8",
-                id=str(i),
-                failed_at=datetime.fromisoformat(f["at"]),
-            )
-            for i, f in rows
-        ]
+        rows = self._call(self._rb.xrange, self._key("dlq"), first, last, count=limit)
+        return [_letter(_str(i), f) for i, f in rows]
 
     def replay_dead_letter(self, dlq_id: str) -> str:
         try:
@@ -513,9 +588,18 @@ class RedisBus(Bus):
         raw = self._call(self._r.hgetall, self._key("heartbeats"))
         now, live, stale = time.time(), {}, []
         for name, value in raw.items():
-            record = json.loads(value)
-            if record["expires"] > now:
-                live[name] = record["info"]
+            try:
+                record = json.loads(value)
+                expires, info = float(record["expires"]), record["info"]
+                if not isinstance(info, dict):
+                    raise TypeError(f"info is a {type(info).__name__}")
+            except (ValueError, TypeError, KeyError) as e:
+                # Not written by heartbeat(): dropped like a stale one, so status still answers.
+                log.warning("heartbeat %r is not a heartbeat record (%s); removed", name, e)
+                stale.append(name)
+                continue
+            if expires > now:
+                live[name] = {str(k): str(v) for k, v in info.items()}
             else:
                 stale.append(name)
         if stale:

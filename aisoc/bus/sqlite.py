@@ -7,6 +7,7 @@ one host can share it. Within a process one connection is shared under a lock.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -17,7 +18,7 @@ from dataclasses import astuple
 from datetime import UTC, datetime
 from typing import Any
 
-from aisoc.bus.audit import AuditLog
+from aisoc.bus.audit import AuditLog, readable
 from aisoc.bus.base import TRIMMED_STREAMS, Bus
 from aisoc.bus.delivery import Delivery
 from aisoc.bus.records import (
@@ -32,9 +33,11 @@ from aisoc.bus.records import (
     Undeliverable,
     id_key,
 )
-from aisoc.errors import BusError
+from aisoc.errors import BusError, ContractError
 from aisoc.events import WORK_STREAMS, Event, from_json
 from aisoc.sqlitedb import Database
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -114,6 +117,18 @@ def _text(value: Any) -> str | bytes | None:
         return value
 
 
+def _decoded(payload: Any, event_type: Any) -> Event:
+    """The event of an audit row read as bytes.
+
+    Raises:
+        ContractError: no payload, not UTF-8 text, or not a valid event.
+    """
+    text = _text(payload)
+    if not isinstance(text, str):
+        raise ContractError("no payload, or not UTF-8 text")
+    return from_json(text, _name(event_type) if isinstance(event_type, bytes) else "unknown")
+
+
 def _ms() -> int:
     return int(time.time() * 1000)
 
@@ -129,23 +144,31 @@ class _SqliteAudit(AuditLog):
             page = 1000 if remaining is None else min(1000, remaining)
             with self._bus._lock:
                 rows = self._bus._db.execute(
-                    "SELECT id, type, payload FROM audit WHERE id > ? ORDER BY id LIMIT ?",
+                    "SELECT id, CAST(type AS BLOB), CAST(payload AS BLOB) FROM audit "
+                    "WHERE id > ? ORDER BY id LIMIT ?",
                     (after, page),
                 ).fetchall()
+            yielded = 0
             for row_id, etype, payload in rows:
-                yield AuditEntry(str(row_id), from_json(payload, etype))
+                event = readable(str(row_id), lambda: _decoded(payload, etype))  # noqa: B023
+                if event is not None:
+                    yielded += 1
+                    yield AuditEntry(str(row_id), event)
             if len(rows) < page:
                 return
             after = rows[-1][0]
             if remaining is not None:
-                remaining -= len(rows)
+                remaining -= yielded  # ``limit`` counts events: a page of broken rows is read past
 
     def for_case(self, case_id: str) -> list[Event]:
         with self._bus._lock:
             rows = self._bus._db.execute(
-                "SELECT type, payload FROM audit WHERE case_id = ? ORDER BY id", (case_id,)
+                "SELECT id, CAST(type AS BLOB), CAST(payload AS BLOB) FROM audit "
+                "WHERE case_id = ? ORDER BY id",
+                (case_id,),
             ).fetchall()
-        return [from_json(p, t) for t, p in rows]
+        decoded = (readable(str(i), lambda: _decoded(p, t)) for i, t, p in rows)  # noqa: B023
+        return [e for e in decoded if e is not None]
 
     def _edge(self, order: str) -> str | None:
         with self._bus._lock:
@@ -481,7 +504,17 @@ class SqliteBus(Bus):
             rows = self._db.execute(
                 "SELECT name, info FROM heartbeats WHERE expires > ?", (time.time(),)
             ).fetchall()
-        return {name: json.loads(info) for name, info in rows}
+        live: dict[str, dict[str, str]] = {}
+        for name, info in rows:
+            try:
+                record = json.loads(info)
+                if not isinstance(record, dict):
+                    raise TypeError(f"a {type(record).__name__}")
+            except (ValueError, TypeError) as e:  # not written by heartbeat(): status still answers
+                log.warning("heartbeat %r is not a heartbeat record (%s); skipped", name, e)
+                continue
+            live[str(name)] = {str(k): str(v) for k, v in record.items()}
+        return live
 
     def trim(self, stream: str | None = None) -> int:
         removed = 0

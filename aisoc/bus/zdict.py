@@ -20,6 +20,9 @@ CURRENT = 1
 """The dictionary new entries are written with."""
 LEVEL = 1
 """zlib level: the fastest; a higher one saves under 5 % more on event JSON."""
+MAX_SIZE = 64 * 1024 * 1024
+"""The most bytes one stored value may decompress to: a forged value (a deflate bomb written
+straight into Redis) is refused instead of exhausting the reader's memory on every redelivery."""
 
 
 @cache
@@ -48,6 +51,9 @@ def _primed_unpacker(version: int) -> zlib._Decompress:
 def compress(data: bytes) -> bytes:
     """``data`` deflated with the current dictionary, prefixed by that dictionary's number.
 
+    Data over :data:`MAX_SIZE` compresses, but :func:`decompress` refuses it: the bus refuses to
+    store it.
+
     Loading a 32 KB dictionary costs about three times the compression of a 5 KB event, so each
     call copies a compressor primed once (about 30 % more than plain zlib instead of 4x).
     """
@@ -55,12 +61,14 @@ def compress(data: bytes) -> bytes:
     return bytes([CURRENT]) + packer.compress(data) + packer.flush()
 
 
-def decompress(stored: bytes) -> bytes:
+def decompress(stored: bytes, limit: int | None = None) -> bytes:
     """The data ``compress`` stored.
 
     Raises:
-        ValueError: empty, an unknown dictionary, or not a deflate stream made with it.
+        ValueError: empty, an unknown dictionary, not a deflate stream made with it, or more than
+            ``limit`` bytes once decompressed (default :data:`MAX_SIZE`).
     """
+    limit = MAX_SIZE if limit is None else limit
     if not stored:
         raise ValueError("empty value")
     try:
@@ -69,7 +77,10 @@ def decompress(stored: bytes) -> bytes:
         lacks = f"written with compression dictionary {stored[0]}, which this release lacks"
         raise ValueError(lacks) from None
     try:
-        data = unpacker.decompress(stored[1:]) + unpacker.flush()
+        data = unpacker.decompress(stored[1:], limit + 1)
+        if len(data) > limit:
+            raise ValueError(f"decompresses to more than {limit} bytes (at most {limit} are read)")
+        data += unpacker.flush()
     except zlib.error as exc:
         raise ValueError(f"not a deflate stream of dictionary {stored[0]}: {exc}") from None
     if not unpacker.eof:

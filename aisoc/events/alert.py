@@ -17,6 +17,11 @@ SourceSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,6
 SEVERITY_NAMES = ("info", "low", "medium", "high", "critical")
 """Names of the normalized severities 0-4."""
 
+MAX_RAW_DEPTH = 64
+"""How deep ``raw`` may nest (real records nest under ten levels): the bus's JSON serializer stops at
+about 250 levels for the whole event, so a deeper record is refused at the source with the reason
+instead of failing every publish of its batch."""
+
 GENERIC_RAW_EXCLUDE = ("label", "truth", "disposition", "verdict", "_index", "_version")
 """Raw keys no source may show a model: analyst labels and export envelopes (sources add their own)."""
 
@@ -70,7 +75,9 @@ class Alert(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     source: SourceSlug
-    source_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    source_id: Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"\S")]
+    """An identity: an id over 256 characters (or all blanks) is refused, never cut, so two alerts
+    whose ids differ only after the cut are never filed as one case."""
     tenant: Short | None = None
     title: Annotated[str, StringConstraints(max_length=512)]
     description: Text | None = None
@@ -92,6 +99,20 @@ class Alert(BaseModel):
     @classmethod
     def _tenant(cls, value: str | None) -> str | None:
         return tenant_key(value) or None
+
+    @field_validator("raw")
+    @classmethod
+    def _shallow(cls, value: dict[str, Any]) -> dict[str, Any]:
+        stack: list[tuple[Any, int]] = [(value, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if depth > MAX_RAW_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_RAW_DEPTH} levels")
+            if isinstance(node, dict):
+                stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+            elif isinstance(node, list):
+                stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+        return value
 
     @field_validator("hosts", "users", "techniques")
     @classmethod

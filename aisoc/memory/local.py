@@ -19,6 +19,7 @@ from aisoc.bus import AuditLog, id_key
 from aisoc.memory.cold import ColdStore
 from aisoc.memory.projection import Projection
 from aisoc.memory.snapshot import Snapshot
+from aisoc.sqlitedb import CACHE_DAMAGE, move_aside
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,11 @@ class LocalProjection:
         self._cursor: str | None = None
         self._epoch: str | None = None
         self._full_save = False
-        self._snap = Snapshot(snapshot_path) if snapshot_path is not None else None
-        self._proj = Projection(self._cold)
-        if self._snap is not None:
+        self._snap: Snapshot | None = None
+        self._proj = Projection(None)
+        if snapshot_path is not None:
             with self._bulk():
-                self._restore(self._snap)
+                self._open_snapshot(snapshot_path)
 
     # --- folding --------------------------------------------------------------------------------
 
@@ -116,6 +117,33 @@ class LocalProjection:
         """How many cases were evicted to the cold tier."""
         cold = self._cold
         return 0 if cold is None else len(cold)
+
+    def _open_snapshot(self, path: str | os.PathLike[str]) -> None:
+        """Open the snapshot at ``path`` and restore from it; a damaged one is moved aside.
+
+        The snapshot is a cache of the log: a file that is not SQLite, is truncated, or holds a row
+        that does not decode must not keep the process from starting. It is renamed to
+        ``PATH.damaged-N`` (kept for a post-mortem) and the projection is rebuilt from the log.
+        """
+        try:
+            self._snap = Snapshot(path)
+            self._proj = Projection(self._cold)
+            self._restore(self._snap)
+            return
+        except CACHE_DAMAGE as e:
+            reason = f"{type(e).__name__}: {e}"
+        if self._snap is not None:
+            self._snap.close()
+        aside = move_aside(path)
+        log.warning(
+            "memory snapshot %s is damaged (%s): moved to %s, rebuilding from the audit log",
+            path,
+            reason,
+            aside,
+        )
+        self._snap = Snapshot(path)
+        self._proj = Projection(self._cold)
+        self._cursor, self._epoch, self._full_save = None, None, True
 
     def _restore(self, snap: Snapshot) -> None:
         loaded = snap.load()

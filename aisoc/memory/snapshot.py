@@ -13,6 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from aisoc.bus import id_key
 from aisoc.events import Event, from_dict
 from aisoc.memory.codec import record_from_obj, record_to_obj
 from aisoc.memory.cold import COLD_TABLES, ColdStore
@@ -98,8 +99,11 @@ class Snapshot:
             campaigns.append(KnownCampaign(c[0], c[1], frozenset(c[2]), c[3], c[4]))
         caseless = [from_dict(e) for e in json.loads(meta.get("caseless") or "[]")]
         seqs = [s for (s,) in self._db.execute("SELECT seq FROM cases WHERE held = 1 ORDER BY seq")]
+        cursor = meta.get("cursor") or None
+        if cursor is not None:
+            id_key(cursor)  # an audit entry id, or the snapshot is damaged (ValueError)
         return Loaded(
-            meta.get("cursor") or None,
+            cursor,
             meta["epoch"],
             records,
             campaigns,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from aisoc.bus import AuditLog, id_key
 from aisoc.events import AlertReceived, CaseClosed, Event, from_json, utcnow
+from aisoc.sqlitedb import CACHE_DAMAGE, move_aside
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +64,29 @@ class AuditFeed:
         """The highest sequence number already in the file."""
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-            self._load()
+            try:
+                self._open(path)
+            except CACHE_DAMAGE as e:
+                # The file is a cache of the log: a damaged one must not keep the scheduler down.
+                if self._db is not None:
+                    self._db.close()
+                aside = move_aside(path)
+                log.warning(
+                    "audit feed %s is damaged (%s: %s): moved to %s, reading the log again",
+                    path,
+                    type(e).__name__,
+                    e,
+                    aside,
+                )
+                self._epoch = None
+                self._reset()
+                self._open(path)
+
+    def _open(self, path: str | os.PathLike[str]) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._load()
 
     def _reset(self) -> None:
         self.cursor: str | None = None
@@ -84,6 +104,8 @@ class AuditFeed:
             self._db.executescript("BEGIN IMMEDIATE; DELETE FROM held; DELETE FROM meta; COMMIT;")
             return
         self._epoch, self.cursor = meta["epoch"], meta.get("cursor") or None
+        if self.cursor is not None:
+            id_key(self.cursor)  # an audit entry id, or the file is damaged (ValueError)
         self._seq = self._saved = int(meta["seq"])
         self._prefetched = set(json.loads(meta.get("prefetched") or "[]"))
         for seq, case_id, etype, data in self._db.execute(

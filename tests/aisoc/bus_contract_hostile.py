@@ -38,6 +38,15 @@ class HostileContract:
         """Write an entry straight into the backend's storage (None: no payload at all)."""
         raise NotImplementedError
 
+    def inject_raw_audit(self, bus: Bus, event_type: str, payload: bytes | None, case_id: str) -> None:
+        """Write an audit entry straight into storage, indexed under ``case_id`` (a backend that
+        stores event objects, not bytes, cannot hold a broken one: skipped)."""
+        pytest.skip("this backend stores events, not bytes")
+
+    def inject_untyped(self, bus: Bus, stream: str, payload: bytes) -> None:
+        """Write a work entry that carries no event type at all (skipped where storage requires one)."""
+        pytest.skip("this backend's storage requires a type")
+
     def written(self, bus: Bus) -> int:
         return len(bus.audit) + sum(s.length for s in bus.stats().streams if s.name != "audit")
 
@@ -187,3 +196,48 @@ class HostileContract:
         ids = [x.id for x in bus.audit.entries()]
         bus.trim_audit(ids[1])
         assert [e.event_id for e in bus.audit.for_case(cause.case_id or "")] == [later.event_id]
+
+    # --- poison in the audit log ------------------------------------------------------------------
+
+    def test_a_broken_audit_entry_is_skipped_by_every_reader_and_kept(self, bus: Bus) -> None:
+        """Given an audit entry that is not UTF-8 and one that is not an event, written straight into
+        storage between good events (and indexed under a case), when the log is read (whole, in pages
+        of one, per case) and memory folds it, then every good event is read, memory knows the later
+        case, and the broken entries stay in the log."""
+        from aisoc.memory import Memory
+
+        first, later = alert_event(1), alert_event(2)
+        verdict = verdict_for(first)
+        bus.publish(first)
+        self.inject_raw_audit(bus, "alert.received", GARBAGE, first.case_id or "")
+        self.inject_raw_audit(bus, "triage.verdict", b'{"not": "an event"}', first.case_id or "")
+        bus.publish(verdict)
+        bus.publish(later)
+        good = [first.event_id, verdict.event_id, later.event_id]
+        assert [e.event_id for e in bus.audit] == good
+        paged, cursor = [], None
+        while page := list(bus.audit.entries(since=cursor, limit=1)):
+            paged.append(page[0].event.event_id)
+            cursor = page[0].id
+        assert paged == good
+        assert [e.event_id for e in bus.audit.for_case(first.case_id or "")] == good[:2]
+        mem = Memory(bus.audit)
+        assert mem.refresh() == 3 and mem.case_file(later.case_id or "").alert == later.alert
+        assert len(bus.audit) == 5  # the broken entries are the record: readers never remove them
+
+    def test_an_entry_without_a_type_is_delivered_by_its_payload_or_dead_lettered(self, bus: Bus) -> None:
+        """Given a good alert and a garbage entry stored without an event type (written around the
+        bus), when Sentinel's group and Tier 2's group consume, then Sentinel gets the alert, Tier 2
+        acks it as another type, and the garbage is a dead letter of each group (never acked
+        silently)."""
+        untyped = alert_event(1)
+        self.inject_untyped(bus, "alerts", untyped.to_json().encode())
+        self.inject_untyped(bus, "alerts", b"{not json")
+        (d,) = bus.consume("sentinel", "s", types=["alert.received"])
+        assert d.event == untyped
+        d.ack()
+        assert bus.consume("tier2", "t", types=["triage.verdict"], streams=["alerts"]) == []
+        letters = bus.dead_letters()
+        assert sorted(dl.group for dl in letters) == ["sentinel", "tier2"]
+        assert all(dl.reason.startswith("cannot decode: payload is not valid JSON") for dl in letters)
+        assert bus.consume("sentinel", "s", types=["alert.received"]) == []

@@ -29,6 +29,28 @@ def inject_redis_raw(url: str, bus: Bus, stream: str, event_type: str, payload: 
     client.close()
 
 
+def inject_redis_audit(url: str, bus: Bus, event_type: str, payload: bytes | None, case_id: str) -> None:
+    """XADD an audit entry straight into a Redis bus's log and index it under ``case_id``."""
+    from aisoc.redisconn import connect
+
+    fields: dict[str, bytes | str] = {"t": event_type, "s": "alerts"}
+    if payload is not None:
+        fields["d"] = payload
+    client = connect(url, decode=False)
+    entry_id = client.xadd(bus.key("audit"), fields)  # type: ignore[attr-defined]
+    client.rpush(bus.key(f"case:{case_id}"), entry_id)  # type: ignore[attr-defined]
+    client.close()
+
+
+def inject_redis_untyped(url: str, bus: Bus, stream: str, payload: bytes) -> None:
+    """XADD a work entry with a payload and no ``t`` field."""
+    from aisoc.redisconn import connect
+
+    client = connect(url, decode=False)
+    client.xadd(bus.key(stream), {"d": payload})  # type: ignore[attr-defined]
+    client.close()
+
+
 class TestMemoryBus(BusContract):
     def create_bus(self, **options: object) -> Bus:
         return Bus(**options)  # type: ignore[arg-type]
@@ -59,6 +81,15 @@ class TestSqliteBus(BusContract):
         db.execute(
             "INSERT INTO entries (stream, type, payload) VALUES (?, ?, CAST(? AS TEXT))",
             (stream, event_type, payload),
+        )
+        db.close()
+
+    def inject_raw_audit(self, bus: Bus, event_type: str, payload: bytes | None, case_id: str) -> None:
+        """INSERT an audit row through a connection of its own (bytes stored as TEXT)."""
+        db = sqlite3.connect(self.path, isolation_level=None)
+        db.execute(
+            "INSERT INTO audit (type, case_id, payload) VALUES (?, ?, CAST(? AS TEXT))",
+            (event_type, case_id, payload or b""),
         )
         db.close()
 
@@ -138,6 +169,12 @@ class TestRedisBus(BusContract):
         """XADD through a client of its own (no payload field at all for None)."""
         inject_redis_raw(self.url, bus, stream, event_type, payload)
 
+    def inject_raw_audit(self, bus: Bus, event_type: str, payload: bytes | None, case_id: str) -> None:
+        inject_redis_audit(self.url, bus, event_type, payload, case_id)
+
+    def inject_untyped(self, bus: Bus, stream: str, payload: bytes) -> None:
+        inject_redis_untyped(self.url, bus, stream, payload)
+
 
 @pytest.mark.redis
 class TestRedisClusterBus(BusContract):
@@ -152,6 +189,12 @@ class TestRedisClusterBus(BusContract):
 
     def inject_raw(self, bus: Bus, stream: str, event_type: str, payload: bytes | None) -> None:
         inject_redis_raw(self.url, bus, stream, event_type, payload)
+
+    def inject_raw_audit(self, bus: Bus, event_type: str, payload: bytes | None, case_id: str) -> None:
+        inject_redis_audit(self.url, bus, event_type, payload, case_id)
+
+    def inject_untyped(self, bus: Bus, stream: str, payload: bytes) -> None:
+        inject_redis_untyped(self.url, bus, stream, payload)
 
 
 def test_bus_factory_picks_the_backend_from_the_url(tmp_path: Path) -> None:

@@ -296,3 +296,67 @@ def test_large_events_are_stored_with_the_dictionary_and_read_back_exactly(
     assert len(stored) < len(zlib.compress(big.to_json().encode(), 1))
     (d,) = bus.consume("sentinel", "s", types=["alert.received"], count=5)
     assert d.event == big and [e.to_json() for e in bus.audit] == [big.to_json()]
+
+
+def test_a_payload_that_inflates_past_the_limit_is_dead_lettered_not_inflated(
+    redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given valid alerts padded with blanks so they inflate past the bus's limit (a deflate bomb
+    written around the bus, in field ``y`` and in the previous release's ``z``), when the group
+    consumes, then both are dead letters holding their compressed bytes, the next alert arrives, and
+    publishing an event over the limit is refused with nothing written."""
+    from aisoc.bus import zdict
+    from aisoc.errors import ContractError
+
+    monkeypatch.setattr(zdict, "MAX_SIZE", 1 << 20)
+    bus = Bus(redis_url, namespace=namespace)
+    padded = (alert_event(1).to_json() + " " * (4 << 20)).encode()
+    bus.client.xadd(bus.key("alerts"), {"t": "alert.received", "y": zdict.compress(padded)})
+    bus.client.xadd(bus.key("alerts"), {"t": "alert.received", "z": zlib.compress(padded)})
+    good = alert_event(2)
+    bus.publish(good)
+    (d,) = bus.consume("sentinel", "s", types=["alert.received"], count=5)
+    assert d.event == good
+    letters = bus.dead_letters()
+    assert [dl.encoding for dl in letters] == ["base64", "base64"]
+    assert all(len(dl.payload or "") < 100_000 for dl in letters)
+    big = alert_event(3)
+    big = type(big).model_validate(
+        {**big.model_dump(), "alert": {**big.alert.model_dump(), "raw": {"x": "y" * (2 << 20)}}}
+    )
+    written = len(bus.audit)
+    with pytest.raises(ContractError, match="over the bus's limit"):
+        bus.publish(big)
+    assert len(bus.audit) == written
+
+
+def test_garbage_in_the_dead_letter_and_heartbeat_keys_does_not_hide_the_rest(
+    redis_url: str, namespace: str
+) -> None:
+    """Given a dead-letter entry and a heartbeat not written by the bus (missing fields, bytes that are
+    not UTF-8, a time that does not parse, a value that is not JSON), when the dead letters and the
+    heartbeats are read, then every letter is listed (the broken one with what it holds) and the live
+    heartbeat is reported."""
+    bus = Bus(redis_url, namespace=namespace)
+    bus.client.xadd(bus.key("dlq"), {"foo": "bar"})
+    bus.client.xadd(
+        bus.key("dlq"),
+        {"stream": "alerts", "group": "g", "reason": "r", "at": "noon", "count": "many", "d": b"\xff\xfe"},
+    )
+    bus.dead_letter("unreadable record", "{}")
+    first, second, third = bus.dead_letters()
+    assert first.reason == "a dead-letter entry without stream, group, reason (fields: foo)"
+    assert (second.encoding, second.delivery_count, second.reason) == ("base64", 0, "r")
+    assert third.reason == "unreadable record" and third.payload == "{}"
+    bus.client.hset(bus.key("heartbeats"), "broken", "not json")
+    bus.heartbeat("sentinel-1", {"role": "sentinel"})
+    assert bus.heartbeats() == {"sentinel-1": {"role": "sentinel"}}
+
+
+def test_a_key_of_the_wrong_type_raises_a_bus_error_that_names_it(redis_url: str, namespace: str) -> None:
+    """Given a string where the bus keeps the actions stream (written around the bus), when a group
+    consumes it, then a BusError names the key (workers back off from a BusError and log it)."""
+    bus = Bus(redis_url, namespace=namespace)
+    bus.client.set(bus.key("actions"), "not a stream")
+    with pytest.raises(BusError, match=r"\{" + namespace + r"\}:actions holds another type"):
+        bus.consume("gate", "g", types=["action.proposed"])

@@ -213,3 +213,76 @@ def test_every_aggregated_guide_incident_normalizes() -> None:
     first = pairs[0][0]
     assert isinstance(first, Alert) and "IncidentGrade" not in first.model_view()["raw"]
     assert first.source_id == "54" and "T1078.004" in first.techniques
+
+
+def test_hostile_wazuh_lines_are_rejected_one_by_one_and_the_batch_goes_on(tmp_path: Path) -> None:
+    """Given real Wazuh records mutated into JSON nested 3,000 deep (past Python's parser), a record
+    nested 300 deep (past the bus's serializer), two records without any id and one with a 300-character
+    id, followed by real records, when ingested, then each mutated line is a dead letter with its reason
+    and every real record is published as its own case."""
+    lines = WAZUH.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[0])
+
+    def mutated(**changes: object) -> str:
+        return json.dumps({**record, **changes})
+
+    deep = mutated(id="deep").replace(
+        '"input": {"type": "log"}', '"input": ' + '{"a":' * 300 + "1" + "}" * 300
+    )
+    too_deep = '{"a":' * 3000 + "1" + "}" * 3000
+    no_id = {**record["alert"], "_id": None}
+    path = tmp_path / "hostile.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                too_deep,
+                deep,
+                mutated(id=None, alert=no_id),
+                mutated(id="", alert=no_id),
+                mutated(id="x" * 300),
+            ]
+            + lines[1:4]
+        )
+        + "\n"
+    )
+    bus = Bus()
+    stats = ingest(open_source("wazuh", str(path)), bus)
+    assert (stats.published, stats.rejected, stats.duplicates) == (3, 5, 0)
+    reasons = [dl.reason for dl in bus.dead_letters()]
+    assert reasons[0] == "wazuh: line 1: JSON nested too deep to read"
+    assert "nested deeper than 64 levels" in reasons[1]
+    assert all("has no id" in r for r in reasons[2:4]) and "source_id" in reasons[4]
+    assert len({e.case_id for e in bus.audit}) == 3
+
+
+def test_hostile_guide_rows_are_rejected_one_by_one_and_no_incident_is_skipped(tmp_path: Path) -> None:
+    """Given the first real GUIDE evidence rows with one row holding a 200 KB field, one a byte that is
+    not UTF-8, one a timestamp without an offset and one with a +05:00 offset, when ingested, then the
+    first two rows are dead letters with their reason and every incident of the other rows is
+    published (the offset one does not make later incidents look already read)."""
+    head, *rows = (DATA / "guide" / "evidence.csv").read_bytes().splitlines()[:40]
+
+    def with_field(row: bytes, index: int, value: bytes) -> bytes:
+        fields = row.split(b",")
+        fields[index] = value
+        return b",".join(fields)
+
+    plain = tmp_path / "plain.csv"
+    plain.write_bytes(b"\n".join([head, *rows]) + b"\n")
+    expected = ingest(open_source("guide", str(plain)), Bus()).published
+    timestamp = rows[7].split(b",")[4]
+    hostile = [
+        *rows[:5],
+        with_field(rows[5], 6, b"X" * 200_000),
+        rows[6] + b"\xff",
+        with_field(rows[7], 4, timestamp.removesuffix(b"Z").removesuffix(b".000")),
+        with_field(rows[8], 4, timestamp.replace(b".000Z", b"+05:00")),
+        *rows[9:],
+    ]
+    path = tmp_path / "hostile.csv"
+    path.write_bytes(b"\n".join([head, *hostile]) + b"\n")
+    bus = Bus()
+    stats = ingest(open_source("guide", str(path)), bus)
+    reasons = [dl.reason for dl in bus.dead_letters()]
+    assert reasons == ["guide: line 7: field larger than field limit (131072)", "guide: line 8: not UTF-8"]
+    assert stats.published == expected - 2 and stats.rejected == 2

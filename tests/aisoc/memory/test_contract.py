@@ -235,3 +235,48 @@ def test_a_snapshot_of_another_format_is_rebuilt(tmp_path: Path) -> None:
     again = Memory(bus.audit, snapshot_path=snap, auto_refresh=False)
     assert again.refresh() == 16
     assert len(again) == 2
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "a row that is not JSON",
+        "a row of another shape",
+        "a cursor that is not an id",
+        "truncated",
+        "not SQLite",
+    ],
+)
+def test_a_damaged_snapshot_is_moved_aside_and_memory_rebuilds_the_same_state(
+    tmp_path: Path, damage: str
+) -> None:
+    """Given a saved snapshot damaged on disk (garbage in a row or the cursor, cut in half, overwritten),
+    when a process opens memory on it, then memory starts, rebuilds from the log to the state a whole
+    fold gives, and the damaged file is kept beside it."""
+    bus = Bus()
+    for e in stories(40):
+        bus.publish(e)
+    snap = tmp_path / "mem.sqlite"
+    mem = Memory(bus.audit, snapshot_path=snap)
+    mem.refresh()
+    expected = mem.dump()
+    mem.close()
+    if damage in ("truncated", "not SQLite"):
+        data = snap.read_bytes()
+        snap.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"garbage" * 100)
+    else:
+        db = sqlite3.connect(snap)
+        sql = {
+            "a row that is not JSON": "UPDATE cases SET data = '{bad' WHERE seq = 3",
+            "a row of another shape": "UPDATE cases SET data = '[1, 2]' WHERE seq = 3",
+            "a cursor that is not an id": "UPDATE meta SET value = 'nope' WHERE key = 'cursor'",
+        }[damage]
+        db.execute(sql)
+        db.commit()
+        db.close()
+    again = Memory(bus.audit, snapshot_path=snap)
+    again.refresh()
+    assert again.dump() == expected
+    assert (tmp_path / "mem.sqlite.damaged-1").exists()
+    again.close()
+    assert Memory(bus.audit, snapshot_path=snap, auto_refresh=False).dump() == expected

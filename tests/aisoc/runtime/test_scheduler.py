@@ -479,3 +479,29 @@ def test_redis_keys_and_entries_follow_retention(redis_url: str, namespace: str,
         assert len(client.lrange(bus.key(f"case:{case_id}"), 0, -1)) == len(bus.audit.for_case(case_id))  # type: ignore[attr-defined]
     marks = keys("mark")
     assert len(marks) >= 40 and all(0 < client.ttl(m) <= 600 for m in marks)
+
+
+def test_a_damaged_saved_feed_is_moved_aside_and_the_log_read_again(tmp_path: Path) -> None:
+    """Given a saved report feed whose held row was overwritten with garbage, when the scheduler
+    restarts on it, then it starts, reads the log again to the same window, and keeps the damaged
+    file beside the new one."""
+    import sqlite3
+
+    from aisoc.runtime.feed import AuditFeed
+
+    bus = Bus()
+    for n in range(4):
+        a = real_alert().alert.model_copy(update={"source_id": f"d-{n}"})
+        bus.publish(events.AlertReceived(alert=a, case_id=a.case_id, produced_by=real_alert().produced_by))
+    path = tmp_path / "feed.sqlite"
+    first = AuditFeed(bus.audit, path=path)
+    first.refresh()
+    held = [e.event_id for e in first.events()]
+    first.close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE held SET data = '{garbage' WHERE seq = 2")
+    db.commit()
+    db.close()
+    again = AuditFeed(bus.audit, path=path)
+    assert again.refresh() == 4 and [e.event_id for e in again.events()] == held
+    assert (tmp_path / "feed.sqlite.damaged-1").exists()
