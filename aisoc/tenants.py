@@ -12,7 +12,7 @@ so no tenant can forge another tenant's ids.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 TENANT_SEP = "/"
 """Separates the tenant from the rest of a case id (never inside a quoted tenant or a source slug)."""
@@ -35,6 +35,17 @@ def case_id_for(source: str, source_id: str, tenant: str | None = None) -> str:
     plain = f"{source}:{source_id}"
     key = tenant_key(tenant)
     return f"{quote(key, safe='')}{TENANT_SEP}{plain}" if key else plain
+
+
+def tenant_of(case_id: str) -> str:
+    """The tenant key of a case id made by :func:`case_id_for` (``""`` for the default tenant).
+
+    The part before the first ``:`` is ``source`` or ``quoted-tenant/source`` (neither a source slug nor
+    a quoted tenant holds ``/`` or ``:``), so an id cannot claim another tenant through its source id.
+    """
+    head = case_id.split(":", 1)[0]
+    tenant, sep, _ = head.partition(TENANT_SEP)
+    return tenant_key(unquote(tenant)) if sep else ""
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from aisoc.logcontext import bind
 from aisoc.memory.stats import StatisticsHook
 from aisoc.models import StubChatModel, capabilities
 from aisoc.resolve import resolve
-from aisoc.runtime.builtin_tools import case_lookup_tool
+from aisoc.runtime.builtin_tools import case_lookup_tool, serving
 from aisoc.runtime.control import Controls
 from aisoc.runtime.guardrail import GuardrailPolicy, closes_case, judge, record
 from aisoc.runtime.loop import ModelUnavailable, Outcome, Run, ToolLoop, build_trace
@@ -251,7 +251,8 @@ class RoleTeam:
         t0 = time.perf_counter()
         ctx = self.context_for(role, event)
         settled = role.settle(ctx)
-        outcome = self._settle(role, settled) if settled is not None else self._ask(role, ctx)
+        with serving(event.case_id):  # the role's lookups stay within the case's tenant
+            outcome = self._settle(role, settled) if settled is not None else self._ask(role, ctx)
         output, failure, run, transcript = outcome.output, outcome.failure, outcome.run, outcome.transcript
         ctx.model_leg = (
             None if settled is not None else (run.model_calls[-1].leg if run.model_calls else self.caps.leg)

@@ -153,3 +153,14 @@ def test_the_threat_hunter_links_cases_of_one_tenant_unless_told_and_then_says_s
     assert isinstance(together, HuntProposal)
     assert {f.kind for f in together.findings} == {"repeated_host", "shared_indicator"}
     assert all("across tenants" in f.summary and len(f.case_ids) == 3 for f in together.findings)
+
+
+def test_the_tenant_of_a_case_id_is_the_tenant_it_was_made_for() -> None:
+    """Given case ids made for the default tenant and for tenants with separators, percent signs and
+    blanks in their names (and source ids with '/' and ':'), the tenant read back from each id is the
+    tenant it was made for."""
+    from aisoc.tenants import case_id_for, tenant_of
+
+    for tenant in (None, "", "acme", "a/b", "x:y", "%41", " spaced "):
+        for source_id in ("1001", "a/b:c", "acme/wazuh:1"):
+            assert tenant_of(case_id_for("wazuh", source_id, tenant)) == (tenant or "").strip()
