@@ -39,6 +39,18 @@ nested deeper than Python recurses is one of them, never the end of the batch.""
 MAX_REASON = 1000
 
 
+def record_id(value: Any, field: str) -> str:
+    """A record's id as text.
+
+    Raises:
+        ValueError: the id is missing, empty, or not a string or a number: ``str()`` of it would file
+            every such record under one case (``source:None``) and drop the later ones as duplicates.
+    """
+    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+        return str(value)
+    raise ValueError(f"field {field!r}: no usable id ({value!r})")
+
+
 def reject(reason: str, payload: Any, source: str) -> Rejected:
     """A Rejected with a bounded reason and the payload as text (nothing is lost)."""
     text = payload if isinstance(payload, str) else json.dumps(payload, default=str, ensure_ascii=False)

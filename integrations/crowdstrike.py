@@ -22,7 +22,7 @@ from typing import Any
 
 from aisoc.events import Alert, Disposition, Indicator, IndicatorType, fitted
 from aisoc.sources import Rejected, Truth
-from integrations._files import NORMALIZE_ERRORS, ExportFileSource, TimeCursor, describe, reject
+from integrations._files import NORMALIZE_ERRORS, ExportFileSource, TimeCursor, describe, record_id, reject
 from integrations.errors import SourceError
 from integrations.falcon import FalconClient, fql_quote
 from integrations.indicators import extract_fields, indicator, merge, valid_techniques
@@ -127,7 +127,7 @@ def normalize(alert: dict[str, Any], settings: FalconSettings | None = None) -> 
     """
     if not isinstance(alert, dict):
         raise TypeError(f"a Falcon alert is a JSON object, got {type(alert).__name__}")
-    composite_id = str(alert["composite_id"])
+    composite_id = record_id(alert["composite_id"], "composite_id")
     created = _time(alert.get("timestamp")) or _time(alert.get("created_timestamp"))
     if created is None:
         raise ValueError("alert has neither timestamp nor created_timestamp")

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from aisoc.events import Alert, Disposition, Indicator, IndicatorType, fitted
 from aisoc.sources import Truth
-from integrations._files import LineFileSource
+from integrations._files import LineFileSource, record_id
 from integrations.indicators import extract_fields, extract_text, indicator, merge, valid_techniques
 
 SOURCE = "wazuh"
@@ -103,15 +103,11 @@ def _id_of(record: dict[str, Any], hit: dict[str, Any]) -> str:
 
     Raises:
         KeyError: the record has neither.
-        ValueError: neither is a non-empty string or number: every such record would otherwise be
-            filed as the one case ``wazuh:None`` and all but the first dropped as duplicates.
+        ValueError: neither is a usable id (see :func:`integrations._files.record_id`).
     """
-    for value in (record.get("id"), hit.get("_id")):
-        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-            return str(value)
-    if "_id" not in hit:
-        raise KeyError("_id")
-    raise ValueError("the record has no id (neither 'id' nor 'alert._id' is a non-empty string)")
+    if record.get("id") not in (None, ""):
+        return record_id(record["id"], "id")
+    return record_id(hit["_id"], "alert._id")
 
 
 def _category(groups: Any) -> str | None:

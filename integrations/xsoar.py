@@ -29,7 +29,7 @@ import httpx
 from aisoc.events import Alert, Disposition, Indicator, fitted
 from aisoc.redact import Redactor
 from aisoc.sources import Rejected, Truth
-from integrations._files import NORMALIZE_ERRORS, ExportFileSource, TimeCursor, describe, reject
+from integrations._files import NORMALIZE_ERRORS, ExportFileSource, TimeCursor, describe, record_id, reject
 from integrations.errors import IntegrationError, SourceError
 from integrations.indicators import extract_fields, merge, techniques_in, valid_techniques
 from integrations.readonly import Allowlist, GuardedTransport, Operation, RetryPolicy
@@ -127,7 +127,7 @@ def normalize(incident: dict[str, Any], settings: XsoarSettings | None = None) -
     settings = settings or XsoarSettings()
     if not isinstance(incident, dict):
         raise TypeError(f"an XSOAR incident is a JSON object, got {type(incident).__name__}")
-    incident_id = str(incident["id"])
+    incident_id = record_id(incident["id"], "id")
     severity, original = severity_of(incident.get("severity"))
     created = _time(incident.get("occurred")) or _time(incident.get("created"))
     if created is None:

@@ -251,7 +251,7 @@ def test_hostile_wazuh_lines_are_rejected_one_by_one_and_the_batch_goes_on(tmp_p
     reasons = [dl.reason for dl in bus.dead_letters()]
     assert reasons[0] == "wazuh: line 1: JSON nested too deep to read"
     assert "nested deeper than 64 levels" in reasons[1]
-    assert all("has no id" in r for r in reasons[2:4]) and "source_id" in reasons[4]
+    assert all("no usable id" in r for r in reasons[2:4]) and "source_id" in reasons[4]
     assert len({e.case_id for e in bus.audit}) == 3
 
 

@@ -262,3 +262,16 @@ def test_falcon_unconfigured_is_a_clear_error() -> None:
     """Given no Falcon credentials, when the live source is opened, then the error names the settings."""
     with pytest.raises(SourceError, match="client_id and client_secret"):
         open_source("crowdstrike", None, settings=IntegrationsSettings())
+
+
+@pytest.mark.parametrize("missing", [None, "", "   ", {"nested": 1}, True])
+def test_an_incident_or_falcon_alert_without_a_usable_id_is_refused_not_filed_as_none(
+    missing: object,
+) -> None:
+    """Given an XSOAR incident and a Falcon alert whose id is null, empty, blank, an object or a bool,
+    when normalized, then each is refused with the field's name (before, every such record became case
+    'xsoar:None' or 'crowdstrike:None' and all but the first were dropped as its duplicates)."""
+    with pytest.raises(ValueError, match="field 'id': no usable id"):
+        xsoar.normalize({**xsoar_incidents()[0], "id": missing})
+    with pytest.raises(ValueError, match="field 'composite_id': no usable id"):
+        crowdstrike.normalize({**falcon_alerts()[0], "composite_id": missing})
