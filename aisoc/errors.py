@@ -19,6 +19,20 @@ class BusError(AisocError):
     """Raised when the bus cannot do what was asked: bad URL, unreachable backend, misuse of the API."""
 
 
+class StorageConflict(BusError):
+    """Raised when a key the bus writes holds another type than the bus keeps there (something wrote
+    around the bus): what touches it fails until an operator removes the key, which the message names.
+
+    ``case_id`` is the case whose own key it is (its per-case index), or None when the key is shared
+    (a stream, the audit log): then nothing can be written until it is repaired.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, case_id: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.case_id = case_id
+
+
 class ConfigError(AisocError):
     """Raised when settings are missing or wrong; the message names the setting and what was expected."""
 

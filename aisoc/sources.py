@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from aisoc.bus import Bus
-from aisoc.errors import ConfigError, ContractError
+from aisoc.errors import ConfigError, ContractError, StorageConflict
 from aisoc.events import Alert, AlertReceived, Disposition, ProducedBy
 from aisoc.tenants import Tenancy
 
@@ -186,7 +186,12 @@ def ingest(
         event = AlertReceived(alert=item, case_id=item.case_id, produced_by=producer)
         try:
             fresh = bus.publish_many([event], once=(INGEST_MARK, item.case_id))
-        except ContractError as e:  # the bus refuses it (over its size limit): kept, the batch goes on
+        except (ContractError, StorageConflict) as e:
+            # The bus refuses this alert (over its size limit), or a key of its own case was damaged
+            # around the bus: the alert is kept as a dead letter and the batch goes on. A conflict on
+            # a shared key (every publish would fail) propagates like any bus failure.
+            if isinstance(e, StorageConflict) and e.case_id != item.case_id:
+                raise
             stats.rejected += 1
             log.warning("alert %s refused by the bus: %s", item.case_id, e)
             bus.dead_letter(f"{item.source}: refused by the bus: {e}", item.model_dump_json(), group="ingest")

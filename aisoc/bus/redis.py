@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import time
 import uuid
 import zlib
@@ -45,7 +46,7 @@ from aisoc.bus.records import (
 )
 from aisoc.bus.redis_durability import check_durability
 from aisoc.bus.redis_lua import DROP_CASE_IDS, PUBLISH, TRIM
-from aisoc.errors import BusError, ContractError
+from aisoc.errors import BusError, ContractError, StorageConflict
 from aisoc.events import WORK_STREAMS, Event, from_json
 from aisoc.redisconn import CLUSTER_SCHEMES, connect
 
@@ -294,10 +295,11 @@ class RedisBus(Bus):
                 # Something wrote around the bus (a string where a stream belongs): no retry can
                 # help, and the operator needs the key to repair, not a traceback.
                 keys = self._keys_in(args, kwargs)
-                raise BusError(
+                raise StorageConflict(
                     f"Redis key {' or '.join(keys) or 'of the bus'} holds another type than the bus "
                     f"keeps there (written around the bus?); check it with TYPE and remove or rename "
-                    f"it: {e}"
+                    f"it: {e}",
+                    key=keys[0] if len(keys) == 1 else None,
                 ) from e
             except (ClusterError, TryAgainError, AskError, SlotNotCoveredError) as e:
                 # A slot being migrated (TRYAGAIN while a script's keys are split) or a failover
@@ -365,17 +367,38 @@ class RedisBus(Bus):
         else:
             keys[1] = self._key("audit")
             keys.insert(2, self._key(f"published:{events[0].event_id}") if events else self._key("audit"))
-        if self._waitaof:
-            # One round trip: the script, then WAITAOF for the fsync of what it wrote.
-            pipe = self._r.pipeline(transaction=False)
-            self._publish_script(keys=keys, args=args, client=pipe)
-            pipe.execute_command("WAITAOF", 1, 0, 0)
-            ids, (local, _) = self._call(pipe.execute)
-            if int(local) < 1:
-                raise BusError("Redis did not confirm the fsync of a publish (WAITAOF)")
-        else:
-            ids = self._call(self._publish_script, keys=keys, args=args)
+        try:
+            if self._waitaof:
+                # One round trip: the script, then WAITAOF for the fsync of what it wrote.
+                pipe = self._r.pipeline(transaction=False)
+                self._publish_script(keys=keys, args=args, client=pipe)
+                pipe.execute_command("WAITAOF", 1, 0, 0)
+                ids, (local, _) = self._call(pipe.execute)
+                if int(local) < 1:
+                    raise BusError("Redis did not confirm the fsync of a publish (WAITAOF)")
+            else:
+                ids = self._call(self._publish_script, keys=keys, args=args)
+        except ResponseError as e:
+            raise self._conflict(e, events) from e
         return None if ids is None else [_str(i) for i in ids]
+
+    def _conflict(self, error: ResponseError, events: list[Event]) -> Exception:
+        """The publish script's refusal of a key of the wrong type, as a StorageConflict naming the
+        key (and the case, when the key is that case's own index); any other error as it came."""
+        found = re.search(r"aisoc publish: key (\S+) holds a (\S+), not a (\S+)", str(error))
+        if found is None:
+            return error
+        key = found.group(1)
+        case_id = next(
+            (e.case_id for e in events if e.case_id and self._key(f"case:{e.case_id}") == key), None
+        )
+        return StorageConflict(
+            f"Redis key {key} holds a {found.group(2)} where the bus keeps a {found.group(3)} (written "
+            "around the bus?): nothing was published; remove or rename the key "
+            f"({'only case ' + case_id + ' is affected' if case_id else 'every publish is affected'})",
+            key=key,
+            case_id=case_id,
+        )
 
     def _inject(self, stream: str, payload: str, event_type: str) -> str:
         return str(self._call(self._r.xadd, self._key(stream), {"t": event_type, "d": payload}))

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aisoc.bus import Bus, Delivery
-from aisoc.errors import BusError
+from aisoc.errors import BusError, StorageConflict
 from aisoc.health import heartbeat_info
 from aisoc.runtime.team import Invocation, RoleTeam
 from aisoc.stopsignal import on_stop
@@ -142,6 +142,12 @@ class Worker:
         """Process one delivery; a bus or handler failure is logged and left to redelivery."""
         try:
             self.team.process(self.role, d)
+        except StorageConflict as e:  # a damaged key: retried, then dead-lettered naming it
+            log.warning("%s: %s failed: %s", self.consumer, d.event.event_id, e)
+            try:
+                d.fail(str(e))
+            except BusError as gone:
+                log.warning("%s: could not record the failure: %s", self.consumer, gone)
         except BusError as e:  # the bus went away mid-event: redelivered later, exactly once
             log.warning("%s: bus error while handling %s: %s", self.consumer, d.event.event_id, e)
         except Exception as e:  # a bug on one event: retried, then dead-lettered with it

@@ -360,3 +360,31 @@ def test_a_key_of_the_wrong_type_raises_a_bus_error_that_names_it(redis_url: str
     bus.client.set(bus.key("actions"), "not a stream")
     with pytest.raises(BusError, match=r"\{" + namespace + r"\}:actions holds another type"):
         bus.consume("gate", "g", types=["action.proposed"])
+
+
+def test_a_damaged_case_key_dead_letters_that_alert_and_ingest_goes_on(
+    redis_url: str, namespace: str
+) -> None:
+    """Given a string written at one case's index key (around the bus), when a batch of three alerts is
+    ingested, then that case's alert is a dead letter naming the key, the other two are published, and a
+    role's publish for that case raises a StorageConflict naming the key and the case; a conflict on a
+    shared key (the alerts stream) stops the pass with a StorageConflict naming it."""
+    from aisoc.errors import StorageConflict
+    from aisoc.sources import ingest
+    from tests.support.sources import ListSource
+
+    bus = Bus(redis_url, namespace=namespace)
+    alerts = [alert_event(i).alert for i in range(3)]
+    damaged = bus.key(f"case:{alerts[1].case_id}")
+    bus.client.set(damaged, "garbage")
+    stats = ingest(ListSource(alerts), bus)
+    assert (stats.published, stats.rejected) == (2, 1)
+    (letter,) = bus.dead_letters()
+    assert damaged in letter.reason and "only case" in letter.reason
+    with pytest.raises(StorageConflict) as caught:
+        bus.publish_many([verdict_for(alert_event(1))], once=("sentinel", "e1"))
+    assert caught.value.key == damaged and caught.value.case_id == alerts[1].case_id
+    bus.client.delete(bus.key("alerts"))
+    bus.client.set(bus.key("alerts"), "garbage")
+    with pytest.raises(StorageConflict, match=r"alerts holds a string.*every publish"):
+        ingest(ListSource([alert_event(5).alert]), bus)
