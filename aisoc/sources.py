@@ -122,7 +122,27 @@ class CursorStore:
         self._lock = threading.Lock()
         self._data: dict[str, str] = {}
         if self.path and self.path.exists():
-            self._data = json.loads(self.path.read_text() or "{}")
+            self._data = self._read(self.path)
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, str]:
+        """The saved cursors.
+
+        Raises:
+            ConfigError: the file is not a JSON object of cursors (edited by hand, or damaged).
+                Starting over silently could ingest alerts older than the dedupe marks again.
+        """
+        try:
+            data = json.loads(path.read_text(encoding="utf-8") or "{}")
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ConfigError(
+                f"cursor file {path} is not a JSON object of source cursors ({e}); repair it, or remove "
+                "it to read every source from its start (alerts of the last mark_retention_days are "
+                "dropped as duplicates, older ones would be new cases)"
+            ) from e
+        return {str(k): str(v) for k, v in data.items() if v is not None}
 
     def get(self, source: str) -> str | None:
         """The saved cursor of ``source``, or None."""

@@ -122,3 +122,20 @@ def test_follow_mode_tails_the_file_and_stops_cleanly_on_sigterm(tmp_path: Path)
     assert len(published(bus)) == 3
     cursors = json.loads((tmp_path / ".aisoc" / "cursors.json").read_text())
     assert cursors[f"wazuh:{path.resolve()}"] == str(path.stat().st_size)
+
+
+def test_a_damaged_cursor_file_stops_ingest_with_its_name_and_the_way_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given a cursors file cut in the middle (or holding a list), when ingest starts, then it refuses with
+    the file's name and what removing it would do, instead of a JSON traceback; nothing is published."""
+    monkeypatch.chdir(tmp_path)
+    bus = f"sqlite:///{tmp_path / 'soc.db'}"
+    state = tmp_path / ".aisoc"
+    state.mkdir()
+    for damaged in ('{"wazuh:/x": ', "[1, 2]"):
+        (state / "cursors.json").write_text(damaged)
+        assert main(["ingest", "wazuh", str(WAZUH), "--bus", bus]) != 0
+        err = capsys.readouterr().err
+        assert "cursors.json is not a JSON object of source cursors" in err and "remove it" in err
+    assert published(bus) == []
