@@ -6,6 +6,7 @@ one host can share it. Within a process one connection is shared under a lock.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -127,6 +128,39 @@ def _decoded(payload: Any, event_type: Any) -> Event:
     if not isinstance(text, str):
         raise ContractError("no payload, or not UTF-8 text")
     return from_json(text, _name(event_type) if isinstance(event_type, bytes) else "unknown")
+
+
+def _letter(row: tuple[Any, ...]) -> DeadLetter:
+    """A dead-letter row read as bytes (see ``SqliteBus._letters``)."""
+    dlq_id, stream, grp, entry_id, etype, event_id, reason, payload, count, failed_at, encoding = row
+
+    def text(value: Any) -> str | None:
+        return None if value is None else _name(value) if isinstance(value, bytes) else str(value)
+
+    body, encoding = _text(payload), encoding or "utf-8"
+    if isinstance(body, bytes):
+        body, encoding = base64.b64encode(body).decode("ascii"), "base64"
+    try:
+        delivered = int(text(count) or 0)
+    except ValueError:
+        delivered = 0
+    try:
+        at = datetime.fromisoformat(text(failed_at) or "")
+    except ValueError:
+        at = datetime.fromtimestamp(0, UTC)  # unknown: the row was not written by the bus
+    return DeadLetter(
+        stream=text(stream) or "",
+        group=text(grp) or "",
+        entry_id=text(entry_id) or "-",
+        event_type=text(etype) or None,
+        event_id=text(event_id) or None,
+        reason=text(reason) or "a dead-letter row without a reason",
+        payload=body,
+        delivery_count=delivered,
+        id=str(dlq_id),
+        failed_at=at,
+        encoding=encoding,
+    )
 
 
 def _ms() -> int:
@@ -446,27 +480,24 @@ class SqliteBus(Bus):
 
     @staticmethod
     def _letters(db: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[DeadLetter]:
-        rows = db.execute(
-            "SELECT id, stream, grp, entry_id, type, event_id, reason, payload, count, failed_at, "
-            f"encoding FROM dlq {where}",
-            args,
-        ).fetchall()
-        return [
-            DeadLetter(
-                stream=r[1],
-                group=r[2],
-                entry_id=r[3],
-                event_type=r[4],
-                event_id=r[5],
-                reason=r[6],
-                payload=r[7],
-                delivery_count=r[8] or 0,
-                id=str(r[0]),
-                failed_at=datetime.fromisoformat(r[9]),
-                encoding=r[10],
+        # Text columns are read as bytes and decoded here: one row written around the bus (bytes
+        # that are not UTF-8, a count or time that does not parse) must not hide every other letter.
+        text = ", ".join(
+            f"CAST({c} AS BLOB)"
+            for c in (
+                "stream",
+                "grp",
+                "entry_id",
+                "type",
+                "event_id",
+                "reason",
+                "payload",
+                "count",
+                "failed_at",
             )
-            for r in rows
-        ]
+        )
+        rows = db.execute(f"SELECT id, {text}, encoding FROM dlq {where}", args).fetchall()
+        return [_letter(r) for r in rows]
 
     def replay_dead_letter(self, dlq_id: str) -> str:
         with self._tx() as db:
@@ -502,7 +533,7 @@ class SqliteBus(Bus):
     def heartbeats(self) -> dict[str, dict[str, str]]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT name, info FROM heartbeats WHERE expires > ?", (time.time(),)
+                "SELECT name, CAST(info AS BLOB) FROM heartbeats WHERE expires > ?", (time.time(),)
             ).fetchall()
         live: dict[str, dict[str, str]] = {}
         for name, info in rows:

@@ -93,6 +93,33 @@ class TestSqliteBus(BusContract):
         )
         db.close()
 
+    def test_a_dead_letter_or_heartbeat_row_written_around_the_bus_hides_nothing(self) -> None:
+        """Given a dead-letter row holding bytes that are not UTF-8, a count and a time that do not
+        parse, and heartbeat rows that are not JSON or not UTF-8, written through a connection of
+        their own, when the letters and heartbeats are read, then every letter is listed (the broken
+        one with its bytes as base64) and the live heartbeat is reported."""
+        bus = self.create_bus()
+        bus.dead_letter("unreadable record", "{}")
+        bus.heartbeat("sentinel-1", {"role": "sentinel"})
+        db = sqlite3.connect(self.path, isolation_level=None)
+        db.execute(
+            "INSERT INTO dlq (stream, grp, entry_id, reason, payload, count, failed_at, encoding) "
+            "VALUES ('alerts', 'g', '1', 'r', CAST(X'FFFE' AS TEXT), 'many', 'noon', 'utf-8')"
+        )
+        db.execute("INSERT INTO heartbeats VALUES ('broken', 9999999999, 'not json')")
+        db.execute("INSERT INTO heartbeats VALUES ('bytes', 9999999999, CAST(X'FFFE' AS TEXT))")
+        db.close()
+        first, second = bus.dead_letters()
+        assert first.reason == "unreadable record" and first.payload == "{}"
+        assert (second.reason, second.encoding, second.payload, second.delivery_count) == (
+            "r",
+            "base64",
+            "//4=",
+            0,
+        )
+        assert bus.heartbeats() == {"sentinel-1": {"role": "sentinel"}}
+        bus.close()
+
     def test_an_older_file_whose_dead_letters_refused_null_payloads_is_migrated(self) -> None:
         """Given a file made by the previous release (dlq.payload NOT NULL), when a bus opens it,
         then the old dead letters are kept and a letter without payload can be filed."""
