@@ -53,6 +53,8 @@ from aisoc.redisconn import CLUSTER_SCHEMES, connect
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+_ENTRY_ID = re.compile(rb"\d+-\d+")
+"""A Redis stream entry id, as read from a per-case index list."""
 COMPRESS_MIN = 1024
 """Event JSON of at least this many bytes is stored compressed (field ``y``: zlib with a preset
 dictionary, ``aisoc.bus.zdict``; entries of earlier releases in ``z``: plain zlib): traces compress
@@ -205,7 +207,14 @@ class _RedisAudit(AuditLog):
 
     def for_case(self, case_id: str) -> list[Event]:
         r, key = self._bus._rb, self._bus._key("audit")
-        ids = self._bus._call(r.lrange, self._bus._key(f"case:{case_id}"), 0, -1)
+        listed = self._bus._call(r.lrange, self._bus._key(f"case:{case_id}"), 0, -1)
+        ids = [i for i in listed if _ENTRY_ID.fullmatch(i)]
+        if len(ids) < len(listed):  # written around the bus: skipped, or the case could not be read
+            log.warning(
+                "case index of %s holds %d values that are not entry ids; skipped",
+                case_id,
+                len(listed) - len(ids),
+            )
         pipe = r.pipeline(transaction=False)
         for entry_id in ids:
             pipe.xrange(key, entry_id, entry_id, count=1)

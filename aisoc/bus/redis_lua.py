@@ -89,17 +89,20 @@ return redis.call('XTRIM', KEYS[1], 'MINID', keep)
 
 DROP_CASE_IDS = """
 -- KEYS: per-case index lists. ARGV: the last audit id dropped by retention.
--- Pops each list's ids up to and including it (lists hold audit ids in publish order).
+-- Pops each list's ids up to and including it (lists hold audit ids in publish order). A key that
+-- is not a list, or a head that is not an entry id (written around the bus), ends that key's pass
+-- and is left as it is: one damaged index must not stop retention for the others.
 local ms, seq = string.match(ARGV[1], '^(%d+)-(%d+)$')
 ms, seq = tonumber(ms), tonumber(seq)
+if ms == nil then return redis.error_reply('ERR aisoc drop case ids: bad entry id') end
 local removed = 0
 for _, key in ipairs(KEYS) do
-  while true do
+  while redis.call('TYPE', key)['ok'] == 'list' do
     local head = redis.call('LINDEX', key, 0)
     if not head then break end
     local hm, hs = string.match(head, '^(%d+)-(%d+)$')
     hm, hs = tonumber(hm), tonumber(hs)
-    if hm > ms or (hm == ms and hs > seq) then break end
+    if hm == nil or hm > ms or (hm == ms and hs > seq) then break end
     redis.call('LPOP', key)
     removed = removed + 1
   end

@@ -388,3 +388,23 @@ def test_a_damaged_case_key_dead_letters_that_alert_and_ingest_goes_on(
     bus.client.set(bus.key("alerts"), "garbage")
     with pytest.raises(StorageConflict, match=r"alerts holds a string.*every publish"):
         ingest(ListSource([alert_event(5).alert]), bus)
+
+
+def test_a_case_index_holding_garbage_neither_hides_the_case_nor_stops_retention(
+    redis_url: str, namespace: str
+) -> None:
+    """Given one case's index list holding a value that is not an entry id (at its head) and another
+    case's index key overwritten with a string (both written around the bus), when the cases are read
+    and retention trims the whole log, then the first case's events are read, retention completes, and
+    a third, healthy case's index is emptied with it."""
+    bus = Bus(redis_url, namespace=namespace)
+    a, b, c = alert_event(1), alert_event(2), alert_event(3)
+    for e in (a, verdict_for(a), b, c):
+        bus.publish(e)
+    bus.client.lpush(bus.key(f"case:{a.case_id}"), "not-an-id")
+    bus.client.delete(bus.key(f"case:{b.case_id}"))
+    bus.client.set(bus.key(f"case:{b.case_id}"), "garbage")
+    assert [e.type for e in bus.audit.for_case(a.case_id or "")] == ["alert.received", "triage.verdict"]
+    assert bus.trim_audit(bus.audit.last_id() or "") == 4
+    assert not bus.client.exists(bus.key(f"case:{c.case_id}"))
+    assert bus.client.lrange(bus.key(f"case:{a.case_id}"), 0, 0) == ["not-an-id"]  # left as it was
