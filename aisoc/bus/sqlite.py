@@ -237,6 +237,19 @@ class SqliteBus(Bus):
         if not path:
             raise BusError(f"bus URL {url!r}: expected sqlite:///relative.db or sqlite:////abs.db")
         self.path = path if path == ":memory:" else os.path.abspath(path)
+        try:
+            self._open()
+        except sqlite3.OperationalError as e:
+            raise BusError(f"cannot open the SQLite bus file {self.path}: {e}") from e
+        except sqlite3.DatabaseError as e:  # not a database, truncated, a page overwritten
+            raise BusError(
+                f"the SQLite bus file {self.path} is damaged ({e}): it holds the audit log, so it is not "
+                "rebuilt; restore it from a backup (docs/operations.md, 'Backups and restore'), or save "
+                f"what it still holds with: sqlite3 {self.path} .recover"
+            ) from e
+        self._audit = _SqliteAudit(self)
+
+    def _open(self) -> None:
         self._sql = Database(self.path)
         self._lock, self._db = self._sql.lock, self._sql.db
         self._wake = threading.Condition(threading.Lock())
@@ -252,7 +265,6 @@ class SqliteBus(Bus):
             _migrate_entries(db)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('epoch', ?)", (uuid.uuid4().hex,))
             self._epoch: str = str(db.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0])
-        self._audit = _SqliteAudit(self)
 
     def _notify(self) -> None:
         with self._wake:

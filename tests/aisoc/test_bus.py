@@ -120,6 +120,21 @@ class TestSqliteBus(BusContract):
         assert bus.heartbeats() == {"sentinel-1": {"role": "sentinel"}}
         bus.close()
 
+    def test_a_damaged_bus_file_is_refused_with_its_name_and_the_way_to_restore(self) -> None:
+        """Given a bus file cut to a third of its size (or overwritten), when a process opens it, then
+        a BusError names the file and the restore and recover steps, instead of a raw sqlite3 error."""
+        bus = self.create_bus()
+        for n in range(300):
+            bus.publish(alert_event(n))
+        bus.close()
+        for suffix in ("-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        data = self.path.read_bytes()
+        for damaged in (data[: len(data) // 3], b"garbage" * 10):
+            self.path.write_bytes(damaged)
+            with pytest.raises(BusError, match=r"soc\.db is damaged .*Backups and restore.*\.recover"):
+                self.create_bus()
+
     def test_an_older_file_whose_dead_letters_refused_null_payloads_is_migrated(self) -> None:
         """Given a file made by the previous release (dlq.payload NOT NULL), when a bus opens it,
         then the old dead letters are kept and a letter without payload can be filed."""
