@@ -196,7 +196,7 @@ def ingest(
     producer = ProducedBy(role="ingest")
     tenancy = tenancy or Tenancy()
     for polled in source.poll():
-        item = _file(polled, tenancy)
+        item = file_under_tenant(polled, tenancy)
         if isinstance(item, Rejected):
             stats.rejected += 1
             bus.dead_letter(f"{item.source}: {item.reason}", item.payload, stream="alerts", group="ingest")
@@ -227,8 +227,9 @@ def ingest(
     return stats
 
 
-def _file(item: Alert | Rejected, tenancy: Tenancy) -> Alert | Rejected:
-    """``item`` filed under the tenant the deployment gives it, or refused with the reason."""
+def file_under_tenant(item: Alert | Rejected, tenancy: Tenancy) -> Alert | Rejected:
+    """``item`` filed under the tenant the deployment gives it, or refused with the reason (ingest,
+    and every other reader of a source, such as ``aisoc truth import``, so ids agree)."""
     if isinstance(item, Rejected):
         return item
     try:

@@ -10,7 +10,7 @@ from typing import Any
 from aisoc.cli._common import CommandError, add_bus_option, kernel_settings, open_bus
 from aisoc.events import Event, ProducedBy, Role, TruthLabeled, fitted
 from aisoc.memory import Memory
-from aisoc.sources import RecordedSource, Rejected, open_source, source_names
+from aisoc.sources import RecordedSource, Rejected, file_under_tenant, open_source, source_names
 from aisoc.tuning import gc_paused
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,11 @@ def register(sub: Any) -> None:
         help="refuse the whole import (publish nothing, exit 1) when a label names a case the SOC has "
         "never seen (a wrong --source or file); without it they are published and reported",
     )
+    imp.add_argument(
+        "--tenant",
+        help="the organisation of records that carry none, as given to 'aisoc ingest --tenant' for the "
+        "same source (labels must land on the cases ingest filed)",
+    )
     add_bus_option(imp)
     imp.set_defaults(func=_import)
 
@@ -66,13 +71,17 @@ def _import(args: argparse.Namespace) -> int:
             f"source {args.source!r} does not carry the analyst's decisions (no records()); "
             f"installed sources: {', '.join(source_names())}"
         )
-    bus = open_bus(kernel_settings(args))
+    settings = kernel_settings(args)
+    tenancy = settings.tenancy(args.tenant)
+    bus = open_bus(settings)
     mem = Memory(bus.audit, auto_refresh=False, bulk=gc_paused)
     mem.refresh()
     stats = ImportStats()
     batch: list[Event] = []
     producer = ProducedBy(role=Role.HUMAN)
-    for item, truth in source.records():
+    for record, truth in source.records():
+        # The same tenant rule as ingest: a label must name the case ingest filed the alert under.
+        item = file_under_tenant(record, tenancy)
         if isinstance(item, Rejected):
             stats.rejected += 1
             continue

@@ -164,3 +164,24 @@ def test_the_tenant_of_a_case_id_is_the_tenant_it_was_made_for() -> None:
     for tenant in (None, "", "acme", "a/b", "x:y", "%41", " spaced "):
         for source_id in ("1001", "a/b:c", "acme/wazuh:1"):
             assert tenant_of(case_id_for("wazuh", source_id, tenant)) == (tenant or "").strip()
+
+
+def test_truth_import_files_labels_under_the_tenant_ingest_filed_the_alerts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given the same real Wazuh records ingested for customer acme (``--tenant acme``) and for the
+    default tenant, when acme's labels are imported with ``--tenant acme``, then every label lands on
+    acme's cases and none on the default tenant's (whose statistics and precedent must not learn
+    from acme's analysts); without ``--tenant`` they land on the default tenant's cases only."""
+    monkeypatch.chdir(tmp_path)
+    export = tmp_path / "acme.jsonl"
+    lines = (Path(__file__).resolve().parents[2] / "data" / "wazuh" / "alerts.jsonl").read_text().splitlines()
+    export.write_text("\n".join(lines[:3]) + "\n")
+    url = f"sqlite:///{tmp_path / 'soc.db'}"
+    assert main(["ingest", "wazuh", str(export), "--bus", url, "--tenant", "acme"]) == 0
+    assert main(["ingest", "wazuh", str(export), "--bus", url, "--from-start"]) == 0
+    assert main(["truth", "import", str(export), "--source", "wazuh", "--bus", url, "--tenant", "acme"]) == 0
+    mem = Memory(Bus(url).audit)
+    labelled = {r.case_id for r in mem.cases() if r.truth is not None}
+    assert len(labelled) == 3 and all(c.startswith("acme/wazuh:") for c in labelled)
+    capsys.readouterr()
