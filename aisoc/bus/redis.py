@@ -45,7 +45,7 @@ from aisoc.bus.records import (
     Undeliverable,
 )
 from aisoc.bus.redis_durability import check_durability
-from aisoc.bus.redis_lua import DROP_CASE_IDS, PUBLISH, TRIM
+from aisoc.bus.redis_lua import DROP_CASE_IDS, LOCK, PUBLISH, TRIM
 from aisoc.errors import BusError, ContractError, StorageConflict
 from aisoc.events import WORK_STREAMS, Event, from_json
 from aisoc.redisconn import CLUSTER_SCHEMES, connect
@@ -264,6 +264,7 @@ class RedisBus(Bus):
         self._publish_script = self._r.register_script(PUBLISH)
         self._trim_script = self._r.register_script(TRIM)
         self._drop_case_ids = self._r.register_script(DROP_CASE_IDS)
+        self._lock_script = self._r.register_script(LOCK)
         self._groups: set[tuple[str, str]] = set()
         self._cursors: dict[tuple[str, str], str] = {}  # (group, stream) -> XAUTOCLAIM cursor
         self._audit = _RedisAudit(self)
@@ -610,7 +611,12 @@ class RedisBus(Bus):
 
     def lock(self, key: str, ttl_s: float) -> bool:
         ttl_ms = max(1, int(ttl_s * 1000))
-        return bool(self._call(self._r.set, self._key(f"lock:{key}"), "1", nx=True, px=ttl_ms))
+        taken = int(self._call(self._lock_script, keys=[self._key(f"lock:{key}")], args=[ttl_ms]))
+        if taken == 2:
+            log.warning(
+                "lock %s had no expiry (not written by the bus, or it would hold forever): taken", key
+            )
+        return taken > 0
 
     def heartbeat(self, name: str, info: dict[str, str], ttl_s: float = 30.0) -> None:
         value = json.dumps({"expires": time.time() + ttl_s, "info": info})

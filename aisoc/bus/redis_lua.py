@@ -109,3 +109,15 @@ for _, key in ipairs(KEYS) do
 end
 return removed
 """
+
+LOCK = """
+-- KEYS: the lock key. ARGV: its time to live in milliseconds.
+-- Returns 1 when taken, 0 when held elsewhere, 2 when the key had no expiry: lock() always sets one,
+-- so such a key was written around the bus and would otherwise hold the lock forever; it is taken.
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+if redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+  return 2
+end
+return 0
+"""

@@ -408,3 +408,19 @@ def test_a_case_index_holding_garbage_neither_hides_the_case_nor_stops_retention
     assert bus.trim_audit(bus.audit.last_id() or "") == 4
     assert not bus.client.exists(bus.key(f"case:{c.case_id}"))
     assert bus.client.lrange(bus.key(f"case:{a.case_id}"), 0, 0) == ["not-an-id"]  # left as it was
+
+
+def test_a_lock_key_without_expiry_written_around_the_bus_does_not_hold_forever(
+    redis_url: str, namespace: str
+) -> None:
+    """Given the retention lock's key overwritten with a value (or a hash) that has no expiry, when the
+    scheduler asks for the lock, then it gets it (a lock the bus sets always expires), and a lock the
+    bus holds is still refused to a second caller."""
+    bus = Bus(redis_url, namespace=namespace)
+    bus.client.set(bus.key("lock:retention"), "garbage")
+    assert bus.lock("retention", 5)
+    assert 0 < bus.client.pttl(bus.key("lock:retention")) <= 5000
+    assert not bus.lock("retention", 5)
+    bus.client.delete(bus.key("lock:retention"))
+    bus.client.hset(bus.key("lock:retention"), "x", "y")
+    assert bus.lock("retention", 5) and not bus.lock("retention", 5)
