@@ -267,11 +267,15 @@ def _decode(body: bytes, mimetype: str) -> list[Any]:
                     items.append(json.loads(line))
                 except ValueError as e:
                     raise ValueError(f"line {n} is not JSON: {e}") from e
+                except RecursionError:  # a 400 the sender can read, not a 500 it retries forever
+                    raise ValueError(f"line {n}: JSON nested too deep to read") from None
     else:
         try:
             doc = json.loads(text)
         except ValueError as e:
             raise ValueError(f"body is not JSON: {e}") from e
+        except RecursionError:  # a 400 the sender can read, not a 500 it retries forever
+            raise ValueError("body: JSON nested too deep to read") from None
         items = doc if isinstance(doc, list) else [doc]
     if not items:
         raise ValueError("no alert in the body")

@@ -189,3 +189,15 @@ def test_webhook_needs_a_real_secret() -> None:
     """Given a short secret, when the blueprint is built, then a ConfigError says how long it must be."""
     with pytest.raises(ConfigError, match="16"):
         create_webhook_blueprint(Bus(), "short")
+
+
+def test_webhook_json_nested_past_the_parser_is_a_clear_400(webhook: tuple[Flask, Bus]) -> None:
+    """Given a signed body (and a JSON Lines body) nested 1,500 deep, past the parser, when posted, then 400 says so
+    (not a 500 the sender would retry forever) and nothing is published."""
+    app, bus = webhook
+    deep = b"[" * 1500 + b"]" * 1500
+    status, answer = post(app, deep)
+    assert status == 400 and "nested too deep" in answer["error"]
+    status, answer = post(app, json.dumps(GENERIC).encode() + b"\n" + deep, mimetype="application/x-ndjson")
+    assert status == 400 and answer["error"] == "line 2: JSON nested too deep to read"
+    assert not list(bus.audit)
