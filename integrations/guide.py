@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -148,6 +149,12 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
                 values = next(reader)
             except StopIteration:
                 return
+            except (EOFError, OSError, zlib.error) as e:  # a gzip cut short or damaged
+                raise SourceError(
+                    f"{path}: cannot be read past line {reader.line_num} ({e}); repair or replace the "
+                    "file (the evidence source publishes nothing from it: an incident's rows may "
+                    "continue past the break)"
+                ) from e
             except csv.Error as e:
                 line = reader.line_num
                 yield line, reject(f"line {line}: {e}", _readable(lines.record()).strip(), path.name)

@@ -286,3 +286,19 @@ def test_hostile_guide_rows_are_rejected_one_by_one_and_no_incident_is_skipped(t
     reasons = [dl.reason for dl in bus.dead_letters()]
     assert reasons == ["guide: line 7: field larger than field limit (131072)", "guide: line 8: not UTF-8 text"]
     assert stats.published == expected - 2 and stats.rejected == 2
+
+
+def test_a_guide_gzip_cut_short_is_a_source_error_naming_the_file_and_line(tmp_path: Path) -> None:
+    """Given a gzip of real GUIDE evidence cut in the middle (a copy that stopped), when ingested, then a
+    SourceError names the file and the last line read, and no incident is published from it (its
+    rows may continue past the break)."""
+    import gzip
+
+    data = (DATA / "guide" / "evidence.csv").read_bytes()[:200_000]
+    packed = gzip.compress(data)
+    path = tmp_path / "evidence.csv.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+    bus = Bus()
+    with pytest.raises(SourceError, match=r"evidence\.csv\.gz: cannot be read past line \d+"):
+        ingest(open_source("guide", str(path)), bus)
+    assert len(bus.audit) == 0

@@ -192,8 +192,8 @@ def test_webhook_needs_a_real_secret() -> None:
 
 
 def test_webhook_json_nested_past_the_parser_is_a_clear_400(webhook: tuple[Flask, Bus]) -> None:
-    """Given a signed body (and a JSON Lines body) nested 1,500 deep, past the parser, when posted, then 400 says so
-    (not a 500 the sender would retry forever) and nothing is published."""
+    """Given a signed body (and a JSON Lines body) nested 1,500 deep, past the parser, when posted,
+    then 400 says so (not a 500 the sender would retry forever) and nothing is published."""
     app, bus = webhook
     deep = b"[" * 1500 + b"]" * 1500
     status, answer = post(app, deep)
