@@ -284,7 +284,10 @@ def test_hostile_guide_rows_are_rejected_one_by_one_and_no_incident_is_skipped(t
     bus = Bus()
     stats = ingest(open_source("guide", str(path)), bus)
     reasons = [dl.reason for dl in bus.dead_letters()]
-    assert reasons == ["guide: line 7: field larger than field limit (131072)", "guide: line 8: not UTF-8 text"]
+    assert reasons == [
+        "guide: line 7: field larger than field limit (131072)",
+        "guide: line 8: not UTF-8 text",
+    ]
     assert stats.published == expected - 2 and stats.rejected == 2
 
 
