@@ -4,7 +4,6 @@ to a person as its own ``action.proposed`` — the AI never executes."""
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -29,6 +28,7 @@ from aisoc.events import (
 )
 from aisoc.runtime import AgentRole, RoleContext
 from roles._common import SEVERITY_POINTS, alert_view, asked, decision_data, view_indicators
+from roles._targets import ACCOUNT_ACTIONS, BUILTIN_ACCOUNTS, default_target, wrong_kind
 
 APPROVAL_WINDOW = {
     Sev.SEV1: timedelta(minutes=30),
@@ -37,21 +37,6 @@ APPROVAL_WINDOW = {
     Sev.SEV4: timedelta(hours=24),
 }
 """How long an approval request stays open before it expires with no action taken."""
-HOST_ACTIONS = {
-    ActionKind.ISOLATE_HOST,
-    ActionKind.COLLECT_FORENSICS,
-    ActionKind.KILL_PROCESS,
-    ActionKind.PATCH_SYSTEM,
-    ActionKind.RESTORE_SYSTEM,
-    ActionKind.QUARANTINE_FILE,
-}
-ACCOUNT_ACTIONS = {ActionKind.DISABLE_ACCOUNT, ActionKind.RESET_CREDENTIALS, ActionKind.REVOKE_SESSIONS}
-BUILTIN_ACCOUNTS = re.compile(
-    r"^(?:nt authority\\.*|system|local ?service|network ?service|anonymous logon|"
-    r"(?:window manager\\)?dwm-\d+|(?:font driver host\\)?umfd-\d+|s-1-5-(?:18|19|20|7))$",
-    re.IGNORECASE,
-)
-"""Windows' built-in service principals: they have no password to reset and cannot be disabled."""
 TARGET_MAX_CHARS = 256
 """The longest target a step validates with."""
 TARGET_CHOICES = 32
@@ -151,8 +136,9 @@ propose: a person decides and acts. List who must be notified."""
         steps: list[PlanStep] = []
         approvers: dict[int, Role] = {}
         risks: dict[int, Risk] = {}
+        proposed: dict[tuple[ActionKind, str | None], int] = {}
         for n, s in enumerate(a.steps):
-            kind, target = s.action, s.target or _default_target(s.action, hosts, users)
+            kind, target = s.action, s.target or default_target(s.action, hosts, users)
             description = s.description
             if kind is not None and (not target or target not in known):
                 description += f" (not proposed: target {target or 'missing'} is not in the case evidence)"
@@ -160,8 +146,15 @@ propose: a person decides and acts. List who must be notified."""
             elif kind in ACCOUNT_ACTIONS and target and BUILTIN_ACCOUNTS.match(target.strip()):
                 description += f" (not proposed: {target} is a built-in system account, not a person's)"
                 kind, target = None, None
+            elif kind is not None and target and (wrong := wrong_kind(kind, target, alert)) is not None:
+                description += f" (not proposed: {wrong})"
+                kind, target = None, None
+            elif kind is not None and (kind, target) in proposed:
+                description += f" (not proposed: the same as step {proposed[(kind, target)] + 1})"
+                kind, target = None, None
             action_id = None
             if kind is not None:
+                proposed[(kind, target)] = n
                 action_id = "act-" + hashlib.sha256(f"{ctx.event.event_id}:{n}".encode()).hexdigest()[:12]
                 approvers[n] = Role(s.approver or "ir_lead")
                 risks[n] = s.risk
@@ -273,12 +266,3 @@ propose: a person decides and acts. List who must be notified."""
             "steps": steps,
             "notifications": ["SOC Manager On-Call"] + (["CISO"] if sev in ("SEV-1", "SEV-2") else []),
         }
-
-
-def _default_target(kind: ActionKind | None, hosts: list[str], users: list[str]) -> str | None:
-    if kind in HOST_ACTIONS and hosts:
-        return hosts[0]
-    people = [u for u in users if not BUILTIN_ACCOUNTS.match(u.strip())]
-    if kind in ACCOUNT_ACTIONS and people:
-        return people[0]
-    return None

@@ -13,7 +13,7 @@ from aisoc.runtime import RoleTeam
 from integrations.samples import demo_source
 from integrations.wazuh import WazuhFileSource
 from roles import IrLead, Sentinel, Tier2
-from roles.ir_lead import ACCOUNT_ACTIONS, BUILTIN_ACCOUNTS
+from roles._targets import ACCOUNT_ACTIONS, BUILTIN_ACCOUNTS
 from tests.aisoc.runtime.test_loop import DATA
 from tests.support.fake_model import ScriptedChatModel
 
@@ -169,3 +169,47 @@ def test_a_model_without_a_schema_is_not_narrowed() -> None:
     model = ScriptedChatModel(scripts=SCRIPTS)
     RoleTeam(model=model, tools=[], bus=Bus(), roles=[Sentinel, Tier2, IrLead]).consume(_One(alert))
     assert dict(model.formats)["ir_lead"] is None
+
+
+def test_an_action_on_the_wrong_kind_of_entity_or_twice_is_not_proposed() -> None:
+    """Given a real Wazuh alert and a plan (as the bundled model wrote them once targets were the case's
+    entities) that resets a host's credentials, disables an indicator, isolates a public address,
+    blocks a host and isolates the same host twice, then only the fitting steps are proposed (the host
+    isolated once, the user's credentials reset, the indicator blocked) and every other step stays
+    in the plan with the reason."""
+    alert = next(a for a in _wazuh() if a.hosts and a.users and any(not i.private for i in a.indicators))
+    host, user = alert.hosts[0], next(u for u in alert.users if not BUILTIN_ACCOUNTS.match(u))
+    public = next(i.value for i in alert.indicators if not i.private)
+
+    def step(action: str, target: str) -> dict:
+        return {
+            "phase": "containment",
+            "description": f"{action} {target}",
+            "action": action,
+            "target": target,
+        }
+
+    steps = [
+        step("reset_credentials", host),
+        step("disable_account", public),
+        step("isolate_host", public),
+        step("block_indicator", host),
+        step("isolate_host", host),
+        step("isolate_host", host),
+        step("reset_credentials", user),
+        step("block_indicator", public),
+    ]
+    model = ScriptedChatModel(scripts={**SCRIPTS, "ir_lead": [{**PLAN, "steps": steps}]})
+    bus = Bus()
+    RoleTeam(model=model, tools=[], bus=bus, roles=[Sentinel, Tier2, IrLead]).consume(_One(alert))
+    (plan,) = [e for e in bus.audit if isinstance(e, events.IrPlan)]
+    proposed = [(e.kind.value, e.target) for e in bus.audit if isinstance(e, events.ActionProposed)]
+    assert proposed == [("isolate_host", host), ("reset_credentials", user), ("block_indicator", public)]
+    reasons = [s.description.split("(not proposed: ")[-1] for s in plan.steps if s.action_id is None]
+    assert reasons == [
+        f"reset_credentials acts on an account of the case; {host} is not one)",
+        f"disable_account acts on an account of the case; {public} is not one)",
+        f"isolate_host acts on a host of the case; {public} is not one)",
+        f"block_indicator acts on an indicator of the case; {host} is not one)",
+        "the same as step 5)",
+    ]
