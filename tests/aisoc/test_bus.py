@@ -14,6 +14,7 @@ from aisoc.bus.memory import MemoryBus
 from aisoc.bus.sqlite import SqliteBus
 from aisoc.errors import BusError
 from tests.aisoc.bus_contract import BusContract, alert_event
+from tests.aisoc.bus_contract_hostile import RawAuditContract, UntypedEntryContract
 from tests.support.redis_cluster import RedisCluster
 
 
@@ -67,7 +68,7 @@ class TestMemoryBus(BusContract):
             mem._streams[stream].entries.append(_Entry(mem._next(), event_type, stored, None))
 
 
-class TestSqliteBus(BusContract):
+class TestSqliteBus(BusContract, RawAuditContract):
     @pytest.fixture(autouse=True)
     def _dir(self, tmp_path: Path) -> None:
         self.path = tmp_path / "soc.db"
@@ -199,7 +200,7 @@ class TestSqliteBus(BusContract):
 
 
 @pytest.mark.redis
-class TestRedisBus(BusContract):
+class TestRedisBus(BusContract, RawAuditContract, UntypedEntryContract):
     @pytest.fixture(autouse=True)
     def _redis(self, redis_url: str, namespace: str) -> None:
         self.url, self.ns = redis_url, namespace
@@ -219,7 +220,7 @@ class TestRedisBus(BusContract):
 
 
 @pytest.mark.redis
-class TestRedisClusterBus(BusContract):
+class TestRedisClusterBus(BusContract, RawAuditContract, UntypedEntryContract):
     """The whole contract on a real 3-master, 3-replica cluster through ``redis+cluster://``."""
 
     @pytest.fixture(autouse=True)
