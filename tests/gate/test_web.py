@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -143,7 +143,9 @@ def test_expired_link_is_refused(person: Any, bus: Bus, case: Case, link: str, s
     """Given a link older than link_ttl_s, when opened or posted, then it is refused as expired."""
     alice = person("alice@example.com")
     token = csrf(alice.get(link).get_data(as_text=True))
-    with time_machine.travel(datetime.now() + timedelta(seconds=settings.link_ttl_s + 60)):
+    # An aware "now": a naive local time read as UTC lands hours early west of Greenwich, where the
+    # signatures look newer than the clock and fail as "from the future", not as expired.
+    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=settings.link_ttl_s + 60)):
         page = alice.get(link)
         post = alice.post(
             link, {"csrf_token": token, "target": "WS-042", "reason": "x", "approve": "Approve"}
