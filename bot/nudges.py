@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from aisoc.events import Event, Role, ShiftSummary
 from aisoc.memory import CaseState, Memory
@@ -65,11 +66,14 @@ class Nudger:
     def _step(self, since: float, now: float, every: float) -> int:
         return int((now - since) // every) if now > since else 0
 
-    def _chase(self, duty: Role, first: list[Person], step: int, reminders: int) -> tuple[str, list[Person]]:
-        """Whom step ``step`` asks: ``first`` for the reminders, then one more of the chain per step."""
+    def _chase(
+        self, duty: Role, first: list[Person], step: int, reminders: int, at: datetime
+    ) -> tuple[str, list[Person]]:
+        """Whom step ``step`` asks: ``first`` for the reminders, then one more of the chain (as it
+        stands at ``at``, the sweep's time) per step."""
         if step <= reminders:
             return f"Reminder {step}", first
-        chain = [p for p in self.directory.roster.chain(duty) if p not in first]
+        chain = [p for p in self.directory.roster.chain(duty, at) if p not in first]
         if not chain:
             return f"Reminder {step}", first
         level = min(step - reminders, len(chain))
@@ -85,7 +89,7 @@ class Nudger:
         executors = self.directory.roster.executors(duty) if self.directory.roster.duties() else []
         decider = self.directory.person(act.decided.by)
         first = executors or ([decider] if decider else [])
-        head, whom = self._chase(duty, first, step, self.settings.done_reminders)
+        head, whom = self._chase(duty, first, step, self.settings.done_reminders, _at(now))
         what = f"{label(act.kind).lower()} {_c(act.target)}"
         text = (
             f"⏰ {head}: {what} was approved by {_c(act.decided.by or 'the gate')} and is not reported done. "
@@ -102,9 +106,9 @@ class Nudger:
         if step < 1:
             return None
         duty = Role(r.duty)
-        held = self.directory.roster.on_call(duty) if self.directory.roster.duties() else None
+        held = self.directory.roster.on_call(duty, _at(now)) if self.directory.roster.duties() else None
         first = [held.person] if held else []
-        head, whom = self._chase(duty, first, step, self.settings.review_reminders)
+        head, whom = self._chase(duty, first, step, self.settings.review_reminders, _at(now))
         text = (
             f"⏰ {head}: the review of **{_c(rec.case_id)}** is not picked up "
             f"({self.settings.review_sla_minutes} min SLA). "
@@ -154,3 +158,9 @@ class Nudger:
             source_event_id=event.event_id,
             kind="handover",
         )
+
+
+def _at(now: float) -> datetime:
+    """The sweep's time as the roster takes it (the roster is asked at the sweep's time, not the
+    wall clock's: the two agree in production, and a frozen sweep must see its own shift)."""
+    return datetime.fromtimestamp(now, UTC)

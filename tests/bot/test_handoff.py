@@ -16,9 +16,11 @@ from aisoc.bus import Bus
 from aisoc.events import OpenApproval, ProducedBy, ReviewRequested, ShiftSummary
 from bot.service import Bot
 from bot.settings import SEV_MENTIONS
+from gate.roster import Roster
 from gate.service import Gate
+from gate.settings import RosterSettings
 from tests.bot.conftest import Space
-from tests.bot.factory import WallClock, bot_settings, review, settle
+from tests.bot.factory import ROSTER, WallClock, bot_settings, review, settle
 from tests.bot.story import ISOLATE, SHELLSHOCK, publish_story
 from tests.gate.factory import T0
 
@@ -179,6 +181,29 @@ def test_a_review_not_picked_up_within_its_sla_is_reminded_and_stops_once_acknow
     clock.now = T0.timestamp() + 120 * 60
     settle(bot, clock)
     assert len(nudges(space)) == 1
+
+
+TIER2 = ROSTER["duties"]["tier2"]["rotations"][0]
+
+
+def test_a_reminder_names_who_is_on_call_at_the_sweeps_time_not_the_wall_clocks(
+    bot: Bot, space: Space, bus: Bus, clock: WallClock
+) -> None:
+    """Given a review asked at 10:00 and a sweep at 10:31 (Erin holds Tier 2 then), when the sweep runs
+    while the wall clock already reads the next day (Bob's shift: a sweep that lags, or a test), then
+    the reminder names Erin: the roster is asked at the sweep's time."""
+    rotating = {**ROSTER["duties"]["tier2"], "rotations": [{**TIER2, "people": ["bob", "erin"]}]}
+    roster = Roster(RosterSettings(**{**ROSTER, "duties": {**ROSTER["duties"], "tier2": rotating}}))
+    bot.directory.roster = roster
+    assert roster.on_call("tier2").person.id == "erin"  # type: ignore[union-attr]
+    review(bus)
+    settle(bot, clock)
+    with time_machine.travel(T0 + timedelta(days=1), tick=False):
+        assert roster.on_call("tier2").person.id == "bob"  # type: ignore[union-attr]
+        clock.now = T0.timestamp() + 31 * 60
+        settle(bot, clock)
+    (reminder,) = nudges(space)
+    assert ERIN in reminder and "Bob Ray" not in reminder
 
 
 def test_a_shift_summary_hands_over_to_the_incoming_on_call_with_each_open_approval_linked(
