@@ -4,6 +4,7 @@ to a person as its own ``action.proposed`` — the AI never executes."""
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -100,13 +101,19 @@ propose: a person decides and acts. List who must be notified."""
 
     def answer_schema(self, ctx: RoleContext, schema: dict[str, Any]) -> dict[str, Any] | None:
         """A step's ``target`` is one of the case's hosts, accounts and indicators, or null (a target
-        outside the case is never proposed, so a constrained decoder need not let the model write one)."""
+        outside the case is never proposed, so a constrained decoder need not let the model write one).
+
+        An entity whose JSON needs an escape (``SOCLAB\\snell``) is left out: llama.cpp's schema
+        converters (the server's and llama-cpp-python's) write enum values into the grammar without
+        escaping backslashes or quotes, and the answer would not be JSON. A step without a target
+        takes the case's first host or person (:func:`~roles._targets.default_target`)."""
         step = (schema.get("$defs") or {}).get(StepAnswer.__name__)
         if not isinstance(step, dict) or "target" not in step.get("properties", {}):
             return None
         alert = ctx.alert
         entities = [*alert.hosts, *alert.users, *(i.value for i in alert.indicators)] if alert else []
-        choices = [e for e in dict.fromkeys(entities) if 0 < len(e) <= TARGET_MAX_CHARS][:TARGET_CHOICES]
+        choices = [e for e in dict.fromkeys(entities) if 0 < len(e) <= TARGET_MAX_CHARS and _literal(e)]
+        choices = choices[:TARGET_CHOICES]
         target: dict[str, Any] = {"type": "null"}
         if choices:
             target = {"anyOf": [{"enum": choices}, target]}
@@ -266,3 +273,8 @@ propose: a person decides and acts. List who must be notified."""
             "steps": steps,
             "notifications": ["SOC Manager On-Call"] + (["CISO"] if sev in ("SEV-1", "SEV-2") else []),
         }
+
+
+def _literal(text: str) -> bool:
+    """Whether ``text`` is written in JSON without an escape (no backslash, quote or control)."""
+    return json.dumps(text, ensure_ascii=False) == f'"{text}"'

@@ -116,15 +116,20 @@ def _target(schema: dict) -> dict:
 
 
 def test_a_constrained_decoder_offers_only_the_cases_entities_as_a_target() -> None:
-    """Given a real Wazuh alert with hosts, accounts and indicators and a model that takes a schema, when
-    IR Lead is asked, then its schema's step target is one of exactly those entities (hosts first) or
-    null, everything else of the schema is the role's own; Sentinel and Tier 2 get their own schemas."""
-    alert = next(a for a in _wazuh() if a.hosts and a.users and a.indicators)
+    """Given a real Wazuh alert with hosts, accounts and indicators (and two accounts whose JSON needs
+    an escape) and a model that takes a schema, when IR Lead is asked, then its schema's step target is
+    one of exactly those entities (hosts first, the escaped ones left out) or null, everything else of
+    the schema is the role's own; Sentinel and Tier 2 get their own schemas."""
+    found = next(a for a in _wazuh() if a.hosts and a.users and a.indicators)
+    alert = found.model_copy(update={"users": [*found.users, "LAB\\root", 'say "hi"']})
     model, team, bus = _run_json_mode(alert)
     formats = dict(model.formats)
+    # Left out: names whose JSON needs an escape (llama.cpp's converters would break the grammar).
     entities = [*alert.hosts, *alert.users, *(i.value for i in alert.indicators)]
+    plain = [e for e in dict.fromkeys(entities) if "\\" not in e and '"' not in e]
+    assert len(plain) == len(set(entities)) - 3  # the real record's Windows account is left out too
     assert _target(formats["ir_lead"]["schema"]) == {
-        "anyOf": [{"enum": list(dict.fromkeys(entities))}, {"type": "null"}],
+        "anyOf": [{"enum": plain}, {"type": "null"}],
         "default": None,
     }
     own = team.loops["ir_lead"].grammar
