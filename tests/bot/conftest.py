@@ -33,9 +33,10 @@ class Space:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeWebex]:
-    """The fake Webex REST API on a free port."""
-    f = FakeWebex().start()
+def fake(request: pytest.FixtureRequest) -> Iterator[FakeWebex]:
+    """The fake Webex REST API on a free port; its bot is named by the test module's ``BOT_NAME``
+    (default "aisoc")."""
+    f = FakeWebex(bot_name=getattr(request.module, "BOT_NAME", "aisoc")).start()
     yield f
     f.stop()
 

@@ -23,7 +23,6 @@ from bot.understand import Catalog, understand
 from gate.service import Gate
 from tests.bot.conftest import Space
 from tests.bot.factory import WallClock, bot_settings, deliver, settle
-from tests.bot.fake_webex import FakeWebex
 from tests.bot.story import BLOCK, ISOLATE, NEIGHBOURS, SHELLSHOCK, publish_story
 from tests.gate.factory import T0
 
@@ -198,12 +197,8 @@ THREAD: list[tuple[str, Expect]] = [
 """Questions inside the Shellshock case's thread."""
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeWebex]:
-    """The fake Webex, whose bot is called "AISOC Bot" (people shorten it to "AISOC")."""
-    f = FakeWebex(bot_name="AISOC Bot").start()
-    yield f
-    f.stop()
+BOT_NAME = "AISOC Bot"
+"""The fake Webex's bot name in this module (people shorten it to "AISOC")."""
 
 
 @pytest.fixture

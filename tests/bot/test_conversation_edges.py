@@ -19,18 +19,13 @@ from bot.understand import Catalog, strip_mentions, understand
 from gate.service import Gate
 from tests.bot.conftest import Space
 from tests.bot.factory import WallClock, alert, bot_settings, deliver, review, settle
-from tests.bot.fake_webex import FakeWebex, raw_uuid
+from tests.bot.fake_webex import raw_uuid
 from tests.bot.story import ISOLATE, SHELLSHOCK, Story, publish_story
 from tests.bot.test_commands import ask
 from tests.gate.factory import T0
 
-
-@pytest.fixture
-def fake() -> Iterator[FakeWebex]:
-    """The fake Webex, whose bot is called "AISOC Bot"."""
-    f = FakeWebex(bot_name="AISOC Bot").start()
-    yield f
-    f.stop()
+BOT_NAME = "AISOC Bot"
+"""The fake Webex's bot name in this module (people shorten it to "AISOC")."""
 
 
 @pytest.fixture
