@@ -99,3 +99,14 @@ def bundled() -> None:
         if IN_CI:
             pytest.fail(why)
         pytest.skip(why)
+
+
+def answers_to(space: Space, msg: dict[str, Any], thread: str | None = None) -> list[dict[str, Any]]:
+    """What the bot posted in answer to ``msg``: in its thread (``thread``, or the thread ``msg``
+    starts), from ``msg`` on, oldest first."""
+    root = thread or msg["id"]
+    return [
+        m
+        for m in space.fake.posted(space.soc)
+        if m.get("parentId") == root and m["created"] >= msg["created"]
+    ]

@@ -21,7 +21,7 @@ from aisoc.memory import Memory
 from bot.service import Bot
 from bot.understand import Catalog, understand
 from gate.service import Gate
-from tests.bot.conftest import Space
+from tests.bot.conftest import Space, answers_to
 from tests.bot.factory import WallClock, bot_settings, deliver, settle
 from tests.bot.story import BLOCK, ISOLATE, NEIGHBOURS, SHELLSHOCK, publish_story
 from tests.gate.factory import T0
@@ -231,12 +231,7 @@ def say(
     resp = deliver(client, space.fake.envelope("messages", msg))
     assert resp.status_code == 200, resp.get_json()
     settle(bot, clock)
-    root = thread or msg["id"]
-    answers = [
-        m
-        for m in space.fake.posted(space.soc)
-        if m.get("parentId") == root and m["created"] >= msg["created"]
-    ]
+    answers = answers_to(space, msg, thread)
     assert answers, f"no answer to {text!r}"
     return str(answers[-1]["markdown"])
 

@@ -17,7 +17,7 @@ from aisoc.memory import Memory
 from bot.service import Bot
 from bot.understand import Catalog, strip_mentions, understand
 from gate.service import Gate
-from tests.bot.conftest import Space
+from tests.bot.conftest import Space, answers_to
 from tests.bot.factory import WallClock, alert, bot_settings, deliver, review, settle
 from tests.bot.fake_webex import raw_uuid
 from tests.bot.story import ISOLATE, SHELLSHOCK, Story, publish_story
@@ -64,12 +64,7 @@ def said(
         msg = space.fake._message(getattr(space, who), space.soc["id"], body)
     assert deliver(client, space.fake.envelope("messages", msg)).status_code == 200
     settle(bot, clock)
-    root = thread or msg["id"]
-    answers = [
-        m
-        for m in space.fake.posted(space.soc)
-        if m.get("parentId") == root and m["created"] >= msg["created"]
-    ]
+    answers = answers_to(space, msg, thread)
     assert answers, f"no answer to {body!r}"
     return "\n\n".join(str(m["markdown"]) for m in answers)  # the answer, then any card it caused
 
