@@ -118,6 +118,15 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
             return Response("Bad request: the Host header names no site.\n", 400, mimetype="text/plain")
         return None
 
+    @app.before_request
+    def _identified_first() -> Any:
+        # Who sends a decision comes before its CSRF token: a person whose SSO session ended has a
+        # token bound to them that no longer matches, and must be told to sign in, not that the form
+        # was forged; a stranger is told they are not in the roster.
+        if request.endpoint in auth.IDENTIFIED_POSTS and auth.current_identity() is None:
+            return auth.unidentified()
+        return None
+
     csrf.init_app(app, settings, auth.binding)
     limiter = Limiter(
         auth.rate_limit_key,
@@ -192,6 +201,8 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
         h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
         if not request.path.startswith("/static/"):
             h["Cache-Control"] = "no-store"
+        if resp.status_code == 401 and "WWW-Authenticate" not in h:
+            h["WWW-Authenticate"] = auth.challenge()  # RFC 9110: every 401 names how to authenticate
         if settings.base_url.startswith("https://"):
             h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         return resp

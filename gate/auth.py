@@ -39,6 +39,13 @@ SOURCES = {"proxy": "sso-proxy", "webex": "webex-oauth", "dev": "dev-login"}
 """The ``identity_source`` recorded with decisions, by auth method."""
 SESSION_METHODS = {SOURCES["webex"]: "webex", SOURCES["dev"]: "dev"}
 """Login methods that make sessions, by the source a session records (the proxy makes none)."""
+CHALLENGES = {"proxy": "SSO-Proxy", "webex": "Webex-OAuth", "dev": "Dev-Login"}
+"""The auth scheme a 401's ``WWW-Authenticate`` names for each login method (RFC 9110 11.6.1 asks a
+401 for at least one challenge; none of these is a standard scheme a browser answers by itself)."""
+REALM = "aisoc-gate"
+"""The protection space of the gate's pages (``/metrics`` has its own)."""
+IDENTIFIED_POSTS = frozenset({"gate.confirm", "gate.done"})
+"""The forms only a person of the roster may send: who sends them is checked before their CSRF token."""
 _TIMEOUT_S = 10
 
 bp = Blueprint("auth", __name__)
@@ -122,6 +129,32 @@ def _from_session() -> Identity | None:
         return None
     person = gate_context().gate.roster.find(str(pid))
     return Identity(person, SOURCES[method]) if person is not None else None
+
+
+def challenge() -> str:
+    """The ``WWW-Authenticate`` value of the gate's 401s: one challenge per login method enabled now
+    (``dev`` only in demo mode)."""
+    s = gate_context().settings
+    methods = [m for m in s.auth if m != "dev" or s.demo]
+    return ", ".join(f'{CHALLENGES[m]} realm="{REALM}"' for m in methods)
+
+
+def unidentified() -> tuple[str, int]:
+    """The refusal of a form that nobody of the roster sent: 403 naming the problem when someone
+    authenticated but does not count (a stranger, an untrusted address), else 401 asking the person to
+    sign in again (their SSO session or login ended; the app adds ``WWW-Authenticate``)."""
+    problem = g.get("auth_problem")
+    if problem:
+        return refused("Not allowed", f"{problem} Nothing was decided.", 403)
+    if "proxy" in gate_context().settings.auth:
+        how = (
+            "The gate did not receive who you are from your organisation's single sign-on: your "
+            "sign-in has probably ended. Sign in again (open the gate's address in your browser and "
+            "sign in), then open the link again."
+        )
+    else:
+        how = "You are not logged in (your session ended). Log in again, then open the link again."
+    return refused("Sign in again", f"{how} Nothing was decided.", 401)
 
 
 def _login(person: Person, source: str) -> None:
