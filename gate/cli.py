@@ -221,7 +221,7 @@ def _requests(args: argparse.Namespace) -> int:
         if args.case
         else (gate.store.pending() if args.state == "pending" else gate.store.recent(1000))
     )
-    found = [r for r in found if args.state == "all" or r.state.value == args.state]
+    found = [r for r in map(gate.as_of_now, found) if args.state == "all" or r.state.value == args.state]
     if args.json:
         print(json.dumps([r.model_dump(mode="json") for r in found], indent=2))
     else:

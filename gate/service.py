@@ -323,10 +323,30 @@ class Gate:
         or its executor group."""
         return self.roster.authorize_done(person_id, req.required_role, req.decided_by)
 
+    def lapsed(self, req: ApprovalRequest) -> bool:
+        """Whether ``req`` is pending in the store although its deadline has passed: the worker has not
+        ticked yet, nobody can decide it any more, and every page shows it expired."""
+        return req.is_pending and self.clock() >= req.expires_at
+
+    def as_of_now(self, req: ApprovalRequest) -> ApprovalRequest:
+        """``req`` as people see it now: a :meth:`lapsed` request reads as expired at its deadline by
+        the gate (what the worker's next tick stores), so no listing shows it pending meanwhile. Never
+        stored; anything else is returned as it is."""
+        if not self.lapsed(req):
+            return req
+        return req.model_copy(
+            update={
+                "state": State.EXPIRED,
+                "decided_at": req.expires_at,
+                "reason": expiry_reason(req),
+                "channel": "gate",
+            }
+        )
+
     def describe(self, req: ApprovalRequest) -> str:
         """One sentence on how a request ended ("approved by Alice Ng at ...")."""
         if req.state == State.PENDING:
-            if self.clock() >= req.expires_at:  # the worker has not ticked yet; no one can decide it now
+            if self.lapsed(req):  # the worker has not ticked yet; no one can decide it now
                 return f"expired at {_fmt(req.expires_at)} with no decision"
             return f"pending, expires at {_fmt(req.expires_at)}"
         if req.decided_by_name:

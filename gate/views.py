@@ -91,7 +91,7 @@ def _step_page(
         req=req,
         view=case_view(ctx.gate.bus, req),
         overtaken=ctx.gate.overtaken_by(req) if req.is_pending else None,
-        lapsed=req.is_pending and ctx.gate.clock() >= req.expires_at,
+        lapsed=ctx.gate.lapsed(req),
         auth=auth,
         form=form,
         token=token,
@@ -113,8 +113,8 @@ def index() -> Any:
     return render_template(
         "index.html",
         ident=ident,
-        pending=gate.store.pending(),
-        recent=gate.store.recent(20),
+        pending=[r for r in gate.store.pending() if not gate.lapsed(r)],
+        recent=[gate.as_of_now(r) for r in gate.store.recent(20)],
         logout=LogoutForm(),
     )
 
@@ -223,8 +223,9 @@ def state(rid: str) -> Any:
         "state.html",
         req=req,
         ident=ident,
+        shown=ctx.gate.as_of_now(req),
         outcome=ctx.gate.describe(req),
-        lapsed=req.is_pending and ctx.gate.clock() >= req.expires_at,
+        lapsed=ctx.gate.lapsed(req),
         auth=ctx.gate.authorize(req, ident.person.id),
         done_auth=ctx.gate.may_record_done(req, ident.person.id),
         form=DoneForm(),
@@ -287,7 +288,7 @@ def audit() -> Any:
     gate = gate_context().gate
     if not gate.roster.may_audit(ident.person.id):
         return refused("Not allowed", f"{ident.person.name} may not read the decision audit.", 403)
-    decided = [r for r in gate.store.recent(500) if r.state != State.PENDING]
+    decided = [r for r in map(gate.as_of_now, gate.store.recent(500)) if r.state != State.PENDING]
     return render_template("audit.html", ident=ident, decided=decided, logout=LogoutForm())
 
 

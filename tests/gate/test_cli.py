@@ -30,7 +30,8 @@ def config(tmp_path: Path) -> Path:
 def test_gate_commands_list_show_link_and_tick(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Given a pending request in the gate file, when admin commands run, then they list/show/link/tick."""
+    """Given a request past its deadline in the gate file, when admin commands run, then they
+    list it as expired (before and after the tick), show, link and tick it."""
     settings = load_gate_settings(config)
     assert settings.bus == f"sqlite:///{tmp_path}/soc.db" and settings.roster.auditors == ["frank"]
     bus = Bus(settings.bus)
@@ -38,9 +39,11 @@ def test_gate_commands_list_show_link_and_tick(
     Gate(bus, settings).submit(case.proposal)
     rid = case.proposal.event_id
     cfg = ["--config", str(config)]
-    assert main([*cfg, "gate", "requests"]) == 0
+    assert main([*cfg, "gate", "requests"]) == 0  # past its deadline: not pending, before any tick
+    assert capsys.readouterr().out.strip() == "0 request(s)"
+    assert main([*cfg, "gate", "requests", "--state", "all"]) == 0
     out = capsys.readouterr().out
-    assert rid in out and "isolate_host" in out and "1 request(s)" in out
+    assert rid in out and "isolate_host" in out and " expired " in out and "1 request(s)" in out
     assert main([*cfg, "gate", "show", rid]) == 0
     assert json.loads(capsys.readouterr().out)["target"] == "WS-042"
     assert main([*cfg, "gate", "link", rid]) == 0

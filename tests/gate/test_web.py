@@ -348,6 +348,36 @@ def test_a_request_past_its_deadline_offers_no_form_before_the_worker_expires_it
     assert [d.decision for d in decisions(bus, case)] == [Decision.EXPIRED]
 
 
+def test_the_list_shows_a_request_past_its_deadline_as_expired_before_the_worker_ticks(
+    person: Any, case: Case, gate: Gate, clock: Clock
+) -> None:
+    """Given a pending request listed under "Pending", when its deadline passes before the gate's
+    worker ticked, then the list no longer shows it pending: it is under "Recent" as expired, the
+    audit lists it as expired by the gate, and its own page's heading says expired, exactly as after
+    the worker's tick; the store still holds it pending until then."""
+    rid = case.proposal.event_id
+    carol, frank = person("carol@example.com"), person("frank@example.com")
+
+    def pending_section() -> str:
+        return text(carol.get("/")).split("<h2>Pending</h2>")[1].split("<h2>Recent</h2>")[0]
+
+    def recent_section() -> str:
+        return text(carol.get("/")).split("<h2>Recent</h2>")[1]
+
+    assert f"/r/{rid}" in pending_section() and "isolate_host WS-042</a>: pending" in recent_section()
+    clock.advance(hours=3)
+    assert gate.get(rid).is_pending
+    before = (pending_section(), recent_section())
+    assert f"/r/{rid}" not in before[0] and "Nothing waits for a decision" in before[0]
+    assert "isolate_host WS-042</a>: expired" in before[1]
+    audit = text(frank.get("/audit"))
+    assert f"/r/{rid}" in audit and 'class="state-expired">expired' in audit and "the gate" in audit
+    state = text(carol.get(f"/r/{rid}"))
+    assert 'id="state">expired</span>' in state and "Expired at 2026-03-16 12:00 UTC" in state
+    assert gate.tick().expired == 1 and not gate.get(rid).is_pending
+    assert (pending_section(), recent_section()) == before
+
+
 def test_done_for_an_unknown_request_is_a_404_page(person: Any, case: Case, link: str) -> None:
     """Given Bob's form, when posted to a request id nobody knows, then 404 says so; nothing recorded."""
     bob = person("bob@example.com")
