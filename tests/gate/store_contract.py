@@ -11,6 +11,8 @@ from aisoc.bus import Bus
 from aisoc.events import ActionReminded, Component, ProducedBy
 from gate.errors import UnreadableRequest
 from gate.store import ApprovalRequest, RequestStore, State
+from gate.store_redis import RedisRequestStore
+from gate.store_sqlite import SqliteRequestStore
 from tests.gate.factory import T0, publish_case
 
 
@@ -30,6 +32,51 @@ def reminder(req: ApprovalRequest) -> ActionReminded:
     )
 
 
+def plant(store: RequestStore, request_id: str, data: str, *, case_id: str | None) -> None:
+    """Write ``data`` as the pending record ``request_id`` straight into the store's backend, the way
+    a hand edit or a bad restore would (no check, no outbox)."""
+    if isinstance(store, SqliteRequestStore):
+        with store._tx() as db:
+            db.execute(
+                "INSERT INTO gate_requests VALUES (?, ?, 'pending', 1, ?, ?)",
+                (request_id, case_id, T0.timestamp(), data),
+            )
+        return
+    assert isinstance(store, RedisRequestStore)
+    client, key = store._r, store._key
+    client.hset(key(f"gate:req:{request_id}"), mapping={"v": 1, "d": data})
+    for name in ("gate:pending", "gate:all", f"gate:case:{case_id}"):
+        client.zadd(key(name), {request_id: T0.timestamp()})
+
+
+def unplant(store: RequestStore, request_id: str) -> None:
+    """Remove the record ``request_id`` straight from the store's backend, as its operator would."""
+    if isinstance(store, SqliteRequestStore):
+        with store._tx() as db:
+            db.execute("DELETE FROM gate_requests WHERE request_id = ?", (request_id,))
+        return
+    assert isinstance(store, RedisRequestStore)
+    client, key = store._r, store._key
+    client.delete(key(f"gate:req:{request_id}"))
+    client.zrem(key("gate:pending"), request_id)
+    client.zrem(key("gate:all"), request_id)
+
+
+def plant_event(store: RequestStore, event_id: str, payload: str, etype: str = "action.reminded") -> None:
+    """Queue ``payload`` as outbox entry ``event_id`` straight into the store's backend."""
+    if isinstance(store, SqliteRequestStore):
+        with store._tx() as db:
+            db.execute(
+                "INSERT INTO gate_outbox (event_id, type, payload) VALUES (?, ?, ?)",
+                (event_id, etype, payload),
+            )
+        return
+    assert isinstance(store, RedisRequestStore)
+    client, key = store._r, store._key
+    client.hset(key("gate:outbox"), event_id, payload)
+    client.zadd(key("gate:outbox:order"), {event_id: client.incr(key("gate:outbox:seq"))})
+
+
 GARBAGE = [
     "not json at all",
     '{"request_id": "damaged-2"}',
@@ -47,11 +94,11 @@ class StoreContract:
 
     def plant(self, store: RequestStore, request_id: str, data: str, *, case_id: str | None) -> None:
         """Write ``data`` as the pending record ``request_id`` straight into the backend."""
-        raise NotImplementedError
+        plant(store, request_id, data, case_id=case_id)
 
     def plant_event(self, store: RequestStore, event_id: str, payload: str) -> None:
         """Queue ``payload`` as outbox entry ``event_id`` straight into the backend."""
-        raise NotImplementedError
+        plant_event(store, event_id, payload)
 
     def test_create_is_idempotent_and_get_returns_what_was_stored(self) -> None:
         """Given a new request, when created twice, then the second is refused and the record round-trips."""

@@ -19,9 +19,10 @@ from aisoc.events import (
     Role,
 )
 from aisoc.health import status
-from gate import AlreadyDecided, ApprovalError, Gate, NotAuthorized, State
+from gate import AlreadyDecided, ApprovalError, Gate, NotAuthorized, State, UnreadableRequest
 from gate.server import GateWorker
 from tests.gate.factory import T0, Clock, close_case, gate_events, gate_settings, publish_case, publish_plan
+from tests.gate.store_contract import plant, unplant
 
 
 def test_each_proposal_becomes_exactly_one_request(bus: Bus, gate: Gate) -> None:
@@ -45,6 +46,38 @@ def test_gate_process_consumes_proposals_as_group_gate(bus: Bus, gate: Gate) -> 
     assert worker.run_once() == 0
     assert len(gate.store.pending()) == 2
     assert {g.name for s in bus.stats().streams for g in s.groups} == {"gate"}
+
+
+def test_a_proposal_whose_stored_record_is_unreadable_is_dead_lettered_at_once(
+    store_bus: Bus, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Given garbage stored under a proposal's request id (a bad restore) beside a good proposal,
+    when the gate's worker consumes them, then the good one opens a request, and the damaged one is
+    logged once naming its id and filed as a dead letter on the first delivery (no redelivery loop);
+    the garbage stays in the store for a person, and replaying the letter once they removed it opens
+    the request."""
+    gate = Gate(store_bus, gate_settings(), clock=clock)
+    case = publish_case(store_bus, steps=2)
+    bad, good = case.proposals
+    plant(gate.store, bad.event_id, "not json", case_id=case.case_id)
+    worker = GateWorker(gate, consumer="gate-test", block_ms=0)
+    with caplog.at_level("INFO"):
+        assert worker.run_once() == 3  # the plan and two proposals
+        assert worker.run_once() == 0  # nothing comes back
+    assert [r.request_id for r in gate.store.pending()] == [good.event_id]
+    named = [r for r in caplog.records if bad.event_id in r.getMessage() and r.name == "gate.server"]
+    assert len(named) == 1 and named[0].levelname == "ERROR", [r.getMessage() for r in named]
+    assert "dead letter" in named[0].getMessage() and named[0].exc_info is None
+    (letter,) = store_bus.dead_letters()
+    assert (letter.event_id, letter.group, letter.delivery_count) == (bad.event_id, "gate", 1)
+    assert bad.event_id in letter.reason and "cannot be read" in letter.reason
+    with pytest.raises(UnreadableRequest):
+        gate.store.get(bad.event_id)  # the record is left as it was, for a person to look at
+    unplant(gate.store, bad.event_id)
+    store_bus.replay_dead_letter(letter.id)
+    assert worker.run_once() == 1 and store_bus.dead_letters() == []
+    assert sorted(r.request_id for r in gate.store.pending()) == sorted([bad.event_id, good.event_id])
+    gate.close()
 
 
 def test_runtime_hook_feeds_the_gate_in_process(bus: Bus, gate: Gate) -> None:

@@ -14,55 +14,18 @@ from gate.settings import default_store_path
 from gate.store import RequestStore, State, open_store
 from gate.store_redis import RedisRequestStore
 from gate.store_sqlite import SqliteRequestStore
-from tests.gate.factory import T0, gate_settings
+from tests.gate.factory import gate_settings
 from tests.gate.store_contract import StoreContract, make_request
 from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
 
 
-class _PlantSqlite:
-    """Writes records and outbox entries straight into a SQLite store's tables."""
-
-    def plant(self, store: RequestStore, request_id: str, data: str, *, case_id: str | None) -> None:
-        assert isinstance(store, SqliteRequestStore)
-        with store._tx() as db:
-            db.execute(
-                "INSERT INTO gate_requests VALUES (?, ?, 'pending', 1, ?, ?)",
-                (request_id, case_id, T0.timestamp(), data),
-            )
-
-    def plant_event(self, store: RequestStore, event_id: str, payload: str) -> None:
-        assert isinstance(store, SqliteRequestStore)
-        with store._tx() as db:
-            db.execute(
-                "INSERT INTO gate_outbox (event_id, type, payload) VALUES (?, 'action.reminded', ?)",
-                (event_id, payload),
-            )
-
-
-class _PlantRedis:
-    """Writes records and outbox entries straight into a Redis store's keys."""
-
-    bus: Bus
-
-    def plant(self, store: RequestStore, request_id: str, data: str, *, case_id: str | None) -> None:
-        client, key = self.bus.client, self.bus.key  # type: ignore[attr-defined]
-        client.hset(key(f"gate:req:{request_id}"), mapping={"v": 1, "d": data})
-        for name in ("gate:pending", "gate:all", f"gate:case:{case_id}"):
-            client.zadd(key(name), {request_id: T0.timestamp()})
-
-    def plant_event(self, store: RequestStore, event_id: str, payload: str) -> None:
-        client, key = self.bus.client, self.bus.key  # type: ignore[attr-defined]
-        client.hset(key("gate:outbox"), event_id, payload)
-        client.zadd(key("gate:outbox:order"), {event_id: client.incr(key("gate:outbox:seq"))})
-
-
-class TestSqliteMemoryStore(_PlantSqlite, StoreContract):
+class TestSqliteMemoryStore(StoreContract):
     def create_store(self) -> RequestStore:
         return SqliteRequestStore(":memory:")
 
 
-class TestSqliteFileStore(_PlantSqlite, StoreContract):
+class TestSqliteFileStore(StoreContract):
     @pytest.fixture(autouse=True)
     def _dir(self, tmp_path: Path) -> None:
         self.path = tmp_path / "soc.gate.db"
@@ -90,7 +53,7 @@ class TestSqliteFileStore(_PlantSqlite, StoreContract):
 
 
 @pytest.mark.redis
-class TestRedisClusterStore(_PlantRedis, StoreContract):
+class TestRedisClusterStore(StoreContract):
     """The approval store next to a bus on a real Redis Cluster (its keys share the bus's slot)."""
 
     @pytest.fixture(autouse=True)
@@ -103,7 +66,7 @@ class TestRedisClusterStore(_PlantRedis, StoreContract):
 
 
 @pytest.mark.redis
-class TestRedisStore(_PlantRedis, StoreContract):
+class TestRedisStore(StoreContract):
     @pytest.fixture(autouse=True)
     def _redis(self, redis_url: str, namespace: str) -> None:
         self.bus = Bus(redis_url, namespace=namespace)
