@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -166,21 +167,52 @@ def readable(records: Iterable[tuple[str, str | bytes]]) -> list[ApprovalRequest
     return found
 
 
-def readable_events(payloads: Iterable[tuple[str, str, str | None]]) -> list[Event]:
-    """The events of ``(event_id, payload, type)`` outbox entries that decode; every other entry is
-    logged and left queued (it cannot be published), so it never holds back the events after it."""
-    found = []
-    for event_id, payload, etype in payloads:
+@dataclass(frozen=True, slots=True)
+class DamagedEntry:
+    """An outbox entry the gate cannot publish (not an event, or one queued under another id), set
+    aside once for a person: it is never published and never read again by the gate."""
+
+    event_id: str
+    payload: str | bytes | None
+    """As it was stored (None when the entry had none)."""
+    problem: str
+    """Why it cannot be published."""
+
+
+def sort_outbox(
+    entries: Iterable[tuple[Any, str, str | bytes | None, str | None]],
+) -> tuple[list[Event], list[tuple[Any, str, str]]]:
+    """Sort ``(key, event_id, payload, type)`` outbox entries into the events that decode and the
+    ``(key, event_id, problem)`` of every other entry, which the store sets aside (see
+    :func:`log_set_aside`), so a damaged entry never holds back the events after it."""
+    found: list[Event] = []
+    damaged: list[tuple[Any, str, str]] = []
+    for key, event_id, payload, etype in entries:
+        if not payload:
+            damaged.append((key, event_id, "it has no payload"))
+            continue
         try:
             event = from_json(payload, etype)
         except (ContractError, ValueError) as e:
-            log.error("gate outbox: skipping an unreadable event %s: %s", event_id, e)
+            damaged.append((key, event_id, f"not an event: {e}"))
             continue
         if event.event_id != event_id:
-            log.error("gate outbox: skipping entry %s, which holds event %s", event_id, event.event_id)
+            damaged.append((key, event_id, f"it holds event {event.event_id} under another id"))
             continue
         found.append(event)
-    return found
+    return found, damaged
+
+
+def log_set_aside(event_id: str, problem: str, where: str) -> None:
+    """Say once, when the store moved it, that an outbox entry was set aside and where it is kept."""
+    log.error(
+        "gate outbox: set aside entry %s, which cannot be published (%s); it is kept in %s for a "
+        "person to read, and the events after it go on",
+        event_id,
+        problem,
+        where,
+        extra={"event_id": event_id},
+    )
 
 
 @runtime_checkable
@@ -217,8 +249,13 @@ class RequestStore(Protocol):
         ...
 
     def outbox(self, limit: int = 100) -> list[Event]:
-        """Return queued events not yet confirmed published, oldest first (unreadable ones logged and
-        left out)."""
+        """Return up to ``limit`` queued events not yet confirmed published, oldest first. An entry
+        that is not a publishable event is moved aside (see :meth:`damaged_outbox`) and logged, once,
+        and the events after it are returned in its place."""
+        ...
+
+    def damaged_outbox(self, limit: int = 100) -> list[DamagedEntry]:
+        """Return the outbox entries set aside as unpublishable, oldest first (for a person)."""
         ...
 
     def clear_outbox(self, event_ids: Sequence[str]) -> None:

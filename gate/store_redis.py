@@ -2,8 +2,9 @@
 
 Keys (all ``{ns}:gate:...``): ``req:<id>`` a hash (``v`` version, ``d`` JSON), ``pending`` and ``all``
 sorted sets by creation time, ``case:<case_id>`` a set, ``outbox`` a hash of queued events and
-``outbox:order`` their order. Creation, compare-and-set and pruning run as Lua scripts, so they are
-atomic.
+``outbox:order`` their order, ``outbox:damaged`` a stream of the entries set aside as unpublishable
+(fields ``id``, ``problem`` and ``payload`` as stored). Creation, compare-and-set, pruning and
+setting aside run as Lua scripts, so they are atomic.
 """
 
 from __future__ import annotations
@@ -13,7 +14,18 @@ from datetime import datetime
 from typing import Any
 
 from aisoc.events import Event
-from gate.store import ApprovalRequest, State, read_request, readable, readable_events
+from gate.store import (
+    ApprovalRequest,
+    DamagedEntry,
+    State,
+    log_set_aside,
+    read_request,
+    readable,
+    sort_outbox,
+)
+
+_NOT_TEXT = object()
+"""A stored value that is not UTF-8 text (this store's client decodes every answer)."""
 
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -53,6 +65,21 @@ return 1
 """
 
 
+_SET_ASIDE = """
+-- KEYS: gate:outbox (hash), gate:outbox:order (sorted set), gate:outbox:damaged (stream).
+-- ARGV: the entry's id, why it cannot be published. Moves the entry, its payload byte for byte, to
+-- the stream, unless another gate process did first (then returns 0).
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+local fields = {'id', ARGV[1], 'problem', ARGV[2]}
+local p = redis.call('HGET', KEYS[1], ARGV[1])
+if p then fields[5] = 'payload'; fields[6] = p end
+redis.call('XADD', KEYS[3], '*', unpack(fields))
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+
 class RedisRequestStore:
     """``RequestStore`` on Redis.
 
@@ -67,6 +94,7 @@ class RedisRequestStore:
         self._create = client.register_script(_CREATE)
         self._replace = client.register_script(_REPLACE)
         self._prune = client.register_script(_PRUNE)
+        self._set_aside_script = client.register_script(_SET_ASIDE)
 
     def _req(self, request_id: str) -> str:
         return self._key(f"gate:req:{request_id}")
@@ -132,11 +160,37 @@ class RedisRequestStore:
         return self._load(self._r.zrevrange(self._key("gate:all"), 0, max(0, limit - 1)))
 
     def outbox(self, limit: int = 100) -> list[Event]:
-        ids = self._r.zrange(self._key("gate:outbox:order"), 0, max(0, limit - 1))
-        if not ids:
-            return []
-        payloads = self._r.hmget(self._key("gate:outbox"), ids)
-        return readable_events((i, p, None) for i, p in zip(ids, payloads, strict=True) if p)
+        while True:  # each pass sets aside what it found damaged, so the next reads further
+            ids = self._r.zrange(self._key("gate:outbox:order"), 0, max(0, limit - 1))
+            if not ids:
+                return []
+            try:
+                payloads = self._r.hmget(self._key("gate:outbox"), ids)
+            except UnicodeDecodeError:  # one payload is not UTF-8: find it, one entry at a time
+                payloads = [self._text(self._key("gate:outbox"), i) for i in ids]
+            pairs = list(zip(ids, payloads, strict=True))
+            events, damaged = sort_outbox((i, i, p, None) for i, p in pairs if p is not _NOT_TEXT)
+            damaged += [(i, i, "not UTF-8 text") for i, p in pairs if p is _NOT_TEXT]
+            if not damaged:
+                return events
+            where = f"stream {self._key('gate:outbox:damaged')}"
+            for _, event_id, problem in damaged:
+                keys = [self._key(f"gate:outbox{k}") for k in ("", ":order", ":damaged")]
+                if self._set_aside_script(keys=keys, args=[event_id, problem]):
+                    log_set_aside(event_id, problem, where)
+
+    def _text(self, key: str, field: str) -> Any:
+        """One hash field's value, or ``_NOT_TEXT`` when it is not UTF-8 (the client decodes)."""
+        try:
+            return self._r.hget(key, field)
+        except UnicodeDecodeError:
+            return _NOT_TEXT
+
+    def damaged_outbox(self, limit: int = 100) -> list[DamagedEntry]:
+        found = []
+        for _, fields in self._r.xrange(self._key("gate:outbox:damaged"), count=limit):
+            found.append(DamagedEntry(fields.get("id", ""), fields.get("payload"), fields.get("problem", "")))
+        return found
 
     def clear_outbox(self, event_ids: Sequence[str]) -> None:
         if event_ids:

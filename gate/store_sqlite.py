@@ -7,12 +7,22 @@ clause, so several gate processes on one host may share the file.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from aisoc.events import Event
 from aisoc.sqlitedb import Database
-from gate.store import ApprovalRequest, State, read_request, readable, readable_events
+from gate.store import (
+    ApprovalRequest,
+    DamagedEntry,
+    State,
+    log_set_aside,
+    read_request,
+    readable,
+    sort_outbox,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS gate_requests (
@@ -24,7 +34,12 @@ CREATE INDEX IF NOT EXISTS gate_requests_created ON gate_requests (created_at);
 CREATE TABLE IF NOT EXISTS gate_outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
     payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS gate_outbox_damaged (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT, type TEXT, payload TEXT,
+    problem TEXT NOT NULL, moved_at REAL NOT NULL);
 """
+DAMAGED_TABLE = "gate_outbox_damaged"
+"""Where outbox entries that cannot be published are set aside, with why and when."""
 
 
 class SqliteRequestStore:
@@ -108,11 +123,38 @@ class SqliteRequestStore:
         )
 
     def outbox(self, limit: int = 100) -> list[Event]:
+        while True:  # each pass sets aside what it found damaged, so the next reads further
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT seq, event_id, payload, type FROM gate_outbox ORDER BY seq LIMIT ?", (limit,)
+                ).fetchall()
+            events, damaged = sort_outbox(rows)
+            if not damaged:
+                return events
+            self._set_aside(damaged)
+
+    def _set_aside(self, damaged: list[tuple[Any, str, str]]) -> None:
+        """Move damaged outbox entries, as stored, to ``gate_outbox_damaged`` (one transaction)."""
+        moved = []
+        with self._tx() as db:
+            for seq, event_id, problem in damaged:
+                cur = db.execute(
+                    f"INSERT INTO {DAMAGED_TABLE} (event_id, type, payload, problem, moved_at) "
+                    "SELECT event_id, type, payload, ?, ? FROM gate_outbox WHERE seq = ?",
+                    (problem, time.time(), seq),
+                )
+                db.execute("DELETE FROM gate_outbox WHERE seq = ?", (seq,))
+                if cur.rowcount == 1:  # not moved meanwhile by another gate process
+                    moved.append((event_id, problem))
+        for event_id, problem in moved:
+            log_set_aside(str(event_id), problem, f"table {DAMAGED_TABLE} of {self.path}")
+
+    def damaged_outbox(self, limit: int = 100) -> list[DamagedEntry]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT event_id, payload, type FROM gate_outbox ORDER BY seq LIMIT ?", (limit,)
+                f"SELECT event_id, payload, problem FROM {DAMAGED_TABLE} ORDER BY seq LIMIT ?", (limit,)
             ).fetchall()
-        return readable_events(rows)
+        return [DamagedEntry(str(i), p, str(why)) for i, p, why in rows]
 
     def clear_outbox(self, event_ids: Sequence[str]) -> None:
         with self._tx() as db:

@@ -195,17 +195,39 @@ class StoreContract:
         assert store.prune(T0 + timedelta(days=30)) == 1
         assert [r.request_id for r in store.pending()] == ids[1:]
 
-    def test_an_unreadable_outbox_entry_holds_back_no_other_event(self) -> None:
-        """Given a damaged outbox entry queued before a good event, when the outbox is read, then the
-        good event is returned (the damaged one is left out) and can be cleared."""
+    def test_a_damaged_outbox_entry_is_set_aside_once_and_the_rest_flows(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Given damaged outbox entries written straight into the store (not JSON, JSON of no event,
+        a good event under another id, an empty payload), more of them than one read's limit, queued
+        before a good event, when the outbox is read again and again, then the good event comes out
+        on the first read, each damaged entry is logged once naming it and moved aside with its raw
+        payload and the reason (never published, never read again), and clearing the good event
+        empties the outbox."""
         store, req = self.create_store(), make_request()
         store.create(req)
-        self.plant_event(store, "bad-event", "garbage")
+        other = reminder(req)
+        damaged = {
+            "bad-garbage": "garbage",
+            "bad-json": '{"type": "action.reminded"}',
+            "bad-copy": other.to_json(),
+            "bad-empty": "",
+        }
+        for event_id, payload in damaged.items():
+            self.plant_event(store, event_id, payload)
         event = reminder(req)
         assert store.replace(req.evolve(reminders=1), [event])
-        assert store.outbox() == [event]
+        with caplog.at_level("ERROR", logger="gate"):
+            for _ in range(3):
+                assert store.outbox(limit=2) == [event]
+        for event_id in damaged:
+            named = [r for r in caplog.records if event_id in r.getMessage()]
+            assert len(named) == 1, (event_id, [r.getMessage() for r in caplog.records])
+        aside = store.damaged_outbox()
+        assert [(d.event_id, d.payload) for d in aside] == list(damaged.items())
+        assert all(d.problem for d in aside) and other.event_id in aside[2].problem
         store.clear_outbox([event.event_id])
-        assert store.outbox() == []
+        assert store.outbox() == [] and len(store.damaged_outbox()) == len(damaged)
 
     def test_concurrent_compare_and_set_has_exactly_one_winner(self) -> None:
         """Given 50 threads replacing the same version, when they race, then exactly one succeeds."""
