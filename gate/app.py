@@ -176,7 +176,10 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
     def _http_error(e: HTTPException) -> Any:
         # Every other refusal werkzeug raises (405, 413 ...) gets the gate's page, with its own status.
         code = e.code or 500
-        return auth.refused(e.name, f"{e.description} Nothing was decided.", code)
+        page, status = auth.refused(e.name, f"{e.description} Nothing was decided.", code)
+        # Keep what the refusal says in headers: a 405 must name the allowed methods (RFC 9110).
+        kept = [(k, v) for k, v in e.get_headers() if k.lower() != "content-type"]
+        return page, status, kept
 
     @app.errorhandler(500)
     def _failed(e: Exception) -> Any:

@@ -158,9 +158,10 @@ def confirm(rid: str) -> Any:
     except ApprovalError as e:
         return _refusal(e, req, ident)
     form = DecisionForm()
-    if not form.validate_on_submit() or not (form.approve.data or form.reject.data):
-        if not form.errors:  # valid fields but no button: a scripted or stripped form
-            form.reason.errors = ["Choose Approve or Reject; nothing was decided."]
+    problem = _not_one_decision(form)
+    if problem is not None or not form.validate_on_submit():
+        if problem is not None:
+            form.reason.errors = [problem]
         return _step_page(req, ident, form, request.args["t"], 422)
     approve = bool(form.approve.data)
     try:
@@ -187,6 +188,23 @@ def confirm(rid: str) -> Any:
     else:
         flash("Rejected. Nothing will be done.")
     return redirect(url_for("gate.state", rid=rid), 303)
+
+
+def _not_one_decision(form: DecisionForm) -> str | None:
+    """Why a sent decision form does not say one thing (a browser sends each field once and the
+    button clicked only), or None: a field sent twice (the form reads the first value; a proxy or a
+    log may read another), both buttons, or neither (a scripted or stripped form)."""
+    repeated = sorted({k for k in request.form if len(request.form.getlist(k)) > 1})
+    if repeated:
+        return (
+            f"The form holds {', '.join(repeated)} more than once; nothing was decided. "
+            "Reload the page and send it again."
+        )
+    if form.approve.data and form.reject.data:
+        return "Choose Approve or Reject, not both; nothing was decided."
+    if not (form.approve.data or form.reject.data):
+        return "Choose Approve or Reject; nothing was decided."
+    return None
 
 
 def _refusal(e: ApprovalError, req: ApprovalRequest, ident: Identity) -> tuple[str, int]:

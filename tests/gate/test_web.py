@@ -378,6 +378,50 @@ def test_the_list_shows_a_request_past_its_deadline_as_expired_before_the_worker
     assert (pending_section(), recent_section()) == before
 
 
+def test_a_decision_form_with_both_buttons_or_a_repeated_field_decides_nothing(
+    person: Any, bus: Bus, case: Case, link: str, gate: Gate
+) -> None:
+    """Given Alice's step-one form, when it is sent with both Approve and Reject (a browser sends the
+    button clicked only), or with a field twice (a second reason holding a right-to-left override,
+    a second target, a second token), then the form comes back (422) saying what is wrong and
+    nothing is decided; the plain form then approves."""
+    from werkzeug.datastructures import MultiDict
+
+    alice = person("alice@example.com")
+    token = csrf(alice.get(link).get_data(as_text=True))
+    base = [("csrf_token", token), ("target", "WS-042"), ("reason", "contain it")]
+    both = alice.post(link, MultiDict([*base, ("approve", "Approve"), ("reject", "Reject")]))
+    assert both.status_code == 422 and "Choose Approve or Reject, not both" in text(both)
+    for extra in (("reason", "contain \u202egnp.exe"), ("target", "WS-043"), ("csrf_token", token)):
+        resp = alice.post(link, MultiDict([*base, extra, ("approve", "Approve")]))
+        assert resp.status_code == 422, (extra, text(resp))
+        assert f"The form holds {extra[0]} more than once" in text(resp)
+    assert decisions(bus, case) == [] and gate.get(case.proposal.event_id).is_pending
+    assert alice.post(link, MultiDict([*base, ("approve", "Approve")])).status_code == 303
+
+
+def test_a_refused_method_names_the_allowed_ones(person: Any, case: Case, link: str) -> None:
+    """Given the gate's pages, when asked with a method they do not serve (HEAD or GET on "done",
+    PUT on step one), then 405 carries ``Allow`` (RFC 9110) on the gate's page; OPTIONS lists them."""
+    alice, rid = person("alice@example.com"), case.proposal.event_id
+    for method, url, allowed in (
+        ("HEAD", f"/r/{rid}/done", {"OPTIONS", "POST"}),
+        ("GET", f"/r/{rid}/done", {"OPTIONS", "POST"}),
+        ("PUT", link, {"GET", "HEAD", "OPTIONS", "POST"}),
+        ("DELETE", "/", {"GET", "HEAD", "OPTIONS"}),
+    ):
+        resp = alice.client.open(url, method=method, headers=alice.headers, environ_base=alice.environ)
+        assert resp.status_code == 405, (method, url)
+        assert set(resp.headers.get("Allow", "").split(", ")) == allowed, (method, url)
+    opts = alice.client.options(link, headers=alice.headers, environ_base=alice.environ)
+    assert opts.status_code == 200 and set(opts.headers["Allow"].split(", ")) == {
+        "GET",
+        "HEAD",
+        "OPTIONS",
+        "POST",
+    }
+
+
 def test_done_for_an_unknown_request_is_a_404_page(person: Any, case: Case, link: str) -> None:
     """Given Bob's form, when posted to a request id nobody knows, then 404 says so; nothing recorded."""
     bob = person("bob@example.com")
