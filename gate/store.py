@@ -141,6 +141,11 @@ def read_request(request_id: str, data: str | bytes) -> ApprovalRequest:
     Raises:
         UnreadableRequest: it is not an approval request, or one stored under another id.
     """
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnreadableRequest(request_id, "not UTF-8 text") from None
     try:
         req = ApprovalRequest.model_validate_json(data)
     except ValidationError as e:
@@ -179,6 +184,15 @@ class DamagedEntry:
     """Why it cannot be published."""
 
 
+def text_or_bytes(value: bytes) -> str | bytes:
+    """A stored value read as bytes: its text, or the bytes themselves when they are not UTF-8 (one
+    broken value must not fail the read of every other)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value
+
+
 def sort_outbox(
     entries: Iterable[tuple[Any, str, str | bytes | None, str | None]],
 ) -> tuple[list[Event], list[tuple[Any, str, str]]]:
@@ -190,6 +204,9 @@ def sort_outbox(
     for key, event_id, payload, etype in entries:
         if not payload:
             damaged.append((key, event_id, "it has no payload"))
+            continue
+        if isinstance(payload, bytes) and isinstance(text_or_bytes(payload), bytes):
+            damaged.append((key, event_id, "not UTF-8 text"))
             continue
         try:
             event = from_json(payload, etype)

@@ -22,10 +22,8 @@ from gate.store import (
     read_request,
     readable,
     sort_outbox,
+    text_or_bytes,
 )
-
-_NOT_TEXT = object()
-"""A stored value that is not UTF-8 text (this store's client decodes every answer)."""
 
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -99,12 +97,17 @@ class RedisRequestStore:
     def _req(self, request_id: str) -> str:
         return self._key(f"gate:req:{request_id}")
 
+    def _raw(self, *command: Any) -> Any:
+        """Run ``command`` and answer bytes (the client decodes every other answer, and one value
+        that is not UTF-8 would fail the whole read)."""
+        return self._r.execute_command(*command, NEVER_DECODE=True)
+
     def _load(self, ids: Sequence[str]) -> list[ApprovalRequest]:
         if not ids:
             return []
         pipe = self._r.pipeline(transaction=False)
         for rid in ids:
-            pipe.hget(self._req(rid), "d")
+            pipe.execute_command("HGET", self._req(rid), "d", NEVER_DECODE=True)
         return readable((rid, d) for rid, d in zip(ids, pipe.execute(), strict=True) if d)
 
     def create(self, request: ApprovalRequest) -> bool:
@@ -123,7 +126,7 @@ class RedisRequestStore:
         return bool(created)
 
     def get(self, request_id: str) -> ApprovalRequest | None:
-        data = self._r.hget(self._req(request_id), "d")
+        data = self._raw("HGET", self._req(request_id), "d")
         return read_request(request_id, data) if data else None
 
     def replace(self, request: ApprovalRequest, events: Sequence[Event] = ()) -> bool:
@@ -164,13 +167,8 @@ class RedisRequestStore:
             ids = self._r.zrange(self._key("gate:outbox:order"), 0, max(0, limit - 1))
             if not ids:
                 return []
-            try:
-                payloads = self._r.hmget(self._key("gate:outbox"), ids)
-            except UnicodeDecodeError:  # one payload is not UTF-8: find it, one entry at a time
-                payloads = [self._text(self._key("gate:outbox"), i) for i in ids]
-            pairs = list(zip(ids, payloads, strict=True))
-            events, damaged = sort_outbox((i, i, p, None) for i, p in pairs if p is not _NOT_TEXT)
-            damaged += [(i, i, "not UTF-8 text") for i, p in pairs if p is _NOT_TEXT]
+            payloads = self._raw("HMGET", self._key("gate:outbox"), *ids)
+            events, damaged = sort_outbox((i, i, p, None) for i, p in zip(ids, payloads, strict=True))
             if not damaged:
                 return events
             where = f"stream {self._key('gate:outbox:damaged')}"
@@ -179,17 +177,17 @@ class RedisRequestStore:
                 if self._set_aside_script(keys=keys, args=[event_id, problem]):
                     log_set_aside(event_id, problem, where)
 
-    def _text(self, key: str, field: str) -> Any:
-        """One hash field's value, or ``_NOT_TEXT`` when it is not UTF-8 (the client decodes)."""
-        try:
-            return self._r.hget(key, field)
-        except UnicodeDecodeError:
-            return _NOT_TEXT
-
     def damaged_outbox(self, limit: int = 100) -> list[DamagedEntry]:
         found = []
-        for _, fields in self._r.xrange(self._key("gate:outbox:damaged"), count=limit):
-            found.append(DamagedEntry(fields.get("id", ""), fields.get("payload"), fields.get("problem", "")))
+        for _, fields in self._raw("XRANGE", self._key("gate:outbox:damaged"), "-", "+", "COUNT", limit):
+            payload = fields.get(b"payload")
+            found.append(
+                DamagedEntry(
+                    fields.get(b"id", b"").decode("utf-8", "backslashreplace"),
+                    None if payload is None else text_or_bytes(payload),
+                    fields.get(b"problem", b"").decode("utf-8", "backslashreplace"),
+                )
+            )
         return found
 
     def clear_outbox(self, event_ids: Sequence[str]) -> None:

@@ -22,6 +22,7 @@ from gate.store import (
     read_request,
     readable,
     sort_outbox,
+    text_or_bytes,
 )
 
 _SCHEMA = """
@@ -53,6 +54,7 @@ class SqliteRequestStore:
         self.path = path if path == ":memory:" else os.path.abspath(path)
         self._sql = Database(self.path, _SCHEMA)
         self._lock, self._db, self._tx = self._sql.lock, self._sql.db, self._sql.tx
+        self._db.text_factory = text_or_bytes  # a value that is not UTF-8 fails its row, not the read
 
     def _rows(self, sql: str, args: tuple[object, ...] = ()) -> list[ApprovalRequest]:
         """The readable requests of a ``SELECT request_id, data`` (see :func:`gate.store.readable`)."""

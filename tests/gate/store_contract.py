@@ -32,13 +32,13 @@ def reminder(req: ApprovalRequest) -> ActionReminded:
     )
 
 
-def plant(store: RequestStore, request_id: str, data: str, *, case_id: str | None) -> None:
+def plant(store: RequestStore, request_id: str, data: str | bytes, *, case_id: str | None) -> None:
     """Write ``data`` as the pending record ``request_id`` straight into the store's backend, the way
     a hand edit or a bad restore would (no check, no outbox)."""
     if isinstance(store, SqliteRequestStore):
         with store._tx() as db:
             db.execute(
-                "INSERT INTO gate_requests VALUES (?, ?, 'pending', 1, ?, ?)",
+                "INSERT INTO gate_requests VALUES (?, ?, 'pending', 1, ?, CAST(? AS TEXT))",
                 (request_id, case_id, T0.timestamp(), data),
             )
         return
@@ -62,12 +62,14 @@ def unplant(store: RequestStore, request_id: str) -> None:
     client.zrem(key("gate:all"), request_id)
 
 
-def plant_event(store: RequestStore, event_id: str, payload: str, etype: str = "action.reminded") -> None:
+def plant_event(
+    store: RequestStore, event_id: str, payload: str | bytes, etype: str = "action.reminded"
+) -> None:
     """Queue ``payload`` as outbox entry ``event_id`` straight into the store's backend."""
     if isinstance(store, SqliteRequestStore):
         with store._tx() as db:
             db.execute(
-                "INSERT INTO gate_outbox (event_id, type, payload) VALUES (?, ?, ?)",
+                "INSERT INTO gate_outbox (event_id, type, payload) VALUES (?, ?, CAST(? AS TEXT))",
                 (event_id, etype, payload),
             )
         return
@@ -228,6 +230,27 @@ class StoreContract:
         assert all(d.problem for d in aside) and other.event_id in aside[2].problem
         store.clear_outbox([event.event_id])
         assert store.outbox() == [] and len(store.damaged_outbox()) == len(damaged)
+
+    def test_bytes_that_are_not_utf8_in_a_record_or_an_outbox_entry_break_nothing_else(self) -> None:
+        """Given a record and an outbox entry whose stored text is not UTF-8 (a broken disk, a bad
+        restore), written straight into the store beside a good request and a good event, when the
+        store is listed, read and flushed, then the good ones come out, the record is named as
+        unreadable when asked for, and the entry is set aside with its bytes as they were."""
+        store, req = self.create_store(), make_request(1, case="x:1")
+        store.create(req)
+        self.plant(store, "damaged-bytes", b"\xff{\xfe", case_id="x:1")
+        self.plant_event(store, "bad-bytes", b"\xff\xfe")
+        event = reminder(req)
+        assert store.replace(req.evolve(reminders=1), [event])
+        assert [r.request_id for r in store.pending()] == [req.request_id]
+        assert [r.request_id for r in store.for_case("x:1")] == [req.request_id]
+        assert [r.request_id for r in store.recent()] == [req.request_id]
+        with pytest.raises(UnreadableRequest, match="damaged-bytes"):
+            store.get("damaged-bytes")
+        assert store.outbox() == [event]
+        (aside,) = store.damaged_outbox()
+        assert (aside.event_id, aside.payload) == ("bad-bytes", b"\xff\xfe") and "UTF-8" in aside.problem
+        assert store.prune(T0 + timedelta(days=30)) == 0
 
     def test_concurrent_compare_and_set_has_exactly_one_winner(self) -> None:
         """Given 50 threads replacing the same version, when they race, then exactly one succeeds."""
