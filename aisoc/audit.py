@@ -1,12 +1,16 @@
 """Keeping the log: export, restore, retention. The audit log is the SOC's memory and its evidence.
 
 An export is gzip-compressed JSON Lines: a header line, then one ``{"id", "event"}`` line per audit
-entry in publish order. A restore validates the whole file first and writes nothing if any line is
-bad, then fills an empty bus's audit log (work streams untouched: nothing is handled twice).
+entry in publish order. An entry that does not decode (written around the bus) is kept as stored, as
+``{"id", "unreadable": {"type", "reason", "payload", "encoding"}}`` (``encoding`` ``base64`` for
+bytes that are not UTF-8): retention archives it like any other entry, so trimming loses nothing.
+A restore validates the whole file first and writes nothing if any line is bad, then fills an
+empty bus's audit log (work streams untouched: nothing is handled twice).
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import logging
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from aisoc.bus import AuditEntry, Bus
+from aisoc.bus import AuditEntry, BrokenEntry, Bus
 from aisoc.errors import AisocError, ContractError
 from aisoc.events import AlertReceived, Event, from_dict, utcnow
 from aisoc.sources import INGEST_MARK
@@ -39,6 +43,8 @@ class ExportResult:
     count: int
     first_id: str | None
     last_id: str | None
+    unreadable: int = 0
+    """Entries that did not decode, archived as stored (counted apart from ``count``)."""
 
 
 def export(
@@ -54,7 +60,7 @@ def export(
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.partial")
-    count, first, last = 0, None, None
+    count, broken, first, last = 0, 0, None, None
     with gzip.open(tmp, "wt", encoding="utf-8") as f:
         header = {
             "format": FORMAT,
@@ -65,22 +71,42 @@ def export(
         }
         f.write(json.dumps(header) + "\n")
         for entry in _select(bus, since, case_id, until_id):
-            f.write(json.dumps({"id": entry.id, "event": entry.event.to_dict()}, ensure_ascii=False) + "\n")
-            count += 1
+            if isinstance(entry, BrokenEntry):
+                line = {"id": entry.id, "unreadable": _stored(entry)}
+                broken += 1
+            else:
+                line = {"id": entry.id, "event": entry.event.to_dict()}
+                count += 1
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
             first = first or entry.id
             last = entry.id
     os.replace(tmp, target)
-    return ExportResult(target, count, first, last)
+    return ExportResult(target, count, first, last, broken)
+
+
+def _stored(entry: BrokenEntry) -> dict[str, str | None]:
+    return {
+        "type": entry.event_type,
+        "reason": entry.reason,
+        "payload": entry.payload,
+        "encoding": entry.encoding,
+    }
 
 
 def _select(
     bus: Bus, since: datetime | None, case_id: str | None, until_id: str | None
-) -> Iterator[AuditEntry]:
+) -> Iterator[AuditEntry | BrokenEntry]:
+    """The entries an export takes; a broken entry goes with a whole export or a retention range
+    (it names no case and no time, so a case's or a window's export leaves it out)."""
     from aisoc.bus import id_key
 
-    for entry in bus.audit.entries():
+    for entry in bus.audit.scan():
         if until_id is not None and id_key(entry.id) > id_key(until_id):
             return
+        if isinstance(entry, BrokenEntry):
+            if case_id is None and since is None:
+                yield entry
+            continue
         if case_id is not None and entry.event.case_id != case_id:
             continue
         if since is not None and entry.event.occurred_at < since:
@@ -89,10 +115,23 @@ def _select(
 
 
 def read_export(path: str | os.PathLike[str]) -> Iterator[Event]:
-    """Yield the events of an export, validating as it goes.
+    """Yield the events of an export, validating as it goes (the entries archived as stored because
+    they did not decode are checked and passed over: :func:`read_archive` yields them).
 
     Raises:
         AuditFileError: not an export, or a line that is not a valid event (named by number).
+    """
+    for item in read_archive(path):
+        if isinstance(item, AuditEntry):
+            yield item.event
+
+
+def read_archive(path: str | os.PathLike[str]) -> Iterator[AuditEntry | BrokenEntry]:
+    """Yield every entry of an export with its id: the events, and the entries kept as stored.
+
+    Raises:
+        AuditFileError: not an export, or a line that is neither a valid event nor a stored entry
+            (named by number).
     """
     try:
         with gzip.open(path, "rt", encoding="utf-8") as f:
@@ -103,11 +142,35 @@ def read_export(path: str | os.PathLike[str]) -> Iterator[Event]:
                 if not line.strip():
                     continue
                 try:
-                    yield from_dict(json.loads(line)["event"])
+                    yield _archived(json.loads(line))
                 except (ValueError, KeyError, TypeError, ContractError) as e:
                     raise AuditFileError(f"{path}: line {n}: {e}") from e
     except (OSError, EOFError) as e:
         raise AuditFileError(f"{path}: cannot read: {e}") from e
+
+
+def _archived(line: dict[str, object]) -> AuditEntry | BrokenEntry:
+    """One export line as an entry (ids are optional in files written by hand).
+
+    Raises:
+        ValueError, KeyError, TypeError, ContractError: the line is neither kind.
+    """
+    entry_id = str(line.get("id", ""))
+    if "unreadable" not in line:
+        return AuditEntry(entry_id, from_dict(line["event"]))  # type: ignore[arg-type]
+    stored = line["unreadable"]
+    if not isinstance(stored, dict) or stored.get("encoding") not in ("utf-8", "base64"):
+        raise ValueError("an entry kept as stored needs 'unreadable' with encoding utf-8 or base64")
+    payload = stored.get("payload")
+    if stored["encoding"] == "base64" and payload is not None:
+        base64.b64decode(str(payload), validate=True)  # binascii.Error is a ValueError
+    return BrokenEntry(
+        id=entry_id,
+        event_type=None if stored.get("type") is None else str(stored["type"]),
+        reason=str(stored.get("reason") or ""),
+        payload=None if payload is None else str(payload),
+        encoding=str(stored["encoding"]),
+    )
 
 
 def restore(bus: Bus, path: str | os.PathLike[str]) -> int:
@@ -123,10 +186,16 @@ def restore(bus: Bus, path: str | os.PathLike[str]) -> int:
         AuditFileError: the file is invalid (nothing was written).
         BusError: the bus's audit log is not empty.
     """
-    count = sum(1 for _ in read_export(path))
+    count = broken = 0
+    for item in read_archive(path):
+        count, broken = (count + 1, broken) if isinstance(item, AuditEntry) else (count, broken + 1)
     restored = bus.restore_audit(read_export(path))
     if restored != count:
         raise AuditFileError(f"{path}: restored {restored} of {count} events")
+    if broken:
+        log.warning(
+            "restore of %s: %d entries that did not decode stay in the file only (not events)", path, broken
+        )
     for event in read_export(path):
         if isinstance(event, AlertReceived) and event.case_id:
             bus.publish_many([], once=(INGEST_MARK, event.case_id))
@@ -150,7 +219,12 @@ def retain(
     """
     excess = max(0, len(bus.audit) - max_entries) if max_entries else 0
     last = None
-    for n, entry in enumerate(bus.audit.entries(), 1):
+    for n, entry in enumerate(bus.audit.scan(), 1):
+        if isinstance(entry, BrokenEntry):
+            # No time of its own: it goes with the entries before it (or with the excess).
+            if n <= excess:
+                last = entry.id
+            continue
         if n > excess and (older_than is None or entry.event.occurred_at >= older_than):
             break
         last = entry.id
@@ -159,8 +233,14 @@ def retain(
     first = bus.audit.first_id()
     name = f"audit-{(first or 'start').replace(':', '_')}-{last.replace(':', '_')}.jsonl.gz"
     result = export(bus, Path(archive_dir) / name, until_id=last)
-    if sum(1 for _ in read_export(result.path)) != result.count:
+    if sum(1 for _ in read_archive(result.path)) != result.count + result.unreadable:
         raise AuditFileError(f"{result.path}: the archive does not read back; nothing trimmed")
     removed = bus.trim_audit(last)
-    log.info("retention: archived %d audit entries to %s, trimmed %d", result.count, result.path, removed)
+    log.info(
+        "retention: archived %d audit entries (%d kept as stored: they do not decode) to %s, trimmed %d",
+        result.count + result.unreadable,
+        result.unreadable,
+        result.path,
+        removed,
+    )
     return result

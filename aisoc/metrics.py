@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from aisoc.bus import Bus
+from aisoc.bus import AuditEntry, Bus
 from aisoc.errors import BusError
 from aisoc.events import ActionDecided, ActionProposed
 
@@ -103,13 +103,15 @@ class ApprovalCollector(Collector):
         self._lock = threading.Lock()
 
     def _fold(self) -> None:
-        for entry in self.bus.audit.since(self._cursor):
+        for entry in self.bus.audit.scan(since=self._cursor):
+            self._cursor = entry.id  # past an entry that does not decode too, once
+            if not isinstance(entry, AuditEntry):
+                continue
             e = entry.event
             if isinstance(e, ActionProposed):
                 self._proposed[e.action_id] = e.occurred_at
             elif isinstance(e, ActionDecided) and e.action_id in self._proposed:
                 self._durations.append((e.occurred_at - self._proposed.pop(e.action_id)).total_seconds())
-            self._cursor = entry.id
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:

@@ -26,6 +26,7 @@ from aisoc.bus.delivery import Delivery, Handler, Subscription
 from aisoc.bus.factory import BusSettings, open_bus
 from aisoc.bus.records import (
     AuditEntry,
+    BrokenEntry,
     BusStats,
     DeadLetter,
     GroupStats,
@@ -40,6 +41,7 @@ __all__ = [
     "DEFAULT_VISIBILITY_TIMEOUT_MS",
     "AuditEntry",
     "AuditLog",
+    "BrokenEntry",
     "Bus",
     "BusSettings",
     "BusStats",

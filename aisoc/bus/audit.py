@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
-from aisoc.bus.records import AuditEntry
+from aisoc.bus.records import AuditEntry, BrokenEntry
 from aisoc.errors import ContractError
 from aisoc.events import Event
 
@@ -20,16 +21,25 @@ _warned: OrderedDict[str, None] = OrderedDict()
 _warned_lock = threading.Lock()
 
 
-def readable(entry_id: str, decode: Callable[[], Event]) -> Event | None:
-    """The event ``decode`` reads from one audit entry, or None when the entry does not decode.
+def decoded(
+    entry_id: str, event_type: str | None, payload: str | bytes | None, decode: Callable[[], Event]
+) -> AuditEntry | BrokenEntry:
+    """The entry ``decode`` reads from one stored audit entry, or a :class:`BrokenEntry` holding what
+    is stored when it does not decode.
 
     One broken entry (written straight into storage by a bug, a bridge or a disk error) must not stop
-    every reader of the log (memory, statistics, the bot's feed, metrics, export): it is skipped and
-    left where it is, and a warning names it once per process. The audit log is the record, so a
-    reader never removes it; ``aisoc audit export`` skips it too.
+    every reader of the log (memory, statistics, the bot's feed, metrics, export): readers pass it by
+    and leave it where it is, and a warning names it once per process. The audit log is the record,
+    so a reader never removes it; retention archives it as stored.
+
+    Args:
+        entry_id: the entry's id.
+        event_type: the type stored beside the payload (None: none).
+        payload: the stored payload as read: text, raw bytes that are not UTF-8, or None.
+        decode: reads the event, raising ContractError (or ValueError, TypeError) when it cannot.
     """
     try:
-        return decode()
+        return AuditEntry(entry_id, decode())
     except ContractError as e:
         reason = str(e)
     except (ValueError, TypeError) as e:  # a payload of a type no decoder expects (a NULL, a number)
@@ -41,7 +51,17 @@ def readable(entry_id: str, decode: Callable[[], Event]) -> Event | None:
             _warned.popitem(last=False)
     if first:
         log.warning("audit entry %s does not decode and is skipped by every reader: %s", entry_id, reason)
-    return None
+    text, encoding = payload, "utf-8"
+    if isinstance(text, bytes):
+        text, encoding = base64.b64encode(text).decode("ascii"), "base64"
+    return BrokenEntry(id=entry_id, event_type=event_type, reason=reason, payload=text, encoding=encoding)
+
+
+def readable(entry_id: str, decode: Callable[[], Event]) -> Event | None:
+    """The event ``decode`` reads from one audit entry, or None when it does not decode (warned once
+    per process, as :func:`decoded`)."""
+    entry = decoded(entry_id, None, None, decode)
+    return entry.event if isinstance(entry, AuditEntry) else None
 
 
 class AuditLog(ABC):
@@ -70,6 +90,32 @@ class AuditLog(ABC):
     @abstractmethod
     def epoch(self) -> str:
         """An id of this log's generation: it changes when the log is wiped (Redis restarted empty)."""
+
+    def scan(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry | BrokenEntry]:
+        """Yield every entry after ``since`` (exclusive), oldest first, those that do not decode
+        included as :class:`BrokenEntry`; ``limit`` counts entries of both kinds.
+
+        A reader that keeps a cursor follows the log with this, so that it moves past a broken entry
+        once instead of reading it again on every refresh (at the log's end no good entry follows to
+        carry the cursor past it). A log whose storage holds only events needs no override.
+        """
+        return iter(self.entries(since=since, limit=limit))
+
+    def _decodable(self, since: str | None, limit: int | None) -> Iterator[AuditEntry]:
+        """:meth:`entries` for a log that implements :meth:`scan`: ``limit`` counts events, so a
+        stretch of broken entries is read past."""
+        cursor, got = since, 0
+        while limit is None or got < limit:
+            want = None if limit is None else limit - got
+            read = 0
+            for item in self.scan(since=cursor, limit=want):
+                read += 1
+                cursor = item.id
+                if isinstance(item, AuditEntry):
+                    got += 1
+                    yield item
+            if want is None or read < want:
+                return
 
     def since(self, cursor: str | None) -> Iterator[AuditEntry]:
         """Yield entries after ``cursor`` (an audit entry id); ``None`` means from the start."""

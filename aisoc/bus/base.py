@@ -464,6 +464,10 @@ class Bus(Coordination):
     def _last_error(self, stream: str, group: str, entry_id: str) -> str | None:
         raise NotImplementedError
 
+    def _group_names(self, stream: str) -> set[str]:
+        """The names of the consumer groups that read ``stream``."""
+        raise NotImplementedError
+
     def _dead(self, letter: Undeliverable) -> str:
         """File one dead letter (and ack its entry for its group when it has one)."""
         raise NotImplementedError
@@ -521,11 +525,27 @@ class Bus(Coordination):
     ) -> list[Delivery]:
         out: list[Delivery] = []
         skip: dict[str, list[str]] = {}
+        groups: dict[str, set[str]] = {}
         for entry in raw:
-            if (entry.target is not None and entry.target != group) or (
+            if entry.target is not None and entry.target != group:
+                # A replayed dead letter is for one group; every other group passes it by. A target
+                # that names no group of the stream (written around the bus) would be passed by
+                # every group, so it is lost unless each files it.
+                known = groups.get(entry.stream)
+                if known is None:
+                    known = groups[entry.stream] = self._group_names(entry.stream)
+                if entry.target in known:
+                    skip.setdefault(entry.stream, []).append(entry.entry_id)
+                else:
+                    self._dead_raw(
+                        group,
+                        entry,
+                        f"cannot deliver: the entry's 'g' field names no consumer group of "
+                        f"{entry.stream}: {entry.target!r}",
+                    )
+                continue
+            if wanted is not None and entry.event_type and entry.event_type not in wanted:
                 # An entry that carries no type is decoded first: its payload says what it is.
-                wanted is not None and entry.event_type and entry.event_type not in wanted
-            ):
                 skip.setdefault(entry.stream, []).append(entry.entry_id)
                 continue
             if entry.delivery_count > self.max_deliveries:

@@ -271,6 +271,10 @@ class MemoryBus(Bus):
                 self._ack(letter.stream, letter.group, [letter.entry_id])
             return str(seq)
 
+    def _group_names(self, stream: str) -> set[str]:
+        with self._lock:
+            return set(self._streams[stream].groups)
+
     def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Payload]]:
         with self._lock:
             floor = id_key(after)[0] if after else 0

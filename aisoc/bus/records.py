@@ -55,6 +55,22 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BrokenEntry:
+    """An audit entry that does not decode (written around the bus, a bridge's bug, a disk error).
+
+    It stays in the log: readers pass it by (their cursor moves past it), retention archives it as
+    stored. ``payload`` is the stored text, base64 of raw bytes that are not UTF-8
+    (``encoding="base64"``), or None when the entry holds none.
+    """
+
+    id: str
+    event_type: str | None
+    reason: str
+    payload: str | None
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Undeliverable:
     """An entry (or a bad input that never became one) to file as a dead letter, with the reason.
 

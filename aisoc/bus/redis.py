@@ -30,11 +30,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from aisoc.bus import zdict
-from aisoc.bus.audit import AuditLog, readable
+from aisoc.bus.audit import AuditLog, decoded, readable
 from aisoc.bus.base import TRIMMED_STREAMS, Bus
 from aisoc.bus.delivery import Delivery
 from aisoc.bus.records import (
     AuditEntry,
+    BrokenEntry,
     BusStats,
     DeadLetter,
     GroupStats,
@@ -186,24 +187,29 @@ class _RedisAudit(AuditLog):
     def __init__(self, bus: RedisBus) -> None:
         self._bus = bus
 
-    def entries(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry]:
+    def scan(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry | BrokenEntry]:
         r, key = self._bus._rb, self._bus._key("audit")
         start = "-" if since is None else f"({since}"
         remaining = limit
         while remaining is None or remaining > 0:
             page = 1000 if remaining is None else min(1000, remaining)
             rows = self._bus._call(r.xrange, key, start, "+", count=page)
-            yielded = 0
             for entry_id, fields in rows:
-                event = readable(_str(entry_id), lambda: _event(entry_id, fields))  # noqa: B023
-                if event is not None:
-                    yielded += 1
-                    yield AuditEntry(_str(entry_id), event)
+                stored = fields.get(b"t")
+                yield decoded(
+                    _str(entry_id),
+                    None if stored is None else _str(stored),
+                    _payload(fields),
+                    lambda: _event(entry_id, fields),  # noqa: B023
+                )
             if len(rows) < page:
                 return
             start = f"({_str(rows[-1][0])}"
             if remaining is not None:
-                remaining -= yielded  # ``limit`` counts events: a page of broken entries is read past
+                remaining -= len(rows)
+
+    def entries(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry]:
+        return self._decodable(since, limit)
 
     def for_case(self, case_id: str) -> list[Event]:
         r, key = self._bus._rb, self._bus._key("audit")
@@ -545,6 +551,13 @@ class RedisBus(Bus):
             pipe.delete(self._key(f"err:{letter.stream}:{letter.group}:{letter.entry_id}"))
         # The letter is filed even when the group is gone (Redis restarted empty): nothing to ack.
         return str(self._call(pipe.execute, raise_on_error=False)[0])
+
+    def _group_names(self, stream: str) -> set[str]:
+        try:
+            info = self._call(self._r.xinfo_groups, self._key(stream))
+        except ResponseError:
+            return set()  # no such stream any more
+        return {str(g["name"]) for g in info}
 
     def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Payload]]:
         start = f"({after}" if after else "-"

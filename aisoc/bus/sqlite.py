@@ -19,11 +19,12 @@ from dataclasses import astuple
 from datetime import UTC, datetime
 from typing import Any
 
-from aisoc.bus.audit import AuditLog, readable
+from aisoc.bus.audit import AuditLog, decoded, readable
 from aisoc.bus.base import TRIMMED_STREAMS, Bus
 from aisoc.bus.delivery import Delivery
 from aisoc.bus.records import (
     AuditEntry,
+    BrokenEntry,
     BusStats,
     DeadLetter,
     GroupStats,
@@ -171,7 +172,7 @@ class _SqliteAudit(AuditLog):
     def __init__(self, bus: SqliteBus) -> None:
         self._bus = bus
 
-    def entries(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry]:
+    def scan(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry | BrokenEntry]:
         after = id_key(since)[0] if since is not None else 0
         remaining = limit
         while remaining is None or remaining > 0:
@@ -182,17 +183,21 @@ class _SqliteAudit(AuditLog):
                     "WHERE id > ? ORDER BY id LIMIT ?",
                     (after, page),
                 ).fetchall()
-            yielded = 0
             for row_id, etype, payload in rows:
-                event = readable(str(row_id), lambda: _decoded(payload, etype))  # noqa: B023
-                if event is not None:
-                    yielded += 1
-                    yield AuditEntry(str(row_id), event)
+                yield decoded(
+                    str(row_id),
+                    _name(etype) if isinstance(etype, bytes) else None,
+                    _text(payload),
+                    lambda: _decoded(payload, etype),  # noqa: B023
+                )
             if len(rows) < page:
                 return
             after = rows[-1][0]
             if remaining is not None:
-                remaining -= yielded  # ``limit`` counts events: a page of broken rows is read past
+                remaining -= len(rows)
+
+    def entries(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry]:
+        return self._decodable(since, limit)
 
     def for_case(self, case_id: str) -> list[Event]:
         with self._bus._lock:
@@ -454,6 +459,11 @@ class SqliteBus(Bus):
                     (letter.group, letter.stream, int(letter.entry_id)),
                 )
         return str(cur.lastrowid)
+
+    def _group_names(self, stream: str) -> set[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT grp FROM groups WHERE stream = ?", (stream,)).fetchall()
+        return {str(r[0]) for r in rows}
 
     def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Payload]]:
         with self._lock:

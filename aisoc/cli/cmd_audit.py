@@ -49,7 +49,8 @@ def _when(text: str) -> datetime:
 
 def _export(args: argparse.Namespace) -> int:
     result = audit.export(open_bus(kernel_settings(args)), args.out, since=args.since, case_id=args.case)
-    print(f"exported {result.count} audit entries to {result.path}")
+    kept = f" and {result.unreadable} that do not decode, as stored" if result.unreadable else ""
+    print(f"exported {result.count} audit entries{kept} to {result.path}")
     return 0
 
 
@@ -72,6 +73,9 @@ def _retain(args: argparse.Namespace) -> int:
     print(
         "nothing older than that"
         if result is None
+        else f"archived {result.count + result.unreadable} entries to {result.path} and trimmed them from "
+        f"the audit log ({result.unreadable} that do not decode, archived as stored)"
+        if result.unreadable
         else f"archived {result.count} entries to {result.path} and trimmed them from the audit log"
     )
     return 0

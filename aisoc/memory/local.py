@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from aisoc.bus import AuditLog, id_key
+from aisoc.bus import AuditEntry, AuditLog, id_key
 from aisoc.memory.cold import ColdStore
 from aisoc.memory.projection import Projection
 from aisoc.memory.snapshot import Snapshot
@@ -189,14 +189,18 @@ class LocalProjection:
                 while limit is None or folded < limit:
                     page = self.batch_size if limit is None else min(self.batch_size, limit - folded)
                     n = 0
-                    for entry in self.audit.entries(since=self._cursor, limit=page):
-                        self._proj.apply(entry.event)
+                    read = 0
+                    # scan(): the cursor moves past an entry that does not decode, once.
+                    for entry in self.audit.scan(since=self._cursor, limit=page):
+                        read += 1
                         self._cursor = entry.id
-                        n += 1
+                        if isinstance(entry, AuditEntry):
+                            self._proj.apply(entry.event)
+                            n += 1
                     folded += n
                     self._since_check += n
                     self._bound()
-                    if n < page:
+                    if read < page:
                         break
                 if folded or self._full_save:
                     self.save()

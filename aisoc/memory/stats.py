@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from aisoc.bus.audit import AuditLog
+from aisoc.bus.records import AuditEntry
 from aisoc.events import Alert, AlertReceived, Event, IndicatorType, TruthLabeled
 from aisoc.events.alert import STRONG_TYPES
 from aisoc.memory.records import to_dt
@@ -227,9 +228,11 @@ class Statistics:
                 self._reset()
             self._epoch = self.audit.epoch
             n = 0
-            for entry in self.audit.entries(since=self._cursor):
+            for entry in self.audit.scan(since=self._cursor):
+                self._cursor = entry.id  # past an entry that does not decode too, once
+                if not isinstance(entry, AuditEntry):
+                    continue
                 self.apply(entry.event)
-                self._cursor = entry.id
                 n += 1
                 if self.max_cases is not None and self._since_bound >= self._slack:
                     self._bound()

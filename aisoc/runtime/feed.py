@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from aisoc.bus import AuditLog, id_key
+from aisoc.bus import AuditEntry, AuditLog, id_key
 from aisoc.events import AlertReceived, CaseClosed, Event, from_json, utcnow
 from aisoc.sqlitedb import CACHE_DAMAGE, move_aside
 
@@ -176,10 +176,11 @@ class AuditFeed:
             self._saved = 0
             self._epoch = epoch
         read = 0
-        for entry in self.audit.since(self.cursor):
-            self._add(entry.event)
-            self.cursor = entry.id
-            read += 1
+        for entry in self.audit.scan(since=self.cursor):
+            self.cursor = entry.id  # past an entry that does not decode too, once
+            if isinstance(entry, AuditEntry):
+                self._add(entry.event)
+                read += 1
         gone, loose_before = self._prune()
         if read or gone or self._saved == 0:
             self._save(gone, loose_before)

@@ -290,7 +290,7 @@ class Scheduler:
         except (BusError, AuditFileError, OSError) as e:
             log.error("retention skipped: %s", e)
             return 0
-        return done.count if done else 0
+        return done.count + done.unreadable if done else 0
 
     def blocking(self) -> BlockingScheduler:
         """An APScheduler 3 scheduler with one job per role and cron expression, and the bus

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import time
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +37,10 @@ class HostileContract:
 
     def inject_raw(self, bus: Bus, stream: str, event_type: str, payload: bytes | None) -> None:
         """Write an entry straight into the backend's storage (None: no payload at all)."""
+        raise NotImplementedError
+
+    def inject_targeted(self, bus: Bus, stream: str, event: events.Event, group: str) -> None:
+        """Write a work entry for one consumer group only (what a dead-letter replay writes)."""
         raise NotImplementedError
 
     def written(self, bus: Bus) -> int:
@@ -96,6 +101,31 @@ class HostileContract:
             with pytest.raises(BusError, match="no text payload to replay"):
                 bus.replay_dead_letter(dl.id)
         assert bus.consume("sentinel", "s", types=["alert.received"], count=10) == []
+
+    def test_an_entry_for_a_group_that_does_not_exist_is_dead_lettered_not_lost(self, bus: Bus) -> None:
+        """Given two groups on the alerts stream and, written around the bus, an alert for a group
+        that does not exist and one for Tier 2's group, when both groups consume, then Tier 2 gets
+        its alert, each group dead-letters the other with a reason naming the 'g' field, and the
+        replayed letter reaches its group."""
+        for group in ("sentinel", "tier2"):
+            assert bus.consume(group, "c", types=["alert.received"]) == []
+        lost, mine = alert_event(1), alert_event(2)
+        self.inject_targeted(bus, "alerts", lost, "ghost")
+        self.inject_targeted(bus, "alerts", mine, "tier2")
+        assert bus.consume("sentinel", "s", types=["alert.received"], count=10) == []
+        (d,) = bus.consume("tier2", "t", types=["alert.received"], count=10)
+        assert d.event == mine
+        d.ack()
+        letters = bus.dead_letters()
+        assert sorted(dl.group for dl in letters) == ["sentinel", "tier2"]
+        assert {dl.reason for dl in letters} == {
+            "cannot deliver: the entry's 'g' field names no consumer group of alerts: 'ghost'"
+        }
+        assert all(dl.event_type == "alert.received" for dl in letters)
+        bus.replay_dead_letter(next(dl.id for dl in letters if dl.group == "sentinel"))
+        (again,) = bus.consume("sentinel", "s", types=["alert.received"], count=10)
+        assert again.event == lost
+        assert bus.consume("tier2", "t", types=["alert.received"], count=10) == []
 
     def test_garbage_of_another_type_is_skipped_by_groups_that_do_not_want_it(self, bus: Bus) -> None:
         """Given garbage stored under a type a group does not consume, the group acks it silently and
@@ -224,6 +254,59 @@ class RawAuditContract:
         mem = Memory(bus.audit)
         assert mem.refresh() == 3 and mem.case_file(later.case_id or "").alert == later.alert
         assert len(bus.audit) == 5  # the broken entries are the record: readers never remove them
+
+    def test_a_broken_entry_at_the_end_of_the_log_is_passed_once_and_kept(self, bus: Bus) -> None:
+        """Given a broken audit entry at the very end of the log (no good entry after it), when
+        memory and the report feed refresh, then each moves its cursor past it
+        (the next refresh reads nothing again), scan() shows it with its stored bytes, it stays in
+        the log, and an event published later is folded."""
+        from aisoc.memory import Memory
+        from aisoc.runtime.feed import AuditFeed
+
+        first = alert_event(1)
+        bus.publish(first)
+        self.inject_raw_audit(bus, "alert.received", GARBAGE, first.case_id or "")
+        broken = bus.audit.last_id()
+        mem, feed = Memory(bus.audit), AuditFeed(bus.audit)
+        assert (mem.refresh(), feed.refresh()) == (1, 1)
+        assert mem.cursor == feed.cursor == broken
+        assert (mem.refresh(), feed.refresh()) == (0, 0) and mem.cursor == broken
+        from aisoc.bus import BrokenEntry  # (after the cursors: what an older kernel fails first)
+
+        (item,) = [x for x in bus.audit.scan() if isinstance(x, BrokenEntry)]
+        assert (item.id, item.event_type, item.encoding) == (broken, "alert.received", "base64")
+        assert base64.b64decode(item.payload or "") == GARBAGE
+        assert len(bus.audit) == 2 and [e.event_id for e in bus.audit] == [first.event_id]
+        later = alert_event(2)
+        bus.publish(later)
+        assert (mem.refresh(), feed.refresh()) == (1, 1)
+        assert mem.case_file(later.case_id or "") is not None and mem.cursor == bus.audit.last_id()
+
+    def test_retention_archives_broken_entries_as_stored_before_it_trims_them(
+        self, bus: Bus, tmp_path: Path
+    ) -> None:
+        """Given good and broken audit entries interleaved, when retention keeps the newest two, then
+        the archive holds every trimmed entry (the broken one with its stored bytes), the archive
+        reader yields it, a restore takes the events, and what retention left is still in the log."""
+        from aisoc import audit
+        from aisoc.bus import AuditEntry, BrokenEntry
+
+        first, second, newest = alert_event(1), alert_event(2), alert_event(3)
+        bus.publish(first)
+        self.inject_raw_audit(bus, "alert.received", GARBAGE, first.case_id or "")
+        bus.publish(second)
+        self.inject_raw_audit(bus, "triage.verdict", b'{"not": "an event"}', second.case_id or "")
+        bus.publish(newest)
+        result = audit.retain(bus, None, tmp_path, max_entries=2)
+        assert result is not None and (result.count, result.unreadable) == (2, 1)
+        archived = list(audit.read_archive(result.path))
+        assert [type(x) for x in archived] == [AuditEntry, BrokenEntry, AuditEntry]
+        broken = archived[1]
+        assert isinstance(broken, BrokenEntry) and broken.event_type == "alert.received"
+        assert broken.encoding == "base64" and base64.b64decode(broken.payload or "") == GARBAGE
+        assert [e.event_id for e in audit.read_export(result.path)] == [first.event_id, second.event_id]
+        assert len(bus.audit) == 2 and [e.event_id for e in bus.audit] == [newest.event_id]
+        assert audit.restore(Bus(), result.path) == 2
 
 
 class UntypedEntryContract:

@@ -9,7 +9,7 @@ from typing import cast
 
 import pytest
 
-from aisoc import Bus
+from aisoc import Bus, events
 from aisoc.bus.memory import MemoryBus
 from aisoc.bus.sqlite import SqliteBus
 from aisoc.errors import BusError
@@ -43,6 +43,15 @@ def inject_redis_audit(url: str, bus: Bus, event_type: str, payload: bytes | Non
     client.close()
 
 
+def inject_redis_targeted(url: str, bus: Bus, stream: str, event: events.Event, group: str) -> None:
+    """XADD a work entry whose ``g`` field names the one group it is for."""
+    from aisoc.redisconn import connect
+
+    client = connect(url, decode=False)
+    client.xadd(bus.key(stream), {"t": event.type, "d": event.to_json(), "g": group})  # type: ignore[attr-defined]
+    client.close()
+
+
 def inject_redis_untyped(url: str, bus: Bus, stream: str, payload: bytes) -> None:
     """XADD a work entry with a payload and no ``t`` field."""
     from aisoc.redisconn import connect
@@ -67,6 +76,13 @@ class TestMemoryBus(BusContract):
         with mem._lock:
             mem._streams[stream].entries.append(_Entry(mem._next(), event_type, stored, None))
 
+    def inject_targeted(self, bus: Bus, stream: str, event: events.Event, group: str) -> None:
+        from aisoc.bus.memory import _Entry
+
+        mem = cast(MemoryBus, bus)
+        with mem._lock:
+            mem._streams[stream].entries.append(_Entry(mem._next(), event.type, event.to_json(), group))
+
 
 class TestSqliteBus(BusContract, RawAuditContract):
     @pytest.fixture(autouse=True)
@@ -82,6 +98,15 @@ class TestSqliteBus(BusContract, RawAuditContract):
         db.execute(
             "INSERT INTO entries (stream, type, payload) VALUES (?, ?, CAST(? AS TEXT))",
             (stream, event_type, payload),
+        )
+        db.close()
+
+    def inject_targeted(self, bus: Bus, stream: str, event: events.Event, group: str) -> None:
+        """INSERT a work entry whose target column names the one group it is for."""
+        db = sqlite3.connect(self.path, isolation_level=None)
+        db.execute(
+            "INSERT INTO entries (stream, type, payload, target) VALUES (?, ?, ?, ?)",
+            (stream, event.type, event.to_json(), group),
         )
         db.close()
 
@@ -218,6 +243,9 @@ class TestRedisBus(BusContract, RawAuditContract, UntypedEntryContract):
     def inject_untyped(self, bus: Bus, stream: str, payload: bytes) -> None:
         inject_redis_untyped(self.url, bus, stream, payload)
 
+    def inject_targeted(self, bus: Bus, stream: str, event: events.Event, group: str) -> None:
+        inject_redis_targeted(self.url, bus, stream, event, group)
+
 
 @pytest.mark.redis
 class TestRedisClusterBus(BusContract, RawAuditContract, UntypedEntryContract):
@@ -238,6 +266,9 @@ class TestRedisClusterBus(BusContract, RawAuditContract, UntypedEntryContract):
 
     def inject_untyped(self, bus: Bus, stream: str, payload: bytes) -> None:
         inject_redis_untyped(self.url, bus, stream, payload)
+
+    def inject_targeted(self, bus: Bus, stream: str, event: events.Event, group: str) -> None:
+        inject_redis_targeted(self.url, bus, stream, event, group)
 
 
 def test_bus_factory_picks_the_backend_from_the_url(tmp_path: Path) -> None:
