@@ -19,6 +19,7 @@ import csv
 import gzip
 import io
 import zlib
+from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,24 +103,37 @@ def _open_text(path: Path) -> io.TextIOBase:
 
 class _Taken:
     """The lines of a text file, remembering those read since :meth:`record` was last called (the
-    text of the row the CSV reader is on, to keep with a row it refuses)."""
+    text of the row the CSV reader is on, to keep with a row it refuses), with lines given back by
+    :meth:`give_back` read again first (the CSV reader re-synchronises on them)."""
 
     def __init__(self, lines: Iterator[str]) -> None:
         self._lines = lines
-        self._taken: list[str] = []
+        self._count = 0
+        self._back: deque[tuple[int, str]] = deque()
+        self._taken: list[tuple[int, str]] = []
 
     def __iter__(self) -> Iterator[str]:
         return self
 
     def __next__(self) -> str:
-        line = next(self._lines)
-        self._taken.append(line)
-        return line
+        if self._back:
+            item = self._back.popleft()
+        else:
+            line = next(self._lines)
+            self._count += 1
+            item = (self._count, line)
+        self._taken.append(item)
+        return item[1]
 
-    def record(self) -> str:
-        """The text read since the last call (one row, quoted line breaks included)."""
-        text, self._taken = "".join(self._taken), []
-        return text
+    def record(self) -> list[tuple[int, str]]:
+        """The lines read since the last call, with their numbers (one row, quoted line breaks
+        included)."""
+        taken, self._taken = self._taken, []
+        return taken
+
+    def give_back(self, lines: list[tuple[int, str]]) -> None:
+        """Read ``lines`` again before the rest of the file."""
+        self._back.extendleft(reversed(lines))
 
 
 def _readable(text: str) -> str:
@@ -132,6 +146,10 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
     """``(line, row)`` of a CSV, or ``(line, Rejected)`` for a row that cannot be read: the wrong
     number of fields, bytes that are not UTF-8, a field over the csv module's limit. One bad row
     never ends the file.
+
+    A GUIDE row is one line. A row the CSV reader made of several lines came from an unbalanced
+    quote, which swallows the lines after it into one field: only its first line is rejected, and the
+    reader starts again on the next line, so the rows that follow are read.
 
     Raises:
         SourceError: a required column is missing from the header.
@@ -146,7 +164,8 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
         lines.record()
         while True:
             try:
-                values = next(reader)
+                values: list[str] | None = next(reader)
+                error = None
             except StopIteration:
                 return
             except (EOFError, OSError, zlib.error) as e:  # a gzip cut short or damaged
@@ -156,11 +175,20 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
                     "continue past the break)"
                 ) from e
             except csv.Error as e:
-                line = reader.line_num
-                yield line, reject(f"line {line}: {e}", _readable(lines.record()).strip(), path.name)
-                continue
-            line, text = reader.line_num, lines.record()
+                values, error = None, str(e)
+            taken = lines.record()
+            if not taken:
+                return
+            line, text = taken[0][0], "".join(t for _, t in taken)
+            if len(taken) > 1:
+                lines.give_back(taken[1:])
+                text = taken[0][1]
+                swallowed = "a quoted field runs past the end of the line (an unbalanced quote?)"
+                error = swallowed if error is None else f"{swallowed}: {error}"
             shown = _readable(text)
+            if error is not None or values is None:
+                yield line, reject(f"line {line}: {error}", shown.strip(), path.name)
+                continue
             if not values:
                 continue
             if len(values) != len(header):

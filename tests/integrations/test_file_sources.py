@@ -305,3 +305,30 @@ def test_a_guide_gzip_cut_short_is_a_source_error_naming_the_file_and_line(tmp_p
     with pytest.raises(SourceError, match=r"evidence\.csv\.gz: cannot be read past line \d+"):
         ingest(open_source("guide", str(path)), bus)
     assert len(bus.audit) == 0
+
+
+@pytest.mark.parametrize("column", [1, 6, 45])
+def test_an_unbalanced_quote_rejects_its_row_and_the_rows_after_it_are_read(
+    tmp_path: Path, column: int
+) -> None:
+    """Given the first real GUIDE evidence rows with one quote opened and never closed (in the second
+    column, a middle one, or the last), when ingested, then that row alone is a dead letter naming
+    its line and the quote, and every incident of the other rows is published."""
+    head, *rows = (DATA / "guide" / "evidence.csv").read_bytes().splitlines()[:40]
+    fields = rows[5].split(b",")
+    fields[column] = b'"' + fields[column]
+    broken = b",".join(fields)
+    rest = [*rows[:5], *rows[6:]]
+    plain = tmp_path / "plain.csv"
+    plain.write_bytes(b"\n".join([head, *rest]) + b"\n")
+    expected = ingest(open_source("guide", str(plain)), Bus()).published
+    path = tmp_path / "quote.csv"
+    path.write_bytes(b"\n".join([head, *rows[:5], broken, *rows[6:]]) + b"\n")
+    bus = Bus()
+    stats = ingest(open_source("guide", str(path)), bus)
+    (letter,) = bus.dead_letters()
+    assert letter.reason == (
+        "guide: line 7: a quoted field runs past the end of the line (an unbalanced quote?)"
+    )
+    assert letter.payload == broken.decode()
+    assert stats.published == expected and stats.rejected == 1
