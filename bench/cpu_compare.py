@@ -55,9 +55,11 @@ def memory_figures(events: int) -> dict[str, float]:
     out = {"fold_s": best(fold, 3)}
     mem = holder["mem"]
     picked = random.Random(1).sample([c.case_id for c in mem.cases()], 1000)
-    hosts = [next(iter(c.actions.values())).target for c in mem.cases() if c.actions][:200]
+    acted = [(next(iter(c.actions.values())).target, c.tenant) for c in mem.cases() if c.actions][:200]
     out["explain_ms"] = best(lambda: [mem.explain(c) for c in picked], 7) / len(picked) * 1000
-    out["explain_host_ms"] = best(lambda: [mem.explain_host(h) for h in hosts], 5) / len(hosts) * 1000
+    out["explain_host_ms"] = (
+        best(lambda: [mem.explain_host(h, tenant=t) for h, t in acted], 5) / len(acted) * 1000
+    )
     with tempfile.TemporaryDirectory() as tmp:
         snap = Path(tmp) / "memory.sqlite"
 

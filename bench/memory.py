@@ -296,8 +296,8 @@ def queries_at(
     escalated = [c.case_id for c in mem.cases() if c.actions]
     picked = rng.sample([q.case_id for q in queries], min(len(queries), n // 4)) + escalated[: n // 4]
     res["explain"] = timed(mem.explain, picked)
-    hosts = [next(iter(c.actions.values())).target for c in mem.cases() if c.actions][:200]
-    res["explain_host"] = timed(mem.explain_host, hosts)
+    acted = [(next(iter(c.actions.values())).target, c.tenant) for c in mem.cases() if c.actions][:200]
+    res["explain_host"] = timed(lambda ht: mem.explain_host(ht[0], tenant=ht[1]), acted)
     t1 = time.perf_counter()
     clusters = mem.find_campaign_clusters()
     res["campaigns"] = {

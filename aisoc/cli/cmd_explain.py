@@ -22,7 +22,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument("subject", metavar="CASE_ID|HOST", help="a case id (source:id) or a host name")
     add_bus_option(p)
-    p.add_argument("--tenant", help="for a host: only this tenant's cases")
+    p.add_argument(
+        "--tenant",
+        help="for a host: only this tenant's cases ('' for the default tenant). Without it this operator "
+        "command searches every tenant's cases: a host name may belong to several organisations",
+    )
     p.add_argument("--limit", type=int, default=5, help="for a host: at most this many cases (default 5)")
     p.add_argument(
         "--snapshot",
@@ -47,7 +51,9 @@ def _explain(args: argparse.Namespace) -> int:
                 bus.audit, snapshot_path=None if snapshot in (None, "none") else snapshot, bulk=gc_paused
             )
             try:
-                expl = mem.explain_host(args.subject, tenant=args.tenant, limit=args.limit)
+                expl = mem.explain_host(
+                    args.subject, tenant=args.tenant, every_tenant=args.tenant is None, limit=args.limit
+                )
             finally:
                 mem.close()
     except UnknownCase as e:

@@ -39,14 +39,14 @@ def _ts(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
 
 
-def _on_host(proj: Projection, hostname: str, tenant: str | None) -> list[CaseRecord]:
-    """The records of the cases that touched a host: those with an action on it first, then the
-    most recently active."""
+def _on_host(proj: Projection, hostname: str, tenant: str | None, every_tenant: bool) -> list[CaseRecord]:
+    """The records of the cases that touched a host (one tenant's unless ``every_tenant``): those
+    with an action on it first, then the most recently active."""
     name = hostname.lower()
     ranked = []
     for ix in proj.index.hosts.get(name, set()):
         rec = proj.records[ix]
-        if tenant is None or tenant_key(rec.tenant) == tenant_key(tenant):
+        if every_tenant or tenant_key(rec.tenant) == tenant_key(tenant):
             targeted = any(a.target.lower() == name for a in rec.actions.values())
             ranked.append((not targeted, -rec.last_activity(), rec.case_id, rec))
     ranked.sort(key=lambda r: r[:3])
@@ -135,17 +135,22 @@ class Memory(LocalProjection):
             proj = self._fresh()
             return [proj.timeline.ids[ix] for ix in proj.index.cases_for(scoped(tenant, key))]
 
-    def cases_on_host(self, hostname: str, *, tenant: str | None = None) -> list[str]:
+    def cases_on_host(
+        self, hostname: str, *, tenant: str | None = None, every_tenant: bool = False
+    ) -> list[str]:
         """Case ids whose alert names ``hostname`` or that proposed an action on it (case-insensitive).
 
         Cases that proposed an action on the host come first, then the most recently active ones.
+        Host names repeat across organisations (``WS-042`` at two customers), so a lookup stays in one
+        tenant unless asked otherwise.
 
         Args:
             hostname: the host.
-            tenant: only this tenant's cases (None: every tenant's).
+            tenant: only this tenant's cases (None, "" or blanks: the default tenant's).
+            every_tenant: every tenant's cases instead (an operator's view across organisations).
         """
         with self._lock:
-            return [r.case_id for r in _on_host(self._fresh(), hostname, tenant)]
+            return [r.case_id for r in _on_host(self._fresh(), hostname, tenant, every_tenant)]
 
     def case_file(self, case_id: str) -> CaseFile | None:
         """The case read model: memory's record of ``case_id`` beside every event of it.
@@ -315,7 +320,13 @@ class Memory(LocalProjection):
         return narrate(explain_case(self.case_file(case_id), case_id), narrator)
 
     def explain_host(
-        self, hostname: str, *, tenant: str | None = None, limit: int = 5, narrator: Narrator | None = None
+        self,
+        hostname: str,
+        *,
+        tenant: str | None = None,
+        every_tenant: bool = False,
+        limit: int = 5,
+        narrator: Narrator | None = None,
     ) -> Explanation:
         """What was done to ``hostname`` and why, across the cases that touched it.
 
@@ -323,7 +334,8 @@ class Memory(LocalProjection):
 
         Args:
             hostname: the host (case-insensitive).
-            tenant: only this tenant's cases.
+            tenant: only this tenant's cases (None, "" or blanks: the default tenant's).
+            every_tenant: every tenant's cases instead (an operator's view across organisations).
             limit: at most this many cases.
             narrator: optional ``text -> prose``, checked as in :meth:`explain`.
 
@@ -334,7 +346,7 @@ class Memory(LocalProjection):
             UnknownCase: no case touched the host.
         """
         with self._lock:
-            records = _on_host(self._fresh(), hostname, tenant)[:limit]
+            records = _on_host(self._fresh(), hostname, tenant, every_tenant)[:limit]
         # The projection's records were folded just now: each case's events are read, not folded again.
         found = [CaseFile(r.case_id, self.audit.for_case(r.case_id), r) for r in records]
         return narrate(explain_host(hostname, [f for f in found if f.events]), narrator)

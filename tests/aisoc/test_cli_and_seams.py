@@ -206,3 +206,27 @@ def test_the_memory_folds_inside_the_policy_its_entry_point_hands_it() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_explain_a_host_from_the_cli_is_global_unless_a_tenant_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given two tenants' cases on one host, `aisoc explain HOST` (an operator's command, which its
+    help says searches every tenant) cites both, and `--tenant` keeps to one."""
+    from tests.aisoc.memory import factory as f
+
+    url = f"sqlite:///{tmp_path}/soc.db"
+    bus = Bus(url)
+    for e in [*f.contained("1", "ws-1"), f.alert("other", hosts=["WS-1"], tenant="org2")]:
+        bus.publish(e)
+    bus.close()
+    cases = {}
+    for tenant in (None, "org2", ""):
+        extra = [] if tenant is None else ["--tenant", tenant]
+        assert main(["explain", "ws-1", "--bus", url, "--snapshot", "none", "--json", *extra]) == 0
+        cases[tenant] = json.loads(capsys.readouterr().out)["case_ids"]
+    assert sorted(cases[None]) == ["org2/test:other", "test:1"]
+    assert (cases["org2"], cases[""]) == (["org2/test:other"], ["test:1"])
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    assert "searches every tenant" in " ".join(capsys.readouterr().out.split())

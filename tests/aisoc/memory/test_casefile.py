@@ -105,15 +105,19 @@ def test_rejected_expired_and_cancelled_actions_keep_their_decision() -> None:
 
 
 def test_a_hosts_cases_put_the_one_that_acted_on_it_first(tmp_path: Path) -> None:
-    """Given two cases naming WS-1, only one isolating it, when asked (any case), the isolating case
-    leads; another tenant's case is left out when a tenant is given."""
+    """Given two cases naming WS-1, only one isolating it, and another tenant's case naming it, when
+    asked (any case), the isolating case leads; a lookup stays in its tenant (the default one when
+    none is given) unless every tenant is asked for."""
     bus = Bus()
     published(bus, [f.alert("seen", hosts=["WS-1"], created=f.at(100))])
     published(bus, f.contained("1", "ws-1"))
     published(bus, [f.alert("other", hosts=["ws-1"], tenant="org2", created=f.at(200))])
     mem = Memory(bus.audit)
-    assert mem.cases_on_host("Ws-1") == ["test:1", "org2/test:other", "test:seen"]
+    assert mem.cases_on_host("Ws-1", every_tenant=True) == ["test:1", "org2/test:other", "test:seen"]
+    assert mem.cases_on_host("Ws-1") == mem.cases_on_host("ws-1", tenant="") == ["test:1", "test:seen"]
     assert mem.cases_on_host("ws-1", tenant="org2") == ["org2/test:other"]
+    assert mem.explain_host("WS-1", tenant="org2").case_ids == ("org2/test:other",)
+    assert "org2/test:other" not in mem.explain_host("WS-1").case_ids
     assert mem.cases_on_host("nobody") == []
 
 
