@@ -46,6 +46,7 @@ from aisoc.bus.records import (
     Undeliverable,
 )
 from aisoc.bus.redis_durability import check_durability
+from aisoc.bus.redis_keys import MisplacedKey, misplaced, move_aside
 from aisoc.bus.redis_lua import DROP_CASE_IDS, LOCK, PUBLISH, TRIM
 from aisoc.errors import BusError, ContractError, StorageConflict
 from aisoc.events import WORK_STREAMS, Event, from_json
@@ -275,6 +276,20 @@ class RedisBus(Bus):
         self._cursors: dict[tuple[str, str], str] = {}  # (group, stream) -> XAUTOCLAIM cursor
         self._audit = _RedisAudit(self)
         self._waitaof = check_durability(self, self.durability)
+
+    def misplaced_keys(self) -> list[MisplacedKey]:
+        """Keys of this namespace holding another Redis type than the bus keeps there (written around
+        the bus): what touches one fails with a ``StorageConflict`` until it is moved aside."""
+        return misplaced(self)
+
+    def move_aside(self, keys: list[MisplacedKey]) -> list[MisplacedKey]:
+        """Rename each of ``keys`` to ``KEY.aside-TIMESTAMP`` (never deleted); the bus recreates the
+        key it expects on its next write.
+
+        Returns:
+            The keys moved, with their new names (one repaired meanwhile is left alone).
+        """
+        return move_aside(self, keys, datetime.now(UTC))
 
     @property
     def client(self) -> Any:

@@ -1,4 +1,4 @@
-"""``aisoc bus``: stats, dead letters, trimming."""
+"""``aisoc bus``: stats, dead letters, trimming, repairing keys written around the bus."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from aisoc.errors import BusError
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("bus", help="inspect the bus: stats, dead letters, trim")
+    p = sub.add_parser("bus", help="inspect the bus: stats, dead letters, trim, repair")
     inner = p.add_subparsers(dest="bus_command", metavar="SUBCOMMAND", required=True)
 
     stats = inner.add_parser("stats", help="per stream: length, per group pending and lag")
@@ -27,6 +27,20 @@ def register(sub: Any) -> None:
     trim = inner.add_parser("trim", help="drop work-stream entries every group has acked")
     add_bus_option(trim)
     trim.set_defaults(func=_trim)
+
+    repair = inner.add_parser(
+        "repair",
+        help="move aside Redis keys holding another type than the bus keeps there",
+        description="A key written around the bus (a string where a stream or the heartbeats hash "
+        "belongs) stops every worker that touches it: they log a StorageConflict and back off. This "
+        "lists each such key of the namespace with the type it holds and the type the bus keeps there, "
+        "and renames it to KEY.aside-YYYYmmddTHHMMSSZ (never deleted: inspect it, then remove it "
+        "yourself); the bus recreates the key on its next write. Exit status: 0 when nothing is (or "
+        "remains) wrong, 1 when --dry-run found keys to move.",
+    )
+    add_bus_option(repair)
+    repair.add_argument("--dry-run", action="store_true", help="only list the keys; rename nothing")
+    repair.set_defaults(func=_repair)
 
     dlq = inner.add_parser("dlq", help="dead letters").add_subparsers(
         dest="dlq_command", metavar="SUBCOMMAND", required=True
@@ -141,4 +155,28 @@ def _dlq_replay(args: argparse.Namespace) -> int:
             failed += 1
     if failed:
         raise CommandError(f"{failed} of {len(args.id)} dead letters not replayed")
+    return 0
+
+
+def _repair(args: argparse.Namespace) -> int:
+    from aisoc.bus.redis import RedisBus
+
+    bus = open_bus(kernel_settings(args))
+    if not isinstance(bus, RedisBus):
+        print(f"nothing to repair: the {bus.scheme} bus keeps no keys of their own type")
+        return 0
+    found = bus.misplaced_keys()
+    if not found:
+        print(f"every key of namespace {bus.namespace} holds the type the bus keeps there")
+        return 0
+    for m in found:
+        print(f"{m.key}: holds a {m.found}, the bus keeps a {m.expected} there")
+    if args.dry_run:
+        print(f"{len(found)} key(s) to move aside (dry run: nothing renamed)")
+        return 1
+    moved = bus.move_aside(found)
+    for m in moved:
+        print(f"moved {m.key} to {m.moved_to}")
+    left = len(found) - len(moved)
+    print(f"{len(moved)} key(s) moved aside" + (f", {left} repaired meanwhile and left" if left else ""))
     return 0
