@@ -3,12 +3,18 @@
 A file source keeps a ``cursor`` (a string) that says how far ``poll()`` got; ``aisoc ingest``
 persists it between runs and hands it back with ``restore()``. ``records()`` always reads the
 whole file (replay and truth import want every ticket).
+
+A JSON Lines cursor is ``OFFSET@DEVICE:INODE``: the byte offset in one file. When the path names
+another file than the cursor's (rotated: renamed away and created again) the rest of the old file is
+read first if it is still in the same directory under another name (``alerts.json.1``), then the new
+file from its start; a file cut shorter than the offset (``copytruncate``) is read from its start.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -110,11 +116,19 @@ class LineFileSource:
         return f"{self.name}:{self.path.resolve() if self.path else '-'}"
 
     def restore(self, cursor: str) -> None:
-        """Resume ``poll()`` at byte offset ``cursor`` (a file that shrank is read from the start)."""
+        """Resume ``poll()`` at ``cursor``: ``OFFSET@DEVICE:INODE``, or a bare byte offset (written by
+        an older release: taken to be in the file the path names now).
+
+        Raises:
+            ValueError: the cursor is neither form.
+        """
         if self.path is None:
             return
-        offset = int(cursor)
-        self.cursor = str(offset if offset <= self.path.stat().st_size else 0)
+        offset, ident = _parse_cursor(cursor)
+        if ident is None:
+            st = self.path.stat()
+            ident = (st.st_dev, st.st_ino)
+        self.cursor = _cursor(offset, ident)
 
     def poll(self) -> Iterator[Alert | Rejected]:
         """Alerts of the lines added since the cursor; an incomplete last line waits for its end."""
@@ -131,26 +145,75 @@ class LineFileSource:
             for n, raw in enumerate(iter(stream.readline, b""), 1):
                 yield from self._line(f"line {n}", raw)
             return
-        start = int(self.cursor or 0) if resume else 0
+        if not resume:
+            with self.path.open("rb") as f:
+                yield from self._lines(f, 0, None, last=True)
+            return
+        offset, ident = _parse_cursor(self.cursor or "0")
         with self.path.open("rb") as f:
-            f.seek(start)
-            n = 0
-            while True:
-                raw = f.readline()
-                if not raw:
-                    break
-                n += 1
-                complete = raw.endswith(b"\n")
-                if resume and not complete and not _parses(raw):
-                    self.pending_bytes = len(raw)  # being written: read it next time
-                    log.debug(
-                        "%s: %d bytes of an incomplete last line left for the next poll", self.name, len(raw)
-                    )
-                    break
-                if resume:
-                    self.cursor = str(f.tell())  # set before yielding: a consumer may stop here
-                    self.pending_bytes = 0
-                yield from self._line(f"line {n}" if not start else f"line {n} after byte {start}", raw)
+            st = os.fstat(f.fileno())
+            current = (st.st_dev, st.st_ino)
+            if ident is not None and ident != current:
+                yield from self._rotated(offset, ident)
+                offset = 0
+            elif st.st_size < offset:
+                log.warning(
+                    "%s: %s is shorter (%d bytes) than the cursor (byte %d): it was truncated or "
+                    "rewritten, so it is read from its start",
+                    self.name,
+                    self.path,
+                    st.st_size,
+                    offset,
+                )
+                offset = 0
+            self.cursor = _cursor(offset, current)
+            yield from self._lines(f, offset, current, last=False)
+
+    def _rotated(
+        self, offset: int, ident: tuple[int, int]
+    ) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
+        """The rest of the file the cursor was in, when the path names another file now."""
+        if self.path is None:
+            return
+        old = _same_file(self.path.parent, ident)
+        if old is None:
+            log.warning(
+                "%s: %s was replaced (rotated) and the file the cursor was in (byte %d) is no longer in "
+                "%s: what was appended to it after the last poll is not read; the new file is read from "
+                "its start",
+                self.name,
+                self.path,
+                offset,
+                self.path.parent,
+            )
+            return
+        log.info("%s: %s was rotated: reading the rest of %s first", self.name, self.path, old)
+        with old.open("rb") as f:
+            yield from self._lines(f, offset, ident, last=True)
+
+    def _lines(
+        self, f: BinaryIO, start: int, ident: tuple[int, int] | None, *, last: bool
+    ) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
+        """The records of ``f`` from byte ``start``, moving the cursor when ``ident`` is given; an
+        incomplete last line waits for its end unless ``last`` (nothing more will be written)."""
+        f.seek(start)
+        n = 0
+        while True:
+            raw = f.readline()
+            if not raw:
+                break
+            n += 1
+            complete = raw.endswith(b"\n")
+            if not last and not complete and not _parses(raw):
+                self.pending_bytes = len(raw)  # being written: read it next time
+                log.debug(
+                    "%s: %d bytes of an incomplete last line left for the next poll", self.name, len(raw)
+                )
+                break
+            if ident is not None:
+                self.cursor = _cursor(f.tell(), ident)  # set before yielding: a consumer may stop here
+                self.pending_bytes = 0
+            yield from self._line(f"line {n}" if not start else f"line {n} after byte {start}", raw)
 
     def _line(self, where: str, raw: bytes) -> Iterator[tuple[Alert | Rejected, Truth | None]]:
         try:
@@ -174,6 +237,37 @@ class LineFileSource:
             yield reject(f"{where}: {describe(e)}", text.strip(), self.name), None
             return
         yield alert, truth
+
+
+def _cursor(offset: int, ident: tuple[int, int]) -> str:
+    return f"{offset}@{ident[0]}:{ident[1]}"
+
+
+def _parse_cursor(cursor: str) -> tuple[int, tuple[int, int] | None]:
+    """``(offset, (device, inode))`` of a JSON Lines cursor; no identity for a bare offset.
+
+    Raises:
+        ValueError: neither form.
+    """
+    offset, sep, ident = cursor.partition("@")
+    if not sep:
+        return int(offset), None
+    dev, _, ino = ident.partition(":")
+    return int(offset), (int(dev), int(ino))
+
+
+def _same_file(directory: Path, ident: tuple[int, int]) -> Path | None:
+    """The file of ``directory`` with that (device, inode), or None."""
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False) and entry.inode() == ident[1]:
+                    st = entry.stat(follow_symlinks=False)
+                    if st.st_dev == ident[0]:
+                        return Path(entry.path)
+    except OSError:
+        return None
+    return None
 
 
 def _parses(raw: bytes) -> bool:

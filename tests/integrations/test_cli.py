@@ -38,7 +38,8 @@ def test_ingest_resumes_from_the_saved_cursor(
     cases = published(bus)
     assert len(cases) == len(set(cases)) == 89
     saved = json.loads((tmp_path / ".aisoc" / "cursors.json").read_text())
-    assert saved == {f"wazuh:{WAZUH.resolve()}": str(WAZUH.stat().st_size)}
+    st = WAZUH.stat()
+    assert saved == {f"wazuh:{WAZUH.resolve()}": f"{st.st_size}@{st.st_dev}:{st.st_ino}"}
 
 
 def test_ingest_reports_rejected_records(
@@ -121,7 +122,8 @@ def test_follow_mode_tails_the_file_and_stops_cleanly_on_sigterm(tmp_path: Path)
     assert "SIGTERM: stopping" in out and "ingested from wazuh" in out
     assert len(published(bus)) == 3
     cursors = json.loads((tmp_path / ".aisoc" / "cursors.json").read_text())
-    assert cursors[f"wazuh:{path.resolve()}"] == str(path.stat().st_size)
+    st = path.stat()
+    assert cursors[f"wazuh:{path.resolve()}"] == f"{st.st_size}@{st.st_dev}:{st.st_ino}"
 
 
 def test_a_damaged_cursor_file_stops_ingest_with_its_name_and_the_way_out(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,9 @@ def test_wazuh_cursor_resumes_and_waits_for_an_incomplete_line(tmp_path: Path) -
     source = WazuhFileSource(path)
     first = list(source.poll())
     assert (
-        len(first) == 1 and int(source.cursor or 0) == len(lines[0].encode()) and source.pending_bytes == 50
+        len(first) == 1
+        and (source.cursor or "").split("@")[0] == str(len(lines[0].encode()))
+        and source.pending_bytes == 50
     )
     path.write_text(lines[0] + lines[1] + lines[2])
     resumed = WazuhFileSource(path)
@@ -332,3 +335,46 @@ def test_an_unbalanced_quote_rejects_its_row_and_the_rows_after_it_are_read(
     )
     assert letter.payload == broken.decode()
     assert stats.published == expected and stats.rejected == 1
+
+
+def _ids(items: Iterable[Alert | Rejected]) -> list[str]:
+    return [a.source_id if isinstance(a, Alert) else f"rejected: {a.reason}" for a in items]
+
+
+def test_a_followed_file_rotated_or_truncated_loses_no_alert(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Given a Wazuh file followed to its end, then appended to and rotated (renamed, created again),
+    when polled, then the rest of the old file comes first and the new file from its start; a file
+    cut short (copytruncate) is read from its start; a rotated file moved elsewhere is said to be
+    gone; a cursor of an older release (a bare offset) resumes in the current file."""
+    lines = WAZUH.read_text(encoding="utf-8").splitlines(keepends=True)
+    ids = [json.loads(line)["id"] for line in lines]
+    path = tmp_path / "alerts.json"
+    path.write_text("".join(lines[:3]))
+    source = WazuhFileSource(path)
+    assert _ids(source.poll()) == ids[:3]
+    with path.open("a") as f:
+        f.write(lines[3])  # appended after the last poll, before the rotation
+    path.rename(tmp_path / "alerts.json.1")
+    path.write_text(lines[4])
+    assert _ids(source.poll()) == ids[3:5]
+    with path.open("a") as f:
+        f.write("".join(lines[5:9]))
+    assert _ids(source.poll()) == ids[5:9]
+    path.write_text(lines[9])  # copytruncate: the same file, shorter than the cursor
+    with caplog.at_level("WARNING"):
+        assert _ids(source.poll()) == ids[9:10]
+    assert "shorter" in caplog.text
+    saved = source.cursor or ""
+    (tmp_path / "archive").mkdir()
+    path.rename(tmp_path / "archive" / "alerts.json")
+    path.write_text(lines[10])
+    resumed = WazuhFileSource(path)
+    resumed.restore(saved)
+    with caplog.at_level("WARNING"):
+        assert _ids(resumed.poll()) == ids[10:11]
+    assert "is no longer in" in caplog.text
+    legacy = WazuhFileSource(path)
+    legacy.restore("0")
+    assert _ids(legacy.poll()) == ids[10:11]
