@@ -101,6 +101,11 @@ class AuditLog(ABC):
         """
         return iter(self.entries(since=since, limit=limit))
 
+    def entry_at(self, entry_id: str) -> AuditEntry | BrokenEntry | None:
+        """The entry with id ``entry_id``, or None when the log holds none (trimmed, or never
+        written). Backends look it up directly; this default reads the log."""
+        return next((e for e in self.scan() if e.id == entry_id), None)
+
     def _decodable(self, since: str | None, limit: int | None) -> Iterator[AuditEntry]:
         """:meth:`entries` for a log that implements :meth:`scan`: ``limit`` counts events, so a
         stretch of broken entries is read past."""

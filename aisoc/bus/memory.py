@@ -15,6 +15,7 @@ from aisoc.bus.base import TRIMMED_STREAMS, Bus
 from aisoc.bus.delivery import Delivery
 from aisoc.bus.records import (
     AuditEntry,
+    BrokenEntry,
     BusStats,
     DeadLetter,
     GroupStats,
@@ -93,6 +94,13 @@ class _MemoryAudit(AuditLog):
             stop = len(self._seqs) if limit is None else min(len(self._seqs), start + limit)
             chunk = [AuditEntry(str(self._seqs[i]), self._events[i]) for i in range(start, stop)]
         yield from chunk
+
+    def entry_at(self, entry_id: str) -> AuditEntry | BrokenEntry | None:
+        with self._bus._lock:
+            seq = id_key(entry_id)[0]
+            i = bisect.bisect_left(self._seqs, seq)
+            found = i < len(self._seqs) and self._seqs[i] == seq
+            return AuditEntry(str(seq), self._events[i]) if found else None
 
     def for_case(self, case_id: str) -> list[Event]:
         with self._bus._lock:

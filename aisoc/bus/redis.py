@@ -212,6 +212,19 @@ class _RedisAudit(AuditLog):
     def entries(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry]:
         return self._decodable(since, limit)
 
+    def entry_at(self, entry_id: str) -> AuditEntry | BrokenEntry | None:
+        rows = self._bus._call(self._bus._rb.xrange, self._bus._key("audit"), entry_id, entry_id, count=1)
+        if not rows:
+            return None
+        found_id, fields = rows[0]
+        stored = fields.get(b"t")
+        return decoded(
+            _str(found_id),
+            None if stored is None else _str(stored),
+            _payload(fields),
+            lambda: _event(found_id, fields),
+        )
+
     def for_case(self, case_id: str) -> list[Event]:
         r, key = self._bus._rb, self._bus._key("audit")
         listed = self._bus._call(r.lrange, self._bus._key(f"case:{case_id}"), 0, -1)

@@ -199,6 +199,11 @@ class _SqliteAudit(AuditLog):
     def entries(self, since: str | None = None, limit: int | None = None) -> Iterator[AuditEntry]:
         return self._decodable(since, limit)
 
+    def entry_at(self, entry_id: str) -> AuditEntry | BrokenEntry | None:
+        row_id = id_key(entry_id)[0]
+        found = next(iter(self.scan(since=str(row_id - 1), limit=1)), None) if row_id > 0 else None
+        return found if found is not None and found.id == str(row_id) else None
+
     def for_case(self, case_id: str) -> list[Event]:
         with self._bus._lock:
             rows = self._bus._db.execute(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from aisoc.bus import AuditEntry, AuditLog, id_key
+from aisoc.bus import AuditEntry, AuditLog, BrokenEntry, id_key
 from aisoc.memory.cold import ColdStore
 from aisoc.memory.projection import Projection
 from aisoc.memory.snapshot import Snapshot
@@ -30,6 +30,10 @@ BATCH = 5000
 Bulk = Callable[[], AbstractContextManager[object]]
 """What a fold or a snapshot load runs inside: the entry point's GC policy (e.g.
 :func:`aisoc.tuning.gc_paused`); library code never changes the collector itself."""
+
+
+def _event_id(entry: AuditEntry | BrokenEntry) -> str:
+    return entry.event.event_id if isinstance(entry, AuditEntry) else ""
 
 
 class LocalProjection:
@@ -82,6 +86,8 @@ class LocalProjection:
         self._bulk = bulk
         self._lock = threading.RLock()
         self._cursor: str | None = None
+        self._cursor_event: str | None = None
+        """The event id at the cursor ("" for an entry that does not decode; None: unknown)."""
         self._epoch: str | None = None
         self._full_save = False
         self._snap: Snapshot | None = None
@@ -154,6 +160,7 @@ class LocalProjection:
         self._proj = Projection(self._cold, loaded.next_seq)
         self._proj.restore(loaded.records, loaded.campaigns, loaded.caseless, loaded.seqs)
         self._cursor, self._epoch = loaded.cursor, loaded.epoch
+        self._cursor_event = loaded.cursor_event
         log.info("memory snapshot %s: %d cases at cursor %s", snap.path, len(self._proj), self._cursor)
 
     def _reset(self, reason: str) -> None:
@@ -161,7 +168,7 @@ class LocalProjection:
         if self._snap is not None:
             self._snap.clear()
         self._proj = Projection(self._cold)
-        self._cursor = None
+        self._cursor = self._cursor_event = None
         self._full_save = True
 
     def refresh(self, limit: int | None = None) -> int:
@@ -183,6 +190,10 @@ class LocalProjection:
                 last = self.audit.last_id()
                 if last is not None and id_key(self._cursor) > id_key(last):
                     self._reset(f"cursor {self._cursor} is past the log's end ({last})")
+                elif (replaced := self._replaced()) is not None:
+                    # Ids are reused after a lost tail (a SQLite backup restored, a torn WAL) once
+                    # new events are published: the log may have grown past the cursor again.
+                    self._reset(replaced)
             self._epoch = epoch
             folded = 0
             with self._bulk():
@@ -193,7 +204,7 @@ class LocalProjection:
                     # scan(): the cursor moves past an entry that does not decode, once.
                     for entry in self.audit.scan(since=self._cursor, limit=page):
                         read += 1
-                        self._cursor = entry.id
+                        self._cursor, self._cursor_event = entry.id, _event_id(entry)
                         if isinstance(entry, AuditEntry):
                             self._proj.apply(entry.event)
                             n += 1
@@ -205,6 +216,19 @@ class LocalProjection:
                 if folded or self._full_save:
                     self.save()
             return folded
+
+    def _replaced(self) -> str | None:
+        """Why the log is not the one folded (the entry at the cursor holds another event), or None."""
+        if self._cursor is None or self._cursor_event is None:
+            return None
+        at = self.audit.entry_at(self._cursor)
+        if at is None or _event_id(at) == self._cursor_event:
+            return None  # trimmed by retention, or the same entry
+        return (
+            f"the entry at cursor {self._cursor} holds another event than the one folded "
+            f"({_event_id(at) or 'one that does not decode'}, not {self._cursor_event or 'a broken entry'}): "
+            "the log was replaced (a restored backup, or a tail lost in a crash)"
+        )
 
     def _bound(self) -> None:
         """Evict the cases outside the window to the cold tier, in batches of at least ``_slack``."""
@@ -237,7 +261,9 @@ class LocalProjection:
         with self._lock:
             if self._snap is None or self._epoch is None:
                 return
-            written = self._snap.save(self._proj, self._cursor, self._epoch, full=self._full_save)
+            written = self._snap.save(
+                self._proj, self._cursor, self._epoch, full=self._full_save, cursor_event=self._cursor_event
+            )
             self._full_save = False
             log.debug("memory snapshot: %d cases written at cursor %s", written, self._cursor)
 

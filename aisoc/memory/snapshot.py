@@ -52,6 +52,9 @@ class Loaded:
     """Each held record's order of first sight (same order as ``records``)."""
     next_seq: int
     """The order number the next new case gets."""
+    cursor_event: str | None = None
+    """The event id of the entry at ``cursor`` (``""``: an entry that does not decode; None: not
+    recorded, a snapshot of an older release)."""
 
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -110,10 +113,20 @@ class Snapshot:
             caseless,
             seqs,
             int(meta.get("seq") or 0),
+            meta.get("cursor_event"),
         )
 
-    def save(self, proj: Projection, cursor: str | None, epoch: str, *, full: bool = False) -> int:
-        """Write the records changed since the last save (all when ``full``), cursor and epoch.
+    def save(
+        self,
+        proj: Projection,
+        cursor: str | None,
+        epoch: str,
+        *,
+        full: bool = False,
+        cursor_event: str | None = None,
+    ) -> int:
+        """Write the records changed since the last save (all when ``full``), cursor and epoch (and
+        the event id of the entry at the cursor, which tells a replaced log from this one).
 
         Returns:
             How many case records were written.
@@ -147,6 +160,8 @@ class Snapshot:
                 ("epoch", epoch),
                 ("seq", str(proj.next_seq)),
             ]
+            if cursor_event is not None:
+                meta.append(("cursor_event", cursor_event))
             if full or proj.caseless_dirty:
                 caseless = [json.loads(e.to_json()) for e in proj.caseless.values()]
                 meta.append(("caseless", json.dumps(caseless)))

@@ -280,3 +280,44 @@ def test_a_damaged_snapshot_is_moved_aside_and_memory_rebuilds_the_same_state(
     assert (tmp_path / "mem.sqlite.damaged-1").exists()
     again.close()
     assert Memory(bus.audit, snapshot_path=snap, auto_refresh=False).dump() == expected
+
+
+def test_a_sqlite_log_that_lost_its_tail_in_a_torn_wal_and_grew_again_is_refolded(tmp_path: Path) -> None:
+    """Given a SQLite bus whose newest commits are only in its WAL, copied at a crash with the WAL
+    torn in half, and a worker's snapshot folded past them, when more events are published (their
+    ids reuse the lost ones) and the worker refreshes, then memory equals a fresh fold of the log:
+    no case of the lost tail is kept and no new event is missed."""
+    import shutil
+
+    live, crashed = tmp_path / "live", tmp_path / "crashed"
+    live.mkdir()
+    crashed.mkdir()
+    bus = Bus(f"sqlite:///{live}/soc.db")
+    for e in stories(2):
+        bus.publish(e)
+    bus._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
+    for e in stories(3, start=2):
+        bus.publish(e)  # in the WAL only
+    snap = crashed / "mem.sqlite"
+    mem = Memory(bus.audit, snapshot_path=snap)
+    mem.refresh()
+    folded = mem.cursor
+    mem.close()
+    shutil.copy(live / "soc.db", crashed / "soc.db")
+    wal = (live / "soc.db-wal").read_bytes()
+    (crashed / "soc.db-wal").write_bytes(wal[: len(wal) // 2])
+    bus.close()
+    after = Bus(f"sqlite:///{crashed}/soc.db")
+    survived = len(after.audit)
+    assert 16 <= survived < 40  # the checkpointed part survived, the torn tail did not
+    for e in stories(3, start=10):
+        after.publish(e)
+    assert int(after.audit.last_id() or 0) > int(folded or 0)
+    again = Memory(after.audit, snapshot_path=snap)
+    again.refresh()
+    fresh = Memory(after.audit)
+    fresh.refresh()
+    assert again.dump() == fresh.dump()
+    assert {"test:10", "test:11", "test:12"} <= {r.case_id for r in again.cases()}
+    again.close()
+    after.close()
