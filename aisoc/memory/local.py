@@ -222,8 +222,16 @@ class LocalProjection:
         if self._cursor is None or self._cursor_event is None:
             return None
         at = self.audit.entry_at(self._cursor)
-        if at is None or _event_id(at) == self._cursor_event:
-            return None  # trimmed by retention, or the same entry
+        if at is None:
+            first = self.audit.first_id()
+            if first is None or id_key(first) > id_key(self._cursor):
+                return None  # trimmed by retention
+            return (
+                f"the entry at cursor {self._cursor} is gone while older ones are kept: the log lost "
+                "entries after it was folded (a Redis restart that lost its last writes, a restored backup)"
+            )
+        if _event_id(at) == self._cursor_event:
+            return None
         return (
             f"the entry at cursor {self._cursor} holds another event than the one folded "
             f"({_event_id(at) or 'one that does not decode'}, not {self._cursor_event or 'a broken entry'}): "

@@ -128,6 +128,36 @@ class TestRedis(MemoryContract):
             client.delete(*keys)
         return Bus(bus.url, namespace=bus.namespace)
 
+    def test_a_log_that_lost_its_last_writes_and_grew_again_is_refolded(
+        self, make_bus: object, tmp_path: Path
+    ) -> None:
+        """Given a folded snapshot and a Redis log whose newest entries are gone (a restart that lost
+        its last writes: the older entries and the epoch are kept), when more events are published
+        before the worker refreshes, then memory equals a fresh fold: the lost cases are dropped and
+        the new ones folded."""
+        import redis
+
+        bus = make_bus()  # type: ignore[operator]
+        for e in stories(3):
+            bus.publish(e)
+        snap = tmp_path / "mem.sqlite"
+        mem = Memory(bus.audit, snapshot_path=snap)
+        mem.refresh()
+        mem.close()
+        client = redis.Redis.from_url(bus.url)
+        lost = [i for i, _ in client.xrevrange(bus.key("audit"), count=8)]  # story 2
+        client.xdel(bus.key("audit"), *lost)
+        client.close()
+        for e in stories(2, start=5):
+            bus.publish(e)
+        again = Memory(bus.audit, snapshot_path=snap)
+        again.refresh()
+        fresh = Memory(bus.audit)
+        fresh.refresh()
+        assert again.dump() == fresh.dump()
+        assert [r.case_id for r in again.cases()] == ["test:0", "test:1", "test:5", "test:6"]
+        again.close()
+
 
 class _Trimmed(AuditLog):
     """The same log generation as ``inner`` without its entries up to ``through`` (retention)."""
