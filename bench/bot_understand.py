@@ -17,7 +17,8 @@ from aisoc.bus import Bus
 from aisoc.events import Alert, AlertReceived, ProducedBy
 from aisoc.memory import Memory
 from aisoc.tuning import gc_paused
-from bot.understand import Catalog, understand
+from bot.catalog import Catalog
+from bot.understand import understand
 from integrations.wazuh import WazuhFileSource
 
 WAZUH = Path(__file__).resolve().parents[1] / "data" / "wazuh" / "alerts.jsonl"

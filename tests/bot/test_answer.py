@@ -13,7 +13,7 @@ import time_machine
 from aisoc.bus import Bus
 from aisoc.events import ActionDecided, CaseClosed
 from bot.answer import check_phrasing
-from bot.commands import fit
+from bot.markup import fit
 from bot.service import Bot
 from gate.service import Gate
 from tests.bot.conftest import Space

@@ -18,8 +18,9 @@ from flask.testing import FlaskClient
 from aisoc.bus import Bus
 from aisoc.events import ActionKind, ActionProposed, CaseClosed, Phase, ReviewRequested, Risk, Role
 from aisoc.memory import Memory
+from bot.catalog import Catalog
 from bot.service import Bot
-from bot.understand import Catalog, understand
+from bot.understand import understand
 from gate.service import Gate
 from tests.bot.conftest import Space, answers_to
 from tests.bot.factory import WallClock, bot_settings, deliver, settle

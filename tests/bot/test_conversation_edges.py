@@ -14,8 +14,10 @@ from flask.testing import FlaskClient
 from aisoc.bus import Bus
 from aisoc.events import ActionExecuted, CaseClosed
 from aisoc.memory import Memory
+from bot.catalog import Catalog
+from bot.mentions import strip_mentions
 from bot.service import Bot
-from bot.understand import Catalog, strip_mentions, understand
+from bot.understand import understand
 from gate.service import Gate
 from tests.bot.conftest import Space, answers_to
 from tests.bot.factory import WallClock, alert, bot_settings, deliver, review, settle

@@ -1,0 +1,215 @@
+"""What the record holds that a question may name, and how a sentence names it.
+
+:class:`Catalog` is built from memory's case records: case ids and titles, the alerts' hosts, users
+and indicators, the actions and their targets. :meth:`Catalog.find` matches a sentence against it
+case-insensitively, exactly first, then by near misses that never cross a number, then by the words
+of case titles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rapidfuzz import fuzz, process
+
+from aisoc.memory import Memory
+from bot.names import STOPWORDS, TOKEN, TRIM, numbers, refang, short_name, variants
+
+Kind = Literal["case", "host", "user", "indicator", "action"]
+
+RECENT_ACTED = 5
+"""Targets listed when a top-level question points at "that host" without naming it."""
+FUZZY_CUTOFF = 85.0
+"""Smallest rapidfuzz ratio for a near-miss identifier ("ws-42" for "WS-042")."""
+TITLE_CUTOFF = 88.0
+"""Smallest rapidfuzz partial ratio for a word of a case title ("shelshock" for "Shellshock")."""
+_TARGET_KIND: dict[str, Kind] = {
+    "disable_account": "user",
+    "reset_credentials": "user",
+    "revoke_sessions": "user",
+    "block_indicator": "indicator",
+    "quarantine_file": "indicator",
+}
+"""What an action's target is, by action kind (any other kind acts on a host)."""
+MAX_CANDIDATES = 5
+"""Candidates listed when a subject is ambiguous."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a question is about, as the record holds it."""
+
+    kind: Kind
+    value: str
+    """The value as recorded (the case id, the host's spelling in the alert)."""
+    case_ids: tuple[str, ...]
+    """The cases that hold it, newest first."""
+    title: str = ""
+    """The case's title (for a case subject)."""
+
+    def label(self) -> str:
+        """How the subject reads in an answer."""
+        if self.kind == "case":
+            return f"{self.value} ({self.title})" if self.title else self.value
+        return f"{self.kind} {self.value}"
+
+
+@dataclass
+class _Entry:
+    kind: Kind
+    value: str
+    cases: dict[str, float] = field(default_factory=dict)
+
+
+class Catalog:
+    """What the record holds that a question may name: built from memory's case records.
+
+    Args:
+        memory: the case memory (its projection is read once per catalog).
+    """
+
+    def __init__(self, memory: Memory) -> None:
+        self.entries: dict[tuple[Kind, str], _Entry] = {}
+        self.by_text: dict[str, list[_Entry]] = {}
+        self.titles: dict[str, str] = {}
+        self.acted: list[tuple[float, Kind, str, str]] = []
+        """Every action's target: ``(proposed at, target kind, target, case id)``."""
+        for rec in memory.cases():
+            at = rec.last_activity()
+            self._add("case", rec.case_id, rec.case_id, at)
+            if rec.alert is not None:
+                self.titles[rec.case_id] = rec.alert.title
+                for key in rec.alert.keys:
+                    t, _, value = key.partition(":")
+                    kind: Kind = "host" if t == "host" else "user" if t == "user" else "indicator"
+                    self._add(kind, value, rec.case_id, at)
+                for host in rec.alert.hosts:
+                    self._add("host", host, rec.case_id, at)
+            for a in rec.actions.values():
+                self._add("action", a.action_id, rec.case_id, at)
+                if a.target:
+                    target_kind = _TARGET_KIND.get(a.kind, "host")
+                    self._add(target_kind, a.target, rec.case_id, at)
+                    when = a.proposed.at if a.proposed is not None else at
+                    self.acted.append((when, target_kind, a.target, rec.case_id))
+
+    def _add(self, kind: Kind, value: str, case_id: str, at: float) -> None:
+        low = value.lower()
+        if kind == "indicator" and ("host", low) in self.entries:
+            kind = "host"
+        entry = self.entries.get((kind, low))
+        if entry is None:
+            entry = self.entries[(kind, low)] = _Entry(kind, value)
+            self.by_text.setdefault(low, []).append(entry)
+            if kind == "host" and (short := short_name(low)) != low:
+                self.by_text.setdefault(short, []).append(entry)  # "web01" finds web01.corp.example
+        elif entry.value == low and value != low:
+            entry.value = value  # keys are lowercased; show the name as the alert spells it
+        entry.cases[case_id] = max(at, entry.cases.get(case_id, 0.0))
+
+    def subject(self, entry: _Entry) -> Subject:
+        """An entry as a subject (its cases newest first)."""
+        ids = tuple(sorted(entry.cases, key=lambda c: -entry.cases[c]))
+        title = self.titles.get(entry.value, "") if entry.kind == "case" else ""
+        return Subject(entry.kind, entry.value, ids, title)
+
+    def case(self, case_id: str) -> Subject | None:
+        """The subject of one recorded case."""
+        entry = self.entries.get(("case", case_id.lower()))
+        return None if entry is None else self.subject(entry)
+
+    def recently_acted(self, kinds: set[Kind]) -> list[Subject]:
+        """The targets of the latest actions of these kinds of target ("contain" → hosts isolated,
+        "block" → indicators blocked), newest first: "that host" at top level."""
+        seen: dict[str, Subject] = {}
+        for _, kind, target, _ in sorted(self.acted, key=lambda x: -x[0]):
+            if kind in kinds and target.lower() not in seen:
+                entry = self.entries.get((kind, target.lower())) or self.entries.get(("host", target.lower()))
+                if entry is not None:
+                    seen[target.lower()] = self.subject(entry)
+            if len(seen) == RECENT_ACTED:
+                break
+        return list(seen.values())
+
+    def in_case(self, case_id: str, kinds: set[Kind]) -> list[Subject]:
+        """What a case names of these kinds (its alert's hosts, IPs, users, its actions' targets), as
+        subjects of that case only; when its actions acted on some of them, only those."""
+        named = [
+            Subject(e.kind, e.value, (case_id,))
+            for (kind, _), e in self.entries.items()
+            if kind in kinds and case_id in e.cases
+        ]
+        acted = {t.lower() for _, kind, t, c in self.acted if c == case_id and kind in kinds}
+        return [s for s in named if s.value.lower() in acted] or named
+
+    def find(self, text: str) -> list[Subject]:
+        """Every subject the sentence names: exact (any case), else near misses, else case titles."""
+        tokens = [t.strip(TRIM) for t in TOKEN.findall(refang(text))]
+        tokens = [t[:-2] if t.lower().endswith("'s") else t for t in tokens if t]
+        # "linux-server.lab.local" for Linux-Server, "10.0.2.8:443" for 10.0.2.8, "LAB\snell" for snell
+        tokens += [v for t in tokens for v in variants(t)]
+        # "linux server" for Linux-Server: two words joined are tried as one name too.
+        words = list(tokens)
+        tokens += [
+            f"{a}-{b}"
+            for a, b in zip(words, words[1:], strict=False)
+            if len(a) > 2 and a.lower() not in STOPWORDS
+        ]
+        found: dict[tuple[Kind, str], _Entry] = {}
+        for token in tokens:
+            for entry in self.by_text.get(token.lower(), ()):
+                found[(entry.kind, entry.value.lower())] = entry
+        if not found:
+            words = [t for t in tokens if len(t) >= 4 and t.lower() not in STOPWORDS]
+            keys = list(self.by_text)
+            for word in words:
+                for match, _, _ in process.extract(
+                    word.lower(),
+                    keys,
+                    scorer=fuzz.ratio,
+                    score_cutoff=FUZZY_CUTOFF,
+                    limit=MAX_CANDIDATES,
+                ):
+                    if numbers(word) != numbers(str(match)):
+                        continue  # 10.0.2.7 is not 10.0.2.8, nor linux-server-02 Linux-Server
+                    for entry in self.by_text[str(match)]:
+                        found[(entry.kind, entry.value.lower())] = entry
+        subjects = [self.subject(e) for e in found.values()]
+        if not subjects:
+            subjects = self._titled(words)
+        return _collapse(subjects)
+
+    def _titled(self, tokens: Sequence[str]) -> list[Subject]:
+        """Cases whose title holds the most of the sentence's significant words (near misses too)."""
+        words = [t.lower() for t in tokens if len(t) >= 4 and t.lower() not in STOPWORDS]
+        if not words:
+            return []
+        scored: dict[str, int] = {}
+        for case_id, title in self.titles.items():
+            low = title.lower()
+            n = sum(1 for w in words if fuzz.partial_ratio(w, low) >= TITLE_CUTOFF)
+            if n:
+                scored[case_id] = n
+        best = max(scored.values(), default=0)
+        hits = [self.case(c) for c, n in scored.items() if n == best]
+        return sorted(
+            (h for h in hits if h is not None),
+            key=lambda s: -self.entries[("case", s.value.lower())].cases[s.value],
+        )
+
+
+def _collapse(subjects: list[Subject]) -> list[Subject]:
+    """One subject per thing: a case named beside its own host narrows the host to that case."""
+    cases = {s.value for s in subjects if s.kind == "case"}
+    things = [s for s in subjects if s.kind != "case"]
+    if cases and things:
+        narrowed = [
+            Subject(s.kind, s.value, tuple(c for c in s.case_ids if c in cases), s.title)
+            for s in things
+            if any(c in cases for c in s.case_ids)
+        ]
+        if narrowed:
+            return narrowed
+    return subjects
