@@ -56,6 +56,13 @@ In a case's thread, `close tp`, `reopen` and `assign @person` need no case id. A
 decided in chat: the card's Approve button opens the gate, where you confirm in two steps."""
 """The answer to ``help`` and to anything the bot does not understand."""
 
+SMALL_TALK_ANSWERS = {
+    "thanks": "You're welcome.",
+    "noted": "👍",
+    "hello": "Hi! Ask me in plain words about a case, a host or an IP (*why did it contain WS-042?*), "
+    "or `help` for everything I can do.",
+}
+"""One line for a message that only thanks, acknowledges or greets (see :func:`bot.understand.small_talk`)."""
 CARD_COMMANDS = frozenset({"explain", "ack", "takeover", "more"})
 """What a card submit may ask for (anything else on a submit is ignored): no approvals, no closing."""
 _THREADED = frozenset({"close", "reopen", "assign"})
@@ -244,6 +251,8 @@ class Commands:
         who = inbound.person_email or inbound.person_id
         if verb == "help":
             return HELP
+        if verb in SMALL_TALK_ANSWERS:
+            return SMALL_TALK_ANSWERS[verb]
         if verb in ("explain", "case", "more"):
             if req.candidates:
                 return self.reader.clarify(req)

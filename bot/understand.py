@@ -21,6 +21,7 @@ People talk to the bot as to a colleague: "why did it contain that host?" inside
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -135,6 +136,57 @@ def pointed_kinds(text: str) -> set[Kind]:
     return kinds
 
 
+SMALL_TALK = frozenset({"thanks", "noted", "hello"})
+"""What a message that only thanks, acknowledges or greets asks for: one short line, never the command
+list (a space where every "thanks!" brings the help text is spammed)."""
+_THANKS = frozenset(
+    """thanks thank thx thnx thanx tnx tks ty tyvm cheers ta merci danke gracias grazie obrigado
+    appreciated appreciate kudos""".split()
+)
+_NOTED = frozenset(
+    """ok okay k kk okey great cool nice perfect awesome noted roger got gotcha understood super sweet
+    excellent brilliant fantastic lovely good fine alright right wonderful""".split()
+)
+_GREETINGS = frozenset(
+    "hi hello hey hiya heya yo howdy hallo hola bonjour salut ciao morning afternoon evening".split()
+)
+_FILLER = frozenset(
+    """you u so much very a lot lots many again all it that this helps helped helpful bot team folks
+    everyone guys there mate man job work well and for the info good much ok okay de nada mucho
+    vielen dank beaucoup muchas mille""".split()
+)
+"""Words said around a thanks or a greeting ("thanks a lot", "hello bot", "good morning team")."""
+_ACK_EMOJI = frozenset("👍👌🙏✅✔☑🙂😊😀😃😄😁🎉💯❤🤝👏🆗🙌")
+"""Emoji that acknowledge (skin tones and variation selectors are ignored)."""
+_LETTERS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def small_talk(text: str) -> str | None:
+    """``thanks``, ``noted`` or ``hello`` when the message only thanks ("great, thx", "🙏"),
+    acknowledges ("ok", "👍") or greets ("hello bot"); None when it says anything else."""
+    low = text.lower()
+    words = set(_LETTERS.findall(low))
+    # punctuation of any language ("merci !", "¡gracias!") is not a word; skin tones (U+1F3FB-F),
+    # variation selectors and joiners ride on an emoji
+    symbols = [
+        c
+        for c in _LETTERS.sub(" ", low)
+        if unicodedata.category(c)[0] not in "PZC"
+        and not ("\U0001f3fb" <= c <= "\U0001f3ff" or c in "\ufe0f\u200d")
+    ]
+    if any(c not in _ACK_EMOJI for c in symbols) or not (words or symbols):
+        return None
+    if not words <= _THANKS | _NOTED | _GREETINGS | _FILLER:
+        return None
+    if words & _THANKS:
+        return "thanks"
+    if words & _GREETINGS:
+        return "hello"
+    if words & _NOTED or symbols:
+        return "noted"
+    return None
+
+
 _VERBS = ("explain", "happened", "status", "oncall")
 """Words recognised with a typo ("expalin", "hapened")."""
 
@@ -169,6 +221,8 @@ def intent(text: str) -> tuple[str, tuple[str, ...]]:
     verb = words[0].lower().strip(TRIM)
     if verb in GRAMMAR:
         return verb, tuple(words[1:])
+    if said := small_talk(text):
+        return said, ()
     if _HELP.search(text):
         return "help", ()
     if _MORE.search(text):
@@ -207,7 +261,7 @@ def understand(text: str, catalog: Catalog, thread_case: str | None, context: st
             when the message's own words do not.
     """
     command, args = intent(text)
-    if command in GRAMMAR or command in ("help", "oncall"):
+    if command in GRAMMAR or command in SMALL_TALK or command in ("help", "oncall"):
         return Request(command, args, text=text)
     if command == "status" and _BARE_STATUS.search(text):
         return Request(command, args, text=text)

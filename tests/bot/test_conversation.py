@@ -32,7 +32,8 @@ PAM, SQLI, LOGON_WIN11, LOGON_SRV = NEIGHBOURS
 Expect = tuple[str, str | None]
 """``(what, subject)``: ``case`` (answer about a case id), ``host`` (a host or indicator, by name),
 ``clarify``, ``ask`` (no subject), ``unknown``, ``help``, ``status``, ``oncall``, ``record``, ``summary``,
-``which`` (a host's cases to pick from), ``pending`` (what waits, asked by Erin: nothing on her)."""
+``which`` (a host's cases to pick from), ``pending`` (what waits, asked by Erin: nothing on her),
+``thanks``, ``noted`` (a short acknowledgement), ``hello`` (a one-line hint, never the command list)."""
 
 TOP: list[tuple[str, Expect]] = [
     ("{bot} why did it contain Linux-Server?", ("host", "Linux-Server")),
@@ -78,7 +79,7 @@ TOP: list[tuple[str, Expect]] = [
     ("{bot} oncall tier2", ("oncall", None)),
     (f"{{bot}} case {SHELLSHOCK}", ("summary", SHELLSHOCK)),
     (f"{{bot}} where does {SHELLSHOCK} stand?", ("summary", SHELLSHOCK)),
-    ("{bot} thanks!", ("unknown", None)),
+    ("{bot} thanks!", ("thanks", None)),
     ("{bot} lol", ("unknown", None)),
     (f"{{bot}} don't close {SHELLSHOCK}", ("unknown", None)),
     ("{bot} frobnicate the SIEM", ("unknown", None)),
@@ -103,7 +104,7 @@ TOP: list[tuple[str, Expect]] = [
     ("{bot} who's on call", ("oncall", None)),
     ("{bot} who is oncall right now?", ("oncall", None)),
     ("{bot} is everything running?", ("status", None)),
-    ("{bot} hi", ("unknown", None)),
+    ("{bot} hi", ("hello", None)),
     ("{bot} HELP", ("help", None)),
     # a third round (2026-12-07, a probe writing as analysts do in a Webex space; each outcome checked
     # by hand against the Shellshock day's record)
@@ -145,6 +146,21 @@ TOP: list[tuple[str, Expect]] = [
     ("{bot} why was LAB\\snell flagged", ("host", "snell")),
     ("{bot} any update on the isolation?", ("host", "Linux-Server")),
     ("{bot} eta on the isolation?", ("host", "Linux-Server")),
+    # thanks and greetings get a line, never the command list (a fourth round, 2026-12-07)
+    ("{bot} thank you", ("thanks", None)),
+    ("{bot} ty", ("thanks", None)),
+    ("cheers {bot}", ("thanks", None)),
+    ("{bot} ok thanks", ("thanks", None)),
+    ("{bot} great, thx", ("thanks", None)),
+    ("thanks a lot {bot} 🙏", ("thanks", None)),
+    ("{bot} 👍", ("noted", None)),
+    ("{bot} got it 👌🏽", ("noted", None)),
+    ("hello {bot}", ("hello", None)),
+    ("{bot} hello bot", ("hello", None)),
+    ("hey {bot}!", ("hello", None)),
+    ("{bot} good morning team", ("hello", None)),
+    ("{bot} hi, why did it contain Linux-Server?", ("host", "Linux-Server")),
+    ("{bot} thanks! and why was 10.0.2.8 blocked?", ("host", "10.0.2.8")),
 ]
 """Questions at top level in the SOC space."""
 
@@ -162,7 +178,7 @@ THREAD: list[tuple[str, Expect]] = [
     ("{bot} more", ("record", SHELLSHOCK)),
     ("{bot} case", ("summary", SHELLSHOCK)),
     (f"{{bot}} explain {SQLI}", ("case", SQLI)),
-    ("{bot} ok", ("unknown", None)),
+    ("{bot} ok", ("noted", None)),
     ("{bot} don't do anything yet", ("unknown", None)),
     # a second round
     ("{bot} why did you contain it", ("case", SHELLSHOCK)),
@@ -194,6 +210,10 @@ THREAD: list[tuple[str, Expect]] = [
     ("{bot} why did u contain it, the user-agent was a scanner", ("case", SHELLSHOCK)),
     ("{bot} what about the cgi-bin request?", ("case", SHELLSHOCK)),
     ("{bot} why T1190?", ("case", SHELLSHOCK)),
+    ("{bot} thanks, that helps", ("thanks", None)),
+    ("{bot} merci !", ("thanks", None)),
+    ("{bot} thx!!", ("thanks", None)),
+    ("{bot} 👍🏽", ("noted", None)),
 ]
 """Questions inside the Shellshock case's thread."""
 
@@ -255,6 +275,9 @@ def check(answer: str, expect: Expect, text: str) -> None:
         "summary": lambda: first.startswith(f"**Case {subject}**"),
         "which": lambda: first.lower().startswith(f"host {str(subject).lower()} is in 3 cases; which one?"),
         "pending": lambda: first == "**Nothing is waiting on you.**" and "act-shellshock-isolate" in answer,
+        "thanks": lambda: answer == "You're welcome.",
+        "noted": lambda: answer == "👍",
+        "hello": lambda: answer.startswith("Hi!") and "\n" not in answer and "`help`" in answer,
     }[what]
     assert ok(), f"{text!r} expected {expect}, answered:\n{answer}"
 
