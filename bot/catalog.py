@@ -9,15 +9,19 @@ of case titles.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from rapidfuzz import fuzz, process
 
 from aisoc.memory import Memory
+from aisoc.tenants import tenant_key
+from bot.hosts import Addresses, address, described_hosts, description
 from bot.names import STOPWORDS, TOKEN, TRIM, numbers, refang, short_name, variants
 
 Kind = Literal["case", "host", "user", "indicator", "action"]
+Via = Literal["", "address", "description"]
+"""How a question named a host otherwise than by its name: by its recorded address, or described."""
 
 RECENT_ACTED = 5
 """Targets listed when a top-level question points at "that host" without naming it."""
@@ -48,6 +52,11 @@ class Subject:
     """The cases that hold it, newest first."""
     title: str = ""
     """The case's title (for a case subject)."""
+    via: str = ""
+    """The address or the description the question named it by (empty: named by name)."""
+    via_kind: Via = ""
+    acted_first: bool = False
+    """Its cases are ordered those with an action on it first (a question about that action)."""
 
     def label(self) -> str:
         """How the subject reads in an answer."""
@@ -61,6 +70,15 @@ class _Entry:
     kind: Kind
     value: str
     cases: dict[str, float] = field(default_factory=dict)
+    via: str = ""
+
+
+def _merged(a: _Entry, b: _Entry) -> _Entry:
+    """One thing found two ways (by its name and by its address, or by one address in two tenants)."""
+    cases = dict(a.cases)
+    for c, at in b.cases.items():
+        cases[c] = max(at, cases.get(c, 0.0))
+    return _Entry(a.kind, a.value, cases, a.via if a.via == b.via else "")
 
 
 class Catalog:
@@ -68,16 +86,29 @@ class Catalog:
 
     Args:
         memory: the case memory (its projection is read once per catalog).
+        addresses: the hosts' recorded addresses, read from the alerts the first time a question
+            names an address (kept across catalogs by the caller; None: read for this catalog only).
     """
 
-    def __init__(self, memory: Memory) -> None:
+    def __init__(self, memory: Memory, addresses: Addresses | None = None) -> None:
+        self.memory = memory
+        self.addresses = addresses or Addresses()
+        self._addressed = False
+        self.records = list(memory.cases())
+        self.host_cases: dict[tuple[str, str], dict[str, float]] = {}
+        """A host's cases per tenant: ``(tenant key, host lowercased) -> {case id: last activity}``."""
+        self.worked: dict[str, float] = {}
+        """When a role or a person last worked each case (0: only its alert so far)."""
         self.entries: dict[tuple[Kind, str], _Entry] = {}
         self.by_text: dict[str, list[_Entry]] = {}
         self.titles: dict[str, str] = {}
         self.acted: list[tuple[float, Kind, str, str]] = []
         """Every action's target: ``(proposed at, target kind, target, case id)``."""
-        for rec in memory.cases():
-            at = rec.last_activity()
+        for rec in self.records:
+            # a case that is only an alert so far was last active when its alert came
+            worked = self.worked[rec.case_id] = rec.last_activity()
+            at = max(worked, rec.alert.at if rec.alert is not None else 0.0)
+            tenant = tenant_key(rec.tenant)
             self._add("case", rec.case_id, rec.case_id, at)
             if rec.alert is not None:
                 self.titles[rec.case_id] = rec.alert.title
@@ -87,11 +118,14 @@ class Catalog:
                     self._add(kind, value, rec.case_id, at)
                 for host in rec.alert.hosts:
                     self._add("host", host, rec.case_id, at)
+                    self.host_cases.setdefault((tenant, host.lower()), {})[rec.case_id] = at
             for a in rec.actions.values():
                 self._add("action", a.action_id, rec.case_id, at)
                 if a.target:
                     target_kind = _TARGET_KIND.get(a.kind, "host")
                     self._add(target_kind, a.target, rec.case_id, at)
+                    if self.entries.get(("host", a.target.lower())) is not None:
+                        self.host_cases.setdefault((tenant, a.target.lower()), {})[rec.case_id] = at
                     when = a.proposed.at if a.proposed is not None else at
                     self.acted.append((when, target_kind, a.target, rec.case_id))
 
@@ -111,9 +145,10 @@ class Catalog:
 
     def subject(self, entry: _Entry) -> Subject:
         """An entry as a subject (its cases newest first)."""
-        ids = tuple(sorted(entry.cases, key=lambda c: -entry.cases[c]))
+        # newest first; of two as new, the one worked on further
+        ids = tuple(sorted(entry.cases, key=lambda c: (-entry.cases[c], -self.worked.get(c, 0.0))))
         title = self.titles.get(entry.value, "") if entry.kind == "case" else ""
-        return Subject(entry.kind, entry.value, ids, title)
+        return Subject(entry.kind, entry.value, ids, title, entry.via, "address" if entry.via else "")
 
     def case(self, case_id: str) -> Subject | None:
         """The subject of one recorded case."""
@@ -145,11 +180,15 @@ class Catalog:
         return [s for s in named if s.value.lower() in acted] or named
 
     def find(self, text: str) -> list[Subject]:
-        """Every subject the sentence names: exact (any case), else near misses, else case titles."""
+        """Every subject the sentence names: exact (any case; a host by its recorded address too),
+        else near misses, else a host described ("the linux box"), else case titles."""
         tokens = [t.strip(TRIM) for t in TOKEN.findall(refang(text))]
         tokens = [t[:-2] if t.lower().endswith("'s") else t for t in tokens if t]
         # "linux-server.lab.local" for Linux-Server, "10.0.2.8:443" for 10.0.2.8, "LAB\snell" for snell
         tokens += [v for t in tokens for v in variants(t)]
+        if any(address(t) for t in tokens):
+            self._load_addresses()
+            tokens += [ip for t in tokens if (ip := address(t)) and ip != t]
         # "linux server" for Linux-Server: two words joined are tried as one name too.
         words = list(tokens)
         tokens += [
@@ -158,9 +197,15 @@ class Catalog:
             if len(a) > 2 and a.lower() not in STOPWORDS
         ]
         found: dict[tuple[Kind, str], _Entry] = {}
+
+        def add(entry: _Entry) -> None:
+            key = (entry.kind, entry.value.lower())
+            have = found.get(key)
+            found[key] = entry if have is None or have is entry else _merged(have, entry)
+
         for token in tokens:
             for entry in self.by_text.get(token.lower(), ()):
-                found[(entry.kind, entry.value.lower())] = entry
+                add(entry)
         if not found:
             words = [t for t in tokens if len(t) >= 4 and t.lower() not in STOPWORDS]
             keys = list(self.by_text)
@@ -175,11 +220,52 @@ class Catalog:
                     if numbers(word) != numbers(str(match)):
                         continue  # 10.0.2.7 is not 10.0.2.8, nor linux-server-02 Linux-Server
                     for entry in self.by_text[str(match)]:
-                        found[(entry.kind, entry.value.lower())] = entry
+                        add(entry)
         subjects = [self.subject(e) for e in found.values()]
+        if not subjects:
+            subjects = self.described(text)
         if not subjects:
             subjects = self._titled(words)
         return _collapse(subjects)
+
+    def _load_addresses(self) -> None:
+        """Let each host answer to the addresses its alerts record for it, within its tenant: an
+        address names the host's cases of the tenant whose alert recorded it, never a same-named
+        host of another tenant."""
+        if self._addressed:
+            return
+        self._addressed = True
+        by_case = self.addresses.of(self.memory, self.records)
+        aliases: dict[tuple[str, str, str], _Entry] = {}
+        for rec in self.records:
+            tenant = tenant_key(rec.tenant)
+            for host, ip in by_case.get(rec.case_id, ()):
+                named = self.entries.get(("host", host))
+                cases = self.host_cases.get((tenant, host))
+                if named is None or not cases or (tenant, host, ip) in aliases:
+                    continue
+                alias = aliases[(tenant, host, ip)] = _Entry("host", named.value, dict(cases), via=ip)
+                self.by_text.setdefault(ip.lower(), []).append(alias)
+
+    def described(self, text: str) -> list[Subject]:
+        """The hosts a description in the sentence fits ("the linux box" → Linux-Server): one when a
+        single known host's name holds its distinctive words, several to ask between, else none."""
+        said = description(text)
+        if said is None:
+            return []
+        phrase, words, noun = said
+        hosts = {e.value: e for (kind, _), e in self.entries.items() if kind == "host"}
+        return [
+            replace(self.subject(hosts[h]), via=phrase, via_kind="description")
+            for h in described_hosts(list(hosts), words, noun)
+        ]
+
+    def acted_first(self, subject: Subject) -> Subject:
+        """The subject with the cases that acted on it first (newest first within each group)."""
+        target = subject.value.lower()
+        acted = {c for _, _, t, c in self.acted if t.lower() == target}
+        ids = sorted(subject.case_ids, key=lambda c: c not in acted)
+        return replace(subject, case_ids=tuple(ids), acted_first=ids != list(subject.case_ids))
 
     def _titled(self, tokens: Sequence[str]) -> list[Subject]:
         """Cases whose title holds the most of the sentence's significant words (near misses too)."""
@@ -206,7 +292,7 @@ def _collapse(subjects: list[Subject]) -> list[Subject]:
     things = [s for s in subjects if s.kind != "case"]
     if cases and things:
         narrowed = [
-            Subject(s.kind, s.value, tuple(c for c in s.case_ids if c in cases), s.title)
+            replace(s, case_ids=tuple(c for c in s.case_ids if c in cases))
             for s in things
             if any(c in cases for c in s.case_ids)
         ]

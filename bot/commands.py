@@ -20,15 +20,16 @@ from typing import Any
 from aisoc.bus import Bus
 from aisoc.memory import Memory
 from aisoc.memory.casefile import ActionStatus
-from bot.answer import CASES_SHOWN, Phraser, newest_first
+from bot.answer import Phraser
 from bot.catalog import Catalog, Subject
 from bot.directory import Directory
 from bot.errors import CommandError
+from bot.hosts import Addresses
 from bot.inbound import ABOUT, Inbound
 from bot.lifecycle import LABELS, Lifecycle
 from bot.markup import code, fit
 from bot.mentions import quoted_lines, split_quote, strip_mentions
-from bot.reading import Reader
+from bot.reading import Reader, shown_files, taken
 from bot.settings import BotSettings
 from bot.store import BotStore
 from bot.understand import READ_ONLY, Request, understand
@@ -126,6 +127,8 @@ class Commands:
         self._memory_factory = memory
         self._memory: Memory | None = None
         self.lifecycle = Lifecycle(bus, directory, space, store, lambda: self.memory)
+        self.addresses = Addresses()
+        """The hosts' recorded addresses, read once per alert for every catalog."""
         self.reader = Reader(settings, bus, directory, store, lambda: self.memory, phraser=phraser)
 
     @property
@@ -190,7 +193,7 @@ class Commands:
         # Questions in the thread of an earlier answer are about that answer's case; commands that
         # change something take a case from the words or from a case's own thread only.
         about = here or self.conversation_case(inbound)
-        req = understand(text, Catalog(self.memory), about, quoted)
+        req = understand(text, Catalog(self.memory, self.addresses), about, quoted)
         if req.command == "close":
             req = replace(req, args=close_words(req.args))
         if req.command == "done" and here:
@@ -201,7 +204,7 @@ class Commands:
             routed = self.router(text)
             if routed in READ_ONLY and routed not in ("more",):
                 return (
-                    understand(routed + " " + text, Catalog(self.memory), about)
+                    understand(routed + " " + text, Catalog(self.memory, self.addresses), about)
                     if routed == "explain"
                     else Request(routed, ())
                 )
@@ -242,8 +245,8 @@ class Commands:
             return sub.value
         if req.command == "case" and len(sub.case_ids) > 1:
             return None  # answered with the cases to pick from
-        files = [f for c in sub.case_ids[:CASES_SHOWN] if (f := self.memory.case_file(c)) is not None]
-        return newest_first(files)[0].case_id if files else None
+        files = shown_files(self.memory, sub)
+        return files[0].case_id if files else None
 
     def run(self, req: Request, inbound: Inbound) -> str | None:
         """Run one understood request."""
@@ -261,9 +264,9 @@ class Commands:
             if verb == "case":
                 if req.subject.kind != "case" and len(req.subject.case_ids) > 1:
                     return self.reader.which_case(req.subject)
-                return self.reader.case(
-                    req.subject.case_ids[0] if req.subject.kind != "case" else req.subject.value
-                )
+                if req.subject.kind == "case":
+                    return self.reader.case(req.subject.value)
+                return "\n".join([*taken(req.subject), self.reader.case(req.subject.case_ids[0])])
             if verb == "more":
                 return self.reader.record(req.subject, args)
             return self.reader.explain(req.subject)

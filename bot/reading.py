@@ -15,13 +15,14 @@ from rapidfuzz import fuzz, process
 from aisoc.bus import Bus
 from aisoc.events import Role, duty_title
 from aisoc.health import status
-from aisoc.memory import CaseState, Memory
+from aisoc.memory import CaseFile, CaseState, Memory
 from aisoc.memory.casefile import ActionState
 from aisoc.memory.statements import TRACE_KINDS, leads
 from bot.answer import CASES_SHOWN, Phraser, case_headline, headline, newest_first, phrase, reasons, render
 from bot.catalog import Subject
 from bot.directory import Directory
 from bot.errors import CommandError
+from bot.hosts import description
 from bot.markup import MORE_HINT, code, code_block, fit_answer, md_line
 from bot.names import unknown_name
 from bot.settings import BotSettings
@@ -43,6 +44,25 @@ PENDING_SHOWN = 10
 """Items listed per group of a ``pending`` answer (the rest are counted)."""
 RECORD_PAGE = 40
 """Statements per page of ``more``."""
+
+
+def taken(subject: Subject) -> list[str]:
+    """The line that says which host a question named by its address or described was taken as
+    (then a blank line), or nothing."""
+    host = clean(subject.value, 160, oneline=True)
+    if subject.via_kind == "address":
+        return [f"`{code(subject.via, 60)}` is the address on record of host **{host}**.", ""]
+    if subject.via_kind == "description":
+        said = clean(subject.via, 120, oneline=True)
+        return [f"By *{said}* I take host **{host}**: the only host on record whose name fits.", ""]
+    return []
+
+
+def shown_files(memory: Memory, subject: Subject) -> list[CaseFile]:
+    """The case files an answer about a host, an address or a user shows, in the order shown: the
+    subject's own order when it puts the case that acted on it first, else newest first."""
+    files = [f for c in subject.case_ids[:CASES_SHOWN] if (f := memory.case_file(c)) is not None]
+    return files if subject.acted_first else newest_first(files)
 
 
 def _about(a: ActionState, subject: Subject) -> bool:
@@ -87,7 +107,13 @@ class Reader:
 
     def clarify(self, req: Request) -> str:
         """A short question back: which of these did you mean?"""
-        lines = ["Which one do you mean?"]
+        said = {c.via for c in req.candidates}
+        described = len(said) == 1 and all(c.via_kind == "description" for c in req.candidates)
+        lines = [
+            f"Which host do you mean by *{clean(said.pop(), 120, oneline=True)}*? Several fit:"
+            if described
+            else "Which one do you mean?"
+        ]
         for c in req.candidates:
             n = len(c.case_ids)
             where = f" — {n} cases" if n > 1 and c.kind != "case" else ""
@@ -98,7 +124,8 @@ class Reader:
     def which_case(self, subject: Subject) -> str:
         """A host's, IP's or user's cases to pick from, newest first: a case's status is one case's."""
         lines = [
-            f"{clean(subject.label(), 160, oneline=True)} is in {len(subject.case_ids)} cases; which one?"
+            *taken(subject),
+            f"{clean(subject.label(), 160, oneline=True)} is in {len(subject.case_ids)} cases; which one?",
         ]
         lines += [f"- {self._title(c)}" for c in subject.case_ids[:MAX_CASES_LISTED]]
         if len(subject.case_ids) > MAX_CASES_LISTED:
@@ -113,6 +140,12 @@ class Reader:
             return (
                 f"Nothing is recorded about `{code(named, 120)}`: no case, host, IP, user "
                 "or action by that name."
+            )
+        said = description(text)
+        if said is not None:
+            return (
+                f"No host on record fits *{clean(said[0], 120, oneline=True)}*: ask about it by its name "
+                "or address (for example *why did it contain WS-042?*), or inside the case's thread."
             )
         pointed, acted = pointed_kinds(text), acted_kinds(text)
         if pointed and acted:
@@ -158,11 +191,13 @@ class Reader:
             title = clean(subject.title or subject.value, 160, oneline=True)
             body = render(heads, lines, tz, self.link, phrase(lines, self.phraser))
             return fit_answer(f"**{title}** · `{code(subject.value, 120)}`\n\n{body}", MORE_HINT)
-        shown = [f for c in subject.case_ids[:CASES_SHOWN] if (f := self.memory.case_file(c)) is not None]
+        shown = shown_files(self.memory, subject)
+        order = "the one that acted on it first, then newest" if subject.acted_first else "newest first"
         parts = [
-            f"**{clean(subject.label(), 160, oneline=True)}** — {len(subject.case_ids)} case(s), newest first"
+            *taken(subject),
+            f"**{clean(subject.label(), 160, oneline=True)}** — {len(subject.case_ids)} case(s), {order}",
         ]
-        for file in newest_first(shown):
+        for file in shown:
             acts = [a for a in file.actions() if _about(a, subject)]
             heads = [headline(a, tz, self.waiting_on(a)) for a in acts] or [case_headline(file, tz)]
             title = clean(file.alert.title if file.alert else file.case_id, 160, oneline=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz, process
 
@@ -250,6 +250,17 @@ def intent(text: str) -> tuple[str, tuple[str, ...]]:
     return "unknown", tuple(words)
 
 
+def _own_addresses(subjects: list[Subject]) -> list[Subject]:
+    """Without an address found as an indicator when only its own host's alerts name it (a logon to
+    Win11Client names Win11Client's address): the address is that host."""
+    hosts = {s.via.lower(): set(s.case_ids) for s in subjects if s.via_kind == "address"}
+    return [
+        s
+        for s in subjects
+        if not (s.kind == "indicator" and set(s.case_ids) <= hosts.get(s.value.lower(), set()))
+    ]
+
+
 def understand(text: str, catalog: Catalog, thread_case: str | None, context: str = "") -> Request:
     """The request one message makes (mentions already removed).
 
@@ -281,9 +292,7 @@ def understand(text: str, catalog: Catalog, thread_case: str | None, context: st
     if here is not None and subjects:
         mine = [s for s in subjects if thread_case in s.case_ids]
         if mine:
-            subjects = [
-                s if s.kind == "case" else Subject(s.kind, s.value, (here.value,), s.title) for s in mine
-            ]
+            subjects = [s if s.kind == "case" else replace(s, case_ids=(here.value,)) for s in mine]
     pointed = pointed_kinds(text)
     if not subjects and here is not None and pointed:
         subjects = catalog.in_case(here.value, pointed)
@@ -303,6 +312,14 @@ def understand(text: str, catalog: Catalog, thread_case: str | None, context: st
         if not subjects or _NEGATION.search(text):
             return Request("unknown", args, text=text)
         command = "explain"
+    acted = acted_kinds(text)
+    subjects = _own_addresses(subjects)
+    if len(subjects) > 1 and acted:
+        # "why was 10.0.2.9 isolated?": the host at that address, not the case naming the address
+        subjects = [s for s in subjects if s.kind in acted] or subjects
     if len(subjects) > 1:
         return Request(command, args, candidates=tuple(subjects[:MAX_CANDIDATES]), text=text)
-    return Request(command, args, subjects[0] if subjects else None, text=text)
+    subject = subjects[0] if subjects else None
+    if subject is not None and subject.kind in acted:
+        subject = catalog.acted_first(subject)  # the case where it was isolated, then the rest
+    return Request(command, args, subject, text=text)

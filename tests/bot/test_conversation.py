@@ -33,7 +33,9 @@ Expect = tuple[str, str | None]
 """``(what, subject)``: ``case`` (answer about a case id), ``host`` (a host or indicator, by name),
 ``clarify``, ``ask`` (no subject), ``unknown``, ``help``, ``status``, ``oncall``, ``record``, ``summary``,
 ``which`` (a host's cases to pick from), ``pending`` (what waits, asked by Erin: nothing on her),
-``thanks``, ``noted`` (a short acknowledgement), ``hello`` (a one-line hint, never the command list)."""
+``thanks``, ``noted`` (a short acknowledgement), ``hello`` (a one-line hint, never the command list),
+``address`` (``IP>host``: the host at that address, said so), ``described`` (``words>host``: the one host
+a description fits, said so), ``which-host`` (several fit the description: asked), ``nofit`` (none does)."""
 
 TOP: list[tuple[str, Expect]] = [
     ("{bot} why did it contain Linux-Server?", ("host", "Linux-Server")),
@@ -161,6 +163,27 @@ TOP: list[tuple[str, Expect]] = [
     ("{bot} good morning team", ("hello", None)),
     ("{bot} hi, why did it contain Linux-Server?", ("host", "Linux-Server")),
     ("{bot} thanks! and why was 10.0.2.8 blocked?", ("host", "10.0.2.8")),
+    # a host by the address its Wazuh agent reports (agent.ip), never crossing a number
+    ("{bot} why was 10.0.2.9 isolated?", ("address", "10.0.2.9>Linux-Server")),
+    ("{bot} why did we contain 10.0.2.9", ("address", "10.0.2.9>Linux-Server")),
+    ("{bot} who isolated 10.0.2[.]9 and why?", ("address", "10.0.2.9>Linux-Server")),
+    ("{bot} what happened to 10.0.2.9?", ("address", "10.0.2.9>Linux-Server")),
+    ("10.0.2.9 got quarantined, why {bot}", ("address", "10.0.2.9>Linux-Server")),
+    # 10.0.2.14 is Win11Client's agent and the source of the SQL injection on Linux-Server: asked,
+    # unless the question is about isolating a host
+    ("{bot} what about 10.0.2.14", ("clarify", None)),
+    ("{bot} why was 10.0.2.14 isolated?", ("address", "10.0.2.14>win11client")),
+    ("{bot} why was 10.0.2.90 isolated?", ("nothing", "10.0.2.90")),
+    ("{bot} why was 10.0.2.19 contained", ("nothing", "10.0.2.19")),
+    # a host described, not named: taken when one host's name fits, asked when several do
+    ("{bot} why did it isolate the linux box?", ("described", "the linux box>Linux-Server")),
+    ("{bot} what happened to that ubuntu server", ("described", "that ubuntu server>Linux-Server")),
+    ("{bot} why was the Linux machine contained?", ("described", "the Linux machine>Linux-Server")),
+    ("{bot} explain the windows server", ("described", "the windows server>winsrv2019")),
+    ("{bot} what happened to the win11 box", ("described", "the win11 box>win11client")),
+    ("{bot} what about the windows box?", ("which-host", "the windows box")),
+    ("{bot} why did we isolate the windows machines", ("which-host", "the windows machines")),
+    ("{bot} why was the DC isolated?", ("nofit", "the DC")),
 ]
 """Questions at top level in the SOC space."""
 
@@ -214,6 +237,8 @@ THREAD: list[tuple[str, Expect]] = [
     ("{bot} merci !", ("thanks", None)),
     ("{bot} thx!!", ("thanks", None)),
     ("{bot} 👍🏽", ("noted", None)),
+    ("{bot} why was 10.0.2.9 isolated?", ("address", "10.0.2.9>Linux-Server")),
+    ("{bot} why did it contain the linux box?", ("described", "the linux box>Linux-Server")),
 ]
 """Questions inside the Shellshock case's thread."""
 
@@ -275,11 +300,32 @@ def check(answer: str, expect: Expect, text: str) -> None:
         "summary": lambda: first.startswith(f"**Case {subject}**"),
         "which": lambda: first.lower().startswith(f"host {str(subject).lower()} is in 3 cases; which one?"),
         "pending": lambda: first == "**Nothing is waiting on you.**" and "act-shellshock-isolate" in answer,
+        "address": lambda: _taken(answer, f"`{_said(subject)}` is the address on record of host", subject),
+        "described": lambda: _taken(answer, f"By *{_said(subject)}* I take host", subject),
+        "which-host": lambda: (
+            first == f"Which host do you mean by *{subject}*? Several fit:" and answer.count("\n- host ") >= 2
+        ),
+        "nofit": lambda: f"No host on record fits *{subject}*" in answer,
         "thanks": lambda: answer == "You're welcome.",
         "noted": lambda: answer == "👍",
         "hello": lambda: answer.startswith("Hi!") and "\n" not in answer and "`help`" in answer,
     }[what]
     assert ok(), f"{text!r} expected {expect}, answered:\n{answer}"
+
+
+def _said(subject: str | None) -> str:
+    return str(subject).split(">")[0]
+
+
+def _taken(answer: str, says: str, subject: str | None) -> bool:
+    """The answer says which host it took first, then answers about that host."""
+    host = str(subject).split(">")[1]
+    lines = answer.splitlines()
+    return (
+        len(lines) > 2
+        and lines[0].startswith(f"{says} **{host}**")
+        and lines[2].lower().startswith(f"**host {host.lower()}**")
+    )
 
 
 def _kind(subject: str | None) -> str:

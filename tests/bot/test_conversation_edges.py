@@ -4,7 +4,9 @@ that would cross a number, and hostile text echoed back."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ import time_machine
 from flask.testing import FlaskClient
 
 from aisoc.bus import Bus
-from aisoc.events import ActionExecuted, CaseClosed
+from aisoc.events import ActionExecuted, AlertReceived, CaseClosed, ProducedBy
 from aisoc.memory import Memory
 from bot.catalog import Catalog
 from bot.mentions import strip_mentions
@@ -297,3 +299,82 @@ def test_that_host_with_no_containment_on_record_says_so(
     assert "No action to block an address or another indicator is recorded" in ask(
         bot, space, clock, "who approved the block?"
     )
+
+
+def test_an_address_names_its_host_in_its_own_tenant_and_an_isolation_question_its_case(bus: Bus) -> None:
+    """Given the Shellshock day (Linux-Server's Wazuh agent at 10.0.2.9, its isolation proposed), a later
+    alert on Linux-Server, and tenant acme's own Linux-Server whose agent reports 10.0.2.50, when someone
+    asks why 10.0.2.9 was isolated, then the subject is the default tenant's Linux-Server with the
+    isolating case first, never acme's case; 10.0.2.50 finds acme's case only, 10.0.2.5 nothing."""
+    story = publish_story(bus, T0)
+    shellshock = story.alerts[SHELLSHOCK]
+    later = shellshock.model_copy(update={"source_id": "later-probe", "created_at": T0 + timedelta(hours=1)})
+    raw = copy.deepcopy(shellshock.raw)
+    raw["alert"]["_source"]["agent"]["ip"] = "10.0.2.50"
+    acme = shellshock.model_copy(update={"tenant": "acme", "source_id": "acme-1", "raw": raw})
+    for a, minutes in ((later, 60), (acme, 90)):
+        bus.publish(
+            AlertReceived(
+                alert=a,
+                case_id=a.case_id,
+                produced_by=ProducedBy(role="ingest"),
+                occurred_at=T0 + timedelta(minutes=minutes),
+            )
+        )
+    catalog = Catalog(Memory(bus.audit))
+
+    req = understand("why was 10.0.2.9 isolated?", catalog, None)
+    assert req.subject is not None and (req.subject.kind, req.subject.value) == ("host", "Linux-Server")
+    assert req.subject.via == "10.0.2.9" and req.subject.case_ids[0] == SHELLSHOCK
+    assert later.case_id in req.subject.case_ids and acme.case_id not in req.subject.case_ids
+    assert req.subject.case_ids.index(later.case_id) > 0  # newer, but it isolated nothing
+    other = understand("what happened to 10.0.2.50?", catalog, None).subject
+    assert other is not None and other.case_ids == (acme.case_id,)
+    assert understand("why was 10.0.2.5 isolated?", catalog, None).subject is None
+
+
+def test_an_answer_about_an_isolated_address_shows_the_isolating_case_first(
+    day: tuple[Bot, FlaskClient, Story], space: Space, clock: WallClock, bus: Bus
+) -> None:
+    """Given the Shellshock day and a newer alert on Linux-Server, when Erin asks "why was 10.0.2.9
+    isolated?", then the answer says 10.0.2.9 is Linux-Server's address and shows the Shellshock case
+    (the one that proposed the isolation) first, not the newest case."""
+    _, _, story = day
+    shellshock = story.alerts[SHELLSHOCK]
+    later = shellshock.model_copy(update={"source_id": "later-probe"})
+    bus.publish(
+        AlertReceived(
+            alert=later,
+            case_id=later.case_id,
+            produced_by=ProducedBy(role="ingest"),
+            occurred_at=T0 + timedelta(hours=1),
+        )
+    )
+    with time_machine.travel(T0 + timedelta(hours=1), tick=False):
+        answer = says(day, space, clock, "{bot} why was 10.0.2.9 isolated?")
+    lines = answer.splitlines()
+    assert lines[0] == "`10.0.2.9` is the address on record of host **Linux-Server**."
+    assert lines[2].startswith("**host Linux-Server** — 4 case(s), the one that acted on it first")
+    cases = [line for line in lines if line.startswith("**") and " · `" in line]
+    assert cases[0].endswith(f"`{SHELLSHOCK}`") and later.case_id in "\n".join(cases[1:])
+
+
+def test_a_described_host_is_taken_only_when_one_name_fits(bus: Bus) -> None:
+    """Given hosts DC-01, web01.corp.example and WS-042, when someone asks about "the DC", "the domain
+    controller" or "the web server", then that one host is the subject, said to be taken for the
+    description; once CORP-DC02 is also known, "the DC" asks between the two, never guessing."""
+    for n, host in enumerate(("DC-01", "web01.corp.example", "WS-042")):
+        bus.publish(alert(n, host=host))
+
+    def subject(text: str) -> tuple[str, str] | None:
+        req = understand(text, Catalog(Memory(bus.audit)), None)
+        return (req.subject.value.lower(), req.subject.via) if req.subject else None
+
+    assert subject("why was the DC isolated?") == ("dc-01", "the DC")
+    assert subject("what happened to the domain controller") == ("dc-01", "the domain controller")
+    assert subject("explain the web server") == ("web01.corp.example", "the web server")
+    assert subject("why did it contain the compromised box?") is None  # describes no name
+    bus.publish(alert(9, host="CORP-DC02"))
+    req = understand("why was the DC isolated?", Catalog(Memory(bus.audit)), None)
+    assert req.subject is None
+    assert sorted(c.value.lower() for c in req.candidates) == ["corp-dc02", "dc-01"]

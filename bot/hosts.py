@@ -1,0 +1,192 @@
+"""Hosts named otherwise than by their name: by the address the alert records for them, or by a
+description ("the linux box", "the DC").
+
+An address is the host's only when the alert's record says so: a field of the object that names the
+host (Wazuh's ``agent: {name, ip}``, Falcon's ``device: {hostname, local_ip}``), read from the alert's
+model view, so what an analyst wrote or the outcome never names a host. A description is taken only
+when one known host's name holds its distinctive word; with several, the person is asked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aisoc.events import Alert
+from aisoc.memory import Memory
+from aisoc.memory.records import CaseRecord
+from bot.names import STOPWORDS, short_name
+
+NAME_KEYS = frozenset(
+    "name hostname host computer computername devicename machine machinename fqdn dnsname".split()
+)
+"""Keys (lowercase, separators dropped) of the field that names the host in its own object."""
+ADDRESS_KEYS = frozenset(
+    """ip ips ipv4 ipv6 ipaddr ipaddress ipaddresses address addresses localip externalip internalip
+    privateip publicip primaryip agentip hostip deviceip mgmtip managementip""".split()
+)
+"""Keys of that object's fields that hold the host's own address (never ``srcip``, ``sourceIp`` ...:
+those are another party's)."""
+
+
+def address(text: str) -> str | None:
+    """``text`` as an IP address in its canonical spelling, or None when it is not one."""
+    try:
+        return str(ipaddress.ip_address(text.strip().strip("[]")))
+    except ValueError:
+        return None
+
+
+def _own_address(text: str) -> str | None:
+    """``text`` as a host's own address: an IP address, not loopback nor unspecified."""
+    ip = address(text)
+    if ip is None or ipaddress.ip_address(ip).is_loopback or ipaddress.ip_address(ip).is_unspecified:
+        return None
+    return ip
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _values(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        yield from (v for v in value if isinstance(v, str))
+
+
+def host_addresses(alert: Alert) -> set[tuple[str, str]]:
+    """``(host, address)`` for every address the alert's record gives one of its hosts (host
+    lowercased, address canonical; loopback and unspecified addresses left out)."""
+    hosts = {h.lower() for h in alert.hosts}
+    short = {short_name(h): h for h in hosts}
+    found: set[tuple[str, str]] = set()
+    stack: list[Any] = [alert.model_view()["raw"]]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, Mapping):
+            continue
+        stack.extend(v for v in node.values() if isinstance(v, Mapping | list))
+        named = {
+            short.get(short_name(v.strip().lower()), v.strip().lower())
+            for k, raw in node.items()
+            if isinstance(k, str) and _key(k) in NAME_KEYS
+            for v in _values(raw)
+        } & hosts
+        for host in named:
+            for k, raw in node.items():
+                if not isinstance(k, str) or _key(k) not in ADDRESS_KEYS:
+                    continue
+                found.update((host, ip) for v in _values(raw) if (ip := _own_address(v)))
+    return found
+
+
+class Addresses:
+    """The hosts' addresses of each case's alert, read once per alert (an alert never changes) and
+    only for the cases memory still holds."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, memory: Memory, records: Iterable[CaseRecord]) -> dict[str, tuple[tuple[str, str], ...]]:
+        """``case id -> ((host, address), ...)`` for these records (those whose alert names a host)."""
+        with self._lock:
+            known = self._known
+            fresh: dict[str, tuple[tuple[str, str], ...]] = {}
+            out: dict[str, tuple[tuple[str, str], ...]] = {}
+            for rec in records:
+                facts = rec.alert
+                if facts is None or not facts.hosts:
+                    continue
+                pairs = known.get(facts.event_id)
+                if pairs is None:
+                    file = memory.case_file(rec.case_id)
+                    alert = file.alert if file is not None else None
+                    pairs = tuple(sorted(host_addresses(alert))) if alert is not None else ()
+                fresh[facts.event_id] = pairs
+                out[rec.case_id] = pairs
+            self._known = fresh
+            return out
+
+
+_NOUN = (
+    r"(?P<noun>box(?:es)?|servers?|machines?|hosts?|endpoints?|laptops?|workstations?|desktops?|"
+    r"clients?|pcs?|vms?|dcs?|domain\s+controllers?)"
+)
+DESCRIBED = re.compile(
+    rf"\b(?:the|that|this|those|these|our|a|an)\s+(?P<words>(?:[^\W\d_][\w\-]*\s+){{0,3}}?){_NOUN}\b",
+    re.IGNORECASE,
+)
+"""A host described, not named: "the linux box", "that ubuntu server", "the DC"."""
+GENERIC = frozenset(
+    """compromised infected affected attacked suspicious same other main old new first second last isolated
+    contained quarantined bad victim target targeted impacted hacked owned breached poor problem
+    problematic weird odd hosts""".split()
+)
+"""Words of a description that describe no name."""
+ALIASES: dict[str, tuple[str, ...]] = {
+    "windows": ("win", "windows"),
+    **{d: (d, "linux") for d in "ubuntu debian centos rhel redhat fedora suse alpine kali rocky".split()},
+    "dc": ("dc",),
+    "macos": ("mac",),
+    "macbook": ("mac",),
+}
+"""What a description's word may read as in a host's name ("windows" → "win", "ubuntu" → "linux")."""
+NOUN_NARROWS: dict[str, tuple[str, ...]] = {
+    "server": ("srv", "server", "svr"),
+    "client": ("client", "ws", "wks", "pc", "laptop", "desktop"),
+    "workstation": ("client", "ws", "wks", "pc", "laptop", "desktop"),
+    "laptop": ("laptop", "client", "ws", "wks"),
+    "desktop": ("desktop", "client", "ws", "wks", "pc"),
+    "pc": ("pc", "client", "ws", "wks"),
+}
+"""Parts of a name the described kind of host suggests, used only to narrow several matches."""
+_PARTS = re.compile(r"[a-z]+|\d+")
+
+
+def description(text: str) -> tuple[str, list[str], str] | None:
+    """The first host description in ``text``: ``(as said, distinctive words, kind of host)``; None
+    when there is none or it holds no distinctive word ("that box", "the compromised host")."""
+    for m in DESCRIBED.finditer(text):
+        noun = " ".join(m.group("noun").lower().split())
+        noun = "dc" if noun.startswith(("dc", "domain")) else "box" if noun == "boxes" else noun.rstrip("s")
+        words = [
+            w.lower()
+            for w in m.group("words").split()
+            if w.lower() not in STOPWORDS and w.lower() not in GENERIC
+        ]
+        if noun == "dc":
+            words.append("dc")
+        if words:
+            return " ".join(m.group(0).split()), words, noun
+    return None
+
+
+def _holds(name: str, word: str) -> bool:
+    """Whether a host's name holds a word: each part of the word starts a part of the name
+    ("win11" in win11client, "win" in winsrv2019, "dc" in dc-01 but not in "dcim")."""
+    parts = _PARTS.findall(name.lower())
+    wanted = _PARTS.findall(word)
+    if not wanted:
+        return False
+    return all(
+        any(p == w or (len(w) >= 3 and not w.isdigit() and p.startswith(w)) for p in parts) for w in wanted
+    )
+
+
+def described_hosts(hosts: Iterable[str], words: list[str], noun: str) -> list[str]:
+    """The hosts whose names hold every distinctive word (or one of its aliases), narrowed by the
+    kind of host when that leaves any."""
+    matched = [h for h in hosts if all(any(_holds(h, a) for a in ALIASES.get(w, (w,))) for w in words)]
+    if len(matched) > 1 and noun in NOUN_NARROWS:
+        narrowed = [h for h in matched if any(n in h.lower() for n in NOUN_NARROWS[noun])]
+        matched = narrowed or matched
+    return matched
