@@ -37,6 +37,13 @@ _TARGET_KIND: dict[str, Kind] = {
     "quarantine_file": "indicator",
 }
 """What an action's target is, by action kind (any other kind acts on a host)."""
+
+
+def target_kind(action_kind: str) -> Kind:
+    """The kind of target an action acts on (``block_indicator`` → indicator, ``isolate_host`` → host)."""
+    return _TARGET_KIND.get(action_kind, "host")
+
+
 MAX_CANDIDATES = 5
 """Candidates listed when a subject is ambiguous."""
 
@@ -122,12 +129,12 @@ class Catalog:
             for a in rec.actions.values():
                 self._add("action", a.action_id, rec.case_id, at)
                 if a.target:
-                    target_kind = _TARGET_KIND.get(a.kind, "host")
-                    self._add(target_kind, a.target, rec.case_id, at)
+                    acted_on = target_kind(a.kind)
+                    self._add(acted_on, a.target, rec.case_id, at)
                     if self.entries.get(("host", a.target.lower())) is not None:
                         self.host_cases.setdefault((tenant, a.target.lower()), {})[rec.case_id] = at
                     when = a.proposed.at if a.proposed is not None else at
-                    self.acted.append((when, target_kind, a.target, rec.case_id))
+                    self.acted.append((when, acted_on, a.target, rec.case_id))
 
     def _add(self, kind: Kind, value: str, case_id: str, at: float) -> None:
         low = value.lower()

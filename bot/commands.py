@@ -32,7 +32,7 @@ from bot.mentions import quoted_lines, split_quote, strip_mentions
 from bot.reading import Reader, shown_files, taken
 from bot.settings import BotSettings
 from bot.store import BotStore
-from bot.understand import READ_ONLY, Request, understand
+from bot.understand import READ_ONLY, Request, small_talk, understand
 from bot.webex import Space
 
 log = logging.getLogger(__name__)
@@ -170,12 +170,12 @@ class Commands:
             return None  # a thread of the bot's own post: thread_case says which case, if any
         return self.store.reply_case(inbound.parent_id)
 
-    def text(self, inbound: Inbound) -> str:
-        """The message without the bot's mention, wherever it stands."""
+    def text(self, inbound: Inbound, *, everyone: bool = False) -> str:
+        """The message without the bot's mention (``everyone``: without anyone's), wherever it stands."""
         me = self.space.me()
         shown = str(me.get("displayName") or "")
         names = {self.settings.bot_name, shown, shown.split(" ")[0] if " " in shown else ""}
-        return strip_mentions(inbound.text, inbound.html, str(me.get("id") or ""), names)
+        return strip_mentions(inbound.text, inbound.html, str(me.get("id") or ""), names, everyone=everyone)
 
     def request(self, inbound: Inbound) -> Request:
         """What one message or card submit asks for."""
@@ -190,6 +190,10 @@ class Commands:
                 raise CommandError(f"Nothing is recorded about `{code(case_id or '', 120)}`.")
             return Request(cmd, (case_id,) if case_id else (), sub)
         text, quoted = split_quote(self.text(inbound), quoted_lines(inbound.html))
+        if inbound.html and "spark-mention" in inbound.html:
+            alone, _ = split_quote(self.text(inbound, everyone=True), quoted_lines(inbound.html))
+            if alone != text and (said := small_talk(alone)):
+                return Request(said, text=text)  # "@Alice @AISOC thanks!"
         # Questions in the thread of an earlier answer are about that answer's case; commands that
         # change something take a case from the words or from a case's own thread only.
         about = here or self.conversation_case(inbound)
@@ -269,7 +273,7 @@ class Commands:
                 return "\n".join([*taken(req.subject), self.reader.case(req.subject.case_ids[0])])
             if verb == "more":
                 return self.reader.record(req.subject, args)
-            return self.reader.explain(req.subject)
+            return self.reader.explain(req.subject, req.text)
         if verb == "status":
             return self.reader.status()
         if verb == "pending":

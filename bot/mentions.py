@@ -26,11 +26,11 @@ def person_uuid(person_id: str) -> str:
 
 
 class _Mentions(HTMLParser):
-    """The display text of every ``<spark-mention>`` of one person id."""
+    """The display text of every ``<spark-mention>`` of one person id (None: of everyone)."""
 
-    def __init__(self, person_id: str) -> None:
+    def __init__(self, person_id: str | None) -> None:
         super().__init__(convert_charrefs=True)
-        self.person_id = person_uuid(person_id)
+        self.person_id = person_uuid(person_id) if person_id is not None else None
         self.found: list[str] = []
         self._depth = 0
         self._buf: list[str] = []
@@ -40,6 +40,7 @@ class _Mentions(HTMLParser):
             a = dict(attrs)
             if (
                 self._depth
+                or self.person_id is None
                 or person_uuid(a.get("data-object-id") or "") == self.person_id
                 or a.get("data-object-type") == "groupMention"
             ):
@@ -91,7 +92,9 @@ def quoted_lines(html: str | None) -> frozenset[str]:
     return frozenset(q for line in "".join(parser.buf).splitlines() if (q := " ".join(line.split())))
 
 
-def strip_mentions(text: str, html: str | None, bot_id: str | None, names: Iterable[str] = ()) -> str:
+def strip_mentions(
+    text: str, html: str | None, bot_id: str | None, names: Iterable[str] = (), *, everyone: bool = False
+) -> str:
     """``text`` without the bot's mention, wherever it stands.
 
     Args:
@@ -99,13 +102,15 @@ def strip_mentions(text: str, html: str | None, bot_id: str | None, names: Itera
         html: the message's ``html``, whose ``<spark-mention data-object-id=...>`` marks the mention.
         bot_id: the bot's person id.
         names: the bot's names, used only when a message carries no markup (a 1:1 space, the preview).
+        everyone: remove every person's mention, not only the bot's ("@Alice @AISOC thanks!" is a
+            thanks to the bot too).
 
     Returns:
         The text with each mention of the bot removed and the punctuation around it tidied.
     """
     shown: list[str] = []
     if html and bot_id:
-        parser = _Mentions(bot_id)
+        parser = _Mentions(None if everyone else bot_id)
         parser.feed(html)
         shown = [s for s in parser.found if s]
     if not shown:

@@ -23,7 +23,8 @@ STOPWORDS = frozenset(
     with would you your about after again all also am bot box contain contained containment isolate isolated
     blocked block machine server endpoint explain happened tell hey hi hello ok okay thanks thank alert ip
     user tp fp benign more here not no yes one was story going stuff thing things there pls please anything
-    yet what's whats now today attack""".split()
+    yet what's whats now today attack still down online offline back running being getting got really
+    actually even""".split()
 )
 """Words never taken as a subject (too common to mean a host or a title)."""
 

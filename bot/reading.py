@@ -19,7 +19,7 @@ from aisoc.memory import CaseFile, CaseState, Memory
 from aisoc.memory.casefile import ActionState
 from aisoc.memory.statements import TRACE_KINDS, leads
 from bot.answer import CASES_SHOWN, Phraser, case_headline, headline, newest_first, phrase, reasons, render
-from bot.catalog import Subject
+from bot.catalog import Subject, target_kind
 from bot.directory import Directory
 from bot.errors import CommandError
 from bot.hosts import description
@@ -179,20 +179,28 @@ class Reader:
         title = self.directory.roster.title(a.duty) if self.directory.roster.duties() else duty_title(a.duty)
         return f"{title} ({clean(name, 120, oneline=True)})" if name else title
 
-    def explain(self, subject: Subject) -> str:
-        """What happened to the subject and where it stands, then why — from the record only."""
+    def explain(self, subject: Subject, asked: str = "") -> str:
+        """What happened to the subject and where it stands, then why — from the record only.
+
+        Args:
+            subject: what the question is about.
+            asked: the question: a case's actions of the kind it asks about lead ("is it contained
+                yet?" opens with the isolation).
+        """
         tz = self.settings_tz()
         if subject.kind == "case":
             file = self.memory.case_file(subject.value)
             if file is None:
                 raise CommandError(f"Nothing is recorded about `{code(subject.value, 120)}`.")
-            heads = [headline(a, tz, self.waiting_on(a)) for a in file.actions()] or [case_headline(file, tz)]
+            acted = acted_kinds(asked)
+            actions = sorted(file.actions(), key=lambda a: target_kind(a.action.kind) not in acted)
+            heads = [headline(a, tz, self.waiting_on(a)) for a in actions] or [case_headline(file, tz)]
             lines = reasons(file)
             title = clean(subject.title or subject.value, 160, oneline=True)
             body = render(heads, lines, tz, self.link, phrase(lines, self.phraser))
             return fit_answer(f"**{title}** · `{code(subject.value, 120)}`\n\n{body}", MORE_HINT)
         shown = shown_files(self.memory, subject)
-        order = "the one that acted on it first, then newest" if subject.acted_first else "newest first"
+        order = "the one that acted on it first" if subject.acted_first else "newest first"
         parts = [
             *taken(subject),
             f"**{clean(subject.label(), 160, oneline=True)}** — {len(subject.case_ids)} case(s), {order}",

@@ -37,7 +37,7 @@ READ_ONLY = frozenset({"explain", "case", "more", "status", "oncall", "help", "p
 """Commands that only read the record (the only ones a model may route to)."""
 
 _QUESTION = re.compile(
-    r"\b(why|explain\w*|what\s+happened|what\s+(?:did|was|were|has|have)\b|tell\s+me\s+about|how\s+come|"
+    r"\b(why|explain\w*|what\s+happened|por\s*qu[eé]|pourquoi|warum|wieso|weshalb|perch[eé]|waarom|what\s+(?:did|was|were|has|have)\b|tell\s+me\s+about|how\s+come|"
     r"walk\s+me\s+through|what'?s\s+(?:going\s+on|up)|what\s+is\s+going\s+on|reason|summar\w*|story|"
     r"details?\s+(?:on|of|about)|info\s+(?:on|about)|"
     # "y did it ...", "who approved the isolation?", "was it approved?": questions about a decision
@@ -61,7 +61,7 @@ _STATUS = re.compile(
     r"\bhealth\s*check\b",
     re.IGNORECASE,
 )
-_ONCALL = re.compile(r"\bon[- ]?call\b|\bwho(?:'s|\s+is)\s+(?:holding|covering)\b", re.IGNORECASE)
+_ONCALL = re.compile(r"\bon[- ]?cal{1,2}\b|\bwho(?:'s|\s+is)\s+(?:holding|covering)\b", re.IGNORECASE)
 _BARE_STATUS = re.compile(
     r"^\W*(?:(?:soc|system|bot|roles?|agents?|pipeline)\s+)?(?:status|health)(?:\s*check)?\W*$|"
     r"\b(?:soc|system|bot|roles?|agents?|pipeline)\s+(?:status|health)\b|"
@@ -77,11 +77,11 @@ _PENDING = re.compile(
 """What waits on a person: approvals, reviews, approved actions not reported done."""
 _OPEN = re.compile(r"\bwhat(?:'?s|\s+is)\s+(?:still\s+)?open\b", re.IGNORECASE)
 _MINE = re.compile(r"\b(?:me|my|mine|i)\b", re.IGNORECASE)
-_HELP = re.compile(r"^(?:help|\?|what\s+can\s+you\s+do|commands)\b", re.IGNORECASE)
+_HELP = re.compile(r"^(?:help|what\s+can\s+(?:you|u)\s+do|commands)\b|^[?？❓❔]+$", re.IGNORECASE)
 _MORE = re.compile(r"^(?:more|show\s+more|full\s+record|the\s+rest)\b", re.IGNORECASE)
 _ONCALL_WORDS = frozenset(
-    """on call oncall on-call who's whos now is who the today right currently atm moment tonight
-    this week weekend shift duty holding covering""".split()
+    """on call cal oncall oncal on-call on-cal who's whos now is who the today right currently atm moment
+    tonight this week weekend shift duty holding covering""".split()
 )
 """Words of an on-call question that never name a duty ("who is on call right now?")."""
 _NEGATION = re.compile(r"\b(?:don'?t|do\s+not|never|stop|no\s+need)\b", re.IGNORECASE)
@@ -140,32 +140,44 @@ SMALL_TALK = frozenset({"thanks", "noted", "hello"})
 """What a message that only thanks, acknowledges or greets asks for: one short line, never the command
 list (a space where every "thanks!" brings the help text is spammed)."""
 _THANKS = frozenset(
-    """thanks thank thx thnx thanx tnx tks ty tyvm cheers ta merci danke gracias grazie obrigado
-    appreciated appreciate kudos""".split()
+    """thanks thank thankyou thanku thx thnx thnks thks thanx tnx tks ty tyvm tyty kthx kthxbye cheers
+    ta merci danke gracias grazie obrigado appreciated appreciate kudos""".split()
 )
 _NOTED = frozenset(
     """ok okay k kk okey great cool nice perfect awesome noted roger got gotcha understood super sweet
-    excellent brilliant fantastic lovely good fine alright right wonderful""".split()
+    excellent brilliant fantastic lovely good fine alright right wonderful nvm nevermind np lol lmao rofl
+    oops sorry ignore disregard""".split()
 )
 _GREETINGS = frozenset(
-    "hi hello hey hiya heya yo howdy hallo hola bonjour salut ciao morning afternoon evening".split()
+    """hi hello hey hiya heya yo howdy hallo hola bonjour salut ciao morning afternoon evening ping test
+    testing""".split()
 )
 _FILLER = frozenset(
     """you u so much very a lot lots many again all it that this helps helped helpful bot team folks
     everyone guys there mate man job work well and for the info good much ok okay de nada mucho
-    vielen dank beaucoup muchas mille""".split()
+    vielen dank beaucoup muchas mille never mind wrong chat room space thread me""".split()
 )
 """Words said around a thanks or a greeting ("thanks a lot", "hello bot", "good morning team")."""
 _ACK_EMOJI = frozenset("👍👌🙏✅✔☑🙂😊😀😃😄😁🎉💯❤🤝👏🆗🙌")
 """Emoji that acknowledge (skin tones and variation selectors are ignored)."""
+_LAUGH = re.compile(r"(?:ha){2,}h?|(?:he){2,}|lo+l|lmf?ao+", re.IGNORECASE)
+"""Laughter ("hahaha", "lool"): acknowledged like "ok"."""
+_THERE = re.compile(
+    r"^(?:are\s+)?(?:you|u|any\s*one|some\s*one|some\s*body)\s+(?:still\s+)?(?:there|here|around|awake)\W*$",
+    re.IGNORECASE,
+)
+"""Is anybody there? Greeted back."""
 _LETTERS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
 def small_talk(text: str) -> str | None:
     """``thanks``, ``noted`` or ``hello`` when the message only thanks ("great, thx", "🙏"),
     acknowledges ("ok", "👍") or greets ("hello bot"); None when it says anything else."""
-    low = text.lower()
-    words = set(_LETTERS.findall(low))
+    low = re.sub(r"\bnever\s+mind\b", "nevermind", text.lower())
+    if _THERE.match(low.strip()):
+        return "hello"
+    words = {w for w in _LETTERS.findall(low) if not _LAUGH.fullmatch(w)}
+    laughed = len(words) < len(set(_LETTERS.findall(low)))
     # punctuation of any language ("merci !", "¡gracias!") is not a word; skin tones (U+1F3FB-F),
     # variation selectors and joiners ride on an emoji
     symbols = [
@@ -174,20 +186,21 @@ def small_talk(text: str) -> str | None:
         if unicodedata.category(c)[0] not in "PZC"
         and not ("\U0001f3fb" <= c <= "\U0001f3ff" or c in "\ufe0f\u200d")
     ]
-    if any(c not in _ACK_EMOJI for c in symbols) or not (words or symbols):
+    if any(c not in _ACK_EMOJI for c in symbols) or not (words or symbols or laughed):
         return None
-    if not words <= _THANKS | _NOTED | _GREETINGS | _FILLER:
-        return None
-    if words & _THANKS:
+    thanked = words & _THANKS
+    if not words - ({"help"} if thanked else set()) <= _THANKS | _NOTED | _GREETINGS | _FILLER:
+        return None  # "thanks for the help" is thanks; "hi, help" asks for help
+    if thanked:
         return "thanks"
     if words & _GREETINGS:
         return "hello"
-    if words & _NOTED or symbols:
+    if words & _NOTED or symbols or laughed:
         return "noted"
     return None
 
 
-_VERBS = ("explain", "happened", "status", "oncall")
+_VERBS = ("explain", "happened", "status", "oncall", "pending")
 """Words recognised with a typo ("expalin", "hapened")."""
 
 
@@ -230,7 +243,8 @@ def intent(text: str) -> tuple[str, tuple[str, ...]]:
     if _STATUS.search(text):
         return "status", ()
     if _ONCALL.search(text):
-        named = [w.strip(TRIM) for w in words if w.lower().strip(TRIM) not in STOPWORDS | _ONCALL_WORDS]
+        filler = STOPWORDS | _ONCALL_WORDS | _THANKS | _GREETINGS | _FILLER  # "good morning, who's on call?"
+        named = [w.strip(TRIM) for w in words if w.lower().strip(TRIM) not in filler]
         return "oncall", tuple(w for w in named if w)
     if _CASE.search(text):
         return "case", tuple(words[1:])
@@ -247,6 +261,8 @@ def intent(text: str) -> tuple[str, tuple[str, ...]]:
         return "status", ()
     if "oncall" in typos:
         return "oncall", ()
+    if "pending" in typos:
+        return "pending", ()
     return "unknown", tuple(words)
 
 

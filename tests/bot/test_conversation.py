@@ -34,8 +34,9 @@ Expect = tuple[str, str | None]
 ``clarify``, ``ask`` (no subject), ``unknown``, ``help``, ``status``, ``oncall``, ``record``, ``summary``,
 ``which`` (a host's cases to pick from), ``pending`` (what waits, asked by Erin: nothing on her),
 ``thanks``, ``noted`` (a short acknowledgement), ``hello`` (a one-line hint, never the command list),
-``address`` (``IP>host``: the host at that address, said so), ``described`` (``words>host``: the one host
-a description fits, said so), ``which-host`` (several fit the description: asked), ``nofit`` (none does)."""
+``leads`` (the case, its first headline this one), ``address`` (``IP>host``: the host at that address,
+said so), ``described`` (``words>host``: the one host a description fits, said so), ``which-host``
+(several fit the description: asked), ``nofit`` (none does)."""
 
 TOP: list[tuple[str, Expect]] = [
     ("{bot} why did it contain Linux-Server?", ("host", "Linux-Server")),
@@ -82,7 +83,7 @@ TOP: list[tuple[str, Expect]] = [
     (f"{{bot}} case {SHELLSHOCK}", ("summary", SHELLSHOCK)),
     (f"{{bot}} where does {SHELLSHOCK} stand?", ("summary", SHELLSHOCK)),
     ("{bot} thanks!", ("thanks", None)),
-    ("{bot} lol", ("unknown", None)),
+    ("{bot} lol", ("noted", None)),
     (f"{{bot}} don't close {SHELLSHOCK}", ("unknown", None)),
     ("{bot} frobnicate the SIEM", ("unknown", None)),
     ("{bot} please close the case when you can", ("unknown", None)),
@@ -184,6 +185,25 @@ TOP: list[tuple[str, Expect]] = [
     ("{bot} what about the windows box?", ("which-host", "the windows box")),
     ("{bot} why did we isolate the windows machines", ("which-host", "the windows machines")),
     ("{bot} why was the DC isolated?", ("nofit", "the DC")),
+    # a fifth round (a 20-minute probe after the fixes above)
+    ("{bot} good morning, who is on call?", ("oncall", None)),
+    ("{bot} hi! who's on call for ir lead?", ("oncall", None)),
+    ("{bot} who's on cal", ("oncall", None)),
+    ("{bot} pendng approvals?", ("pending", None)),
+    ("{bot} thankyou", ("thanks", None)),
+    ("{bot} thnks", ("thanks", None)),
+    ("{bot} thanks for the help", ("thanks", None)),
+    ("{bot} kthx", ("thanks", None)),
+    ("{bot} nvm", ("noted", None)),
+    ("{bot} never mind", ("noted", None)),
+    ("{bot} sorry, wrong chat", ("noted", None)),
+    ("{bot} hahaha", ("noted", None)),
+    ("{bot} ping", ("hello", None)),
+    ("{bot} are you there?", ("hello", None)),
+    ("{bot} ?", ("help", None)),
+    ("{bot} ❓", ("help", None)),
+    ("{bot} what can u do", ("help", None)),
+    ("{bot} why is that box still up??", ("ask", None)),
 ]
 """Questions at top level in the SOC space."""
 
@@ -239,6 +259,14 @@ THREAD: list[tuple[str, Expect]] = [
     ("{bot} 👍🏽", ("noted", None)),
     ("{bot} why was 10.0.2.9 isolated?", ("address", "10.0.2.9>Linux-Server")),
     ("{bot} why did it contain the linux box?", ("described", "the linux box>Linux-Server")),
+    ("{bot} por qué?", ("case", SHELLSHOCK)),
+    ("{bot} pourquoi ?", ("case", SHELLSHOCK)),
+    ("{bot} wieso?", ("case", SHELLSHOCK)),
+    ("{bot} ?", ("help", None)),
+    # a question about one action leads with that action, not the case's first
+    ("{bot} is it contained yet?", ("leads", "**Linux-Server is not isolated**")),
+    ("{bot} has it been isolated", ("leads", "**Linux-Server is not isolated**")),
+    ("{bot} is it blocked?", ("leads", "**10.0.2.8 is not blocked**")),
 ]
 """Questions inside the Shellshock case's thread."""
 
@@ -306,6 +334,7 @@ def check(answer: str, expect: Expect, text: str) -> None:
             first == f"Which host do you mean by *{subject}*? Several fit:" and answer.count("\n- host ") >= 2
         ),
         "nofit": lambda: f"No host on record fits *{subject}*" in answer,
+        "leads": lambda: f"`{SHELLSHOCK}`" in first and answer.split("\n\n")[1].startswith(str(subject)),
         "thanks": lambda: answer == "You're welcome.",
         "noted": lambda: answer == "👍",
         "hello": lambda: answer.startswith("Hi!") and "\n" not in answer and "`help`" in answer,

@@ -378,3 +378,20 @@ def test_a_described_host_is_taken_only_when_one_name_fits(bus: Bus) -> None:
     req = understand("why was the DC isolated?", Catalog(Memory(bus.audit)), None)
     assert req.subject is None
     assert sorted(c.value.lower() for c in req.candidates) == ["corp-dc02", "dc-01"]
+
+
+def test_thanks_beside_another_persons_mention_is_thanks(
+    day: tuple[Bot, FlaskClient, Story], space: Space, clock: WallClock
+) -> None:
+    """Given Erin thanking Alice and the bot in one message ("@Alice @AISOC Bot thanks!"), when it
+    arrives, then the bot says you're welcome, not the command list: another person's mention is not
+    part of what is said to the bot."""
+    alice = (
+        f'<spark-mention data-object-type="person" data-object-id="{space.alice["id"]}">Alice</spark-mention>'
+    )
+    body = {
+        "text": "Alice AISOC Bot thanks!",
+        "html": f"<p>{alice} {_mention(space, 'AISOC Bot')} thanks!</p>",
+    }
+    with time_machine.travel(T0, tick=False):
+        assert said(day, space, clock, body) == "You're welcome."
