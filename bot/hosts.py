@@ -18,7 +18,7 @@ from typing import Any
 from aisoc.events import Alert
 from aisoc.memory import Memory
 from aisoc.memory.records import CaseRecord
-from bot.names import STOPWORDS, short_name
+from bot.names import STOPWORDS, TRIM, short_name
 
 NAME_KEYS = frozenset(
     "name hostname host computer computername devicename machine machinename fqdn dnsname".split()
@@ -122,10 +122,12 @@ _NOUN = (
     r"clients?|pcs?|vms?|dcs?|domain\s+controllers?)"
 )
 DESCRIBED = re.compile(
-    rf"\b(?:the|that|this|those|these|our|a|an)\s+(?P<words>(?:[^\W\d_][\w\-]*\s+){{0,3}}?){_NOUN}\b",
+    rf"\b(?:the|that|this|those|these|our|a|an)\s+(?P<words>(?:\w[\w\-]*\s+){{0,3}}?){_NOUN}\b",
     re.IGNORECASE,
 )
 """A host described, not named: "the linux box", "that ubuntu server", "the DC"."""
+BARE_DESCRIBED = re.compile(rf"^\W*(?P<words>(?:\w[\w\-]*\s+){{1,3}}?){_NOUN}\W*$", re.IGNORECASE)
+"""A message that is only a description ("linux box?")."""
 GENERIC = frozenset(
     """compromised infected affected attacked suspicious same other main old new first second last isolated
     contained quarantined bad victim target targeted impacted hacked owned breached poor problem
@@ -155,7 +157,7 @@ _PARTS = re.compile(r"[a-z]+|\d+")
 def description(text: str) -> tuple[str, list[str], str] | None:
     """The first host description in ``text``: ``(as said, distinctive words, kind of host)``; None
     when there is none or it holds no distinctive word ("that box", "the compromised host")."""
-    for m in DESCRIBED.finditer(text):
+    for m in [*DESCRIBED.finditer(text), *BARE_DESCRIBED.finditer(text)]:
         noun = " ".join(m.group("noun").lower().split())
         noun = "dc" if noun.startswith(("dc", "domain")) else "box" if noun == "boxes" else noun.rstrip("s")
         words = [
@@ -166,7 +168,7 @@ def description(text: str) -> tuple[str, list[str], str] | None:
         if noun == "dc":
             words.append("dc")
         if words:
-            return " ".join(m.group(0).split()), words, noun
+            return " ".join(m.group(0).split()).strip(TRIM + " "), words, noun
     return None
 
 

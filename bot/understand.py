@@ -77,7 +77,11 @@ _PENDING = re.compile(
 """What waits on a person: approvals, reviews, approved actions not reported done."""
 _OPEN = re.compile(r"\bwhat(?:'?s|\s+is)\s+(?:still\s+)?open\b", re.IGNORECASE)
 _MINE = re.compile(r"\b(?:me|my|mine|i)\b", re.IGNORECASE)
-_HELP = re.compile(r"^(?:help|what\s+can\s+(?:you|u)\s+do|commands)\b|^[?？❓❔]+$", re.IGNORECASE)
+_HELP = re.compile(
+    r"^(?:(?:hi|hello|hey|yo)\b\W*)?(?:(?:can|could)\s+(?:you|u)\s+)?help\b|^what\s+can\s+(?:you|u)\s+do\b|"
+    r"^commands\b|^[?？❓❔]+$",
+    re.IGNORECASE,
+)
 _MORE = re.compile(r"^(?:more|show\s+more|full\s+record|the\s+rest)\b", re.IGNORECASE)
 _ONCALL_WORDS = frozenset(
     """on call cal oncall oncal on-call on-cal who's whos now is who the today right currently atm moment
@@ -329,10 +333,11 @@ def understand(text: str, catalog: Catalog, thread_case: str | None, context: st
             return Request("unknown", args, text=text)
         command = "explain"
     acted = acted_kinds(text)
-    subjects = _own_addresses(subjects)
     if len(subjects) > 1 and acted:
-        # "why was 10.0.2.9 isolated?": the host at that address, not the case naming the address
+        # "why was 10.0.2.9 isolated?": the host at that address, not the case naming the address;
+        # "was 10.0.2.9 blocked?": the address as an indicator
         subjects = [s for s in subjects if s.kind in acted] or subjects
+    subjects = _own_addresses(subjects)
     if len(subjects) > 1:
         return Request(command, args, candidates=tuple(subjects[:MAX_CANDIDATES]), text=text)
     subject = subjects[0] if subjects else None

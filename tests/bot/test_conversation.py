@@ -204,6 +204,11 @@ TOP: list[tuple[str, Expect]] = [
     ("{bot} ❓", ("help", None)),
     ("{bot} what can u do", ("help", None)),
     ("{bot} why is that box still up??", ("ask", None)),
+    ("{bot} hi, help", ("help", None)),
+    ("{bot} hello! can you help?", ("help", None)),
+    ("{bot} was 10.0.2.9 blocked?", ("host", "10.0.2.9")),  # the address as the SQLi case's indicator
+    ("{bot} tell me about the windows 11 box", ("described", "the windows 11 box>win11client")),
+    ("{bot} linux box?", ("described", "linux box>Linux-Server")),
 ]
 """Questions at top level in the SOC space."""
 
