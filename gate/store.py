@@ -8,7 +8,10 @@ idempotency mark and clears them, so a crash between the two publishes them late
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -135,11 +138,28 @@ class ApprovalRequest(BaseModel):
         )
 
 
-def read_request(request_id: str, data: str | bytes) -> ApprovalRequest:
-    """Decode the record a store keeps under ``request_id``.
+def _version(stored: object) -> int | None:
+    """The integer a store keeps as a record's version (an int, or its digits as text), or None."""
+    if isinstance(stored, bool):
+        return None
+    if isinstance(stored, int):
+        return stored
+    if isinstance(stored, float) and stored.is_integer():
+        return int(stored)
+    if isinstance(stored, bytes):
+        stored = stored.decode("ascii", "replace")
+    if isinstance(stored, str) and re.fullmatch(r"\s*-?[0-9]+\s*", stored):
+        return int(stored)  # how Lua's tonumber() reads it in the Redis compare-and-set
+    return None
+
+
+def read_request(request_id: str, data: str | bytes, version: object) -> ApprovalRequest:
+    """Decode the record a store keeps under ``request_id`` with the ``version`` stored beside it
+    (the column or field every compare-and-set compares).
 
     Raises:
-        UnreadableRequest: it is not an approval request, or one stored under another id.
+        UnreadableRequest: it is not an approval request, one stored under another id, or its stored
+            version is not the one its record holds (no compare-and-set could ever change it).
     """
     if isinstance(data, bytes):
         try:
@@ -152,24 +172,69 @@ def read_request(request_id: str, data: str | bytes) -> ApprovalRequest:
         raise UnreadableRequest(request_id, f"{e.error_count()} invalid field(s)") from e
     if req.request_id != request_id:
         raise UnreadableRequest(request_id, f"it holds request {req.request_id!r}")
+    stored = _version(version)
+    if stored is None:
+        shown = version.decode("utf-8", "backslashreplace") if isinstance(version, bytes) else version
+        raise UnreadableRequest(request_id, f"its stored version {shown!r} is not a number")
+    if stored != req.version:
+        raise UnreadableRequest(
+            request_id, f"its stored version {stored} is not the version {req.version} its record holds"
+        )
     return req
 
 
-def readable(records: Iterable[tuple[str, str | bytes]]) -> list[ApprovalRequest]:
-    """The requests of ``(request_id, data)`` records that can be read, in order; every other record
-    is logged and left out, so one damaged record never hides the rest from a listing."""
+class Noted:
+    """What one store has logged as damaged, so that a record every tick reads again is logged once
+    per process (and again only when its damage changes). Bounded: the oldest are forgotten."""
+
+    LIMIT = 10_000
+    """How many damaged records a store remembers having logged."""
+
+    def __init__(self) -> None:
+        self._seen: OrderedDict[Hashable, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first(self, key: Hashable) -> bool:
+        """Whether ``key`` is new (then it is remembered)."""
+        with self._lock:
+            if key in self._seen:
+                self._seen.move_to_end(key)
+                return False
+            self._seen[key] = None
+            if len(self._seen) > self.LIMIT:
+                self._seen.popitem(last=False)
+            return True
+
+
+def readable(records: Iterable[tuple[str, object, str | bytes]], noted: Noted) -> list[ApprovalRequest]:
+    """The requests of ``(request_id, version, data)`` records that can be read, in order; every other
+    record is left out, and logged the first time ``noted`` sees it, so one damaged record never
+    hides the rest from a listing nor floods the log on every tick."""
     found = []
-    for request_id, data in records:
+    for request_id, version, data in records:
         try:
-            found.append(read_request(request_id, data))
+            found.append(read_request(request_id, data, version))
         except UnreadableRequest as e:
-            log.error(
-                "gate store: left out record %r, which is not a readable request (%s); repair or remove it",
-                request_id,
-                e.problem,
-                extra={"event_id": request_id},
-            )
+            if noted.first((request_id, e.problem)):
+                log.error(
+                    "gate store: left out record %r, which is not a readable request (%s); nothing is "
+                    "decided, reminded or expired on it until a person repairs or removes it",
+                    request_id,
+                    e.problem,
+                    extra={"event_id": request_id},
+                )
     return found
+
+
+def note_bad_id(noted: Noted, where: str, member: bytes) -> None:
+    """Log once that ``where`` holds ``member``, which is not UTF-8 and so not an id the gate wrote."""
+    if noted.first((where, member)):
+        log.error(
+            "gate store: left out member %r of %s, which is not UTF-8 and so not a request id the gate "
+            "wrote; remove it",
+            member,
+            where,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,10 @@ from aisoc.events import Event
 from gate.store import (
     ApprovalRequest,
     DamagedEntry,
+    Noted,
     State,
     log_set_aside,
+    note_bad_id,
     read_request,
     readable,
     sort_outbox,
@@ -93,6 +95,7 @@ class RedisRequestStore:
         self._replace = client.register_script(_REPLACE)
         self._prune = client.register_script(_PRUNE)
         self._set_aside_script = client.register_script(_SET_ASIDE)
+        self._noted = Noted()
 
     def _req(self, request_id: str) -> str:
         return self._key(f"gate:req:{request_id}")
@@ -102,13 +105,29 @@ class RedisRequestStore:
         that is not UTF-8 would fail the whole read)."""
         return self._r.execute_command(*command, NEVER_DECODE=True)
 
+    def _ids(self, *command: Any) -> list[str]:
+        """The request ids among the members a sorted-set ``command`` answers (see :meth:`_as_ids`)."""
+        return self._as_ids(command[1], self._raw(*command))
+
+    def _as_ids(self, key: str, members: Sequence[bytes]) -> list[str]:
+        """``members`` of ``key`` as request ids: one that is not UTF-8 (written by something else
+        than the gate) is left out and logged once, so it fails itself and not the read."""
+        ids = []
+        for member in members:
+            try:
+                ids.append(member.decode("utf-8"))
+            except UnicodeDecodeError:
+                note_bad_id(self._noted, key, member)
+        return ids
+
     def _load(self, ids: Sequence[str]) -> list[ApprovalRequest]:
         if not ids:
             return []
         pipe = self._r.pipeline(transaction=False)
         for rid in ids:
-            pipe.execute_command("HGET", self._req(rid), "d", NEVER_DECODE=True)
-        return readable((rid, d) for rid, d in zip(ids, pipe.execute(), strict=True) if d)
+            pipe.execute_command("HMGET", self._req(rid), "v", "d", NEVER_DECODE=True)
+        found = zip(ids, pipe.execute(), strict=True)
+        return readable(((rid, v, d) for rid, (v, d) in found if d), self._noted)
 
     def create(self, request: ApprovalRequest) -> bool:
         case_key = self._key(f"gate:case:{request.case_id}") if request.case_id else self._key("gate:all")
@@ -126,8 +145,8 @@ class RedisRequestStore:
         return bool(created)
 
     def get(self, request_id: str) -> ApprovalRequest | None:
-        data = self._raw("HGET", self._req(request_id), "d")
-        return read_request(request_id, data) if data else None
+        version, data = self._raw("HMGET", self._req(request_id), "v", "d")
+        return read_request(request_id, data, version) if data else None
 
     def replace(self, request: ApprovalRequest, events: Sequence[Event] = ()) -> bool:
         args: list[Any] = [
@@ -153,28 +172,37 @@ class RedisRequestStore:
         return bool(done)
 
     def pending(self) -> list[ApprovalRequest]:
-        found = self._load(self._r.zrange(self._key("gate:pending"), 0, -1))
+        found = self._load(self._ids("ZRANGE", self._key("gate:pending"), 0, -1))
         return [r for r in found if r.state == State.PENDING]
 
     def for_case(self, case_id: str) -> list[ApprovalRequest]:
-        return self._load(self._r.zrange(self._key(f"gate:case:{case_id}"), 0, -1))
+        return self._load(self._ids("ZRANGE", self._key(f"gate:case:{case_id}"), 0, -1))
 
     def recent(self, limit: int = 100) -> list[ApprovalRequest]:
-        return self._load(self._r.zrevrange(self._key("gate:all"), 0, max(0, limit - 1)))
+        return self._load(self._ids("ZREVRANGE", self._key("gate:all"), 0, max(0, limit - 1)))
 
     def outbox(self, limit: int = 100) -> list[Event]:
         while True:  # each pass sets aside what it found damaged, so the next reads further
-            ids = self._r.zrange(self._key("gate:outbox:order"), 0, max(0, limit - 1))
-            if not ids:
+            members = self._raw("ZRANGE", self._key("gate:outbox:order"), 0, max(0, limit - 1))
+            if not members:
                 return []
-            payloads = self._raw("HMGET", self._key("gate:outbox"), *ids)
-            events, damaged = sort_outbox((i, i, p, None) for i, p in zip(ids, payloads, strict=True))
+            payloads = self._raw("HMGET", self._key("gate:outbox"), *members)
+            entries: list[tuple[Any, str, str | bytes | None, str | None]] = []
+            bad_ids: list[tuple[Any, str, str]] = []  # an id that is not UTF-8 is no event's id
+            for member, payload in zip(members, payloads, strict=True):
+                if isinstance(event_id := text_or_bytes(member), str):
+                    entries.append((member, event_id, payload, None))
+                else:
+                    shown = member.decode("utf-8", "backslashreplace")
+                    bad_ids.append((member, shown, "its id is not UTF-8 text"))
+            events, damaged = sort_outbox(entries)
+            damaged += bad_ids
             if not damaged:
                 return events
             where = f"stream {self._key('gate:outbox:damaged')}"
-            for _, event_id, problem in damaged:
+            for member, event_id, problem in damaged:
                 keys = [self._key(f"gate:outbox{k}") for k in ("", ":order", ":damaged")]
-                if self._set_aside_script(keys=keys, args=[event_id, problem]):
+                if self._set_aside_script(keys=keys, args=[member, problem]):
                     log_set_aside(event_id, problem, where)
 
     def damaged_outbox(self, limit: int = 100) -> list[DamagedEntry]:
@@ -203,12 +231,13 @@ class RedisRequestStore:
         gone: list[ApprovalRequest] = []
         offset, page = 0, max(100, limit)
         while len(gone) < limit:  # pages oldest first; those kept (still open, ended later) are skipped
-            ids = self._r.zrangebyscore(self._key("gate:all"), "-inf", f"({cut}", start=offset, num=page)
-            for req in self._load(ids):
+            all_key = self._key("gate:all")
+            members = self._raw("ZRANGEBYSCORE", all_key, "-inf", f"({cut}", "LIMIT", offset, page)
+            for req in self._load(self._as_ids(all_key, members)):
                 ended = req.ended_at
                 if ended is not None and ended.timestamp() < cut:
                     gone.append(req)
-            if len(ids) < page:
+            if len(members) < page:
                 break
             offset += page
         gone = gone[:limit]

@@ -17,7 +17,9 @@ from aisoc.sqlitedb import Database
 from gate.store import (
     ApprovalRequest,
     DamagedEntry,
+    Noted,
     State,
+    log,
     log_set_aside,
     read_request,
     readable,
@@ -25,13 +27,21 @@ from gate.store import (
     text_or_bytes,
 )
 
-_SCHEMA = """
+RECORD_STATE = (
+    "(CASE WHEN typeof(data) != 'text' THEN NULL "
+    "WHEN json_valid(data) THEN json_extract(data, '$.state') END)"
+)
+"""The state a row's record holds, in SQL (NULL when it is not JSON), indexed: the record decides, so
+a ``state`` column written otherwise (by hand, a bad restore) cannot hide a pending request."""
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS gate_requests (
     request_id TEXT PRIMARY KEY, case_id TEXT, state TEXT NOT NULL, version INTEGER NOT NULL,
     created_at REAL NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS gate_requests_state ON gate_requests (state, created_at);
 CREATE INDEX IF NOT EXISTS gate_requests_case ON gate_requests (case_id, created_at);
 CREATE INDEX IF NOT EXISTS gate_requests_created ON gate_requests (created_at);
+CREATE INDEX IF NOT EXISTS gate_requests_record_state ON gate_requests ({RECORD_STATE}, created_at);
 CREATE TABLE IF NOT EXISTS gate_outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
     payload TEXT NOT NULL);
@@ -55,12 +65,14 @@ class SqliteRequestStore:
         self._sql = Database(self.path, _SCHEMA)
         self._lock, self._db, self._tx = self._sql.lock, self._sql.db, self._sql.tx
         self._db.text_factory = text_or_bytes  # a value that is not UTF-8 fails its row, not the read
+        self._noted = Noted()
 
     def _rows(self, sql: str, args: tuple[object, ...] = ()) -> list[ApprovalRequest]:
-        """The readable requests of a ``SELECT request_id, data`` (see :func:`gate.store.readable`)."""
+        """The readable requests of a ``SELECT request_id, version, data`` (see
+        :func:`gate.store.readable`)."""
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        return readable(rows)
+        return readable(rows, self._noted)
 
     def create(self, request: ApprovalRequest) -> bool:
         with self._tx() as db:
@@ -80,9 +92,9 @@ class SqliteRequestStore:
     def get(self, request_id: str) -> ApprovalRequest | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT data FROM gate_requests WHERE request_id = ?", (request_id,)
+                "SELECT version, data FROM gate_requests WHERE request_id = ?", (request_id,)
             ).fetchone()
-        return read_request(request_id, row[0]) if row else None
+        return read_request(request_id, row[1], row[0]) if row else None
 
     def replace(self, request: ApprovalRequest, events: Sequence[Event] = ()) -> bool:
         with self._tx() as db:
@@ -106,21 +118,56 @@ class SqliteRequestStore:
         return True
 
     def pending(self) -> list[ApprovalRequest]:
-        found = self._rows(
-            "SELECT request_id, data FROM gate_requests WHERE state = ? ORDER BY created_at, request_id",
-            (State.PENDING.value,),
-        )
-        return [r for r in found if r.is_pending]  # the record decides, not a column written beside it
+        # The record decides, not the column written beside it: a row that either one says is pending
+        # is read, and a column that disagrees with its record is set to the record's state (logged
+        # then: once, as the next read agrees).
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT request_id, version, data, state FROM gate_requests "
+                f"WHERE state = ? OR {RECORD_STATE} = ? ORDER BY created_at, request_id",
+                (State.PENDING.value, State.PENDING.value),
+            ).fetchall()
+        found = readable(((i, v, d) for i, v, d, _ in rows), self._noted)
+        stored = {i: (v, d, c) for i, v, d, c in rows}
+        wrong = [(r, *stored[r.request_id]) for r in found if stored[r.request_id][2] != r.state.value]
+        if wrong:
+            self._mend_state(wrong)
+        return [r for r in found if r.is_pending]
+
+    def _mend_state(self, wrong: list[tuple[ApprovalRequest, object, object, object]]) -> None:
+        """Set the ``state`` column of ``(request, version, data, column)`` rows whose column
+        disagrees with their record to the record's state, unless the row changed meanwhile (then
+        the next read looks again), and say so."""
+        mended = []
+        with self._tx() as db:
+            for req, version, data, column in wrong:
+                cur = db.execute(
+                    "UPDATE gate_requests SET state = ? WHERE request_id = ? AND version = ? AND data = ?",
+                    (req.state.value, req.request_id, version, data),
+                )
+                if cur.rowcount == 1:
+                    mended.append((req, column))
+        for req, column in mended:
+            log.warning(
+                "gate store: request %s is %s in its record but its state column said %r (a hand edit "
+                "or a bad restore); the record decides, and the column now says so",
+                req.request_id,
+                req.state.value,
+                column,
+                extra={"event_id": req.request_id},
+            )
 
     def for_case(self, case_id: str) -> list[ApprovalRequest]:
         return self._rows(
-            "SELECT request_id, data FROM gate_requests WHERE case_id = ? ORDER BY created_at, request_id",
+            "SELECT request_id, version, data FROM gate_requests WHERE case_id = ? "
+            "ORDER BY created_at, request_id",
             (case_id,),
         )
 
     def recent(self, limit: int = 100) -> list[ApprovalRequest]:
         return self._rows(
-            "SELECT request_id, data FROM gate_requests ORDER BY created_at DESC, request_id DESC LIMIT ?",
+            "SELECT request_id, version, data FROM gate_requests "
+            "ORDER BY created_at DESC, request_id DESC LIMIT ?",
             (limit,),
         )
 
@@ -170,11 +217,13 @@ class SqliteRequestStore:
         while len(gone) < limit:  # pages oldest first; those kept (ended later) are skipped
             with self._lock:
                 rows = self._db.execute(
-                    "SELECT request_id, data FROM gate_requests WHERE state != ? AND created_at < ?"
+                    "SELECT request_id, version, data FROM gate_requests WHERE state != ? AND created_at < ?"
                     " ORDER BY created_at, request_id LIMIT ? OFFSET ?",
                     (State.PENDING.value, cut, page, offset),
                 ).fetchall()
-            for req in readable(rows):  # an unreadable record is kept (and logged) for its operator
+            for req in readable(
+                rows, self._noted
+            ):  # an unreadable record is kept (and logged) for its operator
                 ended = req.ended_at
                 if ended is not None and ended.timestamp() < cut:
                     gone.append((req.request_id,))

@@ -62,6 +62,17 @@ def unplant(store: RequestStore, request_id: str) -> None:
     client.zrem(key("gate:all"), request_id)
 
 
+def set_version(store: RequestStore, request_id: str, version: object) -> None:
+    """Write ``version`` as the stored version of ``request_id`` (the SQLite column, the Redis ``v``
+    field) straight into the backend, leaving its record as it is (a hand edit, a bad restore)."""
+    if isinstance(store, SqliteRequestStore):
+        with store._tx() as db:
+            db.execute("UPDATE gate_requests SET version = ? WHERE request_id = ?", (version, request_id))
+        return
+    assert isinstance(store, RedisRequestStore)
+    store._r.hset(store._key(f"gate:req:{request_id}"), "v", version)
+
+
 def plant_event(
     store: RequestStore, event_id: str, payload: str | bytes, etype: str = "action.reminded"
 ) -> None:
@@ -252,6 +263,33 @@ class StoreContract:
         assert (aside.event_id, aside.payload) == ("bad-bytes", b"\xff\xfe") and "UTF-8" in aside.problem
         assert store.prune(T0 + timedelta(days=30)) == 0
 
+    def test_a_record_whose_stored_version_is_not_its_own_is_unreadable_and_logged_once(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Given requests whose stored version (written straight into the store) is another number
+        than their record's, or garbage, beside a good one, when listed again and again, then the
+        listings hold the good one only and each damaged record is logged once naming it; asked for
+        by id, each is UnreadableRequest naming it and saying why; no compare-and-set changes them."""
+        store = self.create_store()
+        good, ahead, garbage = (make_request(n, case="x:1", minutes=n) for n in (1, 2, 3))
+        for r in (good, ahead, garbage):
+            store.create(r)
+        set_version(store, ahead.request_id, 7)
+        set_version(store, garbage.request_id, "seven")
+        with caplog.at_level("ERROR", logger="gate"):
+            for _ in range(3):
+                assert [r.request_id for r in store.pending()] == [good.request_id]
+                assert [r.request_id for r in store.for_case("x:1")] == [good.request_id]
+                assert [r.request_id for r in store.recent()] == [good.request_id]
+        for damaged, why in ((ahead, "stored version 7 is not the version 1"), (garbage, "'seven'")):
+            named = [r for r in caplog.records if damaged.request_id in r.getMessage()]
+            assert len(named) == 1 and why in named[0].getMessage(), [r.getMessage() for r in named]
+            with pytest.raises(UnreadableRequest, match=why) as caught:
+                store.get(damaged.request_id)
+            assert caught.value.request_id == damaged.request_id
+            assert not store.replace(damaged.evolve(state=State.APPROVED))
+        assert store.get(good.request_id) == good
+
     def test_concurrent_compare_and_set_has_exactly_one_winner(self) -> None:
         """Given 50 threads replacing the same version, when they race, then exactly one succeeds."""
         store, req = self.create_store(), make_request()
@@ -271,3 +309,45 @@ class StoreContract:
             t.join()
         assert len(wins) == 1 and len(store.outbox()) == 1
         assert store.get(req.request_id).decided_by == f"p{wins[0]}"  # type: ignore[union-attr]
+
+
+class RedisStoreContract(StoreContract):
+    """What only the Redis store keeps apart from its records: the sorted sets of ids."""
+
+    def test_a_member_that_is_not_utf8_fails_itself_only_and_is_logged_once(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Given members whose bytes are not UTF-8 written straight into the pending, all, case and
+        outbox order sets beside good requests and a good event, when the store is listed, flushed
+        and pruned again and again, then the good ones come out, each bad member is logged once
+        naming its set, and the outbox one is set aside (never published, not read again)."""
+        store = self.create_store()
+        assert isinstance(store, RedisRequestStore)
+        client, key = store._r, store._key
+        a, b = make_request(1, case="x:1"), make_request(2, case="x:1", minutes=1)
+        for r in (a, b):
+            store.create(r)
+        bad = b"\xff\xfe-not-an-id"
+        for name in ("gate:pending", "gate:all", "gate:case:x:1"):
+            client.zadd(key(name), {bad: T0.timestamp() - 1})
+        client.zadd(key("gate:outbox:order"), {bad: 0})
+        event = reminder(a)
+        assert store.replace(a.evolve(reminders=1), [event])
+        store.replace(b.evolve(state=State.REJECTED, decided_at=T0))
+        with caplog.at_level("ERROR", logger="gate"):
+            for _ in range(3):
+                assert [r.request_id for r in store.pending()] == [a.request_id]
+                assert [r.request_id for r in store.for_case("x:1")] == [a.request_id, b.request_id]
+                assert [r.request_id for r in store.recent()] == [b.request_id, a.request_id]
+                assert store.outbox() == [event]
+        assert store.prune(T0 + timedelta(days=30)) == 1 and store.get(b.request_id) is None
+        for name in ("gate:pending", "gate:all", "gate:case:x:1", "gate:outbox"):
+            named = [
+                r
+                for r in caplog.records
+                if f"{key(name)}," in r.getMessage()
+                or (name == "gate:outbox" and "set aside" in r.getMessage())
+            ]
+            assert len(named) == 1, (name, [r.getMessage() for r in caplog.records])
+        (aside,) = store.damaged_outbox()
+        assert aside.event_id == "\\xff\\xfe-not-an-id" and "not UTF-8" in aside.problem

@@ -22,7 +22,7 @@ from aisoc.health import status
 from gate import AlreadyDecided, ApprovalError, Gate, NotAuthorized, State, UnreadableRequest
 from gate.server import GateWorker
 from tests.gate.factory import T0, Clock, close_case, gate_events, gate_settings, publish_case, publish_plan
-from tests.gate.store_contract import plant, unplant
+from tests.gate.store_contract import plant, set_version, unplant
 
 
 def test_each_proposal_becomes_exactly_one_request(bus: Bus, gate: Gate) -> None:
@@ -77,6 +77,81 @@ def test_a_proposal_whose_stored_record_is_unreadable_is_dead_lettered_at_once(
     store_bus.replay_dead_letter(letter.id)
     assert worker.run_once() == 1 and store_bus.dead_letters() == []
     assert sorted(r.request_id for r in gate.store.pending()) == sorted([bad.event_id, good.event_id])
+    gate.close()
+
+
+def test_a_request_whose_stored_version_is_not_its_own_fails_once_and_decides_nothing(
+    store_bus: Bus, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Given a pending request whose stored version was written straight into the store as another
+    number than its record's (a hand edit, a bad restore), when Alice decides it, then she is told
+    the record cannot be read, naming it (not "kept changing; try again"); when the worker ticks past
+    its deadline again and again, then nothing expires and the record is logged once, as an error
+    naming it; it stays as it is for a person."""
+    gate = Gate(store_bus, gate_settings(), clock=clock)
+    case = publish_case(store_bus)
+    req = gate.submit(case.proposal)
+    set_version(gate.store, req.request_id, req.version + 3)
+    with pytest.raises(UnreadableRequest, match="stored version 4 is not the version 1") as caught:
+        gate.decide(req.request_id, person_id="alice", decision="approved", reason="go", identity_source="t")
+    assert caught.value.code == "unreadable" and req.request_id in str(caught.value)
+    clock.now = req.expires_at + timedelta(minutes=1)
+    with caplog.at_level("INFO"):
+        assert [gate.tick().expired for _ in range(3)] == [0, 0, 0]
+    named = [r for r in caplog.records if req.request_id in r.getMessage()]
+    assert [r.levelname for r in named] == ["ERROR"], [r.getMessage() for r in named]
+    assert gate_events(store_bus, case.case_id, ActionDecided) == []
+    set_version(gate.store, req.request_id, req.version)  # a person repairs it
+    assert gate.tick().expired == 1
+    gate.close()
+
+
+@pytest.mark.parametrize("column", ["approved", "garbage"])
+def test_a_pending_request_whose_sqlite_state_column_says_otherwise_is_still_reminded_and_expired(
+    tmp_path: Any, clock: Clock, caplog: pytest.LogCaptureFixture, column: str
+) -> None:
+    """Given a pending request whose SQLite ``state`` column was written straight into the store as
+    something else, when the worker ticks, then the record decides: it is listed pending, reminded,
+    escalated and expired on time, and the disagreement is logged once, as a warning naming it."""
+    bus = Bus(f"sqlite:///{tmp_path}/soc.db")
+    gate = Gate(bus, gate_settings(), clock=clock)
+    case = publish_case(bus)
+    req = gate.submit(case.proposal)
+    with gate.store._tx() as db:  # type: ignore[attr-defined]
+        db.execute("UPDATE gate_requests SET state = ? WHERE request_id = ?", (column, req.request_id))
+    with caplog.at_level("INFO"):
+        assert [r.request_id for r in gate.store.pending()] == [req.request_id]
+        clock.advance(minutes=gate.settings.remind_after_s / 60 + 1)
+        assert gate.tick().reminded == 1
+        clock.now = req.expires_at + timedelta(minutes=1)
+        assert gate.tick().expired == 1
+    named = [r for r in caplog.records if req.request_id in r.getMessage() and r.name == "gate.store"]
+    assert [r.levelname for r in named] == ["WARNING"], [r.getMessage() for r in named]
+    assert repr(column) in named[0].getMessage()
+    (decided,) = gate_events(bus, case.case_id, ActionDecided)
+    assert decided.decision == Decision.EXPIRED and gate.store.pending() == []
+    gate.close()
+
+
+def test_an_ended_request_whose_sqlite_state_column_says_pending_is_not_listed_and_is_pruned(
+    tmp_path: Any, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Given an approved request whose SQLite ``state`` column was written back to ``pending``
+    straight into the store, when the worker ticks again and again, then it is not listed pending,
+    the disagreement is logged once, and once the retention has passed the request is forgotten."""
+    bus = Bus(f"sqlite:///{tmp_path}/soc.db")
+    gate = Gate(bus, gate_settings(), clock=clock)
+    req = gate.submit(publish_case(bus).proposal)
+    gate.decide(req.request_id, person_id="alice", decision="approved", reason="go", identity_source="t")
+    with gate.store._tx() as db:  # type: ignore[attr-defined]
+        db.execute("UPDATE gate_requests SET state = 'pending' WHERE request_id = ?", (req.request_id,))
+    with caplog.at_level("INFO"):
+        for _ in range(3):
+            assert gate.store.pending() == [] and gate.tick().expired == 0
+    named = [r for r in caplog.records if req.request_id in r.getMessage() and r.name == "gate.store"]
+    assert [r.levelname for r in named] == ["WARNING"], [r.getMessage() for r in named]
+    clock.advance(days=gate.settings.ended_retention_days + 1)
+    assert gate.tick().pruned == 1 and gate.store.recent() == []
     gate.close()
 
 

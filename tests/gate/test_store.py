@@ -15,7 +15,7 @@ from gate.store import RequestStore, State, open_store
 from gate.store_redis import RedisRequestStore
 from gate.store_sqlite import SqliteRequestStore
 from tests.gate.factory import gate_settings
-from tests.gate.store_contract import StoreContract, make_request
+from tests.gate.store_contract import RedisStoreContract, StoreContract, make_request
 from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
 
@@ -53,7 +53,7 @@ class TestSqliteFileStore(StoreContract):
 
 
 @pytest.mark.redis
-class TestRedisClusterStore(StoreContract):
+class TestRedisClusterStore(RedisStoreContract):
     """The approval store next to a bus on a real Redis Cluster (its keys share the bus's slot)."""
 
     @pytest.fixture(autouse=True)
@@ -66,7 +66,7 @@ class TestRedisClusterStore(StoreContract):
 
 
 @pytest.mark.redis
-class TestRedisStore(StoreContract):
+class TestRedisStore(RedisStoreContract):
     @pytest.fixture(autouse=True)
     def _redis(self, redis_url: str, namespace: str) -> None:
         self.bus = Bus(redis_url, namespace=namespace)

@@ -28,6 +28,7 @@ from tests.gate.factory import (
     gate_settings,
     publish_case,
 )
+from tests.gate.store_contract import set_version
 
 
 def path(url: str) -> str:
@@ -450,6 +451,23 @@ def test_one_unreadable_record_breaks_no_page_but_its_own(
     assert damaged.status_code == 500 and "This request cannot be read" in text(damaged)
     assert "request &#39;damaged&#39;" in text(damaged) and "Nothing was decided" in text(damaged)
     assert gate.tick().expired == 0 and [d.decision for d in decisions(bus, case)] == [Decision.APPROVED]
+
+
+def test_a_request_whose_stored_version_is_not_its_own_is_a_damaged_record_page(
+    person: Any, bus: Bus, case: Case, link: str, gate: Gate
+) -> None:
+    """Given Alice's step-one form, when the request's stored version is written straight into the
+    store as another number than its record's before she confirms, then her confirmation is the
+    500 page naming the record as unreadable (not "kept changing; try again", which no retry cures),
+    the link says the same, and nothing is decided."""
+    alice = person("alice@example.com")
+    page = alice.get(link)
+    set_version(gate.store, case.proposal.event_id, 9)
+    form = {"csrf_token": csrf(page.get_data(as_text=True)), "target": "WS-042", "reason": "go"}
+    resp = alice.post(link, {**form, "approve": "approve"})
+    assert resp.status_code == 500 and "This request cannot be read" in text(resp), text(resp)
+    assert f"request &#39;{case.proposal.event_id}&#39;" in text(resp) and "Nothing was decided" in text(resp)
+    assert alice.get(link).status_code == 500 and decisions(bus, case) == []
 
 
 def test_identity_header_is_trusted_only_from_configured_proxies(person: Any, link: str) -> None:
