@@ -33,6 +33,13 @@ class StorageConflict(BusError):
         self.case_id = case_id
 
 
+class Unprocessable(AisocError):
+    """Raised by a handler when its event cannot be handled until a person repairs something it
+    reads (a damaged stored record): another try would read the same damage, so the delivery is
+    filed as a dead letter at once with this message (see :func:`aisoc.bus.delivery.settle_failed`),
+    and replaying the letter after the repair handles it."""
+
+
 class ConfigError(AisocError):
     """Raised when settings are missing or wrong; the message names the setting and what was expected."""
 

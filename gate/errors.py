@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aisoc.errors import AisocError
+from aisoc.errors import AisocError, Unprocessable
 
 
 class GateError(AisocError):
@@ -31,9 +31,10 @@ class UnknownRequest(ApprovalError):
         self.request_id = request_id
 
 
-class UnreadableRequest(ApprovalError):
+class UnreadableRequest(ApprovalError, Unprocessable):
     """Raised when the store holds a record under the given id that is not an approval request the gate
-    can read (damaged, written by hand or by another program): nothing can be decided on it."""
+    can read (damaged, written by hand or by another program): nothing can be decided on it, and an
+    event that needs it is dead-lettered at once (it is :class:`~aisoc.errors.Unprocessable`)."""
 
     def __init__(self, request_id: str, problem: str) -> None:
         super().__init__(

@@ -15,8 +15,8 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from aisoc.bus.delivery import settle_failed
 from aisoc.health import heartbeat_info
-from gate.errors import UnreadableRequest
 from gate.service import GATE_EVENT_TYPES, Gate
 
 log = logging.getLogger(__name__)
@@ -53,25 +53,8 @@ class GateWorker:
         for d in batch:
             try:
                 self.gate.handle(d.event)
-            except UnreadableRequest as e:
-                # The store's record is damaged: another try reads the same record. File the event
-                # now, once; the record stays as it is for a person, who replays the letter after
-                # repairing or removing it.
-                log.error(
-                    "%s The gate filed %s %s as a dead letter: replay it once the record is repaired.",
-                    e,
-                    d.event.type,
-                    d.event.event_id,
-                    extra={"event_id": d.event.event_id, "case_id": d.event.case_id},
-                )
-                d.dead_letter(str(e))
-            except Exception as e:  # a bad event must not stop the gate: retry, then dead-letter
-                log.exception(
-                    "gate failed on %s",
-                    d.event.event_id,
-                    extra={"event_id": d.event.event_id, "case_id": d.event.case_id},
-                )
-                d.fail(f"{type(e).__name__}: {e}")
+            except Exception as e:  # a bad event must not stop the gate (a damaged record: filed at once)
+                settle_failed(d, e)
             else:
                 d.ack()
         return len(batch)

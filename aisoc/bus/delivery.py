@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aisoc.errors import BusError
+from aisoc.errors import BusError, Unprocessable
 from aisoc.events import Event
 
 if TYPE_CHECKING:
@@ -132,8 +132,7 @@ class Runner:
             try:
                 sub.handler(d)
             except Exception as e:  # a handler bug must not kill the loop: count it, retry, DLQ
-                log.exception("handler of %s failed on %s", sub.group, d.event.event_id)
-                d.fail(f"{type(e).__name__}: {e}")
+                settle_failed(d, e)
         return len(batch)
 
     def drain(self, max_rounds: int = 1_000_000) -> int:
@@ -152,6 +151,30 @@ class Runner:
             if not delivered:
                 return total
         raise BusError(f"drain() did not settle after {max_rounds} rounds (a handler loops?)")
+
+
+def settle_failed(d: Delivery, error: Exception) -> None:
+    """Settle a delivery whose handler raised ``error``, which must not stop the consumer.
+
+    An :class:`~aisoc.errors.Unprocessable` event is filed as a dead letter now and logged once, as an
+    error saying why (another try would read the same damage); replaying the letter after the repair
+    handles it. Anything else is logged with its traceback and failed: retried, then dead-lettered
+    after ``max_deliveries``.
+    """
+    context = {"event_id": d.event.event_id, "case_id": d.event.case_id}
+    if isinstance(error, Unprocessable):
+        log.error(
+            "%s Group %s filed %s %s as a dead letter: replay it once that is repaired.",
+            error,
+            d.group,
+            d.event.type,
+            d.event.event_id,
+            extra=context,
+        )
+        d.dead_letter(str(error))
+        return
+    log.exception("handler of %s failed on %s", d.group, d.event.event_id, extra=context, exc_info=error)
+    d.fail(f"{type(error).__name__}: {error}")
 
 
 def batch_by_group(deliveries: Iterable[Delivery]) -> dict[tuple[str, str], list[str]]:

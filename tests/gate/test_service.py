@@ -65,8 +65,8 @@ def test_a_proposal_whose_stored_record_is_unreadable_is_dead_lettered_at_once(
         assert worker.run_once() == 3  # the plan and two proposals
         assert worker.run_once() == 0  # nothing comes back
     assert [r.request_id for r in gate.store.pending()] == [good.event_id]
-    named = [r for r in caplog.records if bad.event_id in r.getMessage() and r.name == "gate.server"]
-    assert len(named) == 1 and named[0].levelname == "ERROR", [r.getMessage() for r in named]
+    named = [r for r in caplog.records if bad.event_id in r.getMessage() and r.name == "aisoc.bus.delivery"]
+    assert len(named) == 1, [r.getMessage() for r in named]
     assert "dead letter" in named[0].getMessage() and named[0].exc_info is None
     (letter,) = store_bus.dead_letters()
     assert (letter.event_id, letter.group, letter.delivery_count) == (bad.event_id, "gate", 1)
@@ -77,6 +77,37 @@ def test_a_proposal_whose_stored_record_is_unreadable_is_dead_lettered_at_once(
     store_bus.replay_dead_letter(letter.id)
     assert worker.run_once() == 1 and store_bus.dead_letters() == []
     assert sorted(r.request_id for r in gate.store.pending()) == sorted([bad.event_id, good.event_id])
+    gate.close()
+
+
+def test_the_in_process_gate_dead_letters_a_proposal_whose_stored_record_is_unreadable_at_once(
+    store_bus: Bus, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Given the embedded gate hooked into a RoleTeam (the demo's path) and garbage stored under one
+    proposal's request id beside a good proposal, when the bus drains, then the good one opens a
+    request and the damaged one is filed as a dead letter on its first delivery, logged once as an
+    error naming it, with no traceback (the worker's path does the same); replayed after the record
+    was removed, it opens the request."""
+    from aisoc.models import StubChatModel
+    from aisoc.runtime import RoleTeam
+
+    gate = Gate(store_bus, gate_settings(), clock=clock)
+    RoleTeam(model=StubChatModel(), bus=store_bus, roles=[]).on_action_proposed(gate=gate)
+    case = publish_case(store_bus, steps=2)
+    bad, good = case.proposals
+    plant(gate.store, bad.event_id, "not json", case_id=case.case_id)
+    with caplog.at_level("INFO"):
+        store_bus.drain()
+    assert [r.request_id for r in gate.store.pending()] == [good.event_id]
+    named = [r for r in caplog.records if bad.event_id in r.getMessage() and r.name == "aisoc.bus.delivery"]
+    assert len(named) == 1 and named[0].exc_info is None, [r.getMessage() for r in named]
+    (letter,) = store_bus.dead_letters()
+    assert (letter.event_id, letter.group, letter.delivery_count) == (bad.event_id, "gate", 1)
+    assert bad.event_id in letter.reason and "cannot be read" in letter.reason
+    unplant(gate.store, bad.event_id)
+    store_bus.replay_dead_letter(letter.id)
+    store_bus.drain()
+    assert store_bus.dead_letters() == [] and gate.get(bad.event_id).is_pending
     gate.close()
 
 
