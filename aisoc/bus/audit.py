@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
-from aisoc.bus.records import AuditEntry, BrokenEntry
+from aisoc.bus.records import AuditEntry, BrokenEntry, id_key
 from aisoc.errors import ContractError
 from aisoc.events import Event
 
@@ -55,6 +55,12 @@ def decoded(
     if isinstance(text, bytes):
         text, encoding = base64.b64encode(text).decode("ascii"), "base64"
     return BrokenEntry(id=entry_id, event_type=event_type, reason=reason, payload=text, encoding=encoding)
+
+
+def entry_event(entry: AuditEntry | BrokenEntry) -> str:
+    """The event id an entry holds ("" for one that does not decode): what a reader keeps beside its
+    cursor, so that :meth:`AuditLog.replaced_at` can tell whether the log is still the one it read."""
+    return entry.event.event_id if isinstance(entry, AuditEntry) else ""
 
 
 def readable(entry_id: str, decode: Callable[[], Event]) -> Event | None:
@@ -105,6 +111,33 @@ class AuditLog(ABC):
         """The entry with id ``entry_id``, or None when the log holds none (trimmed, or never
         written). Backends look it up directly; this default reads the log."""
         return next((e for e in self.scan() if e.id == entry_id), None)
+
+    def replaced_at(self, cursor: str, event_id: str) -> str | None:
+        """Why this log is not the one a reader followed up to ``cursor``, where it read the entry
+        holding ``event_id`` (see :func:`entry_event`), or None when nothing says so.
+
+        A log that lost its tail (a SQLite backup restored, a torn WAL, a Redis restart that lost
+        its last writes) and then grew again reuses ids or passes the cursor, so the cursor is not
+        past its end: the entry at the cursor then holds another event, or is gone while older
+        entries are kept (retention trims from the start only). A reader that gets a reason reads
+        the log again from its start.
+        """
+        at = self.entry_at(cursor)
+        if at is None:
+            first = self.first_id()
+            if first is None or id_key(first) > id_key(cursor):
+                return None  # trimmed by retention
+            return (
+                f"the entry at cursor {cursor} is gone while older ones are kept: the log lost "
+                "entries after it was read (a Redis restart that lost its last writes, a restored backup)"
+            )
+        if entry_event(at) == event_id:
+            return None
+        return (
+            f"the entry at cursor {cursor} holds another event than the one read "
+            f"({entry_event(at) or 'one that does not decode'}, not {event_id or 'a broken entry'}): "
+            "the log was replaced (a restored backup, or a tail lost in a crash)"
+        )
 
     def _decodable(self, since: str | None, limit: int | None) -> Iterator[AuditEntry]:
         """:meth:`entries` for a log that implements :meth:`scan`: ``limit`` counts events, so a

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from aisoc.bus import AuditEntry, AuditLog, BrokenEntry, id_key
+from aisoc.bus import AuditEntry, AuditLog, id_key
+from aisoc.bus.audit import entry_event
 from aisoc.memory.cold import ColdStore
 from aisoc.memory.projection import Projection
 from aisoc.memory.snapshot import Snapshot
@@ -30,10 +31,6 @@ BATCH = 5000
 Bulk = Callable[[], AbstractContextManager[object]]
 """What a fold or a snapshot load runs inside: the entry point's GC policy (e.g.
 :func:`aisoc.tuning.gc_paused`); library code never changes the collector itself."""
-
-
-def _event_id(entry: AuditEntry | BrokenEntry) -> str:
-    return entry.event.event_id if isinstance(entry, AuditEntry) else ""
 
 
 class LocalProjection:
@@ -204,7 +201,7 @@ class LocalProjection:
                     # scan(): the cursor moves past an entry that does not decode, once.
                     for entry in self.audit.scan(since=self._cursor, limit=page):
                         read += 1
-                        self._cursor, self._cursor_event = entry.id, _event_id(entry)
+                        self._cursor, self._cursor_event = entry.id, entry_event(entry)
                         if isinstance(entry, AuditEntry):
                             self._proj.apply(entry.event)
                             n += 1
@@ -218,25 +215,10 @@ class LocalProjection:
             return folded
 
     def _replaced(self) -> str | None:
-        """Why the log is not the one folded (the entry at the cursor holds another event), or None."""
+        """Why the log is not the one folded (see :meth:`AuditLog.replaced_at`), or None."""
         if self._cursor is None or self._cursor_event is None:
             return None
-        at = self.audit.entry_at(self._cursor)
-        if at is None:
-            first = self.audit.first_id()
-            if first is None or id_key(first) > id_key(self._cursor):
-                return None  # trimmed by retention
-            return (
-                f"the entry at cursor {self._cursor} is gone while older ones are kept: the log lost "
-                "entries after it was folded (a Redis restart that lost its last writes, a restored backup)"
-            )
-        if _event_id(at) == self._cursor_event:
-            return None
-        return (
-            f"the entry at cursor {self._cursor} holds another event than the one folded "
-            f"({_event_id(at) or 'one that does not decode'}, not {self._cursor_event or 'a broken entry'}): "
-            "the log was replaced (a restored backup, or a tail lost in a crash)"
-        )
+        return self.audit.replaced_at(self._cursor, self._cursor_event)
 
     def _bound(self) -> None:
         """Evict the cases outside the window to the cold tier, in batches of at least ``_slack``."""

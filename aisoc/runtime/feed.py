@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from aisoc.bus import AuditEntry, AuditLog, id_key
+from aisoc.bus.audit import entry_event
 from aisoc.events import AlertReceived, CaseClosed, Event, from_json, utcnow
 from aisoc.sqlitedb import CACHE_DAMAGE, move_aside
 
@@ -90,6 +91,8 @@ class AuditFeed:
 
     def _reset(self) -> None:
         self.cursor: str | None = None
+        self._cursor_event: str | None = None
+        """The event id at the cursor ("" for an entry that does not decode; None: unknown)."""
         self._seq = 0
         self._by_case: dict[str, list[tuple[int, Event]]] = {}
         self._loose: list[tuple[int, Event]] = []
@@ -106,6 +109,8 @@ class AuditFeed:
         self._epoch, self.cursor = meta["epoch"], meta.get("cursor") or None
         if self.cursor is not None:
             id_key(self.cursor)  # an audit entry id, or the file is damaged (ValueError)
+        at = json.loads(meta.get("cursor_event") or "null")  # None in a file saved before it was kept
+        self._cursor_event = at if isinstance(at, str) else None
         self._seq = self._saved = int(meta["seq"])
         self._prefetched = set(json.loads(meta.get("prefetched") or "[]"))
         for seq, case_id, etype, data in self._db.execute(
@@ -133,6 +138,7 @@ class AuditFeed:
             ("format", FORMAT),
             ("epoch", self._epoch or ""),
             ("cursor", self.cursor or ""),
+            ("cursor_event", json.dumps(self._cursor_event)),
             ("seq", str(self._seq)),
             ("prefetched", json.dumps(sorted(self._prefetched))),
         ]
@@ -169,15 +175,27 @@ class AuditFeed:
         """
         epoch = self.audit.epoch
         last = self.audit.last_id() if self.cursor is not None else None
-        if self._epoch != epoch or (last is not None and id_key(self.cursor or "") > id_key(last)):
-            # A wiped (or first seen) log, or one that ends before the cursor (a restored backup):
-            # start over.
+        replaced = None
+        if self._epoch == epoch and self.cursor is not None and self._cursor_event is not None:
+            # Ids are reused after a lost tail (a SQLite backup restored, a torn WAL) once new events
+            # are published, and a Redis log that lost its last writes grows past the cursor again.
+            replaced = self.audit.replaced_at(self.cursor, self._cursor_event)
+            if replaced is not None:
+                log.warning("audit feed reads the log again from its start: %s", replaced)
+        if (
+            self._epoch != epoch
+            or (last is not None and id_key(self.cursor or "") > id_key(last))
+            or replaced is not None
+        ):
+            # A wiped (or first seen) log, one that ends before the cursor (a restored backup), or
+            # one replaced under the cursor: start over.
             self._reset()
             self._saved = 0
             self._epoch = epoch
         read = 0
         for entry in self.audit.scan(since=self.cursor):
             self.cursor = entry.id  # past an entry that does not decode too, once
+            self._cursor_event = entry_event(entry)
             if isinstance(entry, AuditEntry):
                 self._add(entry.event)
                 read += 1
