@@ -18,7 +18,7 @@ from gate.store import (
     ApprovalRequest,
     DamagedEntry,
     Noted,
-    State,
+    log,
     log_set_aside,
     note_bad_id,
     read_request,
@@ -65,6 +65,14 @@ return 1
 """
 
 
+_UNLIST = """
+-- KEYS: the request, gate:pending. ARGV: its id, its stored version as read ('' when it had none).
+-- Takes an ended (or missing) request off the pending set, unless its record changed meanwhile.
+if (redis.call('HGET', KEYS[1], 'v') or '') ~= ARGV[2] then return 0 end
+return redis.call('ZREM', KEYS[2], ARGV[1])
+"""
+
+
 _SET_ASIDE = """
 -- KEYS: gate:outbox (hash), gate:outbox:order (sorted set), gate:outbox:damaged (stream).
 -- ARGV: the entry's id, why it cannot be published. Moves the entry, its payload byte for byte, to
@@ -95,6 +103,7 @@ class RedisRequestStore:
         self._replace = client.register_script(_REPLACE)
         self._prune = client.register_script(_PRUNE)
         self._set_aside_script = client.register_script(_SET_ASIDE)
+        self._unlist = client.register_script(_UNLIST)
         self._noted = Noted()
 
     def _req(self, request_id: str) -> str:
@@ -120,14 +129,17 @@ class RedisRequestStore:
                 note_bad_id(self._noted, key, member)
         return ids
 
-    def _load(self, ids: Sequence[str]) -> list[ApprovalRequest]:
+    def _fetch(self, ids: Sequence[str]) -> list[tuple[str, bytes | None, bytes | None]]:
+        """``(id, stored version, stored record)`` of each id, as bytes (None when absent)."""
         if not ids:
             return []
         pipe = self._r.pipeline(transaction=False)
         for rid in ids:
             pipe.execute_command("HMGET", self._req(rid), "v", "d", NEVER_DECODE=True)
-        found = zip(ids, pipe.execute(), strict=True)
-        return readable(((rid, v, d) for rid, (v, d) in found if d), self._noted)
+        return [(rid, v, d) for rid, (v, d) in zip(ids, pipe.execute(), strict=True)]
+
+    def _load(self, ids: Sequence[str]) -> list[ApprovalRequest]:
+        return readable(((rid, v, d) for rid, v, d in self._fetch(ids) if d), self._noted)
 
     def create(self, request: ApprovalRequest) -> bool:
         case_key = self._key(f"gate:case:{request.case_id}") if request.case_id else self._key("gate:all")
@@ -172,8 +184,22 @@ class RedisRequestStore:
         return bool(done)
 
     def pending(self) -> list[ApprovalRequest]:
-        found = self._load(self._ids("ZRANGE", self._key("gate:pending"), 0, -1))
-        return [r for r in found if r.state == State.PENDING]
+        rows = self._fetch(self._ids("ZRANGE", self._key("gate:pending"), 0, -1))
+        found = readable(((rid, v, d) for rid, v, d in rows if d), self._noted)
+        # The record decides: an ended request (or none at all) left in the set by a hand edit or a
+        # bad restore is taken off it, or it would be read on every tick and never pruned.
+        version = {rid: v or b"" for rid, v, _ in rows}
+        stale = [(r.request_id, r.state.value) for r in found if not r.is_pending]
+        stale += [(rid, "missing") for rid, v, d in rows if v is None and d is None]
+        for rid, state in stale:
+            if self._unlist(keys=[self._req(rid), self._key("gate:pending")], args=[rid, version[rid]]):
+                log.warning(
+                    "gate store: request %s was in the pending set though its record is %s; taken off it",
+                    rid,
+                    state,
+                    extra={"event_id": rid},
+                )
+        return [r for r in found if r.is_pending]
 
     def for_case(self, case_id: str) -> list[ApprovalRequest]:
         return self._load(self._ids("ZRANGE", self._key(f"gate:case:{case_id}"), 0, -1))

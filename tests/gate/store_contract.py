@@ -351,3 +351,26 @@ class RedisStoreContract(StoreContract):
             assert len(named) == 1, (name, [r.getMessage() for r in caplog.records])
         (aside,) = store.damaged_outbox()
         assert aside.event_id == "\\xff\\xfe-not-an-id" and "not UTF-8" in aside.problem
+
+    def test_an_ended_or_missing_request_left_in_the_pending_set_is_taken_off_it_once(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Given an approved request put back in the pending set straight into Redis, and a member
+        with no record at all, beside a pending request, when the store lists pending requests again
+        and again, then only the pending one is listed, the two are taken off the set, each logged
+        once, and the approved one is pruned once the retention has passed."""
+        store = self.create_store()
+        assert isinstance(store, RedisRequestStore)
+        client, key = store._r, store._key
+        pending, ended = make_request(1), make_request(2, minutes=1)
+        for r in (pending, ended):
+            store.create(r)
+        store.replace(ended.evolve(state=State.APPROVED, decided_at=T0))
+        client.zadd(key("gate:pending"), {ended.request_id: T0.timestamp(), "ghost": T0.timestamp()})
+        with caplog.at_level("WARNING", logger="gate"):
+            for _ in range(3):
+                assert [r.request_id for r in store.pending()] == [pending.request_id]
+        assert client.zrange(key("gate:pending"), 0, -1) == [pending.request_id]
+        for rid in (ended.request_id, "ghost"):
+            assert len([r for r in caplog.records if rid in r.getMessage()]) == 1, rid
+        assert store.prune(T0 + timedelta(days=30)) == 1 and store.get(ended.request_id) is None
