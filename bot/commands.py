@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from aisoc.bus import Bus
-from aisoc.memory import Memory
+from aisoc.events import duty_title
+from aisoc.memory import CaseRecord, CaseState, Memory
 from aisoc.memory.casefile import ActionStatus
+from bot import overview
 from bot.answer import Phraser
 from bot.catalog import Catalog, Subject
 from bot.directory import Directory
@@ -44,6 +48,8 @@ know which case you mean.
 - `case CASE` — the case's path so far and what is still open
 - *anything pending for me?*, `pending` — approvals, reviews and approved actions that wait on
   someone (on you first)
+- *any open incidents?*, *show me the SEV-1s*, *what happened overnight?*, *what did I miss?* — open
+  cases worst first; what came in and what people decided over a time (today, the last 4 hours ...)
 - `status` — roles alive, lag, pending, dead letters, my outbox
 - `oncall [ROLE]` — who is on call (ir_lead, tier2, soc_manager ...)
 - `close CASE tp|fp|benign [reason]` — close it and record the ground truth
@@ -116,8 +122,10 @@ class Commands:
         *,
         phraser: Phraser | None = None,
         router: Router | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.phraser = phraser
+        self.clock = clock
         self.router = router
         self.settings = settings
         self.bus = bus
@@ -210,9 +218,26 @@ class Commands:
                 return (
                     understand(routed + " " + text, Catalog(self.memory, self.addresses), about)
                     if routed == "explain"
-                    else Request(routed, ())
+                    else Request(routed, (), text=text)
                 )
         return req
+
+    def glance(self, text: str) -> str:
+        """The SOC at a glance (:mod:`bot.overview`): open cases, or what happened over a window."""
+        wanted = overview.ask(text) or overview.Ask("list")
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        return overview.answer(wanted, self.memory, now, self.reader.settings_tz(), self._waiting)
+
+    def _waiting(self, rec: CaseRecord) -> str:
+        """What waits on a person in an open case: its approvals (on whom), or the review asked for."""
+        awaiting = [a for x in rec.actions if (a := self.memory.action(x)) is not None and a.awaiting]
+        if awaiting:
+            who = self.reader.waiting_on(awaiting[0])
+            n = len(awaiting)
+            return f"{n} approval{'s' if n > 1 else ''} waiting" + (f" on {who}" if who else "")
+        if rec.state == CaseState.AWAITING_HUMAN and rec.review is not None:
+            return f"review asked of {duty_title(rec.review.duty)}"
+        return ""
 
     def _names_case(self, args: Sequence[str]) -> bool:
         return bool(args) and self.memory.case(args[0]) is not None
@@ -278,6 +303,8 @@ class Commands:
             return self.reader.status()
         if verb == "pending":
             return self.reader.pending(inbound.person_email, mine=bool(args))
+        if verb == "cases":
+            return self.glance(req.text)
         if verb == "oncall":
             return self.reader.oncall(" ".join(args) or None)
         if verb == "close" and len(args) >= 2:

@@ -27,6 +27,7 @@ ROUTE_INSTRUCTIONS = (
     '{"command": C}, where C is one of "explain" (why something happened to a case, host, IP or user), '
     '"case" (where a case stands), "status" (is the system healthy), "oncall" (who is on call), '
     '"pending" (what waits on a person: approvals, reviews, actions not reported done), '
+    '"cases" (which cases are open, or what happened over a time such as overnight or today), '
     '"help", or "none" when it asks for none of these.\n\nThe message:\n'
 )
 """What the routing model is told before the message (the message is data, not instructions)."""
@@ -38,7 +39,7 @@ class Route(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    command: Literal["explain", "case", "status", "oncall", "pending", "help", "none"]
+    command: Literal["explain", "case", "status", "oncall", "pending", "cases", "help", "none"]
 
 
 def _text(model: Any, prompt: str) -> str:

@@ -173,9 +173,9 @@ class Reader:
             people = self.directory.roster.executors(a.duty) if self.directory.roster.duties() else []
             names = ", ".join(p.name for p in people) or (a.decided.by if a.decided and a.decided.by else "")
             return clean(names, 200, oneline=True) or None
-        asked = a.asked
+        asked = self.directory.person(a.asked) if a.asked else None  # reminded: asked by email
         held = self.directory.approver(a.duty)
-        name = asked or (held.name if held else None)
+        name = asked.name if asked is not None else a.asked or (held.name if held else None)
         title = self.directory.roster.title(a.duty) if self.directory.roster.duties() else duty_title(a.duty)
         return f"{title} ({clean(name, 120, oneline=True)})" if name else title
 

@@ -112,6 +112,7 @@ class Bot:
             self._memory,
             phraser=phraser(model) if model is not None else None,
             router=router(model) if model is not None else None,
+            clock=clock,
         )
         self.receiver = Receiver(
             settings, self.bus, self.space, self.directory, self.store, self.commands, self.sender.poke

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz, process
 
+from bot import overview
 from bot.catalog import MAX_CANDIDATES, Catalog, Kind, Subject
 from bot.names import STOPWORDS, TRIM, unknown_name
 
@@ -33,7 +34,7 @@ GRAMMAR = frozenset(
     {"close", "reopen", "assign", "ack", "done", "pause", "resume", "approve", "reject", "deny", "takeover"}
 )
 """Commands that change something: only their exact grammar (verb first) runs them."""
-READ_ONLY = frozenset({"explain", "case", "more", "status", "oncall", "help", "pending"})
+READ_ONLY = frozenset({"explain", "case", "more", "status", "oncall", "help", "pending", "cases"})
 """Commands that only read the record (the only ones a model may route to)."""
 
 _QUESTION = re.compile(
@@ -298,6 +299,11 @@ def understand(text: str, catalog: Catalog, thread_case: str | None, context: st
         return Request(command, args, text=text)
     subjects = catalog.find(text)
     here = catalog.case(thread_case) if thread_case else None
+    if not subjects and not _NEGATION.search(text) and (glance := overview.ask(text)) is not None:
+        # "any open incidents?", "what happened overnight?": the SOC at a glance, no one case. In a
+        # case's thread only when the words name cases, incidents, alerts or a shift.
+        if here is None or glance.explicit:
+            return Request("cases", text=text)
     if command == "status":
         # "status of the Shellshock case", "what's the status?" in a case's thread: that case's status.
         if not subjects and here is None:

@@ -209,6 +209,23 @@ TOP: list[tuple[str, Expect]] = [
     ("{bot} was 10.0.2.9 blocked?", ("host", "10.0.2.9")),  # the address as the SQLi case's indicator
     ("{bot} tell me about the windows 11 box", ("described", "the windows 11 box>win11client")),
     ("{bot} linux box?", ("described", "linux box>Linux-Server")),
+    # the SOC at a glance: no one case is the subject
+    ("{bot} any open incidents?", ("open", None)),
+    ("{bot} show me the open cases", ("open", None)),
+    ("list cases {bot}", ("open", None)),
+    ("{bot} which incidents are still open?", ("open", None)),
+    ("{bot} how many cases are open rn", ("open", None)),
+    ("{bot} any sev1s?", ("sev", "1")),
+    ("{bot} show me the SEV-2 cases", ("sev", "2")),
+    ("{bot} sev 2 incidents?", ("sev", "2")),
+    ("{bot} what happened overnight?", ("glance", None)),
+    ("{bot} summary of today please", ("glance", None)),
+    ("{bot} how many alerts did we get today", ("glance", None)),
+    ("{bot} what did I miss?", ("glance", None)),
+    ("{bot} anything new in the last 4 hours?", ("glance", None)),
+    ("{bot} whats our mttr this week", ("glance", None)),
+    ("{bot} handover pls", ("glance", None)),
+    ("{bot} open incidents on Linux-Server?", ("host", "Linux-Server")),  # a named host wins
 ]
 """Questions at top level in the SOC space."""
 
@@ -272,6 +289,9 @@ THREAD: list[tuple[str, Expect]] = [
     ("{bot} is it contained yet?", ("leads", "**Linux-Server is not isolated**")),
     ("{bot} has it been isolated", ("leads", "**Linux-Server is not isolated**")),
     ("{bot} is it blocked?", ("leads", "**10.0.2.8 is not blocked**")),
+    # in a case's thread a time alone is about the case; naming cases or incidents is about the SOC
+    ("{bot} what happened overnight?", ("case", SHELLSHOCK)),
+    ("{bot} any other open incidents?", ("open", None)),
 ]
 """Questions inside the Shellshock case's thread."""
 
@@ -340,6 +360,13 @@ def check(answer: str, expect: Expect, text: str) -> None:
         ),
         "nofit": lambda: f"No host on record fits *{subject}*" in answer,
         "leads": lambda: f"`{SHELLSHOCK}`" in first and answer.split("\n\n")[1].startswith(str(subject)),
+        "open": lambda: first == "**Open cases: 5** (worst first)" and SHELLSHOCK in answer.splitlines()[1],
+        "sev": lambda: (
+            first == "**Open SEV-2 cases: 1** (worst first)"
+            if subject == "2"
+            else first == "**No open SEV-1 cases.** Open by SEV: SEV-2 1."
+        ),
+        "glance": lambda: first.startswith("**The SOC ") and "- Alerts in: **" in answer,
         "thanks": lambda: answer == "You're welcome.",
         "noted": lambda: answer == "👍",
         "hello": lambda: answer.startswith("Hi!") and "\n" not in answer and "`help`" in answer,
