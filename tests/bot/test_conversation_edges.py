@@ -14,7 +14,7 @@ import time_machine
 from flask.testing import FlaskClient
 
 from aisoc.bus import Bus
-from aisoc.events import ActionExecuted, AlertReceived, CaseClosed, ProducedBy
+from aisoc.events import ActionExecuted, ActionReminded, AlertReceived, CaseClosed, ProducedBy
 from aisoc.memory import Memory
 from bot.catalog import Catalog
 from bot.mentions import strip_mentions
@@ -395,3 +395,27 @@ def test_thanks_beside_another_persons_mention_is_thanks(
     }
     with time_machine.travel(T0, tick=False):
         assert said(day, space, clock, body) == "You're welcome."
+
+
+def test_a_reminded_approver_is_named_not_shown_by_email(
+    day: tuple[Bot, FlaskClient, Story], space: Space, clock: WallClock, bus: Bus
+) -> None:
+    """Given the gate reminded Alice (the reminder names her by email), when Erin asks why Linux-Server
+    was contained and which cases are open, then both answers say who must decide by name."""
+    with time_machine.travel(T0 + timedelta(minutes=30), tick=False):
+        bus.publish(
+            ActionReminded(
+                case_id=SHELLSHOCK,
+                action_id=ISOLATE,
+                person="alice@example.com",
+                reminder=1,
+                produced_by=ProducedBy(role="gate"),
+            )
+        )
+        settle(day[0], clock)
+        why = says(day, space, clock, "{bot} why did it contain Linux-Server?")
+        listed = says(day, space, clock, "{bot} any open incidents?")
+    assert "awaits a decision by IR Lead On-Call (Alice Ng)" in why and "alice@example.com" not in why
+    shellshock = next(line for line in listed.splitlines() if SHELLSHOCK in line)
+    assert shellshock.startswith("- **SEV-2** Shellshock attack detected [Linux-Server]")
+    assert "2 approvals waiting on IR Lead On-Call (Alice Ng)" in shellshock
