@@ -173,8 +173,12 @@ def _archived(line: dict[str, object]) -> AuditEntry | BrokenEntry:
     )
 
 
-def restore(bus: Bus, path: str | os.PathLike[str]) -> int:
-    """Validate the whole export, then restore it into ``bus``'s empty audit log.
+def restore(bus: Bus, path: str | os.PathLike[str], *more: str | os.PathLike[str]) -> int:
+    """Validate every file, then restore them, in the order given, into ``bus``'s empty audit log.
+
+    Several files restore a log that retention has trimmed: its archives, oldest first, then the
+    latest export. An event already restored from an earlier file (an archive and an export taken
+    before it overlap) is restored once.
 
     The state that lives beside the log is rebuilt from it: ingest's dedupe mark of every restored
     alert is written again (re-ingesting the same source publishes nothing new, for as long as marks
@@ -183,23 +187,73 @@ def restore(bus: Bus, path: str | os.PathLike[str]) -> int:
     (``Gate.recover``); source cursors are files on the ingest host (``state_dir/cursors.json``).
 
     Raises:
-        AuditFileError: the file is invalid (nothing was written).
+        AuditFileError: a file is invalid, or the files are not given oldest first (nothing was
+            written).
         BusError: the bus's audit log is not empty.
     """
-    count = broken = 0
-    for item in read_archive(path):
-        count, broken = (count + 1, broken) if isinstance(item, AuditEntry) else (count, broken + 1)
-    restored = bus.restore_audit(read_export(path))
+    paths = [path, *more]
+    _check_order(paths)
+    count = sum(1 for _ in _unique(paths))
+    broken = sum(1 for p in paths for item in read_archive(p) if not isinstance(item, AuditEntry))
+    restored = bus.restore_audit(_unique(paths))
     if restored != count:
-        raise AuditFileError(f"{path}: restored {restored} of {count} events")
+        raise AuditFileError(f"{', '.join(map(str, paths))}: restored {restored} of {count} events")
     if broken:
         log.warning(
-            "restore of %s: %d entries that did not decode stay in the file only (not events)", path, broken
+            "restore of %s: %d entries that did not decode stay in the files only (not events)",
+            ", ".join(map(str, paths)),
+            broken,
         )
-    for event in read_export(path):
+    for event in _unique(paths):
         if isinstance(event, AlertReceived) and event.case_id:
             bus.publish_many([], once=(INGEST_MARK, event.case_id))
     return restored
+
+
+def _unique(paths: list[str | os.PathLike[str]]) -> Iterator[Event]:
+    """The events of several exports in order, each event id once."""
+    seen: set[str] = set()
+    for path in paths:
+        for event in read_export(path):
+            if event.event_id not in seen:
+                seen.add(event.event_id)
+                yield event
+
+
+def _check_order(paths: list[str | os.PathLike[str]]) -> None:
+    """Refuse files of one log (same epoch) given out of order: the log must stay in publish order.
+    What cannot be read is left to :func:`read_export`, which names the file and line."""
+    from aisoc.bus import id_key
+
+    newest: dict[str, tuple[str, tuple[int, int]]] = {}  # epoch -> (path, key of its last entry)
+    for path in paths:
+        epoch, ids = _span(path)
+        try:
+            keys = [id_key(i) for i in ids]
+        except ValueError:
+            continue
+        if not (epoch and keys):
+            continue
+        if epoch in newest and keys[-1] < newest[epoch][1]:
+            raise AuditFileError(
+                f"{path} ends before {newest[epoch][0]}, which was given before it: "
+                "give the files oldest first (the archives, then the latest export)"
+            )
+        newest[epoch] = (str(path), keys[-1])
+
+
+def _span(path: str | os.PathLike[str]) -> tuple[str | None, list[str]]:
+    """The epoch of an export and the id of its last entry, as a list (empty when unreadable)."""
+    last: list[str] = []
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            epoch = json.loads(f.readline() or "{}").get("epoch")
+            for line in f:
+                entry_id = json.loads(line).get("id") if line.strip() else None
+                last = [entry_id] if isinstance(entry_id, str) else last
+    except (OSError, EOFError, ValueError, AttributeError):
+        return None, []
+    return epoch if isinstance(epoch, str) else None, last
 
 
 def retain(

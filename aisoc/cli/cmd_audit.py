@@ -22,9 +22,14 @@ def register(sub: Any) -> None:
     ex.add_argument("--case", help="only this case's events")
     ex.set_defaults(func=_export)
 
-    im = inner.add_parser("import", help="restore an export into an EMPTY bus (validated first)")
+    im = inner.add_parser(
+        "import",
+        help="restore an export into an EMPTY bus (validated first)",
+        description="Restore into an EMPTY bus. After retention, give its archives (audit_archive_dir) "
+        "oldest first, then the latest export: the whole log comes back, each event once.",
+    )
     add_bus_option(im)
-    im.add_argument("file", help="an 'aisoc audit export' file")
+    im.add_argument("file", nargs="+", help="'aisoc audit export' files or retention archives, oldest first")
     im.set_defaults(func=_import)
 
     rt = inner.add_parser("retain", help="archive entries older than N days to a file, then trim them")
@@ -55,7 +60,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    count = audit.restore(open_bus(kernel_settings(args)), args.file)
+    count = audit.restore(open_bus(kernel_settings(args)), *args.file)
     print(f"restored {count} events into the audit log (work streams untouched)")
     return 0
 

@@ -93,6 +93,54 @@ def test_retention_archives_before_it_trims(tmp_path: Path) -> None:
     assert audit.retain(bus, datetime(2026, 6, 1, tzinfo=UTC), tmp_path / "archive") is None
 
 
+WAZUH = Path(__file__).parents[2] / "data/wazuh/alerts.jsonl"
+
+
+def _case_ids(bus: Bus, kind: str) -> list[str | None]:
+    return [e.case_id for e in bus.audit if e.type == kind]
+
+
+def test_a_log_trimmed_by_retention_restores_whole_from_its_archives_and_export(tmp_path: Path) -> None:
+    """Given real Wazuh alerts worked by the team and a log that retention trimmed to its newest
+    entries, when the archives and the latest export are imported (oldest first, an overlapping
+    older export among them) into an empty bus, then the whole log is back once, re-ingesting the
+    source publishes nothing, and every proposal is in the log for the gate to reopen."""
+    from aisoc.sources import ingest
+
+    bus = Bus()
+    RoleTeam(model=models.from_spec("stub"), bus=bus).consume(WazuhFileSource(WAZUH))
+    whole = [e.event_id for e in bus.audit]
+    early = audit.export(bus, tmp_path / "before-retention.jsonl.gz")  # overlaps the archive
+    archive = audit.retain(bus, None, tmp_path / "archive", max_entries=len(whole) // 3)
+    assert archive is not None and 0 < archive.count < len(whole)
+    latest = audit.export(bus, tmp_path / "latest.jsonl.gz")
+
+    only_latest = Bus()
+    audit.restore(only_latest, latest.path)
+    assert ingest(WazuhFileSource(WAZUH), only_latest).published > 0  # what the archive held comes back
+
+    restored = Bus()
+    assert audit.restore(restored, archive.path, early.path, latest.path) == len(whole)
+    assert [e.event_id for e in restored.audit] == whole
+    proposals = [e.event_id for e in audit.read_export(early.path) if e.type == "action.proposed"]
+    assert proposals and [e.event_id for e in restored.audit if e.type == "action.proposed"] == proposals
+    again = ingest(WazuhFileSource(WAZUH), restored)
+    assert again.published == 0 and again.duplicates == len(_case_ids(restored, "alert.received"))
+
+
+def test_files_of_one_log_given_newest_first_are_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    """Given an archive and the export taken after it, when they are imported newest first, then the
+    import is refused with the order to use and the bus stays empty."""
+    bus = demo_bus()
+    archive = audit.retain(bus, None, tmp_path / "archive", max_entries=len(bus.audit) // 2)
+    assert archive is not None
+    latest = audit.export(bus, tmp_path / "latest.jsonl.gz")
+    empty = Bus()
+    with pytest.raises(audit.AuditFileError, match="oldest first"):
+        audit.restore(empty, latest.path, archive.path)
+    assert len(empty.audit) == 0
+
+
 def test_audit_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """aisoc audit export / import work from the command line between SQLite files."""
     src = f"sqlite:///{tmp_path}/src.db"
