@@ -13,6 +13,7 @@ from rich.table import Table
 from aisoc.bus import open_bus
 from aisoc.cli._common import add_bus_option, kernel_settings
 from aisoc.health import ProcessHealth, status
+from aisoc.runtime.control import Controls
 
 
 def register(sub: Any) -> None:
@@ -23,20 +24,27 @@ def register(sub: Any) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    s = status(open_bus(kernel_settings(args)))
+    settings = kernel_settings(args)
+    bus = open_bus(settings)
+    s = status(bus)
+    controls = Controls(bus, settings.paused)
+    controls.refresh(force=True)
+    paused = _paused(controls)
     if args.json:
-        print(json.dumps(asdict(s), indent=2, default=str))
+        print(json.dumps({**asdict(s), "paused": paused}, indent=2, default=str))
         return 0
     table = Table(title="SOC status")
     for col in ("role", "process", "state", "version", "model leg", "last case", "handled", "lag", "pending"):
         table.add_column(col)
     for r in s.roles:
         rows: list[ProcessHealth | None] = [*r.processes] or [None]
+        on_hold = " [yellow](paused)[/]" if controls.is_paused(r.role) else ""
         for i, p in enumerate(rows):
+            state = ("[green]alive[/]" if p.alive else "[red]stale[/]") if p else "[red]no process[/]"
             table.add_row(
                 r.role if i == 0 else "",
                 p.name if p else "-",
-                ("[green]alive[/]" if p.alive else "[red]stale[/]") if p else "[red]no process[/]",
+                state + on_hold,
                 p.version if p else "",
                 p.model_leg if p else "",
                 p.last_case if p else "",
@@ -51,4 +59,23 @@ def _status(args: argparse.Namespace) -> int:
     console.print(
         f"dead letters: {s.dead_letters}" + ("  (see 'aisoc bus dlq list')" if s.dead_letters else "")
     )
+    for scope, why in sorted(paused.items()):
+        if why["by"] == "settings":
+            line = f"paused: {scope} by the settings ('paused')"
+        else:
+            line = f"paused: {scope} by {why['by']} at {why['at']}: {why['reason'] or 'no reason'}"
+            line += f"; 'aisoc resume {scope}' resumes it"
+        console.print(line, style="yellow", markup=False, highlight=False)
     return 0 if all(r.alive for r in s.roles) else 1
+
+
+def _paused(controls: Controls) -> dict[str, dict[str, str]]:
+    """Every scope paused now, with who paused it, when and why (the settings' scopes say so)."""
+    out = {scope: {"by": "settings", "at": "", "reason": ""} for scope in controls.static}
+    for scope, event in controls.paused.items():
+        out[scope] = {
+            "by": event.by,
+            "at": event.occurred_at.isoformat(timespec="seconds"),
+            "reason": event.reason or "",
+        }
+    return out

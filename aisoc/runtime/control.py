@@ -47,29 +47,41 @@ class Controls:
         self.paused: dict[str, ControlPaused] = {}
         self._cursor: str | None = None
         self._checked = 0.0
+        self._caught_up = False
         self._lock = threading.Lock()
 
-    def apply(self, event: Event) -> None:
-        """Fold one control event."""
+    def apply(self, event: Event, *, quiet: bool = False) -> None:
+        """Fold one control event (``quiet``: history being caught up with, not a change now)."""
         if isinstance(event, ControlPaused):
             self.paused[event.scope] = event
-            log.warning(
-                "kill switch: %s paused by %s (%s)", event.scope, event.by, event.reason or "no reason"
-            )
+            if not quiet:
+                log.warning(
+                    "kill switch: %s paused by %s (%s)", event.scope, event.by, event.reason or "no reason"
+                )
         elif isinstance(event, ControlResumed):
-            if self.paused.pop(event.scope, None) is not None:
+            if self.paused.pop(event.scope, None) is not None and not quiet:
                 log.warning("kill switch: %s resumed by %s", event.scope, event.by)
 
     def refresh(self, force: bool = False) -> None:
-        """Read control events published since the last look (at most once a second)."""
+        """Read control events published since the last look (at most once a second). The first
+        look folds the whole history quietly and logs only what is paused now."""
         now = time.monotonic()
         if not force and now - self._checked < REFRESH_S:
             return
         with self._lock:
             self._checked = now
+            first, self._caught_up = not self._caught_up, True
             for entry in self.bus.read("control", after=self._cursor):
-                self.apply(entry.event)
+                self.apply(entry.event, quiet=first)
                 self._cursor = entry.id
+            for event in self.paused.values() if first else ():
+                log.info(
+                    "kill switch: %s is paused (by %s at %s: %s)",
+                    event.scope,
+                    event.by,
+                    event.occurred_at.isoformat(timespec="seconds"),
+                    event.reason or "no reason",
+                )
 
     def scopes(self) -> set[str]:
         """Every scope paused now (settings and bus)."""

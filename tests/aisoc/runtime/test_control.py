@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from aisoc.cli import main
 from aisoc.cli._team import build_team
 from aisoc.errors import ConfigError
 from aisoc.runtime import RoleTeam
-from aisoc.runtime.control import check_scope
+from aisoc.runtime.control import Controls, check_scope
 from aisoc.settings import KernelSettings, load_settings
 from integrations.samples import demo_source
 
@@ -98,3 +99,52 @@ def test_the_recall_flag_plugs_memory_into_prompts_and_off_means_nothing() -> No
     assert on and {t.role for t in on} <= {"sentinel", "tier2", "ir_lead"}
     assert all(p.case_id for t in on for p in t.precedent)
     assert not [t for t in traces("off") if t.precedent]
+
+
+def test_status_shows_what_is_paused_by_whom_and_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given Sentinel paused on the bus and proposals paused in the settings, when the operator runs
+    aisoc status, then both are shown (who, why, how to resume) in text and JSON; after resume, not."""
+    monkeypatch.setenv("COLUMNS", "200")  # the table's cells whole
+    url = f"sqlite:///{tmp_path}/soc.db"
+    config = tmp_path / "aisoc.toml"
+    config.write_text(f'[aisoc]\nbus = "{url}"\npaused = ["proposals"]\n')
+    assert main(["pause", "sentinel", "--reason", "first deploy", "--by", "ana", "--bus", url]) == 0
+    capsys.readouterr()
+    main(["--config", str(config), "status"])
+    out = capsys.readouterr().out
+    assert "paused: sentinel by ana at " in out and ": first deploy; 'aisoc resume sentinel'" in out
+    assert "paused: proposals by the settings ('paused')" in out
+    assert out.count("(paused)") == 1  # Sentinel's row; proposals are no role
+    main(["--config", str(config), "status", "--json"])
+    paused = json.loads(capsys.readouterr().out)["paused"]
+    assert paused["sentinel"]["by"] == "ana" and paused["sentinel"]["reason"] == "first deploy"
+    assert set(paused) == {"sentinel", "proposals"}
+    assert main(["resume", "sentinel", "--bus", url]) == 0
+    capsys.readouterr()
+    main(["--config", str(config), "status"])
+    assert "paused: sentinel" not in capsys.readouterr().out
+
+
+def test_a_process_starting_later_does_not_log_old_pauses_as_news(caplog: pytest.LogCaptureFixture) -> None:
+    """Given a pause and a resume long done, when a process folds the kill switch at start, then no
+    warning reports them as if they happened now; a scope still paused is logged once; a change
+    after that is a warning."""
+    bus = Bus()
+    bus.publish(events.ControlPaused(scope="tier2", by="ana", produced_by=HUMAN))
+    bus.publish(events.ControlResumed(scope="tier2", by="ana", produced_by=HUMAN))
+    bus.publish(events.ControlPaused(scope="sentinel", by="bo", reason="model swap", produced_by=HUMAN))
+    controls = Controls(bus)
+    with caplog.at_level("INFO", logger="aisoc.runtime.control"):
+        controls.refresh(force=True)
+    assert [r.levelname for r in caplog.records] == ["INFO"]
+    assert "sentinel is paused (by bo at " in caplog.records[0].getMessage()
+    assert controls.scopes() == {"sentinel"}
+    caplog.clear()
+    bus.publish(events.ControlResumed(scope="sentinel", by="bo", produced_by=HUMAN))
+    with caplog.at_level("INFO", logger="aisoc.runtime.control"):
+        controls.refresh(force=True)
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "kill switch: sentinel resumed by bo")
+    ]
