@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from aisoc.bus import Bus
 
 
+NOISY_LOGGERS = ("httpx", "httpcore", "urllib3", "werkzeug", "apscheduler", "ioc_finder")
+"""Libraries whose INFO lines are routine (a request, each scheduler tick, each indicator scan: the
+scheduler's every 5 s, ingest's twice per alert): only their warnings and errors are logged."""
+
+
 class CommandError(AisocError):
     """Raised by a command for an expected failure: the message is printed, nothing more."""
 
@@ -60,7 +65,7 @@ def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "urllib3", "werkzeug"):
+    for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

@@ -69,6 +69,29 @@ def test_json_logs_carry_case_event_and_role() -> None:
     configure_logging("WARNING")
 
 
+def test_routine_library_chatter_stays_out_of_an_info_log() -> None:
+    """Given a process logging at INFO (the default of long-running ones), when ingest scans a real
+    alert for indicators and the scheduler's jobs tick, then none of the libraries' routine INFO
+    lines are written, while their warnings and the SOC's own INFO lines are."""
+    from ioc_finder import find_iocs
+
+    stream = io.StringIO()
+    configure_logging("INFO", json_lines=True)
+    logging.getLogger().handlers[0].stream = stream  # type: ignore[attr-defined]
+    try:
+        find_iocs("beacon to 203.0.113.7 from host Win11Client")  # logs two INFO lines per call
+        logging.getLogger("apscheduler.executors.default").info('Job "beat" executed successfully')
+        logging.getLogger("apscheduler.scheduler").warning("Run time of job was missed")
+        logging.getLogger("aisoc.test").info("ingested 1 alert")
+    finally:
+        configure_logging("WARNING")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(x["logger"], x["level"]) for x in lines] == [
+        ("apscheduler.scheduler", "WARNING"),
+        ("aisoc.test", "INFO"),
+    ]
+
+
 def test_the_gate_serves_approval_metrics() -> None:
     """The gate's web app exposes /metrics: approvals pending and the bus's backlog."""
     from gate import create_app
