@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from aisoc.bus import open_bus
@@ -57,8 +58,19 @@ def _explain(args: argparse.Namespace) -> int:
             finally:
                 mem.close()
     except UnknownCase as e:
-        raise CommandError(f"{e}; nothing to explain") from e
+        raise CommandError(_not_found(args.subject, str(e), settings.audit_archive_dir)) from e
     finally:
         bus.close()
     print(json.dumps(expl.to_dict(), indent=2) if args.json else expl.text())
     return 0
+
+
+def _not_found(subject: str, why: str, archive_dir: Path) -> str:
+    """What to say when neither a case nor a host matches: a subject shaped like a case id
+    (``source:id``) is named as a case, and retention's archives are pointed to when there are any."""
+    if ":" not in subject:
+        return f"{why}; nothing to explain"
+    text = f"no case {subject!r} in the audit log (nor a host of that name); nothing to explain"
+    if any(archive_dir.glob("audit-*.jsonl.gz")):
+        text += f"; retention may have archived it: zgrep -l '\"{subject}\"' {archive_dir}/audit-*.jsonl.gz"
+    return text

@@ -141,6 +141,30 @@ def test_files_of_one_log_given_newest_first_are_refused_and_nothing_is_written(
     assert len(empty.audit) == 0
 
 
+def test_explain_of_an_archived_case_names_the_case_and_where_retention_put_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given a case that retention archived, when the operator asks aisoc explain for it, then the
+    answer names it as a case (not a host) and gives the command that finds it in the archives;
+    with no archives, no such hint; a plain host name keeps the host answer."""
+    url = f"sqlite:///{tmp_path}/soc.db"
+    bus = demo_bus(url)
+    case = next(e.case_id for e in bus.audit if e.type == "alert.received")
+    config = tmp_path / "aisoc.toml"
+    config.write_text(f'[aisoc]\nbus = "{url}"\naudit_archive_dir = "{tmp_path}/archive"\n')
+    explain = ["--config", str(config), "explain", str(case), "--snapshot", "none"]
+    audit.retain(bus, None, tmp_path / "archive", max_entries=1)
+    assert main(explain) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"aisoc explain: no case '{case}' in the audit log (nor a host of that name)")
+    assert f"zgrep -l '\"{case}\"' {tmp_path}/archive/audit-*.jsonl.gz" in err
+    config.write_text(f'[aisoc]\nbus = "{url}"\naudit_archive_dir = "{tmp_path}/none"\n')
+    assert main(explain) == 1
+    assert "retention" not in capsys.readouterr().err
+    assert main(["--config", str(config), "explain", "WS-404", "--snapshot", "none"]) == 1
+    assert "no recorded case touched host 'WS-404'" in capsys.readouterr().err
+
+
 def test_audit_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """aisoc audit export / import work from the command line between SQLite files."""
     src = f"sqlite:///{tmp_path}/src.db"
