@@ -139,3 +139,23 @@ def test_the_gate_pages_run_the_documented_gunicorn_command_with_their_own_keys(
     others = [text for name, text in units.items() if name != "aisoc-gate.service"]
     assert others and not any("EnvironmentFile=-/etc/aisoc/gate.env" in text for text in others)
     assert "aisoc-gate-worker.service" in (ROOT / "deploy/systemd/aisoc.target").read_text()
+
+
+def test_the_settings_file_operations_md_starts_from_loads_in_every_process(tmp_path: Path) -> None:
+    """Given the aisoc.toml of docs/operations.md with its placeholders filled by real keys, when
+    the kernel, the gate and the bot read it, then each accepts it (a documented example that a
+    process refuses is a first deployment that does not start)."""
+    from aisoc.settings import KernelSettings, load_settings
+    from bot.settings import load_bot_settings
+    from gate.settings import load_gate_settings
+
+    text = (ROOT / "docs/operations.md").read_text()
+    section = text[text.index("## Installing with systemd") : text.index("## Kill switch")]
+    (toml,) = re.findall(r"```toml\n(.*?)```", section, re.S)
+    keys = iter(["k7Hq2Lm9Xw4Rt8Vb1Nc6Zp3Ys5Ud0Ej" + c for c in "ABCDEF"])
+    config = tmp_path / "aisoc.toml"
+    config.write_text(re.sub(r"<[a-z ]+>", lambda _: next(keys), toml))
+    kernel = load_settings(KernelSettings, config)
+    assert kernel.bus.startswith("redis://") and kernel.durability == "fsync"
+    assert load_gate_settings(config).base_url == "https://gate.example.com"
+    assert load_bot_settings(config).public_url == "https://soc-bot.example.com"
