@@ -107,9 +107,10 @@ def run_ingest(
         except BusError as e:
             # What the pass published before the failure counts (toward the limit too).
             _add(total, stats)
-            # The bus went away mid-pass (a Redis restart): resume at the last alert published.
-            if resumable is not None and wrapper.safe is not None:
-                resumable.restore(wrapper.safe)
+            # The bus went away mid-pass (a Redis restart): resume at the last alert published, or,
+            # when none was since the source's start (no cursor yet), at its start again.
+            if resumable is not None:
+                _rewind(resumable, wrapper.safe)
             if not run.follow:
                 raise
             wait = min(run.interval_s, BUS_RETRY_S)
@@ -137,6 +138,15 @@ def run_ingest(
             break
         stop.wait(run.interval_s)
     return total
+
+
+def _rewind(source: Resumable, cursor: str | None) -> None:
+    """Put ``source`` back at ``cursor``; ``None`` is where every source starts (no cursor: its
+    first item), so the item whose publishing failed is read again even when it was the first."""
+    if cursor is None:
+        source.cursor = None
+    else:
+        source.restore(cursor)
 
 
 def _add(total: IngestStats, stats: IngestStats) -> None:

@@ -95,3 +95,25 @@ def test_a_limit_counts_what_a_failed_pass_published(tmp_path: Path) -> None:
     total = run_ingest(source, FlakyBus(url, fail_at=5), store, run, threading.Event(), lambda _: None)  # type: ignore[arg-type]
     assert total.published == 6
     assert len({e.case_id for e in Bus(url).audit}) == 6 == len(Bus(url).audit)
+
+
+@pytest.mark.parametrize("from_start", [False, True])
+def test_a_bus_down_at_the_first_alert_of_a_source_read_from_its_start_loses_nothing(
+    tmp_path: Path, from_start: bool
+) -> None:
+    """Given a source read from its start (no saved cursor, or --from-start over one) and a bus that
+    fails on the very first publish (Redis down as ingest starts), when the runner follows it until
+    its first full pass and a SIGTERM then stops it, then every alert is published exactly once and
+    the saved cursor is the end of the file: the first alert is not skipped."""
+    url = f"sqlite:///{tmp_path}/soc.db"
+    store = CursorStore(tmp_path / "cursors.json")
+    if from_start:
+        store.set(open_source("wazuh", str(SAMPLE)).cursor_key, "0")  # type: ignore[union-attr]
+    stop = threading.Event()
+    source = open_source("wazuh", str(SAMPLE))
+    run = IngestRun(follow=True, interval_s=0.01, name="wazuh", from_start=from_start)
+    say = lambda line: stop.set() if line.startswith("pass ") else None  # noqa: E731
+    total = run_ingest(source, FlakyBus(url, fail_at=1), store, run, stop, say)  # type: ignore[arg-type]
+    cases = Counter(e.case_id for e in Bus(url).audit)
+    assert total.published == 12 and len(cases) == 12 and set(cases.values()) == {1}
+    assert isinstance(source, Resumable) and store.get(source.cursor_key) == str(SAMPLE.stat().st_size)
