@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from aisoc.bus import Bus
-from aisoc.errors import BusError
+from aisoc.errors import BusError, ConfigError
 from aisoc.events import Alert
 from aisoc.health import heartbeat_info
 from aisoc.sources import AlertSource, CursorStore, IngestStats, Rejected, Resumable, ingest
@@ -86,6 +86,7 @@ def run_ingest(
     published and a ``poll_errors`` failure waits for the next interval.
 
     Raises:
+        ConfigError: the saved cursor is not one the source can resume at (a damaged file).
         BusError: the bus failed during a single pass.
         Exception: one of ``poll_errors`` during a single pass.
     """
@@ -94,7 +95,14 @@ def run_ingest(
     if resumable is not None and not run.from_start:
         saved = store.get(resumable.cursor_key)
         if saved is not None:
-            resumable.restore(saved)
+            try:
+                resumable.restore(saved)
+            except (ValueError, TypeError) as e:
+                raise ConfigError(
+                    f"cursor {saved!r} saved for {resumable.cursor_key} in {store.path} is not one this "
+                    f"source writes ({e}); repair it, or remove that entry to read the source from its "
+                    "start (alerts of the last mark_retention_days are dropped as duplicates)"
+                ) from e
             say(f"resuming {name} at cursor {saved}")
     total = IngestStats()
     passes = 0

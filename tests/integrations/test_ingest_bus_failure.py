@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from pathlib import Path
@@ -117,3 +118,24 @@ def test_a_bus_down_at_the_first_alert_of_a_source_read_from_its_start_loses_not
     cases = Counter(e.case_id for e in Bus(url).audit)
     assert total.published == 12 and len(cases) == 12 and set(cases.values()) == {1}
     assert isinstance(source, Resumable) and store.get(source.cursor_key) == str(SAMPLE.stat().st_size)
+
+
+def test_a_damaged_saved_cursor_stops_ingest_with_its_file_and_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given a cursors.json whose entry for the Wazuh file is not a byte offset (edited by hand),
+    when aisoc ingest starts, then it stops before publishing with the file, the entry and what to
+    do, instead of a traceback; with the entry removed, every alert is published."""
+    url = f"sqlite:///{tmp_path}/soc.db"
+    monkeypatch.setenv("AISOC_STATE_DIR", str(tmp_path / "state"))
+    key = open_source("wazuh", str(SAMPLE)).cursor_key  # type: ignore[union-attr]
+    cursors = tmp_path / "state" / "cursors.json"
+    cursors.parent.mkdir()
+    cursors.write_text(json.dumps({key: "abc"}))
+    assert main(["ingest", "wazuh", str(SAMPLE), "--bus", url]) == 2
+    err = capsys.readouterr().err
+    assert f"cursor 'abc' saved for {key} in {cursors} is not one this source writes" in err
+    assert "remove that entry" in err and len(Bus(url).audit) == 0
+    cursors.write_text("{}")
+    assert main(["ingest", "wazuh", str(SAMPLE), "--bus", url]) == 0
+    assert len(Bus(url).audit) == 12
