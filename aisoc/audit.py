@@ -11,6 +11,7 @@ empty bus's audit log (work streams untouched: nothing is handled twice).
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import json
 import logging
@@ -32,7 +33,8 @@ FORMAT = "aisoc-audit-export/1"
 
 
 class AuditFileError(AisocError):
-    """Raised when an export file is unreadable or invalid; the message names the line."""
+    """Raised when an export file is unreadable, invalid (the message names the line) or cannot be
+    written."""
 
 
 @dataclass(frozen=True)
@@ -58,29 +60,37 @@ def export(
     """Write audit entries to ``path`` (gzip JSONL), optionally only one case, or those that occurred
     at or after ``since``, or those up to ``until_id`` (retention). The file appears atomically."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.partial")
     count, broken, first, last = 0, 0, None, None
-    with gzip.open(tmp, "wt", encoding="utf-8") as f:
-        header = {
-            "format": FORMAT,
-            "exported_at": utcnow().isoformat(),
-            "case_id": case_id,
-            "since": since.isoformat() if since else None,
-            "epoch": bus.audit.epoch,
-        }
-        f.write(json.dumps(header) + "\n")
-        for entry in _select(bus, since, case_id, until_id):
-            if isinstance(entry, BrokenEntry):
-                line = {"id": entry.id, "unreadable": _stored(entry)}
-                broken += 1
-            else:
-                line = {"id": entry.id, "event": entry.event.to_dict()}
-                count += 1
-            f.write(json.dumps(line, ensure_ascii=False) + "\n")
-            first = first or entry.id
-            last = entry.id
-    os.replace(tmp, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(tmp, "wt", encoding="utf-8") as f:
+            header = {
+                "format": FORMAT,
+                "exported_at": utcnow().isoformat(),
+                "case_id": case_id,
+                "since": since.isoformat() if since else None,
+                "epoch": bus.audit.epoch,
+            }
+            f.write(json.dumps(header) + "\n")
+            for entry in _select(bus, since, case_id, until_id):
+                if isinstance(entry, BrokenEntry):
+                    line = {"id": entry.id, "unreadable": _stored(entry)}
+                    broken += 1
+                else:
+                    line = {"id": entry.id, "event": entry.event.to_dict()}
+                    count += 1
+                f.write(json.dumps(line, ensure_ascii=False) + "\n")
+                first = first or entry.id
+                last = entry.id
+        os.replace(tmp, target)
+    except BaseException as e:
+        # Nothing half-written stays behind (the bus failing mid-way, a full disk, Ctrl-C).
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise AuditFileError(f"{target}: cannot write: {e}") from e
+        raise
     return ExportResult(target, count, first, last, broken)
 
 

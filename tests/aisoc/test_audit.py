@@ -6,6 +6,7 @@ import gzip
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,6 +164,31 @@ def test_explain_of_an_archived_case_names_the_case_and_where_retention_put_it(
     assert "retention" not in capsys.readouterr().err
     assert main(["--config", str(config), "explain", "WS-404", "--snapshot", "none"]) == 1
     assert "no recorded case touched host 'WS-404'" in capsys.readouterr().err
+
+
+def test_an_export_that_cannot_be_written_is_named_and_leaves_nothing_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given a backup path under a file (not a directory) and a bus that fails mid-export, when the
+    operator exports, then the CLI names the path (exit 2, no traceback), and a failed export leaves
+    no partial file next to the backups."""
+    url = f"sqlite:///{tmp_path}/soc.db"
+    bus = demo_bus(url)
+    (tmp_path / "backup").write_text("a file, not a directory")
+    assert main(["audit", "export", "--bus", url, "-o", str(tmp_path / "backup" / "soc.jsonl.gz")]) == 2
+    assert f"aisoc audit: {tmp_path}/backup/soc.jsonl.gz: cannot write: " in capsys.readouterr().err
+
+    first = list(bus.audit.entries())[:3]
+
+    def failing() -> Any:
+        yield from first
+        raise BusError("Redis at redis://127.0.0.1:6399/0 is unreachable")
+
+    bus.audit.entries = failing  # type: ignore[method-assign]
+    out = tmp_path / "backups"
+    with pytest.raises(BusError):
+        audit.export(bus, out / "soc.jsonl.gz")
+    assert list(out.iterdir()) == []
 
 
 def test_audit_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
