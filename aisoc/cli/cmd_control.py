@@ -7,9 +7,10 @@ import getpass
 from typing import Any
 
 from aisoc.bus import open_bus
-from aisoc.cli._common import add_bus_option, kernel_settings
+from aisoc.cli._common import CommandError, add_bus_option, kernel_settings
 from aisoc.events import ControlPaused, ControlResumed, ProducedBy
-from aisoc.runtime.control import Controls, check_scope
+from aisoc.resolve import resolve
+from aisoc.runtime.control import SCOPES_EXTRA, Controls, check_scope
 
 
 def register(sub: Any) -> None:
@@ -37,6 +38,8 @@ def _control(args: argparse.Namespace) -> int:
         print("paused: " + (", ".join(scopes) if scopes else "nothing"))
         return 0
     scope = check_scope(args.scope)
+    if args.paused:
+        _known(scope, settings.team)
     cls = ControlPaused if args.paused else ControlResumed
     by = args.by or getpass.getuser()
     bus.publish(cls(scope=scope, by=by, reason=args.reason, produced_by=ProducedBy(role="human")))
@@ -44,3 +47,15 @@ def _control(args: argparse.Namespace) -> int:
     if not args.paused and scope in settings.paused:
         print(f"note: {scope} is also paused in the settings ('paused'); remove it there too")
     return 0
+
+
+def _known(scope: str, team: str) -> None:
+    """Refuse to pause what the configured team does not run: a typo ('sentinal') would be recorded,
+    reported as paused, and stop nothing. (Resume takes any scope, so such a pause can be undone.)"""
+    roles = sorted(getattr(r, "name", str(r)) for r in resolve(team))
+    if scope not in (*roles, *SCOPES_EXTRA):
+        raise CommandError(
+            f"nothing to pause: this team has no role {scope!r}; it runs {', '.join(roles)} "
+            "(or pause 'proposals' or 'all')",
+            2,
+        )

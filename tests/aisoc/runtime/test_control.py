@@ -148,3 +148,20 @@ def test_a_process_starting_later_does_not_log_old_pauses_as_news(caplog: pytest
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("WARNING", "kill switch: sentinel resumed by bo")
     ]
+
+
+def test_pausing_a_role_the_team_does_not_run_is_refused_and_records_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given a typo in the kill switch ('sentinal'), when the operator pauses it, then the CLI
+    refuses with the team's roles (exit 2) and nothing is recorded; a real role, 'proposals' and a
+    resume of any scope still work."""
+    url = f"sqlite:///{tmp_path}/soc.db"
+    assert main(["pause", "sentinal", "--reason", "model misbehaving", "--bus", url]) == 2
+    err = capsys.readouterr().err
+    assert "this team has no role 'sentinal'; it runs detection_engineer, ir_lead, sentinel" in err
+    assert len(Bus(url).audit) == 0
+    assert main(["pause", "proposals", "--bus", url]) == 0
+    assert main(["pause", "threat_hunter", "--bus", url]) == 0
+    assert main(["resume", "sentinal", "--bus", url]) == 0
+    assert [e.scope for e in Bus(url).audit] == ["proposals", "threat_hunter", "sentinal"]
