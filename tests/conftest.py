@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,6 +33,20 @@ def _redis_or_skip(url: str) -> None:
         if IN_CI:
             pytest.fail(f"Redis is required under CI but {url} does not answer: {e}")
         pytest.skip(f"no Redis at {url}: {e}")
+
+
+@pytest.fixture(autouse=True)
+def _entry_point_logging() -> Iterator[None]:
+    """An entry point run in a test (``main([...])``) configures the root logger with a handler on the
+    ``sys.stderr`` of that moment, a capture that closes with the test: take it off afterwards, so a
+    later test's log lines never go to a closed stream (and its stderr holds only its own)."""
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in before and type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture
