@@ -204,7 +204,7 @@ class Composer:
     ) -> Post:
         return Post(
             post_id=event.event_id + suffix,
-            room_id=room or self.settings.case_room,
+            room_id=room or self.settings.case_room_for(event.case_id),
             body=body,
             case_id=event.case_id,
             thread=thread,

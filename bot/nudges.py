@@ -119,7 +119,7 @@ class Nudger:
     def _post(self, post_id: str, case_id: str, text: str) -> Post:
         return Post(
             post_id=post_id,
-            room_id=self.settings.case_room,
+            room_id=self.settings.case_room_for(case_id),
             body={"markdown": text},
             case_id=case_id,
             thread="case",

@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from aisoc.errors import ConfigError
 from aisoc.settings import KernelSettings, SocSettings, load_settings
+from aisoc.tenants import tenant_key, tenant_of
 from aisoc.timezones import ZoneName
 
 Mode = Literal["webhook", "websocket"]
@@ -100,7 +102,11 @@ class BotSettings(SocSettings):
     case_room_id: str | None = None
     """Where case threads go (default: ``soc_room_id``)."""
     rooms: list[str] = Field(default_factory=list)
-    """Other rooms where the bot answers commands."""
+    """Other rooms where the bot answers commands (about every tenant's cases)."""
+    tenant_rooms: dict[str, str] = Field(default_factory=dict)
+    """Rooms bound to tenants, ``{tenant: room id}`` (a room may serve several tenants): a tenant's
+    case threads, cards and reminders go to its room, and there the bot reads and acts on those
+    tenants' cases only. Cases of other tenants go to ``case_room_id``; the SOC room sees them all."""
     allow_direct: bool = True
     """Answer allowed people in 1:1 spaces with the bot."""
     allowed_people: list[str] = Field(default_factory=list)
@@ -185,6 +191,28 @@ class BotSettings(SocSettings):
     def _lower(cls, values: list[str]) -> list[str]:
         return [v.strip().lower().lstrip("@") for v in values if v.strip()]
 
+    @field_validator("tenant_rooms", mode="before")
+    @classmethod
+    def _tenant_rooms(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value  # pydantic says what was expected
+        bound: dict[str, str] = {}
+        for name, room in value.items():
+            tenant = tenant_key(str(name))
+            if not tenant:
+                raise ValueError(
+                    "a tenant name is empty: the default tenant's cases (plain ids) stay in the SOC's rooms"
+                )
+            if not isinstance(room, str) or not room.strip():
+                raise ValueError(f"tenant {tenant!r} is bound to an empty room id")
+            if bound.get(tenant, room.strip()) != room.strip():
+                raise ValueError(
+                    f"tenant {tenant!r} is bound to two rooms ({bound[tenant]}, {room.strip()}): "
+                    "a tenant's cases go to one room"
+                )
+            bound[tenant] = room.strip()
+        return bound
+
     @field_validator("case_url")
     @classmethod
     def _case_url(cls, value: str | None) -> str | None:
@@ -209,6 +237,12 @@ class BotSettings(SocSettings):
                 )
         if self.mode == "websocket" and self.token is None:
             raise ValueError("mode = websocket needs a token")
+        for tenant, room in self.tenant_rooms.items():
+            if room in (self.soc_room_id, self.case_room_id) or room in self.rooms:
+                raise ValueError(
+                    f"tenant_rooms binds {tenant!r} to {room}, which is also soc_room_id, case_room_id or in "
+                    "rooms (those answer about every tenant): give the tenant a room of its own"
+                )
         return self
 
     @property
@@ -233,9 +267,18 @@ class BotSettings(SocSettings):
 
     def answer_rooms(self) -> set[str]:
         """Every room where the bot answers commands."""
-        return {r for r in (self.soc_room_id, self.case_room_id, *self.rooms) if r} | (
-            {"preview"} if self.serves_preview else set()
-        )
+        rooms = (self.soc_room_id, self.case_room_id, *self.rooms, *self.tenant_rooms.values())
+        return {r for r in rooms if r} | ({"preview"} if self.serves_preview else set())
+
+    def room_tenants(self, room_id: str) -> frozenset[str] | None:
+        """The tenants a room is bound to (``tenant_rooms``); None for a room that sees every tenant."""
+        bound = frozenset(t for t, r in self.tenant_rooms.items() if r == room_id)
+        return bound or None
+
+    def case_room_for(self, case_id: str | None) -> str:
+        """The room of a case's thread: its tenant's room (``tenant_rooms``), else ``case_room``."""
+        tenant = tenant_of(case_id) if case_id else ""
+        return self.tenant_rooms.get(tenant, self.case_room) if tenant else self.case_room
 
     def case_link(self, case_id: str) -> str | None:
         """The case's URL from ``case_url``, if set."""
@@ -257,8 +300,10 @@ def load_bot_settings(config: str | os.PathLike[str] | None = None, **overrides:
     ):
         overrides["token"] = os.environ[TOKEN_ENV]
     settings = load_settings(BotSettings, config, **overrides)
-    if settings.bus is None or settings.namespace is None or settings.state_dir is None:
+    missing = settings.bus is None or settings.namespace is None or settings.state_dir is None
+    if missing or settings.tenant_rooms:
         kernel = load_settings(KernelSettings, config)
+        _check_tenants(settings, kernel)
         settings = settings.model_copy(
             update={
                 "bus": settings.bus or kernel.bus,
@@ -267,3 +312,25 @@ def load_bot_settings(config: str | os.PathLike[str] | None = None, **overrides:
             }
         )
     return settings
+
+
+def _check_tenants(settings: BotSettings, kernel: KernelSettings) -> None:
+    """A bound tenant must be one whose cases carry it: declared (when ``[aisoc] tenants`` lists
+    them) and not the default tenant (its cases keep plain ids, so no room could be told them).
+
+    Raises:
+        ConfigError: the message names the tenant and the setting.
+    """
+    declared = {tenant_key(t) for t in kernel.tenants}
+    default = tenant_key(kernel.default_tenant)
+    for tenant in settings.tenant_rooms:
+        if default and tenant == default:
+            raise ConfigError(
+                f"[bot] tenant_rooms binds {tenant!r}, the [aisoc] default_tenant: its cases keep plain ids "
+                "and stay in the SOC's rooms; bind only the other tenants"
+            )
+        if declared and tenant not in declared:
+            raise ConfigError(
+                f"[bot] tenant_rooms binds {tenant!r}, which [aisoc] tenants does not declare "
+                f"({', '.join(sorted(declared))}): no case of it can arrive"
+            )
