@@ -14,10 +14,10 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
-from aisoc.memory import Memory
-from aisoc.tenants import tenant_key
+from aisoc.tenants import tenant_key, tenant_of
 from bot.hosts import Addresses, address, described_hosts, description
 from bot.names import STOPWORDS, TOKEN, TRIM, numbers, refang, short_name, variants
+from bot.scope import CaseView
 
 Kind = Literal["case", "host", "user", "indicator", "action"]
 Via = Literal["", "address", "description"]
@@ -37,6 +37,12 @@ _TARGET_KIND: dict[str, Kind] = {
     "quarantine_file": "indicator",
 }
 """What an action's target is, by action kind (any other kind acts on a host)."""
+
+
+def tenant_named(name: str) -> str:
+    """The tenant a case id names (``globex`` for ``globex/wazuh:1001``; ``""`` for a plain id or any
+    other name): a near miss never crosses it."""
+    return tenant_of(name) if ":" in name else ""
 
 
 def target_kind(action_kind: str) -> Kind:
@@ -97,7 +103,7 @@ class Catalog:
             names an address (kept across catalogs by the caller; None: read for this catalog only).
     """
 
-    def __init__(self, memory: Memory, addresses: Addresses | None = None) -> None:
+    def __init__(self, memory: CaseView, addresses: Addresses | None = None) -> None:
         self.memory = memory
         self.addresses = addresses or Addresses()
         self._addressed = False
@@ -224,8 +230,10 @@ class Catalog:
                     score_cutoff=FUZZY_CUTOFF,
                     limit=MAX_CANDIDATES,
                 ):
-                    if numbers(word) != numbers(str(match)):
-                        continue  # 10.0.2.7 is not 10.0.2.8, nor linux-server-02 Linux-Server
+                    if numbers(word) != numbers(str(match)) or tenant_named(word) != tenant_named(str(match)):
+                        # 10.0.2.7 is not 10.0.2.8, nor linux-server-02 Linux-Server, nor
+                        # globex/wazuh:1001 acme/wazuh:1001
+                        continue
                     for entry in self.by_text[str(match)]:
                         add(entry)
         subjects = [self.subject(e) for e in found.values()]

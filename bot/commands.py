@@ -15,7 +15,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from bot.lifecycle import LABELS, Lifecycle
 from bot.markup import code, fit
 from bot.mentions import quoted_lines, split_quote, strip_mentions
 from bot.reading import Reader, shown_files, taken
+from bot.scope import CaseView, TenantView
 from bot.settings import BotSettings
 from bot.store import BotStore
 from bot.understand import READ_ONLY, Request, small_talk, understand
@@ -62,6 +63,12 @@ know which case you mean.
 In a case's thread, `close tp`, `reopen` and `assign @person` need no case id. Approvals are never
 decided in chat: the card's Approve button opens the gate, where you confirm in two steps."""
 """The answer to ``help`` and to anything the bot does not understand."""
+
+SOC_WIDE = frozenset({"status", "pause", "resume"})
+"""Commands about the whole SOC that a room bound to tenants may not use: ``status`` names the cases
+every role worked last, the kill switch stops every tenant's work."""
+SOC_WIDE_HELP = ("- `status`", "- `pause")
+"""The lines of :data:`HELP` a room bound to tenants does not see."""
 
 SMALL_TALK_ANSWERS = {
     "thanks": "You're welcome.",
@@ -95,6 +102,23 @@ def close_words(args: Sequence[str]) -> tuple[str, ...]:
 
 
 _IDLIKE = re.compile(r"[\d_:\-]")
+
+
+@dataclass(frozen=True)
+class Desk:
+    """What one room reads and acts through: the case memory as the room may see it (every tenant's
+    cases, or only those of the tenants it is bound to), and the reader and lifecycle over it."""
+
+    memory: Callable[[], CaseView]
+    reader: Reader
+    lifecycle: Lifecycle
+    tenants: frozenset[str] | None = None
+    """The tenants the room is bound to; None: every tenant (the SOC's rooms, 1:1 spaces)."""
+
+    @property
+    def view(self) -> CaseView:
+        """The case memory as the room sees it."""
+        return self.memory()
 
 
 class Commands:
@@ -134,10 +158,11 @@ class Commands:
         self.space = space
         self._memory_factory = memory
         self._memory: Memory | None = None
-        self.lifecycle = Lifecycle(bus, directory, space, store, lambda: self.memory)
         self.addresses = Addresses()
         """The hosts' recorded addresses, read once per alert for every catalog."""
-        self.reader = Reader(settings, bus, directory, store, lambda: self.memory, phraser=phraser)
+        self._desks: dict[frozenset[str] | None, Desk] = {}
+        soc = self.desk(None)
+        self.reader, self.lifecycle = soc.reader, soc.lifecycle
 
     @property
     def memory(self) -> Memory:
@@ -145,6 +170,21 @@ class Commands:
         if self._memory is None:
             self._memory = self._memory_factory()
         return self._memory
+
+    def desk(self, room_id: str | None) -> Desk:
+        """What a room reads and acts through: the one place a room bound to tenants is scoped to
+        their cases (``[bot] tenant_rooms``); every other room sees every tenant."""
+        tenants = self.settings.room_tenants(room_id) if room_id else None
+        desk = self._desks.get(tenants)
+        if desk is None:
+
+            def view() -> CaseView:
+                return self.memory if tenants is None else TenantView(self.memory, tenants)
+
+            lifecycle = Lifecycle(self.bus, self.directory, self.space, self.store, view)
+            reader = Reader(self.settings, self.bus, self.directory, self.store, view, phraser=self.phraser)
+            desk = self._desks[tenants] = Desk(view, reader, lifecycle, tenants)
+        return desk
 
     def __call__(self, inbound: Inbound) -> dict[str, Any] | None:
         """Answer one inbound; never raises. The body names the case a reading answer is about
@@ -185,13 +225,15 @@ class Commands:
         names = {self.settings.bot_name, shown, shown.split(" ")[0] if " " in shown else ""}
         return strip_mentions(inbound.text, inbound.html, str(me.get("id") or ""), names, everyone=everyone)
 
-    def request(self, inbound: Inbound) -> Request:
-        """What one message or card submit asks for."""
+    def request(self, inbound: Inbound, desk: Desk | None = None) -> Request:
+        """What one message or card submit asks for (of the cases the room may see)."""
+        desk = desk or self.desk(inbound.room_id)
+        memory = desk.view
         here = self.thread_case(inbound)
         if inbound.kind == "action":
             cmd = str(inbound.inputs.get("cmd") or "")
             case_id = str(inbound.inputs.get("case_id") or "") or here
-            rec = self.memory.case(case_id) if case_id else None
+            rec = memory.case(case_id) if case_id else None
             title = rec.alert.title if rec is not None and rec.alert else ""
             sub = Subject("case", case_id, (case_id,), title) if rec is not None and case_id else None
             if cmd in ("explain", "more") and sub is None:
@@ -205,49 +247,50 @@ class Commands:
         # Questions in the thread of an earlier answer are about that answer's case; commands that
         # change something take a case from the words or from a case's own thread only.
         about = here or self.conversation_case(inbound)
-        req = understand(text, Catalog(self.memory, self.addresses), about, quoted)
+        req = understand(text, Catalog(memory, self.addresses), about, quoted)
         if req.command == "close":
             req = replace(req, args=close_words(req.args))
         if req.command == "done" and here:
-            req = replace(req, args=self._done_words(here, req.args))
-        if req.command in _THREADED and here and not self._names_case(req.args):
+            req = replace(req, args=self._done_words(memory, here, req.args))
+        if req.command in _THREADED and here and not (req.args and memory.case(req.args[0]) is not None):
             return Request(req.command, (here, *req.args), text=text)
         if req.command == "unknown" and self.router is not None:
             routed = self.router(text)
             if routed in READ_ONLY and routed not in ("more",):
                 return (
-                    understand(routed + " " + text, Catalog(self.memory, self.addresses), about)
+                    understand(routed + " " + text, Catalog(memory, self.addresses), about)
                     if routed == "explain"
                     else Request(routed, (), text=text)
                 )
         return req
 
-    def glance(self, text: str) -> str:
-        """The SOC at a glance (:mod:`bot.overview`): open cases, or what happened over a window."""
+    def glance(self, text: str, desk: Desk | None = None) -> str:
+        """The SOC at a glance (:mod:`bot.overview`): open cases, or what happened over a window, of
+        the cases the room may see."""
+        desk = desk or self.desk(None)
+        memory = desk.view
         wanted = overview.ask(text) or overview.Ask("list")
         now = datetime.fromtimestamp(self.clock(), UTC)
-        return overview.answer(wanted, self.memory, now, self.reader.settings_tz(), self._waiting)
 
-    def _waiting(self, rec: CaseRecord) -> str:
-        """What waits on a person in an open case: its approvals (on whom), or the review asked for."""
-        awaiting = [a for x in rec.actions if (a := self.memory.action(x)) is not None and a.awaiting]
-        if awaiting:
-            who = self.reader.waiting_on(awaiting[0])
-            n = len(awaiting)
-            return f"{n} approval{'s' if n > 1 else ''} waiting" + (f" on {who}" if who else "")
-        if rec.state == CaseState.AWAITING_HUMAN and rec.review is not None:
-            return f"review asked of {duty_title(rec.review.duty)}"
-        return ""
+        def waiting(rec: CaseRecord) -> str:
+            """What waits on a person in an open case: its approvals (on whom), or the review asked for."""
+            awaiting = [a for x in rec.actions if (a := memory.action(x)) is not None and a.awaiting]
+            if awaiting:
+                who = desk.reader.waiting_on(awaiting[0])
+                n = len(awaiting)
+                return f"{n} approval{'s' if n > 1 else ''} waiting" + (f" on {who}" if who else "")
+            if rec.state == CaseState.AWAITING_HUMAN and rec.review is not None:
+                return f"review asked of {duty_title(rec.review.duty)}"
+            return ""
 
-    def _names_case(self, args: Sequence[str]) -> bool:
-        return bool(args) and self.memory.case(args[0]) is not None
+        return overview.answer(wanted, memory, now, desk.reader.settings_tz(), waiting)
 
-    def _done_words(self, case_id: str, args: tuple[str, ...]) -> tuple[str, ...]:
+    def _done_words(self, memory: CaseView, case_id: str, args: tuple[str, ...]) -> tuple[str, ...]:
         """``done [note]`` in a case's thread: the case's one approved action when the words name none
         (with two or more, the person must say which)."""
-        if args and (self.memory.action(args[0]) is not None or _IDLIKE.search(args[0])):
+        if args and (memory.action(args[0]) is not None or _IDLIKE.search(args[0])):
             return args  # an id, known or mistyped, is never swapped for another action
-        file = self.memory.case_file(case_id)
+        file = memory.case_file(case_id)
         approved = [a for a in file.actions() if a.status == ActionStatus.APPROVED] if file else []
         return (approved[0].action_id, *args) if len(approved) == 1 else args
 
@@ -261,11 +304,12 @@ class Commands:
         if inbound.kind == "action" and str(inbound.inputs.get("cmd") or "") not in CARD_COMMANDS:
             log.warning("card submit %s with unknown cmd %r ignored", inbound.id, inbound.inputs.get("cmd"))
             return None, None
-        req = self.request(inbound)
-        answer = self.run(req, inbound)
-        return answer, self.answered_case(req) if answer is not None else None
+        desk = self.desk(inbound.room_id)
+        req = self.request(inbound, desk)
+        answer = self.run(req, inbound, desk)
+        return answer, self.answered_case(req, desk) if answer is not None else None
 
-    def answered_case(self, req: Request) -> str | None:
+    def answered_case(self, req: Request, desk: Desk | None = None) -> str | None:
         """The case an answer to ``req`` is about (None for a question back, a list, a command)."""
         sub = req.subject
         if req.command not in ("explain", "case", "more") or sub is None or req.candidates:
@@ -274,53 +318,65 @@ class Commands:
             return sub.value
         if req.command == "case" and len(sub.case_ids) > 1:
             return None  # answered with the cases to pick from
-        files = shown_files(self.memory, sub)
+        files = shown_files((desk or self.desk(None)).view, sub)
         return files[0].case_id if files else None
 
-    def run(self, req: Request, inbound: Inbound) -> str | None:
-        """Run one understood request."""
+    def run(self, req: Request, inbound: Inbound, desk: Desk | None = None) -> str | None:
+        """Run one understood request, reading and acting through the room's desk."""
+        desk = desk or self.desk(inbound.room_id)
+        reader, lifecycle = desk.reader, desk.lifecycle
         verb, args = req.command, list(req.args)
         who = inbound.person_email or inbound.person_id
         if verb == "help":
-            return HELP
+            return HELP if desk.tenants is None else tenant_help()
+        if verb in SOC_WIDE and desk.tenants is not None:
+            raise CommandError(
+                f"`{verb}` is for the SOC's own space: it concerns every organisation the SOC serves. "
+                "Here, ask about this room's cases (`help` lists how)."
+            )
         if verb in SMALL_TALK_ANSWERS:
             return SMALL_TALK_ANSWERS[verb]
         if verb in ("explain", "case", "more"):
             if req.candidates:
-                return self.reader.clarify(req)
+                return reader.clarify(req)
             if req.subject is None:
-                raise CommandError(self.reader.unplaced(req.text))
+                raise CommandError(reader.unplaced(req.text))
             if verb == "case":
                 if req.subject.kind != "case" and len(req.subject.case_ids) > 1:
-                    return self.reader.which_case(req.subject)
+                    return reader.which_case(req.subject)
                 if req.subject.kind == "case":
-                    return self.reader.case(req.subject.value)
-                return "\n".join([*taken(req.subject), self.reader.case(req.subject.case_ids[0])])
+                    return reader.case(req.subject.value)
+                return "\n".join([*taken(req.subject), reader.case(req.subject.case_ids[0])])
             if verb == "more":
-                return self.reader.record(req.subject, args)
-            return self.reader.explain(req.subject, req.text)
+                return reader.record(req.subject, args)
+            return reader.explain(req.subject, req.text)
         if verb == "status":
-            return self.reader.status()
+            return reader.status()
         if verb == "pending":
-            return self.reader.pending(inbound.person_email, mine=bool(args))
+            return reader.pending(inbound.person_email, mine=bool(args))
         if verb == "cases":
-            return self.glance(req.text)
+            return self.glance(req.text, desk)
         if verb == "oncall":
-            return self.reader.oncall(" ".join(args) or None)
+            return reader.oncall(" ".join(args) or None)
         if verb == "close" and len(args) >= 2:
-            return self.lifecycle.close(args[0], args[1], " ".join(args[2:]), who, inbound.id)
+            return lifecycle.close(args[0], args[1], " ".join(args[2:]), who, inbound.id)
         if verb == "reopen" and args:
-            return self.lifecycle.reopen(args[0], " ".join(args[1:]), who, inbound.id)
+            return lifecycle.reopen(args[0], " ".join(args[1:]), who, inbound.id)
         if verb == "assign" and len(args) >= 1:
-            return self.lifecycle.assign(args[0], args[1:], inbound, who)
+            return lifecycle.assign(args[0], args[1:], inbound, who)
         if verb == "ack" and args:
-            return self.lifecycle.ack(args[0], who, inbound.id, inbound.message_id)
+            return lifecycle.ack(args[0], who, inbound.id, inbound.message_id)
         if verb == "takeover" and args:
-            return self.lifecycle.ack(args[0], who, inbound.id, inbound.message_id, takeover=True)
+            return lifecycle.ack(args[0], who, inbound.id, inbound.message_id, takeover=True)
         if verb == "done" and args:
-            return self.lifecycle.done(args[0], " ".join(args[1:]), who, inbound.id)
+            return lifecycle.done(args[0], " ".join(args[1:]), who, inbound.id)
         if verb in ("pause", "resume") and args:
-            return self.lifecycle.control(args[0], " ".join(args[1:]), who, inbound.id, pause=verb == "pause")
+            return lifecycle.control(args[0], " ".join(args[1:]), who, inbound.id, pause=verb == "pause")
         if verb in ("approve", "reject", "deny") and args:
-            return self.lifecycle.approve_hint(args[0])
+            return lifecycle.approve_hint(args[0])
         return f"I did not understand that.\n\n{HELP}"
+
+
+def tenant_help() -> str:
+    """:data:`HELP` as a room bound to tenants sees it: without the SOC-wide commands."""
+    return "\n".join(line for line in HELP.splitlines() if not line.startswith(SOC_WIDE_HELP))

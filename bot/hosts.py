@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aisoc.events import Alert
-from aisoc.memory import Memory
 from aisoc.memory.records import CaseRecord
 from bot.names import STOPWORDS, TRIM, short_name
+from bot.scope import CaseView
 
 NAME_KEYS = frozenset(
     "name hostname host computer computername devicename machine machinename fqdn dnsname".split()
@@ -96,7 +96,7 @@ class Addresses:
         self._known: dict[str, tuple[tuple[str, str], ...]] = {}
         self._lock = threading.Lock()
 
-    def of(self, memory: Memory, records: Iterable[CaseRecord]) -> dict[str, tuple[tuple[str, str], ...]]:
+    def of(self, memory: CaseView, records: Iterable[CaseRecord]) -> dict[str, tuple[tuple[str, str], ...]]:
         """``case id -> ((host, address), ...)`` for these records (those whose alert names a host)."""
         with self._lock:
             known = self._known

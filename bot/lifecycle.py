@@ -30,12 +30,13 @@ from aisoc.events import (
     TruthLabeled,
     fitted,
 )
-from aisoc.memory import CaseFile, Memory
+from aisoc.memory import CaseFile
 from aisoc.memory.casefile import ActionStatus
 from aisoc.runtime.control import check_scope
 from bot.directory import Directory
 from bot.errors import CommandError
 from bot.inbound import Inbound
+from bot.scope import CaseView, foreign
 from bot.store import BotStore
 from bot.webex import Space, primary_email
 from cards.text import clean
@@ -72,11 +73,12 @@ class Lifecycle:
         directory: roster and the gate (for ``done``).
         space: to look up people mentioned in ``assign``.
         store: the cards posted (a review card's thread).
-        memory: the case memory (its read model says what a case and its actions are).
+        memory: the case memory as the room sees it (its read model says what a case and its actions
+            are; a room bound to tenants sees and changes only their cases).
     """
 
     def __init__(
-        self, bus: Bus, directory: Directory, space: Space, store: BotStore, memory: Callable[[], Memory]
+        self, bus: Bus, directory: Directory, space: Space, store: BotStore, memory: Callable[[], CaseView]
     ) -> None:
         self.bus = bus
         self.directory = directory
@@ -85,7 +87,10 @@ class Lifecycle:
         self._memory = memory
 
     def _case(self, case_id: str) -> CaseFile:
-        file = self._memory().case_file(case_id)
+        memory = self._memory()
+        if (why := foreign(memory, case_id)) is not None:
+            raise CommandError(why[0].upper() + why[1:] + ".")
+        file = memory.case_file(case_id)
         if file is None:
             raise CommandError(f"No case `{_c(case_id)}` is recorded; `case ID` shows one that is.")
         return file

@@ -29,7 +29,8 @@ STOPWORDS = frozenset(
 """Words never taken as a subject (too common to mean a host or a title)."""
 
 
-_NAMELIKE = re.compile(r"[A-Za-z0-9][\w.:\-]{2,}")
+_NAMELIKE = re.compile(r"[A-Za-z0-9](?:[\w.%\-]*/(?=[\w\-]+:))?[\w.:\-]{2,}")
+"""A word that may name something; a case id keeps its tenant (``globex/wazuh:1001``)."""
 _NOT_A_NAME = re.compile(
     r"\d{1,2}:\d{2}(?::\d{2})?|\d{4}-\d{2}-\d{2}(?:[t ]\d{1,2}:\d{2}\S*)?|\d+(?:\.\d+)?|"
     r"\d+(?:st|nd|rd|th|am|pm|h|m|s|min|mins|hours?|days?)",

@@ -24,8 +24,9 @@ from datetime import datetime, time, timedelta, tzinfo
 from statistics import fmean
 from typing import Literal
 
-from aisoc.memory import CaseRecord, CaseState, Memory
+from aisoc.memory import CaseRecord, CaseState
 from aisoc.memory.records import to_dt
+from bot.scope import CaseView
 from cards.text import clean, span, when
 
 Mode = Literal["list", "summary"]
@@ -206,7 +207,7 @@ def _code(value: object, limit: int) -> str:
 
 
 def _line(
-    memory: Memory, rec: CaseRecord, tz: tzinfo, waiting: Callable[[CaseRecord], str], tenants: bool
+    memory: CaseView, rec: CaseRecord, tz: tzinfo, waiting: Callable[[CaseRecord], str], tenants: bool
 ) -> str:
     """One open case: SEV, tenant, title, hosts as spelt at the source, id, state, what waits, since when."""
     sev = _sev(rec)
@@ -230,7 +231,7 @@ def _order(rec: CaseRecord) -> tuple[int, float]:
 
 def answer(
     a: Ask,
-    memory: Memory,
+    memory: CaseView,
     now: datetime,
     tz: tzinfo,
     waiting: Callable[[CaseRecord], str] = lambda rec: "",
@@ -304,7 +305,7 @@ def _duration(d: timedelta) -> str:
 
 
 def _summary(
-    memory: Memory,
+    memory: CaseView,
     records: list[CaseRecord],
     window: tuple[datetime, datetime],
     a: Ask,

@@ -15,7 +15,7 @@ from rapidfuzz import fuzz, process
 from aisoc.bus import Bus
 from aisoc.events import Role, duty_title
 from aisoc.health import status
-from aisoc.memory import CaseFile, CaseState, Memory
+from aisoc.memory import CaseFile, CaseState
 from aisoc.memory.casefile import ActionState
 from aisoc.memory.statements import TRACE_KINDS, leads
 from bot.answer import CASES_SHOWN, Phraser, case_headline, headline, newest_first, phrase, reasons, render
@@ -25,6 +25,7 @@ from bot.errors import CommandError
 from bot.hosts import description
 from bot.markup import MORE_HINT, code, code_block, fit_answer, md_line
 from bot.names import unknown_name
+from bot.scope import CaseView
 from bot.settings import BotSettings
 from bot.store import BotStore
 from bot.understand import Request, acted_kinds, pointed_kinds
@@ -58,7 +59,7 @@ def taken(subject: Subject) -> list[str]:
     return []
 
 
-def shown_files(memory: Memory, subject: Subject) -> list[CaseFile]:
+def shown_files(memory: CaseView, subject: Subject) -> list[CaseFile]:
     """The case files an answer about a host, an address or a user shows, in the order shown: the
     subject's own order when it puts the case that acted on it first, else newest first."""
     files = [f for c in subject.case_ids[:CASES_SHOWN] if (f := memory.case_file(c)) is not None]
@@ -89,7 +90,7 @@ class Reader:
         bus: Bus,
         directory: Directory,
         store: BotStore,
-        memory: Callable[[], Memory],
+        memory: Callable[[], CaseView],
         *,
         phraser: Phraser | None = None,
     ) -> None:
@@ -101,7 +102,7 @@ class Reader:
         self.phraser = phraser
 
     @property
-    def memory(self) -> Memory:
+    def memory(self) -> CaseView:
         """The case memory."""
         return self._memory()
 

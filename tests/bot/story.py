@@ -4,6 +4,9 @@ Record eV5665cBARIQcDql-GZ3 (a Shellshock probe on Linux-Server from 10.0.2.8) g
 Tier 2's findings, an IR Lead plan shown a precedent (an isolation of Linux-Server and a block of
 10.0.2.8, both for approval) and Threat Intel's rating. The other records stay alerts: a PAM login
 failure and an SQL injection on Linux-Server, two remote logons from 10.0.2.8.
+
+``publish_story(bus, at, tenant="acme")`` files the same day under a tenant: the same records and host
+names, re-keyed with :func:`aisoc.tenants.case_id_for` (``acme/wazuh:...``), the action ids suffixed.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from aisoc.events import (
     TriageVerdict,
     plan_digest,
 )
+from aisoc.tenants import case_id_for, tenant_of
 from integrations.wazuh import WazuhFileSource
 
 WAZUH = Path(__file__).resolve().parents[2] / "data" / "wazuh" / "alerts.jsonl"
@@ -70,15 +74,36 @@ def real_alerts(wanted: tuple[str, ...]) -> dict[str, Alert]:
     return found
 
 
-def publish_story(bus: Bus, at: datetime) -> Story:
-    """Publish the neighbours' alerts, then the Shellshock case up to its plan, intel and proposals."""
-    alerts = real_alerts((SHELLSHOCK, *NEIGHBOURS))
+def rekeyed(alert: Alert, tenant: str | None) -> Alert:
+    """The alert as the tenant's own (its case id ``tenant/source:source_id``)."""
+    return alert if tenant is None else alert.model_copy(update={"tenant": tenant})
+
+
+def tenant_case(case_id: str, tenant: str | None) -> str:
+    """A story case id (``wazuh:...``) as the tenant's (``acme/wazuh:...``)."""
+    source, _, source_id = case_id.partition(":")
+    return case_id_for(source, source_id, tenant)
+
+
+def tenant_action(action_id: str, tenant: str | None) -> str:
+    """A story action id as the tenant's (action ids are unique across the SOC)."""
+    return f"{action_id}-{tenant}" if tenant else action_id
+
+
+def publish_story(bus: Bus, at: datetime, tenant: str | None = None) -> Story:
+    """Publish the neighbours' alerts, then the Shellshock case up to its plan, intel and proposals
+    (``tenant``: all of it filed under that tenant)."""
+    found = real_alerts((SHELLSHOCK, *NEIGHBOURS))
+    alerts = {tenant_case(c, tenant): rekeyed(a, tenant) for c, a in found.items()}
+    shellshock = tenant_case(SHELLSHOCK, tenant)
+    assert tenant_of(shellshock) == (tenant or "") and alerts[shellshock].case_id == shellshock
     for cid in NEIGHBOURS:
+        cid = tenant_case(cid, tenant)
         bus.publish(AlertReceived(alert=alerts[cid], case_id=cid, produced_by=ProducedBy(role="ingest")))
-    alert = alerts[SHELLSHOCK]
-    received = AlertReceived(alert=alert, case_id=SHELLSHOCK, produced_by=ProducedBy(role="ingest"))
+    alert = alerts[shellshock]
+    received = AlertReceived(alert=alert, case_id=shellshock, produced_by=ProducedBy(role="ingest"))
     verdict = TriageVerdict(
-        case_id=SHELLSHOCK,
+        case_id=shellshock,
         causation_id=received.event_id,
         produced_by=_by("sentinel"),
         verdict="malicious",
@@ -88,7 +113,7 @@ def publish_story(bus: Bus, at: datetime) -> Story:
         routed_to="tier2",
     )
     tier2 = Tier2Decided(
-        case_id=SHELLSHOCK,
+        case_id=shellshock,
         causation_id=verdict.event_id,
         produced_by=_by("tier2"),
         decision="escalate",
@@ -103,20 +128,20 @@ def publish_story(bus: Bus, at: datetime) -> Story:
             description="Isolate Linux-Server until the CGI script is patched",
             kind=ActionKind.ISOLATE_HOST,
             target="Linux-Server",
-            action_id=ISOLATE,
+            action_id=tenant_action(ISOLATE, tenant),
         ),
         PlanStep(
             phase=Phase.CONTAINMENT,
             description="Block the attacking address 10.0.2.8 at the perimeter",
             kind=ActionKind.BLOCK_INDICATOR,
             target="10.0.2.8",
-            action_id=BLOCK,
+            action_id=tenant_action(BLOCK, tenant),
         ),
         PlanStep(phase=Phase.RECOVERY, description="Patch bash and restore the CGI service"),
     ]
     digest = plan_digest("SEV-2", steps)
     plan = IrPlan(
-        case_id=SHELLSHOCK,
+        case_id=shellshock,
         causation_id=tier2.event_id,
         produced_by=_by("ir_lead"),
         sev="SEV-2",
@@ -130,7 +155,7 @@ def publish_story(bus: Bus, at: datetime) -> Story:
             raw_output="{}",
             precedent=[
                 PrecedentRef(
-                    case_id="wazuh:CAqs35cBiGYaRV9XU7DQ",
+                    case_id=tenant_case("wazuh:CAqs35cBiGYaRV9XU7DQ", tenant),
                     verdict="escalated",
                     shared=["ip:10.0.2.8"],
                     score=0.6,
@@ -141,7 +166,7 @@ def publish_story(bus: Bus, at: datetime) -> Story:
     )
     proposals = {
         s.action_id: ActionProposed(
-            case_id=SHELLSHOCK,
+            case_id=shellshock,
             causation_id=plan.event_id,
             produced_by=_by("ir_lead"),
             action_id=s.action_id,
@@ -160,7 +185,7 @@ def publish_story(bus: Bus, at: datetime) -> Story:
         if s.action_id and s.kind and s.target
     }
     intel = IntelAttribution(
-        case_id=SHELLSHOCK,
+        case_id=shellshock,
         causation_id=plan.event_id,
         produced_by=_by("threat_intel"),
         techniques=["T1190"],
