@@ -25,7 +25,7 @@ from aisoc.memory import CaseRecord, CaseState, Memory
 from aisoc.memory.casefile import ActionStatus
 from bot import overview
 from bot.answer import Phraser
-from bot.catalog import Catalog, Subject
+from bot.catalog import Catalog, Subject, tenant_named
 from bot.directory import Directory
 from bot.errors import CommandError
 from bot.hosts import Addresses
@@ -252,7 +252,9 @@ class Commands:
             req = replace(req, args=close_words(req.args))
         if req.command == "done" and here:
             req = replace(req, args=self._done_words(memory, here, req.args))
-        if req.command in _THREADED and here and not (req.args and memory.case(req.args[0]) is not None):
+        # A case id of another tenant still names a case (refused as such), never this thread's label.
+        named = bool(req.args) and (memory.case(req.args[0]) is not None or bool(tenant_named(req.args[0])))
+        if req.command in _THREADED and here and not named:
             return Request(req.command, (here, *req.args), text=text)
         if req.command == "unknown" and self.router is not None:
             routed = self.router(text)

@@ -214,6 +214,9 @@ def test_commands_on_another_tenants_case_are_refused(
     ):
         answer = ask(world, space, clock, "acme", command)
         assert "This room serves acme" in answer and "nothing about it is shown or changed" in answer, answer
+    thread = case_root(space, world.rooms["acme"], tenant_case(SHELLSHOCK, "acme"))["id"]
+    in_thread = ask(world, space, clock, "acme", f"close {globex} fp", thread=thread)
+    assert f"This room serves acme: `{globex}` is not one of its cases" in in_thread, in_thread
     done = ask(world, space, clock, "acme", f"done {isolate} isolated")
     assert f"No proposed action `{isolate}` is recorded" in done
     approve = ask(world, space, clock, "acme", f"approve {tenant_action(ISOLATE, 'globex')}")
