@@ -55,6 +55,9 @@ from aisoc.redisconn import CLUSTER_SCHEMES, connect
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, RedisClusterUnreachableError)
+"""What redis-py raises when no server answers (a LOADING server too: BusyLoadingError)."""
+
 _ENTRY_ID = re.compile(rb"\d+-\d+")
 """A Redis stream entry id, as read from a per-case index list."""
 COMPRESS_MIN = 1024
@@ -288,7 +291,20 @@ class RedisBus(Bus):
         self._groups: set[tuple[str, str]] = set()
         self._cursors: dict[tuple[str, str], str] = {}  # (group, stream) -> XAUTOCLAIM cursor
         self._audit = _RedisAudit(self)
-        self._waitaof = check_durability(self, self.durability)
+        self._waitaof: bool | None = None
+        """Whether publishes wait for WAITAOF; None until Redis answered the durability check."""
+        try:
+            self._waitaof = check_durability(self, self.durability)
+        except BusError as e:
+            if not isinstance(e.__cause__, _UNREACHABLE):
+                raise  # a Redis that cannot keep the promise: refused at start
+            # Redis is down (or loading) as the process starts: like durability=fast, wait for it;
+            # nothing is published before the check has passed.
+            log.warning(
+                "durability=%s: %s; its persistence settings are checked before the first publish",
+                self.durability,
+                e,
+            )
 
     def misplaced_keys(self) -> list[MisplacedKey]:
         """Keys of this namespace holding another Redis type than the bus keeps there (written around
@@ -331,7 +347,7 @@ class RedisBus(Bus):
         while True:
             try:
                 return fn(*args, **kwargs)
-            except (RedisConnectionError, RedisTimeoutError, RedisClusterUnreachableError) as e:
+            except _UNREACHABLE as e:
                 raise BusError(f"Redis at {self._safe_url()} is unreachable: {e}") from e
             except ResponseError as e:
                 if "WRONGTYPE" not in str(e):
@@ -411,6 +427,10 @@ class RedisBus(Bus):
         else:
             keys[1] = self._key("audit")
             keys.insert(2, self._key(f"published:{events[0].event_id}") if events else self._key("audit"))
+        if self._waitaof is None:
+            # Raises BusError while Redis is unreachable (the publisher retries), or for a Redis that
+            # cannot keep the promise (then every publish is refused, naming the setting).
+            self._waitaof = check_durability(self, self.durability)
         try:
             if self._waitaof:
                 # One round trip: the script, then WAITAOF for the fsync of what it wrote.

@@ -176,6 +176,35 @@ def test_fail_and_release_after_redis_restarted_empty_raise_a_clear_bus_error(tm
         server.stop()
 
 
+def test_a_process_started_while_redis_is_down_waits_for_it_in_fsync_mode(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Given durability=fsync and Redis down (or still loading) as a process starts, the bus starts
+    and says the check waits, instead of the process exiting (systemd would give up after a few
+    restarts); a publish fails as unreachable until Redis is back, then the check runs first: a Redis
+    that keeps the promise takes it, one that cannot is refused by name and nothing is published."""
+    strict = RedisServer(tmp_path / "strict", appendonly=True)
+    with caplog.at_level("WARNING", logger="aisoc.bus.redis"):
+        bus = Bus(strict.url, durability="fsync")
+    assert "checked before the first publish" in caplog.text
+    with pytest.raises(BusError, match="unreachable"):
+        bus.publish(alert_event(1))
+    strict.start()
+    try:
+        assert bus.publish(alert_event(1)) and len(bus.audit) == 1
+    finally:
+        strict.stop()
+    none = RedisServer(tmp_path / "none", appendonly=False)
+    late = Bus(none.url, durability="fsync")
+    none.start()
+    try:
+        with pytest.raises(BusError, match="appendonly no"):
+            late.publish(alert_event(2))
+        assert len(late.audit) == 0
+    finally:
+        none.stop()
+
+
 def test_fsync_durability_is_refused_where_redis_cannot_keep_it(tmp_path: Path, redis_url: str) -> None:
     """Given durability=fsync, a Redis without AOF and one with appendfsync everysec are refused at
     start with the reason and the fix; appendfsync always is accepted; fast accepts anything."""
