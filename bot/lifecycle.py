@@ -32,7 +32,7 @@ from aisoc.events import (
 )
 from aisoc.memory import CaseFile
 from aisoc.memory.casefile import ActionStatus
-from aisoc.runtime.control import check_scope
+from aisoc.runtime.control import SCOPES_EXTRA, check_scope
 from bot.directory import Directory
 from bot.errors import CommandError
 from bot.inbound import Inbound
@@ -144,6 +144,12 @@ class Lifecycle:
                 f"`{_c(scope, 40)}`: name a role (sentinel, tier2, ir_lead, threat_intel), "
                 "`proposals` or `all`."
             ) from e
+        if pause and scope not in (known := self._roles()) and scope not in SCOPES_EXTRA:
+            # a typo ("sentinal") would be recorded, shown as paused, and stop nothing
+            raise CommandError(
+                f"Nothing to pause: no role `{_c(scope, 40)}` is known here ({', '.join(sorted(known))}); "
+                "or pause `proposals` or `all`."
+            )
         if not pause:
             person = self.directory.person(who)
             allowed = person is not None and any(
@@ -166,6 +172,14 @@ class Lifecycle:
             }.get(scope, f"{scope} stops taking work")
             return f"Paused **{scope}** ({what}). `resume {scope}` restarts it; recorded on the bus."
         return f"Resumed **{scope}**; recorded on the bus."
+
+    def _roles(self) -> set[str]:
+        """The roles a pause can stop: the built-in ones and every role that has run on this bus
+        (a role added to ``roles/`` sends heartbeats)."""
+        builtin = {r.value for r in Role if r is not Role.HUMAN}
+        return builtin | {
+            str(info.get("role")) for info in self.bus.heartbeats().values() if info.get("role")
+        }
 
     def reopen(self, case_id: str, reason: str, who: str, inbound_id: str) -> str:
         """Ask Tier 2 On-Call to look at a case again."""

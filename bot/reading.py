@@ -18,6 +18,7 @@ from aisoc.health import status
 from aisoc.memory import CaseFile, CaseState
 from aisoc.memory.casefile import ActionState
 from aisoc.memory.statements import TRACE_KINDS, leads
+from aisoc.runtime.control import Controls
 from bot.answer import CASES_SHOWN, Phraser, case_headline, headline, newest_first, phrase, reasons, render
 from bot.catalog import Subject, target_kind
 from bot.directory import Directory
@@ -339,6 +340,10 @@ class Reader:
         """Roles alive, lag, pending, dead letters, and the bot's outbox."""
         counts = self.store.counts()
         lines = status(self.bus).lines()
+        controls = Controls(self.bus)  # the bus's kill switch (a worker's own `paused` setting is its own)
+        controls.refresh(force=True)
+        for scope, why in sorted(controls.described().items()):
+            lines.append(f"paused: {scope} by {why['by']} at {why['at']}: {why['reason'] or 'no reason'}")
         lines.append(
             f"bot outbox: {counts.get('queued', 0)} queued, {counts.get('sent', 0)} sent, "
             f"{counts.get('dead', 0)} given up"

@@ -29,7 +29,7 @@ def _status(args: argparse.Namespace) -> int:
     s = status(bus)
     controls = Controls(bus, settings.paused)
     controls.refresh(force=True)
-    paused = _paused(controls)
+    paused = controls.described()
     if args.json:
         print(json.dumps({**asdict(s), "paused": paused}, indent=2, default=str))
         return 0
@@ -67,15 +67,3 @@ def _status(args: argparse.Namespace) -> int:
             line += f"; 'aisoc resume {scope}' resumes it"
         console.print(line, style="yellow", markup=False, highlight=False)
     return 0 if all(r.alive for r in s.roles) else 1
-
-
-def _paused(controls: Controls) -> dict[str, dict[str, str]]:
-    """Every scope paused now, with who paused it, when and why (the settings' scopes say so)."""
-    out = {scope: {"by": "settings", "at": "", "reason": ""} for scope in controls.static}
-    for scope, event in controls.paused.items():
-        out[scope] = {
-            "by": event.by,
-            "at": event.occurred_at.isoformat(timespec="seconds"),
-            "reason": event.reason or "",
-        }
-    return out

@@ -83,6 +83,19 @@ class Controls:
                     event.reason or "no reason",
                 )
 
+    def described(self) -> dict[str, dict[str, str]]:
+        """Every scope paused now, with who paused it, when (ISO, seconds) and why; a scope the
+        settings pause (``paused``) says ``by: settings``."""
+        with self._lock:
+            out = {scope: {"by": "settings", "at": "", "reason": ""} for scope in self.static}
+            for scope, event in self.paused.items():
+                out[scope] = {
+                    "by": event.by,
+                    "at": event.occurred_at.isoformat(timespec="seconds"),
+                    "reason": event.reason or "",
+                }
+        return out
+
     def scopes(self) -> set[str]:
         """Every scope paused now (settings and bus)."""
         with self._lock:  # a worker's invocations run in several threads

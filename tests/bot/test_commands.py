@@ -280,3 +280,21 @@ def test_pause_from_chat_and_only_an_on_call_lead_resumes(
         ("control.paused", "sentinel", "erin@example.com", "model looping"),
         ("control.resumed", "sentinel", "alice@example.com", None),
     ]
+
+
+def test_a_pause_shows_in_status_and_a_misspelt_role_is_refused(
+    bot: Bot, space: Space, clock: WallClock, bus: Bus
+) -> None:
+    """Given Erin pauses Sentinel from chat, then the bot's `status` says what is paused, by whom and
+    why (a paused role otherwise reads "alive" with a growing lag); a misspelt role ("sentinal") is
+    refused, naming the roles, and publishes nothing; a role that has run on the bus (a heartbeat)
+    may be paused by its own slug."""
+    ask(bot, space, clock, "pause sentinel model looping", who="erin")
+    status = ask(bot, space, clock, "status")
+    assert "paused: sentinel by erin@example.com at " in status and ": model looping" in status
+    before = len(bus.audit)
+    refused = ask(bot, space, clock, "pause sentinal", who="erin")
+    assert refused.startswith("⚠️ Nothing to pause: no role `sentinal` is known here") and "tier2" in refused
+    assert len(bus.audit) == before
+    bus.heartbeat("phishing_triage-1", {"role": "phishing_triage", "version": "1"})
+    assert "Paused **phishing_triage**" in ask(bot, space, clock, "pause phishing_triage", who="erin")
