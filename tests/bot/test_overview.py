@@ -213,16 +213,21 @@ def test_sev_filter(day: Bus) -> None:
     assert one == "**No open SEV-1 cases.** Open by SEV: SEV-2 1."
 
 
-def test_closed_cases_leave_the_list(day: Bus) -> None:
-    day.publish(
-        CaseClosed(
-            case_id=NEIGHBOURS[0],
-            produced_by=ALICE,
-            disposition="false_positive",
-            reason="vboxuser typo",
-            closed_by=ClosedBy(role=Role.HUMAN, person="alice@example.com"),
+def _alice_closes(bus: Bus, case_id: str, at: datetime) -> None:
+    with time_machine.travel(at, tick=False):
+        bus.publish(
+            CaseClosed(
+                case_id=case_id,
+                produced_by=ALICE,
+                disposition="false_positive",
+                reason="a typo of vboxuser's",
+                closed_by=ClosedBy(role=Role.HUMAN, person="alice@example.com"),
+            )
         )
-    )
+
+
+def test_closed_cases_leave_the_list(day: Bus) -> None:
+    _alice_closes(day, NEIGHBOURS[0], T0 + timedelta(minutes=5))
     text = _answer(day, ask("open cases"), T0 + timedelta(minutes=5))
     assert text.splitlines()[0] == "**Open cases: 4** (worst first)" and NEIGHBOURS[0] not in text
 
@@ -262,16 +267,7 @@ def test_summary_counts_the_day(day: Bus) -> None:
 
 
 def test_summary_counts_closures_and_their_time(day: Bus) -> None:
-    with time_machine.travel(T0 + timedelta(minutes=90), tick=False):
-        day.publish(
-            CaseClosed(
-                case_id=NEIGHBOURS[0],
-                produced_by=ALICE,
-                disposition="false_positive",
-                reason="a typo of vboxuser's",
-                closed_by=ClosedBy(role=Role.HUMAN, person="alice@example.com"),
-            )
-        )
+    _alice_closes(day, NEIGHBOURS[0], T0 + timedelta(minutes=90))
     text = _answer(day, ask("what's our MTTR today?"), T0 + timedelta(hours=2))
     assert "- Closed: 1 (1 by a person); mean time from alert to close 1 hour 30 minutes" in text.splitlines()
     assert "**Still open from then: 4** (worst first)" in text.splitlines()

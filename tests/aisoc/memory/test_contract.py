@@ -12,6 +12,7 @@ from aisoc import Bus
 from aisoc.bus import AuditEntry, AuditLog
 from aisoc.events import Event
 from aisoc.memory import Memory
+from tests.support.torn_wal import torn_copy, with_wal_tail
 
 from . import factory as f
 
@@ -317,27 +318,13 @@ def test_a_sqlite_log_that_lost_its_tail_in_a_torn_wal_and_grew_again_is_refolde
     torn in half, and a worker's snapshot folded past them, when more events are published (their
     ids reuse the lost ones) and the worker refreshes, then memory equals a fresh fold of the log:
     no case of the lost tail is kept and no new event is missed."""
-    import shutil
-
-    live, crashed = tmp_path / "live", tmp_path / "crashed"
-    live.mkdir()
-    crashed.mkdir()
-    bus = Bus(f"sqlite:///{live}/soc.db")
-    for e in stories(2):
-        bus.publish(e)
-    bus._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
-    for e in stories(3, start=2):
-        bus.publish(e)  # in the WAL only
-    snap = crashed / "mem.sqlite"
+    bus, _ = with_wal_tail(tmp_path, stories)
+    snap = tmp_path / "mem.sqlite"
     mem = Memory(bus.audit, snapshot_path=snap)
     mem.refresh()
     folded = mem.cursor
     mem.close()
-    shutil.copy(live / "soc.db", crashed / "soc.db")
-    wal = (live / "soc.db-wal").read_bytes()
-    (crashed / "soc.db-wal").write_bytes(wal[: len(wal) // 2])
-    bus.close()
-    after = Bus(f"sqlite:///{crashed}/soc.db")
+    after = torn_copy(bus, tmp_path)
     survived = len(after.audit)
     assert 16 <= survived < 40  # the checkpointed part survived, the torn tail did not
     for e in stories(3, start=10):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from aisoc.bus import AuditLog
 from aisoc.events import Event
 from aisoc.runtime.feed import AuditFeed
 from tests.aisoc.memory import factory as f
+from tests.support.torn_wal import torn_copy, with_wal_tail
 
 
 def stories(n: int, start: int = 0) -> list[Event]:
@@ -44,23 +44,10 @@ def test_a_sqlite_log_that_lost_its_tail_in_a_torn_wal_and_grew_again_is_read_ag
     torn in half, and a saved report feed that read past them, when more events are published
     (their ids reuse the lost ones) and the feed refreshes, then it holds what a fresh feed of the
     log holds: no event of the lost tail, every new one; it says why it read the log again."""
-    live, crashed = tmp_path / "live", tmp_path / "crashed"
-    live.mkdir()
-    crashed.mkdir()
-    bus = Bus(f"sqlite:///{live}/soc.db")
-    for e in stories(2):
-        bus.publish(e)
-    bus._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
-    lost = stories(3, start=2)
-    for e in lost:
-        bus.publish(e)  # in the WAL only
-    path = crashed / "feed.sqlite"
+    bus, lost = with_wal_tail(tmp_path, stories)
+    path = tmp_path / "feed.sqlite"
     assert len(held(bus.audit, path)) == 40
-    shutil.copy(live / "soc.db", crashed / "soc.db")
-    wal = (live / "soc.db-wal").read_bytes()
-    (crashed / "soc.db-wal").write_bytes(wal[: len(wal) // 2])
-    bus.close()
-    after = Bus(f"sqlite:///{crashed}/soc.db")
+    after = torn_copy(bus, tmp_path)
     assert 16 <= len(after.audit) < 40  # the checkpointed part survived, the torn tail did not
     gone = {e.event_id for e in lost} - {e.event_id for e in after.audit}
     new = stories(3, start=10)
