@@ -2,9 +2,9 @@
 
 A key written around the bus (a string where a stream or the heartbeats hash belongs) makes every
 command on it fail with ``WRONGTYPE``: workers log a ``StorageConflict`` and back off, and nothing on
-that key moves until it is repaired. ``aisoc bus keys`` shows such keys and, with ``--move-aside``,
-renames each to ``KEY.aside-YYYYmmddTHHMMSSZ`` (same hash slot, never deleted: it may be evidence),
-so the bus recreates the key it expects on its next write.
+that key moves until it is repaired. ``aisoc bus repair`` renames each such key to
+``KEY.aside-YYYYmmddTHHMMSSZ`` (same hash slot, never deleted: it may be evidence), so the bus
+recreates the key it expects on its next write; ``--dry-run`` only lists them.
 """
 
 from __future__ import annotations
