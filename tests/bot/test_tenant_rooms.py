@@ -3,19 +3,15 @@ tenant's threads in its own room, and every answer and command of a tenant's roo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
-from flask.testing import FlaskClient
 
 from aisoc.bus import Bus
 from aisoc.errors import ConfigError
-from aisoc.events import AlertReceived, ProducedBy, ReviewRequested, Role
 from aisoc.tenants import tenant_of
 from bot.service import Bot
 from bot.settings import load_bot_settings
@@ -24,99 +20,20 @@ from tests.bot.conftest import Space
 from tests.bot.factory import WallClock, bot_settings, deliver, settle
 from tests.bot.story import (
     ISOLATE,
-    NEIGHBOURS,
     SHELLSHOCK,
-    Story,
     publish_story,
-    real_alerts,
-    rekeyed,
     tenant_action,
     tenant_case,
 )
+from tests.bot.two_tenants import GLOBEX_ONLY, PAM, World, ask, case_root, shown, two_tenants
 from tests.gate.factory import T0
-
-GLOBEX_ONLY = "wazuh:BRfK1pcB1Hp-jZ7flKn3"
-"""A real record (sudo to ROOT on wazuh-server, user wazuh-user) that only globex has."""
-PAM = NEIGHBOURS[0]
-"""The PAM login failure on Linux-Server: each tenant's Tier 2 asks a person to review it."""
-
-
-@dataclass
-class World:
-    """Two tenants' days and the rooms the bot serves."""
-
-    bot: Bot
-    client: FlaskClient
-    rooms: dict[str, dict[str, Any]]
-    stories: dict[str, Story]
-    reviews: dict[str, ReviewRequested]
-
-
-def _review(bus: Bus, tenant: str) -> ReviewRequested:
-    event = ReviewRequested(
-        case_id=tenant_case(PAM, tenant),
-        produced_by=ProducedBy(role="tier2"),
-        role=Role.TIER2,
-        reason="Repeated PAM failures for vboxuser: a person should look.",
-        duty=Role.TIER2,
-    )
-    bus.publish(event)
-    return event
 
 
 @pytest.fixture
 def world(bus: Bus, gate: Gate, space: Space, clock: WallClock) -> Iterator[World]:
-    """acme and globex, each the Shellshock day of the real Wazuh alerts filed under it, each with a
-    review waiting; globex also has a sudo on wazuh-server. acme's and globex's rooms are bound."""
-    fake = space.fake
-    rooms = {
-        "soc": space.soc,
-        "acme": fake.add_room("Acme SOC", space.alice, space.bob, space.erin),
-        "globex": fake.add_room("Globex SOC", space.alice, space.bob, space.erin),
-    }
-    with time_machine.travel(T0, tick=False):
-        stories = {t: publish_story(bus, T0, t) for t in ("acme", "globex")}
-        sudo = rekeyed(real_alerts((GLOBEX_ONLY,))[GLOBEX_ONLY], "globex")
-        bus.publish(AlertReceived(alert=sudo, case_id=sudo.case_id, produced_by=ProducedBy(role="ingest")))
-        reviews = {t: _review(bus, t) for t in ("acme", "globex")}
-        for story in stories.values():
-            for proposal in story.proposals.values():
-                gate.submit(proposal)
-        settings = bot_settings(
-            fake, space.soc, tenant_rooms={"acme": rooms["acme"]["id"], "globex": rooms["globex"]["id"]}
-        )
-        b = Bot(settings, bus=bus, gate=gate, gate_settings=gate.settings, clock=clock)
-        settle(b, clock)
-        app = b.create_app()
-        app.testing = True
-        yield World(b, app.test_client(), rooms, stories, reviews)
-        b.close()
-
-
-def ask(world: World, space: Space, clock: WallClock, room: str, text: str, thread: str | None = None) -> str:
-    """Erin says ``text`` to the bot in ``room`` (a signed webhook); returns what the bot answered."""
-    msg = space.fake.person_says(space.erin, world.rooms[room], text, parent=thread)
-    assert deliver(world.client, space.fake.envelope("messages", msg)).status_code == 200
-    with time_machine.travel(T0, tick=False):
-        settle(world.bot, clock)
-    root = thread or msg["id"]
-    posted = space.fake.posted(world.rooms[room])
-    before = list(space.fake.messages).index(msg["id"])
-    answers = [
-        m for m in posted if m.get("parentId") == root and list(space.fake.messages).index(m["id"]) > before
-    ]
-    assert answers, f"no answer to {text!r} in {room}"
-    return "\n\n".join(str(m.get("markdown") or "") for m in answers)
-
-
-def shown(message: dict[str, Any]) -> str:
-    """Everything a posted message shows (its text and its card)."""
-    return json.dumps([message.get("markdown"), message.get("attachments")])
-
-
-def case_root(space: Space, room: dict[str, Any], case_id: str) -> dict[str, Any]:
-    """The first post of a case's thread in a room."""
-    return next(m for m in space.fake.posted(room) if "parentId" not in m and case_id in shown(m))
+    """acme and globex, their rooms bound (:func:`tests.bot.two_tenants.two_tenants`)."""
+    with two_tenants(bus, gate, space, clock) as w:
+        yield w
 
 
 def test_each_tenants_threads_go_to_its_own_room(world: World, space: Space) -> None:
