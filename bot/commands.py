@@ -34,7 +34,7 @@ from bot.lifecycle import LABELS, Lifecycle
 from bot.markup import code, fit
 from bot.mentions import quoted_lines, split_quote, strip_mentions
 from bot.reading import Reader, shown_files, taken
-from bot.scope import CaseView, TenantView
+from bot.scope import CaseView, Scope, TenantView
 from bot.settings import BotSettings
 from bot.store import BotStore
 from bot.understand import READ_ONLY, Request, small_talk, understand
@@ -106,14 +106,20 @@ _IDLIKE = re.compile(r"[\d_:\-]")
 
 @dataclass(frozen=True)
 class Desk:
-    """What one room reads and acts through: the case memory as the room may see it (every tenant's
-    cases, or only those of the tenants it is bound to), and the reader and lifecycle over it."""
+    """What one conversation reads and acts through: the case memory as it may see it (every
+    tenant's cases, or only those of the tenants its room and its person are bound to), and the reader
+    and lifecycle over it."""
 
     memory: Callable[[], CaseView]
     reader: Reader
     lifecycle: Lifecycle
-    tenants: frozenset[str] | None = None
-    """The tenants the room is bound to; None: every tenant (the SOC's rooms, 1:1 spaces)."""
+    scope: Scope = Scope()
+    """The room's and the person's tenants."""
+
+    @property
+    def tenants(self) -> frozenset[str] | None:
+        """The tenants it sees (maybe none); None: every tenant (the SOC's staff in its rooms)."""
+        return self.scope.tenants
 
     @property
     def view(self) -> CaseView:
@@ -160,7 +166,7 @@ class Commands:
         self._memory: Memory | None = None
         self.addresses = Addresses()
         """The hosts' recorded addresses, read once per alert for every catalog."""
-        self._desks: dict[frozenset[str] | None, Desk] = {}
+        self._desks: dict[Scope, Desk] = {}
         soc = self.desk(None)
         self.reader, self.lifecycle = soc.reader, soc.lifecycle
 
@@ -171,20 +177,27 @@ class Commands:
             self._memory = self._memory_factory()
         return self._memory
 
-    def desk(self, room_id: str | None) -> Desk:
-        """What a room reads and acts through: the one place a room bound to tenants is scoped to
-        their cases (``[bot] tenant_rooms``); every other room sees every tenant."""
-        tenants = self.settings.room_tenants(room_id) if room_id else None
-        desk = self._desks.get(tenants)
+    def desk(self, room_id: str | None, person: str | None = None) -> Desk:
+        """What a person in a room reads and acts through: the one place a conversation is scoped to
+        the tenants its room (``[bot] tenant_rooms``) and its person (``[bot] people_tenants``, by
+        email) are bound to, both when both are; unbound, it sees every tenant."""
+        scope = Scope(
+            self.settings.room_tenants(room_id) if room_id else None, self.settings.person_tenants(person)
+        )
+        desk = self._desks.get(scope)
         if desk is None:
 
             def view() -> CaseView:
-                return self.memory if tenants is None else TenantView(self.memory, tenants)
+                return self.memory if scope.tenants is None else TenantView(self.memory, scope)
 
             lifecycle = Lifecycle(self.bus, self.directory, self.space, self.store, view)
             reader = Reader(self.settings, self.bus, self.directory, self.store, view, phraser=self.phraser)
-            desk = self._desks[tenants] = Desk(view, reader, lifecycle, tenants)
+            desk = self._desks[scope] = Desk(view, reader, lifecycle, scope)
         return desk
+
+    def desk_of(self, inbound: Inbound) -> Desk:
+        """The desk of the room an inbound came from and the person who sent it."""
+        return self.desk(inbound.room_id, inbound.person_email)
 
     def __call__(self, inbound: Inbound) -> dict[str, Any] | None:
         """Answer one inbound; never raises. The body names the case a reading answer is about
@@ -227,7 +240,7 @@ class Commands:
 
     def request(self, inbound: Inbound, desk: Desk | None = None) -> Request:
         """What one message or card submit asks for (of the cases the room may see)."""
-        desk = desk or self.desk(inbound.room_id)
+        desk = desk or self.desk_of(inbound)
         memory = desk.view
         here = self.thread_case(inbound)
         if inbound.kind == "action":
@@ -306,7 +319,7 @@ class Commands:
         if inbound.kind == "action" and str(inbound.inputs.get("cmd") or "") not in CARD_COMMANDS:
             log.warning("card submit %s with unknown cmd %r ignored", inbound.id, inbound.inputs.get("cmd"))
             return None, None
-        desk = self.desk(inbound.room_id)
+        desk = self.desk_of(inbound)
         req = self.request(inbound, desk)
         answer = self.run(req, inbound, desk)
         return answer, self.answered_case(req, desk) if answer is not None else None
@@ -325,17 +338,14 @@ class Commands:
 
     def run(self, req: Request, inbound: Inbound, desk: Desk | None = None) -> str | None:
         """Run one understood request, reading and acting through the room's desk."""
-        desk = desk or self.desk(inbound.room_id)
+        desk = desk or self.desk_of(inbound)
         reader, lifecycle = desk.reader, desk.lifecycle
         verb, args = req.command, list(req.args)
         who = inbound.person_email or inbound.person_id
         if verb == "help":
             return HELP if desk.tenants is None else tenant_help()
         if verb in SOC_WIDE and desk.tenants is not None:
-            raise CommandError(
-                f"`{verb}` is for the SOC's own space: it concerns every organisation the SOC serves. "
-                "Here, ask about this room's cases (`help` lists how)."
-            )
+            raise CommandError(desk.scope.soc_wide(verb))
         if verb in SMALL_TALK_ANSWERS:
             return SMALL_TALK_ANSWERS[verb]
         if verb in ("explain", "case", "more"):

@@ -69,6 +69,20 @@ class NoiseSettings(BaseModel):
     digest: list[str] = Field(default_factory=lambda: list(DEFAULT_DIGEST))
 
 
+def person_key(raw: str) -> str:
+    """An email (``ana@acme.example``) or a domain (``acme.example``, ``@acme.example``) of
+    ``people_tenants``, lower case.
+
+    Raises:
+        ValueError: it is neither.
+    """
+    key = raw.strip().lower()
+    local, at, domain = key.lstrip("@").rpartition("@")
+    if not domain or (at and not local) or " " in key or "." not in domain:
+        raise ValueError(f"people_tenants: {raw!r} is neither an email nor a domain")
+    return key.lstrip("@") if not local else key
+
+
 SEV_MENTIONS: dict[str, list[str]] = {"SEV-1": [], "SEV-2": []}
 """The SEVs announced at top level by default, with no one beyond the IR Lead and SOC Manager on call."""
 
@@ -107,6 +121,12 @@ class BotSettings(SocSettings):
     """Rooms bound to tenants, ``{tenant: room id}`` (a room may serve several tenants): a tenant's
     case threads, cards and reminders go to its room, and there the bot reads and acts on those
     tenants' cases only. Cases of other tenants go to ``case_room_id``; the SOC room sees them all."""
+    people_tenants: dict[str, list[str]] = Field(default_factory=dict)
+    """People bound to tenants, ``{email or domain: [tenant, ...]}``: wherever they talk to the bot (a
+    1:1 space, the SOC room, a tenant's room, a card), it reads and acts on those tenants' cases only
+    (and only on those the room serves). An email's binding wins over its domain's. Binding allows no
+    one: who may talk to the bot is ``allowed_people``, ``allowed_domains`` and the roster. People
+    bound to nothing see what the room sees (the SOC's staff)."""
     allow_direct: bool = True
     """Answer allowed people in 1:1 spaces with the bot."""
     allowed_people: list[str] = Field(default_factory=list)
@@ -213,6 +233,35 @@ class BotSettings(SocSettings):
             bound[tenant] = room.strip()
         return bound
 
+    @field_validator("people_tenants", mode="before")
+    @classmethod
+    def _people_tenants(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value  # pydantic says what was expected
+        bound: dict[str, list[str]] = {}
+        for raw, tenants in value.items():
+            who = person_key(str(raw))
+            if isinstance(tenants, str) or not isinstance(tenants, list | tuple):
+                raise ValueError(f'people_tenants: {who!r} must be bound to a list of tenants: ["acme"]')
+            names = sorted({tenant_key(str(t)) for t in tenants})
+            if not names:
+                raise ValueError(
+                    f"people_tenants binds {who!r} to no tenant: name its tenants, or remove it to make "
+                    "them SOC staff, who see every tenant"
+                )
+            if "" in names:
+                raise ValueError(
+                    f"people_tenants binds {who!r} to an empty tenant name: the default tenant's cases "
+                    "(plain ids) are the SOC's own"
+                )
+            if bound.get(who, names) != names:
+                raise ValueError(
+                    f"people_tenants binds {who!r} twice, to {', '.join(bound[who])} and to "
+                    f"{', '.join(names)}: bind each email or domain once"
+                )
+            bound[who] = names
+        return bound
+
     @field_validator("case_url")
     @classmethod
     def _case_url(cls, value: str | None) -> str | None:
@@ -275,6 +324,15 @@ class BotSettings(SocSettings):
         bound = frozenset(t for t, r in self.tenant_rooms.items() if r == room_id)
         return bound or None
 
+    def person_tenants(self, email: str | None) -> frozenset[str] | None:
+        """The tenants a person is bound to (``people_tenants``: their email's binding, else their
+        domain's); None for a person bound to none, who sees every tenant the room sees."""
+        email = (email or "").strip().lower()
+        if not email:
+            return None
+        bound = self.people_tenants.get(email) or self.people_tenants.get(email.rpartition("@")[2])
+        return frozenset(bound) if bound else None
+
     def case_room_for(self, case_id: str | None) -> str:
         """The room of a case's thread: its tenant's room (``tenant_rooms``), else ``case_room``."""
         tenant = tenant_of(case_id) if case_id else ""
@@ -301,7 +359,7 @@ def load_bot_settings(config: str | os.PathLike[str] | None = None, **overrides:
         overrides["token"] = os.environ[TOKEN_ENV]
     settings = load_settings(BotSettings, config, **overrides)
     missing = settings.bus is None or settings.namespace is None or settings.state_dir is None
-    if missing or settings.tenant_rooms:
+    if missing or settings.tenant_rooms or settings.people_tenants:
         kernel = load_settings(KernelSettings, config)
         _check_tenants(settings, kernel)
         settings = settings.model_copy(
@@ -315,22 +373,25 @@ def load_bot_settings(config: str | os.PathLike[str] | None = None, **overrides:
 
 
 def _check_tenants(settings: BotSettings, kernel: KernelSettings) -> None:
-    """A bound tenant must be one whose cases carry it: declared (when ``[aisoc] tenants`` lists
-    them) and not the default tenant (its cases keep plain ids, so no room could be told them).
+    """A tenant bound to a room or a person must be one whose cases carry it: declared (when
+    ``[aisoc] tenants`` lists them) and not the default tenant (its cases keep plain ids, so no room
+    or person could be told them apart).
 
     Raises:
         ConfigError: the message names the tenant and the setting.
     """
     declared = {tenant_key(t) for t in kernel.tenants}
     default = tenant_key(kernel.default_tenant)
-    for tenant in settings.tenant_rooms:
+    bindings = [("tenant_rooms", t) for t in settings.tenant_rooms]
+    bindings += [("people_tenants", t) for ts in settings.people_tenants.values() for t in ts]
+    for setting, tenant in bindings:
         if default and tenant == default:
             raise ConfigError(
-                f"[bot] tenant_rooms binds {tenant!r}, the [aisoc] default_tenant: its cases keep plain ids "
+                f"[bot] {setting} binds {tenant!r}, the [aisoc] default_tenant: its cases keep plain ids "
                 "and stay in the SOC's rooms; bind only the other tenants"
             )
         if declared and tenant not in declared:
             raise ConfigError(
-                f"[bot] tenant_rooms binds {tenant!r}, which [aisoc] tenants does not declare "
+                f"[bot] {setting} binds {tenant!r}, which [aisoc] tenants does not declare "
                 f"({', '.join(sorted(declared))}): no case of it can arrive"
             )
