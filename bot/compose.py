@@ -32,6 +32,7 @@ from aisoc.events import (
     from_json,
 )
 from aisoc.memory import CaseFile
+from aisoc.tenants import tenant_key
 from bot.directory import Directory
 from bot.policy import REPORT_TYPES, classify
 from bot.settings import BotSettings
@@ -175,8 +176,15 @@ class Composer:
         if event.type in REPORT_TYPES or event.case_id is None:
             card = render(event, self.context(event, self.file(None)))
             post = self._post(event, card.message(), room=self.settings.soc_room, thread="none")
+            # A tenant's own report (its shift summary, a campaign in it) also goes to its room.
+            bound = self.settings.tenant_rooms.get(tenant_key(getattr(event, "tenant", None)))
+            own = (
+                [self._post(event, card.message(), room=bound, thread="none", suffix=":tenant")]
+                if bound
+                else []
+            )
             after = self.handover(event)
-            return Plan(posts=[post, *([after] if after is not None else [])])
+            return Plan(posts=[post, *own, *([after] if after is not None else [])])
         file = self.file(event.case_id)
         thread = "case" if level == "card" else "case-reply"
         if isinstance(event, ReviewRequested) and event.role == Role.HUMAN and event.assignee:

@@ -4,6 +4,7 @@ tenant's threads in its own room, and every answer and command of a tenant's roo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import time_machine
 
 from aisoc.bus import Bus
 from aisoc.errors import ConfigError
+from aisoc.events import ProducedBy, ShiftSummary
 from aisoc.tenants import tenant_of
 from bot.service import Bot
 from bot.settings import load_bot_settings
@@ -292,3 +294,32 @@ def test_a_wrong_tenant_mapping_is_refused_with_its_reason(
     monkeypatch.delenv("WEBEX_ACCESS_TOKEN", raising=False)
     with pytest.raises(ConfigError, match=expected):
         load_bot_settings(_settings_file(tmp_path, table))
+
+
+def test_a_tenants_own_report_also_goes_to_its_room(
+    world: World, space: Space, clock: WallClock, bus: Bus
+) -> None:
+    """Given the SOC Manager's shift summaries (one per tenant, and one with no tenant), then each is
+    in the SOC room, acme's also in acme's room, and acme's room gets no other tenant's report."""
+    with time_machine.travel(T0, tick=False):
+        for tenant, said in (
+            ("acme", "Acme shift: quiet."),
+            ("globex", "Globex shift: busy."),
+            (None, "All: calm."),
+        ):
+            bus.publish(
+                ShiftSummary(
+                    produced_by=ProducedBy(role="soc_manager"),
+                    window_start=T0 - timedelta(hours=8),
+                    window_end=T0,
+                    tenant=tenant,
+                    alerts_received=3,
+                    summary=said,
+                )
+            )
+        settle(world.bot, clock)
+    soc = "\n".join(shown(p) for p in space.fake.posted(space.soc))
+    acme = "\n".join(shown(p) for p in space.fake.posted(world.rooms["acme"]))
+    assert all(s in soc for s in ("Acme shift: quiet.", "Globex shift: busy.", "All: calm."))
+    assert "Acme shift: quiet." in acme
+    assert "Globex shift: busy." not in acme and "All: calm." not in acme
