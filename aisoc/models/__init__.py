@@ -74,7 +74,7 @@ class Capabilities:
 
 
 def _openai(spec: str, timeout: float) -> BaseChatModel:
-    from langchain_openai import ChatOpenAI
+    from aisoc.models.server import ServerChatModel, bounded_client
 
     parts = urlsplit(spec.removeprefix("openai+"))
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -90,13 +90,20 @@ def _openai(spec: str, timeout: float) -> BaseChatModel:
         raise ModelError(f"model spec {spec!r}: slots must be a whole number") from e
     if slots < 0:
         raise ModelError(f"model spec {spec!r}: slots must be 0 or more, got {slots}")
+    try:
+        seconds = float(query.get("timeout", timeout))
+    except ValueError as e:
+        raise ModelError(f"model spec {spec!r}: timeout must be a number of seconds") from e
+    if not seconds > 0 or seconds == float("inf"):
+        raise ModelError(f"model spec {spec!r}: timeout must be a positive number of seconds, got {seconds}")
     base_url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    model = ChatOpenAI(
+    model = ServerChatModel(
         base_url=base_url,
         api_key="not-needed",  # local servers ignore it
         model=query.get("model", "local"),
         temperature=0.0,
-        timeout=float(query.get("timeout", timeout)),
+        timeout=seconds,
+        http_client=bounded_client(seconds),  # the whole call, not each read, ends within the timeout
         max_retries=0,  # failover decides what happens next, not the client
         max_tokens=int(query.get("max_tokens", 512)),
     )

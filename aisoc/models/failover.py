@@ -2,8 +2,14 @@
 
 langchain-failover retries the primary on every call; a dead primary would then cost one
 connection timeout per call. Here a primary that failed is skipped for ``cooldown_s`` seconds
-(shared by every ``bind_tools`` copy), then probed again, and served again as soon as it answers.
+(shared by every ``bind_tools`` copy), or for as long as its ``Retry-After`` asks (up to
+:data:`MAX_RETRY_AFTER_S`), then probed again, and served again as soon as it answers.
 Each answer is tagged with the leg that served it (``response_metadata["aisoc_leg"]``).
+
+A leg has failed (:func:`leg_failed`) when it could not be reached or timed out, when the server
+answered that it cannot serve now (408, 429, 5xx: overloaded, loading a model, a broken GPU), or
+when its response was no chat completion at all. A request the server refused on its merits (400:
+malformed, context too long; 401, 404) is no leg failure: the other leg would refuse it too.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from langchain_core.messages import BaseMessage
@@ -21,7 +29,48 @@ from pydantic import PrivateAttr
 log = logging.getLogger(__name__)
 
 DEFAULT_COOLDOWN_S = 30.0
-"""How long a primary that failed with a connection error is skipped before it is probed again."""
+"""How long a primary that failed is skipped before it is probed again."""
+MAX_RETRY_AFTER_S = 600.0
+"""Longest ``Retry-After`` a failed primary is taken at its word for (a longer one is cut to this)."""
+UNAVAILABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+"""HTTP statuses by which a server says it cannot serve now (another leg, or later, may)."""
+
+
+def leg_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception in its cause chain) means the leg failed, not the request:
+    unreachable, timed out, a status of :data:`UNAVAILABLE_STATUS`, or a response that is no chat
+    completion (an error LangChain marks retryable)."""
+    if is_connection_error(exc):
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "status_code", None) in UNAVAILABLE_STATUS:
+            return True
+        if getattr(type(current), "is_retryable", False) is True:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds the server asked to be left alone (its ``Retry-After``, in seconds or as a date)."""
+    response = getattr(exc, "response", None)
+    value = getattr(response, "headers", {}).get("retry-after") if response is not None else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class LegState:
@@ -43,15 +92,17 @@ class LegState:
             self.active, self.down_until = "primary", 0.0
 
     def mark_down(self, exc: BaseException) -> None:
+        asked = retry_after(exc)
+        down_for = max(self.cooldown_s, min(asked, MAX_RETRY_AFTER_S)) if asked else self.cooldown_s
         with self._lock:
             if self.active == "primary":
                 log.warning(
-                    "model failover: primary unreachable (%s: %s), serving from backup for %.0fs",
+                    "model failover: primary failed (%s: %s), serving from backup for %.0fs",
                     type(exc).__name__,
                     exc,
-                    self.cooldown_s,
+                    down_for,
                 )
-            self.active, self.down_until = "backup", time.monotonic() + self.cooldown_s
+            self.active, self.down_until = "backup", time.monotonic() + down_for
 
 
 class CooldownFailoverChatModel(FailoverChatModel):  # type: ignore[misc]  # untyped package
@@ -85,7 +136,7 @@ class CooldownFailoverChatModel(FailoverChatModel):  # type: ignore[misc]  # unt
             try:
                 result = self._delegate_generate(self.primary, messages, stop, **kwargs)
             except Exception as exc:
-                if not is_connection_error(exc):
+                if not leg_failed(exc):
                     raise
                 state.mark_down(exc)
             else:

@@ -38,6 +38,7 @@ from aisoc.events import (
 )
 from aisoc.events.trace import TOOL_RESULT_LIMIT
 from aisoc.models import Capabilities
+from aisoc.models.failover import leg_failed
 from aisoc.redact import redact
 from aisoc.runtime.prompt import extract_json
 from aisoc.tools import Tool, ToolError, result_text
@@ -86,7 +87,9 @@ class Outcome:
 
 
 class ModelUnavailable(Exception):
-    """The model could not be reached at all (after failover): retry the event later."""
+    """No leg of the model could serve the call (unreachable, timed out, overloaded, or answering
+    with something that is no chat completion; ``aisoc.models.failover.leg_failed``): retry the
+    event later."""
 
 
 def _openai_tool(t: Tool) -> dict[str, Any]:
@@ -151,14 +154,12 @@ class ToolLoop:
         try:
             ai = model.invoke(messages)
         except Exception as e:
-            from langchain_failover import is_connection_error
-
             run.model_calls.append(
                 ModelCall(
                     leg=self.caps.leg, duration_ms=_ms(t0), error=truncate(f"{type(e).__name__}: {e}", 1000)
                 )
             )
-            if is_connection_error(e):
+            if leg_failed(e):
                 raise ModelUnavailable(f"{type(e).__name__}: {e}") from e
             raise
         usage = getattr(ai, "usage_metadata", None) or {}

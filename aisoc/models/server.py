@@ -1,0 +1,154 @@
+"""The OpenAI-compatible chat model as the runtime needs it: every call bounded as a whole, and a
+response that is no chat completion reported as the server's failure, not as the model's answer.
+
+A read timeout bounds each socket read, not the call: a server that sends its answer a byte at a
+time (a wedged GPU box, a proxy trickling keep-alives, an attacker) never trips it. Here the whole
+request — connect, send, wait, read — must end within the spec's ``timeout``: each socket operation
+is given at most the time the request has left (:class:`BoundedTransport`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import httpcore2
+import httpx2
+from langchain_core.exceptions import ModelError as LangChainModelError
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatResult
+from langchain_openai import ChatOpenAI
+
+
+class BadResponse(LangChainModelError):
+    """Raised when a server answers a chat request with something that is no chat completion (an
+    empty body, an error page, JSON without a choice): the server failed, not the model."""
+
+    is_retryable = True
+
+
+class ServerChatModel(ChatOpenAI):
+    """``ChatOpenAI`` whose unreadable responses raise :class:`BadResponse`."""
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        try:
+            result: ChatResult = super()._generate(messages, stop, run_manager, **kwargs)
+        except (json.JSONDecodeError, TypeError, KeyError, IndexError, AttributeError) as e:
+            raise BadResponse(f"the server's response is no chat completion: {type(e).__name__}: {e}") from e
+        if not result.generations:
+            raise BadResponse("the server's response is no chat completion: it holds no choice")
+        return result
+
+
+class _Deadlines(threading.local):
+    at: float | None = None
+    """When the request this thread is making must have ended (``time.monotonic()``)."""
+
+    def left(self, timeout: float | None, error: type[Exception]) -> float | None:
+        """The time one socket operation may take: ``timeout``, or less when the request has less left.
+
+        Raises:
+            error: the request has no time left.
+        """
+        if self.at is None:
+            return timeout
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise error("the model server did not finish answering within the call's time limit")
+        return left if timeout is None else min(timeout, left)
+
+
+class _BoundedStream(httpcore2.NetworkStream):
+    """A socket stream whose every operation waits at most what the current request has left."""
+
+    def __init__(self, inner: httpcore2.NetworkStream, deadlines: _Deadlines) -> None:
+        self._inner, self._deadlines = inner, deadlines
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._deadlines.left(timeout, httpcore2.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._deadlines.left(timeout, httpcore2.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore2.NetworkStream:
+        left = self._deadlines.left(timeout, httpcore2.ConnectTimeout)
+        tls = self._inner.start_tls(ssl_context, server_hostname, left)
+        return _BoundedStream(tls, self._deadlines)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _BoundedBackend(httpcore2.NetworkBackend):
+    def __init__(self, inner: httpcore2.NetworkBackend, deadlines: _Deadlines) -> None:
+        self._inner, self._deadlines = inner, deadlines
+
+    def _left(self, timeout: float | None) -> float | None:
+        return self._deadlines.left(timeout, httpcore2.ConnectTimeout)
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.NetworkStream:
+        stream = self._inner.connect_tcp(host, port, self._left(timeout), local_address, socket_options)
+        return _BoundedStream(stream, self._deadlines)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore2.NetworkStream:
+        stream = self._inner.connect_unix_socket(path, self._left(timeout), socket_options)
+        return _BoundedStream(stream, self._deadlines)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class BoundedTransport(httpx2.HTTPTransport):
+    """An HTTP transport whose every request ends within ``total_s`` seconds, body included.
+
+    The deadline is set when a request starts and holds for its socket operations in this thread
+    until the next request starts: the OpenAI client reads a response's body right after its
+    headers, in the same thread.
+
+    Raises:
+        ModelError: this httpx2 keeps its connection pool elsewhere (the bound cannot be installed).
+    """
+
+    def __init__(self, total_s: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.total_s = total_s
+        self._deadlines = _Deadlines()
+        pool = getattr(self, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if backend is None:
+            from aisoc.errors import ModelError
+
+            raise ModelError("this httpx2 version hides its network backend: a model call cannot be bounded")
+        pool._network_backend = _BoundedBackend(backend, self._deadlines)  # type: ignore[union-attr]
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        self._deadlines.at = time.monotonic() + self.total_s
+        return super().handle_request(request)
+
+
+def bounded_client(total_s: float) -> httpx2.Client:
+    """An HTTP client for one model server whose every request ends within ``total_s`` seconds."""
+    return httpx2.Client(transport=BoundedTransport(total_s), timeout=total_s)

@@ -1,0 +1,142 @@
+"""A model server that misbehaves, seen through the OpenAI-compatible path (two fake servers, real
+alerts): a failed leg fails over; when no leg answers the alert is retried, then dead-lettered with
+the reason; a request the server refuses on its merits asks a person; no call waits unbounded."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from aisoc import Bus, events, models
+from aisoc.runtime import RoleTeam
+from roles import Sentinel
+from tests.aisoc.runtime.test_loop import real_alert
+from tests.support.fake_openai import FakeOpenAI, Reply, fake_openai
+
+
+def _error(status: int, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(
+        status=status, headers=headers or {}, body=json.dumps({"error": {"message": f"{status}"}}).encode()
+    )
+
+
+def _spec(url: str, timeout: float = 5) -> str:
+    return f"openai+{url}?mode=json&timeout={timeout:g}"
+
+
+def _verdict(team: RoleTeam, n: int = 1) -> events.Event:
+    (verdict,) = [e for e in team.run_role("sentinel", real_alert(n)) if e.type == "triage.verdict"]
+    return verdict
+
+
+def _dead_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+SERVER_FAILURES = {
+    "500": _error(500),
+    "502": _error(502),
+    "503": _error(503),
+    "504": _error(504),
+    "429": _error(429),
+    "408": _error(408),
+    "200, empty body": Reply(body=b""),
+    "200, an HTML page": Reply(body=b"<html><body>Bad Gateway</body></html>"),
+    "200, no choices field": Reply(body=b"{}"),
+    "200, no choice": Reply(body=b'{"id": "x", "object": "chat.completion", "choices": []}'),
+    "a body cut halfway": Reply(cut=40),
+}
+
+
+@pytest.mark.parametrize("reply", SERVER_FAILURES.values(), ids=SERVER_FAILURES.keys())
+def test_a_primary_that_fails_hands_the_call_to_the_backup(reply: Reply) -> None:
+    """Given a primary that answers an error status or a body that is no chat completion, when
+    Sentinel triages a real alert, then the backup answers it and the trace names the backup."""
+    with fake_openai() as primary, fake_openai() as backup:
+        primary.script.append(reply)
+        model = models.from_spec(_spec(primary.url), backup=_spec(backup.url))
+        verdict = _verdict(RoleTeam(model=model, bus=Bus(), roles=[Sentinel]))
+        assert verdict.trace.legs == ["backup"] and verdict.produced_by.model_leg == "backup"
+        assert len(backup.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "reply", [SERVER_FAILURES["503"], SERVER_FAILURES["429"], SERVER_FAILURES["200, empty body"]]
+)
+def test_no_leg_answering_retries_the_alert_then_dead_letters_it_with_the_reason(reply: Reply) -> None:
+    """Given both legs answering 503, 429 or an empty 200, the alert gets no review request in
+    their place: its delivery fails, is retried, and is dead-lettered naming the server's failure."""
+    with fake_openai() as primary, fake_openai() as backup:
+        primary.script.extend([reply] * 3)
+        backup.script.extend([reply] * 3)
+        bus = Bus(max_deliveries=3)
+        model = models.from_spec(_spec(primary.url), backup=_spec(backup.url), cooldown_s=0)
+        RoleTeam(model=model, bus=bus, roles=[Sentinel]).subscribe()
+        bus.publish(real_alert(1))
+        bus.drain()
+        (letter,) = bus.dead_letters()
+        assert letter.group == "sentinel" and "model unreachable" in letter.reason
+        assert [e.type for e in bus.audit] == ["alert.received"]
+        assert len(primary.requests) == len(backup.requests) == 3
+
+
+def test_a_request_the_server_refuses_on_its_merits_asks_a_person_at_once() -> None:
+    """Given a 400 (the request itself is wrong: retrying it elsewhere cannot help), the backup is
+    not asked and a person is asked to review, with the server's error as the reason."""
+    with fake_openai() as primary, fake_openai() as backup:
+        primary.script.append(_error(400))
+        model = models.from_spec(_spec(primary.url), backup=_spec(backup.url))
+        (review,) = RoleTeam(model=model, bus=Bus(), roles=[Sentinel]).run_role("sentinel", real_alert(1))
+        assert review.type == "case.review_requested" and "model error" in review.reason
+        assert "400" in review.reason and not backup.requests
+
+
+def test_retry_after_keeps_the_primary_out_for_as_long_as_it_asks() -> None:
+    """Given a primary answering 503 with Retry-After: 300 and a cooldown of 30 s, the primary is
+    skipped for about 300 s, not 30, and the backup serves meanwhile."""
+    with fake_openai() as primary, fake_openai() as backup:
+        primary.script.append(_error(503, {"Retry-After": "300"}))
+        model = models.from_spec(_spec(primary.url), backup=_spec(backup.url), cooldown_s=30)
+        team = RoleTeam(model=model, bus=Bus(), roles=[Sentinel])
+        _verdict(team, 1)
+        assert isinstance(model, models.CooldownFailoverChatModel)
+        assert model._state.down_until - time.monotonic() > 200
+        _verdict(team, 2)
+        assert len(primary.requests) == 1 and len(backup.requests) == 2
+
+
+def test_a_dead_first_leg_and_a_live_second_leg_triage_every_alert() -> None:
+    """Given a primary nobody listens on, every alert is triaged by the backup (one refused
+    connection, then the cooldown skips the primary)."""
+    with fake_openai() as backup:
+        model = models.from_spec(_spec(_dead_url()), backup=_spec(backup.url))
+        team = RoleTeam(model=model, bus=Bus(), roles=[Sentinel])
+        legs = [_verdict(team, n).trace.legs for n in (1, 2, 3)]
+        assert legs == [["backup"]] * 3 and len(backup.requests) == 3
+
+
+def _hang(fake: FakeOpenAI) -> None:
+    fake.script.append(Reply(hang_s=60))
+
+
+def _drip(fake: FakeOpenAI) -> None:
+    # About 60 s of body at one byte per 50 ms: each read succeeds well within the read timeout.
+    fake.script.append(Reply(drip_s=0.05, content="x" * 1200))
+
+
+@pytest.mark.parametrize("misbehave", [_hang, _drip], ids=["never answers", "answers a byte at a time"])
+def test_every_call_is_bounded_by_the_specs_timeout_and_then_fails_over(misbehave) -> None:
+    """Given a primary that never answers, or one that sends its answer a byte at a time (no read
+    ever waits long enough for a read timeout), the call is given up after the spec's timeout and
+    the backup answers."""
+    with fake_openai() as primary, fake_openai() as backup:
+        misbehave(primary)
+        model = models.from_spec(_spec(primary.url, timeout=1), backup=_spec(backup.url))
+        verdict = _verdict(RoleTeam(model=model, bus=Bus(), roles=[Sentinel]))
+        assert verdict.trace.legs == ["backup"] and len(backup.requests) == 1
