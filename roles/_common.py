@@ -34,7 +34,9 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from aisoc.runtime import RoleContext
 from aisoc.runtime.prompt import RawJson
@@ -103,6 +105,19 @@ class FloorPolicy:
 
 FLOOR = FloorPolicy()
 """The policy the canned roles apply."""
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true or false")
+    return value
+
+
+NotBool = BeforeValidator(_no_bool)
+"""A number field's first check: ``true``/``false`` is no number (pydantic would read it as 1 or 0,
+and ``"confidence": true`` as full confidence). A number written as a string (``"0.9"``) is read."""
+Confidence = Annotated[float, NotBool]
+"""An answer's confidence (bounded 0-1 by the field): a number, never true or false."""
 
 
 def asked(chars: int | None = None, items: int | None = None) -> Callable[[dict[str, Any]], None]:

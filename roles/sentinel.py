@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from aisoc.events import CaseClosed, Disposition, Event, Role, TriageVerdict, Verdict, fit
 from aisoc.runtime import AgentRole, RoleContext
-from roles._common import SEVERITY_POINTS, alert_view, asked, assess, decision_data
+from roles._common import SEVERITY_POINTS, Confidence, NotBool, alert_view, asked, assess, decision_data
 
 ESCALATE_PRIORITY = 7
 """Malicious verdicts and priorities at or above this go to Tier 2; the rest are closed."""
@@ -20,8 +20,8 @@ class SentinelAnswer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     verdict: Verdict
-    confidence: float = Field(ge=0, le=1)
-    priority: int = Field(ge=1, le=10)
+    confidence: Confidence = Field(ge=0, le=1)
+    priority: Annotated[int, NotBool] = Field(ge=1, le=10)
     # Asked for one sentence (``asked``): a small model writes to the bound it is given.
     summary: str = Field(min_length=1, max_length=2000, json_schema_extra=asked(chars=120))
 

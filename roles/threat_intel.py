@@ -24,7 +24,7 @@ from aisoc.events import (
 from aisoc.events.attack import current_technique
 from aisoc.runtime import AgentRole, RoleContext, Settled
 from roles._attribution import check_attribution
-from roles._common import alert_view, asked, view_indicators
+from roles._common import Confidence, alert_view, asked, view_indicators
 
 TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
 
@@ -59,7 +59,7 @@ class IntelAnswer(BaseModel):
         default_factory=list, max_length=MAX_TECHNIQUES, json_schema_extra=asked(chars=12)
     )  # an ATT&CK id is at most 9 characters (T1059.001)
     iocs: list[IocAnswer] = Field(default_factory=list, max_length=MAX_IOCS)
-    confidence: float = Field(ge=0, le=1)
+    confidence: Confidence = Field(ge=0, le=1)
     summary: str = Field(min_length=1, max_length=2000, json_schema_extra=asked(chars=120))
 
 

@@ -18,7 +18,7 @@ from aisoc.events import (
     fit,
 )
 from aisoc.runtime import AgentRole, RoleContext
-from roles._common import alert_view, asked, assess, decision_data
+from roles._common import Confidence, alert_view, asked, assess, decision_data
 
 
 class Tier2Answer(BaseModel):
@@ -27,7 +27,7 @@ class Tier2Answer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     decision: Tier2Decision
-    confidence: float = Field(ge=0, le=1)
+    confidence: Confidence = Field(ge=0, le=1)
     # Asked for less than what validates (``asked``): a small model writes to the bound it is given.
     summary: str = Field(min_length=1, max_length=2000, json_schema_extra=asked(chars=120))
     findings: list[str] = Field(

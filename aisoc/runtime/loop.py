@@ -50,6 +50,10 @@ limit (a small context window gets small results; each is also cut to ``TOOL_RES
 TOOL_RESULT_FLOOR = 300
 """Characters of a tool result shown even when the budget is spent (enough for its gist or error)."""
 TIMEOUT = "timeout"
+ANSWER_LIMIT = 200_000
+"""Characters of a final answer the loop reads at all: far above any answer a role's schema
+validates (IR Lead's largest is about 30,000), so a longer one is refused unread (no quadratic
+search for its JSON) and repaired."""
 
 
 class LoopState(TypedDict):
@@ -211,8 +215,10 @@ class ToolLoop:
             name, args, call_id = call["name"], call.get("args") or {}, call.get("id") or ""
             tool = self.tools.get(name)
             if tool is None:
-                text = f"refused: {name!r} is not a tool this role may use"
-                run.tool_calls.append(ToolCallRecord(name=name, arguments=args, result=text, refused=True))
+                text = f"refused: {truncate(name, 200)!r} is not a tool this role may use"
+                run.tool_calls.append(
+                    ToolCallRecord(name=truncate(name, 256), arguments=args, result=text, refused=True)
+                )
                 out.append(ToolMessage(content=text, tool_call_id=call_id))
                 continue
             t0 = time.perf_counter()
@@ -304,6 +310,8 @@ class ToolLoop:
     def validate(self, content: Any) -> tuple[BaseModel | None, str | None]:
         """Parse and validate a final answer; the error text is what the repair prompt shows."""
         text = content if isinstance(content, str) else json.dumps(content)
+        if len(text) > ANSWER_LIMIT:
+            return None, f"the answer is {len(text):,} characters long; answer with the JSON object only"
         try:
             return self.schema.model_validate(extract_json(text)), None
         except ValueError as e:

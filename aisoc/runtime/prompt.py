@@ -101,10 +101,12 @@ def _json(value: Any) -> str:
 
 
 def extract_json(text: str) -> Any:
-    """The first JSON object in a model answer (code fences and chatter around it are ignored).
+    """The one JSON object in a model answer (code fences and chatter around it are ignored).
 
     Raises:
-        ValueError: there is no JSON object in the text.
+        ValueError: there is no JSON object in the text, it is not valid JSON, it is nested too
+            deeply to read, or the text holds a second JSON object after it (which of the two the
+            model meant cannot be told: a benign close followed by a malicious verdict, say).
     """
     start = text.find("{")
     if start < 0:
@@ -112,9 +114,28 @@ def extract_json(text: str) -> Any:
     decoder = json.JSONDecoder(strict=False)  # raw newlines or tabs inside strings: models write them
     while start >= 0:
         try:
-            value, _ = decoder.raw_decode(text, start)
-            return value
+            value, end = decoder.raw_decode(text, start)
         except json.JSONDecodeError as e:
             last = e
             start = text.find("{", start + 1)
+            continue
+        except RecursionError:
+            raise ValueError("the answer is nested too deeply to be read as JSON") from None
+        if _another_object(decoder, text, end):
+            raise ValueError("the answer holds more than one JSON object: answer with exactly one")
+        return value
     raise ValueError(f"the answer is not valid JSON: {last.msg} at position {last.pos}")
+
+
+def _another_object(decoder: json.JSONDecoder, text: str, start: int) -> bool:
+    """Whether a JSON object begins anywhere in ``text`` from ``start`` (chatter with braces is none)."""
+    start = text.find("{", start)
+    while start >= 0:
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except (json.JSONDecodeError, RecursionError):
+            value = None
+        if isinstance(value, dict):
+            return True
+        start = text.find("{", start + 1)
+    return False

@@ -1,0 +1,102 @@
+"""Bad model output through the OpenAI-compatible path (the fake server, real alerts): every
+invocation ends with a validated answer, one repair, or a review request that says why."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aisoc import Bus, events, models
+from aisoc.runtime import RoleTeam
+from roles import Sentinel
+from tests.aisoc.runtime.test_loop import real_alert
+from tests.support.fake_openai import Reply, fake_openai
+
+GOOD = {"verdict": "malicious", "confidence": 0.9, "priority": 9, "summary": "credential theft on WS-1"}
+BENIGN = {"verdict": "benign", "confidence": 0.95, "priority": 2, "summary": "expected admin activity"}
+
+
+def _sentinel(replies: list[Reply], mode: str = "json") -> tuple[list[events.Event], list[dict]]:
+    with fake_openai() as fake:
+        fake.script.extend(replies)
+        team = RoleTeam(model=models.from_spec(f"openai+{fake.url}?mode={mode}"), bus=Bus(), roles=[Sentinel])
+        return team.run_role("sentinel", real_alert(1)), fake.requests
+
+
+def _repair_prompt(requests: list[dict]) -> str:
+    return str(requests[1]["messages"][-1]["content"])
+
+
+def test_two_json_objects_are_not_read_as_the_first_one() -> None:
+    """Given an answer holding a benign close and then a malicious verdict (which did the model
+    mean?), the case is not closed on the first: the model is asked once for one object, and its
+    corrected answer is used."""
+    out, requests = _sentinel(
+        [Reply(content=json.dumps(BENIGN) + "\n" + json.dumps(GOOD)), Reply(content=json.dumps(GOOD))]
+    )
+    assert [e.type for e in out] == ["triage.verdict"] and out[0].verdict == "malicious"
+    assert out[0].trace.repairs == 1 and "more than one JSON object" in _repair_prompt(requests)
+
+
+def test_an_object_with_chatter_and_a_code_fence_is_still_one_answer() -> None:
+    """Given one object in a code fence with a sentence around it, it is the answer (no repair)."""
+    text = "Here is my triage:\n```json\n" + json.dumps(GOOD) + "\n```\nLet me know {if} you need more."
+    out, requests = _sentinel([Reply(content=text)])
+    assert out[0].type == "triage.verdict" and out[0].trace.repairs == 0 and len(requests) == 1
+
+
+def test_deeply_nested_json_is_repaired_like_any_invalid_answer() -> None:
+    """Given an answer nested thousands of levels deep (the JSON decoder's recursion limit), the
+    model is shown the error and asked again, instead of the invocation failing as a model error."""
+    out, requests = _sentinel([Reply(content='{"a":' * 5000), Reply(content=json.dumps(GOOD))])
+    assert out[0].type == "triage.verdict" and out[0].trace.repairs == 1
+    assert "nested" in _repair_prompt(requests)
+
+
+@pytest.mark.parametrize("field", ["confidence", "priority"])
+def test_true_or_false_is_no_number(field: str) -> None:
+    """Given ``"confidence": true`` (read as 1.0, it would pass any confidence floor) or
+    ``"priority": true``, the answer is refused and repaired, not read as 1."""
+    bad = {**BENIGN, field: True}
+    out, requests = _sentinel([Reply(content=json.dumps(bad)), Reply(content=json.dumps(GOOD))])
+    assert [e.type for e in out] == ["triage.verdict"] and out[0].trace.repairs == 1
+    assert field in _repair_prompt(requests)
+
+
+def test_numbers_written_as_strings_are_read_as_numbers() -> None:
+    """Given ``"0.9"`` and ``"9"``, the answer validates as 0.9 and 9 (no repair spent on quotes)."""
+    out, _ = _sentinel([Reply(content=json.dumps({**GOOD, "confidence": "0.9", "priority": "9"}))])
+    assert out[0].confidence == 0.9 and out[0].priority == 9 and out[0].trace.repairs == 0
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "1.5", "-0.1"])
+def test_a_confidence_outside_zero_to_one_is_repaired_then_reviewed(value: str) -> None:
+    """Given a confidence of NaN, Infinity, 1.5 or -0.1 twice, no verdict is published: a person
+    is asked, with the field named."""
+    text = json.dumps(BENIGN).replace("0.95", value)
+    out, _ = _sentinel([Reply(content=text), Reply(content=text)])
+    (review,) = out
+    assert review.type == "case.review_requested" and "confidence" in review.reason
+
+
+def test_a_tool_name_longer_than_the_trace_allows_is_refused_and_recorded() -> None:
+    """Given a call to a tool whose name is 100,000 characters long, the call is refused, recorded
+    with the name cut, and the verdict still comes (the trace's bound no longer fails the run)."""
+    calls = [{"name": "z" * 100_000, "arguments": "{}"}]
+    out, _ = _sentinel([Reply(content="", tool_calls=calls), Reply(content=json.dumps(GOOD))], mode="tools")
+    (verdict,) = out
+    assert verdict.type == "triage.verdict"
+    (rec,) = verdict.trace.tool_calls
+    assert rec.refused and rec.name.startswith("zzz") and len(rec.name) <= 256
+
+
+def test_an_answer_longer_than_any_valid_one_is_refused_unread() -> None:
+    """Given a 1 MB answer of nested braces that never close (searching it for a JSON object took
+    about 40 s of one core, holding the worker), it is refused by its length and repaired."""
+    block = '{"a":' * 900 + "1]"
+    text = block * (1_000_000 // len(block))
+    out, requests = _sentinel([Reply(content=text), Reply(content=json.dumps(GOOD))])
+    assert out[0].type == "triage.verdict" and out[0].trace.repairs == 1
+    assert "characters long" in _repair_prompt(requests)
+    assert len(out[0].trace.messages[2].content) < 70_000  # the trace keeps a bounded copy
