@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TEAM = "roles:STANDARD_TEAM"
 """Import string of the standard team (resolved at the edge, the way gunicorn loads apps)."""
+MODEL_BACKOFF_MAX_S = 10.0
+"""Longest wait of a worker between invocations while no leg of the model serves (under the 15 s
+after which a worker's missed heartbeats make it look dead; a recovered server is found as soon)."""
 
 
 class ContextHook(Protocol):
@@ -153,6 +156,8 @@ class RoleTeam:
         }
         self.controls = Controls(self.bus, paused)
         self._views: _Lru = _Lru(2048)
+        self.unserved = 0
+        """Invocations in a row that found no leg of the model serving (0 once one is served)."""
 
     # --- wiring -----------------------------------------------------------------------------------
 
@@ -231,10 +236,19 @@ class RoleTeam:
         try:
             results = self.run_role(name, event)
         except ModelUnavailable as e:
+            self.unserved += 1
             d.fail(f"model unreachable: {e}")
             return
+        self.unserved = 0
         self.bus.publish_many(results, once=(name, event.event_id))
         d.ack()
+
+    def model_backoff_s(self) -> float:
+        """How long a worker should wait before its next invocation: 0 while the model serves; after
+        ``n`` invocations in a row that found no leg serving, ``2 ** (n - 1)`` seconds, up to
+        :data:`MODEL_BACKOFF_MAX_S`. A failed delivery is redelivered at once: without the wait an
+        alert's deliveries are all spent in under a second of a model server's restart."""
+        return 0.0 if self.unserved == 0 else min(MODEL_BACKOFF_MAX_S, 2.0 ** (self.unserved - 1))
 
     def active(self, name: str) -> bool:
         """Whether role ``name`` may take work now (the kill switch is not on for it)."""

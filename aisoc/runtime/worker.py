@@ -102,8 +102,18 @@ class Worker:
         backoff = 0.5
         lanes = Lanes(self.concurrency, self.handle, self.stop) if self.concurrency > 1 else None
         log.info("%s: consuming %s (%d at once)", self.consumer, ", ".join(role.subscribes), self.concurrency)
+        waited = 0  # the team's count of unserved invocations this worker last waited for
         while not self.stop.is_set():
             self.heartbeat(bus)
+            unserved = self.team.unserved
+            if unserved > waited:  # no leg of the model served: wait longer after each such call
+                pause = self.team.model_backoff_s()
+                log.warning("%s: no model leg serves; next invocation in %.0fs", self.consumer, pause)
+                self.heartbeat(bus, force=True)  # the wait stays within the heartbeat's lifetime
+                self.stop.wait(pause)
+                waited = unserved
+                continue
+            waited = min(waited, unserved)
             try:
                 if not self.team.active(self.role):
                     self.stop.wait(self.block_ms / 1000)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 
 import pytest
 
 from aisoc import Bus, events, models
 from aisoc.runtime import RoleTeam
+from aisoc.runtime.worker import Worker
 from roles import Sentinel
 from tests.aisoc.runtime.test_loop import real_alert
 from tests.support.fake_openai import FakeOpenAI, Reply, fake_openai
@@ -140,3 +142,43 @@ def test_every_call_is_bounded_by_the_specs_timeout_and_then_fails_over(misbehav
         model = models.from_spec(_spec(primary.url, timeout=1), backup=_spec(backup.url))
         verdict = _verdict(RoleTeam(model=model, bus=Bus(), roles=[Sentinel]))
         assert verdict.trace.legs == ["backup"] and len(backup.requests) == 1
+
+
+class _Waits(threading.Event):
+    """A stop event that records how long the worker asked to wait, and does not wait."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.asked.append(timeout)
+        return self.is_set()
+
+
+def test_a_worker_waits_longer_after_each_call_no_leg_served() -> None:
+    """Given both legs down, the worker does not burn the alert's deliveries back to back (they
+    were all spent in under a second, so a model server's restart dead-lettered every alert that
+    came in meanwhile): it waits 1, 2, 4, 8 s between them (then 10 s at most), and the alert is
+    then dead-lettered with the reason."""
+    bus = Bus()
+    team = RoleTeam(
+        model=models.from_spec(_spec(_dead_url()), backup=_spec(_dead_url()), cooldown_s=0),
+        bus=bus,
+        roles=[Sentinel],
+    )
+    stop = _Waits()
+    bus.publish(real_alert(1))
+    worker = threading.Thread(target=Worker(team, "sentinel", block_ms=10, stop=stop).run, daemon=True)
+    worker.start()
+    for _ in range(600):
+        if bus.dead_letters():
+            break
+        time.sleep(0.05)
+    stop.set()
+    worker.join(10)
+    (letter,) = bus.dead_letters()
+    assert "failed 5 deliveries" in letter.reason and "model unreachable" in letter.reason
+    assert [t for t in stop.asked if t and t >= 1][:4] == [1, 2, 4, 8]
+    team.unserved = 20  # a long outage: the worker still heartbeats in time and finds the server back
+    assert team.model_backoff_s() == 10
