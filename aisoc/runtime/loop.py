@@ -167,16 +167,18 @@ class ToolLoop:
                 raise ModelUnavailable(f"{type(e).__name__}: {e}") from e
             raise
         usage = getattr(ai, "usage_metadata", None) or {}
-        cached = (usage.get("input_token_details") or {}).get("cache_read")
-        run.input_tokens += int(usage.get("input_tokens", 0) or 0)
-        run.output_tokens += int(usage.get("output_tokens", 0) or 0)
-        run.cached_tokens += int(cached or 0)
+        # A server's counts are bookkeeping: one it misreports is left out, never the answer lost.
+        inputs, outputs = _count(usage.get("input_tokens")), _count(usage.get("output_tokens"))
+        cached = _count((usage.get("input_token_details") or {}).get("cache_read"))
+        run.input_tokens += inputs or 0
+        run.output_tokens += outputs or 0
+        run.cached_tokens += cached or 0
         run.model_calls.append(
             ModelCall(
                 leg=str(ai.response_metadata.get("aisoc_leg") or self.caps.leg),
                 duration_ms=_ms(t0),
-                input_tokens=usage.get("input_tokens"),
-                output_tokens=usage.get("output_tokens"),
+                input_tokens=inputs,
+                output_tokens=outputs,
                 cached_tokens=cached,
             )
         )
@@ -309,7 +311,7 @@ class ToolLoop:
 
     def validate(self, content: Any) -> tuple[BaseModel | None, str | None]:
         """Parse and validate a final answer; the error text is what the repair prompt shows."""
-        text = content if isinstance(content, str) else json.dumps(content)
+        text = answer_text(content)
         if len(text) > ANSWER_LIMIT:
             return None, f"the answer is {len(text):,} characters long; answer with the JSON object only"
         try:
@@ -403,6 +405,31 @@ def _text(m: BaseMessage) -> str:
         calls = [{"name": c["name"], "args": c.get("args")} for c in m.tool_calls]
         return json.dumps({"content": m.content, "tool_calls": calls}, default=str)
     return m.content if isinstance(m.content, str) else json.dumps(m.content, default=str)
+
+
+TOKEN_COUNT_LIMIT = 100_000_000
+"""Most tokens one call may be counted with: a larger count is a server's error, not a context."""
+
+
+def _count(value: Any) -> int | None:
+    """A token count as reported, or None when it is no count (negative, a word, beyond any context)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= TOKEN_COUNT_LIMIT:
+        return value
+    return None
+
+
+def answer_text(content: Any) -> str:
+    """The text of an answer's content: a string, or the text of its parts (the Chat Completions API
+    lets a server send ``[{"type": "text", "text": ...}, ...]``); anything else as JSON."""
+    if isinstance(content, str):
+        return content
+    if (
+        isinstance(content, list)
+        and content
+        and all(isinstance(p, str) or (isinstance(p, dict) and p.get("type") == "text") for p in content)
+    ):
+        return "".join(p if isinstance(p, str) else str(p.get("text") or "") for p in content)
+    return json.dumps(content)
 
 
 def _ms(t0: float) -> float:

@@ -100,3 +100,31 @@ def test_an_answer_longer_than_any_valid_one_is_refused_unread() -> None:
     assert out[0].type == "triage.verdict" and out[0].trace.repairs == 1
     assert "characters long" in _repair_prompt(requests)
     assert len(out[0].trace.messages[2].content) < 70_000  # the trace keeps a bounded copy
+
+
+ODD_USAGE = {
+    "negative": {"prompt_tokens": -5, "completion_tokens": -1, "total_tokens": -6},
+    "a word": {"prompt_tokens": "lots", "completion_tokens": 1, "total_tokens": 1},
+    "beyond any context": {"prompt_tokens": 10**30, "completion_tokens": 10**30, "total_tokens": 1},
+}
+
+
+@pytest.mark.parametrize("usage", ODD_USAGE.values(), ids=ODD_USAGE.keys())
+def test_token_counts_a_server_misreports_never_cost_the_answer(usage: dict) -> None:
+    """Given a valid answer whose usage counts are negative, a word or beyond any context window,
+    the verdict is published (the answer was lost to a review before); the counts are left out."""
+    out, requests = _sentinel([Reply(content=json.dumps(GOOD), envelope={"usage": usage})])
+    (verdict,) = out
+    assert verdict.type == "triage.verdict" and len(requests) == 1
+    assert verdict.trace.model_calls[0].input_tokens is None  # the misreported count is left out
+    assert verdict.trace.usage is None or verdict.trace.usage.input_tokens == 0
+
+
+def test_an_answer_sent_as_content_parts_is_read_as_its_text() -> None:
+    """Given a server that sends the answer as a list of text parts (as the Chat Completions API
+    allows), the answer is their text: no repair is spent on it."""
+    parts = [{"type": "text", "text": json.dumps(GOOD)[:30]}, {"type": "text", "text": json.dumps(GOOD)[30:]}]
+    message = {"role": "assistant", "content": parts}
+    envelope = {"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
+    out, requests = _sentinel([Reply(envelope=envelope)])
+    assert out[0].type == "triage.verdict" and out[0].trace.repairs == 0 and len(requests) == 1
