@@ -1,5 +1,6 @@
-"""The OpenAI-compatible chat model as the runtime needs it: every call bounded as a whole, and a
-response that is no chat completion reported as the server's failure, not as the model's answer.
+"""The OpenAI-compatible chat model as the runtime needs it: every call bounded as a whole (in time
+and in size), and a response that is no chat completion reported as the server's failure, not as
+the model's answer.
 
 A read timeout bounds each socket read, not the call: a server that sends its answer a byte at a
 time (a wedged GPU box, a proxy trickling keep-alives, an attacker) never trips it. Here the whole
@@ -49,9 +50,31 @@ class ServerChatModel(ChatOpenAI):
         return result
 
 
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+"""Most bytes one response may take (headers and body): far above any answer (an answer over
+200,000 characters is refused anyway), so a server streaming garbage cannot fill the worker's memory."""
+
+
 class _Deadlines(threading.local):
     at: float | None = None
     """When the request this thread is making must have ended (``time.monotonic()``)."""
+    received = 0
+    """Bytes read for that request so far."""
+
+    def start(self, total_s: float) -> None:
+        """A request starts in this thread: it has ``total_s`` seconds and has read nothing."""
+        self.at, self.received = time.monotonic() + total_s, 0
+
+    def count(self, data: bytes) -> bytes:
+        """Count ``data`` against the response's size.
+
+        Raises:
+            httpcore2.ReadError: the response is larger than :data:`MAX_RESPONSE_BYTES`.
+        """
+        self.received += len(data)
+        if self.received > MAX_RESPONSE_BYTES:
+            raise httpcore2.ReadError(f"the model server's response exceeds {MAX_RESPONSE_BYTES:,} bytes")
+        return data
 
     def left(self, timeout: float | None, error: type[Exception]) -> float | None:
         """The time one socket operation may take: ``timeout``, or less when the request has less left.
@@ -74,7 +97,8 @@ class _BoundedStream(httpcore2.NetworkStream):
         self._inner, self._deadlines = inner, deadlines
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, self._deadlines.left(timeout, httpcore2.ReadTimeout))
+        data = self._inner.read(max_bytes, self._deadlines.left(timeout, httpcore2.ReadTimeout))
+        return self._deadlines.count(data)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._inner.write(buffer, self._deadlines.left(timeout, httpcore2.WriteTimeout))
@@ -122,7 +146,8 @@ class _BoundedBackend(httpcore2.NetworkBackend):
 
 
 class BoundedTransport(httpx2.HTTPTransport):
-    """An HTTP transport whose every request ends within ``total_s`` seconds, body included.
+    """An HTTP transport whose every request ends within ``total_s`` seconds, body included, and
+    reads at most :data:`MAX_RESPONSE_BYTES` of its response.
 
     The deadline is set when a request starts and holds for its socket operations in this thread
     until the next request starts: the OpenAI client reads a response's body right after its
@@ -145,10 +170,11 @@ class BoundedTransport(httpx2.HTTPTransport):
         pool._network_backend = _BoundedBackend(backend, self._deadlines)  # type: ignore[union-attr]
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        self._deadlines.at = time.monotonic() + self.total_s
+        self._deadlines.start(self.total_s)
         return super().handle_request(request)
 
 
 def bounded_client(total_s: float) -> httpx2.Client:
-    """An HTTP client for one model server whose every request ends within ``total_s`` seconds."""
+    """An HTTP client for one model server whose every request ends within ``total_s`` seconds and
+    reads at most :data:`MAX_RESPONSE_BYTES`."""
     return httpx2.Client(transport=BoundedTransport(total_s), timeout=total_s)

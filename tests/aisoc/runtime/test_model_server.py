@@ -182,3 +182,14 @@ def test_a_worker_waits_longer_after_each_call_no_leg_served() -> None:
     assert [t for t in stop.asked if t and t >= 1][:4] == [1, 2, 4, 8]
     team.unserved = 20  # a long outage: the worker still heartbeats in time and finds the server back
     assert team.model_backoff_s() == 10
+
+
+def test_a_response_larger_than_any_answer_is_cut_off_and_fails_over() -> None:
+    """Given a primary that answers with a 20 MB body (a server streaming garbage at full speed
+    would fill the worker's memory within its timeout), reading stops at 16 MiB, the leg has
+    failed, and the backup answers."""
+    with fake_openai() as primary, fake_openai() as backup:
+        primary.script.append(Reply(content="x" * 20_000_000))
+        model = models.from_spec(_spec(primary.url), backup=_spec(backup.url))
+        verdict = _verdict(RoleTeam(model=model, bus=Bus(), roles=[Sentinel]))
+        assert verdict.trace.legs == ["backup"] and len(backup.requests) == 1
