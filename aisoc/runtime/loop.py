@@ -306,7 +306,8 @@ class ToolLoop:
             output, error = self.validate(fixed.content)
             run.repairs = 1
         if error is not None:
-            return Outcome(None, f"invalid output after one repair: {error}", run, transcript)
+            when = "after one repair" if run.repairs else "and no time left to repair it"
+            return Outcome(None, f"invalid output {when}: {error}", run, transcript)
         return Outcome(output, None, run, transcript)
 
     def validate(self, content: Any) -> tuple[BaseModel | None, str | None]:

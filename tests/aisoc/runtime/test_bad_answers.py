@@ -128,3 +128,16 @@ def test_an_answer_sent_as_content_parts_is_read_as_its_text() -> None:
     envelope = {"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
     out, requests = _sentinel([Reply(envelope=envelope)])
     assert out[0].type == "triage.verdict" and out[0].trace.repairs == 0 and len(requests) == 1
+
+
+def test_an_invalid_answer_after_the_deadline_is_not_said_to_be_repaired() -> None:
+    """Given an invalid answer that arrives after the role's time limit, no repair is asked for,
+    and the review's reason says so instead of claiming one was tried."""
+    with fake_openai(delay_s=0.3) as fake:
+        fake.script.append(Reply(content="not an answer"))
+        team = RoleTeam(
+            model=models.from_spec(f"openai+{fake.url}?mode=json"), bus=Bus(), roles=[Sentinel], timeout_s=0.1
+        )
+        (review,) = team.run_role("sentinel", real_alert(1))
+    assert review.type == "case.review_requested" and len(fake.requests) == 1
+    assert "no time left to repair" in review.reason and "after one repair" not in review.reason
