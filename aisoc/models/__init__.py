@@ -103,7 +103,7 @@ def _openai(spec: str, timeout: float) -> BaseChatModel:
         model=query.get("model", "local"),
         temperature=0.0,
         timeout=seconds,
-        http_client=bounded_client(seconds),  # the whole call, not each read, ends within the timeout
+        http_client=bounded_client(seconds, base_url),  # each whole call ends within the timeout
         max_retries=0,  # failover decides what happens next, not the client
         max_tokens=int(query.get("max_tokens", 512)),
     )

@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.request
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore2
 import httpx2
@@ -174,7 +176,18 @@ class BoundedTransport(httpx2.HTTPTransport):
         return super().handle_request(request)
 
 
-def bounded_client(total_s: float) -> httpx2.Client:
-    """An HTTP client for one model server whose every request ends within ``total_s`` seconds and
-    reads at most :data:`MAX_RESPONSE_BYTES`."""
-    return httpx2.Client(transport=BoundedTransport(total_s), timeout=total_s)
+def bounded_client(total_s: float, base_url: str) -> httpx2.Client:
+    """An HTTP client for the model server at ``base_url`` whose every request ends within
+    ``total_s`` seconds and reads at most :data:`MAX_RESPONSE_BYTES`; through the environment's
+    proxy for that URL, if any (a client given its own transport no longer looks for one)."""
+    return httpx2.Client(transport=BoundedTransport(total_s, proxy=env_proxy(base_url)), timeout=total_s)
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``),
+    unless ``NO_PROXY`` exempts its host."""
+    parts = urlsplit(url)
+    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all") or None

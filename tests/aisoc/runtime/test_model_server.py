@@ -193,3 +193,17 @@ def test_a_response_larger_than_any_answer_is_cut_off_and_fails_over() -> None:
         model = models.from_spec(_spec(primary.url), backup=_spec(backup.url))
         verdict = _verdict(RoleTeam(model=model, bus=Bus(), roles=[Sentinel]))
         assert verdict.trace.legs == ["backup"] and len(backup.requests) == 1
+
+
+def test_the_environments_proxy_still_carries_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given HTTP_PROXY naming a proxy (here the fake server, which answers any path) and a model
+    server known only to that proxy, the call goes through the proxy, as the OpenAI client's own
+    transport let it (the bounded transport must not drop the environment's proxy)."""
+    with fake_openai() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.removesuffix("/v1"))
+        monkeypatch.setenv("http_proxy", proxy.url.removesuffix("/v1"))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        model = models.from_spec(_spec("http://model-server.invalid:8080/v1"))
+        verdict = _verdict(RoleTeam(model=model, bus=Bus(), roles=[Sentinel]))
+        assert verdict.type == "triage.verdict" and len(proxy.requests) == 1
