@@ -296,19 +296,26 @@ class ToolLoop:
             return Outcome(None, run.stop, run, transcript)
         if not isinstance(last, AIMessage) or last.tool_calls:
             return Outcome(None, "the model ended without an answer", run, transcript)
-        output, error = self.validate(last.content)
+        output, error = self._judge(last)
         if error is not None and time.monotonic() <= run.deadline:
             repair = HumanMessage(
                 content=(f"Your answer was not valid: {error}\nReply with only the corrected JSON object.")
             )
             fixed = self._call(answer_model, [*transcript, repair], run)
             transcript = [*transcript, repair, fixed]
-            output, error = self.validate(fixed.content)
+            output, error = self._judge(fixed)
             run.repairs = 1
         if error is not None:
             when = "after one repair" if run.repairs else "and no time left to repair it"
             return Outcome(None, f"invalid output {when}: {error}", run, transcript)
         return Outcome(output, None, run, transcript)
+
+    def _judge(self, answer: AIMessage) -> tuple[BaseModel | None, str | None]:
+        """Validate a final answer; a refusal (OpenAI's ``refusal`` field) is named as such."""
+        refusal = answer.additional_kwargs.get("refusal")
+        if refusal and not answer_text(answer.content or "").strip():
+            return None, f"the model refused to answer: {truncate(str(refusal), 500)}"
+        return self.validate(answer.content)
 
     def validate(self, content: Any) -> tuple[BaseModel | None, str | None]:
         """Parse and validate a final answer; the error text is what the repair prompt shows."""

@@ -141,3 +141,13 @@ def test_an_invalid_answer_after_the_deadline_is_not_said_to_be_repaired() -> No
         (review,) = team.run_role("sentinel", real_alert(1))
     assert review.type == "case.review_requested" and len(fake.requests) == 1
     assert "no time left to repair" in review.reason and "after one repair" not in review.reason
+
+
+def test_a_refusal_is_named_in_the_review() -> None:
+    """Given a model that refuses twice (OpenAI's ``refusal`` field, no content), the review's reason
+    quotes the refusal instead of saying the answer held no JSON."""
+    message = {"role": "assistant", "content": None, "refusal": "I can't help with malware analysis."}
+    envelope = {"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
+    out, _ = _sentinel([Reply(envelope=envelope), Reply(envelope=envelope)])
+    (review,) = out
+    assert review.type == "case.review_requested" and "I can't help with malware analysis" in review.reason
