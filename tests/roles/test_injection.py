@@ -12,6 +12,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from aisoc import Bus, events, models
 from aisoc.runtime import RoleTeam
+from roles import Sentinel
 from tests.aisoc.runtime.test_guardrail import stat
 from tests.aisoc.runtime.test_loop import real_alert
 from tests.support.fake_openai import FakeOpenAI, Reply, fake_openai
@@ -85,3 +86,61 @@ def test_a_model_that_obeys_is_held_by_the_true_positive_precedent() -> None:
     _, injected = _injected()
     types, _ = _run(injected, obey=True, statistics=lambda role, alert, case_id: [stat(4, 0, key=alert.rule)])
     assert "case.closed" not in types and "tier2.decision" in types
+
+
+HOSTILE = "a\x00b \u202egnp.exe [click](http://evil.example/x) <@all> <@personEmail:ceo@example.com>"
+
+
+def test_hostile_free_text_in_an_answer_reaches_cards_inert() -> None:
+    """Given a Sentinel summary with a NUL, a bidi override, a markdown link and Webex mentions, the
+    verdict and the close keep the text as written (the record), and their cards show it inert."""
+    from cards.render import render
+
+    answer = {"verdict": "benign", "confidence": 0.9, "priority": 2, "summary": HOSTILE}
+    with fake_openai() as fake:
+        fake.script.append(Reply(content=json.dumps(answer)))
+        team = RoleTeam(model=models.from_spec(f"openai+{fake.url}?mode=json"), bus=Bus(), roles=[Sentinel])
+        out = team.run_role("sentinel", real_alert(1))
+    assert [e.type for e in out] == ["triage.verdict", "case.closed"] and out[0].summary == HOSTILE
+    for event in out:
+        card = json.dumps(render(event).__dict__, default=str)
+        assert "gnp.exe" in card and "click" in card
+        for bad in ("\\u0000", "\\u202e", "](http", "http://evil", "<@all", "<@person"):
+            assert bad not in card, (event.type, bad)
+
+
+def test_look_alike_targets_are_never_proposed() -> None:
+    """Given IR Lead steps aimed at the case's host written another way (lower case, a bidi
+    override, spaces), at a host and an address outside the case, none is proposed: each step stays
+    in the plan marked "not proposed"."""
+    alert = real_alert(2).alert
+    host = alert.hosts[0]
+    targets = [host.lower(), host + "\u202e", f" {host} ", "DC-01"]
+    steps = [
+        {"phase": "containment", "description": f"isolate {n}", "action": "isolate_host", "target": t}
+        for n, t in enumerate(targets)
+    ]
+    steps.append(
+        {"phase": "containment", "description": "block", "action": "block_indicator", "target": "8.8.8.8"}
+    )
+    plan = {"sev": "SEV-2", "sev_rationale": "r", "summary": "s", "steps": steps}
+
+    with fake_openai() as fake:
+
+        def content(body: dict[str, Any]) -> str:
+            if "ROLE: ir_lead" in body["messages"][0]["content"]:
+                return json.dumps(plan)
+            kinds = {"system": SystemMessage}
+            msgs = [
+                kinds.get(m["role"], HumanMessage)(content=m.get("content") or "") for m in body["messages"]
+            ]
+            return str(fake.stub.answer(msgs).content)
+
+        fake.next_reply = lambda: Reply(content=content)  # type: ignore[method-assign]
+        bus = Bus()
+        RoleTeam(model=models.from_spec(f"openai+{fake.url}?mode=tools"), bus=bus).consume(
+            ListSource([alert])
+        )
+    (ir,) = [e for e in bus.audit if isinstance(e, events.IrPlan)]
+    assert len(ir.steps) == 5 and all(s.kind is None and "not proposed" in s.description for s in ir.steps)
+    assert not [e for e in bus.audit if isinstance(e, events.ActionProposed)]
