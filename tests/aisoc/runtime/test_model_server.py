@@ -4,10 +4,13 @@ the reason; a request the server refuses on its merits asks a person; no call wa
 
 from __future__ import annotations
 
+import email.utils
 import json
 import socket
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -99,11 +102,16 @@ def test_a_request_the_server_refuses_on_its_merits_asks_a_person_at_once() -> N
         assert "400" in review.reason and not backup.requests
 
 
-def test_retry_after_keeps_the_primary_out_for_as_long_as_it_asks() -> None:
-    """Given a primary answering 503 with Retry-After: 300 and a cooldown of 30 s, the primary is
-    skipped for about 300 s, not 30, and the backup serves meanwhile."""
+def _in_300_s() -> str:
+    return email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=300), usegmt=True)
+
+
+@pytest.mark.parametrize("after", [lambda: "300", _in_300_s], ids=["seconds", "an HTTP date"])
+def test_retry_after_keeps_the_primary_out_for_as_long_as_it_asks(after: Callable[[], str]) -> None:
+    """Given a primary answering 503 with Retry-After: 300 (or the date 300 s from now) and a
+    cooldown of 30 s, the primary is skipped for about 300 s, not 30, and the backup serves."""
     with fake_openai() as primary, fake_openai() as backup:
-        primary.script.append(_error(503, {"Retry-After": "300"}))
+        primary.script.append(_error(503, {"Retry-After": after()}))
         model = models.from_spec(_spec(primary.url), backup=_spec(backup.url), cooldown_s=30)
         team = RoleTeam(model=model, bus=Bus(), roles=[Sentinel])
         _verdict(team, 1)
