@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aisoc import Bus, events, models
+from aisoc.errors import ModelError
 from aisoc.runtime import RoleTeam
 from aisoc.runtime.worker import Worker
 from roles import Sentinel
@@ -215,3 +216,11 @@ def test_the_environments_proxy_still_carries_calls(monkeypatch: pytest.MonkeyPa
         model = models.from_spec(_spec("http://model-server.invalid:8080/v1"))
         verdict = _verdict(RoleTeam(model=model, bus=Bus(), roles=[Sentinel]))
         assert verdict.type == "triage.verdict" and len(proxy.requests) == 1
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "inf", "nan"])
+def test_a_timeout_that_bounds_nothing_is_refused_with_the_spec(value: str) -> None:
+    """Given ``timeout`` that is no number, zero, negative, infinite or NaN (a call without a bound,
+    or one that cannot start), the spec is refused naming it, not a ValueError from deep inside."""
+    with pytest.raises(ModelError, match="timeout must be"):
+        models.from_spec(f"openai+http://127.0.0.1:9/v1?mode=json&timeout={value}")
