@@ -373,7 +373,8 @@ class GuardrailCheck(_Frozen):
     closes: bool = False
     """Whether the role's answer closed the case (only closes are checked)."""
     overruled: Short | None = None
-    """The rule that refused the close (``true_positive_precedent``, ``low_confidence``), if any."""
+    """The rule that refused the close (``true_positive_precedent``, ``severe_alert``, ``low_confidence``),
+    if any."""
     reason: Line | None = None
 
 

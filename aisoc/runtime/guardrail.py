@@ -6,7 +6,10 @@ A role that wants to close a case is overruled when
   positives — for some rule, category or indicator, the most specific statistic with at least
   ``min_labelled`` analyst labels (the tenant's before all tenants'; the tenant's base rate does
   not count) has a true-positive share of at least ``tp_share``; or
-- ``low_confidence``: its own confidence is below ``min_confidence``.
+- ``low_confidence``: its own confidence is below ``min_confidence``; or
+- ``severe_alert``: the source rated the alert ``max_close_severity`` or worse (by default high or
+  critical): a model alone never closes what the detection itself calls severe — whatever an
+  attacker wrote into the alert for the model to read (a prompt injection), a person decides.
 
 An overruled close goes to the next tier instead (Sentinel's to Tier 2) or, from the last tier that
 may close, to human review; the reason is in the event a person reads (the verdict's summary, the
@@ -19,18 +22,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aisoc.events import CaseClosed, Event, GuardrailCheck
+from aisoc.events.alert import SEVERITY_NAMES
 from aisoc.memory import Stat
 
 log = logging.getLogger(__name__)
 
 TRUE_POSITIVE_PRECEDENT = "true_positive_precedent"
 LOW_CONFIDENCE = "low_confidence"
-RULES = (TRUE_POSITIVE_PRECEDENT, LOW_CONFIDENCE)
+SEVERE_ALERT = "severe_alert"
+RULES = (TRUE_POSITIVE_PRECEDENT, SEVERE_ALERT, LOW_CONFIDENCE)
 """The guardrail's rules, in the order they are checked."""
 
 
@@ -49,14 +54,28 @@ class GuardrailPolicy(BaseModel):
     """A role may not close a case when alerts like it were true positives at least this often..."""
     min_labelled: int = Field(default=3, ge=1)
     """...counted over at least this many analyst labels (rule, category or indicator statistics)."""
+    max_close_severity: Literal["low", "medium", "high", "critical"] | None = "high"
+    """A role may not close an alert its source rated this severe or worse (None, "" or "off": a role
+    may close any severity)."""
+
+    @field_validator("max_close_severity", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none", "off") else value
 
     def describe(self) -> str:
         """The policy in one line (what every trace records)."""
         if not self.enabled:
             return "guardrail off"
+        severe = (
+            f", on alerts rated below {self.max_close_severity}"
+            if self.max_close_severity is not None
+            else ""
+        )
         return (
             f"closes by {', '.join(self.roles)} need confidence >= {self.min_confidence:g} and no "
             f"statistic with >= {self.min_labelled} labels at a true-positive share >= {self.tp_share:g}"
+            f"{severe}"
         )
 
 
@@ -75,7 +94,12 @@ class Verdict:
 
 
 def judge(
-    policy: GuardrailPolicy, role: str, closes: bool, confidence: float | None, stats: Sequence[Stat]
+    policy: GuardrailPolicy,
+    role: str,
+    closes: bool,
+    confidence: float | None,
+    stats: Sequence[Stat],
+    severity: int | None = None,
 ) -> Verdict:
     """Decide whether ``role`` may close: the policy's rules against its confidence and statistics.
 
@@ -86,6 +110,7 @@ def judge(
         confidence: the role's stated confidence (None: the role states none; only the precedent
             rule applies).
         stats: the statistics the role was shown.
+        severity: the alert's normalized severity (0 info ... 4 critical; None: unknown).
 
     Returns:
         The verdict; ``rule`` is set when the close is refused.
@@ -102,6 +127,14 @@ def judge(
                 f"earlier alerts of {s.subject} {s.key} ({s.level.replace('_', ' ')}) true positive "
                 f"({share:.0%} >= {policy.tp_share:.0%})",
             )
+    limit = policy.max_close_severity
+    if limit is not None and severity is not None and severity >= SEVERITY_NAMES.index(limit):
+        return Verdict(
+            True,
+            SEVERE_ALERT,
+            f"guardrail: {role} may not close it: the source rated the alert {SEVERITY_NAMES[severity]} "
+            f"({limit} or worse is for a person to close)",
+        )
     if confidence is not None and confidence < policy.min_confidence:
         return Verdict(
             True,

@@ -364,7 +364,8 @@ class RoleTeam:
     ) -> tuple[list[Event], Any]:
         """Enforce the guardrail on a role's close; record the policy and verdict in its trace."""
         confidence = getattr(output, "confidence", None)
-        verdict = judge(self.guardrail, role.name, closes_case(results), confidence, ctx.statistics)
+        severity = ctx.alert.severity if ctx.alert is not None else None
+        verdict = judge(self.guardrail, role.name, closes_case(results), confidence, ctx.statistics, severity)
         if verdict.overrules and verdict.reason is not None:
             log.info("%s: guardrail %s overruled a close on %s", role.name, verdict.rule, ctx.case_id)
             results = role.overruled(ctx, results, verdict.reason)

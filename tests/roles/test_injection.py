@@ -88,6 +88,15 @@ def test_a_model_that_obeys_is_held_by_the_true_positive_precedent() -> None:
     assert "case.closed" not in types and "tier2.decision" in types
 
 
+def test_a_model_that_obeys_cannot_close_a_critical_alert_with_no_history() -> None:
+    """Given a model that closes as the injection says, at confidence 1.0, and no analyst labels at
+    all, the critical Shellshock alert is still not closed: the source rated it critical, and the
+    guardrail leaves such closes to a person; Sentinel's verdict goes to Tier 2 with the reason."""
+    _, injected = _injected()
+    types, _ = _run(injected, obey=True)
+    assert "case.closed" not in types and "tier2.decision" in types
+
+
 HOSTILE = "a\x00b \u202egnp.exe [click](http://evil.example/x) <@all> <@personEmail:ceo@example.com>"
 
 

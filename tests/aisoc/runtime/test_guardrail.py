@@ -10,7 +10,7 @@ import pytest
 from aisoc import Bus, events
 from aisoc.memory import Stat
 from aisoc.runtime import GuardrailPolicy, RoleTeam, overruled_by
-from aisoc.runtime.guardrail import LOW_CONFIDENCE, TRUE_POSITIVE_PRECEDENT, judge
+from aisoc.runtime.guardrail import LOW_CONFIDENCE, SEVERE_ALERT, TRUE_POSITIVE_PRECEDENT, judge
 from roles import IrLead, Sentinel, Tier2
 from tests.aisoc.runtime.test_loop import real_alert
 from tests.support.fake_model import ScriptedChatModel
@@ -79,6 +79,26 @@ def test_a_close_below_the_confidence_threshold_is_refused() -> None:
     policy = GuardrailPolicy(min_confidence=0.6)
     assert judge(policy, "sentinel", True, 0.3, []).rule == LOW_CONFIDENCE
     assert judge(policy, "sentinel", True, 0.6, []).rule is None
+
+
+def test_a_close_of_an_alert_the_source_rated_severe_is_refused() -> None:
+    """Given the default policy, when a fully confident role closes an alert its source rated high or
+    critical, then the severity rule refuses it (a person closes those); medium may be closed; the
+    bar is a setting, and None lets any severity be closed."""
+    v = judge(GuardrailPolicy(), "sentinel", True, 1.0, [], severity=4)
+    assert v.rule == SEVERE_ALERT and "rated the alert critical" in (v.reason or "")
+    assert judge(GuardrailPolicy(), "tier2", True, 1.0, [], severity=3).rule == SEVERE_ALERT
+    assert judge(GuardrailPolicy(), "sentinel", True, 1.0, [], severity=2).rule is None
+    assert (
+        judge(GuardrailPolicy(max_close_severity="critical"), "sentinel", True, 1.0, [], severity=3).rule
+        is None
+    )
+    assert judge(GuardrailPolicy(max_close_severity=None), "sentinel", True, 1.0, [], severity=4).rule is None
+    assert judge(GuardrailPolicy(), "sentinel", True, 1.0, [], severity=None).rule is None
+    for off in ("", "off", "None"):
+        assert GuardrailPolicy(max_close_severity=off).max_close_severity is None  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        GuardrailPolicy(max_close_severity="severe")  # type: ignore[arg-type]
 
 
 def test_only_closes_of_listed_roles_are_checked_and_off_means_off() -> None:
