@@ -20,7 +20,7 @@ from gate.service import Gate
 from tests.bot.conftest import Space
 from tests.bot.factory import WallClock, bot_settings, deliver, settle
 from tests.bot.story import ISOLATE, SHELLSHOCK, publish_story, tenant_action, tenant_case
-from tests.bot.two_tenants import GLOBEX_ONLY, PAM, World, ask, case_root, two_tenants
+from tests.bot.two_tenants import GLOBEX_ONLY, PAM, World, ask, case_root, settings_file, two_tenants
 from tests.gate.factory import T0
 
 PEOPLE = {
@@ -295,12 +295,6 @@ def test_the_routing_model_is_kept_to_the_persons_tenants(
 # --- settings ---------------------------------------------------------------------------------------
 
 
-def _settings_file(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "aisoc.toml"
-    path.write_text(text)
-    return str(path)
-
-
 def test_people_tenants_are_read_from_toml_and_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -308,7 +302,7 @@ def test_people_tenants_are_read_from_toml_and_the_environment(
     is bound by their email first, else by their domain, matched in any case; anyone else is bound to
     nothing; the same mapping is read from AISOC_BOT_PEOPLE_TENANTS."""
     monkeypatch.delenv("WEBEX_ACCESS_TOKEN", raising=False)
-    path = _settings_file(
+    path = settings_file(
         tmp_path,
         '[bot.people_tenants]\n" Ana@Acme.Example " = ["acme", "globex"]\n"@ACME.example" = ["acme"]\n'
         '"gil@acme.example" = ["globex"]\n',
@@ -326,7 +320,7 @@ def test_people_tenants_are_read_from_toml_and_the_environment(
     assert s.person_tenants("erin@example.com") is None and s.person_tenants(None) is None
     assert s.person_tenants("ben@sub.acme.example") is None  # a domain is matched exactly
     monkeypatch.setenv("AISOC_BOT_PEOPLE_TENANTS", '{"ana@acme.example": ["acme"]}')
-    assert load_bot_settings(_settings_file(tmp_path, "")).person_tenants("ana@acme.example") == {"acme"}
+    assert load_bot_settings(settings_file(tmp_path, "")).person_tenants("ana@acme.example") == {"acme"}
 
 
 @pytest.mark.parametrize(
@@ -364,4 +358,4 @@ def test_a_wrong_people_mapping_is_refused_with_its_reason(
     fails and says why."""
     monkeypatch.delenv("WEBEX_ACCESS_TOKEN", raising=False)
     with pytest.raises(ConfigError, match=expected):
-        load_bot_settings(_settings_file(tmp_path, table))
+        load_bot_settings(settings_file(tmp_path, table))

@@ -27,7 +27,7 @@ from tests.bot.story import (
     tenant_action,
     tenant_case,
 )
-from tests.bot.two_tenants import GLOBEX_ONLY, PAM, World, ask, case_root, shown, two_tenants
+from tests.bot.two_tenants import GLOBEX_ONLY, PAM, World, ask, case_root, settings_file, shown, two_tenants
 from tests.gate.factory import T0
 
 
@@ -239,12 +239,6 @@ def _inbound(msg: dict[str, Any]) -> Any:
 # --- settings ---------------------------------------------------------------------------------------
 
 
-def _settings_file(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "aisoc.toml"
-    path.write_text(text)
-    return str(path)
-
-
 def test_tenant_rooms_are_read_from_toml_and_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -252,7 +246,7 @@ def test_tenant_rooms_are_read_from_toml_and_the_environment(
     tenant's cases go to its room, that room serves both, and plain ids stay in the SOC's rooms; the
     same mapping is read from AISOC_BOT_TENANT_ROOMS."""
     monkeypatch.delenv("WEBEX_ACCESS_TOKEN", raising=False)
-    path = _settings_file(
+    path = settings_file(
         tmp_path,
         '[bot]\nsoc_room_id = "SOC"\ncase_room_id = "CASES"\n'
         '[bot.tenant_rooms]\nacme = "R1"\nglobex = "R1"\n"Initech Ltd" = "R2"\n',
@@ -263,7 +257,7 @@ def test_tenant_rooms_are_read_from_toml_and_the_environment(
     assert s.case_room_for("wazuh:1") == "CASES" and s.case_room_for("hooli/wazuh:1") == "CASES"
     assert {"R1", "R2", "SOC", "CASES"} <= s.answer_rooms()
     monkeypatch.setenv("AISOC_BOT_TENANT_ROOMS", '{"acme": "R9"}')
-    assert load_bot_settings(_settings_file(tmp_path, "")).tenant_rooms == {"acme": "R9"}
+    assert load_bot_settings(settings_file(tmp_path, "")).tenant_rooms == {"acme": "R9"}
 
 
 @pytest.mark.parametrize(
@@ -293,7 +287,7 @@ def test_a_wrong_tenant_mapping_is_refused_with_its_reason(
     room that serves every tenant, an undeclared or the default tenant: loading fails and says why."""
     monkeypatch.delenv("WEBEX_ACCESS_TOKEN", raising=False)
     with pytest.raises(ConfigError, match=expected):
-        load_bot_settings(_settings_file(tmp_path, table))
+        load_bot_settings(settings_file(tmp_path, table))
 
 
 def test_a_tenants_own_report_also_goes_to_its_room(

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import time_machine
@@ -127,3 +128,10 @@ def shown(message: dict[str, Any]) -> str:
 def case_root(space: Space, room: dict[str, Any], case_id: str) -> dict[str, Any]:
     """The first post of a case's thread in a room."""
     return next(m for m in space.fake.posted(room) if "parentId" not in m and case_id in shown(m))
+
+
+def settings_file(tmp_path: Path, text: str) -> str:
+    """``text`` as the settings file ``tmp_path/aisoc.toml``; returns its path."""
+    path = tmp_path / "aisoc.toml"
+    path.write_text(text)
+    return str(path)
