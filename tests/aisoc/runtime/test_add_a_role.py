@@ -367,13 +367,19 @@ def test_the_gate_and_bot_processes_decode_the_new_roles_own_event_type(added: A
     }
     sup = Supervisor(procfile, env, tmp_path / "logs").start()
     store = BotStore(str(tmp_path / "soc.bot.db"))
+    watch = Bus(url)
     try:
         deadline = time.monotonic() + 180  # a loaded machine: the bot imports for a minute
         while time.monotonic() < deadline:
-            if sum(p.kind == "test.second_opinion" for p in store.posts()) >= len(given):
+            posted = sum(p.kind == "test.second_opinion" for p in store.posts())
+            # Both processes up (the gate's first beat) before they are stopped: a stop signal that
+            # lands while a process still imports ends it by the signal, not by its own shutdown.
+            gate_up = any(info.get("role") == "gate" for info in watch.heartbeats().values())
+            if posted >= len(given) and gate_up:
                 break
             time.sleep(0.3)
     finally:
+        watch.close()
         codes = sup.stop()
     cards = [p for p in store.posts() if p.kind == "test.second_opinion"]
     store.close()
