@@ -26,6 +26,7 @@ from typing import Literal
 
 from aisoc.memory import CaseRecord, CaseState
 from aisoc.memory.records import to_dt
+from bot.markup import code
 from bot.scope import CaseView
 from cards.text import clean, span, when
 
@@ -202,10 +203,6 @@ def _in(at: float | None, window: tuple[datetime, datetime] | None) -> bool:
     return window is None or window[0] <= to_dt(at) <= window[1]
 
 
-def _code(value: object, limit: int) -> str:
-    return clean(value, limit, oneline=True).replace("`", "'")
-
-
 def _line(
     memory: CaseView, rec: CaseRecord, tz: tzinfo, waiting: Callable[[CaseRecord], str], tenants: bool
 ) -> str:
@@ -221,7 +218,7 @@ def _line(
     extra = waiting(rec)
     state = rec.state.value.replace("_", " ") + (f"; {extra}" if extra else "")
     age = f" · since {when(to_dt(alert.at), tz)}" if alert else ""
-    return f"- {tag}{tenant}{title}{hosts} · `{_code(rec.case_id, 120)}` — {state}{age}"
+    return f"- {tag}{tenant}{title}{hosts} · `{code(rec.case_id, 120)}` — {state}{age}"
 
 
 def _order(rec: CaseRecord) -> tuple[int, float]:
