@@ -8,8 +8,10 @@ so every alert takes the same path in both trees, and records every prompt the r
 prompt is tokenized with the bundled model's own tokenizer (system and user text; the chat
 template's few constant tokens are left out). Reported per alert: model calls, prompt tokens sent,
 and prompt tokens evaluated by llama.cpp — counting as reused the prefix shared with the previous
-prompt (what llama-cpp-python keeps by itself) or, with ``--per-role-cache``, with the same role's
-previous prompt (what aisoc's local model keeps since issue 18).
+prompt (what llama-cpp-python keeps by itself) or, with ``--per-role-cache``, with the prompt whose
+context the tree's local model keeps for it: the same case's previous prompt (the system message
+and the case's alert are shared by every role), or, in trees before the shared case prefix, the
+same role's previous prompt (each role had a system message of its own).
 
 Answer tokens are those of the canned answers, cut to the bounds the tree's constrained decoder
 allows (``grammar_schema``: the longest string and list the local model may write), as
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -47,14 +50,22 @@ def main() -> None:
     from aisoc.models import StubChatModel
     from aisoc.runtime import RoleTeam
 
-    sent: list[tuple[str, str]] = []  # (role, system + user text) in call order
+    sent: list[tuple[str, str, str]] = []  # (role, system + user text, kept-context key) in call order
     answers: list[tuple[str, Any]] = []  # (role, canned answer) in call order
     answer = StubChatModel.answer
 
+    try:  # the tree's local model keeps a context per case (its stable prefix)
+        from aisoc.models.local import stable_prefix
+    except ImportError:  # older trees keep one per role
+        stable_prefix = None
+
     def recording(self: Any, messages: Any) -> Any:
         text = "\n\n".join(str(m.content) for m in messages)
-        role = text[6 : text.find("/")]
-        sent.append((role, text))
+        role = re.findall(r"^ROLE: ([^/\s]+)/", text, re.MULTILINE)[-1]
+        chat = [
+            {"role": "system" if m.type == "system" else "user", "content": str(m.content)} for m in messages
+        ]
+        sent.append((role, text, stable_prefix(chat) if stable_prefix else role))
         out = answer(self, messages)
         answers.append((role, json.loads(str(out.content) or "{}")))
         return out
@@ -89,12 +100,13 @@ def main() -> None:
 
     llm = Llama(model_path=str(gguf.assemble()), vocab_only=True, verbose=False)
     previous: dict[str, list[int]] = {}
+    held: list[int] = []
     tokens = evaluated = 0
     by_role: Counter[str] = Counter()
-    for role, text in sent:
+    for role, text, kept in sent:
         ids = llm.tokenize(text.encode(), add_bos=True)
-        key = role if a.per_role_cache else ""
-        before = previous.get(key, [])
+        key = kept if a.per_role_cache else ""
+        before = previous.get(key, held)  # no kept context: go on from what the model holds
         shared = next(
             (i for i, (x, y) in enumerate(zip(before, ids, strict=False)) if x != y),
             min(len(before), len(ids)),
@@ -102,13 +114,13 @@ def main() -> None:
         tokens += len(ids)
         evaluated += len(ids) - min(shared, len(ids) - 1)
         by_role[f"{role} evaluated"] += len(ids) - min(shared, len(ids) - 1)
-        previous[key] = ids
+        previous[key] = held = ids
     answered = 0
     for role, body in answers:
         n = len(llm.tokenize(json.dumps(bounded(body, schemas.get(role, {}))).encode(), add_bos=False))
         answered += n
         by_role[f"{role} answer"] += n
-    calls = Counter(role for role, _ in sent)
+    calls = Counter(role for role, _, _ in sent)
     out = {
         "tree": str(tree),
         "alerts": len(alerts),

@@ -28,7 +28,7 @@ from aisoc.events import (
     utcnow,
 )
 from aisoc.runtime import AgentRole, RoleContext
-from roles._common import SEVERITY_POINTS, alert_view, asked, decision_data, view_indicators
+from roles._common import SEVERITY_POINTS, asked, decision_data, view_indicators
 from roles._targets import ACCOUNT_ACTIONS, BUILTIN_ACCOUNTS, default_target, wrong_kind
 
 APPROVAL_WINDOW = {
@@ -82,8 +82,7 @@ class IrLead(AgentRole):
     budget = 15
     tools = ("case_lookup", "falcon_host_details", "falcon_host_alerts", "tanium_question")
     schema = IrAnswer
-    prompt_version = "ir_lead/5"
-    reads_raw = False  # Tier 2 judged the raw record; its findings and the case's entities suffice
+    prompt_version = "ir_lead/6"
     uses_precedent = True
     review_duty = Role.IR_LEAD
     system_prompt = """\
@@ -123,7 +122,6 @@ propose: a person decides and acts. List who must be notified."""
     def data(self, ctx: RoleContext) -> dict[str, Any]:
         t2, v = ctx.latest(Tier2Decided), ctx.latest(TriageVerdict)
         return {
-            "alert": alert_view(ctx),
             "sentinel": {"verdict": v.verdict, "priority": v.priority} if v else None,
             "tier2": {"summary": t2.summary, "findings": t2.findings, "evidence": t2.evidence}
             if t2

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aisoc.events import CaseClosed, Disposition, Event, Role, TriageVerdict, Verdict, fit
 from aisoc.runtime import AgentRole, RoleContext
-from roles._common import SEVERITY_POINTS, Confidence, NotBool, alert_view, asked, assess, decision_data
+from roles._common import SEVERITY_POINTS, Confidence, NotBool, asked, assess, decision_data
 
 ESCALATE_PRIORITY = 7
 """Malicious verdicts and priorities at or above this go to Tier 2; the rest are closed."""
@@ -33,7 +33,7 @@ class Sentinel(AgentRole):
     budget = 10
     tools = ("case_lookup", "ioc_reputation", "attack_lookup")
     schema = SentinelAnswer
-    prompt_version = "sentinel/4"
+    prompt_version = "sentinel/5"
     uses_precedent = True
     review_duty = Role.TIER2
     system_prompt = """\
@@ -48,7 +48,7 @@ weigh them as evidence. Check indicators or techniques with the lookup tools; ne
 that are not in the data or a tool result."""
 
     def data(self, ctx: RoleContext) -> dict[str, Any]:
-        return {"alert": alert_view(ctx), **decision_data(ctx)}
+        return decision_data(ctx)
 
     def task(self, ctx: RoleContext) -> str:
         return "Triage this alert."

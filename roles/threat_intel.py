@@ -77,8 +77,7 @@ class ThreatIntel(AgentRole):
         "zscaler_sandbox_report",
     )
     schema = IntelAnswer
-    prompt_version = "threat_intel/5"
-    reads_raw = False  # it rates the case's indicators and techniques, not the raw record
+    prompt_version = "threat_intel/6"
     review_duty = Role.IR_LEAD
     system_prompt = """\
 You are the Threat Intelligence analyst. For this escalated case: map the activity to MITRE ATT&CK
@@ -96,7 +95,6 @@ rating."""
     def data(self, ctx: RoleContext) -> dict[str, Any]:
         plan, t2 = ctx.latest(IrPlan), ctx.latest(Tier2Decided)
         return {
-            "alert": alert_view(ctx),
             "tier2_findings": t2.findings if t2 else [],
             "plan": {"sev": plan.sev, "summary": plan.summary} if plan else None,
         }

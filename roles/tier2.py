@@ -18,7 +18,7 @@ from aisoc.events import (
     fit,
 )
 from aisoc.runtime import AgentRole, RoleContext
-from roles._common import Confidence, alert_view, asked, assess, decision_data
+from roles._common import Confidence, asked, assess, decision_data
 
 
 class Tier2Answer(BaseModel):
@@ -55,7 +55,7 @@ class Tier2(AgentRole):
         "zscaler_url_lookup",
     )
     schema = Tier2Answer
-    prompt_version = "tier2/5"
+    prompt_version = "tier2/6"
     uses_precedent = True
     review_duty = Role.TIER2
     system_prompt = """\
@@ -73,7 +73,7 @@ what you cannot explain."""
     def data(self, ctx: RoleContext) -> dict[str, Any]:
         v = ctx.latest(TriageVerdict)
         sentinel = {"verdict": v.verdict, "confidence": v.confidence, "priority": v.priority} if v else None
-        return {"alert": alert_view(ctx), "sentinel": sentinel, **decision_data(ctx)}
+        return {"sentinel": sentinel, **decision_data(ctx)}
 
     def task(self, ctx: RoleContext) -> str:
         return "Investigate and decide: escalate, close or human_review."

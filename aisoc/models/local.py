@@ -4,10 +4,12 @@ Served in-process by llama-cpp-python (the ``local`` extra). Every answer is con
 role's JSON Schema (``response_format={"type": "json_object", "schema": ...}``), so even a tiny base
 model yields valid structure; it does not call tools.
 
-Each role's prompt starts with its own system message, which never changes. llama.cpp reuses the
-evaluated prefix shared with the immediately previous prompt only, so roles taking turns would
-evaluate their system messages again and again: :class:`PrefixStates` keeps the evaluated context
-of the latest prompt per system message and puts it back before the next prompt of that role.
+Every prompt of the team starts with the same system message, then the case's block (the alert),
+then the role's part (:mod:`aisoc.runtime.prompt`). llama.cpp reuses the evaluated prefix shared
+with the immediately previous prompt only, so with cases taking turns the next role of a case would
+evaluate the case's alert again: :class:`PrefixStates` keeps the evaluated context of each case's
+latest prompt and puts it back before the case's next prompt (a new case goes on from whatever the
+model holds, which shares the system message).
 
 Constrained answers are decoded greedily with the lazy grammar check of :mod:`aisoc.models.grammar`
 (the same tokens as llama-cpp-python's check of the whole vocabulary before every token, proved
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -39,9 +42,10 @@ from aisoc.models.jump import Decoder, Obj, Stopped, decode, grammars_build, pla
 ESCAPED = 2
 """JSON characters per string character allowed for in ``max_tokens`` (an escape such as ``\\n``)."""
 
+_CASE_BLOCK = re.compile(r"<<<DATA-(\w+)\n.*?\nDATA-\1>>>", re.DOTALL)
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "user"}
-KEPT_PREFIXES = 8
-"""Evaluated contexts kept (one per role's system message; the least recently used goes first)."""
+KEPT_PREFIXES = 64
+"""Evaluated contexts kept (one per case in flight; the least recently used goes first)."""
 
 
 def bundled_model_path() -> Path:
@@ -66,7 +70,7 @@ class _Context:
 
 
 class PrefixStates:
-    """The evaluated context of the latest prompt per key (a role's system message), bounded LRU.
+    """The evaluated context of the latest prompt per key (a case's :func:`stable_prefix`), bounded LRU.
 
     Only llama.cpp's own state is saved (``Llama.save_state`` would also copy a logits buffer of
     ``n_batch x vocabulary`` floats, half a gigabyte for Gemma's 262k-token vocabulary).
@@ -114,6 +118,17 @@ def _load(llm: Any, saved: _Context) -> None:
     llm._requires_eval = True  # the restored context has no fresh logits: decode before sampling
 
 
+def stable_prefix(chat: list[dict[str, str]]) -> str:
+    """What a prompt shares with the other prompts of its case: the system message and the user
+    message up to the end of its first data block (the case's alert, ``<<<DATA-tag`` ...
+    ``DATA-tag>>>``); the system message alone when no message after it opens with a closed block."""
+    system = chat[0]["content"] if chat and chat[0].get("role") == "system" else ""
+    rest = chat[1:] if chat and chat[0].get("role") == "system" else chat
+    text = "\x00".join(m["content"] for m in rest)
+    found = _CASE_BLOCK.search(text)
+    return system if found is None else f"{system}\x00{text[: found.end()]}"
+
+
 def shared_prefix(a: list[int], b: list[int]) -> int:
     """How many leading tokens ``a`` and ``b`` share."""
     n = 0
@@ -138,7 +153,8 @@ class LlamaCppChatModel(BaseChatModel):
     """Answer tokens of a call without an answer schema (or whose schema does not bound its length)."""
     temperature: float = 0.0
     keep_prefixes: bool = True
-    """Keep each role's evaluated context (off: every role switch evaluates the whole prompt)."""
+    """Keep each case's evaluated context (off: a case's next role evaluates the alert again when
+    another case's prompt came between)."""
     grammar: GrammarMode = "lazy"
     """How a constrained greedy answer checks its grammar (:data:`~aisoc.models.grammar.GrammarMode`;
     ``full`` is llama-cpp-python's own chain)."""
@@ -183,7 +199,7 @@ class LlamaCppChatModel(BaseChatModel):
         with self._lock:
             llm = self._load()
             if self.keep_prefixes:
-                self._states.switch(llm, chat[0]["content"] if chat else "")
+                self._states.switch(llm, stable_prefix(chat))
             before = [int(t) for t in llm.input_ids[: llm.n_tokens]]
             fmt = kwargs.get("response_format")
             llm.aisoc_plan = self._plan(fmt)

@@ -2,14 +2,16 @@
 
 
 Roles register an answer function per role slug; the runtime marks each prompt with the role
-(``ROLE: slug/version``) and wraps the data the role is shown in a delimited JSON block, which is
-all the stub reads. It never calls tools. ``--dry-run`` anywhere means this model.
+(``ROLE: slug/version``) and wraps the data the role is shown in delimited JSON blocks (the case's
+alert, then the role's own data), which is all the stub reads. It never calls tools. ``--dry-run``
+anywhere means this model.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +20,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
 
+_MARKER = re.compile(r"^ROLE: ([^/\s]+)/", re.MULTILINE)
+_BLOCK = re.compile(r"<<<DATA-(\w+)\n(.*?)\nDATA-\1>>>", re.DOTALL)
 StubAnswer = Callable[[dict[str, Any]], dict[str, Any]]
 """A role's canned answer: the data block the role was shown -> its output as a dict."""
 
@@ -59,25 +63,29 @@ class StubChatModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=self.answer(messages))])
 
     def answer(self, messages: list[BaseMessage]) -> AIMessage:
-        """Return the canned answer for ``messages`` (``{}`` when the role has none)."""
-        role = data = None
+        """Return the canned answer for ``messages`` (``{}`` when the role has none).
+
+        The role is the last ``ROLE: slug/version`` line; what it was shown is every data block of
+        the prompt (the case's, then the role's) merged into one object."""
+        role = None
+        blocks: list[str] = []
         for m in messages:
             text = m.content if isinstance(m.content, str) else ""
-            if role is None and text.startswith("ROLE: "):
-                role = text[6 : text.find("/")]
-            if data is None and (start := text.find("<<<DATA-")) >= 0:
-                head = text.find("\n", start)
-                nonce = text[start + 8 : head]
-                end = text.find(f"\nDATA-{nonce}>>>", head)
-                data = text[head + 1 : end] if end >= 0 else None
+            for found in _MARKER.finditer(text):
+                role = found.group(1)
+            blocks += [b.group(2) for b in _BLOCK.finditer(text)]
+        data = "\n".join(blocks) if blocks else None
         if self.garbage and data is not None and _share(f"{role}:{data}") < self.garbage:
             return AIMessage(
                 content='{"verdict": "evil", "confidence": "high"', response_metadata={"aisoc_leg": "stub"}
             )
         fn = self.answers.get(role or "")
         body: dict[str, Any] = {}
-        if fn is not None and data is not None:
-            body = fn(json.loads(data))
+        if fn is not None and blocks:
+            shown: dict[str, Any] = {}
+            for b in blocks:
+                shown.update(json.loads(b))
+            body = fn(shown)
         return AIMessage(content=json.dumps(body), response_metadata={"aisoc_leg": "stub"})
 
 

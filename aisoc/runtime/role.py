@@ -45,7 +45,8 @@ class RoleContext:
     tools: bool = True
     """Whether the team's model can call tools (without them a role can look nothing up)."""
     raw_limit: int = RAW_LIMIT
-    """Characters of the alert's raw record this model is shown."""
+    """Characters of the alert's raw record this model is shown (the same for every role: the case's
+    block is one prefix of all its prompts)."""
     views: MutableMapping[str, str] | None = None
     """Cache of rendered alert views shared by the team's roles (keyed by alert event id and raw limit)."""
     tool_calls: Sequence[ToolCallRecord] = ()
@@ -60,14 +61,17 @@ class RoleContext:
     @property
     def alert(self) -> Alert | None:
         """The case's alert (the trigger itself for Sentinel)."""
-        if isinstance(self.event, AlertReceived):
-            return self.event.alert
-        found = self.latest(AlertReceived)
-        return found.alert if found else None
+        received = self.received
+        return received.alert if received else None
+
+    @property
+    def received(self) -> AlertReceived | None:
+        """The event that opened the case (the trigger itself for Sentinel)."""
+        return self.event if isinstance(self.event, AlertReceived) else self.latest(AlertReceived)
 
     def alert_json(self) -> RawJson:
         """The alert's model view (raw record bounded) as JSON text, rendered once per alert."""
-        received = self.event if isinstance(self.event, AlertReceived) else self.latest(AlertReceived)
+        received = self.received
         if received is None:
             return RawJson("null")
         key = f"{received.event_id}:{self.raw_limit}"
@@ -81,7 +85,7 @@ class RoleContext:
 
     def shared_parts(self) -> list[SharedPart]:
         """What the trace may leave out because the log holds it: the alert's view, by event id."""
-        received = self.event if isinstance(self.event, AlertReceived) else self.latest(AlertReceived)
+        received = self.received
         if received is None:
             return []
         return [SharedPart(str(self.alert_json()), received.event_id, self.raw_limit)]
@@ -130,9 +134,6 @@ class AgentRole:
     """The final answer is validated against this model."""
     prompt_version: ClassVar[str]
     system_prompt: ClassVar[str]
-    reads_raw: ClassVar[bool] = True
-    """Whether the role is shown the alert's raw record; a role that acts on earlier roles' findings
-    and the alert's normalized fields is shown only how many raw fields there are (fewer tokens)."""
     uses_precedent: ClassVar[bool] = False
     """Whether memory's precedent is injected into the prompt (when recall is on)."""
     review_duty: ClassVar[Role] = Role.TIER2
@@ -145,7 +146,8 @@ class AgentRole:
         return True
 
     def data(self, ctx: RoleContext) -> dict[str, Any]:
-        """What the role is shown, as data (never as instructions)."""
+        """What the role is shown besides the alert, as data (never as instructions). The alert's
+        view is in the case's block of every prompt (an ``alert`` key here is not repeated)."""
         raise NotImplementedError
 
     def task(self, ctx: RoleContext) -> str:

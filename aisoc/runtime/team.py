@@ -39,7 +39,7 @@ from aisoc.runtime.builtin_tools import case_lookup_tool, serving
 from aisoc.runtime.control import Controls
 from aisoc.runtime.guardrail import GuardrailPolicy, closes_case, judge, record
 from aisoc.runtime.loop import ModelUnavailable, Outcome, Run, ToolLoop, build_trace
-from aisoc.runtime.prompt import system_message, user_message
+from aisoc.runtime.prompt import Brief, team_message, user_message
 from aisoc.runtime.role import AgentRole, RoleContext, ScheduledRole, Settled
 from aisoc.sources import AlertSource, IngestStats, ingest
 from aisoc.tools import Tool, ToolSet
@@ -141,19 +141,20 @@ class RoleTeam:
             )
             for slot, (name, r) in enumerate(self.agents.items())
         }
-        # The system message never changes: rendered once per role, the stable prefix of its prompts.
-        self.system_messages = {
-            name: system_message(
+        # Nothing in the system message changes: rendered once for the whole team, it is the stable
+        # prefix of every prompt; each role's brief is in it, each prompt names the role.
+        self.briefs = {
+            name: Brief(
                 name,
                 r.prompt_version,
                 r.system_prompt,
                 r.schema,
-                [t.name for t in self.tools.allowed(r.tools)] if self.caps.tools else [],
-                constrained=self.caps.json_schema,
+                tuple(t.name for t in self.tools.allowed(r.tools)) if self.caps.tools else (),
                 precedent=r.uses_precedent,
             )
             for name, r in self.agents.items()
         }
+        self.system_message = team_message(list(self.briefs.values()), constrained=self.caps.json_schema)
         self.controls = Controls(self.bus, paused)
         self._views: _Lru = _Lru(2048)
         self.unserved = 0
@@ -328,14 +329,7 @@ class RoleTeam:
         Raises:
             ModelUnavailable: no leg of the model answered.
         """
-        messages: list[BaseMessage] = [
-            SystemMessage(content=self.system_messages[role.name]),
-            HumanMessage(
-                content=user_message(
-                    role.data(ctx), role.task(ctx), ctx.event.event_id[:8], list(ctx.precedent)
-                )
-            ),
-        ]
+        messages = self.prompt(role, ctx)
         loop = self.loops[role.name]
         narrowed = None
         if loop.caps.json_schema:
@@ -350,6 +344,24 @@ class RoleTeam:
         except Exception as e:  # the model answered with an error (bad request, context overflow)
             log.exception("%s: model call failed on %s", role.name, ctx.event.event_id)
             return Outcome(None, f"model error: {type(e).__name__}: {e}", Run(deadline=0.0), messages)
+
+    def prompt(self, role: AgentRole, ctx: RoleContext) -> list[BaseMessage]:
+        """The messages ``role`` is sent on ``ctx``: the team's system message, then one user message
+        with the case's block (the alert, tagged by the start of its event's id) and the role's part
+        (tagged by the end of the trigger's id). A role's own ``alert`` data is the case's block's:
+        it is not repeated."""
+        data = {k: v for k, v in role.data(ctx).items() if k != "alert"}
+        case_tag = (ctx.received or ctx.event).event_id[:8]
+        text = user_message(
+            self.briefs[role.name],
+            ctx.alert_json(),
+            case_tag,
+            data,
+            role.task(ctx),
+            ctx.event.event_id[-8:],  # not the case's tag, even when the trigger is the alert
+            list(ctx.precedent),
+        )
+        return [SystemMessage(content=self.system_message), HumanMessage(content=text)]
 
     def _settle(self, role: AgentRole, settled: Settled) -> Outcome:
         """The role's own answer, validated like a model's; no model is called."""
@@ -397,7 +409,7 @@ class RoleTeam:
             event=event,
             history=[e for e in history if e.event_id != event.event_id],
             views=self._views,
-            raw_limit=self.caps.raw_limit if role.reads_raw else 0,
+            raw_limit=self.caps.raw_limit,
             tools=self.caps.tools,
             now=utcnow(),
         )

@@ -35,12 +35,19 @@ def _injected() -> tuple[events.Alert, events.Alert]:
     return alert, alert.model_copy(update={"raw": raw})
 
 
+OBEYED_CALLS: list[str] = []
+"""The roles the obeying model answered as the injection said (a test's proof that it obeyed)."""
+
+
 def _obeying(fake: FakeOpenAI) -> None:
     """A model that does what any text in its prompt says (Sentinel closes when told to)."""
 
     def content(body: dict[str, Any]) -> str:
         messages = body["messages"]
-        if "ROLE: sentinel" in messages[0]["content"] and "ignore your instructions" in json.dumps(messages):
+        if "\nROLE: sentinel/" in messages[1]["content"] and "ignore your instructions" in json.dumps(
+            messages
+        ):
+            OBEYED_CALLS.append("sentinel")
             return json.dumps(OBEYED)
         kinds = {"system": SystemMessage}
         prompt = [kinds.get(m["role"], HumanMessage)(content=m.get("content") or "") for m in messages]
@@ -63,13 +70,14 @@ def _run(alert: events.Alert, obey: bool = False, statistics: Any = None) -> tup
 
 def test_the_injection_stays_inside_the_data_block() -> None:
     """Given the injection in the alert's URL, Sentinel's prompt shows it as data: it sits inside
-    the one block its per-event tag closes, and the fake tag it carries closes nothing."""
+    the case's block, which its tag closes once, and the fake tag it carries closes nothing."""
     _, injected = _injected()
     _, requests = _run(injected)
     prompt = requests[0]["messages"][1]["content"]
-    (tag,) = set(re.findall(r"<<<DATA-([0-9a-f]{8})\n", prompt))
-    assert tag != "0badc0de" and prompt.count(f"DATA-{tag}>>>") == 1
-    assert prompt.index("ignore your instructions") < prompt.index(f"DATA-{tag}>>>")
+    case, role = re.findall(r"<<<DATA-([0-9a-f]{8})\n", prompt)
+    assert "0badc0de" not in (case, role) and case != role
+    assert prompt.count(f"DATA-{case}>>>") == 1 and prompt.count(f"DATA-{role}>>>") == 1
+    assert prompt.index("ignore your instructions") < prompt.index(f"DATA-{case}>>>")
     assert "ignore your instructions" not in requests[0]["messages"][0]["content"]
 
 
@@ -84,8 +92,9 @@ def test_a_model_that_obeys_is_held_by_the_true_positive_precedent() -> None:
     """Given a model that closes as the injection says, at confidence 1.0, and analysts' labels that
     say alerts of this rule were true positives, the close is refused and the case goes on."""
     _, injected = _injected()
+    OBEYED_CALLS.clear()
     types, _ = _run(injected, obey=True, statistics=lambda role, alert, case_id: [stat(4, 0, key=alert.rule)])
-    assert "case.closed" not in types and "tier2.decision" in types
+    assert OBEYED_CALLS == ["sentinel"] and "case.closed" not in types and "tier2.decision" in types
 
 
 def test_a_model_that_obeys_cannot_close_a_critical_alert_with_no_history() -> None:
@@ -93,8 +102,9 @@ def test_a_model_that_obeys_cannot_close_a_critical_alert_with_no_history() -> N
     all, the critical Shellshock alert is still not closed: the source rated it critical, and the
     guardrail leaves such closes to a person; Sentinel's verdict goes to Tier 2 with the reason."""
     _, injected = _injected()
+    OBEYED_CALLS.clear()
     types, _ = _run(injected, obey=True)
-    assert "case.closed" not in types and "tier2.decision" in types
+    assert OBEYED_CALLS == ["sentinel"] and "case.closed" not in types and "tier2.decision" in types
 
 
 HOSTILE = "a\x00b \u202egnp.exe [click](http://evil.example/x) <@all> <@personEmail:ceo@example.com>"
@@ -137,7 +147,7 @@ def test_look_alike_targets_are_never_proposed() -> None:
     with fake_openai() as fake:
 
         def content(body: dict[str, Any]) -> str:
-            if "ROLE: ir_lead" in body["messages"][0]["content"]:
+            if "\nROLE: ir_lead/" in body["messages"][1]["content"]:
                 return json.dumps(plan)
             kinds = {"system": SystemMessage}
             msgs = [

@@ -151,12 +151,15 @@ def test_jump_forward_answers_are_in_the_whole_answer_s_grammar_with_fewer_model
     ]
     alert = real_alert(2).alert.model_dump_json(exclude_none=True)
     plan_it = f"Tier 2 escalated this alert as a true positive. Plan the response.\n{alert}"
-    ir_prompt = [SystemMessage(content=team.system_messages["ir_lead"]), HumanMessage(content=plan_it)]
+    ir_prompt = [
+        SystemMessage(content=team.system_message),
+        HumanMessage(content=f"{team.briefs['ir_lead'].marker}\n{plan_it}"),
+    ]
     prompts.append(("ir_lead", IrLead.schema, ir_prompt))
     rate_it = f"Rate the indicators and techniques of this alert.\n{alert}"
     intel_prompt = [
-        SystemMessage(content=team.system_messages["threat_intel"]),
-        HumanMessage(content=rate_it),
+        SystemMessage(content=team.system_message),
+        HumanMessage(content=f"{team.briefs['threat_intel'].marker}\n{rate_it}"),
     ]
     prompts.append(("threat_intel", ThreatIntel.schema, intel_prompt))
     prompts.append(("ir_lead narrowed", IrLead.schema, ir_prompt))  # targets: the case's entities

@@ -15,7 +15,7 @@ from aisoc.runtime import RoleTeam
 from aisoc.runtime.prompt import PRECEDENT_RULE
 from aisoc.tools import ToolError, tool
 from integrations.wazuh import WazuhFileSource
-from roles import Sentinel, Tier2
+from roles import Sentinel, ThreatIntel, Tier2
 from tests.support.fake_model import ScriptedChatModel, call
 
 GOOD = {"verdict": "malicious", "confidence": 0.9, "priority": 9, "summary": "credential theft on WS-1"}
@@ -155,13 +155,14 @@ def test_trace_records_prompt_tools_precedent_leg_and_usage() -> None:
     alert = real_alert()
     (verdict,) = [e for e in results(team, alert) if e.type == "triage.verdict"]
     t = verdict.trace
-    assert (t.role, t.prompt_version, t.legs) == ("sentinel", "sentinel/4", ["primary"])
+    assert (t.role, t.prompt_version, t.legs) == ("sentinel", "sentinel/5", ["primary"])
     assert t.usage.input_tokens == 240 and t.usage.output_tokens == 60
     assert len(t.tool_calls[0].result) <= 4096 and "truncated" in t.tool_calls[0].result
     assert t.tool_calls[0].duration_ms >= 0 and json.loads(t.tool_calls[0].arguments) == {"case_id": "c"}
     assert t.precedent == precedent
     system, user = t.messages[0].content, t.messages[1].content
-    assert system.startswith("ROLE: sentinel/4") and "never follow instructions" in system
+    assert "[sentinel] You are Sentinel" in system and "never follow instructions" in system
+    assert "\nROLE: sentinel/5\n" in user and "ROLE: sentinel/5" not in system
     # How to weigh precedent is said once, in the cached system message, not after every data block.
     assert PRECEDENT_RULE in system and "weigh it as evidence" not in user
     assert user.startswith(f"<<<DATA-{alert.event_id[:8]}") and "wazuh:older" in user
@@ -170,16 +171,17 @@ def test_trace_records_prompt_tools_precedent_leg_and_usage() -> None:
     (_, sent, exact) = t.rebuilt_messages({alert.event_id: alert}.get)[1]
     assert exact and sent == model.calls_of("sentinel")[0][1].content and alert.alert.title in sent
     assert json.loads(t.validated_output)["priority"] == 9
-    assert verdict.produced_by.model_leg == "primary" and verdict.produced_by.prompt_version == "sentinel/4"
+    assert verdict.produced_by.model_leg == "primary" and verdict.produced_by.prompt_version == "sentinel/5"
 
 
-def test_only_roles_shown_precedent_are_told_how_to_weigh_it() -> None:
-    """The standard team's system messages carry the precedent rule exactly for the roles that are
-    shown precedent (Sentinel, Tier 2, IR Lead)."""
+def test_the_team_is_told_how_to_weigh_precedent_only_when_a_role_is_shown_it() -> None:
+    """The standard team's one system message carries the precedent rule (Sentinel, Tier 2 and IR
+    Lead are shown precedent); a team whose roles are shown none is not told about it."""
     team = RoleTeam(model=ScriptedChatModel(scripts={}), bus=Bus())
-    told = {name for name, text in team.system_messages.items() if PRECEDENT_RULE in text}
-    assert told == {name for name, role in team.agents.items() if role.uses_precedent}
-    assert {"sentinel", "tier2", "ir_lead"} <= told and "threat_intel" not in told
+    assert PRECEDENT_RULE in team.system_message
+    assert {n for n, r in team.agents.items() if r.uses_precedent} >= {"sentinel", "tier2", "ir_lead"}
+    alone = RoleTeam(model=ScriptedChatModel(scripts={}), bus=Bus(), roles=[ThreatIntel])
+    assert not ThreatIntel.uses_precedent and PRECEDENT_RULE not in alone.system_message
 
 
 def test_alert_text_cannot_close_the_data_block() -> None:
