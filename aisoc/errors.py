@@ -40,6 +40,21 @@ class Unprocessable(AisocError):
     and replaying the letter after the repair handles it."""
 
 
+class Unavailable(AisocError):
+    """Raised by a handler when a dependency it needs cannot serve now (a model server restarting,
+    overloaded, or answering 429): nothing is wrong with the event, so the delivery waits and is
+    retried later, never dead-lettered for it, and the later events of its case wait behind it
+    (see :meth:`aisoc.bus.Delivery.retry_later`).
+
+    ``retry_after_s`` is how long the dependency asked to be left alone (its ``Retry-After``), or
+    None when it did not say.
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class ConfigError(AisocError):
     """Raised when settings are missing or wrong; the message names the setting and what was expected."""
 

@@ -182,6 +182,11 @@ class KernelSettings(SocSettings):
     """How long a delivery may stay unacked before another consumer of its group takes it over."""
     max_deliveries: int = Field(default=5, ge=1)
     """Deliveries of one event to one role before it is dead-lettered."""
+    retry_base_s: float = Field(default=5.0, gt=0)
+    """First delay before an event whose model (or other dependency) was unavailable is tried again;
+    doubled per try. Such tries never count toward ``max_deliveries``."""
+    retry_max_s: float = Field(default=300.0, gt=0)
+    """Longest delay between two tries of an event that waits for its model."""
     mark_retention_days: float = Field(default=30.0, gt=0)
     """How long idempotency marks (a role's ``(role, event_id)``, a publish's event id: ingest's
     dedupe window) are kept in Redis. Exactly-once holds whatever it is: a work entry redelivered
@@ -263,6 +268,8 @@ class KernelSettings(SocSettings):
             "durability": self.durability,
             "visibility_timeout_ms": int(self.visibility_timeout_s * 1000),
             "max_deliveries": self.max_deliveries,
+            "retry_base_s": self.retry_base_s,
+            "retry_max_s": self.retry_max_s,
             "mark_ttl_s": int(self.mark_retention_days * 86400),
             "trim_every": self.trim_every_acks,
         }

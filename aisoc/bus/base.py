@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
+from aisoc.bus import waiting
 from aisoc.bus.audit import AuditLog
 from aisoc.bus.coordination import Coordination
 from aisoc.bus.delivery import Delivery, Handler, Runner, Subscription, batch_by_group
@@ -27,7 +28,9 @@ from aisoc.bus.records import (
     RawEntry,
     ReadRequest,
     Undeliverable,
+    id_key,
 )
+from aisoc.bus.waiting import DEFAULT_RETRY_BASE_S, DEFAULT_RETRY_MAX_S, DUE_SCAN_S, Waiting
 from aisoc.errors import BusError, ContractError
 from aisoc.events import WORK_STREAMS, Event, class_for, from_json, revalidate
 
@@ -63,6 +66,10 @@ class Bus(Coordination):
         trim_every: after this many acks on one work stream, the acking process trims that stream
             to what its groups still need (``trim``), so work streams stay bounded between the
             scheduler's maintenance runs; 0 leaves trimming to maintenance alone.
+        retry_base_s: first delay of a delivery given back with ``retry_later`` (a dependency
+            unavailable); doubled per try (``aisoc.bus.waiting``).
+        retry_max_s: longest delay between two such tries.
+        clock: POSIX seconds now (``time.time``); tests pass a frozen one to move waits along.
     """
 
     schemes: ClassVar[tuple[str, ...]] = ()
@@ -94,6 +101,9 @@ class Bus(Coordination):
         redactor: Callable[[Event], Event] | None = None,
         durability: str = "fast",
         trim_every: int = DEFAULT_TRIM_EVERY,
+        retry_base_s: float = DEFAULT_RETRY_BASE_S,
+        retry_max_s: float = DEFAULT_RETRY_MAX_S,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if trim_every < 0:
             raise BusError("trim_every must be 0 (off) or a positive number of acks")
@@ -103,6 +113,10 @@ class Bus(Coordination):
             raise BusError(f"namespace {namespace!r}: use letters, digits, '-' or '_'")
         if max_deliveries < 1:
             raise BusError("max_deliveries must be at least 1")
+        if not 0 < retry_base_s <= retry_max_s:
+            raise BusError(
+                f"retry delays: need 0 < retry_base_s <= retry_max_s, got {retry_base_s} and {retry_max_s}"
+            )
         self.url = url or "memory://"
         self.namespace = namespace
         self.max_deliveries = max_deliveries
@@ -115,6 +129,8 @@ class Bus(Coordination):
         self._take_over_lock = threading.Lock()
         self.trim_every = trim_every
         self._acks_since_trim: dict[str, int] = {}
+        self.retry_base_s, self.retry_max_s, self.clock = retry_base_s, retry_max_s, clock
+        self._due_scan_at: dict[tuple[str, str], float] = {}
 
     # --- publishing -----------------------------------------------------------------------------
 
@@ -214,7 +230,11 @@ class Bus(Coordination):
         names = self._streams_for(wanted, streams)
         deadline = time.monotonic() + block_ms / 1000
         while True:
-            raw = self._take_over_due(ReadRequest(group, consumer, names, count))
+            # Waiting entries that are due first: claimed, they are no longer idle, so the take-over
+            # that follows cannot hand out one of them a second time.
+            raw = self._claim_due(ReadRequest(group, consumer, names, count))
+            if len(raw) < count:
+                raw += self._take_over_due(ReadRequest(group, consumer, names, count - len(raw)))
             if len(raw) < count:
                 wait = 0 if raw else max(0, int((deadline - time.monotonic()) * 1000))
                 raw += self._read(ReadRequest(group, consumer, names, count - len(raw)), wait)
@@ -223,6 +243,11 @@ class Bus(Coordination):
             # so this ends), or a wanted event behind ``count`` others would never be returned.
             if out or not raw:
                 return out
+
+    def waiting(self, group: str) -> list[Waiting]:
+        """The deliveries that wait for ``group`` (``Delivery.retry_later``, and the later events of
+        their cases held behind them), oldest first: what ``aisoc status`` reports."""
+        return sorted(self._waiting(group), key=lambda r: id_key(r.entry_id))
 
     def ack_many(self, deliveries: Iterable[Delivery]) -> None:
         """Ack several deliveries with as few round trips as the backend allows."""
@@ -486,7 +511,49 @@ class Bus(Coordination):
     def _trim_audit(self, through: str) -> int:
         raise NotImplementedError
 
+    def _waiting(self, group: str) -> list[Waiting]:
+        """Every waiting record of ``group`` (``aisoc.bus.waiting``)."""
+        raise NotImplementedError
+
+    def _park(self, group: str, consumer: str, record: Waiting, delivery_count: int) -> None:
+        """Store ``record`` and, in the same step, give its pending entry back (owned by
+        ``consumer``) with ``delivery_count`` and a fresh idle time (taken over only after the
+        visibility timeout)."""
+        raise NotImplementedError
+
+    def _claim_waiting(self, group: str, consumer: str, records: list[Waiting]) -> list[RawEntry]:
+        """Claim for ``consumer`` each record's entry whose record is still as given, marking the
+        record in flight (``due`` None) and counting a delivery; a record whose entry is no longer
+        pending is dropped."""
+        raise NotImplementedError
+
+    def _unpark(self, stream: str, group: str, entry_id: str) -> None:
+        """Ack an entry and drop its waiting record in one step."""
+        raise NotImplementedError
+
     # --- shared machinery -----------------------------------------------------------------------
+
+    def _claim_due(self, req: ReadRequest) -> list[RawEntry]:
+        # Looking for due waiting entries costs a read of the group's records: at most once a second
+        # (bus clock), or at once after a waiting delivery of this process was settled.
+        key = (req.group, ",".join(req.streams))
+        now = self.clock()
+        with self._take_over_lock:
+            if now < self._due_scan_at.get(key, 0.0):
+                return []
+            self._due_scan_at[key] = now + DUE_SCAN_S
+        return waiting.claim_due(self, req, now)
+
+    def _retry_later(self, d: Delivery, reason: str, after_s: float | None) -> Waiting:
+        return waiting.retry_later(self, d, reason, after_s, self.clock())
+
+    def _settle_waiting(self, d: Delivery) -> None:
+        """Ack a delivery that waited; the next waiting event of its case may go at once."""
+        self._unpark(d.stream, d.group, d.entry_id)
+        with self._take_over_lock:
+            for key in list(self._due_scan_at):
+                if key[0] == d.group:
+                    self._due_scan_at[key] = 0.0
 
     def _streams_for(self, types: frozenset[str] | None, streams: Iterable[str] | None) -> tuple[str, ...]:
         names = list(streams or ())
@@ -568,7 +635,7 @@ class Bus(Coordination):
             )
         for stream, ids in skip.items():
             self._settle(stream, group, ids)
-        return out
+        return waiting.order(self, group, out, self.clock()) if out else out
 
     def _decode(self, group: str, entry: RawEntry) -> Event | None:
         """Decode a stored payload, or dead-letter it with the reason (poison never blocks a group)."""

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aisoc.errors import BusError, Unprocessable
+from aisoc.bus.waiting import Waiting, case_key, hold
+from aisoc.errors import BusError, Unavailable, Unprocessable
 from aisoc.events import Event
 
 if TYPE_CHECKING:
@@ -17,7 +18,8 @@ log = logging.getLogger(__name__)
 
 
 class Delivery:
-    """One event delivered to one consumer of a group; ack it, fail it or release it exactly once."""
+    """One event delivered to one consumer of a group; settle it exactly once: ack it, fail it,
+    release it, retry it later or file it as a dead letter."""
 
     __slots__ = (
         "_bus",
@@ -28,6 +30,8 @@ class Delivery:
         "event",
         "group",
         "stream",
+        "waiting",
+        "waiting_cases",
     )
 
     def __init__(
@@ -48,12 +52,46 @@ class Delivery:
         self.consumer = consumer
         self.delivery_count = delivery_count
         self.done = False
+        self.waiting: Waiting | None = None
+        """Its waiting record when it is the retry of a delivery that waited (``retry_later``)."""
+        self.waiting_cases: dict[str, str] = {}
+        """Cases that wait for this group, shared by the deliveries of one batch (``hold_back``)."""
 
     def ack(self) -> None:
         """Mark the event handled for this group."""
         if not self.done:
-            self._bus._settle(self.stream, self.group, [self.entry_id])
+            if self.waiting is not None:
+                self._bus._settle_waiting(self)
+            else:
+                self._bus._settle(self.stream, self.group, [self.entry_id])
             self.done = True
+
+    def retry_later(self, reason: str, after_s: float | None = None) -> None:
+        """Give the event back to be tried again later, without counting a failure: a dependency is
+        unavailable (the model server restarts), not the event unprocessable.
+
+        The next try comes after ``retry_base_s``, doubling per try up to ``retry_max_s``, and not
+        before ``after_s`` (the dependency's ``Retry-After``); until it is handled, the later events
+        of its case wait behind it for this group. It is never dead-lettered for waiting.
+        """
+        if not self.done:
+            self.done = True
+            record = self._bus._retry_later(self, reason, after_s)
+            self.waiting_cases.setdefault(record.case, record.key)
+
+    def hold_back(self) -> bool:
+        """Whether an earlier event of this delivery's case, in the same batch, began to wait
+        (``retry_later``) meanwhile: then this delivery is parked behind it, unhandled, and True is
+        returned. Consumers that handle a batch call it before each delivery; ``consume`` already
+        holds back what waits from earlier batches."""
+        if self.done or not self.waiting_cases:
+            return False
+        behind = self.waiting_cases.get(case_key(self))
+        if behind is None or behind == f"{self.stream} {self.entry_id}":
+            return False
+        self.done = True
+        hold(self._bus, self, behind, self._bus.clock())
+        return True
 
     def fail(self, reason: str) -> None:
         """Record a failed attempt: redelivered at once, or dead-lettered after ``max_deliveries``."""
@@ -129,6 +167,8 @@ class Runner:
             streams=sub.streams,
         )
         for d in batch:
+            if d.hold_back():
+                continue
             try:
                 sub.handler(d)
             except Exception as e:  # a handler bug must not kill the loop: count it, retry, DLQ
@@ -158,10 +198,14 @@ def settle_failed(d: Delivery, error: Exception) -> None:
 
     An :class:`~aisoc.errors.Unprocessable` event is filed as a dead letter now and logged once, as an
     error saying why (another try would read the same damage); replaying the letter after the repair
-    handles it. Anything else is logged with its traceback and failed: retried, then dead-lettered
-    after ``max_deliveries``.
+    handles it. An :class:`~aisoc.errors.Unavailable` dependency makes the delivery wait
+    (``retry_later``). Anything else is logged with its traceback and failed: retried, then
+    dead-lettered after ``max_deliveries``.
     """
     context = {"event_id": d.event.event_id, "case_id": d.event.case_id}
+    if isinstance(error, Unavailable):
+        d.retry_later(f"{type(error).__name__}: {error}", error.retry_after_s)
+        return
     if isinstance(error, Unprocessable):
         log.error(
             "%s Group %s filed %s %s as a dead letter: replay it once that is repaired.",
@@ -178,10 +222,13 @@ def settle_failed(d: Delivery, error: Exception) -> None:
 
 
 def batch_by_group(deliveries: Iterable[Delivery]) -> dict[tuple[str, str], list[str]]:
-    """Group open deliveries' entry ids by (stream, group), marking each done (``ack_many``)."""
+    """Group open deliveries' entry ids by (stream, group), marking each done (``ack_many``); a
+    delivery that waited is acked on its own (its waiting record goes with the ack)."""
     by_key: dict[tuple[str, str], list[str]] = {}
     for d in deliveries:
-        if not d.done:
+        if d.waiting is not None:
+            d.ack()
+        elif not d.done:
             by_key.setdefault((d.stream, d.group), []).append(d.entry_id)
             d.done = True
     return by_key

@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aisoc.bus.audit import AuditLog
@@ -26,6 +26,7 @@ from aisoc.bus.records import (
     Undeliverable,
     id_key,
 )
+from aisoc.bus.waiting import Waiting
 from aisoc.errors import BusError
 from aisoc.events import WORK_STREAMS, Event, utcnow
 
@@ -143,6 +144,7 @@ class MemoryBus(Bus):
         self._dlq: dict[int, DeadLetter] = {}
         self._keys: dict[str, float] = {}
         self._beats: dict[str, tuple[float, dict[str, str]]] = {}
+        self._wait: dict[str, dict[str, Waiting]] = {}  # group -> "stream entry_id" -> record
 
     @property
     def audit(self) -> AuditLog:
@@ -265,6 +267,43 @@ class MemoryBus(Bus):
                     p.error = reason
             self._cond.notify_all()
 
+    def _waiting(self, group: str) -> list[Waiting]:
+        with self._lock:
+            return list(self._wait.get(group, {}).values())
+
+    def _park(self, group: str, consumer: str, record: Waiting, delivery_count: int) -> None:
+        with self._cond:
+            g = self._streams[record.stream].groups.get(group)
+            p = g.pending.get(int(record.entry_id)) if g else None
+            if p is None:
+                return  # settled meanwhile: nothing waits
+            p.consumer, p.delivered_at, p.count = consumer, time.monotonic(), delivery_count
+            self._wait.setdefault(group, {})[record.key] = record
+
+    def _claim_waiting(self, group: str, consumer: str, records: list[Waiting]) -> list[RawEntry]:
+        out = []
+        with self._lock:
+            mine = self._wait.get(group, {})
+            for r in records:
+                if mine.get(r.key) != r:
+                    continue  # claimed or changed by another consumer meanwhile
+                st = self._streams[r.stream]
+                g = st.groups.get(group)
+                p = g.pending.get(int(r.entry_id)) if g else None
+                if g is None or p is None:
+                    del mine[r.key]
+                    continue
+                mine[r.key] = replace(r, due=None)
+                p.consumer, p.delivered_at, p.count = consumer, time.monotonic(), p.count + 1
+                e = st.entries[p.pos - st.base]
+                out.append(RawEntry(r.stream, r.entry_id, e.event_type, e.payload, e.target, p.count))
+        return out
+
+    def _unpark(self, stream: str, group: str, entry_id: str) -> None:
+        with self._lock:
+            self._ack(stream, group, [entry_id])
+            self._wait.get(group, {}).pop(f"{stream} {entry_id}", None)
+
     def _last_error(self, stream: str, group: str, entry_id: str) -> str | None:
         with self._lock:
             g = self._streams[stream].groups.get(group)
@@ -277,6 +316,7 @@ class MemoryBus(Bus):
             self._dlq[seq] = DeadLetter.filed(letter, str(seq), utcnow())
             if letter.entry_id != "-":
                 self._ack(letter.stream, letter.group, [letter.entry_id])
+                self._wait.get(letter.group, {}).pop(f"{letter.stream} {letter.entry_id}", None)
             return str(seq)
 
     def _group_names(self, stream: str) -> set[str]:

@@ -32,6 +32,7 @@ PREFIXES: dict[str, str] = {
     "published:": "string",
     "err:": "string",
     "lock:": "string",
+    "waiting:": "hash",
 }
 """Per-item keys by name prefix and their type; keys of other names are not the bus's and are left."""
 ASIDE = re.compile(r"\.aside-\d{8}T\d{6}Z(-\d+)?$")

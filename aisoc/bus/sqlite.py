@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import astuple
+from dataclasses import astuple, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ from aisoc.bus.records import (
     Undeliverable,
     id_key,
 )
+from aisoc.bus.waiting import Waiting
 from aisoc.errors import BusError, ContractError
 from aisoc.events import WORK_STREAMS, Event, from_json
 from aisoc.sqlitedb import Database
@@ -68,6 +69,8 @@ CREATE TABLE IF NOT EXISTS published (
 CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS heartbeats (name TEXT PRIMARY KEY, expires REAL NOT NULL, info TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS waiting (
+    grp TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (grp, key)) WITHOUT ROWID;
 """
 
 
@@ -443,6 +446,63 @@ class SqliteBus(Bus):
             )
         self._notify()
 
+    def _waiting(self, group: str) -> list[Waiting]:
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM waiting WHERE grp = ?", (group,)).fetchall()
+        records = [Waiting.from_json(r[0]) for r in rows]
+        return [r for r in records if r is not None]
+
+    def _park(self, group: str, consumer: str, record: Waiting, delivery_count: int) -> None:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE pending SET consumer = ?, delivered_ms = ?, count = ? "
+                "WHERE grp = ? AND stream = ? AND entry_id = ?",
+                (consumer, _ms(), delivery_count, group, record.stream, int(record.entry_id)),
+            )
+            if cur.rowcount:  # else settled meanwhile: nothing waits
+                db.execute(
+                    "INSERT OR REPLACE INTO waiting VALUES (?, ?, ?)", (group, record.key, record.to_json())
+                )
+
+    def _claim_waiting(self, group: str, consumer: str, records: list[Waiting]) -> list[RawEntry]:
+        out = []
+        now = _ms()
+        with self._tx() as db:
+            for r in records:
+                stored = db.execute(
+                    "SELECT record FROM waiting WHERE grp = ? AND key = ?", (group, r.key)
+                ).fetchone()
+                if stored is None or stored[0] != r.to_json():
+                    continue  # claimed or changed by another consumer meanwhile
+                row = db.execute(
+                    f"SELECT p.count, {_TYPE}, {_PAYLOAD}, e.target "
+                    f"FROM pending p JOIN entries e ON e.id = p.entry_id {_JOIN} "
+                    "WHERE p.grp = ? AND p.stream = ? AND p.entry_id = ?",
+                    (group, r.stream, int(r.entry_id)),
+                ).fetchone()
+                if row is None:
+                    db.execute("DELETE FROM waiting WHERE grp = ? AND key = ?", (group, r.key))
+                    continue
+                db.execute(
+                    "UPDATE pending SET consumer = ?, delivered_ms = ?, count = count + 1 "
+                    "WHERE grp = ? AND stream = ? AND entry_id = ?",
+                    (consumer, now, group, r.stream, int(r.entry_id)),
+                )
+                db.execute(
+                    "UPDATE waiting SET record = ? WHERE grp = ? AND key = ?",
+                    (replace(r, due=None).to_json(), group, r.key),
+                )
+                out.append(RawEntry(r.stream, r.entry_id, _name(row[1]), _text(row[2]), row[3], row[0] + 1))
+        return out
+
+    def _unpark(self, stream: str, group: str, entry_id: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM pending WHERE grp = ? AND stream = ? AND entry_id = ?",
+                (group, stream, int(entry_id)),
+            )
+            db.execute("DELETE FROM waiting WHERE grp = ? AND key = ?", (group, f"{stream} {entry_id}"))
+
     def _last_error(self, stream: str, group: str, entry_id: str) -> str | None:
         with self._lock:
             row = self._db.execute(
@@ -462,6 +522,10 @@ class SqliteBus(Bus):
                 db.execute(
                     "DELETE FROM pending WHERE grp = ? AND stream = ? AND entry_id = ?",
                     (letter.group, letter.stream, int(letter.entry_id)),
+                )
+                db.execute(
+                    "DELETE FROM waiting WHERE grp = ? AND key = ?",
+                    (letter.group, f"{letter.stream} {letter.entry_id}"),
                 )
         return str(cur.lastrowid)
 

@@ -12,11 +12,12 @@ from aisoc.bus import Delivery, id_key
 from aisoc.errors import BusError
 from tests.aisoc.bus_contract_events import HUMAN, SENTINEL, alert_event, paused, verdict_for
 from tests.aisoc.bus_contract_hostile import HostileContract
+from tests.aisoc.bus_contract_waiting import WaitingContract
 
 __all__ = ["HUMAN", "SENTINEL", "BusContract", "alert_event", "paused", "verdict_for"]
 
 
-class BusContract(HostileContract):
+class BusContract(HostileContract, WaitingContract):
     """Semantics every backend must share (memory, SQLite, Redis, Redis Cluster)."""
 
     visibility_timeout_ms = 200
