@@ -45,6 +45,8 @@ class ProcessHealth:
     last_event: str
     last_case: str
     handled: int
+    waiting_on: str = ""
+    """What the process waits for (``model``: no leg of its model served its last invocation)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,10 @@ class RoleHealth:
     processes: list[ProcessHealth]
     lag: int | None
     pending: int
+    waiting: int = 0
+    """Deliveries that wait to be retried (their model was unavailable) or behind one of their case."""
+    waiting_why: str = ""
+    """Why the oldest of them waits, and since when (empty when none waits)."""
 
     @property
     def alive(self) -> bool:
@@ -74,11 +80,15 @@ class Status:
         out = []
         for r in self.roles:
             state = "alive" if r.alive else ("stale" if r.processes else "no process")
+            waits = sorted({p.waiting_on for p in r.processes if p.alive and p.waiting_on})
+            if waits:
+                state += ", waiting on its " + ", ".join(waits)
             legs = ", ".join(sorted({p.model_leg for p in r.processes if p.model_leg})) or "-"
             last = max((p.last_case for p in r.processes if p.last_case), default="-")
             out.append(
                 f"{r.role}: {state} ({len(r.processes)} proc), lag {r.lag if r.lag is not None else '?'}, "
                 f"pending {r.pending}, model {legs}, last case {last}"
+                + (f", {r.waiting} waiting: {r.waiting_why}" if r.waiting else "")
             )
         for p in self.others:
             out.append(f"{p.name}: {'alive' if p.alive else 'stale'}")
@@ -104,6 +114,7 @@ def status(bus: Bus, roles: tuple[str, ...] = AGENT_SLUGS) -> Status:
                 last_event=info.get("last_event", ""),
                 last_case=info.get("last_case", ""),
                 handled=int(info.get("handled", "0") or 0),
+                waiting_on=info.get("waiting_on", ""),
             )
         )
     stats = bus.stats()
@@ -115,6 +126,14 @@ def status(bus: Bus, roles: tuple[str, ...] = AGENT_SLUGS) -> Status:
     out = []
     for role in roles:
         lag, pending = groups.get(role, (None, 0))
-        out.append(RoleHealth(role, [p for p in procs if p.role == role], lag, pending))
+        records = bus.waiting(role)
+        tried = [r for r in records if r.attempts] or records
+        oldest = min(tried, key=lambda r: r.since, default=None)
+        why = ""
+        if oldest is not None:
+            since = datetime.fromtimestamp(oldest.since, UTC).strftime("%H:%M:%S UTC")
+            why = f"since {since}, {oldest.attempts} tries: {oldest.reason}"[:300]
+        procs_of = [p for p in procs if p.role == role]
+        out.append(RoleHealth(role, procs_of, lag, pending, len(records), why))
     others = [p for p in procs if p.role not in roles]
     return Status(out, stats.dead_letters, others)

@@ -41,6 +41,8 @@ def _status(args: argparse.Namespace) -> int:
         on_hold = " [yellow](paused)[/]" if controls.is_paused(r.role) else ""
         for i, p in enumerate(rows):
             state = ("[green]alive[/]" if p.alive else "[red]stale[/]") if p else "[red]no process[/]"
+            if p and p.alive and p.waiting_on:
+                state += f" [yellow](waiting on its {p.waiting_on})[/]"
             table.add_row(
                 r.role if i == 0 else "",
                 p.name if p else "-",
@@ -56,6 +58,11 @@ def _status(args: argparse.Namespace) -> int:
     console.print(table)
     for p in s.others:
         console.print(f"{p.name} ({p.role}): {'alive' if p.alive else 'stale'}")
+    for r in s.roles:
+        if r.waiting:
+            line = f"{r.role}: {r.waiting} deliveries wait (retried when due, never dead-lettered for it): "
+            line += r.waiting_why
+            console.print(line, style="yellow", markup=False, highlight=False)
     console.print(
         f"dead letters: {s.dead_letters}" + ("  (see 'aisoc bus dlq list')" if s.dead_letters else "")
     )

@@ -27,6 +27,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ValidationError
 
+from aisoc.errors import Unavailable
 from aisoc.events import (
     ModelCall,
     SharedPart,
@@ -38,7 +39,7 @@ from aisoc.events import (
 )
 from aisoc.events.trace import TOOL_RESULT_LIMIT
 from aisoc.models import Capabilities
-from aisoc.models.failover import leg_failed
+from aisoc.models.failover import MAX_RETRY_AFTER_S, leg_failed, retry_after
 from aisoc.redact import redact
 from aisoc.runtime.prompt import extract_json
 from aisoc.tools import Tool, ToolError, result_text
@@ -90,10 +91,11 @@ class Outcome:
     transcript: list[BaseMessage]
 
 
-class ModelUnavailable(Exception):
+class ModelUnavailable(Unavailable):
     """No leg of the model could serve the call (unreachable, timed out, overloaded, or answering
     with something that is no chat completion; ``aisoc.models.failover.leg_failed``): retry the
-    event later."""
+    event later, not before ``retry_after_s`` (the last leg's ``Retry-After``, capped as failover
+    caps it)."""
 
 
 def _openai_tool(t: Tool) -> dict[str, Any]:
@@ -164,7 +166,11 @@ class ToolLoop:
                 )
             )
             if leg_failed(e):
-                raise ModelUnavailable(f"{type(e).__name__}: {e}") from e
+                asked = retry_after(e)
+                raise ModelUnavailable(
+                    f"{type(e).__name__}: {e}",
+                    retry_after_s=None if asked is None else min(asked, MAX_RETRY_AFTER_S),
+                ) from e
             raise
         usage = getattr(ai, "usage_metadata", None) or {}
         # A server's counts are bookkeeping: one it misreports is left out, never the answer lost.

@@ -49,8 +49,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TEAM = "roles:STANDARD_TEAM"
 """Import string of the standard team (resolved at the edge, the way gunicorn loads apps)."""
 MODEL_BACKOFF_MAX_S = 10.0
-"""Longest wait of a worker between invocations while no leg of the model serves (under the 15 s
-after which a worker's missed heartbeats make it look dead; a recovered server is found as soon)."""
+"""Longest wait of a worker between invocations while no leg of the model serves, unless the server
+asked for longer (``Retry-After``): a recovered server is found as soon."""
 
 
 class ContextHook(Protocol):
@@ -159,6 +159,8 @@ class RoleTeam:
         self._views: _Lru = _Lru(2048)
         self.unserved = 0
         """Invocations in a row that found no leg of the model serving (0 once one is served)."""
+        self.model_retry_after_s: float | None = None
+        """How long the model asked to be left alone when it last could not serve (``Retry-After``)."""
 
     # --- wiring -----------------------------------------------------------------------------------
 
@@ -205,7 +207,8 @@ class RoleTeam:
         """Handle one delivery for role ``name``: run it once, publish its events with the mark, ack.
 
         A redelivered event whose mark exists is acked without running again; a model that cannot
-        be reached fails the delivery (it is retried, then dead-lettered with the reason).
+        be reached makes the delivery wait (``Delivery.retry_later``: retried after a growing delay,
+        never dead-lettered for it, the later events of its case behind it).
         """
         with bind(role=name, event_id=d.event.event_id, case_id=d.event.case_id):
             self._process(name, d)
@@ -237,19 +240,23 @@ class RoleTeam:
         try:
             results = self.run_role(name, event)
         except ModelUnavailable as e:
-            self.unserved += 1
-            d.fail(f"model unreachable: {e}")
+            self.unserved, self.model_retry_after_s = self.unserved + 1, e.retry_after_s
+            d.retry_later(f"model unreachable: {e}", e.retry_after_s)
             return
-        self.unserved = 0
+        self.unserved, self.model_retry_after_s = 0, None
         self.bus.publish_many(results, once=(name, event.event_id))
         d.ack()
 
     def model_backoff_s(self) -> float:
         """How long a worker should wait before its next invocation: 0 while the model serves; after
         ``n`` invocations in a row that found no leg serving, ``2 ** (n - 1)`` seconds, up to
-        :data:`MODEL_BACKOFF_MAX_S`. A failed delivery is redelivered at once: without the wait an
-        alert's deliveries are all spent in under a second of a model server's restart."""
-        return 0.0 if self.unserved == 0 else min(MODEL_BACKOFF_MAX_S, 2.0 ** (self.unserved - 1))
+        :data:`MODEL_BACKOFF_MAX_S`, and at least the server's last ``Retry-After``. The delivery
+        that found no leg waits in the bus; this pause keeps the worker from trying every other
+        delivery against a server that is down meanwhile."""
+        if self.unserved == 0:
+            return 0.0
+        backoff = min(MODEL_BACKOFF_MAX_S, 2.0 ** min(self.unserved - 1, 30))
+        return max(backoff, self.model_retry_after_s or 0.0)
 
     def active(self, name: str) -> bool:
         """Whether role ``name`` may take work now (the kill switch is not on for it)."""

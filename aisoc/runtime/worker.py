@@ -90,11 +90,22 @@ class Worker:
             last_event=self.last.event.event_id if self.last else "",
             last_case=(self.last.event.case_id or "") if self.last else "",
             paused="yes" if self.team.controls.is_paused(self.role) else "",
+            waiting_on="model" if self.team.unserved else "",
         )
         try:
             bus.heartbeat(self.consumer, info, ttl_s=3 * HEARTBEAT_S)
         except BusError as e:
             log.warning("%s: heartbeat failed: %s", self.consumer, e)
+
+    def pause(self, bus: Bus, seconds: float) -> None:
+        """Wait ``seconds`` or until stopped, heartbeating meanwhile: a long wait (a server's
+        ``Retry-After``) must not make the process look hung."""
+        left = seconds
+        while left > 0 and not self.stop.is_set():
+            self.heartbeat(bus, force=True)
+            chunk = min(left, HEARTBEAT_S)
+            self.stop.wait(chunk)
+            left -= chunk
 
     def run(self) -> int:
         """Consume until stopped; returns the number of deliveries handled."""
@@ -108,9 +119,12 @@ class Worker:
             unserved = self.team.unserved
             if unserved > waited:  # no leg of the model served: wait longer after each such call
                 pause = self.team.model_backoff_s()
-                log.warning("%s: no model leg serves; next invocation in %.0fs", self.consumer, pause)
-                self.heartbeat(bus, force=True)  # the wait stays within the heartbeat's lifetime
-                self.stop.wait(pause)
+                log.warning(
+                    "%s: no model leg serves; its deliveries wait in the bus, next invocation in %.0fs",
+                    self.consumer,
+                    pause,
+                )
+                self.pause(bus, pause)
                 waited = unserved
                 continue
             waited = min(waited, unserved)
@@ -149,7 +163,10 @@ class Worker:
         return self.handled
 
     def handle(self, d: Delivery) -> None:
-        """Process one delivery; a bus or handler failure is logged and left to redelivery."""
+        """Process one delivery, unless an earlier event of its case began to wait meanwhile (then it
+        waits behind it); a bus or handler failure is logged and left to redelivery."""
+        if d.hold_back():
+            return
         try:
             self.team.process(self.role, d)
         except StorageConflict as e:  # a damaged key: retried, then dead-lettered naming it

@@ -1,13 +1,13 @@
 """A model server that misbehaves, seen through the OpenAI-compatible path (two fake servers, real
-alerts): a failed leg fails over; when no leg answers the alert is retried, then dead-lettered with
-the reason; a request the server refuses on its merits asks a person; no call waits unbounded."""
+alerts): a failed leg fails over; when no leg answers the alert waits and is retried later, never
+dead-lettered for it; a request the server refuses on its merits asks a person; no call waits
+unbounded."""
 
 from __future__ import annotations
 
 import email.utils
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,8 +17,8 @@ import pytest
 from aisoc import Bus, events, models
 from aisoc.errors import ModelError
 from aisoc.runtime import RoleTeam
-from aisoc.runtime.worker import Worker
 from roles import Sentinel
+from tests.aisoc.bus_contract_waiting import Clock
 from tests.aisoc.runtime.test_loop import real_alert
 from tests.support.fake_openai import FakeOpenAI, Reply, fake_openai
 
@@ -75,21 +75,28 @@ def test_a_primary_that_fails_hands_the_call_to_the_backup(reply: Reply) -> None
 @pytest.mark.parametrize(
     "reply", [SERVER_FAILURES["503"], SERVER_FAILURES["429"], SERVER_FAILURES["200, empty body"]]
 )
-def test_no_leg_answering_retries_the_alert_then_dead_letters_it_with_the_reason(reply: Reply) -> None:
-    """Given both legs answering 503, 429 or an empty 200, the alert gets no review request in
-    their place: its delivery fails, is retried, and is dead-lettered naming the server's failure."""
+def test_no_leg_answering_makes_the_alert_wait_until_one_answers(reply: Reply) -> None:
+    """Given both legs answering 503, 429 or an empty 200 three times, the alert gets no review
+    request in their place and no dead letter (max_deliveries=2): it waits, naming the server's
+    failure, and is handled once a leg answers."""
+    clock = Clock()
     with fake_openai() as primary, fake_openai() as backup:
         primary.script.extend([reply] * 3)
         backup.script.extend([reply] * 3)
-        bus = Bus(max_deliveries=3)
+        bus = Bus(max_deliveries=2, clock=clock)
         model = models.from_spec(_spec(primary.url), backup=_spec(backup.url), cooldown_s=0)
         RoleTeam(model=model, bus=bus, roles=[Sentinel]).subscribe()
         bus.publish(real_alert(1))
-        bus.drain()
-        (letter,) = bus.dead_letters()
-        assert letter.group == "sentinel" and "model unreachable" in letter.reason
+        for _ in range(3):
+            bus.drain()
+            (waiting,) = bus.waiting("sentinel")
+            assert "model unreachable" in waiting.reason and waiting.due is not None
+            clock.now = waiting.due
         assert [e.type for e in bus.audit] == ["alert.received"]
-        assert len(primary.requests) == len(backup.requests) == 3
+        bus.drain()
+        assert bus.dead_letters() == [] and bus.waiting("sentinel") == []
+        assert [e.type for e in bus.audit] == ["alert.received", "triage.verdict"]
+        assert len(primary.requests) == 4 and len(backup.requests) == 3
 
 
 def test_a_request_the_server_refuses_on_its_merits_asks_a_person_at_once() -> None:
@@ -151,46 +158,6 @@ def test_every_call_is_bounded_by_the_specs_timeout_and_then_fails_over(misbehav
         model = models.from_spec(_spec(primary.url, timeout=1), backup=_spec(backup.url))
         verdict = _verdict(RoleTeam(model=model, bus=Bus(), roles=[Sentinel]))
         assert verdict.trace.legs == ["backup"] and len(backup.requests) == 1
-
-
-class _Waits(threading.Event):
-    """A stop event that records how long the worker asked to wait, and does not wait."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.asked: list[float | None] = []
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self.asked.append(timeout)
-        return self.is_set()
-
-
-def test_a_worker_waits_longer_after_each_call_no_leg_served() -> None:
-    """Given both legs down, the worker does not burn the alert's deliveries back to back (they
-    were all spent in under a second, so a model server's restart dead-lettered every alert that
-    came in meanwhile): it waits 1, 2, 4, 8 s between them (then 10 s at most), and the alert is
-    then dead-lettered with the reason."""
-    bus = Bus()
-    team = RoleTeam(
-        model=models.from_spec(_spec(_dead_url()), backup=_spec(_dead_url()), cooldown_s=0),
-        bus=bus,
-        roles=[Sentinel],
-    )
-    stop = _Waits()
-    bus.publish(real_alert(1))
-    worker = threading.Thread(target=Worker(team, "sentinel", block_ms=10, stop=stop).run, daemon=True)
-    worker.start()
-    for _ in range(600):
-        if bus.dead_letters():
-            break
-        time.sleep(0.05)
-    stop.set()
-    worker.join(10)
-    (letter,) = bus.dead_letters()
-    assert "failed 5 deliveries" in letter.reason and "model unreachable" in letter.reason
-    assert [t for t in stop.asked if t and t >= 1][:4] == [1, 2, 4, 8]
-    team.unserved = 20  # a long outage: the worker still heartbeats in time and finds the server back
-    assert team.model_backoff_s() == 10
 
 
 def test_a_response_larger_than_any_answer_is_cut_off_and_fails_over() -> None:

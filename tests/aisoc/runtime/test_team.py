@@ -46,19 +46,21 @@ def test_failover_serves_from_the_backup_with_a_cooldown_then_flips_back() -> No
     assert again.trace.legs == ["primary"] and model.active == "primary"
 
 
-def test_model_unreachable_fails_the_delivery_until_it_is_dead_lettered() -> None:
-    """Given no leg answering, no verdict is invented: the delivery is retried, then dead-lettered
-    with the reason, and nothing else is published."""
+def test_model_unreachable_makes_the_delivery_wait_not_fail() -> None:
+    """Given no leg answering, no verdict is invented and nothing is dead-lettered: the delivery
+    waits with the reason, and nothing else is published."""
     model = ScriptedChatModel(scripts={"sentinel": [Refused("all down")]})
-    bus = Bus(max_deliveries=3)
+    bus = Bus(max_deliveries=1)
     team = RoleTeam(model=model, bus=bus, roles=[Sentinel])
     team.subscribe()
     bus.publish(real_alert())
     bus.drain()
-    (dl,) = bus.dead_letters()
-    assert "model unreachable" in dl.reason and dl.group == "sentinel"
-    assert [e.type for e in bus.audit] == ["alert.received"]
-    assert len(model.calls) == 3
+    (waiting,) = bus.waiting("sentinel")
+    assert "model unreachable" in waiting.reason and waiting.attempts == 1
+    assert bus.dead_letters() == [] and [e.type for e in bus.audit] == ["alert.received"]
+    assert len(model.calls) == 1 and team.model_backoff_s() == 1
+    team.unserved = 20  # a long outage: the worker still finds the server back within 10 s
+    assert team.model_backoff_s() == 10
 
 
 def test_from_spec_names_what_it_expected() -> None:
@@ -312,10 +314,12 @@ def test_a_redelivery_within_the_mark_window_is_not_dead_lettered() -> None:
     """Given a failed first try (no mark), when redelivered well within the marks' TTL, then it
     simply runs again (the window guard only acts past the TTL)."""
     bus = Bus(visibility_timeout_ms=100, mark_ttl_s=3600)
-    model = ScriptedChatModel(scripts={"sentinel": [Refused("down"), GOOD]})
+    model = ScriptedChatModel(scripts={"sentinel": [GOOD]})
     team = RoleTeam(model=model, bus=bus, roles=[Sentinel])
     team.subscribe()
     bus.publish(real_alert())
+    (first,) = bus.consume("sentinel", "sentinel-local", types=["alert.received"])
+    first.fail("the worker's handler crashed")  # a failed first try: no mark
     bus.drain()
     assert bus.dead_letters() == []
     assert Counter(e.type for e in bus.audit)["triage.verdict"] == 1
