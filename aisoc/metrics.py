@@ -62,7 +62,7 @@ class RoleMetrics:
 
 
 class BusCollector(Collector):
-    """Lag, pending and dead letters read from the bus at scrape time."""
+    """Lag, pending, waiting and dead letters read from the bus at scrape time."""
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
@@ -74,6 +74,11 @@ class BusCollector(Collector):
         pending = GaugeMetricFamily(
             "aisoc_group_pending", "Entries delivered, not yet acked", labels=["stream", "group"]
         )
+        waiting = GaugeMetricFamily(
+            "aisoc_group_waiting",
+            "Entries that wait to be retried (their model was unavailable) or behind one of their case",
+            labels=["group"],
+        )
         dead = GaugeMetricFamily("aisoc_dead_letters", "Entries in the dead-letter stream")
         up = GaugeMetricFamily("aisoc_bus_up", "1 when the bus answered the scrape")
         try:
@@ -83,13 +88,20 @@ class BusCollector(Collector):
             yield up
             return
         up.add_metric([], 1)
+        groups: set[str] = set()
         for s in stats.streams:
             for g in s.groups:
+                groups.add(g.name)
                 pending.add_metric([s.name, g.name], g.pending)
                 if g.lag is not None:
                     lag.add_metric([s.name, g.name], g.lag)
+        try:
+            for name in sorted(groups):
+                waiting.add_metric([name], len(self.bus.waiting(name)))
+        except BusError:
+            pass  # the bus went away mid-scrape: the figures read so far still stand
         dead.add_metric([], stats.dead_letters)
-        yield from (up, lag, pending, dead)
+        yield from (up, lag, pending, waiting, dead)
 
 
 class ApprovalCollector(Collector):

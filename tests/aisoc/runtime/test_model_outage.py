@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 
 from aisoc import Bus, events, models
+from aisoc.health import status
+from aisoc.metrics import registry_for
 from aisoc.runtime import RoleTeam
 from aisoc.runtime.worker import Worker
 from roles import Sentinel
@@ -48,6 +50,10 @@ def test_a_model_down_for_twenty_minutes_loses_nothing_and_keeps_each_case_in_or
     assert len(model.calls) == 2  # the second event of the case was not tried: it waits behind
     (held,) = [r for r in bus.waiting("sentinel") if r.attempts == 0]
     assert held.case == first.case_id
+    (line,) = [x for x in status(bus).lines() if x.startswith("sentinel:")]
+    assert "3 waiting: since " in line and "1 tries: model unreachable: Refused: model restarting" in line
+    registry, _ = registry_for(bus)
+    assert registry.get_sample_value("aisoc_group_waiting", {"group": "sentinel"}) == 3
     for _ in range(5):
         clock.now += 300
         bus.drain()
