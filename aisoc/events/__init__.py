@@ -89,6 +89,7 @@ from aisoc.events.catalogue import (
 )
 from aisoc.events.trace import (
     GuardrailCheck,
+    LegFailure,
     ModelCall,
     PrecedentRef,
     SharedPart,
@@ -170,6 +171,7 @@ __all__ = [
     "IntelAttribution",
     "IocRating",
     "IrPlan",
+    "LegFailure",
     "Line",
     "fit",
     "fitted",

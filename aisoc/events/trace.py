@@ -319,8 +319,29 @@ class TraceMessage(_Frozen):
         return truncate(value, MESSAGE_LIMIT) if isinstance(value, str) else value
 
 
+LEG_FAILURES_KEPT = 4
+"""Failed legs kept per model call (a call tries each leg at most once: two legs, one failure)."""
+
+
+class LegFailure(_Frozen):
+    """A leg that failed a call before another leg served it (failover): which, how, how long.
+
+    Only the error's class and HTTP status are kept, never its message: a server's error text may
+    echo the prompt or carry credentials of the endpoint.
+    """
+
+    leg: Short
+    error: Short
+    """The exception's class name (``OpenAITimeoutError``, ``OpenAIConnectionError``,
+    ``OpenAIRateLimitError``, ``OpenAIAPIError``, ``BadResponse``...)."""
+    status: int | None = Field(default=None, ge=100, le=599)
+    """The HTTP status the leg answered, when it answered one."""
+    duration_ms: float = Field(ge=0)
+
+
 class ModelCall(_Frozen):
-    """One call to the chat model: which leg served it, how long, how many tokens."""
+    """One call to the chat model: which leg served it, how long, how many tokens, and the legs
+    that failed it first (added after the trace's first version: absent in older traces, empty)."""
 
     leg: Short
     duration_ms: float = Field(ge=0)
@@ -329,6 +350,8 @@ class ModelCall(_Frozen):
     cached_tokens: int | None = Field(default=None, ge=0)
     """Prompt tokens the server took from its prompt cache instead of evaluating (when reported)."""
     error: Line | None = None
+    failed_legs: list[LegFailure] = Field(default_factory=list, max_length=LEG_FAILURES_KEPT)
+    """Legs that failed this call before ``leg`` served it, in the order they were tried."""
 
 
 class ToolCallRecord(_Frozen):

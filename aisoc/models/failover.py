@@ -4,7 +4,9 @@ langchain-failover retries the primary on every call; a dead primary would then 
 connection timeout per call. Here a primary that failed is skipped for ``cooldown_s`` seconds
 (shared by every ``bind_tools`` copy), or for as long as its ``Retry-After`` asks (up to
 :data:`MAX_RETRY_AFTER_S`), then probed again, and served again as soon as it answers.
-Each answer is tagged with the leg that served it (``response_metadata["aisoc_leg"]``).
+Each answer is tagged with the leg that served it (``response_metadata["aisoc_leg"]``) and with the
+legs that failed the call first (``response_metadata["aisoc_failed_legs"]``: leg, error class, HTTP
+status, milliseconds), so that the trace, not only the log, shows a failover.
 
 A leg has failed (:func:`leg_failed`) when it could not be reached or timed out, when the server
 answered that it cannot serve now (408, 429, 5xx: overloaded, loading a model, a broken GPU), or
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -36,22 +39,35 @@ UNAVAILABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 """HTTP statuses by which a server says it cannot serve now (another leg, or later, may)."""
 
 
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions of its cause chain, each once."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
 def leg_failed(exc: BaseException) -> bool:
     """Whether ``exc`` (or an exception in its cause chain) means the leg failed, not the request:
     unreachable, timed out, a status of :data:`UNAVAILABLE_STATUS`, or a response that is no chat
     completion (an error LangChain marks retryable)."""
     if is_connection_error(exc):
         return True
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if getattr(current, "status_code", None) in UNAVAILABLE_STATUS:
-            return True
-        if getattr(type(current), "is_retryable", False) is True:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+    return any(
+        getattr(e, "status_code", None) in UNAVAILABLE_STATUS
+        or getattr(type(e), "is_retryable", False) is True
+        for e in _chain(exc)
+    )
+
+
+def failure(leg: str, exc: BaseException, duration_ms: float) -> dict[str, Any]:
+    """What the trace keeps of a leg's failure (``aisoc.events.LegFailure``): the leg, the error's
+    class, the HTTP status if the server answered one, and how long the attempt took. Never the
+    error's message: a server's error text may echo the prompt."""
+    status = next((s for e in _chain(exc) if isinstance(s := getattr(e, "status_code", None), int)), None)
+    return {"leg": leg, "error": type(exc).__name__, "status": status, "duration_ms": round(duration_ms, 3)}
 
 
 def retry_after(exc: BaseException) -> float | None:
@@ -132,17 +148,20 @@ class CooldownFailoverChatModel(FailoverChatModel):  # type: ignore[misc]  # unt
         **kwargs: Any,
     ) -> ChatResult:
         state = self._state
+        failed: list[dict[str, Any]] = []
         if state.primary_due():
+            t0 = time.perf_counter()
             try:
                 result = self._delegate_generate(self.primary, messages, stop, **kwargs)
             except Exception as exc:
                 if not leg_failed(exc):
                     raise
                 state.mark_down(exc)
+                failed.append(failure("primary", exc, (time.perf_counter() - t0) * 1000))
             else:
                 state.mark_up()
-                return _tag(result, "primary")
-        return _tag(self._delegate_generate(self.secondary, messages, stop, **kwargs), "backup")
+                return _tag(result, "primary", failed)
+        return _tag(self._delegate_generate(self.secondary, messages, stop, **kwargs), "backup", failed)
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> CooldownFailoverChatModel:
         bound = CooldownFailoverChatModel(
@@ -154,9 +173,10 @@ class CooldownFailoverChatModel(FailoverChatModel):  # type: ignore[misc]  # unt
         return bound
 
 
-def _tag(result: ChatResult, leg: str) -> ChatResult:
+def _tag(result: ChatResult, leg: str, failed: list[dict[str, Any]]) -> ChatResult:
     for gen in result.generations:
         meta = getattr(gen, "message", None)
         if meta is not None:
             meta.response_metadata["aisoc_leg"] = leg
+            meta.response_metadata["aisoc_failed_legs"] = failed
     return result

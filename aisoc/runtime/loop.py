@@ -9,7 +9,7 @@ answer; the graph is the same loop either way, so transcript, records and trace 
 Enforced here: the tool whitelist (other calls are refused and recorded), the hard tool-call budget,
 a recursion limit and a per-event deadline. The final answer is validated against the role's schema;
 invalid output gets exactly one repair attempt with the validation error. Every step is recorded
-for the trace.
+for the trace, failed model legs included.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from aisoc.errors import Unavailable
 from aisoc.events import (
+    LegFailure,
     ModelCall,
     SharedPart,
     TokenUsage,
@@ -37,7 +38,7 @@ from aisoc.events import (
     TraceMessage,
     truncate,
 )
-from aisoc.events.trace import TOOL_RESULT_LIMIT
+from aisoc.events.trace import LEG_FAILURES_KEPT, TOOL_RESULT_LIMIT
 from aisoc.models import Capabilities
 from aisoc.models.failover import MAX_RETRY_AFTER_S, leg_failed, retry_after
 from aisoc.redact import redact
@@ -186,6 +187,7 @@ class ToolLoop:
                 input_tokens=inputs,
                 output_tokens=outputs,
                 cached_tokens=cached,
+                failed_legs=_failed_legs(ai.response_metadata.get("aisoc_failed_legs")),
             )
         )
         return ai  # type: ignore[no-any-return]
@@ -412,6 +414,20 @@ def build_trace(
         note=note,
         settled=settled,
     )
+
+
+def _failed_legs(value: Any) -> list[LegFailure]:
+    """The legs that failed a call first, as the failover model tagged them (bounded; a record it
+    could not have written is left out, never the answer lost)."""
+    if not isinstance(value, list):
+        return []
+    out = []
+    for item in value[:LEG_FAILURES_KEPT]:
+        try:
+            out.append(LegFailure.model_validate(item))
+        except ValidationError:
+            continue
+    return out
 
 
 def _text(m: BaseMessage) -> str:

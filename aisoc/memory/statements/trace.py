@@ -63,6 +63,18 @@ def say_trace(said: Said, trace: Trace | None) -> None:
         },
         lead=False,
     )
+    for call in trace.model_calls:
+        for f in call.failed_legs:
+            how = f.error + (f", HTTP {f.status}" if f.status is not None else "")
+            said.say(
+                "model",
+                "failed over",
+                f"model leg {f.leg} failed a call ({how}, after {f.duration_ms:.0f} ms); "
+                f"leg {call.leg} answered it",
+                brief=f"{f.leg} failed ({how}); {call.leg} answered",
+                facts={"leg": f.leg, "error": f.error, "status": f.status, "answered_by": call.leg},
+                lead=False,
+            )
     for c in trace.tool_calls:
         args = clip(c.arguments, ARG_CHARS)
         short = c.arguments
