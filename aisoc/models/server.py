@@ -1,6 +1,7 @@
 """The OpenAI-compatible chat model as the runtime needs it: every call bounded as a whole (in time
-and in size), and a response that is no chat completion reported as the server's failure, not as
-the model's answer.
+and in size), a response that is no chat completion reported as the server's failure, not as
+the model's answer, and every chat completion read as an answer the loop can judge: one whose tool
+call's arguments are JSON but no object (which LangChain cannot hold) included.
 
 A read timeout bounds each socket read, not the call: a server that sends its answer a byte at a
 time (a wedged GPU box, a proxy trickling keep-alives, an attacker) never trips it. Here the whole
@@ -20,8 +21,10 @@ from urllib.parse import urlsplit
 
 import httpcore2
 import httpx2
+import openai
 from langchain_core.exceptions import ModelError as LangChainModelError
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, InvalidToolCall
+from langchain_core.messages.tool import invalid_tool_call
 from langchain_core.outputs import ChatResult
 from langchain_openai import ChatOpenAI
 
@@ -34,7 +37,8 @@ class BadResponse(LangChainModelError):
 
 
 class ServerChatModel(ChatOpenAI):
-    """``ChatOpenAI`` whose unreadable responses raise :class:`BadResponse`."""
+    """``ChatOpenAI`` whose unreadable responses raise :class:`BadResponse`, and whose tool calls
+    with arguments that are no JSON object come back as invalid tool calls."""
 
     def _generate(
         self,
@@ -50,6 +54,82 @@ class ServerChatModel(ChatOpenAI):
         if not result.generations:
             raise BadResponse("the server's response is no chat completion: it holds no choice")
         return result
+
+    def _create_chat_result(
+        self, response: dict[str, Any] | openai.BaseModel, generation_info: dict[str, Any] | None = None
+    ) -> ChatResult:
+        """The chat result, with each tool call whose arguments are JSON but no object (``[1, 2]``,
+        ``"host"``, ``null``) made an invalid tool call that says why: LangChain would read ``[1, 2]``
+        as arguments and fail to build the message (the whole answer lost as a model error), and
+        ``null`` as no arguments at all."""
+        data = (
+            response.model_dump(exclude={"choices": {"__all__": {"message": {"parsed"}}}}, warnings=False)
+            if isinstance(response, openai.BaseModel)
+            else response
+        )
+        refused: dict[int, list[InvalidToolCall]] = {}
+        if isinstance(data, dict) and isinstance(data.get("choices"), list):
+            choices = []
+            for n, choice in enumerate(data["choices"]):
+                choice, bad = _split_calls(choice)
+                choices.append(choice)
+                if bad:
+                    refused[n] = bad
+            if refused:
+                response = {**data, "choices": choices}
+        result: ChatResult = super()._create_chat_result(response, generation_info)
+        for n, bad in refused.items():
+            message = result.generations[n].message
+            if isinstance(message, AIMessage):
+                message.invalid_tool_calls = [*message.invalid_tool_calls, *bad]
+        return result
+
+
+def _split_calls(choice: Any) -> tuple[Any, list[InvalidToolCall]]:
+    """``choice`` without its tool calls whose arguments are JSON but no object, and those calls as
+    invalid tool calls (arguments kept as sent, the error saying what they were)."""
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(message, dict) or not isinstance(message.get("tool_calls"), list):
+        return choice, []
+    kept: list[Any] = []
+    bad: list[InvalidToolCall] = []
+    for call in message["tool_calls"]:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or (kind := _not_an_object(function.get("arguments"))) is None:
+            kept.append(call)
+            continue
+        name, call_id = function.get("name"), call.get("id")
+        bad.append(
+            invalid_tool_call(
+                name=name if isinstance(name, str) else None,
+                args=function["arguments"],
+                id=call_id if isinstance(call_id, str) else None,
+                error=f"the arguments must be a JSON object of the tool's parameters, not {kind}",
+            )
+        )
+    if not bad:
+        return choice, []
+    return {**choice, "message": {**message, "tool_calls": kept or None}}, bad
+
+
+def _not_an_object(arguments: Any) -> str | None:
+    """What a tool call's ``arguments`` text is when it is JSON but no object (``"an array"``...);
+    None when it is an object, empty (no arguments) or no JSON (LangChain reports that itself)."""
+    if not isinstance(arguments, str) or not arguments.strip():
+        return None
+    try:
+        value = json.loads(arguments, strict=False)  # as LangChain reads arguments
+    except ValueError:
+        return None
+    if isinstance(value, dict):
+        return None
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "an array"
 
 
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024

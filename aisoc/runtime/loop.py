@@ -6,10 +6,11 @@ invocations (every canned answer, and a real model's whenever it looks nothing u
 and LangGraph's per-invocation machinery (stream, tasks, channels) cost several times a canned
 answer; the graph is the same loop either way, so transcript, records and trace are the same.
 
-Enforced here: the tool whitelist (other calls are refused and recorded), the hard tool-call budget,
-a recursion limit and a per-event deadline. The final answer is validated against the role's schema;
-invalid output gets exactly one repair attempt with the validation error. Every step is recorded
-for the trace, failed model legs included.
+Enforced here: the tool whitelist (other calls, and calls whose arguments are no JSON object, are
+refused, recorded and answered with why), the hard tool-call budget, a recursion limit and a
+per-event deadline. The final answer is validated against the role's schema; invalid output gets
+exactly one repair attempt with the validation error. Every step is recorded for the trace, failed
+model legs included.
 """
 
 from __future__ import annotations
@@ -202,32 +203,38 @@ class ToolLoop:
     def _entry(self, state: LoopState) -> str:
         """Where the graph starts: the tool node when the transcript ends with tool calls (the first
         answer was asked for directly), else the model node."""
-        last = state["messages"][-1]
-        return "tools" if isinstance(last, AIMessage) and last.tool_calls else "model"
+        return "tools" if _calls(state["messages"][-1]) else "model"
 
     def _after_model(self, state: LoopState, config: RunnableConfig) -> str:
         run: Run = config["configurable"]["run"]
-        last = state["messages"][-1]
-        if run.stop is None and isinstance(last, AIMessage) and last.tool_calls:
-            return "tools"
-        return END
+        return "tools" if run.stop is None and _calls(state["messages"][-1]) else END
 
     def _tool_node(self, state: LoopState, config: RunnableConfig) -> dict[str, Any]:
         run: Run = config["configurable"]["run"]
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
         out: list[AnyMessage] = []
-        for call in last.tool_calls:
+        # Calls whose arguments LangChain could not read (no JSON, or JSON but no object) count
+        # against the budget like any call: refused, recorded, and the model told why.
+        calls = [(c, False) for c in last.tool_calls] + [(c, True) for c in last.invalid_tool_calls]
+        for call, unreadable in calls:
             if run.used >= self.budget:
                 run.stop = BUDGET_EXHAUSTED
                 break
             run.used += 1
-            name, args, call_id = call["name"], call.get("args") or {}, call.get("id") or ""
+            name, call_id = call.get("name") or "", call.get("id") or ""
+            args: Any = call.get("args") or {}
             tool = self.tools.get(name)
-            if tool is None:
-                text = f"refused: {truncate(name, 200)!r} is not a tool this role may use"
+            if tool is None or unreadable:
+                if tool is None:
+                    text, why = f"refused: {truncate(name, 200)!r} is not a tool this role may use", None
+                else:
+                    why = truncate(str(call.get("error") or "its arguments could not be read"), 1000)
+                    text = f"refused: the call to {name!r} was not made: {truncate(why, 500)}"
                 run.tool_calls.append(
-                    ToolCallRecord(name=truncate(name, 256), arguments=args, result=text, refused=True)
+                    ToolCallRecord(
+                        name=truncate(name, 256), arguments=args, result=text, refused=True, error=why
+                    )
                 )
                 out.append(ToolMessage(content=text, tool_call_id=call_id))
                 continue
@@ -288,7 +295,7 @@ class ToolLoop:
             else:
                 transcript.append(self._call(run.model or self.model, transcript, run))
         last = transcript[-1]
-        if not self.direct or (run.stop is None and isinstance(last, AIMessage) and last.tool_calls):
+        if not self.direct or (run.stop is None and _calls(last)):
             state = self.graph.invoke(
                 cast(LoopState, {"messages": transcript}),
                 # One node runs per step, so no thread pool is needed (and sizing one costs a syscall).
@@ -302,7 +309,7 @@ class ToolLoop:
             last = transcript[-1]
         if run.stop is not None:
             return Outcome(None, run.stop, run, transcript)
-        if not isinstance(last, AIMessage) or last.tool_calls:
+        if not isinstance(last, AIMessage) or _calls(last):
             return Outcome(None, "the model ended without an answer", run, transcript)
         output, error = self._judge(last)
         if error is not None and time.monotonic() <= run.deadline:
@@ -416,6 +423,11 @@ def build_trace(
     )
 
 
+def _calls(m: BaseMessage) -> bool:
+    """Whether ``m`` is an answer that calls tools (calls LangChain could not read included)."""
+    return isinstance(m, AIMessage) and bool(m.tool_calls or m.invalid_tool_calls)
+
+
 def _failed_legs(value: Any) -> list[LegFailure]:
     """The legs that failed a call first, as the failover model tagged them (bounded; a record it
     could not have written is left out, never the answer lost)."""
@@ -431,8 +443,12 @@ def _failed_legs(value: Any) -> list[LegFailure]:
 
 
 def _text(m: BaseMessage) -> str:
-    if isinstance(m, AIMessage) and m.tool_calls:
-        calls = [{"name": c["name"], "args": c.get("args")} for c in m.tool_calls]
+    if isinstance(m, AIMessage) and _calls(m):
+        calls: list[dict[str, Any]] = [{"name": c["name"], "args": c.get("args")} for c in m.tool_calls]
+        calls += [
+            {"name": c.get("name"), "args": c.get("args"), "error": c.get("error")}
+            for c in m.invalid_tool_calls
+        ]
         return json.dumps({"content": m.content, "tool_calls": calls}, default=str)
     return m.content if isinstance(m.content, str) else json.dumps(m.content, default=str)
 

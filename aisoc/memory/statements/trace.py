@@ -87,7 +87,8 @@ def say_trace(said: Said, trace: Trace | None) -> None:
             "error": c.error,
         }
         if c.refused:
-            text = f"asked for tool {c.name}({args}); refused (not on its whitelist)"
+            why = f"refused: {clip(c.error, RESULT_CHARS)}" if c.error else "refused (not on its whitelist)"
+            text = f"asked for tool {c.name}({args}); {why}"
             brief = f"{c.name}({short}) — refused"
         elif c.error:
             text = f"called {c.name}({args}); it failed: {clip(c.error, RESULT_CHARS)}"

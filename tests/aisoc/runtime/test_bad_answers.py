@@ -151,3 +151,56 @@ def test_a_refusal_is_named_in_the_review() -> None:
     out, _ = _sentinel([Reply(envelope=envelope), Reply(envelope=envelope)])
     (review,) = out
     assert review.type == "case.review_requested" and "I can't help with malware analysis" in review.reason
+
+
+NOT_OBJECTS = {"an array": "[1, 2]", "a string": '"host"', "null": "null", "a number": "1", "a bool": "true"}
+
+
+@pytest.mark.parametrize("arguments", NOT_OBJECTS.values(), ids=NOT_OBJECTS.keys())
+def test_tool_arguments_that_are_json_but_no_object_are_refused_and_the_model_told(arguments: str) -> None:
+    """Given a call to an allowed tool whose arguments are JSON but no object (``[1, 2]``, ``"host"``,
+    ``null``...), the call is refused and recorded with why, the model is given the refusal as the
+    call's result, and its next answer is the verdict (this was a "model error" review)."""
+    calls = [{"name": "case_lookup", "arguments": arguments}]
+    out, requests = _sentinel(
+        [Reply(content="", tool_calls=calls), Reply(content=json.dumps(GOOD))], mode="tools"
+    )
+    (verdict,) = out
+    assert verdict.type == "triage.verdict" and len(requests) == 2
+    (rec,) = verdict.trace.tool_calls
+    assert rec.refused and rec.name == "case_lookup" and rec.arguments == arguments
+    assert rec.error is not None and "must be a JSON object" in rec.error
+    asked, told = requests[1]["messages"][-2:]
+    assert asked["tool_calls"][0]["id"] == told["tool_call_id"] == "call_0"
+    assert asked["tool_calls"][0]["function"]["arguments"] == arguments
+    assert told["role"] == "tool" and "must be a JSON object" in told["content"]
+
+
+def test_a_call_with_arguments_that_are_no_json_is_refused_and_the_model_told() -> None:
+    """Given a call whose arguments are no JSON at all beside a good call, the good call is made, the
+    bad one refused with LangChain's reason and recorded, and the model is told of both."""
+    calls = [
+        {"name": "case_lookup", "arguments": json.dumps({"case_id": "wazuh:nope"})},
+        {"name": "case_lookup", "arguments": "{case_id: nope"},
+    ]
+    out, requests = _sentinel(
+        [Reply(content="", tool_calls=calls), Reply(content=json.dumps(GOOD))], mode="tools"
+    )
+    (verdict,) = out
+    made, refused = verdict.trace.tool_calls
+    assert not made.refused and "no case" in made.result
+    assert refused.refused and refused.error is not None and "not valid JSON" in refused.error
+    results = [m for m in requests[1]["messages"] if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in results] == ["call_0", "call_1"]
+    assert "not valid JSON" in results[1]["content"]
+
+
+def test_bad_arguments_without_end_exhaust_the_budget_and_then_ask_a_person() -> None:
+    """Given a model that calls a tool with an array for arguments every time, each call costs its
+    budget; the eleventh ends the invocation in a review request, "budget exhausted", naming them."""
+    bad = Reply(content="", tool_calls=[{"name": "case_lookup", "arguments": "[1]"}])
+    out, requests = _sentinel([bad] * 11, mode="tools")
+    (review,) = out
+    assert review.type == "case.review_requested" and review.reason == "budget exhausted"
+    assert len(requests) == 11 and len(review.trace.tool_calls) == Sentinel.budget
+    assert all(c.refused for c in review.trace.tool_calls) and "(refused)" in (review.details or "")
