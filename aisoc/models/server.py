@@ -1,7 +1,8 @@
 """The OpenAI-compatible chat model as the runtime needs it: every call bounded as a whole (in time
 and in size), a response that is no chat completion reported as the server's failure, not as
-the model's answer, and every chat completion read as an answer the loop can judge: one whose tool
-call's arguments are JSON but no object (which LangChain cannot hold) included.
+the model's answer, and every chat completion read as an answer the loop can judge: one cut at
+``max_tokens`` (which the OpenAI client's parser refuses) and one whose tool call's arguments are
+JSON but no object (which LangChain cannot hold) included.
 
 A read timeout bounds each socket read, not the call: a server that sends its answer a byte at a
 time (a wedged GPU box, a proxy trickling keep-alives, an attacker) never trips it. Here the whole
@@ -37,8 +38,9 @@ class BadResponse(LangChainModelError):
 
 
 class ServerChatModel(ChatOpenAI):
-    """``ChatOpenAI`` whose unreadable responses raise :class:`BadResponse`, and whose tool calls
-    with arguments that are no JSON object come back as invalid tool calls."""
+    """``ChatOpenAI`` whose unreadable responses raise :class:`BadResponse`, whose answers cut at
+    ``max_tokens`` come back as answers (``finish_reason`` ``length``), and whose tool calls with
+    arguments that are no JSON object come back as invalid tool calls."""
 
     def _generate(
         self,
@@ -48,7 +50,12 @@ class ServerChatModel(ChatOpenAI):
         **kwargs: Any,
     ) -> ChatResult:
         try:
-            result: ChatResult = super()._generate(messages, stop, run_manager, **kwargs)
+            try:
+                result: ChatResult = super()._generate(messages, stop, run_manager, **kwargs)
+            except openai.LengthFinishReasonError as e:
+                # With a response_format the client's parser refuses an answer cut at max_tokens;
+                # the answer is the model's, and the loop asks for a shorter one.
+                result = self._create_chat_result(e.completion)
         except (json.JSONDecodeError, TypeError, KeyError, IndexError, AttributeError) as e:
             raise BadResponse(f"the server's response is no chat completion: {type(e).__name__}: {e}") from e
         if not result.generations:

@@ -8,9 +8,9 @@ answer; the graph is the same loop either way, so transcript, records and trace 
 
 Enforced here: the tool whitelist (other calls, and calls whose arguments are no JSON object, are
 refused, recorded and answered with why), the hard tool-call budget, a recursion limit and a
-per-event deadline. The final answer is validated against the role's schema; invalid output gets
-exactly one repair attempt with the validation error. Every step is recorded for the trace, failed
-model legs included.
+per-event deadline. The final answer is validated against the role's schema; invalid output, and an
+answer cut at the token limit, gets exactly one repair attempt with the error. Every step is
+recorded for the trace, failed model legs included.
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ ANSWER_LIMIT = 200_000
 """Characters of a final answer the loop reads at all: far above any answer a role's schema
 validates (IR Lead's largest is about 30,000), so a longer one is refused unread (no quadratic
 search for its JSON) and repaired."""
+CUT = "the answer was cut at the token limit (max_tokens) before it ended"
+"""Why an answer that stopped at ``max_tokens`` (``finish_reason`` ``length``) and does not validate
+failed: the repair asks for a shorter one, and a review names the cut."""
 
 
 class LoopState(TypedDict):
@@ -312,16 +315,22 @@ class ToolLoop:
         if not isinstance(last, AIMessage) or _calls(last):
             return Outcome(None, "the model ended without an answer", run, transcript)
         output, error = self._judge(last)
+        cut = error is not None and CUT in error
         if error is not None and time.monotonic() <= run.deadline:
-            repair = HumanMessage(
-                content=(f"Your answer was not valid: {error}\nReply with only the corrected JSON object.")
-            )
+            ask = "Reply with only the corrected JSON object."
+            if cut:
+                ask = (
+                    "Reply with only the JSON object, shorter: keep every text brief so that it ends in time."
+                )
+            repair = HumanMessage(content=f"Your answer was not valid: {error}\n{ask}")
             fixed = self._call(answer_model, [*transcript, repair], run)
             transcript = [*transcript, repair, fixed]
             output, error = self._judge(fixed)
             run.repairs = 1
         if error is not None:
             when = "after one repair" if run.repairs else "and no time left to repair it"
+            if cut and CUT not in error:
+                error += f" (the first answer: {CUT})"
             return Outcome(None, f"invalid output {when}: {error}", run, transcript)
         return Outcome(output, None, run, transcript)
 
@@ -330,7 +339,10 @@ class ToolLoop:
         refusal = answer.additional_kwargs.get("refusal")
         if refusal and not answer_text(answer.content or "").strip():
             return None, f"the model refused to answer: {truncate(str(refusal), 500)}"
-        return self.validate(answer.content)
+        output, error = self.validate(answer.content)
+        if error is not None and answer.response_metadata.get("finish_reason") == "length":
+            return None, f"{CUT}: {error}"  # a cut answer that still validates (chatter cut) stands
+        return output, error
 
     def validate(self, content: Any) -> tuple[BaseModel | None, str | None]:
         """Parse and validate a final answer; the error text is what the repair prompt shows."""

@@ -7,7 +7,8 @@ as clients open: a batching GPU server as seen from the workers. Every request b
 
 A misbehaving server is scripted with :class:`Reply` items put in ``script`` (one per request, in
 order; the canned answer once it is empty): another status, headers, a body that is not JSON, a
-body cut halfway, an answer that never comes, answer text of the test's choosing, tool calls.
+body cut halfway, an answer that never comes, answer text of the test's choosing, tool calls, an
+answer cut at ``max_tokens`` (``finish_reason``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class Reply:
     """The answer's text (a function of the request body, or None: the canned answer)."""
     tool_calls: list[dict[str, Any]] | None = None
     """OpenAI ``tool_calls`` items (``{"name": ..., "arguments": "<json text>"}`` each)."""
+    finish_reason: str | None = None
+    """The choice's ``finish_reason`` (None: ``stop``, or ``tool_calls`` with tool calls); ``length``
+    is an answer cut at ``max_tokens``."""
     body: bytes | None = None
     """The raw body sent instead of a chat completion (an error page, nothing, half a JSON)."""
     cut: int | None = None
@@ -115,6 +119,7 @@ class FakeOpenAI:
                 {"id": f"call_{n}", "type": "function", "function": c} for n, c in enumerate(reply.tool_calls)
             ]
             finish = "tool_calls"
+        finish = reply.finish_reason or finish
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",

@@ -204,3 +204,46 @@ def test_bad_arguments_without_end_exhaust_the_budget_and_then_ask_a_person() ->
     assert review.type == "case.review_requested" and review.reason == "budget exhausted"
     assert len(requests) == 11 and len(review.trace.tool_calls) == Sentinel.budget
     assert all(c.refused for c in review.trace.tool_calls) and "(refused)" in (review.details or "")
+
+
+def _cut(text: str) -> Reply:
+    return Reply(content=text, finish_reason="length")
+
+
+CUT_TEXT = json.dumps(GOOD)[:40]
+
+
+@pytest.mark.parametrize("mode", ["json", "tools"])
+def test_an_answer_cut_at_max_tokens_is_repaired_with_a_shorter_one(mode: str) -> None:
+    """Given an answer cut at ``max_tokens`` (with a response format the OpenAI client refuses to
+    parse it; without one it is cut JSON), the model is asked once for a shorter answer, told it was
+    cut, and the repair counts as one; its answer is the verdict (a review at once, before)."""
+    out, requests = _sentinel([_cut(CUT_TEXT), Reply(content=json.dumps(GOOD))], mode=mode)
+    (verdict,) = out
+    assert verdict.type == "triage.verdict" and verdict.trace.repairs == 1 and len(requests) == 2
+    prompt = _repair_prompt(requests)
+    assert "cut at the token limit" in prompt and "shorter" in prompt
+    assert verdict.trace.messages[2].content == CUT_TEXT  # the cut answer is in the trace
+
+
+def test_an_answer_cut_twice_asks_a_person_saying_it_was_cut() -> None:
+    """Given an answer cut at ``max_tokens`` and a repair cut again, the review names the cut."""
+    out, requests = _sentinel([_cut(CUT_TEXT), _cut(CUT_TEXT)])
+    (review,) = out
+    assert review.type == "case.review_requested" and len(requests) == 2 and review.trace.repairs == 1
+    assert review.reason.startswith("invalid output after one repair: the answer was cut at the token limit")
+
+
+def test_a_cut_answer_whose_repair_fails_otherwise_still_names_the_cut() -> None:
+    """Given a cut answer and then a repair with a confidence of 1.5, the review names the field and
+    that the first answer was cut."""
+    out, _ = _sentinel([_cut(CUT_TEXT), Reply(content=json.dumps({**GOOD, "confidence": 1.5}))])
+    (review,) = out
+    assert "confidence" in review.reason and "cut at the token limit" in review.reason
+
+
+def test_a_cut_answer_that_still_validates_stands() -> None:
+    """Given an answer that stopped at ``max_tokens`` in the chatter after a whole valid object, it is
+    the answer: no repair is spent on words after it."""
+    out, requests = _sentinel([_cut(json.dumps(GOOD) + "\nI hope this hel")], mode="tools")
+    assert out[0].type == "triage.verdict" and out[0].trace.repairs == 0 and len(requests) == 1
