@@ -226,7 +226,8 @@ class LlamaCppChatModel(BaseChatModel):
                 "total_tokens": int(usage.get("total_tokens", 0)),
                 "input_token_details": {"cache_read": reused},
             },
-            response_metadata={"aisoc_leg": "local"},
+            # "length": cut at max_tokens (the runtime's repair asks for a shorter answer).
+            response_metadata={"aisoc_leg": "local", "finish_reason": out["choices"][0].get("finish_reason")},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
 

@@ -56,3 +56,15 @@ def test_bench_model_measures_the_bundled_model() -> None:
     ref = speed.reference
     assert speed.prompt_tps > 0 and speed.output_tps > 0
     assert 700 <= ref.prompt_tokens <= 1400 and ref.cached_tokens <= 0.03 * ref.prompt_tokens
+
+
+def test_an_answer_cut_at_max_tokens_says_so_for_the_runtime_s_shorter_answer_repair() -> None:
+    """Given a constrained Sentinel answer allowed 8 tokens, the answer reports ``finish_reason``
+    ``length`` (the loop's repair then asks for a shorter answer); a whole answer reports ``stop``."""
+    team = RoleTeam(model=models.from_spec("stub"), bus=Bus(), roles=[Sentinel])
+    fmt = {"type": "json_object", "schema": grammar_schema(Sentinel.schema.model_json_schema())}
+    model = models.from_spec("local").bind(response_format=fmt)
+    cut = model.invoke(role_prompt(team, "sentinel", 1), max_tokens=8)
+    whole = model.invoke(role_prompt(team, "sentinel", 1))
+    assert cut.response_metadata["finish_reason"] == "length"
+    assert whole.response_metadata["finish_reason"] == "stop"
