@@ -61,6 +61,11 @@ PRUNE_BATCH = 1000
 """Requests forgotten per store call."""
 PRUNE_BATCHES = 50
 """Store calls per prune at most (50,000 requests a minute; the rest wait for the next minute)."""
+REINDEX_EVERY = timedelta(minutes=10)
+"""How long after one pass of the store's index repair (``store.reindex``) the next one starts; the
+first starts with the gate."""
+REINDEX_BATCH = 2000
+"""Keys a tick's step of the index repair walks at most (a pass over a large store spans ticks)."""
 
 
 def _fmt(at: datetime | None) -> str:
@@ -94,6 +99,10 @@ class Gate:
         self.clock = clock
         self.timers = Timers(self)
         self._pruned_at: datetime | None = None
+        self._reindexed_at: datetime | None = None
+        """When the last whole pass of the index repair ended (None: none yet)."""
+        self._reindexing = False
+        """Whether a pass of the index repair is under way (it goes on at the next tick)."""
 
     @property
     def retention(self) -> timedelta:
@@ -102,8 +111,13 @@ class Gate:
 
     def tick(self, now: datetime | None = None) -> TickReport:
         """Remind, escalate and expire pending requests as of ``now`` (see :class:`Timers`), and at
-        most once every ``PRUNE_EVERY`` forget requests that ended longer than the retention ago."""
+        most once every ``PRUNE_EVERY`` forget requests that ended longer than the retention ago.
+
+        Before that, a step of the store's index repair: from the gate's start, and every
+        ``REINDEX_EVERY`` after a pass ends, requests missing from the store's indexes (a crash, a
+        hand edit, a partial restore) are put back, so this very tick reminds or expires them."""
         now = now or self.clock()
+        self._reindex(now)
         report = self.timers.tick(now)
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now
@@ -117,6 +131,17 @@ class Gate:
                 log.info("gate store: forgot %d requests that ended before the retention", pruned)
                 report = replace(report, pruned=pruned)
         return report
+
+    def _reindex(self, now: datetime) -> None:
+        """One bounded step of the store's index repair, when a pass is under way or due (the store
+        logs each request it puts back)."""
+        due = self._reindexed_at is None or now - self._reindexed_at >= REINDEX_EVERY
+        if not (self._reindexing or due):
+            return
+        step = self.store.reindex(REINDEX_BATCH)
+        self._reindexing = not step.done
+        if step.done:
+            self._reindexed_at = now
 
     # --- intake -----------------------------------------------------------------------------------
 

@@ -238,6 +238,18 @@ def note_bad_id(noted: Noted, where: str, member: bytes) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Reindexed:
+    """What one step of a store's index repair (:meth:`RequestStore.reindex`) did."""
+
+    examined: int
+    """Records looked at."""
+    repaired: int
+    """Requests put back in an index they were missing from."""
+    done: bool
+    """Whether this step finished a whole pass over the store (the next call starts another)."""
+
+
+@dataclass(frozen=True, slots=True)
 class DamagedEntry:
     """An outbox entry the gate cannot publish (not an event, or one queued under another id), set
     aside once for a person: it is never published and never read again by the gate."""
@@ -347,6 +359,13 @@ class RequestStore(Protocol):
     def prune(self, ended_before: datetime, limit: int = 1000) -> int:
         """Forget at most ``limit`` requests that ended (see ``ApprovalRequest.ended_at``) before
         ``ended_before``; a pending request is never forgotten. Returns how many went."""
+        ...
+
+    def reindex(self, limit: int = 1000) -> Reindexed:
+        """Look at about ``limit`` more records, going on from where the previous call stopped, and
+        put every request that is missing from an index its record belongs in (pending while it is
+        pending; its case's; every request's) back in it, logging each once. A store whose listings
+        read the records themselves has nothing to repair and says it is done."""
         ...
 
     def close(self) -> None:

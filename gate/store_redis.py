@@ -5,19 +5,30 @@ sorted sets by creation time, ``case:<case_id>`` a set, ``outbox`` a hash of que
 ``outbox:order`` their order, ``outbox:damaged`` a stream of the entries set aside as unpublishable
 (fields ``id``, ``problem`` and ``payload`` as stored). Creation, compare-and-set, pruning and
 setting aside run as Lua scripts, so they are atomic.
+
+The sorted sets are indexes; the record decides. A request whose record exists but that an index
+lacks (a partial restore, a hand edit, an index key evicted by an ``allkeys-*`` maxmemory policy
+or deleted; writes themselves are atomic scripts) is found by
+:meth:`RedisRequestStore.reindex`, a SCAN of the ``req:*`` keys in bounded steps, and put back; a
+member whose record is gone, or a pending-set member whose record ended, is taken off its set where
+a listing meets it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
+
+from redis.exceptions import ResponseError
 
 from aisoc.events import Event
 from gate.store import (
     ApprovalRequest,
     DamagedEntry,
     Noted,
+    Reindexed,
     log,
     log_set_aside,
     note_bad_id,
@@ -26,66 +37,17 @@ from gate.store import (
     sort_outbox,
     text_or_bytes,
 )
+from gate.store_redis_lua import CREATE, PRUNE, REINDEX, REPLACE, SET_ASIDE, UNINDEX, UNLIST
 
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-if ARGV[5] == 'pending' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
-if ARGV[6] == '1' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1]) end
-return 1
-"""
-
-_REPLACE = """
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v or tonumber(v) ~= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[3], 'd', ARGV[4])
-if ARGV[5] ~= 'pending' then redis.call('ZREM', KEYS[2], ARGV[1]) end
-local n = tonumber(ARGV[6])
-for i = 0, n - 1 do
-  local id = ARGV[7 + 2 * i]
-  if redis.call('HSETNX', KEYS[3], id, ARGV[8 + 2 * i]) == 1 then
-    redis.call('ZADD', KEYS[4], redis.call('INCR', KEYS[5]), id)
-  end
-end
-return 1
-"""
+SCAN_COUNT = 1000
+"""Keys one SCAN call of :meth:`RedisRequestStore.reindex` asks Redis to walk (a hint)."""
+_MISSING = ((1, "the pending set"), (2, "the set of all requests"), (4, "its case's set"))
+"""The bits :data:`REINDEX` answers, and the index each stands for."""
 
 
-_PRUNE = """
--- KEYS: the request, gate:all, its case's set (gate:all when none), gate:pending. ARGV: its id.
--- Forgets a request that is not pending (checked here, so a request reopened meanwhile stays).
-local d = redis.call('HGET', KEYS[1], 'd')
-if not d or redis.call('ZSCORE', KEYS[4], ARGV[1]) then return 0 end
-if string.find(d, '"state":"pending"', 1, true) then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-return 1
-"""
-
-
-_UNLIST = """
--- KEYS: the request, gate:pending. ARGV: its id, its stored version as read ('' when it had none).
--- Takes an ended (or missing) request off the pending set, unless its record changed meanwhile.
-if (redis.call('HGET', KEYS[1], 'v') or '') ~= ARGV[2] then return 0 end
-return redis.call('ZREM', KEYS[2], ARGV[1])
-"""
-
-
-_SET_ASIDE = """
--- KEYS: gate:outbox (hash), gate:outbox:order (sorted set), gate:outbox:damaged (stream).
--- ARGV: the entry's id, why it cannot be published. Moves the entry, its payload byte for byte, to
--- the stream, unless another gate process did first (then returns 0).
-if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
-local fields = {'id', ARGV[1], 'problem', ARGV[2]}
-local p = redis.call('HGET', KEYS[1], ARGV[1])
-if p then fields[5] = 'payload'; fields[6] = p end
-redis.call('XADD', KEYS[3], '*', unpack(fields))
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-return 1
-"""
+def _glob(text: str) -> str:
+    """``text`` as a SCAN pattern that matches itself only (a namespace may hold ``*?[]\\``)."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
 class RedisRequestStore:
@@ -99,12 +61,16 @@ class RedisRequestStore:
     def __init__(self, client: Any, key: Callable[[str], str]) -> None:
         self._r = client
         self._key = key
-        self._create = client.register_script(_CREATE)
-        self._replace = client.register_script(_REPLACE)
-        self._prune = client.register_script(_PRUNE)
-        self._set_aside_script = client.register_script(_SET_ASIDE)
-        self._unlist = client.register_script(_UNLIST)
+        self._create = client.register_script(CREATE)
+        self._replace = client.register_script(REPLACE)
+        self._prune = client.register_script(PRUNE)
+        self._set_aside_script = client.register_script(SET_ASIDE)
+        self._unlist = client.register_script(UNLIST)
+        self._unindex = client.register_script(UNINDEX)
+        self._reindex_script = client.register_script(REINDEX)
         self._noted = Noted()
+        self._cursor = 0
+        """Where the SCAN of :meth:`reindex` goes on (0: a new pass)."""
 
     def _req(self, request_id: str) -> str:
         return self._key(f"gate:req:{request_id}")
@@ -138,8 +104,20 @@ class RedisRequestStore:
             pipe.execute_command("HMGET", self._req(rid), "v", "d", NEVER_DECODE=True)
         return [(rid, v, d) for rid, (v, d) in zip(ids, pipe.execute(), strict=True)]
 
-    def _load(self, ids: Sequence[str]) -> list[ApprovalRequest]:
-        return readable(((rid, v, d) for rid, v, d in self._fetch(ids) if d), self._noted)
+    def _load(self, index: str, ids: Sequence[str]) -> list[ApprovalRequest]:
+        """The readable requests of ``ids``, members of ``index``; a member whose record is gone (a
+        hand edit, a partial restore) is taken off ``index``, logged once, or it would be read on
+        every listing and prune for ever."""
+        rows = self._fetch(ids)
+        for rid in (rid for rid, v, d in rows if v is None and d is None):
+            if self._unindex(keys=[self._req(rid), index], args=[rid]):
+                log.warning(
+                    "gate store: %s held request %s, which has no record; taken off it",
+                    index,
+                    rid,
+                    extra={"event_id": rid},
+                )
+        return readable(((rid, v, d) for rid, v, d in rows if d), self._noted)
 
     def create(self, request: ApprovalRequest) -> bool:
         case_key = self._key(f"gate:case:{request.case_id}") if request.case_id else self._key("gate:all")
@@ -202,10 +180,12 @@ class RedisRequestStore:
         return [r for r in found if r.is_pending]
 
     def for_case(self, case_id: str) -> list[ApprovalRequest]:
-        return self._load(self._ids("ZRANGE", self._key(f"gate:case:{case_id}"), 0, -1))
+        key = self._key(f"gate:case:{case_id}")
+        return self._load(key, self._ids("ZRANGE", key, 0, -1))
 
     def recent(self, limit: int = 100) -> list[ApprovalRequest]:
-        return self._load(self._ids("ZREVRANGE", self._key("gate:all"), 0, max(0, limit - 1)))
+        key = self._key("gate:all")
+        return self._load(key, self._ids("ZREVRANGE", key, 0, max(0, limit - 1)))
 
     def outbox(self, limit: int = 100) -> list[Event]:
         while True:  # each pass sets aside what it found damaged, so the next reads further
@@ -259,7 +239,7 @@ class RedisRequestStore:
         while len(gone) < limit:  # pages oldest first; those kept (still open, ended later) are skipped
             all_key = self._key("gate:all")
             members = self._raw("ZRANGEBYSCORE", all_key, "-inf", f"({cut}", "LIMIT", offset, page)
-            for req in self._load(self._as_ids(all_key, members)):
+            for req in self._load(all_key, self._as_ids(all_key, members)):
                 ended = req.ended_at
                 if ended is not None and ended.timestamp() < cut:
                     gone.append(req)
@@ -281,6 +261,96 @@ class RedisRequestStore:
                 )
             )
         return done
+
+    def reindex(self, limit: int = 1000) -> Reindexed:
+        ids = self._scan_ids(limit)
+        rows = self._records(ids)
+        found = readable(((rid, v, d) for rid, (v, d) in rows.items() if d), self._noted)
+        missing = self._missing(found)
+        repaired = 0
+        for req in found:
+            if missing.get(req.request_id):
+                repaired += self._put_back(req, rows[req.request_id][0])
+        return Reindexed(len(ids), repaired, self._cursor == 0)
+
+    def _scan_ids(self, limit: int) -> list[str]:
+        """The ids of the ``req:*`` keys the next SCAN calls of this pass find (about ``limit`` keys
+        walked). On a cluster SCAN walks one node: the one holding the namespace's slot, where every
+        gate key lives; a failover mid-pass may make the pass miss keys, which the next pass finds."""
+        node_of = getattr(self._r, "get_node_from_key", None)
+        node = self._r if node_of is None else self._r.get_redis_connection(node_of(self._key("gate:all")))
+        prefix = self._key("gate:req:")
+        pattern, start = _glob(prefix) + "*", len(prefix.encode("utf-8"))
+        members: list[bytes] = []
+        for _ in range(max(1, -(-limit // SCAN_COUNT))):
+            cursor, keys = node.scan(self._cursor, match=pattern, count=SCAN_COUNT, NEVER_DECODE=True)
+            self._cursor = int(cursor)
+            members += [k[start:] for k in keys]
+            if self._cursor == 0:
+                break
+        return self._as_ids(f"the keys {pattern}", members)
+
+    def _records(self, ids: Sequence[str]) -> dict[str, tuple[bytes | None, bytes | None]]:
+        """``id -> (stored version, stored record)`` of each id whose key is a hash; a key of another
+        type (written around the gate) is left out and logged once."""
+        pipe = self._r.pipeline(transaction=False)
+        for rid in ids:
+            pipe.execute_command("HMGET", self._req(rid), "v", "d", NEVER_DECODE=True)
+        rows = {}
+        for rid, answer in zip(ids, pipe.execute(raise_on_error=False) if ids else [], strict=True):
+            if isinstance(answer, ResponseError):
+                self._note_failed(self._req(rid), answer)
+            else:
+                rows[rid] = (answer[0], answer[1])
+        return rows
+
+    def _missing(self, found: Sequence[ApprovalRequest]) -> dict[str, bool]:
+        """``id -> whether an index its record belongs in lacks it`` (one round trip for all)."""
+        pipe = self._r.pipeline(transaction=False)
+        wanted = []
+        for req in found:
+            keys = [self._key("gate:all")]
+            keys += [self._key(f"gate:case:{req.case_id}")] if req.case_id else []
+            keys += [self._key("gate:pending")] if req.is_pending else []
+            for key in keys:
+                pipe.zscore(key, req.request_id)
+            wanted.append((req.request_id, len(keys)))
+        answers = iter(pipe.execute(raise_on_error=False) if wanted else [])
+        scores = {rid: [next(answers) for _ in range(n)] for rid, n in wanted}  # in pipeline order
+        return {rid: None in found for rid, found in scores.items()}
+
+    def _put_back(self, req: ApprovalRequest, version: bytes | None) -> int:
+        """Put ``req`` back in the indexes it is missing from, unless its record changed since
+        ``version`` was read; 1 when it was put back (and logged), else 0."""
+        rid = req.request_id
+        case = self._key(f"gate:case:{req.case_id}") if req.case_id else self._key("gate:all")
+        try:
+            added = int(
+                self._reindex_script(
+                    keys=[self._req(rid), self._key("gate:pending"), self._key("gate:all"), case],
+                    args=[rid, version or b"", req.created_at.timestamp(), "1" if req.is_pending else "0"],
+                )
+            )
+        except ResponseError as e:  # an index key of another type, written around the gate
+            self._note_failed(f"the indexes of request {rid}", e)
+            return 0
+        if not added:
+            return 0
+        log.warning(
+            "gate store: request %s (%s) was missing from %s (a crash, a hand edit or a partial "
+            "restore); put back, so it is listed, reminded, expired and pruned as its record says",
+            rid,
+            req.state.value,
+            ", ".join(name for bit, name in _MISSING if added & bit),
+            extra={"event_id": rid},
+        )
+        return 1
+
+    def _note_failed(self, where: str, error: ResponseError) -> None:
+        """Log once that Redis refused a command on ``where`` (a key of another type than the gate
+        keeps there): repairing it is a person's job."""
+        if self._noted.first((where, str(error))):
+            log.error("gate store: cannot repair %s: %s; fix or remove the key", where, error)
 
     def close(self) -> None:
         """The client belongs to the bus; nothing to release here."""

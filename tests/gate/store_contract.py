@@ -374,3 +374,77 @@ class RedisStoreContract(StoreContract):
         for rid in (ended.request_id, "ghost"):
             assert len([r for r in caplog.records if rid in r.getMessage()]) == 1, rid
         assert store.prune(T0 + timedelta(days=30)) == 1 and store.get(ended.request_id) is None
+
+    def test_a_request_missing_from_its_indexes_is_put_back_by_reindex_and_logged_once(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Given a pending request whose record alone was written (a crash between the two writes),
+        a pending one taken off every set, and an approved one taken off the set of all requests,
+        all straight into Redis, beside a key of another type and an unreadable record under
+        ``req:``, when the store is reindexed pass after pass, then each request is back in every
+        index its record belongs in (listed pending, per case, recent), each is logged once naming
+        what it lacked, the damaged keys are left as they are, and a second pass repairs nothing."""
+        store = self.create_store()
+        assert isinstance(store, RedisRequestStore)
+        client, key = store._r, store._key
+        bare, stripped, ended, intact = (make_request(n, case="x:1", minutes=n) for n in (1, 2, 3, 4))
+        for r in (stripped, ended, intact):
+            store.create(r)
+        store.replace(ended.evolve(state=State.APPROVED, decided_at=T0))
+        client.hset(key(f"gate:req:{bare.request_id}"), mapping={"v": 1, "d": bare.model_dump_json()})
+        for name in ("gate:pending", "gate:all", "gate:case:x:1"):
+            client.zrem(key(name), stripped.request_id)
+        client.zrem(key("gate:all"), ended.request_id)
+        client.set(key("gate:req:a-string"), "not a hash")
+        client.hset(key("gate:req:garbage"), mapping={"v": 1, "d": "not json"})
+        assert [r.request_id for r in store.pending()] == [intact.request_id]
+        with caplog.at_level("WARNING", logger="gate"):
+            passes = []
+            for _ in range(2):
+                passes.append(store.reindex(limit=10))
+                while not passes[-1].done:
+                    passes.append(store.reindex(limit=10))
+        assert sum(p.repaired for p in passes) == 3 and passes[-1].repaired == 0
+        ids = [r.request_id for r in (bare, stripped, ended, intact)]
+        assert [r.request_id for r in store.pending()] == [
+            bare.request_id,
+            stripped.request_id,
+            intact.request_id,
+        ]
+        assert [r.request_id for r in store.for_case("x:1")] == ids
+        assert [r.request_id for r in store.recent()] == ids[::-1]
+        for req, lacked in (
+            (bare, "the pending set, the set of all requests, its case's set"),
+            (stripped, "the pending set, the set of all requests, its case's set"),
+            (ended, "the set of all requests"),
+        ):
+            named = [r for r in caplog.records if req.request_id in r.getMessage()]
+            assert len(named) == 1 and f"was missing from {lacked} (" in named[0].getMessage(), named
+        for rid in ("a-string", "garbage"):
+            assert len([r for r in caplog.records if rid in r.getMessage()]) == 1, rid
+        assert client.get(key("gate:req:a-string")) == "not a hash"
+        assert client.zscore(key("gate:all"), "garbage") is None
+
+    def test_a_member_whose_record_is_gone_is_taken_off_its_index_once(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Given members with no record written straight into the set of all requests and a case's
+        set beside a request of that case, when the store is listed and pruned again and again, then
+        only the request is listed, each member is taken off its set and logged once, and nothing
+        is left of them for pruning to read for ever."""
+        store = self.create_store()
+        assert isinstance(store, RedisRequestStore)
+        client, key = store._r, store._key
+        req = make_request(1, case="x:1")
+        store.create(req)
+        client.zadd(key("gate:all"), {"ghost-all": T0.timestamp() - 60})
+        client.zadd(key("gate:case:x:1"), {"ghost-case": T0.timestamp() - 60})
+        with caplog.at_level("WARNING", logger="gate"):
+            for _ in range(3):
+                assert [r.request_id for r in store.for_case("x:1")] == [req.request_id]
+                assert store.prune(T0 + timedelta(days=30)) == 0
+                assert [r.request_id for r in store.recent()] == [req.request_id]
+        assert client.zrange(key("gate:all"), 0, -1) == [req.request_id]
+        assert client.zrange(key("gate:case:x:1"), 0, -1) == [req.request_id]
+        for ghost in ("ghost-all", "ghost-case"):
+            assert len([r for r in caplog.records if ghost in r.getMessage()]) == 1, ghost
