@@ -54,6 +54,11 @@ DAMAGED_TABLE = "gate_outbox_damaged"
 """Where outbox entries that cannot be published are set aside, with why and when."""
 
 
+def _columns(req: ApprovalRequest) -> tuple[str, str | None, float]:
+    """The ``state``, ``case_id`` and ``created_at`` columns a row of ``req`` holds beside it."""
+    return req.state.value, req.case_id, req.created_at.timestamp()
+
+
 class SqliteRequestStore:
     """``RequestStore`` in one SQLite database (``":memory:"`` for the embedded in-memory bus).
 
@@ -119,20 +124,21 @@ class SqliteRequestStore:
         return True
 
     def pending(self) -> list[ApprovalRequest]:
-        # The record decides, not the column written beside it: a row that either one says is pending
-        # is read, and a column that disagrees with its record is set to the record's state (logged
-        # then: once, as the next read agrees).
+        # The record decides, not the columns written beside it: a row that either one says is pending
+        # is read, and a pending row whose state, case or creation column disagrees with its record
+        # gets the record's (logged then: once, as the next read agrees). A wrong case column would
+        # hide the request from its case, so closing the case would not cancel it.
         with self._lock:
             rows = self._db.execute(
-                "SELECT request_id, version, data, state FROM gate_requests "
+                "SELECT request_id, version, data, state, case_id, created_at FROM gate_requests "
                 f"WHERE state = ? OR {RECORD_STATE} = ? ORDER BY created_at, request_id",
                 (State.PENDING.value, State.PENDING.value),
             ).fetchall()
-        found = readable(((i, v, d) for i, v, d, _ in rows), self._noted)
-        stored = {i: (v, d, c) for i, v, d, c in rows}
-        wrong = [(r, *stored[r.request_id]) for r in found if stored[r.request_id][2] != r.state.value]
+        found = readable(((i, v, d) for i, v, d, *_ in rows), self._noted)
+        stored = {row[0]: row for row in rows}
+        wrong = [(r, stored[r.request_id]) for r in found if _columns(r) != stored[r.request_id][3:]]
         if wrong:
-            self._mend_state(wrong)
+            self._mend_columns(wrong)
         return [r for r in found if r.is_pending]
 
     def reindex(self, limit: int = 1000) -> Reindexed:
@@ -140,26 +146,33 @@ class SqliteRequestStore:
         the rows it reads."""
         return Reindexed(0, 0, True)
 
-    def _mend_state(self, wrong: list[tuple[ApprovalRequest, object, object, object]]) -> None:
-        """Set the ``state`` column of ``(request, version, data, column)`` rows whose column
-        disagrees with their record to the record's state, unless the row changed meanwhile (then
-        the next read looks again), and say so."""
+    def _mend_columns(self, wrong: list[tuple[ApprovalRequest, tuple[Any, ...]]]) -> None:
+        """Set the columns of ``(request, stored row)`` pairs whose columns disagree with their
+        record to the record's, unless the row changed meanwhile (then the next read looks again),
+        and say so."""
         mended = []
         with self._tx() as db:
-            for req, version, data, column in wrong:
+            for req, (rid, version, data, *columns) in wrong:
                 cur = db.execute(
-                    "UPDATE gate_requests SET state = ? WHERE request_id = ? AND version = ? AND data = ?",
-                    (req.state.value, req.request_id, version, data),
+                    "UPDATE gate_requests SET state = ?, case_id = ?, created_at = ? "
+                    "WHERE request_id = ? AND version = ? AND data = ?",
+                    (*_columns(req), rid, version, data),
                 )
                 if cur.rowcount == 1:
-                    mended.append((req, column))
-        for req, column in mended:
+                    mended.append((req, columns))
+        for req, columns in mended:
             log.warning(
-                "gate store: request %s is %s in its record but its state column said %r (a hand edit "
-                "or a bad restore); the record decides, and the column now says so",
+                "gate store: request %s is %s in its record but its columns said %s (a hand edit or "
+                "a bad restore); the record decides, and the columns now say so",
                 req.request_id,
                 req.state.value,
-                column,
+                ", ".join(
+                    f"{name} {was!r}"
+                    for name, was, now in zip(
+                        ("state", "case_id", "created_at"), columns, _columns(req), strict=True
+                    )
+                    if was != now
+                ),
                 extra={"event_id": req.request_id},
             )
 

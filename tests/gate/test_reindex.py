@@ -1,21 +1,22 @@
-"""The gate repairs the Redis store's indexes from the records: a request whose record alone is in
-Redis (a crash between two writes, a hand edit, a partial restore) is found, put back, reminded and
-expired."""
+"""The gate repairs its store's indexes from the records: a request whose record alone is in Redis
+(a crash between two writes, a hand edit, a partial restore) is found, put back, reminded and
+expired; a pending SQLite row whose columns say otherwise than its record gets the record's."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from aisoc.bus import Bus
 from aisoc.events import ActionDecided, ActionReminded, Decision
-from gate import Gate, service
+from gate import Gate, State, service
 from gate.store import ApprovalRequest
 from gate.store_redis import RedisRequestStore
 from gate.timers import TickReport
-from tests.gate.factory import Clock, gate_events, gate_settings, publish_case
+from tests.gate.factory import Clock, close_case, gate_events, gate_settings, publish_case
 from tests.support.redis_server import RedisServer
 
 
@@ -103,5 +104,35 @@ def test_a_large_store_is_repaired_in_bounded_steps_over_several_ticks(
         seen = gate.store.pending()
     assert ticks > 1 and sorted(r.request_id for r in seen) == sorted(r.request_id for r in reqs)
     assert all(r.reminders == 1 for r in gate.store.pending())
+    gate.close()
+    bus.close()
+
+
+def test_a_pending_request_whose_sqlite_case_column_says_otherwise_is_cancelled_with_its_case(
+    tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Given a pending request whose SQLite ``case_id`` and ``created_at`` columns were written
+    straight into the store as something else (so its case does not list it), when the worker ticks
+    again and again and then the case closes, then the case lists it again, closing the case cancels
+    it, and the disagreement is logged once, as a warning naming the request and both columns."""
+    bus = Bus(f"sqlite:///{tmp_path}/soc.db")
+    gate = Gate(bus, gate_settings(), clock=clock)
+    case = publish_case(bus)
+    req = gate.submit(case.proposal)
+    with gate.store._tx() as db:  # type: ignore[attr-defined]
+        db.execute(
+            "UPDATE gate_requests SET case_id = 'other:1', created_at = 9e12 WHERE request_id = ?",
+            (req.request_id,),
+        )
+    assert gate.store.for_case(case.case_id) == []
+    with caplog.at_level("INFO"):
+        for _ in range(3):
+            gate.tick()
+    assert [r.request_id for r in gate.store.for_case(case.case_id)] == [req.request_id]
+    gate.handle(close_case(bus, case.case_id))
+    assert gate.get(req.request_id).state == State.CANCELLED
+    named = [r for r in caplog.records if req.request_id in r.getMessage() and r.name == "gate.store"]
+    assert [r.levelname for r in named] == ["WARNING"], [r.getMessage() for r in named]
+    assert "case_id 'other:1', created_at 9000000000000.0" in named[0].getMessage()
     gate.close()
     bus.close()
