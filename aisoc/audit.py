@@ -83,7 +83,9 @@ def export(
                 f.write(json.dumps(line, ensure_ascii=False) + "\n")
                 first = first or entry.id
                 last = entry.id
+        _sync(tmp)  # retention trims the log once this returns: the archive must be on disk
         os.replace(tmp, target)
+        _sync(target.parent)
     except BaseException as e:
         # Nothing half-written stays behind (the bus failing mid-way, a full disk, Ctrl-C).
         with contextlib.suppress(OSError):
@@ -266,6 +268,13 @@ def _span(path: str | os.PathLike[str]) -> tuple[str | None, list[str]]:
     return epoch if isinstance(epoch, str) else None, last
 
 
+JOURNAL = ".retention.json"
+"""The file in the archive folder naming the retention pass under way (``epoch``, ``through``: the
+last entry its archive holds, ``archive``: the archive's name), written before the archive and
+removed once the log is trimmed: the next pass finishes a pass a crash stopped instead of archiving
+its entries again."""
+
+
 def retain(
     bus: Bus,
     older_than: datetime | None,
@@ -276,11 +285,47 @@ def retain(
     """Archive the oldest audit entries to a file, then trim them: those that occurred before
     ``older_than``, and beyond them as many as keep the log at ``max_entries`` (0: no size limit).
 
-    The archive is written and read back before anything is trimmed; entries are taken from the
-    start of the log up to the first one that is not old enough (the log is in publish order). The
-    per-case indexes follow (the backends prune them with the entries); work streams and the control
-    stream are not touched here (``bus.trim()`` removes only entries every group acknowledged).
+    The archive is written, synced and read back before anything is trimmed; entries are taken from
+    the start of the log up to the first one that is not old enough (the log is in publish order).
+    The per-case indexes follow; work streams and the control stream are not touched here
+    (``bus.trim()`` removes only entries every group acknowledged).
+
+    A crash anywhere leaves nothing behind for good, and nothing is archived twice: the pass is
+    named in ``archive_dir/.retention.json`` before its archive is written, and the next pass first
+    finishes one that stopped (it trims what that archive holds, or, when the archive is not whole,
+    forgets it and archives those entries afresh). Every pass ends with
+    ``bus.repair_audit_index()``, which removes index entries of entries no longer in the log.
+
+    Returns:
+        The archive this pass wrote, or None when nothing was old enough.
     """
+    folder = Path(archive_dir)
+    _finish(bus, folder)
+    last = _last_to_trim(bus, older_than, max_entries)
+    if last is None:
+        _repair_index(bus)
+        return None
+    first = bus.audit.first_id()
+    name = f"audit-{(first or 'start').replace(':', '_')}-{last.replace(':', '_')}.jsonl.gz"
+    journal = _begin(folder, {"epoch": bus.audit.epoch, "through": last, "archive": name})
+    result = export(bus, folder / name, until_id=last)
+    if sum(1 for _ in read_archive(result.path)) != result.count + result.unreadable:
+        raise AuditFileError(f"{result.path}: the archive does not read back; nothing trimmed")
+    removed = bus.trim_audit(last)
+    _repair_index(bus)
+    journal.unlink()
+    log.info(
+        "retention: archived %d audit entries (%d kept as stored: they do not decode) to %s, trimmed %d",
+        result.count + result.unreadable,
+        result.unreadable,
+        result.path,
+        removed,
+    )
+    return result
+
+
+def _last_to_trim(bus: Bus, older_than: datetime | None, max_entries: int) -> str | None:
+    """The id of the last entry retention takes now, or None when none is due."""
     excess = max(0, len(bus.audit) - max_entries) if max_entries else 0
     last = None
     for n, entry in enumerate(bus.audit.scan(), 1):
@@ -292,19 +337,86 @@ def retain(
         if n > excess and (older_than is None or entry.event.occurred_at >= older_than):
             break
         last = entry.id
-    if last is None:
+    return last
+
+
+def _begin(folder: Path, state: dict[str, str]) -> Path:
+    """Write the journal of a pass into ``folder``, atomically and synced; returns its path."""
+    path, tmp = folder / JOURNAL, folder / f"{JOURNAL}.partial"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        _sync(tmp)
+        os.replace(tmp, path)
+        _sync(folder)
+    except OSError as e:
+        raise AuditFileError(f"{path}: cannot write: {e}") from e
+    return path
+
+
+def _finish(bus: Bus, folder: Path) -> None:
+    """Finish the pass the journal in ``folder`` names, if a crash stopped it: trim the entries its
+    whole archive holds. A journal of another log (wiped since), one that is not a journal, or one
+    whose archive is not whole (the crash came while it was written: nothing was trimmed) is removed,
+    and the pass that follows archives what the log still holds."""
+    path = folder / JOURNAL
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        through, name = str(state["through"]), Path(str(state["archive"])).name
+        epoch = str(state["epoch"])
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise AuditFileError(f"{path}: cannot read: {e}") from e
+    except (ValueError, KeyError, TypeError) as e:
+        log.error("retention: %s is not a retention journal (%s); removed", path, e)
+        path.unlink(missing_ok=True)
+        return
+    if epoch != bus.audit.epoch:
+        log.warning("retention: %s names a pass over another audit log (wiped since); removed", path)
+    elif _last_id(folder / name) != through:
+        log.warning(
+            "retention: the pass that was to archive up to %s in %s stopped before its archive was "
+            "whole (nothing was trimmed); its entries are archived again",
+            through,
+            folder / name,
+        )
+    else:
+        removed = bus.trim_audit(through)
+        _repair_index(bus)
+        log.warning(
+            "retention: finished the pass that stopped after archiving up to %s in %s: trimmed %d",
+            through,
+            folder / name,
+            removed,
+        )
+    path.unlink()
+
+
+def _last_id(path: Path) -> str | None:
+    """The id of the last entry of a whole archive, or None (missing, unreadable, empty)."""
+    last = None
+    try:
+        for entry in read_archive(path):
+            last = entry.id
+    except AuditFileError:
         return None
-    first = bus.audit.first_id()
-    name = f"audit-{(first or 'start').replace(':', '_')}-{last.replace(':', '_')}.jsonl.gz"
-    result = export(bus, Path(archive_dir) / name, until_id=last)
-    if sum(1 for _ in read_archive(result.path)) != result.count + result.unreadable:
-        raise AuditFileError(f"{result.path}: the archive does not read back; nothing trimmed")
-    removed = bus.trim_audit(last)
-    log.info(
-        "retention: archived %d audit entries (%d kept as stored: they do not decode) to %s, trimmed %d",
-        result.count + result.unreadable,
-        result.unreadable,
-        result.path,
-        removed,
-    )
-    return result
+    return last
+
+
+def _repair_index(bus: Bus) -> None:
+    """Remove index entries of entries no longer in the log, and say so when there were any (an
+    interrupted trim of an earlier release, a restore, a hand edit: a normal pass leaves none)."""
+    if removed := bus.repair_audit_index():
+        log.warning(
+            "retention: removed %d per-case index entries of audit entries no longer in the log", removed
+        )
+
+
+def _sync(path: Path) -> None:
+    """Flush ``path`` (a file, or a folder after a rename in it) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -409,6 +409,17 @@ class Bus(Coordination):
         """
         return self._trim_audit(through)
 
+    def repair_audit_index(self) -> int:
+        """Remove the per-case index entries of audit entries no longer in the log (retention runs
+        it after each trim; a crash of an earlier release between trimming and dropping them, a
+        restore or a hand edit may have left some), so no index of a case whose entries are all gone
+        stays behind. Idempotent; safe beside publishers.
+
+        Returns:
+            How many index entries were removed (0 where the index lives with the log).
+        """
+        return self._repair_audit_index()
+
     def forget_idle_consumers(self, idle_s: float) -> int:
         """Remove consumers idle longer than ``idle_s`` that hold no pending entry.
 
@@ -530,6 +541,9 @@ class Bus(Coordination):
     def _unpark(self, stream: str, group: str, entry_id: str) -> None:
         """Ack an entry and drop its waiting record in one step."""
         raise NotImplementedError
+
+    def _repair_audit_index(self) -> int:
+        return 0  # SQLite indexes the audit table's own column; memory rebuilds its index with the trim
 
     # --- shared machinery -----------------------------------------------------------------------
 

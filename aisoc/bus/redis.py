@@ -46,6 +46,7 @@ from aisoc.bus.records import (
     StreamStats,
     Undeliverable,
 )
+from aisoc.bus.redis_case_index import sweep as sweep_case_index
 from aisoc.bus.redis_durability import check_durability
 from aisoc.bus.redis_keys import MisplacedKey, misplaced, move_aside
 from aisoc.bus.redis_lua import CLAIM_WAITING, DROP_CASE_IDS, LOCK, PUBLISH, TRIM
@@ -668,8 +669,10 @@ class RedisBus(Bus):
         return len(events)
 
     def _trim_audit(self, through: str) -> int:
-        # Per-case indexes follow the audit log: collect the cases of the entries that go, then pop
-        # their ids off the front of each case's list.
+        # Per-case indexes follow the audit log: collect the cases of the entries that go and pop
+        # their ids off the front of each case's list, then trim. In this order a crash in between
+        # leaves entries still in the log, which the next pass finds and trims again; the other order
+        # would leave ids that point at nothing, in lists no later pass could find.
         cases: set[str] = set()
         start = "-"
         while rows := self._call(self._rb.xrange, self._key("audit"), start, through, count=1000):
@@ -678,13 +681,23 @@ class RedisBus(Bus):
                 if case:
                     cases.add(case)
             start = f"({_str(rows[-1][0])}"
-        removed = int(
-            self._call(self._r.xtrim, self._key("audit"), minid=_successor(through), approximate=False)
-        )
         keys = [self._key(f"case:{c}") for c in sorted(cases)]
         for i in range(0, len(keys), 500):
             self._call(self._drop_case_ids, keys=keys[i : i + 500], args=[through])
-        return removed
+        return int(
+            self._call(self._r.xtrim, self._key("audit"), minid=_successor(through), approximate=False)
+        )
+
+    def _repair_audit_index(self) -> int:
+        swept = sweep_case_index(self)
+        if swept.damaged:
+            log.warning(
+                "%d per-case index keys hold another type or a value that is not an entry id at their "
+                "head (written around the bus); left as they are: 'aisoc bus repair' moves misplaced keys "
+                "aside",
+                swept.damaged,
+            )
+        return swept.removed
 
     # --- public backend-specific API ------------------------------------------------------------
 
