@@ -15,7 +15,7 @@ from typing import Literal
 from rapidfuzz import fuzz, process
 
 from aisoc.tenants import tenant_key, tenant_of
-from bot.hosts import Addresses, address, described_hosts, description
+from bot.hosts import AddressBook, address, described_hosts, description
 from bot.names import STOPWORDS, TOKEN, TRIM, numbers, refang, short_name, variants
 from bot.scope import CaseView
 
@@ -99,14 +99,14 @@ class Catalog:
 
     Args:
         memory: the case memory (its projection is read once per catalog).
-        addresses: the hosts' recorded addresses, read from the alerts the first time a question
-            names an address (kept across catalogs by the caller; None: read for this catalog only).
+        addresses: which hosts each address is, as the alerts record it (kept by the caller across
+            catalogs, current with the log); None: no host answers to an address.
     """
 
-    def __init__(self, memory: CaseView, addresses: Addresses | None = None) -> None:
+    def __init__(self, memory: CaseView, addresses: AddressBook | None = None) -> None:
         self.memory = memory
-        self.addresses = addresses or Addresses()
-        self._addressed = False
+        self.addresses = addresses
+        self._addressed: set[str] = set()
         self.records = list(memory.cases())
         self.host_cases: dict[tuple[str, str], dict[str, float]] = {}
         """A host's cases per tenant: ``(tenant key, host lowercased) -> {case id: last activity}``."""
@@ -199,9 +199,12 @@ class Catalog:
         tokens = [t[:-2] if t.lower().endswith("'s") else t for t in tokens if t]
         # "linux-server.lab.local" for Linux-Server, "10.0.2.8:443" for 10.0.2.8, "LAB\snell" for snell
         tokens += [v for t in tokens for v in variants(t)]
-        if any(address(t) for t in tokens):
-            self._load_addresses()
-            tokens += [ip for t in tokens if (ip := address(t)) and ip != t]
+        named = {t: ip for t in tokens if (ip := address(t))}
+        if named and self.addresses is not None:
+            self.addresses.follow()  # what came in since the feed last read the log
+            for ip in named.values():
+                self._load_address(ip)
+        tokens += [ip for t, ip in named.items() if ip != t]
         # "linux server" for Linux-Server: two words joined are tried as one name too.
         words = list(tokens)
         tokens += [
@@ -243,24 +246,19 @@ class Catalog:
             subjects = self._titled(words)
         return _collapse(subjects)
 
-    def _load_addresses(self) -> None:
-        """Let each host answer to the addresses its alerts record for it, within its tenant: an
-        address names the host's cases of the tenant whose alert recorded it, never a same-named
-        host of another tenant."""
-        if self._addressed:
+    def _load_address(self, ip: str) -> None:
+        """Let each host answer to an address its alerts record for it, within its tenant: the
+        address names the host's cases of the tenant whose alert recorded it, never a same-named host
+        of another tenant, and only when this catalog holds a case whose alert records it."""
+        if ip in self._addressed or self.addresses is None:
             return
-        self._addressed = True
-        by_case = self.addresses.of(self.memory, self.records)
-        aliases: dict[tuple[str, str, str], _Entry] = {}
-        for rec in self.records:
-            tenant = tenant_key(rec.tenant)
-            for host, ip in by_case.get(rec.case_id, ()):
-                named = self.entries.get(("host", host))
-                cases = self.host_cases.get((tenant, host))
-                if named is None or not cases or (tenant, host, ip) in aliases:
-                    continue
-                alias = aliases[(tenant, host, ip)] = _Entry("host", named.value, dict(cases), via=ip)
-                self.by_text.setdefault(ip.lower(), []).append(alias)
+        self._addressed.add(ip)
+        for (tenant, host), recording in sorted(self.addresses.hosts_at(ip).items()):
+            named = self.entries.get(("host", host))
+            cases = self.host_cases.get((tenant, host))
+            if named is None or not cases or recording.isdisjoint(self.worked):
+                continue
+            self.by_text.setdefault(ip.lower(), []).append(_Entry("host", named.value, dict(cases), via=ip))
 
     def described(self, text: str) -> list[Subject]:
         """The hosts a description in the sentence fits ("the linux box" → Linux-Server): one when a

@@ -28,7 +28,7 @@ from bot.answer import Phraser
 from bot.catalog import Catalog, Subject, tenant_named
 from bot.directory import Directory
 from bot.errors import CommandError
-from bot.hosts import Addresses
+from bot.hosts import AddressBook
 from bot.inbound import ABOUT, Inbound
 from bot.lifecycle import LABELS, Lifecycle
 from bot.markup import code, fit
@@ -164,8 +164,9 @@ class Commands:
         self.space = space
         self._memory_factory = memory
         self._memory: Memory | None = None
-        self.addresses = Addresses()
-        """The hosts' recorded addresses, read once per alert for every catalog."""
+        self.addresses = AddressBook(bus.audit)
+        """Which hosts each address is, per tenant: read from each alert once, for every catalog
+        (the feed keeps it current: ``Feed(keep_up=...)``)."""
         self._desks: dict[Scope, Desk] = {}
         soc = self.desk(None)
         self.reader, self.lifecycle = soc.reader, soc.lifecycle

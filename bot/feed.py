@@ -53,6 +53,9 @@ class Feed:
         sweep: ``now -> plan`` of reminders and escalations due (the :class:`~bot.nudges.Nudger`).
         inbox: ``now -> answered``: answers the webhook deliveries kept in the store (the receiver's
             :meth:`~bot.inbound.Receiver.work`); questions are answered here, never in the request.
+        keep_up: ``() -> entries read``: reads a page of the log into the bot's own read models (the
+            hosts' addresses, :meth:`bot.hosts.AddressBook.follow`), so they are built once when the
+            bot starts and current when a question comes, never built by the question.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class Feed:
         clock: Callable[[], float] = time.time,
         sweep: Callable[[float], Plan] | None = None,
         inbox: Callable[[float], int] | None = None,
+        keep_up: Callable[[], int] | None = None,
     ) -> None:
         self.bus = bus
         self.composer = composer
@@ -80,6 +84,7 @@ class Feed:
         self.handled = 0
         self.sweep = sweep
         self.inbox = inbox
+        self.keep_up = keep_up
         self._next_sweep = 0.0
         self._count = dict.fromkeys(STREAMS, BATCH)
 
@@ -100,9 +105,21 @@ class Feed:
             handled += self.inbox(self.clock())
         if queued:
             self.on_queued()
-        if not handled and block_ms:
+        caught_up = self._keep_up()
+        if not handled and caught_up and block_ms:
             self.stopping.wait(block_ms / 1000)
         return handled
+
+    def _keep_up(self) -> bool:
+        """Read a page of the log into the bot's own read models; returns whether they are current
+        (a failure is logged and tried again next round: posting goes on)."""
+        if self.keep_up is None:
+            return True
+        try:
+            return self.keep_up() == 0
+        except Exception:
+            log.exception("bot could not follow the audit log for the hosts' addresses; retrying")
+            return True
 
     def _handle_batch(self, batch: list[Delivery]) -> bool:
         """Store a batch's posts in one transaction (each delivery's in a savepoint of it, planned

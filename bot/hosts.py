@@ -10,15 +10,19 @@ when one known host's name holds its distinctive word; with several, the person 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from aisoc.events import Alert
-from aisoc.memory.records import CaseRecord
+from aisoc.bus import AuditEntry, AuditLog, id_key
+from aisoc.bus.audit import entry_event
+from aisoc.events import Alert, AlertReceived
+from aisoc.tenants import tenant_key
 from bot.names import STOPWORDS, TRIM, short_name
-from bot.scope import CaseView
+
+log = logging.getLogger(__name__)
 
 NAME_KEYS = frozenset(
     "name hostname host computer computername devicename machine machinename fqdn dnsname".split()
@@ -30,6 +34,8 @@ ADDRESS_KEYS = frozenset(
 )
 """Keys of that object's fields that hold the host's own address (never ``srcip``, ``sourceIp`` ...:
 those are another party's)."""
+BATCH = 5000
+"""Audit entries the address book reads per page (as memory's fold)."""
 
 
 def address(text: str) -> str | None:
@@ -88,33 +94,112 @@ def host_addresses(alert: Alert) -> set[tuple[str, str]]:
     return found
 
 
-class Addresses:
-    """The hosts' addresses of each case's alert, read once per alert (an alert never changes) and
-    only for the cases memory still holds."""
+class AddressBook:
+    """Which hosts each address is, per tenant, as the alerts record it: ``address -> (tenant, host)
+    -> the cases whose alert records it``.
 
-    def __init__(self) -> None:
-        self._known: dict[str, tuple[tuple[str, str], ...]] = {}
+    It follows the audit log with a cursor of its own, reading only ``alert.received`` (an alert never
+    changes, so each is read once), so a question that names an address looks it up instead of reading
+    every case's alert. The bot's feed calls :meth:`follow` a page at a time, so the book is built
+    once when the bot starts and kept current as alerts come in; a question calls it too, for what
+    arrived since. When the log was wiped or replaced, the book is read again from the start, as
+    memory's projection is. Which of the recorded cases a conversation may see is the catalog's to
+    say (it reads through the room's view of memory).
+
+    Args:
+        audit: the audit log (``bus.audit``).
+        batch: audit entries read per page.
+    """
+
+    def __init__(self, audit: AuditLog, batch: int = BATCH) -> None:
+        if batch < 1:
+            raise ValueError("batch must be positive")
+        self.audit = audit
+        self.batch = batch
         self._lock = threading.Lock()
+        self._epoch: str | None = None
+        self._reset()
 
-    def of(self, memory: CaseView, records: Iterable[CaseRecord]) -> dict[str, tuple[tuple[str, str], ...]]:
-        """``case id -> ((host, address), ...)`` for these records (those whose alert names a host)."""
+    def _reset(self) -> None:
+        self._cursor: str | None = None
+        self._cursor_event = ""
+        self._cases: dict[str, tuple[tuple[float, str], str, tuple[tuple[str, str], ...]]] = {}
+        """``case id -> (its alert's order, tenant key, ((host, address), ...))``: what to take back
+        when a case's alert is superseded."""
+        self._hosts: dict[str, dict[tuple[str, str], set[str]]] = {}
+        """``address -> (tenant key, host lowercased) -> case ids whose alert records it``."""
+
+    def follow(self, limit: int | None = None) -> int:
+        """Index the alerts published since the last call (at most ``limit`` audit entries).
+
+        Returns:
+            How many audit entries were read (0: the book is current).
+        """
         with self._lock:
-            known = self._known
-            fresh: dict[str, tuple[tuple[str, str], ...]] = {}
-            out: dict[str, tuple[tuple[str, str], ...]] = {}
-            for rec in records:
-                facts = rec.alert
-                if facts is None or not facts.hosts:
-                    continue
-                pairs = known.get(facts.event_id)
-                if pairs is None:
-                    file = memory.case_file(rec.case_id)
-                    alert = file.alert if file is not None else None
-                    pairs = tuple(sorted(host_addresses(alert))) if alert is not None else ()
-                fresh[facts.event_id] = pairs
-                out[rec.case_id] = pairs
-            self._known = fresh
-            return out
+            self._check()
+            read = 0
+            while limit is None or read < limit:
+                page = self.batch if limit is None else min(self.batch, limit - read)
+                n = 0
+                for entry in self.audit.scan(since=self._cursor, limit=page):
+                    n += 1
+                    self._cursor, self._cursor_event = entry.id, entry_event(entry)
+                    if isinstance(entry, AuditEntry) and isinstance(entry.event, AlertReceived):
+                        self._index(entry.event)
+                read += n
+                if n < page:
+                    break
+            return read
+
+    def _check(self) -> None:
+        """Start again from the log's start when it is not the log read so far (see
+        :meth:`aisoc.memory.local.LocalProjection.refresh`)."""
+        epoch = self.audit.epoch
+        why = None
+        if self._epoch is not None and epoch != self._epoch:
+            why = f"the log was wiped (epoch {self._epoch} -> {epoch})"
+        elif self._cursor is not None:
+            last = self.audit.last_id()
+            if last is not None and id_key(self._cursor) > id_key(last):
+                why = f"cursor {self._cursor} is past the log's end ({last})"
+            else:
+                why = self.audit.replaced_at(self._cursor, self._cursor_event)
+        if why is not None:
+            log.warning("the hosts' addresses are read again from the audit log: %s", why)
+            self._reset()
+        self._epoch = epoch
+
+    def _index(self, event: AlertReceived) -> None:
+        """Record one alert's addresses; of two alerts of one case, the later one (memory's order)."""
+        order = (event.occurred_at.timestamp(), event.event_id)
+        case_id = event.case_id or event.alert.case_id
+        known = self._cases.get(case_id)
+        if known is not None:
+            if known[0] >= order:
+                return
+            self._drop(case_id, known[1], known[2])
+        alert = event.alert
+        pairs = tuple(sorted(host_addresses(alert))) if alert.hosts else ()
+        tenant = tenant_key(alert.tenant)
+        self._cases[case_id] = (order, tenant, pairs)
+        for host, ip in pairs:
+            self._hosts.setdefault(ip, {}).setdefault((tenant, host), set()).add(case_id)
+
+    def _drop(self, case_id: str, tenant: str, pairs: tuple[tuple[str, str], ...]) -> None:
+        for host, ip in pairs:
+            hosts = self._hosts.get(ip, {})
+            cases = hosts.get((tenant, host), set())
+            cases.discard(case_id)
+            if not cases:
+                hosts.pop((tenant, host), None)
+            if not hosts:
+                self._hosts.pop(ip, None)
+
+    def hosts_at(self, ip: str) -> dict[tuple[str, str], frozenset[str]]:
+        """``(tenant key, host lowercased) -> case ids whose alert records it`` for one canonical
+        address (see :func:`address`), every tenant's: the caller keeps to the cases it may see."""
+        with self._lock:
+            return {key: frozenset(cases) for key, cases in self._hosts.get(ip, {}).items()}
 
 
 _NOUN = (

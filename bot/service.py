@@ -35,6 +35,10 @@ from gate.settings import GateSettings
 
 log = logging.getLogger(__name__)
 
+KEEP_UP_PAGE = 5000
+"""Audit entries the feed reads into the hosts' addresses per round: a bot started over a long log
+builds them over a few rounds, posting cards between pages."""
+
 
 class Bot:
     """One bot over one bus.
@@ -98,6 +102,7 @@ class Bot:
             clock=clock,
             sweep=nudger.sweep,
             inbox=lambda now: self.receiver.work(now),
+            keep_up=lambda: self.commands.addresses.follow(KEEP_UP_PAGE),
         )
         if model is None and settings.model:
             from aisoc import models

@@ -17,6 +17,7 @@ from aisoc.bus import Bus
 from aisoc.events import ActionExecuted, ActionReminded, AlertReceived, CaseClosed, ProducedBy
 from aisoc.memory import Memory
 from bot.catalog import Catalog
+from bot.hosts import AddressBook
 from bot.mentions import strip_mentions
 from bot.service import Bot
 from bot.understand import understand
@@ -321,7 +322,7 @@ def test_an_address_names_its_host_in_its_own_tenant_and_an_isolation_question_i
                 occurred_at=T0 + timedelta(minutes=minutes),
             )
         )
-    catalog = Catalog(Memory(bus.audit))
+    catalog = Catalog(Memory(bus.audit), AddressBook(bus.audit))
 
     req = understand("why was 10.0.2.9 isolated?", catalog, None)
     assert req.subject is not None and (req.subject.kind, req.subject.value) == ("host", "Linux-Server")

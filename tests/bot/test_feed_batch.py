@@ -211,3 +211,27 @@ def test_a_batch_whose_transaction_sqlite_rolled_back_acks_nothing_unstored(
     assert lost and unacked(bus) == 0 and bus.dead_letters() == []
     plans = {p.source_event_id for p in bot.store.posts() if p.kind == "ir.plan"}
     assert plans == {c.plan.event_id for c in cases} and bot.store.counts() == {"queued": 8}
+
+
+def test_the_feed_builds_the_hosts_addresses_a_page_a_round_and_a_failure_stops_no_post(
+    bot: Bot, space: Space, bus: Bus, clock: WallClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a log longer than a page, when the feed runs, then it reads the log into the hosts'
+    addresses a page per round until they are current (no question builds them); and when following
+    the log fails, the feed still posts the cards and tries again next round."""
+    for n in range(3):
+        publish_case(bus, n, steps=2)
+    pages: list[int] = []
+    follow = bot.commands.addresses.follow
+    monkeypatch.setattr(bot.feed, "keep_up", lambda: pages.append(follow(2)) or pages[-1])
+    settle(bot, clock)
+    assert pages[0] == 2 and pages[-1] == 0 and bot.commands.addresses.follow() == 0
+
+    def broken() -> int:
+        raise ConnectionError("redis went away")
+
+    monkeypatch.setattr(bot.feed, "keep_up", broken)
+    review(bus, 41)
+    settle(bot, clock)
+    assert bot.store.counts().get("queued", 0) == 0
+    assert any("jsonl:alert-41" in str(m) for m in space.fake.posted(space.soc))

@@ -65,6 +65,7 @@ def test_questions_in_a_tenant_room_see_only_its_cases(world: World, space: Spac
     questions = [
         "why did it contain Linux-Server?",
         "what happened to 10.0.2.8?",
+        "why was 10.0.2.9 isolated?",  # both tenants' Linux-Server agents report it
         "tell me about vboxuser",
         "explain the Shellshock case",
         "why did it contain that host?",
