@@ -33,6 +33,7 @@ from bot.inbound import ABOUT, Inbound
 from bot.lifecycle import LABELS, Lifecycle
 from bot.markup import code, fit
 from bot.mentions import quoted_lines, split_quote, strip_mentions
+from bot.names import TRIM
 from bot.reading import Reader, shown_files, taken
 from bot.scope import CaseView, Scope, TenantView
 from bot.settings import BotSettings
@@ -57,10 +58,12 @@ know which case you mean.
 - `reopen CASE [reason]` — ask Tier 2 On-Call to look again
 - `assign CASE @person` — hand the case to someone
 - `done ACTION [note]` — you carried out an approved action in your own console
+- `ack CASE` — take a review that waits on a person (the card's Acknowledge); `takeover CASE` — take
+  one someone else holds
 - `pause ROLE|proposals|all [reason]` — the kill switch; `resume ...` (SOC Manager / IR Lead On-Call)
 - `help` — this
 
-In a case's thread, `close tp`, `reopen` and `assign @person` need no case id. Approvals are never
+In a case's thread, `close tp`, `reopen`, `assign @person` and `ack` need no case id. Approvals are never
 decided in chat: the card's Approve button opens the gate, where you confirm in two steps."""
 """The answer to ``help`` and to anything the bot does not understand."""
 
@@ -77,6 +80,16 @@ SMALL_TALK_ANSWERS = {
     "or `help` for everything I can do.",
 }
 """One line for a message that only thanks, acknowledges or greets (see :func:`bot.understand.small_talk`)."""
+ACK_WHICH = (
+    "Acknowledge which review? Use **Acknowledge** on its card, or say `ack` in the review card's thread "
+    "(`ack CASE` anywhere); `pending` lists the reviews that wait."
+)
+"""The answer to ``ack`` that names no review: one line, never the command list."""
+CLOSE_WHICH = (
+    "Close which case? Say `close CASE tp|fp|benign [reason]`, or `close tp|fp|benign [reason]` in the "
+    "case's thread."
+)
+"""The answer to ``close`` that names no case."""
 CARD_COMMANDS = frozenset({"explain", "ack", "takeover", "more"})
 """What a card submit may ask for (anything else on a submit is ignored): no approvals, no closing."""
 _THREADED = frozenset({"close", "reopen", "assign"})
@@ -86,22 +99,54 @@ Router = Callable[[str], str | None]
 ``oncall``, ``help``) or None; it can never decide, close or approve."""
 CLOSE_FILLER = frozenset({"it", "this", "that", "the", "case", "incident", "alert", "one", "as", "a", "an"})
 """Words people put between ``close`` and its label ("close it as fp", "close this case fp")."""
+PLEASE = frozenset(
+    """please pls plz plse kindly now asap when whenever you u can could get chance for me us thanks thx
+    ty then go ahead and""".split()
+)
+"""Asking words around a command's own words ("close it pls", "close this when you can")."""
+THANKS = frozenset("please pls plz plse thanks thx ty".split())
+"""What may end a close's reason and is not one ("close it as fp, scanner pls")."""
+ACK_FILLER = (
+    CLOSE_FILLER
+    | PLEASE
+    | frozenset(
+        """review i i'll ill im i'm will take taking taken got mine on ok okay sure yes yep here too also
+    👍""".split()
+    )
+)
+"""Words said with ``ack`` that name no case ("ack it", "acknowledged, I'll take it")."""
+_IDLIKE = re.compile(r"[\d_:\-]")
+
+
+def _word(word: str) -> str:
+    return word.lower().strip(TRIM)
 
 
 def close_words(args: Sequence[str]) -> tuple[str, ...]:
-    """``close``'s words without the filler before the label: "close it as fp scanner" is
-    ``close fp scanner`` (the reason after the label is kept as said)."""
+    """``close``'s words without the filler and the asking before the label: "close it as fp scanner"
+    is ``close fp scanner``, "close it pls" is ``close`` (the reason after the label is kept as said,
+    less a trailing "thanks")."""
     out: list[str] = []
     labelled = False
     for word in args:
-        if not labelled and word.lower() in CLOSE_FILLER:
+        if not labelled and (_word(word) in CLOSE_FILLER or _word(word) in PLEASE or not _word(word)):
             continue
-        labelled = labelled or word.lower().strip(".,;:!") in LABELS
-        out.append(word)
+        labelled, before = labelled or _word(word) in LABELS, labelled
+        out.append(word if before else word.rstrip("?!.,;"))  # "close wazuh:1001?": the id
+    while out and _word(out[-1]) in THANKS:
+        out.pop()
     return tuple(out)
 
 
-_IDLIKE = re.compile(r"[\d_:\-]")
+def ack_words(args: Sequence[str]) -> tuple[str, ...] | None:
+    """The case ``ack`` names: ``()`` when its words name none ("ack it pls", "acknowledged, I'll take
+    it"), ``(CASE,)`` for an id; None when it says more than that (not an acknowledgement to act on)."""
+    said = [w.strip(TRIM) for w in args if _word(w) not in ACK_FILLER and w.strip(TRIM)]
+    if not said:
+        return ()
+    if len(said) == 1 and _IDLIKE.search(said[0]):
+        return (said[0],)
+    return None
 
 
 @dataclass(frozen=True)
@@ -264,6 +309,12 @@ class Commands:
         req = understand(text, Catalog(memory, self.addresses), about, quoted)
         if req.command == "close":
             req = replace(req, args=close_words(req.args))
+        if req.command in ("ack", "takeover"):
+            # "ack", "ack it pls" in a review's thread: that review; "ack 1234": the case it names
+            words = ack_words(req.args)
+            if words:
+                return Request(req.command, (self._case_named(memory, words[0]),), text=text)
+            return Request(req.command, (here,) if here and words == () else (), text=text)
         if req.command == "done" and here:
             req = replace(req, args=self._done_words(memory, here, req.args))
         # A case id of another tenant still names a case (refused as such), never this thread's label.
@@ -300,6 +351,22 @@ class Commands:
             return ""
 
         return overview.answer(wanted, memory, now, desk.reader.settings_tz(), waiting)
+
+    @staticmethod
+    def _case_named(memory: CaseView, word: str) -> str:
+        """A case id as typed, or the one case whose source's id it is ("ack 1234" for ``xsoar:1234``).
+
+        Raises:
+            CommandError: several cases have that source id.
+        """
+        if ":" in word or "/" in word or memory.case(word) is not None:
+            return word
+        low = word.lower()
+        hits = [rec.case_id for rec in memory.cases() if rec.case_id.rpartition(":")[2].lower() == low]
+        if len(hits) > 1:
+            shown = ", ".join(f"`{code(c, 80)}`" for c in hits[:5])
+            raise CommandError(f"`{code(word, 80)}` is the id of several cases ({shown}): name one.")
+        return hits[0] if hits else word
 
     def _done_words(self, memory: CaseView, case_id: str, args: tuple[str, ...]) -> tuple[str, ...]:
         """``done [note]`` in a case's thread: the case's one approved action when the words name none
@@ -373,14 +440,17 @@ class Commands:
             return reader.oncall(" ".join(args) or None)
         if verb == "close" and len(args) >= 2:
             return lifecycle.close(args[0], args[1], " ".join(args[2:]), who, inbound.id)
+        if verb == "close":
+            # "can you close it", "please close this case": the label (and the case) are asked for
+            if not args:
+                return CLOSE_WHICH
+            return lifecycle.closing(args[0], threaded=args[0] == self.thread_case(inbound))
         if verb == "reopen" and args:
             return lifecycle.reopen(args[0], " ".join(args[1:]), who, inbound.id)
         if verb == "assign" and len(args) >= 1:
             return lifecycle.assign(args[0], args[1:], inbound, who)
-        if verb == "ack" and args:
-            return lifecycle.ack(args[0], who, inbound.id, inbound.message_id)
-        if verb == "takeover" and args:
-            return lifecycle.ack(args[0], who, inbound.id, inbound.message_id, takeover=True)
+        if verb in ("ack", "takeover"):
+            return self._ack(args, inbound, desk, takeover=verb == "takeover")
         if verb == "done" and args:
             return lifecycle.done(args[0], " ".join(args[1:]), who, inbound.id)
         if verb in ("pause", "resume") and args:
@@ -388,6 +458,31 @@ class Commands:
         if verb in ("approve", "reject", "deny") and args:
             return lifecycle.approve_hint(args[0])
         return f"I did not understand that.\n\n{HELP}"
+
+    def _ack(self, args: Sequence[str], inbound: Inbound, desk: Desk, *, takeover: bool) -> str | None:
+        """Take a review (a review card's Acknowledge, or ``ack`` typed): the card is edited to say who
+        holds it. Typed, it needs a review that waits on a person, and it is answered in one line."""
+        if not args:
+            return ACK_WHICH
+        case_id, memory = args[0], desk.view
+        who = inbound.person_email or inbound.person_id
+        if inbound.kind == "message":
+            rec = memory.case(case_id)
+            if rec is None and memory.action(case_id) is not None:
+                shown = code(case_id, 80)
+                return (
+                    f"`{shown}` is an action, not a review: its approval is decided in the gate "
+                    f"(`approve {shown}` gives the link); `done {shown}` records that you carried it out."
+                )
+            if rec is not None and (rec.review is None or rec.review.at < rec.last_activity()):
+                return (
+                    f"Nothing to acknowledge on **{code(case_id, 120)}**: no review of it waits on a person "
+                    "(`assign CASE @person` hands a case to someone, `pending` lists what waits)."
+                )
+        said = desk.lifecycle.ack(case_id, who, inbound.id, inbound.message_id, takeover=takeover)
+        if said is None and inbound.kind == "message":
+            return f"You hold the review of **{code(case_id, 120)}** now; its card says so."
+        return said
 
 
 def tenant_help() -> str:

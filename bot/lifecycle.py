@@ -30,7 +30,7 @@ from aisoc.events import (
     TruthLabeled,
     fitted,
 )
-from aisoc.memory import CaseFile
+from aisoc.memory import CaseFile, CaseState
 from aisoc.memory.casefile import ActionStatus
 from aisoc.runtime.control import SCOPES_EXTRA, check_scope
 from bot.directory import Directory
@@ -133,6 +133,24 @@ class Lifecycle:
         self._publish(events, inbound_id)
         label = disposition.value.replace("_", " ")
         return f"Closed **{_c(case_id)}** as {label}; the label is recorded as ground truth."
+
+    def closing(self, case_id: str, *, threaded: bool) -> str:
+        """What ``close`` without a label answers ("can you close it?"): how to say the label, which
+        closing records as ground truth (a case already closed says so, and how to reopen it)."""
+        rec = self._case(case_id).record
+        shown = _c(case_id)
+        if rec is not None and rec.closed is not None and rec.state == CaseState.CLOSED:
+            by = rec.closed.person or rec.closed.role
+            again = "`reopen [reason]`" if threaded else f"`reopen {shown} [reason]`"
+            return (
+                f"**{shown}** is already closed ({rec.closed.disposition.replace('_', ' ')}, by {_c(by)}); "
+                f"{again} asks Tier 2 to look again."
+            )
+        say = "`close tp|fp|benign [reason]` here" if threaded else f"`close {shown} tp|fp|benign [reason]`"
+        return (
+            f"To close **{shown}**, say how it ended: {say} (tp: a real attack, fp: a false alarm, benign: "
+            "real but harmless); the label is recorded as ground truth."
+        )
 
     def control(self, scope: str, reason: str, who: str, inbound_id: str, *, pause: bool) -> str:
         """The kill switch from chat: ``pause`` is open to everyone the bot answers (stopping is always

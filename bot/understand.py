@@ -227,6 +227,33 @@ def _typo(word: str) -> str | None:
     return str(found[0]) if found else None
 
 
+_POLITE = re.compile(
+    r"^(?:(?:ok(?:ay)?|so|hey|hi|yes|yeah|yep)\W+)?"
+    r"(?:(?:(?:can|could|would|will)\s+(?:you|u|ya)|please|pls|plz|kindly|just|go\s+ahead\s+and)\W+)+",
+    re.IGNORECASE,
+)
+"""What people put before a command verb ("can you close it", "please ack", "ok pls close this")."""
+_ACK = re.compile(r"^(?:ack(?:'?d|ed|s|ing|n)?|akc|acknowled?ge?(?:d|s)?|acknowledging|aknowledged?)$", re.I)
+"""``ack`` as people type it: "ack", "ack'd", "acked", "acknowledged", "aknowledge"."""
+ACK_TYPO_CUTOFF = 85.0
+"""Smallest rapidfuzz ratio for a misspelt "acknowledged" ("acknowleged", "ackowledged")."""
+
+
+def _verb(word: str) -> str:
+    """A command verb as typed, read as the grammar's (``acknowledged`` → ``ack``)."""
+    verb = word.lower().strip(TRIM)
+    if verb in GRAMMAR:
+        return verb
+    if _ACK.match(verb) or (
+        len(verb) >= 8
+        and process.extractOne(
+            verb, ("acknowledge", "acknowledged"), scorer=fuzz.ratio, score_cutoff=ACK_TYPO_CUTOFF
+        )
+    ):
+        return "ack"
+    return verb
+
+
 def intent(text: str) -> tuple[str, tuple[str, ...]]:
     """The command a sentence asks for, and its words after the verb (for grammar commands).
 
@@ -236,9 +263,15 @@ def intent(text: str) -> tuple[str, tuple[str, ...]]:
     words = text.split()
     if not words:
         return "help", ()
-    verb = words[0].lower().strip(TRIM)
+    verb = _verb(words[0])
     if verb in GRAMMAR:
         return verb, tuple(words[1:])
+    if (polite := _POLITE.match(text)) is not None:
+        # "can you close it", "please ack": the verb still comes first once the asking is taken off,
+        # so "can you not close it" or "please don't close it" closes nothing
+        rest = text[polite.end() :].split()
+        if rest and (verb := _verb(rest[0])) in GRAMMAR:
+            return verb, tuple(rest[1:])
     if said := small_talk(text):
         return said, ()
     if _HELP.search(text):

@@ -34,7 +34,10 @@ Expect = tuple[str, str | None]
 ``clarify``, ``ask`` (no subject), ``unknown``, ``help``, ``status``, ``oncall``, ``record``, ``summary``,
 ``which`` (a host's cases to pick from), ``pending`` (what waits, asked by Erin: nothing on her),
 ``thanks``, ``noted`` (a short acknowledgement), ``hello`` (a one-line hint, never the command list),
-``leads`` (the case, its first headline this one), ``address`` (``IP>host``: the host at that address,
+``leads`` (the case, its first headline this one), ``ack-which`` / ``close-which`` (one line asking
+which review or case), ``ack-none`` (no review of the case waits on a person), ``ack-action`` (an
+action is not a review), ``nocase`` (no such case), ``close-how`` (one line asking for the label),
+``address`` (``IP>host``: the host at that address,
 said so), ``described`` (``words>host``: the one host a description fits, said so), ``which-host``
 (several fit the description: asked), ``nofit`` (none does)."""
 
@@ -86,7 +89,7 @@ TOP: list[tuple[str, Expect]] = [
     ("{bot} lol", ("noted", None)),
     (f"{{bot}} don't close {SHELLSHOCK}", ("unknown", None)),
     ("{bot} frobnicate the SIEM", ("unknown", None)),
-    ("{bot} please close the case when you can", ("unknown", None)),
+    ("{bot} please close the case when you can", ("close-which", None)),
     # a second round of people's words (found by a probe after the corpus above passed)
     ("{bot} why did we contain Linux-Server??", ("host", "Linux-Server")),
     ("{bot}, why was LINUX-SERVER contained", ("host", "Linux-Server")),
@@ -226,6 +229,29 @@ TOP: list[tuple[str, Expect]] = [
     ("{bot} whats our mttr this week", ("glance", None)),
     ("{bot} handover pls", ("glance", None)),
     ("{bot} open incidents on Linux-Server?", ("host", "Linux-Server")),  # a named host wins
+    # acknowledging and closing as people ask for them (a sixth round, 2026-12-07): a line that says
+    # what to do, never the command list
+    ("{bot} ack", ("ack-which", None)),
+    ("{bot} ack it", ("ack-which", None)),
+    ("ack {bot}", ("ack-which", None)),
+    ("{bot} ACK!", ("ack-which", None)),
+    ("{bot} acknowledged", ("ack-which", None)),
+    ("{bot} Acknowledged, I'll take it", ("ack-which", None)),
+    ("{bot} acknowleged", ("ack-which", None)),  # typo
+    ("{bot} akc", ("ack-which", None)),  # typo
+    ("{bot} ack'd", ("ack-which", None)),
+    ("{bot} pls ack", ("ack-which", None)),
+    ("{bot} ack 1234", ("nocase", "1234")),
+    (f"{{bot}} ack {SHELLSHOCK}", ("ack-none", SHELLSHOCK)),  # nothing asks a person to review it
+    (f"{{bot}} ack {SHELLSHOCK.rpartition(':')[2]}", ("ack-none", SHELLSHOCK)),  # its source's id
+    (f"{{bot}} ack {ISOLATE}", ("ack-action", ISOLATE)),
+    ("{bot} can you close it", ("close-which", None)),
+    ("{bot} please close this case", ("close-which", None)),
+    ("{bot} close it pls", ("close-which", None)),
+    ("@{bot} could u close this incident?", ("close-which", None)),
+    ("{bot} pls close", ("close-which", None)),
+    (f"{{bot}} can you close {SHELLSHOCK}?", ("close-how", SHELLSHOCK)),
+    (f"{{bot}} please close {SHELLSHOCK} thanks", ("close-how", SHELLSHOCK)),
 ]
 """Questions at top level in the SOC space."""
 
@@ -292,6 +318,19 @@ THREAD: list[tuple[str, Expect]] = [
     # in a case's thread a time alone is about the case; naming cases or incidents is about the SOC
     ("{bot} what happened overnight?", ("case", SHELLSHOCK)),
     ("{bot} any other open incidents?", ("open", None)),
+    # acknowledging and closing in the case's thread: no review waits here; closing asks the label
+    ("{bot} ack", ("ack-none", SHELLSHOCK)),
+    ("{bot} ack it pls", ("ack-none", SHELLSHOCK)),
+    ("{bot} acknowledged", ("ack-none", SHELLSHOCK)),
+    ("ack'd {bot} 👍", ("ack-none", SHELLSHOCK)),
+    ("{bot} ackowledged", ("ack-none", SHELLSHOCK)),  # typo
+    ("{bot} can you close it", ("close-how", SHELLSHOCK)),
+    ("{bot} please close this case", ("close-how", SHELLSHOCK)),
+    ("{bot} close it pls", ("close-how", SHELLSHOCK)),
+    ("{bot} could you please close this incident?", ("close-how", SHELLSHOCK)),
+    ("hey {bot} can u close it when you get a chance", ("close-how", SHELLSHOCK)),
+    ("{bot} close", ("close-how", SHELLSHOCK)),
+    ("{bot} please don't close it", ("unknown", None)),
 ]
 """Questions inside the Shellshock case's thread."""
 
@@ -367,6 +406,18 @@ def check(answer: str, expect: Expect, text: str) -> None:
             else first == "**No open SEV-1 cases.** Open by SEV: SEV-2 1."
         ),
         "glance": lambda: first.startswith("**The SOC ") and "- Alerts in: **" in answer,
+        "ack-which": lambda: first.startswith("Acknowledge which review?") and "\n" not in answer,
+        "ack-none": lambda: (
+            answer.startswith(f"Nothing to acknowledge on **{subject}**") and "\n" not in answer
+        ),
+        "ack-action": lambda: (
+            answer.startswith(f"`{subject}` is an action, not a review") and "\n" not in answer
+        ),
+        "nocase": lambda: f"No case `{subject}` is recorded" in first and "\n" not in answer,
+        "close-which": lambda: first.startswith("Close which case?") and "\n" not in answer,
+        "close-how": lambda: (
+            answer.startswith(f"To close **{subject}**, say how it ended") and "\n" not in answer
+        ),
         "thanks": lambda: answer == "You're welcome.",
         "noted": lambda: answer == "👍",
         "hello": lambda: answer.startswith("Hi!") and "\n" not in answer and "`help`" in answer,

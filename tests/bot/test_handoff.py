@@ -241,3 +241,44 @@ def test_a_shift_summary_hands_over_to_the_incoming_on_call_with_each_open_appro
     assert ALICE in text and DAVE in text and "<@personEmail:erin@example.com|Erin Fox>" in text
     for p in story.proposals.values():
         assert f"(http://gate.test/a/{p.event_id}?t=" in text
+
+
+def says(bot: Bot, space: Space, clock: WallClock, who: str, text: str, parent: str | None) -> str:
+    """A person types ``text`` (a signed-webhook-shaped delivery); returns the bot's answer to it."""
+    msg = space.fake.person_says(getattr(space, who), space.soc, text, parent=parent)
+    assert bot.receiver.from_webhook(space.fake.envelope("messages", msg)).status == "answered"
+    settle(bot, clock)
+    answer = bot.store.get(f"reply:{msg['id']}")
+    assert answer is not None and answer.state == "sent", f"no answer to {text!r}"
+    return str(answer.body["markdown"])
+
+
+def test_ack_typed_in_the_review_cards_thread_takes_the_review_as_the_button_does(
+    bot: Bot, space: Space, bus: Bus, clock: WallClock
+) -> None:
+    """Given a review card, when Erin types "ack it pls" in its thread, then she holds the review, the
+    card says so and she is told in one line; when Bob types "acknowledged" he is asked before taking it
+    over, and "takeover" there takes it; "ack" at top level asks which review in one line."""
+    asked = review(bus)
+    settle(bot, clock)
+    card = next(m for m in space.fake.posted(space.soc) if "Acknowledge" in json.dumps(m.get("attachments")))
+    said = says(bot, space, clock, "erin", "ack it pls", card["id"])
+    assert said == f"You hold the review of **{asked.case_id}** now; its card says so."
+    assert "Acknowledged by Erin Fox" in json.dumps(space.fake.messages[card["id"]]["attachments"])
+    taken = [e for e in bus.audit.for_case(asked.case_id) if isinstance(e, ReviewRequested)][-1]
+    assert (taken.assignee, taken.reason, taken.causation_id) == (
+        "erin@example.com",
+        "acknowledged by Erin Fox",
+        asked.event_id,
+    )
+    assert says(bot, space, clock, "bob", "Acknowledged!", card["id"]).startswith(
+        "Erin Fox acknowledged the review"
+    )
+    assert says(bot, space, clock, "bob", "takeover", card["id"]).startswith("You hold the review of")
+    last = [e for e in bus.audit.for_case(asked.case_id) if isinstance(e, ReviewRequested)][-1]
+    assert (last.assignee, last.reason) == ("bob@example.com", "taken over by Bob Ray from Erin Fox")
+    assert says(bot, space, clock, "bob", "ack", None).startswith("Acknowledge which review?")
+    assert (
+        says(bot, space, clock, "bob", "ack", card["id"])
+        == f"You already hold the review of **{asked.case_id}**."
+    )
