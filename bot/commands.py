@@ -439,22 +439,22 @@ class Commands:
         if verb == "oncall":
             return reader.oncall(" ".join(args) or None)
         if verb == "close" and len(args) >= 2:
-            return lifecycle.close(args[0], args[1], " ".join(args[2:]), who, inbound.id)
+            return lifecycle.close(args[0], args[1], " ".join(args[2:]), who, inbound.key)
         if verb == "close":
             # "can you close it", "please close this case": the label (and the case) are asked for
             if not args:
                 return CLOSE_WHICH
             return lifecycle.closing(args[0], threaded=args[0] == self.thread_case(inbound))
         if verb == "reopen" and args:
-            return lifecycle.reopen(args[0], " ".join(args[1:]), who, inbound.id)
+            return lifecycle.reopen(args[0], " ".join(args[1:]), who, inbound.key)
         if verb == "assign" and len(args) >= 1:
             return lifecycle.assign(args[0], args[1:], inbound, who)
         if verb in ("ack", "takeover"):
             return self._ack(args, inbound, desk, takeover=verb == "takeover")
         if verb == "done" and args:
-            return lifecycle.done(args[0], " ".join(args[1:]), who, inbound.id)
+            return lifecycle.done(args[0], " ".join(args[1:]), who, inbound.key)
         if verb in ("pause", "resume") and args:
-            return lifecycle.control(args[0], " ".join(args[1:]), who, inbound.id, pause=verb == "pause")
+            return lifecycle.control(args[0], " ".join(args[1:]), who, inbound.key, pause=verb == "pause")
         if verb in ("approve", "reject", "deny") and args:
             return lifecycle.approve_hint(args[0])
         return f"I did not understand that.\n\n{HELP}"
@@ -479,7 +479,7 @@ class Commands:
                     f"Nothing to acknowledge on **{code(case_id, 120)}**: no review of it waits on a person "
                     "(`assign CASE @person` hands a case to someone, `pending` lists what waits)."
                 )
-        said = desk.lifecycle.ack(case_id, who, inbound.id, inbound.message_id, takeover=takeover)
+        said = desk.lifecycle.ack(case_id, who, inbound.key, inbound.message_id, takeover=takeover)
         if said is None and inbound.kind == "message":
             return f"You hold the review of **{code(case_id, 120)}** now; its card says so."
         return said

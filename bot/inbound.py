@@ -3,6 +3,12 @@
 Every way in builds an :class:`Inbound` and calls :meth:`Receiver.receive`, so the room and person
 allowlists, the bot's own messages and the deduplication (``bus.lock`` on the message or card-action
 id, which a webhook retry and a websocket redelivery share) are the same for all of them.
+
+An edited message (webhook ``messages``/``updated``) is a new question: its key is the message id and
+the edit's time, so each edit is answered once however often it is delivered, and a message fetched
+after an edit shares the edit's key (answered once, not once as sent and once as edited). A deleted
+message (``messages``/``deleted``) not yet answered never is: its kept deliveries leave the inbox and
+its key is taken; an answer already given stays (the bot never deletes what it said).
 """
 
 from __future__ import annotations
@@ -17,10 +23,22 @@ from bot.directory import Directory
 from bot.settings import BotSettings
 from bot.store import BotStore, Plan, Post
 from bot.webex import Space, primary_email
+from bot.webhooks import WEBHOOKS
 
 log = logging.getLogger(__name__)
 
 Via = Literal["webhook", "websocket", "preview"]
+HANDLED = frozenset(WEBHOOKS)
+"""The webhook deliveries the bot acts on: those ``aisoc bot setup`` registers."""
+EDITED = ":updated"
+"""Suffix of a kept edit's inbox id (beside the message's own, so a pending question and its edit are
+each kept once; the fetch reads the latest text)."""
+
+
+def _inbox_id(envelope: Mapping[str, Any]) -> str:
+    """The inbox id of a kept delivery: the item's id, an edit's beside it."""
+    item = str((envelope.get("data") or {})["id"])
+    return item + EDITED if envelope.get("event") == "updated" else item
 
 
 @dataclass(frozen=True)
@@ -45,6 +63,14 @@ class Inbound:
     inputs: Mapping[str, Any] = field(default_factory=dict)
     mentioned: tuple[str, ...] = ()
     """Person ids mentioned in the message (the bot's own included)."""
+    edited: str | None = None
+    """When the message was last edited (its ``updated``), None when never."""
+
+    @property
+    def key(self) -> str:
+        """What deduplicates it and marks what it publishes: the id, and the edit's time when edited
+        (an edited question is asked again)."""
+        return f"{self.id}@{self.edited}" if self.edited else self.id
 
     @classmethod
     def from_message(cls, msg: Mapping[str, Any], via: Via) -> Inbound:
@@ -61,6 +87,7 @@ class Inbound:
             html=msg.get("html"),
             parent_id=msg.get("parentId"),
             mentioned=tuple(msg.get("mentionedPeople") or ()),
+            edited=str(msg["updated"]) if msg.get("updated") else None,
         )
 
     @classmethod
@@ -173,11 +200,11 @@ class Receiver:
     # --- ways in ----------------------------------------------------------------------------------
 
     def _screen(self, envelope: Mapping[str, Any]) -> Outcome | None:
-        """The checks a delivery passes before anything is fetched: a created message or card
-        submit, not the bot's own, from an allowed room; None when it passes."""
+        """The checks a delivery passes before anything is fetched: a message created, edited or
+        deleted, or a card submit, not the bot's own, from an allowed room; None when it passes."""
         resource, event = envelope.get("resource"), envelope.get("event")
         data = envelope.get("data") or {}
-        if event != "created" or resource not in ("messages", "attachmentActions") or not data.get("id"):
+        if (resource, event) not in HANDLED or not data.get("id"):
             return Outcome("ignored", f"{resource}/{event} is not handled")
         if data.get("personId") and data.get("personId") == self.me.get("id"):
             return Outcome("ignored", "the bot's own message")
@@ -194,6 +221,8 @@ class Receiver:
         resource, data = envelope.get("resource"), envelope.get("data") or {}
         if (screened := self._screen(envelope)) is not None:
             return screened
+        if envelope.get("event") == "deleted":
+            return self.deleted(str(data["id"]))
         if resource == "messages":
             return self.receive(Inbound.from_message(self.space.get_message(str(data["id"])), "webhook"))
         action = self.space.get_action(str(data["id"]))
@@ -211,7 +240,9 @@ class Receiver:
         email = data.get("personEmail")
         if resource == "messages" and email and not self.person_allowed(str(email), "webhook"):
             return self._refuse(str(data.get("roomId")), email, "person not allowed")
-        if not self.store.take_in(str(data["id"]), dict(envelope)):
+        if envelope.get("event") == "deleted":
+            return self.deleted(str(data["id"]))
+        if not self.store.take_in(_inbox_id(envelope), dict(envelope)):
             return Outcome("duplicate", "already taken")
         self.on_inbox()
         return Outcome("queued", "kept; answered from the inbox")
@@ -247,15 +278,15 @@ class Receiver:
             return self._refuse(inbound.room_id, inbound.person_email, "room not allowed")
         if not self.person_allowed(inbound.person_email, inbound.via):
             return self._refuse(inbound.room_id, inbound.person_email, "person not allowed")
-        if not self.bus.lock(f"bot:in:{inbound.id}", self.settings.dedupe_ttl_s):
-            log.info("duplicate delivery of %s %s ignored", inbound.kind, inbound.id)
+        if not self.bus.lock(f"bot:in:{inbound.key}", self.settings.dedupe_ttl_s):
+            log.info("duplicate delivery of %s %s ignored", inbound.kind, inbound.key)
             return Outcome("duplicate", "already handled")
         body = self.answer(inbound)
         if body is None:
             return Outcome("answered", "nothing to say")
         about = body.pop(ABOUT, None)
         post = Post(
-            post_id=f"reply:{inbound.id}",
+            post_id=f"reply:{inbound.key}",
             room_id=inbound.room_id,
             body=body,
             case_id=str(about) if about else None,
@@ -266,6 +297,16 @@ class Receiver:
         self.store.apply(Plan(posts=[post]))
         self.on_queued()
         return Outcome("answered", post_id=post.post_id)
+
+    def deleted(self, message_id: str) -> Outcome:
+        """A message was deleted: if it is not answered yet it never is (its kept deliveries, as sent
+        and as edited, leave the inbox; its key is taken). An answer already given is left."""
+        for item in (message_id, f"{message_id}{EDITED}"):
+            self.store.inbox_done(item)
+        if self.bus.lock(f"bot:in:{message_id}", self.settings.dedupe_ttl_s):
+            log.info("message %s deleted before it was answered: it will not be", message_id)
+            return Outcome("ignored", "deleted before it was answered")
+        return Outcome("ignored", "deleted; the answer given stays")
 
     def thread_of(self, inbound: Inbound) -> str | None:
         """The root message an answer goes under: the asker's thread, or the card's thread."""

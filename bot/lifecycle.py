@@ -5,8 +5,8 @@ Acknowledge publish ``case.review_requested`` with role ``human`` (the catalogue
 ask for review: "reopened by X", or an ``assignee``); ``done`` records ``action.executed`` through the
 gate's own path. What a case and its actions are is asked of memory's read model
 (``Memory.case_file``, ``Memory.action``), never folded here from the audit log. Every publish carries
-the idempotency mark ``("bot", inbound id)``, so a message delivered twice changes nothing twice even
-after its deduplication key expired.
+the idempotency mark ``("bot", inbound key)``, so a message delivered twice changes nothing twice even
+after its deduplication key expired (an edited message has a key of its own: the edit runs again).
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ class Lifecycle:
             duty=Role.TIER2,
             assignee=assignee,
         )
-        self._publish([event], inbound.id)
+        self._publish([event], inbound.key)
         return f"Assigned **{_c(case_id)}** to {_c(assignee)}."
 
     def _assignee(self, args: Sequence[str], inbound: Inbound) -> str:

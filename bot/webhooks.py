@@ -1,8 +1,10 @@
-"""``aisoc bot setup``: register the bot's two webhooks with Webex, idempotently.
+"""``aisoc bot setup``: register the bot's webhooks with Webex, idempotently.
 
-Both (``messages`` and ``attachmentActions``, event ``created``) point at ``{public_url}/webex/webhook``
-and carry the webhook secret. Running it again updates what exists (target, secret, status) instead of
-adding another, and removes duplicates, so there is always exactly one of each.
+Four (``messages`` created, updated and deleted: a question, its edits, its deletion; and
+``attachmentActions`` created: card submits) point at ``{public_url}/webex/webhook`` and carry the
+webhook secret, so every delivery is signed alike. Running it again updates what exists (target,
+secret, status) instead of adding another, and removes duplicates, so there is always exactly one of
+each.
 """
 
 from __future__ import annotations
@@ -18,8 +20,20 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webex/webhook"
 """Where Webex delivers (served by ``bot.create_app``)."""
-RESOURCES = ("messages", "attachmentActions")
-"""What the bot listens to: messages (commands) and card submits."""
+WEBHOOKS = (
+    ("messages", "created"),
+    ("messages", "updated"),
+    ("messages", "deleted"),
+    ("attachmentActions", "created"),
+)
+"""What the bot listens to (``resource``, ``event``): messages (questions and commands), their edits
+(asked again) and deletions (not answered if not yet), and card submits."""
+
+
+def webhook_name(settings: BotSettings, resource: str, event: str) -> str:
+    """A webhook's name: ``aisoc messages`` for a created one (the name earlier versions registered),
+    ``aisoc messages updated`` for the others."""
+    return f"{settings.webhook_name} {resource}" + ("" if event == "created" else f" {event}")
 
 
 @dataclass
@@ -55,19 +69,17 @@ def setup_webhooks(space: WebexSpace, settings: BotSettings) -> SetupReport:
     secret = settings.webhook_secret.get_secret_value()
     report = SetupReport(target)
     existing = space.list_webhooks()
-    for resource in RESOURCES:
-        name = f"{settings.webhook_name} {resource}"
+    for resource, event in WEBHOOKS:
+        name = webhook_name(settings, resource, event)
         mine = [
             w
             for w in existing
             if w.get("resource") == resource
-            and w.get("event") == "created"
+            and w.get("event") == event
             and (w.get("name") == name or w.get("targetUrl") == target)
         ]
         if not mine:
-            space.create_webhook(
-                name=name, targetUrl=target, resource=resource, event="created", secret=secret
-            )
+            space.create_webhook(name=name, targetUrl=target, resource=resource, event=event, secret=secret)
             report.created.append(name)
             continue
         keep, *extra = mine

@@ -154,6 +154,27 @@ class FakeWebex:
         with self.lock:
             return self._message(person, room["id"], body)
 
+    def person_edits(self, message: dict[str, Any], text: str, *, shown: str | None = None) -> dict[str, Any]:
+        """A person edits their message: the same id with the new text (``{bot}`` as in
+        :meth:`person_says`) and ``updated`` set, as ``GET /messages/{id}`` then shows it."""
+        author = self.people[message["personId"]]
+        room = self.rooms[message["roomId"]]
+        new = self.person_says(author, room, text, parent=message.get("parentId"), shown=shown)
+        with self.lock:
+            del self.messages[new["id"]]
+            edited = self.messages[message["id"]]
+            for key in ("text", "html", "mentionedPeople"):
+                edited.pop(key, None)
+                if key in new:
+                    edited[key] = new[key]
+            edited["updated"] = _now()
+            return dict(edited)
+
+    def person_deletes(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A person deletes their message (``GET /messages/{id}`` then answers 404)."""
+        with self.lock:
+            return self.messages.pop(message["id"])
+
     def person_submits(
         self, person: dict[str, Any], message_id: str, inputs: dict[str, Any]
     ) -> dict[str, Any]:
@@ -181,8 +202,9 @@ class FakeWebex:
                 if m["personId"] == self.bot["id"] and (room is None or m["roomId"] == room["id"])
             ]
 
-    def envelope(self, resource: str, item: dict[str, Any]) -> dict[str, Any]:
-        """The JSON Webex POSTs to a webhook for a new message or card submit."""
+    def envelope(self, resource: str, item: dict[str, Any], event: str = "created") -> dict[str, Any]:
+        """The JSON Webex POSTs to a webhook for a message (created, updated, deleted) or card submit:
+        ``data`` names the item, never its text."""
         data = {k: item[k] for k in ("id", "roomId", "personId", "created") if k in item}
         if resource == "messages":
             data.update(roomType=item.get("roomType"), personEmail=item.get("personEmail"))
@@ -193,7 +215,7 @@ class FakeWebex:
             "name": f"aisoc {resource}",
             "targetUrl": "https://bot.example/webex/webhook",
             "resource": resource,
-            "event": "created",
+            "event": event,
             "orgId": webex_id("ORGANIZATION"),
             "createdBy": self.bot["id"],
             "appId": webex_id("APPLICATION"),

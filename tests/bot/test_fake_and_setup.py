@@ -10,7 +10,7 @@ import pytest
 from aisoc.cli import main
 from bot.errors import RateLimited, Refused
 from bot.webex import WebexSpace
-from bot.webhooks import setup_webhooks
+from bot.webhooks import WEBHOOKS, setup_webhooks
 from tests.bot.conftest import Space
 from tests.bot.factory import SECRET, bot_settings
 from tests.bot.fake_webex import CARD, TOKEN
@@ -61,8 +61,9 @@ def test_the_fake_rate_limits_and_caps_edits(webex: WebexSpace, space: Space) ->
     assert webex.get_message(msg["id"])["markdown"] == "v10"
 
 
-def test_setup_registers_both_webhooks_once_however_often_it_runs(webex: WebexSpace, space: Space) -> None:
-    """Given a duplicate and another app's webhook, when setup runs twice, then one of each is ours."""
+def test_setup_registers_each_webhook_once_however_often_it_runs(webex: WebexSpace, space: Space) -> None:
+    """Given a duplicate and another app's webhook, when setup runs twice, then one of each is ours:
+    messages created, updated (edits) and deleted, and card submits, all signed with the secret."""
     settings = bot_settings(space.fake, space.soc)
     stale = webex.create_webhook(
         name="aisoc messages", targetUrl="https://old.example/hook", resource="messages", event="created"
@@ -74,18 +75,30 @@ def test_setup_registers_both_webhooks_once_however_often_it_runs(webex: WebexSp
         name="crm", targetUrl="https://crm.example", resource="rooms", event="created"
     )
     first = setup_webhooks(webex, settings)
-    assert (first.created, first.updated) == (["aisoc attachmentActions"], ["aisoc messages"])
+    assert first.updated == ["aisoc messages"]
+    assert first.created == ["aisoc messages updated", "aisoc messages deleted", "aisoc attachmentActions"]
     assert len(first.deleted) == 1
     second = setup_webhooks(webex, settings)
     assert (second.created, second.deleted) == ([], [])
     hooks = {(w["resource"], w["name"]): w for w in webex.list_webhooks()}
     assert set(hooks) == {
         ("messages", "aisoc messages"),
+        ("messages", "aisoc messages updated"),
+        ("messages", "aisoc messages deleted"),
         ("attachmentActions", "aisoc attachmentActions"),
         ("rooms", "crm"),
     }
-    for resource in ("messages", "attachmentActions"):
-        hook = hooks[(resource, f"aisoc {resource}")]
+    assert [hooks[("messages", f"aisoc messages {e}")]["event"] for e in ("updated", "deleted")] == [
+        "updated",
+        "deleted",
+    ]
+    for resource, name in (
+        ("messages", "aisoc messages"),
+        ("messages", "aisoc messages updated"),
+        ("messages", "aisoc messages deleted"),
+        ("attachmentActions", "aisoc attachmentActions"),
+    ):
+        hook = hooks[(resource, name)]
         assert (hook["targetUrl"], hook["secret"], hook["status"]) == (
             "https://bot.example/webex/webhook",
             SECRET,
@@ -107,7 +120,7 @@ def test_aisoc_bot_setup_reads_the_settings_file(
     assert main(["--config", str(config), "bot", "setup"]) == 0
     out = capsys.readouterr().out
     assert "webhooks -> https://bot.example/webex/webhook" in out and "created aisoc messages" in out
-    assert len(space.fake.webhooks) == 2
+    assert len(space.fake.webhooks) == len(WEBHOOKS)
 
 
 def test_the_fake_lists_and_deletes_messages_and_knows_rooms_through_the_sdk(

@@ -180,3 +180,81 @@ def test_a_card_submit_in_a_direct_space_is_answered_after_asking_webex_the_room
     assert ("GET", f"/v1/rooms/{direct['id']}", None) in space.fake.log
     settle(bot, clock)
     assert "Nothing is recorded about `jsonl:none`" in str(replies(space, direct)[-1]["markdown"])
+
+
+def test_an_edited_question_is_answered_again_once_per_edit(
+    bot: Bot, client: FlaskClient, space: Space, clock: WallClock
+) -> None:
+    """Given Alice's answered question, when she edits it (a signed ``messages``/``updated`` delivery),
+    then the edited text is answered in the same thread; the same edit delivered again is answered
+    once; a second edit is answered again."""
+    msg = space.fake.person_says(space.alice, space.soc, "{bot} help")
+    deliver(client, space.fake.envelope("messages", msg))
+    settle(bot, clock)
+    space.fake.person_edits(msg, "{bot} who is on call?")
+    edit = space.fake.envelope("messages", msg, event="updated")
+    assert deliver(client, edit).get_json()["status"] == "queued"
+    settle(bot, clock)
+    assert deliver(client, dict(edit, id="the-same-edit-again")).get_json()["status"] == "queued"
+    settle(bot, clock)
+    first, second = replies(space, space.soc)
+    assert "What I can do" in str(first["markdown"]) and str(second["markdown"]).startswith("**On call now**")
+    assert first["parentId"] == second["parentId"] == msg["id"]
+    space.fake.person_edits(msg, "{bot} status")
+    deliver(client, space.fake.envelope("messages", msg, event="updated"))
+    settle(bot, clock)
+    assert [str(r["markdown"]).splitlines()[0] for r in replies(space, space.soc)][2] == "**SOC status**"
+    assert len(replies(space, space.soc)) == 3
+
+
+def test_a_question_edited_before_it_was_answered_is_answered_once(
+    bot: Bot, client: FlaskClient, space: Space, clock: WallClock
+) -> None:
+    """Given a question and its edit both delivered before the bot fetched either, when answered, then
+    the edited text is answered once (both fetches read the edit)."""
+    msg = space.fake.person_says(space.alice, space.soc, "{bot} help")
+    deliver(client, space.fake.envelope("messages", msg))
+    space.fake.person_edits(msg, "{bot} status")
+    deliver(client, space.fake.envelope("messages", msg, event="updated"))
+    settle(bot, clock)
+    (answer,) = replies(space, space.soc)
+    assert str(answer["markdown"]).startswith("**SOC status**")
+
+
+def test_a_deleted_question_is_not_answered_and_an_answer_given_stays(
+    bot: Bot, client: FlaskClient, space: Space, clock: WallClock
+) -> None:
+    """Given a question kept but not yet fetched, when Alice deletes it (a signed ``messages``/
+    ``deleted`` delivery), then it is never fetched nor answered; given an answered question, when
+    deleted, then its answer stays."""
+    asked = space.fake.person_says(space.alice, space.soc, "{bot} status")
+    assert deliver(client, space.fake.envelope("messages", asked)).get_json()["status"] == "queued"
+    gone = space.fake.envelope("messages", space.fake.person_deletes(asked), event="deleted")
+    assert deliver(client, gone).get_json()["reason"] == "deleted before it was answered"
+    settle(bot, clock)
+    assert fetched(space) == [] and replies(space) == [] and bot.store.inbox_due() == []
+
+    answered = space.fake.person_says(space.alice, space.soc, "{bot} help")
+    deliver(client, space.fake.envelope("messages", answered))
+    settle(bot, clock)
+    gone = space.fake.envelope("messages", space.fake.person_deletes(answered), event="deleted")
+    assert deliver(client, gone).get_json()["reason"] == "deleted; the answer given stays"
+    settle(bot, clock)
+    (answer,) = replies(space)
+    assert answer["parentId"] == answered["id"] and answer["id"] in space.fake.messages
+
+
+def test_forged_edits_and_deletions_are_refused_and_change_nothing(
+    bot: Bot, client: FlaskClient, space: Space, clock: WallClock
+) -> None:
+    """Given a question kept to be answered, when a forged deletion or edit of it arrives (wrong secret,
+    no signature), then 401, and the question is still answered as asked, once."""
+    msg = space.fake.person_says(space.alice, space.soc, "{bot} help")
+    deliver(client, space.fake.envelope("messages", msg))
+    for event in ("deleted", "updated"):
+        forged = space.fake.envelope("messages", msg, event=event)
+        assert deliver(client, forged, secret="not-the-secret").status_code == 401
+        assert deliver(client, forged, secret=None).status_code == 401
+    settle(bot, clock)
+    (answer,) = replies(space, space.soc)
+    assert "What I can do" in str(answer["markdown"])
