@@ -9,11 +9,12 @@ when one known host's name holds its distinctive word; with several, the person 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from aisoc.bus import AuditEntry, AuditLog, id_key
@@ -46,6 +47,7 @@ def address(text: str) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _own_address(text: str) -> str | None:
     """``text`` as a host's own address: an IP address, not loopback nor unspecified."""
     ip = address(text)
@@ -54,8 +56,16 @@ def _own_address(text: str) -> str | None:
     return ip
 
 
-def _key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+_NAME, _ADDRESS = 1, 2
+
+
+@functools.lru_cache(maxsize=4096)
+def _field(name: str) -> int:
+    """What a record's field is to its object: its name (``_NAME``), its own address (``_ADDRESS``),
+    or neither (0). Field names repeat across alerts, hence the cache (the walk of every alert's record
+    is what building the address book costs)."""
+    key = re.sub(r"[^a-z0-9]", "", name.lower())
+    return _NAME if key in NAME_KEYS else _ADDRESS if key in ADDRESS_KEYS else 0
 
 
 def _values(value: Any) -> Iterable[str]:
@@ -77,20 +87,25 @@ def host_addresses(alert: Alert) -> set[tuple[str, str]]:
         if isinstance(node, list):
             stack.extend(node)
             continue
-        if not isinstance(node, Mapping):
+        if not isinstance(node, dict):  # the record is JSON: dicts (an abc check costs more per node)
             continue
-        stack.extend(v for v in node.values() if isinstance(v, Mapping | list))
+        names: list[Any] = []
+        addresses: list[Any] = []
+        for k, v in node.items():
+            if isinstance(v, dict | list):
+                stack.append(v)
+            kind = _field(k) if isinstance(k, str) else 0
+            if kind == _NAME:
+                names.append(v)
+            elif kind == _ADDRESS:
+                addresses.append(v)
+        if not names or not addresses:
+            continue
         named = {
-            short.get(short_name(v.strip().lower()), v.strip().lower())
-            for k, raw in node.items()
-            if isinstance(k, str) and _key(k) in NAME_KEYS
-            for v in _values(raw)
-        } & hosts
-        for host in named:
-            for k, raw in node.items():
-                if not isinstance(k, str) or _key(k) not in ADDRESS_KEYS:
-                    continue
-                found.update((host, ip) for v in _values(raw) if (ip := _own_address(v)))
+            short.get(short_name(v.strip().lower()), v.strip().lower()) for raw in names for v in _values(raw)
+        }
+        own = {ip for raw in addresses for v in _values(raw) if (ip := _own_address(v))}
+        found.update((host, ip) for host in named & hosts for ip in own)
     return found
 
 

@@ -35,9 +35,9 @@ from gate.settings import GateSettings
 
 log = logging.getLogger(__name__)
 
-KEEP_UP_PAGE = 5000
-"""Audit entries the feed reads into the hosts' addresses per round: a bot started over a long log
-builds them over a few rounds, posting cards between pages."""
+KEEP_UP_PAGE = 1000
+"""Audit entries the feed reads into the hosts' addresses per round (a few tenths of a second of
+alerts): a bot started over a long log builds them over many rounds, posting cards between pages."""
 
 
 class Bot:
