@@ -11,13 +11,13 @@ Spec options go in the query string: ``?model=NAME`` (the served model id), ``?m
 does), ``?timeout=SECONDS``, ``?max_tokens=N``, ``?raw_limit=CHARS`` (how much of an alert's raw
 record prompts show; small context windows want less), ``?cache_prompt=1`` (ask a llama.cpp
 server to keep each prompt's evaluated prefix: ``cache_prompt: true``), ``?slots=N`` (llama.cpp
-server started with ``--parallel N``: pin each role to one slot, ``id_slot``, so its system message
-stays evaluated there; implies ``cache_prompt``; leave it out when a role runs several invocations
-at once, since a pinned slot serves one request at a time).
+server started with ``--parallel N``: pin each case to one slot, ``id_slot``, so its roles meet the
+case's evaluated prefix there; implies ``cache_prompt``; two cases pinned to one slot take turns).
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -63,14 +63,17 @@ class Capabilities:
     slots: int = 0
     """Server slots to pin roles to (llama.cpp's ``id_slot``); 0: the server chooses."""
 
-    def request_options(self, slot: int) -> dict[str, Any]:
-        """Extra request fields for the role given ``slot`` (its index in the team)."""
-        body: dict[str, Any] = {}
-        if self.cache_prompt or self.slots:
-            body["cache_prompt"] = True
-        if self.slots:
-            body["id_slot"] = slot % self.slots
-        return {"extra_body": body} if body else {}
+    def request_options(self) -> dict[str, Any]:
+        """Extra request fields of every call (``cache_prompt`` for servers that take it)."""
+        return {"extra_body": {"cache_prompt": True}} if self.cache_prompt or self.slots else {}
+
+    def pin(self, case: str) -> dict[str, Any]:
+        """The request fields that pin a call about ``case`` to its slot (``id_slot``: a stable hash
+        of the case id, modulo :attr:`slots`), so every role of the case meets the case's evaluated
+        prefix; empty without slots."""
+        if not self.slots:
+            return {}
+        return {"extra_body": {"cache_prompt": True, "id_slot": zlib.crc32(case.encode()) % self.slots}}
 
 
 def _openai(spec: str, timeout: float) -> BaseChatModel:

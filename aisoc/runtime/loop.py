@@ -131,13 +131,12 @@ class ToolLoop:
         tools: list[Tool],
         budget: int,
         schema: type[BaseModel],
-        slot: int = 0,
     ) -> None:
         self.role, self.caps, self.budget, self.schema = role, caps, budget, schema
         self.tools = {t.name: t for t in tools}
         self.grammar: dict[str, Any] = grammar_schema(schema.model_json_schema())
         """The answer schema a constrained decoder gets (the role's, with tighter bounds)."""
-        options = caps.request_options(slot)  # prompt-cache fields for servers that take them
+        options = caps.request_options()  # prompt-cache fields for servers that take them
         self._base, self._options = model, options
         answer: Any = model.bind(**options) if options else model
         if caps.json_schema:
@@ -272,7 +271,11 @@ class ToolLoop:
     # --- invocation -------------------------------------------------------------------------------
 
     def run(
-        self, messages: list[BaseMessage], timeout_s: float, narrowed: dict[str, Any] | None = None
+        self,
+        messages: list[BaseMessage],
+        timeout_s: float,
+        narrowed: dict[str, Any] | None = None,
+        case: str | None = None,
     ) -> Outcome:
         """Run the loop: the validated output, or the reason there is none.
 
@@ -281,6 +284,8 @@ class ToolLoop:
             timeout_s: the invocation's time limit.
             narrowed: the answer schema for this invocation when the role narrows :attr:`grammar` to
                 the case (:meth:`AgentRole.answer_schema`); used only where the model takes a schema.
+            case: the case the invocation is about: with server slots, every call goes to the
+                case's slot (:meth:`Capabilities.pin`).
 
         Raises:
             ModelUnavailable: no leg of the model could be reached.
@@ -291,6 +296,10 @@ class ToolLoop:
             answer_model = self._constrained(narrowed)
             if self.model is self.answer_model:  # no tools bound: the first answer is constrained too
                 run.model = answer_model
+        pin = self.caps.pin(case) if case else {}
+        if pin:
+            answer_model = answer_model.bind(**pin)
+            run.model = (run.model or self.model).bind(**pin)
         transcript: list[BaseMessage] = list(messages)
         if self.direct:  # the model node's first step, taken here (see the module docstring)
             if time.monotonic() > run.deadline:

@@ -137,9 +137,8 @@ class RoleTeam:
                 tools=self.tools.allowed(r.tools),
                 budget=r.budget,
                 schema=r.schema,
-                slot=slot,
             )
-            for slot, (name, r) in enumerate(self.agents.items())
+            for name, r in self.agents.items()
         }
         # Nothing in the system message changes: rendered once for the whole team, it is the stable
         # prefix of every prompt; each role's brief is in it, each prompt names the role.
@@ -345,7 +344,7 @@ class RoleTeam:
             except Exception:  # a narrowing is a help to the decoder: the role's own schema still holds
                 log.exception("%s: could not narrow the answer schema on %s", role.name, ctx.event.event_id)
         try:
-            return loop.run(messages, self.timeout_s or role.timeout_s, narrowed)
+            return loop.run(messages, self.timeout_s or role.timeout_s, narrowed, case=ctx.case_id)
         except ModelUnavailable:
             raise
         except Exception as e:  # the model answered with an error (bad request, context overflow)

@@ -70,16 +70,24 @@ def test_every_role_sends_one_system_message_and_a_case_s_roles_share_the_case_s
     assert len(blocks) == 3 and all(len(b) == 1 for b in blocks.values())
 
 
-def test_slots_pin_each_role_to_one_llama_cpp_slot_with_cache_prompt() -> None:
-    """Given ``?slots=4``, every request asks for the prompt cache and each role that calls the
-    model (three: Threat Intel settles in JSON mode) keeps a slot of its own."""
+def test_slots_pin_each_case_to_one_llama_cpp_slot_with_cache_prompt() -> None:
+    """Given ``?slots=4``, every request asks for the prompt cache and every role of one case goes to
+    the case's slot (where its evaluated prefix is), whatever the role; the slot is the case id's
+    stable hash, so a restarted worker picks the same one."""
     sent = _run("slots=4")
     slots: dict[str, set[int]] = {}
     for body in sent:
         assert body["cache_prompt"] is True
-        slots.setdefault(_role(body), set()).add(body["id_slot"])
-    assert all(len(s) == 1 for s in slots.values())
-    assert len(slots) == 3 and len({next(iter(s)) for s in slots.values()}) == 3
+        user = _user(body)
+        slots.setdefault(user[: user.index("\n")], set()).add(body["id_slot"])
+    assert len(slots) == 3 and all(len(s) == 1 for s in slots.values())
+    by_role: dict[str, set[int]] = {}
+    for body in sent:
+        by_role.setdefault(_role(body), set()).add(body["id_slot"])
+    assert by_role.keys() == {"sentinel", "tier2", "ir_lead"} and by_role["sentinel"] == by_role["ir_lead"]
+    caps = models.Capabilities(tools=False, json_schema=True, leg="x", slots=4)
+    assert caps.pin("wazuh:abc") == caps.pin("wazuh:abc")
+    assert {caps.pin(f"wazuh:{n}")["extra_body"]["id_slot"] for n in range(40)} == {0, 1, 2, 3}
 
 
 def test_cache_prompt_alone_leaves_the_slot_to_the_server_and_plain_specs_send_neither() -> None:

@@ -152,4 +152,5 @@ def test_a_concurrency_below_one_is_refused() -> None:
 
 def test_capabilities_default_adds_no_request_fields() -> None:
     """A model without prompt-cache options sends nothing extra (servers reject unknown fields)."""
-    assert Capabilities(tools=False, json_schema=True, leg="x").request_options(3) == {}
+    caps = Capabilities(tools=False, json_schema=True, leg="x")
+    assert caps.request_options() == {} and caps.pin("wazuh:abc") == {}
