@@ -62,17 +62,19 @@ class RoleLoad:
 
 
 DEFAULT_MIX: dict[str, RoleLoad] = {
-    "sentinel": RoleLoad(1.0, 420, 50),
-    "tier2": RoleLoad(0.6, 465, 40),
-    "ir_lead": RoleLoad(0.4, 375, 135),
+    "sentinel": RoleLoad(1.0, 466, 50),
+    "tier2": RoleLoad(0.6, 62, 40),
+    "ir_lead": RoleLoad(0.4, 164, 135),
     "threat_intel": RoleLoad(0.2, 510, 110),
 }
 """Stand-in role mix when the audit log holds no traces; replace it with the log's as soon as there
-is one. Calls per alert: a Wazuh-like mix. Tokens per call (2026-12-07, ``alert_view/4``): the
-prompts the roles send for the pipeline bench's real Wazuh alerts with each role's kept prefix
-(``bench/prompt_tokens.py``) and the bundled model's answers with jump-forward decoding
-(``bench/pipeline.py --model local --local-alerts 40``, 2026-12-07 sixth pass);
-Threat Intel's from before it settled on models without tools (a model with tools still calls it)."""
+is one. Calls per alert: a Wazuh-like mix. Evaluated tokens per call (2026-12-07, seventh pass: one
+evaluated prefix per case, so Tier 2 and IR Lead evaluate only their own part): the prompts the
+roles send for the pipeline bench's 40 real Wazuh alerts with the local model's kept contexts
+(``bench/prompt_tokens.py --alerts 40 --per-role-cache``); answer tokens: the bundled model's with
+jump-forward decoding (``bench/pipeline.py --model local --local-alerts 40``, sixth pass). Threat
+Intel's from before it settled on models without tools and before the shared prefix (a model with
+tools still calls it; its part of the prompt is now shorter)."""
 
 
 @dataclass(frozen=True)
