@@ -17,10 +17,10 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from aisoc.bus import AuditEntry, AuditLog, id_key
-from aisoc.bus.audit import entry_event
+from aisoc.bus import AuditEntry, AuditLog
 from aisoc.events import Alert, AlertReceived
 from aisoc.tenants import tenant_key
+from bot.follow import Cursor
 from bot.names import STOPWORDS, TRIM, short_name
 
 log = logging.getLogger(__name__)
@@ -129,15 +129,22 @@ class AddressBook:
     def __init__(self, audit: AuditLog, batch: int = BATCH) -> None:
         if batch < 1:
             raise ValueError("batch must be positive")
-        self.audit = audit
         self.batch = batch
         self._lock = threading.Lock()
-        self._epoch: str | None = None
+        self._cursor = Cursor(audit)
         self._reset()
 
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log followed."""
+        return self._cursor.audit
+
+    @audit.setter
+    def audit(self, audit: AuditLog) -> None:
+        self._cursor.audit = audit
+
     def _reset(self) -> None:
-        self._cursor: str | None = None
-        self._cursor_event = ""
+        self._cursor.restart()
         self._cases: dict[str, tuple[tuple[float, str], str, tuple[tuple[str, str], ...]]] = {}
         """``case id -> (its alert's order, tenant key, ((host, address), ...))``: what to take back
         when a case's alert is superseded."""
@@ -151,38 +158,23 @@ class AddressBook:
             How many audit entries were read (0: the book is current).
         """
         with self._lock:
-            self._check()
+            why = self._cursor.lost()
+            if why is not None:
+                log.warning("the hosts' addresses are read again from the audit log: %s", why)
+                self._reset()
             read = 0
             while limit is None or read < limit:
                 page = self.batch if limit is None else min(self.batch, limit - read)
                 n = 0
-                for entry in self.audit.scan(since=self._cursor, limit=page):
+                for entry in self.audit.scan(since=self._cursor.at, limit=page):
                     n += 1
-                    self._cursor, self._cursor_event = entry.id, entry_event(entry)
+                    self._cursor.move(entry)
                     if isinstance(entry, AuditEntry) and isinstance(entry.event, AlertReceived):
                         self._index(entry.event)
                 read += n
                 if n < page:
                     break
             return read
-
-    def _check(self) -> None:
-        """Start again from the log's start when it is not the log read so far (see
-        :meth:`aisoc.memory.local.LocalProjection.refresh`)."""
-        epoch = self.audit.epoch
-        why = None
-        if self._epoch is not None and epoch != self._epoch:
-            why = f"the log was wiped (epoch {self._epoch} -> {epoch})"
-        elif self._cursor is not None:
-            last = self.audit.last_id()
-            if last is not None and id_key(self._cursor) > id_key(last):
-                why = f"cursor {self._cursor} is past the log's end ({last})"
-            else:
-                why = self.audit.replaced_at(self._cursor, self._cursor_event)
-        if why is not None:
-            log.warning("the hosts' addresses are read again from the audit log: %s", why)
-            self._reset()
-        self._epoch = epoch
 
     def _index(self, event: AlertReceived) -> None:
         """Record one alert's addresses; of two alerts of one case, the later one (memory's order)."""
