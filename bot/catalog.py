@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
 
-from aisoc.tenants import tenant_key, tenant_of
+from aisoc.tenants import tenant_of
 from bot.hosts import AddressBook, address, described_hosts, description
-from bot.names import STOPWORDS, TOKEN, TRIM, numbers, refang, short_name, variants
+from bot.names import STOPWORDS, TOKEN, TRIM, numbers, refang, variants
+from bot.recorded import KINDS, Kind, Recorded, spelling, target_kind
 from bot.scope import CaseView
 
-Kind = Literal["case", "host", "user", "indicator", "action"]
+__all__ = ["MAX_CANDIDATES", "Catalog", "Kind", "Subject", "target_kind", "tenant_named"]
+
 Via = Literal["", "address", "description"]
 """How a question named a host otherwise than by its name: by its recorded address, or described."""
 
@@ -29,25 +31,12 @@ FUZZY_CUTOFF = 85.0
 """Smallest rapidfuzz ratio for a near-miss identifier ("ws-42" for "WS-042")."""
 TITLE_CUTOFF = 88.0
 """Smallest rapidfuzz partial ratio for a word of a case title ("shelshock" for "Shellshock")."""
-_TARGET_KIND: dict[str, Kind] = {
-    "disable_account": "user",
-    "reset_credentials": "user",
-    "revoke_sessions": "user",
-    "block_indicator": "indicator",
-    "quarantine_file": "indicator",
-}
-"""What an action's target is, by action kind (any other kind acts on a host)."""
 
 
 def tenant_named(name: str) -> str:
     """The tenant a case id names (``globex`` for ``globex/wazuh:1001``; ``""`` for a plain id or any
     other name): a near miss never crosses it."""
     return tenant_of(name) if ":" in name else ""
-
-
-def target_kind(action_kind: str) -> Kind:
-    """The kind of target an action acts on (``block_indicator`` → indicator, ``isolate_host`` → host)."""
-    return _TARGET_KIND.get(action_kind, "host")
 
 
 MAX_CANDIDATES = 5
@@ -83,6 +72,7 @@ class _Entry:
     kind: Kind
     value: str
     cases: dict[str, float] = field(default_factory=dict)
+    """``case id -> last activity`` (read only: it may be the catalog's own)."""
     via: str = ""
 
 
@@ -94,87 +84,78 @@ def _merged(a: _Entry, b: _Entry) -> _Entry:
     return _Entry(a.kind, a.value, cases, a.via if a.via == b.via else "")
 
 
-class Catalog:
-    """What the record holds that a question may name: built from memory's case records.
+class Catalog(Recorded):
+    """What the record holds that a question may name: an index of memory's case records, kept by
+    case, so that one case's change is applied on its own (:meth:`put`).
+
+    Whatever order the cases come in, the catalog of the same records is the same: a name that is
+    some case's host is a host wherever it is an indicator, and an answer shows the alert's own
+    spelling of a name (:func:`_spelling`).
 
     Args:
-        memory: the case memory (its projection is read once per catalog).
+        memory: the case memory as the conversation sees it (every case of it is read once here).
         addresses: which hosts each address is, as the alerts record it (kept by the caller across
-            catalogs, current with the log); None: no host answers to an address.
+            questions, current with the log); None: no host answers to an address.
     """
 
     def __init__(self, memory: CaseView, addresses: AddressBook | None = None) -> None:
-        self.memory = memory
+        super().__init__()
         self.addresses = addresses
-        self._addressed: set[str] = set()
-        self.records = list(memory.cases())
-        self.host_cases: dict[tuple[str, str], dict[str, float]] = {}
-        """A host's cases per tenant: ``(tenant key, host lowercased) -> {case id: last activity}``."""
-        self.worked: dict[str, float] = {}
-        """When a role or a person last worked each case (0: only its alert so far)."""
-        self.entries: dict[tuple[Kind, str], _Entry] = {}
-        self.by_text: dict[str, list[_Entry]] = {}
-        self.titles: dict[str, str] = {}
-        self.acted: list[tuple[float, Kind, str, str]] = []
-        """Every action's target: ``(proposed at, target kind, target, case id)``."""
-        for rec in self.records:
-            # a case that is only an alert so far was last active when its alert came
-            worked = self.worked[rec.case_id] = rec.last_activity()
-            at = max(worked, rec.alert.at if rec.alert is not None else 0.0)
-            tenant = tenant_key(rec.tenant)
-            self._add("case", rec.case_id, rec.case_id, at)
-            if rec.alert is not None:
-                self.titles[rec.case_id] = rec.alert.title
-                for key in rec.alert.keys:
-                    t, _, value = key.partition(":")
-                    kind: Kind = "host" if t == "host" else "user" if t == "user" else "indicator"
-                    self._add(kind, value, rec.case_id, at)
-                for host in rec.alert.hosts:
-                    self._add("host", host, rec.case_id, at)
-                    self.host_cases.setdefault((tenant, host.lower()), {})[rec.case_id] = at
-            for a in rec.actions.values():
-                self._add("action", a.action_id, rec.case_id, at)
-                if a.target:
-                    acted_on = target_kind(a.kind)
-                    self._add(acted_on, a.target, rec.case_id, at)
-                    if self.entries.get(("host", a.target.lower())) is not None:
-                        self.host_cases.setdefault((tenant, a.target.lower()), {})[rec.case_id] = at
-                    when = a.proposed.at if a.proposed is not None else at
-                    self.acted.append((when, acted_on, a.target, rec.case_id))
+        for rec in memory.cases():
+            self.put(rec.case_id, rec)
 
-    def _add(self, kind: Kind, value: str, case_id: str, at: float) -> None:
-        low = value.lower()
-        if kind == "indicator" and ("host", low) in self.entries:
-            kind = "host"
-        entry = self.entries.get((kind, low))
-        if entry is None:
-            entry = self.entries[(kind, low)] = _Entry(kind, value)
-            self.by_text.setdefault(low, []).append(entry)
-            if kind == "host" and (short := short_name(low)) != low:
-                self.by_text.setdefault(short, []).append(entry)  # "web01" finds web01.corp.example
-        elif entry.value == low and value != low:
-            entry.value = value  # keys are lowercased; show the name as the alert spells it
-        entry.cases[case_id] = max(at, entry.cases.get(case_id, 0.0))
+    # --- reading --------------------------------------------------------------------------------
+
+    def _kind(self, kind: Kind, low: str) -> Kind:
+        """An indicator that is some case's host is that host."""
+        return "host" if kind == "indicator" and ("host", low) in self._names else kind
+
+    def _entry(self, kind: Kind, low: str) -> _Entry | None:
+        """One name as questions find it (a host with the cases that name it as an indicator too)."""
+        kind = self._kind(kind, low)
+        name = self._names.get((kind, low))
+        if name is None:
+            return None
+        also = self._names.get(("indicator", low)) if kind == "host" else None
+        if also is None:
+            return _Entry(kind, name.value, name.cases)
+        cases = {**also.cases, **name.cases}  # one last activity per case, whichever name
+        return _Entry(kind, min(name.value, also.value, key=spelling), cases)
+
+    def _lookup(self, text: str) -> list[_Entry]:
+        """Every name a word is (kinds in a fixed order)."""
+        keys = sorted(
+            {(self._kind(k, low), low) for k, low in self._text.get(text, ())},
+            key=lambda k: (KINDS.index(k[0]), k[1]),
+        )
+        return [e for k, low in keys if (e := self._entry(k, low)) is not None]
 
     def subject(self, entry: _Entry) -> Subject:
         """An entry as a subject (its cases newest first)."""
-        # newest first; of two as new, the one worked on further
-        ids = tuple(sorted(entry.cases, key=lambda c: (-entry.cases[c], -self.worked.get(c, 0.0))))
-        title = self.titles.get(entry.value, "") if entry.kind == "case" else ""
+        facts = self._facts
+
+        def newest(c: str) -> tuple[float, float, str]:
+            # newest first; of two as new, the one worked on further
+            f = facts.get(c)
+            return (-entry.cases[c], -(f.worked if f is not None else 0.0), c)
+
+        ids = tuple(sorted(entry.cases, key=newest))
+        case = facts.get(entry.value) if entry.kind == "case" else None
+        title = (case.title or "") if case is not None else ""
         return Subject(entry.kind, entry.value, ids, title, entry.via, "address" if entry.via else "")
 
     def case(self, case_id: str) -> Subject | None:
         """The subject of one recorded case."""
-        entry = self.entries.get(("case", case_id.lower()))
+        entry = self._entry("case", case_id.lower())
         return None if entry is None else self.subject(entry)
 
     def recently_acted(self, kinds: set[Kind]) -> list[Subject]:
         """The targets of the latest actions of these kinds of target ("contain" → hosts isolated,
         "block" → indicators blocked), newest first: "that host" at top level."""
         seen: dict[str, Subject] = {}
-        for _, kind, target, _ in sorted(self.acted, key=lambda x: -x[0]):
+        for _, _, target, kind in self._acted:
             if kind in kinds and target.lower() not in seen:
-                entry = self.entries.get((kind, target.lower())) or self.entries.get(("host", target.lower()))
+                entry = self._entry(kind, target.lower()) or self._entry("host", target.lower())
                 if entry is not None:
                     seen[target.lower()] = self.subject(entry)
             if len(seen) == RECENT_ACTED:
@@ -184,13 +165,16 @@ class Catalog:
     def in_case(self, case_id: str, kinds: set[Kind]) -> list[Subject]:
         """What a case names of these kinds (its alert's hosts, IPs, users, its actions' targets), as
         subjects of that case only; when its actions acted on some of them, only those."""
-        named = [
-            Subject(e.kind, e.value, (case_id,))
-            for (kind, _), e in self.entries.items()
-            if kind in kinds and case_id in e.cases
-        ]
-        acted = {t.lower() for _, kind, t, c in self.acted if c == case_id and kind in kinds}
-        return [s for s in named if s.value.lower() in acted] or named
+        facts = self._facts.get(case_id)
+        if facts is None:
+            return []
+        named: dict[tuple[Kind, str], Subject] = {}
+        for k, low in facts.names:
+            kind = self._kind(k, low)
+            if kind in kinds and (kind, low) not in named and (e := self._entry(kind, low)) is not None:
+                named[(kind, low)] = Subject(kind, e.value, (case_id,))
+        acted = {t.lower() for _, kind, t in facts.acted if kind in kinds}
+        return [s for s in named.values() if s.value.lower() in acted] or list(named.values())
 
     def find(self, text: str) -> list[Subject]:
         """Every subject the sentence names: exact (any case; a host by its recorded address too),
@@ -200,10 +184,10 @@ class Catalog:
         # "linux-server.lab.local" for Linux-Server, "10.0.2.8:443" for 10.0.2.8, "LAB\snell" for snell
         tokens += [v for t in tokens for v in variants(t)]
         named = {t: ip for t in tokens if (ip := address(t))}
+        at_address: dict[str, list[_Entry]] = {}
         if named and self.addresses is not None:
             self.addresses.follow()  # what came in since the feed last read the log
-            for ip in named.values():
-                self._load_address(ip)
+            at_address = {ip.lower(): self._at_address(ip) for ip in set(named.values())}
         tokens += [ip for t, ip in named.items() if ip != t]
         # "linux server" for Linux-Server: two words joined are tried as one name too.
         words = list(tokens)
@@ -220,24 +204,22 @@ class Catalog:
             found[key] = entry if have is None or have is entry else _merged(have, entry)
 
         for token in tokens:
-            for entry in self.by_text.get(token.lower(), ()):
+            for entry in [*self._lookup(token.lower()), *at_address.get(token.lower(), ())]:
                 add(entry)
         if not found:
             words = [t for t in tokens if len(t) >= 4 and t.lower() not in STOPWORDS]
-            keys = list(self.by_text)
+            keys = list(self._text)
             for word in words:
-                for match, _, _ in process.extract(
-                    word.lower(),
-                    keys,
-                    scorer=fuzz.ratio,
-                    score_cutoff=FUZZY_CUTOFF,
-                    limit=MAX_CANDIDATES,
-                ):
+                near = process.extract(
+                    word.lower(), keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None
+                )
+                # the best, of two as close the first in order (whatever order the names came in)
+                for match, _, _ in sorted(near, key=lambda m: (-m[1], m[0]))[:MAX_CANDIDATES]:
                     if numbers(word) != numbers(str(match)) or tenant_named(word) != tenant_named(str(match)):
                         # 10.0.2.7 is not 10.0.2.8, nor linux-server-02 Linux-Server, nor
                         # globex/wazuh:1001 acme/wazuh:1001
                         continue
-                    for entry in self.by_text[str(match)]:
+                    for entry in self._lookup(str(match)):
                         add(entry)
         subjects = [self.subject(e) for e in found.values()]
         if not subjects:
@@ -246,19 +228,20 @@ class Catalog:
             subjects = self._titled(words)
         return _collapse(subjects)
 
-    def _load_address(self, ip: str) -> None:
-        """Let each host answer to an address its alerts record for it, within its tenant: the
-        address names the host's cases of the tenant whose alert recorded it, never a same-named host
-        of another tenant, and only when this catalog holds a case whose alert records it."""
-        if ip in self._addressed or self.addresses is None:
-            return
-        self._addressed.add(ip)
+    def _at_address(self, ip: str) -> list[_Entry]:
+        """The hosts an address is, as the alerts record it, within their tenant: the address names
+        the host's cases of the tenant whose alert recorded it, never a same-named host of another
+        tenant, and only when this catalog holds a case whose alert records it."""
+        assert self.addresses is not None
+        out = []
         for (tenant, host), recording in sorted(self.addresses.hosts_at(ip).items()):
-            named = self.entries.get(("host", host))
-            cases = self.host_cases.get((tenant, host))
-            if named is None or not cases or recording.isdisjoint(self.worked):
+            named = self._entry("host", host)
+            if named is None or recording.isdisjoint(self._facts):
                 continue
-            self.by_text.setdefault(ip.lower(), []).append(_Entry("host", named.value, dict(cases), via=ip))
+            cases = {c: at for c, at in named.cases.items() if self._facts[c].tenant == tenant}
+            if cases:
+                out.append(_Entry("host", named.value, cases, via=ip))
+        return out
 
     def described(self, text: str) -> list[Subject]:
         """The hosts a description in the sentence fits ("the linux box" → Linux-Server): one when a
@@ -267,7 +250,7 @@ class Catalog:
         if said is None:
             return []
         phrase, words, noun = said
-        hosts = {e.value: e for (kind, _), e in self.entries.items() if kind == "host"}
+        hosts = {e.value: e for low in sorted(self._hosts) if (e := self._entry("host", low)) is not None}
         return [
             replace(self.subject(hosts[h]), via=phrase, via_kind="description")
             for h in described_hosts(list(hosts), words, noun)
@@ -275,28 +258,40 @@ class Catalog:
 
     def acted_first(self, subject: Subject) -> Subject:
         """The subject with the cases that acted on it first (newest first within each group)."""
-        target = subject.value.lower()
-        acted = {c for _, _, t, c in self.acted if t.lower() == target}
+        acted = set(self._acted_on.get(subject.value.lower(), ()))
         ids = sorted(subject.case_ids, key=lambda c: c not in acted)
         return replace(subject, case_ids=tuple(ids), acted_first=ids != list(subject.case_ids))
 
     def _titled(self, tokens: Sequence[str]) -> list[Subject]:
-        """Cases whose title holds the most of the sentence's significant words (near misses too)."""
+        """Cases whose title holds the most of the sentence's significant words (near misses too);
+        each title is read once, however many cases share it."""
         words = [t.lower() for t in tokens if len(t) >= 4 and t.lower() not in STOPWORDS]
         if not words:
             return []
         scored: dict[str, int] = {}
-        for case_id, title in self.titles.items():
-            low = title.lower()
+        for low, cases in self._titles.items():
             n = sum(1 for w in words if fuzz.partial_ratio(w, low) >= TITLE_CUTOFF)
             if n:
-                scored[case_id] = n
+                scored.update(dict.fromkeys(cases, n))
         best = max(scored.values(), default=0)
-        hits = [self.case(c) for c, n in scored.items() if n == best]
-        return sorted(
-            (h for h in hits if h is not None),
-            key=lambda s: -self.entries[("case", s.value.lower())].cases[s.value],
-        )
+        ids = sorted((c for c, n in scored.items() if n == best), key=lambda c: (-self._facts[c].at, c))
+        return [s for c in ids if (s := self.case(c)) is not None]
+
+    def dump(self) -> dict[str, Any]:
+        """A canonical picture of what questions may find (equal for the same records, however the
+        catalog was built; tests and debugging)."""
+        names = {}
+        for kind, low in sorted(self._names):
+            entry = self._entry(kind, low)
+            if entry is not None and entry.kind == kind:
+                names[f"{kind}:{low}"] = [entry.value, sorted(entry.cases.items())]
+        return {
+            "cases": {c: [f.tenant, f.at, f.worked, f.title] for c, f in sorted(self._facts.items())},
+            "names": names,
+            "text": {t: sorted(keys) for t, keys in sorted(self._text.items())},
+            "titles": {t: sorted(cases) for t, cases in sorted(self._titles.items())},
+            "acted": list(self._acted),
+        }
 
 
 def _collapse(subjects: list[Subject]) -> list[Subject]:

@@ -25,12 +25,13 @@ from aisoc.memory import CaseRecord, CaseState, Memory
 from aisoc.memory.casefile import ActionStatus
 from bot import overview
 from bot.answer import Phraser
-from bot.catalog import Catalog, Subject, tenant_named
+from bot.catalog import Subject, tenant_named
 from bot.directory import Directory
 from bot.errors import CommandError
 from bot.hosts import AddressBook
 from bot.inbound import ABOUT, Inbound
 from bot.lifecycle import LABELS, Lifecycle
+from bot.livecatalog import LiveCatalog
 from bot.markup import code, fit
 from bot.mentions import quoted_lines, split_quote, strip_mentions
 from bot.names import TRIM
@@ -158,6 +159,8 @@ class Desk:
     memory: Callable[[], CaseView]
     reader: Reader
     lifecycle: Lifecycle
+    catalog: LiveCatalog
+    """What its questions may name, kept current from the log."""
     scope: Scope = Scope()
     """The room's and the person's tenants."""
 
@@ -238,8 +241,21 @@ class Commands:
 
             lifecycle = Lifecycle(self.bus, self.directory, self.space, self.store, view)
             reader = Reader(self.settings, self.bus, self.directory, self.store, view, phraser=self.phraser)
-            desk = self._desks[scope] = Desk(view, reader, lifecycle, scope)
+            catalog = LiveCatalog(self.bus.audit, view, self.addresses, window=lambda: self.memory.cold)
+            desk = self._desks[scope] = Desk(view, reader, lifecycle, catalog, scope)
         return desk
+
+    def keep_up(self, limit: int) -> int:
+        """Read a page of the log into the bot's own read models: the hosts' addresses, then each
+        conversation scope's catalog once a question built it (the feed's keep-up).
+
+        Returns:
+            How many audit entries were read (0: all current).
+        """
+        read = self.addresses.follow(limit)
+        for desk in list(self._desks.values()):
+            read += desk.catalog.follow(limit)
+        return read
 
     def desk_of(self, inbound: Inbound) -> Desk:
         """The desk of the room an inbound came from and the person who sent it."""
@@ -306,7 +322,8 @@ class Commands:
         # Questions in the thread of an earlier answer are about that answer's case; commands that
         # change something take a case from the words or from a case's own thread only.
         about = here or self.conversation_case(inbound)
-        req = understand(text, Catalog(memory, self.addresses), about, quoted)
+        with desk.catalog.reading() as catalog:
+            req = understand(text, catalog, about, quoted)
         if req.command == "close":
             req = replace(req, args=close_words(req.args))
         if req.command in ("ack", "takeover"):
@@ -324,11 +341,10 @@ class Commands:
         if req.command == "unknown" and self.router is not None:
             routed = self.router(text)
             if routed in READ_ONLY and routed not in ("more",):
-                return (
-                    understand(routed + " " + text, Catalog(memory, self.addresses), about)
-                    if routed == "explain"
-                    else Request(routed, (), text=text)
-                )
+                if routed != "explain":
+                    return Request(routed, (), text=text)
+                with desk.catalog.reading() as catalog:
+                    return understand(routed + " " + text, catalog, about)
         return req
 
     def glance(self, text: str, desk: Desk | None = None) -> str:

@@ -54,8 +54,8 @@ class Feed:
         inbox: ``now -> answered``: answers the webhook deliveries kept in the store (the receiver's
             :meth:`~bot.inbound.Receiver.work`); questions are answered here, never in the request.
         keep_up: ``() -> entries read``: reads a page of the log into the bot's own read models (the
-            hosts' addresses, :meth:`bot.hosts.AddressBook.follow`), so they are built once when the
-            bot starts and current when a question comes, never built by the question.
+            hosts' addresses and the catalogs questions built, :meth:`bot.commands.Commands.keep_up`),
+            so they are current when a question comes and no question reads every case.
     """
 
     def __init__(
@@ -118,7 +118,7 @@ class Feed:
         try:
             return self.keep_up() == 0
         except Exception:
-            log.exception("bot could not follow the audit log for the hosts' addresses; retrying")
+            log.exception("bot could not follow the audit log for its read models; retrying")
             return True
 
     def _handle_batch(self, batch: list[Delivery]) -> bool:

@@ -36,8 +36,9 @@ from gate.settings import GateSettings
 log = logging.getLogger(__name__)
 
 KEEP_UP_PAGE = 1000
-"""Audit entries the feed reads into the hosts' addresses per round (a few tenths of a second of
-alerts): a bot started over a long log builds them over many rounds, posting cards between pages."""
+"""Audit entries the feed reads into the hosts' addresses and each built catalog per round (a few
+tenths of a second of alerts): a bot started over a long log builds them over many rounds, posting
+cards between pages."""
 
 
 class Bot:
@@ -102,7 +103,7 @@ class Bot:
             clock=clock,
             sweep=nudger.sweep,
             inbox=lambda now: self.receiver.work(now),
-            keep_up=lambda: self.commands.addresses.follow(KEEP_UP_PAGE),
+            keep_up=lambda: self.commands.keep_up(KEEP_UP_PAGE),
         )
         if model is None and settings.model:
             from aisoc import models
