@@ -50,8 +50,8 @@ class _Name:
     """The spelling shown (the best of ``spellings``, see :func:`spelling`)."""
     cases: dict[str, float] = field(default_factory=dict)
     """``case id -> last activity``."""
-    spellings: Counter[str] = field(default_factory=Counter)
-    """How many cases spell it each way."""
+    spellings: dict[str, int] = field(default_factory=dict)
+    """How many cases spell it each way (each case its best way)."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,9 @@ class _Facts:
     worked: float
     """When a role or a person last worked it (0: only its alert so far)."""
     title: str | None
-    names: dict[tuple[Kind, str], frozenset[str]]
-    """``(kind, name lowercased) -> spellings``: its id, its alert's hosts, users and indicators, its
-    actions and their targets, in the record's order."""
+    names: dict[tuple[Kind, str], str]
+    """``(kind, name lowercased) -> its best spelling in the case``: its id, its alert's hosts, users
+    and indicators, its actions and their targets, in the record's order."""
     acted: tuple[tuple[float, Kind, str], ...]
     """Its actions' targets: ``(proposed at, target kind, target)``."""
 
@@ -76,10 +76,13 @@ def _facts(rec: CaseRecord) -> _Facts:
     # a case that is only an alert so far was last active when its alert came
     worked = rec.last_activity()
     at = max(worked, rec.alert.at if rec.alert is not None else 0.0)
-    names: dict[tuple[Kind, str], set[str]] = {}
+    names: dict[tuple[Kind, str], str] = {}
 
     def name(kind: Kind, value: str) -> None:
-        names.setdefault((kind, value.lower()), set()).add(value)
+        key = (kind, value.lower())
+        have = names.get(key)
+        if have is None or (value != have and spelling(value) < spelling(have)):
+            names[key] = value
 
     name("case", rec.case_id)
     if rec.alert is not None:
@@ -96,8 +99,7 @@ def _facts(rec: CaseRecord) -> _Facts:
             name(kind, a.target)
             acted.append((a.proposed.at if a.proposed is not None else at, kind, a.target))
     title = rec.alert.title if rec.alert is not None else None
-    frozen = {k: frozenset(v) for k, v in names.items()}
-    return _Facts(tenant_key(rec.tenant), at, worked, title, frozen, tuple(acted))
+    return _Facts(tenant_key(rec.tenant), at, worked, title, names, tuple(acted))
 
 
 class Recorded:
@@ -138,16 +140,15 @@ class Recorded:
     def _give(self, case_id: str, facts: _Facts) -> None:
         """Add one case's facts (it holds none)."""
         self._facts[case_id] = facts
-        for key, spellings in facts.names.items():
-            best = min(spellings, key=spelling)
+        for key, value in facts.names.items():
             name = self._names.get(key)
             if name is None:
-                name = self._names[key] = _Name(best)
+                name = self._names[key] = _Name(value)
                 self._index(key, add=True)
-            elif spelling(best) < spelling(name.value):
-                name.value = best
+            elif value != name.value and spelling(value) < spelling(name.value):
+                name.value = value
             name.cases[case_id] = facts.at
-            name.spellings.update(spellings)
+            name.spellings[value] = name.spellings.get(value, 0) + 1
         if facts.title is not None:
             self._titles.setdefault(facts.title.lower(), set()).add(case_id)
         for when, kind, target in facts.acted:
@@ -157,17 +158,16 @@ class Recorded:
     def _take(self, case_id: str, facts: _Facts) -> None:
         """Take one case's facts out again: a name no case holds any more is forgotten."""
         del self._facts[case_id]
-        for key, spellings in facts.names.items():
+        for key, value in facts.names.items():
             name = self._names[key]
             del name.cases[case_id]
             if not name.cases:
                 del self._names[key]
                 self._index(key, add=False)
                 continue
-            name.spellings.subtract(spellings)
-            for s in spellings:
-                if name.spellings[s] <= 0:
-                    del name.spellings[s]
+            name.spellings[value] -= 1
+            if name.spellings[value] <= 0:
+                del name.spellings[value]
             if name.value not in name.spellings:
                 name.value = min(name.spellings, key=spelling)
         if facts.title is not None:
