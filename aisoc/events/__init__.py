@@ -99,6 +99,7 @@ from aisoc.events.trace import (
     TraceMessage,
     TracePart,
     alert_view_text,
+    system_message_of,
     truncate,
 )
 from aisoc.tenants import case_id_for
@@ -199,6 +200,7 @@ __all__ = [
     "TokenUsage",
     "ToolCallRecord",
     "SharedPart",
+    "system_message_of",
     "Trace",
     "TraceMessage",
     "TracePart",

@@ -241,6 +241,10 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+SYSTEM_MESSAGE = "system_message"
+"""A :class:`TracePart` that is the team's system message, kept whole in an earlier trace of the case."""
+
+
 class TracePart(_Frozen):
     """A part of a message the log already holds, left out of the trace and rebuilt from its event.
 
@@ -248,9 +252,13 @@ class TracePart(_Frozen):
     hex digits) proves the rebuilt text is exactly what was sent.
     """
 
-    kind: Literal["alert_view", "alert_view/2", "alert_view/3", "alert_view/4"] = "alert_view"
+    kind: Literal["alert_view", "alert_view/2", "alert_view/3", "alert_view/4", "system_message"] = (
+        "alert_view"
+    )
     """How the view was rendered: ``alert_view`` (before prompts said each value once),
-    ``alert_view/2``, ``alert_view/3`` or ``alert_view/4`` (:data:`RENDERERS`)."""
+    ``alert_view/2``, ``alert_view/3`` or ``alert_view/4`` (:data:`RENDERERS`); or
+    ``system_message``: the team's system message, which the trace of the event ``event_id`` (an
+    earlier role result of the same case) holds whole as its first message."""
     event_id: Short
     at: int = Field(ge=0)
     raw_limit: int = Field(ge=0)
@@ -258,12 +266,13 @@ class TracePart(_Frozen):
 
 
 class SharedPart:
-    """A text spliced into prompts that the log can rebuild: an alert's view, from its event id."""
+    """A text spliced into prompts that the log can rebuild: an alert's view, from its event id, or
+    the team's system message, from an earlier trace of the case (``kind``)."""
 
-    __slots__ = ("event_id", "raw_limit", "text")
+    __slots__ = ("event_id", "kind", "raw_limit", "text")
 
-    def __init__(self, text: str, event_id: str, raw_limit: int) -> None:
-        self.text, self.event_id, self.raw_limit = text, event_id, raw_limit
+    def __init__(self, text: str, event_id: str, raw_limit: int, kind: str = ALERT_VIEW) -> None:
+        self.text, self.event_id, self.raw_limit, self.kind = text, event_id, raw_limit, kind
 
 
 class TraceMessage(_Frozen):
@@ -286,7 +295,7 @@ class TraceMessage(_Frozen):
             parts = [p.model_copy(update={"at": p.at - len(part.text)}) if p.at > at else p for p in parts]
             parts.append(
                 TracePart(
-                    kind=ALERT_VIEW,
+                    kind=part.kind,
                     event_id=part.event_id,
                     at=at,
                     raw_limit=part.raw_limit,
@@ -305,11 +314,13 @@ class TraceMessage(_Frozen):
         text, exact = self.content, True
         for part in sorted(self.parts, key=lambda p: p.at, reverse=True):
             event = lookup(part.event_id)
+            view = system_message_of(event) if part.kind == SYSTEM_MESSAGE else None
             alert = getattr(event, "alert", None)
-            render = RENDERERS[part.kind]
-            view = render(alert, part.raw_limit) if isinstance(alert, Alert) else None
+            if part.kind != SYSTEM_MESSAGE and isinstance(alert, Alert):
+                view = RENDERERS[part.kind](alert, part.raw_limit)
             if view is None or _digest(view) != part.sha256:
-                view, exact = f"[alert view of {part.event_id} not available]", False
+                what = "system message" if part.kind == SYSTEM_MESSAGE else "alert view"
+                view, exact = f"[{what} of {part.event_id} not available]", False
             text = text[: part.at] + view + text[part.at :]
         return text, exact
 
@@ -337,6 +348,15 @@ class LegFailure(_Frozen):
     status: int | None = Field(default=None, ge=100, le=599)
     """The HTTP status the leg answered, when it answered one."""
     duration_ms: float = Field(ge=0)
+
+
+def system_message_of(event: Event | None) -> str | None:
+    """The whole first message of ``event``'s trace (where a case's first trace keeps the team's
+    system message), or None."""
+    trace = getattr(event, "trace", None)
+    messages = getattr(trace, "messages", None) or []
+    first = messages[0] if messages else None
+    return first.content if isinstance(first, TraceMessage) and not first.parts else None
 
 
 class ModelCall(_Frozen):

@@ -29,8 +29,11 @@ from aisoc.events import (
     PrecedentRef,
     ReviewRequested,
     Role,
+    SharedPart,
+    system_message_of,
     utcnow,
 )
+from aisoc.events.trace import SYSTEM_MESSAGE
 from aisoc.logcontext import bind
 from aisoc.memory.stats import StatisticsHook
 from aisoc.models import StubChatModel, capabilities
@@ -285,7 +288,7 @@ class RoleTeam:
             transcript=transcript,
             precedent=list(ctx.precedent),
             output=output,
-            shared=ctx.shared_parts(),
+            shared=[*ctx.shared_parts(), *self._kept_system_message(ctx)],
             settled=settled.reason[:1024] if settled is not None else None,
         )
         results: list[Event]
@@ -368,6 +371,14 @@ class RoleTeam:
             list(ctx.precedent),
         )
         return [SystemMessage(content=self.system_message), HumanMessage(content=text)]
+
+    def _kept_system_message(self, ctx: RoleContext) -> list[SharedPart]:
+        """The team's system message as a part the trace references, when an earlier trace of the
+        case keeps it whole (the case's first role keeps it; its later roles point there)."""
+        for e in (ctx.event, *reversed(ctx.history)):
+            if system_message_of(e) == self.system_message:
+                return [SharedPart(self.system_message, e.event_id, 0, kind=SYSTEM_MESSAGE)]
+        return []
 
     def _settle(self, role: AgentRole, settled: Settled) -> Outcome:
         """The role's own answer, validated like a model's; no model is called."""

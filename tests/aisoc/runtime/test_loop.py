@@ -17,6 +17,7 @@ from aisoc.tools import ToolError, tool
 from integrations.wazuh import WazuhFileSource
 from roles import Sentinel, ThreatIntel, Tier2
 from tests.support.fake_model import ScriptedChatModel, call
+from tests.support.sources import ListSource
 
 GOOD = {"verdict": "malicious", "confidence": 0.9, "priority": 9, "summary": "credential theft on WS-1"}
 DATA = Path(__file__).resolve().parents[3] / "data"
@@ -270,3 +271,30 @@ def test_the_decoders_schema_bounds_a_lists_strings_tighter_than_other_strings()
     tier2 = grammar_schema(Tier2.schema.model_json_schema())["properties"]
     assert tier2["summary"]["maxLength"] == 120
     assert (tier2["findings"]["maxItems"], tier2["findings"]["items"]["maxLength"]) == (3, 80)
+
+
+def test_a_case_s_later_traces_point_to_the_team_s_system_message_kept_whole_in_its_first() -> None:
+    """Given a case that Sentinel routes to Tier 2, Sentinel's trace keeps the team's system message
+    whole, and Tier 2's trace references it by the verdict's event id (the same text, said once per
+    case in the log); the log rebuilds Tier 2's messages exactly, and without the verdict the place
+    is marked as not available, never filled with something else."""
+    model = ScriptedChatModel(
+        scripts={"sentinel": [GOOD], "tier2": [{"decision": "escalate", "confidence": 0.9, "summary": "ok"}]}
+    )
+    bus = Bus()
+    team = RoleTeam(model=model, tools=[], bus=bus, roles=[Sentinel, Tier2])
+    team.consume(ListSource([real_alert().alert]))
+    log = {e.event_id: e for e in bus.audit}
+    (verdict,) = [e for e in log.values() if isinstance(e, events.TriageVerdict)]
+    (decided,) = [e for e in log.values() if isinstance(e, events.Tier2Decided)]
+    assert verdict.trace.messages[0].content == team.system_message and not verdict.trace.messages[0].parts
+    first = decided.trace.messages[0]
+    assert first.content == "" and [(p.kind, p.event_id) for p in first.parts] == [
+        ("system_message", verdict.event_id)
+    ]
+    sent = [m.content for m in model.calls_of("tier2")[0]]
+    rebuilt = decided.trace.rebuilt_messages(log.get)
+    assert all(exact for _, _, exact in rebuilt) and [text for _, text, _ in rebuilt[:2]] == sent
+    gone = {k: v for k, v in log.items() if k != verdict.event_id}
+    (_, text, exact), *_ = decided.trace.rebuilt_messages(gone.get)
+    assert not exact and text == f"[system message of {verdict.event_id} not available]"
