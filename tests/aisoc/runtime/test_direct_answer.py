@@ -118,11 +118,11 @@ def test_an_answer_without_tools_never_enters_the_graph(monkeypatch: pytest.Monk
     entered: list[int] = []
     original = ToolLoop.run
 
-    def spy(self: ToolLoop, messages: Any, timeout_s: float, narrowed: Any = None) -> Any:
+    def spy(self: ToolLoop, messages: Any, timeout_s: float, narrowed: Any = None, case: Any = None) -> Any:
         graph = self.graph
         self.graph = SimpleNamespace(invoke=lambda *a, **k: entered.append(1) or graph.invoke(*a, **k))  # type: ignore[assignment]
         try:
-            return original(self, messages, timeout_s, narrowed)
+            return original(self, messages, timeout_s, narrowed, case)
         finally:
             self.graph = graph
 
