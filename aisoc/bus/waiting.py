@@ -85,12 +85,19 @@ def case_key(d: Delivery) -> str:
     return d.event.case_id or d.event.event_id
 
 
+def _age(r: Waiting) -> tuple[tuple[int, int], bool]:
+    """How a case's records are ordered: by entry id, and on a tie a retried record before a held
+    one. Redis gives entries of two streams added in the same millisecond the same id (an alert and
+    its verdict), and a held record was held behind the one that was retried."""
+    return id_key(r.entry_id), r.attempts == 0
+
+
 def heads(records: list[Waiting]) -> dict[str, Waiting]:
     """The oldest waiting record of each case: the only one that may be retried."""
     out: dict[str, Waiting] = {}
     for r in records:
         head = out.get(r.case)
-        if head is None or id_key(r.entry_id) < id_key(head.entry_id):
+        if head is None or _age(r) < _age(head):
             out[r.case] = r
     return out
 
@@ -125,7 +132,9 @@ def order(bus: Bus, group: str, deliveries: list[Delivery], now: float) -> list[
         elif record is not None:  # waits still (taken over after the visibility timeout)
             bus._park(group, d.consumer, record, d.delivery_count - 1)
             continue
-        elif case in first and id_key(first[case].entry_id) < id_key(d.entry_id):
+        elif case in first and id_key(first[case].entry_id) <= id_key(d.entry_id):
+            # An entry of the case that is not waiting yet is held behind the case's head, also on
+            # an id tie (another stream, the same millisecond: it was read after the head failed).
             hold(bus, d, first[case].key, now)
             continue
         d.waiting_cases = waiting_cases
