@@ -124,6 +124,7 @@ def routed(event: events.Event, role: str) -> events.Event:
     return event
 
 
+@pytest.mark.timeout(900)  # eight constrained calls through llama.cpp's server on 2 cores: 357 s seen
 def test_real_alerts_flow_through_every_role_with_failover_and_recovery(
     servers: tuple[LlamaServer, LlamaServer],
 ) -> None:
