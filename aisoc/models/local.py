@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -38,11 +37,11 @@ from pydantic import Field, PrivateAttr
 from aisoc.errors import ModelError
 from aisoc.models.grammar import GrammarMode, GrammarStats, answer_chars, grammar_sampler
 from aisoc.models.jump import Decoder, Obj, Stopped, decode, grammars_build, plan
+from aisoc.models.layout import DATA_BLOCK
 
 ESCAPED = 2
 """JSON characters per string character allowed for in ``max_tokens`` (an escape such as ``\\n``)."""
 
-_CASE_BLOCK = re.compile(r"<<<DATA-(\w+)\n.*?\nDATA-\1>>>", re.DOTALL)
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "user"}
 KEPT_PREFIXES = 64
 """Evaluated contexts kept (one per case in flight; the least recently used goes first)."""
@@ -125,7 +124,7 @@ def stable_prefix(chat: list[dict[str, str]]) -> str:
     system = chat[0]["content"] if chat and chat[0].get("role") == "system" else ""
     rest = chat[1:] if chat and chat[0].get("role") == "system" else chat
     text = "\x00".join(m["content"] for m in rest)
-    found = _CASE_BLOCK.search(text)
+    found = DATA_BLOCK.search(text)
     return system if found is None else f"{system}\x00{text[: found.end()]}"
 
 

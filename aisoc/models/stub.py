@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,8 +19,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
 
-_MARKER = re.compile(r"^ROLE: ([^/\s]+)/", re.MULTILINE)
-_BLOCK = re.compile(r"<<<DATA-(\w+)\n(.*?)\nDATA-\1>>>", re.DOTALL)
+from aisoc.models.layout import DATA_BLOCK, ROLE_LINE
+
 StubAnswer = Callable[[dict[str, Any]], dict[str, Any]]
 """A role's canned answer: the data block the role was shown -> its output as a dict."""
 
@@ -71,9 +70,9 @@ class StubChatModel(BaseChatModel):
         blocks: list[str] = []
         for m in messages:
             text = m.content if isinstance(m.content, str) else ""
-            for found in _MARKER.finditer(text):
+            for found in ROLE_LINE.finditer(text):
                 role = found.group(1)
-            blocks += [b.group(2) for b in _BLOCK.finditer(text)]
+            blocks += [b.group(2) for b in DATA_BLOCK.finditer(text)]
         data = "\n".join(blocks) if blocks else None
         if self.garbage and data is not None and _share(f"{role}:{data}") < self.garbage:
             return AIMessage(
