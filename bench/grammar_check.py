@@ -39,7 +39,7 @@ def prompts(n: int) -> list[tuple[str, list[Any], dict[str, Any]]]:
     from aisoc import Bus, models
     from aisoc.models import LOCAL_RAW_LIMIT, StubChatModel
     from aisoc.runtime import RoleTeam
-    from aisoc.runtime.loop import grammar_schema
+    from aisoc.runtime.constrained import grammar_schema
 
     sent: list[tuple[str, list[Any]]] = []
     answer = StubChatModel.answer

@@ -87,7 +87,7 @@ def main() -> None:
     team = RoleTeam(model=stub, bus=bus, observer=seen.append)
     team.consume(_Source(alerts))
     try:
-        from aisoc.runtime.loop import grammar_schema
+        from aisoc.runtime.constrained import grammar_schema
     except ImportError:  # a tree without a constrained decoder's bounds: answers as written
         grammar_schema = None
     schemas = {

@@ -43,6 +43,7 @@ from aisoc.events.trace import LEG_FAILURES_KEPT, TOOL_RESULT_LIMIT
 from aisoc.models import Capabilities
 from aisoc.models.failover import MAX_RETRY_AFTER_S, leg_failed, retry_after
 from aisoc.redact import redact
+from aisoc.runtime.constrained import grammar_schema, response_format
 from aisoc.runtime.prompt import extract_json
 from aisoc.tools import Tool, ToolError, result_text
 
@@ -155,7 +156,7 @@ class ToolLoop:
         self.graph = graph.compile()
 
     def _constrained(self, schema: dict[str, Any]) -> Any:
-        return self._base.bind(response_format={"type": "json_object", "schema": schema}, **self._options)
+        return self._base.bind(response_format=response_format(schema), **self._options)
 
     # --- nodes ------------------------------------------------------------------------------------
 
@@ -365,45 +366,6 @@ class ToolLoop:
                 parts = [f"{'.'.join(map(str, x['loc'])) or '(root)'}: {x['msg']}" for x in e.errors()[:5]]
                 return None, "; ".join(parts)
             return None, str(e)
-
-
-GRAMMAR_MAX_STRING = 160
-"""Longest string a constrained decoder may write (a 2,000-character bound would be 2,000 nested
-grammar rules); any answer within it also satisfies the role's own, looser schema."""
-GRAMMAR_MAX_ITEMS = 4
-"""Most items per list a constrained decoder may write."""
-GRAMMAR_MAX_ITEM_STRING = 100
-"""Longest string a constrained decoder may write as an item of a list (a finding, an item of
-evidence, a name to notify): one short sentence each; answer tokens are the slow part on a CPU."""
-
-
-def grammar_schema(schema: Any) -> Any:
-    """The JSON Schema handed to a constrained decoder: the role's schema with tighter bounds.
-
-    Long strings and lists are capped (small models ramble until they run out of tokens; a list's
-    strings more tightly), and small
-    integer ranges become enums (decoders enforce enums, not minimum/maximum). Whatever fits this
-    schema also fits the role's schema, which still validates the answer.
-    """
-    if isinstance(schema, list):
-        return [grammar_schema(v) for v in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: grammar_schema(v) for k, v in schema.items()}
-    if out.get("type") == "string" and "enum" not in out:
-        out["maxLength"] = min(int(out.get("maxLength", GRAMMAR_MAX_STRING)), GRAMMAR_MAX_STRING)
-    if out.get("type") == "array":
-        out["maxItems"] = min(int(out.get("maxItems", GRAMMAR_MAX_ITEMS)), GRAMMAR_MAX_ITEMS)
-        out["minItems"] = min(int(out.get("minItems", 0)), out["maxItems"])
-        items = out.get("items")
-        if isinstance(items, dict) and items.get("type") == "string" and "maxLength" in items:
-            out["items"] = {**items, "maxLength": min(items["maxLength"], GRAMMAR_MAX_ITEM_STRING)}
-    low, high = out.get("minimum"), out.get("maximum")
-    if out.get("type") == "integer" and isinstance(low, int) and isinstance(high, int) and high - low <= 20:
-        out = {"enum": list(range(low, high + 1))}
-    elif out.get("type") == "number" and (low, high) == (0, 1):
-        out = {"enum": [n / 10 for n in range(11)]}  # a probability, to one decimal
-    return out
 
 
 def build_trace(

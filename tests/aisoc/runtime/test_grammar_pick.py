@@ -14,7 +14,7 @@ import pytest
 
 from aisoc.models.grammar import GrammarStats, answer_chars, full_pick, lazy_pick, shortlist
 from aisoc.runtime import AgentRole
-from aisoc.runtime.loop import grammar_schema
+from aisoc.runtime.constrained import grammar_schema
 from roles import STANDARD_TEAM
 from roles.ir_lead import IrAnswer
 

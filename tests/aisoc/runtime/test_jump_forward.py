@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from aisoc.models.jump import Arr, Decoder, Obj, Stopped, Value, decode, looped, plan, settled
-from aisoc.runtime.loop import grammar_schema
+from aisoc.runtime.constrained import grammar_schema
 from roles import IrLead, Sentinel, ThreatIntel, Tier2
 
 

@@ -19,7 +19,7 @@ from aisoc import Bus, models
 from aisoc.models.grammar import GrammarStats, grammar_sampler
 from aisoc.models.local import bundled_model_path
 from aisoc.runtime import RoleTeam
-from aisoc.runtime.loop import grammar_schema
+from aisoc.runtime.constrained import grammar_schema
 from aisoc.runtime.prompt import extract_json
 from roles import Sentinel, Tier2
 from tests.aisoc.runtime.test_loop import real_alert

@@ -11,7 +11,7 @@ from aisoc import Bus, models
 from aisoc.models.local import stable_prefix
 from aisoc.models.reference import measure
 from aisoc.runtime import RoleTeam
-from aisoc.runtime.loop import grammar_schema
+from aisoc.runtime.constrained import grammar_schema
 from aisoc.runtime.prompt import extract_json
 from roles import Sentinel, Tier2
 from tests.support.prompts import role_prompt

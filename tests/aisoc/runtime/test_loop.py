@@ -243,7 +243,7 @@ def test_the_decoders_schema_bounds_a_lists_strings_tighter_than_other_strings()
     from pydantic import BaseModel, Field
 
     from aisoc.events import Tier2Decision
-    from aisoc.runtime.loop import GRAMMAR_MAX_ITEM_STRING, GRAMMAR_MAX_STRING, grammar_schema
+    from aisoc.runtime.constrained import GRAMMAR_MAX_ITEM_STRING, GRAMMAR_MAX_STRING, grammar_schema
 
     class Answer(BaseModel):
         decision: Tier2Decision
