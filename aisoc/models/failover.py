@@ -12,6 +12,13 @@ A leg has failed (:func:`leg_failed`) when it could not be reached or timed out,
 answered that it cannot serve now (408, 429, 5xx: overloaded, loading a model, a broken GPU), or
 when its response was no chat completion at all. A request the server refused on its merits (400:
 malformed, context too long; 401, 404) is no leg failure: the other leg would refuse it too.
+
+An answer the provider's content filter withheld (``finish_reason`` ``content_filter``: OpenAI,
+Azure OpenAI, any server that filters) is no leg failure either: the leg is up and stays in use.
+But another provider may not filter the same answer, so the backup is asked once for that call;
+the primary's filtered answer is recorded among the failed legs (error ``content_filter``), and the
+backup's answer stands, filtered or not. If the backup cannot answer, the primary's filtered answer
+is returned (the backup's failure recorded beside it): the runtime asks a person, naming the filter.
 """
 
 from __future__ import annotations
@@ -37,6 +44,15 @@ MAX_RETRY_AFTER_S = 600.0
 """Longest ``Retry-After`` a failed primary is taken at its word for (a longer one is cut to this)."""
 UNAVAILABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 """HTTP statuses by which a server says it cannot serve now (another leg, or later, may)."""
+CONTENT_FILTER = "content_filter"
+"""The ``finish_reason`` by which a provider says its content filter withheld (part of) the answer."""
+
+
+def filtered(message: Any) -> bool:
+    """Whether ``message`` is an answer the model's provider filtered (``finish_reason``
+    :data:`CONTENT_FILTER` in its response metadata)."""
+    meta = getattr(message, "response_metadata", None)
+    return isinstance(meta, dict) and meta.get("finish_reason") == CONTENT_FILTER
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -160,8 +176,32 @@ class CooldownFailoverChatModel(FailoverChatModel):  # type: ignore[misc]  # unt
                 failed.append(failure("primary", exc, (time.perf_counter() - t0) * 1000))
             else:
                 state.mark_up()
-                return _tag(result, "primary", failed)
+                if not any(filtered(getattr(g, "message", None)) for g in result.generations):
+                    return _tag(result, "primary", failed)
+                failed.append(_filter_record("primary", t0))
+                return self._after_filter(result, failed, messages, stop, **kwargs)
         return _tag(self._delegate_generate(self.secondary, messages, stop, **kwargs), "backup", failed)
+
+    def _after_filter(
+        self,
+        result: ChatResult,
+        failed: list[dict[str, Any]],
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        """The backup's answer to a call whose answer the primary's provider filtered, once; the
+        primary's filtered answer when the backup cannot answer (its failure recorded)."""
+        t0 = time.perf_counter()
+        try:
+            backup = self._delegate_generate(self.secondary, messages, stop, **kwargs)
+        except Exception as exc:
+            log.warning(
+                "model failover: the primary's answer was filtered and the backup failed (%s)",
+                type(exc).__name__,
+            )
+            return _tag(result, "primary", [failure("backup", exc, (time.perf_counter() - t0) * 1000)])
+        return _tag(backup, "backup", failed)
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> CooldownFailoverChatModel:
         bound = CooldownFailoverChatModel(
@@ -171,6 +211,16 @@ class CooldownFailoverChatModel(FailoverChatModel):  # type: ignore[misc]  # unt
         )
         bound._state = self._state
         return bound
+
+
+def _filter_record(leg: str, t0: float) -> dict[str, Any]:
+    """The failed-leg record of an answer ``leg``'s provider filtered (asked at ``t0``)."""
+    return {
+        "leg": leg,
+        "error": CONTENT_FILTER,
+        "status": None,
+        "duration_ms": round((time.perf_counter() - t0) * 1000, 3),
+    }
 
 
 def _tag(result: ChatResult, leg: str, failed: list[dict[str, Any]]) -> ChatResult:

@@ -29,6 +29,8 @@ from langchain_core.messages.tool import invalid_tool_call
 from langchain_core.outputs import ChatResult
 from langchain_openai import ChatOpenAI
 
+from aisoc.models.failover import CONTENT_FILTER
+
 
 class BadResponse(LangChainModelError):
     """Raised when a server answers a chat request with something that is no chat completion (an
@@ -37,9 +39,19 @@ class BadResponse(LangChainModelError):
     is_retryable = True
 
 
+FILTERED_COMPLETION: dict[str, Any] = {
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": CONTENT_FILTER}
+    ]
+}
+"""The chat completion an answer the provider filtered is read as when the client's error carries
+none (``openai.ContentFilterFinishReasonError.completion`` may be None)."""
+
+
 class ServerChatModel(ChatOpenAI):
     """``ChatOpenAI`` whose unreadable responses raise :class:`BadResponse`, whose answers cut at
-    ``max_tokens`` come back as answers (``finish_reason`` ``length``), and whose tool calls with
+    ``max_tokens`` or filtered by the provider come back as answers (``finish_reason`` ``length``,
+    ``content_filter``), and whose tool calls with
     arguments that are no JSON object come back as invalid tool calls."""
 
     def _generate(
@@ -56,6 +68,10 @@ class ServerChatModel(ChatOpenAI):
                 # With a response_format the client's parser refuses an answer cut at max_tokens;
                 # the answer is the model's, and the loop asks for a shorter one.
                 result = self._create_chat_result(e.completion)
+            except openai.ContentFilterFinishReasonError as e:
+                # ... and one the provider filtered: it is read as the filtered answer it is, so that
+                # failover asks the backup and the loop names the filter (not a "model error").
+                result = self._create_chat_result(e.completion or FILTERED_COMPLETION)
         except (json.JSONDecodeError, TypeError, KeyError, IndexError, AttributeError) as e:
             raise BadResponse(f"the server's response is no chat completion: {type(e).__name__}: {e}") from e
         if not result.generations:

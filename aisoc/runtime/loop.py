@@ -41,7 +41,7 @@ from aisoc.events import (
 )
 from aisoc.events.trace import LEG_FAILURES_KEPT, TOOL_RESULT_LIMIT
 from aisoc.models import Capabilities
-from aisoc.models.failover import MAX_RETRY_AFTER_S, leg_failed, retry_after
+from aisoc.models.failover import CONTENT_FILTER, MAX_RETRY_AFTER_S, filtered, leg_failed, retry_after
 from aisoc.redact import redact
 from aisoc.runtime.constrained import grammar_schema, response_format
 from aisoc.runtime.prompt import extract_json
@@ -61,6 +61,12 @@ search for its JSON) and repaired."""
 CUT = "the answer was cut at the token limit (max_tokens) before it ended"
 """Why an answer that stopped at ``max_tokens`` (``finish_reason`` ``length``) and does not validate
 failed: the repair asks for a shorter one, and a review names the cut."""
+FILTERED = (
+    "the model's provider filtered the answer (finish_reason content_filter): its content filter "
+    "withheld what the model wrote, so there is no answer to check"
+)
+"""Why there is no answer when the provider's content filter withheld it: not repaired (the same
+filter would meet the same case), a person reviews it; failover has asked the backup first."""
 
 
 class LoopState(TypedDict):
@@ -325,6 +331,8 @@ class ToolLoop:
         if not isinstance(last, AIMessage) or _calls(last):
             return Outcome(None, "the model ended without an answer", run, transcript)
         output, error = self._judge(last)
+        if error == FILTERED:
+            return Outcome(None, _filtered_reason(run), run, transcript)
         cut = error is not None and CUT in error
         if error is not None and time.monotonic() <= run.deadline:
             ask = "Reply with only the corrected JSON object."
@@ -332,11 +340,14 @@ class ToolLoop:
                 ask = (
                     "Reply with only the JSON object, shorter: keep every text brief so that it ends in time."
                 )
+            first = error
             repair = HumanMessage(content=f"Your answer was not valid: {error}\n{ask}")
             fixed = self._call(answer_model, [*transcript, repair], run)
             transcript = [*transcript, repair, fixed]
             output, error = self._judge(fixed)
             run.repairs = 1
+            if error == FILTERED:
+                return Outcome(None, f"{_filtered_reason(run)} (asked to repair: {first})", run, transcript)
         if error is not None:
             when = "after one repair" if run.repairs else "and no time left to repair it"
             if cut and CUT not in error:
@@ -345,7 +356,10 @@ class ToolLoop:
         return Outcome(output, None, run, transcript)
 
     def _judge(self, answer: AIMessage) -> tuple[BaseModel | None, str | None]:
-        """Validate a final answer; a refusal (OpenAI's ``refusal`` field) is named as such."""
+        """Validate a final answer; a refusal (OpenAI's ``refusal`` field) is named as such, and an
+        answer the provider filtered is :data:`FILTERED`, whatever is left of it."""
+        if filtered(answer):
+            return None, FILTERED
         refusal = answer.additional_kwargs.get("refusal")
         if refusal and not answer_text(answer.content or "").strip():
             return None, f"the model refused to answer: {truncate(str(refusal), 500)}"
@@ -404,6 +418,19 @@ def build_trace(
         note=note,
         settled=settled,
     )
+
+
+def _filtered_reason(run: Run) -> str:
+    """:data:`FILTERED`, saying what became of the backup leg when failover asked it (it records the
+    primary's filtered answer, or the backup's failure, among the call's failed legs)."""
+    if not run.model_calls:
+        return FILTERED
+    last = run.model_calls[-1]
+    for f in last.failed_legs:
+        if f.error == CONTENT_FILTER:
+            return f"{FILTERED}; the {last.leg} leg, asked after the {f.leg} leg, filtered it too"
+    failed = ", ".join(f"the {f.leg} leg failed the call ({f.error})" for f in last.failed_legs)
+    return f"{FILTERED}; {failed}" if failed else FILTERED
 
 
 def _calls(m: BaseMessage) -> bool:
