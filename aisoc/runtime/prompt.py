@@ -4,6 +4,7 @@ untrusted data clearly delimited."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -147,38 +148,98 @@ def _json(value: Any) -> str:
 
 
 def extract_json(text: str) -> Any:
-    """The one JSON object in a model answer (code fences and chatter around it are ignored).
+    """The one JSON object in a model answer (code fences and chatter around it are ignored, and so
+    are commas before a closing brace or bracket, which small models write and which change nothing).
 
     Raises:
-        ValueError: there is no JSON object in the text, it is not valid JSON, it is nested too
-            deeply to read, or the text holds a second JSON object after it (which of the two the
-            model meant cannot be told: a benign close followed by a malicious verdict, say).
+        ValueError: there is no JSON object in the text, it is not valid JSON (the error says why
+            when it can tell: cut off, single quotes), it is nested too deeply to read, it gives one
+            field twice with different values, or the text holds a second JSON object after it
+            (which of the two the model meant cannot be told: a benign close followed by a
+            malicious verdict, say).
     """
     start = text.find("{")
     if start < 0:
         raise ValueError("no JSON object in the answer")
-    decoder = json.JSONDecoder(strict=False)  # raw newlines or tabs inside strings: models write them
+    try:
+        return _one_object(text, start)
+    except _NotJson as e:
+        lenient = text[:start] + _TRAILING_COMMA.sub(_drop_comma, text[start:])
+        if lenient == text:
+            raise ValueError(e.why) from None
+        try:
+            return _one_object(lenient, start)
+        except _NotJson:
+            raise ValueError(e.why) from None
+
+
+class _NotJson(ValueError):
+    """Raised when no JSON object begins at any brace of an answer (``why``: the first one's error)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+class _Twice(ValueError):
+    """Raised when a JSON object gives one name twice with different values (JSON keeps the last;
+    which the model meant cannot be told)."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out and out[key] != value:
+            raise _Twice(f"the answer gives {key!r} twice with different values: give each field once")
+        out[key] = value
+    return out
+
+
+_DECODER = json.JSONDecoder(strict=False, object_pairs_hook=_object)
+"""Reads answers: raw newlines or tabs inside strings (models write them) are allowed."""
+_TRAILING_COMMA = re.compile(r'"(?:[^"\\]|\\.)*"|,(?=\s*[}\]])', re.S)
+"""A JSON string (kept) or a comma before a closing brace or bracket (dropped)."""
+
+
+def _drop_comma(m: re.Match[str]) -> str:
+    return "" if m.group(0) == "," else m.group(0)
+
+
+def _one_object(text: str, start: int) -> Any:
+    first: json.JSONDecodeError | None = None
     while start >= 0:
         try:
-            value, end = decoder.raw_decode(text, start)
+            value, end = _DECODER.raw_decode(text, start)
         except json.JSONDecodeError as e:
-            last = e
+            first = first or e
             start = text.find("{", start + 1)
             continue
         except RecursionError:
             raise ValueError("the answer is nested too deeply to be read as JSON") from None
-        if _another_object(decoder, text, end):
+        if _another_object(text, end):
             raise ValueError("the answer holds more than one JSON object: answer with exactly one")
         return value
-    raise ValueError(f"the answer is not valid JSON: {last.msg} at position {last.pos}")
+    assert first is not None
+    raise _NotJson(f"the answer is not valid JSON: {first.msg} at position {first.pos}{_hint(text, first)}")
 
 
-def _another_object(decoder: json.JSONDecoder, text: str, start: int) -> bool:
+def _hint(text: str, error: json.JSONDecodeError) -> str:
+    """What a JSON error most likely means, in words a model (and a person) can act on."""
+    if error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated string"):
+        return " (the answer ends before its JSON object does: it was cut off)"
+    if text[error.pos] == "'" or text[error.pos - 1 : error.pos] == "'":
+        return " (JSON writes names and strings in double quotes, not single quotes)"
+    return ""
+
+
+def _another_object(text: str, start: int) -> bool:
     """Whether a JSON object begins anywhere in ``text`` from ``start`` (chatter with braces is none)."""
     start = text.find("{", start)
     while start >= 0:
         try:
-            value, _ = decoder.raw_decode(text, start)
+            value, _ = _DECODER.raw_decode(text, start)
+        except _Twice:
+            return True
         except (json.JSONDecodeError, RecursionError):
             value = None
         if isinstance(value, dict):
