@@ -9,7 +9,8 @@ answer; the graph is the same loop either way, so transcript, records and trace 
 Enforced here: the tool whitelist (other calls, and calls whose arguments are no JSON object, are
 refused, recorded and answered with why), the hard tool-call budget, a recursion limit and a
 per-event deadline. The final answer is validated against the role's schema; invalid output, and an
-answer cut at the token limit, gets exactly one repair attempt with the error. Every step is
+answer cut at the token limit, gets exactly one repair attempt with the error; an answer the
+provider's content filter withheld gets none (failover has asked the backup). Every step is
 recorded for the trace, failed model legs included.
 """
 
