@@ -30,7 +30,13 @@ from aisoc.bus.records import (
     Undeliverable,
     id_key,
 )
-from aisoc.bus.waiting import DEFAULT_RETRY_BASE_S, DEFAULT_RETRY_MAX_S, DUE_SCAN_S, Waiting
+from aisoc.bus.waiting import (
+    DEFAULT_RETRY_BASE_S,
+    DEFAULT_RETRY_MAX_S,
+    DUE_SCAN_S,
+    Waiting,
+    WaitingRecords,
+)
 from aisoc.errors import BusError, ContractError
 from aisoc.events import WORK_STREAMS, Event, class_for, from_json, revalidate
 
@@ -48,7 +54,7 @@ DEFAULT_TRIM_EVERY = 500
 """Acks on one stream after which the acking process trims what every group has acked."""
 
 
-class Bus(Coordination):
+class Bus(Coordination, WaitingRecords):
     """The event bus. ``Bus()`` is in-memory, ``Bus("sqlite:///soc.db")`` durable and embedded,
     ``Bus("redis://host:6379/0")`` Redis Streams.
 
@@ -471,7 +477,8 @@ class Bus(Coordination):
         delivery count is incremented and the entries now belong to ``req.consumer``)."""
         raise NotImplementedError
 
-    def _ack(self, stream: str, group: str, entry_ids: list[str]) -> None:
+    def _ack(self, stream: str, group: str, entry_ids: list[str]) -> int:
+        """Ack entries and, in the same step, drop their waiting records; returns how many went."""
         raise NotImplementedError
 
     def _settle(self, stream: str, group: str, entry_ids: list[str]) -> None:
@@ -480,7 +487,8 @@ class Bus(Coordination):
         The trim is best effort: the ack has happened, so a failed trim (the backend unreachable
         for a moment) is logged and left to the next one or to the scheduler's maintenance.
         """
-        self._ack(stream, group, entry_ids)
+        if self._ack(stream, group, entry_ids):
+            self._wake_waiting(group)
         if not self.trim_every or stream not in TRIMMED_STREAMS:
             return
         count = self._acks_since_trim.get(stream, 0) + len(entry_ids)
@@ -522,25 +530,7 @@ class Bus(Coordination):
     def _trim_audit(self, through: str) -> int:
         raise NotImplementedError
 
-    def _waiting(self, group: str) -> list[Waiting]:
-        """Every waiting record of ``group`` (``aisoc.bus.waiting``)."""
-        raise NotImplementedError
-
-    def _park(self, group: str, consumer: str, record: Waiting, delivery_count: int) -> None:
-        """Store ``record`` and, in the same step, give its pending entry back (owned by
-        ``consumer``) with ``delivery_count`` and a fresh idle time (taken over only after the
-        visibility timeout)."""
-        raise NotImplementedError
-
-    def _claim_waiting(self, group: str, consumer: str, records: list[Waiting]) -> list[RawEntry]:
-        """Claim for ``consumer`` each record's entry whose record is still as given, marking the
-        record in flight (``due`` None) and counting a delivery; a record whose entry is no longer
-        pending is dropped."""
-        raise NotImplementedError
-
-    def _unpark(self, stream: str, group: str, entry_id: str) -> None:
-        """Ack an entry and drop its waiting record in one step."""
-        raise NotImplementedError
+    # The waiting-record primitives (``_waiting``, ``_park``...) are ``aisoc.bus.waiting``'s.
 
     def _repair_audit_index(self) -> int:
         return 0  # SQLite indexes the audit table's own column; memory rebuilds its index with the trim
@@ -548,25 +538,24 @@ class Bus(Coordination):
     # --- shared machinery -----------------------------------------------------------------------
 
     def _claim_due(self, req: ReadRequest) -> list[RawEntry]:
-        # Looking for due waiting entries costs a read of the group's records: at most once a second
-        # (bus clock), or at once after a waiting delivery of this process was settled.
+        # Looking for due waiting entries costs a round trip: at most once a second (bus clock), or at
+        # once after this process settled an entry that had a waiting record.
         key = (req.group, ",".join(req.streams))
         now = self.clock()
         with self._take_over_lock:
             if now < self._due_scan_at.get(key, 0.0):
                 return []
             self._due_scan_at[key] = now + DUE_SCAN_S
-        return waiting.claim_due(self, req, now)
+        return self._claim_waiting(req, now)
 
     def _retry_later(self, d: Delivery, reason: str, after_s: float | None) -> Waiting:
         return waiting.retry_later(self, d, reason, after_s, self.clock())
 
-    def _settle_waiting(self, d: Delivery) -> None:
-        """Ack a delivery that waited; the next waiting event of its case may go at once."""
-        self._unpark(d.stream, d.group, d.entry_id)
+    def _wake_waiting(self, group: str) -> None:
+        """A waiting record of ``group`` went: the next waiting event of its case may go at once."""
         with self._take_over_lock:
             for key in list(self._due_scan_at):
-                if key[0] == d.group:
+                if key[0] == group:
                     self._due_scan_at[key] = 0.0
 
     def _streams_for(self, types: frozenset[str] | None, streams: Iterable[str] | None) -> tuple[str, ...]:
@@ -680,6 +669,7 @@ class Bus(Coordination):
         if isinstance(text, bytes):
             text, encoding = base64.b64encode(text).decode("ascii"), "base64"
         log.warning("dead letter %s#%s for %s: %s", entry.stream, entry.entry_id, group, reason)
+        self._wake_waiting(group)
         self._dead(
             Undeliverable(
                 stream=entry.stream,
@@ -696,6 +686,7 @@ class Bus(Coordination):
 
     def _dead_letter_delivery(self, d: Delivery, reason: str) -> None:
         log.warning("dead letter %s (%s) for %s: %s", d.event.event_id, d.event.type, d.group, reason)
+        self._wake_waiting(d.group)
         self._dead(
             Undeliverable(
                 stream=d.stream,

@@ -58,12 +58,9 @@ class Delivery:
         """Cases that wait for this group, shared by the deliveries of one batch (``hold_back``)."""
 
     def ack(self) -> None:
-        """Mark the event handled for this group."""
+        """Mark the event handled for this group (a waiting record of it goes in the same step)."""
         if not self.done:
-            if self.waiting is not None:
-                self._bus._settle_waiting(self)
-            else:
-                self._bus._settle(self.stream, self.group, [self.entry_id])
+            self._bus._settle(self.stream, self.group, [self.entry_id])
             self.done = True
 
     def retry_later(self, reason: str, after_s: float | None = None) -> None:
@@ -222,13 +219,11 @@ def settle_failed(d: Delivery, error: Exception) -> None:
 
 
 def batch_by_group(deliveries: Iterable[Delivery]) -> dict[tuple[str, str], list[str]]:
-    """Group open deliveries' entry ids by (stream, group), marking each done (``ack_many``); a
-    delivery that waited is acked on its own (its waiting record goes with the ack)."""
+    """Group open deliveries' entry ids by (stream, group), marking each done (``ack_many``; the
+    waiting records of deliveries that waited go with the ack)."""
     by_key: dict[tuple[str, str], list[str]] = {}
     for d in deliveries:
-        if d.waiting is not None:
-            d.ack()
-        elif not d.done:
+        if not d.done:
             by_key.setdefault((d.stream, d.group), []).append(d.entry_id)
             d.done = True
     return by_key

@@ -27,6 +27,7 @@ from aisoc.bus.records import (
     id_key,
 )
 from aisoc.bus.waiting import Waiting
+from aisoc.bus.waiting_table import WaitTable
 from aisoc.errors import BusError
 from aisoc.events import WORK_STREAMS, Event, utcnow
 
@@ -144,7 +145,7 @@ class MemoryBus(Bus):
         self._dlq: dict[int, DeadLetter] = {}
         self._keys: dict[str, float] = {}
         self._beats: dict[str, tuple[float, dict[str, str]]] = {}
-        self._wait: dict[str, dict[str, Waiting]] = {}  # group -> "stream entry_id" -> record
+        self._wait: dict[str, WaitTable] = {}  # group -> its waiting records
 
     @property
     def audit(self) -> AuditLog:
@@ -250,12 +251,14 @@ class MemoryBus(Bus):
                     out.append(RawEntry(name, str(seq), e.event_type, e.payload, e.target, p.count))
         return out
 
-    def _ack(self, stream: str, group: str, entry_ids: list[str]) -> None:
+    def _ack(self, stream: str, group: str, entry_ids: list[str]) -> int:
         with self._lock:
             g = self._streams[stream].groups.get(group)
             if g is not None:
                 for eid in entry_ids:
                     g.pending.pop(int(eid), None)
+            table = self._wait.get(group)
+            return sum(table.drop(f"{stream} {eid}") for eid in entry_ids) if table else 0
 
     def _make_due(self, d: Delivery, delivery_count: int, reason: str | None) -> None:
         with self._cond:
@@ -269,7 +272,18 @@ class MemoryBus(Bus):
 
     def _waiting(self, group: str) -> list[Waiting]:
         with self._lock:
-            return list(self._wait.get(group, {}).values())
+            table = self._wait.get(group)
+            return list(table.records.values()) if table else []
+
+    def _waiting_for(
+        self, group: str, keys: list[str], cases: set[str]
+    ) -> tuple[dict[str, Waiting], dict[str, Waiting]]:
+        with self._lock:
+            table = self._wait.get(group)
+            if table is None:
+                return {}, {}
+            found = {k: r for k in keys if (r := table.records.get(k)) is not None}
+            return found, {c: h for c in cases if (h := table.head(c)) is not None}
 
     def _park(self, group: str, consumer: str, record: Waiting, delivery_count: int) -> None:
         with self._cond:
@@ -278,31 +292,28 @@ class MemoryBus(Bus):
             if p is None:
                 return  # settled meanwhile: nothing waits
             p.consumer, p.delivered_at, p.count = consumer, time.monotonic(), delivery_count
-            self._wait.setdefault(group, {})[record.key] = record
+            self._wait.setdefault(group, WaitTable()).put(record)
 
-    def _claim_waiting(self, group: str, consumer: str, records: list[Waiting]) -> list[RawEntry]:
-        out = []
+    def _claim_waiting(self, req: ReadRequest, now: float) -> list[RawEntry]:
+        out: list[RawEntry] = []
         with self._lock:
-            mine = self._wait.get(group, {})
-            for r in records:
-                if mine.get(r.key) != r:
-                    continue  # claimed or changed by another consumer meanwhile
-                st = self._streams[r.stream]
-                g = st.groups.get(group)
-                p = g.pending.get(int(r.entry_id)) if g else None
-                if g is None or p is None:
-                    del mine[r.key]
-                    continue
-                mine[r.key] = replace(r, due=None)
-                p.consumer, p.delivered_at, p.count = consumer, time.monotonic(), p.count + 1
-                e = st.entries[p.pos - st.base]
-                out.append(RawEntry(r.stream, r.entry_id, e.event_type, e.payload, e.target, p.count))
+            table = self._wait.get(req.group)
+            while table is not None and len(out) < req.count:
+                due = table.due_heads(req.streams, now, req.count - len(out))
+                if not due:
+                    break
+                for r in due:
+                    st = self._streams[r.stream]
+                    g = st.groups.get(req.group)
+                    p = g.pending.get(int(r.entry_id)) if g else None
+                    if p is None:  # settled around the bus: the next of its case is the head now
+                        table.drop(r.key)
+                        continue
+                    table.put(replace(r, due=None))
+                    p.consumer, p.delivered_at, p.count = req.consumer, time.monotonic(), p.count + 1
+                    e = st.entries[p.pos - st.base]
+                    out.append(RawEntry(r.stream, r.entry_id, e.event_type, e.payload, e.target, p.count))
         return out
-
-    def _unpark(self, stream: str, group: str, entry_id: str) -> None:
-        with self._lock:
-            self._ack(stream, group, [entry_id])
-            self._wait.get(group, {}).pop(f"{stream} {entry_id}", None)
 
     def _last_error(self, stream: str, group: str, entry_id: str) -> str | None:
         with self._lock:
@@ -315,8 +326,7 @@ class MemoryBus(Bus):
             seq = self._next()
             self._dlq[seq] = DeadLetter.filed(letter, str(seq), utcnow())
             if letter.entry_id != "-":
-                self._ack(letter.stream, letter.group, [letter.entry_id])
-                self._wait.get(letter.group, {}).pop(f"{letter.stream} {letter.entry_id}", None)
+                self._ack(letter.stream, letter.group, [letter.entry_id])  # drops its waiting record
             return str(seq)
 
     def _group_names(self, stream: str) -> set[str]:

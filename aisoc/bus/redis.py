@@ -15,7 +15,6 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -49,7 +48,8 @@ from aisoc.bus.records import (
 from aisoc.bus.redis_case_index import sweep as sweep_case_index
 from aisoc.bus.redis_durability import check_durability
 from aisoc.bus.redis_keys import MisplacedKey, misplaced, move_aside
-from aisoc.bus.redis_lua import CLAIM_WAITING, DROP_CASE_IDS, LOCK, PUBLISH, TRIM
+from aisoc.bus.redis_lua import DROP_CASE_IDS, LOCK, PUBLISH, TRIM
+from aisoc.bus.redis_waiting import RedisWaiting, letter_fields
 from aisoc.bus.waiting import Waiting
 from aisoc.errors import BusError, ContractError, StorageConflict
 from aisoc.events import WORK_STREAMS, Event, from_json
@@ -291,10 +291,10 @@ class RedisBus(Bus):
         self._trim_script = self._r.register_script(TRIM)
         self._drop_case_ids = self._r.register_script(DROP_CASE_IDS)
         self._lock_script = self._r.register_script(LOCK)
-        self._claim_script = self._rb.register_script(CLAIM_WAITING)
         self._groups: set[tuple[str, str]] = set()
         self._cursors: dict[tuple[str, str], str] = {}  # (group, stream) -> XAUTOCLAIM cursor
         self._audit = _RedisAudit(self)
+        self._wait = RedisWaiting(self)
         self._waitaof: bool | None = None
         """Whether publishes wait for WAITAOF; None until Redis answered the durability check."""
         try:
@@ -550,9 +550,8 @@ class RedisBus(Bus):
             out.extend(self._to_raw(name, claimed, counts))
         return out
 
-    def _ack(self, stream: str, group: str, entry_ids: list[str]) -> None:
-        if entry_ids:
-            self._call(self._r.xack, self._key(stream), group, *entry_ids)
+    def _ack(self, stream: str, group: str, entry_ids: list[str]) -> int:
+        return self._wait.ack(stream, group, entry_ids) if entry_ids else 0
 
     def _make_due(self, d: Delivery, delivery_count: int, reason: str | None) -> None:
         pipe = self._r.pipeline(transaction=True)
@@ -579,69 +578,27 @@ class RedisBus(Bus):
             ) from e
 
     def _waiting(self, group: str) -> list[Waiting]:
-        stored = self._call(self._r.hgetall, self._key(f"waiting:{group}"))
-        records = [Waiting.from_json(v) for v in stored.values()]
-        return [r for r in records if r is not None]
+        return self._wait.records(group)
+
+    def _waiting_for(
+        self, group: str, keys: list[str], cases: set[str]
+    ) -> tuple[dict[str, Waiting], dict[str, Waiting]]:
+        return self._wait.lookup(group, keys, cases)
 
     def _park(self, group: str, consumer: str, record: Waiting, delivery_count: int) -> None:
-        pipe = self._r.pipeline(transaction=True)
-        pipe.xclaim(
-            self._key(record.stream),
-            group,
-            consumer,
-            0,
-            [record.entry_id],
-            idle=0,
-            retrycount=max(0, delivery_count),
-            justid=True,
-        )
-        pipe.hset(self._key(f"waiting:{group}"), record.key, record.to_json())
-        self._call(pipe.execute)
+        self._wait.park(group, consumer, record, delivery_count)
 
-    def _claim_waiting(self, group: str, consumer: str, records: list[Waiting]) -> list[RawEntry]:
-        keys, args = [self._key(f"waiting:{group}")], [group, consumer]
-        for r in records:
-            keys.append(self._key(r.stream))
-            args += [r.key, r.to_json(), replace(r, due=None).to_json()]
-        out = []
-        for index, raw_id, flat, count in self._call(self._claim_script, keys=keys, args=args):
-            fields = dict(zip(flat[::2], flat[1::2], strict=True))
-            stream = records[int(index) - 1].stream
-            out.extend(self._to_raw(stream, [(raw_id, fields)], {_str(raw_id): int(count)}))
-        return out
-
-    def _unpark(self, stream: str, group: str, entry_id: str) -> None:
-        pipe = self._r.pipeline(transaction=True)
-        pipe.xack(self._key(stream), group, entry_id)
-        pipe.hdel(self._key(f"waiting:{group}"), f"{stream} {entry_id}")
-        self._call(pipe.execute)
+    def _claim_waiting(self, req: ReadRequest, now: float) -> list[RawEntry]:
+        return self._wait.claim(req, now)
 
     def _last_error(self, stream: str, group: str, entry_id: str) -> str | None:
         value = self._call(self._r.get, self._key(f"err:{stream}:{group}:{entry_id}"))
         return None if value is None else str(value)
 
     def _dead(self, letter: Undeliverable) -> str:
-        fields = {
-            "stream": letter.stream,
-            "group": letter.group,
-            "entry_id": letter.entry_id,
-            "t": letter.event_type or "",
-            "event_id": letter.event_id or "",
-            "reason": letter.reason,
-            "count": letter.delivery_count,
-            "at": datetime.now(UTC).isoformat(),
-            "enc": letter.encoding,
-        }
-        if letter.payload is not None:
-            fields["d"] = letter.payload
-        pipe = self._r.pipeline(transaction=True)
-        pipe.xadd(self._key("dlq"), fields)
         if letter.entry_id != "-":
-            pipe.xack(self._key(letter.stream), letter.group, letter.entry_id)
-            pipe.delete(self._key(f"err:{letter.stream}:{letter.group}:{letter.entry_id}"))
-            pipe.hdel(self._key(f"waiting:{letter.group}"), f"{letter.stream} {letter.entry_id}")
-        # The letter is filed even when the group is gone (Redis restarted empty): nothing to ack.
-        return str(self._call(pipe.execute, raise_on_error=False)[0])
+            return self._wait.dead(letter)  # with the ack of its entry and the drop of its record
+        return str(self._call(self._r.xadd, self._key("dlq"), letter_fields(letter)))
 
     def _group_names(self, stream: str) -> set[str]:
         try:

@@ -33,6 +33,8 @@ PREFIXES: dict[str, str] = {
     "err:": "string",
     "lock:": "string",
     "waiting:": "hash",
+    "waiting-age:": "zset",
+    "waiting-due:": "zset",
 }
 """Per-item keys by name prefix and their type; keys of other names are not the bus's and are left."""
 ASIDE = re.compile(r"\.aside-\d{8}T\d{6}Z(-\d+)?$")

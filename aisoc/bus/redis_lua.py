@@ -121,31 +121,3 @@ if redis.call('PTTL', KEYS[1]) == -1 then
 end
 return 0
 """
-
-CLAIM_WAITING = """
--- KEYS: the group's waiting hash, then one work-stream key per record.
--- ARGV: group, consumer, then per record: its field (STREAM ENTRY_ID), the record as read, the
---       record in flight.
--- Claims each record's entry for the consumer when its record is still as read (no other consumer
--- claimed or changed it meanwhile), counting a delivery, and marks the record in flight; a record
--- whose entry is no longer pending is dropped. Returns per claimed entry:
--- {index of its stream key among the stream keys, entry id, fields, delivery count}.
-if #ARGV ~= 2 + 3 * (#KEYS - 1) then return redis.error_reply('ERR aisoc claim: malformed call') end
-local out = {}
-for i = 2, #KEYS do
-  local a = 3 + (i - 2) * 3
-  local field, seen, flight = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  if redis.call('HGET', KEYS[1], field) == seen then
-    local id = string.match(field, ' (%S+)$')
-    local got = redis.call('XCLAIM', KEYS[i], ARGV[1], ARGV[2], 0, id)
-    if got[1] and got[1][2] then
-      redis.call('HSET', KEYS[1], field, flight)
-      local p = redis.call('XPENDING', KEYS[i], ARGV[1], id, id, 1)
-      out[#out + 1] = {i - 1, got[1][1], got[1][2], p[1][4]}
-    else
-      redis.call('HDEL', KEYS[1], field)
-    end
-  end
-end
-return out
-"""

@@ -19,6 +19,7 @@ from dataclasses import astuple, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from aisoc.bus import sqlite_waiting
 from aisoc.bus.audit import AuditLog, decoded, readable
 from aisoc.bus.base import TRIMMED_STREAMS, Bus
 from aisoc.bus.delivery import Delivery
@@ -69,8 +70,6 @@ CREATE TABLE IF NOT EXISTS published (
 CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS heartbeats (name TEXT PRIMARY KEY, expires REAL NOT NULL, info TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS waiting (
-    grp TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (grp, key)) WITHOUT ROWID;
 """
 
 
@@ -271,11 +270,12 @@ class SqliteBus(Bus):
         # Checkpoint (copy the WAL into the database, with an fsync) every ~40 MB, not every 4 MB:
         # on a busy bus the default checkpoints cost a quarter of the publish time.
         self._db.execute("PRAGMA wal_autocheckpoint=10000")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + sqlite_waiting.SCHEMA)
         self._tx = self._sql.tx
         with self._tx() as db:
             _migrate_dlq(db)
             _migrate_entries(db)
+            sqlite_waiting.migrate(db)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('epoch', ?)", (uuid.uuid4().hex,))
             self._epoch: str = str(db.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0])
 
@@ -430,12 +430,15 @@ class SqliteBus(Bus):
             )
         return [RawEntry(r[0], str(r[1]), _name(r[3]), _text(r[4]), r[5], r[2] + 1) for r in rows]
 
-    def _ack(self, stream: str, group: str, entry_ids: list[str]) -> None:
+    def _ack(self, stream: str, group: str, entry_ids: list[str]) -> int:
         with self._tx() as db:
             db.executemany(
                 "DELETE FROM pending WHERE grp = ? AND stream = ? AND entry_id = ?",
                 [(group, stream, int(i)) for i in entry_ids],
             )
+            if not sqlite_waiting.has_any(db, group):
+                return 0
+            return sum(sqlite_waiting.drop(db, group, f"{stream} {i}") for i in entry_ids)
 
     def _make_due(self, d: Delivery, delivery_count: int, reason: str | None) -> None:
         with self._tx() as db:
@@ -448,9 +451,13 @@ class SqliteBus(Bus):
 
     def _waiting(self, group: str) -> list[Waiting]:
         with self._lock:
-            rows = self._db.execute("SELECT record FROM waiting WHERE grp = ?", (group,)).fetchall()
-        records = [Waiting.from_json(r[0]) for r in rows]
-        return [r for r in records if r is not None]
+            return sqlite_waiting.records(self._db, group)
+
+    def _waiting_for(
+        self, group: str, keys: list[str], cases: set[str]
+    ) -> tuple[dict[str, Waiting], dict[str, Waiting]]:
+        with self._lock:
+            return sqlite_waiting.lookup(self._db, group, keys, cases)
 
     def _park(self, group: str, consumer: str, record: Waiting, delivery_count: int) -> None:
         with self._tx() as db:
@@ -460,48 +467,35 @@ class SqliteBus(Bus):
                 (consumer, _ms(), delivery_count, group, record.stream, int(record.entry_id)),
             )
             if cur.rowcount:  # else settled meanwhile: nothing waits
-                db.execute(
-                    "INSERT OR REPLACE INTO waiting VALUES (?, ?, ?)", (group, record.key, record.to_json())
-                )
+                sqlite_waiting.put(db, group, record)
 
-    def _claim_waiting(self, group: str, consumer: str, records: list[Waiting]) -> list[RawEntry]:
-        out = []
-        now = _ms()
+    def _claim_waiting(self, req: ReadRequest, now: float) -> list[RawEntry]:
+        out: list[RawEntry] = []
         with self._tx() as db:
-            for r in records:
-                stored = db.execute(
-                    "SELECT record FROM waiting WHERE grp = ? AND key = ?", (group, r.key)
-                ).fetchone()
-                if stored is None or stored[0] != r.to_json():
-                    continue  # claimed or changed by another consumer meanwhile
-                row = db.execute(
-                    f"SELECT p.count, {_TYPE}, {_PAYLOAD}, e.target "
-                    f"FROM pending p JOIN entries e ON e.id = p.entry_id {_JOIN} "
-                    "WHERE p.grp = ? AND p.stream = ? AND p.entry_id = ?",
-                    (group, r.stream, int(r.entry_id)),
-                ).fetchone()
-                if row is None:
-                    db.execute("DELETE FROM waiting WHERE grp = ? AND key = ?", (group, r.key))
-                    continue
-                db.execute(
-                    "UPDATE pending SET consumer = ?, delivered_ms = ?, count = count + 1 "
-                    "WHERE grp = ? AND stream = ? AND entry_id = ?",
-                    (consumer, now, group, r.stream, int(r.entry_id)),
-                )
-                db.execute(
-                    "UPDATE waiting SET record = ? WHERE grp = ? AND key = ?",
-                    (replace(r, due=None).to_json(), group, r.key),
-                )
-                out.append(RawEntry(r.stream, r.entry_id, _name(row[1]), _text(row[2]), row[3], row[0] + 1))
+            while len(out) < req.count:
+                due = sqlite_waiting.due_heads(db, req.group, req.streams, now, req.count - len(out))
+                if not due:
+                    break
+                for r in due:
+                    row = db.execute(
+                        f"SELECT p.count, {_TYPE}, {_PAYLOAD}, e.target "
+                        f"FROM pending p JOIN entries e ON e.id = p.entry_id {_JOIN} "
+                        "WHERE p.grp = ? AND p.stream = ? AND p.entry_id = ?",
+                        (req.group, r.stream, int(r.entry_id)),
+                    ).fetchone()
+                    if row is None:  # settled around the bus: the next of its case is the head now
+                        sqlite_waiting.drop(db, req.group, r.key)
+                        continue
+                    db.execute(
+                        "UPDATE pending SET consumer = ?, delivered_ms = ?, count = count + 1 "
+                        "WHERE grp = ? AND stream = ? AND entry_id = ?",
+                        (req.consumer, _ms(), req.group, r.stream, int(r.entry_id)),
+                    )
+                    sqlite_waiting.put(db, req.group, replace(r, due=None))
+                    out.append(
+                        RawEntry(r.stream, r.entry_id, _name(row[1]), _text(row[2]), row[3], row[0] + 1)
+                    )
         return out
-
-    def _unpark(self, stream: str, group: str, entry_id: str) -> None:
-        with self._tx() as db:
-            db.execute(
-                "DELETE FROM pending WHERE grp = ? AND stream = ? AND entry_id = ?",
-                (group, stream, int(entry_id)),
-            )
-            db.execute("DELETE FROM waiting WHERE grp = ? AND key = ?", (group, f"{stream} {entry_id}"))
 
     def _last_error(self, stream: str, group: str, entry_id: str) -> str | None:
         with self._lock:
@@ -523,10 +517,7 @@ class SqliteBus(Bus):
                     "DELETE FROM pending WHERE grp = ? AND stream = ? AND entry_id = ?",
                     (letter.group, letter.stream, int(letter.entry_id)),
                 )
-                db.execute(
-                    "DELETE FROM waiting WHERE grp = ? AND key = ?",
-                    (letter.group, f"{letter.stream} {letter.entry_id}"),
-                )
+                sqlite_waiting.drop(db, letter.group, f"{letter.stream} {letter.entry_id}")
         return str(cur.lastrowid)
 
     def _group_names(self, stream: str) -> set[str]:

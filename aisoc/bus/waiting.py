@@ -12,9 +12,21 @@ group reads is *held* behind it (a record with no attempts), and only the oldest
 case (its *head*) is ever retried; the next one goes once the head is settled. A record whose head is
 being run has no due time (``due is None``: in flight) until it is settled or waits again.
 
-A backend stores the records per group (memory: a dict; SQLite: the ``waiting`` table; Redis: the
-hash ``{ns}:waiting:GROUP``) through five primitives of ``Bus``: ``_waiting``, ``_park``,
-``_claim_waiting``, ``_unpark`` and ``_dead`` (which drops the record of what it files).
+A record goes the moment its entry is acked or filed as a dead letter, whatever the reason (handled,
+an entry of a type the group no longer reads, a poison event), in the same step as the ack, and the
+next record of its case becomes the head at once.
+
+A backend keeps each group's records indexed by case (in age order: :func:`age`) and keeps the
+case *heads* that have a due time indexed by it, so a batch reads only the records of its own
+entries and cases, and a look for due work reads only what is due (memory: ``WaitTable``; SQLite:
+the ``waiting`` table's indexed columns; Redis: the hash ``{ns}:waiting:GROUP`` with the sorted
+sets ``waiting-age:GROUP`` and ``waiting-due:GROUP``). The primitives of ``Bus``:
+
+- ``_waiting(group)``: every record (``aisoc status``; not on the delivery path);
+- ``_waiting_for(group, keys, cases)``: the records of some entries and the heads of some cases;
+- ``_park(group, consumer, record, delivery_count)``: store a record, give its entry back;
+- ``_claim_waiting(req, now)``: claim the due heads, oldest due first, marking them in flight;
+- ``_ack`` and ``_dead``: settle entries and drop their records (``_ack`` returns how many).
 """
 
 from __future__ import annotations
@@ -73,6 +85,35 @@ class Waiting:
             return None
 
 
+class WaitingRecords:
+    """The waiting-record primitives of a bus (each backend implements them; ``Bus`` has them)."""
+
+    def _waiting(self, group: str) -> list[Waiting]:
+        """Every waiting record of ``group``, in no order (``aisoc status``: not the hot path)."""
+        raise NotImplementedError
+
+    def _waiting_for(
+        self, group: str, keys: list[str], cases: set[str]
+    ) -> tuple[dict[str, Waiting], dict[str, Waiting]]:
+        """The records of the entries ``keys`` (``STREAM ENTRY_ID``) that have one, by key, and the
+        head of each of ``cases`` that has a record, by case."""
+        raise NotImplementedError
+
+    def _park(self, group: str, consumer: str, record: Waiting, delivery_count: int) -> None:
+        """Store ``record`` and, in the same step, give its pending entry back (owned by
+        ``consumer``) with ``delivery_count`` and a fresh idle time (taken over only after the
+        visibility timeout); the head of its case is re-indexed. An entry no longer pending (settled
+        meanwhile) gets no record."""
+        raise NotImplementedError
+
+    def _claim_waiting(self, req: ReadRequest, now: float) -> list[RawEntry]:
+        """Claim for ``req.consumer`` up to ``req.count`` case heads of ``req.streams`` due by
+        ``now``, soonest due first, in one step: each record is marked in flight (``due`` None) and a
+        delivery counted; a head whose entry is no longer pending is dropped (its case's next record
+        becomes the head)."""
+        raise NotImplementedError
+
+
 def retry_delay_s(attempt: int, base_s: float, max_s: float, asked_s: float | None = None) -> float:
     """The delay before try ``attempt + 1``: ``base_s * 2 ** (attempt - 1)`` up to ``max_s``, and at
     least ``asked_s`` (the dependency's ``Retry-After``, already capped by whoever read it)."""
@@ -85,11 +126,13 @@ def case_key(d: Delivery) -> str:
     return d.event.case_id or d.event.event_id
 
 
-def _age(r: Waiting) -> tuple[tuple[int, int], bool]:
-    """How a case's records are ordered: by entry id, and on a tie a retried record before a held
-    one. Redis gives entries of two streams added in the same millisecond the same id (an alert and
-    its verdict), and a held record was held behind the one that was retried."""
-    return id_key(r.entry_id), r.attempts == 0
+def age(r: Waiting) -> str:
+    """Where a record stands in its case, as text that sorts: by entry id, and on a tie a retried
+    record before a held one (Redis gives entries of two streams added in the same millisecond the
+    same id, an alert and its verdict, and a held record was held behind the one that was retried).
+    The Redis scripts build the same text (``aisoc.bus.redis_waiting``)."""
+    ms, seq = id_key(r.entry_id)
+    return f"{ms:020d}-{seq:020d}-{0 if r.attempts else 1}"
 
 
 def heads(records: list[Waiting]) -> dict[str, Waiting]:
@@ -97,31 +140,21 @@ def heads(records: list[Waiting]) -> dict[str, Waiting]:
     out: dict[str, Waiting] = {}
     for r in records:
         head = out.get(r.case)
-        if head is None or _age(r) < _age(head):
+        if head is None or (age(r), r.key) < (age(head), head.key):
             out[r.case] = r
     return out
-
-
-def claim_due(bus: Bus, req: ReadRequest, now: float) -> list[RawEntry]:
-    """Claim up to ``req.count`` waiting heads of ``req.group`` that are due, oldest due first."""
-    due = [
-        r
-        for r in heads(bus._waiting(req.group)).values()
-        if r.due is not None and r.due <= now and r.stream in req.streams
-    ]
-    due.sort(key=lambda r: (r.due or 0.0, id_key(r.entry_id)))
-    return bus._claim_waiting(req.group, req.consumer, due[: req.count]) if due else []
 
 
 def order(bus: Bus, group: str, deliveries: list[Delivery], now: float) -> list[Delivery]:
     """Keep what may run now; park the rest (a waiting entry that is not due, an entry behind one).
 
-    Every delivery kept shares one view of the cases that wait (``Delivery.hold_back`` reads it), so
-    an entry of the same batch behind one that starts waiting is held too.
+    Only the records of the batch's own entries and the heads of its own cases are read. Every
+    delivery kept shares one view of those cases (``Delivery.hold_back`` reads it, and
+    ``retry_later`` adds to it), so an entry of the same batch behind one that starts waiting is
+    held too.
     """
-    records = bus._waiting(group)
-    by_key = {r.key: r for r in records}
-    first = heads(records)
+    keys = [f"{d.stream} {d.entry_id}" for d in deliveries]
+    by_key, first = bus._waiting_for(group, keys, {case_key(d) for d in deliveries})
     waiting_cases = {case: r.key for case, r in first.items()}
     kept = []
     for d in deliveries:

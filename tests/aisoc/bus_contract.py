@@ -13,11 +13,12 @@ from aisoc.errors import BusError
 from tests.aisoc.bus_contract_events import HUMAN, SENTINEL, alert_event, paused, verdict_for
 from tests.aisoc.bus_contract_hostile import HostileContract
 from tests.aisoc.bus_contract_waiting import WaitingContract
+from tests.aisoc.bus_contract_waiting_settle import WaitingSettleContract
 
 __all__ = ["HUMAN", "SENTINEL", "BusContract", "alert_event", "paused", "verdict_for"]
 
 
-class BusContract(HostileContract, WaitingContract):
+class BusContract(HostileContract, WaitingContract, WaitingSettleContract):
     """Semantics every backend must share (memory, SQLite, Redis, Redis Cluster)."""
 
     visibility_timeout_ms = 200

@@ -1,0 +1,303 @@
+"""The Redis bus's waiting records (``aisoc.bus.waiting``): a hash and two sorted sets per group.
+
+- ``{ns}:waiting:GROUP`` (hash): ``STREAM ENTRY_ID`` -> the record's JSON;
+- ``{ns}:waiting-age:GROUP`` (sorted set, every score 0, so ordered by member): ``CASE\\0AGE\\0KEY``
+  per record, so a case's head is the first member of its lexical range;
+- ``{ns}:waiting-due:GROUP`` (sorted set): each case head that has a due time, scored by it.
+
+Every change runs in one Lua script that keeps the three in step with the stream's pending list
+(the ack and the drop of a record are one step). Records written by an earlier release (the hash
+alone) are indexed once per group by the first process that meets them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aisoc.bus.records import RawEntry, ReadRequest, Undeliverable
+from aisoc.bus.waiting import Waiting
+
+if TYPE_CHECKING:
+    from aisoc.bus.redis import RedisBus
+
+_PRELUDE = """
+-- KEYS[1..3]: the group's waiting hash, age index and due index (then what each script says).
+local H, A, D = KEYS[1], KEYS[2], KEYS[3]
+local function decode(json)
+  if not json then return nil end
+  local ok, rec = pcall(cjson.decode, json)
+  if ok and type(rec) == 'table' and type(rec.case) == 'string' and type(rec.stream) == 'string'
+      and type(rec.entry_id) == 'string' then
+    return rec
+  end
+  return nil
+end
+local function pad(n) return string.rep('0', 20 - #n) .. n end
+-- The member of a record in the age index: as aisoc.bus.waiting.age orders a case's records.
+local function member(rec)
+  local ms, seq = string.match(rec.entry_id, '^(%d+)%-?(%d*)$')
+  if not ms then ms, seq = '0', '0' end
+  if seq == '' then seq = '0' end
+  local flag = (tonumber(rec.attempts) or 0) > 0 and '0' or '1'
+  return rec.case .. '\\0' .. pad(ms) .. '-' .. pad(seq) .. '-' .. flag .. '\\0' .. rec.stream .. ' '
+    .. rec.entry_id
+end
+local function head(case)
+  local m = redis.call('ZRANGEBYLEX', A, '[' .. case .. '\\0', '(' .. case .. '\\1', 'LIMIT', 0, 1)[1]
+  if m then return string.match(m, '%z([^%z]*)$') end
+  return nil
+end
+-- Make the due index hold the case's head exactly when it has a due time (``before``: the head
+-- before the change, taken out if it no longer is).
+local function reindex(case, before)
+  local now = head(case)
+  if before and before ~= now then redis.call('ZREM', D, before) end
+  if now then
+    local rec = decode(redis.call('HGET', H, now))
+    if rec and type(rec.due) == 'number' then
+      redis.call('ZADD', D, string.format('%.17g', rec.due), now)
+    else
+      redis.call('ZREM', D, now)
+    end
+  end
+end
+local function put(key, rec, json)
+  local before = head(rec.case)
+  local old = decode(redis.call('HGET', H, key))
+  if old then redis.call('ZREM', A, member(old)) end
+  redis.call('HSET', H, key, json)
+  redis.call('ZADD', A, 0, member(rec))
+  reindex(rec.case, before)
+end
+local function drop(key)
+  local json = redis.call('HGET', H, key)
+  if not json then return 0 end
+  redis.call('HDEL', H, key)
+  redis.call('ZREM', D, key)
+  local rec = decode(json)
+  if rec then
+    local before = head(rec.case)
+    redis.call('ZREM', A, member(rec))
+    reindex(rec.case, before)
+  end
+  return 1
+end
+"""
+
+PARK = (
+    _PRELUDE
+    + """
+-- KEYS[4]: the entry's stream. ARGV: group, consumer, delivery count, key, record JSON, entry id.
+-- Gives the pending entry back to the consumer (fresh idle time, the count given) and stores the
+-- record; an entry no longer pending (settled meanwhile) gets none. Returns 1 when stored.
+local rec = decode(ARGV[5])
+if not rec then return redis.error_reply('ERR aisoc park: not a waiting record') end
+local got = redis.call('XCLAIM', KEYS[4], ARGV[1], ARGV[2], 0, ARGV[6], 'IDLE', 0, 'RETRYCOUNT', ARGV[3],
+  'JUSTID')
+if #got == 0 then return 0 end
+put(ARGV[4], rec, ARGV[5])
+return 1
+"""
+)
+
+CLAIM = (
+    _PRELUDE
+    + """
+-- KEYS[4..]: the streams read. ARGV: group, consumer, now, count, then the streams' names.
+-- Claims up to count due case heads of those streams, soonest due first, counting a delivery, and
+-- marks each in flight (due null, out of the due index); a head whose entry is no longer pending is
+-- dropped and the next record of its case is the head. Returns per claimed entry:
+-- {index of its stream key among the stream keys, entry id, fields, delivery count}.
+local group, consumer, now, want = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local index = {}
+for i = 4, #KEYS do index[ARGV[i + 1]] = i end
+local out, skipped = {}, 0
+while #out < want do
+  local due = redis.call('ZRANGEBYSCORE', D, '-inf', now, 'LIMIT', skipped, want - #out)
+  if #due == 0 then break end
+  for _, key in ipairs(due) do
+    local stream, id = string.match(key, '^(%S+) (%S+)$')
+    local k = stream and index[stream]
+    if not k then
+      skipped = skipped + 1  -- a stream this consumer does not read
+    else
+      local json = redis.call('HGET', H, key)
+      local got = json and redis.call('XCLAIM', KEYS[k], group, consumer, 0, id) or {}
+      if got[1] and got[1][2] then
+        redis.call('HSET', H, key, (string.gsub(json, '"due":[^,}]+', '"due":null', 1)))
+        redis.call('ZREM', D, key)
+        local p = redis.call('XPENDING', KEYS[k], group, id, id, 1)
+        out[#out + 1] = {k - 3, got[1][1], got[1][2], p[1][4]}
+      elseif drop(key) == 0 then
+        redis.call('ZREM', D, key)
+      end
+    end
+  end
+end
+return out
+"""
+)
+
+ACK = (
+    _PRELUDE
+    + """
+-- KEYS[4]: the stream. ARGV: group, stream name, entry ids. Acks the entries and, in the same step,
+-- drops their waiting records (the next record of each case becomes its head). Returns how many
+-- records went.
+local acked = redis.pcall('XACK', KEYS[4], ARGV[1], unpack(ARGV, 3))
+if type(acked) == 'table' and acked.err then return acked end
+if redis.call('EXISTS', H) == 0 then return 0 end
+local dropped = 0
+for i = 3, #ARGV do dropped = dropped + drop(ARGV[2] .. ' ' .. ARGV[i]) end
+return dropped
+"""
+)
+
+DEAD = (
+    _PRELUDE
+    + """
+-- KEYS[4]: the entry's stream, KEYS[5]: the dead-letter stream, KEYS[6]: the entry's last error.
+-- ARGV: group, stream name, entry id, then the letter's fields and values. Files the letter, acks
+-- the entry (its group may be gone: Redis restarted empty) and drops its record. Returns the id.
+local id = redis.call('XADD', KEYS[5], '*', unpack(ARGV, 4))
+redis.pcall('XACK', KEYS[4], ARGV[1], ARGV[3])
+redis.call('DEL', KEYS[6])
+drop(ARGV[2] .. ' ' .. ARGV[3])
+return id
+"""
+)
+
+LOOKUP = (
+    _PRELUDE
+    + """
+-- ARGV: n, then n keys, then cases. Returns {the records of the keys, the heads of the cases},
+-- '' where there is none.
+local n = tonumber(ARGV[1])
+local found, heads = {}, {}
+for i = 2, n + 1 do found[#found + 1] = redis.call('HGET', H, ARGV[i]) or '' end
+for i = n + 2, #ARGV do
+  local key = head(ARGV[i])
+  heads[#heads + 1] = key and redis.call('HGET', H, key) or ''
+end
+return {found, heads}
+"""
+)
+
+INDEX = (
+    _PRELUDE
+    + """
+-- Indexes records an earlier release stored in the hash alone (no age index yet). Returns how many.
+if redis.call('EXISTS', A) == 1 or redis.call('EXISTS', H) == 0 then return 0 end
+local flat, cases, n = redis.call('HGETALL', H), {}, 0
+for i = 1, #flat, 2 do
+  local rec = decode(flat[i + 1])
+  if rec then
+    redis.call('ZADD', A, 0, member(rec))
+    cases[rec.case], n = true, n + 1
+  end
+end
+for case in pairs(cases) do reindex(case, nil) end
+return n
+"""
+)
+
+ACK_CHUNK = 1000
+"""Entry ids per ACK script call (Lua's ``unpack`` has a limit)."""
+
+
+class RedisWaiting:
+    """The waiting-record primitives of one ``RedisBus``."""
+
+    def __init__(self, bus: RedisBus) -> None:
+        self._bus = bus
+        self._park = bus.client.register_script(PARK)
+        self._claim = bus._rb.register_script(CLAIM)
+        self._ack = bus.client.register_script(ACK)
+        self._dead = bus.client.register_script(DEAD)
+        self._lookup = bus.client.register_script(LOOKUP)
+        self._index = bus.client.register_script(INDEX)
+        self._indexed: set[str] = set()
+
+    def keys(self, group: str) -> list[str]:
+        """The group's hash, age index and due index."""
+        return [self._bus.key(f"{name}:{group}") for name in ("waiting", "waiting-age", "waiting-due")]
+
+    def _ready(self, group: str) -> list[str]:
+        """The group's keys, after indexing what an earlier release left (once per process)."""
+        keys = self.keys(group)
+        if group not in self._indexed:
+            self._bus._call(self._index, keys=keys, args=[])
+            self._indexed.add(group)
+        return keys
+
+    def records(self, group: str) -> list[Waiting]:
+        stored = self._bus._call(self._bus.client.hvals, self.keys(group)[0])
+        return [r for r in (Waiting.from_json(v) for v in stored) if r is not None]
+
+    def lookup(
+        self, group: str, keys: list[str], cases: set[str]
+    ) -> tuple[dict[str, Waiting], dict[str, Waiting]]:
+        ordered = sorted(cases)
+        found, heads = self._bus._call(
+            self._lookup, keys=self._ready(group), args=[len(keys), *keys, *ordered]
+        )
+        by_key = {r.key: r for r in (Waiting.from_json(v) for v in found if v) if r is not None}
+        first = {c: r for c, v in zip(ordered, heads, strict=True) if v and (r := Waiting.from_json(v))}
+        return by_key, first
+
+    def park(self, group: str, consumer: str, record: Waiting, delivery_count: int) -> None:
+        args = [group, consumer, max(0, delivery_count), record.key, record.to_json(), record.entry_id]
+        keys = [*self._ready(group), self._bus.key(record.stream)]
+        self._bus._call(self._park, keys=keys, args=args)
+
+    def claim(self, req: ReadRequest, now: float) -> list[RawEntry]:
+        keys = [*self._ready(req.group), *(self._bus.key(s) for s in req.streams)]
+        args = [req.group, req.consumer, repr(float(now)), req.count, *req.streams]
+        out = []
+        for index, raw_id, flat, count in self._bus._call(self._claim, keys=keys, args=args):
+            fields = dict(zip(flat[::2], flat[1::2], strict=True))
+            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            stream = req.streams[int(index) - 1]
+            out.extend(self._bus._to_raw(stream, [(raw_id, fields)], {entry_id: int(count)}))
+        return out
+
+    def ack(self, stream: str, group: str, entry_ids: list[str]) -> int:
+        keys = [*self.keys(group), self._bus.key(stream)]
+        dropped = 0
+        for i in range(0, len(entry_ids), ACK_CHUNK):
+            chunk = entry_ids[i : i + ACK_CHUNK]
+            dropped += int(self._bus._call(self._ack, keys=keys, args=[group, stream, *chunk]))
+        return dropped
+
+    def dead(self, letter: Undeliverable) -> str:
+        """File ``letter`` (of an entry), ack its entry and drop its record in one step."""
+        fields: list[Any] = []
+        for name, value in letter_fields(letter).items():
+            fields += [name, value]
+        keys = [
+            *self.keys(letter.group),
+            self._bus.key(letter.stream),
+            self._bus.key("dlq"),
+            self._bus.key(f"err:{letter.stream}:{letter.group}:{letter.entry_id}"),
+        ]
+        args = [letter.group, letter.stream, letter.entry_id, *fields]
+        return str(self._bus._call(self._dead, keys=keys, args=args))
+
+
+def letter_fields(letter: Undeliverable) -> dict[str, Any]:
+    """The fields a dead letter is filed with (``aisoc.bus.redis._letter`` reads them)."""
+    fields: dict[str, Any] = {
+        "stream": letter.stream,
+        "group": letter.group,
+        "entry_id": letter.entry_id,
+        "t": letter.event_type or "",
+        "event_id": letter.event_id or "",
+        "reason": letter.reason,
+        "count": letter.delivery_count,
+        "at": datetime.now(UTC).isoformat(),
+        "enc": letter.encoding,
+    }
+    if letter.payload is not None:
+        fields["d"] = letter.payload
+    return fields
