@@ -87,7 +87,11 @@ def failure(leg: str, exc: BaseException, duration_ms: float) -> dict[str, Any]:
 
 
 def retry_after(exc: BaseException) -> float | None:
-    """Seconds the server asked to be left alone (its ``Retry-After``, in seconds or as a date)."""
+    """Seconds the server asked to be left alone (its ``Retry-After``, in seconds or as a date); for
+    a call no leg could serve, the later of both legs' (``CooldownFailoverChatModel``)."""
+    both = getattr(exc, "aisoc_retry_after_s", None)
+    if isinstance(both, float):
+        return both
     response = getattr(exc, "response", None)
     value = getattr(response, "headers", {}).get("retry-after") if response is not None else None
     if not value:
@@ -111,6 +115,8 @@ class LegState:
     def __init__(self, cooldown_s: float) -> None:
         self.cooldown_s = cooldown_s
         self.down_until = 0.0
+        self.asked_until = 0.0
+        """Until when the primary asked to be left alone (its last ``Retry-After``; monotonic)."""
         self.active = "primary"
         self._lock = threading.Lock()
 
@@ -127,6 +133,7 @@ class LegState:
         asked = retry_after(exc)
         down_for = max(self.cooldown_s, min(asked, MAX_RETRY_AFTER_S)) if asked else self.cooldown_s
         with self._lock:
+            self.asked_until = time.monotonic() + min(asked, MAX_RETRY_AFTER_S) if asked else 0.0
             if self.active == "primary":
                 log.warning(
                     "model failover: primary failed (%s: %s), serving from backup for %.0fs",
@@ -180,7 +187,14 @@ class CooldownFailoverChatModel(FailoverChatModel):  # type: ignore[misc]  # unt
                     return _tag(result, "primary", failed)
                 failed.append(_filter_record("primary", t0))
                 return self._after_filter(result, failed, messages, stop, **kwargs)
-        return _tag(self._delegate_generate(self.secondary, messages, stop, **kwargs), "backup", failed)
+        try:
+            return _tag(self._delegate_generate(self.secondary, messages, stop, **kwargs), "backup", failed)
+        except Exception as exc:
+            # No leg could serve: the call is retried after the later of both legs' Retry-After.
+            primary_s = state.asked_until - time.monotonic()
+            if leg_failed(exc) and primary_s > 0:
+                exc.aisoc_retry_after_s = max(primary_s, retry_after(exc) or 0.0)  # type: ignore[attr-defined]
+            raise
 
     def _after_filter(
         self,

@@ -90,6 +90,27 @@ def test_retry_after_on_a_single_leg_sets_the_next_try() -> None:
         assert [e.type for e in bus.audit][-1] == "triage.verdict"
 
 
+def test_with_both_legs_down_the_later_retry_after_sets_the_next_try() -> None:
+    """Given a primary answering 429 with Retry-After: 300 and a backup answering 503 with
+    Retry-After: 60, the alert waits for the later of the two (the primary's), not the backup's."""
+    clock = Clock()
+    busy = b'{"error": {"message": "busy"}}'
+    with fake_openai() as primary, fake_openai() as backup:
+        primary.script.append(Reply(status=429, headers={"Retry-After": "300"}, body=busy))
+        backup.script.append(Reply(status=503, headers={"Retry-After": "60"}, body=busy))
+        bus = Bus(clock=clock)
+        spec = "openai+{}?mode=json&timeout=5"
+        model = models.from_spec(spec.format(primary.url), backup=spec.format(backup.url))
+        team = RoleTeam(model=model, bus=bus, roles=[Sentinel])
+        team.subscribe()
+        bus.publish(real_alert(1))
+        bus.drain()
+        (record,) = bus.waiting("sentinel")
+        assert len(primary.requests) == len(backup.requests) == 1
+        assert 240 < record.due - clock.now <= 300  # the primary's 300 s, less the test's own time
+        assert team.model_backoff_s() > 240
+
+
 class _Waits(threading.Event):
     """A stop event that records how long the worker asked to wait, and does not wait."""
 
