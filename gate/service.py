@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -115,10 +115,20 @@ class Gate:
 
         Before that, a step of the store's index repair: from the gate's start, and every
         ``REINDEX_EVERY`` after a pass ends, requests missing from the store's indexes (a crash, a
-        hand edit, a partial restore) are put back, so this very tick reminds or expires them."""
+        hand edit, a partial restore) are put back, so this very tick reminds or expires them. An
+        index the tick finds holding another type (written around the gate) is moved aside by the
+        store; the repair then rebuilds it at once and the timers run again."""
         now = now or self.clock()
         self._reindex(now)
-        report = self.timers.tick(now)
+        report = self._prune(now, self.timers.tick(now))
+        if self.store.repair_due:
+            self._reindex(now)
+            again = self.timers.tick(now)
+            report = TickReport(*(getattr(report, f.name) + getattr(again, f.name) for f in fields(report)))
+        return report
+
+    def _prune(self, now: datetime, report: TickReport) -> TickReport:
+        """Forget requests that ended before the retention, at most once every ``PRUNE_EVERY``."""
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now
             pruned = 0
@@ -136,7 +146,7 @@ class Gate:
         """One bounded step of the store's index repair, when a pass is under way or due (the store
         logs each request it puts back)."""
         due = self._reindexed_at is None or now - self._reindexed_at >= REINDEX_EVERY
-        if not (self._reindexing or due):
+        if not (self._reindexing or due or self.store.repair_due):
             return
         step = self.store.reindex(REINDEX_BATCH)
         self._reindexing = not step.done

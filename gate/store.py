@@ -368,6 +368,12 @@ class RequestStore(Protocol):
         read the records themselves has nothing to repair and says it is done."""
         ...
 
+    @property
+    def repair_due(self) -> bool:
+        """Whether a listing found an index damaged beyond a missing member (a key of another type,
+        moved aside) and a pass of :meth:`reindex` must rebuild it now rather than when due."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

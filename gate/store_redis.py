@@ -11,7 +11,10 @@ lacks (a partial restore, a hand edit, an index key evicted by an ``allkeys-*`` 
 or deleted; writes themselves are atomic scripts) is found by
 :meth:`RedisRequestStore.reindex`, a SCAN of the ``req:*`` keys in bounded steps, and put back; a
 member whose record is gone, or a pending-set member whose record ended, is taken off its set where
-a listing meets it.
+a listing meets it. An index key holding another Redis type (a string written where the gate keeps a
+sorted set) is moved aside to ``KEY.aside-YYYYmmddTHHMMSSZ`` where a listing or the repair meets it
+(kept, never deleted, as ``aisoc bus repair`` does for the bus's keys), logged once as a warning, and
+rebuilt from the records by a repair pass that starts at once (:attr:`RedisRequestStore.repair_due`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from aisoc.events import Event
+from aisoc.bus.redis_keys import move_key_aside
+from aisoc.events import Event, utcnow
 from gate.store import (
     ApprovalRequest,
     DamagedEntry,
@@ -71,6 +75,56 @@ class RedisRequestStore:
         self._noted = Noted()
         self._cursor = 0
         """Where the SCAN of :meth:`reindex` goes on (0: a new pass)."""
+        self._asides = 0
+        """Index keys of another type moved aside so far (each restarts the repair pass)."""
+        self._rebuild = False
+        """Whether an index was moved aside and the pass rebuilding it has not finished."""
+
+    @property
+    def repair_due(self) -> bool:
+        """Whether an index of another type was moved aside and a repair pass must rebuild it now."""
+        return self._rebuild
+
+    def _is_index(self, key: str) -> bool:
+        return key in (self._key("gate:pending"), self._key("gate:all")) or key.startswith(
+            self._key("gate:case:")
+        )
+
+    def _zread(self, *command: Any) -> list[bytes]:
+        """Run a read ``command`` on the index ``command[1]``, as bytes; an index holding another
+        Redis type is moved aside (:meth:`_set_aside`) and read as empty until it is rebuilt."""
+        try:
+            return list(self._raw(*command))
+        except ResponseError as e:
+            if "WRONGTYPE" not in str(e) or not self._is_index(command[1]):
+                raise
+            self._check_types([command[1]])
+            return []
+
+    def _check_types(self, keys: Sequence[str]) -> None:
+        """Move aside each of the index ``keys`` that holds another type than a sorted set."""
+        pipe = self._r.pipeline(transaction=False)
+        for key in keys:
+            pipe.type(key)
+        for key, kind in zip(keys, pipe.execute(), strict=True):
+            if kind not in ("none", "zset"):
+                self._set_aside(key)
+
+    def _set_aside(self, key: str) -> None:
+        """Rename the index ``key`` (another type than the sorted set the gate keeps there) to
+        ``KEY.aside-TIMESTAMP`` and start a repair pass afresh, which rebuilds it from the records."""
+        moved = move_key_aside(self._r, key, "zset", utcnow())
+        self._asides += 1
+        self._cursor = 0
+        self._rebuild = True
+        if moved is not None:
+            log.warning(
+                "gate store: index %s held a Redis %s, not the sorted set the gate keeps there (written "
+                "around the gate); moved aside to %s and rebuilt from the records",
+                key,
+                moved[0],
+                moved[1],
+            )
 
     def _req(self, request_id: str) -> str:
         return self._key(f"gate:req:{request_id}")
@@ -81,8 +135,9 @@ class RedisRequestStore:
         return self._r.execute_command(*command, NEVER_DECODE=True)
 
     def _ids(self, *command: Any) -> list[str]:
-        """The request ids among the members a sorted-set ``command`` answers (see :meth:`_as_ids`)."""
-        return self._as_ids(command[1], self._raw(*command))
+        """The request ids among the members a read ``command`` on an index answers (see
+        :meth:`_as_ids` and :meth:`_zread`)."""
+        return self._as_ids(command[1], self._zread(*command))
 
     def _as_ids(self, key: str, members: Sequence[bytes]) -> list[str]:
         """``members`` of ``key`` as request ids: one that is not UTF-8 (written by something else
@@ -99,15 +154,17 @@ class RedisRequestStore:
         """``(id, stored version, stored record)`` of each id, as bytes (None when absent)."""
         if not ids:
             return []
-        pipe = self._r.pipeline(transaction=False)
-        for rid in ids:
-            pipe.execute_command("HMGET", self._req(rid), "v", "d", NEVER_DECODE=True)
-        return [(rid, v, d) for rid, (v, d) in zip(ids, pipe.execute(), strict=True)]
+        rows = self._records(ids)
+        return [(rid, *rows[rid]) for rid in ids if rid in rows]
 
     def _load(self, index: str, ids: Sequence[str]) -> list[ApprovalRequest]:
-        """The readable requests of ``ids``, members of ``index``; a member whose record is gone (a
-        hand edit, a partial restore) is taken off ``index``, logged once, or it would be read on
-        every listing and prune for ever."""
+        """The readable requests of ``ids``, members of ``index`` (see :meth:`_rows`)."""
+        return readable(((rid, v, d) for rid, v, d in self._rows(index, ids) if d), self._noted)
+
+    def _rows(self, index: str, ids: Sequence[str]) -> list[tuple[str, bytes | None, bytes | None]]:
+        """``(id, stored version, stored record)`` of ``ids``, members of ``index``; a member whose
+        record is gone (a hand edit, a partial restore) is taken off ``index``, logged once, or it
+        would be read on every listing and prune for ever."""
         rows = self._fetch(ids)
         for rid in (rid for rid, v, d in rows if v is None and d is None):
             if self._unindex(keys=[self._req(rid), index], args=[rid]):
@@ -117,7 +174,7 @@ class RedisRequestStore:
                     rid,
                     extra={"event_id": rid},
                 )
-        return readable(((rid, v, d) for rid, v, d in rows if d), self._noted)
+        return rows
 
     def create(self, request: ApprovalRequest) -> bool:
         case_key = self._key(f"gate:case:{request.case_id}") if request.case_id else self._key("gate:all")
@@ -162,7 +219,8 @@ class RedisRequestStore:
         return bool(done)
 
     def pending(self) -> list[ApprovalRequest]:
-        rows = self._fetch(self._ids("ZRANGE", self._key("gate:pending"), 0, -1))
+        key = self._key("gate:pending")
+        rows = self._fetch(self._ids("ZRANGE", key, 0, -1))
         found = readable(((rid, v, d) for rid, v, d in rows if d), self._noted)
         # The record decides: an ended request (or none at all) left in the set by a hand edit or a
         # bad restore is taken off it, or it would be read on every tick and never pruned.
@@ -233,37 +291,42 @@ class RedisRequestStore:
 
     def prune(self, ended_before: datetime, limit: int = 1000) -> int:
         # A request cannot end before it was created: only those created before the cut are read.
+        # The record decides, parsed with the model; the script forgets it only if its version is
+        # still the one read (any change bumps it). A record that does not parse is kept (logged).
         cut = ended_before.timestamp()
-        gone: list[ApprovalRequest] = []
+        gone: list[tuple[ApprovalRequest, bytes]] = []
         offset, page = 0, max(100, limit)
+        all_key = self._key("gate:all")
         while len(gone) < limit:  # pages oldest first; those kept (still open, ended later) are skipped
-            all_key = self._key("gate:all")
-            members = self._raw("ZRANGEBYSCORE", all_key, "-inf", f"({cut}", "LIMIT", offset, page)
-            for req in self._load(all_key, self._as_ids(all_key, members)):
+            members = self._zread("ZRANGEBYSCORE", all_key, "-inf", f"({cut}", "LIMIT", offset, page)
+            rows = self._rows(all_key, self._as_ids(all_key, members))
+            version = {rid: v or b"" for rid, v, _ in rows}
+            for req in readable(((rid, v, d) for rid, v, d in rows if d), self._noted):
                 ended = req.ended_at
                 if ended is not None and ended.timestamp() < cut:
-                    gone.append(req)
+                    gone.append((req, version[req.request_id]))
             if len(members) < page:
                 break
             offset += page
-        gone = gone[:limit]
         done = 0
-        for req in gone:
+        for req, stored in gone[:limit]:
             done += int(
                 self._prune(
                     keys=[
                         self._req(req.request_id),
-                        self._key("gate:all"),
-                        self._key(f"gate:case:{req.case_id}") if req.case_id else self._key("gate:all"),
+                        all_key,
+                        self._key(f"gate:case:{req.case_id}") if req.case_id else all_key,
                         self._key("gate:pending"),
                     ],
-                    args=[req.request_id],
+                    args=[req.request_id, stored],
                 )
             )
         return done
 
     def reindex(self, limit: int = 1000) -> Reindexed:
+        self._check_types([self._key("gate:pending"), self._key("gate:all")])
         ids = self._scan_ids(limit)
+        asides = self._asides
         rows = self._records(ids)
         found = readable(((rid, v, d) for rid, (v, d) in rows.items() if d), self._noted)
         missing = self._missing(found)
@@ -271,7 +334,10 @@ class RedisRequestStore:
         for req in found:
             if missing.get(req.request_id):
                 repaired += self._put_back(req, rows[req.request_id][0])
-        return Reindexed(len(ids), repaired, self._cursor == 0)
+        # An index moved aside after this step's SCAN lacks what the pass walked before: start over.
+        done = self._cursor == 0 and self._asides == asides
+        self._rebuild = self._rebuild and not done
+        return Reindexed(len(ids), repaired, done)
 
     def _scan_ids(self, limit: int) -> list[str]:
         """The ids of the ``req:*`` keys the next SCAN calls of this pass find (about ``limit`` keys
@@ -314,25 +380,27 @@ class RedisRequestStore:
             keys += [self._key("gate:pending")] if req.is_pending else []
             for key in keys:
                 pipe.zscore(key, req.request_id)
-            wanted.append((req.request_id, len(keys)))
+            wanted.append((req.request_id, keys))
         answers = iter(pipe.execute(raise_on_error=False) if wanted else [])
-        scores = {rid: [next(answers) for _ in range(n)] for rid, n in wanted}  # in pipeline order
-        return {rid: None in found for rid, found in scores.items()}
+        scores = {rid: [(key, next(answers)) for key in keys] for rid, keys in wanted}  # pipeline order
+        refused = {key for found in scores.values() for key, s in found if isinstance(s, ResponseError)}
+        self._check_types(sorted(refused))  # moved aside: read as missing, so put back below
+        return {rid: any(not isinstance(s, float) for _, s in found) for rid, found in scores.items()}
 
     def _put_back(self, req: ApprovalRequest, version: bytes | None) -> int:
         """Put ``req`` back in the indexes it is missing from, unless its record changed since
         ``version`` was read; 1 when it was put back (and logged), else 0."""
         rid = req.request_id
         case = self._key(f"gate:case:{req.case_id}") if req.case_id else self._key("gate:all")
+        keys = [self._req(rid), self._key("gate:pending"), self._key("gate:all"), case]
+        args = [rid, version or b"", req.created_at.timestamp(), "1" if req.is_pending else "0"]
         try:
-            added = int(
-                self._reindex_script(
-                    keys=[self._req(rid), self._key("gate:pending"), self._key("gate:all"), case],
-                    args=[rid, version or b"", req.created_at.timestamp(), "1" if req.is_pending else "0"],
-                )
-            )
+            added = int(self._reindex_script(keys=keys, args=args))
         except ResponseError as e:  # an index key of another type, written around the gate
-            self._note_failed(f"the indexes of request {rid}", e)
+            if "WRONGTYPE" not in str(e):
+                self._note_failed(f"the indexes of request {rid}", e)
+                return 0
+            self._check_types(sorted(set(keys[1:])))  # moved aside: this pass starts over anyway
             return 0
         if not added:
             return 0
@@ -347,8 +415,8 @@ class RedisRequestStore:
         return 1
 
     def _note_failed(self, where: str, error: ResponseError) -> None:
-        """Log once that Redis refused a command on ``where`` (a key of another type than the gate
-        keeps there): repairing it is a person's job."""
+        """Log once that Redis refused a command on ``where`` (a request key of another type than the
+        hash the gate keeps there: no record can be read from it, so repairing it is a person's job)."""
         if self._noted.first((where, str(error))):
             log.error("gate store: cannot repair %s: %s; fix or remove the key", where, error)
 

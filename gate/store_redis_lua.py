@@ -36,14 +36,15 @@ return 1
 
 
 PRUNE = """
--- KEYS: the request, gate:all, its case's set (gate:all when none), gate:pending. ARGV: its id.
--- Forgets a request that is not pending (checked here, so a request reopened meanwhile stays).
-local d = redis.call('HGET', KEYS[1], 'd')
-if not d or redis.call('ZSCORE', KEYS[4], ARGV[1]) then return 0 end
-if string.find(d, '"state":"pending"', 1, true) then return 0 end
+-- KEYS: the request, gate:all, its case's set (gate:all when none), gate:pending.
+-- ARGV: its id, its stored version as read.
+-- Forgets a request whose record, read and parsed by the caller (which found it ended long ago), is
+-- unchanged since: any change bumps the version, so a request changed meanwhile stays.
+if (redis.call('HGET', KEYS[1], 'v') or '') ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 return 1
 """
 

@@ -141,6 +141,11 @@ class SqliteRequestStore:
             self._mend_columns(wrong)
         return [r for r in found if r.is_pending]
 
+    @property
+    def repair_due(self) -> bool:
+        """Never: the rows are their own index."""
+        return False
+
     def reindex(self, limit: int = 1000) -> Reindexed:
         """Nothing to walk: every listing reads the rows, and :meth:`pending` mends the columns of
         the rows it reads."""

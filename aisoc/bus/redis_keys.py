@@ -10,7 +10,7 @@ recreates the key it expects on its next write; ``--dry-run`` only lists them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -98,19 +98,37 @@ def move_aside(bus: RedisBus, keys: list[MisplacedKey], now: datetime) -> list[M
     Returns:
         The keys moved, with their new names; a key repaired meanwhile is left and not returned.
     """
-    script = bus.client.register_script(MOVE_ASIDE)
-    stamp = now.strftime("%Y%m%dT%H%M%SZ")
     moved = []
     for m in keys:
-        for n in range(100):
-            target = f"{m.key}.aside-{stamp}" + (f"-{n}" if n else "")
-            if bus._call(bus.client.exists, target):
-                continue
-            held = bus._call(script, keys=[m.key, target], args=[m.expected])
-            if held is not None:
-                moved.append(replace(m, found=str(held), moved_to=target))
-            break
+        done = move_key_aside(bus.client, m.key, m.expected, now, call=bus._call)
+        if done is not None:
+            moved.append(replace(m, found=done[0], moved_to=done[1]))
     return moved
+
+
+def move_key_aside(
+    client: Any, key: str, expected: str, now: datetime, call: Callable[..., Any] | None = None
+) -> tuple[str, str] | None:
+    """Rename ``key`` to ``KEY.aside-TIMESTAMP`` (``-N`` added if that name is taken) if it holds
+    another Redis type than ``expected``: for a bus's keys and for those an app keeps beside them.
+
+    Args:
+        client: a redis-py client (the new name shares the key's hash tag, so its slot).
+        call: runs each command (the bus's error translation); None runs them as they are.
+
+    Returns:
+        ``(the type it held, its new name)``, or None when there was nothing to move.
+    """
+    run = call or (lambda fn, *a, **k: fn(*a, **k))
+    script = client.register_script(MOVE_ASIDE)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    for n in range(100):
+        target = f"{key}.aside-{stamp}" + (f"-{n}" if n else "")
+        if run(client.exists, target):
+            continue
+        held = run(script, keys=[key, target], args=[expected])
+        return None if held is None else (str(held), target)
+    return None
 
 
 def _scan(bus: RedisBus, prefix: str) -> Iterator[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 
@@ -71,6 +72,19 @@ def set_version(store: RequestStore, request_id: str, version: object) -> None:
         return
     assert isinstance(store, RedisRequestStore)
     store._r.hset(store._key(f"gate:req:{request_id}"), "v", version)
+
+
+def rewrite(store: RequestStore, request_id: str, data: str | bytes) -> None:
+    """Write ``data`` as the stored record of ``request_id`` straight into the backend, leaving its
+    version, state column and indexes as they are (a newer release's record, a hand edit)."""
+    if isinstance(store, SqliteRequestStore):
+        with store._tx() as db:
+            db.execute(
+                "UPDATE gate_requests SET data = CAST(? AS TEXT) WHERE request_id = ?", (data, request_id)
+            )
+        return
+    assert isinstance(store, RedisRequestStore)
+    store._r.hset(store._key(f"gate:req:{request_id}"), "d", data)
 
 
 def plant_event(
@@ -180,6 +194,36 @@ class StoreContract:
         assert left == {reqs[3].request_id, reqs[4].request_id, reqs[5].request_id}
         assert [r.request_id for r in store.pending()] == [reqs[5].request_id]
         assert store.for_case("x:1") == [] and store.get(reqs[0].request_id) is None
+
+    def test_prune_decides_on_the_parsed_record_and_keeps_one_that_does_not_parse(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Given a request approved long ago whose stored record also carries the words pending and
+        ``"state":"pending"`` in other fields (a note of a newer release, its rationale), one whose
+        record became garbage bytes after it ended, and one still pending, when pruned again and
+        again, then the approved one goes (its state field decides, not the text), the garbage one is
+        kept and logged once as unreadable, the pass never fails, and the pending one stays."""
+        store = self.create_store()
+        noted, garbled, waiting = (make_request(n, case="x:1", minutes=n) for n in (1, 2, 3))
+        for r in (noted, garbled, waiting):
+            store.create(r)
+        old = T0 + timedelta(hours=1)
+        for r in (noted, garbled):
+            assert store.replace(r.evolve(state=State.APPROVED, decided_at=old, rationale="was pending"))
+        record = json.loads(store.get(noted.request_id).model_dump_json())  # type: ignore[union-attr]
+        record["history"] = [{"state": "pending", "at": T0.isoformat()}]  # unknown to the model: ignored
+        rewrite(store, noted.request_id, json.dumps(record, separators=(",", ":")))
+        rewrite(store, garbled.request_id, b'\xff\x00"state":"approved"\xfe')
+        with caplog.at_level("ERROR", logger="gate"):
+            assert store.prune(T0 + timedelta(days=30)) == 1
+            assert store.prune(T0 + timedelta(days=30)) == 0
+        assert store.get(noted.request_id) is None
+        with pytest.raises(UnreadableRequest, match=garbled.request_id):
+            store.get(garbled.request_id)
+        named = [r for r in caplog.records if garbled.request_id in r.getMessage()]
+        assert len(named) == 1 and "not a readable request" in named[0].getMessage()
+        assert [r.request_id for r in store.pending()] == [waiting.request_id]
+        assert [r.request_id for r in store.for_case("x:1")] == [waiting.request_id]
 
     def test_unreadable_records_are_left_out_of_listings_and_named_when_asked_for(self) -> None:
         """Given damaged records written straight into the store beside good ones (garbage, missing
@@ -351,6 +395,32 @@ class RedisStoreContract(StoreContract):
             assert len(named) == 1, (name, [r.getMessage() for r in caplog.records])
         (aside,) = store.damaged_outbox()
         assert aside.event_id == "\\xff\\xfe-not-an-id" and "not UTF-8" in aside.problem
+
+    def test_a_request_key_of_another_type_is_kept_and_logged_and_fails_no_listing_or_prune(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Given a request key holding a Redis string (garbage written where the gate keeps a hash),
+        listed in every index beside a request that ended long ago and a pending one, when the store
+        is listed and pruned again and again, then the ended one is pruned, the pending one listed,
+        and the string key is kept as it was and logged once as an error naming it."""
+        store = self.create_store()
+        assert isinstance(store, RedisRequestStore)
+        client, key = store._r, store._key
+        ended, waiting = make_request(1, case="x:1"), make_request(2, case="x:1", minutes=1)
+        for r in (ended, waiting):
+            store.create(r)
+        store.replace(ended.evolve(state=State.REJECTED, decided_at=T0))
+        client.set(key("gate:req:garbage"), "\x00not a hash")
+        for name in ("gate:pending", "gate:all", "gate:case:x:1"):
+            client.zadd(key(name), {"garbage": T0.timestamp() - 1})
+        with caplog.at_level("ERROR", logger="gate"):
+            for _ in range(3):
+                assert [r.request_id for r in store.pending()] == [waiting.request_id]
+                assert [r.request_id for r in store.for_case("x:1")] == [ended.request_id, waiting.request_id]
+            assert store.prune(T0 + timedelta(days=30)) == 1 and store.prune(T0 + timedelta(days=30)) == 0
+        assert store.get(ended.request_id) is None and client.get(key("gate:req:garbage")) == "\x00not a hash"
+        named = [r for r in caplog.records if key("gate:req:garbage") in r.getMessage()]
+        assert [r.levelname for r in named] == ["ERROR"], [r.getMessage() for r in caplog.records]
 
     def test_an_ended_or_missing_request_left_in_the_pending_set_is_taken_off_it_once(
         self, caplog: pytest.LogCaptureFixture

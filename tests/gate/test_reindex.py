@@ -4,6 +4,7 @@ expired; a pending SQLite row whose columns say otherwise than its record gets t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -136,3 +137,46 @@ def test_a_pending_request_whose_sqlite_case_column_says_otherwise_is_cancelled_
     assert "case_id 'other:1', created_at 9000000000000.0" in named[0].getMessage()
     gate.close()
     bus.close()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("index", ["gate:pending", "gate:all", "gate:case:{case}"])
+def test_an_index_key_of_another_type_is_moved_aside_and_rebuilt_and_the_tick_goes_on(
+    redis_bus: Bus, clock: Clock, caplog: pytest.LogCaptureFixture, index: str
+) -> None:
+    """Given a gate on Redis past its first repair pass with a pending request, and then garbage (a
+    string) written straight into Redis where the gate keeps an index (a sorted set), when the worker
+    ticks on a frozen clock, then no tick fails: the key is moved aside under a ``.aside-`` name
+    holding the garbage as it was, one warning names it, the index is rebuilt from the records (at
+    once when the tick meets it, by the next tick when a listing does), and the request is reminded
+    in that very tick, listed, expired at its deadline and then pruned."""
+    gate = Gate(redis_bus, gate_settings(), clock=clock)
+    case = publish_case(redis_bus)
+    req = gate.submit(case.proposal)
+    assert gate.tick() == TickReport()  # the first repair pass: nothing to repair
+    store = gate.store
+    assert isinstance(store, RedisRequestStore)
+    key = store._key(index.format(case=case.case_id))
+    store._r.delete(key)
+    store._r.set(key, "garbage written around the gate")
+    with caplog.at_level("INFO"):
+        clock.advance(seconds=gate.settings.remind_after_s + 60)
+        assert service.REINDEX_EVERY > clock.now - req.created_at  # no repair pass is due
+        assert gate.tick().reminded == 1
+        assert [r.request_id for r in gate.store.pending()] == [req.request_id]
+        gate.store.for_case(case.case_id)  # the tick never reads a case's index: a listing meets it
+        assert gate.tick() == TickReport()  # ... and the next tick has rebuilt it
+        assert [r.request_id for r in gate.store.for_case(case.case_id)] == [req.request_id]
+        assert [r.request_id for r in gate.store.recent()] == [req.request_id]
+        clock.now = req.expires_at + timedelta(minutes=1)
+        assert gate.tick().expired == 1
+        clock.now = req.expires_at + gate.retention + timedelta(minutes=2)
+        assert gate.tick().pruned == 1 and gate.store.recent() == []
+    assert store._r.type(key) in ("zset", "none")
+    (aside,) = store._r.keys(key.replace("{", "[{]").replace("}", "[}]") + ".aside-*")
+    assert re.fullmatch(re.escape(key) + r"\.aside-\d{8}T\d{6}Z", aside)
+    assert store._r.get(aside) == "garbage written around the gate"
+    named = [r for r in caplog.records if key in r.getMessage() and r.name.startswith("gate")]
+    assert [r.levelname for r in named] == ["WARNING"], [r.getMessage() for r in named]
+    assert aside in named[0].getMessage() and "moved aside" in named[0].getMessage()
+    gate.close()
