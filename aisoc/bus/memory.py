@@ -144,6 +144,7 @@ class MemoryBus(Bus):
         self._sweep_at = 0.0
         self._dlq: dict[int, DeadLetter] = {}
         self._keys: dict[str, float] = {}
+        self._holds: dict[str, tuple[float, str]] = {}  # key -> (expiry, holder)
         self._beats: dict[str, tuple[float, dict[str, str]]] = {}
         self._wait: dict[str, WaitTable] = {}  # group -> its waiting records
 
@@ -378,6 +379,25 @@ class MemoryBus(Bus):
                 return False
             self._keys[key] = now + ttl_s
             return True
+
+    def hold(self, key: str, ttl_s: float, holder: str) -> bool:
+        with self._lock:
+            if (held := self.holder_of(key)) is not None and held != holder:
+                return False
+            self._holds[key] = (time.monotonic() + ttl_s, holder)
+            return True
+
+    def unhold(self, key: str, holder: str) -> bool:
+        with self._lock:
+            if self.holder_of(key) != holder:
+                return False
+            del self._holds[key]
+            return True
+
+    def holder_of(self, key: str) -> str | None:
+        with self._lock:
+            expires, holder = self._holds.get(key, (0.0, ""))
+            return holder if expires > time.monotonic() else None
 
     def heartbeat(self, name: str, info: dict[str, str], ttl_s: float = 30.0) -> None:
         with self._lock:

@@ -48,7 +48,7 @@ from aisoc.bus.records import (
 from aisoc.bus.redis_case_index import sweep as sweep_case_index
 from aisoc.bus.redis_durability import check_durability
 from aisoc.bus.redis_keys import MisplacedKey, misplaced, move_aside
-from aisoc.bus.redis_lua import DROP_CASE_IDS, LOCK, PUBLISH, TRIM
+from aisoc.bus.redis_lua import DROP_CASE_IDS, HOLD, LOCK, PUBLISH, TRIM, UNHOLD
 from aisoc.bus.redis_waiting import RedisWaiting, letter_fields
 from aisoc.bus.waiting import Waiting
 from aisoc.errors import BusError, ContractError, StorageConflict
@@ -291,6 +291,8 @@ class RedisBus(Bus):
         self._trim_script = self._r.register_script(TRIM)
         self._drop_case_ids = self._r.register_script(DROP_CASE_IDS)
         self._lock_script = self._r.register_script(LOCK)
+        self._hold_script = self._r.register_script(HOLD)
+        self._unhold_script = self._r.register_script(UNHOLD)
         self._groups: set[tuple[str, str]] = set()
         self._cursors: dict[tuple[str, str], str] = {}  # (group, stream) -> XAUTOCLAIM cursor
         self._audit = _RedisAudit(self)
@@ -690,6 +692,22 @@ class RedisBus(Bus):
                 "lock %s had no expiry (not written by the bus, or it would hold forever): taken", key
             )
         return taken > 0
+
+    def hold(self, key: str, ttl_s: float, holder: str) -> bool:
+        ttl_ms = max(1, int(ttl_s * 1000))
+        taken = int(self._call(self._hold_script, keys=[self._key(f"hold:{key}")], args=[ttl_ms, holder]))
+        if taken == 2:
+            log.warning(
+                "hold %s had no expiry (not written by the bus, or it would hold forever): taken", key
+            )
+        return taken > 0
+
+    def unhold(self, key: str, holder: str) -> bool:
+        return bool(self._call(self._unhold_script, keys=[self._key(f"hold:{key}")], args=[holder]))
+
+    def holder_of(self, key: str) -> str | None:
+        held = self._call(self._r.get, self._key(f"hold:{key}"))
+        return None if held is None else str(held)
 
     def heartbeat(self, name: str, info: dict[str, str], ttl_s: float = 30.0) -> None:
         value = json.dumps({"expires": time.time() + ttl_s, "info": info})

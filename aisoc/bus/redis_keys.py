@@ -32,6 +32,7 @@ PREFIXES: dict[str, str] = {
     "published:": "string",
     "err:": "string",
     "lock:": "string",
+    "hold:": "string",
     "waiting:": "hash",
     "waiting-age:": "zset",
     "waiting-due:": "zset",

@@ -121,3 +121,22 @@ if redis.call('PTTL', KEYS[1]) == -1 then
 end
 return 0
 """
+
+HOLD = """
+-- KEYS: the hold key. ARGV: its time to live in milliseconds, the holder.
+-- Takes the key for the holder, or renews it when the holder holds it; returns 1 then, 0 when someone
+-- else holds it, 2 when the key had no expiry (written around the bus, as for LOCK): it is taken.
+local held = redis.call('GET', KEYS[1])
+if held == false or held == ARGV[2] or redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
+  if held == false or held == ARGV[2] then return 1 end
+  return 2
+end
+return 0
+"""
+
+UNHOLD = """
+-- KEYS: the hold key. ARGV: the holder. Deletes the key only while that holder holds it.
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""

@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS dlq (
 CREATE TABLE IF NOT EXISTS published (
     event_id TEXT PRIMARY KEY, ids TEXT NOT NULL, expires INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS holds (key TEXT PRIMARY KEY, expires REAL NOT NULL, holder TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS heartbeats (name TEXT PRIMARY KEY, expires REAL NOT NULL, info TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -604,6 +605,31 @@ class SqliteBus(Bus):
             db.execute("DELETE FROM keys WHERE key = ? AND expires <= ?", (key, now))
             cur = db.execute("INSERT OR IGNORE INTO keys VALUES (?, ?)", (key, now + ttl_s))
         return cur.rowcount == 1
+
+    def hold(self, key: str, ttl_s: float, holder: str) -> bool:
+        now = time.time()
+        with self._tx() as db:
+            db.execute("DELETE FROM holds WHERE key = ? AND expires <= ?", (key, now))
+            cur = db.execute(
+                "INSERT INTO holds VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET expires = excluded.expires WHERE holder = excluded.holder",
+                (key, now + ttl_s, holder),
+            )
+        return cur.rowcount == 1
+
+    def unhold(self, key: str, holder: str) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "DELETE FROM holds WHERE key = ? AND holder = ? AND expires > ?", (key, holder, time.time())
+            )
+        return cur.rowcount == 1
+
+    def holder_of(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT holder FROM holds WHERE key = ? AND expires > ?", (key, time.time())
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     def heartbeat(self, name: str, info: dict[str, str], ttl_s: float = 30.0) -> None:
         with self._tx() as db:

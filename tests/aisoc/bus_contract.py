@@ -364,6 +364,20 @@ class BusContract(HostileContract, WaitingContract, WaitingSettleContract):
         time.sleep(0.4)
         assert bus.lock("sched:soc_manager:2026-01-01T06:00", 0.3) is True
 
+    def test_a_hold_names_its_holder_renews_for_it_and_is_let_go_by_it_only(self, bus: Bus) -> None:
+        """hold(key) is taken by one holder, renewed by it, refused to another, let go by its holder
+        only, and read by anyone; it expires when not renewed."""
+        assert bus.holder_of("retention-pass") is None
+        assert bus.hold("retention-pass", 0.3, "a") is True
+        assert bus.hold("retention-pass", 0.3, "b") is False
+        assert bus.hold("retention-pass", 0.3, "a") is True  # renewed
+        assert bus.holder_of("retention-pass") == "a"
+        assert bus.unhold("retention-pass", "b") is False and bus.holder_of("retention-pass") == "a"
+        assert bus.unhold("retention-pass", "a") is True and bus.holder_of("retention-pass") is None
+        assert bus.hold("retention-pass", 0.3, "b") is True
+        time.sleep(0.4)
+        assert bus.holder_of("retention-pass") is None and bus.hold("retention-pass", 0.3, "a") is True
+
     def test_heartbeats_expire(self, bus: Bus) -> None:
         """A heartbeat is visible until its TTL passes."""
         bus.heartbeat("sentinel-1", {"role": "sentinel"}, ttl_s=0.3)
