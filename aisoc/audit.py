@@ -16,11 +16,13 @@ import gzip
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from aisoc import audit_guard as guard
+from aisoc.audit_guard import Holder
 from aisoc.bus import AuditEntry, BrokenEntry, Bus
 from aisoc.errors import AisocError, ContractError
 from aisoc.events import AlertReceived, Event, from_dict, utcnow
@@ -281,6 +283,8 @@ def retain(
     archive_dir: str | os.PathLike[str],
     *,
     max_entries: int = 0,
+    wait_s: float = 0.0,
+    waiting: Callable[[Holder], None] | None = None,
 ) -> ExportResult | None:
     """Archive the oldest audit entries to a file, then trim them: those that occurred before
     ``older_than``, and beyond them as many as keep the log at ``max_entries`` (0: no size limit).
@@ -290,30 +294,46 @@ def retain(
     The per-case indexes follow; work streams and the control stream are not touched here
     (``bus.trim()`` removes only entries every group acknowledged).
 
+    One pass runs at a time across every process sharing the bus (``aisoc.audit_guard``): this one
+    waits at most ``wait_s`` seconds for another (``waiting`` is told whose), then gives up.
+
     A crash anywhere leaves nothing behind for good, and nothing is archived twice: the pass is
-    named in ``archive_dir/.retention.json`` before its archive is written, and the next pass first
-    finishes one that stopped (it trims what that archive holds, or, when the archive is not whole,
-    forgets it and archives those entries afresh). Every pass ends with
-    ``bus.repair_audit_index()``, which removes index entries of entries no longer in the log.
+    named in ``archive_dir/.retention.json`` (and in the bus, with its host and folder) before its
+    archive is written, and the next pass first finishes one that stopped (it trims what that archive
+    holds, or, when the archive is not whole, forgets it and archives those entries afresh); a pass
+    into another folder refuses while the bus names a stopped pass it cannot see. Every pass ends
+    with ``bus.repair_audit_index()``, which removes index entries of entries no longer in the log.
 
     Returns:
         The archive this pass wrote, or None when nothing was old enough.
+
+    Raises:
+        RetentionRunning: another pass held the lock for longer than ``wait_s`` (nothing was done).
+        RetentionStopped: a pass into another archive folder stopped unfinished (nothing was done).
+        AuditFileError: the archive folder cannot be written, or the archive does not read back.
     """
     folder = Path(archive_dir)
-    _finish(bus, folder)
-    last = _last_to_trim(bus, older_than, max_entries)
-    if last is None:
+    with guard.one_pass(bus, folder, wait_s, waiting) as running:
+        guard.check_stopped(bus, folder, _read_journal(folder))
+        _finish(bus, folder, running)
+        guard.forget(bus)  # of this folder's pass (checked above), finished by now or never begun
+        last = _last_to_trim(bus, older_than, max_entries)
+        if last is None:
+            _repair_index(bus)
+            return None
+        first = bus.audit.first_id()
+        name = f"audit-{(first or 'start').replace(':', '_')}-{last.replace(':', '_')}.jsonl.gz"
+        state = {"epoch": bus.audit.epoch, "through": last, "archive": name}
+        recorded = guard.record(bus, folder, state)
+        journal = _begin(folder, state)
+        result = export(bus, folder / name, until_id=last)
+        if sum(1 for _ in read_archive(result.path)) != result.count + result.unreadable:
+            raise AuditFileError(f"{result.path}: the archive does not read back; nothing trimmed")
+        running.check()
+        removed = bus.trim_audit(last)
         _repair_index(bus)
-        return None
-    first = bus.audit.first_id()
-    name = f"audit-{(first or 'start').replace(':', '_')}-{last.replace(':', '_')}.jsonl.gz"
-    journal = _begin(folder, {"epoch": bus.audit.epoch, "through": last, "archive": name})
-    result = export(bus, folder / name, until_id=last)
-    if sum(1 for _ in read_archive(result.path)) != result.count + result.unreadable:
-        raise AuditFileError(f"{result.path}: the archive does not read back; nothing trimmed")
-    removed = bus.trim_audit(last)
-    _repair_index(bus)
-    journal.unlink()
+        journal.unlink()
+        bus.unhold(guard.JOURNAL_KEY, recorded)
     log.info(
         "retention: archived %d audit entries (%d kept as stored: they do not decode) to %s, trimmed %d",
         result.count + result.unreadable,
@@ -354,7 +374,17 @@ def _begin(folder: Path, state: dict[str, str]) -> Path:
     return path
 
 
-def _finish(bus: Bus, folder: Path) -> None:
+def _read_journal(folder: Path) -> dict[str, str] | None:
+    """The journal in ``folder`` as stored, or None when there is none or it is not one (then
+    :func:`_finish` says so)."""
+    try:
+        state = json.loads((folder / JOURNAL).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {str(k): str(v) for k, v in state.items()} if isinstance(state, dict) else None
+
+
+def _finish(bus: Bus, folder: Path, running: guard.Pass) -> None:
     """Finish the pass the journal in ``folder`` names, if a crash stopped it: trim the entries its
     whole archive holds. A journal of another log (wiped since), one that is not a journal, or one
     whose archive is not whole (the crash came while it was written: nothing was trimmed) is removed,
@@ -382,6 +412,7 @@ def _finish(bus: Bus, folder: Path) -> None:
             folder / name,
         )
     else:
+        running.check()
         removed = bus.trim_audit(through)
         _repair_index(bus)
         log.warning(

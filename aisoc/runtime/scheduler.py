@@ -26,6 +26,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from aisoc.audit import AuditFileError, retain
+from aisoc.audit_guard import RetentionRunning, RetentionStopped
 from aisoc.bus import Bus
 from aisoc.errors import BusError, ConfigError
 from aisoc.events import Event, utcnow
@@ -277,8 +278,10 @@ class Scheduler:
         return done
 
     def retain(self) -> int:
-        """Archive, then trim the audit by age and size (one replica at a time); returns how many
-        entries were archived and trimmed (0 when off, nothing is due, or the bus is unreachable)."""
+        """Archive, then trim the audit by age and size (one replica at a time, and never beside a pass
+        of ``aisoc audit retain``: both hold the bus's retention lock); returns how many entries were
+        archived and trimmed (0 when off, nothing is due, another pass runs, or the bus is
+        unreachable)."""
         r = self.retention
         if r is None or not r.active:
             return 0
@@ -287,7 +290,10 @@ class Scheduler:
                 return 0
             older = self.clock() - timedelta(days=r.days) if r.days > 0 else None
             done = retain(self.bus, older, r.archive_dir, max_entries=r.max_entries)
-        except (BusError, AuditFileError, OSError) as e:
+        except RetentionRunning as e:
+            log.info("retention skipped this time: %s", e)
+            return 0
+        except (BusError, AuditFileError, RetentionStopped, OSError) as e:
             log.error("retention skipped: %s", e)
             return 0
         return done.count + done.unreadable if done else 0
