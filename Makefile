@@ -36,9 +36,11 @@ demo-local:
 	$(MAKE) EXTRAS=$(EXTRAS),local install
 	$(VENV)/bin/aisoc demo --model local $(DEMO_ARGS) $(ARGS)
 
-## The default test suite (fast; Redis tests use 127.0.0.1:6379 or their own redis-server).
+## The default test suite (fast; Redis tests use 127.0.0.1:6379 or their own redis-server), in
+## TEST_WORKERS processes (pytest-xdist; a test file stays in one process; TEST_WORKERS=0: one process).
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 test-model:
 	$(MAKE) EXTRAS=$(EXTRAS),local install
