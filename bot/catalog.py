@@ -291,6 +291,7 @@ class Catalog(Recorded):
             "text": {t: sorted(keys) for t, keys in sorted(self._text.items())},
             "titles": {t: sorted(cases) for t, cases in sorted(self._titles.items())},
             "acted": list(self._acted),
+            "sources": {s: sorted(cases) for s, cases in sorted(self._sources.items())},
         }
 
 

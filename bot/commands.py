@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -25,12 +26,13 @@ from aisoc.memory import CaseRecord, CaseState, Memory
 from aisoc.memory.casefile import ActionStatus
 from bot import overview
 from bot.answer import Phraser
-from bot.catalog import Subject, tenant_named
+from bot.catalog import Catalog, Subject, tenant_named
 from bot.directory import Directory
+from bot.edits import command_line, not_again
 from bot.errors import CommandError
 from bot.hosts import AddressBook
 from bot.inbound import ABOUT, Inbound
-from bot.lifecycle import LABELS, Lifecycle
+from bot.lifecycle import LABELS, Lifecycle, closure
 from bot.livecatalog import LiveCatalog
 from bot.markup import code, fit
 from bot.mentions import quoted_lines, split_quote, strip_mentions
@@ -39,7 +41,7 @@ from bot.reading import Reader, shown_files, taken
 from bot.scope import CaseView, Scope, TenantView
 from bot.settings import BotSettings
 from bot.store import BotStore
-from bot.understand import READ_ONLY, Request, small_talk, understand
+from bot.understand import READ_ONLY, Request, intent, small_talk, understand
 from bot.webex import Space
 
 log = logging.getLogger(__name__)
@@ -112,7 +114,7 @@ ACK_FILLER = (
     | PLEASE
     | frozenset(
         """review i i'll ill im i'm will take taking taken got mine on ok okay sure yes yep here too also
-    👍""".split()
+    ticket number nr num id # 👍""".split()
     )
 )
 """Words said with ``ack`` that name no case ("ack it", "acknowledged, I'll take it")."""
@@ -142,12 +144,26 @@ def close_words(args: Sequence[str]) -> tuple[str, ...]:
 def ack_words(args: Sequence[str]) -> tuple[str, ...] | None:
     """The case ``ack`` names: ``()`` when its words name none ("ack it pls", "acknowledged, I'll take
     it"), ``(CASE,)`` for an id; None when it says more than that (not an acknowledgement to act on)."""
-    said = [w.strip(TRIM) for w in args if _word(w) not in ACK_FILLER and w.strip(TRIM)]
+    # a word without a letter or a digit ("-", "—") is punctuation, not a case
+    said = [
+        w.strip(TRIM).lstrip("#") for w in args if _word(w) not in ACK_FILLER and any(c.isalnum() for c in w)
+    ]
     if not said:
         return ()
     if len(said) == 1 and _IDLIKE.search(said[0]):
-        return (said[0],)
+        return (said[0],)  # "ack 1234", "ack case #1234"
     return None
+
+
+def ack_split(args: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """An ``ack``'s own words (filler and at most one case id) and what the message says after them:
+    "ack, why did it contain that host?" is ``()`` and the question."""
+    head: list[str] = []
+    for i, word in enumerate(args):
+        if ack_words([*head, word]) is None:
+            return tuple(head), tuple(args[i:])
+        head.append(word)
+    return tuple(head), ()
 
 
 @dataclass(frozen=True)
@@ -212,6 +228,9 @@ class Commands:
         self.space = space
         self._memory_factory = memory
         self._memory: Memory | None = None
+        self._memory_lock = threading.Lock()
+        self._changed: set[str] = set()
+        """Keys of the inbounds whose command changed something (the lifecycle says so)."""
         self.addresses = AddressBook(bus.audit)
         """Which hosts each address is, per tenant: read from each alert once, for every catalog
         (the feed keeps it current: ``Feed(keep_up=...)``)."""
@@ -221,9 +240,11 @@ class Commands:
 
     @property
     def memory(self) -> Memory:
-        """The case memory (built on first use)."""
+        """The case memory (built once, on first use, whichever thread asks first)."""
         if self._memory is None:
-            self._memory = self._memory_factory()
+            with self._memory_lock:
+                if self._memory is None:
+                    self._memory = self._memory_factory()
         return self._memory
 
     def desk(self, room_id: str | None, person: str | None = None) -> Desk:
@@ -239,11 +260,25 @@ class Commands:
             def view() -> CaseView:
                 return self.memory if scope.tenants is None else TenantView(self.memory, scope)
 
-            lifecycle = Lifecycle(self.bus, self.directory, self.space, self.store, view)
+            lifecycle = Lifecycle(self.bus, self.directory, self.space, self.store, view, self._changed.add)
             reader = Reader(self.settings, self.bus, self.directory, self.store, view, phraser=self.phraser)
             catalog = LiveCatalog(self.bus.audit, view, self.addresses, window=lambda: self.memory.cold)
             desk = self._desks[scope] = Desk(view, reader, lifecycle, catalog, scope)
         return desk
+
+    def warm(self) -> bool:
+        """Build the SOC-wide conversation scope's catalog now, unless a question built it already
+        (the bot's start runs this in the background: a question that comes meanwhile waits for it,
+        and nothing builds it twice).
+
+        Returns:
+            Whether this call built it.
+        """
+        try:
+            return self.desk(None).catalog.build()
+        except Exception:  # the first question builds it (or answers from a catalog of its own)
+            log.exception("the catalog could not be built at start; the first question builds it")
+            return False
 
     def keep_up(self, limit: int) -> int:
         """Read a page of the log into the bot's own read models: the hosts' addresses, then each
@@ -324,14 +359,10 @@ class Commands:
         about = here or self.conversation_case(inbound)
         with desk.catalog.reading() as catalog:
             req = understand(text, catalog, about, quoted)
+            if req.command in ("ack", "takeover"):
+                return self._ack_request(req, memory, catalog, (here, about, quoted))
         if req.command == "close":
             req = replace(req, args=close_words(req.args))
-        if req.command in ("ack", "takeover"):
-            # "ack", "ack it pls" in a review's thread: that review; "ack 1234": the case it names
-            words = ack_words(req.args)
-            if words:
-                return Request(req.command, (self._case_named(memory, words[0]),), text=text)
-            return Request(req.command, (here,) if here and words == () else (), text=text)
         if req.command == "done" and here:
             req = replace(req, args=self._done_words(memory, here, req.args))
         # A case id of another tenant still names a case (refused as such), never this thread's label.
@@ -368,17 +399,37 @@ class Commands:
 
         return overview.answer(wanted, memory, now, desk.reader.settings_tz(), waiting)
 
+    def _ack_request(
+        self, req: Request, memory: CaseView, catalog: Catalog, where: tuple[str | None, str | None, str]
+    ) -> Request:
+        """``ack``'s (or ``takeover``'s) case: "ack", "ack it pls" in a review's thread that review;
+        "ack 1234" the case it names. A question after it ("ack, why did it contain that host?") is
+        asked too (:attr:`Request.question`); anything else said with it makes it no ack to act on."""
+        here, about, quoted = where
+        head, rest = ack_split(req.args)
+        question = None
+        if rest and intent(" ".join(rest))[0] in READ_ONLY:
+            question = understand(" ".join(rest), catalog, about, quoted)
+        if question is None:
+            head = req.args
+        words = ack_words(head)
+        if words:
+            case: tuple[str, ...] = (self._case_named(memory, catalog, words[0]),)
+        else:
+            case = (here,) if here and words == () else ()
+        return Request(req.command, case, text=req.text, question=question)
+
     @staticmethod
-    def _case_named(memory: CaseView, word: str) -> str:
-        """A case id as typed, or the one case whose source's id it is ("ack 1234" for ``xsoar:1234``).
+    def _case_named(memory: CaseView, catalog: Catalog, word: str) -> str:
+        """A case id as typed, or the one case whose source's id it is ("ack 1234" for ``xsoar:1234``),
+        found in the conversation's catalog: one direct lookup, never a read of every case.
 
         Raises:
             CommandError: several cases have that source id.
         """
         if ":" in word or "/" in word or memory.case(word) is not None:
             return word
-        low = word.lower()
-        hits = [rec.case_id for rec in memory.cases() if rec.case_id.rpartition(":")[2].lower() == low]
+        hits = catalog.with_source_id(word)
         if len(hits) > 1:
             shown = ", ".join(f"`{code(c, 80)}`" for c in hits[:5])
             raise CommandError(f"`{code(word, 80)}` is the id of several cases ({shown}): name one.")
@@ -405,8 +456,34 @@ class Commands:
             return None, None
         desk = self.desk_of(inbound)
         req = self.request(inbound, desk)
-        answer = self.run(req, inbound, desk)
-        return answer, self.answered_case(req, desk) if answer is not None else None
+        if req.question is None:
+            answer = self._once(req, inbound, desk)
+            return answer, self.answered_case(req, desk) if answer is not None else None
+        # "ack, why did it contain that host?": the ack's one line, then the answer; each part says
+        # its own failure, so a refused ack still answers the question
+        said = [self._part(req, inbound, desk), self._part(req.question, inbound, desk)]
+        return "\n\n".join(s for s in said if s) or None, self.answered_case(req.question, desk)
+
+    def _part(self, req: Request, inbound: Inbound, desk: Desk) -> str | None:
+        try:
+            return self._once(req, inbound, desk)
+        except CommandError as e:
+            return f"⚠️ {e}"
+
+    def _once(self, req: Request, inbound: Inbound, desk: Desk) -> str | None:
+        """Run a request; a state-changing command is run once per message: an edit of a message
+        whose command already changed something runs nothing (:mod:`bot.edits`)."""
+        line = command_line(req) if inbound.kind == "message" else None
+        if line is not None and inbound.edited and (ran := self.store.ran(inbound.id)) is not None:
+            return not_again(ran, line)
+        try:
+            answer = self.run(req, inbound, desk)
+        finally:
+            changed = inbound.key in self._changed
+            self._changed.discard(inbound.key)
+        if line is not None and changed:
+            self.store.note_ran(inbound.id, line)
+        return answer
 
     def answered_case(self, req: Request, desk: Desk | None = None) -> str | None:
         """The case an answer to ``req`` is about (None for a question back, a list, a command)."""
@@ -490,7 +567,8 @@ class Commands:
                     f"`{shown}` is an action, not a review: its approval is decided in the gate "
                     f"(`approve {shown}` gives the link); `done {shown}` records that you carried it out."
                 )
-            if rec is not None and (rec.review is None or rec.review.at < rec.last_activity()):
+            waits = rec is not None and rec.review is not None and rec.review.at >= rec.last_activity()
+            if rec is not None and not waits and closure(rec) is None:  # a closed case: said below
                 return (
                     f"Nothing to acknowledge on **{code(case_id, 120)}**: no review of it waits on a person "
                     "(`assign CASE @person` hands a case to someone, `pending` lists what waits)."

@@ -6,13 +6,16 @@ ask for review: "reopened by X", or an ``assignee``); ``done`` records ``action.
 gate's own path. What a case and its actions are is asked of memory's read model
 (``Memory.case_file``, ``Memory.action``), never folded here from the audit log. Every publish carries
 the idempotency mark ``("bot", inbound key)``, so a message delivered twice changes nothing twice even
-after its deduplication key expired (an edited message has a key of its own: the edit runs again).
+after its deduplication key expired. An edited message has a key of its own, but a command that
+already ran for it is not run again (:mod:`bot.edits`): ``changed`` tells the commands which inbound
+changed something. A review card's Acknowledge (or ``ack``) on a closed case records nothing.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from aisoc.bus import Bus
 from aisoc.errors import ConfigError
@@ -30,7 +33,7 @@ from aisoc.events import (
     TruthLabeled,
     fitted,
 )
-from aisoc.memory import CaseFile, CaseState
+from aisoc.memory import CaseFile, CaseRecord, CaseState
 from aisoc.memory.casefile import ActionStatus
 from aisoc.runtime.control import SCOPES_EXTRA, check_scope
 from bot.directory import Directory
@@ -75,16 +78,25 @@ class Lifecycle:
         store: the cards posted (a review card's thread).
         memory: the case memory as the room sees it (its read model says what a case and its actions
             are; a room bound to tenants sees and changes only their cases).
+        changed: called with the inbound's key once its command changed something (published, or
+            the gate recorded it).
     """
 
     def __init__(
-        self, bus: Bus, directory: Directory, space: Space, store: BotStore, memory: Callable[[], CaseView]
+        self,
+        bus: Bus,
+        directory: Directory,
+        space: Space,
+        store: BotStore,
+        memory: Callable[[], CaseView],
+        changed: Callable[[str], None] = lambda key: None,
     ) -> None:
         self.bus = bus
         self.directory = directory
         self.space = space
         self.store = store
         self._memory = memory
+        self.changed = changed
 
     def _case(self, case_id: str) -> CaseFile:
         memory = self._memory()
@@ -97,6 +109,7 @@ class Lifecycle:
 
     def _publish(self, events: Sequence[Event], inbound_id: str) -> bool:
         done = self.bus.publish_many(list(events), once=(MARK, inbound_id))
+        self.changed(inbound_id)
         for e in events:
             log.info(
                 "published %s for a person", e.type, extra={"case_id": e.case_id, "event_id": e.event_id}
@@ -139,13 +152,9 @@ class Lifecycle:
         closing records as ground truth (a case already closed says so, and how to reopen it)."""
         rec = self._case(case_id).record
         shown = _c(case_id)
-        if rec is not None and rec.closed is not None and rec.state == CaseState.CLOSED:
-            by = rec.closed.person or rec.closed.role
-            again = "`reopen [reason]`" if threaded else f"`reopen {shown} [reason]`"
-            return (
-                f"**{shown}** is already closed ({rec.closed.disposition.replace('_', ' ')}, by {_c(by)}); "
-                f"{again} asks Tier 2 to look again."
-            )
+        if (closed := closure(rec)) is not None:
+            again = reopening(shown, threaded)
+            return f"**{shown}** is already closed ({closed}); {again} asks Tier 2 to look again."
         say = "`close tp|fp|benign [reason]` here" if threaded else f"`close {shown} tp|fp|benign [reason]`"
         return (
             f"To close **{shown}**, say how it ended: {say} (tp: a real attack, fp: a false alarm, benign: "
@@ -258,6 +267,12 @@ class Lifecycle:
         recorded as such. Nobody is mentioned for clicking.
         """
         file = self._case(case_id)
+        if (closed := closure(file.record)) is not None:
+            # an old card's button, or a typed ack: taking the review would reopen a closed case
+            return (
+                f"**{_c(case_id)}** is closed ({closed}): there is no review to acknowledge, and nothing "
+                f"was recorded; {reopening(_c(case_id), False)} asks Tier 2 to look again."
+            )
         # The latest person's review in log order (several may share one instant).
         people = [e for e in file.events if isinstance(e, ReviewRequested) and e.role == Role.HUMAN]
         latest = people[-1] if people else None
@@ -315,6 +330,7 @@ class Lifecycle:
             return self._done_without_gate(proposal, note, who, inbound_id)
         except (ApprovalError, AlreadyDecided, NotAuthorized) as e:
             raise CommandError(str(e)) from e
+        self.changed(inbound_id)
         return (
             f"Recorded: `{_c(action_id, 80)}` carried out by {_c(who)}. Thank you — the AI executes nothing."
         )
@@ -362,3 +378,22 @@ class Lifecycle:
             f"Approvals are never decided in chat. For `{_c(action_id, 80)}` ({proposal.kind.value} "
             f"{_c(proposal.target)}), {where}: you confirm there in two steps."
         )
+
+
+def closure(rec: CaseRecord | None) -> str | None:
+    """How a closed case ended, as one clause ("false positive, by bob@example.com at 2026-03-16
+    10:20 UTC": the ground-truth label when one is recorded, else the closure's disposition; who and
+    when when known), or None when the case is not closed (a reopened case is not)."""
+    if rec is None or rec.state != CaseState.CLOSED:
+        return None
+    label = rec.truth.label if rec.truth is not None else rec.closed.disposition if rec.closed else ""
+    said = [label.replace("_", " ")] if label else []
+    if rec.closed is not None:
+        at = datetime.fromtimestamp(rec.closed.at, UTC)
+        said.append(f"by {_c(rec.closed.person or rec.closed.role)} at {at:%Y-%m-%d %H:%M} UTC")
+    return ", ".join(said) or "by the team"
+
+
+def reopening(shown: str, threaded: bool) -> str:
+    """How to reopen a case (its id already cleaned), in its thread or anywhere."""
+    return "`reopen [reason]`" if threaded else f"`reopen {shown} [reason]`"

@@ -95,13 +95,32 @@ class LiveCatalog:
                 catalog = None
             yield catalog if catalog is not None else Catalog(self.view(), self.addresses)
 
+    def build(self) -> bool:
+        """Build the catalog now unless it is built (the bot builds the SOC-wide scope's in the
+        background at its start): a question that comes meanwhile waits for this build and uses it,
+        so it is built once.
+
+        Returns:
+            Whether this call built it.
+
+        Raises:
+            Exception: memory or the log could not be read (the first question tries again).
+        """
+        with self._lock:
+            if self._catalog is not None:
+                return False
+            self._build()
+            return True
+
     def follow(self, limit: int | None = None) -> int:
         """Read up to ``limit`` entries of the log into a built catalog (the feed's keep-up; a
-        catalog not built yet is left to the first question in its scope).
+        catalog not built yet, or being built, is left to its build: the feed never waits for one).
 
         Returns:
             How many entries were read (0: current, or not built).
         """
+        if self._catalog is None:
+            return 0
         with self._lock:
             return self._follow(limit) if self._catalog is not None else 0
 

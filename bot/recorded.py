@@ -35,6 +35,11 @@ def target_kind(action_kind: str) -> Kind:
     return _TARGET_KIND.get(action_kind, "host")
 
 
+def source_id(case_id: str) -> str:
+    """A case's source's own id, lowercased (``1234`` of ``xsoar:1234``; a plain id is its own)."""
+    return case_id.rpartition(":")[2].lower()
+
+
 def spelling(s: str) -> tuple[bool, str]:
     """How a spelling of a name ranks for an answer (the least is shown): one with the alert's
     capitals before a lowercased key, then alphabetically, so the order the cases were read in never
@@ -120,9 +125,16 @@ class Recorded:
         """Every action's target, newest first: ``(-proposed at, case id, target, target kind)``."""
         self._acted_on: dict[str, Counter[str]] = {}
         """A target lowercased -> the cases with an action on it."""
+        self._sources: dict[str, set[str]] = {}
+        """A source's own id lowercased (``1234`` of ``xsoar:1234`` and ``acme/xsoar:1234``) -> the
+        cases it is the id of: ``ack 1234`` finds its case without reading every case."""
 
     def __len__(self) -> int:
         return len(self._facts)
+
+    def with_source_id(self, source_id: str) -> list[str]:
+        """The cases whose source's own id this is (``xsoar:1234`` for ``1234``), in id order."""
+        return sorted(self._sources.get(source_id.lower(), ()))
 
     def put(self, case_id: str, rec: CaseRecord | None) -> bool:
         """Hold what the record says of one case now (``rec`` None: nothing the conversation may
@@ -140,6 +152,7 @@ class Recorded:
     def _give(self, case_id: str, facts: _Facts) -> None:
         """Add one case's facts (it holds none)."""
         self._facts[case_id] = facts
+        self._sources.setdefault(source_id(case_id), set()).add(case_id)
         for key, value in facts.names.items():
             name = self._names.get(key)
             if name is None:
@@ -158,6 +171,10 @@ class Recorded:
     def _take(self, case_id: str, facts: _Facts) -> None:
         """Take one case's facts out again: a name no case holds any more is forgotten."""
         del self._facts[case_id]
+        same = self._sources[source_id(case_id)]
+        same.discard(case_id)
+        if not same:
+            del self._sources[source_id(case_id)]
         for key, value in facts.names.items():
             name = self._names[key]
             del name.cases[case_id]

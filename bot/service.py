@@ -9,6 +9,7 @@ commands, the space (Webex or the local preview).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -124,6 +125,8 @@ class Bot:
             settings, self.bus, self.space, self.directory, self.store, self.commands, self.sender.poke
         )
         self.transport: Transport | None = None
+        self.warming: threading.Thread | None = None
+        """Builds the SOC-wide scope's catalog in the background at :meth:`start`."""
 
     def _preview_person(self) -> tuple[str, str]:
         wanted = self.settings.preview_person
@@ -153,7 +156,12 @@ class Bot:
     # --- running ----------------------------------------------------------------------------------
 
     def start(self, *, feed: bool = True, sender: bool = True, transport: Transport | None = None) -> Bot:
-        """Start the threads: the feed (consumer group ``bot``), the sender, and a transport (websocket)."""
+        """Start the threads: the feed (consumer group ``bot``), the sender, a transport (websocket),
+        and one that builds the SOC-wide scope's catalog (memory folded, every case read once) so
+        its first question does not pay for it; a question that comes before it ends waits for it."""
+        if self.warming is None:
+            self.warming = threading.Thread(target=self.commands.warm, name="bot-catalog", daemon=True)
+            self.warming.start()
         if feed:
             self.feed.start()
         if sender:

@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS rooms (room_id TEXT PRIMARY KEY, not_before REAL NOT 
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inbox (item_id TEXT PRIMARY KEY, envelope TEXT NOT NULL,
     attempts INTEGER NOT NULL, next_at REAL NOT NULL, last_error TEXT);
+CREATE TABLE IF NOT EXISTS ran (message_id TEXT PRIMARY KEY, command TEXT NOT NULL, at REAL NOT NULL);
 """
 
 
@@ -445,6 +446,18 @@ class BotStore:
                 "UPDATE inbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE item_id = ?",
                 (at, error, item_id),
             )
+
+    # --- commands people's messages ran (an edit never runs one again) ---------------------------
+
+    def ran(self, message_id: str) -> str | None:
+        """The state-changing command a person's message ran (``close wazuh:1001 fp``), if any."""
+        rows = self._query("SELECT command FROM ran WHERE message_id = ?", (message_id,))
+        return str(rows[0][0]) if rows else None
+
+    def note_ran(self, message_id: str, command: str) -> None:
+        """Keep the command a message ran; the first one stays (an edit does not replace it)."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO ran VALUES (?, ?, ?)", (message_id, command, self.clock()))
 
     def meta(self, key: str) -> str | None:
         """A stored value (throttles, cursors)."""

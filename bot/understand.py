@@ -220,6 +220,9 @@ class Request:
     candidates: tuple[Subject, ...] = ()
     """When the subject is ambiguous: who it might be (the answer asks)."""
     text: str = ""
+    question: Request | None = None
+    """A read-only question asked in the same message after an ``ack`` ("ack, why did it contain
+    that host?"): answered after the ack's own line."""
 
 
 def _typo(word: str) -> str | None:

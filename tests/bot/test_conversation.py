@@ -28,6 +28,8 @@ from tests.bot.story import BLOCK, ISOLATE, NEIGHBOURS, SHELLSHOCK, publish_stor
 from tests.gate.factory import T0
 
 PAM, SQLI, LOGON_WIN11, LOGON_SRV = NEIGHBOURS
+SID = SHELLSHOCK.rpartition(":")[2]
+"""The Shellshock case's source id (the Wazuh record's), as people type it after ``ack``."""
 
 Expect = tuple[str, str | None]
 """``(what, subject)``: ``case`` (answer about a case id), ``host`` (a host or indicator, by name),
@@ -39,7 +41,8 @@ which review or case), ``ack-none`` (no review of the case waits on a person), `
 action is not a review), ``nocase`` (no such case), ``close-how`` (one line asking for the label),
 ``address`` (``IP>host``: the host at that address,
 said so), ``described`` (``words>host``: the one host a description fits, said so), ``which-host``
-(several fit the description: asked), ``nofit`` (none does)."""
+(several fit the description: asked), ``nofit`` (none does); ``A+B`` (subject ``a|b``): an ack and a
+question in one message, the ack's one line (``A``, about ``a``) then the answer (``B``, about ``b``)."""
 
 TOP: list[tuple[str, Expect]] = [
     ("{bot} why did it contain Linux-Server?", ("host", "Linux-Server")),
@@ -245,6 +248,21 @@ TOP: list[tuple[str, Expect]] = [
     (f"{{bot}} ack {SHELLSHOCK}", ("ack-none", SHELLSHOCK)),  # nothing asks a person to review it
     (f"{{bot}} ack {SHELLSHOCK.rpartition(':')[2]}", ("ack-none", SHELLSHOCK)),  # its source's id
     (f"{{bot}} ack {ISOLATE}", ("ack-action", ISOLATE)),
+    # its source's id as people type it, the mention anywhere (a seventh round, 2026-12-07)
+    (f"{{bot}} ack case {SID}", ("ack-none", SHELLSHOCK)),
+    (f"{{bot}} acknowledge #{SID}", ("ack-none", SHELLSHOCK)),
+    (f"ack {SID} {{bot}}", ("ack-none", SHELLSHOCK)),
+    (f"{{bot}} pls ackowledge incident {SID}", ("ack-none", SHELLSHOCK)),  # typo
+    (f"{{bot}} ack ticket #{SID} 👍", ("ack-none", SHELLSHOCK)),
+    # an ack and a question in one message: the ack's line, then the answer
+    ("{bot} ack, why did it contain that host?", ("ack-which+host", "|Linux-Server")),
+    ("ack {bot} - why was 10.0.2.8 blocked?", ("ack-which+host", "|10.0.2.8")),
+    ("{bot} acknowleged. what happened to linux-sever?", ("ack-which+host", "|Linux-Server")),  # typos
+    (
+        f"{{bot}} ack {SID}, and why did it contain that host?",
+        ("ack-none+host", f"{SHELLSHOCK}|Linux-Server"),
+    ),
+    ("{bot} ack'd — who is on call?", ("ack-which+oncall", "|")),
     ("{bot} can you close it", ("close-which", None)),
     ("{bot} please close this case", ("close-which", None)),
     ("{bot} close it pls", ("close-which", None)),
@@ -324,6 +342,11 @@ THREAD: list[tuple[str, Expect]] = [
     ("{bot} acknowledged", ("ack-none", SHELLSHOCK)),
     ("ack'd {bot} 👍", ("ack-none", SHELLSHOCK)),
     ("{bot} ackowledged", ("ack-none", SHELLSHOCK)),  # typo
+    ("{bot} ack, why did it contain that host?", ("ack-none+host", f"{SHELLSHOCK}|Linux-Server")),
+    ("ack'd {bot}, but why was 10.0.2.8 blocked?", ("ack-none+host", f"{SHELLSHOCK}|10.0.2.8")),
+    ("{bot} acknowledged - what happened here?", ("ack-none+case", f"{SHELLSHOCK}|{SHELLSHOCK}")),
+    ("{bot} ack it pls. who approved the isolation?", ("ack-none+host", f"{SHELLSHOCK}|Linux-Server")),
+    ("{bot} ack this case and explain it", ("ack-none+case", f"{SHELLSHOCK}|{SHELLSHOCK}")),
     ("{bot} can you close it", ("close-how", SHELLSHOCK)),
     ("{bot} please close this case", ("close-how", SHELLSHOCK)),
     ("{bot} close it pls", ("close-how", SHELLSHOCK)),
@@ -377,7 +400,13 @@ def say(
 def check(answer: str, expect: Expect, text: str) -> None:
     """The answer's first line shows the command and subject ``expect`` names."""
     what, subject = expect
-    first = answer.splitlines()[0]
+    if "+" in what:  # an ack and a question: the ack's one line, then the answer
+        (acked, asked), (about_ack, about_question) = what.split("+"), str(subject).split("|")
+        line, _, rest = answer.partition("\n\n")
+        check(line, (acked, about_ack or None), text)
+        check(rest, (asked, about_question or None), text)
+        return
+    first = (answer.splitlines() or [""])[0]
     ok = {
         "case": lambda: f"`{subject}`" in first and "Which one" not in answer,
         "host": lambda: first.lower().startswith(f"**{_kind(subject)} {str(subject).lower()}**"),
