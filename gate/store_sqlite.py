@@ -235,8 +235,12 @@ class SqliteRequestStore:
 
     def prune(self, ended_before: datetime, limit: int = 1000) -> int:
         # A request cannot end before it was created: only rows created before the cut are read.
+        # The record decides, parsed with the model; a row is deleted only if its version and record
+        # are still the ones read (any change bumps the version: a request carried out meanwhile
+        # ended later and stays).
+        # An unreadable record is kept (and logged) for its operator.
         cut = ended_before.timestamp()
-        gone: list[tuple[str]] = []
+        gone: list[tuple[str, object, object]] = []
         offset, page = 0, max(100, limit)
         while len(gone) < limit:  # pages oldest first; those kept (ended later) are skipped
             with self._lock:
@@ -245,19 +249,22 @@ class SqliteRequestStore:
                     " ORDER BY created_at, request_id LIMIT ? OFFSET ?",
                     (State.PENDING.value, cut, page, offset),
                 ).fetchall()
-            for req in readable(
-                rows, self._noted
-            ):  # an unreadable record is kept (and logged) for its operator
+            stored = {rid: (v, d) for rid, v, d in rows}
+            for req in readable(rows, self._noted):
                 ended = req.ended_at
                 if ended is not None and ended.timestamp() < cut:
-                    gone.append((req.request_id,))
+                    gone.append((req.request_id, *stored[req.request_id]))
             if len(rows) < page:
                 break
             offset += page
-        gone = gone[:limit]
+        done = 0
         with self._tx() as db:
-            db.executemany("DELETE FROM gate_requests WHERE request_id = ? AND state != 'pending'", gone)
-        return len(gone)
+            for row in gone[:limit]:
+                cur = db.execute(
+                    "DELETE FROM gate_requests WHERE request_id = ? AND version IS ? AND data IS ?", row
+                )
+                done += cur.rowcount
+        return done
 
     def close(self) -> None:
         with self._lock:

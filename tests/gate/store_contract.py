@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -224,6 +226,33 @@ class StoreContract:
         assert len(named) == 1 and "not a readable request" in named[0].getMessage()
         assert [r.request_id for r in store.pending()] == [waiting.request_id]
         assert [r.request_id for r in store.for_case("x:1")] == [waiting.request_id]
+
+    def test_prune_keeps_a_request_changed_between_its_read_and_its_delete(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Given a request approved long ago, when a person records it carried out after pruning read
+        it (ended long ago) and before pruning deletes it (driven through the store's own read), then
+        pruning keeps it, as carried out, and so does the next prune with the same cut."""
+        store, req = self.create_store(), make_request()
+        store.create(req)
+        approved = req.evolve(state=State.APPROVED, decided_at=T0 + timedelta(hours=1))
+        assert store.replace(approved)
+        done = approved.evolve(executed_at=T0 + timedelta(days=40))
+        module = sys.modules[type(store).__module__]
+        real = module.readable
+
+        def read_then_record_done(records: Any, noted: Any) -> list[ApprovalRequest]:
+            found: list[ApprovalRequest] = real(records, noted)
+            if any(r.request_id == req.request_id for r in found):
+                monkeypatch.setattr(module, "readable", real)
+                assert store.replace(done)  # between the read and the delete
+            return found
+
+        monkeypatch.setattr(module, "readable", read_then_record_done)
+        cut = T0 + timedelta(days=30)
+        assert store.prune(cut) == 0
+        assert store.get(req.request_id) == done
+        assert store.prune(cut) == 0 and [r.request_id for r in store.recent()] == [req.request_id]
 
     def test_unreadable_records_are_left_out_of_listings_and_named_when_asked_for(self) -> None:
         """Given damaged records written straight into the store beside good ones (garbage, missing
