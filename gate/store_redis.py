@@ -1,8 +1,9 @@
 """Approval requests in Redis, next to the Redis bus (same client, keys under the bus's hash tag).
 
 Keys (all ``{ns}:gate:...``): ``req:<id>`` a hash (``v`` version, ``d`` JSON), ``pending`` and ``all``
-sorted sets by creation time, ``case:<case_id>`` a set, ``outbox`` a hash of queued events and
-``outbox:order`` their order, ``outbox:damaged`` a stream of the entries set aside as unpublishable
+sorted sets by creation time, ``case:<case_id>`` a set, ``outbox`` a hash of queued events (and of
+each one's place in the queue, under ``#<id>``), ``outbox:order`` their order, ``outbox:seq`` the last
+place given, ``outbox:damaged`` a stream of the entries set aside as unpublishable
 (fields ``id``, ``problem`` and ``payload`` as stored). Creation, compare-and-set, pruning and
 setting aside run as Lua scripts, so they are atomic.
 
@@ -15,6 +16,10 @@ a listing meets it. An index key holding another Redis type (a string written wh
 sorted set) is moved aside to ``KEY.aside-YYYYmmddTHHMMSSZ`` where a listing or the repair meets it
 (kept, never deleted, as ``aisoc bus repair`` does for the bus's keys), logged once as a warning, and
 rebuilt from the records by a repair pass that starts at once (:attr:`RedisRequestStore.repair_due`).
+The outbox keys are handled alike (:mod:`gate.store_redis_repair`): ``outbox:order`` is rebuilt at
+once from the outbox entries, each of which carries its place in the queue (the field ``#<id>``),
+``outbox:seq`` from the order, and ``outbox:damaged`` starts anew. Every script checks the keys it
+writes before its first write, so such a key never leaves a transition half stored.
 """
 
 from __future__ import annotations
@@ -26,8 +31,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from aisoc.bus.redis_keys import move_key_aside
-from aisoc.events import Event, utcnow
+from aisoc.events import Event
 from gate.store import (
     ApprovalRequest,
     DamagedEntry,
@@ -41,7 +45,8 @@ from gate.store import (
     sort_outbox,
     text_or_bytes,
 )
-from gate.store_redis_lua import CREATE, PRUNE, REINDEX, REPLACE, SET_ASIDE, UNINDEX, UNLIST
+from gate.store_redis_lua import CLEAR, CREATE, PRUNE, REINDEX, REPLACE, SET_ASIDE, UNINDEX, UNLIST
+from gate.store_redis_repair import Keys
 
 SCAN_COUNT = 1000
 """Keys one SCAN call of :meth:`RedisRequestStore.reindex` asks Redis to walk (a hint)."""
@@ -69,6 +74,7 @@ class RedisRequestStore:
         self._replace = client.register_script(REPLACE)
         self._prune = client.register_script(PRUNE)
         self._set_aside_script = client.register_script(SET_ASIDE)
+        self._clear = client.register_script(CLEAR)
         self._unlist = client.register_script(UNLIST)
         self._unindex = client.register_script(UNINDEX)
         self._reindex_script = client.register_script(REINDEX)
@@ -79,52 +85,19 @@ class RedisRequestStore:
         """Index keys of another type moved aside so far (each restarts the repair pass)."""
         self._rebuild = False
         """Whether an index was moved aside and the pass rebuilding it has not finished."""
+        self._keys = Keys(client, key, self._index_moved)
 
     @property
     def repair_due(self) -> bool:
         """Whether an index of another type was moved aside and a repair pass must rebuild it now."""
         return self._rebuild
 
-    def _is_index(self, key: str) -> bool:
-        return key in (self._key("gate:pending"), self._key("gate:all")) or key.startswith(
-            self._key("gate:case:")
-        )
-
-    def _zread(self, *command: Any) -> list[bytes]:
-        """Run a read ``command`` on the index ``command[1]``, as bytes; an index holding another
-        Redis type is moved aside (:meth:`_set_aside`) and read as empty until it is rebuilt."""
-        try:
-            return list(self._raw(*command))
-        except ResponseError as e:
-            if "WRONGTYPE" not in str(e) or not self._is_index(command[1]):
-                raise
-            self._check_types([command[1]])
-            return []
-
-    def _check_types(self, keys: Sequence[str]) -> None:
-        """Move aside each of the index ``keys`` that holds another type than a sorted set."""
-        pipe = self._r.pipeline(transaction=False)
-        for key in keys:
-            pipe.type(key)
-        for key, kind in zip(keys, pipe.execute(), strict=True):
-            if kind not in ("none", "zset"):
-                self._set_aside(key)
-
-    def _set_aside(self, key: str) -> None:
-        """Rename the index ``key`` (another type than the sorted set the gate keeps there) to
-        ``KEY.aside-TIMESTAMP`` and start a repair pass afresh, which rebuilds it from the records."""
-        moved = move_key_aside(self._r, key, "zset", utcnow())
+    def _index_moved(self) -> None:
+        """An index key was moved aside (another type than the sorted set the gate keeps there):
+        start a repair pass afresh, which rebuilds it from the records."""
         self._asides += 1
         self._cursor = 0
         self._rebuild = True
-        if moved is not None:
-            log.warning(
-                "gate store: index %s held a Redis %s, not the sorted set the gate keeps there (written "
-                "around the gate); moved aside to %s and rebuilt from the records",
-                key,
-                moved[0],
-                moved[1],
-            )
 
     def _req(self, request_id: str) -> str:
         return self._key(f"gate:req:{request_id}")
@@ -136,8 +109,8 @@ class RedisRequestStore:
 
     def _ids(self, *command: Any) -> list[str]:
         """The request ids among the members a read ``command`` on an index answers (see
-        :meth:`_as_ids` and :meth:`_zread`)."""
-        return self._as_ids(command[1], self._zread(*command))
+        :meth:`_as_ids`; an index of another type is moved aside and read as empty until rebuilt)."""
+        return self._as_ids(command[1], self._keys.read(*command))
 
     def _as_ids(self, key: str, members: Sequence[bytes]) -> list[str]:
         """``members`` of ``key`` as request ids: one that is not UTF-8 (written by something else
@@ -167,7 +140,7 @@ class RedisRequestStore:
         would be read on every listing and prune for ever."""
         rows = self._fetch(ids)
         for rid in (rid for rid, v, d in rows if v is None and d is None):
-            if self._unindex(keys=[self._req(rid), index], args=[rid]):
+            if self._keys.run(self._unindex, [self._req(rid), index], [rid]):
                 log.warning(
                     "gate store: %s held request %s, which has no record; taken off it",
                     index,
@@ -178,9 +151,10 @@ class RedisRequestStore:
 
     def create(self, request: ApprovalRequest) -> bool:
         case_key = self._key(f"gate:case:{request.case_id}") if request.case_id else self._key("gate:all")
-        created = self._create(
-            keys=[self._req(request.request_id), self._key("gate:pending"), self._key("gate:all"), case_key],
-            args=[
+        created = self._keys.run(
+            self._create,
+            [self._req(request.request_id), self._key("gate:pending"), self._key("gate:all"), case_key],
+            [
                 request.request_id,
                 request.version,
                 request.model_dump_json(),
@@ -206,16 +180,9 @@ class RedisRequestStore:
         ]
         for e in events:
             args += [e.event_id, e.to_json()]
-        done = self._replace(
-            keys=[
-                self._req(request.request_id),
-                self._key("gate:pending"),
-                self._key("gate:outbox"),
-                self._key("gate:outbox:order"),
-                self._key("gate:outbox:seq"),
-            ],
-            args=args,
-        )
+        keys = self._keys
+        touched = [self._req(request.request_id), keys.pending, keys.outbox, keys.order, keys.seq]
+        done = keys.run(self._replace, touched, args)
         return bool(done)
 
     def pending(self) -> list[ApprovalRequest]:
@@ -228,7 +195,7 @@ class RedisRequestStore:
         stale = [(r.request_id, r.state.value) for r in found if not r.is_pending]
         stale += [(rid, "missing") for rid, v, d in rows if v is None and d is None]
         for rid, state in stale:
-            if self._unlist(keys=[self._req(rid), self._key("gate:pending")], args=[rid, version[rid]]):
+            if self._keys.run(self._unlist, [self._req(rid), self._key("gate:pending")], [rid, version[rid]]):
                 log.warning(
                     "gate store: request %s was in the pending set though its record is %s; taken off it",
                     rid,
@@ -247,10 +214,11 @@ class RedisRequestStore:
 
     def outbox(self, limit: int = 100) -> list[Event]:
         while True:  # each pass sets aside what it found damaged, so the next reads further
-            members = self._raw("ZRANGE", self._key("gate:outbox:order"), 0, max(0, limit - 1))
+            keys = self._keys
+            members = keys.read("ZRANGE", keys.order, 0, max(0, limit - 1))
             if not members:
                 return []
-            payloads = self._raw("HMGET", self._key("gate:outbox"), *members)
+            payloads = keys.read("HMGET", keys.outbox, *members)
             entries: list[tuple[Any, str, str | bytes | None, str | None]] = []
             bad_ids: list[tuple[Any, str, str]] = []  # an id that is not UTF-8 is no event's id
             for member, payload in zip(members, payloads, strict=True):
@@ -263,15 +231,14 @@ class RedisRequestStore:
             damaged += bad_ids
             if not damaged:
                 return events
-            where = f"stream {self._key('gate:outbox:damaged')}"
+            where, touched = f"stream {keys.damaged}", [keys.outbox, keys.order, keys.damaged]
             for member, event_id, problem in damaged:
-                keys = [self._key(f"gate:outbox{k}") for k in ("", ":order", ":damaged")]
-                if self._set_aside_script(keys=keys, args=[member, problem]):
+                if keys.run(self._set_aside_script, touched, [member, problem]):
                     log_set_aside(event_id, problem, where)
 
     def damaged_outbox(self, limit: int = 100) -> list[DamagedEntry]:
         found = []
-        for _, fields in self._raw("XRANGE", self._key("gate:outbox:damaged"), "-", "+", "COUNT", limit):
+        for _, fields in self._keys.read("XRANGE", self._keys.damaged, "-", "+", "COUNT", limit):
             payload = fields.get(b"payload")
             found.append(
                 DamagedEntry(
@@ -284,10 +251,7 @@ class RedisRequestStore:
 
     def clear_outbox(self, event_ids: Sequence[str]) -> None:
         if event_ids:
-            pipe = self._r.pipeline(transaction=True)
-            pipe.hdel(self._key("gate:outbox"), *event_ids)
-            pipe.zrem(self._key("gate:outbox:order"), *event_ids)
-            pipe.execute()
+            self._keys.run(self._clear, [self._keys.outbox, self._keys.order], list(event_ids))
 
     def prune(self, ended_before: datetime, limit: int = 1000) -> int:
         # A request cannot end before it was created: only those created before the cut are read.
@@ -298,7 +262,7 @@ class RedisRequestStore:
         offset, page = 0, max(100, limit)
         all_key = self._key("gate:all")
         while len(gone) < limit:  # pages oldest first; those kept (still open, ended later) are skipped
-            members = self._zread("ZRANGEBYSCORE", all_key, "-inf", f"({cut}", "LIMIT", offset, page)
+            members = self._keys.read("ZRANGEBYSCORE", all_key, "-inf", f"({cut}", "LIMIT", offset, page)
             rows = self._rows(all_key, self._as_ids(all_key, members))
             version = {rid: v or b"" for rid, v, _ in rows}
             for req in readable(((rid, v, d) for rid, v, d in rows if d), self._noted):
@@ -310,21 +274,18 @@ class RedisRequestStore:
             offset += page
         done = 0
         for req, stored in gone[:limit]:
+            case = self._key(f"gate:case:{req.case_id}") if req.case_id else all_key
             done += int(
-                self._prune(
-                    keys=[
-                        self._req(req.request_id),
-                        all_key,
-                        self._key(f"gate:case:{req.case_id}") if req.case_id else all_key,
-                        self._key("gate:pending"),
-                    ],
-                    args=[req.request_id, stored],
+                self._keys.run(
+                    self._prune,
+                    [self._req(req.request_id), all_key, case, self._key("gate:pending")],
+                    [req.request_id, stored],
                 )
             )
         return done
 
     def reindex(self, limit: int = 1000) -> Reindexed:
-        self._check_types([self._key("gate:pending"), self._key("gate:all")])
+        self._keys.check([self._key("gate:pending"), self._key("gate:all")])
         ids = self._scan_ids(limit)
         asides = self._asides
         rows = self._records(ids)
@@ -384,7 +345,7 @@ class RedisRequestStore:
         answers = iter(pipe.execute(raise_on_error=False) if wanted else [])
         scores = {rid: [(key, next(answers)) for key in keys] for rid, keys in wanted}  # pipeline order
         refused = {key for found in scores.values() for key, s in found if isinstance(s, ResponseError)}
-        self._check_types(sorted(refused))  # moved aside: read as missing, so put back below
+        self._keys.check(sorted(refused))  # moved aside: read as missing, so put back below
         return {rid: any(not isinstance(s, float) for _, s in found) for rid, found in scores.items()}
 
     def _put_back(self, req: ApprovalRequest, version: bytes | None) -> int:
@@ -395,12 +356,9 @@ class RedisRequestStore:
         keys = [self._req(rid), self._key("gate:pending"), self._key("gate:all"), case]
         args = [rid, version or b"", req.created_at.timestamp(), "1" if req.is_pending else "0"]
         try:
-            added = int(self._reindex_script(keys=keys, args=args))
-        except ResponseError as e:  # an index key of another type, written around the gate
-            if "WRONGTYPE" not in str(e):
-                self._note_failed(f"the indexes of request {rid}", e)
-                return 0
-            self._check_types(sorted(set(keys[1:])))  # moved aside: this pass starts over anyway
+            added = int(self._keys.run(self._reindex_script, keys, args))  # an index moved aside: rebuilt
+        except ResponseError as e:
+            self._note_failed(f"the indexes of request {rid}", e)
             return 0
         if not added:
             return 0

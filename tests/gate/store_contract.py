@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 from datetime import timedelta
@@ -14,7 +15,7 @@ from aisoc.bus import Bus
 from aisoc.events import ActionReminded, Component, ProducedBy
 from gate.errors import UnreadableRequest
 from gate.store import ApprovalRequest, RequestStore, State
-from gate.store_redis import RedisRequestStore
+from gate.store_redis import RedisRequestStore, _glob
 from gate.store_sqlite import SqliteRequestStore
 from tests.gate.factory import T0, publish_case
 
@@ -424,6 +425,33 @@ class RedisStoreContract(StoreContract):
             assert len(named) == 1, (name, [r.getMessage() for r in caplog.records])
         (aside,) = store.damaged_outbox()
         assert aside.event_id == "\\xff\\xfe-not-an-id" and "not UTF-8" in aside.problem
+
+    @pytest.mark.parametrize("name", ["gate:pending", "gate:outbox", "gate:outbox:order", "gate:outbox:seq"])
+    def test_a_transition_meeting_garbage_in_a_key_it_writes_is_stored_whole(
+        self, caplog: pytest.LogCaptureFixture, name: str
+    ) -> None:
+        """Given a pending request and garbage (a string) written straight into Redis where the gate
+        keeps a key a transition writes (the pending set, the outbox, its order, its counter), when
+        the request is approved with an event, then the transition is stored whole (before, the record
+        changed and the event was lost): the record approved, its event queued once, then cleared; the
+        key is moved aside holding the garbage, and one log record names it."""
+        store, req = self.create_store(), make_request()
+        assert isinstance(store, RedisRequestStore)
+        store.create(req)
+        client, key = store._r, store._key(name)
+        client.delete(key)
+        client.set(key, "garbage written around the gate")
+        approved, event = req.evolve(state=State.APPROVED, decided_at=T0), reminder(req)
+        with caplog.at_level("WARNING", logger="gate"):
+            assert store.replace(approved, [event])
+        assert store.get(req.request_id) == approved and store.pending() == []
+        assert store.outbox() == [event]
+        store.clear_outbox([event.event_id])
+        assert store.outbox() == [] and store.damaged_outbox() == []
+        (aside,) = client.scan_iter(match=_glob(key) + ".aside-*", count=1000)
+        assert client.get(aside) == "garbage written around the gate"
+        named = re.compile(re.escape(key) + r"(?![:\w])")
+        assert len([r for r in caplog.records if named.search(r.getMessage())]) == 1
 
     def test_a_request_key_of_another_type_is_kept_and_logged_and_fails_no_listing_or_prune(
         self, caplog: pytest.LogCaptureFixture
