@@ -34,6 +34,7 @@ from aisoc.bus.waiting import (
     DEFAULT_RETRY_BASE_S,
     DEFAULT_RETRY_MAX_S,
     DUE_SCAN_S,
+    UNWANTED_SCAN_S,
     Waiting,
     WaitingRecords,
 )
@@ -52,6 +53,8 @@ DEFAULT_MARK_TTL_S = 30 * 24 * 3600
 """How long an idempotency mark is kept (far longer than any redelivery can happen)."""
 DEFAULT_TRIM_EVERY = 500
 """Acks on one stream after which the acking process trims what every group has acked."""
+_UNWANTED_BATCH = 1000
+"""Waiting records no longer read settled per backend call."""
 
 
 class Bus(Coordination, WaitingRecords):
@@ -137,6 +140,7 @@ class Bus(Coordination, WaitingRecords):
         self._acks_since_trim: dict[str, int] = {}
         self.retry_base_s, self.retry_max_s, self.clock = retry_base_s, retry_max_s, clock
         self._due_scan_at: dict[tuple[str, str], float] = {}
+        self._unwanted_scan_at: dict[tuple[str, str, str], float] = {}
 
     # --- publishing -----------------------------------------------------------------------------
 
@@ -238,7 +242,7 @@ class Bus(Coordination, WaitingRecords):
         while True:
             # Waiting entries that are due first: claimed, they are no longer idle, so the take-over
             # that follows cannot hand out one of them a second time.
-            raw = self._claim_due(ReadRequest(group, consumer, names, count))
+            raw = self._claim_due(ReadRequest(group, consumer, names, count), wanted)
             if len(raw) < count:
                 raw += self._take_over_due(ReadRequest(group, consumer, names, count - len(raw)))
             if len(raw) < count:
@@ -537,16 +541,56 @@ class Bus(Coordination, WaitingRecords):
 
     # --- shared machinery -----------------------------------------------------------------------
 
-    def _claim_due(self, req: ReadRequest) -> list[RawEntry]:
+    def _claim_due(self, req: ReadRequest, types: frozenset[str] | None) -> list[RawEntry]:
         # Looking for due waiting entries costs a round trip: at most once a second (bus clock), or at
-        # once after this process settled an entry that had a waiting record.
+        # once after this process settled an entry that had a waiting record. Waiting entries the
+        # group no longer reads are looked for at a reader's first read and once a minute.
         key = (req.group, ",".join(req.streams))
+        reader = (*key, ",".join(sorted(types)) if types is not None else "*")
         now = self.clock()
         with self._take_over_lock:
-            if now < self._due_scan_at.get(key, 0.0):
+            unwanted = now >= self._unwanted_scan_at.get(reader, 0.0)
+            if not unwanted and now < self._due_scan_at.get(key, 0.0):
                 return []
             self._due_scan_at[key] = now + DUE_SCAN_S
+            if unwanted:
+                self._unwanted_scan_at[reader] = now + UNWANTED_SCAN_S
+        if unwanted:
+            self._settle_unwanted(req.group, req.streams, types)
         return self._claim_waiting(req, now)
+
+    def _settle_unwanted(self, group: str, streams: tuple[str, ...], types: frozenset[str] | None) -> None:
+        """Ack the waiting entries ``group`` no longer reads (their stream is not one of
+        ``streams``, or their type not one of ``types``), with their records.
+
+        No consumer of the group would handle them, and the later events of their cases would wait
+        behind them until they fell due (for good, for a stream no longer read). They are settled
+        as an entry of a type the group no longer reads is (acked, not dead-lettered), each ack with
+        its record in one step, and the next records of their cases are claimed at once.
+        """
+        settled: dict[tuple[str, str], int] = {}
+        dropped = _UNWANTED_BATCH
+        while dropped == _UNWANTED_BATCH:  # a batch that took fewer records with it was the last
+            found: dict[str, list[str]] = {}
+            for r in self._waiting_unwanted(group, streams, types, _UNWANTED_BATCH):
+                found.setdefault(r.stream, []).append(r.entry_id)
+            dropped = 0
+            for stream, ids in found.items():
+                dropped += self._ack(stream, group, ids)
+                why = "types" if stream in streams else "stream"
+                settled[stream, why] = settled.get((stream, why), 0) + len(ids)
+        if settled:
+            self._wake_waiting(group)
+        for (stream, why), n in sorted(settled.items()):
+            log.warning(
+                "%s: %d waiting entr%s of %s acked: the group no longer reads %s (the later events "
+                "of their cases go on)",
+                group,
+                n,
+                "y" if n == 1 else "ies",
+                stream,
+                "that stream" if why == "stream" else "their types",
+            )
 
     def _retry_later(self, d: Delivery, reason: str, after_s: float | None) -> Waiting:
         return waiting.retry_later(self, d, reason, after_s, self.clock())

@@ -26,7 +26,7 @@ from aisoc.bus.records import (
     Undeliverable,
     id_key,
 )
-from aisoc.bus.waiting import Waiting
+from aisoc.bus.waiting import PARKED, Waiting
 from aisoc.bus.waiting_table import WaitTable
 from aisoc.errors import BusError
 from aisoc.events import WORK_STREAMS, Event, utcnow
@@ -197,6 +197,10 @@ class MemoryBus(Bus):
             return str(seq)
 
     def _entry_time(self, stream: str, entry_id: str) -> float | None:
+        entry = self._entry(stream, entry_id)
+        return entry.at if entry is not None else None
+
+    def _entry(self, stream: str, entry_id: str) -> _Entry | None:
         with self._lock:
             entries = self._streams[stream].entries if stream in self._streams else []
             i = (
@@ -204,7 +208,7 @@ class MemoryBus(Bus):
                 if entry_id.isdigit()
                 else len(entries)
             )
-            return entries[i].at if i < len(entries) and entries[i].seq == int(entry_id) else None
+            return entries[i] if i < len(entries) and entries[i].seq == int(entry_id) else None
 
     def _has_mark(self, role: str, event_id: str) -> bool:
         with self._lock:
@@ -244,8 +248,8 @@ class MemoryBus(Bus):
                 for seq, p in list(g.pending.items()):
                     if len(out) >= count:
                         return out
-                    if p.delivered_at > cutoff:
-                        continue
+                    if p.delivered_at > cutoff or p.consumer == PARKED:
+                        continue  # not stale, or waiting: its record says when it goes next
                     p.consumer, p.delivered_at, p.count = consumer, now, p.count + 1
                     g.pending[seq] = g.pending.pop(seq)  # keep delivery order: move to the end
                     e = st.entries[p.pos - st.base]
@@ -294,6 +298,22 @@ class MemoryBus(Bus):
                 return  # settled meanwhile: nothing waits
             p.consumer, p.delivered_at, p.count = consumer, time.monotonic(), delivery_count
             self._wait.setdefault(group, WaitTable()).put(record)
+
+    def _waiting_unwanted(
+        self, group: str, streams: tuple[str, ...], types: frozenset[str] | None, count: int
+    ) -> list[Waiting]:
+        out: list[Waiting] = []
+        with self._lock:
+            table = self._wait.get(group)
+            for r in table.records.values() if table else ():
+                if len(out) >= count:
+                    break
+                if r.stream not in streams:
+                    out.append(r)
+                elif types is not None and (e := self._entry(r.stream, r.entry_id)) is not None:
+                    if e.event_type and e.event_type not in types:
+                        out.append(r)
+        return out
 
     def _claim_waiting(self, req: ReadRequest, now: float) -> list[RawEntry]:
         out: list[RawEntry] = []
@@ -435,7 +455,7 @@ class MemoryBus(Bus):
                         gname,
                         len(g.pending),
                         st.end() - g.next_pos,
-                        len({p.consumer for p in g.pending.values()}),
+                        len({p.consumer for p in g.pending.values()} - {PARKED}),
                     )
                     for gname, g in sorted(st.groups.items())
                 ]

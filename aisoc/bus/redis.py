@@ -50,7 +50,7 @@ from aisoc.bus.redis_durability import check_durability
 from aisoc.bus.redis_keys import MisplacedKey, misplaced, move_aside
 from aisoc.bus.redis_lua import DROP_CASE_IDS, HOLD, LOCK, PUBLISH, TRIM, UNHOLD
 from aisoc.bus.redis_waiting import RedisWaiting, letter_fields
-from aisoc.bus.waiting import Waiting
+from aisoc.bus.waiting import PARKED, Waiting
 from aisoc.errors import BusError, ContractError, StorageConflict
 from aisoc.events import WORK_STREAMS, Event, from_json
 from aisoc.redisconn import CLUSTER_SCHEMES, connect
@@ -294,7 +294,6 @@ class RedisBus(Bus):
         self._hold_script = self._r.register_script(HOLD)
         self._unhold_script = self._r.register_script(UNHOLD)
         self._groups: set[tuple[str, str]] = set()
-        self._cursors: dict[tuple[str, str], str] = {}  # (group, stream) -> XAUTOCLAIM cursor
         self._audit = _RedisAudit(self)
         self._wait = RedisWaiting(self)
         self._waitaof: bool | None = None
@@ -517,40 +516,7 @@ class RedisBus(Bus):
         return out
 
     def _take_over(self, req: ReadRequest, min_idle_ms: int) -> list[RawEntry]:
-        group, consumer, streams, count = req.group, req.consumer, req.streams, req.count
-        out: list[RawEntry] = []
-        for name in streams:
-            if len(out) >= count:
-                break
-            key = self._key(name)
-            # XAUTOCLAIM resumes where its last scan of this stream stopped; "0-0" means it wrapped.
-            cursor = self._cursors.get((group, name), "0-0")
-            resp = self._with_groups(
-                group,
-                streams,
-                self._rb.xautoclaim,
-                key,
-                group,
-                consumer,
-                min_idle_ms,
-                cursor,
-                count=count - len(out),
-            )
-            self._cursors[(group, name)] = _str(resp[0])
-            claimed = [c for c in resp[1] if c[1]]  # deleted entries come back without fields
-            if not claimed:
-                continue
-            pipe = self._r.pipeline(transaction=False)
-            for raw_id, _ in claimed:
-                entry_id = _str(raw_id)
-                pipe.xpending_range(key, group, min=entry_id, max=entry_id, count=1)
-            counts = {
-                str(rows[0]["message_id"]): int(rows[0]["times_delivered"])
-                for rows in self._call(pipe.execute)
-                if rows
-            }
-            out.extend(self._to_raw(name, claimed, counts))
-        return out
+        return self._wait.take_over(req, min_idle_ms)
 
     def _ack(self, stream: str, group: str, entry_ids: list[str]) -> int:
         return self._wait.ack(stream, group, entry_ids) if entry_ids else 0
@@ -589,6 +555,11 @@ class RedisBus(Bus):
 
     def _park(self, group: str, consumer: str, record: Waiting, delivery_count: int) -> None:
         self._wait.park(group, consumer, record, delivery_count)
+
+    def _waiting_unwanted(
+        self, group: str, streams: tuple[str, ...], types: frozenset[str] | None, count: int
+    ) -> list[Waiting]:
+        return self._wait.unwanted(group, streams, types, count)
 
     def _claim_waiting(self, req: ReadRequest, now: float) -> list[RawEntry]:
         return self._wait.claim(req, now)
@@ -759,7 +730,8 @@ class RedisBus(Bus):
                 continue  # no such stream yet
             for g in groups:
                 for c in self._call(self._r.xinfo_consumers, key, g["name"]):
-                    if int(c["pending"]) == 0 and int(c["idle"]) > idle_s * 1000:
+                    # The waiting entries' holder may receive one at any moment: never forgotten.
+                    if c["name"] != PARKED and int(c["pending"]) == 0 and int(c["idle"]) > idle_s * 1000:
                         self._call(self._r.xgroup_delconsumer, key, g["name"], c["name"])
                         forgotten += 1
         return forgotten

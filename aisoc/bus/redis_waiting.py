@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aisoc.bus.records import RawEntry, ReadRequest, Undeliverable
-from aisoc.bus.waiting import Waiting
+from aisoc.bus.waiting import PARKED, Waiting
 
 if TYPE_CHECKING:
     from aisoc.bus.redis import RedisBus
@@ -202,6 +202,83 @@ return n
 """
 )
 
+UNWANTED = (
+    _PRELUDE
+    + """
+-- KEYS[4..]: the streams the group reads. ARGV: count, how many types (-1: any), the types, then the
+-- streams' names. Returns up to count records (their JSON) of the group whose stream is none of
+-- those, or whose entry's stored type ('t') is none of the types (an entry without one, or gone,
+-- is kept). Reads the whole hash: a consumer asks at its first read and once a minute after, not
+-- on the delivery path.
+local want, any, out = tonumber(ARGV[1]), tonumber(ARGV[2]) < 0, {}
+local ntypes, wanted, read = math.max(tonumber(ARGV[2]), 0), {}, {}
+for i = 3, 2 + ntypes do wanted[ARGV[i]] = true end
+for i = 3 + ntypes, #ARGV do read[ARGV[i]] = KEYS[i - ntypes + 1] end
+local function stored_type(key, id)
+  local entry = redis.call('XRANGE', key, id, id)[1]
+  if not entry then return nil end
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 't' then return fields[i + 1] end
+  end
+  return nil
+end
+local flat = redis.call('HGETALL', H)
+for i = 1, #flat, 2 do
+  local stream, id = string.match(flat[i], '^(%S+) (%S+)$')
+  if stream then
+    local key = read[stream]
+    local unwanted = not key
+    if key and not any then
+      local t = stored_type(key, id)
+      unwanted = t ~= nil and t ~= '' and not wanted[t]
+    end
+    if unwanted then
+      out[#out + 1] = flat[i + 1]
+      if #out >= want then break end
+    end
+  end
+end
+return out
+"""
+)
+
+TAKE_OVER = """
+-- KEYS: the streams read. ARGV: group, consumer, min idle ms, count, the parked consumer's name.
+-- Takes over for the consumer up to count entries of the group pending longer than min idle ms,
+-- counting a delivery, from every consumer but the parked one, which holds the waiting entries
+-- whose records say when they go next: only each other consumer's stale entries are looked at
+-- (XPENDING IDLE per consumer), never the waiting ones. An entry deleted from its stream leaves the
+-- pending list. Returns per entry: {index of its stream key, entry id, fields, delivery count}; a
+-- stream that is gone answers NOGROUP (the caller recreates it and its group).
+local group, consumer, idle, want, parked = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local out = {}
+for k = 1, #KEYS do
+  local holders = redis.pcall('XINFO', 'CONSUMERS', KEYS[k], group)
+  if holders.err then
+    if string.find(holders.err, 'no such key', 1, true) then
+      return redis.error_reply('NOGROUP ' .. holders.err)
+    end
+    return holders
+  end
+  for _, c in ipairs(holders) do
+    if #out >= want then return out end
+    local info = {}
+    for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
+    if info.name ~= parked and tonumber(info.pending) > 0 then
+      local rows = redis.call('XPENDING', KEYS[k], group, 'IDLE', idle, '-', '+', want - #out, info.name)
+      for _, row in ipairs(rows) do
+        local entry = redis.call('XCLAIM', KEYS[k], group, consumer, idle, row[1])[1]
+        if type(entry) == 'table' and type(entry[2]) == 'table' then
+          out[#out + 1] = {k, entry[1], entry[2], row[4] + 1}
+        end
+      end
+    end
+  end
+end
+return out
+"""
+
 ACK_CHUNK = 1000
 """Entry ids per ACK script call (Lua's ``unpack`` has a limit)."""
 
@@ -217,6 +294,8 @@ class RedisWaiting:
         self._dead = bus.client.register_script(DEAD)
         self._lookup = bus.client.register_script(LOOKUP)
         self._index = bus.client.register_script(INDEX)
+        self._unwanted = bus.client.register_script(UNWANTED)
+        self._take_over = bus._rb.register_script(TAKE_OVER)
         self._indexed: set[str] = set()
 
     def keys(self, group: str) -> list[str]:
@@ -254,8 +333,29 @@ class RedisWaiting:
     def claim(self, req: ReadRequest, now: float) -> list[RawEntry]:
         keys = [*self._ready(req.group), *(self._bus.key(s) for s in req.streams)]
         args = [req.group, req.consumer, repr(float(now)), req.count, *req.streams]
+        return self._entries(req, self._bus._call(self._claim, keys=keys, args=args))
+
+    def take_over(self, req: ReadRequest, min_idle_ms: int) -> list[RawEntry]:
+        """Take over the group's stale entries but the waiting ones (``PARKED``'s), in one step."""
+        keys = [self._bus.key(s) for s in req.streams]
+        args = [req.group, req.consumer, min_idle_ms, req.count, PARKED]
+        rows = self._bus._with_groups(req.group, req.streams, self._take_over, keys=keys, args=args)
+        return self._entries(req, rows)
+
+    def unwanted(
+        self, group: str, streams: tuple[str, ...], types: frozenset[str] | None, count: int
+    ) -> list[Waiting]:
+        keys = [*self._ready(group), *(self._bus.key(s) for s in streams)]
+        names = sorted(types or ())
+        args = [count, -1 if types is None else len(names), *names, *streams]
+        found = self._bus._call(self._unwanted, keys=keys, args=args)
+        return [r for r in (Waiting.from_json(v) for v in found) if r is not None]
+
+    def _entries(self, req: ReadRequest, rows: list[Any]) -> list[RawEntry]:
+        """The entries a script claimed: {index of the stream among ``req.streams`` (from 1), entry
+        id, flat fields, delivery count} each."""
         out = []
-        for index, raw_id, flat, count in self._bus._call(self._claim, keys=keys, args=args):
+        for index, raw_id, flat, count in rows:
             fields = dict(zip(flat[::2], flat[1::2], strict=True))
             entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
             stream = req.streams[int(index) - 1]

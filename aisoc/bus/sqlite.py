@@ -36,7 +36,7 @@ from aisoc.bus.records import (
     Undeliverable,
     id_key,
 )
-from aisoc.bus.waiting import Waiting
+from aisoc.bus.waiting import PARKED, Waiting
 from aisoc.errors import BusError, ContractError
 from aisoc.events import WORK_STREAMS, Event, from_json
 from aisoc.sqlitedb import Database
@@ -421,8 +421,8 @@ class SqliteBus(Bus):
                 f"SELECT p.stream, p.entry_id, p.count, {_TYPE}, {_PAYLOAD}, e.target "
                 f"FROM pending p JOIN entries e ON e.id = p.entry_id {_JOIN} "
                 f"WHERE p.grp = ? AND p.stream IN ({marks}) AND p.delivered_ms <= ? "
-                f"ORDER BY p.delivered_ms, p.entry_id LIMIT ?",
-                (group, *streams, now - min_idle_ms, count),
+                f"AND p.consumer != ? ORDER BY p.delivered_ms, p.entry_id LIMIT ?",
+                (group, *streams, now - min_idle_ms, PARKED, count),
             ).fetchall()
             db.executemany(
                 "UPDATE pending SET consumer = ?, delivered_ms = ?, count = count + 1 "
@@ -469,6 +469,12 @@ class SqliteBus(Bus):
             )
             if cur.rowcount:  # else settled meanwhile: nothing waits
                 sqlite_waiting.put(db, group, record)
+
+    def _waiting_unwanted(
+        self, group: str, streams: tuple[str, ...], types: frozenset[str] | None, count: int
+    ) -> list[Waiting]:
+        with self._lock:
+            return sqlite_waiting.unwanted(self._db, group, streams, types, count)
 
     def _claim_waiting(self, req: ReadRequest, now: float) -> list[RawEntry]:
         out: list[RawEntry] = []
@@ -684,8 +690,9 @@ class SqliteBus(Bus):
                     "SELECT grp, last_id FROM groups WHERE stream = ? ORDER BY grp", (name,)
                 ).fetchall():
                     pending, consumers = db.execute(
-                        "SELECT COUNT(*), COUNT(DISTINCT consumer) FROM pending WHERE stream = ? AND grp = ?",
-                        (name, grp),
+                        "SELECT COUNT(*), COUNT(DISTINCT NULLIF(consumer, ?)) FROM pending "
+                        "WHERE stream = ? AND grp = ?",
+                        (PARKED, name, grp),
                     ).fetchone()
                     lag = db.execute(
                         "SELECT COUNT(*) FROM entries WHERE stream = ? AND id > ?", (name, last)

@@ -111,6 +111,27 @@ def due_heads(
     return [r for r in (Waiting.from_json(row[0]) for row in rows) if r is not None]
 
 
+def unwanted(
+    db: sqlite3.Connection, group: str, streams: tuple[str, ...], types: frozenset[str] | None, count: int
+) -> list[Waiting]:
+    """Up to ``count`` records of ``group`` whose stream is not one of ``streams`` or whose entry's
+    stored type is not one of ``types`` (an entry stored without a type, or gone, is kept)."""
+    in_streams = ",".join("?" * len(streams))
+    other_type = "0"
+    if types is not None:
+        # The entry id is the key's second word (``STREAM ENTRY_ID``).
+        other_type = (
+            f"EXISTS (SELECT 1 FROM entries e WHERE e.id = CAST(substr(w.key, length(w.stream) + 2) "
+            f"AS INTEGER) AND e.type != '' AND e.type NOT IN ({','.join('?' * len(types))}))"
+        )
+    rows = db.execute(
+        f"SELECT w.record FROM waiting w WHERE w.grp = ? AND (w.stream NOT IN ({in_streams}) "
+        f"OR {other_type}) LIMIT ?",
+        (group, *streams, *sorted(types or ()), count),
+    ).fetchall()
+    return [r for r in (Waiting.from_json(row[0]) for row in rows) if r is not None]
+
+
 def has_any(db: sqlite3.Connection, group: str) -> bool:
     """Whether ``group`` has a waiting record at all (most acks find none: one indexed probe)."""
     return db.execute("SELECT 1 FROM waiting WHERE grp = ? LIMIT 1", (group,)).fetchone() is not None

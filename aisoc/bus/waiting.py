@@ -14,7 +14,15 @@ being run has no due time (``due is None``: in flight) until it is settled or wa
 
 A record goes the moment its entry is acked or filed as a dead letter, whatever the reason (handled,
 an entry of a type the group no longer reads, a poison event), in the same step as the ack, and the
-next record of its case becomes the head at once.
+next record of its case becomes the head at once. A record of a stream the group no longer reads at
+all (a deploy changed its subscription) would never be read again, and one of a type it no longer
+reads would hold its case until due: a consumer settles such records when it starts reading and
+every ``UNWANTED_SCAN_S`` after (acked, as a skipped entry of another type is).
+
+While its record says when it goes next, a waiting entry's pending entry is held by the consumer
+``PARKED``, which the take-over passes by: the entries of a long outage are not claimed and given
+back every visibility timeout, and a crashed consumer's work (a waiting entry it was running
+included) is found without a walk through them.
 
 A backend keeps each group's records indexed by case (in age order: :func:`age`) and keeps the
 case *heads* that have a due time indexed by it, so a batch reads only the records of its own
@@ -26,6 +34,7 @@ sets ``waiting-age:GROUP`` and ``waiting-due:GROUP``). The primitives of ``Bus``
 - ``_waiting_for(group, keys, cases)``: the records of some entries and the heads of some cases;
 - ``_park(group, consumer, record, delivery_count)``: store a record, give its entry back;
 - ``_claim_waiting(req, now)``: claim the due heads, oldest due first, marking them in flight;
+- ``_waiting_unwanted(group, streams, types, count)``: records the group no longer reads;
 - ``_ack`` and ``_dead``: settle entries and drop their records (``_ack`` returns how many).
 """
 
@@ -50,6 +59,11 @@ DEFAULT_RETRY_MAX_S = 300.0
 """Longest delay between two tries of a waiting delivery."""
 DUE_SCAN_S = 1.0
 """How often (bus clock) a consumer looks for waiting deliveries that are due."""
+UNWANTED_SCAN_S = 60.0
+"""How often (bus clock), after its first read, a consumer looks for waiting records of streams or
+types its group no longer reads (an older process of a rolling deploy may still park one)."""
+PARKED = "(waiting)"
+"""The consumer that holds the pending entry of a waiting delivery while it is not in flight."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +114,18 @@ class WaitingRecords:
         raise NotImplementedError
 
     def _park(self, group: str, consumer: str, record: Waiting, delivery_count: int) -> None:
-        """Store ``record`` and, in the same step, give its pending entry back (owned by
-        ``consumer``) with ``delivery_count`` and a fresh idle time (taken over only after the
-        visibility timeout); the head of its case is re-indexed. An entry no longer pending (settled
-        meanwhile) gets no record."""
+        """Store ``record`` and, in the same step, give its pending entry to ``consumer`` (the bus
+        passes ``PARKED``, which the take-over passes by) with ``delivery_count`` and a fresh idle
+        time; the head of its case is re-indexed. An entry no longer pending (settled meanwhile)
+        gets no record."""
+        raise NotImplementedError
+
+    def _waiting_unwanted(
+        self, group: str, streams: tuple[str, ...], types: frozenset[str] | None, count: int
+    ) -> list[Waiting]:
+        """Up to ``count`` records of ``group`` whose stream is not one of ``streams`` or whose
+        entry's stored type is not one of ``types`` (None: any; an entry stored without a type, or
+        gone, is kept)."""
         raise NotImplementedError
 
     def _claim_waiting(self, req: ReadRequest, now: float) -> list[RawEntry]:
@@ -162,8 +184,8 @@ def order(bus: Bus, group: str, deliveries: list[Delivery], now: float) -> list[
         record = by_key.get(key)
         if record is not None and record.due is None:  # claimed when due, or taken over from a crash
             d.waiting = record
-        elif record is not None:  # waits still (taken over after the visibility timeout)
-            bus._park(group, d.consumer, record, d.delivery_count - 1)
+        elif record is not None:  # waits still (taken over from a consumer of an earlier release)
+            bus._park(group, PARKED, record, d.delivery_count - 1)
             continue
         elif case in first and id_key(first[case].entry_id) <= id_key(d.entry_id):
             # An entry of the case that is not waiting yet is held behind the case's head, also on
@@ -187,7 +209,7 @@ def hold(bus: Bus, d: Delivery, behind: str, now: float) -> None:
         record.case,
         extra={"event_id": d.event.event_id, "case_id": d.event.case_id},
     )
-    bus._park(d.group, d.consumer, record, d.delivery_count - 1)
+    bus._park(d.group, PARKED, record, d.delivery_count - 1)
 
 
 def retry_later(bus: Bus, d: Delivery, reason: str, after_s: float | None, now: float) -> Waiting:
@@ -211,5 +233,5 @@ def retry_later(bus: Bus, d: Delivery, reason: str, after_s: float | None, now: 
         reason,
         extra={"event_id": d.event.event_id, "case_id": d.event.case_id},
     )
-    bus._park(d.group, d.consumer, record, d.delivery_count - 1)
+    bus._park(d.group, PARKED, record, d.delivery_count - 1)
     return record

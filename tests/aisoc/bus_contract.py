@@ -14,11 +14,12 @@ from tests.aisoc.bus_contract_events import HUMAN, SENTINEL, alert_event, paused
 from tests.aisoc.bus_contract_hostile import HostileContract
 from tests.aisoc.bus_contract_waiting import WaitingContract
 from tests.aisoc.bus_contract_waiting_settle import WaitingSettleContract
+from tests.aisoc.bus_contract_waiting_unwanted import WaitingUnwantedContract
 
 __all__ = ["HUMAN", "SENTINEL", "BusContract", "alert_event", "paused", "verdict_for"]
 
 
-class BusContract(HostileContract, WaitingContract, WaitingSettleContract):
+class BusContract(HostileContract, WaitingContract, WaitingSettleContract, WaitingUnwantedContract):
     """Semantics every backend must share (memory, SQLite, Redis, Redis Cluster)."""
 
     visibility_timeout_ms = 200
