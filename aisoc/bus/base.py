@@ -544,24 +544,27 @@ class Bus(Coordination, WaitingRecords):
     def _claim_due(self, req: ReadRequest, types: frozenset[str] | None) -> list[RawEntry]:
         # Looking for due waiting entries costs a round trip: at most once a second (bus clock), or at
         # once after this process settled an entry that had a waiting record. Waiting entries the
-        # group no longer reads are looked for at a reader's first read and once a minute.
+        # group no longer reads are looked for at a reader's first read (by stream and by type) and
+        # once a minute after (by stream alone: one of a type no longer read is settled when it is
+        # claimed, and looking up the types of every waiting entry each minute would cost more).
         key = (req.group, ",".join(req.streams))
         reader = (*key, ",".join(sorted(types)) if types is not None else "*")
         now = self.clock()
         with self._take_over_lock:
-            unwanted = now >= self._unwanted_scan_at.get(reader, 0.0)
+            next_look = self._unwanted_scan_at.get(reader)
+            unwanted = next_look is None or now >= next_look
             if not unwanted and now < self._due_scan_at.get(key, 0.0):
                 return []
             self._due_scan_at[key] = now + DUE_SCAN_S
             if unwanted:
                 self._unwanted_scan_at[reader] = now + UNWANTED_SCAN_S
         if unwanted:
-            self._settle_unwanted(req.group, req.streams, types)
+            self._settle_unwanted(req.group, req.streams, types if next_look is None else None)
         return self._claim_waiting(req, now)
 
     def _settle_unwanted(self, group: str, streams: tuple[str, ...], types: frozenset[str] | None) -> None:
         """Ack the waiting entries ``group`` no longer reads (their stream is not one of
-        ``streams``, or their type not one of ``types``), with their records.
+        ``streams``, or their type not one of ``types``; None: any type), with their records.
 
         No consumer of the group would handle them, and the later events of their cases would wait
         behind them until they fell due (for good, for a stream no longer read). They are settled

@@ -208,8 +208,8 @@ UNWANTED = (
 -- KEYS[4..]: the streams the group reads. ARGV: count, how many types (-1: any), the types, then the
 -- streams' names. Returns up to count records (their JSON) of the group whose stream is none of
 -- those, or whose entry's stored type ('t') is none of the types (an entry without one, or gone,
--- is kept). Reads the whole hash: a consumer asks at its first read and once a minute after, not
--- on the delivery path.
+-- is kept). Reads every key of the hash (and, with types, every entry's type): a consumer asks at
+-- its first read and once a minute after (without types), not on the delivery path.
 local want, any, out = tonumber(ARGV[1]), tonumber(ARGV[2]) < 0, {}
 local ntypes, wanted, read = math.max(tonumber(ARGV[2]), 0), {}, {}
 for i = 3, 2 + ntypes do wanted[ARGV[i]] = true end
@@ -223,9 +223,8 @@ local function stored_type(key, id)
   end
   return nil
 end
-local flat = redis.call('HGETALL', H)
-for i = 1, #flat, 2 do
-  local stream, id = string.match(flat[i], '^(%S+) (%S+)$')
+for _, field in ipairs(redis.call('HKEYS', H)) do
+  local stream, id = string.match(field, '^(%S+) (%S+)$')
   if stream then
     local key = read[stream]
     local unwanted = not key
@@ -234,7 +233,7 @@ for i = 1, #flat, 2 do
       unwanted = t ~= nil and t ~= '' and not wanted[t]
     end
     if unwanted then
-      out[#out + 1] = flat[i + 1]
+      out[#out + 1] = redis.call('HGET', H, field)
       if #out >= want then break end
     end
   end
