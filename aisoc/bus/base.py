@@ -53,8 +53,6 @@ DEFAULT_MARK_TTL_S = 30 * 24 * 3600
 """How long an idempotency mark is kept (far longer than any redelivery can happen)."""
 DEFAULT_TRIM_EVERY = 500
 """Acks on one stream after which the acking process trims what every group has acked."""
-_UNWANTED_BATCH = 1000
-"""Waiting records no longer read settled per backend call."""
 
 
 class Bus(Coordination, WaitingRecords):
@@ -559,41 +557,8 @@ class Bus(Coordination, WaitingRecords):
             if unwanted:
                 self._unwanted_scan_at[reader] = now + UNWANTED_SCAN_S
         if unwanted:
-            self._settle_unwanted(req.group, req.streams, types if next_look is None else None)
+            waiting.settle_unwanted(self, req.group, req.streams, types if next_look is None else None)
         return self._claim_waiting(req, now)
-
-    def _settle_unwanted(self, group: str, streams: tuple[str, ...], types: frozenset[str] | None) -> None:
-        """Ack the waiting entries ``group`` no longer reads (their stream is not one of
-        ``streams``, or their type not one of ``types``; None: any type), with their records.
-
-        No consumer of the group would handle them, and the later events of their cases would wait
-        behind them until they fell due (for good, for a stream no longer read). They are settled
-        as an entry of a type the group no longer reads is (acked, not dead-lettered), each ack with
-        its record in one step, and the next records of their cases are claimed at once.
-        """
-        settled: dict[tuple[str, str], int] = {}
-        dropped = _UNWANTED_BATCH
-        while dropped == _UNWANTED_BATCH:  # a batch that took fewer records with it was the last
-            found: dict[str, list[str]] = {}
-            for r in self._waiting_unwanted(group, streams, types, _UNWANTED_BATCH):
-                found.setdefault(r.stream, []).append(r.entry_id)
-            dropped = 0
-            for stream, ids in found.items():
-                dropped += self._ack(stream, group, ids)
-                why = "types" if stream in streams else "stream"
-                settled[stream, why] = settled.get((stream, why), 0) + len(ids)
-        if settled:
-            self._wake_waiting(group)
-        for (stream, why), n in sorted(settled.items()):
-            log.warning(
-                "%s: %d waiting entr%s of %s acked: the group no longer reads %s (the later events "
-                "of their cases go on)",
-                group,
-                n,
-                "y" if n == 1 else "ies",
-                stream,
-                "that stream" if why == "stream" else "their types",
-            )
 
     def _retry_later(self, d: Delivery, reason: str, after_s: float | None) -> Waiting:
         return waiting.retry_later(self, d, reason, after_s, self.clock())

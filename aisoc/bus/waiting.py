@@ -64,6 +64,8 @@ UNWANTED_SCAN_S = 60.0
 types its group no longer reads (an older process of a rolling deploy may still park one)."""
 PARKED = "(waiting)"
 """The consumer that holds the pending entry of a waiting delivery while it is not in flight."""
+UNWANTED_BATCH = 1000
+"""Waiting records no longer read settled per backend call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,3 +237,37 @@ def retry_later(bus: Bus, d: Delivery, reason: str, after_s: float | None, now: 
     )
     bus._park(d.group, PARKED, record, d.delivery_count - 1)
     return record
+
+
+def settle_unwanted(bus: Bus, group: str, streams: tuple[str, ...], types: frozenset[str] | None) -> None:
+    """Ack the waiting entries ``group`` no longer reads (their stream is not one of ``streams``,
+    or their type not one of ``types``; None: any type), with their records.
+
+    No consumer of the group would handle them, and the later events of their cases would wait
+    behind them until they fell due (for good, for a stream no longer read). They are settled as an
+    entry of a type the group no longer reads is (acked, not dead-lettered), each ack with its record
+    in one step, and the next records of their cases are claimed at once.
+    """
+    settled: dict[tuple[str, str], int] = {}
+    dropped = UNWANTED_BATCH
+    while dropped == UNWANTED_BATCH:  # a batch that took fewer records with it was the last
+        found: dict[str, list[str]] = {}
+        for r in bus._waiting_unwanted(group, streams, types, UNWANTED_BATCH):
+            found.setdefault(r.stream, []).append(r.entry_id)
+        dropped = 0
+        for stream, ids in found.items():
+            dropped += bus._ack(stream, group, ids)
+            why = "types" if stream in streams else "stream"
+            settled[stream, why] = settled.get((stream, why), 0) + len(ids)
+    if settled:
+        bus._wake_waiting(group)
+    for (stream, why), n in sorted(settled.items()):
+        log.warning(
+            "%s: %d waiting entr%s of %s acked: the group no longer reads %s (the later events of "
+            "their cases go on)",
+            group,
+            n,
+            "y" if n == 1 else "ies",
+            stream,
+            "that stream" if why == "stream" else "their types",
+        )
