@@ -2,6 +2,12 @@
 
 Folding is idempotent (the same event again is a no-op) and does not depend on where a log is
 split into batches; a duplicate of an older event arriving late does not override a newer one.
+
+Whether a review request is still open is decided in log order (events are folded in the order the
+audit log holds them): work on the case recorded after the review at a later time or at the same
+instant answers it, and a review recorded after the case's latest work at the same instant (or later)
+is open, so a close and a review of one instant end as the log says they happened, not by a tie of
+timestamps.
 """
 
 from __future__ import annotations
@@ -71,6 +77,14 @@ _SENTINEL, _TIER2, _IR_LEAD, _INTEL = (
 
 def _newer(new: Any, old: Any) -> bool:
     return old is None or (new.at, new.event_id) > (old.at, old.event_id)
+
+
+def _worked(rec: CaseRecord, at: float) -> None:
+    """Work recorded on the case now, at ``at``, answers the review request unless the review is
+    later: at the same instant the work, folded after it, came after it in the log."""
+    r = rec.review
+    if r is not None and r.open and at >= r.at:
+        rec.review = replace(r, open=False)
 
 
 def _cut(text: str) -> str:
@@ -167,6 +181,8 @@ def _fold_action(rec: CaseRecord, event: ActionEvent, at: float) -> bool:
         new = replace(old, executed=step)
     if new is old and event.action_id in rec.actions:
         return False
+    if new is not old and not isinstance(event, ActionReminded | ActionEscalated):
+        _worked(rec, at)  # a reminder is not work on the case (see CaseRecord.last_activity)
     rec.actions[event.action_id] = new
     return True
 
@@ -193,10 +209,13 @@ def fold(rec: CaseRecord, event: Event) -> bool:
         out = _output(event)
         if _newer(out, rec.outputs.get(out.role)):
             rec.outputs[out.role] = out
+            _worked(rec, at)
             return True
         return False
     if isinstance(event, ReviewRequested):
-        review = Review(event.event_id, at, str(event.role), event.reason, event.duty.value)
+        # Open unless work was recorded later; work of the same instant was folded before it.
+        opened = at >= rec.last_activity()
+        review = Review(event.event_id, at, str(event.role), event.reason, event.duty.value, opened)
         if _newer(review, rec.review):
             rec.review = review
             return True
@@ -206,6 +225,7 @@ def fold(rec: CaseRecord, event: Event) -> bool:
         closure = Closure(event.event_id, at, event.disposition.value, str(c.role), c.person, event.reason)
         if _newer(closure, rec.closed):
             rec.closed = closure
+            _worked(rec, at)
             return True
         return False
     if isinstance(event, TruthLabeled):

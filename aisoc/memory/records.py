@@ -2,7 +2,9 @@
 
 Every field is a last-writer-wins register ordered by ``(occurred_at, event_id)``, so folding an
 event twice, or folding an older duplicate late, changes nothing. The case's state and its final
-verdict are pure functions of the registers (never "the most severe thing any role said").
+verdict are pure functions of the registers (never "the most severe thing any role said"); whether
+the latest review request is still open is one of them, kept by the fold in log order
+(:attr:`Review.open`), so a closure recorded after a review in the same instant closes the case.
 """
 
 from __future__ import annotations
@@ -69,13 +71,20 @@ class RoleOutput:
 
 @dataclass(frozen=True, slots=True)
 class Review:
-    """The latest ``case.review_requested``: who could not decide, why, whose duty it is."""
+    """The latest ``case.review_requested``: who could not decide, why, whose duty it is.
+
+    ``open`` says nothing that answers it (a role's output, an action's proposal, decision or
+    execution, a closure) was recorded after it: at a later time, or at the same instant later in the
+    log. The fold keeps it, because the log's order, not the record, says which of two events of one
+    instant came last.
+    """
 
     event_id: str
     at: float
     role: str
     reason: str
     duty: str
+    open: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +218,7 @@ class CaseRecord:
     @property
     def state(self) -> CaseState:
         """The case's state, derived from its registers."""
-        review_open = self.review is not None and self.review.at >= self.last_activity()
+        review_open = self.review is not None and self.review.open
         if self.closed is not None and not review_open:
             return CaseState.CLOSED
         if review_open:

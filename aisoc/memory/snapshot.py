@@ -22,11 +22,12 @@ from aisoc.memory.records import CaseRecord, KnownCampaign
 
 log = logging.getLogger(__name__)
 
-FORMAT = "aisoc-memory/4"
+FORMAT = "aisoc-memory/5"
 """Snapshot format; a snapshot of another format is ignored and rebuilt from the log (2: actions keep
 their duty, deadline and latest reminder or escalation; 3: action events without a case id are kept
 here and filed under their action's case; 4: cases keyed by id with their order of first sight,
-and the cold tier of cases evicted from the window held in RAM)."""
+and the cold tier of cases evicted from the window held in RAM; 5: a review request keeps whether it
+is still open, decided in log order)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+import time_machine
+
 from aisoc import Bus
+from aisoc.bus import AuditEntry
 from aisoc.events import Event
-from aisoc.memory import CaseState, Memory
+from aisoc.memory import CaseFile, CaseState, Memory
 
 from . import factory as f
 
@@ -62,6 +68,53 @@ def test_a_review_after_closing_reopens_the_case() -> None:
         f.review("test:1", role="human", when=f.at(9)),
     )
     assert mem.case("test:1").state == CaseState.AWAITING_HUMAN  # type: ignore[union-attr]
+
+
+def _same_instant(*steps: str) -> tuple[CaseState, CaseState, CaseState]:
+    """The state of a closed-or-reviewed case whose ``steps`` (``review`` / ``close`` / ``plan``) all
+    happened at one frozen instant, in that log order: as memory folds the log, as a snapshot restored
+    and folded on holds it, and as the case file folds the case's events."""
+    now = f.at(9)
+    made = {
+        "review": lambda: f.review("test:1", when=now),
+        "close": lambda: f.closed("test:1", "benign", when=now),
+        "plan": lambda: f.plan("test:1", "ws-1", "a1", when=now),
+    }
+    with time_machine.travel(now, tick=False), tempfile.TemporaryDirectory() as tmp:
+        bus = Bus()
+        bus.publish(f.alert("1", created=f.at(0)))
+        snap = Path(tmp) / "mem.sqlite"
+        mem = Memory(bus.audit, snapshot_path=snap)
+        for step in steps:
+            bus.publish(made[step]())
+            mem.refresh()  # folded one at a time, saved each time
+        mem.close()
+        restored = Memory(bus.audit, snapshot_path=snap)
+        logged = [e.event for e in bus.audit.scan() if isinstance(e, AuditEntry)]
+        rec, again = memory_of(*logged).case("test:1"), restored.case("test:1")
+        file = CaseFile.read(bus.audit, "test:1")
+        assert rec is not None and again is not None and file is not None
+        restored.close()
+        return rec.state, again.state, file.state
+
+
+def test_a_close_recorded_after_a_review_at_the_same_instant_closes_the_case() -> None:
+    """Given a frozen clock, when a review is requested and the case closed in that same instant (the
+    close logged after it), then the case is closed, not waiting on a person."""
+    assert _same_instant("review", "close") == (CaseState.CLOSED,) * 3
+
+
+def test_a_review_recorded_after_a_close_at_the_same_instant_reopens_the_case() -> None:
+    """Given a frozen clock, when a case is closed and a review requested in that same instant (the
+    review logged after it), then the case awaits a human again, as a review after closing does."""
+    assert _same_instant("close", "review") == (CaseState.AWAITING_HUMAN,) * 3
+
+
+def test_work_recorded_after_a_review_at_the_same_instant_answers_it() -> None:
+    """Given a frozen clock, when a review is requested and a plan logged after it in that instant,
+    then the case is planned; the plan logged first leaves the review open."""
+    assert _same_instant("review", "plan") == (CaseState.PLANNED,) * 3
+    assert _same_instant("plan", "review") == (CaseState.AWAITING_HUMAN,) * 3
 
 
 def test_final_verdict_is_the_latest_authoritative_not_the_most_severe() -> None:
