@@ -1,16 +1,32 @@
 """Where one of the bot's own read models stands in the audit log, and whether the log is still the
 one it read.
 
-The bot keeps read models of its own (the hosts' addresses, the catalog of what a question may name),
-each following the log with a cursor of its own, as memory's projection does: when the log was wiped
-(another epoch), replaced (a restored backup, a tail lost in a crash) or ends before the cursor, the
-model is built again from the start.
+The bot keeps read models of its own (the hosts' addresses, the catalog of what a question may name,
+the cases the nudger may chase), each following the log with a cursor of its own, as memory's
+projection does: when the log was wiped (another epoch), replaced (a restored backup, a tail lost in a
+crash) or ends before the cursor, the model is built again from the start. :class:`ByCase` is such a
+model kept by case: built from memory's cases, then only the cases the log's new entries name are
+read again.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from aisoc.bus import AuditEntry, AuditLog, BrokenEntry, id_key
 from aisoc.bus.audit import entry_event
+from aisoc.events import Event
+from aisoc.memory import CaseRecord
+from bot.scope import CaseView
+
+BATCH = 5000
+"""Audit entries read per page."""
+
+
+def unbounded() -> object:
+    """The window token of a memory that holds every case (it never moves cases out)."""
+    return None
 
 
 class Cursor:
@@ -62,3 +78,113 @@ class Cursor:
     def restart(self) -> None:
         """Stand before the log's first entry."""
         self.at, self.event = None, ""
+
+
+class ByCase:
+    """A read model kept by case and current with the audit log: built from memory's cases (every
+    case read once), then each case that the entries read since name (an action's decision published
+    without a case id names the case of its action) is read again through ``view`` and put, replacing
+    what the model held of it. It is built again when the log was wiped or replaced, and when memory
+    moved cases out of the window it holds in RAM (a built model leaves those out too).
+
+    Subclasses say what building, putting and forgetting mean (:meth:`_fill`, :meth:`_put`,
+    :meth:`_clear`) and whether the model is built (:attr:`built`).
+
+    Args:
+        audit: the audit log (``bus.audit``).
+        view: ``() -> the case memory as the model sees it`` (memory is built on first use).
+        window: ``() -> a token that changes when memory moves cases out of the window it holds``
+            (:attr:`aisoc.memory.Memory.cold`); none by default (an unbounded memory).
+        batch: audit entries read per page.
+    """
+
+    what = "the read model"
+    """How log lines name it."""
+
+    def __init__(
+        self,
+        audit: AuditLog,
+        view: Callable[[], CaseView],
+        *,
+        window: Callable[[], object] = unbounded,
+        batch: int = BATCH,
+    ) -> None:
+        if batch < 1:
+            raise ValueError("batch must be positive")
+        self.view = view
+        self.window = window
+        self.batch = batch
+        self._cursor = Cursor(audit)
+        self._window: object = None
+        self._log = logging.getLogger(type(self).__module__)
+
+    @property
+    def built(self) -> bool:
+        """Whether the model was built (and not dropped since)."""
+        raise NotImplementedError
+
+    def _clear(self) -> None:
+        """Drop the model (not built)."""
+        raise NotImplementedError
+
+    def _fill(self, view: CaseView) -> None:
+        """Build the model from every case ``view`` holds."""
+        raise NotImplementedError
+
+    def _put(self, case_id: str, rec: CaseRecord | None) -> None:
+        """Hold what the record says of one case now (``rec`` None: nothing the view may see)."""
+        raise NotImplementedError
+
+    def _follow(self, limit: int | None) -> int:
+        """Read up to ``limit`` entries of the log into the model (building it first when it is not
+        built, or must be built again); returns how many were read (0 when it was built)."""
+        why = self._cursor.lost()
+        if why is not None and self.built:
+            self._log.warning("%s is built again from memory: %s", self.what, why)
+        if why is not None or not self.built or self._moved():
+            self._build()
+            return 0
+        view = self.view()
+        read = 0
+        while limit is None or read < limit:
+            page = self.batch if limit is None else min(self.batch, limit - read)
+            entries = list(self._cursor.audit.scan(since=self._cursor.at, limit=page))
+            touched = dict.fromkeys(
+                c for e in entries if isinstance(e, AuditEntry) for c in [self._case_of(e.event, view)] if c
+            )
+            for case_id in touched:
+                self._put(case_id, view.case(case_id))
+            if entries:  # only once the cases are in: a failure above reads the page again
+                self._cursor.move(entries[-1])
+            read += len(entries)
+            if len(entries) < page:
+                break
+        if self._moved():  # reading those cases made memory fold, and move the oldest out
+            self._build()
+        return read
+
+    def _moved(self) -> bool:
+        """Whether memory moved cases out of its window since the model was built (a built model
+        leaves them out: it is built again)."""
+        if self.window() == self._window:
+            return False
+        self._log.info("%s is built again from memory: memory moved cases out of its window", self.what)
+        return True
+
+    def _build(self) -> None:
+        """Build the model from memory and stand at the log's end (memory folded at least that far:
+        what came after is read again, and putting a case twice changes nothing). The window is noted
+        first: cases memory moves out while the model is built make it built again."""
+        self._clear()
+        self._cursor.to_end()
+        self._window = self.window()
+        self._fill(self.view())
+
+    @staticmethod
+    def _case_of(event: Event, view: CaseView) -> str | None:
+        """The case an event changes: its own, or its action's (a decision published without one)."""
+        if event.case_id:
+            return event.case_id
+        action_id = getattr(event, "action_id", None)
+        state = view.action(action_id) if isinstance(action_id, str) else None
+        return state.case_id if state is not None else None

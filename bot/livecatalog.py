@@ -19,24 +19,17 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from aisoc.bus import AuditEntry, AuditLog
-from aisoc.events import Event
+from aisoc.bus import AuditLog
+from aisoc.memory import CaseRecord
 from bot.catalog import Catalog
-from bot.follow import Cursor
+from bot.follow import BATCH, ByCase, unbounded
 from bot.hosts import AddressBook
 from bot.scope import CaseView
 
 log = logging.getLogger(__name__)
 
-BATCH = 5000
-"""Audit entries read per page."""
 
-
-def _unbounded() -> object:
-    return None
-
-
-class LiveCatalog:
+class LiveCatalog(ByCase):
     """One conversation scope's catalog, current with the audit log (see the module's docstring).
 
     Args:
@@ -48,24 +41,20 @@ class LiveCatalog:
         batch: audit entries read per page.
     """
 
+    what = "the catalog"
+
     def __init__(
         self,
         audit: AuditLog,
         view: Callable[[], CaseView],
         addresses: AddressBook | None = None,
         *,
-        window: Callable[[], object] = _unbounded,
+        window: Callable[[], object] = unbounded,
         batch: int = BATCH,
     ) -> None:
-        if batch < 1:
-            raise ValueError("batch must be positive")
-        self.view = view
+        super().__init__(audit, view, window=window, batch=batch)
         self.addresses = addresses
-        self.window = window
-        self.batch = batch
-        self._cursor = Cursor(audit)
         self._catalog: Catalog | None = None
-        self._window: object = None
         self._failing = False
         self._lock = threading.Lock()
 
@@ -73,6 +62,16 @@ class LiveCatalog:
     def built(self) -> bool:
         """Whether the catalog was built (a question asked in this scope since the bot started)."""
         return self._catalog is not None
+
+    def _clear(self) -> None:
+        self._catalog = None
+
+    def _fill(self, view: CaseView) -> None:
+        self._catalog = Catalog(view, self.addresses)
+
+    def _put(self, case_id: str, rec: CaseRecord | None) -> None:
+        assert self._catalog is not None
+        self._catalog.put(case_id, rec)
 
     @contextmanager
     def reading(self) -> Iterator[Catalog]:
@@ -123,55 +122,3 @@ class LiveCatalog:
             return 0
         with self._lock:
             return self._follow(limit) if self._catalog is not None else 0
-
-    def _follow(self, limit: int | None) -> int:
-        why = self._cursor.lost()
-        if why is not None and self._catalog is not None:
-            log.warning("the catalog is built again from memory: %s", why)
-        if why is not None or self._catalog is None or self._moved():
-            self._build()
-            return 0
-        catalog, view = self._catalog, self.view()
-        read = 0
-        while limit is None or read < limit:
-            page = self.batch if limit is None else min(self.batch, limit - read)
-            entries = list(self._cursor.audit.scan(since=self._cursor.at, limit=page))
-            touched = dict.fromkeys(
-                c for e in entries if isinstance(e, AuditEntry) for c in [self._case_of(e.event, view)] if c
-            )
-            for case_id in touched:
-                catalog.put(case_id, view.case(case_id))
-            if entries:  # only once the cases are in: a failure above reads the page again
-                self._cursor.move(entries[-1])
-            read += len(entries)
-            if len(entries) < page:
-                break
-        if self._moved():  # reading those cases made memory fold, and move the oldest out
-            self._build()
-        return read
-
-    def _moved(self) -> bool:
-        """Whether memory moved cases out of its window since the catalog was built (a built
-        catalog leaves them out: it is built again)."""
-        if self.window() == self._window:
-            return False
-        log.info("the catalog is built again from memory: memory moved cases out of its window")
-        return True
-
-    def _build(self) -> None:
-        """Build the catalog from memory and stand at the log's end (memory folded at least that
-        far: what came after is read again, and putting a case twice changes nothing). The window
-        is noted first: cases memory moves out while the catalog is built make it built again."""
-        self._catalog = None
-        self._cursor.to_end()
-        self._window = self.window()
-        self._catalog = Catalog(self.view(), self.addresses)
-
-    @staticmethod
-    def _case_of(event: Event, view: CaseView) -> str | None:
-        """The case an event changes: its own, or its action's (a decision published without one)."""
-        if event.case_id:
-            return event.case_id
-        action_id = getattr(event, "action_id", None)
-        state = view.action(action_id) if isinstance(action_id, str) else None
-        return state.case_id if state is not None else None

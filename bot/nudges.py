@@ -7,6 +7,11 @@ duty's escalation chain in the roster, one step per interval, until someone repo
 acknowledges. Each step is a post whose id names the item and the step, so a sweep repeated (or run
 by two bot processes) posts each step once. A shift summary is followed by a handover that mentions
 the incoming on-call people and links each open approval.
+
+A sweep reads only the cases that can need a nudge (:class:`Waiting`: an approved action not reported
+done, a review not picked up), an index built from memory at the first sweep and kept current from
+the audit log like the questions' catalog (:class:`bot.follow.ByCase`), so its cost follows the work
+waiting and what changed since the last sweep, not every case in memory.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from aisoc.bus import AuditLog
 from aisoc.events import Event, Role, ShiftSummary
 from aisoc.memory import CaseState, Memory
 from aisoc.memory.records import ActionRecord, CaseRecord
 from bot.directory import Directory
+from bot.follow import ByCase, unbounded
+from bot.scope import CaseView
 from bot.settings import BotSettings
 from bot.store import Plan, Post
 from cards.text import clean, label
@@ -36,6 +44,62 @@ def _c(text: str | None, limit: int = 120) -> str:
     return clean(text or "", limit, oneline=True)
 
 
+def approved_not_done(act: ActionRecord) -> bool:
+    """Whether an action is approved, not reported done, and has a duty to chase."""
+    approved = act.decided is not None and act.decided.value == "approved"
+    return approved and act.executed is None and bool(act.duty)
+
+
+def review_waiting(rec: CaseRecord) -> bool:
+    """Whether a case waits on a person to pick up a role's review request."""
+    r = rec.review
+    return r is not None and r.role != Role.HUMAN.value and rec.state == CaseState.AWAITING_HUMAN
+
+
+def waits(rec: CaseRecord) -> bool:
+    """Whether a case can need a nudge, now or later (only time passing is needed)."""
+    return review_waiting(rec) or any(approved_not_done(a) for a in rec.actions.values())
+
+
+class Waiting(ByCase):
+    """The cases that can need a nudge (:func:`waits`), with their records, current with the log."""
+
+    what = "the nudger's index of waiting cases"
+
+    def __init__(
+        self, audit: AuditLog, view: Callable[[], CaseView], *, window: Callable[[], object] = unbounded
+    ) -> None:
+        super().__init__(audit, view, window=window)
+        self._cases: dict[str, CaseRecord] | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._cases is not None
+
+    def _clear(self) -> None:
+        self._cases = None
+
+    def _fill(self, view: CaseView) -> None:
+        self._cases = {rec.case_id: rec for rec in view.cases() if waits(rec)}
+
+    def _put(self, case_id: str, rec: CaseRecord | None) -> None:
+        assert self._cases is not None
+        if rec is not None and waits(rec):
+            self._cases[case_id] = rec
+        else:
+            self._cases.pop(case_id, None)
+
+    def current(self) -> list[CaseRecord]:
+        """The waiting cases' records, current with the log (built first when it is not).
+
+        Raises:
+            Exception: the log or memory could not be read (the sweep is tried again).
+        """
+        self._follow(None)
+        assert self._cases is not None
+        return list(self._cases.values())
+
+
 class Nudger:
     """Chases approved-not-done actions and unacknowledged reviews; writes the shift handover.
 
@@ -49,19 +113,32 @@ class Nudger:
         self.settings = settings
         self._memory = memory
         self.directory = directory
+        self._waiting: Waiting | None = None
+
+    @property
+    def waiting(self) -> Waiting:
+        """The index of the cases that can need a nudge, over the log memory folds (made on first use:
+        memory is built on first use too)."""
+        if self._waiting is None:
+            memory = self._memory()
+            self._waiting = Waiting(memory.audit, self._memory, window=lambda: self._memory().cold)
+        return self._waiting
 
     def sweep(self, now: float) -> Plan:
-        """The reminders and escalations due at ``now`` (seconds since the epoch)."""
-        posts: list[Post] = []
-        for rec in self._memory().cases():
-            for act in rec.actions.values():
-                post = self._done(rec, act, now)
-                if post is not None:
-                    posts.append(post)
-            post = self._review(rec, now)
-            if post is not None:
-                posts.append(post)
-        return Plan(posts=posts)
+        """The reminders and escalations due at ``now`` (seconds since the epoch), read from the
+        waiting cases only (:class:`Waiting`).
+
+        Raises:
+            Exception: the log or memory could not be read (the feed tries again next interval).
+        """
+        return Plan(posts=[p for rec in self.waiting.current() for p in self.due(rec, now)])
+
+    def due(self, rec: CaseRecord, now: float) -> list[Post]:
+        """One case's reminders and escalations due at ``now``: its approved actions not reported
+        done, then its review not picked up."""
+        posts = [p for act in rec.actions.values() if (p := self._done(rec, act, now)) is not None]
+        post = self._review(rec, now)
+        return [*posts, post] if post is not None else posts
 
     def _step(self, since: float, now: float, every: float) -> int:
         return int((now - since) // every) if now > since else 0
@@ -80,8 +157,9 @@ class Nudger:
         return f"Escalated (level {level})", [*first, *chain[:level]]
 
     def _done(self, rec: CaseRecord, act: ActionRecord, now: float) -> Post | None:
-        if act.decided is None or act.decided.value != "approved" or act.executed is not None or not act.duty:
+        if not approved_not_done(act):
             return None
+        assert act.decided is not None and act.duty is not None
         step = self._step(act.decided.at, now, self.settings.done_remind_after_s)
         if step < 1:
             return None
@@ -100,7 +178,7 @@ class Nudger:
 
     def _review(self, rec: CaseRecord, now: float) -> Post | None:
         r = rec.review
-        if r is None or r.role == Role.HUMAN.value or rec.state != CaseState.AWAITING_HUMAN:
+        if r is None or not review_waiting(rec):
             return None
         step = self._step(r.at, now, self.settings.review_sla_minutes * 60.0)
         if step < 1:

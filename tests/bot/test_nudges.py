@@ -1,0 +1,168 @@
+"""The nudger's sweep reads only the cases that can need a nudge, from an index kept current with the
+audit log: at a few thousand cases, mostly closed, it lists memory once (at its first sweep) and then
+reads only the cases the log named since, and it posts exactly what a sweep over every case would.
+Time is frozen (the roster decides who is mentioned; the steps count from the events' times)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+
+from aisoc.bus import Bus
+from aisoc.events import Event
+from aisoc.memory import CaseFile, CaseRecord, Memory
+from aisoc.memory.casefile import ActionState
+from bot.directory import Directory
+from bot.nudges import Nudger
+from bot.store import Post
+from tests.aisoc.memory import factory as f
+from tests.bot.factory import bot_settings, gate_settings
+
+CASES = 3000
+"""Cases in the log; nine in ten closed or done."""
+
+
+class Log:
+    """An audit log that can be swapped for another under its readers (Redis restarted empty)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.bus.audit, name)
+
+
+class Counting:
+    """Memory as the nudger sees it, counting its listings of every case and its reads of one."""
+
+    def __init__(self, memory: Memory) -> None:
+        self.memory = memory
+        self.listed = 0
+        self.read: list[str] = []
+
+    @property
+    def audit(self) -> Any:
+        return self.memory.audit
+
+    @property
+    def cold(self) -> int:
+        return self.memory.cold
+
+    def cases(self) -> Iterator[CaseRecord]:
+        self.listed += 1
+        return self.memory.cases()
+
+    def case(self, case_id: str) -> CaseRecord | None:
+        self.read.append(case_id)
+        return self.memory.case(case_id)
+
+    def case_file(self, case_id: str) -> CaseFile | None:
+        return self.memory.case_file(case_id)
+
+    def action(self, action_id: str) -> ActionState | None:
+        return self.memory.action(action_id)
+
+
+def story(n: int) -> list[Event]:
+    """Case ``test:n``: closed (most), reviewed and closed in one instant, a review waiting, an
+    approved action not done, or an action done and the case closed."""
+    a = f.alert(str(n), created=f.at(0))
+    cid, act, kind = a.case_id, f"act-{n}", n % 10
+    if kind <= 5:
+        return [a, f.closed(cid, "benign")]
+    if kind == 6:  # the close logged after the review in the same instant: nothing waits
+        return [a, f.review(cid, when=f.at(9)), f.closed(cid, "benign", when=f.at(9))]
+    if kind == 7:
+        return [a, f.review(cid)]
+    if kind == 8:
+        return [a, f.proposed(cid, act, f"ws-{n}"), f.decided(cid, act)]
+    return [
+        a,
+        f.proposed(cid, act, f"ws-{n}"),
+        f.decided(cid, act),
+        f.executed(cid, act),
+        f.closed(cid, "true_positive"),
+    ]
+
+
+def full_sweep(nudger: Nudger, memory: Memory, now: float) -> list[Post]:
+    """What a sweep over every case in memory posts (the sweep before the index)."""
+    return [p for rec in memory.cases() for p in nudger.due(rec, now)]
+
+
+def posted(posts: list[Post]) -> list[tuple[str, str | None, str, Any]]:
+    return sorted((p.post_id, p.case_id, p.room_id, p.body) for p in posts)
+
+
+@pytest.fixture(autouse=True)
+def frozen() -> Iterator[None]:
+    with time_machine.travel(f.at(0), tick=False):
+        yield
+
+
+def test_a_sweep_reads_only_the_waiting_cases_and_posts_what_a_full_sweep_would() -> None:
+    """Given 3,000 cases (a tenth waiting on a review, a tenth approved and not done), when the nudger
+    sweeps, cases change, it sweeps again and the log is wiped, then memory is listed once per build
+    (the first sweep, the wipe), only the changed cases are read, and every sweep posts exactly what a
+    sweep over every case would: every waiting case at its step, the rest never."""
+    bus = Bus()
+    for n in range(CASES):
+        for e in story(n):
+            bus.publish(e)
+    log = Log(bus)
+    memory = Memory(log)  # type: ignore[arg-type]
+    counting = Counting(memory)
+    nudger = Nudger(bot_settings(None), lambda: counting, Directory(gate_settings()))  # type: ignore[arg-type,return-value]
+
+    now = f.at(80).timestamp()  # reviews at 9 min: step 2 (30 min SLA); approvals at 5 min: step 2
+    first = nudger.sweep(now).posts
+    assert posted(first) == posted(full_sweep(nudger, memory, now))
+    waiting = {f"test:{n}" for n in range(CASES) if n % 10 in (7, 8)}
+    assert {p.case_id for p in first} == waiting and len(first) == len(waiting)
+    assert (counting.listed, counting.read) == (1, [])
+
+    changed = [
+        f.executed("test:8", "act-8", when=f.at(81)),  # done: no more reminders
+        f.closed("test:7", "benign", when=f.at(9)),  # closed in the review's instant, logged after it
+        f.review("test:0", when=f.at(82)),  # a closed case reopened for review
+        f.proposed("test:1", "act-1b", "ws-1", when=f.at(83)),
+        f.decided(None, "act-1b", when=f.at(84)),  # approved; the decision names no case
+    ]
+    for e in changed:
+        bus.publish(e)
+    later = f.at(200).timestamp()
+    second = nudger.sweep(later).posts
+    assert posted(second) == posted(full_sweep(nudger, memory, later))
+    ids = {p.case_id for p in second}
+    assert {"test:0", "test:1"} <= ids and not {"test:7", "test:8"} & ids
+    assert counting.listed == 1 and sorted(set(counting.read)) == ["test:0", "test:1", "test:7", "test:8"]
+
+    wiped = Bus()  # Redis restarted empty, then a few cases came in
+    for n in range(20):
+        for e in story(n):
+            wiped.publish(e)
+    log.bus = wiped
+    third = nudger.sweep(later).posts
+    assert posted(third) == posted(full_sweep(nudger, memory, later))
+    assert {p.case_id for p in third} == {"test:7", "test:8", "test:17", "test:18"}
+    assert counting.listed == 2
+
+
+def test_cases_memory_moves_out_of_its_window_are_swept_as_a_full_sweep_would(tmp_path: Any) -> None:
+    """Given memory bounded to 40 cases in RAM, when cases keep coming and memory moves the oldest
+    out, then each sweep posts what a sweep over the cases memory holds would."""
+    bus = Bus()
+    memory = Memory(bus.audit, snapshot_path=tmp_path / "memory.sqlite", max_cases=40)
+    counting = Counting(memory)
+    nudger = Nudger(bot_settings(None), lambda: counting, Directory(gate_settings()))  # type: ignore[arg-type,return-value]
+    now = f.at(80).timestamp()
+    for n in range(0, 200, 10):
+        for m in range(n, n + 10):
+            for e in story(m):
+                bus.publish(e.model_copy(update={"occurred_at": e.occurred_at + timedelta(seconds=m)}))
+        assert posted(nudger.sweep(now).posts) == posted(full_sweep(nudger, memory, now))
+    assert memory.cold > 0
