@@ -274,11 +274,7 @@ class Commands:
         Returns:
             Whether this call built it.
         """
-        try:
-            return self.desk(None).catalog.build()
-        except Exception:  # the first question builds it (or answers from a catalog of its own)
-            log.exception("the catalog could not be built at start; the first question builds it")
-            return False
+        return self.desk(None).catalog.warm()  # failing, the first question builds it
 
     def keep_up(self, limit: int) -> int:
         """Read a page of the log into the bot's own read models: the hosts' addresses, then each

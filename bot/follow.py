@@ -6,12 +6,14 @@ the cases the nudger may chase), each following the log with a cursor of its own
 projection does: when the log was wiped (another epoch), replaced (a restored backup, a tail lost in a
 crash) or ends before the cursor, the model is built again from the start. :class:`ByCase` is such a
 model kept by case: built from memory's cases, then only the cases the log's new entries name are
-read again.
+read again. The bot builds its costly ones in the background at its start (:meth:`ByCase.warm`): whatever
+needs one meanwhile waits for that build and uses it, so each is built once.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 from aisoc.bus import AuditEntry, AuditLog, BrokenEntry, id_key
@@ -88,7 +90,8 @@ class ByCase:
     moved cases out of the window it holds in RAM (a built model leaves those out too).
 
     Subclasses say what building, putting and forgetting mean (:meth:`_fill`, :meth:`_put`,
-    :meth:`_clear`) and whether the model is built (:attr:`built`).
+    :meth:`_clear`) and whether the model is built (:attr:`built`); they read and follow the model
+    holding its lock (``_lock``), which :meth:`build` holds while it builds.
 
     Args:
         audit: the audit log (``bus.audit``).
@@ -117,6 +120,7 @@ class ByCase:
         self._cursor = Cursor(audit)
         self._window: object = None
         self._log = logging.getLogger(type(self).__module__)
+        self._lock = threading.Lock()
 
     @property
     def built(self) -> bool:
@@ -134,6 +138,35 @@ class ByCase:
     def _put(self, case_id: str, rec: CaseRecord | None) -> None:
         """Hold what the record says of one case now (``rec`` None: nothing the view may see)."""
         raise NotImplementedError
+
+    def build(self) -> bool:
+        """Build the model now unless it is built (the bot builds its costly ones in the background
+        at its start): whatever needs it meanwhile waits for this build and uses it, so it is built
+        once.
+
+        Returns:
+            Whether this call built it.
+
+        Raises:
+            Exception: memory or the log could not be read (its first use tries again).
+        """
+        with self._lock:
+            if self.built:
+                return False
+            self._build()
+            return True
+
+    def warm(self) -> bool:
+        """:meth:`build`, for a background thread: a failure is logged (its first use builds it).
+
+        Returns:
+            Whether this call built it.
+        """
+        try:
+            return self.build()
+        except Exception:
+            self._log.exception("%s could not be built at start; its first use builds it", self.what)
+            return False
 
     def _follow(self, limit: int | None) -> int:
         """Read up to ``limit`` entries of the log into the model (building it first when it is not

@@ -15,7 +15,6 @@ again, and the cursor stays where it was, so nothing is missed.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -56,7 +55,6 @@ class LiveCatalog(ByCase):
         self.addresses = addresses
         self._catalog: Catalog | None = None
         self._failing = False
-        self._lock = threading.Lock()
 
     @property
     def built(self) -> bool:
@@ -75,7 +73,8 @@ class LiveCatalog(ByCase):
 
     @contextmanager
     def reading(self) -> Iterator[Catalog]:
-        """The catalog, current with the log, held for one question (the feed waits meanwhile).
+        """The catalog, current with the log, held for one question (the feed waits meanwhile; a
+        question during the catalog's build at start waits for it, :meth:`build`).
 
         Raises:
             Exception: memory could not be read even to build a catalog for this question alone.
@@ -93,23 +92,6 @@ class LiveCatalog(ByCase):
                 self._failing = True
                 catalog = None
             yield catalog if catalog is not None else Catalog(self.view(), self.addresses)
-
-    def build(self) -> bool:
-        """Build the catalog now unless it is built (the bot builds the SOC-wide scope's in the
-        background at its start): a question that comes meanwhile waits for this build and uses it,
-        so it is built once.
-
-        Returns:
-            Whether this call built it.
-
-        Raises:
-            Exception: memory or the log could not be read (the first question tries again).
-        """
-        with self._lock:
-            if self._catalog is not None:
-                return False
-            self._build()
-            return True
 
     def follow(self, limit: int | None = None) -> int:
         """Read up to ``limit`` entries of the log into a built catalog (the feed's keep-up; a

@@ -9,14 +9,17 @@ by two bot processes) posts each step once. A shift summary is followed by a han
 the incoming on-call people and links each open approval.
 
 A sweep reads only the cases that can need a nudge (:class:`Waiting`: an approved action not reported
-done, a review not picked up), an index built from memory at the first sweep and kept current from
-the audit log like the questions' catalog (:class:`bot.follow.ByCase`), so its cost follows the work
-waiting and what changed since the last sweep, not every case in memory.
+done, a review not picked up), an index kept current from the audit log like the questions' catalog
+(:class:`bot.follow.ByCase`), so its cost follows the work waiting and what changed since the last
+sweep, not every case in memory. Like the SOC-wide catalog, the index is built in the background at
+the bot's start (:meth:`Nudger.warm`), so no sweep on the feed's thread lists every case: a sweep
+during that build waits for it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -90,14 +93,16 @@ class Waiting(ByCase):
             self._cases.pop(case_id, None)
 
     def current(self) -> list[CaseRecord]:
-        """The waiting cases' records, current with the log (built first when it is not).
+        """The waiting cases' records, current with the log (built first when it is not; while the
+        build at start runs, when it ends).
 
         Raises:
             Exception: the log or memory could not be read (the sweep is tried again).
         """
-        self._follow(None)
-        assert self._cases is not None
-        return list(self._cases.values())
+        with self._lock:  # a build at start is waited for
+            self._follow(None)
+            assert self._cases is not None
+            return list(self._cases.values())
 
 
 class Nudger:
@@ -114,15 +119,33 @@ class Nudger:
         self._memory = memory
         self.directory = directory
         self._waiting: Waiting | None = None
+        self._making = threading.Lock()
 
     @property
     def waiting(self) -> Waiting:
-        """The index of the cases that can need a nudge, over the log memory folds (made on first use:
-        memory is built on first use too)."""
+        """The index of the cases that can need a nudge, over the log memory folds (made on first use,
+        whichever thread asks first: memory is built on first use too)."""
         if self._waiting is None:
-            memory = self._memory()
-            self._waiting = Waiting(memory.audit, self._memory, window=lambda: self._memory().cold)
+            with self._making:
+                if self._waiting is None:
+                    memory = self._memory()
+                    self._waiting = Waiting(memory.audit, self._memory, window=lambda: self._memory().cold)
         return self._waiting
+
+    def warm(self) -> bool:
+        """Build the index of waiting cases now, unless a sweep built it already (the bot's start runs
+        this in the background: a sweep that comes meanwhile waits for it, and nothing builds it
+        twice; failing, the next sweep builds it).
+
+        Returns:
+            Whether this call built it.
+        """
+        try:
+            waiting = self.waiting
+        except Exception:
+            log.exception("memory could not be read at start; the next sweep tries again")
+            return False
+        return waiting.warm()
 
     def sweep(self, now: float) -> Plan:
         """The reminders and escalations due at ``now`` (seconds since the epoch), read from the

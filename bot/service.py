@@ -93,7 +93,7 @@ class Bot:
         self.space: Space = space
         self.composer = Composer(settings, self.bus, self.directory, self.store)
         self.sender = Sender(self.store, self.space, settings, clock=clock)
-        nudger = Nudger(settings, lambda: self.commands.memory, self.directory)
+        self.nudger = nudger = Nudger(settings, lambda: self.commands.memory, self.directory)
         self.composer.handover = nudger.handover
         self.feed = Feed(
             self.bus,
@@ -126,7 +126,7 @@ class Bot:
         )
         self.transport: Transport | None = None
         self.warming: threading.Thread | None = None
-        """Builds the SOC-wide scope's catalog in the background at :meth:`start`."""
+        """Builds the bot's costly read models in the background at :meth:`start` (:meth:`warm`)."""
 
     def _preview_person(self) -> tuple[str, str]:
         wanted = self.settings.preview_person
@@ -157,10 +157,9 @@ class Bot:
 
     def start(self, *, feed: bool = True, sender: bool = True, transport: Transport | None = None) -> Bot:
         """Start the threads: the feed (consumer group ``bot``), the sender, a transport (websocket),
-        and one that builds the SOC-wide scope's catalog (memory folded, every case read once) so
-        its first question does not pay for it; a question that comes before it ends waits for it."""
+        and one that builds the bot's read models (:meth:`warm`); start does not wait for it."""
         if self.warming is None:
-            self.warming = threading.Thread(target=self.commands.warm, name="bot-catalog", daemon=True)
+            self.warming = threading.Thread(target=self.warm, name="bot-warm", daemon=True)
             self.warming.start()
         if feed:
             self.feed.start()
@@ -170,6 +169,15 @@ class Bot:
             self.transport = transport
             transport.start(self.receiver)
         return self
+
+    def warm(self) -> None:
+        """Build the bot's read models that list every case, once each, so that neither the feed's
+        first sweep nor the first question pays for it (memory is folded by the first): the nudger's
+        index of waiting cases first (the feed sweeps as soon as it starts), then the SOC-wide scope's
+        catalog. A sweep or a question that needs one while it is built waits for that build and
+        uses it; one that comes before its build starts builds it, and this build is then skipped."""
+        self.nudger.warm()
+        self.commands.warm()
 
     def stop(self) -> None:
         """Stop every thread (what is queued stays queued for the next start)."""

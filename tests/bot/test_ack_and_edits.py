@@ -233,15 +233,17 @@ def test_the_soc_wide_catalog_is_built_in_the_background_at_start_once(
 ) -> None:
     """Given 500 cases, when the bot starts, then start returns while the SOC-wide catalog is still
     being built in the background; a question that arrives during the build waits for it and is
-    answered; memory is made once and every case listed once: the catalog was built once."""
+    answered; memory is made once and every case listed once per read model: the catalog was built
+    once."""
     for n in range(1, 501):
         bus.publish(_xsoar(n))
     building, release = threading.Event(), threading.Event()
 
     class Held(CountingMemory):
         def cases(self) -> Iterator[CaseRecord]:
-            building.set()
-            release.wait(10)
+            if self.listed:  # the nudger's index is built first, then the catalog: hold that
+                building.set()
+                release.wait(10)
             return super().cases()
 
     CountingMemory.made = []
@@ -264,7 +266,7 @@ def test_the_soc_wide_catalog_is_built_in_the_background_at_start_once(
         assert b.commands.desk(None).catalog.built
         assert _says(b, space, "erin", "{bot} what happened to ws-0042?").startswith("**host ws-0042**")
         (memory,) = CountingMemory.made
-        assert memory.listed == 1
+        assert memory.listed == 2  # once for the nudger's index, once for the catalog
     finally:
         release.set()
         b.stop()
@@ -384,3 +386,4 @@ def test_an_edited_ack_is_not_taken_again_and_its_new_question_is_answered(
     )
     assert f"`{asked.case_id}`" in rest.splitlines()[0]
     assert len(_taken(bus, asked.case_id)) == 1
+

@@ -1,10 +1,12 @@
-"""The nudger's sweep reads only the cases that can need a nudge, from an index kept current with the
-audit log: at a few thousand cases, mostly closed, it lists memory once (at its first sweep) and then
-reads only the cases the log named since, and it posts exactly what a sweep over every case would.
-Time is frozen (the roster decides who is mentioned; the steps count from the events' times)."""
+"""The nudger's sweep reads only the cases that can need a nudge, from an index kept current with the audit
+log: at a few thousand cases, mostly closed, it lists memory once (at its first sweep) and then reads
+only the cases the log named since, and it posts exactly what a sweep over every case would. The bot
+builds the index in the background at its start, once. Time is frozen (the roster decides who is
+mentioned; the steps count from the events' times)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -18,9 +20,12 @@ from aisoc.memory import CaseFile, CaseRecord, Memory
 from aisoc.memory.casefile import ActionState
 from bot.directory import Directory
 from bot.nudges import Nudger
+from bot.service import Bot
 from bot.store import Post
+from gate.service import Gate
 from tests.aisoc.memory import factory as f
-from tests.bot.factory import bot_settings, gate_settings
+from tests.bot.conftest import Space
+from tests.bot.factory import WallClock, bot_settings, gate_settings
 
 CASES = 3000
 """Cases in the log; nine in ten closed or done."""
@@ -166,3 +171,60 @@ def test_cases_memory_moves_out_of_its_window_are_swept_as_a_full_sweep_would(tm
                 bus.publish(e.model_copy(update={"occurred_at": e.occurred_at + timedelta(seconds=m)}))
         assert posted(nudger.sweep(now).posts) == posted(full_sweep(nudger, memory, now))
     assert memory.cold > 0
+
+
+def test_the_index_is_built_in_the_background_at_start_once_and_a_sweep_waits_for_it(
+    monkeypatch: pytest.MonkeyPatch, space: Space, bus: Bus, gate: Gate, clock: WallClock
+) -> None:
+    """Given 300 cases (a fifth waiting), when the bot starts, then start returns while the nudger's
+    index is still being built in the background; a sweep that comes during the build waits for it
+    and posts exactly what a sweep over every case would; memory is listed once for the index (and
+    once for the catalog built after it), and a later sweep lists nothing: the index was built once."""
+    for n in range(300):
+        for e in story(n):
+            bus.publish(e)
+    building, release = threading.Event(), threading.Event()
+    made: list[Held] = []
+
+    class Held(Memory):
+        """Memory whose first listing of every case (the index's build) holds until released."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.listed = 0
+            made.append(self)
+
+        def cases(self) -> Iterator[CaseRecord]:
+            self.listed += 1
+            if self.listed == 1:
+                building.set()
+                release.wait(10)
+            return super().cases()
+
+    monkeypatch.setattr("bot.service.Memory", Held)
+    b = Bot(bot_settings(space.fake, space.soc), bus=bus, gate=gate, gate_settings=gate.settings, clock=clock)
+    now = f.at(80).timestamp()
+    swept: list[list[Post]] = []
+    try:
+        b.start(feed=False, sender=False)
+        assert building.wait(10), "the index was not built at start"
+        assert b.warming is not None and b.warming.is_alive()
+        assert not b.nudger.waiting.built  # start did not wait for it
+        sweep = threading.Thread(target=lambda: swept.append(b.nudger.sweep(now).posts))
+        sweep.start()
+        sweep.join(0.2)
+        assert sweep.is_alive() and not swept  # it waits for the build
+        release.set()
+        sweep.join(10)
+        b.warming.join(10)
+        (memory,) = made
+        assert memory.listed == 2  # the index's build and the catalog's: the sweep listed nothing
+        assert swept and posted(swept[0]) == posted(full_sweep(b.nudger, memory, now))
+        assert {p.case_id for p in swept[0]} == {f"test:{n}" for n in range(300) if n % 10 in (7, 8)}
+        listed = memory.listed
+        assert posted(b.nudger.sweep(now).posts) == posted(swept[0])
+        assert memory.listed == listed and b.nudger.warm() is False  # built once
+    finally:
+        release.set()
+        b.stop()
+        b.close()
