@@ -387,3 +387,38 @@ def test_an_edited_ack_is_not_taken_again_and_its_new_question_is_answered(
     assert f"`{asked.case_id}`" in rest.splitlines()[0]
     assert len(_taken(bus, asked.case_id)) == 1
 
+
+def test_a_close_edited_without_its_label_is_told_the_label_it_closed_with(
+    bot: Bot, client: FlaskClient, space: Space, bus: Bus, clock: WallClock
+) -> None:
+    """Given Alice's "close CASE fp lab noise" that closed a case, and Bob's "close tp" in the review
+    card's thread that relabelled it, when each is edited into the same close without a label ("close
+    CASE", "can you close CASE?", "close it please" in the thread), then nothing is recorded and each is
+    told the label its message closed the case as and how to change it, never to send the labelless
+    close as a new message."""
+    asked = review(bus)
+    settle(bot, clock)
+    case = asked.case_id
+    card = _review_card(space)
+    msg, said = _send(client, bot, space, clock, "alice", f"close {case} fp lab noise")
+    assert said.startswith(f"Closed **{case}**")
+    threaded, said = _send(client, bot, space, clock, "bob", "close tp real attack", parent=card["id"])
+    assert said.startswith(f"Closed **{case}**")
+    ran = _changes(bus, case)
+    change = f"To change the label, send `close {case} tp|fp|benign [reason]` as a new message"
+
+    for text in (f"close {case}", f"{{bot}} can you close {case}?", f"{{bot}} close {case} please"):
+        said = _edit(client, bot, space, clock, msg, text)
+        assert said.startswith(
+            f"`{case}` was already closed as false positive by this message (`close {case} fp lab noise`)"
+        ), text
+        assert change in said and "Nothing was changed" not in said, text
+    for text in ("close it please", "{bot} can you close it?"):
+        said = _edit(client, bot, space, clock, threaded, text)
+        assert said.startswith(f"`{case}` was already closed as true positive by this message"), text
+        assert change in said, text
+    said = _edit(client, bot, space, clock, msg, "close xsoar:999999")  # another case: the generic answer
+    assert said.startswith("Nothing was changed")
+    assert _changes(bus, case) == ran
+    labels = [e.label for e in bus.audit.for_case(case) if isinstance(e, TruthLabeled)]
+    assert labels == ["false_positive", "true_positive"]
