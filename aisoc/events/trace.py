@@ -343,8 +343,10 @@ class LegFailure(_Frozen):
 
     leg: Short
     error: Short
-    """The exception's class name (``OpenAITimeoutError``, ``OpenAIConnectionError``,
-    ``OpenAIRateLimitError``, ``OpenAIAPIError``, ``BadResponse``...)."""
+    """How the leg failed: the exception's class name (``OpenAITimeoutError``,
+    ``OpenAIConnectionError``, ``OpenAIRateLimitError``, ``OpenAIAPIError``, ``BadResponse``...),
+    or ``content_filter`` when the leg answered but its provider's content filter withheld the answer
+    (``finish_reason`` ``content_filter``; no ``status``), see docs/models.md."""
     status: int | None = Field(default=None, ge=100, le=599)
     """The HTTP status the leg answered, when it answered one."""
     duration_ms: float = Field(ge=0)
