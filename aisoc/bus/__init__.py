@@ -24,6 +24,7 @@ from aisoc.bus.base import (
 from aisoc.bus.coordination import Coordination
 from aisoc.bus.delivery import Delivery, Handler, Subscription
 from aisoc.bus.factory import BusSettings, open_bus
+from aisoc.bus.groups import DEFAULT_GROUP_IDLE_S, ForgetResult, HeldGroup
 from aisoc.bus.records import (
     AuditEntry,
     BrokenEntry,
@@ -36,6 +37,7 @@ from aisoc.bus.records import (
 )
 
 __all__ = [
+    "DEFAULT_GROUP_IDLE_S",
     "DEFAULT_MARK_TTL_S",
     "DEFAULT_MAX_DELIVERIES",
     "DEFAULT_VISIBILITY_TIMEOUT_MS",
@@ -48,8 +50,10 @@ __all__ = [
     "Coordination",
     "DeadLetter",
     "Delivery",
+    "ForgetResult",
     "GroupStats",
     "Handler",
+    "HeldGroup",
     "StreamStats",
     "Subscription",
     "Undeliverable",

@@ -13,6 +13,7 @@ from typing import Any
 from aisoc.bus.audit import AuditLog
 from aisoc.bus.base import TRIMMED_STREAMS, Bus
 from aisoc.bus.delivery import Delivery
+from aisoc.bus.groups import GroupPosition
 from aisoc.bus.records import (
     AuditEntry,
     BrokenEntry,
@@ -54,6 +55,7 @@ class _Pending:
 class _Group:
     next_pos: int = 0
     pending: dict[int, _Pending] = field(default_factory=dict)  # keyed by seq, in delivery order
+    seen: float = 0.0  # when a consumer last read or acked (bus clock): how long the group is idle
 
 
 @dataclass
@@ -223,6 +225,7 @@ class MemoryBus(Bus):
                 for name in streams:
                     st = self._streams[name]
                     g = st.groups.setdefault(group, _Group(next_pos=st.base))
+                    g.seen = self.clock()
                     now = time.monotonic()
                     while g.next_pos < st.end() and len(out) < count:
                         e = st.entries[g.next_pos - st.base]
@@ -245,6 +248,7 @@ class MemoryBus(Bus):
                 g = st.groups.get(group)
                 if g is None:
                     continue
+                g.seen = self.clock()
                 for seq, p in list(g.pending.items()):
                     if len(out) >= count:
                         return out
@@ -260,6 +264,7 @@ class MemoryBus(Bus):
         with self._lock:
             g = self._streams[stream].groups.get(group)
             if g is not None:
+                g.seen = self.clock()
                 for eid in entry_ids:
                     g.pending.pop(int(eid), None)
             table = self._wait.get(group)
@@ -353,6 +358,44 @@ class MemoryBus(Bus):
     def _group_names(self, stream: str) -> set[str]:
         with self._lock:
             return set(self._streams[stream].groups)
+
+    def _positions(self, stream: str) -> list[GroupPosition]:
+        with self._lock:
+            st, now = self._streams[stream], self.clock()
+            return [
+                GroupPosition(
+                    name,
+                    (min([g.next_pos, *(p.pos for p in g.pending.values())]), 0),
+                    len(g.pending),
+                    len(g.pending) + st.end() - g.next_pos,
+                    max(0.0, now - g.seen),
+                )
+                for name, g in st.groups.items()
+            ]
+
+    def _pending_of(self, stream: str, group: str, count: int) -> list[RawEntry]:
+        with self._lock:
+            st = self._streams[stream]
+            g = st.groups.get(group)
+            taken = sorted(g.pending.items())[:count] if g else []
+            return [
+                RawEntry(stream, str(seq), e.event_type, e.payload, e.target, p.count)
+                for seq, p in taken
+                for e in [st.entries[p.pos - st.base]]
+            ]
+
+    def _drop_group(self, stream: str, group: str, idle_s: float | None) -> tuple[str, float | None]:
+        with self._lock:
+            g = self._streams[stream].groups.get(group)
+            if g is None:
+                return "absent", None
+            idle = max(0.0, self.clock() - g.seen)
+            if g.pending:
+                return "pending", idle
+            if idle_s is not None and idle < idle_s:
+                return "active", idle
+            del self._streams[stream].groups[group]
+            return "dropped", idle
 
     def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Payload]]:
         with self._lock:

@@ -29,10 +29,11 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from aisoc.bus import zdict
+from aisoc.bus import redis_groups, zdict
 from aisoc.bus.audit import AuditLog, decoded, readable
 from aisoc.bus.base import TRIMMED_STREAMS, Bus
 from aisoc.bus.delivery import Delivery
+from aisoc.bus.groups import GroupPosition
 from aisoc.bus.records import (
     AuditEntry,
     BrokenEntry,
@@ -48,7 +49,7 @@ from aisoc.bus.records import (
 from aisoc.bus.redis_case_index import sweep as sweep_case_index
 from aisoc.bus.redis_durability import check_durability
 from aisoc.bus.redis_keys import MisplacedKey, misplaced, move_aside
-from aisoc.bus.redis_lua import DROP_CASE_IDS, HOLD, LOCK, PUBLISH, TRIM, UNHOLD
+from aisoc.bus.redis_lua import DROP_CASE_IDS, FORGET_GROUP, HOLD, LOCK, PUBLISH, TRIM, UNHOLD
 from aisoc.bus.redis_waiting import RedisWaiting, letter_fields
 from aisoc.bus.waiting import PARKED, Waiting
 from aisoc.errors import BusError, ContractError, StorageConflict
@@ -289,6 +290,7 @@ class RedisBus(Bus):
             raise BusError(f"Redis at {self._safe_url()} is unreachable: {e}") from e
         self._publish_script = self._r.register_script(PUBLISH)
         self._trim_script = self._r.register_script(TRIM)
+        self._forget_script = self._r.register_script(FORGET_GROUP)
         self._drop_case_ids = self._r.register_script(DROP_CASE_IDS)
         self._lock_script = self._r.register_script(LOCK)
         self._hold_script = self._r.register_script(HOLD)
@@ -579,6 +581,15 @@ class RedisBus(Bus):
         except ResponseError:
             return set()  # no such stream any more
         return {str(g["name"]) for g in info}
+
+    def _positions(self, stream: str) -> list[GroupPosition]:
+        return redis_groups.positions(self, stream)
+
+    def _pending_of(self, stream: str, group: str, count: int) -> list[RawEntry]:
+        return redis_groups.pending_of(self, stream, group, count)
+
+    def _drop_group(self, stream: str, group: str, idle_s: float | None) -> tuple[str, float | None]:
+        return redis_groups.drop(self, stream, group, idle_s)
 
     def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Payload]]:
         start = f"({after}" if after else "-"

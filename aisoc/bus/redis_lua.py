@@ -140,3 +140,30 @@ UNHOLD = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+FORGET_GROUP = """
+-- KEYS: one work stream. ARGV: the group, the least idle time in ms of its consumers ('' = any),
+-- the name of the waiting entries' holder (never a sign of a reader).
+-- Destroys the group unless it holds pending entries or (ARGV[2] given) one of its consumers read
+-- within ARGV[2] ms, in the same step as those checks. Returns {status, idle ms or -1 (no consumer)}:
+-- status 'absent', 'pending', 'active' or 'dropped'.
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'absent', -1} end
+local found = nil
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local info = {}
+  for i = 1, #g, 2 do info[g[i]] = g[i + 1] end
+  if info['name'] == ARGV[1] then found = info end
+end
+if found == nil then return {'absent', -1} end
+local idle = -1
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local info = {}
+  for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
+  local quiet = tonumber(info['idle'])
+  if info['name'] ~= ARGV[3] and (idle < 0 or quiet < idle) then idle = quiet end
+end
+if tonumber(found['pending']) > 0 then return {'pending', idle} end
+if ARGV[2] ~= '' and idle >= 0 and idle < tonumber(ARGV[2]) then return {'active', idle} end
+redis.call('XGROUP', 'DESTROY', KEYS[1], ARGV[1])
+return {'dropped', idle}
+"""

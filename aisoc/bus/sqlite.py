@@ -19,10 +19,11 @@ from dataclasses import astuple, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from aisoc.bus import sqlite_waiting
+from aisoc.bus import sqlite_groups, sqlite_waiting
 from aisoc.bus.audit import AuditLog, decoded, readable
 from aisoc.bus.base import TRIMMED_STREAMS, Bus
 from aisoc.bus.delivery import Delivery
+from aisoc.bus.groups import GroupPosition
 from aisoc.bus.records import (
     AuditEntry,
     BrokenEntry,
@@ -52,7 +53,7 @@ CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, case_id TEXT, payload TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_case ON audit (case_id, id);
 CREATE TABLE IF NOT EXISTS groups (
-    stream TEXT NOT NULL, grp TEXT NOT NULL, last_id INTEGER NOT NULL,
+    stream TEXT NOT NULL, grp TEXT NOT NULL, last_id INTEGER NOT NULL, seen_ms INTEGER,
     PRIMARY KEY (stream, grp));
 CREATE TABLE IF NOT EXISTS pending (
     stream TEXT NOT NULL, grp TEXT NOT NULL, entry_id INTEGER NOT NULL, consumer TEXT NOT NULL,
@@ -277,8 +278,13 @@ class SqliteBus(Bus):
             _migrate_dlq(db)
             _migrate_entries(db)
             sqlite_waiting.migrate(db)
+            sqlite_groups.migrate(db, self._now_ms())
             db.execute("INSERT OR IGNORE INTO meta VALUES ('epoch', ?)", (uuid.uuid4().hex,))
             self._epoch: str = str(db.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0])
+
+    def _now_ms(self) -> int:
+        """Now on the bus clock (groups' activity is compared with it: tests freeze it)."""
+        return int(self.clock() * 1000)
 
     def _notify(self) -> None:
         with self._wake:
@@ -386,9 +392,13 @@ class SqliteBus(Bus):
                 if row is None:
                     first = db.execute("SELECT MIN(id) FROM entries WHERE stream = ?", (name,)).fetchone()[0]
                     last = (first - 1) if first is not None else self._max_entry_id(db)
-                    db.execute("INSERT INTO groups VALUES (?, ?, ?)", (name, group, last))
+                    db.execute(
+                        "INSERT INTO groups (stream, grp, last_id, seen_ms) VALUES (?, ?, ?, ?)",
+                        (name, group, last, self._now_ms()),
+                    )
                 else:
                     last = row[0]
+                    db.execute(sqlite_groups.SEEN, (self._now_ms(), name, group))
                 rows = db.execute(
                     f"SELECT e.id, {_TYPE}, {_PAYLOAD}, e.target FROM entries e {_JOIN} "
                     "WHERE e.stream = ? AND e.id > ? ORDER BY e.id LIMIT ?",
@@ -429,6 +439,7 @@ class SqliteBus(Bus):
                 "WHERE grp = ? AND stream = ? AND entry_id = ?",
                 [(consumer, now, group, r[0], r[1]) for r in rows],
             )
+            db.executemany(sqlite_groups.SEEN, [(self._now_ms(), name, group) for name in streams])
         return [RawEntry(r[0], str(r[1]), _name(r[3]), _text(r[4]), r[5], r[2] + 1) for r in rows]
 
     def _ack(self, stream: str, group: str, entry_ids: list[str]) -> int:
@@ -437,6 +448,7 @@ class SqliteBus(Bus):
                 "DELETE FROM pending WHERE grp = ? AND stream = ? AND entry_id = ?",
                 [(group, stream, int(i)) for i in entry_ids],
             )
+            db.execute(sqlite_groups.SEEN, (self._now_ms(), stream, group))
             if not sqlite_waiting.has_any(db, group):
                 return 0
             return sum(sqlite_waiting.drop(db, group, f"{stream} {i}") for i in entry_ids)
@@ -531,6 +543,24 @@ class SqliteBus(Bus):
         with self._lock:
             rows = self._db.execute("SELECT grp FROM groups WHERE stream = ?", (stream,)).fetchall()
         return {str(r[0]) for r in rows}
+
+    def _positions(self, stream: str) -> list[GroupPosition]:
+        with self._lock:
+            return sqlite_groups.positions(self._db, stream, self._now_ms())
+
+    def _pending_of(self, stream: str, group: str, count: int) -> list[RawEntry]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT p.entry_id, p.count, {_TYPE}, {_PAYLOAD}, e.target "
+                f"FROM pending p JOIN entries e ON e.id = p.entry_id {_JOIN} "
+                "WHERE p.grp = ? AND p.stream = ? ORDER BY p.entry_id LIMIT ?",
+                (group, stream, count),
+            ).fetchall()
+        return [RawEntry(stream, str(r[0]), _name(r[2]), _text(r[3]), r[4], r[1]) for r in rows]
+
+    def _drop_group(self, stream: str, group: str, idle_s: float | None) -> tuple[str, float | None]:
+        with self._tx() as db:
+            return sqlite_groups.drop(db, stream, group, idle_s, self._now_ms())
 
     def _range(self, stream: str, after: str | None, count: int) -> list[tuple[str, str, Payload]]:
         with self._lock:

@@ -11,6 +11,7 @@ from aisoc import Bus, events
 from aisoc.bus import Delivery, id_key
 from aisoc.errors import BusError
 from tests.aisoc.bus_contract_events import HUMAN, SENTINEL, alert_event, paused, verdict_for
+from tests.aisoc.bus_contract_groups import GroupsContract
 from tests.aisoc.bus_contract_hostile import HostileContract
 from tests.aisoc.bus_contract_waiting import WaitingContract
 from tests.aisoc.bus_contract_waiting_settle import WaitingSettleContract
@@ -19,7 +20,9 @@ from tests.aisoc.bus_contract_waiting_unwanted import WaitingUnwantedContract
 __all__ = ["HUMAN", "SENTINEL", "BusContract", "alert_event", "paused", "verdict_for"]
 
 
-class BusContract(HostileContract, WaitingContract, WaitingSettleContract, WaitingUnwantedContract):
+class BusContract(
+    HostileContract, WaitingContract, WaitingSettleContract, WaitingUnwantedContract, GroupsContract
+):
     """Semantics every backend must share (memory, SQLite, Redis, Redis Cluster)."""
 
     visibility_timeout_ms = 200

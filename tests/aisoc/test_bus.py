@@ -14,6 +14,7 @@ from aisoc.bus.memory import MemoryBus
 from aisoc.bus.sqlite import SqliteBus
 from aisoc.errors import BusError
 from tests.aisoc.bus_contract import BusContract, alert_event
+from tests.aisoc.bus_contract_groups import RedisIdle
 from tests.aisoc.bus_contract_hostile import RawAuditContract, UntypedEntryContract
 from tests.support.redis_cluster import RedisCluster
 
@@ -225,7 +226,7 @@ class TestSqliteBus(BusContract, RawAuditContract):
 
 
 @pytest.mark.redis
-class TestRedisBus(BusContract, RawAuditContract, UntypedEntryContract):
+class TestRedisBus(RedisIdle, BusContract, RawAuditContract, UntypedEntryContract):
     @pytest.fixture(autouse=True)
     def _redis(self, redis_url: str, namespace: str) -> None:
         self.url, self.ns = redis_url, namespace
@@ -248,7 +249,7 @@ class TestRedisBus(BusContract, RawAuditContract, UntypedEntryContract):
 
 
 @pytest.mark.redis
-class TestRedisClusterBus(BusContract, RawAuditContract, UntypedEntryContract):
+class TestRedisClusterBus(RedisIdle, BusContract, RawAuditContract, UntypedEntryContract):
     """The whole contract on a real 3-master, 3-replica cluster through ``redis+cluster://``."""
 
     @pytest.fixture(autouse=True)
