@@ -198,6 +198,10 @@ class KernelSettings(SocSettings):
     (0: only the scheduler's maintenance trims)."""
     consumer_idle_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     """``aisoc bus trim`` forgets Redis consumers idle this long that hold no pending entry."""
+    group_idle_s: float = Field(default=24 * 3600.0, gt=0)
+    """A consumer group at a work stream's trim floor with no consumer activity for this long is
+    reported by ``aisoc bus stats`` and the scheduler's maintenance (it holds back trimming; see
+    ``aisoc bus forget-group``), and is the least idle time ``forget-group`` accepts without --force."""
     tenants: list[str] = []
     """The organisations this SOC serves; an alert of another tenant is refused at ingest (empty:
     any tenant a source reports; cases, dedupe and recall are kept apart per tenant either way)."""

@@ -1,4 +1,5 @@
-"""``aisoc bus``: stats, dead letters, trimming, repairing keys written around the bus."""
+"""``aisoc bus``: stats, dead letters, trimming, forgetting groups nobody reads, repairing keys
+written around the bus."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from aisoc.bus import open_bus
+from aisoc.bus import Bus, HeldGroup, open_bus
 from aisoc.cli._common import CommandError, add_bus_option, kernel_settings
 from aisoc.errors import BusError
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("bus", help="inspect the bus: stats, dead letters, trim, repair")
+    p = sub.add_parser("bus", help="inspect the bus: stats, dead letters, trim, forget-group, repair")
     inner = p.add_subparsers(dest="bus_command", metavar="SUBCOMMAND", required=True)
 
     stats = inner.add_parser("stats", help="per stream: length, per group pending and lag")
@@ -27,6 +28,25 @@ def register(sub: Any) -> None:
     trim = inner.add_parser("trim", help="drop work-stream entries every group has acked")
     add_bus_option(trim)
     trim.set_defaults(func=_trim)
+
+    forget = inner.add_parser(
+        "forget-group",
+        help="remove a consumer group nobody reads any more, so its streams are trimmed again",
+        description="A work stream is trimmed only up to what every consumer group on it has acked: a "
+        "group whose role was removed or renamed, or no longer reads the stream, holds trimming back "
+        "forever ('aisoc bus stats' names it). This removes the group's position (XGROUP DESTROY on "
+        "Redis), then trims. It refuses while the group holds pending entries or one of its consumers "
+        "read or acked within group_idle_s; --force forgets it anyway and files its pending entries "
+        "as dead letters ('group forgotten'). A role that still reads the stream recreates the group "
+        "and reads what the stream holds again. Exit status: 0 when forgotten, 1 when refused.",
+    )
+    add_bus_option(forget)
+    forget.add_argument("group", help="the consumer group (a role slug, or an old one)")
+    forget.add_argument("--stream", help="only this work stream (default: every one the group reads)")
+    forget.add_argument(
+        "--force", action="store_true", help="forget it even with pending entries or a recent consumer"
+    )
+    forget.set_defaults(func=_forget_group)
 
     repair = inner.add_parser(
         "repair",
@@ -57,8 +77,10 @@ def register(sub: Any) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    bus = open_bus(kernel_settings(args))
+    settings = kernel_settings(args)
+    bus = open_bus(settings)
     s = bus.stats()
+    held = bus.held_groups(settings.group_idle_s)
     if args.json:
         print(
             json.dumps(
@@ -82,6 +104,7 @@ def _stats(args: argparse.Namespace) -> int:
                         for st in s.streams
                     ],
                     "dead_letters": s.dead_letters,
+                    "held_groups": [dataclasses.asdict(h) for h in held],
                 },
                 indent=2,
             )
@@ -105,6 +128,40 @@ def _stats(args: argparse.Namespace) -> int:
     console = Console()
     console.print(table)
     console.print(f"dead letters: {s.dead_letters}")
+    _warn_held(held, settings.group_idle_s)
+    return 0
+
+
+def _warn_held(held: list[HeldGroup], idle_s: float) -> None:
+    """One line per group that holds back trimming (plain print: rich would wrap and re-style it)."""
+    for h in held:
+        print(f"WARNING: {h.describe()}")
+    if held:
+        print(f"(reported: a group at its stream's trim floor, idle {idle_s:.0f}s or more: group_idle_s)")
+
+
+def _forget_group(args: argparse.Namespace) -> int:
+    settings = kernel_settings(args)
+    bus: Bus = open_bus(settings)
+    results = bus.forget_group(args.group, args.stream, idle_s=settings.group_idle_s, force=args.force)
+    refused = 0
+    for r in results:
+        filed = f"; filed {r.dead_lettered} pending entries as dead letters ('group forgotten')"
+        if not r.forgotten:
+            refused += 1
+            print(
+                f"left group {r.group!r} on stream {r.stream!r}: {r.refused}"
+                + (filed if r.dead_lettered else "")
+            )
+            continue
+        trimmed = bus.trim(r.stream)
+        print(
+            f"forgot group {r.group!r} on stream {r.stream!r}"
+            + (filed if r.dead_lettered else "")
+            + f"; trimmed {trimmed} entries no other group needs"
+        )
+    if refused:
+        raise CommandError(f"{refused} of {len(results)} positions of group {args.group!r} left as they are")
     return 0
 
 

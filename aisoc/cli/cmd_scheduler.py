@@ -46,6 +46,7 @@ def _scheduler(args: argparse.Namespace) -> int:
         grace_s=args.grace,
         memory=memory,
         consumer_idle_s=settings.consumer_idle_s,
+        group_idle_s=settings.group_idle_s,
         retention=Retention(
             settings.audit_retention_days,
             settings.audit_max_entries,

@@ -30,8 +30,10 @@ def _status(args: argparse.Namespace) -> int:
     controls = Controls(bus, settings.paused)
     controls.refresh(force=True)
     paused = controls.described()
+    held = bus.held_groups(settings.group_idle_s)
     if args.json:
-        print(json.dumps({**asdict(s), "paused": paused}, indent=2, default=str))
+        doc = {**asdict(s), "paused": paused, "held_groups": [asdict(h) for h in held]}
+        print(json.dumps(doc, indent=2, default=str))
         return 0
     table = Table(title="SOC status")
     for col in ("role", "process", "state", "version", "model leg", "last case", "handled", "lag", "pending"):
@@ -66,6 +68,8 @@ def _status(args: argparse.Namespace) -> int:
     console.print(
         f"dead letters: {s.dead_letters}" + ("  (see 'aisoc bus dlq list')" if s.dead_letters else "")
     )
+    for h in held:  # an old role's group is in no row above: say so here
+        console.print(f"WARNING: {h.describe()}", style="yellow", markup=False, highlight=False)
     for scope, why in sorted(paused.items()):
         if why["by"] == "settings":
             line = f"paused: {scope} by the settings ('paused')"

@@ -27,7 +27,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from aisoc.audit import AuditFileError, retain
 from aisoc.audit_guard import RetentionRunning, RetentionStopped
-from aisoc.bus import Bus
+from aisoc.bus import DEFAULT_GROUP_IDLE_S, Bus
 from aisoc.errors import BusError, ConfigError
 from aisoc.events import Event, utcnow
 from aisoc.runtime.feed import AuditFeed
@@ -133,6 +133,8 @@ class Scheduler:
         grace_s: misfire grace time.
         clock: returns "now" (tests inject one).
         consumer_idle_s: maintenance forgets consumers idle this long with nothing pending.
+        group_idle_s: maintenance warns of each group at a trim floor idle this long (it holds
+            back trimming: ``Bus.held_groups``).
         retention: archive and trim the audit every ``RETENTION_S`` (None: never).
         feed_path: where the reports' audit feed keeps its window and cursor across restarts
             (None: in RAM only, read from the log's start after a restart).
@@ -148,11 +150,12 @@ class Scheduler:
         grace_s: int = DEFAULT_GRACE_S,
         clock: Callable[[], datetime] = utcnow,
         consumer_idle_s: float = 7 * 24 * 3600,
+        group_idle_s: float = DEFAULT_GROUP_IDLE_S,
         retention: Retention | None = None,
         feed_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.bus, self.tz, self.memory, self.grace_s, self.clock = bus, tz, memory, grace_s, clock
-        self.consumer_idle_s = consumer_idle_s
+        self.consumer_idle_s, self.group_idle_s = consumer_idle_s, group_idle_s
         self.retention = retention
         self.roles = list(roles)
         self.triggers = [(r, c, trigger(c, tz)) for r in self.roles for c in r.schedule]
@@ -263,13 +266,16 @@ class Scheduler:
 
     def maintain(self) -> tuple[int, int]:
         """Trim work entries every group has acked and forget idle consumers (safe on every
-        replica at once: both steps are atomic and idempotent).
+        replica at once: both steps are atomic and idempotent); warn once per run of each group
+        that holds back trimming (at a trim floor, idle ``group_idle_s``).
 
         Returns:
             (entries trimmed, consumers forgotten); (0, 0) when the bus is unreachable this time.
         """
         try:
             done = self.bus.trim(), self.bus.forget_idle_consumers(self.consumer_idle_s)
+            for group in self.bus.held_groups(self.group_idle_s):
+                log.warning("bus maintenance: %s", group.describe())
         except BusError as e:
             log.warning("bus maintenance skipped: %s", e)
             return 0, 0
