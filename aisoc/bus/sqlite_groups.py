@@ -8,8 +8,12 @@ import sqlite3
 
 from aisoc.bus.groups import GroupPosition
 
-SEEN = "UPDATE groups SET seen_ms = ? WHERE stream = ? AND grp = ?"
-"""Record a consumer's read or ack: (now_ms, stream, group)."""
+SEEN = (
+    "UPDATE groups SET seen_ms = ?1 WHERE stream = ?2 AND grp = ?3 "
+    "AND (seen_ms IS NULL OR seen_ms < ?1 - 60000)"
+)
+"""Record a consumer's read or ack: (now_ms, stream, group). At most once a minute per group: an idle
+worker polls every 50 ms, and a write per poll would only move a time compared in hours."""
 
 
 def migrate(db: sqlite3.Connection, now_ms: int) -> None:
