@@ -6,7 +6,8 @@ bus = Bus("redis://host:6379/0")     # Redis Streams: durable, multi-process
 
 The package reads in one sitting: ``records`` (plain records), ``audit`` (the audit log's reading
 side), ``delivery`` (a delivery and the in-process runner), ``coordination`` (locks, heartbeats),
-``base`` (the abstract bus and its scheme registry), ``factory`` (``open_bus(settings)``, what every
+``base`` (the abstract bus and its scheme registry), ``groups`` (groups that hold back trimming),
+``factory`` (``open_bus(settings)``, what every
 process uses), then one module per backend.
 """
 
