@@ -12,7 +12,6 @@ import pytest
 
 from aisoc import Bus
 from aisoc.bus import Delivery
-from aisoc.bus.groups import FORGOTTEN
 from aisoc.errors import BusError
 from tests.aisoc.bus_contract_events import alert_event
 from tests.aisoc.bus_contract_waiting import Clock
@@ -91,7 +90,7 @@ class GroupsContract:
             (done,) = bus.forget_group("gone", "alerts", idle_s=self.group_idle_s, force=True)
             assert (done.stream, done.forgotten, done.dead_lettered) == ("alerts", True, 1)
             (letter,) = bus.dead_letters()
-            assert (letter.group, letter.reason, letter.entry_id) == ("gone", FORGOTTEN, held.entry_id)
+            assert (letter.group, letter.reason, letter.entry_id) == ("gone", "group forgotten", held.entry_id)
             assert letter.event_id == held.event.event_id
             assert bus.held_groups(idle_s=self.group_idle_s) == []
             assert bus.trim() == 6 and length(bus) == 0
