@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
-from aisoc.bus import groups, waiting
+from aisoc.bus import waiting
 from aisoc.bus.audit import AuditLog
 from aisoc.bus.coordination import Coordination
 from aisoc.bus.delivery import Delivery, Handler, Runner, Subscription, batch_by_group
-from aisoc.bus.groups import DEFAULT_GROUP_IDLE_S, ForgetResult, GroupPosition, HeldGroup
+from aisoc.bus.groups import TRIMMED_STREAMS, GroupAdmin
 from aisoc.bus.records import (
     AuditEntry,
     BusStats,
@@ -44,8 +44,6 @@ from aisoc.events import WORK_STREAMS, Event, class_for, from_json, revalidate
 
 log = logging.getLogger(__name__)
 
-TRIMMED_STREAMS = tuple(s for s in WORK_STREAMS if s != "control")
-"""Work streams ``trim()`` may shorten (the control stream keeps the kill switch's history)."""
 DEFAULT_MAX_DELIVERIES = 5
 """Deliveries of one entry to one group before it is dead-lettered."""
 DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000
@@ -56,7 +54,7 @@ DEFAULT_TRIM_EVERY = 500
 """Acks on one stream after which the acking process trims what every group has acked."""
 
 
-class Bus(Coordination, WaitingRecords):
+class Bus(Coordination, WaitingRecords, GroupAdmin):
     """The event bus. ``Bus()`` is in-memory, ``Bus("sqlite:///soc.db")`` durable and embedded,
     ``Bus("redis://host:6379/0")`` Redis Streams.
 
@@ -437,35 +435,6 @@ class Bus(Coordination, WaitingRecords):
         """
         return 0
 
-    def held_groups(self, idle_s: float = DEFAULT_GROUP_IDLE_S) -> list[HeldGroup]:
-        """Groups that hold back trimming: their oldest unacked or undelivered entry is a trimmed
-        stream's trim floor and no consumer of theirs has read or acked for ``idle_s`` seconds (or
-        none is on record). Such a group (a role removed or renamed, a stream no longer read) stops
-        its stream from ever being trimmed again (``aisoc.bus.groups``)."""
-        return groups.held(self, TRIMMED_STREAMS, idle_s)
-
-    def forget_group(
-        self,
-        group: str,
-        stream: str | None = None,
-        *,
-        idle_s: float = DEFAULT_GROUP_IDLE_S,
-        force: bool = False,
-    ) -> list[ForgetResult]:
-        """Remove ``group``'s position on ``stream`` (every work stream it reads when None), so trim
-        goes past it. A group that holds pending entries, or whose consumer read or acked within
-        ``idle_s``, is left as it is (its result says why) unless ``force``: then its pending entries
-        are filed as dead letters (reason ``group forgotten``) first. A role that still reads the
-        stream recreates the group at its next read and reads what the stream still holds.
-
-        Returns:
-            One result per stream.
-
-        Raises:
-            BusError: ``stream`` is not a work stream, or no such group reads it.
-        """
-        return groups.forget(self, group, stream, idle_s, force)
-
     def stats(self) -> BusStats:
         """Return per-stream length, per-group pending and lag, and the dead-letter count."""
         raise NotImplementedError
@@ -546,23 +515,6 @@ class Bus(Coordination, WaitingRecords):
 
     def _dead(self, letter: Undeliverable) -> str:
         """File one dead letter (and ack its entry for its group when it has one)."""
-        raise NotImplementedError
-
-    def _positions(self, stream: str) -> list[GroupPosition]:
-        """Every group's floor, backlog and idle time on ``stream`` (``aisoc.bus.groups``)."""
-        raise NotImplementedError
-
-    def _pending_of(self, stream: str, group: str, count: int) -> list[RawEntry]:
-        """Up to ``count`` of ``group``'s pending entries on ``stream``, oldest first."""
-        raise NotImplementedError
-
-    def _drop_group(self, stream: str, group: str, idle_s: float | None) -> tuple[str, float | None]:
-        """Remove ``group`` from ``stream`` in one atomic step, unless it holds pending entries or
-        (``idle_s`` given) a consumer of it was active within ``idle_s``.
-
-        Returns:
-            (``dropped`` | ``absent`` | ``pending`` | ``active``, the group's idle seconds or None).
-        """
         raise NotImplementedError
 
     def _inject(self, stream: str, payload: str, event_type: str) -> str:

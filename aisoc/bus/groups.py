@@ -17,7 +17,7 @@ in one atomic step that checks again that it holds nothing and, unless forced, i
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from aisoc.bus.records import RawEntry
 from aisoc.errors import BusError, ContractError
@@ -26,6 +26,8 @@ from aisoc.events import WORK_STREAMS, from_json
 if TYPE_CHECKING:
     from aisoc.bus.base import Bus
 
+TRIMMED_STREAMS = tuple(s for s in WORK_STREAMS if s != "control")
+"""Work streams ``trim()`` may shorten (the control stream keeps the kill switch's history)."""
 DEFAULT_GROUP_IDLE_S = 24 * 3600.0
 """A group with no consumer activity for this long that holds the trim floor is reported."""
 FORGOTTEN = "group forgotten"
@@ -179,3 +181,54 @@ def _forget_one(bus: Bus, stream: str, group: str, idle_s: float, force: bool) -
         filed,
         f"its consumers kept taking entries through {_ROUNDS} rounds: stop the role that reads it first",
     )
+
+
+class GroupAdmin:
+    """Finding and forgetting the consumer groups that hold back trimming (``Bus`` has it; each
+    backend implements the three primitives)."""
+
+    def held_groups(self, idle_s: float = DEFAULT_GROUP_IDLE_S) -> list[HeldGroup]:
+        """Groups that hold back trimming: their oldest unacked or undelivered entry is a trimmed
+        stream's trim floor and no consumer of theirs has read or acked for ``idle_s`` seconds (or
+        none is on record). Such a group (a role removed or renamed, a stream no longer read) stops
+        its stream from ever being trimmed again (``aisoc.bus.groups``)."""
+        return held(cast("Bus", self), TRIMMED_STREAMS, idle_s)
+
+    def forget_group(
+        self,
+        group: str,
+        stream: str | None = None,
+        *,
+        idle_s: float = DEFAULT_GROUP_IDLE_S,
+        force: bool = False,
+    ) -> list[ForgetResult]:
+        """Remove ``group``'s position on ``stream`` (every work stream it reads when None), so trim
+        goes past it. A group that holds pending entries, or whose consumer read or acked within
+        ``idle_s``, is left as it is (its result says why) unless ``force``: then its pending entries
+        are filed as dead letters (reason ``group forgotten``) first. A role that still reads the
+        stream recreates the group at its next read and reads what the stream still holds.
+
+        Returns:
+            One result per stream.
+
+        Raises:
+            BusError: ``stream`` is not a work stream, or no such group reads it.
+        """
+        return forget(cast("Bus", self), group, stream, idle_s, force)
+
+    def _positions(self, stream: str) -> list[GroupPosition]:
+        """Every group's floor, backlog and idle time on ``stream`` (``aisoc.bus.groups``)."""
+        raise NotImplementedError
+
+    def _pending_of(self, stream: str, group: str, count: int) -> list[RawEntry]:
+        """Up to ``count`` of ``group``'s pending entries on ``stream``, oldest first."""
+        raise NotImplementedError
+
+    def _drop_group(self, stream: str, group: str, idle_s: float | None) -> tuple[str, float | None]:
+        """Remove ``group`` from ``stream`` in one atomic step, unless it holds pending entries or
+        (``idle_s`` given) a consumer of it was active within ``idle_s``.
+
+        Returns:
+            (``dropped`` | ``absent`` | ``pending`` | ``active``, the group's idle seconds or None).
+        """
+        raise NotImplementedError

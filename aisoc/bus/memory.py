@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aisoc.bus.audit import AuditLog
-from aisoc.bus.base import TRIMMED_STREAMS, Bus
+from aisoc.bus.base import Bus
 from aisoc.bus.delivery import Delivery
-from aisoc.bus.groups import GroupPosition
+from aisoc.bus.groups import TRIMMED_STREAMS, GroupPosition
 from aisoc.bus.records import (
     AuditEntry,
     BrokenEntry,

@@ -31,9 +31,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from aisoc.bus import redis_groups, zdict
 from aisoc.bus.audit import AuditLog, decoded, readable
-from aisoc.bus.base import TRIMMED_STREAMS, Bus
+from aisoc.bus.base import Bus
 from aisoc.bus.delivery import Delivery
-from aisoc.bus.groups import GroupPosition
+from aisoc.bus.groups import TRIMMED_STREAMS, GroupPosition
 from aisoc.bus.records import (
     AuditEntry,
     BrokenEntry,

@@ -21,9 +21,9 @@ from typing import Any
 
 from aisoc.bus import sqlite_groups, sqlite_waiting
 from aisoc.bus.audit import AuditLog, decoded, readable
-from aisoc.bus.base import TRIMMED_STREAMS, Bus
+from aisoc.bus.base import Bus
 from aisoc.bus.delivery import Delivery
-from aisoc.bus.groups import GroupPosition
+from aisoc.bus.groups import TRIMMED_STREAMS, GroupPosition
 from aisoc.bus.records import (
     AuditEntry,
     BrokenEntry,
