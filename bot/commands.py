@@ -563,7 +563,7 @@ class Commands:
                     f"`{shown}` is an action, not a review: its approval is decided in the gate "
                     f"(`approve {shown}` gives the link); `done {shown}` records that you carried it out."
                 )
-            waits = rec is not None and rec.review is not None and rec.review.at >= rec.last_activity()
+            waits = rec is not None and rec.review is not None and rec.review.open
             if rec is not None and not waits and closure(rec) is None:  # a closed case: said below
                 return (
                     f"Nothing to acknowledge on **{code(case_id, 120)}**: no review of it waits on a person "

@@ -16,7 +16,16 @@ import time_machine
 from flask.testing import FlaskClient
 
 from aisoc.bus import Bus
-from aisoc.events import Alert, AlertReceived, CaseClosed, ProducedBy, ReviewRequested, Role, TruthLabeled
+from aisoc.events import (
+    Alert,
+    AlertReceived,
+    CaseClosed,
+    ProducedBy,
+    ReviewRequested,
+    Role,
+    TriageVerdict,
+    TruthLabeled,
+)
 from aisoc.memory import CaseFile, CaseRecord, CaseState, Memory
 from bot.service import Bot
 from gate.service import Gate
@@ -226,6 +235,36 @@ def test_acknowledge_on_an_old_card_of_a_closed_case_records_nothing(
     rec = Memory(bus.audit).case(asked.case_id)
     assert rec is not None and rec.state == CaseState.CLOSED
     later.stop()
+
+
+def test_a_review_answered_in_the_same_instant_is_not_acknowledged(
+    bot: Bot, space: Space, bus: Bus, clock: WallClock
+) -> None:
+    """Given a review request and, recorded after it in the same instant, a verdict that answers it
+    (the case is no longer waiting on a person), when Erin types "ack CASE", then she is told that no
+    review waits and nothing is recorded: the ack goes by the case's state, not a tie of timestamps."""
+    with time_machine.travel(T0 + timedelta(minutes=5), tick=False):
+        asked = review(bus)
+        bus.publish(
+            TriageVerdict(
+                case_id=asked.case_id,
+                produced_by=ProducedBy(role="sentinel"),
+                verdict="malicious",
+                confidence=0.9,
+                priority=2,
+                summary="Confirmed by the EDR.",
+                routed_to="tier2",
+            )
+        )
+    settle(bot, clock)
+    rec = Memory(bus.audit).case(asked.case_id)
+    assert rec is not None and rec.state != CaseState.AWAITING_HUMAN
+    before = len(list(bus.audit.for_case(asked.case_id)))
+    said = _says(bot, space, "erin", f"{{bot}} ack {asked.case_id}")
+    assert said.startswith(f"Nothing to acknowledge on **{asked.case_id}**"), said
+    settle(bot, clock)
+    assert len(list(bus.audit.for_case(asked.case_id))) == before
+    assert _taken(bus, asked.case_id) == []
 
 
 def test_the_soc_wide_catalog_is_built_in_the_background_at_start_once(
