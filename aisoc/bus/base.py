@@ -674,7 +674,7 @@ class Bus(Coordination, WaitingRecords, GroupAdmin):
 
     def _dead_raw(self, group: str, entry: RawEntry, reason: str) -> None:
         payload = entry.payload
-        event_id = payload.event_id if isinstance(payload, Event) else None
+        event_id = entry.event_id()
         text = payload.to_json() if isinstance(payload, Event) else payload
         encoding = "utf-8"
         if isinstance(text, bytes):

@@ -16,12 +16,12 @@ in one atomic step that checks again that it holds nothing and, unless forced, i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from aisoc.bus.records import RawEntry
-from aisoc.errors import BusError, ContractError
-from aisoc.events import WORK_STREAMS, from_json
+from aisoc.errors import BusError
+from aisoc.events import WORK_STREAMS
 
 if TYPE_CHECKING:
     from aisoc.bus.base import Bus
@@ -100,17 +100,6 @@ def _span(seconds: float) -> str:
     return " ".join(parts) or f"{s}s"
 
 
-def _decoded(entry: RawEntry) -> RawEntry:
-    """The entry with its event when its payload decodes, so its dead letter names the event id
-    (replaying it then clears the group's mark of that event); else as it is."""
-    if isinstance(entry.payload, str):
-        try:
-            return replace(entry, payload=from_json(entry.payload, entry.event_type or None))
-        except ContractError:
-            pass
-    return entry
-
-
 def held(bus: Bus, streams: tuple[str, ...], idle_s: float) -> list[HeldGroup]:
     """The groups of ``streams`` whose floor is the trim floor, that have entries to ack and have
     been idle at least ``idle_s`` (or have no consumer on record)."""
@@ -147,7 +136,7 @@ def _forget_one(bus: Bus, stream: str, group: str, idle_s: float, force: bool) -
             # may have taken more meanwhile: those are filed on the next round).
             while batch := bus._pending_of(stream, group, _BATCH):
                 for entry in batch:
-                    bus._dead_raw(group, _decoded(entry), FORGOTTEN)
+                    bus._dead_raw(group, entry, FORGOTTEN)
                 filed += len(batch)
         status, idle = bus._drop_group(stream, group, None if force else idle_s)
         if status == "dropped":

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from aisoc.events import Event
+from aisoc.errors import ContractError
+from aisoc.events import Event, class_for, from_json
 
 
 def id_key(entry_id: str) -> tuple[int, int]:
@@ -44,6 +45,20 @@ class RawEntry:
     payload: Payload
     target: str | None
     delivery_count: int
+
+    def event_id(self) -> str | None:
+        """The event id a dead letter of this entry names, so replaying it clears its group's mark
+        of that event: the stored event's id when the payload decodes to the entry's type (or the
+        entry carries none); None for a payload that is not such an event (raw garbage)."""
+        payload = self.payload
+        if isinstance(payload, str):
+            try:
+                payload = from_json(payload, self.event_type or None)
+            except ContractError:
+                return None
+            if self.event_type and class_for(self.event_type) is not type(payload):
+                return None
+        return payload.event_id if isinstance(payload, Event) else None
 
 
 @dataclass(frozen=True, slots=True)

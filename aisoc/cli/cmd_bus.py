@@ -196,7 +196,9 @@ def _dlq_list(args: argparse.Namespace) -> int:
         print("no dead letters")
         return 0
     for d in letters:
-        what = f"{d.event_type or '?'} {d.event_id or ''}".strip()
+        # A letter names its event id whenever its payload is an event: replaying it clears the
+        # group's mark of that event. One without (raw garbage, a bad input) says so.
+        what = f"{d.event_type or '?'} {d.event_id or '(no event id: the payload is not an event)'}"
         print(f"{d.id}  {d.failed_at:%Y-%m-%d %H:%M:%S}  {d.stream}/{d.group}  {what}\n    {d.reason}")
     return 0
 

@@ -216,6 +216,42 @@ class BusContract(
         finally:
             bus.close()
 
+    def test_a_letter_past_max_deliveries_names_its_event_and_replays_once(self) -> None:
+        """Given a consumer that recorded its mark and died before its ack, when the take-over
+        finds the entry past max_deliveries, then its dead letter names the event id; replaying
+        it clears the group's mark, so the event is delivered to that group exactly once and the
+        handler (which passes by what it has seen, as the role runtime does) has its effect."""
+        bus = self.create_bus(max_deliveries=1, visibility_timeout_ms=self.visibility_timeout_ms)
+        try:
+            cause = alert_event(1)
+            bus.publish(cause)
+            (first,) = bus.consume("g", "dies", types=["alert.received"])
+            bus.publish_many([], once=("g", cause.event_id))  # its effects, then it died unacked
+            time.sleep(self.visibility_timeout_ms / 1000 * 1.5)
+            assert bus.consume("g", "other", types=["alert.received"]) == []
+            (dl,) = bus.dead_letters()
+            assert dl.reason.startswith("delivered 1 times without an ack")
+            assert (dl.group, dl.entry_id, dl.event_id) == ("g", first.entry_id, cause.event_id)
+            effects: list[str] = []
+
+            def handle(d: Delivery) -> None:
+                if not bus.seen("g", d.event.event_id):
+                    verdict = verdict_for(d.event)
+                    bus.publish_many([verdict], once=("g", d.event.event_id))
+                    effects.append(verdict.event_id)
+                d.ack()
+
+            bus.replay_dead_letter(dl.id)
+            got = bus.consume("g", "other", types=["alert.received"], count=10)
+            assert [d.event for d in got] == [cause]
+            handle(got[0])
+            assert len(effects) == 1 and [e.event_id for e in bus.audit][-1] == effects[0]
+            time.sleep(self.visibility_timeout_ms / 1000 * 1.5)
+            assert bus.consume("g", "other", types=["alert.received"], count=10) == []
+            assert bus.dead_letters() == []
+        finally:
+            bus.close()
+
     def test_a_redelivery_knows_when_it_is_past_the_mark_window(self) -> None:
         """Given an entry redelivered, when asked at the time its idempotency mark may have expired
         (its TTL after the entry was added, less the visibility timeout), then it is past the

@@ -96,6 +96,7 @@ class HostileContract:
         raw = letters[0]
         assert raw.encoding == "base64" and base64.b64decode(raw.payload or "") == GARBAGE
         assert letters[1].payload is None and letters[2].payload == verdict.to_json()
+        assert [dl.event_id for dl in letters] == [None, None, None]  # none is the entry's event
         assert all(dl.group == "sentinel" and dl.stream == "alerts" for dl in letters)
         for dl in letters[:2]:
             with pytest.raises(BusError, match="no text payload to replay"):
