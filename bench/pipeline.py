@@ -185,7 +185,9 @@ def local_model(
     """The alerts through the bundled model in-process, with one uncached 1,000-token call before
     and after as the yardstick (a shared machine's speed drifts: the ratio is what compares);
     ``grammar`` sets the model's grammar check (``lazy``, ``full``, ``check``; trees since model18b),
-    ``jump_forward`` whether the decoder writes what the schema forces (trees since this pass)."""
+    ``jump_forward`` whether the decoder writes what the schema forces (trees since this pass).
+    A first, thrown-away call warms the process up (until 2026-12-08 the first yardstick was the
+    process's first call, which flattered the multiple)."""
     uncached_call = _yardstick()  # decodes token by token: it measures the machine, not the decoder
     seen: list[Invocation] = []
     bus = Bus()
@@ -199,6 +201,9 @@ def local_model(
             raise SystemExit(f"--no-jump-forward: the local model of {TREE} has no such setting")
         model.jump_forward = jump_forward
     team = RoleTeam(model=model, bus=bus, observer=seen.append)
+    # A process's first call also pays one-time costs (weights paged in, compute buffers sized): it is
+    # made and thrown away, so that it inflates neither the yardstick nor the team's first alert.
+    warm_up = uncached_call(model)
     before = uncached_call(model)
     stats = getattr(model, "grammar_stats", None)
     counts = dict(vars(stats)) if stats is not None else {}
@@ -216,6 +221,7 @@ def local_model(
         "alerts": len(alerts),
         "seconds_per_alert": elapsed / len(alerts),
         "reference_call_s": [before.seconds, after.seconds],
+        "warm_up_call_s": warm_up.seconds,
         "reference_prompt_tokens": before.prompt_tokens,
         "alert_in_reference_calls": elapsed / len(alerts) / reference,
         "tokens_per_alert": sent / len(alerts),
