@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from aisoc.events import Disposition, Role, Tier2Decision
 from aisoc.memory import CaseOutcome, Confusion, ab_delta, confusion, role_accuracy, score
 from aisoc.replay.baselines import BASELINES, baseline_confusion, decision_confusion
 from aisoc.replay.journal import TicketResult, read_results
@@ -88,7 +89,11 @@ def lift(results: Sequence[TicketResult]) -> dict[str, Any]:
     inner = _against_best(
         decision_confusion((r.human_escalated, r.team == "escalated") for r in decided), decided
     )
-    out["decided"] = {"tickets": len(decided), **{k: inner[k] for k in ("best_baseline", "team", "f1")}}
+    out["decided"] = {
+        "tickets": len(decided),
+        **{k: inner[k] for k in ("best_baseline", "team", "f1")},
+        "baselines": baselines(decided),
+    }
     return out
 
 
@@ -151,10 +156,35 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
+def _judged(role: str, r: TicketResult) -> bool | None:
+    """What ``role``'s answer on ``r`` is judged against (scoring's ``role_accuracy``): Sentinel's
+    verdict against a true-positive label, Tier 2's escalate/close against the human's decision
+    (its human-review answers abstain); None where the role is not judged on this ticket."""
+    if role == Role.SENTINEL.value and r.label is not None and r.sentinel is not None:
+        return r.label == Disposition.TRUE_POSITIVE.value
+    if role == Role.TIER2.value and r.human_escalated is not None and r.tier2 is not None:
+        return None if r.tier2 == Tier2Decision.HUMAN_REVIEW.value else r.human_escalated
+    return None
+
+
+def role_baselines(results: Sequence[TicketResult], role: str) -> dict[str, float | None] | None:
+    """Each baseline's accuracy on exactly the tickets ``role`` is judged on, against what the role is
+    judged against (a baseline's escalation stands for Sentinel's threat verdict); None for a role no
+    label can judge. The figure a role's accuracy stands beside."""
+    if role not in (Role.SENTINEL.value, Role.TIER2.value):
+        return None
+    pairs = [(t, r.baselines or {}) for r in results if (t := _judged(role, r)) is not None]
+    out: dict[str, float | None] = {}
+    for name in BASELINES:
+        decided = [(t, d[name]) for t, d in pairs if name in d]
+        out[name] = sum(t == e for t, e in decided) / len(decided) if decided else None
+    return out
+
+
 def per_role(results: Sequence[TicketResult], roles: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
     """Per role: tickets worked (``n``), accuracy against the truth (null where no label can judge
-    the role), latency percentiles over its invocations, tool calls and tokens (total and per
-    ticket worked).
+    the role) beside each baseline's accuracy on exactly the tickets the role was judged on,
+    latency percentiles over its invocations, tool calls and tokens (total and per ticket worked).
 
     Args:
         results: one arm's ticket results.
@@ -179,6 +209,7 @@ def per_role(results: Sequence[TicketResult], roles: Iterable[str] = ()) -> dict
         out[role] = {
             "n": n,
             "accuracy": None if acc is None or acc.no_ground_truth else acc.accuracy,
+            "baselines": role_baselines(results, role),
             "p50_ms": None if p50 is None else round(p50, 3),
             "p95_ms": None if p95 is None else round(p95, 3),
             "tool_calls": tools[role],
@@ -191,7 +222,11 @@ def per_role(results: Sequence[TicketResult], roles: Iterable[str] = ()) -> dict
 
 def recall_ab(off: Sequence[TicketResult], on: Sequence[TicketResult]) -> dict[str, Any]:
     """The recall A/B block: both arms' scores, the deltas (on minus off), scoring's verdict, and
-    each arm's lift over its best baseline."""
+    each arm's lift over its best baseline — all on the tickets both arms finished (an A/B
+    interrupted in its recall-on arm compares the tickets done in both, never N against fewer)."""
+    both = {r.ticket_id for r in off} & {r.ticket_id for r in on}
+    off = [r for r in off if r.ticket_id in both]
+    on = [r for r in on if r.ticket_id in both]
     ab = ab_delta(score(r.outcome() for r in off), score(r.outcome() for r in on))
     return {
         "off": scores(off),

@@ -52,6 +52,7 @@ KEYS = [
 ROLE_KEYS = [
     "n",
     "accuracy",
+    "baselines",
     "p50_ms",
     "p95_ms",
     "tool_calls",
