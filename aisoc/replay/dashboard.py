@@ -61,6 +61,8 @@ CSS = """\
 .dash svg .series-precision { stroke:var(--accent); fill:var(--accent); }
 .dash svg .series-recall { stroke:#b35c00; fill:#b35c00; }
 .dash svg .series-f1 { stroke:#6b4fbb; fill:#6b4fbb; }
+.dash svg .series-baseline { stroke:#5b6570; fill:#5b6570; stroke-dasharray:6 4; }
+.dash .kpis small.baseline { display:block; font-size:.8rem; }
 .dash svg polyline.line { fill:none; }
 .dash svg .arm-off { fill:#9aa5b1; } .dash svg .arm-on { fill:var(--accent); }
 .dash svg .p50 { fill:var(--accent); } .dash svg .p95 { fill:#b9d3ee; }
@@ -96,23 +98,48 @@ def _label(run: dict[str, Any]) -> str:
     return f"{str(run['generated_at'])[5:16].replace('T', ' ')} {run.get('source', '?')}"
 
 
+def _beside(run: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The best baseline (by F1) scored on exactly the tickets inside the team's own figures (the
+    tickets it escalated or closed), and its figures; (None, {}) for a file that predates them."""
+    decided = (run.get("lift") or {}).get("decided") or {}
+    best = decided.get("best_baseline")
+    return best, ((decided.get("baselines") or {}).get(best) or {}) if best else {}
+
+
 def _kpis(run: dict[str, Any]) -> str:
+    best, base = _beside(run)
     items = [
-        ("precision", fmt(run.get("precision"))),
-        ("recall", fmt(run.get("recall"))),
-        ("F1", fmt(run.get("f1"))),
-        ("accuracy", fmt(run.get("accuracy"))),
-        ("tickets", f"{run.get('tickets', 0):,}"),
-        ("human review", f"{run.get('human_review', 0):,}"),
-        ("wall time", f"{run.get('wall_s', 0):.1f} s"),
+        ("precision", fmt(run.get("precision")), base.get("precision")),
+        ("recall", fmt(run.get("recall")), base.get("recall")),
+        ("F1", fmt(run.get("f1")), base.get("f1")),
+        ("accuracy", fmt(run.get("accuracy")), base.get("accuracy")),
+        ("tickets", f"{run.get('tickets', 0):,}", None),
+        ("human review", f"{run.get('human_review', 0):,}", None),
+        ("wall time", f"{run.get('wall_s', 0):.1f} s", None),
     ]
+    scored = {"precision", "recall", "F1", "accuracy"}
+
+    def beside(k: str, b: float | None) -> str:
+        if k not in scored:
+            return ""
+        shown = f"baseline {fmt(b)}" if best else "no baseline in this file"
+        return f'<small class="baseline muted">{escape(shown)}</small>'
+
+    note = (
+        f'<p class="muted" id="kpi-baseline">Beside each score: the best baseline ({escape(str(best))}) on '
+        "exactly the tickets the team escalated or closed (human review and unfinished tickets apart, "
+        "as in the team's figures).</p>"
+        if best
+        else ""
+    )
     return (
         '<ul class="kpis" id="kpis">'
         + "".join(
-            f'<li id="kpi-{escape(k.split()[0].lower())}"><b>{escape(v)}</b>{escape(k)}</li>'
-            for k, v in items
+            f'<li id="kpi-{escape(k.split()[0].lower())}"><b>{escape(v)}</b>{escape(k)}{beside(k, b)}</li>'
+            for k, v, b in items
         )
         + "</ul>"
+        + note
     )
 
 
@@ -122,30 +149,45 @@ def _accuracy(runs: Sequence[dict[str, Any]], bar: float) -> str:
         Row(
             role,
             r.get("accuracy"),
-            f"n={r.get('n', 0)}" if r.get("accuracy") is not None else "no ground truth",
+            f"n={r.get('n', 0)}, {_role_baseline(r)}" if r.get("accuracy") is not None else "no ground truth",
         )
         for role, r in latest["per_role"].items()
     ]
     roles = list(dict.fromkeys(role for run in runs for role in run["per_role"]))
-    head = "".join(f'<th class="num">{escape(r)}</th>' for r in roles)
+    head = "".join(
+        f'<th class="num">{escape(r)}</th><th class="num">{escape(r)}: best baseline</th>' for r in roles
+    )
     body = []
     for run in reversed(runs):
         cells = []
         for role in roles:
-            acc = (run["per_role"].get(role) or {}).get("accuracy")
+            r = run["per_role"].get(role) or {}
+            acc = r.get("accuracy")
             cls = "num below" if acc is not None and acc < bar else "num"
             cells.append(f'<td class="{cls}">{fmt(acc)}</td>')
+            cells.append(f'<td class="num baseline">{escape(_role_baseline(r, short=True))}</td>')
         body.append(f"<tr><td>{escape(_label(run))}</td>{''.join(cells)}</tr>")
     return (
         '<section class="card" id="accuracy"><h2>Per-role accuracy against the analysts</h2>'
         + charts.accuracy_bars("accuracy-chart", rows, bar, f"Per-role accuracy, latest run (bar {bar:.2f})")
         + f'<p class="muted">Red: below the bar of {bar:.2f}. Sentinel: verdict vs the label; Tier 2: '
         "escalate/close vs what the analyst did (its human-review answers abstain). Other roles have no "
-        "ground truth to compare with.</p>"
+        "ground truth to compare with. Beside each: the most accurate baseline on exactly the tickets "
+        "the role was judged on (an escalation standing for Sentinel's threat verdict).</p>"
         + f'<table id="accuracy-runs"><thead><tr><th>run</th>{head}</tr></thead>'
         + f"<tbody>{''.join(body)}</tbody></table>"
         + "</section>"
     )
+
+
+def _role_baseline(r: dict[str, Any], short: bool = False) -> str:
+    """The most accurate baseline on the tickets a role was judged on: ``best baseline 0.750
+    (escalate_all)``; ``n/a`` when the role is not judged or the file predates it."""
+    base = {k: v for k, v in (r.get("baselines") or {}).items() if v is not None}
+    if r.get("accuracy") is None or not base:
+        return "n/a" if short else "no baseline"
+    name = max(base, key=lambda k: base[k])
+    return f"{fmt(base[name])} ({name})" if short else f"best baseline {fmt(base[name])} ({name})"
 
 
 def _confusion(run: dict[str, Any]) -> str:
@@ -168,10 +210,12 @@ def _trend(runs: Sequence[dict[str, Any]]) -> str:
         Series(k, name, [r.get(k) for r in runs])
         for k, name in (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))
     ]
+    series.append(Series("baseline", "best baseline F1", [_beside(r)[1].get("f1") for r in runs]))
     return (
         '<section class="card" id="trend"><h2>Precision and recall over runs</h2>'
         + charts.trend("trend-chart", labels, series, "Precision, recall and F1 of each run")
-        + "</section>"
+        + '<p class="muted">Best baseline F1: the best baseline of each run on exactly the tickets its '
+        "team escalated or closed (the tickets of the team's F1).</p></section>"
     )
 
 
@@ -194,8 +238,27 @@ def _ab(runs: Sequence[dict[str, Any]]) -> str:
         + charts.paired_bars(
             "ab-chart", groups, ("recall off", "recall on"), "Recall off vs on, same tickets"
         )
-        + f'<p class="verdict" id="ab-verdict">{escape(str(ab.get("verdict", "")))}</p></section>'
+        + f'<p class="verdict" id="ab-verdict">{escape(str(ab.get("verdict", "")))}</p>'
+        + _ab_lift(ab)
+        + "</section>"
     )
+
+
+def _ab_lift(ab: dict[str, Any]) -> str:
+    """Each arm's F1 beside its best baseline on the same tickets (every ticket, not closed = escalated)."""
+    lines = []
+    for arm in ("off", "on"):
+        lift = (ab.get("lift") or {}).get(arm)
+        if not lift:
+            continue
+        team, diff = lift["team"].get("f1"), lift.get("f1")
+        base = None if team is None or diff is None else team - diff
+        n = sum(lift["team"]["confusion"].values())
+        lines.append(
+            f"<li>recall {arm}: team F1 {fmt(team)} beside {escape(str(lift.get('best_baseline')))} "
+            f"{fmt(base)} on the same {n:,} tickets (lift {_signed(diff)})</li>"
+        )
+    return f'<ul class="muted" id="ab-lift">{"".join(lines)}</ul>' if lines else ""
 
 
 def _baselines(run: dict[str, Any]) -> str:
@@ -280,13 +343,17 @@ def _runs_table(runs: Sequence[dict[str, Any]]) -> str:
         f"<td>{escape(str(r.get('source')))}</td><td>{escape(str(r.get('model')))}</td>"
         f"<td class='num'>{r.get('tickets', 0):,}</td><td class='num'>{fmt(r.get('precision'))}</td>"
         f"<td class='num'>{fmt(r.get('recall'))}</td><td class='num'>{fmt(r.get('f1'))}</td>"
+        f"<td class='num'>{fmt(_beside(r)[1].get('f1'))}</td>"
+        f"<td>{escape(str(_beside(r)[0] or 'n/a'))}</td>"
+        f"<td class='num'>{_signed(((r.get('lift') or {}).get('decided') or {}).get('f1'))}</td>"
         f"<td class='num'>{r.get('wall_s', 0):.1f}</td><td class='num'>{len(r.get('errors') or [])}</td></tr>"
         for r in reversed(runs)
     )
     return (
         '<section class="card" id="runs"><h2>Runs</h2><table><thead><tr><th>generated</th><th>run</th>'
         '<th>source</th><th>model</th><th class="num">tickets</th><th class="num">precision</th>'
-        '<th class="num">recall</th><th class="num">F1</th><th class="num">wall s</th>'
+        '<th class="num">recall</th><th class="num">F1</th><th class="num">best baseline F1</th>'
+        '<th>best baseline</th><th class="num">lift (F1)</th><th class="num">wall s</th>'
         '<th class="num">errors</th>'
         f"</tr></thead><tbody>{rows}</tbody></table></section>"
     )
