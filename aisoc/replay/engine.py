@@ -57,6 +57,7 @@ RecallMode = Literal["off", "on", "ab"]
 """``off``: no precedent; ``on``: precedent from earlier tickets; ``ab``: both, off first."""
 ARMS: dict[str, tuple[str, ...]] = {"off": ("off",), "on": ("on",), "ab": ("off", "on")}
 """The arms each recall mode runs, in order."""
+_SIGNAL_NAMES: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 INGEST = ProducedBy(role="ingest")
 HUMAN = ProducedBy(role=Role.HUMAN)
 
@@ -196,7 +197,9 @@ class Replay:
         self._calls: dict[str, list[RoleCall]] = {}
         self._current: str | None = None
         self._stop = threading.Event()
-        """Set by the first Ctrl-C: the run stops before its next ticket (a second Ctrl-C at once)."""
+        """Set by the first Ctrl-C or SIGTERM: the run stops before its next ticket (a second at once)."""
+        self._signal = "Ctrl-C"
+        """What stopped the run (``Ctrl-C`` or ``SIGTERM``), for the ``interrupted`` error."""
 
     # --- the run --------------------------------------------------------------------------------
 
@@ -234,7 +237,7 @@ class Replay:
                             {
                                 "ticket_id": self._current,
                                 "stage": "interrupted",
-                                "message": f"Ctrl-C in arm recall={arm} after {len(results)} of "
+                                "message": f"{self._signal} in arm recall={arm} after {len(results)} of "
                                 f"{len(self.selection.tickets)} tickets; --resume continues",
                             }
                         )
@@ -261,24 +264,32 @@ class Replay:
 
     @contextmanager
     def _ctrl_c(self) -> Iterator[None]:
-        """While the run lasts, the first Ctrl-C asks it to stop before the next ticket (the one under
-        way finishes and is kept, wherever in the code the signal lands); the second stops at once."""
+        """While the run lasts, the first Ctrl-C (or SIGTERM, what a supervisor or ``docker stop``
+        sends) asks it to stop before the next ticket (the one under way finishes and is kept,
+        wherever in the code the signal lands); the second stops at once."""
 
         def handle(signum: int, frame: Any) -> None:
             if self._stop.is_set():
                 raise KeyboardInterrupt
+            self._signal = _SIGNAL_NAMES.get(signum, f"signal {signum}")
             self._stop.set()
-            sys.stderr.write("\nstopping after the current ticket (Ctrl-C again to stop at once)\n")
+            again = "Ctrl-C" if signum == signal.SIGINT else self._signal
+            sys.stderr.write(
+                f"\n{self._signal}: stopping after the current ticket ({again} again to stop at once)\n"
+            )
 
+        previous: dict[int, Any] = {}
         try:
-            previous = signal.signal(signal.SIGINT, handle)
+            for wanted in (signal.SIGINT, signal.SIGTERM):
+                previous[wanted] = signal.signal(wanted, handle)
         except ValueError:  # not the main thread: Ctrl-C stays Python's KeyboardInterrupt
             yield
             return
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for restored, handler in previous.items():
+                signal.signal(restored, handler)
 
     def _open(self) -> tuple[str, dict[str, list[TicketResult]], Journal]:
         run_id = f"replay-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"

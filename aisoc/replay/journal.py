@@ -201,6 +201,8 @@ class Writer:
         files.metrics.parent.mkdir(parents=True, exist_ok=True)
         mode = "w" if fresh else "a"
         self.files = files
+        if fresh:  # an earlier run's metrics must not stand beside this run's tickets if it dies
+            files.metrics.unlink(missing_ok=True)
         if not fresh:
             for path in (files.tickets, files.journal):
                 _drop_torn_tail(path)
