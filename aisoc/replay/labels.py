@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from aisoc.replay.tickets import Ticket
 
@@ -67,9 +67,12 @@ class LabelClock:
             raise ValueError("the label delay cannot be negative")
 
     def known_at(self, ticket: Ticket) -> datetime:
-        """When the analyst's label of ``ticket`` is known (never before the alert itself)."""
+        """When the analyst's label of ``ticket`` is known (never before the alert itself; a label
+        time without a zone is UTC, as alert times without one are)."""
         created = ticket.alert.created_at
         given = ticket.truth.labeled_at if ticket.truth is not None else None
+        if given is not None and given.tzinfo is None:
+            given = given.replace(tzinfo=UTC)
         return max(created, given) if given is not None else created + self.delay
 
     def add(self, ticket: Ticket) -> None:

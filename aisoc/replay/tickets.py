@@ -101,7 +101,7 @@ def select(
     if stratify and sample is None:
         raise ValueError("--stratify needs --sample N")
     out = Selection()
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # case id -> the record it was first read from (1-based)
     pool: list[tuple[Alert, Truth | None]] = []
     for item, truth in records:
         out.read += 1
@@ -110,10 +110,14 @@ def select(
             continue
         if item.case_id in seen:
             out.unreadable.append(
-                Unreadable(item.case_id, "duplicate of an earlier record; the first is kept")
+                Unreadable(
+                    item.case_id,
+                    f"record {out.read} duplicates record {seen[item.case_id]} of the source "
+                    "(the same case id); the first is kept",
+                )
             )
             continue
-        seen.add(item.case_id)
+        seen[item.case_id] = out.read
         pool.append((item, truth))
     order = list(range(len(pool)))
     if sample is not None and sample < len(pool):
