@@ -280,3 +280,33 @@ def test_a_label_time_without_a_zone_is_taken_as_utc() -> None:
     decisions = [r.baselines["majority_or_close"] for r in result.arms["off"] if r.baselines]
     assert decisions == [False, False, True]  # known at 00:30 UTC: not at 00:15, at 01:00
     assert alert(0, 0, "acme", "r1").created_at == START
+
+
+@pytest.mark.parametrize("delay", [timedelta(0), timedelta(days=1)])
+def test_a_sources_own_label_time_wins_over_the_label_delay_for_memory_and_baselines(
+    delay: timedelta,
+) -> None:
+    """Given a first ticket labelled by its source two hours after its alert, when replayed with recall on
+    at label delay 0 and at one day, then the label is known at exactly two hours whatever the delay:
+    neither the baselines nor memory (its ``truth.labeled``) have it for the ticket one hour later, both
+    have it for the ticket three hours later, and the tickets without a label time follow the delay."""
+    tp = Truth(
+        escalated=True, label=Disposition.TRUE_POSITIVE, field="truth", labeled_at=START + timedelta(hours=2)
+    )
+    fp = Truth(escalated=False, label=Disposition.FALSE_POSITIVE, field="truth")
+    rows = [(0, "acme", "r1", tp), (1, "acme", "r1", fp), (3, "acme", "r1", fp)]
+    result = Replay(
+        StubChatModel(), toy_selection(rows), source="toy", model_spec="stub", recall="on", label_delay=delay
+    ).run()
+    decisions = [r.baselines["majority_or_close"] for r in result.arms["on"] if r.baselines]
+    # t1 knows nothing (t0 due at 02:00); t2 knows t0's TP and, at delay 0, t1's FP too (a tie: close)
+    assert decisions == [False, False, delay > timedelta(0)]
+    log = [
+        (e.type, e.case_id) for e in result.buses["on"].audit if e.type in ("alert.received", "truth.labeled")
+    ]
+    first_label = log.index(("truth.labeled", "acme/toy:0"))
+    assert (
+        log.index(("alert.received", "acme/toy:1"))
+        < first_label
+        < log.index(("alert.received", "acme/toy:2"))
+    )
