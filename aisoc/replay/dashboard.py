@@ -258,6 +258,12 @@ def _ab_lift(ab: dict[str, Any]) -> str:
             f"<li>recall {arm}: team F1 {fmt(team)} beside {escape(str(lift.get('best_baseline')))} "
             f"{fmt(base)} on the same {n:,} tickets (lift {_signed(diff)})</li>"
         )
+    same = ab.get("delta_same_tickets")
+    if same:
+        lines.append(
+            f"<li>on the same tickets (not closed = escalated), on minus off: F1 {_signed(same.get('f1'))}, "
+            f"precision {_signed(same.get('precision'))}, recall {_signed(same.get('recall'))}</li>"
+        )
     return f'<ul class="muted" id="ab-lift">{"".join(lines)}</ul>' if lines else ""
 
 

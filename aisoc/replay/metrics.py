@@ -223,17 +223,29 @@ def per_role(results: Sequence[TicketResult], roles: Iterable[str] = ()) -> dict
 def recall_ab(off: Sequence[TicketResult], on: Sequence[TicketResult]) -> dict[str, Any]:
     """The recall A/B block: both arms' scores, the deltas (on minus off), scoring's verdict, and
     each arm's lift over its best baseline — all on the tickets both arms finished (an A/B
-    interrupted in its recall-on arm compares the tickets done in both, never N against fewer)."""
+    interrupted in its recall-on arm compares the tickets done in both, never N against fewer).
+
+    ``delta`` and ``verdict`` are scoring's, on each arm's own figures (human review apart), so the
+    arms' denominators differ when they send different tickets to a person; ``delta_same_tickets``
+    compares them on exactly the same tickets, scored as beside the baselines (not closed =
+    escalated): the lift blocks' team figures, on minus off."""
     both = {r.ticket_id for r in off} & {r.ticket_id for r in on}
     off = [r for r in off if r.ticket_id in both]
     on = [r for r in on if r.ticket_id in both]
     ab = ab_delta(score(r.outcome() for r in off), score(r.outcome() for r in on))
+    lifts = {"off": lift(off), "on": lift(on)}
+
+    def same(metric: str) -> float | None:
+        a, b = lifts["off"]["team"][metric], lifts["on"]["team"][metric]
+        return None if a is None or b is None else round(b - a, 6)
+
     return {
         "off": scores(off),
         "on": scores(on),
         "delta": {m: ab.deltas[m] for m in ("precision", "recall", "f1")},
+        "delta_same_tickets": {m: same(m) for m in ("precision", "recall", "f1")},
         "verdict": ab.verdict,
-        "lift": {"off": lift(off), "on": lift(on)},
+        "lift": lifts,
     }
 
 

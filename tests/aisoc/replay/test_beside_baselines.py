@@ -157,3 +157,35 @@ def test_after_a_selection_every_arm_and_delay_scores_team_and_baselines_on_the_
             assert _n(b) == lift["decided"]["tickets"]
     assert all(_n(b) == n for b in m["baselines"].values())
     assert m["lift"] == m["recall_ab"]["lift"]["on"]
+
+
+def test_the_ab_delta_on_every_ticket_compares_the_same_tickets_when_review_differs() -> None:
+    """Given an A/B where recall off sends one true positive to human review and recall on closes it,
+    when scored, then ``delta`` (scoring's, each arm's decided tickets) compares 3 tickets with 4, while
+    ``delta_same_tickets`` compares the arms on the same 4 tickets (review = escalated, as beside the
+    baselines) and equals the difference of the arms' lift figures."""
+    from aisoc.replay import recall_ab
+
+    def t(arm: str, n: int, human: bool, team: str) -> TicketResult:
+        return TicketResult(
+            arm=arm, seq=n, ticket_id=f"t:{n}", created_at="2024-01-01T00:00:00+00:00",
+            label="true_positive" if human else "benign", human_escalated=human, team=team, cell="?",
+            baselines=dict.fromkeys(BASELINES, True),
+        )  # fmt: skip
+
+    off = [t("off", 0, True, "escalated"), t("off", 1, True, "human_review"), t("off", 2, False, "closed")]
+    off.append(t("off", 3, False, "escalated"))
+    on = [t("on", 0, True, "escalated"), t("on", 1, True, "closed"), t("on", 2, False, "closed")]
+    on.append(t("on", 3, False, "escalated"))
+    ab = recall_ab(off, on)
+    assert sum(ab["off"]["confusion"].values()) == 3 and sum(ab["on"]["confusion"].values()) == 4
+    same = ab["delta_same_tickets"]
+    # every ticket, review = escalated: off P 2/3 R 1 F1 0.8; on P 1/2 R 1/2 F1 0.5
+    assert same == {
+        "precision": pytest.approx(1 / 2 - 2 / 3, abs=1e-6),
+        "recall": pytest.approx(-1 / 2, abs=1e-6),
+        "f1": pytest.approx(0.5 - 0.8, abs=1e-6),
+    }
+    for m in ("precision", "recall", "f1"):
+        lifted = ab["lift"]["on"]["team"][m] - ab["lift"]["off"]["team"][m]
+        assert same[m] == pytest.approx(lifted, abs=1e-6)

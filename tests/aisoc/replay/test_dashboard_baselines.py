@@ -73,6 +73,8 @@ def test_the_trend_the_ab_and_the_runs_table_carry_the_baseline(metrics: dict) -
     for arm in ("off", "on"):
         lift = metrics["recall_ab"]["lift"][arm]
         assert f"recall {arm}: team F1 {fmt(lift['team']['f1'])} beside {lift['best_baseline']}" in ab
+    same = metrics["recall_ab"]["delta_same_tickets"]["f1"]
+    assert f"on the same tickets (not closed = escalated), on minus off: F1 {same:+.3f}" in ab
     runs = _section(html, "runs")
     decided = metrics["lift"]["decided"]
     assert "best baseline F1" in runs and "lift (F1)" in runs

@@ -148,7 +148,7 @@ def test_the_metrics_file_has_exactly_the_documented_keys_and_matches_its_schema
     assert list(m["confusion"]) == ["tp", "fp", "tn", "fn"]
     assert all(list(r) == ROLE_KEYS for r in m["per_role"].values())
     assert set(m["per_role"]) == {"sentinel", "tier2", "ir_lead", "threat_intel"}
-    assert list(m["recall_ab"]) == ["off", "on", "delta", "verdict", "lift"] and list(
+    assert list(m["recall_ab"]) == ["off", "on", "delta", "delta_same_tickets", "verdict", "lift"] and list(
         m["recall_ab"]["delta"]
     ) == [
         "precision",
