@@ -271,11 +271,15 @@ def build_metrics(
     main = arms.get("on", arms.get("off", []))
     listed = [dict(e) for e in errors[:MAX_ERRORS]]
     if len(errors) > MAX_ERRORS:
+        stages: dict[str, int] = {}
+        for e in errors[MAX_ERRORS:]:
+            stages[str(e.get("stage"))] = stages.get(str(e.get("stage")), 0) + 1
+        by_stage = ", ".join(f"{stage} {n}" for stage, n in sorted(stages.items()))
         listed.append(
             {
                 "ticket_id": None,
                 "stage": "errors",
-                "message": f"{len(errors) - MAX_ERRORS} more errors not listed",
+                "message": f"{len(errors) - MAX_ERRORS} more errors not listed (by stage: {by_stage})",
             }
         )
     return {

@@ -310,3 +310,16 @@ def test_a_sources_own_label_time_wins_over_the_label_delay_for_memory_and_basel
         < first_label
         < log.index(("alert.received", "acme/toy:2"))
     )
+
+
+def test_more_bad_lines_than_are_listed_are_still_counted_by_stage(tmp_path: Path) -> None:
+    """Given real Wazuh alerts followed by 1,100 truncated lines, when replayed, then the run finishes, the
+    first 1,000 errors are listed with their line numbers and the summary entry counts the rest by stage,
+    so every bad line is counted."""
+    path = _wazuh(tmp_path / "w.jsonl", [*LINES[:5], *([LINES[5][:80] + b"\r\n"] * 1100)])
+    m = run(path, "wazuh").metrics
+    assert m["tickets"] == 5 and len(m["errors"]) == 1001
+    assert m["errors"][999]["message"].startswith("wazuh: line 1005:")
+    last = m["errors"][-1]
+    assert last["stage"] == "errors" and "100 more errors not listed" in last["message"]
+    assert "source 100" in last["message"]
