@@ -124,6 +124,8 @@ class Series:
     key: str
     name: str
     values: Sequence[float | None]
+    square: bool = False
+    """Square markers instead of dots (a reference line, such as the best baseline, beside the scores)."""
 
 
 def trend(chart_id: str, labels: Sequence[str], series: Sequence[Series], title: str) -> str:
@@ -160,10 +162,16 @@ def trend(chart_id: str, labels: Sequence[str], series: Sequence[Series], title:
                 segment = []
                 continue
             segment.append(f"{x(i):.1f},{y(v):.1f}")
-            body.append(
-                f'<circle class="dot series-{s.key}" cx="{x(i):.1f}" cy="{y(v):.1f}" r="4">'
-                f"<title>{escape(labels[i])} {escape(s.name)} {fmt(v)}</title></circle>"
-            )
+            tip = f"<title>{escape(labels[i])} {escape(s.name)} {fmt(v)}</title>"
+            if s.square:
+                body.append(
+                    f'<rect class="dot series-{s.key}" x="{x(i) - 4:.1f}" y="{y(v) - 4:.1f}" width="8" '
+                    f'height="8">{tip}</rect>'
+                )
+            else:
+                body.append(
+                    f'<circle class="dot series-{s.key}" cx="{x(i):.1f}" cy="{y(v):.1f}" r="4">{tip}</circle>'
+                )
         if len(segment) > 1:
             body.append(f'<polyline class="line series-{s.key}" points="{" ".join(segment)}"/>')
     return _svg(chart_id, top + plot_h + 30, title, body)

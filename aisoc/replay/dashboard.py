@@ -61,7 +61,8 @@ CSS = """\
 .dash svg .series-precision { stroke:var(--accent); fill:var(--accent); }
 .dash svg .series-recall { stroke:#b35c00; fill:#b35c00; }
 .dash svg .series-f1 { stroke:#6b4fbb; fill:#6b4fbb; }
-.dash svg .series-baseline { stroke:#5b6570; fill:#5b6570; stroke-dasharray:6 4; }
+.dash svg .series-baseline { stroke:#5b6570; fill:#5b6570; }
+.dash svg polyline.series-baseline { stroke-dasharray:6 4; }
 .dash .kpis small.baseline { display:block; font-size:.8rem; }
 .dash svg polyline.line { fill:none; }
 .dash svg .arm-off { fill:#9aa5b1; } .dash svg .arm-on { fill:var(--accent); }
@@ -210,7 +211,9 @@ def _trend(runs: Sequence[dict[str, Any]]) -> str:
         Series(k, name, [r.get(k) for r in runs])
         for k, name in (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))
     ]
-    series.append(Series("baseline", "best baseline F1", [_beside(r)[1].get("f1") for r in runs]))
+    series.append(
+        Series("baseline", "best baseline F1", [_beside(r)[1].get("f1") for r in runs], square=True)
+    )
     return (
         '<section class="card" id="trend"><h2>Precision and recall over runs</h2>'
         + charts.trend("trend-chart", labels, series, "Precision, recall and F1 of each run")

@@ -68,7 +68,12 @@ def test_the_trend_the_ab_and_the_runs_table_carry_the_baseline(metrics: dict) -
     arm's F1 beside its best baseline on the same tickets, and the runs table lists the best baseline's
     F1 and the lift beside the team's F1."""
     html = unescape(render_page([metrics]))
-    assert "series-baseline" in _section(html, "trend")
+    trend = _section(html, "trend")
+    base_f1 = metrics["lift"]["decided"]["baselines"][metrics["lift"]["decided"]["best_baseline"]]["f1"]
+    assert re.search(
+        rf'<rect class="dot series-baseline"[^>]*><title>[^<]* best baseline F1 {fmt(base_f1)}<', trend
+    )
+    assert trend.count("<circle ") == 3  # the team's precision, recall and F1; the baseline has squares
     ab = _section(html, "ab")
     for arm in ("off", "on"):
         lift = metrics["recall_ab"]["lift"][arm]
