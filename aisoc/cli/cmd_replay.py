@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -127,8 +128,16 @@ def _replay(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise CommandError(str(e), 2) from e
     if not selection.tickets:
+        shown = [f"  {u.reason}" for u in selection.unreadable[:UNREADABLE_SHOWN]]
+        more = len(selection.unreadable) - len(shown)
         raise CommandError(
-            f"{args.file}: no ticket to replay ({len(selection.unreadable)} unreadable records)"
+            "\n".join(
+                [
+                    f"{args.file}: no ticket to replay ({len(selection.unreadable)} unreadable records)",
+                    *shown,
+                    *([f"  ... and {more} more"] if more > 0 else []),
+                ]
+            )
         )
     console = Console(stderr=True, soft_wrap=True)
     bar = Progress(
@@ -186,9 +195,16 @@ def _replay(args: argparse.Namespace) -> int:
         files = RunFiles(args.out)
         out.print(f"metrics: {files.metrics}\nper-ticket outcomes: {files.tickets}")
     if result.interrupted:
-        out.print("[yellow]interrupted[/]: what was done is kept; run again with --resume to continue")
-        return 130
+        out.print(
+            f"[yellow]interrupted[/] ({result.interrupted_by}): what was done is kept; run again with "
+            "--resume to continue"
+        )
+        return 143 if result.interrupted_by == "SIGTERM" else 130  # 128 + the signal's number
     return 0
+
+
+UNREADABLE_SHOWN = 10
+"""Unreadable records whose reason is printed when none is left to replay."""
 
 
 def _pct(v: float | None) -> str:
@@ -204,16 +220,34 @@ def summary(result: ReplayResult, console: Console) -> None:
         f"({m['with_truth']} with ground truth, {m['human_review']} sent to human review), "
         f"{m['wall_s']:.1f} s"
     )
+    decided = m["lift"].get("decided") or {}
+    best = decided.get("best_baseline")
+    beside = (decided.get("baselines") or {}).get(best) or {} if best else {}
     console.print(
         f"TP {c['tp']}  FP {c['fp']}  TN {c['tn']}  FN {c['fn']}   precision {_pct(m['precision'])}  "
-        f"recall {_pct(m['recall'])}  F1 {_pct(m['f1'])}  accuracy {_pct(m['accuracy'])}"
+        f"recall {_pct(m['recall'])}  F1 {_pct(m['f1'])}  accuracy {_pct(m['accuracy'])}   "
+        f"(best baseline on these {decided.get('tickets', 0)} escalated or closed tickets: "
+        f"{best or 'none'} F1 {_pct(beside.get('f1'))}, lift {_signed(decided.get('f1'))})"
     )
-    table = Table("role", "n", "accuracy", "p50 ms", "p95 ms", "tools/ticket", "tokens/ticket", box=None)
+    table = Table(
+        "role",
+        "n",
+        "accuracy",
+        "best baseline, same tickets",
+        "p50 ms",
+        "p95 ms",
+        "tools/ticket",
+        "tokens/ticket",
+        box=None,
+    )
+    for column in table.columns:
+        column.overflow = "fold"  # a narrow terminal wraps a cell; it never cuts a figure or a name
     for role, r in m["per_role"].items():
         table.add_row(
             role,
             str(r["n"]),
             _pct(r["accuracy"]),
+            _best_accuracy(r.get("baselines")),
             _pct(r["p50_ms"]),
             _pct(r["p95_ms"]),
             _pct(r["tool_calls_per_ticket"]),
@@ -233,6 +267,12 @@ def summary(result: ReplayResult, console: Console) -> None:
             f"recall A/B (on minus off): precision {_signed(d['precision'])}, recall {_signed(d['recall'])}, "
             f"F1 {_signed(d['f1'])} — {ab['verdict']}"
         )
+        same = ab.get("delta_same_tickets") or {}
+        console.print(
+            f"recall A/B on exactly the same tickets (not closed = escalated): precision "
+            f"{_signed(same.get('precision'))}, recall {_signed(same.get('recall'))}, "
+            f"F1 {_signed(same.get('f1'))}"
+        )
         for arm in ("off", "on"):
             lift = ab["lift"][arm]
             console.print(
@@ -242,8 +282,21 @@ def summary(result: ReplayResult, console: Console) -> None:
     if m["errors"]:
         stages: dict[str, int] = {}
         for e in m["errors"]:
+            if e["stage"] == "errors":  # the entry counting the errors past those listed, by stage
+                for stage, n in re.findall(r"(\S+) (\d+)", e["message"].partition("by stage: ")[2]):
+                    stages[stage] = stages.get(stage, 0) + int(n)
+                continue
             stages[e["stage"]] = stages.get(e["stage"], 0) + 1
         console.print("errors: " + ", ".join(f"{n} {s}" for s, n in sorted(stages.items())))
+
+
+def _best_accuracy(baselines: dict[str, float | None] | None) -> str:
+    """The best baseline's accuracy on a role's own tickets, named (n/a: no label judges the role)."""
+    scored = {n: v for n, v in (baselines or {}).items() if v is not None}
+    if not scored:
+        return "n/a"
+    name = max(scored, key=lambda n: scored[n] or 0.0)
+    return f"{_pct(scored[name])} {name}"
 
 
 def baselines_table(m: dict[str, Any], console: Console) -> None:

@@ -93,6 +93,8 @@ class ReplayResult:
     metrics: dict[str, Any]
     arms: dict[str, list[TicketResult]]
     interrupted: bool = False
+    interrupted_by: str | None = None
+    """What stopped the run (``Ctrl-C`` or ``SIGTERM``); None when it was not interrupted."""
     buses: dict[str, Bus] = field(default_factory=dict)
     """Each arm's isolated bus (for printing case paths)."""
     egress: list[Attempt] = field(default_factory=list)
@@ -232,7 +234,7 @@ class Replay:
                     try:
                         self._arm(arm, prior, journal, writer, results, result, guard)
                     except KeyboardInterrupt:
-                        result.interrupted = True
+                        result.interrupted, result.interrupted_by = True, self._signal
                         self.errors.append(
                             {
                                 "ticket_id": self._current,

@@ -323,3 +323,26 @@ def test_more_bad_lines_than_are_listed_are_still_counted_by_stage(tmp_path: Pat
     last = m["errors"][-1]
     assert last["stage"] == "errors" and "100 more errors not listed" in last["message"]
     assert "source 100" in last["message"]
+
+
+def test_a_file_with_only_bad_lines_exits_1_listing_why_with_line_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given a Wazuh file whose every line is cut short, when replayed, then it exits 1 and the error lists
+    each line's reason with its line number (the first ten, then how many more)."""
+    path = _wazuh(tmp_path / "w.jsonl", [LINES[i][:80] + b"\r\n" for i in range(12)])
+    code, _, err = _replay([str(path), "--source", "wazuh"], capsys)
+    assert code == 1 and "no ticket to replay (12 unreadable records)" in err
+    assert all(f"line {n}:" in err for n in range(1, 11)), err
+    assert "line 11:" not in err and "... and 2 more" in err
+
+
+def test_the_summary_counts_every_bad_line_past_those_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given real Wazuh alerts followed by 1,100 truncated lines, when replayed from the CLI, then its
+    errors line counts all 1,100 (not the 1,000 listed plus one summary entry)."""
+    path = _wazuh(tmp_path / "w.jsonl", [*LINES[:5], *([LINES[5][:80] + b"\r\n"] * 1100)])
+    code, out, _ = _replay([str(path), "--source", "wazuh"], capsys)
+    assert code == 0
+    assert "errors: 1100 source" in out, out[-500:]

@@ -54,7 +54,7 @@ def test_sigterm_stops_like_ctrl_c_keeping_consistent_partial_files(tmp_path: Pa
     """Given `aisoc replay` on a model server that holds its answer after 10, when the process gets SIGTERM
     (what a supervisor or `docker stop` sends) while a request is held, then it stops after the current
     ticket, says so, writes metrics for what was done that recompute from the tickets file, and exits
-    130 like Ctrl-C; --resume finishes the run."""
+    143 (128 + SIGTERM; Ctrl-C exits 130); --resume finishes the run."""
     out = tmp_path / "m.json"
     data = guide_with_grades(tmp_path / "g.csv", same, incidents=30)
     with fake_openai(hold_after=10) as fake:
@@ -71,7 +71,7 @@ def test_sigterm_stops_like_ctrl_c_keeping_consistent_partial_files(tmp_path: Pa
         time.sleep(0.5)
         fake.release.set()
         stdout, stderr = proc.communicate(timeout=120)
-        assert proc.returncode == 130, (proc.returncode, stderr.decode()[-2000:])
+        assert proc.returncode == 143, (proc.returncode, stderr.decode()[-2000:])
         partial = json.loads(out.read_text())
         assert (
             partial["errors"][-1]["stage"] == "interrupted" and "SIGTERM" in partial["errors"][-1]["message"]
