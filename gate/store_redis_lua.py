@@ -179,18 +179,28 @@ return 1
 REORDER = (
     CHECK
     + """
--- KEYS: gate:outbox, gate:outbox:order. ARGV: pairs of a score and an entry's id, oldest first.
--- Puts each entry still in the outbox (not published and cleared meanwhile by another gate process)
--- back in the order with that score, unless it is there already; returns how many were put back.
-local bad = check({'hash', 'zset'})
+-- KEYS: gate:outbox, gate:outbox:order, the name to move the order aside to (same hash tag).
+-- ARGV: pairs of a score and an entry's id, oldest first (read from the outbox beforehand).
+-- In one step, so that no other gate process queues or publishes in between: moves the order aside
+-- when it holds another type than a sorted set (not when another process rebuilt it meanwhile),
+-- then puts each entry still in the outbox (not published and cleared meanwhile) back in the order
+-- with that score, unless it is there already. Returns {the type moved aside ('' when none), how
+-- many were put back}; {'taken', 0} and nothing written when the new name is taken.
+local bad = check({'hash'})
 if bad ~= 0 then return bad end
+local held = redis.call('TYPE', KEYS[2])['ok']
+if held == 'none' or held == 'zset' then
+  held = ''
+elseif redis.call('RENAMENX', KEYS[2], KEYS[3]) == 0 then
+  return {'taken', 0}
+end
 local added = 0
 for i = 1, #ARGV, 2 do
   if redis.call('HEXISTS', KEYS[1], ARGV[i + 1]) == 1 then
     added = added + redis.call('ZADD', KEYS[2], 'NX', ARGV[i], ARGV[i + 1])
   end
 end
-return added
+return {held, added}
 """
 )
 

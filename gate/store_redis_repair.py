@@ -27,8 +27,6 @@ from gate.store_redis_lua import REORDER, RESEQ
 
 SCAN_COUNT = 1000
 """Fields one HSCAN call of an outbox rebuild asks Redis for (a hint)."""
-REORDER_BATCH = 500
-"""Entries one call of the rebuild script puts back in the outbox order."""
 RETRIES = 5
 """How often one write or read moves a key aside and runs again before it gives up."""
 _SEQ = re.compile(rb"-?[0-9]{1,18}")
@@ -165,12 +163,14 @@ class Keys:
         """Move ``key`` aside (it holds something else than the gate keeps there), rebuild what can
         be rebuilt, and say so once: a warning, an error when what it held is lost."""
         want = self.expected(key) or "none"
-        moved = move_key_aside(self._r, key, want, utcnow())
         level, then = log.warning, "rebuilt from the records by a repair pass that starts at once"
+        if key == self.order:  # moved aside and rebuilt in one atomic step (see rebuild_order)
+            moved, added = self.rebuild_order()
+            then = f"rebuilt from the outbox entries in the same step ({added} put back in the order queued)"
+        else:
+            moved = move_key_aside(self._r, key, want, utcnow())
         if self.is_index(key):
             self._index_moved()
-        elif key == self.order:
-            then = f"rebuilt from the outbox entries ({self.rebuild_order()} put back in the order queued)"
         elif key == self.seq:
             last = self.run(self._reseq, [self.seq, self.order], [])
             then = f"set to the last place in the outbox order ({last})"
@@ -193,9 +193,17 @@ class Keys:
                 then,
             )
 
-    def rebuild_order(self) -> int:
-        """Put every entry of the outbox back in the outbox order (see :func:`queue_order`) unless
-        it is there; returns how many were put back."""
+    def rebuild_order(self) -> tuple[tuple[str, str] | None, int]:
+        """Move the outbox order aside when it holds another type than a sorted set, and put every
+        entry of the outbox back in it (see :func:`queue_order`) unless it is there, in one atomic
+        step: no other gate process can queue an event in a new order, nor publish one, before the
+        entries queued earlier are back (another process that meets the damaged order meanwhile
+        rebuilds it itself; the first to finish moves it, the other only adds what is missing).
+
+        Returns:
+            ``(the type it held, its new name)`` (None when nothing was moved), and how many entries
+            were put back.
+        """
         fields: dict[bytes, bytes] = {}
         cursor = 0
         while True:
@@ -207,13 +215,16 @@ class Keys:
                 if "WRONGTYPE" not in str(e):
                     raise
                 self.check([self.outbox])  # moved aside: its entries are lost, nothing to put back
-                return 0
+                fields = {}
+                break
             fields.update(found)
             if int(cursor) == 0:
                 break
-        order = queue_order(fields)
-        added = 0
-        for start in range(0, len(order), REORDER_BATCH):
-            args = [part for score, field in order[start : start + REORDER_BATCH] for part in (score, field)]
-            added += int(self.run(self._reorder, [self.outbox, self.order], args))
-        return added
+        args = [part for score, field in queue_order(fields) for part in (score, field)]
+        stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+        for n in range(100):
+            aside = f"{self.order}.aside-{stamp}" + (f"-{n}" if n else "")
+            held, added = self.run(self._reorder, [self.outbox, self.order, aside], args)
+            if held != "taken":
+                return ((str(held), aside) if held else None), int(added)
+        raise StorageConflict(f"gate store: no free name to move {self.order} aside to", key=self.order)

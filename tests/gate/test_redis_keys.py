@@ -5,7 +5,7 @@ the log and rebuilt, and every event is published once, in the order it was queu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -156,3 +156,65 @@ def test_garbage_in_any_key_the_tick_reads_is_moved_aside_and_every_event_goes_o
     failed = [r.getMessage() for r in caplog.records if r.name == "gate.service" and r.levelname == "ERROR"]
     assert failed == []
     gate.close()
+
+
+class _PauseAtRebuild:
+    """A redis-py client that runs ``meanwhile`` once, when the outbox rebuild first reads the outbox
+    (HSCAN): what another gate process does while this one rebuilds a damaged outbox order."""
+
+    def __init__(self, client: object, meanwhile: Callable[[], object]) -> None:
+        self._client, self._meanwhile, self.paused = client, meanwhile, False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+    def execute_command(self, *args: object, **options: object) -> object:
+        if args[0] == "HSCAN" and not self.paused:
+            self.paused = True
+            self._meanwhile()
+        return self._client.execute_command(*args, **options)  # type: ignore[attr-defined]
+
+
+@pytest.mark.redis
+def test_a_second_gate_process_never_publishes_ahead_of_an_outbox_order_being_rebuilt(
+    redis_url: str, namespace: str, clock: Clock
+) -> None:
+    """Given three reminders queued in a gate's outbox (not yet published) and garbage written where
+    their order (a sorted set) belongs, when one gate process's tick meets the garbage and, while it
+    rebuilds the order, a second gate process (its own connection) stores a person's decision and
+    publishes, then the bus gets the three reminders and then the decision, each once: the order is
+    moved aside and rebuilt in one step, so no newer event goes out before older ones are back."""
+    first_bus, second_bus = Bus(redis_url, namespace=namespace), Bus(redis_url, namespace=namespace)
+    first, second = (
+        Gate(first_bus, gate_settings(), clock=clock),
+        Gate(second_bus, gate_settings(), clock=clock),
+    )
+    case = publish_case(first_bus)
+    req = first.submit(case.proposal)
+    assert first.tick() == TickReport()
+    store = redis_store(first)
+    queued = []
+    for n in (1, 2, 3):
+        event = reminder(req, n, minutes_ago=0)
+        req = req.evolve(reminders=n)
+        assert store.replace(req, [event])
+        queued.append(event.event_id)
+    write_garbage(store, store._key("gate:outbox:order"))
+
+    def meanwhile() -> None:
+        second.decide(
+            req.request_id, person_id="alice", decision="approved", reason="go", identity_source="t"
+        )
+
+    paused = _PauseAtRebuild(store._r, meanwhile)
+    store._keys._r = paused
+    first.tick()
+    assert paused.paused
+    published = [
+        e for e in first_bus.audit.for_case(case.case_id) if isinstance(e, ActionReminded | ActionDecided)
+    ]
+    (decided,) = gate_events(first_bus, case.case_id, ActionDecided)
+    assert [e.event_id for e in published] == [*queued, decided.event_id]
+    assert store.outbox() == [] and store.damaged_outbox() == []
+    first.close(), second.close()
+    first_bus.close(), second_bus.close()
