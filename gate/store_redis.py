@@ -32,6 +32,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from aisoc.events import Event
+from gate.errors import UnreadableRequest
 from gate.store import (
     ApprovalRequest,
     DamagedEntry,
@@ -166,7 +167,16 @@ class RedisRequestStore:
         return bool(created)
 
     def get(self, request_id: str) -> ApprovalRequest | None:
-        version, data = self._raw("HMGET", self._req(request_id), "v", "d")
+        key = self._req(request_id)
+        try:
+            version, data = self._raw("HMGET", key, "v", "d")
+        except ResponseError as e:  # written around the gate: kept as it is for a person
+            if "WRONGTYPE" not in str(e):
+                raise
+            kind = self._r.type(key)
+            raise UnreadableRequest(request_id, f"its key {key} holds a Redis {kind}, not a hash") from None
+        if not data and (version is not None or self._r.exists(key)):
+            raise UnreadableRequest(request_id, f"its key {key} holds no record (field 'd')")
         return read_request(request_id, data, version) if data else None
 
     def replace(self, request: ApprovalRequest, events: Sequence[Event] = ()) -> bool:

@@ -58,12 +58,19 @@ def _claims(rid: str) -> LinkClaims | tuple[str, int]:
 def _request(rid: str) -> ApprovalRequest | tuple[str, int]:
     try:
         req = gate_context().gate.store.get(rid)
-    except UnreadableRequest as e:  # the store's fault, not the person's: a 500, said plainly
-        log.error("%s", e, extra={"event_id": rid})
-        return refused("This request cannot be read", str(e), 500)
+    except UnreadableRequest as e:
+        return _unreadable(e)
     if req is None:
         return refused("Unknown request", "No approval request has this id. Nothing was decided.", 404)
     return req
+
+
+def _unreadable(e: UnreadableRequest) -> tuple[str, int]:
+    """The page of a request whose stored record the gate cannot read (damaged, or a key of another
+    type written around the gate): nobody's fault on this page, and nothing a retry mends until a
+    person repairs the store, so a 503 naming it; the record is left as it is, and logged."""
+    log.error("%s", e, extra={"event_id": e.request_id})
+    return refused("This request cannot be read", str(e), 503)
 
 
 def _deciders(req: ApprovalRequest) -> dict[str, Any]:
@@ -291,6 +298,8 @@ def done(rid: str) -> Any:
         return refused("You may not record this as done", str(e), 403)
     except UnknownRequest:
         return refused("Unknown request", "No approval request has this id. Nothing was recorded.", 404)
+    except UnreadableRequest as e:
+        return _unreadable(e)
     except ApprovalError as e:
         return refused("Nothing was recorded", str(e), 409)
     flash("Recorded as done.")

@@ -95,7 +95,7 @@ def test_a_damaged_store_record_breaks_no_other_page_over_https(deployed: Deploy
     done = bob.post(f"{approved.headers['Location']}/done", data=form, headers={"Origin": deployed.proxy.url})
     assert done.status_code == 303
     damaged = alice.get("/r/damaged-1")
-    assert damaged.status_code == 500 and "This request cannot be read" in damaged.text
+    assert damaged.status_code == 503 and "This request cannot be read" in damaged.text
     assert deployed.browser("frank@example.com").get("/audit").status_code == 200
     (decided,) = gate_events(deployed.bus, case.case_id, ActionDecided)
     (executed,) = gate_events(deployed.bus, case.case_id, ActionExecuted)

@@ -436,7 +436,7 @@ def test_one_unreadable_record_breaks_no_page_but_its_own(
 ) -> None:
     """Given garbage written straight into the gate's SQLite store beside a good request, when the
     list, audit and good request's pages are opened and it is approved, then all work; the damaged
-    record's own page is a clear 500 page naming it; the gate's tick still runs."""
+    record's own page is a clear 503 page naming it; the gate's tick still runs."""
     store = gate.store
     assert isinstance(store, SqliteRequestStore)
     with store._tx() as db:
@@ -448,7 +448,7 @@ def test_one_unreadable_record_breaks_no_page_but_its_own(
     assert confirm(alice, link).status_code == 303
     assert person("frank@example.com").get("/audit").status_code == 200
     damaged = alice.get("/r/damaged")
-    assert damaged.status_code == 500 and "This request cannot be read" in text(damaged)
+    assert damaged.status_code == 503 and "This request cannot be read" in text(damaged)
     assert "request &#39;damaged&#39;" in text(damaged) and "Nothing was decided" in text(damaged)
     assert gate.tick().expired == 0 and [d.decision for d in decisions(bus, case)] == [Decision.APPROVED]
 
@@ -458,16 +458,16 @@ def test_a_request_whose_stored_version_is_not_its_own_is_a_damaged_record_page(
 ) -> None:
     """Given Alice's step-one form, when the request's stored version is written straight into the
     store as another number than its record's before she confirms, then her confirmation is the
-    500 page naming the record as unreadable (not "kept changing; try again", which no retry cures),
+    503 page naming the record as unreadable (not "kept changing; try again", which no retry cures),
     the link says the same, and nothing is decided."""
     alice = person("alice@example.com")
     page = alice.get(link)
     set_version(gate.store, case.proposal.event_id, 9)
     form = {"csrf_token": csrf(page.get_data(as_text=True)), "target": "WS-042", "reason": "go"}
     resp = alice.post(link, {**form, "approve": "approve"})
-    assert resp.status_code == 500 and "This request cannot be read" in text(resp), text(resp)
+    assert resp.status_code == 503 and "This request cannot be read" in text(resp), text(resp)
     assert f"request &#39;{case.proposal.event_id}&#39;" in text(resp) and "Nothing was decided" in text(resp)
-    assert alice.get(link).status_code == 500 and decisions(bus, case) == []
+    assert alice.get(link).status_code == 503 and decisions(bus, case) == []
 
 
 def test_identity_header_is_trusted_only_from_configured_proxies(person: Any, link: str) -> None:
