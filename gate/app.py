@@ -8,6 +8,7 @@ import ipaddress
 import logging
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask, abort, request
 from flask.globals import request_ctx
@@ -64,6 +65,31 @@ def _mount_metrics(app: Flask, gate: Gate, settings: GateSettings) -> None:
         elif not _loopback(request.remote_addr):
             abort(404)
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+class _Mounted:
+    """The gate at ``base_url``'s path (``https://host/gate`` serves it under ``/gate/``): every link,
+    form, stylesheet and redirect it makes starts with that path (``SCRIPT_NAME``), whether the proxy
+    forwards ``/gate/a/x`` as it came or strips the path (``/a/x``), as nginx's ``proxy_pass
+    http://127.0.0.1:8700/;`` does. ``base_url`` says where the gate is: nothing a request sends does.
+
+    Args:
+        app: the Flask app's WSGI callable.
+        prefix: ``base_url``'s path, without its trailing slash (``/gate``).
+    """
+
+    def __init__(self, app: Any, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+        # WSGI paths are percent-decoded UTF-8 bytes read as ISO-8859-1 (PEP 3333).
+        self._wsgi = unquote(prefix).encode("utf-8").decode("latin-1")
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO") or "/"
+        if path == self._wsgi or path.startswith(self._wsgi + "/"):
+            path = path[len(self._wsgi) :] or "/"
+        environ["SCRIPT_NAME"], environ["PATH_INFO"] = self._wsgi, path
+        return self.app(environ, start_response)
 
 
 def _loopback(addr: str | None) -> bool:
@@ -145,6 +171,8 @@ def create_app(settings: GateSettings, *, bus: Bus | None = None, gate: Gate | N
 
     if settings.metrics:
         _mount_metrics(app, gate, settings)
+    if prefix := urlsplit(settings.base_url).path.rstrip("/"):
+        app.wsgi_app = _Mounted(app.wsgi_app, prefix)  # type: ignore[method-assign]
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

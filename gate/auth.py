@@ -69,11 +69,25 @@ def _trusted(addr: str | None) -> bool:
     return any(ip in ipaddress.ip_network(n, strict=False) for n in gate_context().settings.trusted_proxies)
 
 
+def _claimed() -> str:
+    """The identity the proxy's header claims on this request ('' when none, or proxy logins are off).
+
+    WSGI hands header values over as ISO-8859-1 text (PEP 3333): the UTF-8 bytes an SSO proxy sends
+    for a non-ASCII user name ("zoë.ng") are read back as UTF-8 here, or no roster alias could match
+    them; bytes that are not UTF-8 are kept as they came."""
+    s = gate_context().settings
+    value = request.headers.get(s.proxy_header, "") if "proxy" in s.auth else ""
+    try:
+        value = value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
+    return value.strip()
+
+
 def rate_limit_key() -> str:
     """Rate-limit per person when the proxy names them (everyone shares the proxy's address), else per
     logged-in session person, else per client address."""
-    s = gate_context().settings
-    claimed = request.headers.get(s.proxy_header, "").strip().lower() if "proxy" in s.auth else ""
+    claimed = _claimed().lower()
     if claimed and _trusted(request.remote_addr):
         return f"id:{claimed}"
     if session.get("pid"):
@@ -87,9 +101,8 @@ def current_identity() -> Identity | None:
     if "identity" in g:
         found: Identity | None = g.identity
         return found
-    s = gate_context().settings
     g.auth_problem = None
-    claimed = request.headers.get(s.proxy_header, "").strip() if "proxy" in s.auth else ""
+    claimed = _claimed()
     found = _proxied(claimed) if claimed else _from_session()
     g.identity = found
     return found
@@ -165,8 +178,20 @@ def _login(person: Person, source: str) -> None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only the gate's own pages (see :mod:`gate.redirects`); anything else means the gate's home."""
-    return safe_next(target) or url_for("gate.index")
+    """Only the gate's own pages (see :mod:`gate.redirects`), as a path within the gate (without
+    ``base_url``'s path); anything else means the gate's home."""
+    return safe_next(target) or "/"
+
+
+def _go(target: str | None) -> Response:
+    """Send the browser to ``target``, a page of the gate (see :func:`_safe_next`), under the path the
+    gate is served at."""
+    return redirect(request.script_root + _safe_next(target), 303)
+
+
+def _public(endpoint: str) -> str:
+    """The public URL of one of the gate's pages: ``base_url`` and the page's path within the gate."""
+    return gate_context().settings.base_url + url_for(endpoint)[len(request.script_root) :]
 
 
 @bp.get("/login")
@@ -197,7 +222,7 @@ def dev_login() -> Response:
     if not form.validate_on_submit():
         abort(400)
     _login(ctx.gate.roster.person(form.person.data), SOURCES["dev"])
-    return redirect(_safe_next(request.args.get("next")), 303)
+    return _go(request.args.get("next"))
 
 
 @bp.post("/logout")
@@ -220,7 +245,7 @@ def webex_start() -> Response:
         {
             "client_id": s.webex_client_id,
             "response_type": "code",
-            "redirect_uri": s.base_url + url_for("auth.webex_callback"),
+            "redirect_uri": _public("auth.webex_callback"),
             "scope": s.webex_scope,
             "state": state,
         }
@@ -263,7 +288,7 @@ def webex_callback() -> Any:
                 "client_id": s.webex_client_id or "",
                 "client_secret": s.webex_client_secret.get_secret_value() if s.webex_client_secret else "",
                 "code": request.args.get("code", ""),
-                "redirect_uri": s.base_url + url_for("auth.webex_callback"),
+                "redirect_uri": _public("auth.webex_callback"),
             },
         )
         me = _call(s.webex_people_url, token=str(tokens.get("access_token", "")))
@@ -277,9 +302,9 @@ def webex_callback() -> Any:
         return refused(
             "Not in the roster", f"You logged in as {shown}, who is not in the on-call roster.", 403
         )
-    target = _safe_next(session.pop("oauth_next", None))
+    target = session.pop("oauth_next", None)
     _login(person, SOURCES["webex"])
-    return redirect(target, 303)
+    return _go(target)
 
 
 def refused(title: str, message: str, status: int, **extra: Any) -> tuple[str, int]:

@@ -288,3 +288,46 @@ def test_a_host_header_no_url_can_be_built_for_is_a_plain_400(
             path, method=method, headers={"Host": host, "Origin": "", "Referer": ""}
         )
         assert resp.status_code < 500, (host, method, path)
+
+
+ENCODED = [
+    "%2F%2Fevil.example",
+    "%5C%5Cevil.example",
+    "%2F%5Cevil.example",
+    "https%3Aevil.example",
+    "https%3A%2F%2Fevil.example",
+    "%09%2F%2Fevil.example",
+    "%2F%09%2Fevil.example",
+    "%252F%252Fevil.example",
+    "%2F%2F%2565vil.example",
+    "%E3%80%80%2F%2Fevil.example",
+]
+"""``next`` values as they come in a query string, percent-encoded (once or twice)."""
+
+
+@pytest.mark.parametrize("base", ["http://gate.test", "http://gate.test/gate"])
+@pytest.mark.parametrize("raw", ENCODED)
+def test_encoded_next_values_go_home_under_the_gates_path(bus: Bus, base: str, raw: str) -> None:
+    """Given a percent-encoded next that decodes to another host (or twice-encoded), on a gate at a
+    host's root or under a path, when a person logs in, then the redirect is the gate's home there."""
+    s = gate_settings(demo=True, auth=["dev"], base_url=base)
+    app = create_app(s, gate=Gate(bus, s, clock=Clock()))
+    client, path = app.test_client(), base.removeprefix("http://gate.test")
+    page = client.get(f"{path}/login?next={raw}")
+    assert page.status_code == 200
+    data = {"csrf_token": csrf(page.get_data(as_text=True)), "person": "alice"}
+    resp = client.post(f"{path}/login/dev?next={raw}", data=data)
+    assert resp.status_code == 303 and resp.headers["Location"] == f"{path}/", resp.headers["Location"]
+
+
+def test_login_under_a_path_lands_back_on_the_page_under_it(bus: Bus) -> None:
+    """Given a gate at http://gate.test/gate, when a person logs in from a page of it, then the
+    redirect keeps the gate's path (the page's next is a path within the gate)."""
+    s = gate_settings(demo=True, auth=["dev"], base_url="http://gate.test/gate")
+    app = create_app(s, gate=Gate(bus, s, clock=Clock()))
+    client = app.test_client()
+    page = client.get("/gate/login", query_string={"next": "/r/abc"})
+    assert 'action="/gate/login/dev?next=/r/abc"' in page.get_data(as_text=True)
+    data = {"csrf_token": csrf(page.get_data(as_text=True)), "person": "alice"}
+    resp = client.post("/gate/login/dev", query_string={"next": "/r/abc"}, data=data)
+    assert resp.headers["Location"] == "/gate/r/abc"
