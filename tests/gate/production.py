@@ -177,6 +177,14 @@ class _Forward(BaseHTTPRequestHandler):
         if self.path.startswith("/_sso/login"):
             return self._login()
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+        path, prefix = self.path, self.server.prefix
+        if prefix:  # the gate is served under a path of the site only (base_url with a path)
+            if not path.startswith(prefix + "/"):
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            path = path[len(prefix) :] if self.server.strip_prefix else path
         headers = {
             k: v
             for k, v in self.headers.items()
@@ -205,7 +213,7 @@ class _Forward(BaseHTTPRequestHandler):
             }
         )
         conn = http.client.HTTPConnection("127.0.0.1", self.server.upstream, timeout=60)
-        conn.request(self.command, self.path, body=body, headers=headers)
+        conn.request(self.command, path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
         conn.close()
@@ -226,6 +234,8 @@ class _ProxyServer(ThreadingHTTPServer):
     upstream: int
     identity_header: str
     seen: list[dict[str, Any]]
+    prefix: str
+    strip_prefix: bool
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that refuses the certificate or hangs up is no error of the proxy's."""
@@ -245,10 +255,20 @@ class SsoProxy:
         upstream: the gate's port (gunicorn on 127.0.0.1).
         port: where the proxy listens (a free one by default).
         identity_header: the header the gate reads (``[gate] proxy_header``).
+        prefix: the path the gate is served under (``/gate`` for ``base_url = https://host/gate``);
+            anything else is a 404 of the proxy's.
+        strip_prefix: whether the proxy forwards ``/gate/a/x`` as ``/a/x`` (nginx's ``proxy_pass
+            http://127.0.0.1:8700/;``) or as it came.
     """
 
     def __init__(
-        self, upstream: int, port: int | None = None, identity_header: str = "X-Forwarded-Email"
+        self,
+        upstream: int,
+        port: int | None = None,
+        identity_header: str = "X-Forwarded-Email",
+        *,
+        prefix: str = "",
+        strip_prefix: bool = True,
     ) -> None:
         import trustme
 
@@ -256,6 +276,7 @@ class SsoProxy:
         self.cert = self.ca.issue_cert("127.0.0.1", "localhost")
         self.server = _ProxyServer(("127.0.0.1", port or 0), _Forward)
         self.server.upstream, self.server.identity_header, self.server.seen = upstream, identity_header, []
+        self.server.prefix, self.server.strip_prefix = prefix, strip_prefix
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.cert.configure_cert(context)
         # The handshake happens in each connection's thread, so a slow client blocks nobody else.
