@@ -11,8 +11,10 @@ from datetime import timedelta
 import pytest
 
 from aisoc.bus import Bus
+from aisoc.errors import Unprocessable
 from aisoc.events import ActionDecided, ActionReminded, Component, ProducedBy
 from gate import Gate
+from gate.errors import UnreadableRequest
 from gate.store import ApprovalRequest
 from gate.store_redis import RedisRequestStore, _glob
 from gate.timers import TickReport
@@ -218,3 +220,27 @@ def test_a_second_gate_process_never_publishes_ahead_of_an_outbox_order_being_re
     assert store.outbox() == [] and store.damaged_outbox() == []
     first.close(), second.close()
     first_bus.close(), second_bus.close()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("garbage", ["list", "hash"])
+def test_a_proposal_whose_request_key_holds_another_type_is_unreadable_not_a_redis_error(
+    redis_bus: Bus, clock: Clock, garbage: str
+) -> None:
+    """Given a request key holding a Redis list (or a hash without the record) where the gate keeps a
+    request, when the proposal is delivered again, then the gate raises UnreadableRequest naming the
+    key (an Unprocessable error, filed as a dead letter at once), not a WRONGTYPE error retried until
+    max_deliveries nor "no approval request"; the key is kept as it was."""
+    gate = Gate(redis_bus, gate_settings(), clock=clock)
+    case = publish_case(redis_bus)
+    store = redis_store(gate)
+    key = store._key(f"gate:req:{case.proposal.event_id}")
+    if garbage == "list":
+        store._r.rpush(key, GARBAGE)
+    else:
+        store._r.hset(key, "note", GARBAGE)
+    with pytest.raises(UnreadableRequest, match=re.escape(key)) as refused:
+        gate.handle(case.proposal)
+    assert isinstance(refused.value, Unprocessable)
+    assert store._r.type(key) == garbage and gate_events(redis_bus, case.case_id, ActionDecided) == []
+    gate.close()
