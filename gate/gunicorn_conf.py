@@ -6,6 +6,7 @@
 - ``forwarded_allow_ips``: ``[gate] trusted_proxies``. gunicorn believes ``X-Forwarded-Proto: https``
   (so the gate knows the browser used TLS) only from these addresses, exactly as the gate believes the
   identity header only from them. Nothing rewrites the client address: it is the proxy's.
+- ``forwarder_headers`` none: no request header sets the path the gate is served at (``base_url`` does).
 - ``worker_class`` gthread, 2 workers of 4 threads; decisions are compare-and-set on the shared store,
   so any number of workers and hosts is safe. Command-line flags win (``--workers 4``).
 
@@ -30,6 +31,10 @@ except ConfigError as e:  # say it plainly instead of a traceback from gunicorn'
 _host = f"[{_settings.host}]" if ":" in _settings.host else _settings.host
 bind = [f"{_host}:{_settings.port}"]
 forwarded_allow_ips = ",".join(_settings.trusted_proxies)
+forwarder_headers = ""
+"""Believe no ``SCRIPT_NAME``/``PATH_INFO`` header, not even from ``trusted_proxies`` (gunicorn's
+default does): the gate's path comes from ``base_url`` alone. A proxy that passes on a browser's own
+``SCRIPT_NAME`` would otherwise move the gate's links and redirects, or fail the request with 500."""
 worker_class = "gthread"
 workers = 1 if _settings.demo else 2
 threads = 4

@@ -35,6 +35,7 @@ def test_gunicorn_binds_and_trusts_what_the_gate_settings_say(
         f"link_keys = {json.dumps(LINK_KEYS)}",
     )
     assert conf.bind == ["[::1]:8799"] and conf.forwarded_allow_ips == "10.0.0.0/24,::1"
+    assert conf.forwarder_headers == ""  # no header moves the gate's path: base_url says it
     assert conf.worker_class == "gthread" and conf.workers == 2 and conf.control_socket_disable
 
 

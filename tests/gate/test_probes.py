@@ -207,6 +207,26 @@ def test_forwarded_host_and_proto_spoofs_change_no_link_redirect_or_origin(deplo
     assert deployed.confirm(alice, link, page).status_code == 303
 
 
+@pytest.mark.parametrize("script_name", ["//evil.example", "/elsewhere"])
+def test_a_script_name_header_through_the_proxy_moves_no_link_or_redirect(
+    deployed: Deployed, script_name: str
+) -> None:
+    """Given a browser sending a ``SCRIPT_NAME`` header of its own, which the proxy passes on (only
+    ``X-Forwarded-*`` are dropped) and gunicorn would believe from a trusted proxy, when Alice asks for
+    a fresh link under that path, and opens step one, then no answer is a 5xx, and no Location or page
+    points at that path or host: the gate's path comes from base_url alone."""
+    case = deployed.case(145 + len(script_name) % 3)
+    link, rid = deployed.link(case), case.proposal.event_id
+    alice = deployed.browser("alice@example.com")
+    header = {"SCRIPT_NAME": script_name}
+    fresh = alice.get(f"{deployed.proxy.url}{script_name}/r/{rid}/link", headers=header)
+    page = alice.get(link, headers=header)
+    for resp in (fresh, page):
+        assert resp.status_code < 500, (resp.status_code, resp.text[:300])
+        assert script_name not in resp.headers.get("Location", "") + resp.text
+    assert page.status_code == 200 and f'action="/a/{rid}?t=' in page.text
+
+
 HTTP_VARIANT = [
     {"Origin": "http://{host}"},
     {"Referer": "http://{host}/a/x"},
