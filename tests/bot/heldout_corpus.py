@@ -106,7 +106,11 @@ CORPUS: list[tuple[str, str, tuple[str, str | None]]] = [
     ("{bot} why did it contain WS-0142 ?", "top", ("host", f"WS-0142@{WS}")),
     ("{bot} why did it contain WS-0142?!", "top", ("host", f"WS-0142@{WS}")),
     ("{bot} why did it contain WS-0142 (the HR workstation)?", "top", ("host", f"WS-0142@{WS}")),
-    ("{bot} why did it contain WS-0142, it's the CFO's assistant's machine", "top", ("host", f"WS-0142@{WS}")),
+    (
+        "{bot} why did it contain WS-0142, it's the CFO's assistant's machine",
+        "top",
+        ("host", f"WS-0142@{WS}"),
+    ),
     ("{bot} Why did it contain WS\u20110142?", "top", ("host", f"WS-0142@{WS}")),  # non-breaking hyphen
     ("{bot} why did it contain WS\u20130142", "top", ("host", f"WS-0142@{WS}")),  # en dash (autocorrect)
     ("{bot} why did it contain ws-0142.corp.example.com", "top", ("host", f"WS-0142@{WS}")),
@@ -270,7 +274,11 @@ CORPUS: list[tuple[str, str, tuple[str, str | None]]] = [
     (f"{{bot}} pls close {LOGON_WIN11} as a true positive", "top", ("closed", f"{LOGON_WIN11}|true")),
     (f"{{bot}} close {LOGON_SRV} \u2013 false positive, admin RDP", "top", ("closed", f"{LOGON_SRV}|false")),
     ("{bot} close as fp, known admin script", "review2", ("closed", "jsonl:alert-72|false")),
-    ("{bot} closing this as benign \u2014 it's the nightly build", "review3", ("closed", "jsonl:alert-73|benign")),
+    (
+        "{bot} closing this as benign \u2014 it's the nightly build",
+        "review3",
+        ("closed", "jsonl:alert-73|benign"),
+    ),
     ("{bot} close: false positive", "review4", ("closed", "jsonl:alert-74|false")),
 ]
 """The held-out corpus, in the order it is said (what changes state comes last)."""
