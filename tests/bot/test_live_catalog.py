@@ -5,7 +5,6 @@ only its tenants' cases, and a log that cannot be read loses nothing."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,13 @@ from aisoc.events import (
     Role,
     TruthLabeled,
 )
-from aisoc.memory import CaseFile, CaseRecord, Memory
-from aisoc.memory.casefile import ActionState
+from aisoc.memory import Memory
 from bot.catalog import Catalog
 from bot.hosts import AddressBook
 from bot.livecatalog import LiveCatalog
 from bot.scope import CaseView, Scope, TenantView
 from bot.understand import understand
+from tests.bot.counting import Counting
 from tests.bot.story import ISOLATE, NEIGHBOURS, SHELLSHOCK, publish_story, tenant_action, tenant_case
 from tests.bot.two_tenants import GLOBEX_ONLY
 from tests.gate.factory import T0
@@ -229,29 +228,6 @@ def test_a_room_never_holds_another_tenants_case() -> None:
         assert nobody.dump()["cases"] == {}
 
 
-class Counting:
-    """A view of memory that counts what the catalog reads of it."""
-
-    def __init__(self, memory: CaseView) -> None:
-        self.memory = memory
-        self.listed = 0
-        self.read: list[str] = []
-
-    def cases(self) -> Iterator[CaseRecord]:
-        self.listed += 1
-        return self.memory.cases()
-
-    def case(self, case_id: str) -> CaseRecord | None:
-        self.read.append(case_id)
-        return self.memory.case(case_id)
-
-    def case_file(self, case_id: str) -> CaseFile | None:
-        raise AssertionError(f"the catalog read the file of {case_id}")
-
-    def action(self, action_id: str) -> ActionState | None:
-        return self.memory.action(action_id)
-
-
 def test_a_question_reads_only_the_cases_that_changed_since_the_last() -> None:
     """Given 200 cases and a catalog built once, when two questions come with an alert and a
     decision between them, then the second reads only the two cases those events name, never every
@@ -259,7 +235,7 @@ def test_a_question_reads_only_the_cases_that_changed_since_the_last() -> None:
     bus = Bus()
     for n in range(200):
         bus.publish(_alert(n, f"ws-{n:03d}"))
-    counting = Counting(Memory(bus.audit))
+    counting = Counting(Memory(bus.audit), files=False)
     live = LiveCatalog(bus.audit, lambda: counting)
     with live.reading() as catalog:
         assert understand("explain ws-007", catalog, None).subject is not None

@@ -16,8 +16,7 @@ import time_machine
 
 from aisoc.bus import Bus
 from aisoc.events import Event
-from aisoc.memory import CaseFile, CaseRecord, Memory
-from aisoc.memory.casefile import ActionState
+from aisoc.memory import CaseRecord, Memory
 from bot.directory import Directory
 from bot.nudges import Nudger
 from bot.service import Bot
@@ -25,6 +24,7 @@ from bot.store import Post
 from gate.service import Gate
 from tests.aisoc.memory import factory as f
 from tests.bot.conftest import Space
+from tests.bot.counting import Counting
 from tests.bot.factory import WallClock, bot_settings, gate_settings
 
 CASES = 3000
@@ -39,37 +39,6 @@ class Log:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.bus.audit, name)
-
-
-class Counting:
-    """Memory as the nudger sees it, counting its listings of every case and its reads of one."""
-
-    def __init__(self, memory: Memory) -> None:
-        self.memory = memory
-        self.listed = 0
-        self.read: list[str] = []
-
-    @property
-    def audit(self) -> Any:
-        return self.memory.audit
-
-    @property
-    def cold(self) -> int:
-        return self.memory.cold
-
-    def cases(self) -> Iterator[CaseRecord]:
-        self.listed += 1
-        return self.memory.cases()
-
-    def case(self, case_id: str) -> CaseRecord | None:
-        self.read.append(case_id)
-        return self.memory.case(case_id)
-
-    def case_file(self, case_id: str) -> CaseFile | None:
-        return self.memory.case_file(case_id)
-
-    def action(self, action_id: str) -> ActionState | None:
-        return self.memory.action(action_id)
 
 
 def story(n: int) -> list[Event]:
