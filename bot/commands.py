@@ -266,6 +266,15 @@ class Commands:
             desk = self._desks[scope] = Desk(view, reader, lifecycle, catalog, scope)
         return desk
 
+    def promise_warm(self) -> None:
+        """Say that :meth:`warm` will run in the background: a question that comes before it built
+        the SOC-wide scope's catalog waits for that build (:meth:`release_warm` if it will not run)."""
+        self.desk(None).catalog.promise()
+
+    def release_warm(self) -> None:
+        """:meth:`warm` has run or will not: questions no longer wait for it."""
+        self.desk(None).catalog.release()
+
     def warm(self) -> bool:
         """Build the SOC-wide conversation scope's catalog now, unless a question built it already
         (the bot's start runs this in the background: a question that comes meanwhile waits for it,

@@ -121,6 +121,7 @@ class ByCase:
         self._window: object = None
         self._log = logging.getLogger(type(self).__module__)
         self._lock = threading.Lock()
+        self._promised: threading.Event | None = None
 
     @property
     def built(self) -> bool:
@@ -150,11 +151,31 @@ class ByCase:
         Raises:
             Exception: memory or the log could not be read (its first use tries again).
         """
-        with self._lock:
-            if self.built:
-                return False
-            self._build()
-            return True
+        try:
+            with self._lock:
+                if self.built:
+                    return False
+                self._build()
+                return True
+        finally:
+            self.release()
+
+    def promise(self) -> None:
+        """Say that a background thread will :meth:`build` the model (the bot's start, which builds
+        another model first): until that build has run, whoever needs the model waits for it
+        (:meth:`await_promised`) instead of building its own on its thread at the same time."""
+        self._promised = threading.Event()
+
+    def release(self) -> None:
+        """The promised build has run, or will not (its thread ends): whoever waits goes on (and
+        builds the model if it is still not built)."""
+        if self._promised is not None:
+            self._promised.set()
+
+    def await_promised(self) -> None:
+        """Wait for a promised build to have run (returns at once when none is promised)."""
+        if self._promised is not None:
+            self._promised.wait()
 
     def warm(self) -> bool:
         """:meth:`build`, for a background thread: a failure is logged (its first use builds it).

@@ -79,6 +79,7 @@ class LiveCatalog(ByCase):
         Raises:
             Exception: memory could not be read even to build a catalog for this question alone.
         """
+        self.await_promised()  # the build at start: shared, never a second one on this thread
         with self._lock:
             try:
                 self._follow(None)

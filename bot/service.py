@@ -159,6 +159,7 @@ class Bot:
         """Start the threads: the feed (consumer group ``bot``), the sender, a transport (websocket),
         and one that builds the bot's read models (:meth:`warm`); start does not wait for it."""
         if self.warming is None:
+            self.commands.promise_warm()  # a question meanwhile waits for the one build
             self.warming = threading.Thread(target=self.warm, name="bot-warm", daemon=True)
             self.warming.start()
         if feed:
@@ -175,9 +176,14 @@ class Bot:
         first sweep nor the first question pays for it (memory is folded by the first): the nudger's
         index of waiting cases first (the feed sweeps as soon as it starts), then the SOC-wide scope's
         catalog. A sweep or a question that needs one while it is built waits for that build and
-        uses it; one that comes before its build starts builds it, and this build is then skipped."""
-        self.nudger.warm()
-        self.commands.warm()
+        uses it. A question that comes while the index is built waits for the catalog's build too (its
+        own build on its thread would be a second listing of every case beside the index's), and one
+        that comes before :meth:`start` builds the catalog itself (this build is then skipped)."""
+        try:
+            self.nudger.warm()
+            self.commands.warm()
+        finally:
+            self.commands.release_warm()
 
     def stop(self) -> None:
         """Stop every thread (what is queued stays queued for the next start)."""

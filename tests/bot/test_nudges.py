@@ -21,11 +21,14 @@ from bot.directory import Directory
 from bot.nudges import Nudger
 from bot.service import Bot
 from bot.store import Post
+from bot.understand import understand
 from gate.service import Gate
 from tests.aisoc.memory import factory as f
 from tests.bot.conftest import Space
 from tests.bot.counting import Counting
 from tests.bot.factory import WallClock, bot_settings, gate_settings
+from tests.bot.story import publish_story
+from tests.gate.factory import T0
 
 CASES = 3000
 """Cases in the log; nine in ten closed or done."""
@@ -193,6 +196,62 @@ def test_the_index_is_built_in_the_background_at_start_once_and_a_sweep_waits_fo
         listed = memory.listed
         assert posted(b.nudger.sweep(now).posts) == posted(swept[0])
         assert memory.listed == listed and b.nudger.warm() is False  # built once
+    finally:
+        release.set()
+        b.stop()
+        b.close()
+
+
+def test_a_question_during_the_index_build_at_start_waits_for_the_one_catalog_build(
+    monkeypatch: pytest.MonkeyPatch, bus: Bus, gate: Gate, space: Space, clock: WallClock
+) -> None:
+    """Given a bot just started, its nudger's index still being built in the background, when a
+    question comes, then it waits and is answered from the catalog the background thread builds next:
+    every case is listed twice in all (the index's build and the catalog's), both on that thread,
+    never a third time on the question's."""
+    publish_story(bus, T0)
+    building, release = threading.Event(), threading.Event()
+    made: list[Held] = []
+
+    class Held(Memory):
+        """Memory whose first listing of every case (the index's build) holds until released, and
+        which says on which thread each listing ran."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.listed_on: list[str] = []
+            made.append(self)
+
+        def cases(self) -> Iterator[CaseRecord]:
+            self.listed_on.append(threading.current_thread().name)
+            if len(self.listed_on) == 1:
+                building.set()
+                release.wait(10)
+            return super().cases()
+
+    monkeypatch.setattr("bot.service.Memory", Held)
+    b = Bot(bot_settings(space.fake, space.soc), bus=bus, gate=gate, gate_settings=gate.settings, clock=clock)
+    found: list[str] = []
+
+    def ask() -> None:
+        with b.commands.desk(None).catalog.reading() as catalog:
+            req = understand("why did it contain Linux-Server?", catalog, None)
+            found.append(req.subject.value if req.subject else "")
+
+    try:
+        b.start(feed=False, sender=False)
+        assert building.wait(10), "the index was not built at start"
+        question = threading.Thread(target=ask, name="question")
+        question.start()
+        question.join(0.2)
+        assert question.is_alive() and not found  # it waits for the build at start
+        release.set()
+        question.join(10)
+        assert b.warming is not None
+        b.warming.join(10)
+        (memory,) = made
+        assert found == ["Linux-Server"]
+        assert memory.listed_on == ["bot-warm", "bot-warm"]
     finally:
         release.set()
         b.stop()
