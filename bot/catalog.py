@@ -29,6 +29,8 @@ RECENT_ACTED = 5
 """Targets listed when a top-level question points at "that host" without naming it."""
 FUZZY_CUTOFF = 85.0
 """Smallest rapidfuzz ratio for a near-miss identifier ("ws-42" for "WS-042")."""
+SOURCE_ID_MIN = 4
+"""Shortest source id a question's word is looked up as ("last 8 hours" names no case ``8``)."""
 TITLE_CUTOFF = 88.0
 """Smallest rapidfuzz partial ratio for a word of a case title ("shelshock" for "Shellshock")."""
 
@@ -194,7 +196,7 @@ class Catalog(Recorded):
         tokens += [
             f"{a}-{b}"
             for a, b in zip(words, words[1:], strict=False)
-            if len(a) > 2 and a.lower() not in STOPWORDS
+            if len(a) > 1 and a.lower() not in STOPWORDS
         ]
         found: dict[tuple[Kind, str], _Entry] = {}
 
@@ -206,6 +208,13 @@ class Catalog(Recorded):
         for token in tokens:
             for entry in [*self._lookup(token.lower()), *at_address.get(token.lower(), ())]:
                 add(entry)
+        if not found:
+            # "DET-88213 - why contained?": a case by its source's own id, as the source's console shows it
+            for token in tokens:
+                if len(token) >= SOURCE_ID_MIN and any(c.isdigit() for c in token):
+                    for case_id in self.with_source_id(token):
+                        if (entry := self._entry("case", case_id.lower())) is not None:
+                            add(entry)
         if not found:
             words = [t for t in tokens if len(t) >= 4 and t.lower() not in STOPWORDS]
             keys = list(self._text)

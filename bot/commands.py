@@ -35,13 +35,13 @@ from bot.inbound import ABOUT, Inbound
 from bot.lifecycle import LABELS, Lifecycle, closure
 from bot.livecatalog import LiveCatalog
 from bot.markup import code, fit
-from bot.mentions import quoted_lines, split_quote, strip_mentions
+from bot.mentions import plain, quoted_lines, split_quote, strip_mentions
 from bot.names import TRIM
 from bot.reading import Reader, shown_files, taken
 from bot.scope import CaseView, Scope, TenantView
 from bot.settings import BotSettings
 from bot.store import BotStore
-from bot.understand import READ_ONLY, Request, intent, small_talk, understand
+from bot.understand import GRAMMAR, READ_ONLY, Request, intent, small_talk, understand
 from bot.webex import Space
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,11 @@ CLOSE_WHICH = (
     "case's thread."
 )
 """The answer to ``close`` that names no case."""
+PAUSE_ALL = (
+    "Nothing was paused. `pause all` stops every role (the kill switch): say it alone, or with its reason "
+    "after a colon or a dash (`pause all: REASON`); `pause ROLE [reason]` stops one role."
+)
+"""The answer to "pause all notifications ..." ("all" says of what, not which roles)."""
 CARD_COMMANDS = frozenset({"explain", "ack", "takeover", "more"})
 """What a card submit may ask for (anything else on a submit is ignored): no approvals, no closing."""
 _THREADED = frozenset({"close", "reopen", "assign"})
@@ -131,14 +136,43 @@ def close_words(args: Sequence[str]) -> tuple[str, ...]:
     less a trailing "thanks")."""
     out: list[str] = []
     labelled = False
-    for word in args:
-        if not labelled and (_word(word) in CLOSE_FILLER or _word(word) in PLEASE or not _word(word)):
+    for word in _spelt_labels(args):
+        if not labelled and (
+            _word(word) in CLOSE_FILLER or _word(word) in PLEASE or not any(c.isalnum() for c in word)
+        ):
             continue
         labelled, before = labelled or _word(word) in LABELS, labelled
+        if before and len(out) > 0 and _word(out[-1]) in LABELS and not any(c.isalnum() for c in word):
+            continue  # "close it as benign - nightly build": the dash sets the reason apart
         out.append(word if before else word.rstrip("?!.,;"))  # "close wazuh:1001?": the id
     while out and _word(out[-1]) in THANKS:
         out.pop()
     return tuple(out)
+
+
+_SPELT = {"true": "tp", "false": "fp"}
+"""A label spelt out ("as a true positive", "false-positive"): its first word, ``positive`` after it."""
+
+
+def _spelt_labels(args: Sequence[str]) -> list[str]:
+    """``close``'s words with a label spelt out as the label (the words before a label only: the reason
+    after it is kept as said)."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        word = _word(args[i])
+        first, _, second = word.replace("_", "-").partition("-")
+        if first in _SPELT and second.startswith("positive"):
+            out.append(_SPELT[first] + args[i][len(args[i].rstrip("?!.,;:")) :])
+        elif word in _SPELT and i + 1 < len(args) and _word(args[i + 1]).startswith("positive"):
+            out.append(_SPELT[word] + args[i + 1][len(args[i + 1].rstrip("?!.,;:")) :])
+            i += 1
+        else:
+            out.append(args[i])
+        if _word(out[-1]) in LABELS:
+            return [*out, *args[i + 1 :]]
+        i += 1
+    return out
 
 
 def ack_words(args: Sequence[str]) -> tuple[str, ...] | None:
@@ -153,6 +187,26 @@ def ack_words(args: Sequence[str]) -> tuple[str, ...] | None:
     if len(said) == 1 and _IDLIKE.search(said[0]):
         return (said[0],)  # "ack 1234", "ack case #1234"
     return None
+
+
+_NOT = re.compile(r"\b(?:not|no|wait|cancel|don'?t|never|stop|undo)\b|\?", re.IGNORECASE)
+
+
+def _remark(text: str, rest: Sequence[str], catalog: Catalog) -> bool:
+    """Whether what follows an ``ack`` is a remark of its own ("ack - looking now", "ack. checking the
+    logs"): set apart by punctuation, neither a question nor a refusal, naming nothing on record and
+    asking for no command; the ack then stands alone."""
+    if not rest:
+        return False
+    words = text.split()
+    before = " ".join(words[: len(words) - len(rest)])
+    said = " ".join(rest)
+    return (
+        re.search(r"[,.;:!-](?:\s|$)", before) is not None
+        and not _NOT.search(said)
+        and intent(said)[0] not in GRAMMAR
+        and not catalog.find(said)
+    )
 
 
 def ack_split(args: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -354,9 +408,9 @@ class Commands:
             if cmd in ("explain", "more") and sub is None:
                 raise CommandError(f"Nothing is recorded about `{code(case_id or '', 120)}`.")
             return Request(cmd, (case_id,) if case_id else (), sub)
-        text, quoted = split_quote(self.text(inbound), quoted_lines(inbound.html))
+        text, quoted = map(plain, split_quote(self.text(inbound), quoted_lines(inbound.html)))
         if inbound.html and "spark-mention" in inbound.html:
-            alone, _ = split_quote(self.text(inbound, everyone=True), quoted_lines(inbound.html))
+            alone = plain(split_quote(self.text(inbound, everyone=True), quoted_lines(inbound.html))[0])
             if alone != text and (said := small_talk(alone)):
                 return Request(said, text=text)  # "@Alice @AISOC thanks!"
         # Questions in the thread of an earlier answer are about that answer's case; commands that
@@ -415,7 +469,7 @@ class Commands:
         question = None
         if rest and intent(" ".join(rest))[0] in READ_ONLY:
             question = understand(" ".join(rest), catalog, about, quoted)
-        if question is None:
+        if question is None and not _remark(req.text, rest, catalog):
             head = req.args
         words = ack_words(head)
         if words:
@@ -535,7 +589,9 @@ class Commands:
         if verb == "cases":
             return self.glance(req.text, desk)
         if verb == "oncall":
-            return reader.oncall(" ".join(args) or None)
+            # `oncall wizard` names a duty that is not one; "who has the pager?" names none
+            asked = _word(req.text.split()[0]) not in ("oncall", "on-call") if req.text else False
+            return reader.oncall(" ".join(args) or None, strict=not asked)
         if verb == "close" and len(args) >= 2:
             return lifecycle.close(args[0], args[1], " ".join(args[2:]), who, inbound.key)
         if verb == "close":
@@ -551,6 +607,10 @@ class Commands:
             return self._ack(args, inbound, desk, takeover=verb == "takeover")
         if verb == "done" and args:
             return lifecycle.done(args[0], " ".join(args[1:]), who, inbound.key)
+        if verb == "pause" and len(args) > 1 and args[0].lower() == "all":
+            # "pause all notifications": "all" says of what; the kill switch for everything is asked
+            # for alone or with its reason set apart ("pause all", "pause all: storm", "pause all - x")
+            raise CommandError(PAUSE_ALL)
         if verb in ("pause", "resume") and args:
             return lifecycle.control(args[0], " ".join(args[1:]), who, inbound.key, pause=verb == "pause")
         if verb in ("approve", "reject", "deny") and args:

@@ -140,3 +140,31 @@ def split_quote(text: str, quotes: frozenset[str] = frozenset()) -> tuple[str, s
         else:
             own.append(line)
     return " ".join(" ".join(own).split()), " ".join(" ".join(quoted).split())
+
+
+_DASHES = re.compile(r"(?<=\w)[\u2010\u2011\u2012\u2013\u2212](?=\w)")
+"""A hyphen as a phone, a word processor or autocorrect types it inside a name (``WS\u20110142``)."""
+_MARKS = str.maketrans(
+    {
+        **dict.fromkeys("\u2018\u2019\u201b\u2032\u00b4", "'"),
+        **dict.fromkeys("\u201c\u201d\u201e\u00ab\u00bb", '"'),
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2212", "-"),
+        **dict.fromkeys("\u2014\u2015", " - "),
+        **dict.fromkeys("\u00a0\u2007\u202f", " "),
+        "\u200b": "",
+    }
+)
+"""Typographic quotes, dashes and spaces as the plain ones people mean (a dash between words stays
+between words: ``FIN-LAP-7—why?``)."""
+_EMPHASIS = re.compile(r"(?<![\w*`])(\*{1,2}|_{1,2}|~~|`)(?=\S)(.+?)(?<=\S)\1(?![\w*`])")
+"""Markdown emphasis and code typed around words (``**WS-0142**``, ``*that* host``, a code span)."""
+
+
+def plain(text: str) -> str:
+    """A message's words as typed, without what the client or the keyboard made of them: smart quotes
+    and apostrophes as ``'`` and ``"``, a dash inside a word as its hyphen and any other as ``-``,
+    markdown emphasis and code marks dropped (the words inside kept)."""
+    text = _DASHES.sub("-", text).translate(_MARKS)
+    while (stripped := _EMPHASIS.sub(r"\2", text)) != text:
+        text = stripped
+    return text

@@ -60,8 +60,8 @@ _COUNT = re.compile(
 )
 _SHIFT = re.compile(
     r"\bwhat\s+(?:did|have)\s+i\s+miss(?:ed)?\b|\bwhat'?s\s+new\b|\bwhat\s+is\s+new\b|\banything\s+new\b|"
-    r"\b(?:last|previous|my\s+last)\s+shift\b|\bshift\s+(?:summary|report|recap)\b|\bhand[\s-]?(?:over|off)\b|"
-    r"\bcatch\s+me\s+up\b|\brecap\b",
+    r"\b(?:last|previous|my\s+last|the|this|my|our|current)\s+shift\b|\bshift\s+(?:summary|report|recap)\b|\bhand[\s-]?(?:over|off)\b|"
+    r"\bcatch\s+me\s+up\b|\brecap\b|\brun[\s-]?down\b|\bdebrief\b|\bsit[\s-]?rep\b",
     re.IGNORECASE,
 )
 _SUMMARY = re.compile(
@@ -73,7 +73,7 @@ _WINDOWS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\byesterday\b", re.I), "yesterday"),
     (re.compile(r"\bthis\s+morning\b", re.I), "morning"),
     (re.compile(r"\b(?:this\s+week|so\s+far\s+this\s+week)\b", re.I), "week"),
-    (re.compile(r"\b(?:today|so\s+far|todays?)\b", re.I), "today"),
+    (re.compile(r"\b(?:today|so\s+far|todays?|daily)\b", re.I), "today"),
 )
 _LAST = re.compile(
     r"(?:^|\s)(?P<pre>(?:last|past|previous|in\s+the\s+last|in\s+the\s+past|over\s+the\s+last)\s+)?"

@@ -350,13 +350,17 @@ class Reader:
         )
         return "**SOC status**\n" + code_block("\n".join(lines))
 
-    def oncall(self, role: str | None) -> str:
-        """Who holds each duty now (names only: asking who is on call notifies nobody)."""
+    def oncall(self, role: str | None, *, strict: bool = True) -> str:
+        """Who holds each duty now (names only: asking who is on call notifies nobody); ``strict``:
+        words that name no duty are said so (``oncall wizard``), else they are the question's own
+        ("who has the pager?") and every duty is listed."""
         roster = self.directory.roster
         try:
             named = duty_named(roster, role.split()) if role else None
         except RosterError as e:
-            raise CommandError(str(e)) from e
+            if strict:
+                raise CommandError(str(e)) from e
+            named = None
         duties = [named] if named else roster.duties()
         if not duties:
             return "No on-call roster is configured (`[roster]` in aisoc.toml)."

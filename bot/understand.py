@@ -40,9 +40,11 @@ READ_ONLY = frozenset({"explain", "case", "more", "status", "oncall", "help", "p
 _QUESTION = re.compile(
     r"\b(why|explain\w*|what\s+happened|por\s*qu[eé]|pourquoi|warum|wieso|weshalb|perch[eé]|waarom|what\s+(?:did|was|were|has|have)\b|tell\s+me\s+about|how\s+come|"
     r"walk\s+me\s+through|what'?s\s+(?:going\s+on|up)|what\s+is\s+going\s+on|reason|summar\w*|story|"
-    r"details?\s+(?:on|of|about)|info\s+(?:on|about)|"
+    r"details?\s+(?:on|of|about)|info\s+(?:on|about)|^(?:more\s+|some\s+)?(?:context|background|details|info|timeline)\b|"
     # "y did it ...", "who approved the isolation?", "was it approved?": questions about a decision
     r"y\s+(?:did|was|were|is|are|has|had|do|does|would)\b|who\s+(?:\w+ed|ok'?d)\b|"
+    # "what made you quarantine it", "y isolate": why, asked otherwise
+    r"what\s+made\s+(?:you|u|it|us|them|him|her|the\s+\w+)\b|y\s+(?:contain|isolat|quarantin|block)\w*|"
     r"(?:any\s+)?updates?\s+(?:on|about|for)\b|any\s+(?:updates?|news)\b|news\s+(?:on|about)\b|eta\b|"
     r"what\s+about\b)",
     re.IGNORECASE,
@@ -62,7 +64,11 @@ _STATUS = re.compile(
     r"\bhealth\s*check\b",
     re.IGNORECASE,
 )
-_ONCALL = re.compile(r"\bon[- ]?cal{1,2}\b|\bwho(?:'s|\s+is)\s+(?:holding|covering)\b", re.IGNORECASE)
+_ONCALL = re.compile(
+    r"\bon[- ]?cal{1,2}\b|\bwho(?:'s|\s+is)\s+(?:holding|covering)\b|\bon[- ]duty\b|\bpager\b|"
+    r"\bwho\s+(?:do|should|can|shall)\s+(?:i|we)\s+(?:page|call|ping|escalate\s+to)\b",
+    re.IGNORECASE,
+)
 _BARE_STATUS = re.compile(
     r"^\W*(?:(?:soc|system|bot|roles?|agents?|pipeline)\s+)?(?:status|health)(?:\s*check)?\W*$|"
     r"\b(?:soc|system|bot|roles?|agents?|pipeline)\s+(?:status|health)\b|"
@@ -72,7 +78,8 @@ _BARE_STATUS = re.compile(
 """A status question about the SOC itself, never a case's ("status", "soc health", "are the roles up?")."""
 _PENDING = re.compile(
     r"\b(?:pending|waiting|awaiting|outstanding|to\s+(?:approve|review|decide)|my\s+(?:queue|approvals?|plate)|"
-    r"open\s+(?:approvals?|items?|requests?|reviews?))\b",
+    r"open\s+(?:approvals?|items?|requests?|reviews?)|sign[- ]?offs?|"
+    r"needs?\s+(?:an?\s+)?(?:approv\w*|decision|review|sign\w*)|approvals)\b|^approval\W*$",
     re.IGNORECASE,
 )
 """What waits on a person: approvals, reviews, approved actions not reported done."""
@@ -90,6 +97,8 @@ _ONCALL_WORDS = frozenset(
 )
 """Words of an on-call question that never name a duty ("who is on call right now?")."""
 _NEGATION = re.compile(r"\b(?:don'?t|do\s+not|never|stop|no\s+need)\b", re.IGNORECASE)
+_WH = re.compile(r"^(?:what|who|whom|whose|when|where|which|how|why)(?:'?s|'?re|'?d)?\b", re.IGNORECASE)
+"""A question word opening the sentence: in a case's thread, a question about that case."""
 _PRONOUN = re.compile(
     r"\b(?:it|that|this|here|there|the\s+(?:host|machine|box|server|endpoint|case|incident|alert|ip|user))\b",
     re.IGNORECASE,
@@ -238,15 +247,24 @@ _POLITE = re.compile(
 """What people put before a command verb ("can you close it", "please ack", "ok pls close this")."""
 _ACK = re.compile(r"^(?:ack(?:'?d|ed|s|ing|n)?|akc|acknowled?ge?(?:d|s)?|acknowledging|aknowledged?)$", re.I)
 """``ack`` as people type it: "ack", "ack'd", "acked", "acknowledged", "aknowledge"."""
+_OWN = re.compile(r"^(?:i'?ll|i\s+will|let\s+me|i'?m\s+(?:going\s+to|gonna)|gonna)\s+(?=\S)", re.IGNORECASE)
+"""A person saying they take something themselves ("I'll ack this")."""
+ASKED = frozenset({"close", "reopen", "assign", "done", "pause", "resume"})
+"""Commands that change something and are never run from a sentence ending in "?" that begins with
+the verb ("reopen?", "close it as fp?": the person asks; a request, "can you close it as fp?", is
+run)."""
 ACK_TYPO_CUTOFF = 85.0
 """Smallest rapidfuzz ratio for a misspelt "acknowledged" ("acknowleged", "ackowledged")."""
 
 
 def _verb(word: str) -> str:
-    """A command verb as typed, read as the grammar's (``acknowledged`` → ``ack``)."""
+    """A command verb as typed, read as the grammar's (``acknowledged`` → ``ack``, ``closing`` →
+    ``close``: a close without its label only asks for one)."""
     verb = word.lower().strip(TRIM)
     if verb in GRAMMAR:
         return verb
+    if verb == "closing":
+        return "close"
     if _ACK.match(verb) or (
         len(verb) >= 8
         and process.extractOne(
@@ -267,8 +285,17 @@ def intent(text: str) -> tuple[str, tuple[str, ...]]:
     if not words:
         return "help", ()
     verb = _verb(words[0])
+    if verb in ASKED and text.rstrip().endswith("?"):
+        # "reopen the discussion tomorrow?", "close it as fp?": a command asked about, not given
+        return "unknown", tuple(words)
     if verb in GRAMMAR:
         return verb, tuple(words[1:])
+    if (own := _OWN.match(text)) is not None and (verb := _verb(text[own.end() :].split()[0])) in (
+        "ack",
+        "takeover",
+    ):
+        # "I'll ack this", "let me ack it": taking a review is the speaker's own act
+        return verb, tuple(text[own.end() :].split()[1:])
     if (polite := _POLITE.match(text)) is not None:
         # "can you close it", "please ack": the verb still comes first once the asking is taken off,
         # so "can you not close it" or "please don't close it" closes nothing
@@ -368,7 +395,11 @@ def understand(text: str, catalog: Catalog, thread_case: str | None, context: st
     if not subjects and here is not None and unknown_name(text, strict=True):
         # "why did it contain DC-01?" in a case's thread: that name is not this case; say so.
         return Request(command if command != "unknown" else "explain", args, text=text)
-    if not subjects and here is not None and (command != "unknown" or _PRONOUN.search(text) or not text):
+    if (
+        not subjects
+        and here is not None
+        and (command != "unknown" or _PRONOUN.search(text) or _WH.match(text) or not text)
+    ):
         subjects = [here]
     if command == "unknown":
         if not subjects or _NEGATION.search(text):

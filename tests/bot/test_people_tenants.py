@@ -284,7 +284,7 @@ def test_the_routing_model_is_kept_to_the_persons_tenants(
         )
         with time_machine.travel(T0, tick=False):
             settle(b, clock)
-            msg = space.fake.person_says(people["ana"], direct, "gimme the rundown pls")
+            msg = space.fake.person_says(people["ana"], direct, "gimme the usual pls")
             b.receiver.receive(Inbound.from_message(msg, "webhook"))
             settle(b, clock)
         answer = space.fake.posted(direct)[-1]["markdown"]

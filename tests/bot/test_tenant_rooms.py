@@ -223,7 +223,7 @@ def test_the_routing_model_is_kept_to_the_rooms_tenants(
         )
         with time_machine.travel(T0, tick=False):
             settle(b, clock)
-            msg = space.fake.person_says(space.erin, acme, "gimme the rundown pls")
+            msg = space.fake.person_says(space.erin, acme, "gimme the usual pls")
             b.receiver.receive(_inbound(msg))
             settle(b, clock)
         answer = space.fake.posted(acme)[-1]["markdown"]
