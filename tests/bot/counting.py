@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,8 +11,7 @@ from bot.scope import CaseView
 
 
 class Counting:
-    """Memory as a read model sees it, counting its listings of every case (and on which thread) and
-    its reads of one case.
+    """Memory as a read model sees it, counting its listings of every case and its reads of one case.
 
     Args:
         memory: the memory (or a view of it) read through.
@@ -25,8 +23,6 @@ class Counting:
         self.memory = memory
         self.files = files
         self.listed = 0
-        self.listed_on: list[str] = []
-        """The names of the threads that listed every case, in order."""
         self.read: list[str] = []
 
     @property
@@ -39,7 +35,6 @@ class Counting:
 
     def cases(self) -> Iterator[CaseRecord]:
         self.listed += 1
-        self.listed_on.append(threading.current_thread().name)
         return self.memory.cases()
 
     def case(self, case_id: str) -> CaseRecord | None:
