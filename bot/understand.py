@@ -253,6 +253,9 @@ ASKED = frozenset({"close", "reopen", "assign", "done", "pause", "resume"})
 """Commands that change something and are never run from a sentence ending in "?" that begins with
 the verb ("reopen?", "close it as fp?": the person asks; a request, "can you close it as fp?", is
 run)."""
+_BARE_ASK = re.compile(r"\S+(?:\s+(?:it|this|that|one|pls|please|now))*\s*\?+\W*", re.IGNORECASE)
+"""An ``ack`` asked about and nothing more ("ack?", "ack this one?": should I?), never run; an ack with a
+question after it ("ack, why did it contain that host?") is one."""
 ACK_TYPO_CUTOFF = 85.0
 """Smallest rapidfuzz ratio for a misspelt "acknowledged" ("acknowleged", "ackowledged")."""
 
@@ -285,7 +288,9 @@ def intent(text: str) -> tuple[str, tuple[str, ...]]:
     if not words:
         return "help", ()
     verb = _verb(words[0])
-    if verb in ASKED and text.rstrip().endswith("?"):
+    if (verb in ASKED and text.rstrip().endswith("?")) or (
+        verb in ("ack", "takeover") and _BARE_ASK.fullmatch(text)
+    ):
         # "reopen the discussion tomorrow?", "close it as fp?": a command asked about, not given
         return "unknown", tuple(words)
     if verb in GRAMMAR:

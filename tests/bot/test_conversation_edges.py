@@ -420,3 +420,15 @@ def test_a_reminded_approver_is_named_not_shown_by_email(
     shellshock = next(line for line in listed.splitlines() if SHELLSHOCK in line)
     assert shellshock.startswith("- **SEV-2** Shellshock attack detected [Linux-Server]")
     assert "2 approvals waiting on IR Lead On-Call (Alice Ng)" in shellshock
+
+
+def test_a_command_asked_about_is_not_run() -> None:
+    """Given state-changing commands that begin a sentence ending in "?" ("reopen?", "ack this one?"),
+    when understood, then none is run (a request and an ack with a question after it still are)."""
+    from bot.understand import intent
+
+    for asked in ("reopen?", "reopen the discussion tomorrow?", "close it as fp?", "ack?", "ack this one?"):
+        assert intent(asked)[0] == "unknown", asked
+    assert intent("can you close it as fp?")[0] == "close"
+    assert intent("ack, why did it contain that host?")[0] == "ack"
+    assert intent("ack it")[0] == "ack"
