@@ -5,6 +5,10 @@ Cluster: ``redis+cluster://[user:password@]host1:7000,host2:7001/`` (``rediss+cl
 one or more seed nodes, comma-separated; the client discovers the rest, follows ``MOVED``/``ASK``
 redirections and fails over with the cluster. A cluster has database 0 only. The bus, the gate's
 approval store and the scheduler's locks all connect through here.
+
+A cluster client starts while some hash slots have no master (a master without a replica is down):
+every key of a SOC lives in its namespace's one slot, so only that slot's master matters, and the
+servers themselves say whether the rest of the cluster keeps serving (``cluster-require-full-coverage``).
 """
 
 from __future__ import annotations
@@ -65,6 +69,9 @@ def connect(url: str, *, decode: bool = True, **options: Any) -> Any:
 
     if is_cluster_url(url):
         first, seeds = cluster_seeds(url)
+        # redis-py's default refuses to start unless every slot of the cluster has a master: a
+        # process restarted while another namespace's master is down would crash-loop instead.
+        options.setdefault("require_full_coverage", False)
         return RedisCluster.from_url(
             first,
             startup_nodes=[ClusterNode(h, p) for h, p in seeds],  # type: ignore[no-untyped-call]

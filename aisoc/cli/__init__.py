@@ -69,6 +69,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"aisoc {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        said = _redis_failure(e)
+        if said is None:
+            raise
+        log.info("aisoc %s failed", args.command, exc_info=True)  # in a process's log, not a CLI's
+        print(f"aisoc {args.command}: {said}", file=sys.stderr)
+        return 2
+
+
+def _redis_failure(error: Exception) -> str | None:
+    """What to tell the operator about a Redis error that reached the command (None: not one)."""
+    try:
+        from redis.exceptions import ClusterDownError, RedisClusterException, RedisError
+    except ImportError:  # the redis extra is not installed: no Redis bus either
+        return None
+    if isinstance(error, ClusterDownError):
+        return (
+            f"the Redis Cluster of the bus is down ({error}): a master whose slots no replica took "
+            "over is unreachable, or the cluster lost its majority; 'redis-cli --cluster check "
+            "HOST:PORT' shows which slots no master serves"
+        )
+    if isinstance(error, RedisClusterException | RedisError):
+        return f"the bus's Redis failed the command: {type(error).__name__}: {error}"
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover
