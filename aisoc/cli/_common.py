@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import sys
+from collections.abc import Callable
+from contextlib import redirect_stdout
 from typing import TYPE_CHECKING, Any
 
 from aisoc.errors import AisocError
@@ -84,6 +87,51 @@ def kernel_settings(args: argparse.Namespace, **overrides: Any) -> KernelSetting
     values = {"bus": getattr(args, "bus", None), "namespace": getattr(args, "namespace", None)}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return load_settings(KernelSettings, getattr(args, "config", None), **values)
+
+
+def running_soc_settings(args: argparse.Namespace) -> KernelSettings:
+    """Settings of a command that reads or changes a running SOC (``status``, ``bus``, ``pause``...).
+
+    Raises:
+        CommandError: the bus is ``memory://`` (the default when no setting names one): it lives in
+            this one process, so the command would report an empty SOC (every role "no process",
+            no dead letters) or pause nothing, instead of saying that it is looking in the wrong place.
+    """
+    settings = kernel_settings(args)
+    if settings.bus.split(":", 1)[0].lower() == "memory":
+        raise CommandError(
+            f"the bus is {settings.bus!r}, which lives inside this one process: it holds nothing of a "
+            "running SOC. Name the SOC's bus: --bus URL, AISOC_BUS, or 'bus' in the settings file "
+            "(./aisoc.toml or $AISOC_CONFIG, e.g. AISOC_CONFIG=/etc/aisoc/aisoc.toml)",
+            status=2,
+        )
+    return settings
+
+
+def each_namespace(
+    args: argparse.Namespace, settings: KernelSettings, command: Callable[[argparse.Namespace], int]
+) -> int | None:
+    """Run a reading ``command`` once per namespace of setting ``namespaces`` (the workers serve them
+    all: docs/bus.md) when ``--namespace`` names none; None when there is one namespace to read.
+
+    Text output is headed by each namespace; ``--json`` output becomes one list of
+    ``{"namespace": NS, "report": ...}``. Returns the worst exit status.
+    """
+    if getattr(args, "namespace", None) or not settings.namespaces:
+        return None
+    codes, docs = [], []
+    for ns in settings.namespaces:
+        one = argparse.Namespace(**{**vars(args), "namespace": ns})
+        if getattr(args, "json", False):
+            with redirect_stdout(io.StringIO()) as out:
+                codes.append(command(one))
+            docs.append({"namespace": ns, "report": json.loads(out.getvalue())})
+        else:
+            print(f"namespace {ns}:", flush=True)
+            codes.append(command(one))
+    if docs:
+        print(json.dumps(docs, indent=2))
+    return max(codes)
 
 
 def open_bus(settings: KernelSettings) -> Bus:

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aisoc.bus import Bus, HeldGroup, open_bus
-from aisoc.cli._common import CommandError, add_bus_option, kernel_settings
+from aisoc.cli._common import CommandError, add_bus_option, each_namespace, running_soc_settings
 from aisoc.errors import BusError
 
 
@@ -77,7 +77,9 @@ def register(sub: Any) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    settings = kernel_settings(args)
+    settings = running_soc_settings(args)
+    if (code := each_namespace(args, settings, _stats)) is not None:
+        return code
     bus = open_bus(settings)
     s = bus.stats()
     held = bus.held_groups(settings.group_idle_s)
@@ -141,7 +143,7 @@ def _warn_held(held: list[HeldGroup], idle_s: float) -> None:
 
 
 def _forget_group(args: argparse.Namespace) -> int:
-    settings = kernel_settings(args)
+    settings = running_soc_settings(args)
     bus: Bus = open_bus(settings)
     results = bus.forget_group(args.group, args.stream, idle_s=settings.group_idle_s, force=args.force)
     refused = 0
@@ -166,7 +168,7 @@ def _forget_group(args: argparse.Namespace) -> int:
 
 
 def _trim(args: argparse.Namespace) -> int:
-    settings = kernel_settings(args)
+    settings = running_soc_settings(args)
     bus = open_bus(settings)
     removed = bus.trim()
     forgotten = bus.forget_idle_consumers(settings.consumer_idle_s)
@@ -177,7 +179,10 @@ def _trim(args: argparse.Namespace) -> int:
 
 
 def _dlq_list(args: argparse.Namespace) -> int:
-    letters = open_bus(kernel_settings(args)).dead_letters(limit=args.limit)
+    settings = running_soc_settings(args)
+    if (code := each_namespace(args, settings, _dlq_list)) is not None:
+        return code
+    letters = open_bus(settings).dead_letters(limit=args.limit)
     if args.json:
         print(
             json.dumps(
@@ -204,7 +209,7 @@ def _dlq_list(args: argparse.Namespace) -> int:
 
 
 def _dlq_replay(args: argparse.Namespace) -> int:
-    bus = open_bus(kernel_settings(args))
+    bus = open_bus(running_soc_settings(args))
     failed = 0
     for dlq_id in args.id:
         try:
@@ -220,7 +225,7 @@ def _dlq_replay(args: argparse.Namespace) -> int:
 def _repair(args: argparse.Namespace) -> int:
     from aisoc.bus.redis import RedisBus
 
-    bus = open_bus(kernel_settings(args))
+    bus = open_bus(running_soc_settings(args))
     if not isinstance(bus, RedisBus):
         print(f"nothing to repair: the {bus.scheme} bus keeps no keys of their own type")
         return 0

@@ -7,7 +7,7 @@ import getpass
 from typing import Any
 
 from aisoc.bus import open_bus
-from aisoc.cli._common import CommandError, add_bus_option, kernel_settings
+from aisoc.cli._common import CommandError, add_bus_option, running_soc_settings
 from aisoc.events import ControlPaused, ControlResumed, ProducedBy
 from aisoc.resolve import resolve
 from aisoc.runtime.control import SCOPES_EXTRA, Controls, check_scope
@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
 
 
 def _control(args: argparse.Namespace) -> int:
-    settings = kernel_settings(args)
+    settings = running_soc_settings(args)
     bus = open_bus(settings)
     controls = Controls(bus, settings.paused)
     if args.scope is None:

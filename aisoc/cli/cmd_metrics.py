@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from aisoc.cli._common import add_bus_option, configure_logging, kernel_settings, open_bus
+from aisoc.cli._common import add_bus_option, configure_logging, open_bus, running_soc_settings
 from aisoc.stopsignal import wait_for_stop
 
 
@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
 def _metrics(args: argparse.Namespace) -> int:
     from aisoc.metrics import registry_for, serve
 
-    settings = kernel_settings(args)
+    settings = running_soc_settings(args)
     configure_logging(settings.log_level, settings.log_json)
     registry, _ = registry_for(open_bus(settings), approvals=True)
     host = args.host or settings.metrics_host

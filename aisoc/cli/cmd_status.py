@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aisoc.bus import open_bus
-from aisoc.cli._common import add_bus_option, kernel_settings
+from aisoc.cli._common import add_bus_option, each_namespace, running_soc_settings
 from aisoc.health import ProcessHealth, status
 from aisoc.runtime.control import Controls
 
@@ -24,7 +24,9 @@ def register(sub: Any) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    settings = kernel_settings(args)
+    settings = running_soc_settings(args)
+    if (code := each_namespace(args, settings, _status)) is not None:
+        return code
     bus = open_bus(settings)
     s = status(bus)
     controls = Controls(bus, settings.paused)

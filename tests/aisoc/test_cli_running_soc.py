@@ -1,8 +1,9 @@
-"""The operator's commands look at the running SOC, or say why they cannot: a Redis Cluster with a
-master down."""
+"""The operator's commands look at the running SOC, or say why they cannot: the bus named nowhere, a
+Redis Cluster with a master down."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,30 @@ from redis.cluster import key_slot
 
 from aisoc import Bus
 from aisoc.cli import main
+from aisoc.health import AGENT_SLUGS, heartbeat_info
 from tests.aisoc.bus_contract import alert_event
 from tests.support.redis_server import RedisServer
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["status"], ["bus", "stats"], ["bus", "dlq", "list"], ["pause", "sentinel", "--reason", "x"]],
+    ids=" ".join,
+)
+def test_a_command_about_the_running_soc_refuses_the_in_process_bus(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given a shell where no setting names the bus (no ./aisoc.toml, no AISOC_CONFIG or AISOC_BUS:
+    an operator's login shell beside systemd units reading /etc/aisoc/aisoc.toml), when the operator
+    runs status, bus stats, dlq list or pause, then the command refuses (status 2) and says where the
+    bus is named, instead of reporting an empty SOC ("no process", no dead letters) or pausing
+    nothing."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("AISOC_CONFIG", "AISOC_BUS"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "'memory://'" in err and "AISOC_BUS" in err and "AISOC_CONFIG" in err, err
 
 
 def _cluster_node(directory: Path, *, full_coverage: bool) -> RedisServer:
@@ -71,3 +94,39 @@ def test_a_command_on_a_cluster_that_is_down_says_so(
             assert err.startswith(f"aisoc {argv[0]}: ") and "down" in err and "Traceback" not in err, err
     finally:
         node.stop()
+
+
+@pytest.mark.redis
+def test_status_stats_and_dlq_read_every_namespace_the_workers_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given namespaces = ["acme", "globex"] (the workers serve both, spread over a cluster's
+    masters) and a worker of every role beating in each, when the operator runs status, bus stats
+    and dlq list without --namespace, then each namespace is reported (not the default namespace,
+    which nothing uses: every role "no process"), and --namespace still reads just one."""
+    monkeypatch.setenv("COLUMNS", "200")
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        config = tmp_path / "aisoc.toml"
+        config.write_text(f'[aisoc]\nbus = "{server.url}"\nnamespaces = ["acme", "globex"]\n')
+        for ns in ("acme", "globex"):
+            bus = Bus(server.url, namespace=ns)
+            for role in AGENT_SLUGS:
+                bus.heartbeat(f"{role}-0", heartbeat_info(role), ttl_s=600)
+            if ns == "acme":
+                bus.publish(alert_event(1))
+            bus.close()
+        cli = ["--config", str(config)]
+        assert main([*cli, "status"]) == 0
+        out = capsys.readouterr().out
+        assert "namespace acme:" in out and "namespace globex:" in out and "no process" not in out, out
+        assert main([*cli, "bus", "stats", "--json"]) == 0
+        docs = json.loads(capsys.readouterr().out)
+        lengths = {d["namespace"]: {s["name"]: s["length"] for s in d["report"]["streams"]} for d in docs}
+        assert lengths["acme"]["alerts"] == 1 and lengths["globex"]["alerts"] == 0
+        assert main([*cli, "bus", "dlq", "list"]) == 0
+        assert capsys.readouterr().out.count("no dead letters") == 2
+        assert main([*cli, "status", "--namespace", "globex"]) == 0
+        assert "namespace acme" not in capsys.readouterr().out
+    finally:
+        server.stop()
