@@ -50,8 +50,9 @@ class ClusterDrill:
     alerts: int = 45
     model_delay_s: float = 0.02
     settle_s: float = 60.0
-    outage_s: float = 3.0
-    """How long a master without a replica stays down (3-master cluster)."""
+    outage_s: float = 12.0
+    """How long a master without a replica stays down (3-master cluster): longer than redis-py's own
+    retries of CLUSTERDOWN (about 8 s), so the processes meet the outage themselves."""
     log: list[str] = field(default_factory=list)
     crashes: list[str] = field(default_factory=list)
     """Processes that exited on their own (restarted as systemd's Restart=always would), with the
@@ -167,16 +168,19 @@ class ClusterDrill:
     def lose_a_master_for_a_while(self, lines: list[str]) -> None:
         """SIGKILL a master that has no replica (not the SOC's): with Redis's default
         ``cluster-require-full-coverage yes`` the whole cluster answers CLUSTERDOWN until it is
-        back. Alerts arrive meanwhile; after ``outage_s`` (the fault's length) it is restarted."""
+        back. Alerts arrive and the operator runs ``aisoc status`` meanwhile; after ``outage_s`` (the
+        fault's length) it is restarted."""
         owner = self.cluster.owner(NAMESPACE)
         victim = next(m for m in self.cluster.masters_now() if m.port != owner.port)
         victim.kill()
         for _ in self._wait(30, "the cluster to see the master fail"):
             if self.cluster.client(owner).cluster("info")["cluster_state"] == "fail":
                 break
+        down_at = time.monotonic()
         self._feed(lines)
         self.log.append(f"SIGKILLed master :{victim.port} (no replica): the cluster is down")
-        time.sleep(self.outage_s)
+        self.run_cli("while the cluster is down", ("status",))
+        time.sleep(max(0.0, self.outage_s - (time.monotonic() - down_at)))
         victim.start()
         self.cluster.wait_ok()
         self.log.append(f"restarted :{victim.port}: the cluster is up")
