@@ -14,6 +14,7 @@ from aisoc import Bus
 from aisoc.cli import main
 from aisoc.health import AGENT_SLUGS, heartbeat_info
 from tests.aisoc.bus_contract import alert_event
+from tests.support.redis_cluster import _cluster_port
 from tests.support.redis_server import RedisServer
 
 
@@ -43,6 +44,7 @@ def _cluster_node(directory: Path, *, full_coverage: bool) -> RedisServer:
     cluster's slots have no master, as when a master without a replica is down."""
     node = RedisServer(
         directory,
+        port=_cluster_port(),  # its cluster bus port (+10000) must be a valid port too
         extra=(
             "--cluster-enabled",
             "yes",
