@@ -7,7 +7,8 @@ Three checks, all answered with the "Form expired or forged" page (400), never a
    who they are). A request attributed to someone else (the SSO proxy names Alice, the cookie was
    Mallory's, planted from a sibling domain) finds no token and is refused.
 3. **From the gate's own origin** (OWASP's order): the ``Origin`` header, or without it the
-   ``Referer``, must be the gate's public origin (``base_url``) or the origin the request was made to.
+   ``Referer``, must be the gate's public origin (``base_url``; in demo mode also the origin the request
+   was made to: a proxy passes the client's ``Host`` on, so outside the demo it proves nothing).
    ``Origin: null`` is refused. Over HTTPS a POST with neither is refused, as Flask-WTF's strict mode
    does; this check replaces that mode, which reads only the Referer, compares it with the Host header
    only, and fails with a 500 on a malformed one.
@@ -49,7 +50,10 @@ def origin_of(url: str) -> str | None:
 
 
 def _from_here(settings: GateSettings) -> None:
-    allowed = {origin_of(settings.base_url), origin_of(f"{request.scheme}://{request.host}")} - {None}
+    allowed = {origin_of(settings.base_url)}
+    if settings.demo:  # a laptop reaches the demo as 127.0.0.1 or localhost; a deployment is base_url
+        allowed.add(origin_of(f"{request.scheme}://{request.host}"))
+    allowed.discard(None)
     origin = request.headers.get("Origin")
     if origin is not None:
         if origin_of(origin) not in allowed:

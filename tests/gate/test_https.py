@@ -86,6 +86,9 @@ def test_https_confirmation_with_origin_only_passes(https_gate: Browser) -> None
         {"Referer": "https://evil.example/page"},
         {"Referer": "http://gate.example.com/a/x"},  # downgraded scheme
         {"Origin": "https://gate.example.com.evil.example"},
+        # a proxy that passes the client's Host on: the request's own origin is not the gate's
+        {"Host": "evil.example", "Origin": "https://evil.example"},
+        {"Host": "evil.example", "Referer": "https://evil.example/a/x"},
         {},  # HTTPS and neither header: refused, as Flask-WTF's strict mode does
     ],
 )
