@@ -18,8 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from aisoc.bus import Bus
 from aisoc.errors import ConfigError, ContractError, StorageConflict
-from aisoc.events import Alert, AlertReceived, Disposition, ProducedBy
-from aisoc.tenants import Tenancy
+from aisoc.events import CASE_ID_MAX, Alert, AlertReceived, Disposition, ProducedBy
+from aisoc.tenants import Tenancy, case_id_for
 
 log = logging.getLogger(__name__)
 
@@ -229,11 +229,24 @@ def ingest(
 
 def file_under_tenant(item: Alert | Rejected, tenancy: Tenancy) -> Alert | Rejected:
     """``item`` filed under the tenant the deployment gives it, or refused with the reason (ingest,
-    and every other reader of a source, such as ``aisoc truth import``, so ids agree)."""
+    and every other reader of a source, such as ``aisoc truth import``, so ids agree).
+
+    An alert whose case id would be longer than a case id may be (a long tenant name, percent-quoted,
+    with a long source id) is refused too: an id is never cut, and a cut one could be another case's.
+    """
     if isinstance(item, Rejected):
         return item
     try:
         tenant = tenancy.assign(item.tenant)
     except ValueError as e:
         return Rejected(str(e), item.model_dump_json(), item.source)
+    case_id = case_id_for(item.source, item.source_id, tenant)
+    if len(case_id) > CASE_ID_MAX:
+        return Rejected(
+            f"case id {case_id[:48]}... is {len(case_id)} characters, over the {CASE_ID_MAX} a case id "
+            f"may have: the tenant's name percent-quoted and the source id ({len(item.source_id)} "
+            "characters) are too long together",
+            item.model_dump_json(),
+            item.source,
+        )
     return item if tenant == item.tenant else item.model_copy(update={"tenant": tenant})

@@ -11,6 +11,7 @@ so no tenant can forge another tenant's ids.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
@@ -22,6 +23,27 @@ def tenant_key(raw: str | None) -> str:
     """The tenant's key: ``""`` for the default tenant (``None``, ``""`` or blanks), else the name as
     given without surrounding blanks."""
     return (raw or "").strip()
+
+
+UNNAMEABLE = frozenset({"Cc", "Cf", "Cs"})
+"""Unicode categories no tenant name holds: controls (``\\x00``, ``\\x1f``: the separators memory
+puts inside its index and statistics keys), format characters (zero-width, bidi overrides: a name that
+reads as another) and lone surrogates."""
+
+
+def check_tenant(name: str) -> str:
+    """``name`` when it can name a tenant.
+
+    Raises:
+        ValueError: it holds a control or format character (see :data:`UNNAMEABLE`).
+    """
+    for ch in name:
+        if unicodedata.category(ch) in UNNAMEABLE:
+            raise ValueError(
+                f"tenant {name!r} holds a control or format character (U+{ord(ch):04X}); "
+                "a tenant name is readable text"
+            )
+    return name
 
 
 def case_id_for(source: str, source_id: str, tenant: str | None = None) -> str:
@@ -66,9 +88,10 @@ class Tenancy:
         """The tenant an alert is filed under (None: the default tenant).
 
         Raises:
-            ValueError: the deployment declares its tenants and this one is not among them.
+            ValueError: the deployment declares its tenants and this one is not among them, or the
+                name holds a control or format character.
         """
-        tenant = tenant_key(reported) or tenant_key(self.source_tenant)
+        tenant = check_tenant(tenant_key(reported) or tenant_key(self.source_tenant))
         default = tenant_key(self.default)
         if tenant and self.declared and tenant not in self.declared and tenant != default:
             raise ValueError(

@@ -13,10 +13,12 @@ from typing import Any
 
 from aisoc.errors import ContractError
 from aisoc.events._base import (
+    CASE_ID_MAX,
     DUTY_TITLES,
     ROLE_TITLES,
     AnyRole,
     Blob,
+    CaseId,
     Component,
     Event,
     Line,
@@ -135,6 +137,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
 
 __all__ = [
     "AUDIT_STREAM",
+    "CASE_ID_MAX",
     "DLQ_STREAM",
     "GENERIC_RAW_EXCLUDE",
     "DUTY_TITLES",
@@ -154,6 +157,7 @@ __all__ = [
     "Alert",
     "AlertReceived",
     "Blob",
+    "CaseId",
     "CampaignDetected",
     "CaseClosed",
     "ClosedBy",

@@ -43,7 +43,10 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware datetime, normalized to UTC."""
 
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-CaseId = Annotated[str, StringConstraints(min_length=3, max_length=320)]
+CASE_ID_MAX = 320
+"""The longest case id (an alert whose id would be longer is dead-lettered at ingest, never cut)."""
+CaseId = Annotated[str, StringConstraints(min_length=3, max_length=CASE_ID_MAX, pattern=r"\S")]
+"""A case id, wherever an event names one (the envelope, precedent, reports): an id, so never cut."""
 
 
 def new_event_id() -> str:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from aisoc.events._base import Line, Short, Text, UtcDatetime
 from aisoc.events.attack import Techniques
-from aisoc.tenants import case_id_for, tenant_key
+from aisoc.tenants import case_id_for, check_tenant, tenant_key
 
 SourceSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 """A source name: lowercase, no colon (the colon separates source and source id in a case id)."""
@@ -98,7 +98,7 @@ class Alert(BaseModel):
     @field_validator("tenant")
     @classmethod
     def _tenant(cls, value: str | None) -> str | None:
-        return tenant_key(value) or None
+        return check_tenant(tenant_key(value)) or None
 
     @field_validator("raw")
     @classmethod

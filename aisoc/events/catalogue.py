@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from aisoc.events._base import AnyRole, Event, Line, Role, Short, Text, UtcDatetime
+from aisoc.events._base import AnyRole, CaseId, Event, Line, Role, Short, Text, UtcDatetime
 from aisoc.events.alert import Alert, IndicatorType
 from aisoc.events.attack import Techniques
 from aisoc.events.trace import Trace
@@ -106,7 +106,7 @@ class _Part(BaseModel):
 
 
 Items = Annotated[list[Line], Field(max_length=50)]
-CaseIds = Annotated[list[Short], Field(max_length=500)]
+CaseIds = Annotated[list[CaseId], Field(max_length=500)]
 
 # --- alerts -------------------------------------------------------------------------------------
 
@@ -351,7 +351,7 @@ class OpenApproval(_Part):
     """An approval request still open at report time."""
 
     action_id: Short
-    case_id: Short
+    case_id: CaseId
     kind: ActionKind
     target: Short
     approver_role: Role
@@ -361,7 +361,7 @@ class OpenApproval(_Part):
 class NotableCase(_Part):
     """A case worth a line in a report."""
 
-    case_id: Short
+    case_id: CaseId
     title: Line
     status: Short
     sev: Sev | None = None

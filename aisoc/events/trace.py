@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from aisoc.events._base import Blob, Event, Line, Short, Text
+from aisoc.events._base import Blob, CaseId, Event, Line, Short, Text
 from aisoc.events.alert import Alert, Indicator, IndicatorType
 
 TOOL_RESULT_LIMIT = 4096
@@ -402,7 +402,7 @@ class ToolCallRecord(_Frozen):
 class PrecedentRef(_Frozen):
     """A prior case the role was shown, and why it was picked."""
 
-    case_id: Short
+    case_id: CaseId
     verdict: Short | None = None
     decided_by: Short | None = None
     shared: list[Short] = Field(default_factory=list, max_length=50)
