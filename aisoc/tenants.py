@@ -21,8 +21,9 @@ TENANT_SEP = "/"
 
 def tenant_key(raw: str | None) -> str:
     """The tenant's key: ``""`` for the default tenant (``None``, ``""`` or blanks), else the name as
-    given without surrounding blanks."""
-    return (raw or "").strip()
+    given without surrounding blanks, in Unicode's composed form (NFC): ``Société`` typed composed
+    and exported decomposed is one tenant. Names are otherwise exact (``acme`` is not ``ACME``)."""
+    return unicodedata.normalize("NFC", (raw or "").strip())
 
 
 UNNAMEABLE = frozenset({"Cc", "Cf", "Cs"})
@@ -93,7 +94,8 @@ class Tenancy:
         """
         tenant = check_tenant(tenant_key(reported) or tenant_key(self.source_tenant))
         default = tenant_key(self.default)
-        if tenant and self.declared and tenant not in self.declared and tenant != default:
+        declared = {tenant_key(d) for d in self.declared}
+        if tenant and declared and tenant not in declared and tenant != default:
             raise ValueError(
                 f"tenant {tenant!r} is not declared (settings 'tenants': {', '.join(sorted(self.declared))})"
             )

@@ -160,3 +160,21 @@ def test_a_tenant_name_with_control_or_format_characters_is_refused(name: str) -
         tw.twin(name)
     with pytest.raises(ValueError, match="control or format character"):
         Tenancy(source_tenant=name).assign(None)
+
+
+def test_one_tenant_name_in_two_unicode_spellings_is_one_tenant() -> None:
+    """Given one organisation's name written composed (NFC, as typed in the settings) and decomposed
+    (NFD, as some systems export it), then both spellings are one tenant: one case id, the second a
+    duplicate, and a declared tenant accepts either (before, the same incident was two cases, and the
+    decomposed spelling was refused as undeclared)."""
+    import unicodedata
+
+    composed, decomposed = "Société Générale", unicodedata.normalize("NFD", "Société Générale")
+    assert composed != decomposed
+    bus = Bus()
+    tenancy = Tenancy(frozenset({composed}))
+    stats = ingest(ListSource([tw.twin(decomposed), tw.twin(composed)], name="edr"), bus, tenancy=tenancy)
+    assert stats.case_ids == [tw.CASE_IDS[composed]] and stats.duplicates == 1 and stats.rejected == 0
+    assert Tenancy(frozenset({decomposed})).assign(composed) == composed
+    assert case_id_for("edr", "1001", decomposed) == tw.CASE_IDS[composed]
+    assert tenant_of(tw.CASE_IDS[composed].replace("%C3%A9", "e%CC%81")) == composed
