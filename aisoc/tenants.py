@@ -78,7 +78,9 @@ class Tenancy:
     ``declared`` empty means any tenant a source reports is accepted; otherwise an alert of another
     tenant is refused. ``default`` names the tenant whose alerts keep plain case ids (a single-tenant
     deployment whose source stamps its one organisation on every alert keeps its ids this way).
-    ``source_tenant`` is the tenant of a source that carries none (one Wazuh manager per customer).
+    ``source_tenant`` is the tenant a source belongs to (one Wazuh manager per customer): its alerts
+    that name no tenant are that tenant's, and an alert naming another tenant is refused, as from a
+    webhook sender bound to its tenant (a customer's feed never files into another customer's cases).
     """
 
     declared: frozenset[str] = frozenset()
@@ -89,8 +91,8 @@ class Tenancy:
         """The tenant an alert is filed under (None: the default tenant).
 
         Raises:
-            ValueError: the deployment declares its tenants and this one is not among them, or the
-                name holds a control or format character.
+            ValueError: the deployment declares its tenants and this one is not among them, the
+                source belongs to another tenant, or the name holds a control or format character.
         """
         tenant = check_tenant(tenant_key(reported) or tenant_key(self.source_tenant))
         default = tenant_key(self.default)
@@ -98,5 +100,11 @@ class Tenancy:
         if tenant and declared and tenant not in declared and tenant != default:
             raise ValueError(
                 f"tenant {tenant!r} is not declared (settings 'tenants': {', '.join(sorted(self.declared))})"
+            )
+        own = tenant_key(self.source_tenant)
+        if own and tenant != own:
+            raise ValueError(
+                f"an alert of tenant {tenant!r} from a source of tenant {own!r} (--tenant): a customer's "
+                "source files alerts under its own tenant only"
             )
         return None if tenant in ("", default) else tenant

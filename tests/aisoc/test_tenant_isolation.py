@@ -178,3 +178,18 @@ def test_one_tenant_name_in_two_unicode_spellings_is_one_tenant() -> None:
     assert Tenancy(frozenset({decomposed})).assign(composed) == composed
     assert case_id_for("edr", "1001", decomposed) == tw.CASE_IDS[composed]
     assert tenant_of(tw.CASE_IDS[composed].replace("%C3%A9", "e%CC%81")) == composed
+
+
+def test_a_source_given_to_one_tenant_cannot_file_alerts_under_another() -> None:
+    """Given a source ingested for one customer (``aisoc ingest ... --tenant acme``), when a record of
+    it names another tenant (a look-alike, or a real other customer), then that alert is dead-lettered
+    naming both, like a webhook sender bound to its tenant; its alerts naming none or acme are acme's
+    (before, a customer's own feed could file alerts, and so statistics, into another customer's)."""
+    bus = Bus()
+    tenancy = Tenancy(frozenset({"acme", "globex"}), source_tenant="acme")
+    alerts = [tw.twin(None), tw.twin(" acme"), tw.twin("globex"), tw.twin("ACME")]
+    stats = ingest(ListSource(alerts, name="edr"), bus, tenancy=tenancy)
+    assert stats.case_ids == ["acme/edr:1001"] and stats.duplicates == 1 and stats.rejected == 2
+    globex, look_alike = (d.reason for d in bus.dead_letters())
+    assert "an alert of tenant 'globex' from a source of tenant 'acme'" in globex
+    assert "tenant 'ACME' is not declared" in look_alike

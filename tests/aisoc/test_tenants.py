@@ -48,12 +48,15 @@ def test_a_tenant_cannot_forge_another_tenants_or_the_default_ids() -> None:
 
 def test_the_tenancy_files_declared_default_and_source_tenants() -> None:
     """Given declared tenants and a default, then the default keeps plain ids, a source's own tenant fills
-    a gap, and an undeclared tenant is refused by name."""
-    policy = Tenancy(frozenset({"acme", "globex"}), default="home", source_tenant="acme")
-    assert policy.assign("home") is None
-    assert policy.assign(None) == "acme" and policy.assign("globex") == "globex"
+    a gap (and binds the source to it), and an undeclared tenant is refused by name."""
+    policy = Tenancy(frozenset({"acme", "globex"}), default="home")
+    assert policy.assign("home") is None and policy.assign("globex") == "globex"
     with pytest.raises(ValueError, match="tenant 'initech' is not declared"):
         policy.assign("initech")
+    acmes = Tenancy(frozenset({"acme", "globex"}), default="home", source_tenant="acme")
+    assert acmes.assign(None) == acmes.assign("acme") == "acme"
+    with pytest.raises(ValueError, match="tenant 'globex' from a source of tenant 'acme'"):
+        acmes.assign("globex")
     settings = KernelSettings(tenants=["a"], default_tenant="b")
     assert settings.tenancy("a") == Tenancy(frozenset({"a"}), "b", "a")
 
