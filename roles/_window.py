@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
-from urllib.parse import unquote
 
 from aisoc.events import Event
 from aisoc.memory import CaseFile, fold_cases
 from aisoc.memory.records import to_dt
-from aisoc.tenants import TENANT_SEP, tenant_key
+from aisoc.tenants import tenant_key
+from aisoc.tenants import tenant_of as tenant_of_id
 
 
 class Stamped(Protocol):
@@ -31,11 +31,11 @@ def cases(events: Iterable[Event], end: datetime) -> list[CaseFile]:
 
 
 def tenant_of(c: CaseFile) -> str:
-    """The tenant key of a case: its alert's, else the one its id carries (``""``: the default)."""
+    """The tenant key of a case: its alert's, else the one its id carries (``""``: the default), read
+    by the kernel's one rule (:func:`aisoc.tenants.tenant_of`)."""
     if c.alert is not None:
         return tenant_key(c.alert.tenant)
-    head, sep, rest = c.case_id.partition(TENANT_SEP)
-    return unquote(head) if sep and ":" not in head and ":" in rest else ""
+    return tenant_of_id(c.case_id)
 
 
 def by_tenant(files: list[CaseFile]) -> dict[str, list[CaseFile]]:

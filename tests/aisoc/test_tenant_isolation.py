@@ -193,3 +193,32 @@ def test_a_source_given_to_one_tenant_cannot_file_alerts_under_another() -> None
     globex, look_alike = (d.reason for d in bus.dead_letters())
     assert "an alert of tenant 'globex' from a source of tenant 'acme'" in globex
     assert "tenant 'ACME' is not declared" in look_alike
+
+
+def test_a_case_known_only_by_its_id_is_reported_under_the_tenant_its_id_names() -> None:
+    """Given a tenant's case whose alert is not in the window's log (a label imported for it, its alert
+    gone by retention) written with the decomposed spelling of the tenant, beside a case of that tenant
+    with its alert, then the shift summary is one report for that one tenant (before, the report roles
+    read the id's tenant by their own rule, not ``tenant_key``'s, and split one tenant in two)."""
+    import unicodedata
+
+    from aisoc.events import Disposition, ProducedBy, TruthLabeled
+
+    tenant = "Société"
+    alert = tw.twin(tenant)
+    label = TruthLabeled(
+        case_id=case_id_for("edr", "77", unicodedata.normalize("NFD", tenant)).replace("%C3%A9", "e%CC%81"),
+        label=Disposition.BENIGN,
+        escalated=False,
+        labeled_by="ana",
+        source="edr",
+        produced_by=ProducedBy(role="human"),
+        occurred_at=tw.T0,
+    )
+    assert "e%CC%81" in (label.case_id or "")
+    opened = AlertReceived(
+        alert=alert, case_id=alert.case_id, produced_by=ProducedBy(role="ingest"), occurred_at=tw.T0
+    )
+    start, end = tw.T0 - timedelta(days=1), tw.T0 + timedelta(days=1)
+    reports = SocManager().report([opened, label], start, end, "UTC")
+    assert [r.tenant for r in reports] in ([None], [tenant])
