@@ -121,6 +121,12 @@ class World:
         return twin(tenant, source_id).case_id
 
 
+def window(events: Sequence[Event]) -> tuple[datetime, datetime]:
+    """A report window holding every event (they occurred when the test ran: no wall-clock guess)."""
+    times = [e.occurred_at for e in events]
+    return min(times) - timedelta(minutes=1), max(times) + timedelta(minutes=1)
+
+
 def settings(tmp_path: Path, *, all_tenants: bool) -> KernelSettings:
     """Recall on, statistics across tenants allowed or not, state under ``tmp_path``."""
     return load_settings(

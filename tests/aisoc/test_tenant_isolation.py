@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from aisoc.bus import Bus
-from aisoc.events import AlertReceived
+from aisoc.events import AlertReceived, CampaignDetected, HuntProposal
+from aisoc.memory import Memory
 from aisoc.runtime.builtin_tools import case_lookup_tool, serving
 from aisoc.sources import ingest
 from aisoc.tenants import Tenancy, case_id_for, tenant_of
@@ -98,10 +99,11 @@ def test_the_tenant_read_back_from_every_case_id_is_its_own() -> None:
 
 def test_the_report_roles_keep_the_twins_apart(tmp_path: Path) -> None:
     """Given the twins worked by the team, then the shift summary and the tuning report come one per
-    tenant, naming it and counting its cases only; the hunt links no cases across tenants."""
+    tenant, naming it and counting its cases only; the hunt links no cases across tenants, and each
+    tenant's campaign (same indicators everywhere) is its own, with its own id."""
     world = tw.run(Bus(), tmp_path, tw.FEW)
     events = world.events()
-    start, end = tw.T0 - timedelta(days=2), tw.T0 + timedelta(days=30)
+    start, end = tw.window(events)
     for role in (SocManager(), DetectionEngineer()):
         reports = role.report(events, start, end, "UTC")
         assert sorted((r.tenant or "") for r in reports) == sorted((t or "") for t in tw.FEW)
@@ -109,9 +111,18 @@ def test_the_report_roles_keep_the_twins_apart(tmp_path: Path) -> None:
             if r.tenant:
                 assert r.summary.startswith(f"{r.tenant}: ")
     hunt = ThreatHunter().report(events, start, end, "UTC")[0]
-    assert hunt.findings
+    soon = tw.T0 + timedelta(hours=1)  # campaigns: the alerts' creation within the week before
+    _, *campaigns = ThreatHunter().report(events, start, soon, "UTC", memory=Memory(world.bus.audit))
+    assert isinstance(hunt, HuntProposal) and hunt.findings
     for f in hunt.findings:
         assert len({tenant_of(c) for c in f.case_ids}) == 1, f
+    assert sorted((c.tenant or "") for c in campaigns if isinstance(c, CampaignDetected)) == sorted(
+        (t or "") for t in tw.FEW
+    )
+    for c in campaigns:
+        assert isinstance(c, CampaignDetected)
+        assert {tenant_of(i) for i in c.case_ids} == {c.tenant or ""} and len(c.case_ids) == tw.HISTORY + 1
+    assert len({c.campaign_id for c in campaigns if isinstance(c, CampaignDetected)}) == len(tw.FEW)
 
 
 LONG = "x" * 250
@@ -126,7 +137,7 @@ def test_a_long_tenants_precedent_and_report_case_ids_are_never_cut(tmp_path: Pa
     world = tw.run(Bus(), tmp_path, (LONG, "acme"))
     tw.check_precedent(world)
     received = {e.case_id for e in world.events() if isinstance(e, AlertReceived)}
-    start, end = tw.T0 - timedelta(days=2), tw.T0 + timedelta(days=30)
+    start, end = tw.window(world.events())
     hunt = ThreatHunter().report(world.events(), start, end, "UTC")[0]
     cited = {c for f in hunt.findings for c in f.case_ids}
     for summary in SocManager().report(world.events(), start, end, "UTC"):
