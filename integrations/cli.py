@@ -42,7 +42,11 @@ def register(sub: Any) -> None:
         "--interval", type=float, help=f"seconds between polls (implies --follow; {DEFAULT_INTERVAL_S})"
     )
     p.add_argument("--limit", type=int, help="stop after publishing N alerts")
-    p.add_argument("--tenant", help="the organisation of alerts that carry none (one source per customer)")
+    p.add_argument(
+        "--tenant",
+        help="the organisation this source belongs to (one source per customer): alerts naming none are "
+        "its; an alert naming another tenant is dead-lettered",
+    )
     p.add_argument("--from-start", action="store_true", help="ignore the saved cursor")
     p.set_defaults(func=_ingest)
 

@@ -45,8 +45,9 @@ def register(sub: Any) -> None:
     )
     imp.add_argument(
         "--tenant",
-        help="the organisation of records that carry none, as given to 'aisoc ingest --tenant' for the "
-        "same source (labels must land on the cases ingest filed)",
+        help="the organisation this source belongs to, as given to 'aisoc ingest --tenant' for the same "
+        "source (labels must land on the cases ingest filed): records naming none are its; a record "
+        "naming another tenant is refused",
     )
     add_bus_option(imp)
     imp.set_defaults(func=_import)
