@@ -286,7 +286,7 @@ class RedisBus(Bus):
             self._rb: Any = connect(self.url, decode=False, **conn)
         except ValueError as e:
             raise BusError(str(e)) from e
-        except (RedisConnectionError, RedisTimeoutError) as e:
+        except _UNREACHABLE as e:  # a cluster with no seed answering, too
             raise BusError(f"Redis at {self._safe_url()} is unreachable: {e}") from e
         self._publish_script = self._r.register_script(PUBLISH)
         self._trim_script = self._r.register_script(TRIM)
@@ -356,6 +356,17 @@ class RedisBus(Bus):
                 return fn(*args, **kwargs)
             except _UNREACHABLE as e:
                 raise BusError(f"Redis at {self._safe_url()} is unreachable: {e}") from e
+            except (ClusterError, TryAgainError, AskError, SlotNotCoveredError) as e:
+                # Before ResponseError: redis-py's CLUSTERDOWN, TRYAGAIN and ASK errors are ResponseErrors
+                # too, and were re-raised raw (a worker's heartbeat then ended the process).
+                # A slot being migrated (TRYAGAIN while a script's keys are split) or a failover
+                # under way: redis-py's own redirections ran out. Every write here is idempotent
+                # (publishes on their event ids, acks, marks), so try again for a while.
+                now = time.monotonic()
+                deadline = deadline or now + CLUSTER_SETTLE_S
+                if now >= deadline:
+                    raise BusError(f"Redis Cluster at {self._safe_url()} did not settle: {e}") from e
+                time.sleep(0.1)
             except ResponseError as e:
                 if "WRONGTYPE" not in str(e):
                     raise
@@ -368,15 +379,6 @@ class RedisBus(Bus):
                     f"it: {e}",
                     key=keys[0] if len(keys) == 1 else None,
                 ) from e
-            except (ClusterError, TryAgainError, AskError, SlotNotCoveredError) as e:
-                # A slot being migrated (TRYAGAIN while a script's keys are split) or a failover
-                # under way: redis-py's own redirections ran out. Every write here is idempotent
-                # (publishes on their event ids, acks, marks), so try again for a while.
-                now = time.monotonic()
-                deadline = deadline or now + CLUSTER_SETTLE_S
-                if now >= deadline:
-                    raise BusError(f"Redis Cluster at {self._safe_url()} did not settle: {e}") from e
-                time.sleep(0.1)
 
     def _keys_in(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[str]:
         """The bus's keys among a call's arguments (stream dicts included), for error messages."""

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from redis.exceptions import AskError, ClusterDownError, TryAgainError
 
 from aisoc import Bus
 from aisoc.errors import BusError
@@ -453,3 +454,42 @@ def test_a_lock_key_without_expiry_written_around_the_bus_does_not_hold_forever(
     bus.client.delete(bus.key("lock:retention"))
     bus.client.hset(bus.key("lock:retention"), "x", "y")
     assert bus.lock("retention", 5) and not bus.lock("retention", 5)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ClusterDownError("CLUSTERDOWN The cluster is down"),
+        TryAgainError("TRYAGAIN Multiple keys request during rehashing of slot"),
+        AskError("3999 127.0.0.1:6381"),
+    ],
+    ids=["clusterdown", "tryagain", "ask"],
+)
+def test_a_cluster_error_that_is_a_response_error_is_retried_not_raised_raw(
+    redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    """Given a cluster answering CLUSTERDOWN (TRYAGAIN, ASK) for a while, when the bus calls it, then the
+    call is tried again until the cluster settles (redis-py's errors of these kinds are ResponseErrors
+    too, and were re-raised raw: a worker's heartbeat then ended the process); past the settle time it
+    is a BusError, which the worker's loop waits out."""
+    bus = Bus(redis_url, namespace=namespace)
+    answers: list[object] = [error, error, "ok"]
+
+    def flaky() -> object:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    assert bus._call(flaky) == "ok" and answers == []
+
+    clock = iter(range(0, 1000, 10))
+    monkeypatch.setattr(time, "monotonic", lambda: float(next(clock)))
+
+    def down() -> object:
+        raise error
+
+    with pytest.raises(BusError, match="did not settle"):
+        bus._call(down)
+    bus.close()
