@@ -13,6 +13,7 @@ from aisoc.errors import BusError
 from tests.aisoc.bus_contract_events import HUMAN, SENTINEL, alert_event, paused, verdict_for
 from tests.aisoc.bus_contract_groups import GroupsContract
 from tests.aisoc.bus_contract_hostile import HostileContract
+from tests.aisoc.bus_contract_hostile_storage import StorageHostileContract
 from tests.aisoc.bus_contract_waiting import WaitingContract
 from tests.aisoc.bus_contract_waiting_settle import WaitingSettleContract
 from tests.aisoc.bus_contract_waiting_unwanted import WaitingUnwantedContract
@@ -21,7 +22,12 @@ __all__ = ["HUMAN", "SENTINEL", "BusContract", "alert_event", "paused", "verdict
 
 
 class BusContract(
-    HostileContract, WaitingContract, WaitingSettleContract, WaitingUnwantedContract, GroupsContract
+    HostileContract,
+    StorageHostileContract,
+    WaitingContract,
+    WaitingSettleContract,
+    WaitingUnwantedContract,
+    GroupsContract,
 ):
     """Semantics every backend must share (memory, SQLite, Redis, Redis Cluster)."""
 

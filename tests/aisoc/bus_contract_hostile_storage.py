@@ -1,0 +1,84 @@
+"""The bus contract under storage written by a bad actor or a broken disk, part two: stored types no
+release has, payloads of a future schema, huge entries. ``BusContract`` includes it; each backend's
+test class writes with ``inject_raw`` (straight into its storage, no bus API in between)."""
+
+from __future__ import annotations
+
+import json
+
+from aisoc import Bus
+from tests.aisoc.bus_contract_events import alert_event
+
+
+class StorageHostileContract:
+    """What a group does with entries no release of the bus would write."""
+
+    def inject_raw(self, bus: Bus, stream: str, event_type: str, payload: bytes | None) -> None:
+        raise NotImplementedError
+
+    def test_an_entry_stored_under_no_known_type_is_dead_lettered_by_each_group_never_skipped(
+        self, bus: Bus
+    ) -> None:
+        """Given entries stored under types no release has (garbage, a newer release's type) with a
+        good alert as payload, ahead of a good alert, when Sentinel (types=alert.received) and Tier 2
+        (another type on the same stream) consume, then each group files each as a dead letter
+        naming the stored type (before, a group that filters by type acked them silently: an alert
+        behind a typo in 't' was lost for every role), the good alert is delivered, and nothing
+        is left pending."""
+        hidden = alert_event(1)
+        self.inject_raw(bus, "alerts", "alert.recieved", hidden.to_json().encode())
+        self.inject_raw(bus, "alerts", "alert.received.v9", hidden.to_json().encode())
+        good = alert_event(2)
+        bus.publish(good)
+        got = bus.consume("sentinel", "s", types=["alert.received"], count=10)
+        assert [d.event.event_id for d in got] == [good.event_id]
+        got[0].ack()
+        assert bus.consume("tier2", "t", types=["triage.verdict"], streams=["alerts"], count=10) == []
+        letters = bus.dead_letters()
+        assert sorted((dl.group, dl.event_type) for dl in letters) == [
+            ("sentinel", "alert.received.v9"),
+            ("sentinel", "alert.recieved"),
+            ("tier2", "alert.received.v9"),
+            ("tier2", "alert.recieved"),
+        ]
+        assert {dl.reason for dl in letters} == {
+            "cannot decode: stored as 'alert.recieved', which is no event type of this release",
+            "cannot decode: stored as 'alert.received.v9', which is no event type of this release",
+        }
+        assert all(dl.payload == hidden.to_json() for dl in letters)
+        assert all(g.pending == 0 for s in bus.stats().streams for g in s.groups)
+
+    def test_an_event_of_a_future_schema_version_is_dead_lettered_and_the_group_moves_on(
+        self, bus: Bus
+    ) -> None:
+        """Given an alert whose payload says a schema version newer than this code (a newer release
+        wrote it), ahead of a good alert, when Sentinel consumes, then the good alert is delivered and
+        the newer one is a dead letter saying to upgrade, its payload kept as written."""
+        newer = json.loads(alert_event(1).to_json())
+        newer["schema_version"] = 99
+        text = json.dumps(newer)
+        self.inject_raw(bus, "alerts", "alert.received", text.encode())
+        good = alert_event(2)
+        bus.publish(good)
+        (d,) = bus.consume("sentinel", "s", types=["alert.received"], count=10)
+        assert d.event == good
+        d.ack()
+        (letter,) = bus.dead_letters()
+        assert "schema_version': 99 is newer than this code" in letter.reason
+        assert "upgrade aisoc" in letter.reason and letter.payload == text
+        assert bus.consume("sentinel", "s", types=["alert.received"], count=10) == []
+
+    def test_a_huge_garbage_entry_is_dead_lettered_whole_and_the_group_moves_on(self, bus: Bus) -> None:
+        """Given a 6 MB entry that is not an event (what a runaway bridge writes) ahead of a good
+        alert, when Sentinel consumes, then the good alert is delivered and the huge entry is one dead
+        letter holding every byte of it."""
+        huge = b'{"type": "alert.received", "junk": "' + b"x" * 6_000_000 + b'"}'
+        self.inject_raw(bus, "alerts", "alert.received", huge)
+        good = alert_event(2)
+        bus.publish(good)
+        (d,) = bus.consume("sentinel", "s", types=["alert.received"], count=10)
+        assert d.event == good
+        d.ack()
+        (letter,) = bus.dead_letters()
+        assert letter.reason.startswith("cannot decode: alert.received: field")
+        assert letter.payload is not None and letter.payload.encode() == huge
