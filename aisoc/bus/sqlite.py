@@ -19,7 +19,7 @@ from dataclasses import astuple, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from aisoc.bus import sqlite_groups, sqlite_waiting
+from aisoc.bus import sqlite_groups, sqlite_rows, sqlite_waiting
 from aisoc.bus.audit import AuditLog, decoded, readable
 from aisoc.bus.base import Bus
 from aisoc.bus.delivery import Delivery
@@ -37,6 +37,9 @@ from aisoc.bus.records import (
     Undeliverable,
     id_key,
 )
+from aisoc.bus.sqlite_rows import TARGET as _TARGET
+from aisoc.bus.sqlite_rows import count as _count
+from aisoc.bus.sqlite_rows import target as _target
 from aisoc.bus.waiting import PARKED, Waiting
 from aisoc.errors import BusError, ContractError
 from aisoc.events import WORK_STREAMS, Event, from_json
@@ -357,7 +360,8 @@ class SqliteBus(Bus):
             row = self._db.execute(
                 "SELECT added_ms FROM entries WHERE id = ? AND stream = ?", (int(entry_id), stream)
             ).fetchone()
-        return None if row is None or row[0] is None else int(row[0]) / 1000
+        # A time that is not a number (written around the bus) is unknown, like an older file's.
+        return int(row[0]) / 1000 if row is not None and isinstance(row[0], int | float) else None
 
     def _has_mark(self, role: str, event_id: str) -> bool:
         with self._lock:
@@ -398,9 +402,11 @@ class SqliteBus(Bus):
                     )
                 else:
                     last = row[0]
+                    if not isinstance(last, int):
+                        last = sqlite_rows.reset_position(db, name, group, last)
                     db.execute(sqlite_groups.SEEN, (self._now_ms(), name, group))
                 rows = db.execute(
-                    f"SELECT e.id, {_TYPE}, {_PAYLOAD}, e.target FROM entries e {_JOIN} "
+                    f"SELECT e.id, {_TYPE}, {_PAYLOAD}, {_TARGET} FROM entries e {_JOIN} "
                     "WHERE e.stream = ? AND e.id > ? ORDER BY e.id LIMIT ?",
                     (name, last, count - len(out)),
                 ).fetchall()
@@ -414,7 +420,9 @@ class SqliteBus(Bus):
                     "UPDATE groups SET last_id = ? WHERE stream = ? AND grp = ?",
                     (rows[-1][0], name, group),
                 )
-                out.extend(RawEntry(name, str(r[0]), _name(r[1]), _text(r[2]), r[3], 1) for r in rows)
+                out.extend(
+                    RawEntry(name, str(r[0]), _name(r[1]), _text(r[2]), _target(r[3]), 1) for r in rows
+                )
         return out
 
     @staticmethod
@@ -428,10 +436,11 @@ class SqliteBus(Bus):
         marks = ",".join("?" * len(streams))
         with self._tx() as db:
             rows = db.execute(
-                f"SELECT p.stream, p.entry_id, p.count, {_TYPE}, {_PAYLOAD}, e.target "
+                f"SELECT p.stream, p.entry_id, p.count, {_TYPE}, {_PAYLOAD}, {_TARGET}, p.consumer "
                 f"FROM pending p JOIN entries e ON e.id = p.entry_id {_JOIN} "
                 f"WHERE p.grp = ? AND p.stream IN ({marks}) AND p.delivered_ms <= ? "
-                f"AND p.consumer != ? ORDER BY p.delivered_ms, p.entry_id LIMIT ?",
+                f"AND (p.consumer != ? OR NOT EXISTS (SELECT 1 FROM waiting w WHERE w.grp = p.grp "
+                f"AND w.key = p.stream || ' ' || p.entry_id)) ORDER BY p.delivered_ms, p.entry_id LIMIT ?",
                 (group, *streams, now - min_idle_ms, PARKED, count),
             ).fetchall()
             db.executemany(
@@ -440,7 +449,19 @@ class SqliteBus(Bus):
                 [(consumer, now, group, r[0], r[1]) for r in rows],
             )
             db.executemany(sqlite_groups.SEEN, [(self._now_ms(), name, group) for name in streams])
-        return [RawEntry(r[0], str(r[1]), _name(r[3]), _text(r[4]), r[5], r[2] + 1) for r in rows]
+        lost = sum(r[6] == PARKED for r in rows)
+        if lost:  # nothing else would ever claim them: their records say when they go next
+            log.warning(
+                "%s: %d waiting entr%s had no waiting record (deleted around the bus): taken over, "
+                "delivered as any other",
+                group,
+                lost,
+                "y" if lost == 1 else "ies",
+            )
+        return [
+            RawEntry(r[0], str(r[1]), _name(r[3]), _text(r[4]), _target(r[5]), _count(r[2], r[0], r[1]) + 1)
+            for r in rows
+        ]
 
     def _ack(self, stream: str, group: str, entry_ids: list[str]) -> int:
         with self._tx() as db:
@@ -497,7 +518,7 @@ class SqliteBus(Bus):
                     break
                 for r in due:
                     row = db.execute(
-                        f"SELECT p.count, {_TYPE}, {_PAYLOAD}, e.target "
+                        f"SELECT p.count, {_TYPE}, {_PAYLOAD}, {_TARGET} "
                         f"FROM pending p JOIN entries e ON e.id = p.entry_id {_JOIN} "
                         "WHERE p.grp = ? AND p.stream = ? AND p.entry_id = ?",
                         (req.group, r.stream, int(r.entry_id)),
@@ -512,7 +533,14 @@ class SqliteBus(Bus):
                     )
                     sqlite_waiting.put(db, req.group, replace(r, due=None))
                     out.append(
-                        RawEntry(r.stream, r.entry_id, _name(row[1]), _text(row[2]), row[3], row[0] + 1)
+                        RawEntry(
+                            r.stream,
+                            r.entry_id,
+                            _name(row[1]),
+                            _text(row[2]),
+                            _target(row[3]),
+                            _count(row[0], r.stream, r.entry_id) + 1,
+                        )
                     )
         return out
 
@@ -551,12 +579,15 @@ class SqliteBus(Bus):
     def _pending_of(self, stream: str, group: str, count: int) -> list[RawEntry]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT p.entry_id, p.count, {_TYPE}, {_PAYLOAD}, e.target "
+                f"SELECT p.entry_id, p.count, {_TYPE}, {_PAYLOAD}, {_TARGET} "
                 f"FROM pending p JOIN entries e ON e.id = p.entry_id {_JOIN} "
                 "WHERE p.grp = ? AND p.stream = ? ORDER BY p.entry_id LIMIT ?",
                 (group, stream, count),
             ).fetchall()
-        return [RawEntry(stream, str(r[0]), _name(r[2]), _text(r[3]), r[4], r[1]) for r in rows]
+        return [
+            RawEntry(stream, str(r[0]), _name(r[2]), _text(r[3]), _target(r[4]), _count(r[1], stream, r[0]))
+            for r in rows
+        ]
 
     def _drop_group(self, stream: str, group: str, idle_s: float | None) -> tuple[str, float | None]:
         with self._tx() as db:
@@ -638,6 +669,7 @@ class SqliteBus(Bus):
     def lock(self, key: str, ttl_s: float) -> bool:
         now = time.time()
         with self._tx() as db:
+            sqlite_rows.drop_no_expiry(db, "keys", "lock", key)
             db.execute("DELETE FROM keys WHERE key = ? AND expires <= ?", (key, now))
             cur = db.execute("INSERT OR IGNORE INTO keys VALUES (?, ?)", (key, now + ttl_s))
         return cur.rowcount == 1
@@ -645,6 +677,7 @@ class SqliteBus(Bus):
     def hold(self, key: str, ttl_s: float, holder: str) -> bool:
         now = time.time()
         with self._tx() as db:
+            sqlite_rows.drop_no_expiry(db, "holds", "hold", key)
             db.execute("DELETE FROM holds WHERE key = ? AND expires <= ?", (key, now))
             cur = db.execute(
                 "INSERT INTO holds VALUES (?, ?, ?) "
@@ -701,7 +734,10 @@ class SqliteBus(Bus):
                 groups = db.execute("SELECT grp, last_id FROM groups WHERE stream = ?", (name,)).fetchall()
                 if not groups:
                     continue
-                keep = min(last + 1 for _, last in groups)
+                sqlite_rows.drop_orphans(db, name)
+                # A position that is not an id (written around the bus) keeps the whole stream until
+                # the group's next read resets it.
+                keep = min(last + 1 if isinstance(last, int) else 0 for _, last in groups)
                 row = db.execute("SELECT MIN(entry_id) FROM pending WHERE stream = ?", (name,)).fetchone()
                 if row[0] is not None:
                     keep = min(keep, row[0])

@@ -33,6 +33,8 @@ def positions(db: sqlite3.Connection, stream: str, now_ms: int) -> list[GroupPos
         pending, oldest = db.execute(
             "SELECT COUNT(*), MIN(entry_id) FROM pending WHERE stream = ? AND grp = ?", (stream, grp)
         ).fetchone()
+        if not isinstance(last, int):  # written around the bus: reset at the group's next read
+            last = 0
         undelivered = db.execute(
             "SELECT COUNT(*) FROM entries WHERE stream = ? AND id > ?", (stream, last)
         ).fetchone()[0]
