@@ -569,7 +569,14 @@ class RedisBus(Bus):
         return self._wait.claim(req, now)
 
     def _last_error(self, stream: str, group: str, entry_id: str) -> str | None:
-        value = self._call(self._r.get, self._key(f"err:{stream}:{group}:{entry_id}"))
+        key = self._key(f"err:{stream}:{group}:{entry_id}")
+        try:
+            value = self._call(self._r.get, key)
+        except StorageConflict as e:
+            # Written around the bus: the entry is still dead-lettered (the letter's DEL clears the
+            # key), or one such key would fail every read of its group for ever.
+            log.warning("last error of %s#%s for %s is unreadable: %s", stream, entry_id, group, e)
+            return f"unreadable: {key} holds another type than the bus keeps there"
         return None if value is None else str(value)
 
     def _dead(self, letter: Undeliverable) -> str:

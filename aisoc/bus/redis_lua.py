@@ -19,13 +19,19 @@ end
 local has_mark = ARGV[1] == '1'
 if has_mark then
   if redis.call('EXISTS', KEYS[2]) == 1 then return false end
-elseif n > 0 then
-  local done = redis.call('GET', KEYS[3])
-  if done then
-    local ids = {}
-    for id in string.gmatch(done, '%S+') do ids[#ids + 1] = id end
-    return ids
+elseif n > 0 and redis.call('TYPE', KEYS[3])['ok'] ~= 'none' then
+  -- Only entry ids written by an earlier run count: anything else at the key (written around the
+  -- bus) would swallow the publish; it is published, and the SET below replaces the key.
+  local ids = {}
+  if redis.call('TYPE', KEYS[3])['ok'] == 'string' then
+    for id in string.gmatch(redis.call('GET', KEYS[3]), '%S+') do
+      if not string.match(id, '^%d+%-%d+$') then ids = {} break end
+      ids[#ids + 1] = id
+    end
   end
+  if #ids > 0 then return ids end
+  redis.log(redis.LOG_WARNING, 'aisoc publish: ' .. KEYS[3] .. ' holds no entry ids (written around the '
+    .. 'bus?): replaced')
 end
 local function kind(key, want)
   local t = redis.call('TYPE', key)['ok']

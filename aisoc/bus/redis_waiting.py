@@ -12,14 +12,18 @@ alone) are indexed once per group by the first process that meets them.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aisoc.bus.records import RawEntry, ReadRequest, Undeliverable
 from aisoc.bus.waiting import PARKED, Waiting
+from aisoc.errors import StorageConflict
 
 if TYPE_CHECKING:
     from aisoc.bus.redis import RedisBus
+
+log = logging.getLogger(__name__)
 
 _PRELUDE = """
 -- KEYS[1..3]: the group's waiting hash, age index and due index (then what each script says).
@@ -187,8 +191,11 @@ return {found, heads}
 INDEX = (
     _PRELUDE
     + """
--- Indexes records an earlier release stored in the hash alone (no age index yet). Returns how many.
-if redis.call('EXISTS', A) == 1 or redis.call('EXISTS', H) == 0 then return 0 end
+-- Indexes records an earlier release stored in the hash alone (no age index yet), or whose indexes
+-- are gone (moved aside by 'aisoc bus repair', deleted around the bus). Returns how many.
+if redis.call('EXISTS', H) == 0 or (redis.call('EXISTS', A) == 1 and redis.call('EXISTS', D) == 1) then
+  return 0
+end
 local flat, cases, n = redis.call('HGETALL', H), {}, 0
 for i = 1, #flat, 2 do
   local rec = decode(flat[i + 1])
@@ -243,16 +250,27 @@ return out
 )
 
 TAKE_OVER = """
--- KEYS: the streams read. ARGV: group, consumer, min idle ms, count, the parked consumer's name.
+-- KEYS[1]: the group's waiting hash; KEYS[2..]: the streams read. ARGV: group, consumer, min idle ms,
+-- count, the parked consumer's name, then the streams' names.
 -- Takes over for the consumer up to count entries of the group pending longer than min idle ms,
 -- counting a delivery, from every consumer but the parked one, which holds the waiting entries
 -- whose records say when they go next: only each other consumer's stale entries are looked at
--- (XPENDING IDLE per consumer), never the waiting ones. An entry deleted from its stream leaves the
--- pending list. Returns per entry: {index of its stream key, entry id, fields, delivery count}; a
--- stream that is gone answers NOGROUP (the caller recreates it and its group).
+-- (XPENDING IDLE per consumer), never the waiting ones. When the parked consumer holds more entries
+-- than there are records (records deleted or moved aside around the bus), its entries that have no
+-- record are taken over too: nothing else would ever claim them. An entry deleted from its stream
+-- leaves the pending list. Returns {per entry: {index of its stream key among the streams, entry id,
+-- fields, delivery count}, how many of them had no record}; a stream that is gone answers NOGROUP
+-- (the caller recreates it).
 local group, consumer, idle, want, parked = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local out = {}
-for k = 1, #KEYS do
+local out, held, orphans, lost = {}, 0, {}, 0
+local records = redis.call('TYPE', KEYS[1])['ok'] == 'hash' and redis.call('HLEN', KEYS[1]) or 0
+local function claim(k, row)
+  local entry = redis.call('XCLAIM', KEYS[k], group, consumer, idle, row[1])[1]
+  if type(entry) == 'table' and type(entry[2]) == 'table' then
+    out[#out + 1] = {k - 1, entry[1], entry[2], row[4] + 1}
+  end
+end
+for k = 2, #KEYS do
   local holders = redis.pcall('XINFO', 'CONSUMERS', KEYS[k], group)
   if holders.err then
     if string.find(holders.err, 'no such key', 1, true) then
@@ -261,21 +279,31 @@ for k = 1, #KEYS do
     return holders
   end
   for _, c in ipairs(holders) do
-    if #out >= want then return out end
+    if #out >= want then return {out, 0} end
     local info = {}
     for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
-    if info.name ~= parked and tonumber(info.pending) > 0 then
+    if info.name == parked then
+      held = held + tonumber(info.pending)
+      if tonumber(info.pending) > 0 then orphans[#orphans + 1] = k end
+    elseif tonumber(info.pending) > 0 then
       local rows = redis.call('XPENDING', KEYS[k], group, 'IDLE', idle, '-', '+', want - #out, info.name)
-      for _, row in ipairs(rows) do
-        local entry = redis.call('XCLAIM', KEYS[k], group, consumer, idle, row[1])[1]
-        if type(entry) == 'table' and type(entry[2]) == 'table' then
-          out[#out + 1] = {k, entry[1], entry[2], row[4] + 1}
-        end
+      for _, row in ipairs(rows) do claim(k, row) end
+    end
+  end
+end
+if held > records then
+  for _, k in ipairs(orphans) do
+    local rows = redis.call('XPENDING', KEYS[k], group, 'IDLE', idle, '-', '+', held, parked)
+    for _, row in ipairs(rows) do
+      if #out >= want then return {out, lost} end
+      if records == 0 or redis.call('HEXISTS', KEYS[1], ARGV[4 + k] .. ' ' .. row[1]) == 0 then
+        claim(k, row)
+        lost = lost + 1
       end
     end
   end
 end
-return out
+return {out, lost}
 """
 
 ACK_CHUNK = 1000
@@ -302,12 +330,22 @@ class RedisWaiting:
         return [self._bus.key(f"{name}:{group}") for name in ("waiting", "waiting-age", "waiting-due")]
 
     def _ready(self, group: str) -> list[str]:
-        """The group's keys, after indexing what an earlier release left (once per process)."""
+        """The group's keys, after indexing what an earlier release left (once per process, and
+        again after one of them was found holding another type: once repaired, it is re-indexed)."""
         keys = self.keys(group)
         if group not in self._indexed:
             self._bus._call(self._index, keys=keys, args=[])
             self._indexed.add(group)
         return keys
+
+    def _run(self, group: str, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """Run one of the group's scripts; a key of another type is reported as it is, and the
+        group's indexes are checked again at its next call (after 'aisoc bus repair')."""
+        try:
+            return self._bus._call(script, keys=keys, args=args)
+        except StorageConflict:
+            self._indexed.discard(group)
+            raise
 
     def records(self, group: str) -> list[Waiting]:
         stored = self._bus._call(self._bus.client.hvals, self.keys(group)[0])
@@ -317,9 +355,7 @@ class RedisWaiting:
         self, group: str, keys: list[str], cases: set[str]
     ) -> tuple[dict[str, Waiting], dict[str, Waiting]]:
         ordered = sorted(cases)
-        found, heads = self._bus._call(
-            self._lookup, keys=self._ready(group), args=[len(keys), *keys, *ordered]
-        )
+        found, heads = self._run(group, self._lookup, self._ready(group), [len(keys), *keys, *ordered])
         by_key = {r.key: r for r in (Waiting.from_json(v) for v in found if v) if r is not None}
         first = {c: r for c, v in zip(ordered, heads, strict=True) if v and (r := Waiting.from_json(v))}
         return by_key, first
@@ -327,18 +363,26 @@ class RedisWaiting:
     def park(self, group: str, consumer: str, record: Waiting, delivery_count: int) -> None:
         args = [group, consumer, max(0, delivery_count), record.key, record.to_json(), record.entry_id]
         keys = [*self._ready(group), self._bus.key(record.stream)]
-        self._bus._call(self._park, keys=keys, args=args)
+        self._run(group, self._park, keys, args)
 
     def claim(self, req: ReadRequest, now: float) -> list[RawEntry]:
         keys = [*self._ready(req.group), *(self._bus.key(s) for s in req.streams)]
         args = [req.group, req.consumer, repr(float(now)), req.count, *req.streams]
-        return self._entries(req, self._bus._call(self._claim, keys=keys, args=args))
+        return self._entries(req, self._run(req.group, self._claim, keys, args))
 
     def take_over(self, req: ReadRequest, min_idle_ms: int) -> list[RawEntry]:
         """Take over the group's stale entries but the waiting ones (``PARKED``'s), in one step."""
-        keys = [self._bus.key(s) for s in req.streams]
-        args = [req.group, req.consumer, min_idle_ms, req.count, PARKED]
-        rows = self._bus._with_groups(req.group, req.streams, self._take_over, keys=keys, args=args)
+        keys = [self.keys(req.group)[0], *(self._bus.key(s) for s in req.streams)]
+        args = [req.group, req.consumer, min_idle_ms, req.count, PARKED, *req.streams]
+        rows, lost = self._bus._with_groups(req.group, req.streams, self._take_over, keys=keys, args=args)
+        if lost:
+            log.warning(
+                "%s: %d waiting entr%s had no waiting record (deleted or moved aside around the bus): "
+                "taken over, delivered as any other",
+                req.group,
+                lost,
+                "y" if lost == 1 else "ies",
+            )
         return self._entries(req, rows)
 
     def unwanted(
@@ -347,7 +391,7 @@ class RedisWaiting:
         keys = [*self._ready(group), *(self._bus.key(s) for s in streams)]
         names = sorted(types or ())
         args = [count, -1 if types is None else len(names), *names, *streams]
-        found = self._bus._call(self._unwanted, keys=keys, args=args)
+        found = self._run(group, self._unwanted, keys, args)
         return [r for r in (Waiting.from_json(v) for v in found) if r is not None]
 
     def _entries(self, req: ReadRequest, rows: list[Any]) -> list[RawEntry]:

@@ -94,11 +94,25 @@ class Waiting:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Waiting | None:
-        """The record stored as ``text``, or None when it is not one (written around the bus)."""
+        """The record stored as ``text``, or None when it is not one (written around the bus: JSON
+        of another shape, a field of another type, an entry id that is not one). A record that is not
+        one is ignored, so its entry is delivered as if it had none; trusting a due time that is text
+        would park the entry for good."""
         try:
-            return cls(**json.loads(text))
-        except (TypeError, ValueError):
+            record = cls(**json.loads(text))
+            id_key(record.entry_id)
+        except (TypeError, ValueError, AttributeError):
             return None
+        number = (int, float)
+        if (
+            not all(isinstance(v, str) for v in (record.stream, record.case, record.reason))
+            or not isinstance(record.attempts, int)
+            or any(isinstance(v, bool) for v in (record.due, record.attempts, record.since))
+            or not (record.due is None or isinstance(record.due, number))
+            or not isinstance(record.since, number)
+        ):
+            return None
+        return record
 
 
 class WaitingRecords:
