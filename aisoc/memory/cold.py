@@ -10,12 +10,16 @@ brings it back into the window.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aisoc.memory.codec import record_from_obj
 from aisoc.memory.records import CaseRecord
+from aisoc.sqlitedb import CACHE_DAMAGE
+
+log = logging.getLogger(__name__)
 
 COLD_TABLES = ("cold_keys", "cold_rules", "cold_actions")
 """The cold tier's index tables (the records themselves stay in ``cases`` with ``held = 0``)."""
@@ -33,6 +37,9 @@ CREATE INDEX IF NOT EXISTS cold_actions_c ON cold_actions (case_id);
 """
 
 _INF = float("inf")
+_BEFORE = "(created < ? OR created >= '')"
+"""Created before a time, or not a time at all (text and blobs sort above every number: a damaged
+row is read, fails to decode and is reported, instead of leaving answers short without a word)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +79,20 @@ class ColdStore:
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
         db.executescript(_SCHEMA)
+        self.damage: str | None = None
+        """Why a cold row did not decode (written around the process, a disk error), or None: the
+        snapshot is a cache of the log, so memory moves it aside and rebuilds at its next refresh;
+        until then the row is left out of answers."""
+
+    def _damaged(self, what: str, exc: BaseException) -> None:
+        if self.damage is None:
+            log.error(
+                "memory snapshot: %s does not decode (%s: %s); rebuilt from the log at the next refresh",
+                what,
+                type(exc).__name__,
+                exc,
+            )
+        self.damage = self.damage or f"{what}: {type(exc).__name__}: {exc}"
 
     def evict(self, cases: Iterable[Evicted]) -> int:
         """Mark cases as cold (their records must already be saved) and index them.
@@ -105,7 +126,13 @@ class ColdStore:
     def record(self, case_id: str) -> CaseRecord | None:
         """The record of a cold case (None when the case is not cold)."""
         row = self._db.execute("SELECT data FROM cases WHERE case_id = ? AND held = 0", (case_id,)).fetchone()
-        return None if row is None else record_from_obj(json.loads(row[0]))
+        if row is None:
+            return None
+        try:
+            return record_from_obj(json.loads(row[0]))
+        except CACHE_DAMAGE as e:
+            self._damaged(f"cold case {case_id}", e)
+            return None
 
     def records(self, case_ids: Iterable[str]) -> dict[str, CaseRecord]:
         """The records of those cold cases (missing ones are left out)."""
@@ -122,6 +149,11 @@ class ColdStore:
         row = db.execute("SELECT data, seq FROM cases WHERE case_id = ? AND held = 0", (case_id,)).fetchone()
         if row is None:
             return None
+        try:
+            back = record_from_obj(json.loads(row[0])), int(row[1])
+        except CACHE_DAMAGE as e:
+            self._damaged(f"cold case {case_id}", e)  # left cold: the rebuild folds it again
+            return None
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute("UPDATE cases SET held = 1 WHERE case_id = ?", (case_id,))
@@ -131,7 +163,7 @@ class ColdStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return record_from_obj(json.loads(row[0])), int(row[1])
+        return back
 
     def action_case(self, action_id: str) -> str | None:
         """The cold case an action belongs to (None: not a cold case's action)."""
@@ -144,15 +176,25 @@ class ColdStore:
         """``(created, case_id)`` of the cold cases sharing scoped key ``skey``, created before
         ``before`` (all when None), oldest first."""
         rows = self._db.execute(
-            "SELECT created, case_id FROM cold_keys WHERE skey = ? AND created < ? ORDER BY created, case_id",
+            f"SELECT created, case_id FROM cold_keys WHERE skey = ? AND {_BEFORE} ORDER BY created, case_id",
             (skey, _INF if before is None else before),
         ).fetchall()
-        return [(float(t), str(c)) for t, c in rows]
+        return self._pairs(rows, f"cold key {skey}")
+
+    def _pairs(self, rows: list[tuple[object, object]], what: str) -> list[tuple[float, str]]:
+        """``(created, case_id)`` rows; one that does not decode is left out (and the damage noted)."""
+        out = []
+        for t, c in rows:
+            try:
+                out.append((float(t), str(c)))  # type: ignore[arg-type]
+            except CACHE_DAMAGE as e:
+                self._damaged(f"a row of {what}", e)
+        return out
 
     def count_key(self, skey: str, before: float | None) -> int:
         """How many cold cases share ``skey`` and were created before ``before``."""
         row = self._db.execute(
-            "SELECT count(*) FROM cold_keys WHERE skey = ? AND created < ?",
+            f"SELECT count(*) FROM cold_keys WHERE skey = ? AND {_BEFORE}",
             (skey, _INF if before is None else before),
         ).fetchone()
         return int(row[0])
@@ -160,26 +202,30 @@ class ColdStore:
     def rule_latest(self, rule_skey: str, before: float | None, n: int) -> list[tuple[float, str]]:
         """The ``n`` most recent cold cases of a rule created before ``before``, oldest first."""
         rows = self._db.execute(
-            "SELECT created, case_id FROM cold_rules WHERE skey = ? AND created < ?"
+            f"SELECT created, case_id FROM cold_rules WHERE skey = ? AND {_BEFORE}"
             " ORDER BY created DESC, case_id DESC LIMIT ?",
             (rule_skey, _INF if before is None else before, n),
         ).fetchall()
-        return [(float(t), str(c)) for t, c in reversed(rows)]
+        return self._pairs(list(reversed(rows)), f"cold rule {rule_skey}")
 
     def rule_counts(self, rule_skey: str, before: float | None) -> ColdCounts:
         """How a rule's cold cases created before ``before`` ended."""
         rows = self._db.execute(
             "SELECT code, count(*), min(created), max(created) FROM cold_rules"
-            " WHERE skey = ? AND created < ? GROUP BY code",
+            f" WHERE skey = ? AND {_BEFORE} GROUP BY code",
             (rule_skey, _INF if before is None else before),
         ).fetchall()
         if not rows:
             return ColdCounts({}, None, None)
-        return ColdCounts(
-            {int(c): int(n) for c, n, _, _ in rows},
-            min(float(r[2]) for r in rows),
-            max(float(r[3]) for r in rows),
-        )
+        try:
+            return ColdCounts(
+                {int(c): int(n) for c, n, _, _ in rows},
+                min(float(r[2]) for r in rows),
+                max(float(r[3]) for r in rows),
+            )
+        except CACHE_DAMAGE as e:
+            self._damaged(f"the outcomes of cold rule {rule_skey}", e)
+            return ColdCounts({}, None, None)
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM cases WHERE held = 0").fetchone()[0])

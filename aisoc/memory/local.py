@@ -135,6 +135,11 @@ class LocalProjection:
             return
         except CACHE_DAMAGE as e:
             reason = f"{type(e).__name__}: {e}"
+        self._set_aside(path, reason)
+
+    def _set_aside(self, path: str | os.PathLike[str], reason: str) -> None:
+        """Move a damaged snapshot aside (kept for a post-mortem) and start an empty one: the next
+        fold rebuilds the projection from the log."""
         if self._snap is not None:
             self._snap.close()
         aside = move_aside(path)
@@ -147,6 +152,7 @@ class LocalProjection:
         self._snap = Snapshot(path)
         self._proj = Projection(self._cold)
         self._cursor, self._epoch, self._full_save = None, None, True
+        self._cursor_event = None
 
     def _restore(self, snap: Snapshot) -> None:
         loaded = snap.load()
@@ -177,6 +183,10 @@ class LocalProjection:
             How many entries were folded.
         """
         with self._lock:
+            cold = self._cold
+            if cold is not None and cold.damage is not None and self._snap is not None:
+                # A cold row found damaged by a query or a fold: the snapshot is a cache of the log.
+                self._set_aside(self._snap.path, cold.damage)
             epoch = self.audit.epoch
             if self._epoch is not None and epoch != self._epoch:
                 self._reset(f"the log was wiped (epoch {self._epoch} -> {epoch})")
@@ -210,6 +220,9 @@ class LocalProjection:
                     self._bound()
                     if read < page:
                         break
+                cold = self._cold
+                if cold is not None and cold.damage is not None:  # met by this fold: rebuild now
+                    return self.refresh(limit)
                 if folded or self._full_save:
                     self.save()
             return folded
