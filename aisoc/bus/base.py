@@ -52,6 +52,9 @@ DEFAULT_MARK_TTL_S = 30 * 24 * 3600
 """How long an idempotency mark is kept (far longer than any redelivery can happen)."""
 DEFAULT_TRIM_EVERY = 500
 """Acks on one stream after which the acking process trims what every group has acked."""
+DEFAULT_UNGROUPED_MAX_LEN = 100_000
+"""The entries a work stream that no consumer group reads keeps (its newest): no reader is known,
+so nothing says what may go, and without a bound it would grow until Redis ran out of memory."""
 
 
 class Bus(Coordination, WaitingRecords, GroupAdmin):
@@ -76,6 +79,8 @@ class Bus(Coordination, WaitingRecords, GroupAdmin):
             unavailable); doubled per try (``aisoc.bus.waiting``).
         retry_max_s: longest delay between two such tries.
         clock: POSIX seconds now (``time.time``); tests pass a frozen one to move waits along.
+        ungrouped_max_len: how many entries (the newest) ``trim`` keeps of a work stream no
+            consumer group reads (none yet, or every one forgotten); 0 keeps them all.
     """
 
     schemes: ClassVar[tuple[str, ...]] = ()
@@ -110,6 +115,7 @@ class Bus(Coordination, WaitingRecords, GroupAdmin):
         retry_base_s: float = DEFAULT_RETRY_BASE_S,
         retry_max_s: float = DEFAULT_RETRY_MAX_S,
         clock: Callable[[], float] = time.time,
+        ungrouped_max_len: int = DEFAULT_UNGROUPED_MAX_LEN,
     ) -> None:
         if trim_every < 0:
             raise BusError("trim_every must be 0 (off) or a positive number of acks")
@@ -119,6 +125,9 @@ class Bus(Coordination, WaitingRecords, GroupAdmin):
             raise BusError(f"namespace {namespace!r}: use letters, digits, '-' or '_'")
         if max_deliveries < 1:
             raise BusError("max_deliveries must be at least 1")
+        if ungrouped_max_len < 0:
+            raise BusError("ungrouped_max_len must be 0 (keep all) or a positive number of entries")
+        self.ungrouped_max_len = ungrouped_max_len
         if not 0 < retry_base_s <= retry_max_s:
             raise BusError(
                 f"retry delays: need 0 < retry_base_s <= retry_max_s, got {retry_base_s} and {retry_max_s}"

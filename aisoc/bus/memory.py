@@ -476,7 +476,12 @@ class MemoryBus(Bus):
         with self._lock:
             for name in [stream] if stream in TRIMMED_STREAMS else [] if stream else TRIMMED_STREAMS:
                 st = self._streams[name]
-                if not st.groups:
+                if not st.groups:  # no reader known: the newest ungrouped_max_len are kept
+                    drop = len(st.entries) - self.ungrouped_max_len if self.ungrouped_max_len else 0
+                    if drop > 0:
+                        del st.entries[:drop]
+                        st.base += drop
+                        removed += drop
                     continue
                 keep = min(
                     min([g.next_pos, *(p.pos for p in g.pending.values())]) for g in st.groups.values()

@@ -729,7 +729,8 @@ class RedisBus(Bus):
     def trim(self, stream: str | None = None) -> int:
         removed = 0
         for name in [stream] if stream in TRIMMED_STREAMS else [] if stream else TRIMMED_STREAMS:
-            removed += int(self._call(self._trim_script, keys=[self._key(name)], args=[]))
+            keys, args = [self._key(name)], [self.ungrouped_max_len]
+            removed += int(self._call(self._trim_script, keys=keys, args=args))
         return removed
 
     def forget_idle_consumers(self, idle_s: float) -> int:

@@ -64,11 +64,16 @@ return ids
 """
 
 TRIM = """
--- KEYS: one work stream. Drops entries every group has acked, atomically: the groups' positions
--- and pending entries are read in the same step as the trim, so nothing can move in between.
+-- KEYS: one work stream. ARGV: how many entries to keep when no group reads it (0: all).
+-- Drops entries every group has acked, atomically: the groups' positions and pending entries are
+-- read in the same step as the trim, so nothing can move in between. With no group at all, no
+-- reader is known: the newest ARGV[1] entries are kept.
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
-if #groups == 0 then return 0 end
+if #groups == 0 then
+  if tonumber(ARGV[1]) > 0 then return redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[1]) end
+  return 0
+end
 local function parse(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(seq)

@@ -732,7 +732,13 @@ class SqliteBus(Bus):
             db.execute("DELETE FROM published WHERE expires <= ?", (now,))
             for name in [stream] if stream in TRIMMED_STREAMS else [] if stream else TRIMMED_STREAMS:
                 groups = db.execute("SELECT grp, last_id FROM groups WHERE stream = ?", (name,)).fetchall()
-                if not groups:
+                if not groups:  # no reader known: the newest ungrouped_max_len are kept
+                    if self.ungrouped_max_len:
+                        removed += db.execute(
+                            "DELETE FROM entries WHERE stream = ?1 AND id <= (SELECT id FROM entries "
+                            "WHERE stream = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                            (name, self.ungrouped_max_len),
+                        ).rowcount
                     continue
                 sqlite_rows.drop_orphans(db, name)
                 # A position that is not an id (written around the bus) keeps the whole stream until

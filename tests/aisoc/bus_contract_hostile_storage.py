@@ -82,3 +82,26 @@ class StorageHostileContract:
         (letter,) = bus.dead_letters()
         assert letter.reason.startswith("cannot decode: alert.received: field")
         assert letter.payload is not None and letter.payload.encode() == huge
+
+    def test_a_stream_no_group_reads_is_trimmed_to_its_newest_entries(self) -> None:
+        """Given a bound of four entries for a stream no group reads, when ten alerts wait on it and
+        the bus trims, then the six oldest go (before, a stream without a group was never trimmed and
+        grew until Redis ran out of memory), a group that starts reading gets the newest four, and
+        from then on the group's floor, not the bound, decides: nothing it has not acked is trimmed."""
+        bus = self.create_bus(trim_every=0, ungrouped_max_len=4)
+        try:
+            alerts = [alert_event(i) for i in range(10)]
+            for a in alerts:
+                bus.publish(a)
+            assert bus.trim() == 6 and bus.trim() == 0
+            got = bus.consume("sentinel", "s", types=["alert.received"], count=10)
+            assert [d.event for d in got] == alerts[6:]
+            for a in [alert_event(i) for i in range(10, 20)]:
+                bus.publish(a)
+            assert bus.trim() == 0  # the group has acked nothing: everything stays
+            bus.ack_many(got)
+            assert bus.trim() == 4
+            assert len(bus.consume("sentinel", "s", types=["alert.received"], count=20)) == 10
+            assert len(bus.audit) == 20  # the audit log keeps every event whatever the bound
+        finally:
+            bus.close()
