@@ -215,28 +215,65 @@ UNWANTED = (
 -- KEYS[4..]: the streams the group reads. ARGV: count, how many types (-1: any), the types, then the
 -- streams' names. Returns up to count records (their JSON) of the group whose stream is none of
 -- those, or whose entry's stored type ('t') is none of the types (an entry without one, or gone,
--- is kept). Reads every key of the hash (and, with types, every entry's type): a consumer asks at
--- its first read and once a minute after (without types), not on the delivery path.
+-- is kept). Reads every key of the hash and, with types, every waiting entry's type: in pages of the
+-- stream from each next waiting id (a page grows while most of it is waiting entries, shrinks when
+-- it jumps over others), so 5,000 waiting entries in a row cost a few XRANGEs, not 5,000. A consumer
+-- asks at its first read and once a minute after (without types), not on the delivery path.
 local want, any, out = tonumber(ARGV[1]), tonumber(ARGV[2]) < 0, {}
 local ntypes, wanted, read = math.max(tonumber(ARGV[2]), 0), {}, {}
 for i = 3, 2 + ntypes do wanted[ARGV[i]] = true end
 for i = 3 + ntypes, #ARGV do read[ARGV[i]] = KEYS[i - ntypes + 1] end
-local function stored_type(key, id)
-  local entry = redis.call('XRANGE', key, id, id)[1]
-  if not entry then return nil end
-  local fields = entry[2]
-  for i = 1, #fields, 2 do
-    if fields[i] == 't' then return fields[i + 1] end
-  end
-  return nil
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
 end
-for _, field in ipairs(redis.call('HKEYS', H)) do
+local function before(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  return am < bm or (am == bm and as < bs)
+end
+-- The stored type of each of ``ids`` (entry ids of one stream) that is still in it.
+local function types_of(key, ids)
+  table.sort(ids, before)
+  local found, i, page = {}, 1, 16
+  while i <= #ids do
+    local rows = redis.call('XRANGE', key, ids[i], '+', 'COUNT', page)
+    if #rows == 0 then break end
+    for _, entry in ipairs(rows) do
+      local fields, t = entry[2], ''
+      for j = 1, #fields, 2 do
+        if fields[j] == 't' then t = fields[j + 1] end
+      end
+      found[entry[1]] = t
+    end
+    local last, from = rows[#rows][1], i
+    while i <= #ids and not before(last, ids[i]) do i = i + 1 end
+    if 2 * (i - from) >= #rows then
+      page = math.min(2 * page, 1000)
+    else
+      page = math.max(1, math.floor(page / 2))
+    end
+  end
+  return found
+end
+local fields, by_stream = redis.call('HKEYS', H), {}
+if not any then
+  for _, field in ipairs(fields) do
+    local stream, id = string.match(field, '^(%S+) (%S+)$')
+    if stream and read[stream] and parse(id) then
+      by_stream[stream] = by_stream[stream] or {}
+      table.insert(by_stream[stream], id)
+    end
+  end
+  for stream, ids in pairs(by_stream) do by_stream[stream] = types_of(read[stream], ids) end
+end
+for _, field in ipairs(fields) do
   local stream, id = string.match(field, '^(%S+) (%S+)$')
   if stream then
     local key = read[stream]
     local unwanted = not key
     if key and not any then
-      local t = stored_type(key, id)
+      local t = by_stream[stream] and by_stream[stream][id]
       unwanted = t ~= nil and t ~= '' and not wanted[t]
     end
     if unwanted then

@@ -5,6 +5,9 @@ test class writes with ``inject_raw`` (straight into its storage, no bus API in 
 from __future__ import annotations
 
 import json
+import logging
+
+import pytest
 
 from aisoc import Bus
 from tests.aisoc.bus_contract_events import alert_event
@@ -103,5 +106,40 @@ class StorageHostileContract:
             assert bus.trim() == 4
             assert len(bus.consume("sentinel", "s", types=["alert.received"], count=20)) == 10
             assert len(bus.audit) == 20  # the audit log keeps every event whatever the bound
+        finally:
+            bus.close()
+
+    def test_waiting_entries_of_types_a_new_reader_no_longer_reads_are_settled_at_its_first_read(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Given 40 alerts waiting for the group's model (in two runs of the stream, with other
+        entries between them) and a deploy after which the group reads only verdicts on the same
+        streams, when a reader of the new subscription first reads, then every waiting alert is acked
+        with its record (one WARNING naming their types) and a verdict published meanwhile is
+        delivered; a reader that still reads alerts settles nothing."""
+        from tests.aisoc.bus_contract_events import verdict_for
+
+        bus = self.create_bus(retry_base_s=3600, retry_max_s=3600)
+        try:
+            alerts = [alert_event(i) for i in range(60)]
+            bus.publish_many(alerts)
+            batch = bus.consume("g", "old", types=["alert.received"], count=60)
+            for n, d in enumerate(batch):
+                if n < 20 or n >= 40:
+                    d.retry_later("model unreachable")
+                else:
+                    d.ack()
+            verdict = verdict_for(alert_event(999))
+            bus.publish(verdict)
+            both = bus.consume("g", "still", types=["alert.received", "triage.verdict"])
+            assert [d.event for d in both] == [verdict] and len(bus.waiting("g")) == 40
+            both[0].release()
+            with caplog.at_level(logging.WARNING):
+                got = bus.consume("g", "new", types=["triage.verdict"], streams=["alerts", "cases"])
+            assert [d.event for d in got] == [verdict]
+            assert bus.waiting("g") == []
+            assert (
+                "g: 40 waiting entries of alerts acked: the group no longer reads their types" in caplog.text
+            )
         finally:
             bus.close()

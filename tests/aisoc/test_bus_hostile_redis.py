@@ -153,3 +153,41 @@ def test_a_due_index_of_the_wrong_type_is_reported_then_repaired_and_its_entry_g
     assert again.event == alert and again.waiting is not None
     again.ack()
     bus.close()
+
+
+def test_a_new_readers_first_look_at_waiting_types_costs_a_few_commands_not_one_per_entry(
+    redis_server: Any,
+) -> None:
+    """Given 300 alerts waiting for Sentinel's model, when a reader of a new subscription (alerts and
+    verdicts) first reads, then it looks up the stored type of every waiting entry (none is settled:
+    it still reads alerts) in a few dozen Redis commands, the types being read in pages of the stream
+    (300+ before: one XRANGE per waiting entry, 5,009 with 5,000 waiting), and a verdict published
+    meanwhile is delivered."""
+    from tests.aisoc.bus_contract_events import verdict_for
+
+    bus = Bus(redis_server.url, retry_base_s=3600, retry_max_s=3600)
+    alerts = [alert_event(i) for i in range(300)]
+    bus.publish_many(alerts)
+    parked = 0
+    while parked < len(alerts):
+        batch = bus.consume("sentinel", "old", types=["alert.received"], count=100)
+        for d in batch:
+            d.retry_later("model unreachable")
+        parked += len(batch)
+    verdict = verdict_for(alert_event(999))
+    bus.publish(verdict)
+    reader = Bus(redis_server.url)
+    r = client(reader)
+
+    def calls() -> int:
+        stats = r.info("commandstats")
+        return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
+
+    before = calls()
+    got = reader.consume("sentinel", "new", types=["alert.received", "triage.verdict"])
+    spent = calls() - before
+    assert [d.event for d in got] == [verdict]
+    assert len(reader.waiting("sentinel")) == 300
+    assert spent < 60, spent
+    bus.close()
+    reader.close()
