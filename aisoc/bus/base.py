@@ -13,6 +13,7 @@ import importlib
 import logging
 import threading
 import time
+from dataclasses import replace
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -52,6 +53,9 @@ DEFAULT_MARK_TTL_S = 30 * 24 * 3600
 """How long an idempotency mark is kept (far longer than any redelivery can happen)."""
 DEFAULT_TRIM_EVERY = 500
 """Acks on one stream after which the acking process trims what every group has acked."""
+UNTYPED = "unknown"
+"""The stored type of an entry whose payload says what it is (``inject``'s default, and a dead
+letter replayed without a type): routed by its payload's type, as an entry stored without one."""
 DEFAULT_UNGROUPED_MAX_LEN = 100_000
 """The entries a work stream that no consumer group reads keeps (its newest): no reader is known,
 so nothing says what may go, and without a bound it would grow until Redis ran out of memory."""
@@ -362,7 +366,7 @@ class Bus(Coordination, WaitingRecords, GroupAdmin):
                 "read it with dead_letters() and publish a corrected event instead"
             )
 
-    def inject(self, stream: str, payload: str, event_type: str = "unknown") -> str:
+    def inject(self, stream: str, payload: str, event_type: str = UNTYPED) -> str:
         """Append an undecoded payload to a work stream (bridges, and tests of bad input)."""
         if stream not in WORK_STREAMS:
             raise BusError(f"unknown stream {stream!r}; expected one of {', '.join(WORK_STREAMS)}")
@@ -617,6 +621,8 @@ class Bus(Coordination, WaitingRecords, GroupAdmin):
         skip: dict[str, list[str]] = {}
         groups: dict[str, set[str]] = {}
         for entry in raw:
+            if entry.event_type == UNTYPED:  # what inject() and a replayed untyped letter store
+                entry = replace(entry, event_type="")
             if entry.target is not None and entry.target != group:
                 # A replayed dead letter is for one group; every other group passes it by. A target
                 # that names no group of the stream (written around the bus) would be passed by

@@ -143,3 +143,18 @@ class StorageHostileContract:
             )
         finally:
             bus.close()
+
+    def test_a_dead_letter_replayed_without_a_type_is_routed_by_its_payload(self, bus: Bus) -> None:
+        """Given a bad input filed without an event type whose payload is a good alert (corrected by
+        hand), and a bridge's injected payload of unknown type, when the letter is replayed and
+        Sentinel consumes by type, then both alerts are delivered (before, both were stored as type
+        'unknown' and acked silently by every group that reads by type)."""
+        fixed, bridged = alert_event(1), alert_event(2)
+        letter = bus.dead_letter("could not normalize", fixed.to_json(), stream="alerts", group="sentinel")
+        assert bus.consume("sentinel", "s", types=["alert.received"]) == []
+        bus.replay_dead_letter(letter)
+        bus.inject("alerts", bridged.to_json())
+        got = bus.consume("sentinel", "s", types=["alert.received"], count=10)
+        assert [d.event for d in got] == [fixed, bridged]
+        bus.ack_many(got)
+        assert bus.dead_letters() == []
