@@ -13,8 +13,8 @@ import importlib
 import logging
 import threading
 import time
-from dataclasses import replace
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from aisoc.bus import waiting
