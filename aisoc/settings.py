@@ -202,6 +202,8 @@ class KernelSettings(SocSettings):
     """A consumer group at a work stream's trim floor with no consumer activity for this long is
     reported by ``aisoc bus stats`` and the scheduler's maintenance (it holds back trimming; see
     ``aisoc bus forget-group``), and is the least idle time ``forget-group`` accepts without --force."""
+    ungrouped_max_len: int = Field(default=100_000, ge=0)
+    """Entries (the newest) that trimming keeps of a work stream no consumer group reads (0: all)."""
     tenants: list[str] = []
     """The organisations this SOC serves; an alert of another tenant is refused at ingest (empty:
     any tenant a source reports; cases, dedupe and recall are kept apart per tenant either way)."""
@@ -276,6 +278,7 @@ class KernelSettings(SocSettings):
             "retry_max_s": self.retry_max_s,
             "mark_ttl_s": int(self.mark_retention_days * 86400),
             "trim_every": self.trim_every_acks,
+            "ungrouped_max_len": self.ungrouped_max_len,
         }
 
     metrics_host: str = "127.0.0.1"

@@ -126,7 +126,7 @@ class Bus(Coordination, WaitingRecords, GroupAdmin):
         if durability not in ("fast", "fsync"):
             raise BusError(f"durability {durability!r}: expected 'fast' or 'fsync'")
         if not namespace or any(c in namespace for c in "{}: "):
-            raise BusError(f"namespace {namespace!r}: use letters, digits, '-' or '_'")
+            raise BusError(f"namespace {namespace!r}: may not be empty or hold '{{', '}}', ':' or a space")
         if max_deliveries < 1:
             raise BusError("max_deliveries must be at least 1")
         if ungrouped_max_len < 0:

@@ -48,3 +48,14 @@ def test_store_urls_read_the_same_for_the_gate_and_the_bot(tmp_path: Path) -> No
     assert store_path(bus, None, None) == str(tmp_path / "soc.bot.db")
     assert store_path(Bus(), None, None) == ":memory:"
     assert store_path(bus, "memory://", None) == ":memory:"
+
+
+def test_the_bound_of_a_stream_no_group_reads_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given `ungrouped_max_len` in the environment, when a process opens its bus from its settings, then
+    the bus trims a stream no group reads to that bound (the default is 100,000)."""
+    from aisoc.bus import open_bus
+    from aisoc.settings import KernelSettings
+
+    assert open_bus(KernelSettings()).ungrouped_max_len == 100_000
+    monkeypatch.setenv("AISOC_UNGROUPED_MAX_LEN", "2500")
+    assert open_bus(KernelSettings()).ungrouped_max_len == 2500
