@@ -121,7 +121,7 @@ def huge_events(a: Alert) -> list[Event]:
                 }
                 for i in range(200)
             ],
-            notable_cases=[{"case_id": f"c{i}", "title": LONG, "status": SHORT} for i in range(50)],
+            notable_cases=[{"case_id": f"wazuh:c{i}", "title": LONG, "status": SHORT} for i in range(50)],
             summary=LONG * 7,
         ),
         DetectionTuning(
