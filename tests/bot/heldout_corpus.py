@@ -47,6 +47,7 @@ KINDS = {
     "closed": "'CASE|label': the case is closed with that label",
     "safe": "nothing is changed (no human event published); any non-state-changing answer",
     "chat": "nothing is changed, and the answer is a short line or 'I did not understand that.'",
+    "hedged": "nothing is changed; the answer says so and how to say the command (subject) plainly",
 }
 
 CORPUS: list[tuple[str, str, tuple[str, str | None]]] = [
@@ -347,3 +348,37 @@ SECOND: list[tuple[str, str, tuple[str, str | None]]] = [
 ]
 """A second held-out set, written after the fixes of the first (without looking at them again): what
 the fixes generalise to. The first review's ack comes last (its thread's questions are asked before)."""
+
+HEDGED: list[tuple[str, str, tuple[str, str | None]]] = [
+    # --- talk about a close: hedged, negated, conditional, reported --------------------------------------
+    ("{bot} closing this as fp would be wrong", "fin", ("hedged", "close")),
+    ("{bot} close this as fp would be wrong", "fin", ("hedged", "close")),
+    ("{bot} closing it as benign seems premature", "ws", ("hedged", "close")),
+    ("{bot} shouldn't we close this as benign", "ws", ("hedged", "close")),
+    ("{bot} don't close it", "fin", ("hedged", "close")),
+    ("{bot} please don't close this as fp", "ws", ("hedged", "close")),
+    ("{bot} if it were benign I'd close it", "fin", ("hedged", "close")),
+    ("{bot} someone said close as fp", "ws", ("hedged", "close")),
+    ("{bot} not closing as benign yet", "fin", ("hedged", "close")),
+    ("{bot} we might close this as fp later", "ws", ("hedged", "close")),
+    (f"{{bot}} bob wants to close {WS} as benign, I disagree", "top", ("hedged", "close")),
+    # --- reopen, ack, pause, resume, approve --------------------------------------------------------------
+    ("{bot} reopening it would be a mistake", "shell", ("hedged", "reopen")),
+    ("{bot} do not reopen this", "shell", ("hedged", "reopen")),
+    ("{bot} I wouldn't ack this one yet", "review1", ("hedged", "ack")),
+    ("{bot} acking it now would be premature", "review1", ("hedged", "ack")),
+    ("{bot} alice said to ack this", "review1", ("hedged", "ack")),
+    ("{bot} pausing everything would hurt more than it helps", "top", ("hedged", "pause")),
+    ("{bot} if this gets worse we should pause all", "top", ("hedged", "pause")),
+    ("{bot} never resume the responder without asking me", "top", ("hedged", "resume")),
+    ("{bot} resuming now would be a bad idea", "top", ("hedged", "resume")),
+    ("{bot} don't approve the shellshock isolation", "top", ("hedged", "approve")),
+    ("{bot} I'd approve it if it were my call", "shell", ("hedged", "approve")),
+    # --- clear commands with a reason still run -------------------------------------------------------------
+    ("{bot} close as fp - scanner noise", "review6", ("closed", "jsonl:alert-76|false")),
+    ("{bot} closing as benign, it's the backup job", "review7", ("closed", "jsonl:alert-77|benign")),
+]
+"""A third held-out set (2026-12-08, bot-2), written before its fix: state-changing words said ABOUT a
+command — hedged, negated, conditional, reported — that must change nothing and be answered with what
+the bot would do and how to say it plainly; and two clear closes with a reason after them that must
+still run. ``("hedged", VERB)``: nothing changed, and the answer says so and gives ``VERB``'s plain form."""

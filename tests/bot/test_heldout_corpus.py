@@ -42,7 +42,7 @@ from bot.service import Bot
 from gate.service import Gate
 from tests.bot.conftest import Space
 from tests.bot.factory import WallClock, bot_settings, deliver, review, settle
-from tests.bot.heldout_corpus import CORPUS, FIN, SECOND, WS
+from tests.bot.heldout_corpus import CORPUS, FIN, HEDGED, SECOND, WS
 from tests.bot.story import publish_story
 from tests.gate.factory import T0
 
@@ -303,6 +303,8 @@ def check(answer: str, changed: list[Event], expect: tuple[str, str | None]) -> 
         )
     if changed:
         return False
+    if what == "hedged":  # talk about a command: changed nothing, and how to say it plainly
+        return "changed nothing" in first.lower() and f"`{s}" in answer
     if what == "host":
         name, case = s.split("@")
         heading = re.match(r"\*\*(host|indicator|user|domain) (\S+)\*\*", first)
@@ -347,7 +349,8 @@ def test_the_held_out_corpus_is_understood(
     wrong: dict[str, list[str]] = {}
     with time_machine.travel(T0, tick=False):
         threads = _threads(bot, space)
-        for name, corpus in (("held-out corpus", CORPUS), ("second held-out set", SECOND)):
+        sets = (("held-out corpus", CORPUS), ("second held-out set", SECOND), ("hedged commands", HEDGED))
+        for name, corpus in sets:
             wrong[name] = []
             for text, where, expect in corpus:
                 room = dm if where == "dm" else space.soc
