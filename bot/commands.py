@@ -322,8 +322,9 @@ class Commands:
 
     def promise_warm(self) -> None:
         """Say that :meth:`warm` will run in the background: a question that comes before it built
-        the SOC-wide scope's catalog waits for that build (:meth:`release_warm` if it will not run)."""
-        self.desk(None).catalog.promise()
+        the SOC-wide scope's catalog waits for that build (:meth:`release_warm` if it will not run), at
+        most ``warm_wait_s`` (then it builds one itself)."""
+        self.desk(None).catalog.promise(self.settings.warm_wait_s)
 
     def release_warm(self) -> None:
         """:meth:`warm` has run or will not: questions no longer wait for it."""

@@ -122,6 +122,7 @@ class ByCase:
         self._log = logging.getLogger(type(self).__module__)
         self._lock = threading.Lock()
         self._promised: threading.Event | None = None
+        self._timeout: float | None = None
 
     @property
     def built(self) -> bool:
@@ -160,11 +161,13 @@ class ByCase:
         finally:
             self.release()
 
-    def promise(self) -> None:
+    def promise(self, timeout: float | None = None) -> None:
         """Say that a background thread will :meth:`build` the model (the bot's start, which builds
         another model first): until that build has run, whoever needs the model waits for it
-        (:meth:`await_promised`) instead of building its own on its thread at the same time."""
+        (:meth:`await_promised`) instead of building its own on its thread at the same time — for at
+        most ``timeout`` seconds (None: until it has run)."""
         self._promised = threading.Event()
+        self._timeout = timeout
 
     def release(self) -> None:
         """The promised build has run, or will not (its thread ends): whoever waits goes on (and
@@ -173,9 +176,17 @@ class ByCase:
             self._promised.set()
 
     def await_promised(self) -> None:
-        """Wait for a promised build to have run (returns at once when none is promised)."""
-        if self._promised is not None:
-            self._promised.wait()
+        """Wait for a promised build to have run (returns at once when none is promised). Past the
+        promise's timeout (a build at start that hangs, another model's before it) a warning is
+        logged and nobody waits any longer: the model is then built on demand by whoever needs it."""
+        promised = self._promised
+        if promised is not None and not promised.wait(self._timeout):
+            self._log.warning(
+                "%s: the build at start did not run within %ss; built on demand instead",
+                self.what,
+                self._timeout,
+            )
+            promised.set()
 
     def warm(self) -> bool:
         """:meth:`build`, for a background thread: a failure is logged (its first use builds it).

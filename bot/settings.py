@@ -155,6 +155,9 @@ class BotSettings(SocSettings):
     """At most one "could not post" notice per this many seconds: the bot never floods with its errors."""
     review_sla_minutes: int = Field(default=30, ge=1)
     """How soon the on-call Tier 2 analyst should pick up a review (shown on the card)."""
+    warm_wait_s: float = Field(default=30, gt=0)
+    """How long a question waits for the read models' build at start; past it, the question is answered
+    from a catalog built for it (a warning is logged) and no later question waits."""
     done_remind_after_s: float = Field(default=1800, gt=0)
     """An approved action not reported done is reminded after this long, then escalated each interval."""
     done_reminders: int = Field(default=2, ge=0)

@@ -256,3 +256,65 @@ def test_a_question_during_the_index_build_at_start_waits_for_the_one_catalog_bu
         release.set()
         b.stop()
         b.close()
+
+
+def test_a_question_does_not_wait_forever_for_a_build_at_start_that_hangs(
+    monkeypatch: pytest.MonkeyPatch,
+    bus: Bus,
+    gate: Gate,
+    space: Space,
+    clock: WallClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Given a bot just started whose nudger's index build hangs (memory's first listing blocks until
+    the test ends), when a question comes, then it waits at most ``warm_wait_s``, a warning says the
+    build at start did not run in time, and the question is answered from a catalog built on demand on
+    its own thread; a second question does not wait again."""
+    publish_story(bus, T0)
+    building, release = threading.Event(), threading.Event()
+    made: list[Hung] = []
+
+    class Hung(Memory):
+        """Memory whose first listing of every case (the index's build) blocks until released."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.listed_on: list[str] = []
+            made.append(self)
+
+        def cases(self) -> Iterator[CaseRecord]:
+            self.listed_on.append(threading.current_thread().name)
+            if len(self.listed_on) == 1:
+                building.set()
+                release.wait(30)
+            return super().cases()
+
+    monkeypatch.setattr("bot.service.Memory", Hung)
+    settings = bot_settings(space.fake, space.soc, warm_wait_s=0.05)
+    b = Bot(settings, bus=bus, gate=gate, gate_settings=gate.settings, clock=clock)
+    found: list[str] = []
+
+    def ask() -> None:
+        with b.commands.desk(None).catalog.reading() as catalog:
+            req = understand("why did it contain Linux-Server?", catalog, None)
+            found.append(req.subject.value if req.subject else "")
+
+    try:
+        b.start(feed=False, sender=False)
+        assert building.wait(10), "the index was not built at start"
+        for name in ("question", "another"):
+            question = threading.Thread(target=ask, name=name)
+            question.start()
+            question.join(10)
+            assert not question.is_alive(), "the question waits for a build that hangs"
+        assert found == ["Linux-Server", "Linux-Server"]
+        (memory,) = made
+        assert memory.listed_on == ["bot-warm", "question"]  # built on demand once, the index still hangs
+        assert b.warming is not None and b.warming.is_alive()
+        assert any(
+            r.levelname == "WARNING" and "did not run within" in r.getMessage() for r in caplog.records
+        )
+    finally:
+        release.set()
+        b.stop()
+        b.close()
