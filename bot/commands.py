@@ -98,6 +98,43 @@ PAUSE_ALL = (
     "after a colon or a dash (`pause all: REASON`); `pause ROLE [reason]` stops one role."
 )
 """The answer to "pause all notifications ..." ("all" says of what, not which roles)."""
+PLAINLY = {
+    "close": (
+        "close the case",
+        "`close tp|fp|benign [reason]` in its thread (`close CASE tp|fp|benign [reason]`)",
+    ),
+    "reopen": ("reopen the case", "`reopen [reason]` in its thread (`reopen CASE [reason]`)"),
+    "assign": ("hand the case to someone", "`assign @person` in its thread (`assign CASE @person`)"),
+    "ack": ("take the review", "`ack` in the review card's thread (`ack CASE`)"),
+    "takeover": ("take the review from who holds it", "`takeover CASE`"),
+    "done": ("record the action as carried out", "`done ACTION [note]`"),
+    "pause": ("pause roles (the kill switch)", "`pause ROLE|proposals|all [reason]`"),
+    "resume": ("resume paused roles", "`resume ROLE|proposals|all [reason]`"),
+    "approve": ("open the gate's approval", "`approve ACTION` (it gives the gate's link)"),
+    "reject": ("open the gate's approval", "`reject ACTION` (it gives the gate's link)"),
+}
+"""For a command talked about, not given (:func:`bot.understand.talked_about`): what it would do, and
+how to say it plainly."""
+UNCLEAR = "I did not understand that."
+"""The answer in a thread to what is not understood and not a question ("interesting", "hmm ok"): one
+line, never the command list (a busy space's threads are not spammed with it)."""
+UNCLEAR_QUESTION = (
+    "I did not understand that. Ask about this case in plain words (*why was it contained?*, *who "
+    "approved it?*), or `help` for everything I can do."
+)
+"""The answer in a thread to a question not understood: one line that points to ``help``."""
+_ASKED = re.compile(
+    r"[?？]\W*$|^(?:what|who|whom|whose|when|where|which|how|why|is|are|was|were|do|does|did|can|could|"
+    r"should|would|will|has|have)\b",
+    re.IGNORECASE,
+)
+
+
+def is_question(text: str) -> bool:
+    """Whether a sentence is a question: it ends in a question mark or begins with a question word."""
+    return bool(_ASKED.search(text.strip()))
+
+
 CARD_COMMANDS = frozenset({"explain", "ack", "takeover", "more"})
 """What a card submit may ask for (anything else on a submit is ignored): no approvals, no closing."""
 _THREADED = frozenset({"close", "reopen", "assign"})
@@ -569,6 +606,12 @@ class Commands:
             raise CommandError(desk.scope.soc_wide(verb))
         if verb in SMALL_TALK_ANSWERS:
             return SMALL_TALK_ANSWERS[verb]
+        if verb == "talked":
+            does, said = PLAINLY.get(args[0] if args else "", ("change something", "`help`"))
+            return (
+                f"I changed nothing: that reads as talk about `{args[0] if args else 'a command'}`, not a "
+                f"request. To {does}, say it plainly, on its own: {said}."
+            )
         if verb in ("explain", "case", "more"):
             if req.candidates:
                 return reader.clarify(req)
@@ -616,6 +659,9 @@ class Commands:
             return lifecycle.control(args[0], " ".join(args[1:]), who, inbound.key, pause=verb == "pause")
         if verb in ("approve", "reject", "deny") and args:
             return lifecycle.approve_hint(args[0])
+        if inbound.kind == "message" and inbound.parent_id:
+            # in a thread of a busy space: "interesting", "hmm ok" get one line, a question a pointer
+            return UNCLEAR_QUESTION if is_question(req.text) else UNCLEAR
         return f"I did not understand that.\n\n{HELP}"
 
     def _ack(self, args: Sequence[str], inbound: Inbound, desk: Desk, *, takeover: bool) -> str | None:

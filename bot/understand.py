@@ -66,7 +66,9 @@ _STATUS = re.compile(
 )
 _ONCALL = re.compile(
     r"\bon[- ]?cal{1,2}\b|\bwho(?:'s|\s+is)\s+(?:holding|covering)\b|\bon[- ]duty\b|\bpager\b|"
-    r"\bwho\s+(?:do|should|can|shall)\s+(?:i|we)\s+(?:page|call|ping|escalate\s+to)\b",
+    r"\bwho\s+(?:do|should|can|shall)\s+(?:i|we)\s+(?:page|call|ping|escalate\s+to)\b|"
+    # a who-question about people on a shift is an on-call one, never the shift's summary
+    r"^\W*who(?:'?s|\s+is|\s+are|'?re)?\b(?=.*\b(?:shifts?|rota|roster|working|on\s+(?:today|tonight|now)))",
     re.IGNORECASE,
 )
 _BARE_STATUS = re.compile(
@@ -93,7 +95,8 @@ _HELP = re.compile(
 _MORE = re.compile(r"^(?:more|show\s+more|full\s+record|the\s+rest)\b", re.IGNORECASE)
 _ONCALL_WORDS = frozenset(
     """on call cal oncall oncal on-call on-cal who's whos now is who the today right currently atm moment
-    tonight this week weekend shift duty holding covering""".split()
+    tonight this week weekend shift duty holding covering working night day late early morning evening
+    shifts rota roster are""".split()
 )
 """Words of an on-call question that never name a duty ("who is on call right now?")."""
 _NEGATION = re.compile(r"\b(?:don'?t|do\s+not|never|stop|no\s+need)\b", re.IGNORECASE)
@@ -260,6 +263,63 @@ ACK_TYPO_CUTOFF = 85.0
 """Smallest rapidfuzz ratio for a misspelt "acknowledged" ("acknowleged", "ackowledged")."""
 
 
+_TALKED = re.compile(
+    r"\b(?P<verb>clos(?:e|ing)|reopen(?:ing)?|ack(?:ing)?|acknowledg(?:e|ing)|paus(?:e|ing)|resum(?:e|ing)|"
+    r"approv(?:e|ing)|reject(?:ing)?|deny(?:ing)?|assign(?:ing)?|take\s*over)\b",
+    re.IGNORECASE,
+)
+"""A state-changing command's verb said anywhere in a sentence (its base form or its -ing form)."""
+_TALK_VERB = {"clos": "close", "paus": "pause", "resum": "resume", "approv": "approve", "acknowledg": "ack"}
+_HEDGE = re.compile(
+    r"\b(?:not|never|no|don'?t|dont|doesn'?t|isn'?t|wouldn'?t|shouldn'?t|couldn'?t|can'?t|won'?t|"
+    r"would|should|could|might|may|maybe|perhaps|if|unless|whether|yet|i'?d|we'?d|"
+    r"said|says|say|told|tells|suggest\w*|wants?|wanted|thinks?|thinking|mentioned|asked|proposed)\b",
+    re.IGNORECASE,
+)
+"""What makes a sentence talk about a command instead of giving it: a negation, a modal or a condition,
+a report of someone's words ("don't close it", "we might close it", "if it were benign I'd close it",
+"someone said close as fp")."""
+_PREDICATE = re.compile(
+    r"^(?:would|wouldn'?t|could|couldn'?t|should|shouldn'?t|might|may|must|will|won'?t|is|isn'?t|was|"
+    r"wasn'?t|seems|sounds|feels|looks)$",
+    re.IGNORECASE,
+)
+"""A finite verb whose subject is the command said before it ("closing this as fp would be wrong")."""
+_SUBJECTS = frozenset("it this that he she they we i you which who there".split())
+"""Who a verb after the command's object may have as its subject ("close as fp it is noise")."""
+_CLAUSE = frozenset("since because cause cuz coz bc so and but when while after given".split())
+"""Words that open the reason's own clause ("close as fp since it is the scanner")."""
+_APART = re.compile(r"[,;:!.\u2013\u2014-]$|^[\u2013\u2014-]+$")
+"""Punctuation that sets a reason apart from the command ("close as fp - scanner noise")."""
+
+
+def talked_about(text: str) -> str | None:
+    """The state-changing command a sentence talks ABOUT without giving it, or None: the command is
+    the subject of a verb ("closing this as fp would be wrong"), or the sentence negates it, hedges
+    it, makes it a condition or reports it ("don't close it", "we might close it", "if it were benign
+    I'd close it", "someone said close as fp"). A command given with its reason set apart ("close as
+    fp - scanner noise") and a question ("why would it close it?") are None."""
+    asked = _POLITE.match(text) or _OWN.match(text)  # "could you close it": asking, not hedging
+    said = text[asked.end() :] if asked else text
+    found = _TALKED.search(said)
+    if found is None:
+        return None
+    stem = re.sub(r"(?:e|ing)$", "", re.sub(r"\s+", "", found.group("verb").lower()))
+    verb = {"deny": "reject", "takeover": "takeover"}.get(stem, _TALK_VERB.get(stem, stem))
+    if found.start() > 0:
+        questioned = _WH.match(said) or _QUESTION.search(said)
+        return verb if _HEDGE.search(said) and not questioned else None
+    words = said[found.end() :].split()
+    for i, (before, word) in enumerate(zip(["", *words], words, strict=False)):
+        if _APART.search(before) or word.lower().strip(TRIM) in _CLAUSE:
+            break  # the reason is set apart: what follows is the reason, not the sentence's verb
+        subject = i > 1 and before.lower().strip(TRIM) in _SUBJECTS  # "... fp it is noise"
+        likened = words[i + 1 : i + 2] == ["like"]  # "close as fp looks like the scanner": the reason
+        if _PREDICATE.match(word.strip(TRIM)) and not subject and not likened:
+            return verb  # the command is the subject of a verb: talked about
+    return None
+
+
 def _verb(word: str) -> str:
     """A command verb as typed, read as the grammar's (``acknowledged`` → ``ack``, ``closing`` →
     ``close``: a close without its label only asks for one)."""
@@ -288,6 +348,9 @@ def intent(text: str) -> tuple[str, tuple[str, ...]]:
     if not words:
         return "help", ()
     verb = _verb(words[0])
+    if (talked := talked_about(text)) is not None:
+        # "closing this as fp would be wrong", "don't close it": a command talked about changes nothing
+        return "talked", (talked,)
     if (verb in ASKED and text.rstrip().endswith("?")) or (
         verb in ("ack", "takeover") and _BARE_ASK.fullmatch(text)
     ):
@@ -361,7 +424,7 @@ def understand(text: str, catalog: Catalog, thread_case: str | None, context: st
             when the message's own words do not.
     """
     command, args = intent(text)
-    if command in GRAMMAR or command in SMALL_TALK or command in ("help", "oncall"):
+    if command in GRAMMAR or command in SMALL_TALK or command in ("help", "oncall", "talked"):
         return Request(command, args, text=text)
     if command == "status" and _BARE_STATUS.search(text):
         return Request(command, args, text=text)

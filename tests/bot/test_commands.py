@@ -298,3 +298,28 @@ def test_a_pause_shows_in_status_and_a_misspelt_role_is_refused(
     assert len(bus.audit) == before
     bus.heartbeat("phishing_triage-1", {"role": "phishing_triage", "version": "1"})
     assert "Paused **phishing_triage**" in ask(bot, space, clock, "pause phishing_triage", who="erin")
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("closing this as fp would be wrong", "talked"),
+        ("close this as fp would be wrong", "talked"),
+        ("don't close it", "talked"),
+        ("could you close it as fp", "close"),
+        ("close as fp - scanner noise", "close"),
+        ("closing as benign, it's the backup job", "close"),
+        ("close as fp since it is the scanner", "close"),
+        ("close as fp looks like the scanner", "close"),
+        ("reopen wazuh:1 look again", "reopen"),
+        ("I'll ack this", "ack"),
+        ("why would it close the case?", "explain"),
+    ],
+)
+def test_a_command_talked_about_is_not_given(text: str, command: str) -> None:
+    """A state-changing command negated, hedged or made the subject of a verb is talked about
+    (``talked``: it changes nothing), while one given with its reason, asked for politely, or a
+    question about it is what it was."""
+    from bot.understand import intent
+
+    assert intent(text)[0] == command

@@ -90,7 +90,7 @@ TOP: list[tuple[str, Expect]] = [
     (f"{{bot}} where does {SHELLSHOCK} stand?", ("summary", SHELLSHOCK)),
     ("{bot} thanks!", ("thanks", None)),
     ("{bot} lol", ("noted", None)),
-    (f"{{bot}} don't close {SHELLSHOCK}", ("unknown", None)),
+    (f"{{bot}} don't close {SHELLSHOCK}", ("talked", "close")),
     ("{bot} frobnicate the SIEM", ("unknown", None)),
     ("{bot} please close the case when you can", ("close-which", None)),
     # a second round of people's words (found by a probe after the corpus above passed)
@@ -353,7 +353,7 @@ THREAD: list[tuple[str, Expect]] = [
     ("{bot} could you please close this incident?", ("close-how", SHELLSHOCK)),
     ("hey {bot} can u close it when you get a chance", ("close-how", SHELLSHOCK)),
     ("{bot} close", ("close-how", SHELLSHOCK)),
-    ("{bot} please don't close it", ("unknown", None)),
+    ("{bot} please don't close it", ("talked", "close")),
 ]
 """Questions inside the Shellshock case's thread."""
 
@@ -414,6 +414,7 @@ def check(answer: str, expect: Expect, text: str) -> None:
         "ask": lambda: "Which case, host, IP or user?" in answer,
         "nothing": lambda: f"Nothing is recorded about `{subject}`" in answer,
         "unknown": lambda: first == "I did not understand that.",
+        "talked": lambda: first.startswith("I changed nothing") and f"`{subject}" in answer,
         "help": lambda: first.startswith("**What I can do**"),
         "status": lambda: first == "**SOC status**",
         "oncall": lambda: first == "**On call now**",

@@ -373,3 +373,59 @@ def test_the_held_out_corpus_is_understood(
             print(f"{name}: {len(corpus) - len(wrong[name])} of {len(corpus)} understood")
     missed = [w for ws in wrong.values() for w in ws]
     assert not missed, "\n\n".join(missed)
+
+
+WHO_AND_WHAT: list[tuple[str, str, str]] = [
+    # a who-question about people on a shift: who is on call, never the shift's summary
+    ("{bot} who's working the shift today?", "top", "oncall"),
+    ("{bot} who is on shift", "top", "oncall"),
+    ("{bot} who's on the night shift", "top", "oncall"),
+    ("{bot} who is on shift tonight?", "ws", "oncall"),
+    # the shift itself: its summary
+    ("{bot} how was the shift?", "top", "glance"),
+    ("{bot} recap of this shift", "top", "glance"),
+    # not understood in a case's thread: one line; a question, one line that points to `help`
+    ("{bot} hmm ok", "ws", "unclear"),
+    ("{bot} interesting", "fin", "unclear"),
+    ("{bot} \U0001f937", "ws", "unclear"),
+    ("{bot} frobnicate the widget?", "ws", "unclear?"),
+    # not understood at top level: the command list, as before
+    ("{bot} interesting", "top", "help"),
+]
+
+
+@pytest.mark.parametrize(("text", "where", "what"), WHO_AND_WHAT)
+def test_who_is_on_shift_and_what_is_not_understood(
+    world: tuple[Bot, FlaskClient], space: Space, clock: WallClock, bus: Bus, text: str, where: str, what: str
+) -> None:
+    """Given the held-out world on a frozen clock with someone on call for every duty, when Erin asks
+    who is on a shift, then the answer is who is on call (with names), while a question about the shift
+    itself is its summary; and what is not understood in a case's thread is answered in one line (a
+    question's line points to `help`), at top level with the command list; nothing changes."""
+    bot, client = world
+    dm = space.fake.add_room("Erin", space.erin, kind="direct")
+    with time_machine.travel(T0, tick=False):
+        threads = _threads(bot, space)
+        before_posts = len(space.fake.posted(space.soc))
+        cursor = bus.audit.last_id()
+        msg = _say(space, dm, text, where, threads[where])
+        assert deliver(client, space.fake.envelope("messages", msg)).status_code == 200
+        settle(bot, clock)
+        said = [
+            m
+            for m in space.fake.posted(space.soc)[before_posts:]
+            if m.get("parentId") == (threads[where] or msg["id"])
+        ]
+        answer = str(said[-1].get("markdown")) if said else ""
+        assert not _human([e.event for e in bus.audit.entries(since=cursor)])
+    if what == "oncall":
+        assert check(answer, [], ("oncall", None)), answer
+        held = answer.splitlines()[1:]
+        assert held and not any(line.endswith(": nobody") for line in held), answer
+    elif what == "glance":
+        assert check(answer, [], ("glance", None)), answer
+    elif what == "help":
+        assert answer.startswith("I did not understand that.") and "**What I can do**" in answer
+    else:
+        assert "\n" not in answer and answer.startswith("I did not understand that."), answer
+        assert ("`help`" in answer) == (what == "unclear?"), answer
