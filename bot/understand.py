@@ -289,6 +289,8 @@ _SUBJECTS = frozenset("it this that he she they we i you which who there".split(
 """Who a verb after the command's object may have as its subject ("close as fp it is noise")."""
 _CLAUSE = frozenset("since because cause cuz coz bc so and but when while after given".split())
 """Words that open the reason's own clause ("close as fp since it is the scanner")."""
+_CONDITION = frozenset("if unless provided assuming".split())
+"""Words that make what follows the command its condition ("close as benign if nobody objects")."""
 _APART = re.compile(r"[,;:!.\u2013\u2014-]$|^[\u2013\u2014-]+$")
 """Punctuation that sets a reason apart from the command ("close as fp - scanner noise")."""
 
@@ -310,6 +312,8 @@ def talked_about(text: str) -> str | None:
         questioned = _WH.match(said) or _QUESTION.search(said)
         return verb if _HEDGE.search(said) and not questioned else None
     words = said[found.end() :].split()
+    if any(word.lower().strip(TRIM) in _CONDITION for word in words):
+        return verb  # "close as benign if nobody objects": a condition, not yet a command
     for i, (before, word) in enumerate(zip(["", *words], words, strict=False)):
         if _APART.search(before) or word.lower().strip(TRIM) in _CLAUSE:
             break  # the reason is set apart: what follows is the reason, not the sentence's verb

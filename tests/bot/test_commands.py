@@ -314,6 +314,10 @@ def test_a_pause_shows_in_status_and_a_misspelt_role_is_refused(
         ("reopen wazuh:1 look again", "reopen"),
         ("I'll ack this", "ack"),
         ("why would it close the case?", "explain"),
+        ("close as benign if nobody objects", "talked"),
+        ("close as fp, unless tier 2 disagrees", "talked"),
+        ("reopen it if the scanner fires again", "talked"),
+        ("close as benign, it was the backup job", "close"),
     ],
 )
 def test_a_command_talked_about_is_not_given(text: str, command: str) -> None:
